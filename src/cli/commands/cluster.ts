@@ -1,0 +1,352 @@
+// `distlab up`, `down`, `status`, `logs`: the local cluster's life cycle.
+import type { Command } from 'commander'
+import { spawn } from 'node:child_process'
+import { openSync, readFileSync, existsSync, readdirSync, statSync, closeSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { LocalCluster, BIN_PATH } from '../../cluster/local.js'
+import {
+  isAlive,
+  logDir,
+  nodeUrl,
+  readCluster,
+  removeCluster,
+  requireCluster,
+  type ClusterRecord,
+} from '../../cluster/state.js'
+import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
+import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
+import { color, colorFor, formatDuration, printJson, table } from '../output.js'
+import { intOption, stateDirOf } from '../context.js'
+import type { Member } from '../../node/node.js'
+
+interface UpOptions {
+  nodes: number
+  mode: string
+  detach?: boolean
+  block: number
+  json?: boolean
+}
+
+function printCluster(c: {
+  nodes: Array<{ name: string; id?: string; host: string; httpPort: number; framePort: number; pid?: number }>
+}): void {
+  process.stdout.write(
+    table(
+      ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)', 'PID'],
+      c.nodes.map((n) => [
+        n.name,
+        n.id ?? '?',
+        n.host,
+        `http://${n.host}:${n.httpPort}`,
+        `${n.host}:${n.framePort}`,
+        n.pid ?? '',
+      ]),
+    ),
+  )
+}
+
+async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const width = Math.max(6, `node${o.nodes}`.length)
+  const supervised = process.env.DISTLAB_SUPERVISED === '1'
+  const cluster = new LocalCluster({
+    nodes: o.nodes,
+    mode: o.mode as 'process' | 'inproc',
+    stateDir: dir,
+    block: o.block,
+    // Detached, the supervisor's own output is a file: the per-node logs already hold every line.
+    onLine: supervised
+      ? undefined
+      : (name, line) => {
+          const i = name === 'master' ? 0 : Number(name.replace('node', ''))
+          process.stdout.write(`${colorFor(i)(name.padEnd(width))} | ${line}\n`)
+        },
+  })
+  let stopping: Promise<void> | undefined
+  const stop = (why: string) => {
+    stopping ??= (async () => {
+      process.stdout.write(`\n${why}: stopping ${o.nodes + 1} processes...\n`)
+      await cluster.stop()
+      process.stdout.write('stopped; nothing left running\n')
+      process.exit(0)
+    })()
+  }
+  process.on('SIGINT', () => stop('Ctrl-C'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  await cluster.start()
+  if (cluster.addressPlan === 'shared')
+    process.stdout.write(
+      color.yellow(
+        'note: this system does not route 127.0.x.y to loopback; every node uses 127.0.0.1 with its own ports\n',
+      ),
+    )
+  if (o.json) printJson({ mode: cluster.mode, stateDir: dir, nodes: cluster.list() })
+  else {
+    printCluster({ nodes: cluster.list() })
+    process.stdout.write(
+      `\n${color.bold(`master + ${o.nodes} nodes up`)} (${cluster.mode} mode). Try:\n` +
+        `  curl ${nodeUrl(cluster.list()[Math.min(2, o.nodes)]!)}/\n` +
+        `  distlab status    distlab monitor    distlab logs node2\n` +
+        (supervised ? '' : 'Logs follow; Ctrl-C stops the cluster.\n\n'),
+    )
+  }
+}
+
+async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const existing = readCluster(dir)
+  if (existing && isAlive(existing.supervisorPid))
+    throw new ClusterError(
+      `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+    )
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(dir, { recursive: true })
+  const logFile = join(dir, 'supervisor.log')
+  const out = openSync(logFile, 'w')
+  const args = [
+    BIN_PATH,
+    '--state-dir',
+    dir,
+    'up',
+    '--nodes',
+    String(o.nodes),
+    '--mode',
+    o.mode,
+    '--block',
+    String(o.block),
+  ]
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, DISTLAB_SUPERVISED: '1' },
+  })
+  closeSync(out)
+  child.unref()
+  const deadline = Date.now() + 30_000 + 500 * o.nodes
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100))
+    const rec = readCluster(dir)
+    if (rec && rec.supervisorPid === child.pid && rec.state === 'running') {
+      if (o.json)
+        printJson({ mode: rec.mode, stateDir: dir, supervisorPid: rec.supervisorPid, nodes: rec.nodes })
+      else {
+        printCluster(rec)
+        process.stdout.write(
+          `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
+        )
+      }
+      return
+    }
+    if (child.exitCode !== null || (child.pid && !isAlive(child.pid))) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''
+      const why = log
+        .split('\n')
+        .filter((l) => l.startsWith('distlab: '))
+        .pop()
+      throw new ClusterError(
+        why ? why.replace(/^distlab: /, '') : `the cluster failed to start; see ${logFile}`,
+      )
+    }
+    if (Date.now() > deadline) {
+      if (child.pid) process.kill(child.pid, 'SIGTERM')
+      throw new ClusterError(`the cluster did not come up in time; see ${logFile}`)
+    }
+  }
+}
+
+function ownedByDistlab(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('distlab')
+  } catch {
+    return !existsSync('/proc') // without /proc we trust the record
+  }
+}
+
+async function down(cmd: Command, o: { json?: boolean }): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const rec = readCluster(dir)
+  if (!rec) {
+    if (o.json) printJson({ stopped: 0, running: false })
+    else process.stdout.write('no cluster is running\n')
+    return
+  }
+  if (isAlive(rec.supervisorPid) && ownedByDistlab(rec.supervisorPid)) {
+    process.kill(rec.supervisorPid, 'SIGTERM')
+    const deadline = Date.now() + 15_000
+    while (isAlive(rec.supervisorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  }
+  // Whatever is still alive of what this cluster started (a supervisor killed with -9, say) goes now.
+  for (const pid of new Set([rec.supervisorPid, ...rec.nodes.map((n) => n.pid)]))
+    if (isAlive(pid) && ownedByDistlab(pid)) process.kill(pid, 'SIGKILL')
+  const free = await waitAddressesFree(planCluster(rec.nodes.length - 1, rec.plan, rec.block), 5000)
+  removeCluster(dir)
+  if (o.json) printJson({ stopped: rec.nodes.length, running: false, portsFree: free })
+  else
+    process.stdout.write(
+      `stopped master and ${rec.nodes.length - 1} nodes${free ? '' : color.yellow(' (some ports are still held by another program)')}\n`,
+    )
+}
+
+interface StatusRow {
+  name: string
+  id?: string
+  address: string
+  state: 'up' | 'dead'
+  uptimeMs?: number
+  heartbeatAgoMs?: number
+  pid: number
+}
+
+export async function clusterStatus(rec: ClusterRecord): Promise<StatusRow[]> {
+  let members: Member[] = []
+  const master = rec.nodes[0]!
+  try {
+    const res = await fetch(`${nodeUrl(master)}/cluster/members`, { signal: AbortSignal.timeout(1500) })
+    members = ((await res.json()) as { members: Member[] }).members ?? []
+  } catch {
+    // the master is down: every heartbeat is unknown
+  }
+  return Promise.all(
+    rec.nodes.map(async (n): Promise<StatusRow> => {
+      const row: StatusRow = { name: n.name, id: n.id, address: n.host, state: 'dead', pid: n.pid }
+      try {
+        const res = await fetch(`${nodeUrl(n)}/health`, { signal: AbortSignal.timeout(1500) })
+        const h = (await res.json()) as { id: string; uptimeMs: number }
+        row.state = 'up'
+        row.id = h.id
+        row.uptimeMs = h.uptimeMs
+      } catch {
+        // no answer: dead
+      }
+      const m = members.find((x) => x.name === n.name)
+      if (m?.lastSeen && n.name !== 'master') row.heartbeatAgoMs = Math.max(0, Date.now() - m.lastSeen)
+      return row
+    }),
+  )
+}
+
+async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const rows = await clusterStatus(rec)
+  const dead = rows.filter((r) => r.state === 'dead').length
+  if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })
+  else {
+    process.stdout.write(
+      table(
+        ['NAME', 'ID', 'ADDRESS', 'STATE', 'UPTIME', 'LAST HEARTBEAT'],
+        rows.map((r) => [
+          r.name,
+          r.id ?? '?',
+          r.address,
+          r.state === 'up' ? color.green('up') : color.red('dead'),
+          r.uptimeMs === undefined ? '-' : formatDuration(r.uptimeMs),
+          r.name === 'master'
+            ? '-'
+            : r.heartbeatAgoMs === undefined
+              ? '-'
+              : `${formatDuration(r.heartbeatAgoMs)} ago`,
+        ]),
+      ),
+    )
+    process.stdout.write(
+      `${rows.length - dead} up, ${dead} dead (${rec.mode} mode, started ${new Date(rec.startedAt).toLocaleTimeString()})\n`,
+    )
+  }
+  if (dead > 0) process.exitCode = 1
+}
+
+function readTail(file: string, lines: number): string[] {
+  const all = readFileSync(file, 'utf8').split('\n')
+  if (all.at(-1) === '') all.pop()
+  return lines > 0 ? all.slice(-lines) : all
+}
+
+async function logs(
+  cmd: Command,
+  name: string | undefined,
+  o: { follow?: boolean; lines: number },
+): Promise<void> {
+  const dir = logDir(stateDirOf(cmd))
+  if (!existsSync(dir)) throw new ClusterError(`no logs in ${dir}; start a cluster with \`distlab up\``)
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => f.slice(0, -4))
+    .sort((a, b) => (a === 'master' ? -1 : b === 'master' ? 1 : Number(a.slice(4)) - Number(b.slice(4))))
+  if (name && !names.includes(name))
+    throw new InvalidArgumentError(`no log for ${name} (have: ${names.join(', ')})`)
+  const chosen = name ? [name] : names
+  const width = Math.max(...chosen.map((n) => n.length))
+  const prefix = (n: string) =>
+    name ? '' : `${colorFor(n === 'master' ? 0 : Number(n.slice(4)))(n.padEnd(width))} | `
+  // Interleave by the timestamp each line starts with.
+  const merged = chosen.flatMap((n) => readTail(join(dir, `${n}.log`), o.lines).map((l) => ({ n, l })))
+  if (!name)
+    merged.sort((a, b) =>
+      a.l.slice(0, 24) < b.l.slice(0, 24) ? -1 : a.l.slice(0, 24) > b.l.slice(0, 24) ? 1 : 0,
+    )
+  const shown = o.lines > 0 && !name ? merged.slice(-o.lines) : merged
+  for (const { n, l } of shown) process.stdout.write(`${prefix(n)}${l}\n`)
+  if (!o.follow) return
+  const offsets = new Map(chosen.map((n) => [n, statSync(join(dir, `${n}.log`)).size]))
+  const partial = new Map<string, string>()
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200))
+    for (const n of chosen) {
+      const file = join(dir, `${n}.log`)
+      if (!existsSync(file)) continue
+      const size = statSync(file).size
+      let from = offsets.get(n) ?? 0
+      if (size < from) from = 0 // a new cluster started: the file was rewritten
+      if (size === from) continue
+      const fd = openSync(file, 'r')
+      const buf = Buffer.alloc(size - from)
+      readSync(fd, buf, 0, buf.length, from)
+      closeSync(fd)
+      offsets.set(n, size)
+      const text = (partial.get(n) ?? '') + buf.toString('utf8')
+      const parts = text.split('\n')
+      partial.set(n, parts.pop() ?? '')
+      for (const l of parts) process.stdout.write(`${prefix(n)}${l}\n`)
+    }
+  }
+}
+
+export function registerClusterCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start the master and N nodes on this machine, each on its own loopback address')
+    .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 64_000), 4)
+    .option('--mode <mode>', 'process (one process per node) or inproc (all in this process)', 'process')
+    .option('-d, --detach', 'start in the background and return')
+    .option(
+      '--block <n>',
+      'second octet of every address (127.<n>.x.y), to run a second cluster beside the first',
+      intOption('--block', 0, 255),
+      0,
+    )
+    .option('--json', 'print the cluster as one JSON object')
+    .action(async (o: UpOptions, cmd: Command) => {
+      if (o.mode !== 'process' && o.mode !== 'inproc')
+        throw new InvalidArgumentError(`--mode must be process or inproc, got ${o.mode}`)
+      return o.detach ? upDetached(cmd, o) : upForeground(cmd, o)
+    })
+
+  program
+    .command('down')
+    .description('stop the local cluster; nothing is left running and every port is freed')
+    .option('--json', 'print the result as JSON')
+    .action((o, cmd: Command) => down(cmd, o))
+
+  program
+    .command('status')
+    .description('name, id, address, state and uptime of every node; dead nodes marked (exit 1 if any)')
+    .option('--json', 'print {mode, startedAt, nodes: [...]}')
+    .action((o, cmd: Command) => status(cmd, o))
+
+  program
+    .command('logs [name]')
+    .description("print the nodes' logs (one node's, or all interleaved by time)")
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'only the last n lines (0: all)', intOption('--lines', 0), 0)
+    .action((name: string | undefined, o, cmd: Command) => logs(cmd, name, o))
+}

@@ -1,0 +1,264 @@
+// `distlab link set|show`, `partition`, `heal` and `ping`: shape the links of a running cluster
+// through each node's HTTP API, and check what gets through.
+import type { Command } from 'commander'
+import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
+import { InvalidArgumentError, TimeoutError } from '../../core/errors.js'
+import { parseDuration } from '../../core/options.js'
+import type { LinkRule } from '../../link/emulator.js'
+import { callNode, intOption, numberOption, stateDirOf, NodeApiError } from '../context.js'
+import { color, printJson, table } from '../output.js'
+
+interface LinkSetOptions {
+  all?: boolean
+  loss?: number
+  delay?: string
+  jitter?: string
+  duplicate?: number
+  reorder?: number
+  dropEvery?: number
+  json?: boolean
+}
+
+async function eachNode<T>(
+  rec: ClusterRecord,
+  names: string[],
+  fn: (url: string, name: string) => Promise<T>,
+): Promise<T[]> {
+  return Promise.all(names.map((n) => fn(nodeUrl(findNode(rec, n)), n)))
+}
+
+async function linkSet(
+  cmd: Command,
+  a: string | undefined,
+  b: string | undefined,
+  o: LinkSetOptions,
+): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const rule: Record<string, number> = {}
+  if (o.loss !== undefined) rule.loss = o.loss
+  if (o.dropEvery !== undefined) rule.dropEvery = o.dropEvery
+  if (o.delay !== undefined) rule.delayMs = parseDuration('--delay', o.delay)
+  if (o.jitter !== undefined) rule.jitterMs = parseDuration('--jitter', o.jitter)
+  if (o.duplicate !== undefined) rule.duplicate = o.duplicate
+  if (o.reorder !== undefined) rule.reorder = o.reorder
+  if (Object.keys(rule).length === 0)
+    throw new InvalidArgumentError(
+      'say what to change: --loss, --delay, --jitter, --duplicate, --reorder or --drop-every',
+    )
+  let changed: Array<{ node: string; peer: string; rule: LinkRule }>
+  if (o.all) {
+    if (a || b) throw new InvalidArgumentError('give either two nodes or --all, not both')
+    changed = await eachNode(
+      rec,
+      rec.nodes.map((n) => n.name),
+      async (url, name) => ({
+        node: name,
+        ...(await callNode<{ peer: string; rule: LinkRule }>(url, 'PUT', '/link', { peer: '*', ...rule })),
+      }),
+    )
+  } else {
+    if (!a || !b)
+      throw new InvalidArgumentError('give two nodes (distlab link set node1 node2 --loss 0.1) or --all')
+    if (a === b) throw new InvalidArgumentError('a link joins two different nodes')
+    findNode(rec, a)
+    findNode(rec, b)
+    // Links are symmetric: each end shapes what it sends to the other.
+    changed = [
+      {
+        node: a,
+        ...(await callNode<{ peer: string; rule: LinkRule }>(nodeUrl(findNode(rec, a)), 'PUT', '/link', {
+          peer: b,
+          ...rule,
+        })),
+      },
+      {
+        node: b,
+        ...(await callNode<{ peer: string; rule: LinkRule }>(nodeUrl(findNode(rec, b)), 'PUT', '/link', {
+          peer: a,
+          ...rule,
+        })),
+      },
+    ]
+  }
+  if (o.json) printJson({ links: changed })
+  else {
+    const r = changed[0]!.rule
+    process.stdout.write(
+      `${o.all ? `all links (${changed.length} nodes)` : `${a} <-> ${b}`}: loss ${r.loss}, drop every ${r.dropEvery || '-'}, delay ${r.delayMs}ms ± ${r.jitterMs}ms, duplicate ${r.duplicate}, reorder ${r.reorder}\n`,
+    )
+  }
+}
+
+async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const views = await eachNode(
+    rec,
+    rec.nodes.map((n) => n.name),
+    async (url, name) => ({
+      node: name,
+      ...(await callNode<{ rules: Record<string, LinkRule>; partition: string[][] }>(url, 'GET', '/link')),
+    }),
+  )
+  if (o.json) return printJson({ nodes: views })
+  const rows = views.flatMap((v) =>
+    Object.entries(v.rules).map(([peer, r]) => [
+      v.node,
+      peer === '*' ? 'all' : peer,
+      r.loss,
+      r.dropEvery || '-',
+      `${r.delayMs}ms`,
+      `${r.jitterMs}ms`,
+      r.duplicate,
+      r.reorder,
+    ]),
+  )
+  if (rows.length === 0) process.stdout.write('no link rules: every link is clean\n')
+  else
+    process.stdout.write(
+      table(['NODE', 'TO', 'LOSS', 'DROP EVERY', 'DELAY', 'JITTER', 'DUPLICATE', 'REORDER'], rows),
+    )
+  const part = views.find((v) => v.partition.length > 0)?.partition
+  process.stdout.write(part ? `partition: ${part.map((g) => g.join(',')).join(' | ')}\n` : 'no partition\n')
+}
+
+async function partition(cmd: Command, groups: string[], o: { json?: boolean }): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const parsed = groups.map((g) =>
+    g
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  if (parsed.length < 2)
+    throw new InvalidArgumentError('give at least two groups: distlab partition node1,node2 node3,node4')
+  for (const g of parsed) for (const n of g) findNode(rec, n)
+  await eachNode(
+    rec,
+    rec.nodes.map((n) => n.name),
+    (url) => callNode(url, 'POST', '/partition', { groups: parsed }),
+  )
+  if (o.json) printJson({ partition: parsed })
+  else
+    process.stdout.write(
+      `partitioned: ${parsed.map((g) => g.join(',')).join(' | ')} (nodes in no group reach everyone)\n`,
+    )
+}
+
+async function heal(cmd: Command, o: { json?: boolean }): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  await eachNode(
+    rec,
+    rec.nodes.map((n) => n.name),
+    (url) => callNode(url, 'POST', '/heal', {}),
+  )
+  if (o.json) printJson({ healed: rec.nodes.length })
+  else process.stdout.write(`healed: every link rule and partition removed on ${rec.nodes.length} nodes\n`)
+}
+
+async function pingCmd(
+  cmd: Command,
+  from: string,
+  to: string,
+  o: { count: number; tcp?: boolean; timeout: string; json?: boolean },
+): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const url = nodeUrl(findNode(rec, from))
+  findNode(rec, to)
+  const timeoutMs = parseDuration('--timeout', o.timeout)
+  const results: Array<{ seq: number; rttMs: number | null }> = []
+  for (let seq = 1; seq <= o.count; seq++) {
+    try {
+      const r = await callNode<{ rttMs: number }>(
+        url,
+        'POST',
+        '/ping',
+        { to, timeoutMs, transport: o.tcp ? 'tcp' : 'udp' },
+        timeoutMs + 2000,
+      )
+      results.push({ seq, rttMs: r.rttMs })
+      if (!o.json) process.stdout.write(`${from} -> ${to}: seq=${seq} rtt=${r.rttMs.toFixed(3)} ms\n`)
+    } catch (err) {
+      if (!(err instanceof NodeApiError) || !/answered 504/.test(err.message)) throw err
+      results.push({ seq, rttMs: null })
+      if (!o.json)
+        process.stdout.write(color.red(`${from} -> ${to}: seq=${seq} no answer within ${timeoutMs} ms\n`))
+    }
+    if (seq < o.count) await new Promise((r) => setTimeout(r, 200))
+  }
+  const ok = results.filter((r) => r.rttMs !== null)
+  if (o.json)
+    printJson({
+      from,
+      to,
+      transport: o.tcp ? 'tcp' : 'udp',
+      sent: results.length,
+      received: ok.length,
+      results,
+    })
+  else
+    process.stdout.write(
+      `${results.length} sent, ${ok.length} answered, ${results.length - ok.length} lost\n`,
+    )
+  if (ok.length === 0)
+    throw new TimeoutError(`${to} did not answer any of ${results.length} pings from ${from}`)
+}
+
+export function registerLinkCommands(program: Command): void {
+  const link = program
+    .command('link')
+    .description('shape links between nodes: loss, delay, jitter, duplication, reordering')
+  link
+    .command('set [a] [b]')
+    .description(
+      'set the rule on the link a <-> b (both directions), or on every link with --all; fields left out keep their value',
+    )
+    .option('--all', 'every link of every node')
+    .option('--loss <p>', 'probability that a frame is lost (0..1)', numberOption('--loss', 0, 1))
+    .option('--delay <duration>', 'one-way delay, e.g. 50ms')
+    .option('--jitter <duration>', 'delay varies by up to this much either way, e.g. 10ms')
+    .option(
+      '--duplicate <p>',
+      'probability that a frame is sent twice (0..1)',
+      numberOption('--duplicate', 0, 1),
+    )
+    .option(
+      '--reorder <p>',
+      'probability that a frame is held back so later ones overtake it (0..1)',
+      numberOption('--reorder', 0, 1),
+    )
+    .option('--drop-every <n>', 'drop every n-th frame (0: off)', intOption('--drop-every', 0))
+    .option('--json', 'print the new rules as JSON')
+    .action((a: string | undefined, b: string | undefined, o: LinkSetOptions, cmd: Command) =>
+      linkSet(cmd, a, b, o),
+    )
+  link
+    .command('show')
+    .description('print every link rule and the partition')
+    .option('--json', 'print {nodes: [{node, rules, partition}]}')
+    .action((o, cmd: Command) => linkShow(cmd, o))
+
+  program
+    .command('partition <groups...>')
+    .description(
+      'split the cluster: nodes in different groups cannot reach each other (e.g. node1,node2 node3,node4)',
+    )
+    .option('--json', 'print the partition as JSON')
+    .action((groups: string[], o, cmd: Command) => partition(cmd, groups, o))
+
+  program
+    .command('heal')
+    .description('remove every link rule and partition')
+    .option('--json', 'print the result as JSON')
+    .action((o, cmd: Command) => heal(cmd, o))
+
+  program
+    .command('ping <from> <to>')
+    .description(
+      'round-trip probes from one node to another over the node-to-node transport (exit 1 if none answered)',
+    )
+    .option('-c, --count <n>', 'number of probes', intOption('--count', 1, 10_000), 3)
+    .option('--tcp', 'over TCP instead of UDP')
+    .option('--timeout <duration>', 'time to wait for each answer', '1s')
+    .option('--json', 'print {from, to, sent, received, results}')
+    .action((from: string, to: string, o, cmd: Command) => pingCmd(cmd, from, to, o))
+}

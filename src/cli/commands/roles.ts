@@ -1,0 +1,88 @@
+// `distlab master` and `distlab node`: one role in the foreground. This is what the launcher spawns
+// and what a container runs.
+import type { Command } from 'commander'
+import { Node } from '../../node/node.js'
+import { createRootLogger, type LogFormat } from '../../core/logger.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/ids.js'
+import { InvalidArgumentError } from '../../core/errors.js'
+import { intOption } from '../context.js'
+
+interface RoleOptions {
+  name: string
+  host: string
+  port: number
+  framePort: number
+  advertise?: string
+  bootstrap?: string
+  id?: string
+  logFormat: LogFormat
+  logLevel: string
+}
+
+export async function runRole(role: 'master' | 'node', o: RoleOptions): Promise<void> {
+  if (o.logFormat !== 'pretty' && o.logFormat !== 'json')
+    throw new InvalidArgumentError(`--log-format must be pretty or json, got ${o.logFormat}`)
+  const logger = createRootLogger({
+    format: o.logFormat,
+    level: o.logLevel,
+    write: (l) => process.stdout.write(l),
+  })
+  const node = new Node({
+    name: o.name,
+    role,
+    id: o.id,
+    host: o.host,
+    advertiseHost: o.advertise,
+    httpPort: o.port,
+    framePort: o.framePort,
+    masterUrl: o.bootstrap,
+    logger,
+  })
+  await node.start()
+  let stopping = false
+  const shutdown = async () => {
+    if (stopping) return
+    stopping = true
+    await node.stop()
+    process.exit(0)
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+  // Started by a launcher: go when it goes, so that no node outlives its supervisor.
+  if (process.send) process.on('disconnect', shutdown)
+}
+
+function roleOptions(cmd: Command, defaults: { name: string }): Command {
+  return cmd
+    .option('--name <name>', 'node name, unique in the cluster', defaults.name)
+    .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
+    .option(
+      '--frame-port <port>',
+      'UDP and TCP port for node-to-node frames',
+      intOption('--frame-port', 0, 65535),
+      DEFAULT_FRAME_PORT,
+    )
+    .option(
+      '--advertise <host>',
+      'address other nodes use to reach this one (default: --host, or the hostname when binding 0.0.0.0)',
+    )
+    .option('--id <uuid>', 'node id (default: a new UUID v4)')
+    .option('--log-format <format>', 'pretty or json', 'pretty')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+}
+
+export function registerRoleCommands(program: Command): void {
+  roleOptions(
+    program
+      .command('master')
+      .description('run the master (cluster registry, telemetry collector) in the foreground'),
+    { name: MASTER_NAME },
+  ).action(async (o: RoleOptions) => runRole('master', o))
+  roleOptions(program.command('node').description('run one node in the foreground'), { name: 'node1' })
+    .option(
+      '--bootstrap <url>',
+      "the master's URL, to join the cluster and send telemetry (e.g. http://127.0.1.1:5000)",
+    )
+    .action(async (o: RoleOptions) => runRole('node', o))
+}

@@ -1,0 +1,81 @@
+// What several commands share: where the cluster's state lives and how to call a node's API.
+import type { Command } from 'commander'
+import { stateDir } from '../cluster/state.js'
+import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+
+export function stateDirOf(cmd: Command): string {
+  return stateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir)
+}
+
+export class NodeApiError extends DistlabError {
+  override readonly code = 'ERR_NODE_API'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'NodeApiError'
+  }
+}
+
+/** Calls a node's HTTP API; a refused connection or a 4xx/5xx becomes one clear NodeApiError. */
+export async function callNode<T = unknown>(
+  url: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  timeoutMs = 5000,
+): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(url + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+  } catch (err) {
+    throw new NodeApiError(
+      `${url} did not answer ${method} ${path} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message})`,
+      { cause: err },
+    )
+  }
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // plain text answer
+  }
+  if (!res.ok) {
+    const msg = (parsed as { message?: string })?.message ?? text
+    throw new NodeApiError(`${url}${path} answered ${res.status}: ${msg}`)
+  }
+  return parsed as T
+}
+
+/** Parses a number option with a clear error naming the flag. */
+export function numberOption(
+  flag: string,
+  min: number,
+  max = Number.POSITIVE_INFINITY,
+): (v: string) => number {
+  return (v) => {
+    const n = Number(v)
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${flag} must be a number between ${min} and ${max}, got ${JSON.stringify(v)}`,
+        flag,
+      )
+    return n
+  }
+}
+
+export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v)
+    if (!/^-?\d+$/.test(v.trim()) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${flag} must be a whole number between ${min} and ${max}, got ${JSON.stringify(v)}`,
+        flag,
+      )
+    return n
+  }
+}

@@ -1,0 +1,298 @@
+// The local launcher: a master and N nodes on this machine, each on its own loopback address,
+// either as child processes (the default, like containers) or as many Node objects in this one
+// process (for scale). Whoever holds a LocalCluster is the supervisor: it streams every node's
+// log, writes the cluster record, and stops everything it started.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { EventEmitter } from 'node:events'
+import { Node } from '../node/node.js'
+import { createRootLogger } from '../core/logger.js'
+import { ClusterError, ClusterRunningError } from '../core/errors.js'
+import { checkInteger } from '../core/options.js'
+import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
+import type { Startable, ProtocolFactory } from '../core/interfaces.js'
+import {
+  checkAddressesFree,
+  loopbackRangeWorks,
+  planCluster,
+  waitAddressesFree,
+  type PlannedNode,
+} from './plan.js'
+import {
+  isAlive,
+  logDir,
+  nodeUrl,
+  readCluster,
+  removeCluster,
+  writeCluster,
+  type ClusterRecord,
+} from './state.js'
+
+export const BIN_PATH = fileURLToPath(new URL('../../../bin/distlab.js', import.meta.url))
+
+export interface LocalClusterInit {
+  /** Nodes besides the master. @default 4 */
+  nodes?: number
+  /** @default 'process' */
+  mode?: 'process' | 'inproc'
+  stateDir: string
+  /** Second octet of every address, to keep two clusters apart. @default 0 */
+  block?: number
+  /** @default 'loopback' where 127/8 works, else 'shared' */
+  plan?: AddressPlan
+  /** Each log line of each node, as it comes. */
+  onLine?: (name: string, line: string) => void
+  /** Time allowed for every node to answer /health, in ms. @default 15 s + 200 ms per node */
+  startTimeoutMs?: number
+  /** Extra protocols for in-process nodes. */
+  protocols?: () => ProtocolFactory[]
+}
+
+interface Member {
+  plan: PlannedNode
+  child?: ChildProcess
+  node?: Node
+  log: WriteStream
+  lastLines: string[]
+  id?: string
+}
+
+export class LocalCluster extends EventEmitter implements Startable {
+  readonly nodes: number
+  readonly mode: 'process' | 'inproc'
+  private readonly block: number
+  private plan: AddressPlan
+  private members: Member[] = []
+  private record?: ClusterRecord
+  private stopping = false
+
+  constructor(private readonly init: LocalClusterInit) {
+    super()
+    this.nodes = checkInteger('nodes', init.nodes ?? 4, 1, MAX_LOCAL_NODES)
+    this.mode = init.mode ?? 'process'
+    if (this.mode !== 'process' && this.mode !== 'inproc')
+      throw new ClusterError(`mode must be process or inproc, got ${String(this.mode)}`)
+    this.block = checkInteger('block', init.block ?? 0, 0, 255)
+    this.plan = init.plan ?? 'loopback'
+  }
+
+  /** The address plan in use: 'shared' means this system lacks 127/8 and everyone shares 127.0.0.1. */
+  get addressPlan(): AddressPlan {
+    return this.plan
+  }
+
+  async start(): Promise<void> {
+    const existing = readCluster(this.init.stateDir)
+    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
+      throw new ClusterRunningError(
+        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+      )
+    if (!this.init.plan && !(await loopbackRangeWorks())) this.plan = 'shared'
+    const planned = planCluster(this.nodes, this.plan, this.block)
+    await checkAddressesFree(planned)
+
+    mkdirSync(logDir(this.init.stateDir), { recursive: true })
+    this.members = planned.map((p) => ({
+      plan: p,
+      log: createWriteStream(join(logDir(this.init.stateDir), `${p.name}.log`)),
+      lastLines: [],
+    }))
+    this.record = {
+      version: 1,
+      mode: this.mode,
+      plan: this.plan,
+      block: this.block,
+      startedAt: Date.now(),
+      supervisorPid: process.pid,
+      state: 'starting',
+      nodes: planned.map((p) => ({
+        name: p.name,
+        host: p.host,
+        httpPort: p.httpPort,
+        framePort: p.framePort,
+        pid: process.pid,
+      })),
+    }
+    writeCluster(this.init.stateDir, this.record)
+
+    try {
+      const master = this.members[0]!
+      await this.launch(master)
+      await this.waitHealthy([master])
+      // Nodes start in waves so that a large cluster does not overwhelm the master at once.
+      const rest = this.members.slice(1)
+      const wave = this.mode === 'inproc' ? 50 : 16
+      for (let i = 0; i < rest.length; i += wave) {
+        const batch = rest.slice(i, i + wave)
+        await Promise.all(batch.map((m) => this.launch(m)))
+        if (this.mode === 'process') await this.waitHealthy(batch)
+      }
+      await this.waitHealthy(this.members)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.record.state = 'running'
+    this.record.nodes = this.members.map((m) => ({
+      ...this.record!.nodes.find((n) => n.name === m.plan.name)!,
+      pid: m.child?.pid ?? process.pid,
+      id: m.id,
+    }))
+    writeCluster(this.init.stateDir, this.record)
+  }
+
+  private line(m: Member, text: string): void {
+    m.log.write(text + '\n')
+    m.lastLines.push(text)
+    if (m.lastLines.length > 20) m.lastLines.shift()
+    this.init.onLine?.(m.plan.name, text)
+  }
+
+  private async launch(m: Member): Promise<void> {
+    const p = m.plan
+    const masterUrl = nodeUrl(this.members[0]!.plan)
+    if (this.mode === 'inproc') {
+      const logger = createRootLogger({ write: (l) => this.line(m, l.replace(/\n$/, '')) })
+      m.node = new Node({
+        name: p.name,
+        host: p.host,
+        httpPort: p.httpPort,
+        framePort: p.framePort,
+        masterUrl: p.index === 0 ? undefined : masterUrl,
+        logger,
+        protocols: this.init.protocols?.(),
+      })
+      await m.node.start()
+      m.id = m.node.id
+      return
+    }
+    const args = [
+      BIN_PATH,
+      p.index === 0 ? 'master' : 'node',
+      '--name',
+      p.name,
+      '--host',
+      p.host,
+      '--port',
+      String(p.httpPort),
+      '--frame-port',
+      String(p.framePort),
+    ]
+    if (p.index !== 0) args.push('--bootstrap', masterUrl)
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    })
+    m.child = child
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buf = ''
+      stream.setEncoding('utf8')
+      stream.on('data', (chunk: string) => {
+        buf += chunk
+        let i: number
+        while ((i = buf.indexOf('\n')) >= 0) {
+          this.line(m, buf.slice(0, i))
+          buf = buf.slice(i + 1)
+        }
+      })
+      stream.on('end', () => buf && this.line(m, buf))
+    }
+    child.on('exit', (code, signal) => {
+      if (!this.stopping) {
+        this.line(
+          m,
+          `${new Date().toISOString()} WARN  distlab:launcher ${p.name} exited (${signal ?? `code ${code}`})`,
+        )
+        this.emit('exit', p.name, code, signal)
+      }
+    })
+  }
+
+  private async waitHealthy(members: Member[]): Promise<void> {
+    const timeoutMs = this.init.startTimeoutMs ?? 15_000 + 200 * this.members.length
+    const deadline = Date.now() + timeoutMs
+    const pending = new Set(members.filter((m) => !m.id || m.child))
+    while (pending.size > 0) {
+      for (const m of [...pending]) {
+        if (m.child && m.child.exitCode !== null) {
+          const why =
+            m.lastLines.filter((l) => l.startsWith('distlab:')).pop() ??
+            m.lastLines.at(-1) ??
+            `exit code ${m.child.exitCode}`
+          throw new ClusterError(`${m.plan.name} failed to start: ${why.replace(/^distlab: /, '')}`)
+        }
+        try {
+          const res = await fetch(`${nodeUrl(m.plan)}/health`, { signal: AbortSignal.timeout(1000) })
+          if (res.ok) {
+            m.id = ((await res.json()) as { id: string }).id
+            pending.delete(m)
+          }
+        } catch {
+          // not up yet
+        }
+      }
+      if (pending.size === 0) break
+      if (Date.now() > deadline)
+        throw new ClusterError(
+          `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${timeoutMs} ms`,
+        )
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  /** Name, id, addresses and pid of every node. */
+  list(): Array<{
+    name: string
+    id?: string
+    host: string
+    httpPort: number
+    framePort: number
+    pid?: number
+  }> {
+    return this.members.map((m) => ({
+      name: m.plan.name,
+      id: m.id,
+      host: m.plan.host,
+      httpPort: m.plan.httpPort,
+      framePort: m.plan.framePort,
+      pid: m.child?.pid ?? process.pid,
+    }))
+  }
+
+  /** In-process mode only: the Node objects. */
+  nodeObjects(): Node[] {
+    return this.members.flatMap((m) => (m.node ? [m.node] : []))
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    if (this.record) {
+      this.record.state = 'stopping'
+      writeCluster(this.init.stateDir, this.record)
+    }
+    // Nodes first, then the master, so that nodes can say goodbye.
+    const order = [...this.members.slice(1), ...this.members.slice(0, 1)]
+    await Promise.all(order.filter((m) => m.plan.index !== 0).map((m) => this.stopMember(m)))
+    if (this.members[0]) await this.stopMember(this.members[0])
+    for (const m of this.members) m.log.end()
+    await waitAddressesFree(
+      this.members.map((m) => m.plan),
+      5000,
+    )
+    removeCluster(this.init.stateDir)
+  }
+
+  private async stopMember(m: Member): Promise<void> {
+    if (m.node) await m.node.stop()
+    const child = m.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,91 @@
+// The record of a running local cluster, in <state dir>/cluster.json, so that `status`, `logs`,
+// `down` and the other commands find it from any terminal. The state dir is $DISTLAB_HOME, or
+// .distlab under the working directory.
+import { mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { AddressPlan } from '../core/ids.js'
+import { ClusterNotRunningError } from '../core/errors.js'
+
+export interface NodeRecord {
+  name: string
+  host: string
+  httpPort: number
+  framePort: number
+  /** Process that runs the node (the supervisor's own pid in in-process mode). */
+  pid: number
+  id?: string
+}
+
+export interface ClusterRecord {
+  version: 1
+  mode: 'process' | 'inproc'
+  plan: AddressPlan
+  block: number
+  startedAt: number
+  supervisorPid: number
+  state: 'starting' | 'running' | 'stopping'
+  nodes: NodeRecord[]
+}
+
+export function stateDir(explicit?: string): string {
+  return resolve(explicit ?? process.env.DISTLAB_HOME ?? '.distlab')
+}
+
+export function logDir(dir: string): string {
+  return join(dir, 'logs')
+}
+
+const file = (dir: string) => join(dir, 'cluster.json')
+
+export function readCluster(dir: string): ClusterRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(file(dir), 'utf8')) as ClusterRecord
+  } catch {
+    return undefined
+  }
+}
+
+/** The running cluster, or a clear error saying there is none. */
+export function requireCluster(dir: string): ClusterRecord {
+  const c = readCluster(dir)
+  if (!c || !isAlive(c.supervisorPid))
+    throw new ClusterNotRunningError(`no cluster is running (state in ${dir}); start one with \`distlab up\``)
+  return c
+}
+
+export function writeCluster(dir: string, record: ClusterRecord): void {
+  mkdirSync(dir, { recursive: true })
+  const tmp = `${file(dir)}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify(record, null, 2))
+  renameSync(tmp, file(dir))
+}
+
+export function removeCluster(dir: string): void {
+  rmSync(file(dir), { force: true })
+}
+
+export function clusterFileExists(dir: string): boolean {
+  return existsSync(file(dir))
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function nodeUrl(n: Pick<NodeRecord, 'host' | 'httpPort'>): string {
+  return `http://${n.host}:${n.httpPort}`
+}
+
+export function findNode(c: ClusterRecord, name: string): NodeRecord {
+  const n = c.nodes.find((x) => x.name === name)
+  if (!n)
+    throw new ClusterNotRunningError(
+      `no node named ${name} in the cluster (nodes: ${c.nodes.map((x) => x.name).join(', ')})`,
+    )
+  return n
+}

@@ -1,0 +1,96 @@
+// The interfaces several layers share. Protocols see only ProtocolComponents; transports see
+// only envelopes and addresses; launchers see only Startable nodes.
+import type { Envelope, Body } from './envelope.js'
+import type { Logger } from './logger.js'
+import type { Clock } from './clock.js'
+import type { FastifyInstance } from 'fastify'
+
+export interface Startable {
+  start(): Promise<void>
+  /** Releases every socket and timer; calling it twice is harmless. */
+  stop(): Promise<void>
+}
+
+export interface PeerAddress {
+  host: string
+  port: number
+}
+
+export type TransportKind = 'udp' | 'tcp' | 'memory'
+
+/** Why a frame did not reach a protocol; each is a label on `distlab_frames_dropped_total`. */
+export type DropReason =
+  | 'too_short'
+  | 'too_large'
+  | 'bad_magic'
+  | 'bad_version'
+  | 'bad_crc'
+  | 'bad_header'
+  | 'loss'
+  | 'drop_every'
+  | 'partition'
+  | 'no_protocol'
+  | 'unknown_peer'
+  | 'send_failed'
+  | 'protocol_error'
+  | 'not_for_me'
+
+export interface InboundMessage {
+  env: Envelope
+  from: PeerAddress
+  /** Bytes on the wire. */
+  bytes: number
+  transport: TransportKind
+}
+
+export interface DropInfo {
+  reason: DropReason
+  bytes: number
+  transport: TransportKind
+  direction: 'in' | 'out'
+  from?: PeerAddress
+  env?: Envelope
+}
+
+export interface TransportHandler {
+  message(msg: InboundMessage): void
+  drop(info: DropInfo): void
+}
+
+export interface Transport extends Startable {
+  readonly kind: TransportKind
+  /** The bound address; valid after start(). */
+  address(): PeerAddress
+  /** Encodes and sends one envelope; resolves to the bytes put on the wire. */
+  send(to: PeerAddress, env: Envelope): Promise<number>
+  setHandler(handler: TransportHandler): void
+}
+
+export interface SendOptions {
+  transport?: 'udp' | 'tcp'
+  id?: string
+  ttl?: number
+}
+
+/** What a protocol is handed by the node it runs in. */
+export interface ProtocolComponents {
+  readonly self: { readonly name: string; readonly id: string }
+  readonly logger: Logger
+  readonly clock: Clock
+  /** Sends to one node by name; resolves when the frame is on the wire (or dropped by the link emulator). */
+  send(dst: string, type: string, body: Body, options?: SendOptions): Promise<void>
+  /** Names of the other nodes this node currently knows of. */
+  peers(): string[]
+  /** Reports that a message reached the application, for telemetry. */
+  delivered(env: Envelope): void
+}
+
+export interface Protocol extends Startable {
+  /** Matches the envelope's `proto`. */
+  readonly name: string
+  handle(env: Envelope, msg: InboundMessage): void
+  /** Adds the protocol's endpoints to the node's HTTP API. */
+  routes?(app: FastifyInstance): void
+}
+
+export type ProtocolFactory = (components: ProtocolComponents) => Protocol

@@ -1,0 +1,242 @@
+// Link emulator: wraps any transport and applies, per destination node or for all links, loss,
+// drop-every-n, delay with jitter, duplication, reordering and partitions. Rules act on the sending
+// side (a rule for a→b shapes what a sends to b); partitions are checked on both sides, so a
+// message addressed to every node (IP broadcast, multicast) is cut too.
+import type { Envelope } from '../core/envelope.js'
+import type { DropInfo, PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import { checkInteger, checkNumber, checkProbability, checkString } from '../core/options.js'
+import { InvalidArgumentError } from '../core/errors.js'
+
+export const ALL_LINKS = '*'
+
+export interface LinkRuleInit {
+  /** Probability that a frame is lost. @default 0 */
+  loss?: number
+  /** Drop every n-th frame on the link; 0 turns it off. @default 0 */
+  dropEvery?: number
+  /** One-way delay, in milliseconds. @default 0 */
+  delayMs?: number
+  /** Uniform jitter added to or taken from the delay, in milliseconds. @default 0 */
+  jitterMs?: number
+  /** Probability that a frame is sent twice. @default 0 */
+  duplicate?: number
+  /** Probability that a frame is held back so that later frames overtake it. @default 0 */
+  reorder?: number
+}
+
+export type LinkRule = Readonly<Required<LinkRuleInit>>
+
+export const NO_RULE: LinkRule = Object.freeze({
+  loss: 0,
+  dropEvery: 0,
+  delayMs: 0,
+  jitterMs: 0,
+  duplicate: 0,
+  reorder: 0,
+})
+
+export function resolveLinkRule(init: LinkRuleInit = {}, base: LinkRule = NO_RULE): LinkRule {
+  return Object.freeze({
+    loss: checkProbability('loss', init.loss ?? base.loss),
+    dropEvery: checkInteger('dropEvery', init.dropEvery ?? base.dropEvery, 0),
+    delayMs: checkNumber('delayMs', init.delayMs ?? base.delayMs, 0, 60_000),
+    jitterMs: checkNumber('jitterMs', init.jitterMs ?? base.jitterMs, 0, 60_000),
+    duplicate: checkProbability('duplicate', init.duplicate ?? base.duplicate),
+    reorder: checkProbability('reorder', init.reorder ?? base.reorder),
+  })
+}
+
+export function isNoRule(r: LinkRule): boolean {
+  return (
+    r.loss === 0 &&
+    r.dropEvery === 0 &&
+    r.delayMs === 0 &&
+    r.jitterMs === 0 &&
+    r.duplicate === 0 &&
+    r.reorder === 0
+  )
+}
+
+/** Validates partition groups: non-empty names, no node in two groups. */
+export function resolvePartition(groups: unknown): string[][] {
+  if (!Array.isArray(groups) || groups.length < 2)
+    throw new InvalidArgumentError('groups must be a list of at least two groups of node names', 'groups')
+  const seen = new Set<string>()
+  return groups.map((g, i) => {
+    if (!Array.isArray(g) || g.length === 0)
+      throw new InvalidArgumentError(`groups[${i}] must be a non-empty list`, 'groups')
+    return g.map((name) => {
+      const n = checkString(`groups[${i}]`, name)
+      if (seen.has(n)) throw new InvalidArgumentError(`node ${n} is in more than one group`, 'groups')
+      seen.add(n)
+      return n
+    })
+  })
+}
+
+/**
+ * The rules and partition of one node. A node's UDP and TCP emulators share one table, so a rule
+ * set through the API shapes both.
+ */
+export class LinkTable {
+  private readonly rules = new Map<string, LinkRule>()
+  private readonly sentPerPeer = new Map<string, number>()
+  private groupOf = new Map<string, number>()
+
+  constructor(readonly self: string) {}
+
+  /** Sets the rule for frames to `peer`, or for every link with `*`. Fields left out keep their value. */
+  setRule(peer: string, init: LinkRuleInit): LinkRule {
+    checkString('peer', peer)
+    const rule = resolveLinkRule(init, this.rules.get(peer) ?? NO_RULE)
+    if (isNoRule(rule)) this.rules.delete(peer)
+    else this.rules.set(peer, rule)
+    return rule
+  }
+
+  ruleFor(peer: string): LinkRule {
+    return this.rules.get(peer) ?? this.rules.get(ALL_LINKS) ?? NO_RULE
+  }
+
+  listRules(): Record<string, LinkRule> {
+    return Object.fromEntries(this.rules)
+  }
+
+  setPartition(groups: unknown): void {
+    const validated = resolvePartition(groups)
+    this.groupOf = new Map(validated.flatMap((g, i) => g.map((n) => [n, i] as const)))
+  }
+
+  partition(): string[][] {
+    const groups: string[][] = []
+    for (const [n, i] of this.groupOf) (groups[i] ??= []).push(n)
+    return groups.filter(Boolean)
+  }
+
+  /** Removes every rule and partition. */
+  heal(): void {
+    this.rules.clear()
+    this.groupOf = new Map()
+    this.sentPerPeer.clear()
+  }
+
+  /** True when this node and `peer` are in different groups; nodes in no group reach everyone. */
+  partitioned(peer: string): boolean {
+    const mine = this.groupOf.get(this.self)
+    const theirs = this.groupOf.get(peer)
+    return mine !== undefined && theirs !== undefined && mine !== theirs
+  }
+
+  /** Counts a frame to `peer` and says whether it is the n-th to drop. */
+  countAndCheckDropEvery(peer: string, every: number): boolean {
+    const n = (this.sentPerPeer.get(peer) ?? 0) + 1
+    this.sentPerPeer.set(peer, n)
+    return n % every === 0
+  }
+}
+
+export interface LinkEmulatorInit {
+  /** This node's name, or the table it shares with its other transports. */
+  table: LinkTable
+  clock?: Clock
+  /** Source of randomness in [0, 1). @default Math.random */
+  random?: () => number
+  /** Called for every frame actually put on the wire (after emulation), with its size. */
+  onWire?: (env: Envelope, bytes: number) => void
+}
+
+export class LinkEmulator implements Transport {
+  readonly kind
+  readonly table: LinkTable
+  private handler?: TransportHandler
+  private readonly pending = new Set<ReturnType<Clock['setTimeout']>>()
+  private readonly clock: Clock
+  private readonly random: () => number
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly init: LinkEmulatorInit,
+  ) {
+    this.kind = inner.kind
+    this.table = init.table
+    this.clock = init.clock ?? systemClock
+    this.random = init.random ?? Math.random
+    inner.setHandler({
+      message: (msg) => {
+        if (this.table.partitioned(msg.env.src))
+          this.handler?.drop({
+            reason: 'partition',
+            bytes: msg.bytes,
+            transport: msg.transport,
+            direction: 'in',
+            from: msg.from,
+            env: msg.env,
+          })
+        else this.handler?.message(msg)
+      },
+      drop: (info) => this.handler?.drop(info),
+    })
+  }
+
+  setHandler(handler: TransportHandler): void {
+    this.handler = handler
+  }
+
+  start(): Promise<void> {
+    return this.inner.start()
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.pending) this.clock.clearTimeout(t)
+    this.pending.clear()
+    await this.inner.stop()
+  }
+
+  address(): PeerAddress {
+    return this.inner.address()
+  }
+
+  async send(to: PeerAddress, env: Envelope): Promise<number> {
+    if (this.table.partitioned(env.dst)) return this.dropped('partition', env)
+    const rule = this.table.ruleFor(env.dst)
+    if (rule === NO_RULE) return this.wire(to, env)
+    if (rule.dropEvery > 0 && this.table.countAndCheckDropEvery(env.dst, rule.dropEvery))
+      return this.dropped('drop_every', env)
+    if (rule.loss > 0 && this.random() < rule.loss) return this.dropped('loss', env)
+    const copies = rule.duplicate > 0 && this.random() < rule.duplicate ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      let delay = rule.delayMs + (rule.jitterMs > 0 ? (this.random() * 2 - 1) * rule.jitterMs : 0)
+      if (rule.reorder > 0 && this.random() < rule.reorder)
+        delay += Math.max(2 * rule.jitterMs, rule.delayMs, 20)
+      delay = Math.max(0, delay)
+      if (delay === 0) {
+        await this.wire(to, env)
+        continue
+      }
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(timer)
+        this.wire(to, env).catch(() => {})
+      }, delay)
+      this.pending.add(timer)
+    }
+    return 0
+  }
+
+  private async wire(to: PeerAddress, env: Envelope): Promise<number> {
+    let bytes: number
+    try {
+      bytes = await this.inner.send(to, env)
+    } catch (err) {
+      this.handler?.drop({ reason: 'send_failed', bytes: 0, transport: this.kind, direction: 'out', env })
+      throw err
+    }
+    this.init.onWire?.(env, bytes)
+    return bytes
+  }
+
+  private dropped(reason: DropInfo['reason'], env: Envelope): number {
+    this.handler?.drop({ reason, bytes: 0, transport: this.kind, direction: 'out', env })
+    return 0
+  }
+}

@@ -1,0 +1,296 @@
+// The node's HTTP API (Fastify). Seed-002 endpoints (`GET /`, `POST /message`) answer in exactly the
+// seed's shapes; everything else is distlab's. A bad body gets a 4xx with
+// `{ error, message, field? }` and is counted in /metrics; it never reaches a handler.
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import type { Node, Member } from './node.js'
+import { named } from '../core/logger.js'
+import { DistlabError, TimeoutError } from '../core/errors.js'
+import { ALL_LINKS } from '../link/emulator.js'
+import type { TelemetryBatch } from '../monitor/telemetry.js'
+
+/** Largest request body, in bytes (telemetry batches excepted). */
+export const MAX_BODY_BYTES = 1024 * 1024
+export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
+
+export class HttpBodyError extends DistlabError {
+  override readonly code = 'ERR_HTTP_BODY'
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message)
+    this.name = 'HttpBodyError'
+  }
+}
+
+/** Parses a request body with a zod schema; a failure names the first bad field. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const r = schema.safeParse(body)
+  if (r.success) return r.data
+  const issue = r.error.issues[0]
+  const field = issue?.path.join('.') || 'body'
+  throw new HttpBodyError(`${field}: ${issue?.message ?? 'invalid'}`, field)
+}
+
+const MessageBody = z.object({ sender: z.string().min(1).max(256), msg: z.string().max(65_536) })
+const LinkBody = z.strictObject({
+  peer: z.string().min(1).max(128).default(ALL_LINKS),
+  loss: z.number().optional(),
+  dropEvery: z.number().optional(),
+  delayMs: z.number().optional(),
+  jitterMs: z.number().optional(),
+  duplicate: z.number().optional(),
+  reorder: z.number().optional(),
+})
+const PartitionBody = z.object({ groups: z.array(z.array(z.string().min(1).max(128)).min(1)).min(2) })
+const PingBody = z.object({
+  to: z.string().min(1).max(128),
+  timeoutMs: z.number().int().min(1).max(60_000).default(1000),
+  transport: z.enum(['udp', 'tcp']).default('udp'),
+})
+const MemberBody = z.object({
+  name: z.string().min(1).max(63),
+  id: z.string().min(1).max(64),
+  role: z.enum(['master', 'node']),
+  host: z.string().min(1).max(255),
+  httpPort: z.number().int().min(0).max(65535),
+  framePort: z.number().int().min(0).max(65535),
+})
+const LeaveBody = z.object({ name: z.string().min(1).max(63), id: z.string().min(1).max(64) })
+const TelemetryEventSchema = z.object({
+  ts: z.number(),
+  node: z.string().max(128),
+  proto: z.string().max(64),
+  kind: z.enum(['send', 'recv', 'deliver', 'drop', 'error']),
+  msgId: z.string().max(128),
+  src: z.string().max(256),
+  dst: z.string().max(256),
+  bytes: z.number().int().min(0),
+  transport: z.string().max(16),
+  reason: z.string().max(64).optional(),
+  type: z.string().max(64).optional(),
+})
+const TelemetryBody = z.object({
+  node: z.string().min(1).max(128),
+  seq: z.number().int().min(0),
+  lost: z.number().int().min(0),
+  events: z.array(TelemetryEventSchema).max(100_000),
+})
+
+export function buildHttpApi(node: Node): FastifyInstance {
+  const app = fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, forceCloseConnections: true })
+  const log = named(node.logger, 'distlab:http')
+
+  const reject = (
+    reply: FastifyReply,
+    req: FastifyRequest,
+    status: number,
+    error: string,
+    message: string,
+    field?: string,
+  ) => {
+    node.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
+      route: req.routeOptions.url ?? 'unknown',
+      reason: error,
+    })
+    return reply.code(status).send(field ? { error, message, field } : { error, message })
+  }
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof HttpBodyError) return reject(reply, req, 400, 'invalid_body', err.message, err.field)
+    if (err instanceof TimeoutError) return reject(reply, req, 504, 'timeout', err.message)
+    if (err instanceof DistlabError)
+      return reject(
+        reply,
+        req,
+        400,
+        err.code.toLowerCase().replace(/^err_/, ''),
+        err.message,
+        (err as { field?: string }).field,
+      )
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reject(reply, req, 413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`)
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reject(reply, req, 415, 'unsupported_media_type', 'send the body as application/json')
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    if (status === 500) log.error(`${req.method} ${req.url} failed: ${err.message}`)
+    return reject(
+      reply,
+      req,
+      status,
+      status === 500 ? 'internal' : 'bad_request',
+      status === 500 ? 'internal error' : err.message,
+    )
+  })
+  app.setNotFoundHandler((req, reply) =>
+    reject(reply, req, 404, 'not_found', `no route ${req.method} ${req.url}`),
+  )
+
+  // ---- seed-002 compatible ----
+  app.get('/', async () => ({ message: `Node ${node.id} is running!` }))
+
+  app.post('/message', async (req) => {
+    const { sender, msg } = parseBody(MessageBody, req.body)
+    log.info(`Received message from ${sender}: ${msg}`)
+    node.metrics.inc('distlab_http_messages_total', 'Messages received on POST /message.', {})
+    node.telemetry.record({
+      ts: Date.now(),
+      node: node.name,
+      proto: 'http',
+      kind: 'deliver',
+      msgId: '',
+      src: sender,
+      dst: node.name,
+      bytes: Buffer.byteLength(msg),
+      transport: 'http',
+      type: 'message',
+    })
+    return { status: 'received' }
+  })
+
+  // ---- node management ----
+  app.get('/health', async () => ({ status: 'ok', ...node.status() }))
+
+  app.get('/metrics', async (_req, reply) => {
+    const t = node.telemetry.stats()
+    const extra = [
+      {
+        name: 'distlab_uptime_seconds',
+        help: 'Seconds since the node started.',
+        type: 'gauge' as const,
+        value: Math.round(node.uptimeMs() / 1000),
+      },
+      {
+        name: 'distlab_telemetry_events_total',
+        help: 'Telemetry events recorded.',
+        type: 'counter' as const,
+        value: t.recorded,
+      },
+      {
+        name: 'distlab_telemetry_lost_total',
+        help: 'Telemetry events lost before reaching the collector.',
+        type: 'counter' as const,
+        value: t.lost,
+      },
+    ]
+    if (node.collector) {
+      const c = node.collector.stats()
+      extra.push(
+        {
+          name: 'distlab_collector_events_total',
+          help: 'Telemetry events the collector took in.',
+          type: 'counter',
+          value: c.events,
+        },
+        {
+          name: 'distlab_collector_lost_events_total',
+          help: 'Telemetry events nodes reported lost.',
+          type: 'counter',
+          value: c.lostEvents,
+        },
+      )
+    }
+    return reply.type('text/plain; version=0.0.4').send(node.metrics.render(extra))
+  })
+
+  app.get('/link', async () => ({ rules: node.links.listRules(), partition: node.links.partition() }))
+
+  app.put('/link', async (req) => {
+    const { peer, ...rule } = parseBody(LinkBody, req.body)
+    const resolved = node.links.setRule(peer, rule)
+    log.info(`link ${node.name} -> ${peer}: ${JSON.stringify(resolved)}`)
+    return { peer, rule: resolved }
+  })
+
+  app.post('/partition', async (req) => {
+    const { groups } = parseBody(PartitionBody, req.body)
+    node.links.setPartition(groups)
+    log.info(`partition: ${groups.map((g) => g.join(',')).join(' | ')}`)
+    return { partition: node.links.partition() }
+  })
+
+  app.post('/heal', async () => {
+    node.links.heal()
+    log.info('links healed: no rules, no partition')
+    return { status: 'healed' }
+  })
+
+  app.post('/ping', async (req) => {
+    const { to, timeoutMs, transport } = parseBody(PingBody, req.body)
+    return node.pinger.ping(to, timeoutMs, transport)
+  })
+
+  if (node.role === 'master') addMasterRoutes(app, node)
+  return app
+}
+
+function addMasterRoutes(app: FastifyInstance, node: Node): void {
+  const collector = node.collector!
+  const log = named(node.logger, 'distlab:master')
+
+  app.post('/cluster/join', async (req) => {
+    const m = parseBody(MemberBody, req.body) as Member
+    if (m.name === node.name) throw new HttpBodyError(`the name ${m.name} belongs to the master`, 'name')
+    const known = node.member(m.name)
+    node.admit(m)
+    if (!known || known.id !== m.id) log.info(`${m.name} joined (${m.id}) at ${m.host}`)
+    return node.memberList()
+  })
+
+  app.post('/cluster/leave', async (req) => {
+    const { name, id } = parseBody(LeaveBody, req.body)
+    const left = node.release(name, id)
+    if (left) log.info(`${name} left`)
+    return { status: left ? 'left' : 'unknown' }
+  })
+
+  app.get('/cluster/members', async (req) => {
+    const list = node.memberList()
+    const since = Number((req.query as { version?: string }).version)
+    if (since === list.version) return { version: list.version }
+    return list
+  })
+
+  app.post('/telemetry', { bodyLimit: MAX_TELEMETRY_BODY_BYTES }, async (req) => {
+    collector.ingest(parseBody(TelemetryBody, req.body) as TelemetryBatch)
+    return { status: 'ok' }
+  })
+
+  app.get('/telemetry/stats', async () => collector.stats())
+
+  app.get('/telemetry/recent', async (req) => {
+    const limit = Math.min(Math.max(Number((req.query as { limit?: string }).limit) || 100, 1), 5000)
+    return { events: collector.recentEvents(limit) }
+  })
+
+  // Server-sent events: one `data:` line per telemetry event. A client that cannot keep up loses
+  // events (counted per connection) rather than making the master buffer without bound.
+  app.get('/telemetry/stream', (req, reply) => {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    })
+    res.write(': distlab telemetry\n\n')
+    let skipped = 0
+    const unsubscribe = collector.subscribe((events) => {
+      if (res.writableLength > 4 * 1024 * 1024) {
+        skipped += events.length
+        return
+      }
+      if (skipped > 0) {
+        res.write(`event: skipped\ndata: ${skipped}\n\n`)
+        skipped = 0
+      }
+      res.write(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''))
+    })
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000)
+    req.raw.on('close', () => {
+      clearInterval(keepalive)
+      unsubscribe()
+    })
+  })
+}

@@ -1,0 +1,513 @@
+// A node: its transports (UDP and TCP frames, each behind the link emulator), its HTTP API, the
+// protocols plugged into it, its membership in the cluster and its telemetry. The master is a node
+// too, with the cluster registry and the telemetry collector added.
+import type { FastifyInstance } from 'fastify'
+import { hostname } from 'node:os'
+import { createEnvelope, BROADCAST_DST, type Envelope, type Body } from '../core/envelope.js'
+import type {
+  DropInfo,
+  InboundMessage,
+  Protocol,
+  ProtocolComponents,
+  ProtocolFactory,
+  SendOptions,
+  Startable,
+  Transport,
+} from '../core/interfaces.js'
+import { checkPort, checkString } from '../core/options.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, newNodeId } from '../core/ids.js'
+import { InvalidArgumentError, UnknownPeerError, wrapSocketError } from '../core/errors.js'
+import { silentLogger, named, type Logger } from '../core/logger.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import { LinkEmulator, LinkTable } from '../link/emulator.js'
+import { UdpTransport } from '../transport/udp.js'
+import { TcpTransport } from '../transport/tcp.js'
+import { Metrics } from './metrics.js'
+import { TelemetryEmitter, httpSink, type TelemetryEvent } from '../monitor/telemetry.js'
+import { Collector } from '../monitor/collector.js'
+import { buildHttpApi } from './http.js'
+import { heartbeat } from '../protocols/heartbeat/index.js'
+import { ping, type Ping } from '../protocols/ping/index.js'
+
+export type Role = 'master' | 'node'
+
+export interface Member {
+  name: string
+  id: string
+  role: Role
+  /** The address others use to reach this node. */
+  host: string
+  httpPort: number
+  framePort: number
+  /** When the master last heard a heartbeat, ms since the epoch (master's view only). */
+  lastSeen?: number
+}
+
+export interface NodeInit {
+  /** `master`, `node1`, ... Unique in the cluster. */
+  name: string
+  /** @default a fresh UUID v4 */
+  id?: string
+  /** @default 'node', or 'master' when the name is 'master' */
+  role?: Role
+  /** Address every socket binds to. @default '127.0.0.1' */
+  host?: string
+  /** Address others are told to use; differs from `host` when binding 0.0.0.0. @default host */
+  advertiseHost?: string
+  /** HTTP API port; 0 lets the OS choose. @default 5000 */
+  httpPort?: number
+  /** UDP and TCP frame port; 0 lets the OS choose. @default 7000 */
+  framePort?: number
+  /** The master's HTTP URL, for joining the cluster and shipping telemetry (ignored on the master). */
+  masterUrl?: string
+  /** Transports to use instead of UDP and TCP sockets (tests pass memory transports). */
+  transports?: { udp: Transport; tcp: Transport }
+  protocols?: ProtocolFactory[]
+  logger?: Logger
+  clock?: Clock
+  /** Time between refreshes of the member list from the master, in ms. @default 2000 */
+  membersRefreshMs?: number
+}
+
+interface ResolvedNodeInit {
+  name: string
+  id: string
+  role: Role
+  host: string
+  advertiseHost: string
+  httpPort: number
+  framePort: number
+  masterUrl?: string
+  membersRefreshMs: number
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
+
+export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
+  const name = checkString('name', init.name, NAME_PATTERN)
+  const host = checkString('host', init.host ?? '127.0.0.1')
+  const role = init.role ?? (name === MASTER_NAME ? 'master' : 'node')
+  if (role !== 'master' && role !== 'node')
+    throw new InvalidArgumentError(`role must be master or node, got ${String(role)}`, 'role')
+  let masterUrl = init.masterUrl
+  if (masterUrl !== undefined) {
+    try {
+      const u = new URL(masterUrl)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error()
+      masterUrl = u.origin
+    } catch {
+      throw new InvalidArgumentError(
+        `masterUrl must be an http(s) URL, got ${JSON.stringify(init.masterUrl)}`,
+        'masterUrl',
+      )
+    }
+  }
+  return Object.freeze({
+    name,
+    id: checkString('id', init.id ?? newNodeId()),
+    role,
+    host,
+    advertiseHost: checkString(
+      'advertiseHost',
+      init.advertiseHost ?? (host === '0.0.0.0' || host === '::' ? hostname() : host),
+    ),
+    httpPort: checkPort('httpPort', init.httpPort ?? DEFAULT_HTTP_PORT),
+    framePort: checkPort('framePort', init.framePort ?? DEFAULT_FRAME_PORT),
+    masterUrl: role === 'master' ? undefined : masterUrl,
+    membersRefreshMs: init.membersRefreshMs ?? 2000,
+  })
+}
+
+export class Node implements Startable {
+  readonly name: string
+  readonly id: string
+  readonly role: Role
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly telemetry: TelemetryEmitter
+  /** The master's telemetry collector; undefined on other nodes. */
+  readonly collector?: Collector
+  readonly links: LinkTable
+  readonly clock: Clock
+  private readonly cfg: ResolvedNodeInit
+  private readonly udp: LinkEmulator
+  private tcp: LinkEmulator
+  private readonly deferTcp: boolean
+  private readonly protocols = new Map<string, Protocol>()
+  private readonly members = new Map<string, Member>()
+  private membersVersion = 0
+  private http?: FastifyInstance
+  private refreshTimer?: ReturnType<typeof setInterval>
+  private startedAt = 0
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+  private httpAddress?: { host: string; port: number }
+
+  constructor(init: NodeInit) {
+    this.cfg = resolveNodeInit(init)
+    this.name = this.cfg.name
+    this.id = this.cfg.id
+    this.role = this.cfg.role
+    this.clock = init.clock ?? systemClock
+    this.logger = (init.logger ?? silentLogger).child({ node: this.name })
+    this.metrics = new Metrics()
+    this.links = new LinkTable(this.name)
+    this.telemetry = new TelemetryEmitter({ node: this.name })
+    if (this.role === 'master') {
+      const collector = new Collector()
+      this.collector = collector
+      this.telemetry.setSink(async (batch) => collector.ingest(batch))
+    }
+    const udp = init.transports?.udp ?? new UdpTransport({ host: this.cfg.host, port: this.cfg.framePort })
+    this.udp = this.emulate(udp)
+    // With an OS-chosen port, TCP is bound after UDP so that both use the same number.
+    this.deferTcp = !init.transports && this.cfg.framePort === 0
+    this.tcp = this.emulate(
+      init.transports?.tcp ?? new TcpTransport({ host: this.cfg.host, port: this.cfg.framePort }),
+    )
+
+    const onBeat = (from: string) => {
+      const m = this.members.get(from)
+      if (m) m.lastSeen = Date.now()
+    }
+    for (const factory of [heartbeat({ onBeat }), ping(), ...(init.protocols ?? [])]) this.use(factory)
+  }
+
+  /** Plugs a protocol in; must be called before start(). */
+  use(factory: ProtocolFactory): Protocol {
+    const holder = { proto: '' }
+    const p = factory(this.components(holder))
+    holder.proto = p.name
+    if (this.protocols.has(p.name))
+      throw new InvalidArgumentError(`protocol ${p.name} is already registered`, 'protocols')
+    this.protocols.set(p.name, p)
+    return p
+  }
+
+  protocol<P extends Protocol = Protocol>(name: string): P | undefined {
+    return this.protocols.get(name) as P | undefined
+  }
+
+  private components(holder: { proto: string }): ProtocolComponents {
+    return {
+      self: { name: this.name, id: this.id },
+      logger: this.logger,
+      clock: this.clock,
+      send: (dst, type, body, options) => this.send(holder.proto, dst, type, body, options),
+      peers: () => [...this.members.keys()].filter((n) => n !== this.name),
+      delivered: (env) => {
+        this.metrics.inc('distlab_messages_delivered_total', 'Messages delivered to the application.', {
+          proto: env.proto,
+        })
+        this.event('deliver', env, 0, 'none')
+      },
+    }
+  }
+
+  self(): Member {
+    const frame = this.udp.address()
+    return {
+      name: this.name,
+      id: this.id,
+      role: this.role,
+      host: this.cfg.advertiseHost,
+      httpPort: this.httpAddress?.port ?? this.cfg.httpPort,
+      framePort: frame.port,
+    }
+  }
+
+  get httpUrl(): string {
+    const h = this.cfg.advertiseHost
+    return `http://${h.includes(':') ? `[${h}]` : h}:${this.httpAddress?.port ?? this.cfg.httpPort}`
+  }
+
+  get masterUrl(): string | undefined {
+    return this.role === 'master' ? this.httpUrl : this.cfg.masterUrl
+  }
+
+  uptimeMs(): number {
+    return this.startedAt ? Date.now() - this.startedAt : 0
+  }
+
+  status(): { name: string; id: string; role: Role; state: string; uptimeMs: number; members: number } {
+    return {
+      name: this.name,
+      id: this.id,
+      role: this.role,
+      state: this.state,
+      uptimeMs: this.uptimeMs(),
+      members: this.members.size,
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new' && this.state !== 'stopped') return
+    this.state = 'starting'
+    try {
+      await this.udp.start()
+      if (this.deferTcp)
+        this.tcp = this.emulate(new TcpTransport({ host: this.cfg.host, port: this.udp.address().port }))
+      await this.tcp.start()
+      this.http = buildHttpApi(this)
+      for (const p of this.protocols.values()) p.routes?.(this.http)
+      try {
+        await this.http.listen({ host: this.cfg.host, port: this.cfg.httpPort })
+      } catch (err) {
+        throw wrapSocketError(err, `port ${this.cfg.httpPort} on ${this.cfg.host}`)
+      }
+      const a = this.http.server.address()
+      if (a && typeof a === 'object') this.httpAddress = { host: a.address, port: a.port }
+      this.startedAt = Date.now()
+      this.members.set(this.name, this.self())
+      await this.telemetry.start()
+      if (this.role !== 'master' && this.cfg.masterUrl) {
+        this.telemetry.setSink(httpSink(`${this.cfg.masterUrl}/telemetry`))
+        await this.join().catch((err: unknown) =>
+          this.logger.warn(
+            { name: 'distlab:node' },
+            `could not reach the master at ${this.cfg.masterUrl} (${(err as Error).message}); retrying`,
+          ),
+        )
+        this.refreshTimer = setInterval(
+          () => void this.refreshMembers().catch(() => {}),
+          this.cfg.membersRefreshMs,
+        )
+        this.refreshTimer.unref()
+      }
+      for (const p of this.protocols.values()) await p.start()
+      this.state = 'running'
+      named(this.logger, 'distlab:node').info(
+        `${this.name} (${this.id}) listening: http ${this.httpUrl}, frames udp+tcp ${this.cfg.advertiseHost}:${this.udp.address().port}`,
+      )
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  private emulate(t: Transport): LinkEmulator {
+    const e = new LinkEmulator(t, {
+      table: this.links,
+      clock: this.clock,
+      onWire: (env, bytes) => {
+        const labels = { proto: env.proto, transport: t.kind }
+        this.metrics.inc('distlab_frames_sent_total', 'Frames put on the wire.', labels)
+        this.metrics.inc('distlab_bytes_sent_total', 'Bytes put on the wire.', labels, bytes)
+        this.event('send', env, bytes, t.kind)
+      },
+    })
+    e.setHandler({ message: (m) => this.receive(m), drop: (d) => this.dropped(d) })
+    return e
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return
+    this.state = 'stopping'
+    if (this.refreshTimer) clearInterval(this.refreshTimer)
+    this.refreshTimer = undefined
+    for (const p of this.protocols.values()) await p.stop().catch(() => {})
+    if (this.role !== 'master' && this.cfg.masterUrl && this.startedAt) {
+      await fetch(`${this.cfg.masterUrl}/cluster/leave`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: this.name, id: this.id }),
+        signal: AbortSignal.timeout(500),
+      }).catch(() => {})
+    }
+    await this.telemetry.stop()
+    await this.http?.close().catch(() => {})
+    this.http = undefined
+    await this.udp.stop().catch(() => {})
+    await this.tcp.stop().catch(() => {})
+    this.state = 'stopped'
+  }
+
+  // ---- membership (the master keeps the registry; nodes copy it) ----
+
+  /** The master's side of a join. */
+  admit(m: Member): void {
+    const prev = this.members.get(m.name)
+    this.members.set(m.name, { ...m, lastSeen: Date.now() })
+    if (!prev || prev.id !== m.id || prev.host !== m.host || prev.framePort !== m.framePort)
+      this.membersVersion++
+  }
+
+  /** The master's side of a leave. */
+  release(name: string, id: string): boolean {
+    const m = this.members.get(name)
+    if (!m || m.id !== id || name === this.name) return false
+    this.members.delete(name)
+    this.membersVersion++
+    return true
+  }
+
+  memberList(): { version: number; members: Member[] } {
+    return { version: this.membersVersion, members: [...this.members.values()] }
+  }
+
+  member(name: string): Member | undefined {
+    return this.members.get(name)
+  }
+
+  private async join(): Promise<void> {
+    const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(this.self()),
+      signal: AbortSignal.timeout(2000),
+    })
+    if (!res.ok) throw new Error(`master answered ${res.status}`)
+    this.applyMembers((await res.json()) as { version: number; members: Member[] })
+  }
+
+  /** Copies the master's member list; joins again if the master has forgotten this node. */
+  async refreshMembers(): Promise<void> {
+    if (this.role === 'master' || !this.cfg.masterUrl) return
+    const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
+      signal: AbortSignal.timeout(2000),
+    })
+    if (!res.ok) throw new Error(`master answered ${res.status}`)
+    const body = (await res.json()) as { version: number; members?: Member[] }
+    if (body.members) this.applyMembers(body as { version: number; members: Member[] })
+    if (
+      !this.members.has(this.name) ||
+      (body.members && !body.members.some((m) => m.name === this.name && m.id === this.id))
+    )
+      await this.join()
+  }
+
+  private applyMembers(list: { version: number; members: Member[] }): void {
+    this.members.clear()
+    for (const m of list.members) this.members.set(m.name, m)
+    this.members.set(this.name, this.self())
+    this.membersVersion = list.version
+  }
+
+  // ---- frames ----
+
+  /** Sends one envelope of protocol `proto` to node `dst`. Unknown destinations are dropped and counted. */
+  async send(proto: string, dst: string, type: string, body: Body, options: SendOptions = {}): Promise<void> {
+    const env = createEnvelope({ proto, type, src: this.name, dst, body, id: options.id, ttl: options.ttl })
+    let m = this.members.get(dst)
+    if (!m && this.role !== 'master') {
+      await this.refreshMembers().catch(() => {})
+      m = this.members.get(dst)
+    }
+    if (!m) {
+      this.dropped({
+        reason: 'unknown_peer',
+        bytes: 0,
+        transport: options.transport ?? 'udp',
+        direction: 'out',
+        env,
+      })
+      throw new UnknownPeerError(`${this.name} does not know a node named ${dst}`)
+    }
+    const transport = options.transport === 'tcp' ? this.tcp : this.udp
+    await transport.send({ host: m.host, port: m.framePort }, env)
+  }
+
+  private receive(msg: InboundMessage): void {
+    const { env } = msg
+    this.metrics.inc('distlab_frames_received_total', 'Frames received and decoded.', {
+      proto: env.proto,
+      transport: msg.transport,
+    })
+    this.metrics.inc(
+      'distlab_bytes_received_total',
+      'Bytes of frames received and decoded.',
+      { proto: env.proto, transport: msg.transport },
+      msg.bytes,
+    )
+    this.event('recv', env, msg.bytes, msg.transport)
+    if (env.dst !== this.name && env.dst !== BROADCAST_DST && !env.dst.startsWith('group:')) {
+      this.dropped({
+        reason: 'not_for_me',
+        bytes: msg.bytes,
+        transport: msg.transport,
+        direction: 'in',
+        from: msg.from,
+        env,
+      })
+      return
+    }
+    const p = this.protocols.get(env.proto)
+    if (!p) {
+      this.dropped({
+        reason: 'no_protocol',
+        bytes: msg.bytes,
+        transport: msg.transport,
+        direction: 'in',
+        from: msg.from,
+        env,
+      })
+      return
+    }
+    try {
+      p.handle(env, msg)
+    } catch (err) {
+      named(this.logger, `distlab:${env.proto}`).warn(
+        `dropped a ${env.type} from ${env.src}: ${(err as Error).message}`,
+      )
+      this.dropped({
+        reason: 'protocol_error',
+        bytes: msg.bytes,
+        transport: msg.transport,
+        direction: 'in',
+        from: msg.from,
+        env,
+      })
+    }
+  }
+
+  private dropped(d: DropInfo): void {
+    const proto = d.env?.proto ?? 'unknown'
+    this.metrics.inc('distlab_frames_dropped_total', 'Frames dropped, by reason.', {
+      proto,
+      reason: d.reason,
+      direction: d.direction,
+      transport: d.transport,
+    })
+    if (d.env) this.event('drop', d.env, d.bytes, d.transport, d.reason)
+    else
+      this.telemetry.record({
+        ts: Date.now(),
+        node: this.name,
+        proto,
+        kind: 'drop',
+        msgId: '',
+        src: d.from ? `${d.from.host}:${d.from.port}` : '?',
+        dst: this.name,
+        bytes: d.bytes,
+        transport: d.transport,
+        reason: d.reason,
+      })
+  }
+
+  private event(
+    kind: TelemetryEvent['kind'],
+    env: Envelope,
+    bytes: number,
+    transport: TelemetryEvent['transport'],
+    reason?: string,
+  ): void {
+    const ev: TelemetryEvent = {
+      ts: Date.now(),
+      node: this.name,
+      proto: env.proto,
+      kind,
+      msgId: env.id,
+      src: env.src,
+      dst: env.dst,
+      bytes,
+      transport,
+      type: env.type,
+    }
+    if (reason) ev.reason = reason
+    this.telemetry.record(ev)
+  }
+
+  /** The built-in ping protocol, for round-trip checks. */
+  get pinger(): Ping {
+    return this.protocol<Ping>('ping')!
+  }
+}

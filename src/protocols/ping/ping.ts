@@ -1,0 +1,63 @@
+// Ping: a probe and its echo over the node-to-node transport, to measure round-trip time and to
+// show whether a link works (the link emulator acts on it like on any protocol).
+import type { Envelope } from '../../core/envelope.js'
+import type { Protocol, ProtocolComponents } from '../../core/interfaces.js'
+import { TimeoutError } from '../../core/errors.js'
+import { PING_TIMEOUT_MS } from './constants.js'
+
+export interface PingResult {
+  to: string
+  rttMs: number
+  transport: 'udp' | 'tcp'
+}
+
+export class Ping implements Protocol {
+  readonly name = 'ping'
+  private readonly waiting = new Map<string, { resolve: (rtt: number) => void; sentAt: number }>()
+  private seq = 0
+
+  constructor(private readonly c: ProtocolComponents) {}
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.waiting.clear()
+  }
+
+  handle(env: Envelope): void {
+    if (env.type === 'ping') {
+      this.c.delivered(env)
+      this.c.send(env.src, 'pong', { echo: env.id }, { transport: 'udp' }).catch(() => {})
+      return
+    }
+    if (env.type === 'pong') {
+      const echo = (env.body as { echo?: unknown } | null)?.echo
+      const w = typeof echo === 'string' ? this.waiting.get(echo) : undefined
+      if (w) {
+        this.c.delivered(env)
+        w.resolve(performance.now() - w.sentAt)
+      }
+    }
+  }
+
+  /** Resolves with the round-trip time; rejects with TimeoutError when no pong comes in time. */
+  async ping(to: string, timeoutMs = PING_TIMEOUT_MS, transport: 'udp' | 'tcp' = 'udp'): Promise<PingResult> {
+    const id = `${this.c.self.name}-ping-${++this.seq}-${Date.now()}`
+    const rtt = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id)
+        reject(new TimeoutError(`no answer from ${to} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.waiting.set(id, {
+        sentAt: performance.now(),
+        resolve: (ms) => {
+          clearTimeout(timer)
+          this.waiting.delete(id)
+          resolve(ms)
+        },
+      })
+    })
+    this.c.send(to, 'ping', null, { id, transport }).catch(() => {})
+    return { to, rttMs: Math.round((await rtt) * 1000) / 1000, transport }
+  }
+}

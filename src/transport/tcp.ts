@@ -1,0 +1,149 @@
+// Length-prefixed frames over TCP, one pooled outbound connection per peer address. A stream that
+// sends a bad length cannot be resynchronised, so it is counted and closed; other connections go on.
+import { createServer, createConnection, type Server, type Socket } from 'node:net'
+import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
+import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'
+import { checkInteger, checkPort, checkString } from '../core/options.js'
+import type { Envelope } from '../core/envelope.js'
+import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
+import { deliverFrame } from './decode.js'
+
+export interface TcpTransportInit {
+  /** @default '127.0.0.1' */
+  host?: string
+  /** 0 lets the OS choose. @default 0 */
+  port?: number
+  /** Largest frame accepted or sent, in bytes. @default 1 MiB */
+  maxFrameBytes?: number
+  /** Time allowed to connect to a peer, in milliseconds. @default 2000 */
+  connectTimeoutMs?: number
+}
+
+export class TcpTransport implements Transport {
+  readonly kind = 'tcp' as const
+  private server?: Server
+  private handler?: TransportHandler
+  private readonly outbound = new Map<string, Promise<Socket>>()
+  private readonly sockets = new Set<Socket>()
+  private readonly host: string
+  private readonly port: number
+  private readonly maxFrameBytes: number
+  private readonly connectTimeoutMs: number
+
+  constructor(init: TcpTransportInit = {}) {
+    this.host = checkString('host', init.host ?? '127.0.0.1')
+    this.port = checkPort('port', init.port ?? 0)
+    this.maxFrameBytes = checkInteger(
+      'maxFrameBytes',
+      init.maxFrameBytes ?? MAX_FRAME_BYTES,
+      64,
+      64 * 1024 * 1024,
+    )
+    this.connectTimeoutMs = checkInteger('connectTimeoutMs', init.connectTimeoutMs ?? 2000, 1)
+  }
+
+  setHandler(handler: TransportHandler): void {
+    this.handler = handler
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return
+    const server = createServer((socket) => this.accept(socket))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(wrapSocketError(err, `TCP port ${this.port} on ${this.host}`)))
+      server.listen(this.port, this.host, () => resolve())
+    })
+    server.removeAllListeners('error')
+    server.on('error', () => {})
+    this.server = server
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket)
+    socket.on('close', () => this.sockets.delete(socket))
+    socket.on('error', () => {})
+  }
+
+  private accept(socket: Socket): void {
+    this.track(socket)
+    const from = { host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }
+    const reader = new FrameReader(this.maxFrameBytes)
+    socket.on('data', (chunk) => {
+      let frames: Buffer[]
+      try {
+        frames = reader.push(chunk)
+      } catch (err) {
+        const reason = err instanceof FrameDecodeError ? err.reason : 'too_large'
+        this.handler?.drop({ reason, bytes: chunk.length, transport: 'tcp', direction: 'in', from })
+        socket.destroy()
+        return
+      }
+      for (const frame of frames) deliverFrame(this.handler, frame, from, 'tcp', this.maxFrameBytes)
+    })
+  }
+
+  address(): PeerAddress {
+    const a = this.server?.address()
+    if (!a || typeof a === 'string') throw new NotStartedError('TCP transport is not started')
+    return { host: a.address, port: a.port }
+  }
+
+  private connection(to: PeerAddress): Promise<Socket> {
+    const key = `${to.host}:${to.port}`
+    let pending = this.outbound.get(key)
+    if (!pending) {
+      pending = new Promise<Socket>((resolve, reject) => {
+        const socket = createConnection({ host: to.host, port: to.port })
+        this.track(socket)
+        const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.connectTimeoutMs)
+        socket.once('connect', () => {
+          clearTimeout(timer)
+          socket.setNoDelay(true)
+          resolve(socket)
+        })
+        socket.once('error', (err) => {
+          clearTimeout(timer)
+          reject(wrapSocketError(err, `TCP connect to ${key}`))
+        })
+        socket.once('close', () => this.outbound.delete(key))
+        // Peers may answer on the same connection.
+        const reader = new FrameReader(this.maxFrameBytes)
+        socket.on('data', (chunk) => {
+          try {
+            for (const f of reader.push(chunk)) deliverFrame(this.handler, f, to, 'tcp', this.maxFrameBytes)
+          } catch {
+            socket.destroy()
+          }
+        })
+      })
+      pending.catch(() => this.outbound.delete(key))
+      this.outbound.set(key, pending)
+    }
+    return pending
+  }
+
+  async send(to: PeerAddress, env: Envelope): Promise<number> {
+    if (!this.server) throw new NotStartedError('TCP transport is not started')
+    const frame = lengthPrefixed(encodeFrame(env, { maxFrameBytes: this.maxFrameBytes }))
+    const socket = await this.connection(to)
+    await new Promise<void>((resolve, reject) =>
+      socket.write(frame, (err) =>
+        err ? reject(wrapSocketError(err, `TCP send to ${to.host}:${to.port}`)) : resolve(),
+      ),
+    )
+    return frame.length
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    for (const s of this.sockets) s.destroy()
+    this.sockets.clear()
+    this.outbound.clear()
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+export function tcpTransport(init: TcpTransportInit = {}): TcpTransport {
+  return new TcpTransport(init)
+}
