@@ -8,6 +8,12 @@ import { registerClusterCommands } from './commands/cluster.js'
 import { registerRoleCommands } from './commands/roles.js'
 import { registerLinkCommands } from './commands/link.js'
 import { registerMonitorCommands } from './commands/monitor.js'
+import { registerMessagingCommands } from './commands/messaging.js'
+import { registerP2pCommands } from './commands/p2p.js'
+import { registerDownloadCommands } from './commands/download.js'
+import { registerCourseCommands } from './commands/course.js'
+import { registerAnalyzeCommands } from './commands/analyze.js'
+import { registerDeployCommands } from './commands/deploy.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
@@ -29,6 +35,12 @@ export function buildProgram(): Command {
   registerRoleCommands(program)
   registerLinkCommands(program)
   registerMonitorCommands(program)
+  registerMessagingCommands(program)
+  registerP2pCommands(program)
+  registerDownloadCommands(program)
+  registerCourseCommands(program)
+  registerAnalyzeCommands(program)
+  registerDeployCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

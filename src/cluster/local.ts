@@ -13,6 +13,8 @@ import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
 import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
 import type { Startable, ProtocolFactory } from '../core/interfaces.js'
+import { defaultProtocols } from '../protocols/defaults.js'
+import { startMasterExtras } from '../monitor/master-extras.js'
 import {
   checkAddressesFree,
   loopbackRangeWorks,
@@ -46,14 +48,17 @@ export interface LocalClusterInit {
   onLine?: (name: string, line: string) => void
   /** Time allowed for every node to answer /health, in ms. @default 15 s + 200 ms per node */
   startTimeoutMs?: number
-  /** Extra protocols for in-process nodes. */
+  /** Extra protocols for in-process nodes, besides the defaults. */
   protocols?: () => ProtocolFactory[]
+  /** Dashboard port of the master. @default 8080 */
+  dashboardPort?: number
 }
 
 interface Member {
   plan: PlannedNode
   child?: ChildProcess
   node?: Node
+  extras?: Startable
   log: WriteStream
   lastLines: string[]
   id?: string
@@ -162,10 +167,22 @@ export class LocalCluster extends EventEmitter implements Startable {
         framePort: p.framePort,
         masterUrl: p.index === 0 ? undefined : masterUrl,
         logger,
-        protocols: this.init.protocols?.(),
+        protocols: [
+          ...defaultProtocols({
+            role: p.index === 0 ? 'master' : 'node',
+            name: p.name,
+            masterUrl: p.index === 0 ? undefined : masterUrl,
+          }),
+          ...(this.init.protocols?.() ?? []),
+        ],
       })
       await m.node.start()
       m.id = m.node.id
+      if (p.index === 0)
+        m.extras = await startMasterExtras(m.node, {
+          stateDir: this.init.stateDir,
+          dashboardPort: this.init.dashboardPort,
+        })
       return
     }
     const args = [
@@ -181,6 +198,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       String(p.framePort),
     ]
     if (p.index !== 0) args.push('--bootstrap', masterUrl)
+    else args.push('--dashboard-port', String(this.init.dashboardPort ?? 8080))
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, FORCE_COLOR: '0' },
@@ -286,6 +304,7 @@ export class LocalCluster extends EventEmitter implements Startable {
   }
 
   private async stopMember(m: Member): Promise<void> {
+    await m.extras?.stop().catch(() => {})
     if (m.node) await m.node.stop()
     const child = m.child
     if (!child || child.exitCode !== null || child.signalCode !== null) return

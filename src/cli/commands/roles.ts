@@ -5,7 +5,9 @@ import { Node } from '../../node/node.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/ids.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption } from '../context.js'
+import { intOption, stateDirOf } from '../context.js'
+import { defaultProtocols } from '../../protocols/defaults.js'
+import { startMasterExtras } from '../../monitor/master-extras.js'
 
 interface RoleOptions {
   name: string
@@ -14,12 +16,14 @@ interface RoleOptions {
   framePort: number
   advertise?: string
   bootstrap?: string
+  seed?: string
+  dashboardPort?: number
   id?: string
   logFormat: LogFormat
   logLevel: string
 }
 
-export async function runRole(role: 'master' | 'node', o: RoleOptions): Promise<void> {
+export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?: string): Promise<void> {
   if (o.logFormat !== 'pretty' && o.logFormat !== 'json')
     throw new InvalidArgumentError(`--log-format must be pretty or json, got ${o.logFormat}`)
   const logger = createRootLogger({
@@ -37,12 +41,18 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions): Promise<
     framePort: o.framePort,
     masterUrl: o.bootstrap,
     logger,
+    protocols: defaultProtocols({ role, name: o.name, masterUrl: o.bootstrap, seedUrl: o.seed }),
   })
   await node.start()
+  const extras =
+    role === 'master'
+      ? await startMasterExtras(node, { stateDir, dashboardPort: o.dashboardPort })
+      : undefined
   let stopping = false
   const shutdown = async () => {
     if (stopping) return
     stopping = true
+    await extras?.stop().catch(() => {})
     await node.stop()
     process.exit(0)
   }
@@ -76,13 +86,16 @@ export function registerRoleCommands(program: Command): void {
   roleOptions(
     program
       .command('master')
-      .description('run the master (cluster registry, telemetry collector) in the foreground'),
+      .description('run the master (cluster registry, telemetry collector, dashboard) in the foreground'),
     { name: MASTER_NAME },
-  ).action(async (o: RoleOptions) => runRole('master', o))
+  )
+    .option('--dashboard-port <port>', 'dashboard port', intOption('--dashboard-port', 0, 65535), 8080)
+    .action(async (o: RoleOptions, cmd: Command) => runRole('master', o, stateDirOf(cmd)))
   roleOptions(program.command('node').description('run one node in the foreground'), { name: 'node1' })
     .option(
       '--bootstrap <url>',
       "the master's URL, to join the cluster and send telemetry (e.g. http://127.0.1.1:5000)",
     )
-    .action(async (o: RoleOptions) => runRole('node', o))
+    .option('--seed <url>', 'a live peer to join through when the bootstrap is gone')
+    .action(async (o: RoleOptions, cmd: Command) => runRole('node', o, stateDirOf(cmd)))
 }
