@@ -8,6 +8,12 @@ export interface MasterExtrasInit {
   /** Dashboard port; 0 lets the OS choose. */
   dashboardPort?: number
   dashboardHost?: string
+  /**
+   * The local supervisor's control API, when a launcher started this master (the env variable
+   * DISTLAB_CONTROL_URL in process mode): GET /nodes, POST /nodes/:name/kill {signal?},
+   * POST /nodes/:name/restart.
+   */
+  controlUrl?: string
 }
 
 /** Starts what the master runs beside its node; the result is stopped with the master. */

@@ -46,7 +46,11 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
   await node.start()
   const extras =
     role === 'master'
-      ? await startMasterExtras(node, { stateDir, dashboardPort: o.dashboardPort })
+      ? await startMasterExtras(node, {
+          stateDir,
+          dashboardPort: o.dashboardPort,
+          controlUrl: process.env.DISTLAB_CONTROL_URL,
+        })
       : undefined
   let stopping = false
   const shutdown = async () => {
