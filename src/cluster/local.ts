@@ -7,6 +7,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
+import { createServer, type Server } from 'node:http'
 import { Node } from '../node/node.js'
 import { createRootLogger } from '../core/logger.js'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
@@ -72,6 +73,8 @@ export class LocalCluster extends EventEmitter implements Startable {
   private members: Member[] = []
   private record?: ClusterRecord
   private stopping = false
+  private control?: Server
+  private controlUrl?: string
 
   constructor(private readonly init: LocalClusterInit) {
     super()
@@ -99,6 +102,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     await checkAddressesFree(planned)
 
     mkdirSync(logDir(this.init.stateDir), { recursive: true })
+    await this.startControl()
     this.members = planned.map((p) => ({
       plan: p,
       log: createWriteStream(join(logDir(this.init.stateDir), `${p.name}.log`)),
@@ -112,6 +116,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       startedAt: Date.now(),
       supervisorPid: process.pid,
       state: 'starting',
+      controlUrl: this.controlUrl,
       nodes: planned.map((p) => ({
         name: p.name,
         host: p.host,
@@ -182,6 +187,7 @@ export class LocalCluster extends EventEmitter implements Startable {
         m.extras = await startMasterExtras(m.node, {
           stateDir: this.init.stateDir,
           dashboardPort: this.init.dashboardPort,
+          controlUrl: this.controlUrl,
         })
       return
     }
@@ -200,8 +206,9 @@ export class LocalCluster extends EventEmitter implements Startable {
     if (p.index !== 0) args.push('--bootstrap', masterUrl)
     else args.push('--dashboard-port', String(this.init.dashboardPort ?? 8080))
     const child = spawn(process.execPath, args, {
+      // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', DISTLAB_CONTROL_URL: this.controlUrl ?? '' },
     })
     m.child = child
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -284,6 +291,114 @@ export class LocalCluster extends EventEmitter implements Startable {
     return this.members.flatMap((m) => (m.node ? [m.node] : []))
   }
 
+  private member(name: string): Member {
+    const m = this.members.find((x) => x.plan.name === name)
+    if (!m) throw new ClusterError(`no node named ${name} in the cluster`)
+    return m
+  }
+
+  /** True while the node's process (or in-process Node) runs. */
+  running(name: string): boolean {
+    const m = this.member(name)
+    if (m.node) return m.node.status().state === 'running'
+    return !!m.child && m.child.exitCode === null && m.child.signalCode === null
+  }
+
+  /**
+   * Stops one node abruptly: SIGKILL (kill -9) by default, no goodbye to the master. In-process
+   * nodes cannot be signalled; they are stopped at once instead.
+   */
+  async kill(name: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    const m = this.member(name)
+    if (!this.running(name)) return
+    if (m.node) {
+      await m.extras?.stop().catch(() => {})
+      await m.node.stop()
+      return
+    }
+    const child = m.child!
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill(signal)
+    await exited
+  }
+
+  /** Starts a node again (killed or not) under the same name and address, with a new id. */
+  async restart(name: string): Promise<void> {
+    const m = this.member(name)
+    if (this.running(name)) await this.kill(name, 'SIGTERM')
+    await waitAddressesFree([m.plan], 5000)
+    m.id = undefined
+    m.node = undefined
+    m.child = undefined
+    m.log.write(`${new Date().toISOString()} INFO  distlab:launcher restarting ${name}\n`)
+    await this.launch(m)
+    await this.waitHealthy([m])
+    if (this.record) {
+      this.record.nodes = this.record.nodes.map((n) =>
+        n.name === name ? { ...n, pid: m.child?.pid ?? process.pid, id: m.id } : n,
+      )
+      writeCluster(this.init.stateDir, this.record)
+    }
+  }
+
+  /** A small HTTP API on 127.0.0.1 so that other processes (the CLI, the dashboard) can kill and restart nodes. */
+  private async startControl(): Promise<void> {
+    const server = createServer((req, res) => {
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      }
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => {
+        body += c
+        if (body.length > 4096) req.destroy()
+      })
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://control')
+        const m = /^\/nodes\/([^/]+)\/(kill|restart)$/.exec(url.pathname)
+        if (req.method === 'GET' && url.pathname === '/nodes')
+          return reply(200, {
+            nodes: this.members.map((x) => ({
+              name: x.plan.name,
+              pid: x.child?.pid ?? process.pid,
+              running: this.running(x.plan.name),
+            })),
+          })
+        if (req.method !== 'POST' || !m)
+          return reply(404, { error: 'not_found', message: `no route ${req.method} ${url.pathname}` })
+        const name = decodeURIComponent(m[1]!)
+        if (!this.members.some((x) => x.plan.name === name))
+          return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
+        let signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'
+        try {
+          const parsed = body ? (JSON.parse(body) as { signal?: string }) : {}
+          if (parsed.signal !== undefined && parsed.signal !== 'SIGKILL' && parsed.signal !== 'SIGTERM')
+            return reply(400, {
+              error: 'invalid_body',
+              message: 'signal must be SIGKILL or SIGTERM',
+              field: 'signal',
+            })
+          signal = (parsed.signal as 'SIGKILL' | 'SIGTERM' | undefined) ?? 'SIGKILL'
+        } catch {
+          return reply(400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' })
+        }
+        const action = m[2] === 'kill' ? this.kill(name, signal) : this.restart(name)
+        action.then(
+          () => reply(200, { name, action: m[2], running: this.running(name) }),
+          (err: unknown) => reply(500, { error: 'failed', message: (err as Error).message }),
+        )
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const a = server.address()
+    if (a && typeof a === 'object') this.controlUrl = `http://127.0.0.1:${a.port}`
+    this.control = server
+  }
+
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
@@ -296,6 +411,8 @@ export class LocalCluster extends EventEmitter implements Startable {
     await Promise.all(order.filter((m) => m.plan.index !== 0).map((m) => this.stopMember(m)))
     if (this.members[0]) await this.stopMember(this.members[0])
     for (const m of this.members) m.log.end()
+    this.control?.closeAllConnections()
+    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))
     await waitAddressesFree(
       this.members.map((m) => m.plan),
       5000,

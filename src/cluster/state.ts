@@ -24,6 +24,8 @@ export interface ClusterRecord {
   startedAt: number
   supervisorPid: number
   state: 'starting' | 'running' | 'stopping'
+  /** The supervisor's control API (kill, restart), on 127.0.0.1. */
+  controlUrl?: string
   nodes: NodeRecord[]
 }
 

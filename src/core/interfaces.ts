@@ -4,6 +4,9 @@ import type { Envelope, Body } from './envelope.js'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { FastifyInstance } from 'fastify'
+import type { LinkTable } from '../link/emulator.js'
+import type { Metrics } from '../node/metrics.js'
+import type { TelemetryEvent } from '../monitor/telemetry.js'
 
 export interface Startable {
   start(): Promise<void>
@@ -34,6 +37,8 @@ export type DropReason =
   | 'send_failed'
   | 'protocol_error'
   | 'not_for_me'
+  // A protocol's own reasons: 'duplicate', 'ttl_expired', ...
+  | (string & {})
 
 export interface InboundMessage {
   env: Envelope
@@ -72,9 +77,27 @@ export interface SendOptions {
   ttl?: number
 }
 
+/** A node as others know it. */
+export interface PeerInfo {
+  name: string
+  id: string
+  role: 'master' | 'node'
+  /** The address others use to reach it. */
+  host: string
+  httpPort: number
+  framePort: number
+}
+
 /** What a protocol is handed by the node it runs in. */
 export interface ProtocolComponents {
-  readonly self: { readonly name: string; readonly id: string }
+  readonly self: {
+    readonly name: string
+    readonly id: string
+    /** The address this node's sockets bind to (for protocols with sockets of their own). */
+    readonly bindHost: string
+    /** The address others use to reach this node. */
+    readonly host: string
+  }
   readonly logger: Logger
   readonly clock: Clock
   /** Sends to one node by name; resolves when the frame is on the wire (or dropped by the link emulator). */
@@ -83,6 +106,15 @@ export interface ProtocolComponents {
   peers(): string[]
   /** Reports that a message reached the application, for telemetry. */
   delivered(env: Envelope): void
+  /** Reports a message the protocol itself discarded (a duplicate, an expired TTL, ...). */
+  dropped(env: Envelope, reason: string): void
+  /** The other nodes this node knows, with their addresses. */
+  members(): PeerInfo[]
+  /** This node's link rules and partition; a protocol with its own sockets consults it. */
+  readonly links: LinkTable
+  readonly metrics: Metrics
+  /** A raw telemetry event, for traffic on a protocol's own sockets (IP multicast, say). */
+  record(event: Omit<TelemetryEvent, 'node' | 'ts'> & { ts?: number }): void
 }
 
 export interface Protocol extends Startable {

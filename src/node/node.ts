@@ -13,6 +13,7 @@ import type {
   SendOptions,
   Startable,
   Transport,
+  PeerInfo,
 } from '../core/interfaces.js'
 import { checkPort, checkString } from '../core/options.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, newNodeId } from '../core/ids.js'
@@ -31,14 +32,7 @@ import { ping, type Ping } from '../protocols/ping/index.js'
 
 export type Role = 'master' | 'node'
 
-export interface Member {
-  name: string
-  id: string
-  role: Role
-  /** The address others use to reach this node. */
-  host: string
-  httpPort: number
-  framePort: number
+export interface Member extends PeerInfo {
   /** When the master last heard a heartbeat, ms since the epoch (master's view only). */
   lastSeen?: number
 }
@@ -188,18 +182,40 @@ export class Node implements Startable {
   }
 
   private components(holder: { proto: string }): ProtocolComponents {
+    const cfg = this.cfg
     return {
-      self: { name: this.name, id: this.id },
+      self: { name: this.name, id: this.id, bindHost: cfg.host, host: cfg.advertiseHost },
       logger: this.logger,
       clock: this.clock,
+      links: this.links,
+      metrics: this.metrics,
       send: (dst, type, body, options) => this.send(holder.proto, dst, type, body, options),
       peers: () => [...this.members.keys()].filter((n) => n !== this.name),
+      members: () =>
+        [...this.members.values()]
+          .filter((m) => m.name !== this.name)
+          .map(({ name, id, role, host, httpPort, framePort }) => ({
+            name,
+            id,
+            role,
+            host,
+            httpPort,
+            framePort,
+          })),
       delivered: (env) => {
         this.metrics.inc('distlab_messages_delivered_total', 'Messages delivered to the application.', {
           proto: env.proto,
         })
         this.event('deliver', env, 0, 'none')
       },
+      dropped: (env, reason) => {
+        this.metrics.inc('distlab_messages_discarded_total', 'Messages a protocol discarded, by reason.', {
+          proto: env.proto,
+          reason,
+        })
+        this.event('drop', env, 0, 'none', reason)
+      },
+      record: (e) => this.telemetry.record({ ts: Date.now(), node: this.name, ...e }),
     }
   }
 

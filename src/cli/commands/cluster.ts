@@ -16,7 +16,7 @@ import {
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { color, colorFor, formatDuration, printJson, table } from '../output.js'
-import { intOption, stateDirOf } from '../context.js'
+import { callNode, intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
 
 interface UpOptions {
@@ -311,7 +311,44 @@ async function logs(
   }
 }
 
+async function control(
+  cmd: Command,
+  name: string,
+  action: 'kill' | 'restart',
+  o: { signal?: string; json?: boolean },
+): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  if (!rec.controlUrl)
+    throw new ClusterError('this cluster has no control API (started by an older distlab?)')
+  if (o.signal && o.signal !== 'SIGKILL' && o.signal !== 'SIGTERM')
+    throw new InvalidArgumentError(`--signal must be SIGKILL or SIGTERM, got ${o.signal}`)
+  const r = await callNode<{ name: string; running: boolean }>(
+    rec.controlUrl,
+    'POST',
+    `/nodes/${encodeURIComponent(name)}/${action}`,
+    action === 'kill' ? { signal: o.signal ?? 'SIGKILL' } : {},
+    60_000,
+  )
+  if (o.json) printJson(r)
+  else
+    process.stdout.write(
+      action === 'kill' ? `${name} killed (${o.signal ?? 'SIGKILL'})\n` : `${name} restarted\n`,
+    )
+}
+
 export function registerClusterCommands(program: Command): void {
+  program
+    .command('kill <name>')
+    .description('stop one node abruptly (kill -9 by default); it stays down until `distlab restart`')
+    .option('--signal <signal>', 'SIGKILL or SIGTERM', 'SIGKILL')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, o, cmd: Command) => control(cmd, name, 'kill', o))
+  program
+    .command('restart <name>')
+    .description('start a node again under the same name and address (it gets a new id)')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, o, cmd: Command) => control(cmd, name, 'restart', o))
+
   program
     .command('up')
     .description('start the master and N nodes on this machine, each on its own loopback address')
