@@ -370,7 +370,7 @@ export class LocalCluster extends EventEmitter implements Startable {
         const name = decodeURIComponent(m[1]!)
         if (!this.members.some((x) => x.plan.name === name))
           return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
-        let signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'
+        let signal: 'SIGKILL' | 'SIGTERM'
         try {
           const parsed = body ? (JSON.parse(body) as { signal?: string }) : {}
           if (parsed.signal !== undefined && parsed.signal !== 'SIGKILL' && parsed.signal !== 'SIGTERM')
