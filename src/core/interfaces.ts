@@ -75,6 +75,8 @@ export interface SendOptions {
   transport?: 'udp' | 'tcp'
   id?: string
   ttl?: number
+  /** Sends to this address instead of looking `dst` up among the members (for a protocol that keeps a membership of its own). */
+  address?: PeerAddress
 }
 
 /** A node as others know it. */
@@ -97,6 +99,10 @@ export interface ProtocolComponents {
     readonly bindHost: string
     /** The address others use to reach this node. */
     readonly host: string
+    /** The UDP and TCP frame port, once the node has started. */
+    readonly framePort?: number
+    /** The HTTP API port, once the node has started. */
+    readonly httpPort?: number
   }
   readonly logger: Logger
   readonly clock: Clock

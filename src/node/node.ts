@@ -183,8 +183,21 @@ export class Node implements Startable {
 
   private components(holder: { proto: string }): ProtocolComponents {
     const cfg = this.cfg
+    const udp = () => this.udp
+    const httpAddress = () => this.httpAddress
     return {
-      self: { name: this.name, id: this.id, bindHost: cfg.host, host: cfg.advertiseHost },
+      self: {
+        name: this.name,
+        id: this.id,
+        bindHost: cfg.host,
+        host: cfg.advertiseHost,
+        get framePort() {
+          return udp().address().port
+        },
+        get httpPort() {
+          return httpAddress()?.port ?? cfg.httpPort
+        },
+      },
       logger: this.logger,
       clock: this.clock,
       links: this.links,
@@ -403,6 +416,10 @@ export class Node implements Startable {
   /** Sends one envelope of protocol `proto` to node `dst`. Unknown destinations are dropped and counted. */
   async send(proto: string, dst: string, type: string, body: Body, options: SendOptions = {}): Promise<void> {
     const env = createEnvelope({ proto, type, src: this.name, dst, body, id: options.id, ttl: options.ttl })
+    if (options.address) {
+      await (options.transport === 'tcp' ? this.tcp : this.udp).send(options.address, env)
+      return
+    }
     let m = this.members.get(dst)
     if (!m && this.role !== 'master') {
       await this.refreshMembers().catch(() => {})
