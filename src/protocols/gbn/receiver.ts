@@ -13,6 +13,8 @@ export interface GbnReceiverOptions {
   onMessage?: (bytes: Buffer) => void
   /** Longest message reassembled, in bytes; a longer one is dropped and counted. */
   maxMessageBytes: number
+  /** Keep payloads to rebuild messages; off for probe traffic. @default true */
+  reassemble?: boolean
 }
 
 export class GbnReceiver {
@@ -40,7 +42,9 @@ export class GbnReceiver {
     let endOfMessage = false
     if (inOrder) {
       this.expected++
-      if (this.chunkBytes + p.payload.length > this.o.maxMessageBytes) {
+      if (this.o.reassemble === false) {
+        // probe traffic: nothing to keep
+      } else if (this.chunkBytes + p.payload.length > this.o.maxMessageBytes) {
         this.oversizeMessages++
         this.chunks = []
         this.chunkBytes = 0

@@ -68,6 +68,11 @@ export class GbnSender {
     })
   }
 
+  /** Starts sending what is queued, or probe traffic. */
+  kick(): void {
+    this.pump()
+  }
+
   /** Packets queued or in flight, not yet acknowledged. */
   get outstanding(): number {
     return this.segments.length

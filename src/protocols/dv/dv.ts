@@ -1,0 +1,416 @@
+// dvnode (seed 004): one router of distributed Bellman-Ford over UDP on 127.0.0.1, named by its
+// port. Nothing is sent until the exchange starts — at the node started with `last`, or at the
+// first vector a node receives — and from then on a node sends its vector to every neighbour
+// whenever its table changes. Every message carries a round number (one more than the message
+// that caused it), so the causal depth of convergence can be measured.
+import { EventEmitter } from 'node:events'
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js'
+import {
+  FrameDecodeError,
+  InvalidArgumentError,
+  NotStartedError,
+  UnknownPeerError,
+} from '../../core/errors.js'
+import { silentLogger, type Logger } from '../../core/logger.js'
+import { checkInteger, checkNumber, checkPort } from '../../core/options.js'
+import { udpNetwork, type DatagramNetwork, type DatagramSocket } from '../gbn/datagram.js'
+import { decodePacket, encodePacket, RejectCounter, type Packet } from '../gbn/packet.js'
+import { decodeCost, decodeVector, encodeCost, encodeVector } from './codec.js'
+import {
+  DEFAULT_MAX_DISTANCE,
+  DEFAULT_NEIGHBOR_TIMEOUT_MS,
+  DEFAULT_REFRESH_INTERVAL_MS,
+} from './constants.js'
+import { DistanceVectorTable, type Route } from './vector.js'
+
+export interface DvNeighbor {
+  port: number
+  /** c(self, neighbour): any non-negative number (the course uses loss rates such as 0.1). */
+  cost: number
+}
+
+export interface DvNodeInit {
+  /** This router's UDP port, which is also its name. 0 lets the OS choose. */
+  port: number
+  neighbors: DvNeighbor[]
+  /** Start the exchange as soon as the node is up (the course's `last`). @default false */
+  last?: boolean
+  /** Advertise routes through a neighbour back to it as infinite. @default true */
+  poisonedReverse?: boolean
+  /** Distances at or above this are unreachable. @default 1000 */
+  maxDistance?: number
+  /** Also resend the vector this often, in milliseconds; 0 = only on change (the course). @default 0 */
+  refreshIntervalMs?: number
+  /** A neighbour not heard from for this long is down (cost Infinity); 0 = never. @default 0 */
+  neighborTimeoutMs?: number
+}
+
+export interface DvNodeOptions {
+  readonly port: number
+  readonly neighbors: readonly DvNeighbor[]
+  readonly last: boolean
+  readonly poisonedReverse: boolean
+  readonly maxDistance: number
+  readonly refreshIntervalMs: number
+  readonly neighborTimeoutMs: number
+}
+
+export function checkCost(field: string, cost: unknown): number {
+  if (cost === Number.POSITIVE_INFINITY) return cost
+  return checkNumber(field, cost, 0)
+}
+
+export function resolveDvNodeOptions(init: DvNodeInit): DvNodeOptions {
+  const port = checkPort('port', init.port)
+  if (!Array.isArray(init.neighbors)) throw new InvalidArgumentError('neighbors must be a list', 'neighbors')
+  const seen = new Set<number>()
+  const neighbors = init.neighbors.map((n, i) => {
+    const p = checkInteger(`neighbors[${i}].port`, n.port, 1, 65535)
+    if (p === port && port !== 0)
+      throw new InvalidArgumentError(`neighbors[${i}].port is this node's own port`, 'neighbors')
+    if (seen.has(p)) throw new InvalidArgumentError(`neighbors[${i}].port ${p} is listed twice`, 'neighbors')
+    seen.add(p)
+    return Object.freeze({ port: p, cost: checkCost(`neighbors[${i}].cost`, n.cost) })
+  })
+  const refreshIntervalMs = checkNumber(
+    'refreshIntervalMs',
+    init.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
+    0,
+  )
+  const neighborTimeoutMs = checkNumber(
+    'neighborTimeoutMs',
+    init.neighborTimeoutMs ?? DEFAULT_NEIGHBOR_TIMEOUT_MS,
+    0,
+  )
+  if (neighborTimeoutMs > 0 && (refreshIntervalMs === 0 || neighborTimeoutMs <= refreshIntervalMs))
+    throw new InvalidArgumentError(
+      'neighborTimeoutMs needs refreshIntervalMs > 0 and smaller than it',
+      'neighborTimeoutMs',
+    )
+  return Object.freeze({
+    port,
+    neighbors: Object.freeze(neighbors),
+    last: init.last ?? false,
+    poisonedReverse: init.poisonedReverse ?? true,
+    maxDistance: checkNumber('maxDistance', init.maxDistance ?? DEFAULT_MAX_DISTANCE, 0),
+    refreshIntervalMs,
+    neighborTimeoutMs,
+  })
+}
+
+export interface DvNodeComponents {
+  /** @default UDP on 127.0.0.1 */
+  network?: DatagramNetwork
+  clock?: Clock
+  logger?: Logger
+}
+
+export type DvEvent =
+  | { kind: 'table'; at: number; node: number; routes: Array<[number, Route]> }
+  | { kind: 'message-sent'; at: number; from: number; to: number }
+  | { kind: 'message-received'; at: number; from: number; to: number }
+  | {
+      kind: 'link'
+      at: number
+      node: number
+      neighbor: number
+      cost: number
+      reason: 'command' | 'peer' | 'timeout' | 'heard'
+    }
+
+export interface DvStats {
+  messagesSent: number
+  messagesReceived: number
+  rejected: number
+  rejectedByReason: Record<string, number>
+  /** Round of the message that last changed this node's table (0: only the initial table). */
+  lastChangeRound: number
+  /** Highest round this node has sent. */
+  maxRoundSent: number
+  tableChanges: number
+  /** When the table last changed, by the node's clock. */
+  lastChangeAt: number
+}
+
+export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
+  private socket?: DatagramSocket
+  private table?: DistanceVectorTable
+  private readonly clock: Clock
+  private readonly network: DatagramNetwork
+  private readonly logger: Logger
+  private readonly rejects = new RejectCounter()
+  private exchanging = false
+  private refreshTimer?: TimerHandle
+  private readonly lastHeard = new Map<number, number>()
+  /** Costs as configured or commanded, to restore when a timed-out neighbour speaks again. */
+  private readonly configuredCost = new Map<number, number>()
+  private readonly timedOut = new Set<number>()
+  private round = 0
+  private readonly s = {
+    messagesSent: 0,
+    messagesReceived: 0,
+    lastChangeRound: 0,
+    maxRoundSent: 0,
+    tableChanges: 0,
+    lastChangeAt: 0,
+  }
+
+  constructor(
+    c: DvNodeComponents,
+    readonly options: DvNodeOptions,
+  ) {
+    super()
+    this.network = c.network ?? udpNetwork()
+    this.clock = c.clock ?? systemClock
+    this.logger = c.logger ?? silentLogger
+  }
+
+  get port(): number {
+    if (!this.socket) throw new NotStartedError('dvnode is not started')
+    return this.socket.port
+  }
+
+  async start(): Promise<void> {
+    if (this.socket) return
+    const socket = await this.network.bind(this.options.port)
+    this.socket = socket
+    const table = new DistanceVectorTable(socket.port, this.options)
+    for (const n of this.options.neighbors) {
+      table.links.set(n.port, n.cost)
+      this.configuredCost.set(n.port, n.cost)
+    }
+    table.recompute()
+    this.table = table
+    this.s.lastChangeAt = this.clock.now()
+    socket.setHandler((bytes, from) => this.onDatagram(bytes, from))
+    this.emitTable()
+    if (this.options.last) this.startExchange()
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket
+    this.socket = undefined
+    if (this.refreshTimer) this.clock.clearTimeout(this.refreshTimer)
+    this.refreshTimer = undefined
+    if (socket) await socket.close()
+  }
+
+  /** Starts the exchange now (what `last` does at start). */
+  startExchange(): void {
+    if (this.exchanging || !this.socket) return
+    this.exchanging = true
+    const now = this.clock.now()
+    for (const n of this.options.neighbors) this.lastHeard.set(n.port, now)
+    this.advertise(1)
+    this.scheduleRefresh()
+  }
+
+  /** Changes c(self, neighbour) here and at the neighbour; Infinity takes the link down. */
+  setLinkCost(neighbor: number, cost: number): void {
+    const table = this.requireTable()
+    if (!table.links.has(neighbor))
+      throw new UnknownPeerError(`${neighbor} is not a neighbour of node ${table.self}`)
+    checkCost('cost', cost)
+    this.configuredCost.set(neighbor, cost)
+    this.timedOut.delete(neighbor)
+    this.send(neighbor, encodePacket({ type: 'cost', seq: this.round + 1, payload: encodeCost(cost) }), false)
+    this.emit('event', {
+      kind: 'link',
+      at: this.clock.now(),
+      node: table.self,
+      neighbor,
+      cost,
+      reason: 'command',
+    })
+    this.applyLink(neighbor, cost, this.round + 1)
+    if (!this.exchanging) this.startExchange()
+  }
+
+  /** Reachable routes, by destination port. */
+  routes(): Array<[number, Route]> {
+    return this.requireTable().reachable()
+  }
+
+  /** The link costs as this node sees them now. */
+  links(): Array<[number, number]> {
+    return [...this.requireTable().links]
+  }
+
+  /** The last vector each neighbour sent (for consistency checks). */
+  neighborVector(port: number): Map<number, number> | undefined {
+    return this.table?.neighborVectors.get(port)
+  }
+
+  stats(): DvStats {
+    return { ...this.s, rejected: this.rejects.total, rejectedByReason: { ...this.rejects.byReason } }
+  }
+
+  private requireTable(): DistanceVectorTable {
+    if (!this.table) throw new NotStartedError('dvnode is not started')
+    return this.table
+  }
+
+  private applyLink(neighbor: number, cost: number, round: number): void {
+    if (this.table!.setLink(neighbor, cost)) this.changed(round)
+  }
+
+  private changed(round: number): void {
+    this.s.tableChanges++
+    this.s.lastChangeRound = Math.max(this.s.lastChangeRound, round)
+    this.s.lastChangeAt = this.clock.now()
+    this.emitTable()
+    if (this.exchanging) this.advertise(round + 1)
+  }
+
+  private emitTable(): void {
+    this.emit('event', {
+      kind: 'table',
+      at: this.clock.now(),
+      node: this.table!.self,
+      routes: this.table!.reachable(),
+    })
+  }
+
+  private advertise(round: number): void {
+    const table = this.table!
+    this.round = Math.max(this.round, round)
+    for (const [port, cost] of table.links) {
+      // A link taken down by command carries nothing; a timed-out one is still tried, to notice its return.
+      if (!Number.isFinite(cost) && !this.timedOut.has(port)) continue
+      const payload = encodeVector({ entries: table.advertisementFor(port) })
+      this.send(port, encodePacket({ type: 'dv', seq: round, payload }), true)
+    }
+    this.s.maxRoundSent = Math.max(this.s.maxRoundSent, round)
+  }
+
+  private send(port: number, bytes: Buffer, report: boolean): void {
+    const socket = this.socket
+    if (!socket) return
+    try {
+      socket.send(port, bytes)
+    } catch {
+      return
+    }
+    if (!report) return
+    this.s.messagesSent++
+    this.emit('event', { kind: 'message-sent', at: this.clock.now(), from: socket.port, to: port })
+  }
+
+  private scheduleRefresh(): void {
+    const every = this.options.refreshIntervalMs
+    if (every <= 0 || !this.socket) return
+    this.refreshTimer = this.clock.setTimeout(() => {
+      this.refreshTimer = undefined
+      if (!this.socket) return
+      this.checkNeighbors()
+      this.advertise(this.round)
+      this.scheduleRefresh()
+    }, every)
+  }
+
+  private checkNeighbors(): void {
+    const limit = this.options.neighborTimeoutMs
+    if (limit <= 0) return
+    const now = this.clock.now()
+    for (const [port, heard] of this.lastHeard) {
+      if (this.timedOut.has(port) || now - heard < limit) continue
+      if (!Number.isFinite(this.configuredCost.get(port) ?? 0)) continue
+      this.timedOut.add(port)
+      this.emit('event', {
+        kind: 'link',
+        at: now,
+        node: this.table!.self,
+        neighbor: port,
+        cost: Infinity,
+        reason: 'timeout',
+      })
+      this.table!.neighborVectors.delete(port)
+      this.applyLink(port, Number.POSITIVE_INFINITY, this.round + 1)
+    }
+  }
+
+  private onDatagram(bytes: Buffer, from: number): void {
+    const table = this.table
+    if (!table) return
+    if (!table.links.has(from)) {
+      this.rejects.add('unknown_peer')
+      return
+    }
+    let p: Packet
+    try {
+      p = decodePacket(bytes)
+      if (p.type === 'dv') this.onVector(p, from, decodeVector(p.payload).entries)
+      else if (p.type === 'cost') this.onCost(p, from, decodeCost(p.payload))
+      else this.rejects.add('unexpected_type')
+    } catch (err) {
+      const reason = err instanceof FrameDecodeError ? err.reason : 'protocol_error'
+      this.rejects.add(reason)
+      this.logger.debug({ reason, from }, 'rejected datagram')
+    }
+  }
+
+  private heard(from: number): void {
+    this.lastHeard.set(from, this.clock.now())
+    if (this.timedOut.delete(from)) {
+      const cost = this.configuredCost.get(from) ?? Number.POSITIVE_INFINITY
+      this.emit('event', {
+        kind: 'link',
+        at: this.clock.now(),
+        node: this.table!.self,
+        neighbor: from,
+        cost,
+        reason: 'heard',
+      })
+      this.applyLink(from, cost, this.round + 1)
+    }
+  }
+
+  private onVector(p: Packet, from: number, entries: Array<[number, number]>): void {
+    const table = this.table!
+    this.s.messagesReceived++
+    this.emit('event', { kind: 'message-received', at: this.clock.now(), from, to: table.self })
+    this.heard(from)
+    const changed = table.receive(from, entries)
+    if (!this.exchanging) {
+      // The first vector a node hears starts its part of the exchange, changed or not.
+      this.exchanging = true
+      const now = this.clock.now()
+      for (const n of this.options.neighbors) if (!this.lastHeard.has(n.port)) this.lastHeard.set(n.port, now)
+      if (changed) {
+        this.s.tableChanges++
+        this.s.lastChangeRound = Math.max(this.s.lastChangeRound, p.seq)
+        this.s.lastChangeAt = this.clock.now()
+        this.emitTable()
+      }
+      this.advertise(p.seq + 1)
+      this.scheduleRefresh()
+      return
+    }
+    if (changed) this.changed(p.seq)
+  }
+
+  private onCost(p: Packet, from: number, cost: number): void {
+    this.heard(from)
+    this.configuredCost.set(from, cost)
+    this.emit('event', {
+      kind: 'link',
+      at: this.clock.now(),
+      node: this.table!.self,
+      neighbor: from,
+      cost,
+      reason: 'peer',
+    })
+    const wasExchanging = this.exchanging
+    this.exchanging = true
+    this.applyLink(from, cost, p.seq)
+    if (!wasExchanging) {
+      this.advertise(p.seq + 1)
+      this.scheduleRefresh()
+    }
+  }
+}
+
+export function dvNode(init: DvNodeInit): (c?: DvNodeComponents) => DvNode {
+  const options = resolveDvNodeOptions(init)
+  return (c = {}) => new DvNode(c, options)
+}
