@@ -1,0 +1,482 @@
+// Reliable unicast: a selective-repeat ARQ over the node's UDP (or TCP) frames. Every message
+// carries the sender's session and a per-peer sequence number; the receiver acknowledges each one
+// (selectively, plus the next sequence it expects), suppresses duplicates and delivers in order per
+// sender. The sender retransmits on a timer estimated as in RFC 6298, with exponential backoff, and
+// only ever measures round trips of messages sent once (Karn's rule). The same machinery runs over
+// TCP, since the link emulator loses and duplicates TCP frames too.
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import type { Envelope } from '../../core/envelope.js'
+import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
+import type { TimerHandle } from '../../core/clock.js'
+import { checkInteger, checkNumber } from '../../core/options.js'
+import {
+  DistlabError,
+  InvalidArgumentError,
+  NotStartedError,
+  TimeoutError,
+  UnknownPeerError,
+} from '../../core/errors.js'
+import { named, type Logger } from '../../core/logger.js'
+import { parseBody } from '../../node/http.js'
+import {
+  DELIVERED_LOG_MESSAGES,
+  INITIAL_RETRANSMIT_TIMEOUT_MS,
+  MAX_MESSAGE_BYTES,
+  MAX_RETRANSMIT_TIMEOUT_MS,
+  MIN_RETRANSMIT_TIMEOUT_MS,
+  RECEIVE_BUFFER_MESSAGES,
+  RETIRED_SESSIONS_PER_PEER,
+  RETRANSMIT_BACKOFF_FACTOR,
+  SEND_QUEUE_MESSAGES,
+  SEND_TIMEOUT_MS,
+  SEND_WINDOW_MESSAGES,
+} from './constants.js'
+
+export interface UnicastInit {
+  /** Retransmission timeout before a round trip was measured, in ms. @default 200 */
+  initialRetransmitTimeoutMs?: number
+  /** Floor of the retransmission timeout, in ms. @default 30 */
+  minRetransmitTimeoutMs?: number
+  /** Ceiling of the retransmission timeout after backoff, in ms. @default 4000 */
+  maxRetransmitTimeoutMs?: number
+  /** Time a message may stay unacknowledged before send() fails, in ms. @default 30000 */
+  sendTimeoutMs?: number
+  /** Messages in flight per peer. @default 64 */
+  windowMessages?: number
+  /** Out-of-order messages buffered per sender. @default 256 */
+  receiveBufferMessages?: number
+  /** Delivered messages kept for reading back. @default 1000 */
+  deliveredLogMessages?: number
+}
+
+export type UnicastOptions = Readonly<Required<UnicastInit>>
+
+export function resolveUnicastOptions(init: UnicastInit = {}): UnicastOptions {
+  const maxRto = checkNumber(
+    'maxRetransmitTimeoutMs',
+    init.maxRetransmitTimeoutMs ?? MAX_RETRANSMIT_TIMEOUT_MS,
+    1,
+    600_000,
+  )
+  return Object.freeze({
+    initialRetransmitTimeoutMs: checkNumber(
+      'initialRetransmitTimeoutMs',
+      init.initialRetransmitTimeoutMs ?? INITIAL_RETRANSMIT_TIMEOUT_MS,
+      1,
+      maxRto,
+    ),
+    minRetransmitTimeoutMs: checkNumber(
+      'minRetransmitTimeoutMs',
+      init.minRetransmitTimeoutMs ?? MIN_RETRANSMIT_TIMEOUT_MS,
+      1,
+      maxRto,
+    ),
+    maxRetransmitTimeoutMs: maxRto,
+    sendTimeoutMs: checkNumber('sendTimeoutMs', init.sendTimeoutMs ?? SEND_TIMEOUT_MS, 1, 3_600_000),
+    windowMessages: checkInteger('windowMessages', init.windowMessages ?? SEND_WINDOW_MESSAGES, 1, 10_000),
+    receiveBufferMessages: checkInteger(
+      'receiveBufferMessages',
+      init.receiveBufferMessages ?? RECEIVE_BUFFER_MESSAGES,
+      1,
+      100_000,
+    ),
+    deliveredLogMessages: checkInteger(
+      'deliveredLogMessages',
+      init.deliveredLogMessages ?? DELIVERED_LOG_MESSAGES,
+      0,
+      1_000_000,
+    ),
+  })
+}
+
+/** A message could not be sent at all (too large, queue full). */
+export class UnicastSendError extends DistlabError {
+  override readonly code = 'ERR_UNICAST_SEND'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnicastSendError'
+  }
+}
+
+export type UnicastTransport = 'udp' | 'tcp'
+
+export interface UnicastSendResult {
+  delivered: true
+  from: string
+  to: string
+  seq: number
+  /** From send() to the acknowledgement, including any retransmissions, in ms. */
+  rttMs: number
+  attempts: number
+  transport: UnicastTransport
+}
+
+export interface UnicastDelivery {
+  /** Position in this node's delivery log, from 0. */
+  index: number
+  from: string
+  seq: number
+  msg: unknown
+  transport: string
+  /** When it reached the application, ms since the epoch. */
+  at: number
+}
+
+export interface UnicastStats {
+  sent: number
+  retransmissions: number
+  acksSent: number
+  acksReceived: number
+  delivered: number
+  duplicates: number
+  outOfOrder: number
+  refused: number
+  timedOut: number
+  inFlight: number
+  queued: number
+}
+
+const DataBody = z.strictObject({
+  s: z.string().min(1).max(32),
+  q: z.number().int().min(0),
+  b: z.number().int().min(0),
+  m: z.unknown(),
+})
+const AckBody = z.strictObject({
+  s: z.string().min(1).max(32),
+  q: z.number().int().min(0),
+  c: z.number().int().min(0),
+})
+
+interface Outgoing {
+  seq: number
+  msg: unknown
+  transport: UnicastTransport
+  attempts: number
+  /** performance.now() at the first transmission, for the reported round-trip time. */
+  startedPerf: number
+  lastSentAt: number
+  deadline: number
+  timer?: TimerHandle
+  resolve: (r: UnicastSendResult) => void
+  reject: (err: Error) => void
+}
+
+interface PeerSendState {
+  nextSeq: number
+  inFlight: Map<number, Outgoing>
+  queue: Outgoing[]
+  srtt?: number
+  rttvar?: number
+  rto: number
+}
+
+interface PeerReceiveState {
+  session: string
+  expected: number
+  buffer: Map<number, { env: Envelope; msg: unknown; transport: string }>
+  retired: string[]
+}
+
+export class Unicast implements Protocol {
+  readonly name = 'unicast'
+  /** Changes on every start, so a restarted sender is told apart from replays of its old frames. */
+  private session = ''
+  private running = false
+  private readonly log: Logger
+  private readonly out = new Map<string, PeerSendState>()
+  private readonly in = new Map<string, PeerReceiveState>()
+  private readonly deliveredLog: UnicastDelivery[] = []
+  private deliveredTotal = 0
+  private readonly listeners = new Set<(d: UnicastDelivery) => void>()
+  private readonly counters = {
+    sent: 0,
+    retransmissions: 0,
+    acksSent: 0,
+    acksReceived: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    refused: 0,
+    timedOut: 0,
+  }
+
+  constructor(
+    private readonly c: ProtocolComponents,
+    private readonly o: UnicastOptions,
+  ) {
+    this.log = named(c.logger, 'distlab:unicast')
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.session = randomBytes(6).toString('hex')
+    this.running = true
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const st of this.out.values()) {
+      for (const o of [...st.inFlight.values(), ...st.queue]) {
+        if (o.timer) this.c.clock.clearTimeout(o.timer)
+        o.reject(new NotStartedError('unicast stopped before the message was acknowledged'))
+      }
+    }
+    this.out.clear()
+    this.in.clear()
+  }
+
+  /** Calls `fn` for every message delivered to this node, in order per sender. */
+  onDeliver(fn: (d: UnicastDelivery) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  /** Delivered messages with index >= since (those still in the log). */
+  delivered(since = 0): { total: number; messages: UnicastDelivery[] } {
+    return { total: this.deliveredTotal, messages: this.deliveredLog.filter((d) => d.index >= since) }
+  }
+
+  stats(): UnicastStats {
+    let inFlight = 0
+    let queued = 0
+    for (const st of this.out.values()) {
+      inFlight += st.inFlight.size
+      queued += st.queue.length
+    }
+    return { ...this.counters, delivered: this.deliveredTotal, inFlight, queued }
+  }
+
+  /** Sends `msg` to node `to`; resolves once `to` acknowledged it, rejects with TimeoutError. */
+  send(
+    to: string,
+    msg: unknown,
+    options: { transport?: UnicastTransport; timeoutMs?: number } = {},
+  ): Promise<UnicastSendResult> {
+    if (!this.running) return Promise.reject(new NotStartedError('unicast is not started'))
+    if (to === this.c.self.name)
+      return Promise.reject(new InvalidArgumentError('a node does not send unicast to itself', 'to'))
+    if (!this.c.peers().includes(to))
+      return Promise.reject(new UnknownPeerError(`${this.c.self.name} does not know a node named ${to}`))
+    const timeoutMs = options.timeoutMs ?? this.o.sendTimeoutMs
+    const transport = options.transport ?? 'udp'
+    if (transport !== 'udp' && transport !== 'tcp')
+      return Promise.reject(new InvalidArgumentError('transport must be udp or tcp', 'transport'))
+    const size = Buffer.byteLength(JSON.stringify(msg ?? null))
+    if (size > MAX_MESSAGE_BYTES)
+      return Promise.reject(
+        new UnicastSendError(`message is ${size} bytes of JSON, the limit is ${MAX_MESSAGE_BYTES}`),
+      )
+    const st = this.peer(to)
+    if (st.queue.length >= SEND_QUEUE_MESSAGES)
+      return Promise.reject(new UnicastSendError(`${SEND_QUEUE_MESSAGES} messages already wait for ${to}`))
+    return new Promise<UnicastSendResult>((resolve, reject) => {
+      const now = this.c.clock.now()
+      const o: Outgoing = {
+        seq: st.nextSeq++,
+        msg: msg ?? null,
+        transport,
+        attempts: 0,
+        startedPerf: performance.now(),
+        lastSentAt: now,
+        deadline: now + timeoutMs,
+        resolve,
+        reject,
+      }
+      st.queue.push(o)
+      this.pump(to, st)
+    })
+  }
+
+  private peer(to: string): PeerSendState {
+    let st = this.out.get(to)
+    if (!st)
+      this.out.set(
+        to,
+        (st = { nextSeq: 0, inFlight: new Map(), queue: [], rto: this.o.initialRetransmitTimeoutMs }),
+      )
+    return st
+  }
+
+  private pump(to: string, st: PeerSendState): void {
+    while (st.inFlight.size < this.o.windowMessages && st.queue.length > 0) {
+      const o = st.queue.shift()!
+      o.startedPerf = performance.now()
+      st.inFlight.set(o.seq, o)
+      this.transmit(to, st, o)
+    }
+  }
+
+  /** Lowest sequence not yet acknowledged: the receiver may skip anything below it. */
+  private base(st: PeerSendState): number {
+    let b = st.queue[0]?.seq ?? st.nextSeq
+    for (const seq of st.inFlight.keys()) if (seq < b) b = seq
+    return b
+  }
+
+  private transmit(to: string, st: PeerSendState, o: Outgoing): void {
+    const now = this.c.clock.now()
+    if (o.attempts > 0 && now >= o.deadline) {
+      st.inFlight.delete(o.seq)
+      this.counters.timedOut++
+      o.reject(new TimeoutError(`${to} did not acknowledge message ${o.seq} in time`))
+      this.pump(to, st)
+      return
+    }
+    if (o.attempts > 0) this.counters.retransmissions++
+    o.attempts++
+    o.lastSentAt = now
+    this.counters.sent++
+    const body = { s: this.session, q: o.seq, b: this.base(st), m: o.msg }
+    this.c.send(to, 'data', body, { transport: o.transport }).catch((err: unknown) => {
+      this.log.debug(`send of ${o.seq} to ${to} failed: ${(err as Error).message}`)
+    })
+    const backoff = Math.min(
+      this.o.maxRetransmitTimeoutMs,
+      st.rto * RETRANSMIT_BACKOFF_FACTOR ** (o.attempts - 1),
+    )
+    const wait = Math.max(1, Math.min(backoff, o.deadline - now))
+    o.timer = this.c.clock.setTimeout(() => {
+      o.timer = undefined
+      if (this.running && st.inFlight.get(o.seq) === o) this.transmit(to, st, o)
+    }, wait)
+  }
+
+  handle(env: Envelope, msg: InboundMessage): void {
+    if (!this.running) return
+    if (env.type === 'data') return this.onData(env, msg)
+    if (env.type === 'ack') return this.onAck(env)
+    this.c.dropped(env, 'unknown_type')
+  }
+
+  private onData(env: Envelope, msg: InboundMessage): void {
+    const r = DataBody.safeParse(env.body)
+    if (!r.success || r.data.b > r.data.q) return this.c.dropped(env, 'bad_body')
+    const { s, q, b, m } = r.data
+    const transport: UnicastTransport = msg.transport === 'tcp' ? 'tcp' : 'udp'
+    let st = this.in.get(env.src)
+    if (!st || st.session !== s) {
+      if (st?.retired.includes(s)) return this.c.dropped(env, 'replay')
+      const retired = st ? [...st.retired, st.session].slice(-RETIRED_SESSIONS_PER_PEER) : []
+      st = { session: s, expected: b, buffer: new Map(), retired }
+      this.in.set(env.src, st)
+    }
+    // The sender gave up on everything below b: skip the gap and deliver what waits behind it.
+    if (b > st.expected) {
+      for (const seq of [...st.buffer.keys()]) if (seq < b) st.buffer.delete(seq)
+      st.expected = b
+      this.drain(env.src, st)
+    }
+    if (q < st.expected || st.buffer.has(q)) {
+      this.counters.duplicates++
+      this.c.dropped(env, 'duplicate')
+    } else if (q >= st.expected + this.o.receiveBufferMessages) {
+      this.counters.refused++
+      this.c.dropped(env, 'receive_buffer_full')
+      return
+    } else {
+      if (q !== st.expected) this.counters.outOfOrder++
+      st.buffer.set(q, { env, msg: m ?? null, transport })
+      this.drain(env.src, st)
+    }
+    this.counters.acksSent++
+    this.c.send(env.src, 'ack', { s, q, c: st.expected }, { transport }).catch(() => {})
+  }
+
+  private drain(from: string, st: PeerReceiveState): void {
+    for (let next = st.buffer.get(st.expected); next; next = st.buffer.get(st.expected)) {
+      st.buffer.delete(st.expected)
+      const d: UnicastDelivery = {
+        index: this.deliveredTotal++,
+        from,
+        seq: st.expected,
+        msg: next.msg,
+        transport: next.transport,
+        at: Date.now(),
+      }
+      st.expected++
+      this.c.delivered(next.env)
+      this.log.info(`received unicast ${d.seq} from ${from}: ${preview(d.msg)}`)
+      if (this.o.deliveredLogMessages > 0) {
+        this.deliveredLog.push(d)
+        if (this.deliveredLog.length > this.o.deliveredLogMessages) this.deliveredLog.shift()
+      }
+      for (const fn of this.listeners) {
+        try {
+          fn(d)
+        } catch (err) {
+          this.log.warn(`a delivery listener failed: ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+
+  private onAck(env: Envelope): void {
+    const r = AckBody.safeParse(env.body)
+    if (!r.success) return this.c.dropped(env, 'bad_body')
+    const { s, q, c } = r.data
+    const st = this.out.get(env.src)
+    if (s !== this.session || !st) return this.c.dropped(env, 'stale_ack')
+    this.counters.acksReceived++
+    const now = this.c.clock.now()
+    let acked = 0
+    for (const [seq, o] of st.inFlight) {
+      if (seq !== q && seq >= c) continue
+      st.inFlight.delete(seq)
+      if (o.timer) this.c.clock.clearTimeout(o.timer)
+      acked++
+      if (o.attempts === 1 && seq === q) this.sample(st, now - o.lastSentAt)
+      o.resolve({
+        delivered: true,
+        from: this.c.self.name,
+        to: env.src,
+        seq,
+        rttMs: Math.round((performance.now() - o.startedPerf) * 1000) / 1000,
+        attempts: o.attempts,
+        transport: o.transport,
+      })
+    }
+    if (acked === 0) this.c.dropped(env, 'duplicate_ack')
+    this.pump(env.src, st)
+  }
+
+  /** RFC 6298 section 2. */
+  private sample(st: PeerSendState, rtt: number): void {
+    if (st.srtt === undefined || st.rttvar === undefined) {
+      st.srtt = rtt
+      st.rttvar = rtt / 2
+    } else {
+      st.rttvar = 0.75 * st.rttvar + 0.25 * Math.abs(st.srtt - rtt)
+      st.srtt = 0.875 * st.srtt + 0.125 * rtt
+    }
+    st.rto = Math.min(
+      this.o.maxRetransmitTimeoutMs,
+      Math.max(this.o.minRetransmitTimeoutMs, st.srtt + Math.max(1, 4 * st.rttvar)),
+    )
+  }
+
+  routes(app: FastifyInstance): void {
+    const SendBody = z.strictObject({
+      to: z.string().min(1).max(128),
+      msg: z.unknown(),
+      transport: z.enum(['udp', 'tcp']).default('udp'),
+      timeoutMs: z.number().int().min(1).max(600_000).optional(),
+    })
+    app.post('/unicast', async (req) => {
+      const { to, msg, transport, timeoutMs } = parseBody(SendBody, req.body)
+      return this.send(to, msg, { transport, timeoutMs })
+    })
+    app.get('/unicast/delivered', async (req) => {
+      const since = Number((req.query as { since?: string }).since ?? 0)
+      return this.delivered(Number.isFinite(since) && since > 0 ? since : 0)
+    })
+    app.get('/unicast/stats', async () => this.stats())
+  }
+}
+
+function preview(msg: unknown): string {
+  const text = typeof msg === 'string' ? msg : JSON.stringify(msg)
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text
+}

@@ -1,0 +1,66 @@
+// The messaging commands as a user runs them against a running cluster (child processes on the
+// loopback addresses of block 30: master 127.30.1.1, nodes 127.30.2.x).
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { runCli, scratchDir } from '../helpers.js'
+
+const BLOCK = '30'
+
+describe('distlab send unicast', () => {
+  const home = scratchDir()
+  const env = { DISTLAB_HOME: home }
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 90_000 })
+
+  before(async () => {
+    const up = await cli('up', '--detach', '--block', BLOCK, '--nodes', '3', '--json')
+    assert.equal(up.code, 0, up.stderr)
+  })
+  after(async () => {
+    await cli('down')
+  })
+
+  test('prints the delivery confirmation and the round-trip time', async () => {
+    const r = await cli('send', 'unicast', '--from', 'node1', '--to', 'node3', 'hello')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^delivered to node3 from node1: rtt \d+\.\d+ ms, seq \d+, 1 attempt, udp\n$/)
+  })
+
+  test('--json over TCP, through a lossy link', async () => {
+    const set = await cli('link', 'set', 'node1', 'node2', '--loss', '0.5')
+    assert.equal(set.code, 0, set.stderr)
+    for (let i = 0; i < 3; i++) {
+      const r = await cli(
+        'send',
+        'unicast',
+        '--from',
+        'node1',
+        '--to',
+        'node2',
+        `m${i}`,
+        '--transport',
+        'tcp',
+        '--json',
+      )
+      assert.equal(r.code, 0, r.stderr)
+      const body = JSON.parse(r.stdout) as {
+        delivered: boolean
+        rttMs: number
+        transport: string
+        to: string
+      }
+      assert.equal(body.delivered, true)
+      assert.equal(body.transport, 'tcp')
+      assert.equal(typeof body.rttMs, 'number')
+    }
+    assert.equal((await cli('heal')).code, 0)
+  })
+
+  test('bad usage exits 2; an unknown node exits 1 with one clear line', async () => {
+    const same = await cli('send', 'unicast', '--from', 'node1', '--to', 'node1', 'x')
+    assert.equal(same.code, 2)
+    const unknown = await cli('send', 'unicast', '--from', 'node1', '--to', 'node9', 'x')
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /node9/)
+    assert.equal(unknown.stderr.trim().split('\n').length, 1)
+  })
+})

@@ -1,0 +1,53 @@
+// A master and n nodes whose frames travel over memory transports (membership and HTTP on real
+// loopback sockets in 127.30.x.y, OS-chosen ports): the protocol tests of issue 3 share it.
+import { Node } from '../../../src/node/node.js'
+import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js'
+import type { ProtocolFactory } from '../../../src/core/interfaces.js'
+
+export interface MemoryCluster {
+  master: Node
+  nodes: Node[]
+  stop(): Promise<void>
+}
+
+export async function memoryCluster(
+  n: number,
+  protocols: (name: string) => ProtocolFactory[],
+  subnet = 10,
+): Promise<MemoryCluster> {
+  const udpNet = new MemoryNetwork()
+  const tcpNet = new MemoryNetwork()
+  let port = 30_000
+  const make = (name: string, host: string, masterUrl?: string) => {
+    const p = port++
+    return new Node({
+      name,
+      host,
+      httpPort: 0,
+      framePort: p,
+      masterUrl,
+      protocols: protocols(name),
+      transports: {
+        udp: new MemoryTransport({ network: udpNet, host, port: p }),
+        tcp: new MemoryTransport({ network: tcpNet, host, port: p }),
+      },
+    })
+  }
+  const master = make('master', `127.30.${subnet}.1`)
+  await master.start()
+  const nodes: Node[] = []
+  for (let i = 1; i <= n; i++) {
+    const node = make(`node${i}`, `127.30.${subnet + 1}.${i}`, master.httpUrl)
+    await node.start()
+    nodes.push(node)
+  }
+  for (const node of nodes) await node.refreshMembers()
+  return {
+    master,
+    nodes,
+    async stop() {
+      for (const node of nodes) await node.stop()
+      await master.stop()
+    },
+  }
+}

@@ -1,0 +1,112 @@
+// Reliable unicast as a user relies on it: every message delivered exactly once and in order per
+// sender, even when the link emulator loses 30% of frames, duplicates and reorders them.
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { unicast, type Unicast } from '../../../src/protocols/unicast/index.js'
+import { memoryCluster, type MemoryCluster } from './memory-cluster.js'
+import { getJson, postJson } from '../../helpers.js'
+
+const uni = (n: { protocol: (name: string) => unknown }) => n.protocol('unicast') as Unicast
+
+describe('unicast over memory transports', () => {
+  let c: MemoryCluster
+
+  before(async () => {
+    c = await memoryCluster(3, () => [
+      unicast({ initialRetransmitTimeoutMs: 40, maxRetransmitTimeoutMs: 400 }),
+    ])
+  })
+  after(async () => {
+    await c.stop()
+    await c.stop()
+  })
+
+  test('a message is acknowledged with its round-trip time and delivered once', async () => {
+    const [a, b] = c.nodes as [(typeof c.nodes)[0], (typeof c.nodes)[0]]
+    const r = await uni(a).send('node2', 'hello')
+    assert.equal(r.delivered, true)
+    assert.equal(r.to, 'node2')
+    assert.equal(r.attempts, 1)
+    assert.ok(r.rttMs >= 0)
+    const got = uni(b)
+      .delivered()
+      .messages.filter((m) => m.from === 'node1')
+    assert.deepEqual(
+      got.map((m) => m.msg),
+      ['hello'],
+    )
+  })
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`exactly once, in order, under 30% loss + duplication + reordering (${transport})`, async () => {
+      const [a, , d] = c.nodes
+      a!.links.setRule('node3', { loss: 0.3, duplicate: 0.3, reorder: 0.3, delayMs: 2, jitterMs: 2 })
+      d!.links.setRule('node1', { loss: 0.3, duplicate: 0.3, reorder: 0.3, delayMs: 2, jitterMs: 2 })
+      const before = uni(d!).delivered().total
+      const count = 150
+      const results = await Promise.all(
+        Array.from({ length: count }, (_, i) => uni(a!).send('node3', { i, transport }, { transport })),
+      )
+      a!.links.heal()
+      d!.links.heal()
+      assert.ok(results.every((r) => r.delivered))
+      assert.ok(
+        results.some((r) => r.attempts > 1),
+        'some messages needed a retransmission',
+      )
+      // Everything acknowledged has been delivered; wait briefly for nothing more to arrive.
+      await new Promise((r) => setTimeout(r, 200))
+      const got = uni(d!)
+        .delivered(before)
+        .messages.filter((m) => m.from === 'node1')
+        .map((m) => (m.msg as { i: number }).i)
+      assert.deepEqual(
+        got,
+        Array.from({ length: count }, (_, i) => i),
+      )
+      const stats = uni(d!).stats()
+      assert.ok(stats.duplicates > 0, 'duplicates were seen and suppressed')
+      assert.ok(uni(a!).stats().retransmissions > 0)
+    })
+  }
+
+  test('a message to a node that never answers fails with a TimeoutError', async () => {
+    const [a] = c.nodes
+    a!.links.setRule('node2', { loss: 1 })
+    await assert.rejects(uni(a!).send('node2', 'lost', { timeoutMs: 300 }), { code: 'ERR_TIMEOUT' })
+    a!.links.heal()
+    // The stream goes on after a message was given up.
+    const r = await uni(a!).send('node2', 'after')
+    assert.equal(r.delivered, true)
+    const msgs = uni(c.nodes[1]!)
+      .delivered()
+      .messages.map((m) => m.msg)
+    assert.ok(msgs.includes('after'))
+    assert.ok(!msgs.includes('lost'))
+  })
+
+  test('an unknown destination is refused at once', async () => {
+    await assert.rejects(uni(c.nodes[0]!).send('nobody', 'x'), { code: 'ERR_UNKNOWN_PEER' })
+  })
+
+  test('POST /unicast answers {delivered, rttMs}; bad bodies get 400 naming the field', async () => {
+    const n1 = c.nodes[0]!
+    const r = await postJson<{ delivered: boolean; rttMs: number; to: string }>(`${n1.httpUrl}/unicast`, {
+      to: 'node3',
+      msg: 'via http',
+    })
+    assert.equal(r.status, 200)
+    assert.equal(r.body.delivered, true)
+    assert.equal(typeof r.body.rttMs, 'number')
+    const got = await getJson<{ messages: Array<{ msg: unknown; from: string }> }>(
+      `${c.nodes[2]!.httpUrl}/unicast/delivered`,
+    )
+    assert.ok(got.body.messages.some((m) => m.msg === 'via http' && m.from === 'node1'))
+    const bad = await postJson<{ field: string }>(`${n1.httpUrl}/unicast`, { to: 5, msg: 'x' })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.field, 'to')
+    const unknown = await postJson<{ error: string }>(`${n1.httpUrl}/unicast`, { to: 'ghost', msg: 'x' })
+    assert.equal(unknown.status, 400)
+    assert.equal(unknown.body.error, 'unknown_peer')
+  })
+})
