@@ -1,6 +1,14 @@
-// What the master runs beside its node: the telemetry store and the dashboard (issue 7) start here.
+// What the master runs beside its node: the run store (every telemetry event of this run in
+// runs/<run id>.sqlite) and the dashboard. The dashboard's URL and the run's id are written to
+// <stateDir>/dashboard.json so that `distlab up` (and tests) can print and find them.
+import { writeFileSync, mkdirSync, rmSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Node } from '../node/node.js'
 import type { Startable } from '../core/interfaces.js'
+import { named } from '../core/logger.js'
+import { RunStore, runsDir } from './store.js'
+import { Dashboard } from './dashboard.js'
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from './constants.js'
 
 export interface MasterExtrasInit {
   /** Where the cluster's state lives (runs, logs). */
@@ -14,12 +22,107 @@ export interface MasterExtrasInit {
    * POST /nodes/:name/restart.
    */
   controlUrl?: string
+  /** Folder of run files. @default $DISTLAB_RUNS_DIR or ./runs */
+  runsDir?: string
+}
+
+/** What <stateDir>/dashboard.json holds while the master runs. */
+export interface DashboardRecord {
+  url: string
+  runId: string
+  runFile: string
+  pid: number
+}
+
+export function dashboardRecordPath(stateDir: string): string {
+  return join(stateDir, 'dashboard.json')
+}
+
+/** The running master's dashboard URL and run, if its record is there. */
+export function readDashboardRecord(stateDir: string): DashboardRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(dashboardRecordPath(stateDir), 'utf8')) as DashboardRecord
+  } catch {
+    return undefined
+  }
+}
+
+export class MasterExtras implements Startable {
+  readonly store: RunStore
+  readonly dashboard: Dashboard
+  private started = false
+
+  constructor(
+    private readonly master: Node,
+    private readonly init: MasterExtrasInit,
+  ) {
+    const dir = runsDir(init.runsDir)
+    this.store = new RunStore({ dir })
+    if (master.collector)
+      this.store.attach(master.collector, () =>
+        master.memberList().members.map((m) => ({
+          name: m.name,
+          host: m.host,
+          role: m.role,
+          httpPort: m.httpPort,
+          framePort: m.framePort,
+        })),
+      )
+    this.dashboard = new Dashboard(master, {
+      host: init.dashboardHost ?? DEFAULT_DASHBOARD_HOST,
+      port: init.dashboardPort ?? DEFAULT_DASHBOARD_PORT,
+      controlUrl: init.controlUrl || undefined,
+      store: this.store,
+      runsDir: dir,
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    await this.store.start()
+    try {
+      await this.dashboard.start()
+    } catch (err) {
+      await this.store.stop()
+      throw err
+    }
+    this.started = true
+    named(this.master.logger, 'distlab:monitor').info(`recording run ${this.store.id} to ${this.store.file}`)
+    if (this.init.stateDir) {
+      try {
+        mkdirSync(this.init.stateDir, { recursive: true })
+        const record: DashboardRecord = {
+          url: this.dashboard.url,
+          runId: this.store.id,
+          runFile: this.store.file,
+          pid: process.pid,
+        }
+        writeFileSync(dashboardRecordPath(this.init.stateDir), JSON.stringify(record, null, 2))
+      } catch {
+        // The record is a convenience; the log line says the same.
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.dashboard.stop()
+    await this.store.stop()
+    if (this.init.stateDir) {
+      const rec = readDashboardRecord(this.init.stateDir)
+      if (rec?.pid === process.pid && rec.runId === this.store.id)
+        rmSync(dashboardRecordPath(this.init.stateDir), { force: true })
+    }
+  }
 }
 
 /** Starts what the master runs beside its node; the result is stopped with the master. */
 export async function startMasterExtras(
-  _master: Node,
-  _init: MasterExtrasInit = {},
+  master: Node,
+  init: MasterExtrasInit = {},
 ): Promise<Startable | undefined> {
-  return undefined
+  const extras = new MasterExtras(master, init)
+  await extras.start()
+  return extras
 }

@@ -1,0 +1,290 @@
+// The network analyzer: turns a run's telemetry (or the messages decoded from a capture) into the
+// figures a protocol is judged by, per protocol and per node: messages and bytes sent, received
+// and dropped, delivery ratio, duplicates, one-way latency quantiles (a send matched to its
+// receives by message id) and the unnecessary-traffic ratio (messages beyond one per delivery).
+import type { TelemetryEvent } from './telemetry.js'
+import { BROADCAST_DST } from '../core/envelope.js'
+
+export interface LatencyQuantiles {
+  /** Milliseconds; null when no message was matched. */
+  p50: number | null
+  p95: number | null
+  p99: number | null
+  max: number | null
+}
+
+export interface ProtocolReport {
+  /** Messages put on the wire. */
+  sent: number
+  /** Messages that arrived and decoded (duplicates included). */
+  received: number
+  /** Messages dropped anywhere: by the link emulator, a partition, a bad frame, a full queue. */
+  dropped: number
+  /** Bytes put on the wire. */
+  bytes: number
+  /**
+   * Receptions that happened / receptions intended: a message to one node is meant for it, one to
+   * `*` for every other node of the run; null when nothing was sent to a known receiver.
+   */
+  deliveryRatio: number | null
+  /** Receptions of a message a node had already received. */
+  duplicates: number
+  latencyMs: LatencyQuantiles
+  /** Distinct messages handed to the application (per node). */
+  delivered: number
+  /**
+   * (sent − deliveries) / sent: the share of traffic beyond one message per delivery (acks,
+   * retransmissions, redundant copies). Deliveries are the protocol's `deliver` events, or its
+   * distinct receptions if it reports none; null when nothing was sent.
+   */
+  unnecessaryRatio: number | null
+}
+
+export interface NodeReport {
+  sent: number
+  received: number
+  dropped: number
+  /** Bytes this node put on the wire. */
+  bytes: number
+  bytesReceived: number
+  delivered: number
+  duplicates: number
+}
+
+export interface AnalysisReport {
+  run: string
+  events: number
+  lostEvents: number
+  protocols: Record<string, ProtocolReport>
+  nodes: Record<string, NodeReport>
+}
+
+export interface AnalysisSeries {
+  /** Start of the first second, ms since the epoch. */
+  t0: number
+  /** Messages sent per protocol per whole second since t0. */
+  throughput: Record<string, number[]>
+  /** Every matched latency per protocol, in ms, sorted. */
+  latencies: Record<string, number[]>
+  /** Messages sent per node and protocol. */
+  sentByNode: Record<string, Record<string, number>>
+}
+
+export interface AnalyzeInit {
+  run: string
+  lostEvents?: number
+  /** Node names of the run besides those seen in events (the receivers a `*` message is meant for). */
+  members?: string[]
+  /** Also return per-second throughput and every latency, for plots. @default false */
+  series?: boolean
+}
+
+interface ProtoAcc {
+  sent: number
+  received: number
+  dropped: number
+  bytes: number
+  duplicates: number
+  intended: Set<string>
+  reached: Set<string>
+  delivered: Set<string>
+  receivedPairs: Set<string>
+  latencies: number[]
+  perSecond: number[]
+}
+
+const newProto = (): ProtoAcc => ({
+  sent: 0,
+  received: 0,
+  dropped: 0,
+  bytes: 0,
+  duplicates: 0,
+  intended: new Set(),
+  reached: new Set(),
+  delivered: new Set(),
+  receivedPairs: new Set(),
+  latencies: [],
+  perSecond: [],
+})
+
+const newNode = (): NodeReport => ({
+  sent: 0,
+  received: 0,
+  dropped: 0,
+  bytes: 0,
+  bytesReceived: 0,
+  delivered: 0,
+  duplicates: 0,
+})
+
+/** Receives waiting for their send to show up, at most (a bound on memory, not a limit in practice). */
+const MAX_EARLY_RECEIVES = 1_000_000
+
+/** Nearest-rank quantile of sorted values. */
+export function quantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[i]!
+}
+
+const round3 = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000)
+
+export function latencyQuantiles(sorted: readonly number[]): LatencyQuantiles {
+  return {
+    p50: round3(quantile(sorted, 0.5)),
+    p95: round3(quantile(sorted, 0.95)),
+    p99: round3(quantile(sorted, 0.99)),
+    max: round3(sorted.length ? sorted[sorted.length - 1]! : null),
+  }
+}
+
+/**
+ * Analyzes events in time order. Two passes over the events are avoided: a `*` message's intended
+ * receivers are resolved at the end, from every node the run saw.
+ */
+export function analyzeEvents(
+  events: Iterable<TelemetryEvent>,
+  init: AnalyzeInit,
+): AnalysisReport & { series?: AnalysisSeries } {
+  const protos = new Map<string, ProtoAcc>()
+  const nodes = new Map<string, NodeReport>()
+  const firstSend = new Map<string, number>()
+  const seenRecv = new Set<string>()
+  const earlyRecv = new Map<string, Array<{ proto: ProtoAcc; ts: number }>>()
+  const broadcastSends: Array<{ proto: ProtoAcc; msgId: string; src: string }> = []
+  const nodeNames = new Set<string>(init.members ?? [])
+  const sentByNode: Record<string, Record<string, number>> = {}
+  let count = 0
+  let t0: number | undefined
+
+  const nodeOf = (name: string) => {
+    let n = nodes.get(name)
+    if (!n) nodes.set(name, (n = newNode()))
+    return n
+  }
+  const protoOf = (name: string) => {
+    let p = protos.get(name)
+    if (!p) protos.set(name, (p = newProto()))
+    return p
+  }
+  const intend = (p: ProtoAcc, msgId: string, src: string, dst: string) => {
+    if (!msgId) return
+    if (dst === BROADCAST_DST) broadcastSends.push({ proto: p, msgId, src })
+    else if (!dst.startsWith('group:')) p.intended.add(`${msgId}\u0000${dst}`)
+  }
+
+  for (const e of events) {
+    count++
+    t0 ??= Math.floor(e.ts / 1000) * 1000
+    nodeNames.add(e.node)
+    const p = protoOf(e.proto)
+    const n = nodeOf(e.node)
+    const pair = `${e.msgId}\u0000${e.node}`
+    switch (e.kind) {
+      case 'send': {
+        p.sent++
+        p.bytes += e.bytes
+        n.sent++
+        n.bytes += e.bytes
+        if (e.msgId && !firstSend.has(e.msgId)) {
+          firstSend.set(e.msgId, e.ts)
+          // Receives reported before their send (same millisecond, or a later telemetry batch).
+          const early = earlyRecv.get(e.msgId)
+          if (early) {
+            for (const r of early) r.proto.latencies.push(Math.max(0, r.ts - e.ts))
+            earlyRecv.delete(e.msgId)
+          }
+        }
+        intend(p, e.msgId, e.src, e.dst)
+        if (init.series) {
+          const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
+          p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
+          const byProto = (sentByNode[e.node] ??= {})
+          byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
+        }
+        break
+      }
+      case 'recv': {
+        p.received++
+        n.received++
+        n.bytesReceived += e.bytes
+        if (!e.msgId) break
+        if (seenRecv.has(pair)) {
+          p.duplicates++
+          n.duplicates++
+          break
+        }
+        seenRecv.add(pair)
+        p.receivedPairs.add(pair)
+        p.reached.add(pair)
+        const sentAt = firstSend.get(e.msgId)
+        if (sentAt !== undefined) p.latencies.push(Math.max(0, e.ts - sentAt))
+        else if (earlyRecv.size < MAX_EARLY_RECEIVES) {
+          const list = earlyRecv.get(e.msgId)
+          if (list) list.push({ proto: p, ts: e.ts })
+          else earlyRecv.set(e.msgId, [{ proto: p, ts: e.ts }])
+        }
+        break
+      }
+      case 'deliver': {
+        const key = e.msgId ? pair : `${count}`
+        if (!p.delivered.has(key)) {
+          p.delivered.add(key)
+          n.delivered++
+        }
+        break
+      }
+      case 'drop': {
+        p.dropped++
+        n.dropped++
+        // Dropped on the way out (link emulator, partition): it was still meant for its receiver.
+        if (e.node === e.src) intend(p, e.msgId, e.src, e.dst)
+        break
+      }
+      default:
+        break
+    }
+  }
+
+  for (const b of broadcastSends)
+    for (const name of nodeNames) if (name !== b.src) b.proto.intended.add(`${b.msgId}\u0000${name}`)
+
+  const report: AnalysisReport & { series?: AnalysisSeries } = {
+    run: init.run,
+    events: count,
+    lostEvents: init.lostEvents ?? 0,
+    protocols: {},
+    nodes: {},
+  }
+  const series: AnalysisSeries = { t0: t0 ?? 0, throughput: {}, latencies: {}, sentByNode }
+  for (const [name, p] of [...protos].sort(([a], [b]) => a.localeCompare(b))) {
+    let reached = 0
+    for (const k of p.intended) if (p.reached.has(k)) reached++
+    p.latencies.sort((a, b) => a - b)
+    const deliveries = p.delivered.size > 0 ? p.delivered.size : p.receivedPairs.size
+    report.protocols[name] = {
+      sent: p.sent,
+      received: p.received,
+      dropped: p.dropped,
+      bytes: p.bytes,
+      deliveryRatio: p.intended.size > 0 ? round3(reached / p.intended.size) : null,
+      duplicates: p.duplicates,
+      latencyMs: latencyQuantiles(p.latencies),
+      delivered: p.delivered.size,
+      unnecessaryRatio: p.sent > 0 ? round3(Math.max(0, p.sent - deliveries) / p.sent) : null,
+    }
+    if (init.series) {
+      series.throughput[name] = Array.from(p.perSecond, (v) => v ?? 0)
+      series.latencies[name] = p.latencies
+    }
+  }
+  for (const [name, n] of [...nodes].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true })))
+    report.nodes[name] = n
+  if (init.series) report.series = series
+  return report
+}
+
+/** Messages on the wire in a report: the sum of every protocol's `sent`. */
+export function messageCount(report: AnalysisReport): number {
+  return Object.values(report.protocols).reduce((s, p) => s + p.sent, 0)
+}

@@ -1,0 +1,219 @@
+// Real packet captures of distlab's ports through tcpdump or dumpcap (whichever is installed), for
+// `distlab capture`. The filter keeps to distlab's ports (and, if asked, to an address block) so a
+// capture on a busy loopback holds only what a person wants to see.
+import { spawn } from 'node:child_process'
+import { accessSync, constants as fsConstants, statSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import { checkInteger, checkNumber, checkString } from '../core/options.js'
+import { DEFAULT_CAPTURE_DURATION_MS, DISTLAB_PORTS } from './constants.js'
+
+export class CaptureError extends DistlabError {
+  override readonly code: string = 'ERR_CAPTURE'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CaptureError'
+  }
+}
+
+export class CaptureToolMissingError extends CaptureError {
+  override readonly code = 'ERR_CAPTURE_TOOL_MISSING'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CaptureToolMissingError'
+  }
+}
+
+export class CapturePermissionError extends CaptureError {
+  override readonly code = 'ERR_CAPTURE_PERMISSION'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CapturePermissionError'
+  }
+}
+
+export interface CaptureInit {
+  /** File to write (pcap). */
+  out: string
+  /** @default 'lo' */
+  iface?: string
+  /** @default 10000 */
+  durationMs?: number
+  /** @default distlab's ports: 5000, 7000, 5007, 9801 */
+  ports?: number[]
+  /** Only traffic from or to this address or CIDR block (e.g. 127.70.0.0/16). */
+  net?: string
+  /** @default the first of tcpdump, dumpcap found */
+  tool?: 'tcpdump' | 'dumpcap'
+}
+
+const NET = /^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/
+
+export function resolveCaptureOptions(
+  init: CaptureInit,
+): Required<Omit<CaptureInit, 'net' | 'tool'>> & Pick<CaptureInit, 'net' | 'tool'> {
+  const ports = (init.ports ?? Object.values(DISTLAB_PORTS)).map((p, i) =>
+    checkInteger(`ports[${i}]`, p, 1, 65535),
+  )
+  if (ports.length === 0) throw new InvalidArgumentError('ports must name at least one port', 'ports')
+  if (init.net !== undefined && !NET.test(init.net))
+    throw new InvalidArgumentError(
+      `net must be an IPv4 address or CIDR block, got ${JSON.stringify(init.net)}`,
+      'net',
+    )
+  if (init.tool !== undefined && init.tool !== 'tcpdump' && init.tool !== 'dumpcap')
+    throw new InvalidArgumentError(
+      `tool must be tcpdump or dumpcap, got ${JSON.stringify(init.tool)}`,
+      'tool',
+    )
+  return {
+    out: checkString('out', init.out),
+    iface: checkString('iface', init.iface ?? 'lo', /^[A-Za-z0-9_.:@-]{1,32}$/),
+    durationMs: checkNumber('durationMs', init.durationMs ?? DEFAULT_CAPTURE_DURATION_MS, 1, 24 * 3600_000),
+    ports,
+    net: init.net,
+    tool: init.tool,
+  }
+}
+
+/** The BPF filter: distlab's ports, over UDP or TCP, optionally within one address block. */
+export function captureFilter(ports: readonly number[], net?: string): string {
+  const portExpr = ports.map((p) => `port ${p}`).join(' or ')
+  return net ? `(${portExpr}) and net ${net}` : `(${portExpr})`
+}
+
+/** Finds an executable on PATH and in the sbin folders (where Debian puts tcpdump). */
+export function findTool(name: string): string | undefined {
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/sbin',
+    '/sbin',
+    '/usr/bin',
+    '/usr/local/sbin',
+  ]
+  for (const d of dirs) {
+    if (!d) continue
+    const p = join(d, name)
+    try {
+      accessSync(p, fsConstants.X_OK)
+      if (statSync(p).isFile()) return p
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+export interface CaptureResult {
+  tool: string
+  file: string
+  iface: string
+  filter: string
+  durationMs: number
+  bytes: number
+}
+
+const PERMISSION = /permission|not permitted|you don't have|insufficient|must be root/i
+
+/**
+ * Captures until the duration passes or `signal` aborts. `onReady` is called once the tool is
+ * listening, so a caller can start its traffic without losing the first packets.
+ */
+export async function capture(
+  init: CaptureInit,
+  options: { signal?: AbortSignal; onReady?: () => void } = {},
+): Promise<CaptureResult> {
+  const o = resolveCaptureOptions(init)
+  const candidates = o.tool ? [o.tool] : (['tcpdump', 'dumpcap'] as const)
+  let tool: string | undefined
+  let path: string | undefined
+  for (const c of candidates) {
+    path = findTool(c)
+    if (path) {
+      tool = c
+      break
+    }
+  }
+  if (!tool || !path)
+    throw new CaptureToolMissingError(
+      `neither ${candidates.join(' nor ')} is installed; install one (Debian: sudo apt-get install tcpdump) and run again`,
+    )
+  const filter = captureFilter(o.ports, o.net)
+  const args =
+    tool === 'tcpdump'
+      ? [
+          '-i',
+          o.iface,
+          '-n',
+          '-s',
+          '0',
+          '-U',
+          '-w',
+          o.out,
+          // As root, tcpdump drops to its own user before writing, which may not own the folder.
+          ...(process.getuid?.() === 0 ? ['-Z', 'root'] : []),
+          filter,
+        ]
+      : ['-i', o.iface, '-q', '-F', 'pcap', '-s', '0', '-w', o.out, '-f', filter]
+  const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  let ready = false
+  const started = Date.now()
+  return new Promise<CaptureResult>((resolvePromise, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const stopChild = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+    }
+    const markReady = () => {
+      if (ready) return
+      ready = true
+      timer = setTimeout(stopChild, o.durationMs)
+      options.onReady?.()
+    }
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (chunk: string) => {
+      stderr += chunk
+      if (stderr.length > 64_000) stderr = stderr.slice(-32_000)
+      if (/listening on|Capturing on/i.test(stderr)) markReady()
+    })
+    const onAbort = () => stopChild()
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    child.on('error', (err) => reject(new CaptureError(`${tool} could not start: ${err.message}`)))
+    child.on('exit', (code, sig) => {
+      if (timer) clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+      const text = stderr.trim().split('\n').filter(Boolean)
+      const last =
+        text.filter((l) => !/^(listening on|Capturing on|File:|\d+ packets)/i.test(l)).pop() ??
+        text.pop() ??
+        ''
+      if (!ready) {
+        if (PERMISSION.test(stderr))
+          return reject(
+            new CapturePermissionError(
+              `${tool} may not capture on ${o.iface}: ${last || 'permission denied'}. Run as root (sudo distlab capture ...) or allow it once: sudo setcap cap_net_raw,cap_net_admin=eip ${path}`,
+            ),
+          )
+        return reject(new CaptureError(`${tool} failed (${sig ?? `exit ${code}`}): ${last || 'no message'}`))
+      }
+      let bytes: number
+      try {
+        bytes = statSync(o.out).size
+      } catch {
+        return reject(new CaptureError(`${tool} wrote no file ${o.out}: ${last}`))
+      }
+      resolvePromise({
+        tool: tool!,
+        file: o.out,
+        iface: o.iface,
+        filter,
+        durationMs: Date.now() - started,
+        bytes,
+      })
+    })
+    // Some builds print nothing when quiet; assume ready shortly after a clean start.
+    setTimeout(() => {
+      if (child.exitCode === null && !ready) markReady()
+    }, 1500).unref()
+  })
+}

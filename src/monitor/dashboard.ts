@@ -1,0 +1,506 @@
+// The dashboard server: serves web/ (plain HTML, CSS and JS, no build step, nothing from a CDN),
+// streams the live aggregate to browsers over server-sent events, lists past runs with their
+// analysis, and carries out the page's controls by calling the nodes' HTTP APIs and the
+// supervisor's control API (the browser cannot call other origins itself).
+import { fastify, type FastifyInstance, type FastifyReply } from 'fastify'
+import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { extname, join, normalize, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import type { Node, Member } from '../node/node.js'
+import type { Startable } from '../core/interfaces.js'
+import { checkPort, checkString } from '../core/options.js'
+import { named, type Logger } from '../core/logger.js'
+import { wrapSocketError, DistlabError } from '../core/errors.js'
+import { parseBody, HttpBodyError } from '../node/http.js'
+import { LiveAggregator } from './live.js'
+import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
+import { analyzeEvents } from './analyzer.js'
+import {
+  DASHBOARD_TICK_MS,
+  DEFAULT_DASHBOARD_HOST,
+  DEFAULT_DASHBOARD_PORT,
+  NODE_DOWN_AFTER_MS,
+} from './constants.js'
+
+export interface DashboardInit {
+  /** @default '127.0.0.1' */
+  host?: string
+  /** 0 lets the OS choose. @default 8080 */
+  port?: number
+  /** The supervisor's control API (kill, restart); without it those controls are disabled. */
+  controlUrl?: string
+  /** The run being recorded, shown live and flushed before its analysis is read. */
+  store?: RunStore
+  /** Folder of past runs. */
+  runsDir: string
+  /** Folder of the front end. @default the package's web/ */
+  webDir?: string
+  /** Time between pushes to browsers, ms. @default 250 */
+  tickMs?: number
+  /** When the port is taken, listen on a free one instead of failing. @default true */
+  fallbackPort?: boolean
+}
+
+/** Where the front end lives: web/ at the package root (from src/ or from dist/src/). */
+export function defaultWebDir(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url))
+  for (const up of ['../..', '../../..']) {
+    const dir = resolve(here, up, 'web')
+    if (existsSync(join(dir, 'index.html'))) return dir
+  }
+  return resolve(here, '../../web')
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+}
+
+/** How each send control reaches a node: the protocol it needs and the node endpoint it calls. */
+interface SendRoute {
+  proto: string
+  path: string
+  /** Which node answers: the sender, or (POST /message) the receiver. */
+  on: 'from' | 'to'
+  body: (a: SendAction) => unknown
+}
+
+const SEND_ROUTES: Record<SendAction['kind'], SendRoute> = {
+  unicast: { proto: 'unicast', path: '/unicast', on: 'from', body: (a) => ({ to: a.to, message: a.text }) },
+  broadcast: {
+    proto: 'broadcast',
+    path: '/broadcast',
+    on: 'from',
+    body: (a) => ({ message: a.text, ...(a.strategy ? { strategy: a.strategy } : {}) }),
+  },
+  multicast: {
+    proto: 'multicast',
+    path: '/multicast',
+    on: 'from',
+    body: (a) => ({ group: a.group, message: a.text }),
+  },
+  ping: { proto: 'ping', path: '/ping', on: 'from', body: (a) => ({ to: a.to }) },
+  message: { proto: 'http', path: '/message', on: 'to', body: (a) => ({ sender: a.from, msg: a.text }) },
+}
+
+const NodeName = z.string().min(1).max(128)
+const SendBody = z.object({
+  action: z.literal('send'),
+  kind: z.enum(['unicast', 'broadcast', 'multicast', 'ping', 'message']),
+  from: NodeName,
+  to: NodeName.optional(),
+  group: z.string().min(1).max(128).optional(),
+  text: z.string().max(65_536).default('hello from the dashboard'),
+  strategy: z.string().max(32).optional(),
+})
+type SendAction = z.infer<typeof SendBody>
+const ActionBody = z.discriminatedUnion('action', [
+  SendBody,
+  z.object({
+    action: z.enum(['kill', 'restart']),
+    node: NodeName,
+    signal: z.enum(['SIGKILL', 'SIGTERM']).optional(),
+  }),
+  z.object({ action: z.literal('link'), a: NodeName, b: NodeName, cut: z.boolean() }),
+  z.object({ action: z.literal('partition'), groups: z.array(z.array(NodeName).min(1)).min(2) }),
+  z.object({ action: z.literal('heal') }),
+])
+type Action = z.infer<typeof ActionBody>
+
+/** A control the page asked for that could not be carried out; `status` is the HTTP answer. */
+export class ControlError extends DistlabError {
+  override readonly code = 'ERR_CONTROL'
+  constructor(
+    message: string,
+    readonly status = 502,
+  ) {
+    super(message)
+    this.name = 'ControlError'
+  }
+}
+
+export interface NodeView {
+  name: string
+  role: string
+  host: string
+  httpPort: number
+  up: boolean
+  /** Why it is shown down: `killed`, `left`, `silent`. */
+  why?: string
+  lastSeenMs?: number
+}
+
+export class Dashboard implements Startable {
+  private app?: FastifyInstance
+  private timer?: ReturnType<typeof setInterval>
+  private unsubscribe?: () => void
+  private readonly live: LiveAggregator
+  private readonly clients = new Set<FastifyReply['raw']>()
+  private readonly everSeen = new Map<string, Member>()
+  private supervisor?: { at: number; running: Map<string, boolean> }
+  private lastSecondPushed = 0
+  private readonly host: string
+  private readonly port: number
+  private readonly tickMs: number
+  private readonly webDir: string
+  private readonly log: Logger
+  private boundUrl?: string
+
+  constructor(
+    private readonly master: Node,
+    private readonly init: DashboardInit,
+  ) {
+    this.host = checkString('host', init.host ?? DEFAULT_DASHBOARD_HOST)
+    this.port = checkPort('port', init.port ?? DEFAULT_DASHBOARD_PORT)
+    this.tickMs = init.tickMs ?? DASHBOARD_TICK_MS
+    this.webDir = init.webDir ?? defaultWebDir()
+    this.live = new LiveAggregator(this.tickMs)
+    this.log = named(master.logger, 'distlab:dashboard')
+  }
+
+  /** The dashboard's URL; valid after start(). */
+  get url(): string {
+    return this.boundUrl ?? `http://${this.host}:${this.port}`
+  }
+
+  async start(): Promise<void> {
+    if (this.app) return
+    const app = fastify({ logger: false, forceCloseConnections: true })
+    this.routes(app)
+    try {
+      await app.listen({ host: this.host, port: this.port })
+    } catch (err) {
+      // A second cluster on this machine (or a test beside a user's cluster) must still start: its
+      // dashboard moves to a port of the OS's choosing and says where.
+      if (
+        (err as NodeJS.ErrnoException).code === 'EADDRINUSE' &&
+        this.port !== 0 &&
+        this.init.fallbackPort !== false
+      ) {
+        this.log.warn(`dashboard port ${this.port} on ${this.host} is in use; using a free port instead`)
+        try {
+          await app.listen({ host: this.host, port: 0 })
+        } catch (err2) {
+          await app.close().catch(() => {})
+          throw wrapSocketError(err2, `dashboard on ${this.host}`)
+        }
+      } else {
+        await app.close().catch(() => {})
+        throw wrapSocketError(err, `dashboard port ${this.port} on ${this.host}`)
+      }
+    }
+    const a = app.server.address()
+    const port = a && typeof a === 'object' ? a.port : this.port
+    this.boundUrl = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`
+    this.app = app
+    if (this.master.collector) {
+      for (const e of this.master.collector.recentEvents()) this.live.ingest([e])
+      this.unsubscribe = this.master.collector.subscribe((events) => this.live.ingest(events))
+    }
+    this.timer = setInterval(() => this.push(), this.tickMs)
+    this.timer.unref()
+    this.log.info(`dashboard at ${this.url}`)
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    for (const c of this.clients) c.end()
+    this.clients.clear()
+    await this.app?.close().catch(() => {})
+    this.app = undefined
+  }
+
+  // ---- state ----
+
+  /** Every node the master knows or knew during this run, and whether it is up. */
+  async nodes(): Promise<NodeView[]> {
+    const now = Date.now()
+    const current = new Map(this.master.memberList().members.map((m) => [m.name, m]))
+    for (const m of current.values()) this.everSeen.set(m.name, m)
+    const running = await this.supervisorView()
+    const out: NodeView[] = []
+    for (const m of this.everSeen.values()) {
+      const cur = current.get(m.name)
+      const view: NodeView = { name: m.name, role: m.role, host: m.host, httpPort: m.httpPort, up: true }
+      if (cur?.lastSeen) view.lastSeenMs = now - cur.lastSeen
+      if (running?.get(m.name) === false) Object.assign(view, { up: false, why: 'killed' })
+      else if (!cur) Object.assign(view, { up: false, why: 'left' })
+      else if (m.name !== this.master.name && cur.lastSeen && now - cur.lastSeen > NODE_DOWN_AFTER_MS)
+        Object.assign(view, { up: false, why: 'silent' })
+      out.push(view)
+    }
+    return out.sort((a, b) =>
+      a.role !== b.role
+        ? a.role === 'master'
+          ? -1
+          : 1
+        : a.name.localeCompare(b.name, undefined, { numeric: true }),
+    )
+  }
+
+  private async supervisorView(): Promise<Map<string, boolean> | undefined> {
+    if (!this.init.controlUrl) return undefined
+    if (this.supervisor && Date.now() - this.supervisor.at < 900) return this.supervisor.running
+    try {
+      const res = await fetch(`${this.init.controlUrl}/nodes`, { signal: AbortSignal.timeout(1000) })
+      const body = (await res.json()) as { nodes: Array<{ name: string; running: boolean }> }
+      this.supervisor = { at: Date.now(), running: new Map(body.nodes.map((n) => [n.name, n.running])) }
+    } catch {
+      this.supervisor = { at: Date.now(), running: this.supervisor?.running ?? new Map() }
+    }
+    return this.supervisor.running
+  }
+
+  private controls(): Record<string, { enabled: boolean; reason?: string }> {
+    const out: Record<string, { enabled: boolean; reason?: string }> = {}
+    for (const [kind, r] of Object.entries(SEND_ROUTES)) {
+      const has = r.proto === 'http' || this.master.protocol(r.proto) !== undefined
+      out[kind] = has
+        ? { enabled: true }
+        : { enabled: false, reason: `the nodes run no ${r.proto} protocol yet (POST ${r.path} is missing)` }
+    }
+    const sup = this.init.controlUrl
+      ? { enabled: true }
+      : { enabled: false, reason: 'no supervisor control API: this master was not started by `distlab up`' }
+    out.kill = sup
+    out.restart = sup
+    out.link = { enabled: true }
+    out.partition = { enabled: true }
+    out.heal = { enabled: true }
+    return out
+  }
+
+  private async state(): Promise<unknown> {
+    return {
+      master: { name: this.master.name, url: this.master.httpUrl },
+      run: this.init.store ? { id: this.init.store.id, file: this.init.store.file } : null,
+      nodes: await this.nodes(),
+      controls: this.controls(),
+      tickMs: this.tickMs,
+    }
+  }
+
+  private push(): void {
+    const tick = this.live.tick()
+    if (this.clients.size === 0) return
+    const seconds = this.live.secondsSince(this.lastSecondPushed)
+    if (seconds.length) this.lastSecondPushed = seconds.at(-1)!.t
+    const data = JSON.stringify({ ...tick, seconds, counters: this.live.counters() })
+    this.broadcast('tick', data)
+    // Node status once a second is plenty.
+    if (Math.floor(tick.t / 1000) !== Math.floor((tick.t - this.tickMs) / 1000))
+      void this.nodes()
+        .then((nodes) => this.broadcast('nodes', JSON.stringify(nodes)))
+        .catch(() => {})
+  }
+
+  private broadcast(event: string, data: string): void {
+    for (const c of this.clients) {
+      // A browser that cannot keep up misses ticks rather than making the master buffer.
+      if (c.writableLength > 2 * 1024 * 1024) continue
+      c.write(`event: ${event}\ndata: ${data}\n\n`)
+    }
+  }
+
+  // ---- actions ----
+
+  private nodeUrl(name: string): string {
+    const m = this.master.member(name) ?? this.everSeen.get(name)
+    if (!m) throw new ControlError(`no node named ${name} in the cluster`, 404)
+    return `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.httpPort}`
+  }
+
+  private async call(
+    url: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 5000,
+  ): Promise<unknown> {
+    let res: Response
+    try {
+      res = await fetch(url + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+    } catch (err) {
+      throw new ControlError(`${url} did not answer ${method} ${path} (${(err as Error).message})`)
+    }
+    const text = await res.text()
+    let parsed: unknown = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      // plain text
+    }
+    if (res.status === 404 && (parsed as { error?: string })?.error === 'not_found')
+      throw new ControlError(
+        `${url} has no ${method} ${path} endpoint: that control is not available yet`,
+        501,
+      )
+    if (!res.ok)
+      throw new ControlError(
+        `${url}${path} answered ${res.status}: ${(parsed as { message?: string })?.message ?? text}`,
+        502,
+      )
+    return parsed
+  }
+
+  async act(a: Action): Promise<{ ok: true; message: string; result?: unknown }> {
+    switch (a.action) {
+      case 'send': {
+        const r = SEND_ROUTES[a.kind]
+        if (a.kind !== 'broadcast' && a.kind !== 'multicast' && !a.to)
+          throw new HttpBodyError(`a ${a.kind} needs a receiver`, 'to')
+        if (a.kind === 'multicast' && !a.group) throw new HttpBodyError('a multicast needs a group', 'group')
+        if (r.proto !== 'http' && !this.master.protocol(r.proto))
+          throw new ControlError(
+            `the nodes run no ${r.proto} protocol yet: POST ${r.path} is not available`,
+            501,
+          )
+        const on = r.on === 'from' ? a.from : a.to!
+        const result = await this.call(this.nodeUrl(on), 'POST', r.path, r.body(a))
+        return {
+          ok: true,
+          message: `${a.kind} from ${a.from}${a.to ? ` to ${a.to}` : a.group ? ` to group ${a.group}` : ''} sent`,
+          result,
+        }
+      }
+      case 'kill':
+      case 'restart': {
+        if (!this.init.controlUrl)
+          throw new ControlError(
+            'no supervisor control API: this master was not started by `distlab up`',
+            501,
+          )
+        if (a.node === this.master.name)
+          throw new ControlError('the dashboard runs on the master: it cannot kill or restart it here', 400)
+        const result = await this.call(
+          this.init.controlUrl,
+          'POST',
+          `/nodes/${encodeURIComponent(a.node)}/${a.action}`,
+          a.action === 'kill' ? { signal: a.signal ?? 'SIGKILL' } : {},
+          30_000,
+        )
+        this.supervisor = undefined
+        return { ok: true, message: `${a.node} ${a.action === 'kill' ? 'killed' : 'restarted'}`, result }
+      }
+      case 'link': {
+        const loss = a.cut ? 1 : 0
+        await Promise.all([
+          this.call(this.nodeUrl(a.a), 'PUT', '/link', { peer: a.b, loss }),
+          this.call(this.nodeUrl(a.b), 'PUT', '/link', { peer: a.a, loss }),
+        ])
+        return { ok: true, message: `link ${a.a} ↔ ${a.b} ${a.cut ? 'cut' : 'healed'}` }
+      }
+      case 'partition':
+      case 'heal': {
+        const nodes = (await this.nodes()).filter((n) => n.up)
+        const results = await Promise.allSettled(
+          nodes.map((n) =>
+            a.action === 'heal'
+              ? this.call(this.nodeUrl(n.name), 'POST', '/heal', {})
+              : this.call(this.nodeUrl(n.name), 'POST', '/partition', { groups: a.groups }),
+          ),
+        )
+        const failed = results.filter((r) => r.status === 'rejected').length
+        return {
+          ok: true,
+          message: `${a.action === 'heal' ? 'healed' : 'partitioned'} ${nodes.length - failed} of ${nodes.length} nodes`,
+        }
+      }
+    }
+  }
+
+  // ---- HTTP ----
+
+  private routes(app: FastifyInstance): void {
+    app.setErrorHandler((err: Error & { statusCode?: number; field?: string }, _req, reply) => {
+      if (err instanceof HttpBodyError)
+        return reply.code(400).send({ error: 'invalid_body', message: err.message, field: err.field })
+      if (err instanceof ControlError)
+        return reply.code(err.status).send({ error: 'control_failed', message: err.message })
+      if (err instanceof RunNotFoundError)
+        return reply.code(404).send({ error: 'run_not_found', message: err.message })
+      if (err instanceof DistlabError) return reply.code(400).send({ error: err.code, message: err.message })
+      const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500
+      if (status === 500) this.log.error(`dashboard request failed: ${err.message}`)
+      return reply
+        .code(status)
+        .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message })
+    })
+
+    app.get('/api/state', async () => this.state())
+
+    app.get('/api/stream', (req, reply) => {
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      })
+      void this.state().then((state) => {
+        res.write(`event: hello\ndata: ${JSON.stringify({ state, snapshot: this.live.snapshot() })}\n\n`)
+        this.clients.add(res)
+      })
+      const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000)
+      req.raw.on('close', () => {
+        clearInterval(keepalive)
+        this.clients.delete(res)
+      })
+    })
+
+    app.post('/api/action', async (req) => this.act(parseBody(ActionBody, req.body)))
+
+    app.get('/api/runs', async () => ({
+      current: this.init.store?.id ?? null,
+      runs: listRuns(this.init.runsDir).reverse(),
+    }))
+
+    app.get('/api/runs/:id', async (req) => {
+      const id = (req.params as { id: string }).id
+      if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new HttpBodyError('bad run id', 'id')
+      if (this.init.store && id === this.init.store.id) this.init.store.flush()
+      const reader = new RunReader(resolveRun(id, this.init.runsDir))
+      try {
+        const meta = reader.meta()
+        return {
+          summary: reader.summary(),
+          report: analyzeEvents(reader.events(), {
+            run: meta.id,
+            lostEvents: meta.lostEvents,
+            members: meta.members.map((m) => m.name),
+          }),
+        }
+      } finally {
+        reader.close()
+      }
+    })
+
+    app.get('/*', async (req, reply) => {
+      const urlPath = decodeURIComponent((req.url.split('?')[0] ?? '/').replace(/^\/+/, '')) || 'index.html'
+      const file = normalize(join(this.webDir, urlPath))
+      if (!file.startsWith(this.webDir + sep) || !CONTENT_TYPES[extname(file)])
+        return reply.code(404).send({ error: 'not_found', message: `no file ${req.url}` })
+      try {
+        const content = await readFile(file)
+        return reply.type(CONTENT_TYPES[extname(file)]!).header('cache-control', 'no-cache').send(content)
+      } catch {
+        return reply.code(404).send({ error: 'not_found', message: `no file ${req.url}` })
+      }
+    })
+  }
+}

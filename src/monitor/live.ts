@@ -1,0 +1,230 @@
+// What the dashboard shows live, computed once on the master for every browser: counters per
+// protocol, node and link, throughput and latency per second, and a sample of recent events. Above
+// DASHBOARD_MAX_EVENTS_PER_SECOND the sample is thinned (every event still counts) and says so.
+import type { TelemetryEvent } from './telemetry.js'
+import { quantile } from './analyzer.js'
+import {
+  DASHBOARD_HISTORY_SECONDS,
+  DASHBOARD_MAX_EVENTS_PER_SECOND,
+  DASHBOARD_TICK_MS,
+  LATENCY_MATCH_WINDOW,
+} from './constants.js'
+
+export interface Counters {
+  sent: number
+  received: number
+  delivered: number
+  dropped: number
+  bytes: number
+}
+
+const zero = (): Counters => ({ sent: 0, received: 0, delivered: 0, dropped: 0, bytes: 0 })
+
+/** One second of history. */
+export interface SecondPoint {
+  /** Start of the second, ms since the epoch. */
+  t: number
+  /** Messages sent per protocol. */
+  sent: Record<string, number>
+  /** Latency quantiles per protocol, ms. */
+  p50: Record<string, number>
+  p95: Record<string, number>
+}
+
+/** The compact event the browser gets. */
+export interface LiveEvent {
+  ts: number
+  node: string
+  proto: string
+  kind: string
+  msgId: string
+  src: string
+  dst: string
+  bytes: number
+  transport: string
+  type?: string
+  reason?: string
+  /** For a receive matched to its send: one-way latency, ms. */
+  latencyMs?: number
+}
+
+export interface Tick {
+  t: number
+  /** Events in this tick, all of them counted. */
+  total: number
+  /** Events per second over the last second. */
+  rate: number
+  /** True when `events` is a sample of `total`. */
+  sampled: boolean
+  events: LiveEvent[]
+}
+
+export interface Snapshot {
+  protocols: Record<string, Counters>
+  nodes: Record<string, Counters>
+  /** `src>dst` → messages sent along that link. */
+  links: Record<string, number>
+  history: SecondPoint[]
+  recent: LiveEvent[]
+  totals: { events: number; sampledTicks: number }
+  maxEventsPerSecond: number
+}
+
+export class LiveAggregator {
+  private readonly protocols = new Map<string, Counters>()
+  private readonly nodes = new Map<string, Counters>()
+  private readonly links = new Map<string, number>()
+  private readonly sendTs = new Map<string, number>()
+  private history: SecondPoint[] = []
+  private current?: { t: number; sent: Record<string, number>; lat: Record<string, number[]> }
+  private tickEvents: LiveEvent[] = []
+  private tickSeen = 0
+  private recent: LiveEvent[] = []
+  private readonly perTick: number
+  private lastSecondCounts: number[] = []
+  private events = 0
+  private sampledTicks = 0
+
+  constructor(
+    private readonly tickMs = DASHBOARD_TICK_MS,
+    maxEventsPerSecond = DASHBOARD_MAX_EVENTS_PER_SECOND,
+  ) {
+    this.perTick = Math.max(1, Math.round((maxEventsPerSecond * tickMs) / 1000))
+  }
+
+  ingest(events: readonly TelemetryEvent[]): void {
+    for (const e of events) this.one(e)
+  }
+
+  private one(e: TelemetryEvent): void {
+    this.events++
+    const p = getOr(this.protocols, e.proto, zero)
+    const n = getOr(this.nodes, e.node, zero)
+    const second = Math.floor(e.ts / 1000) * 1000
+    if (!this.current || second > this.current.t) this.rollTo(second)
+    const cur = this.current!
+    let latencyMs: number | undefined
+    switch (e.kind) {
+      case 'send':
+        p.sent++
+        n.sent++
+        p.bytes += e.bytes
+        n.bytes += e.bytes
+        cur.sent[e.proto] = (cur.sent[e.proto] ?? 0) + 1
+        this.links.set(`${e.node}>${e.dst}`, (this.links.get(`${e.node}>${e.dst}`) ?? 0) + 1)
+        if (e.msgId && !this.sendTs.has(e.msgId)) {
+          this.sendTs.set(e.msgId, e.ts)
+          if (this.sendTs.size > LATENCY_MATCH_WINDOW) this.sendTs.delete(this.sendTs.keys().next().value!)
+        }
+        break
+      case 'recv': {
+        p.received++
+        n.received++
+        const at = e.msgId ? this.sendTs.get(e.msgId) : undefined
+        if (at !== undefined) {
+          latencyMs = Math.max(0, e.ts - at)
+          ;(cur.lat[e.proto] ??= []).push(latencyMs)
+        }
+        break
+      }
+      case 'deliver':
+        p.delivered++
+        n.delivered++
+        break
+      case 'drop':
+      case 'error':
+        p.dropped++
+        n.dropped++
+        break
+    }
+    const live: LiveEvent = {
+      ts: e.ts,
+      node: e.node,
+      proto: e.proto,
+      kind: e.kind,
+      msgId: e.msgId,
+      src: e.src,
+      dst: e.dst,
+      bytes: e.bytes,
+      transport: e.transport,
+    }
+    if (e.type) live.type = e.type
+    if (e.reason) live.reason = e.reason
+    if (latencyMs !== undefined) live.latencyMs = latencyMs
+    // Reservoir sampling keeps an even sample of the tick however many events arrive.
+    this.tickSeen++
+    if (this.tickEvents.length < this.perTick) this.tickEvents.push(live)
+    else {
+      const j = Math.floor(Math.random() * this.tickSeen)
+      if (j < this.perTick) this.tickEvents[j] = live
+    }
+  }
+
+  private rollTo(second: number): void {
+    if (this.current) {
+      const point: SecondPoint = { t: this.current.t, sent: this.current.sent, p50: {}, p95: {} }
+      for (const [proto, lat] of Object.entries(this.current.lat)) {
+        lat.sort((a, b) => a - b)
+        point.p50[proto] = quantile(lat, 0.5) ?? 0
+        point.p95[proto] = quantile(lat, 0.95) ?? 0
+      }
+      this.history.push(point)
+      if (this.history.length > DASHBOARD_HISTORY_SECONDS)
+        this.history = this.history.slice(-DASHBOARD_HISTORY_SECONDS)
+    }
+    this.current = { t: second, sent: {}, lat: {} }
+  }
+
+  /** Ends the current tick: what to push to every browser. */
+  tick(now = Date.now()): Tick {
+    const second = Math.floor(now / 1000) * 1000
+    if (this.current && second > this.current.t) this.rollTo(second)
+    const sampled = this.tickSeen > this.tickEvents.length
+    if (sampled) this.sampledTicks++
+    const events = this.tickEvents.sort((a, b) => a.ts - b.ts)
+    this.lastSecondCounts.push(this.tickSeen)
+    const per = Math.max(1, Math.round(1000 / this.tickMs))
+    if (this.lastSecondCounts.length > per) this.lastSecondCounts.shift()
+    const rate = Math.round(
+      (this.lastSecondCounts.reduce((a, b) => a + b, 0) * 1000) /
+        (this.lastSecondCounts.length * this.tickMs),
+    )
+    const t: Tick = { t: now, total: this.tickSeen, rate, sampled, events }
+    this.recent.push(...events)
+    if (this.recent.length > 200) this.recent = this.recent.slice(-200)
+    this.tickEvents = []
+    this.tickSeen = 0
+    return t
+  }
+
+  /** The finished seconds since `after` (ms since the epoch). */
+  secondsSince(after: number): SecondPoint[] {
+    return this.history.filter((p) => p.t > after)
+  }
+
+  snapshot(): Snapshot {
+    return {
+      protocols: Object.fromEntries(this.protocols),
+      nodes: Object.fromEntries(this.nodes),
+      links: Object.fromEntries(this.links),
+      history: this.history.slice(),
+      recent: this.recent.slice(),
+      totals: { events: this.events, sampledTicks: this.sampledTicks },
+      maxEventsPerSecond: Math.round((this.perTick * 1000) / this.tickMs),
+    }
+  }
+
+  counters(): Pick<Snapshot, 'protocols' | 'nodes' | 'links'> {
+    return {
+      protocols: Object.fromEntries(this.protocols),
+      nodes: Object.fromEntries(this.nodes),
+      links: Object.fromEntries(this.links),
+    }
+  }
+}
+
+function getOr<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+  let v = m.get(k)
+  if (v === undefined) m.set(k, (v = make()))
+  return v
+}

@@ -1,0 +1,327 @@
+// Packet captures: a pcap writer that turns a run's messages into Ethernet/IPv4/UDP or TCP packets
+// carrying real distlab frames (so Wireshark, tshark, contrib/distlab.lua and `distlab analyze`
+// read them), and a reader for pcap and pcapng files as tcpdump and dumpcap write them.
+// Formats: the libpcap file format and pcapng (IETF draft-ietf-opsawg-pcapng); link types from
+// tcpdump.org's LINKTYPE list (1 Ethernet, 0 BSD loopback, 101 raw IP, 113 Linux SLL, 276 SLL2).
+import { DistlabError } from '../core/errors.js'
+
+export class PcapFormatError extends DistlabError {
+  override readonly code = 'ERR_PCAP_FORMAT'
+  constructor(message: string) {
+    super(message)
+    this.name = 'PcapFormatError'
+  }
+}
+
+export const LINKTYPE_NULL = 0
+export const LINKTYPE_ETHERNET = 1
+export const LINKTYPE_RAW = 101
+export const LINKTYPE_LINUX_SLL = 113
+export const LINKTYPE_LINUX_SLL2 = 276
+const PCAP_MAGIC_USEC = 0xa1b2c3d4
+const PCAP_MAGIC_NSEC = 0xa1b23c4d
+const PCAPNG_SHB = 0x0a0d0d0a
+const SNAPLEN = 262_144
+
+// ---- writing ----
+
+export interface OutPacket {
+  /** Milliseconds since the epoch (fractions kept to the microsecond). */
+  ts: number
+  protocol: 'udp' | 'tcp'
+  srcIp: string
+  dstIp: string
+  srcPort: number
+  dstPort: number
+  payload: Buffer
+  /** TCP only: sequence number of the first payload byte. */
+  seq?: number
+  ack?: number
+}
+
+function ipBytes(ip: string): number[] {
+  const parts = ip.split('.').map(Number)
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new PcapFormatError(`not an IPv4 address: ${ip}`)
+  return parts
+}
+
+function macFor(ip: number[]): number[] {
+  if (ip[0]! >= 224 && ip[0]! <= 239) return [0x01, 0x00, 0x5e, ip[1]! & 0x7f, ip[2]!, ip[3]!]
+  if (ip[3] === 255) return [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+  return [0x02, 0x00, ...ip] // locally administered, derived from the address
+}
+
+function checksum16(buf: Buffer, initial = 0): number {
+  let sum = initial
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i)
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
+  return ~sum & 0xffff
+}
+
+let ipId = 0
+
+/** One Ethernet frame with an IPv4 header and a UDP or TCP segment around `payload`. */
+export function buildPacket(p: OutPacket): Buffer {
+  const src = ipBytes(p.srcIp)
+  const dst = ipBytes(p.dstIp)
+  const l4Len = (p.protocol === 'udp' ? 8 : 20) + p.payload.length
+  const ipLen = 20 + l4Len
+  if (ipLen > 65_535) throw new PcapFormatError(`packet of ${ipLen} bytes does not fit IPv4`)
+  const out = Buffer.alloc(14 + ipLen)
+  Buffer.from(macFor(dst)).copy(out, 0)
+  Buffer.from(macFor(src)).copy(out, 6)
+  out.writeUInt16BE(0x0800, 12)
+  const ip = out.subarray(14, 34)
+  ip[0] = 0x45
+  ip.writeUInt16BE(ipLen, 2)
+  ip.writeUInt16BE(ipId++ & 0xffff, 4)
+  ip.writeUInt16BE(0x4000, 6) // don't fragment
+  ip[8] = dst[0]! >= 224 && dst[0]! <= 239 ? 1 : 64
+  ip[9] = p.protocol === 'udp' ? 17 : 6
+  Buffer.from(src).copy(ip, 12)
+  Buffer.from(dst).copy(ip, 16)
+  ip.writeUInt16BE(checksum16(ip), 10)
+  const l4 = out.subarray(34)
+  l4.writeUInt16BE(p.srcPort, 0)
+  l4.writeUInt16BE(p.dstPort, 2)
+  if (p.protocol === 'udp') {
+    l4.writeUInt16BE(l4Len, 4)
+    p.payload.copy(l4, 8)
+  } else {
+    l4.writeUInt32BE((p.seq ?? 0) >>> 0, 4)
+    l4.writeUInt32BE((p.ack ?? 0) >>> 0, 8)
+    l4[12] = 5 << 4
+    l4[13] = 0x18 // PSH, ACK
+    l4.writeUInt16BE(65_535, 14)
+    p.payload.copy(l4, 20)
+  }
+  // Checksum over the IPv4 pseudo-header and the segment.
+  let pseudo = 0
+  for (let i = 0; i < 4; i += 2) pseudo += ((src[i]! << 8) | src[i + 1]!) + ((dst[i]! << 8) | dst[i + 1]!)
+  pseudo += ip[9]! + l4Len
+  const sum = checksum16(l4, pseudo)
+  l4.writeUInt16BE(p.protocol === 'udp' ? sum || 0xffff : sum, p.protocol === 'udp' ? 6 : 16)
+  return out
+}
+
+/** Collects packets and returns a classic pcap file (microsecond timestamps, Ethernet). */
+export class PcapWriter {
+  private readonly parts: Buffer[] = []
+  count = 0
+
+  constructor() {
+    const h = Buffer.alloc(24)
+    h.writeUInt32LE(PCAP_MAGIC_USEC, 0)
+    h.writeUInt16LE(2, 4)
+    h.writeUInt16LE(4, 6)
+    h.writeUInt32LE(SNAPLEN, 16)
+    h.writeUInt32LE(LINKTYPE_ETHERNET, 20)
+    this.parts.push(h)
+  }
+
+  add(p: OutPacket): void {
+    const frame = buildPacket(p)
+    const rec = Buffer.alloc(16)
+    const usec = Math.round(p.ts * 1000)
+    rec.writeUInt32LE(Math.floor(usec / 1e6), 0)
+    rec.writeUInt32LE(usec % 1e6, 4)
+    rec.writeUInt32LE(frame.length, 8)
+    rec.writeUInt32LE(frame.length, 12)
+    this.parts.push(rec, frame)
+    this.count++
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.concat(this.parts)
+  }
+}
+
+// ---- reading ----
+
+export interface CapturedPacket {
+  /** Milliseconds since the epoch. */
+  ts: number
+  protocol: 'udp' | 'tcp'
+  srcIp: string
+  dstIp: string
+  srcPort: number
+  dstPort: number
+  payload: Buffer
+  seq: number
+  /** TCP flags byte (SYN 0x02, FIN 0x01, RST 0x04). */
+  flags: number
+}
+
+export interface ReadResult {
+  packets: CapturedPacket[]
+  /** Frames that were not IPv4 UDP/TCP (ARP, IPv6, ICMP, fragments...). */
+  other: number
+  linkType: number
+}
+
+/** Reads a pcap or pcapng file's IPv4 UDP and TCP packets. */
+export function readCapture(buf: Buffer): ReadResult {
+  if (buf.length < 24) throw new PcapFormatError('file is too short to be a capture')
+  const magicLE = buf.readUInt32LE(0)
+  if (magicLE === PCAPNG_SHB) return readPcapng(buf)
+  let le: boolean
+  let nano: boolean
+  if (magicLE === PCAP_MAGIC_USEC || magicLE === PCAP_MAGIC_NSEC) {
+    le = true
+    nano = magicLE === PCAP_MAGIC_NSEC
+  } else {
+    const magicBE = buf.readUInt32BE(0)
+    if (magicBE !== PCAP_MAGIC_USEC && magicBE !== PCAP_MAGIC_NSEC)
+      throw new PcapFormatError('not a pcap or pcapng file (unknown magic number)')
+    le = false
+    nano = magicBE === PCAP_MAGIC_NSEC
+  }
+  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o))
+  const linkType = u32(20) & 0x0fffffff
+  const out: ReadResult = { packets: [], other: 0, linkType }
+  let o = 24
+  while (o + 16 <= buf.length) {
+    const sec = u32(o)
+    const frac = u32(o + 4)
+    const incl = u32(o + 8)
+    o += 16
+    if (o + incl > buf.length) break // truncated last packet (capture cut short)
+    const ts = sec * 1000 + (nano ? frac / 1e6 : frac / 1e3)
+    decodeLink(buf.subarray(o, o + incl), linkType, ts, out)
+    o += incl
+  }
+  return out
+}
+
+function readPcapng(buf: Buffer): ReadResult {
+  const out: ReadResult = { packets: [], other: 0, linkType: -1 }
+  let le = true
+  let interfaces: Array<{ linkType: number; tsDivisor: number }> = []
+  let o = 0
+  while (o + 12 <= buf.length) {
+    const type = buf.readUInt32LE(o)
+    if (type === PCAPNG_SHB) {
+      const bom = buf.readUInt32LE(o + 8)
+      le = bom === 0x1a2b3c4d
+      interfaces = []
+    }
+    const u32 = (x: number) => (le ? buf.readUInt32LE(x) : buf.readUInt32BE(x))
+    const u16 = (x: number) => (le ? buf.readUInt16LE(x) : buf.readUInt16BE(x))
+    const len = u32(o + 4)
+    if (len < 12 || o + len > buf.length) break
+    const blockType = type === PCAPNG_SHB ? type : u32(o)
+    if (blockType === 1) {
+      // Interface Description Block: link type, then options (if_tsresol = 9).
+      const linkType = u16(o + 8)
+      let tsDivisor = 1e3 // microseconds → ms
+      let p = o + 16
+      while (p + 4 <= o + len - 4) {
+        const code = u16(p)
+        const olen = u16(p + 2)
+        if (code === 0) break
+        if (code === 9 && olen >= 1) {
+          const v = buf[p + 4]!
+          const unitsPerSecond = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v
+          tsDivisor = unitsPerSecond / 1000
+        }
+        p += 4 + Math.ceil(olen / 4) * 4
+      }
+      interfaces.push({ linkType, tsDivisor })
+      if (out.linkType < 0) out.linkType = linkType
+    } else if (blockType === 6) {
+      // Enhanced Packet Block.
+      const iface = interfaces[u32(o + 8)]
+      const ts64 = u32(o + 12) * 2 ** 32 + u32(o + 16)
+      const capLen = u32(o + 20)
+      if (iface && o + 28 + capLen <= o + len)
+        decodeLink(buf.subarray(o + 28, o + 28 + capLen), iface.linkType, ts64 / iface.tsDivisor, out)
+    } else if (blockType === 3) {
+      // Simple Packet Block: no timestamp.
+      const iface = interfaces[0]
+      const capLen = Math.min(u32(o + 8), len - 16)
+      if (iface) decodeLink(buf.subarray(o + 12, o + 12 + capLen), iface.linkType, 0, out)
+    }
+    o += len
+  }
+  return out
+}
+
+function decodeLink(frame: Buffer, linkType: number, ts: number, out: ReadResult): void {
+  let off: number
+  let etherType: number | undefined
+  switch (linkType) {
+    case LINKTYPE_ETHERNET: {
+      if (frame.length < 14) return void out.other++
+      etherType = frame.readUInt16BE(12)
+      off = 14
+      while ((etherType === 0x8100 || etherType === 0x88a8) && frame.length >= off + 4) {
+        etherType = frame.readUInt16BE(off + 2)
+        off += 4
+      }
+      break
+    }
+    case LINKTYPE_NULL:
+      off = 4
+      break
+    case LINKTYPE_RAW:
+    case 12:
+      off = 0
+      break
+    case LINKTYPE_LINUX_SLL:
+      if (frame.length < 16) return void out.other++
+      etherType = frame.readUInt16BE(14)
+      off = 16
+      break
+    case LINKTYPE_LINUX_SLL2:
+      if (frame.length < 20) return void out.other++
+      etherType = frame.readUInt16BE(0)
+      off = 20
+      break
+    default:
+      throw new PcapFormatError(
+        `link type ${linkType} is not supported (Ethernet, loopback, raw IP, Linux SLL)`,
+      )
+  }
+  if (etherType !== undefined && etherType !== 0x0800) return void out.other++
+  const ip = frame.subarray(off)
+  if (ip.length < 20 || ip[0]! >> 4 !== 4) return void out.other++
+  const ihl = (ip[0]! & 0x0f) * 4
+  const total = Math.min(ip.readUInt16BE(2), ip.length)
+  const fragment = ip.readUInt16BE(6) & 0x3fff
+  const proto = ip[9]!
+  if (fragment !== 0 || (proto !== 6 && proto !== 17) || total < ihl) return void out.other++
+  const srcIp = `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`
+  const dstIp = `${ip[16]}.${ip[17]}.${ip[18]}.${ip[19]}`
+  const l4 = ip.subarray(ihl, total)
+  if (proto === 17) {
+    if (l4.length < 8) return void out.other++
+    const len = Math.min(l4.readUInt16BE(4), l4.length)
+    out.packets.push({
+      ts,
+      protocol: 'udp',
+      srcIp,
+      dstIp,
+      srcPort: l4.readUInt16BE(0),
+      dstPort: l4.readUInt16BE(2),
+      payload: l4.subarray(8, Math.max(8, len)),
+      seq: 0,
+      flags: 0,
+    })
+  } else {
+    if (l4.length < 20) return void out.other++
+    const dataOff = (l4[12]! >> 4) * 4
+    out.packets.push({
+      ts,
+      protocol: 'tcp',
+      srcIp,
+      dstIp,
+      srcPort: l4.readUInt16BE(0),
+      dstPort: l4.readUInt16BE(2),
+      payload: l4.subarray(Math.min(dataOff, l4.length)),
+      seq: l4.readUInt32BE(4),
+      flags: l4[13]!,
+    })
+  }
+}
