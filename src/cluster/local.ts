@@ -171,6 +171,7 @@ export class LocalCluster extends EventEmitter implements Startable {
         httpPort: p.httpPort,
         framePort: p.framePort,
         masterUrl: p.index === 0 ? undefined : masterUrl,
+        registry: p.index === 0 ? undefined : this.members[0]!.node,
         logger,
         protocols: [
           ...defaultProtocols({
@@ -183,6 +184,9 @@ export class LocalCluster extends EventEmitter implements Startable {
       })
       await m.node.start()
       m.id = m.node.id
+      // In one process, telemetry goes straight to the master's collector instead of over HTTP.
+      const collector = this.members[0]!.node?.collector
+      if (p.index !== 0 && collector) m.node.telemetry.setSink(async (batch) => collector.ingest(batch))
       if (p.index === 0)
         m.extras = await startMasterExtras(m.node, {
           stateDir: this.init.stateDir,

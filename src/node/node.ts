@@ -61,6 +61,17 @@ export interface NodeInit {
   clock?: Clock
   /** Time between refreshes of the member list from the master, in ms. @default 2000 */
   membersRefreshMs?: number
+  /**
+   * The master's registry when it runs in this same process (the in-process launcher): joins and
+   * refreshes then read it directly instead of over HTTP.
+   */
+  registry?: MemberRegistry
+}
+
+/** The master's side of membership, as a node in the same process sees it. */
+export interface MemberRegistry {
+  register(m: Member): { version: number; members: Member[] }
+  memberList(): { version: number; members: Member[] }
 }
 
 interface ResolvedNodeInit {
@@ -124,6 +135,7 @@ export class Node implements Startable {
   readonly links: LinkTable
   readonly clock: Clock
   private readonly cfg: ResolvedNodeInit
+  private readonly registry?: MemberRegistry
   private readonly udp: LinkEmulator
   private tcp: LinkEmulator
   private readonly deferTcp: boolean
@@ -138,6 +150,7 @@ export class Node implements Startable {
 
   constructor(init: NodeInit) {
     this.cfg = resolveNodeInit(init)
+    this.registry = init.registry
     this.name = this.cfg.name
     this.id = this.cfg.id
     this.role = this.cfg.role
@@ -352,6 +365,12 @@ export class Node implements Startable {
 
   // ---- membership (the master keeps the registry; nodes copy it) ----
 
+  /** The master's side of a join, for a node in this same process. */
+  register(m: Member): { version: number; members: Member[] } {
+    this.admit(m)
+    return this.memberList()
+  }
+
   /** The master's side of a join. */
   admit(m: Member): void {
     const prev = this.members.get(m.name)
@@ -378,6 +397,7 @@ export class Node implements Startable {
   }
 
   private async join(): Promise<void> {
+    if (this.registry) return this.applyMembers(this.registry.register(this.self()))
     const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -391,11 +411,17 @@ export class Node implements Startable {
   /** Copies the master's member list; joins again if the master has forgotten this node. */
   async refreshMembers(): Promise<void> {
     if (this.role === 'master' || !this.cfg.masterUrl) return
-    const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
-      signal: AbortSignal.timeout(2000),
-    })
-    if (!res.ok) throw new Error(`master answered ${res.status}`)
-    const body = (await res.json()) as { version: number; members?: Member[] }
+    let body: { version: number; members?: Member[] }
+    if (this.registry) {
+      const list = this.registry.memberList()
+      body = list.version === this.membersVersion ? { version: list.version } : list
+    } else {
+      const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
+        signal: AbortSignal.timeout(2000),
+      })
+      if (!res.ok) throw new Error(`master answered ${res.status}`)
+      body = (await res.json()) as { version: number; members?: Member[] }
+    }
     if (body.members) this.applyMembers(body as { version: number; members: Member[] })
     if (
       !this.members.has(this.name) ||

@@ -1,0 +1,160 @@
+// A master and two nodes on real sockets (127.10.x.y, OS-chosen ports): the HTTP API a user
+// calls, what garbage does to a node, the link emulator through the API, and telemetry.
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
+import { connect } from 'node:net'
+import { Node } from '../../src/node/node.js'
+import { createRootLogger } from '../../src/core/logger.js'
+import { getJson, postJson, waitFor } from '../helpers.js'
+
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      sum += Number(line.split(' ').at(-1))
+  }
+  return sum
+}
+
+describe('node', () => {
+  const lines: string[] = []
+  const logger = createRootLogger({ write: (l) => lines.push(l) })
+  const master = new Node({ name: 'master', host: '127.10.1.1', httpPort: 0, framePort: 0, logger })
+  let n1: Node
+  let n2: Node
+
+  before(async () => {
+    await master.start()
+    n1 = new Node({
+      name: 'node1',
+      host: '127.10.2.1',
+      httpPort: 0,
+      framePort: 0,
+      masterUrl: master.httpUrl,
+      logger,
+    })
+    n2 = new Node({
+      name: 'node2',
+      host: '127.10.2.2',
+      httpPort: 0,
+      framePort: 0,
+      masterUrl: master.httpUrl,
+      logger,
+    })
+    await n1.start()
+    await n2.start()
+    await n1.refreshMembers()
+    await n2.refreshMembers()
+  })
+  after(async () => {
+    await n1.stop()
+    await n2.stop()
+    await master.stop()
+    await master.stop()
+  })
+
+  test('GET / answers in the seed format with the node UUID', async () => {
+    const r = await getJson<{ message: string }>(`${n2.httpUrl}/`)
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.body, { message: `Node ${n2.id} is running!` })
+    assert.match(n2.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+
+  test('POST /message answers {"status":"received"} and logs the seed line', async () => {
+    const r = await postJson(`${n2.httpUrl}/message`, { sender: 'Node1', msg: 'Hello Node2!' })
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.body, { status: 'received' })
+    assert.ok(lines.some((l) => l.includes('Received message from Node1: Hello Node2!')))
+  })
+
+  test('bad bodies get a 4xx naming the problem, and are counted', async () => {
+    const missing = await postJson<{ error: string; field: string }>(`${n2.httpUrl}/message`, { sender: 'x' })
+    assert.equal(missing.status, 400)
+    assert.equal(missing.body.field, 'msg')
+    const wrongType = await postJson<{ field: string }>(`${n2.httpUrl}/message`, { sender: 3, msg: 'x' })
+    assert.equal(wrongType.status, 400)
+    assert.equal(wrongType.body.field, 'sender')
+    const notJson = await postJson<{ error: string }>(`${n2.httpUrl}/message`, '{"sender": ')
+    assert.equal(notJson.status, 400)
+    const huge = await postJson<{ error: string }>(
+      `${n2.httpUrl}/message`,
+      JSON.stringify({ sender: 'x', msg: 'y'.repeat(10_000_000) }),
+    )
+    assert.equal(huge.status, 413)
+    assert.equal(huge.body.error, 'body_too_large')
+    const m = (await getJson<string>(`${n2.httpUrl}/metrics`)).body
+    assert.ok(metric(m, 'distlab_http_rejected_total') >= 4)
+    assert.equal((await getJson(`${n2.httpUrl}/health`)).status, 200)
+  })
+
+  test('garbage datagrams and streams are dropped and counted; the node stays up', async () => {
+    const port = n1.self().framePort
+    const s = createSocket('udp4')
+    for (let i = 0; i < 100; i++)
+      await new Promise<void>((r) => s.send(Buffer.alloc(1 + (i % 50), i), port, '127.10.2.1', () => r()))
+    s.close()
+    await new Promise<void>((resolve) => {
+      const c = connect(port, '127.10.2.1', () => c.end(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])))
+      c.on('close', () => resolve())
+      c.on('error', () => resolve())
+    })
+    const dropped = await waitFor('drops in /metrics', async () => {
+      const m = (await getJson<string>(`${n1.httpUrl}/metrics`)).body
+      const n = metric(m, 'distlab_frames_dropped_total', { direction: 'in' })
+      return n >= 90 ? n : undefined
+    })
+    assert.ok(dropped >= 90)
+    assert.equal((await getJson(`${n1.httpUrl}/health`)).status, 200)
+    assert.ok((await n1.pinger.ping('node2')).rttMs >= 0)
+  })
+
+  test('link loss set through the API stops traffic; heal restores it', async () => {
+    assert.equal((await postJson(`${n1.httpUrl}/link`, { peer: '*', loss: 1 }, 'PUT')).status, 200)
+    const lost = await postJson<{ error: string }>(`${n1.httpUrl}/ping`, { to: 'node2', timeoutMs: 300 })
+    assert.equal(lost.status, 504)
+    assert.equal(lost.body.error, 'timeout')
+    const bad = await postJson<{ field: string }>(`${n1.httpUrl}/link`, { peer: '*', loss: 7 }, 'PUT')
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.field, 'loss')
+    await postJson(`${n1.httpUrl}/heal`, {})
+    const ok = await postJson<{ rttMs: number }>(`${n1.httpUrl}/ping`, { to: 'node2', timeoutMs: 2000 })
+    assert.equal(ok.status, 200)
+    assert.ok(ok.body.rttMs >= 0)
+  })
+
+  test('a partition separates the groups in both directions, over UDP and TCP', async () => {
+    for (const n of [n1, n2])
+      await postJson(`${n.httpUrl}/partition`, { groups: [['node1'], ['node2', 'master']] })
+    for (const transport of ['udp', 'tcp'])
+      assert.equal(
+        (await postJson(`${n1.httpUrl}/ping`, { to: 'node2', timeoutMs: 300, transport })).status,
+        504,
+      )
+    assert.equal((await postJson(`${n2.httpUrl}/ping`, { to: 'node1', timeoutMs: 300 })).status, 504)
+    for (const n of [n1, n2]) await postJson(`${n.httpUrl}/heal`, {})
+    assert.equal(
+      (await postJson(`${n2.httpUrl}/ping`, { to: 'node1', timeoutMs: 2000, transport: 'tcp' })).status,
+      200,
+    )
+  })
+
+  test("telemetry from every node reaches the master's collector", async () => {
+    await n1.pinger.ping('node2')
+    await waitFor('ping events at the master', () => {
+      const events = master.collector!.recentEvents()
+      return (
+        events.some((e) => e.node === 'node1' && e.proto === 'ping' && e.kind === 'send') &&
+        events.some((e) => e.node === 'node2' && e.proto === 'ping' && e.kind === 'recv')
+      )
+    })
+    const s = master.collector!.stats()
+    assert.equal(s.lostEvents, 0)
+    assert.ok(s.nodes.node1 && s.nodes.node2)
+  })
+
+  test('heartbeats reach the master', async () => {
+    await waitFor('a heartbeat from node1', () => master.member('node1')?.lastSeen, 5000)
+  })
+})
