@@ -18,6 +18,8 @@ import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { color, colorFor, formatDuration, printJson, table } from '../output.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
+import { isContainerRecord } from '../../cluster/docker.js'
+import { downContainers, upContainers } from './deploy.js'
 
 interface UpOptions {
   nodes: number
@@ -170,6 +172,7 @@ async function down(cmd: Command, o: { json?: boolean }): Promise<void> {
     else process.stdout.write('no cluster is running\n')
     return
   }
+  if (isContainerRecord(rec)) return downContainers(cmd, rec, o)
   if (isAlive(rec.supervisorPid) && ownedByDistlab(rec.supervisorPid)) {
     process.kill(rec.supervisorPid, 'SIGTERM')
     const deadline = Date.now() + 15_000
@@ -353,7 +356,11 @@ export function registerClusterCommands(program: Command): void {
     .command('up')
     .description('start the master and N nodes on this machine, each on its own loopback address')
     .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 64_000), 4)
-    .option('--mode <mode>', 'process (one process per node) or inproc (all in this process)', 'process')
+    .option(
+      '--mode <mode>',
+      'process (one process per node), inproc (all in this process), docker (compose containers) or swarm',
+      'process',
+    )
     .option('-d, --detach', 'start in the background and return')
     .option(
       '--block <n>',
@@ -363,8 +370,10 @@ export function registerClusterCommands(program: Command): void {
     )
     .option('--json', 'print the cluster as one JSON object')
     .action(async (o: UpOptions, cmd: Command) => {
+      if (o.mode === 'docker' || o.mode === 'swarm')
+        return o.detach ? upDetached(cmd, o) : upContainers(cmd, o)
       if (o.mode !== 'process' && o.mode !== 'inproc')
-        throw new InvalidArgumentError(`--mode must be process or inproc, got ${o.mode}`)
+        throw new InvalidArgumentError(`--mode must be process, inproc, docker or swarm, got ${o.mode}`)
       return o.detach ? upDetached(cmd, o) : upForeground(cmd, o)
     })
 

@@ -1,4 +1,252 @@
-// Commands for containers, swarm, kubernetes (issue 8).
+// Containers, swarm and kubernetes (issue 8): `distlab deploy image|compose|k8s`, and the
+// `up --mode docker|swarm` / `down` of container clusters that `distlab up` and `down` hand over.
 import type { Command } from 'commander'
+import { writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import {
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_IMAGE,
+  DEFAULT_PROJECT,
+  DockerCluster,
+  NETWORK_NAME,
+  buildImage,
+  buildLocalBaseImage,
+  composeDown,
+  composeYaml,
+  requireDocker,
+  type ContainerClusterRecord,
+} from '../../cluster/docker.js'
+import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack } from '../../cluster/swarm.js'
+import { writeK8sManifests } from '../../cluster/k8s.js'
+import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
+import { InvalidArgumentError } from '../../core/errors.js'
+import { color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
+import { intOption, stateDirOf } from '../context.js'
 
-export function registerDeployCommands(_program: Command): void {}
+function printContainers(nodes: NodeRecord[]): void {
+  process.stdout.write(
+    table(
+      ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)'],
+      nodes.map((n) => [n.name, n.id ?? '?', n.host, nodeUrl(n), `${n.host}:${n.framePort}`]),
+    ),
+  )
+}
+
+/**
+ * `distlab up --mode docker|swarm` in the foreground: this process is the supervisor (the record's
+ * supervisorPid), copies the containers' logs into the state dir, and takes the cluster down on
+ * Ctrl-C or SIGTERM (`distlab down`). The image, project and network come from DISTLAB_IMAGE,
+ * DISTLAB_PROJECT and DISTLAB_NETWORK when set.
+ */
+export async function upContainers(
+  cmd: Command,
+  o: { nodes: number; mode: string; json?: boolean },
+): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const supervised = process.env.DISTLAB_SUPERVISED === '1'
+  const width = Math.max(6, `node${o.nodes}`.length)
+  const progress = new Progress(`starting ${o.nodes + 1} containers`, o.nodes + 1, {
+    enabled: !o.json && !supervised,
+  })
+  const started = Date.now()
+  const cluster =
+    o.mode === 'swarm'
+      ? new SwarmCluster({
+          nodes: o.nodes,
+          stateDir: dir,
+          image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
+          stack: process.env.DISTLAB_PROJECT ?? DEFAULT_STACK,
+          network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
+          onProgress: (h) => progress.update(h),
+        })
+      : new DockerCluster({
+          nodes: o.nodes,
+          stateDir: dir,
+          image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
+          project: process.env.DISTLAB_PROJECT ?? DEFAULT_PROJECT,
+          network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
+          onProgress: (h) => progress.update(h),
+          onLine:
+            supervised || o.json
+              ? undefined
+              : (name, line) => {
+                  const i = name === 'master' ? 0 : Number(name.replace('node', '')) || 0
+                  process.stdout.write(`${colorFor(i)(name.padEnd(width))} | ${line}\n`)
+                },
+        })
+  let stopping: Promise<void> | undefined
+  const stop = (why: string) => {
+    stopping ??= (async () => {
+      if (!o.json) process.stdout.write(`\n${why}: removing ${o.nodes + 1} containers...\n`)
+      await cluster.stop()
+      if (!o.json) process.stdout.write('removed; nothing left running\n')
+      process.exit(0)
+    })()
+  }
+  process.on('SIGINT', () => stop('Ctrl-C'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  await cluster.start()
+  progress.done()
+  const nodes = cluster.list()
+  const rec = cluster.cluster!
+  if (o.json)
+    printJson({
+      mode: rec.mode,
+      stateDir: dir,
+      project: rec.docker.project,
+      network: rec.docker.network,
+      image: rec.docker.image,
+      healthyMs: Date.now() - started,
+      nodes,
+    })
+  else {
+    printContainers(nodes)
+    process.stdout.write(
+      `\n${color.bold(`master + ${o.nodes} nodes up`)} in ${o.mode === 'swarm' ? 'swarm stack' : 'compose project'} ` +
+        `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(Date.now() - started)}). Try:\n` +
+        `  curl ${nodeUrl(nodes[Math.min(1, o.nodes)]!)}/\n` +
+        `  distlab status    distlab monitor    distlab logs node1\n` +
+        (supervised ? '' : 'Logs follow; Ctrl-C removes the containers.\n\n'),
+    )
+  }
+}
+
+/** `distlab down` for a container cluster: stop its supervisor, then make sure nothing is left. */
+export async function downContainers(
+  cmd: Command,
+  rec: ContainerClusterRecord,
+  o: { json?: boolean },
+): Promise<void> {
+  const dir = stateDirOf(cmd)
+  if (isAlive(rec.supervisorPid) && rec.supervisorPid !== process.pid) {
+    process.kill(rec.supervisorPid, 'SIGTERM')
+    const deadline = Date.now() + 180_000
+    while (isAlive(rec.supervisorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+  }
+  // The supervisor removes everything; if it was gone (kill -9), this does it.
+  await requireDocker()
+  if (rec.mode === 'swarm') {
+    await removeStack(rec.docker.project, rec.docker.network)
+    if (rec.docker.initializedSwarm) await leaveSwarm()
+  } else await composeDown(rec.docker.project, rec.docker.composeFile)
+  removeCluster(dir)
+  if (o.json) printJson({ stopped: rec.nodes.length, running: false, mode: rec.mode })
+  else
+    process.stdout.write(
+      `removed master and ${rec.nodes.length - 1} node containers (${rec.mode} ${rec.docker.project})\n`,
+    )
+}
+
+export function registerDeployCommands(program: Command): void {
+  const deploy = program
+    .command('deploy')
+    .description('build the Docker image, write compose files and Kubernetes manifests')
+
+  deploy
+    .command('image')
+    .description(
+      'build the image every role runs in (distlab:latest) from deploy/Dockerfile, with the host-built dist/ and production node_modules',
+    )
+    .option('--tag <tag>', 'image tag', DEFAULT_IMAGE)
+    .option('--base <image>', 'base image (needs the host glibc and Node 20)', DEFAULT_BASE_IMAGE)
+    .option(
+      '--local-base',
+      'no registry: build the base by `docker import` of this host node binary and its libraries (cached by tag)',
+    )
+    .option('--rebuild-base', 'with --local-base: import the base again even when its tag exists')
+    .option('--json', 'print {tag, baseImage, sizeBytes, contextBytes, seconds}')
+    .action(
+      async (o: {
+        tag: string
+        base: string
+        localBase?: boolean
+        rebuildBase?: boolean
+        json?: boolean
+      }) => {
+        await requireDocker()
+        const t0 = Date.now()
+        let base = o.base
+        if (o.localBase) {
+          const b = await buildLocalBaseImage({ force: o.rebuildBase })
+          base = b.tag
+          if (!o.json) process.stderr.write(`${b.built ? 'imported' : 'using cached'} base image ${b.tag}\n`)
+        }
+        if (!o.json) process.stderr.write(`building ${o.tag} FROM ${base} ...\n`)
+        const r = await buildImage({ tag: o.tag, baseImage: base })
+        const seconds = (Date.now() - t0) / 1000
+        if (o.json)
+          printJson({
+            tag: r.tag,
+            baseImage: r.baseImage,
+            sizeBytes: r.sizeBytes,
+            contextBytes: r.context.bytes,
+            seconds,
+          })
+        else
+          process.stdout.write(
+            `built ${r.tag} (${(r.sizeBytes / 1e6).toFixed(1)} MB, context ${(r.context.bytes / 1e6).toFixed(1)} MB) FROM ${r.baseImage} in ${seconds.toFixed(1)} s\n`,
+          )
+      },
+    )
+
+  deploy
+    .command('compose')
+    .description(
+      'print (or write) the compose file `distlab up --mode docker` runs: master + node1..nodeN on Proj1-distributed-network',
+    )
+    .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 1000), 4)
+    .option('--image <tag>', 'image', DEFAULT_IMAGE)
+    .option('--network <name>', 'network name', NETWORK_NAME)
+    .option('--publish <host>', "publish the master's API (5000) and dashboard (8080) on this host address")
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action((o: { nodes: number; image: string; network: string; publish?: string; out?: string }) => {
+      const text = composeYaml({ nodes: o.nodes, image: o.image, network: o.network, publishHost: o.publish })
+      if (!o.out) return void process.stdout.write(text)
+      writeFileSync(o.out, text)
+      process.stdout.write(`wrote ${resolve(o.out)}: docker compose -f ${o.out} up -d\n`)
+    })
+
+  deploy
+    .command('k8s')
+    .description(
+      'write Kubernetes manifests: nodes as a StatefulSet with a headless Service, the master as a Deployment with a Service, a ConfigMap',
+    )
+    .option('-n, --nodes <n>', 'StatefulSet replicas', intOption('--nodes', 1, 10_000), 4)
+    .requiredOption('-o, --out <dir>', 'directory to write the manifests to')
+    .option('--image <tag>', 'image', DEFAULT_IMAGE)
+    .option('--namespace <ns>', 'namespace written into every object (default: kubectl current)')
+    .option('--pull <policy>', 'imagePullPolicy: Always, IfNotPresent or Never', 'IfNotPresent')
+    .option('--json', 'print {dir, files: [{file, kind, name}]}')
+    .action(
+      (o: {
+        nodes: number
+        out: string
+        image: string
+        namespace?: string
+        pull: string
+        json?: boolean
+      }) => {
+        if (!['Always', 'IfNotPresent', 'Never'].includes(o.pull))
+          throw new InvalidArgumentError(
+            `--pull must be Always, IfNotPresent or Never, got ${o.pull}`,
+            '--pull',
+          )
+        const files = writeK8sManifests(o.out, {
+          nodes: o.nodes,
+          image: o.image,
+          namespace: o.namespace,
+          imagePullPolicy: o.pull as 'Always' | 'IfNotPresent' | 'Never',
+        })
+        if (o.json) printJson({ dir: resolve(o.out), files })
+        else {
+          process.stdout.write(
+            table(
+              ['FILE', 'KIND', 'NAME'],
+              files.map((f) => [f.file, f.kind, f.name]),
+            ),
+          )
+          process.stdout.write(`\napply with: kubectl apply -f ${o.out}\n`)
+        }
+      },
+    )
+}

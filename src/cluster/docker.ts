@@ -1,0 +1,776 @@
+// The Docker launcher: the same node program in containers on a Compose network. It builds the
+// image (from a base imported from the host's own node binary when no registry is reachable),
+// writes a compose file (master + node1..nodeN on the network `Proj1-distributed-network` of seed
+// 000), runs it with `docker compose` or `docker-compose` (v1, what Debian ships), waits until every
+// container answers GET /health, and records the containers' addresses in the cluster record so
+// that `status`, `send`, `monitor` and the rest find them as in local mode.
+import { spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
+import { ClusterError, ClusterRunningError } from '../core/errors.js'
+import { checkInteger, checkString } from '../core/options.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
+import type { Startable } from '../core/interfaces.js'
+import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
+
+/** The repository (or installed package) root: where bin/, dist/, deploy/ and node_modules/ are. */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
+
+function findPackageRoot(from: string): string {
+  // dist/src/cluster when compiled, src/cluster under tsx: the first parent with our package.json
+  for (let dir = from, i = 0; i < 6; i++, dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json')
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'distlab')
+      return dir
+  }
+  return resolve(from, '../../..')
+}
+export const DOCKERFILE_PATH = join(PACKAGE_ROOT, 'deploy', 'Dockerfile')
+/** The seed-000 network name. */
+export const NETWORK_NAME = 'Proj1-distributed-network'
+export const DEFAULT_BASE_IMAGE = 'node:20-bookworm-slim'
+export const DEFAULT_IMAGE = 'distlab:latest'
+export const DEFAULT_PROJECT = 'distlab'
+/** Tag prefix of the base image imported from the host's node binary; the node version follows. */
+export const LOCAL_BASE_REPOSITORY = 'distlab-base'
+/** Unprivileged user the image runs as (`node` in the official image). */
+export const IMAGE_UID = 1000
+export const DEFAULT_DOCKER_TIMEOUT_MS = 120_000
+export const HEALTH_POLL_INTERVAL_MS = 250
+
+/** The Docker engine or one of its commands failed; the message holds its last lines of output. */
+export class DockerError extends ClusterError {
+  override readonly code: string = 'ERR_DOCKER'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DockerError'
+  }
+}
+
+export class DockerUnavailableError extends DockerError {
+  override readonly code = 'ERR_DOCKER_UNAVAILABLE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DockerUnavailableError'
+  }
+}
+
+export interface RunResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+export interface RunOptions {
+  input?: string | Buffer | NodeJS.ReadableStream
+  timeoutMs?: number
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Resolve with the exit code instead of throwing on a non-zero one. */
+  allowFailure?: boolean
+}
+
+/** Runs a program to its end; a non-zero exit becomes a DockerError naming the command. */
+export function runCommand(cmd: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = o.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: o.cwd,
+      env: o.env ?? process.env,
+      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
+      reject(
+        missing
+          ? new DockerUnavailableError(
+              `${cmd} is not installed (apt-get install -y docker.io docker-compose)`,
+              {
+                cause: err,
+              },
+            )
+          : new DockerError(`${cmd} ${args.join(' ')}: ${err.message}`, { cause: err }),
+      )
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      const r = { stdout, stderr, code: code ?? -1 }
+      if (code === 0 || o.allowFailure) return resolvePromise(r)
+      const tail = (stderr.trim() || stdout.trim()).split('\n').slice(-5).join('\n')
+      const why = signal ? `killed after ${timeoutMs} ms` : `exit ${code}`
+      reject(new DockerError(`\`${cmd} ${args.join(' ')}\` failed (${why}): ${tail}`))
+    })
+    if (o.input !== undefined) {
+      if (typeof o.input === 'string' || Buffer.isBuffer(o.input)) child.stdin!.end(o.input)
+      else o.input.pipe(child.stdin!)
+      child.stdin!.on('error', () => {}) // the program may exit before reading everything
+    }
+  })
+}
+
+/** `docker <args>`. */
+export function docker(args: string[], o: RunOptions = {}): Promise<RunResult> {
+  return runCommand('docker', args, o)
+}
+
+/** True when the engine answers `docker info`. */
+export async function dockerReady(): Promise<boolean> {
+  try {
+    await docker(['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 20_000 })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Throws DockerUnavailableError with what to do when the engine does not answer. */
+export async function requireDocker(): Promise<void> {
+  if (!(await dockerReady()))
+    throw new DockerUnavailableError(
+      'the Docker engine does not answer; start it with `bash scripts/docker-start.sh` (or `sudo systemctl start docker`)',
+    )
+}
+
+let composeCache: string[] | undefined
+
+/** `docker compose` (v2) when the plugin is there, else `docker-compose` (v1). */
+export async function composeCommand(): Promise<string[]> {
+  if (composeCache) return composeCache
+  const v2 = await docker(['compose', 'version'], { allowFailure: true, timeoutMs: 20_000 }).catch(
+    () => undefined,
+  )
+  if (v2 && v2.code === 0) return (composeCache = ['docker', 'compose'])
+  const v1 = await runCommand('docker-compose', ['version'], { allowFailure: true, timeoutMs: 20_000 }).catch(
+    () => undefined,
+  )
+  if (v1 && v1.code === 0) return (composeCache = ['docker-compose'])
+  throw new DockerUnavailableError(
+    'neither `docker compose` nor `docker-compose` works (apt-get install -y docker-compose)',
+  )
+}
+
+/** Runs the compose program with `-p project -f file` and the given arguments. */
+export async function compose(
+  project: string,
+  file: string,
+  args: string[],
+  o: RunOptions = {},
+): Promise<RunResult> {
+  const [cmd, ...pre] = await composeCommand()
+  return runCommand(cmd!, [...pre, '-p', project, '-f', file, ...args], o)
+}
+
+export async function imageExists(tag: string): Promise<boolean> {
+  const r = await docker(['image', 'inspect', '--format', '{{.Id}}', tag], { allowFailure: true })
+  return r.code === 0
+}
+
+/** Size of an image in bytes. */
+export async function imageSize(tag: string): Promise<number> {
+  const r = await docker(['image', 'inspect', '--format', '{{.Size}}', tag])
+  return Number(r.stdout.trim())
+}
+
+// ---- the base image, imported from the host's node binary ----
+
+export interface LocalBaseImageInit {
+  /** @default distlab-base:node-<version of the node binary> */
+  tag?: string
+  /** The node binary to package. @default the one running this code */
+  nodeBinary?: string
+  /** Build again even when the tag exists. @default false */
+  force?: boolean
+  /** Native add-ons whose shared libraries the image needs too. @default those of the production dependencies */
+  extraBinaries?: string[]
+}
+
+export function localBaseTag(version = process.version): string {
+  return `${LOCAL_BASE_REPOSITORY}:node-${version}`
+}
+
+/** The absolute paths of the shared libraries `ldd` lists for a binary (the loader included). */
+export async function sharedLibraries(binary: string): Promise<string[]> {
+  const r = await runCommand('ldd', [binary], { allowFailure: true, timeoutMs: 20_000 })
+  if (r.code !== 0) return [] // statically linked, or not an ELF file
+  const out = new Set<string>()
+  for (const line of r.stdout.split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line)
+    if (m) out.add(m[1]!)
+  }
+  return [...out]
+}
+
+const PASSWD = 'root:x:0:0:root:/root:/usr/sbin/nologin\nnode:x:1000:1000::/home/node:/usr/sbin/nologin\n'
+const GROUP = 'root:x:0:\nnode:x:1000:\n'
+const NSSWITCH = 'passwd: files\ngroup: files\nhosts: files dns\n'
+
+/**
+ * Builds a runnable base image without a registry: a root file system holding the host's node
+ * binary at /usr/local/bin/node, the shared libraries `ldd` lists for it and for the native
+ * add-ons, /etc/passwd with a `node` user (uid 1000) and a /tmp, passed to `docker import`.
+ * Skipped when the tag exists already (the cache between runs), unless `force`.
+ */
+export async function buildLocalBaseImage(
+  init: LocalBaseImageInit = {},
+): Promise<{ tag: string; built: boolean }> {
+  const nodeBinary = init.nodeBinary ?? process.execPath
+  const version = init.nodeBinary
+    ? (await runCommand(nodeBinary, ['--version'])).stdout.trim()
+    : process.version
+  const tag = init.tag ?? localBaseTag(version)
+  if (!init.force && (await imageExists(tag))) return { tag, built: false }
+  const root = mkdtempSync(join(tmpdir(), 'distlab-base-'))
+  try {
+    const put = (from: string, to: string) => {
+      mkdirSync(join(root, dirname(to)), { recursive: true })
+      copyFileSync(from, join(root, to)) // follows symlinks: the library itself, under the name ldd gave
+    }
+    put(nodeBinary, '/usr/local/bin/node')
+    chmodSync(join(root, 'usr/local/bin/node'), 0o755)
+    const binaries = [nodeBinary, ...(init.extraBinaries ?? nativeAddons())]
+    for (const b of binaries) for (const lib of await sharedLibraries(b)) put(lib, lib)
+    mkdirSync(join(root, 'etc'), { recursive: true })
+    writeFileSync(join(root, 'etc/passwd'), PASSWD)
+    writeFileSync(join(root, 'etc/group'), GROUP)
+    writeFileSync(join(root, 'etc/nsswitch.conf'), NSSWITCH)
+    mkdirSync(join(root, 'tmp'))
+    chmodSync(join(root, 'tmp'), 0o1777)
+    mkdirSync(join(root, 'home/node'), { recursive: true })
+    if (process.getuid?.() === 0) chownSync(join(root, 'home/node'), IMAGE_UID, IMAGE_UID)
+    const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await docker(
+      [
+        'import',
+        '--change',
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        '--change',
+        'CMD ["node"]',
+        '-',
+        tag,
+      ],
+      { input: tar.stdout, timeoutMs: 300_000 },
+    )
+    return { tag, built: true }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** The `.node` files of the production dependencies. */
+export function nativeAddons(root = PACKAGE_ROOT): string[] {
+  const out: string[] = []
+  for (const dir of productionPackages(root)) {
+    const release = join(root, dir, 'build', 'Release')
+    const candidates = existsSync(release) ? [release, join(root, dir)] : [join(root, dir)]
+    for (const c of candidates) {
+      try {
+        for (const f of readdirSync(c)) if (f.endsWith('.node')) out.push(join(c, f))
+      } catch {
+        // no such directory
+      }
+    }
+  }
+  return out
+}
+
+// ---- the build context ----
+
+/**
+ * The packages `npm ci --omit=dev` would install: every `node_modules/...` entry of
+ * package-lock.json not marked `dev`, that exists on disk (optional platform packages of other
+ * systems do not).
+ */
+export function productionPackages(root = PACKAGE_ROOT): string[] {
+  const lockFile = join(root, 'package-lock.json')
+  if (!existsSync(lockFile)) return []
+  const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as {
+    packages?: Record<string, { dev?: boolean; link?: boolean }>
+  }
+  return Object.entries(lock.packages ?? {})
+    .filter(([p, meta]) => p.startsWith('node_modules/') && !meta.dev && !meta.link)
+    .map(([p]) => p)
+    .filter((p) => existsSync(join(root, p)))
+}
+
+/** Parts of packages that are not needed at run time (sources and build leftovers of add-ons). */
+const CONTEXT_EXCLUDES = [
+  /^node_modules\/better-sqlite3\/(deps|src)(\/|$)/,
+  /^node_modules\/better-sqlite3\/build\/(Release\/(obj|\.deps|test_extension)|deps)/,
+  /\.(md|markdown|ts\.map|d\.ts|d\.mts|d\.cts)$/i,
+]
+
+export interface BuildContextInfo {
+  dir: string
+  bytes: number
+  files: number
+}
+
+/**
+ * Assembles the image's build context in `dir`: app/ (package.json, bin/, dist/src/, web/,
+ * deploy/ and the production node_modules) and data/ (the empty state directory). Needs dist/
+ * built (`npm run build`).
+ */
+export function prepareBuildContext(dir: string, root = PACKAGE_ROOT): BuildContextInfo {
+  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js')))
+    throw new ClusterError(`${join(root, 'dist')} is not built; run \`npm run build\` first`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(join(dir, 'app'), { recursive: true })
+  mkdirSync(join(dir, 'data'), { recursive: true })
+  writeFileSync(join(dir, 'data', '.keep'), '')
+  let bytes = 0
+  let files = 0
+  const copy = (rel: string) => {
+    const from = join(root, rel)
+    if (!existsSync(from)) return
+    cpSync(from, join(dir, 'app', rel), {
+      recursive: true,
+      dereference: true,
+      filter: (src) => {
+        const r = relative(root, src).split('\\').join('/')
+        if (CONTEXT_EXCLUDES.some((x) => x.test(r))) return false
+        const st = statSync(src)
+        if (st.isFile()) {
+          bytes += st.size
+          files++
+        }
+        return true
+      },
+    })
+  }
+  for (const rel of ['package.json', 'bin', 'dist/src', 'web', 'deploy', 'contrib']) copy(rel)
+  for (const p of productionPackages(root)) copy(p)
+  writeFileSync(join(dir, 'Dockerfile'), readFileSync(join(root, 'deploy', 'Dockerfile')))
+  return { dir, bytes, files }
+}
+
+export interface BuildImageInit {
+  /** @default distlab:latest */
+  tag?: string
+  /** @default node:20-bookworm-slim */
+  baseImage?: string
+  root?: string
+  timeoutMs?: number
+}
+
+/** Builds the project's image from deploy/Dockerfile; returns its tag and size in bytes. */
+export async function buildImage(
+  init: BuildImageInit = {},
+): Promise<{ tag: string; baseImage: string; sizeBytes: number; context: BuildContextInfo }> {
+  const tag = init.tag ?? DEFAULT_IMAGE
+  const baseImage = init.baseImage ?? DEFAULT_BASE_IMAGE
+  const dir = mkdtempSync(join(tmpdir(), 'distlab-context-'))
+  try {
+    const context = prepareBuildContext(join(dir, 'ctx'), init.root)
+    await docker(['build', '--build-arg', `BASE_IMAGE=${baseImage}`, '-t', tag, context.dir], {
+      timeoutMs: init.timeoutMs ?? 600_000,
+      // The legacy builder: it works with the engine alone (BuildKit would need buildx here).
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    })
+    return { tag, baseImage, sizeBytes: await imageSize(tag), context: { ...context, dir: '' } }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// ---- the compose project ----
+
+export interface ComposeSpecInit {
+  /** Nodes besides the master. @default 4 */
+  nodes?: number
+  /** @default distlab:latest */
+  image?: string
+  /** @default Proj1-distributed-network */
+  network?: string
+  /** Publish the master's API and dashboard on this host address (none when unset). */
+  publishHost?: string
+  /** Log format of the containers. @default 'pretty' */
+  logFormat?: 'pretty' | 'json'
+}
+
+/**
+ * A compose file with one service per node (master, node1..nodeN), so that every node has the
+ * stable DNS name of the seeds (`http://node1:5000`), on the named network. It uses only what
+ * both `docker compose` and `docker-compose` 1.29 accept.
+ */
+export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown> {
+  const nodes = checkInteger('nodes', init.nodes ?? 4, 1, 1000)
+  const image = checkString('image', init.image ?? DEFAULT_IMAGE)
+  const network = checkString('network', init.network ?? NETWORK_NAME, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
+  const logFormat = init.logFormat ?? 'pretty'
+  const services: Record<string, unknown> = {}
+  services[MASTER_NAME] = {
+    image,
+    hostname: MASTER_NAME,
+    init: true,
+    command: ['master', '--name', MASTER_NAME, '--host', '0.0.0.0', '--log-format', logFormat],
+    ...(init.publishHost
+      ? {
+          ports: [
+            `${init.publishHost}:${DEFAULT_HTTP_PORT}:${DEFAULT_HTTP_PORT}`,
+            `${init.publishHost}:8080:8080`,
+          ],
+        }
+      : {}),
+    networks: ['default'],
+  }
+  for (let i = 1; i <= nodes; i++) {
+    const name = nodeName(i)
+    services[name] = {
+      image,
+      hostname: name,
+      init: true,
+      command: [
+        'node',
+        '--name',
+        name,
+        '--host',
+        '0.0.0.0',
+        '--advertise',
+        name,
+        '--bootstrap',
+        `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`,
+        '--log-format',
+        logFormat,
+      ],
+      depends_on: [MASTER_NAME],
+      networks: ['default'],
+    }
+  }
+  return {
+    version: '3.8',
+    services,
+    networks: { default: { name: network, driver: 'bridge' } },
+  }
+}
+
+export function composeYaml(init: ComposeSpecInit = {}): string {
+  return (
+    '# Generated by `distlab up --mode docker`: the master and one service per node on the\n' +
+    `# network ${init.network ?? NETWORK_NAME}. Works with \`docker compose\` and \`docker-compose\`.\n` +
+    stringify(composeSpec(init), { lineWidth: 0 })
+  )
+}
+
+export interface ContainerInfo {
+  id: string
+  /** The compose service (master, node1, ...). */
+  service: string
+  /** Address on the project's network. */
+  ip: string
+  /** The container's main process as the host sees it. */
+  pid: number
+  running: boolean
+  health?: string
+}
+
+/** Every container of a compose project (running or not). */
+export async function projectContainers(project: string, network?: string): Promise<ContainerInfo[]> {
+  const ids = (
+    await docker(['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`])
+  ).stdout
+    .split('\n')
+    .filter(Boolean)
+  return inspectContainers(ids, network)
+}
+
+export async function inspectContainers(ids: string[], network?: string): Promise<ContainerInfo[]> {
+  if (ids.length === 0) return []
+  const r = await docker(['inspect', ...ids])
+  const all = JSON.parse(r.stdout) as Array<{
+    Id: string
+    Config: { Labels?: Record<string, string> }
+    State: { Running: boolean; Pid: number; Health?: { Status: string } }
+    NetworkSettings: { Networks: Record<string, { IPAddress: string }> }
+  }>
+  return all.map((c) => {
+    const nets = c.NetworkSettings.Networks ?? {}
+    const ip = (network ? nets[network]?.IPAddress : undefined) ?? Object.values(nets)[0]?.IPAddress ?? ''
+    const labels = c.Config.Labels ?? {}
+    return {
+      id: c.Id,
+      service: labels['com.docker.compose.service'] ?? labels['com.docker.swarm.service.name'] ?? '',
+      ip,
+      pid: c.State.Pid,
+      running: c.State.Running,
+      health: c.State.Health?.Status,
+    }
+  })
+}
+
+/** Polls GET /health on every address until all answer 200; returns the ids they report. */
+export async function waitHealthy(
+  urls: Map<string, string>,
+  timeoutMs: number,
+  onProgress?: (healthy: number, total: number) => void,
+): Promise<Map<string, string>> {
+  const ids = new Map<string, string>()
+  const deadline = Date.now() + timeoutMs
+  while (ids.size < urls.size) {
+    await Promise.all(
+      [...urls].map(async ([name, url]) => {
+        if (ids.has(name)) return
+        try {
+          const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })
+          if (res.ok) ids.set(name, ((await res.json()) as { id: string }).id)
+        } catch {
+          // not up yet
+        }
+      }),
+    )
+    onProgress?.(ids.size, urls.size)
+    if (ids.size === urls.size) break
+    if (Date.now() > deadline) {
+      const missing = [...urls.keys()].filter((n) => !ids.has(n))
+      throw new ClusterError(
+        `${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''} did not answer /health within ${timeoutMs} ms`,
+      )
+    }
+    await new Promise((r) => setTimeout(r, HEALTH_POLL_INTERVAL_MS))
+  }
+  return ids
+}
+
+/** The record of a container cluster: the local record's fields plus how to find the project. */
+export interface ContainerClusterRecord extends Omit<ClusterRecord, 'mode'> {
+  mode: 'docker' | 'swarm'
+  docker: {
+    project: string
+    composeFile: string
+    network: string
+    image: string
+    /** swarm: this cluster ran `docker swarm init`, so `down` leaves the swarm again. */
+    initializedSwarm?: boolean
+  }
+}
+
+export function isContainerRecord(rec: unknown): rec is ContainerClusterRecord {
+  const m = (rec as { mode?: string } | undefined)?.mode
+  return m === 'docker' || m === 'swarm'
+}
+
+export function writeContainerRecord(dir: string, rec: ContainerClusterRecord): void {
+  // The shared record type names the local modes only; commands that read it use host/httpPort.
+  writeCluster(dir, rec as unknown as ClusterRecord)
+}
+
+export interface DockerClusterInit {
+  /** Nodes besides the master. @default 4 */
+  nodes?: number
+  stateDir: string
+  /** @default distlab:latest */
+  image?: string
+  /** Compose project name. @default distlab */
+  project?: string
+  /** @default Proj1-distributed-network */
+  network?: string
+  /** Publish the master's API (5000) and dashboard (8080) on this host address. @default none */
+  publishHost?: string
+  /** Time allowed until every node answers /health, in ms. @default 60 s + 1 s per node */
+  startTimeoutMs?: number
+  /** Each log line of each container, as it comes. */
+  onLine?: (name: string, line: string) => void
+  /** How many nodes answer /health, while starting. */
+  onProgress?: (healthy: number, total: number) => void
+}
+
+/** Parses the prefix compose puts before each log line: `distlab_node3_1  | text` → node3. */
+export function parseComposeLogLine(line: string): { service: string; text: string } | undefined {
+  const bar = line.indexOf('|')
+  if (bar < 0) return undefined
+  const prefix = line.slice(0, bar).trim()
+  const text = line.slice(bar + 1).replace(/^ /, '')
+  const m = /(?:^|[_-])([a-zA-Z][a-zA-Z0-9]*)[_-]\d+$/.exec(prefix)
+  return { service: m ? m[1]! : prefix, text }
+}
+
+export class DockerCluster extends EventEmitter implements Startable {
+  readonly nodes: number
+  readonly project: string
+  readonly network: string
+  readonly image: string
+  readonly composeFile: string
+  private record?: ContainerClusterRecord
+  private logs = new Map<string, WriteStream>()
+  private follower?: ReturnType<typeof spawn>
+  private stopped = false
+  private started = false
+
+  constructor(private readonly init: DockerClusterInit) {
+    super()
+    this.nodes = checkInteger('nodes', init.nodes ?? 4, 1, 1000)
+    this.project = checkString('project', init.project ?? DEFAULT_PROJECT, /^[a-z0-9][a-z0-9_-]*$/)
+    this.network = init.network ?? NETWORK_NAME
+    this.image = init.image ?? DEFAULT_IMAGE
+    this.composeFile = resolve(init.stateDir, 'docker', 'compose.yml')
+  }
+
+  list(): NodeRecord[] {
+    return this.record?.nodes ?? []
+  }
+
+  get cluster(): ContainerClusterRecord | undefined {
+    return this.record
+  }
+
+  async start(): Promise<void> {
+    const existing = readCluster(this.init.stateDir)
+    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
+      throw new ClusterRunningError(
+        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+      )
+    await requireDocker()
+    if (!(await imageExists(this.image)))
+      throw new DockerError(
+        `no image ${this.image}; build it with \`distlab deploy image\` (offline: \`bash scripts/docker-build-image.sh\`)`,
+      )
+    mkdirSync(dirname(this.composeFile), { recursive: true })
+    writeFileSync(
+      this.composeFile,
+      composeYaml({
+        nodes: this.nodes,
+        image: this.image,
+        network: this.network,
+        publishHost: this.init.publishHost,
+      }),
+    )
+    const names = [MASTER_NAME, ...Array.from({ length: this.nodes }, (_, i) => nodeName(i + 1))]
+    this.record = {
+      version: 1,
+      mode: 'docker',
+      plan: 'loopback',
+      block: 0,
+      startedAt: Date.now(),
+      supervisorPid: process.pid,
+      state: 'starting',
+      nodes: names.map((name) => ({
+        name,
+        host: '',
+        httpPort: DEFAULT_HTTP_PORT,
+        framePort: DEFAULT_FRAME_PORT,
+        pid: process.pid,
+      })),
+      docker: {
+        project: this.project,
+        composeFile: this.composeFile,
+        network: this.network,
+        image: this.image,
+      },
+    }
+    writeContainerRecord(this.init.stateDir, this.record)
+    this.started = true
+    try {
+      const timeoutMs = this.init.startTimeoutMs ?? 60_000 + 1000 * this.nodes
+      await compose(this.project, this.composeFile, ['up', '-d', '--remove-orphans'], { timeoutMs })
+      this.followLogs()
+      const containers = await projectContainers(this.project, this.network)
+      const byService = new Map(containers.map((c) => [c.service, c]))
+      const urls = new Map<string, string>()
+      for (const n of this.record.nodes) {
+        const c = byService.get(n.name)
+        if (!c?.ip) throw new DockerError(`container ${n.name} has no address on ${this.network}`)
+        n.host = c.ip
+        n.pid = c.pid
+        urls.set(n.name, `http://${c.ip}:${n.httpPort}`)
+      }
+      writeContainerRecord(this.init.stateDir, this.record)
+      const ids = await waitHealthy(urls, timeoutMs, this.init.onProgress)
+      for (const n of this.record.nodes) n.id = ids.get(n.name)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.record.state = 'running'
+    writeContainerRecord(this.init.stateDir, this.record)
+  }
+
+  private followLogs(): void {
+    const dir = logDir(this.init.stateDir)
+    mkdirSync(dir, { recursive: true })
+    void composeCommand().then(([cmd, ...pre]) => {
+      if (this.stopped) return
+      const child = spawn(
+        cmd!,
+        [...pre, '-p', this.project, '-f', this.composeFile, 'logs', '-f', '--no-color', '--tail', 'all'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      )
+      this.follower = child
+      child.on('error', () => {})
+      let partial = ''
+      child.stdout!.on('data', (d: Buffer) => {
+        const parts = (partial + d.toString()).split('\n')
+        partial = parts.pop() ?? ''
+        for (const line of parts) {
+          const p = parseComposeLogLine(line)
+          if (!p) continue
+          let log = this.logs.get(p.service)
+          if (!log) {
+            log = createWriteStream(join(dir, `${p.service}.log`))
+            this.logs.set(p.service, log)
+          }
+          log.write(p.text + '\n')
+          this.init.onLine?.(p.service, p.text)
+        }
+      })
+    })
+  }
+
+  /** `compose down`: every container and the network go; the record is removed. Twice is harmless. */
+  async stop(): Promise<void> {
+    if (this.stopped || !this.started) return
+    this.stopped = true
+    if (this.record) {
+      this.record.state = 'stopping'
+      writeContainerRecord(this.init.stateDir, this.record)
+    }
+    this.follower?.kill('SIGTERM')
+    await composeDown(this.project, this.composeFile)
+    for (const l of this.logs.values()) l.end()
+    const rec = readCluster(this.init.stateDir)
+    if (rec && rec.supervisorPid === process.pid)
+      rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })
+  }
+}
+
+/** Removes a compose project's containers, network and anonymous volumes. */
+export async function composeDown(project: string, composeFile: string, timeoutMs = 180_000): Promise<void> {
+  if (existsSync(composeFile)) {
+    await compose(project, composeFile, ['down', '--volumes', '--remove-orphans', '--timeout', '5'], {
+      timeoutMs,
+      allowFailure: true,
+    })
+  }
+  // Whatever is left (the file is gone, or down failed half-way) is removed by label.
+  const left = (
+    await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], {
+      allowFailure: true,
+    })
+  ).stdout
+    .split('\n')
+    .filter(Boolean)
+  if (left.length) await docker(['rm', '-f', '-v', ...left], { allowFailure: true, timeoutMs })
+}

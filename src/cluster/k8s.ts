@@ -1,0 +1,263 @@
+// Kubernetes manifests for a distlab cluster: the master as a Deployment behind a Service (the
+// bootstrap every node joins through, by its DNS name), the nodes as a StatefulSet with a headless
+// Service so that each has a stable DNS name (node-0.node, node-1.node, ...), and a ConfigMap with
+// the cluster's settings. Plain objects: `kubectl apply -f <dir>` takes the files as written.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { checkInteger, checkString } from '../core/options.js'
+import { InvalidArgumentError } from '../core/errors.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../core/ids.js'
+import { DEFAULT_IMAGE, IMAGE_UID } from './docker.js'
+
+export const K8S_APP_LABEL = 'distlab'
+export const K8S_NODE_SERVICE = 'node'
+export const K8S_CONFIGMAP = 'distlab-config'
+export const DASHBOARD_PORT = 8080
+/** RFC 1123 label: what Kubernetes accepts as a namespace name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+
+export interface K8sInit {
+  /** Nodes besides the master (StatefulSet replicas). @default 4 */
+  nodes?: number
+  /** @default distlab:latest */
+  image?: string
+  /** Namespace written into every object; none means kubectl's current one. */
+  namespace?: string
+  /** @default IfNotPresent (a locally loaded image works on kind/minikube) */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'
+  /** Log format of the containers. @default json */
+  logFormat?: 'pretty' | 'json'
+}
+
+export interface K8sOptions {
+  nodes: number
+  image: string
+  namespace?: string
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never'
+  logFormat: 'pretty' | 'json'
+}
+
+export function resolveK8sOptions(init: K8sInit = {}): K8sOptions {
+  const pull = init.imagePullPolicy ?? 'IfNotPresent'
+  if (!['Always', 'IfNotPresent', 'Never'].includes(pull))
+    throw new InvalidArgumentError(
+      `imagePullPolicy must be Always, IfNotPresent or Never, got ${String(pull)}`,
+      'imagePullPolicy',
+    )
+  return Object.freeze({
+    nodes: checkInteger('nodes', init.nodes ?? 4, 1, 10_000),
+    image: checkString('image', init.image ?? DEFAULT_IMAGE, /^\S+$/),
+    namespace: init.namespace === undefined ? undefined : checkString('namespace', init.namespace, DNS_LABEL),
+    imagePullPolicy: pull,
+    logFormat: init.logFormat ?? 'json',
+  })
+}
+
+type K8sObject = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string } & Record<string, unknown>
+} & Record<string, unknown>
+
+const labels = (role: string) => ({ app: K8S_APP_LABEL, 'app.kubernetes.io/name': K8S_APP_LABEL, role })
+
+function meta(name: string, role: string, o: K8sOptions): K8sObject['metadata'] {
+  return { name, ...(o.namespace ? { namespace: o.namespace } : {}), labels: labels(role) }
+}
+
+function containerPorts() {
+  return [
+    { name: 'http', containerPort: DEFAULT_HTTP_PORT, protocol: 'TCP' },
+    { name: 'frames-tcp', containerPort: DEFAULT_FRAME_PORT, protocol: 'TCP' },
+    { name: 'frames-udp', containerPort: DEFAULT_FRAME_PORT, protocol: 'UDP' },
+  ]
+}
+
+const podSecurity = {
+  runAsNonRoot: true,
+  runAsUser: IMAGE_UID,
+  runAsGroup: IMAGE_UID,
+  fsGroup: IMAGE_UID,
+}
+
+const containerSecurity = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }
+
+function probes() {
+  const get = { path: '/health', port: 'http' }
+  return {
+    readinessProbe: { httpGet: get, initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 3 },
+    livenessProbe: {
+      httpGet: get,
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+    },
+  }
+}
+
+/** Every object of the cluster, in the order `kubectl apply` should create them. */
+export function k8sManifests(init: K8sInit = {}): K8sObject[] {
+  const o = resolveK8sOptions(init)
+  const bootstrap = `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`
+  const configMap: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(K8S_CONFIGMAP, 'config', o),
+    data: {
+      DISTLAB_BOOTSTRAP: bootstrap,
+      DISTLAB_NODES: String(o.nodes),
+      DISTLAB_LOG_FORMAT: o.logFormat,
+      DISTLAB_HTTP_PORT: String(DEFAULT_HTTP_PORT),
+      DISTLAB_FRAME_PORT: String(DEFAULT_FRAME_PORT),
+      DISTLAB_HEALTH_PORT: String(DEFAULT_HTTP_PORT),
+    },
+  }
+  const env = [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ]
+  const envFrom = [{ configMapRef: { name: K8S_CONFIGMAP } }]
+  const master: K8sObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(MASTER_NAME, 'master', o),
+    spec: {
+      replicas: 1,
+      // One registry at a time: the old master goes before the new one starts.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: labels('master') },
+      template: {
+        metadata: { labels: labels('master') },
+        spec: {
+          securityContext: podSecurity,
+          containers: [
+            {
+              name: MASTER_NAME,
+              image: o.image,
+              imagePullPolicy: o.imagePullPolicy,
+              args: [
+                'master',
+                '--name',
+                MASTER_NAME,
+                '--host',
+                '0.0.0.0',
+                '--advertise',
+                MASTER_NAME,
+                '--log-format',
+                '$(DISTLAB_LOG_FORMAT)',
+              ],
+              env,
+              envFrom,
+              ports: [
+                ...containerPorts(),
+                { name: 'dashboard', containerPort: DASHBOARD_PORT, protocol: 'TCP' },
+              ],
+              ...probes(),
+              resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '512Mi' } },
+              securityContext: containerSecurity,
+            },
+          ],
+        },
+      },
+    },
+  }
+  const masterService: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(MASTER_NAME, 'master', o),
+    spec: {
+      type: 'ClusterIP',
+      selector: labels('master'),
+      ports: [
+        { name: 'http', port: DEFAULT_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'frames-tcp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-tcp', protocol: 'TCP' },
+        { name: 'frames-udp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-udp', protocol: 'UDP' },
+        { name: 'dashboard', port: DASHBOARD_PORT, targetPort: 'dashboard', protocol: 'TCP' },
+      ],
+    },
+  }
+  const nodeService: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(K8S_NODE_SERVICE, 'node', o),
+    spec: {
+      // Headless: a DNS record per pod (node-3.node), no virtual IP; discovery, not load balancing.
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: labels('node'),
+      ports: [
+        { name: 'http', port: DEFAULT_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'frames-tcp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-tcp', protocol: 'TCP' },
+        { name: 'frames-udp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-udp', protocol: 'UDP' },
+      ],
+    },
+  }
+  const nodes: K8sObject = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(K8S_NODE_SERVICE, 'node', o),
+    spec: {
+      serviceName: K8S_NODE_SERVICE,
+      replicas: o.nodes,
+      // Peers need no start order: all start at once, as with `docker compose up`.
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: labels('node') },
+      template: {
+        metadata: { labels: labels('node') },
+        spec: {
+          securityContext: podSecurity,
+          terminationGracePeriodSeconds: 10,
+          containers: [
+            {
+              name: 'node',
+              image: o.image,
+              imagePullPolicy: o.imagePullPolicy,
+              args: [
+                'node',
+                '--name',
+                '$(POD_NAME)',
+                '--host',
+                '0.0.0.0',
+                '--advertise',
+                `$(POD_NAME).${K8S_NODE_SERVICE}`,
+                '--bootstrap',
+                '$(DISTLAB_BOOTSTRAP)',
+                '--log-format',
+                '$(DISTLAB_LOG_FORMAT)',
+              ],
+              env,
+              envFrom,
+              ports: containerPorts(),
+              ...probes(),
+              resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              securityContext: containerSecurity,
+            },
+          ],
+        },
+      },
+    },
+  }
+  return [configMap, masterService, master, nodeService, nodes]
+}
+
+export interface WrittenManifest {
+  file: string
+  kind: string
+  name: string
+}
+
+/** Writes one YAML file per object (00-configmap-distlab-config.yaml, ...); returns what it wrote. */
+export function writeK8sManifests(dir: string, init: K8sInit = {}): WrittenManifest[] {
+  const objects = k8sManifests(init)
+  mkdirSync(dir, { recursive: true })
+  return objects.map((obj, i) => {
+    const file = join(
+      dir,
+      `${String(i).padStart(2, '0')}-${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`,
+    )
+    writeFileSync(file, `# Generated by \`distlab deploy k8s\`.\n${stringify(obj, { lineWidth: 0 })}`)
+    return { file, kind: obj.kind, name: obj.metadata.name }
+  })
+}

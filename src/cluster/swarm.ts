@@ -1,0 +1,245 @@
+// The Swarm launcher: deploy/stack.yml on a swarm (a single-node one made here when the engine is
+// not in a swarm yet), master and nodes on an overlay network. The host reaches the tasks through
+// their docker_gwbridge addresses, which go into the cluster record for `status` and the rest.
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { ClusterError, ClusterRunningError } from '../core/errors.js'
+import { checkInteger, checkString } from '../core/options.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
+import type { Startable } from '../core/interfaces.js'
+import {
+  DEFAULT_IMAGE,
+  DockerError,
+  PACKAGE_ROOT,
+  docker,
+  imageExists,
+  requireDocker,
+  waitHealthy,
+  writeContainerRecord,
+  type ContainerClusterRecord,
+} from './docker.js'
+import { isAlive, readCluster, type NodeRecord } from './state.js'
+
+export const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'stack.yml')
+export const DEFAULT_STACK = 'distlab'
+export const OVERLAY_NETWORK = 'Proj1-distributed-overlay'
+export const GATEWAY_BRIDGE = 'docker_gwbridge'
+
+/** 'active' when this engine is a swarm member, else 'inactive' (or 'pending', 'error', ...). */
+export async function swarmState(): Promise<string> {
+  return (await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])).stdout.trim()
+}
+
+/**
+ * Makes this engine a single-node swarm when it is not in one. The control plane listens on
+ * loopback only. Returns true when it initialised the swarm (so the caller can leave it again).
+ */
+export async function ensureSwarm(): Promise<boolean> {
+  if ((await swarmState()) === 'active') return false
+  await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', '127.0.0.1:2377'], {
+    timeoutMs: 60_000,
+  })
+  return true
+}
+
+/** Leaves the swarm and removes the docker_gwbridge network that `swarm init` created. */
+export async function leaveSwarm(): Promise<void> {
+  await docker(['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 })
+  await docker(['network', 'rm', GATEWAY_BRIDGE], { allowFailure: true })
+}
+
+/** Running containers of a stack: task name → container id. */
+export async function stackContainers(stack: string): Promise<Map<string, string>> {
+  const r = await docker([
+    'ps',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.stack.namespace=${stack}`,
+    '--format',
+    '{{.ID}} {{.Label "com.docker.swarm.service.name"}} {{.Label "com.docker.swarm.task.name"}}',
+  ])
+  const out = new Map<string, string>()
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [id, , task] = line.split(' ')
+    if (id && task) out.set(task, id)
+  }
+  return out
+}
+
+/** Container id → its address on docker_gwbridge (how the host reaches a task). */
+export async function gatewayAddresses(): Promise<Map<string, string>> {
+  const r = await docker(['network', 'inspect', GATEWAY_BRIDGE, '--format', '{{json .Containers}}'], {
+    allowFailure: true,
+  })
+  const out = new Map<string, string>()
+  if (r.code !== 0) return out
+  const containers = JSON.parse(r.stdout || '{}') as Record<string, { IPv4Address: string }> | null
+  for (const [id, c] of Object.entries(containers ?? {})) out.set(id, c.IPv4Address.split('/')[0]!)
+  return out
+}
+
+/**
+ * `docker stack rm`, then waits until the stack's containers and its network are gone (the command
+ * itself returns before they are).
+ */
+export async function removeStack(stack: string, network: string, timeoutMs = 120_000): Promise<boolean> {
+  await docker(['stack', 'rm', stack], { allowFailure: true, timeoutMs })
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const left = await stackContainers(stack).catch(() => new Map())
+    const net = await docker(['network', 'inspect', network], { allowFailure: true })
+    if (left.size === 0 && net.code !== 0) return true
+    if (Date.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
+export interface SwarmClusterInit {
+  /** Nodes besides the master. @default 4 */
+  nodes?: number
+  stateDir: string
+  /** @default distlab:latest */
+  image?: string
+  /** Stack name. @default distlab */
+  stack?: string
+  /** Overlay network name. @default Proj1-distributed-overlay */
+  network?: string
+  /** @default deploy/stack.yml */
+  stackFile?: string
+  /** Leave the swarm at stop() when start() created it. @default true */
+  leaveSwarmOnStop?: boolean
+  /** @default 90 s + 1 s per node */
+  startTimeoutMs?: number
+  onProgress?: (healthy: number, total: number) => void
+}
+
+export class SwarmCluster implements Startable {
+  readonly nodes: number
+  readonly stack: string
+  readonly network: string
+  readonly image: string
+  readonly stackFile: string
+  private record?: ContainerClusterRecord
+  private initializedSwarm = false
+  private started = false
+  private stopped = false
+
+  constructor(private readonly init: SwarmClusterInit) {
+    this.nodes = checkInteger('nodes', init.nodes ?? 4, 1, 1000)
+    this.stack = checkString('stack', init.stack ?? DEFAULT_STACK, /^[a-z0-9][a-z0-9_-]*$/)
+    this.network = checkString('network', init.network ?? OVERLAY_NETWORK, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
+    this.image = init.image ?? DEFAULT_IMAGE
+    this.stackFile = init.stackFile ?? STACK_FILE
+  }
+
+  list(): NodeRecord[] {
+    return this.record?.nodes ?? []
+  }
+
+  get cluster(): ContainerClusterRecord | undefined {
+    return this.record
+  }
+
+  async start(): Promise<void> {
+    const existing = readCluster(this.init.stateDir)
+    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
+      throw new ClusterRunningError(
+        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+      )
+    await requireDocker()
+    if (!existsSync(this.stackFile)) throw new ClusterError(`no stack file at ${this.stackFile}`)
+    if (!(await imageExists(this.image)))
+      throw new DockerError(`no image ${this.image}; build it with \`distlab deploy image\``)
+    this.started = true
+    this.initializedSwarm = await ensureSwarm()
+    const names = [MASTER_NAME, ...Array.from({ length: this.nodes }, (_, i) => nodeName(i + 1))]
+    this.record = {
+      version: 1,
+      mode: 'swarm',
+      plan: 'loopback',
+      block: 0,
+      startedAt: Date.now(),
+      supervisorPid: process.pid,
+      state: 'starting',
+      nodes: names.map((name) => ({
+        name,
+        host: '',
+        httpPort: DEFAULT_HTTP_PORT,
+        framePort: DEFAULT_FRAME_PORT,
+        pid: process.pid,
+      })),
+      docker: {
+        project: this.stack,
+        composeFile: this.stackFile,
+        network: this.network,
+        image: this.image,
+        initializedSwarm: this.initializedSwarm,
+      },
+    }
+    writeContainerRecord(this.init.stateDir, this.record)
+    const timeoutMs = this.init.startTimeoutMs ?? 90_000 + 1000 * this.nodes
+    try {
+      await docker(['stack', 'deploy', '-c', this.stackFile, this.stack], {
+        timeoutMs,
+        env: {
+          ...process.env,
+          DISTLAB_IMAGE: this.image,
+          DISTLAB_NODES: String(this.nodes),
+          DISTLAB_NETWORK: this.network,
+        },
+      })
+      // Tasks are named <stack>_master.1 and <stack>_node.<slot>; node<slot> is their name.
+      const want = new Map(
+        names.map((n) => [
+          n === MASTER_NAME ? `${this.stack}_master.1` : `${this.stack}_node.${n.slice(4)}`,
+          n,
+        ]),
+      )
+      const deadline = Date.now() + timeoutMs
+      const urls = new Map<string, string>()
+      while (urls.size < want.size) {
+        const tasks = await stackContainers(this.stack)
+        const gw = await gatewayAddresses()
+        for (const [task, id] of tasks) {
+          const prefix = task.split('.').slice(0, 2).join('.')
+          const name = want.get(prefix)
+          const ip = gw.get(id)
+          if (!name || !ip) continue
+          const n = this.record.nodes.find((x) => x.name === name)!
+          n.host = ip
+          urls.set(name, `http://${ip}:${n.httpPort}`)
+        }
+        this.init.onProgress?.(0, want.size)
+        if (urls.size === want.size) break
+        if (Date.now() > deadline)
+          throw new ClusterError(
+            `the stack's tasks did not all start within ${timeoutMs} ms (${urls.size} of ${want.size})`,
+          )
+        await new Promise((r) => setTimeout(r, 500))
+      }
+      writeContainerRecord(this.init.stateDir, this.record)
+      const ids = await waitHealthy(urls, Math.max(10_000, deadline - Date.now()), this.init.onProgress)
+      for (const n of this.record.nodes) n.id = ids.get(n.name)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.record.state = 'running'
+    writeContainerRecord(this.init.stateDir, this.record)
+  }
+
+  /** Removes the stack and its network; leaves the swarm when start() created it. Twice is harmless. */
+  async stop(): Promise<void> {
+    if (this.stopped || !this.started) return
+    this.stopped = true
+    if (this.record) {
+      this.record.state = 'stopping'
+      writeContainerRecord(this.init.stateDir, this.record)
+    }
+    await removeStack(this.stack, this.network)
+    if (this.initializedSwarm && this.init.leaveSwarmOnStop !== false) await leaveSwarm()
+    const rec = readCluster(this.init.stateDir)
+    if (rec && rec.supervisorPid === process.pid)
+      rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })
+  }
+}
