@@ -75,6 +75,7 @@ export class LiveAggregator {
   private readonly nodes = new Map<string, Counters>()
   private readonly links = new Map<string, number>()
   private readonly sendTs = new Map<string, number>()
+  private readonly earlyRecv = new Map<string, Array<{ proto: string; ts: number }>>()
   private history: SecondPoint[] = []
   private current?: { t: number; sent: Record<string, number>; lat: Record<string, number[]> }
   private tickEvents: LiveEvent[] = []
@@ -115,6 +116,12 @@ export class LiveAggregator {
         if (e.msgId && !this.sendTs.has(e.msgId)) {
           this.sendTs.set(e.msgId, e.ts)
           if (this.sendTs.size > LATENCY_MATCH_WINDOW) this.sendTs.delete(this.sendTs.keys().next().value!)
+          // Receives whose telemetry came in before the send's (another node's batch).
+          const early = this.earlyRecv.get(e.msgId)
+          if (early) {
+            this.earlyRecv.delete(e.msgId)
+            for (const r of early) (cur.lat[r.proto] ??= []).push(Math.max(0, r.ts - e.ts))
+          }
         }
         break
       case 'recv': {
@@ -124,6 +131,14 @@ export class LiveAggregator {
         if (at !== undefined) {
           latencyMs = Math.max(0, e.ts - at)
           ;(cur.lat[e.proto] ??= []).push(latencyMs)
+        } else if (e.msgId) {
+          const list = this.earlyRecv.get(e.msgId)
+          if (list) list.push({ proto: e.proto, ts: e.ts })
+          else {
+            this.earlyRecv.set(e.msgId, [{ proto: e.proto, ts: e.ts }])
+            if (this.earlyRecv.size > LATENCY_MATCH_WINDOW)
+              this.earlyRecv.delete(this.earlyRecv.keys().next().value!)
+          }
         }
         break
       }
