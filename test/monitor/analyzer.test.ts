@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { analyzeEvents, quantile, messageCount } from '../../src/monitor/analyzer.js'
 import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
 
-let clock = 1_700_000_000_000
+const clock = 1_700_000_000_000
 const ev = (e: Partial<TelemetryEvent> & Pick<TelemetryEvent, 'kind' | 'node'>): TelemetryEvent => ({
   ts: clock,
   proto: 'unicast',
