@@ -6,7 +6,7 @@ import { runCli, scratchDir } from '../helpers.js'
 
 const BLOCK = '30'
 
-describe('distlab send unicast', () => {
+describe('distlab send unicast|broadcast', () => {
   const home = scratchDir()
   const env = { DISTLAB_HOME: home }
   const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 90_000 })
@@ -53,6 +53,37 @@ describe('distlab send unicast', () => {
       assert.equal(typeof body.rttMs, 'number')
     }
     assert.equal((await cli('heal')).code, 0)
+  })
+
+  test('send broadcast: every node delivers it once, with each strategy', async () => {
+    const r = await cli('send', 'broadcast', '--from', 'node1', 'hello all')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^broadcast node1~\S+ from node1 \(tree\) acknowledged\n/)
+    assert.match(r.stdout, /delivered on 4\/4 live nodes\n$/)
+    for (const strategy of ['flood', 'gossip', 'ip']) {
+      const j = await cli(
+        'send',
+        'broadcast',
+        '--from',
+        'node2',
+        '--strategy',
+        strategy,
+        `hi ${strategy}`,
+        '--json',
+      )
+      assert.equal(j.code, 0, j.stderr)
+      const body = JSON.parse(j.stdout) as {
+        strategy: string
+        deliveredTo: Array<{ node: string; hops: number }>
+        missing: string[]
+      }
+      assert.equal(body.strategy, strategy)
+      assert.deepEqual(body.deliveredTo.map((d) => d.node).sort(), ['master', 'node1', 'node2', 'node3'])
+      assert.deepEqual(body.missing, [])
+      assert.ok(body.deliveredTo.filter((d) => d.node !== 'node2').every((d) => d.hops >= 1))
+    }
+    const bad = await cli('send', 'broadcast', '--from', 'node1', '--strategy', 'carrier-pigeon', 'x')
+    assert.equal(bad.code, 2)
   })
 
   test('bad usage exits 2; an unknown node exits 1 with one clear line', async () => {

@@ -5,8 +5,14 @@ import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
-import { printJson } from '../output.js'
+import { printJson, table } from '../output.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
+import {
+  STRATEGIES,
+  type BroadcastDelivery,
+  type BroadcastResult,
+  type BroadcastStrategy,
+} from '../../protocols/broadcast/index.js'
 
 function nodeUrlOf(cmd: Command, name: string): string {
   return nodeUrl(findNode(requireCluster(stateDirOf(cmd)), name))
@@ -42,6 +48,80 @@ async function sendUnicast(cmd: Command, message: string, o: SendUnicastOptions)
   )
 }
 
+interface SendBroadcastOptions {
+  from: string
+  strategy: BroadcastStrategy
+  durable?: boolean
+  wait: number
+  json?: boolean
+}
+
+function strategyOption(v: string): BroadcastStrategy {
+  if (!(STRATEGIES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`--strategy must be one of ${STRATEGIES.join(', ')}, got ${v}`)
+  return v as BroadcastStrategy
+}
+
+async function sendBroadcast(cmd: Command, message: string, o: SendBroadcastOptions): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const r = await callNode<BroadcastResult>(
+    nodeUrl(findNode(rec, o.from)),
+    'POST',
+    '/broadcast',
+    { msg: message, strategy: o.strategy, durable: !!o.durable },
+    15_000,
+  )
+  // Follow the message to every node of the cluster record, up to --wait.
+  const deadline = Date.now() + o.wait
+  const seen = new Map<string, BroadcastDelivery>()
+  const unreachable = new Set<string>()
+  for (;;) {
+    await Promise.all(
+      rec.nodes
+        .filter((n) => !seen.has(n.name))
+        .map(async (n) => {
+          try {
+            const d = await callNode<{ messages: BroadcastDelivery[] }>(
+              nodeUrl(n),
+              'GET',
+              `/broadcast/delivered?id=${encodeURIComponent(r.id)}`,
+              undefined,
+              2000,
+            )
+            unreachable.delete(n.name)
+            if (d.messages[0]) seen.set(n.name, d.messages[0])
+          } catch {
+            unreachable.add(n.name)
+          }
+        }),
+    )
+    if (seen.size + unreachable.size >= rec.nodes.length || Date.now() > deadline) break
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  const missing = rec.nodes.map((n) => n.name).filter((n) => !seen.has(n) && !unreachable.has(n))
+  const deliveredTo = rec.nodes.flatMap((n) => {
+    const d = seen.get(n.name)
+    return d ? [{ node: n.name, hops: d.hops, latencyMs: Math.max(0, d.deliveredAt - d.sentAt) }] : []
+  })
+  if (o.json) printJson({ ...r, deliveredTo, missing, unreachable: [...unreachable] })
+  else {
+    process.stdout.write(`broadcast ${r.id} from ${r.from} (${r.strategy}) acknowledged\n`)
+    process.stdout.write(
+      table(
+        ['node', 'hops', 'latency'],
+        deliveredTo.map((d) => [d.node, d.hops, `${d.latencyMs} ms`]),
+      ),
+    )
+    process.stdout.write(
+      `delivered on ${deliveredTo.length}/${rec.nodes.length - unreachable.size} live nodes` +
+        (missing.length ? `; missing on ${missing.join(', ')}` : '') +
+        (unreachable.size ? `; not answering: ${[...unreachable].join(', ')}` : '') +
+        '\n',
+    )
+  }
+  if (missing.length) process.exitCode = 1
+}
+
 export function registerMessagingCommands(program: Command): void {
   const send = program
     .command('send')
@@ -55,4 +135,18 @@ export function registerMessagingCommands(program: Command): void {
     .option('--timeout <ms>', 'give up after this many ms', intOption('--timeout', 1, 600_000), 30_000)
     .option('--json', 'print {delivered, from, to, seq, rttMs, attempts, transport}')
     .action((message: string, o: SendUnicastOptions, cmd: Command) => sendUnicast(cmd, message, o))
+  send
+    .command('broadcast <message>')
+    .description('deliver a message to every node once (flood, gossip, tree or ip); shows who got it')
+    .requiredOption('--from <node>', 'node that broadcasts')
+    .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
+    .option('--durable', 'acknowledge only once a second node holds the message')
+    .option(
+      '--wait <ms>',
+      'how long to follow the message to every node',
+      intOption('--wait', 0, 600_000),
+      5000,
+    )
+    .option('--json', 'print {acknowledged, id, from, strategy, deliveredTo, missing, unreachable}')
+    .action((message: string, o: SendBroadcastOptions, cmd: Command) => sendBroadcast(cmd, message, o))
 }

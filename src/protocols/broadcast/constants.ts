@@ -1,0 +1,47 @@
+// Defaults of the broadcast strategies. Where a value comes from a paper it says which.
+
+/** The strategy a broadcast uses when none is named. */
+export const DEFAULT_STRATEGY = 'tree'
+/** UDP port of the IP broadcast strategy (one datagram to the broadcast address reaches every node). */
+export const IP_BROADCAST_PORT = 7001
+/** The broadcast address on loopback (DESIGN.md: verified to reach sockets bound to 0.0.0.0). */
+export const LOOPBACK_BROADCAST_ADDRESS = '127.255.255.255'
+/**
+ * Extra gossip targets beyond ln(N): with fanout ln(N) + c, infect-and-die push reaches every node
+ * with probability about exp(-exp(-c)) (Kermarrec, Massoulié and Ganesh 2003); c = 2 gives ~0.87,
+ * and anti-entropy repairs the rest.
+ */
+export const GOSSIP_FANOUT_EXTRA = 2
+/** Time between flushes of the lazy IHAVE announcements (Plumtree's lazy push), in ms. */
+export const LAZY_PUSH_INTERVAL_MS = 500
+/**
+ * Lazy peers each flush goes to. Plumtree (Leitão, Pereira and Rodrigues 2007) announces to every
+ * lazy peer of a partial view of about log(N) + 1 peers; distlab's view is the whole membership,
+ * so it samples that many instead.
+ */
+export const LAZY_PUSH_FANOUT = 3
+/** Time an IHAVE may stay unanswered by the eager tree before a GRAFT asks for the message, in ms. */
+export const GRAFT_TIMEOUT_MS = 1000
+/** Time before asking the next announcer when a GRAFT brings nothing, in ms (Plumtree's timeout2). */
+export const GRAFT_RETRY_MS = 500
+/**
+ * Plumtree's optimisation (section 3.8): when an IHAVE shows a path this many hops shorter than the
+ * eager one the message came by, the lazy link replaces the eager one.
+ */
+export const TREE_OPTIMIZATION_THRESHOLD_HOPS = 3
+/** Time between anti-entropy rounds (Demers et al. 1987), each with one random peer, in ms. */
+export const ANTI_ENTROPY_INTERVAL_MS = 2000
+/** Messages younger than this at the answering node are left to the push path, in ms. */
+export const ANTI_ENTROPY_GRACE_MS = 1500
+/** Eager pushes wait this long to travel together in one frame; 0 sends each at once, in ms. */
+export const BATCH_MS = 0
+/** Messages kept for delivery reads and anti-entropy; the oldest go first beyond this. */
+export const MAX_STORED_MESSAGES = 200_000
+/** Largest broadcast message, in bytes of JSON. */
+export const MAX_MESSAGE_BYTES = 16_384
+/** Target size of one frame of pushed messages, in bytes of JSON. */
+export const FRAME_TARGET_BYTES = 32_768
+/** A durable broadcast waits this long for the first peer's receipt before asking another, in ms. */
+export const RECEIPT_TIMEOUT_MS = 500
+/** Peers a durable broadcast tries before it answers without a receipt. */
+export const RECEIPT_ATTEMPTS = 6
