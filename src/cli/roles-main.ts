@@ -1,0 +1,24 @@
+// The entry for `distlab node` and `distlab master`: only the role commands, so that a node
+// process does not load every other command's dependencies (plots, SQLite, Docker clients).
+import { Command, CommanderError } from 'commander'
+import { registerRoleCommands } from './commands/roles.js'
+import { errorLine, exitCodeFor } from './output.js'
+
+export async function run(argv: string[]): Promise<void> {
+  const program = new Command('distlab')
+    .option('--state-dir <dir>', 'where the local cluster keeps its record and logs')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) })
+  registerRoleCommands(program)
+  for (const cmd of program.commands) cmd.exitOverride()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    process.stderr.write(`distlab: ${errorLine(err)}\n`)
+    process.exitCode = exitCodeFor(err)
+  }
+}
