@@ -72,19 +72,22 @@ interface SendRoute {
   body: (a: SendAction) => unknown
 }
 
+// The nodes' own endpoints (src/protocols/*/): POST /unicast {to, msg}, POST /broadcast {msg,
+// strategy?}, POST /multicast {group, msg}, POST /ping {to}, and seed 002's POST /message on the
+// receiver. A protocol the nodes do not run shows its control disabled, with the reason.
 const SEND_ROUTES: Record<SendAction['kind'], SendRoute> = {
-  unicast: { proto: 'unicast', path: '/unicast', on: 'from', body: (a) => ({ to: a.to, message: a.text }) },
+  unicast: { proto: 'unicast', path: '/unicast', on: 'from', body: (a) => ({ to: a.to, msg: a.text }) },
   broadcast: {
     proto: 'broadcast',
     path: '/broadcast',
     on: 'from',
-    body: (a) => ({ message: a.text, ...(a.strategy ? { strategy: a.strategy } : {}) }),
+    body: (a) => ({ msg: a.text, ...(a.strategy ? { strategy: a.strategy } : {}) }),
   },
   multicast: {
     proto: 'multicast',
     path: '/multicast',
     on: 'from',
-    body: (a) => ({ group: a.group, message: a.text }),
+    body: (a) => ({ group: a.group, msg: a.text }),
   },
   ping: { proto: 'ping', path: '/ping', on: 'from', body: (a) => ({ to: a.to }) },
   message: { proto: 'http', path: '/message', on: 'to', body: (a) => ({ sender: a.from, msg: a.text }) },
