@@ -1,0 +1,126 @@
+// The dashboard in a real browser (Debian's chromium through playwright-core; never a downloaded
+// browser) against a live cluster: five nodes shown, a broadcast sent from the page shows in the
+// flows and the counters, a node killed from the page is marked down, and a screenshot is kept in
+// test-artifacts/.
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { LocalCluster } from '../../src/cluster/local.js'
+import { readDashboardRecord } from '../../src/monitor/master-extras.js'
+import { binPath, scratchDir } from '../helpers.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const dir = scratchDir('distlab-browser-')
+const artifacts = join(binPath(), '..', '..', 'test-artifacts')
+let cluster: LocalCluster
+let context: BrowserContext
+let page: Page
+let url = ''
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: bash scripts/install-system-deps.sh installs it`)
+  process.env.DISTLAB_RUNS_DIR = join(dir, 'runs')
+  cluster = new LocalCluster({
+    nodes: 4,
+    mode: 'inproc',
+    stateDir: join(dir, 'state'),
+    block: 70,
+    dashboardPort: 0,
+  })
+  await cluster.start()
+  delete process.env.DISTLAB_RUNS_DIR
+  url = readDashboardRecord(join(dir, 'state'))!.url
+  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1600, height: 1000 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  page = context.pages()[0] ?? (await context.newPage())
+  page.setDefaultTimeout(30_000)
+})
+
+after(async () => {
+  await context?.close().catch(() => {})
+  await cluster?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('dashboard in chromium', () => {
+  test('shows the five nodes of the cluster, live', async () => {
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(url)
+    await page.waitForFunction(() => document.querySelectorAll('#topo [data-node]').length === 5)
+    const names = await page.$$eval('#topo [data-node]', (els) => els.map((e) => e.getAttribute('data-node')))
+    assert.deepEqual(names, ['master', 'node1', 'node2', 'node3', 'node4'])
+    await page.waitForSelector('#conn.good')
+    assert.deepEqual(errors, [])
+  })
+
+  test('a broadcast sent from the page appears in the flows and the counters', async () => {
+    const broadcastOn = await page.$eval(
+      '#send-kind option[value="broadcast"]',
+      (o) => !(o as HTMLOptionElement).dataset.reason,
+    )
+    // The broadcast protocol is part of every node; were it missing, the page says why and a ping stands in.
+    const kind = broadcastOn ? 'broadcast' : 'ping'
+    await page.selectOption('#send-kind', kind)
+    await page.selectOption('#send-from', 'node1')
+    if (kind === 'ping') await page.selectOption('#send-to', 'node2')
+    await page.fill('#send-text', 'hello from the browser test')
+    await page.click('#send-btn')
+    await page.waitForSelector('#toasts .toast:not(.err)')
+    await page.waitForFunction((k) => {
+      const flows = (window as unknown as { __distlab: { flows: Record<string, number> } }).__distlab.flows
+      return (flows[k] ?? 0) > 0
+    }, kind)
+    await page.waitForFunction(
+      (k) =>
+        Number(
+          document
+            .querySelector(`#proto-table tr[data-proto="${k}"] td[data-k="sent"]`)
+            ?.textContent?.replace(/,/g, '') ?? 0,
+        ) > 0,
+      kind,
+    )
+    await page.waitForSelector(`#seq g.msg[data-proto="${kind}"]`)
+    await page.waitForSelector(`#legend button[data-proto="${kind}"]`)
+  })
+
+  test('killing a node from the page marks it down', async () => {
+    await page.selectOption('#node-target', 'node4')
+    await page.click('#kill-btn')
+    await page.waitForSelector('#topo [data-node="node4"][data-up="false"]', { timeout: 30_000 })
+    const state = await page.textContent('#node-table tr[data-node="node4"] td[data-k="state"]')
+    assert.match(state ?? '', /^down/)
+    // The others are still up.
+    const up = await page.$$eval('#topo [data-up="true"]', (els) =>
+      els.map((e) => e.getAttribute('data-node')),
+    )
+    assert.deepEqual(up, ['master', 'node1', 'node2', 'node3'])
+  })
+
+  test('a screenshot is saved as a test artifact', async () => {
+    mkdirSync(artifacts, { recursive: true })
+    const file = join(artifacts, 'dashboard.png')
+    await page.screenshot({ path: file, fullPage: true })
+    assert.ok(statSync(file).size > 10_000)
+    await page.goto(`${url}/#/runs`)
+    await page.waitForSelector('#runs-table tbody tr[data-run]')
+    await page.click('#runs-table tbody tr[data-run]')
+    await page.waitForSelector('#run-protocols tbody tr')
+    await page.screenshot({ path: join(artifacts, 'dashboard-runs.png'), fullPage: true })
+  })
+})
