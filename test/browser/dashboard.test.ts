@@ -11,6 +11,17 @@ import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
 import { binPath, scratchDir } from '../helpers.js'
 
+// These run inside the page; the test is compiled without the DOM library.
+interface PageElement {
+  textContent: string | null
+  dataset: Record<string, string | undefined>
+}
+declare const document: {
+  querySelector(sel: string): PageElement | null
+  querySelectorAll(sel: string): { length: number }
+}
+declare const window: { __distlab: { flows: Record<string, number> } }
+
 const CHROMIUM = '/usr/bin/chromium'
 const dir = scratchDir('distlab-browser-')
 const artifacts = join(binPath(), '..', '..', 'test-artifacts')
@@ -72,7 +83,7 @@ describe('dashboard in chromium', () => {
   test('a broadcast sent from the page appears in the flows and the counters', async () => {
     const broadcastOn = await page.$eval(
       '#send-kind option[value="broadcast"]',
-      (o) => !(o as HTMLOptionElement).dataset.reason,
+      (o) => !(o as unknown as PageElement).dataset.reason,
     )
     // The broadcast protocol is part of every node; were it missing, the page says why and a ping stands in.
     const kind = broadcastOn ? 'broadcast' : 'ping'
