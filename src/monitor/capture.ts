@@ -194,7 +194,15 @@ export async function capture(
               `${tool} may not capture on ${o.iface}: ${last || 'permission denied'}. Run as root (sudo distlab capture ...) or allow it once: sudo setcap cap_net_raw,cap_net_admin=eip ${path}`,
             ),
           )
-        return reject(new CaptureError(`${tool} failed (${sig ?? `exit ${code}`}): ${last || 'no message'}`))
+        const why = text
+          .filter((l) => !/^(listening on|Capturing on)/i.test(l))
+          .map((l) => l.replace(/^(tcpdump|dumpcap): /, ''))
+          .join('; ')
+        return reject(
+          new CaptureError(
+            `${tool} could not capture on ${o.iface} (${sig ?? `exit ${code}`}): ${why || 'no message'}`,
+          ),
+        )
       }
       let bytes: number
       try {
