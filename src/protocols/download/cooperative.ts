@@ -1,0 +1,805 @@
+// Cooperative download (seed 003): N clients fetch random lines from a rate-limited line server,
+// each from its own address so the per-address limit applies to each, and one of them — the master —
+// merges and deduplicates, tells the others when the text is complete, and submits it.
+//
+// Why this shape. The N clients run in one process (what `distlab download` starts), but each is a
+// separate party on the wire: its own line-server connection bound to its own address, and its own
+// TCP channel listener (newline-delimited JSON, channel.ts) on that address. They coordinate only
+// over those sockets, never through shared memory, so one client crashing (crash(): its sockets drop
+// with no goodbye) looks to the others exactly as a dead process would, and the same code would run
+// one client per process or per container. The master is the lowest-ranked live client (a bully
+// election with fixed ranks: a client scans ranks 0..N-1 and joins the first that answers as master,
+// or becomes master itself when it reaches its own rank), so a successor is found without a vote.
+// Nothing fetched is lost when the master dies: every client keeps the lines it fetched and hands
+// them all to each new master, and the master appends every new line to a journal file (JSON lines)
+// that the next master — or a restarted `distlab download` — reads back first. Running the clients
+// as processes would add process management and nothing the survivability needs; the whole
+// process dying is covered by the journal.
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { Logger } from '../../core/logger.js'
+import { named, silentLogger } from '../../core/logger.js'
+import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
+import { DistlabError, InvalidArgumentError, TimeoutError } from '../../core/errors.js'
+import { LineClient, type ServedLine } from './line-client.js'
+import { JsonLineChannel, LINES_PER_BATCH, type ChannelMessage } from './channel.js'
+import {
+  DEFAULT_CLIENT_BASE_ADDRESS,
+  DEFAULT_LINE_COUNT,
+  DEFAULT_RATE_LINES_PER_S,
+  DOWNLOAD_TIMEOUT_MS,
+  MASTER_RETRY_MS,
+  PROGRESS_INTERVAL_MS,
+} from './constants.js'
+
+export class DownloadError extends DistlabError {
+  override readonly code = 'ERR_DOWNLOAD'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DownloadError'
+  }
+}
+
+export interface CooperativeDownloadInit {
+  /** The line server. */
+  server: { host: string; port: number }
+  /** How many clients cooperate. @default 1 */
+  clients?: number
+  /** The id sent with SUBMIT. @default 'distlab' */
+  id?: string
+  /** Distinct lines the text has (the download is complete when the master holds them all). @default 1000 */
+  lines?: number
+  /** Lines per second each client asks for: the server's per-address limit. @default 100 */
+  ratePerSecond?: number
+  /**
+   * The local address of each client, in rank order. Default: 127.50.0.1, .2, ... when the server is
+   * on loopback (so each client is a different address to the server); otherwise the OS's choice.
+   */
+  localAddresses?: readonly string[]
+  /** Send SESSION RESET from each client's address before fetching. @default false */
+  resetSession?: boolean
+  /** Journal of collected lines (appended as they arrive; read back by a new master). @default none */
+  journalPath?: string
+  /** Remove the journal after a SUBMIT SUCCESS that got every line right. @default true */
+  removeJournalOnSuccess?: boolean
+  /** Send SUBMIT when complete. @default true */
+  submit?: boolean
+  /** Give up after this long. @default 30 minutes */
+  timeoutMs?: number
+  signal?: AbortSignal
+  logger?: Logger
+  /** Called at most every 100 ms while lines come in, and once at the end. */
+  onProgress?: (p: DownloadProgress) => void
+}
+
+export interface CooperativeDownloadOptions {
+  readonly host: string
+  readonly port: number
+  readonly clients: number
+  readonly id: string
+  readonly lines: number
+  readonly ratePerSecond: number
+  readonly localAddresses: ReadonlyArray<string | undefined>
+  readonly resetSession: boolean
+  readonly journalPath: string | undefined
+  readonly removeJournalOnSuccess: boolean
+  readonly submit: boolean
+  readonly timeoutMs: number
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+/** The i-th (0-based) address counting up from `base` through the last two octets, skipping .0 and .255. */
+export function clientAddress(i: number, base = DEFAULT_CLIENT_BASE_ADDRESS): string {
+  const [a, b, c, d] = base.split('.').map(Number) as [number, number, number, number]
+  const index = (c * 254 + (d - 1) + i) | 0
+  return `${a}.${b}.${Math.floor(index / 254)}.${1 + (index % 254)}`
+}
+
+export function resolveCooperativeDownloadOptions(init: CooperativeDownloadInit): CooperativeDownloadOptions {
+  if (!init || typeof init.server !== 'object')
+    throw new InvalidArgumentError('server must be { host, port }', 'server')
+  const host = checkString('server.host', init.server.host)
+  const port = checkPort('server.port', init.server.port)
+  const clients = checkInteger('clients', init.clients ?? 1, 1, 1000)
+  const id = checkString('id', init.id ?? 'distlab', /^[^\n\r]{1,200}$/)
+  const lines = checkInteger('lines', init.lines ?? DEFAULT_LINE_COUNT, 1)
+  const ratePerSecond = checkNumber(
+    'ratePerSecond',
+    init.ratePerSecond ?? DEFAULT_RATE_LINES_PER_S,
+    0.001,
+    1e6,
+  )
+  let localAddresses: Array<string | undefined>
+  if (init.localAddresses !== undefined) {
+    if (init.localAddresses.length !== clients)
+      throw new InvalidArgumentError(
+        `localAddresses must list one address per client (${clients}), got ${init.localAddresses.length}`,
+        'localAddresses',
+      )
+    localAddresses = init.localAddresses.map((a, i) => checkString(`localAddresses[${i}]`, a))
+  } else {
+    localAddresses = Array.from({ length: clients }, (_, i) =>
+      isLoopbackHost(host) ? clientAddress(i) : undefined,
+    )
+  }
+  const journalPath =
+    init.journalPath === undefined ? undefined : checkString('journalPath', init.journalPath)
+  const timeoutMs = checkInteger('timeoutMs', init.timeoutMs ?? DOWNLOAD_TIMEOUT_MS, 1)
+  return Object.freeze({
+    host,
+    port,
+    clients,
+    id,
+    lines,
+    ratePerSecond,
+    localAddresses: Object.freeze(localAddresses),
+    resetSession: init.resetSession ?? false,
+    journalPath,
+    removeJournalOnSuccess: init.removeJournalOnSuccess ?? true,
+    submit: init.submit ?? true,
+    timeoutMs,
+  })
+}
+
+export interface DownloadProgress {
+  lines: number
+  total: number
+  elapsedMs: number
+  requests: number
+  masterRank: number | undefined
+}
+
+export interface DownloadClientReport {
+  rank: number
+  address: string | undefined
+  requests: number
+  rateLimited: number
+  served: number
+  alive: boolean
+}
+
+export interface DownloadResult {
+  clients: number
+  /** Distinct lines collected. */
+  lines: number
+  seconds: number
+  /** SENDLINE requests sent by all clients (including those answered -1). */
+  requests: number
+  /** Requests answered -1 (over the rate). */
+  rateLimited: number
+  /** Lines served that were already collected. */
+  duplicates: number
+  /** True when the server answered SUBMIT SUCCESS. */
+  submitted: boolean
+  submitReply: string | undefined
+  /** Lines read back from the journal of an earlier run. */
+  resumed: number
+  /** How many times a new master took over. */
+  takeovers: number
+  masterRank: number | undefined
+  /** Each master in turn: its rank, the lines it read back from the journal, and when it took over. */
+  masters: Array<{ rank: number; fromJournal: number; t: number }>
+  /** Distinct lines collected against seconds since the start. */
+  timeline: Array<{ t: number; lines: number }>
+  /** Time the master spent merging (dedup + journal append), in microseconds per line handled. */
+  mergeUsPerLine: number
+  /** Lines handed to a master's merge (new or not). */
+  mergeLines: number
+  /** Mean SENDLINE round trip (request written to reply read), in microseconds. */
+  meanRttUs: number
+  /** The collected text, by line number. */
+  text: string[]
+  perClient: DownloadClientReport[]
+}
+
+/** SUBMIT SUCCESS/FAILED reply, taken apart. */
+export interface SubmitReply {
+  ok: boolean
+  id: string
+  address?: string
+  correct?: number
+  incorrect?: number
+  read?: number
+  reason?: string
+}
+
+export function parseSubmitReply(reply: string): SubmitReply | undefined {
+  let m = /^SUBMIT SUCCESS: (.*) - (\S+) - (\d+), (\d+), (\d+)(?:,.*)?$/.exec(reply)
+  if (m) return { ok: true, id: m[1]!, address: m[2]!, correct: +m[3]!, incorrect: +m[4]!, read: +m[5]! }
+  m = /^SUBMIT FAILED: (.*?) - (.*)$/.exec(reply)
+  if (m) return { ok: false, id: m[1]!, reason: m[2]! }
+  return undefined
+}
+
+/** Reads a journal: one JSON `[n, text]` per line; a torn last line (a crash mid-write) is skipped. */
+export function readJournal(path: string, total: number): Map<number, string> {
+  const merged = new Map<number, string>()
+  if (!existsSync(path)) return merged
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line) continue
+    try {
+      const v = JSON.parse(line) as unknown
+      if (Array.isArray(v) && Number.isInteger(v[0]) && typeof v[1] === 'string' && v[0] >= 0 && v[0] < total)
+        merged.set(v[0] as number, v[1])
+    } catch {
+      // torn write
+    }
+  }
+  return merged
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** One cooperating client. */
+class CoopClient {
+  alive = true
+  role: 'member' | 'master' = 'member'
+  readonly own = new Map<number, string>()
+  served = 0
+  finished = false
+  private stopFetching = false
+  private lc: LineClient
+  private channelServer: Server | undefined
+  private toMaster: JsonLineChannel | undefined
+  private readonly inbound = new Set<JsonLineChannel>()
+  private readonly members = new Set<JsonLineChannel>()
+  private wake: (() => void) | undefined
+  private finding = false
+  // Master state.
+  private merged: Map<number, string> | undefined
+  private journalFd: number | undefined
+  private completing = false
+  private submitReply: string | undefined
+  private requestsBefore = 0
+  private rateLimitedBefore = 0
+  private rttMsBefore = 0
+
+  constructor(
+    private readonly dl: CooperativeDownload,
+    readonly rank: number,
+    readonly localAddress: string | undefined,
+  ) {
+    this.lc = this.newLineClient()
+  }
+
+  private newLineClient(): LineClient {
+    const o = this.dl.options
+    return new LineClient({ host: o.host, port: o.port, localAddress: this.localAddress })
+  }
+
+  get requests(): number {
+    return this.requestsBefore + this.lc.requests
+  }
+  get rateLimited(): number {
+    return this.rateLimitedBefore + this.lc.rateLimited
+  }
+  get rttMsTotal(): number {
+    return this.rttMsBefore + this.lc.rttMsTotal
+  }
+
+  /** Counts of a line-server connection about to be replaced. */
+  private retireLineClient(): void {
+    this.requestsBefore += this.lc.requests
+    this.rateLimitedBefore += this.lc.rateLimited
+    this.rttMsBefore += this.lc.rttMsTotal
+    this.lc.destroy()
+    this.lc = this.newLineClient()
+  }
+
+  /** Connects to the line server and opens the channel listener. */
+  async start(): Promise<{ host: string; port: number }> {
+    await this.lc.connect()
+    if (this.dl.options.resetSession) await this.lc.resetSession()
+    const server = createServer((s) => this.acceptChannel(s))
+    const host = this.localAddress ?? '127.0.0.1'
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, host, () => resolve())
+    })
+    this.channelServer = server
+    const a = server.address() as { port: number }
+    return { host, port: a.port }
+  }
+
+  run(): void {
+    void this.fetchLoop()
+    void this.findMaster()
+  }
+
+  // ---- fetching ----------------------------------------------------------------------------
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined
+        resolve()
+      }, ms)
+      this.wake = () => {
+        clearTimeout(t)
+        this.wake = undefined
+        resolve()
+      }
+    })
+  }
+
+  // Pacing mirrors the server's limiter (a GCRA): `tat` is when the next line is due at the rate;
+  // a request goes out up to half an interval before it, which makes up for a late timer at once
+  // and leaves the server's tolerance of one interval for jitter on the way.
+  private async fetchLoop(): Promise<void> {
+    const intervalMs = 1000 / this.dl.options.ratePerSecond
+    let tat = Number.NEGATIVE_INFINITY
+    while (this.alive && !this.stopFetching) {
+      const wait = tat - intervalMs / 2 - performance.now()
+      if (wait > 0) await this.sleep(wait)
+      if (!this.alive || this.stopFetching) break
+      const sentAt = performance.now()
+      let line: ServedLine | undefined
+      try {
+        line = await this.lc.sendLine()
+      } catch (err) {
+        if (!this.alive || this.stopFetching) break
+        this.dl.log.warn({ rank: this.rank, err: (err as Error).message }, 'line server request failed')
+        await this.reconnectLineServer()
+        tat = Number.NEGATIVE_INFINITY
+        continue
+      }
+      if (!line) {
+        // Over the limit after all: start the schedule again a full interval from now.
+        tat = performance.now() + intervalMs
+        continue
+      }
+      tat = Math.max(tat, sentAt) + intervalMs
+      this.served++
+      if (this.own.has(line.n)) continue
+      this.own.set(line.n, line.text)
+      this.deliver(line.n, line.text)
+    }
+  }
+
+  private async reconnectLineServer(): Promise<void> {
+    for (let attempt = 0; this.alive && !this.stopFetching && attempt < 1000; attempt++) {
+      this.retireLineClient()
+      try {
+        await this.lc.connect()
+        return
+      } catch {
+        await this.sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)))
+      }
+    }
+  }
+
+  private deliver(n: number, text: string): void {
+    if (this.role === 'master') this.merge(n, text)
+    else this.toMaster?.send({ t: 'line', n, text })
+    // With no master right now the line stays in `own` and goes to the next one.
+  }
+
+  // ---- finding the master ------------------------------------------------------------------
+
+  private async findMaster(): Promise<void> {
+    if (this.finding) return
+    this.finding = true
+    try {
+      const n = this.dl.options.clients
+      while (this.alive && !this.finished) {
+        let retry = false
+        for (let r = 0; r < n && this.alive; r++) {
+          if (r === this.rank) {
+            this.becomeMaster()
+            return
+          }
+          const outcome = await this.tryJoin(r)
+          if (outcome === 'joined') return
+          if (outcome === 'not-master') {
+            retry = true
+            break
+          }
+        }
+        if (retry) await this.sleep(MASTER_RETRY_MS)
+      }
+    } finally {
+      this.finding = false
+    }
+  }
+
+  private tryJoin(r: number): Promise<'joined' | 'refused' | 'not-master'> {
+    const addr = this.dl.roster[r]
+    if (!addr) return Promise.resolve('refused')
+    return new Promise((resolve) => {
+      let settled = false
+      const done = (v: 'joined' | 'refused' | 'not-master') => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve(v)
+      }
+      const socket: Socket = connect({ host: addr.host, port: addr.port, localAddress: this.localAddress })
+      const timer = setTimeout(() => {
+        socket.destroy()
+        done('refused')
+      }, 2000)
+      socket.once('error', () => done('refused'))
+      socket.once('connect', () => {
+        const ch = new JsonLineChannel(
+          socket,
+          (m) => {
+            if (!settled) {
+              if (m.t === 'welcome') {
+                if (!this.alive) {
+                  ch.destroy()
+                  return done('refused')
+                }
+                this.toMaster = ch
+                this.dl.log.debug({ rank: this.rank, master: m.rank }, 'joined master')
+                this.handOver(ch)
+                return done('joined')
+              }
+              ch.end()
+              return done('not-master')
+            }
+            this.onMasterMessage(m)
+          },
+          () => {
+            done('refused')
+            if (this.toMaster === ch) {
+              this.toMaster = undefined
+              if (this.alive && !this.finished) {
+                this.dl.log.info({ rank: this.rank }, 'lost the master; looking for the next')
+                void this.findMaster()
+              }
+            }
+          },
+        )
+        ch.send({ t: 'hello', rank: this.rank })
+      })
+    })
+  }
+
+  /** Everything this client has, to a master it just joined. */
+  private handOver(ch: JsonLineChannel): void {
+    const all = [...this.own.entries()]
+    for (let i = 0; i < all.length; i += LINES_PER_BATCH)
+      ch.send({ t: 'lines', lines: all.slice(i, i + LINES_PER_BATCH) })
+  }
+
+  private onMasterMessage(m: ChannelMessage): void {
+    if (m.t === 'complete') {
+      this.stopFetching = true
+      this.wake?.()
+    } else if (m.t === 'submitted') {
+      this.finished = true
+    }
+  }
+
+  // ---- the master --------------------------------------------------------------------------
+
+  private acceptChannel(socket: Socket): void {
+    if (!this.alive) {
+      socket.destroy()
+      return
+    }
+    let ch: JsonLineChannel
+    // eslint-disable-next-line prefer-const
+    ch = new JsonLineChannel(
+      socket,
+      (m) => this.onMemberMessage(ch, m),
+      () => {
+        this.inbound.delete(ch)
+        this.members.delete(ch)
+      },
+      () => this.dl.badChannelMessages++,
+    )
+    this.inbound.add(ch)
+  }
+
+  private onMemberMessage(ch: JsonLineChannel, m: ChannelMessage): void {
+    if (m.t === 'hello') {
+      if (this.role !== 'master' || !this.alive) {
+        ch.send({ t: 'not-master' })
+        ch.end()
+        return
+      }
+      this.members.add(ch)
+      ch.send({ t: 'welcome', rank: this.rank, have: this.merged!.size })
+      if (this.completing) ch.send({ t: 'complete', lines: this.merged!.size })
+      if (this.submitReply !== undefined) ch.send({ t: 'submitted', reply: this.submitReply })
+      return
+    }
+    if (!this.members.has(ch)) return
+    if (m.t === 'line' && Number.isInteger(m.n) && typeof m.text === 'string') this.merge(m.n, m.text)
+    else if (m.t === 'lines' && Array.isArray(m.lines))
+      for (const pair of m.lines)
+        if (Array.isArray(pair) && Number.isInteger(pair[0]) && typeof pair[1] === 'string')
+          this.merge(pair[0], pair[1])
+  }
+
+  private becomeMaster(): void {
+    if (!this.alive || this.role === 'master') return
+    const o = this.dl.options
+    const merged = o.journalPath ? readJournal(o.journalPath, o.lines) : new Map<number, string>()
+    const fromJournal = merged.size
+    if (o.journalPath) {
+      mkdirSync(dirname(o.journalPath), { recursive: true })
+      this.journalFd = openSync(o.journalPath, 'a')
+    }
+    this.merged = merged
+    this.role = 'master'
+    this.dl.masterChanged(this.rank, fromJournal)
+    this.dl.log.info({ rank: this.rank, fromJournal, own: this.own.size }, 'acting as master')
+    this.dl.progress(merged.size)
+    for (const [n, text] of this.own) this.merge(n, text)
+    if (merged.size >= o.lines) void this.complete()
+  }
+
+  private merge(n: number, text: string): void {
+    const merged = this.merged
+    if (!merged || !this.alive) return
+    const t0 = performance.now()
+    this.dl.mergeLines++
+    if (n >= 0 && n < this.dl.options.lines && !merged.has(n)) {
+      merged.set(n, text)
+      if (this.journalFd !== undefined) writeSync(this.journalFd, JSON.stringify([n, text]) + '\n')
+      this.dl.mergeMs += performance.now() - t0
+      this.dl.progress(merged.size)
+      if (merged.size === this.dl.options.lines) void this.complete()
+    } else {
+      if (n < 0 || n >= this.dl.options.lines) this.dl.outOfRange++
+      this.dl.mergeMs += performance.now() - t0
+    }
+  }
+
+  private async complete(): Promise<void> {
+    if (this.completing || !this.alive) return
+    this.completing = true
+    this.stopFetching = true
+    this.wake?.()
+    const merged = this.merged!
+    for (const m of this.members) m.send({ t: 'complete', lines: merged.size })
+    this.dl.log.info({ rank: this.rank, lines: merged.size }, 'complete')
+    const lines = [...merged.entries()].sort((a, b) => a[0] - b[0]).map(([n, text]) => ({ n, text }))
+    let reply: string | undefined
+    if (this.dl.options.submit) {
+      for (let attempt = 0; attempt < 5 && this.alive && reply === undefined; attempt++) {
+        try {
+          reply = await this.lc.submit(this.dl.options.id, lines)
+        } catch (err) {
+          this.dl.log.warn({ err: (err as Error).message }, 'SUBMIT failed; reconnecting')
+          this.retireLineClient()
+          await this.lc.connect().catch(() => sleep(200))
+        }
+      }
+      if (!this.alive) return
+      if (reply === undefined) {
+        this.dl.fail(new DownloadError('could not SUBMIT: the line server did not answer'))
+        return
+      }
+    }
+    this.submitReply = reply ?? ''
+    for (const m of this.members) m.send({ t: 'submitted', reply: this.submitReply })
+    this.finished = true
+    this.dl.finish(this.rank, reply, merged)
+  }
+
+  // ---- stopping ----------------------------------------------------------------------------
+
+  /** Drops every socket at once, with no goodbye: what a crash looks like from outside. */
+  crash(): void {
+    if (!this.alive) return
+    this.alive = false
+    this.stopFetching = true
+    this.wake?.()
+    this.lc.destroy()
+    this.toMaster?.destroy()
+    for (const ch of this.inbound) ch.destroy()
+    this.channelServer?.close()
+    this.closeJournal()
+  }
+
+  private closeJournal(): void {
+    if (this.journalFd !== undefined) {
+      closeSync(this.journalFd)
+      this.journalFd = undefined
+    }
+  }
+
+  async stop(): Promise<void> {
+    const wasAlive = this.alive
+    this.alive = false
+    this.stopFetching = true
+    this.wake?.()
+    this.closeJournal()
+    this.toMaster?.end()
+    for (const ch of this.inbound) ch.end()
+    const server = this.channelServer
+    this.channelServer = undefined
+    if (wasAlive) await this.lc.close()
+    if (server) {
+      for (const ch of this.inbound) ch.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+export class CooperativeDownload {
+  readonly options: CooperativeDownloadOptions
+  /** @internal */ readonly log: Logger
+  /** @internal channel address of each rank */ readonly roster: Array<
+    { host: string; port: number } | undefined
+  >
+  /** @internal */ mergeMs = 0
+  /** @internal */ mergeLines = 0
+  /** @internal */ outOfRange = 0
+  /** @internal */ badChannelMessages = 0
+  private clients: CoopClient[] = []
+  private startedAt = 0
+  private collected = 0
+  private lastProgressAt = 0
+  private readonly timeline: Array<{ t: number; lines: number }> = []
+  private masterRank: number | undefined
+  private takeovers = -1
+  private readonly masters: Array<{ rank: number; fromJournal: number; t: number }> = []
+  private resumed = 0
+  private settle: { resolve: (r: DownloadResult) => void; reject: (e: Error) => void } | undefined
+  private result: DownloadResult | undefined
+  private readonly onProgress: ((p: DownloadProgress) => void) | undefined
+  private readonly signal: AbortSignal | undefined
+
+  constructor(init: CooperativeDownloadInit) {
+    this.options = resolveCooperativeDownloadOptions(init)
+    this.log = named(init.logger ?? silentLogger, 'distlab:download')
+    this.roster = Array.from({ length: this.options.clients }, () => undefined)
+    this.onProgress = init.onProgress
+    this.signal = init.signal
+  }
+
+  /** Runs the download to the SUBMIT reply; always releases every socket before it settles. */
+  async run(): Promise<DownloadResult> {
+    const o = this.options
+    this.signal?.throwIfAborted()
+    if (o.journalPath) this.resumed = readJournal(o.journalPath, o.lines).size
+    this.clients = Array.from({ length: o.clients }, (_, i) => new CoopClient(this, i, o.localAddresses[i]))
+    const done = new Promise<DownloadResult>((resolve, reject) => (this.settle = { resolve, reject }))
+    done.catch(() => {})
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const onAbort = () => this.fail(new DownloadError('download aborted', { cause: this.signal?.reason }))
+    try {
+      const started = await Promise.allSettled(this.clients.map((c) => c.start()))
+      const bad = started.find((s) => s.status === 'rejected')
+      if (bad) throw (bad as PromiseRejectedResult).reason
+      started.forEach(
+        (s, i) => (this.roster[i] = (s as PromiseFulfilledResult<{ host: string; port: number }>).value),
+      )
+      this.startedAt = performance.now()
+      this.signal?.addEventListener('abort', onAbort, { once: true })
+      timer = setTimeout(
+        () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
+        o.timeoutMs,
+      )
+      for (const c of this.clients) c.run()
+      return await done
+    } finally {
+      clearTimeout(timer)
+      this.signal?.removeEventListener('abort', onAbort)
+      await Promise.all(this.clients.map((c) => c.stop().catch(() => {})))
+    }
+  }
+
+  /** Kills one client as a crash would (its sockets drop at once). For fault tests and demos. */
+  crash(rank: number): void {
+    const c = this.clients[rank]
+    if (!c) throw new InvalidArgumentError(`no client of rank ${rank}`, 'rank')
+    this.log.warn({ rank }, 'client crashed')
+    c.crash()
+    if (this.masterRank === rank) this.masterRank = undefined
+    if (this.clients.every((x) => !x.alive)) this.fail(new DownloadError('every client has died'))
+  }
+
+  /** The rank of the current master, if any. */
+  master(): number | undefined {
+    return this.masterRank
+  }
+
+  /** Distinct lines the master holds now. */
+  collectedLines(): number {
+    return this.collected
+  }
+
+  /** @internal */
+  masterChanged(rank: number, fromJournal: number): void {
+    this.masterRank = rank
+    this.takeovers++
+    this.masters.push({ rank, fromJournal, t: (performance.now() - this.startedAt) / 1000 })
+  }
+
+  /** @internal */
+  progress(lines: number): void {
+    if (lines <= this.collected && this.timeline.length > 0) return
+    this.collected = lines
+    const now = performance.now()
+    this.timeline.push({ t: (now - this.startedAt) / 1000, lines })
+    if (
+      this.onProgress &&
+      (now - this.lastProgressAt >= PROGRESS_INTERVAL_MS || lines === this.options.lines)
+    ) {
+      this.lastProgressAt = now
+      this.onProgress(this.snapshot())
+    }
+  }
+
+  private snapshot(): DownloadProgress {
+    return {
+      lines: this.collected,
+      total: this.options.lines,
+      elapsedMs: performance.now() - this.startedAt,
+      requests: this.clients.reduce((s, c) => s + c.requests, 0),
+      masterRank: this.masterRank,
+    }
+  }
+
+  /** @internal */
+  fail(err: Error): void {
+    const s = this.settle
+    if (!s) return
+    this.settle = undefined
+    s.reject(err)
+  }
+
+  /** @internal */
+  finish(rank: number, reply: string | undefined, merged: Map<number, string>): void {
+    const s = this.settle
+    if (!s) return
+    this.settle = undefined
+    const seconds = (performance.now() - this.startedAt) / 1000
+    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
+    const o = this.options
+    if (o.journalPath && o.removeJournalOnSuccess && parsed?.ok && parsed.correct === o.lines) {
+      try {
+        unlinkSync(o.journalPath)
+      } catch {
+        // already gone
+      }
+    }
+    const served = this.clients.reduce((sum, c) => sum + c.served, 0)
+    const requests = this.clients.reduce((sum, c) => sum + c.requests, 0)
+    const text: string[] = []
+    for (const [n, t] of merged) text[n] = t
+    this.onProgress?.(this.snapshot())
+    this.result = {
+      clients: o.clients,
+      lines: merged.size,
+      seconds,
+      requests,
+      rateLimited: this.clients.reduce((sum, c) => sum + c.rateLimited, 0),
+      duplicates: Math.max(0, served - (merged.size - this.resumed)),
+      submitted: parsed?.ok ?? false,
+      submitReply: reply,
+      resumed: this.resumed,
+      takeovers: Math.max(0, this.takeovers),
+      masterRank: rank,
+      masters: this.masters.slice(),
+      timeline: this.timeline.slice(),
+      mergeUsPerLine: this.mergeLines > 0 ? (this.mergeMs * 1000) / this.mergeLines : 0,
+      mergeLines: this.mergeLines,
+      meanRttUs:
+        requests > 0 ? (this.clients.reduce((sum, c) => sum + c.rttMsTotal, 0) * 1000) / requests : 0,
+      text,
+      perClient: this.clients.map((c) => ({
+        rank: c.rank,
+        address: c.localAddress,
+        requests: c.requests,
+        rateLimited: c.rateLimited,
+        served: c.served,
+        alive: c.alive,
+      })),
+    }
+    s.resolve(this.result)
+  }
+}
+
+export function cooperativeDownload(init: CooperativeDownloadInit): CooperativeDownload {
+  return new CooperativeDownload(init)
+}
