@@ -2,9 +2,13 @@
 import type { Command } from 'commander'
 import { stateDir } from '../cluster/state.js'
 import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import { bearerHeaders } from '../core/auth.js'
+
+/** The state dir the command works on; callNode sends that cluster's bearer token, if it has a key. */
+let currentStateDir: string | undefined
 
 export function stateDirOf(cmd: Command): string {
-  return stateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir)
+  return (currentStateDir = stateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir))
 }
 
 export class NodeApiError extends DistlabError {
@@ -27,7 +31,10 @@ export async function callNode<T = unknown>(
   try {
     res = await fetch(url + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...bearerHeaders(currentStateDir),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     })

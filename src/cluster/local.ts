@@ -15,6 +15,7 @@ import { checkInteger } from '../core/options.js'
 import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
 import type { Startable, ProtocolFactory } from '../core/interfaces.js'
 import { defaultProtocols } from '../protocols/defaults.js'
+import { Keyring, KEY_ENV, removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { startMasterExtras } from '../monitor/master-extras.js'
 import {
   checkAddressesFree,
@@ -53,6 +54,12 @@ export interface LocalClusterInit {
   protocols?: () => ProtocolFactory[]
   /** Dashboard port of the master. @default 8080 */
   dashboardPort?: number
+  /**
+   * Cluster key (`secret` or `id:secret,...`): frames authenticated, the APIs guarded. Handed to
+   * node processes in their environment (never argv) and kept for the CLI in <stateDir>/cluster.key
+   * (mode 0600). @default none: an open cluster
+   */
+  key?: string
 }
 
 interface Member {
@@ -75,6 +82,7 @@ export class LocalCluster extends EventEmitter implements Startable {
   private stopping = false
   private control?: Server
   private controlUrl?: string
+  private readonly keyring?: Keyring
 
   constructor(private readonly init: LocalClusterInit) {
     super()
@@ -84,6 +92,12 @@ export class LocalCluster extends EventEmitter implements Startable {
       throw new ClusterError(`mode must be process or inproc, got ${String(this.mode)}`)
     this.block = checkInteger('block', init.block ?? 0, 0, 255)
     this.plan = init.plan ?? 'loopback'
+    if (init.key !== undefined) this.keyring = new Keyring(init.key)
+  }
+
+  /** True when the cluster has a key. */
+  get keyed(): boolean {
+    return this.keyring !== undefined
   }
 
   /** The address plan in use: 'shared' means this system lacks 127/8 and everyone shares 127.0.0.1. */
@@ -102,6 +116,8 @@ export class LocalCluster extends EventEmitter implements Startable {
     await checkAddressesFree(planned)
 
     mkdirSync(logDir(this.init.stateDir), { recursive: true })
+    if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
+    else removeKeyFile(this.init.stateDir)
     await this.startControl()
     this.members = planned.map((p) => ({
       plan: p,
@@ -172,6 +188,7 @@ export class LocalCluster extends EventEmitter implements Startable {
         framePort: p.framePort,
         masterUrl: p.index === 0 ? undefined : masterUrl,
         registry: p.index === 0 ? undefined : this.members[0]!.node,
+        key: this.keyring,
         logger,
         protocols: [
           ...defaultProtocols({
@@ -212,7 +229,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const child = spawn(process.execPath, args, {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, FORCE_COLOR: '0', DISTLAB_CONTROL_URL: this.controlUrl ?? '' },
+      env: this.childEnv(),
     })
     m.child = child
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -237,6 +254,18 @@ export class LocalCluster extends EventEmitter implements Startable {
         this.emit('exit', p.name, code, signal)
       }
     })
+  }
+
+  /** A node process's environment: the key travels here, not in argv where `ps` shows it. */
+  private childEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FORCE_COLOR: '0',
+      DISTLAB_CONTROL_URL: this.controlUrl ?? '',
+    }
+    if (this.init.key !== undefined) env[KEY_ENV] = this.init.key
+    else delete env[KEY_ENV]
+    return env
   }
 
   private async waitHealthy(members: Member[]): Promise<void> {
@@ -371,6 +400,11 @@ export class LocalCluster extends EventEmitter implements Startable {
           })
         if (req.method !== 'POST' || !m)
           return reply(404, { error: 'not_found', message: `no route ${req.method} ${url.pathname}` })
+        if (this.keyring && !this.keyring.acceptsBearer(req.headers.authorization))
+          return reply(401, {
+            error: 'unauthorized',
+            message: 'this cluster has a key: send its bearer token',
+          })
         const name = decodeURIComponent(m[1]!)
         if (!this.members.some((x) => x.plan.name === name))
           return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
@@ -422,6 +456,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       5000,
     )
     removeCluster(this.init.stateDir)
+    if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
   }
 
   private async stopMember(m: Member): Promise<void> {

@@ -90,6 +90,18 @@ export interface PeerInfo {
   framePort: number
 }
 
+/** The node's trust settings, for a protocol that calls other nodes over HTTP or has its own sockets. */
+export interface PeerTrust {
+  /** Headers every HTTP call to another node carries: the bearer token when the cluster has a key. */
+  httpHeaders(): Record<string, string>
+  /** Resolves to the URL's origin when it may be called; rejects with PeerUrlRejectedError otherwise. */
+  checkPeerUrl(url: string, field?: string): Promise<string>
+  /** Adds the frame MAC when the cluster has a key (for frames sent on a protocol's own socket). */
+  seal(env: Envelope): Envelope
+  /** Checks a frame received on a protocol's own socket: the envelope without its MAC, or why it is refused. */
+  open(env: Envelope): { env: Envelope } | { reason: string }
+}
+
 /** What a protocol is handed by the node it runs in. */
 export interface ProtocolComponents {
   readonly self: {
@@ -121,6 +133,8 @@ export interface ProtocolComponents {
   readonly metrics: Metrics
   /** A raw telemetry event, for traffic on a protocol's own sockets (IP multicast, say). */
   record(event: Omit<TelemetryEvent, 'node' | 'ts'> & { ts?: number }): void
+  /** Cluster key and peer URL checks (src/core/auth.ts, src/core/url-guard.ts). */
+  readonly trust?: PeerTrust
 }
 
 export interface Protocol extends Startable {

@@ -120,11 +120,11 @@ export class TelemetryEmitter implements Startable {
 }
 
 /** A sink that POSTs batches as JSON to a collector URL. */
-export function httpSink(url: string, timeoutMs = 2000): TelemetrySink {
+export function httpSink(url: string, timeoutMs = 2000, headers: Record<string, string> = {}): TelemetrySink {
   return async (batch) => {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(batch),
       signal: AbortSignal.timeout(timeoutMs),
     })

@@ -8,6 +8,7 @@ import { named } from '../core/logger.js'
 import { DistlabError, TimeoutError } from '../core/errors.js'
 import { ALL_LINKS } from '../link/emulator.js'
 import type { TelemetryBatch } from '../monitor/telemetry.js'
+import { isLoopback, limitConnectionsPerAddress } from '../core/url-guard.js'
 
 /** Largest request body, in bytes (telemetry batches excepted). */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -126,6 +127,29 @@ export function buildHttpApi(node: Node): FastifyInstance {
   app.setNotFoundHandler((req, reply) =>
     reject(reply, req, 404, 'not_found', `no route ${req.method} ${req.url}`),
   )
+
+  // With a cluster key, every request that changes state needs the key's bearer token.
+  const ring = node.guard?.keyring
+  if (ring)
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return
+      if (ring.acceptsBearer(req.headers.authorization)) return
+      reply.header('www-authenticate', 'Bearer realm="distlab"')
+      return reject(
+        reply,
+        req,
+        401,
+        'unauthorized',
+        'this cluster has a key: send Authorization: Bearer <token> (`distlab token` prints it)',
+      )
+    })
+  if (!isLoopback(node.httpHost))
+    limitConnectionsPerAddress(app.server, undefined, () =>
+      node.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
+        route: 'connection',
+        reason: 'too_many_connections',
+      }),
+    )
 
   // ---- seed-002 compatible ----
   app.get('/', async () => ({ message: `Node ${node.id} is running!` }))

@@ -29,6 +29,8 @@ import { Collector } from '../monitor/collector.js'
 import { buildHttpApi } from './http.js'
 import { heartbeat } from '../protocols/heartbeat/index.js'
 import { ping, type Ping } from '../protocols/ping/index.js'
+import { AuthTransport, FrameGuard, type Keyring } from '../core/auth.js'
+import { UrlGuard } from '../core/url-guard.js'
 
 export type Role = 'master' | 'node'
 
@@ -66,6 +68,16 @@ export interface NodeInit {
    * refreshes then read it directly instead of over HTTP.
    */
   registry?: MemberRegistry
+  /**
+   * The cluster key (`secret` or `id:secret,id:secret`; the first signs): frames are then
+   * authenticated and replays refused, and the HTTP API wants the bearer token for every change.
+   * @default none: frames unauthenticated, the API open
+   */
+  key?: string | Keyring
+  /** Address the HTTP API binds, when it differs from `host`. @default host */
+  httpHost?: string
+  /** Peer ranges allowed besides loopback (CIDRs, addresses, host names) for URLs the node calls. @default [] */
+  peerRanges?: string[]
 }
 
 /** The master's side of membership, as a node in the same process sees it. */
@@ -84,6 +96,7 @@ interface ResolvedNodeInit {
   framePort: number
   masterUrl?: string
   membersRefreshMs: number
+  httpHost: string
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
@@ -120,6 +133,7 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     framePort: checkPort('framePort', init.framePort ?? DEFAULT_FRAME_PORT),
     masterUrl: role === 'master' ? undefined : masterUrl,
     membersRefreshMs: init.membersRefreshMs ?? 2000,
+    httpHost: checkString('httpHost', init.httpHost ?? host),
   })
 }
 
@@ -134,6 +148,10 @@ export class Node implements Startable {
   readonly collector?: Collector
   readonly links: LinkTable
   readonly clock: Clock
+  /** Signs and checks frames when the cluster has a key. */
+  readonly guard?: FrameGuard
+  /** Checks URLs handed to this node before it calls them. */
+  readonly urlGuard: UrlGuard
   private readonly cfg: ResolvedNodeInit
   private readonly registry?: MemberRegistry
   private readonly udp: LinkEmulator
@@ -159,6 +177,8 @@ export class Node implements Startable {
     this.metrics = new Metrics()
     this.links = new LinkTable(this.name)
     this.telemetry = new TelemetryEmitter({ node: this.name })
+    if (init.key) this.guard = new FrameGuard({ keyring: init.key, now: () => this.clock.now() })
+    this.urlGuard = new UrlGuard({ allow: init.peerRanges, bindHost: this.cfg.host })
     if (this.role === 'master') {
       const collector = new Collector()
       this.collector = collector
@@ -242,7 +262,18 @@ export class Node implements Startable {
         this.event('drop', env, 0, 'none', reason)
       },
       record: (e) => this.telemetry.record({ ts: Date.now(), node: this.name, ...e }),
+      trust: {
+        httpHeaders: () => this.authHeaders(),
+        checkPeerUrl: (url, field) => this.urlGuard.check(url, field),
+        seal: (env) => this.guard?.seal(env) ?? env,
+        open: (env) => this.guard?.open(env) ?? { env },
+      },
     }
+  }
+
+  /** Headers for HTTP calls to other nodes: the bearer token when the cluster has a key. */
+  authHeaders(): Record<string, string> {
+    return this.guard ? { authorization: this.guard.keyring.bearer() } : {}
   }
 
   self(): Member {
@@ -260,6 +291,11 @@ export class Node implements Startable {
   get httpUrl(): string {
     const h = this.cfg.advertiseHost
     return `http://${h.includes(':') ? `[${h}]` : h}:${this.httpAddress?.port ?? this.cfg.httpPort}`
+  }
+
+  /** The address the HTTP API binds. */
+  get httpHost(): string {
+    return this.cfg.httpHost
   }
 
   get masterUrl(): string | undefined {
@@ -292,9 +328,9 @@ export class Node implements Startable {
       this.http = buildHttpApi(this)
       for (const p of this.protocols.values()) p.routes?.(this.http)
       try {
-        await this.http.listen({ host: this.cfg.host, port: this.cfg.httpPort })
+        await this.http.listen({ host: this.cfg.httpHost, port: this.cfg.httpPort })
       } catch (err) {
-        throw wrapSocketError(err, `port ${this.cfg.httpPort} on ${this.cfg.host}`)
+        throw wrapSocketError(err, `port ${this.cfg.httpPort} on ${this.cfg.httpHost}`)
       }
       const a = this.http.server.address()
       if (a && typeof a === 'object') this.httpAddress = { host: a.address, port: a.port }
@@ -302,7 +338,7 @@ export class Node implements Startable {
       this.members.set(this.name, this.self())
       await this.telemetry.start()
       if (this.role !== 'master' && this.cfg.masterUrl) {
-        this.telemetry.setSink(httpSink(`${this.cfg.masterUrl}/telemetry`))
+        this.telemetry.setSink(httpSink(`${this.cfg.masterUrl}/telemetry`, undefined, this.authHeaders()))
         await this.join().catch((err: unknown) =>
           this.logger.warn(
             { name: 'distlab:node' },
@@ -327,7 +363,7 @@ export class Node implements Startable {
   }
 
   private emulate(t: Transport): LinkEmulator {
-    const e = new LinkEmulator(t, {
+    const e = new LinkEmulator(this.guard ? new AuthTransport(t, this.guard) : t, {
       table: this.links,
       clock: this.clock,
       onWire: (env, bytes) => {
@@ -350,7 +386,7 @@ export class Node implements Startable {
     if (this.role !== 'master' && this.cfg.masterUrl && this.startedAt) {
       await fetch(`${this.cfg.masterUrl}/cluster/leave`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...this.authHeaders() },
         body: JSON.stringify({ name: this.name, id: this.id }),
         signal: AbortSignal.timeout(500),
       }).catch(() => {})
@@ -400,7 +436,7 @@ export class Node implements Startable {
     if (this.registry) return this.applyMembers(this.registry.register(this.self()))
     const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(this.self()),
       signal: AbortSignal.timeout(2000),
     })

@@ -20,6 +20,7 @@ import { callNode, intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
 import { isContainerRecord } from '../../cluster/docker.js'
 import { downContainers, upContainers } from './deploy.js'
+import { Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
 
 interface UpOptions {
   nodes: number
@@ -27,6 +28,23 @@ interface UpOptions {
   detach?: boolean
   block: number
   json?: boolean
+  key?: string
+}
+
+/** The key `up` starts the cluster with: --key, else $DISTLAB_KEY; checked before anything starts. */
+function upKey(o: UpOptions): string | undefined {
+  const key = o.key || process.env[KEY_ENV] || undefined
+  if (key !== undefined) new Keyring(key) // throws a clear KeyError (exit 2) for a bad key
+  return key
+}
+
+function trustNote(key: string | undefined): string {
+  if (key === undefined)
+    return color.yellow(
+      `the cluster is open: no key, so anyone who can reach these addresses can send frames and call the APIs; ` +
+        `\`distlab up --key <secret>\` (or ${KEY_ENV}) authenticates frames and guards the APIs\n`,
+    )
+  return `cluster key ${new Keyring(key).current.id}: frames authenticated, replays refused; API changes need \`Authorization: Bearer $(distlab token)\`\n`
 }
 
 function printCluster(c: {
@@ -56,6 +74,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
     mode: o.mode as 'process' | 'inproc',
     stateDir: dir,
     block: o.block,
+    key: upKey(o),
     // Detached, the supervisor's own output is a file: the per-node logs already hold every line.
     onLine: supervised
       ? undefined
@@ -82,9 +101,10 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
         'note: this system does not route 127.0.x.y to loopback; every node uses 127.0.0.1 with its own ports\n',
       ),
     )
-  if (o.json) printJson({ mode: cluster.mode, stateDir: dir, nodes: cluster.list() })
+  if (o.json) printJson({ mode: cluster.mode, stateDir: dir, keyed: cluster.keyed, nodes: cluster.list() })
   else {
     printCluster({ nodes: cluster.list() })
+    process.stdout.write(trustNote(upKey(o)))
     process.stdout.write(
       `\n${color.bold(`master + ${o.nodes} nodes up`)} (${cluster.mode} mode). Try:\n` +
         `  curl ${nodeUrl(cluster.list()[Math.min(2, o.nodes)]!)}/\n` +
@@ -96,6 +116,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
 
 async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
   const dir = stateDirOf(cmd)
+  const key = upKey(o)
   const existing = readCluster(dir)
   if (existing && isAlive(existing.supervisorPid))
     throw new ClusterError(
@@ -120,7 +141,8 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, DISTLAB_SUPERVISED: '1' },
+    // The key goes to the supervisor in its environment, never in argv where `ps` shows it.
+    env: { ...process.env, DISTLAB_SUPERVISED: '1', [KEY_ENV]: key ?? '' },
   })
   closeSync(out)
   child.unref()
@@ -130,9 +152,16 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     const rec = readCluster(dir)
     if (rec && rec.supervisorPid === child.pid && rec.state === 'running') {
       if (o.json)
-        printJson({ mode: rec.mode, stateDir: dir, supervisorPid: rec.supervisorPid, nodes: rec.nodes })
+        printJson({
+          mode: rec.mode,
+          stateDir: dir,
+          supervisorPid: rec.supervisorPid,
+          keyed: key !== undefined,
+          nodes: rec.nodes,
+        })
       else {
         printCluster(rec)
+        process.stdout.write(trustNote(key))
         process.stdout.write(
           `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
         )
@@ -369,12 +398,31 @@ export function registerClusterCommands(program: Command): void {
       0,
     )
     .option('--json', 'print the cluster as one JSON object')
+    .option(
+      '--key <secret>',
+      `cluster key (secret, or id:secret,id:secret to rotate): authenticate frames, guard the APIs (or $${KEY_ENV})`,
+    )
     .action(async (o: UpOptions, cmd: Command) => {
       if (o.mode === 'docker' || o.mode === 'swarm')
         return o.detach ? upDetached(cmd, o) : upContainers(cmd, o)
       if (o.mode !== 'process' && o.mode !== 'inproc')
         throw new InvalidArgumentError(`--mode must be process, inproc, docker or swarm, got ${o.mode}`)
       return o.detach ? upDetached(cmd, o) : upForeground(cmd, o)
+    })
+
+  program
+    .command('token')
+    .description(
+      'print the bearer token of the cluster\'s key, for curl: -H "Authorization: Bearer $(distlab token)"',
+    )
+    .option('--json', 'print {keyId, token}')
+    .action((o: { json?: boolean }, cmd: Command) => {
+      const spec = readClusterKey(stateDirOf(cmd))
+      if (!spec)
+        throw new ClusterError(`the cluster has no key (no ${KEY_ENV}, no key file); its APIs are open`)
+      const k = new Keyring(spec).current
+      if (o.json) printJson({ keyId: k.id, token: k.token })
+      else process.stdout.write(`${k.token}\n`)
     })
 
   program

@@ -8,6 +8,9 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { intOption, stateDirOf } from '../context.js'
 import { defaultProtocols } from '../../protocols/defaults.js'
 import { startMasterExtras } from '../../monitor/master-extras.js'
+import { KEY_ENV } from '../../core/auth.js'
+import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
+import { DEFAULT_DASHBOARD_HOST } from '../../monitor/constants.js'
 
 interface RoleOptions {
   name: string
@@ -21,6 +24,10 @@ interface RoleOptions {
   id?: string
   logFormat: LogFormat
   logLevel: string
+  key?: string
+  bind?: string
+  insecure?: boolean
+  peerRanges?: string
 }
 
 export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?: string): Promise<void> {
@@ -31,7 +38,22 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     level: o.logLevel,
     write: (l) => process.stdout.write(l),
   })
+  // The key comes from the environment by preference: a flag shows in `ps`.
+  const key = o.key || process.env[KEY_ENV] || undefined
+  const dashboardHost = o.bind ?? DEFAULT_DASHBOARD_HOST
+  checkExposure({
+    binds: [
+      { flag: '--host', host: o.host },
+      { flag: '--bind', host: o.bind ?? o.host },
+      ...(role === 'master' ? [{ flag: '--bind (dashboard)', host: dashboardHost }] : []),
+    ],
+    keyed: key !== undefined,
+    insecure: o.insecure === true || process.env[INSECURE_ENV] === '1',
+  })
   const node = new Node({
+    key,
+    httpHost: o.bind,
+    peerRanges: splitList(o.peerRanges),
     name: o.name,
     role,
     id: o.id,
@@ -47,6 +69,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
   const extras =
     role === 'master'
       ? await startMasterExtras(node, {
+          dashboardHost,
           stateDir,
           dashboardPort: o.dashboardPort,
           controlUrl: process.env.DISTLAB_CONTROL_URL,
@@ -84,6 +107,13 @@ function roleOptions(cmd: Command, defaults: { name: string }): Command {
     .option('--id <uuid>', 'node id (default: a new UUID v4)')
     .option('--log-format <format>', 'pretty or json', 'pretty')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .option('--key <secret>', `cluster key: authenticate frames and guard the API (better: $${KEY_ENV})`)
+    .option('--bind <addr>', 'address the HTTP API and dashboard bind (default: --host; dashboard 127.0.0.1)')
+    .option('--insecure', `allow listening beyond loopback without a cluster key (or $${INSECURE_ENV}=1)`)
+    .option(
+      '--peer-ranges <list>',
+      `peer URL ranges allowed besides loopback: CIDRs, addresses, host names (or $${PEER_RANGES_ENV})`,
+    )
 }
 
 export function registerRoleCommands(program: Command): void {

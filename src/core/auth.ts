@@ -1,0 +1,417 @@
+// Cluster key: node-to-node frames carry an HMAC-SHA256 (RFC 2104) over the whole envelope, with a
+// key id so that keys can be rotated without downtime (a node accepts every key of its keyring and
+// signs with the first), and a signing time and nonce so that a captured frame cannot be played
+// again (a time window plus a bounded cache of recent nonces per sender, the scheme of RFC 4303's
+// anti-replay window with timestamps in place of sequence numbers). The HTTP API's bearer token is
+// derived from the same secret, so one secret is all an operator hands out.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import type { Envelope } from './envelope.js'
+import type { DropInfo, PeerAddress, Transport, TransportHandler } from './interfaces.js'
+import { DistlabError, InvalidArgumentError } from './errors.js'
+import { checkInteger } from './options.js'
+
+/** Frames signed more than this far from the receiver's clock are rejected, in ms (clock skew allowance). */
+export const REPLAY_WINDOW_MS = 30_000
+/** Nonces remembered per sender; beyond it the oldest go and frames older than they are refused. */
+export const MAX_NONCES_PER_SENDER = 4096
+/** Senders whose nonces are remembered; beyond it the least recently heard is forgotten. */
+export const MAX_REPLAY_SENDERS = 1024
+/** Shortest secret accepted, in characters. */
+export const MIN_SECRET_CHARS = 8
+/** Environment variable holding the cluster key (a secret, or `id:secret,id:secret`). */
+export const KEY_ENV = 'DISTLAB_KEY'
+/** The file in the state dir that keeps the cluster key for the CLI (mode 0600). */
+export const KEY_FILE = 'cluster.key'
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/
+const FRAME_LABEL = 'distlab frame key v1'
+const TOKEN_LABEL = 'distlab http token v1'
+const MAC_LABEL = 'distlab-frame-mac-v1\n'
+
+/** Why an authenticated node refused a frame; each is a `reason` label on the drop counter. */
+export type AuthFailure = 'no_mac' | 'unknown_key' | 'bad_mac' | 'stale' | 'replay'
+export const AUTH_FAILURES: readonly AuthFailure[] = ['no_mac', 'unknown_key', 'bad_mac', 'stale', 'replay']
+
+/** A cluster key that cannot be used: too short, a bad id, two keys with one id. */
+export class KeyError extends InvalidArgumentError {
+  override readonly code = 'ERR_INVALID_ARGUMENT'
+  constructor(message: string) {
+    super(message, 'key')
+    this.name = 'KeyError'
+  }
+}
+
+/** A request without the bearer token the cluster's key requires. */
+export class UnauthorizedError extends DistlabError {
+  override readonly code = 'ERR_UNAUTHORIZED'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+/** What an authenticated frame carries besides the envelope, in its header as `auth`. */
+export const FrameAuthSchema = z.strictObject({
+  /** Key id. */
+  k: z.string().regex(KEY_ID),
+  /** Signing time, ms since the epoch. */
+  t: z.number().int().nonnegative(),
+  /** Nonce, 12 random bytes in base64url. */
+  n: z.string().min(8).max(32),
+  /** HMAC-SHA256, base64url. */
+  m: z.string().length(43),
+})
+export type FrameAuth = z.infer<typeof FrameAuthSchema>
+
+export interface ClusterKey {
+  readonly id: string
+  /** Key for frame MACs, derived from the secret. */
+  readonly frameKey: Buffer
+  /** Bearer token for the HTTP API, derived from the secret: `<id>.<64 hex>`. */
+  readonly token: string
+}
+
+function deriveKey(id: string, secret: string): ClusterKey {
+  const frameKey = createHmac('sha256', secret).update(FRAME_LABEL).digest()
+  const token = `${id}.${createHmac('sha256', secret).update(TOKEN_LABEL).digest('hex')}`
+  return Object.freeze({ id, frameKey, token })
+}
+
+/** The default id of a secret: 8 hex digits of its SHA-256, so every node derives the same one. */
+export function keyIdOf(secret: string): string {
+  return createHash('sha256').update('distlab key id\n').update(secret).digest('hex').slice(0, 8)
+}
+
+/**
+ * Parses a key spec: `secret`, or `id:secret[,id:secret...]` (the first key signs; all verify).
+ * Rotation without downtime: restart the nodes one by one with `old:S1,new:S2` (signing with the
+ * old key, accepting both), then one by one with `new:S2,old:S1`, then with `new:S2` alone.
+ */
+export function parseKeySpec(spec: string): Array<{ id: string; secret: string }> {
+  if (typeof spec !== 'string' || spec.trim() === '') throw new KeyError('the cluster key is empty')
+  const entries = spec.split(',').map((e) => e.trim())
+  const many = entries.length > 1
+  const out = entries.map((entry) => {
+    const colon = entry.indexOf(':')
+    const id = colon > 0 ? entry.slice(0, colon) : ''
+    if (colon > 0 && KEY_ID.test(id)) return { id, secret: entry.slice(colon + 1) }
+    if (many) throw new KeyError('with several keys, write each as id:secret (id: 1-16 of A-Z a-z 0-9 _ -)')
+    return { id: keyIdOf(entry), secret: entry }
+  })
+  const ids = new Set<string>()
+  for (const k of out) {
+    if (k.secret.length < MIN_SECRET_CHARS)
+      throw new KeyError(`the cluster key ${k.id} is shorter than ${MIN_SECRET_CHARS} characters`)
+    if (ids.has(k.id)) throw new KeyError(`two cluster keys have the id ${k.id}`)
+    ids.add(k.id)
+  }
+  return out
+}
+
+/** Every key a node accepts; the first signs. */
+export class Keyring {
+  readonly keys: readonly ClusterKey[]
+  private readonly byId: Map<string, ClusterKey>
+
+  constructor(spec: string) {
+    this.keys = Object.freeze(parseKeySpec(spec).map((k) => deriveKey(k.id, k.secret)))
+    this.byId = new Map(this.keys.map((k) => [k.id, k]))
+  }
+
+  get current(): ClusterKey {
+    return this.keys[0]!
+  }
+
+  key(id: string): ClusterKey | undefined {
+    return this.byId.get(id)
+  }
+
+  /** `Authorization` header value for calls to other nodes. */
+  bearer(): string {
+    return `Bearer ${this.current.token}`
+  }
+
+  /** True when `header` is `Bearer <token>` of any key of the ring (compared in constant time). */
+  acceptsBearer(header: string | undefined): boolean {
+    if (typeof header !== 'string') return false
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    if (!m) return false
+    const given = Buffer.from(m[1]!, 'utf8')
+    let ok = false
+    for (const k of this.keys) {
+      const want = Buffer.from(k.token, 'utf8')
+      if (given.length === want.length && timingSafeEqual(given, want)) ok = true
+    }
+    return ok
+  }
+}
+
+export function keyring(spec: string | Keyring): Keyring {
+  return spec instanceof Keyring ? spec : new Keyring(spec)
+}
+
+// ---- canonical bytes of an envelope ----
+
+/** JSON with object keys sorted at every level, so that sender and receiver hash the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`
+  const keys = Object.keys(value).sort()
+  return `{${keys
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    .join(',')}}`
+}
+
+function macOf(key: ClusterKey, env: Envelope, a: Omit<FrameAuth, 'm'>, bodyJson?: string): string {
+  const head = canonicalJson([
+    env.v,
+    env.id,
+    env.proto,
+    env.type,
+    env.src,
+    env.dst,
+    env.ts,
+    env.ttl ?? null,
+    a.k,
+    a.t,
+    a.n,
+  ])
+  const h = createHmac('sha256', key.frameKey).update(MAC_LABEL).update(head).update('\n')
+  if (env.body instanceof Uint8Array) h.update('b').update(env.body)
+  else h.update('j').update(bodyJson ?? canonicalJson(env.body ?? null))
+  return h.digest('base64url')
+}
+
+/** An envelope as it travels when the cluster has a key. */
+export type SealedEnvelope = Envelope & { auth?: unknown }
+
+// ---- the replay window ----
+
+interface SenderWindow {
+  nonces: Map<string, number>
+  /** Frames signed at or before this time are refused: their nonces may have been forgotten. */
+  floor: number
+  newest: number
+}
+
+/**
+ * Remembers the nonces of recently accepted frames per sender. Memory is bounded by
+ * MAX_NONCES_PER_SENDER × MAX_REPLAY_SENDERS entries, and only frames with a valid MAC get in.
+ */
+export class ReplayWindow {
+  private readonly senders = new Map<string, SenderWindow>()
+  private globalFloor = 0
+
+  constructor(
+    private readonly windowMs = REPLAY_WINDOW_MS,
+    private readonly maxNonces = MAX_NONCES_PER_SENDER,
+    private readonly maxSenders = MAX_REPLAY_SENDERS,
+  ) {
+    checkInteger('windowMs', windowMs, 1)
+    checkInteger('maxNonces', maxNonces, 1)
+    checkInteger('maxSenders', maxSenders, 1)
+  }
+
+  /** Checks and records one frame; undefined when it is fresh. */
+  check(sender: string, signedAt: number, nonce: string, now: number): 'stale' | 'replay' | undefined {
+    if (Math.abs(now - signedAt) > this.windowMs) return 'stale'
+    let w = this.senders.get(sender)
+    if (w) {
+      this.senders.delete(sender) // keep the map in least-recently-heard order
+      this.senders.set(sender, w)
+    } else {
+      w = { nonces: new Map(), floor: this.globalFloor, newest: 0 }
+      this.senders.set(sender, w)
+      if (this.senders.size > this.maxSenders) {
+        const [oldest, ow] = this.senders.entries().next().value as [string, SenderWindow]
+        this.senders.delete(oldest)
+        this.globalFloor = Math.max(this.globalFloor, ow.newest)
+      }
+    }
+    if (signedAt <= w.floor) return 'replay'
+    if (w.nonces.has(nonce)) return 'replay'
+    w.nonces.set(nonce, signedAt)
+    if (signedAt > w.newest) w.newest = signedAt
+    // Forget what the time window refuses anyway, then the oldest beyond the cap.
+    for (const [n, t] of w.nonces) {
+      if (t >= now - this.windowMs && w.nonces.size <= this.maxNonces) break
+      w.nonces.delete(n)
+      if (t > w.floor) w.floor = t
+    }
+    return undefined
+  }
+
+  /** Nonces held, for tests and metrics. */
+  size(): number {
+    let n = 0
+    for (const w of this.senders.values()) n += w.nonces.size
+    return n
+  }
+}
+
+// ---- sealing and opening frames ----
+
+export interface FrameGuardInit {
+  keyring: string | Keyring
+  /** @default Date.now */
+  now?: () => number
+  /** @default REPLAY_WINDOW_MS */
+  replayWindowMs?: number
+}
+
+/** Signs outgoing envelopes and checks incoming ones for one node. */
+export class FrameGuard {
+  readonly keyring: Keyring
+  private readonly now: () => number
+  private readonly replay: ReplayWindow
+  private lastSigned = 0
+
+  constructor(init: FrameGuardInit) {
+    this.keyring = keyring(init.keyring)
+    this.now = init.now ?? Date.now
+    this.replay = new ReplayWindow(init.replayWindowMs ?? REPLAY_WINDOW_MS)
+  }
+
+  /** A copy of `env` with `auth` added: key id, signing time, a fresh nonce and the MAC. */
+  seal(env: Envelope): SealedEnvelope {
+    const key = this.keyring.current
+    // Signing times never go backwards, so a restarted receiver's floor cannot refuse them.
+    const t = Math.max(Math.floor(this.now()), this.lastSigned)
+    this.lastSigned = t
+    const a = { k: key.id, t, n: randomBytes(12).toString('base64url') }
+    const { auth: _old, ...plain } = env as SealedEnvelope
+    // The body as the receiver will see it after JSON: undefined fields gone, dates as strings.
+    const bodyJson =
+      plain.body instanceof Uint8Array
+        ? undefined
+        : canonicalJson(JSON.parse(JSON.stringify(plain.body ?? null)))
+    return { ...plain, auth: { ...a, m: macOf(key, plain, a, bodyJson) } }
+  }
+
+  /** Checks a received envelope; returns the envelope without `auth`, or why it is refused. */
+  open(env: SealedEnvelope): { env: Envelope } | { reason: AuthFailure } {
+    const { auth, ...plain } = env
+    if (auth === undefined) return { reason: 'no_mac' }
+    const parsed = FrameAuthSchema.safeParse(auth)
+    if (!parsed.success) return { reason: 'bad_mac' }
+    const a = parsed.data
+    const key = this.keyring.key(a.k)
+    if (!key) return { reason: 'unknown_key' }
+    const want = Buffer.from(macOf(key, plain, a), 'utf8')
+    const given = Buffer.from(a.m, 'utf8')
+    if (want.length !== given.length || !timingSafeEqual(want, given)) return { reason: 'bad_mac' }
+    const replay = this.replay.check(plain.src, a.t, a.n, this.now())
+    if (replay) return { reason: replay }
+    return { env: plain }
+  }
+
+  /** Nonces held by the replay window. */
+  replayEntries(): number {
+    return this.replay.size()
+  }
+}
+
+/**
+ * Wraps a transport so that every frame it sends is sealed and every frame it receives is opened;
+ * a frame that does not open is handed to the drop handler with the reason, never to the node.
+ */
+export class AuthTransport implements Transport {
+  readonly kind
+  private handler?: TransportHandler
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly guard: FrameGuard,
+  ) {
+    this.kind = inner.kind
+    inner.setHandler({
+      message: (msg) => {
+        const r = this.guard.open(msg.env)
+        if ('reason' in r) {
+          const info: DropInfo = {
+            reason: r.reason,
+            bytes: msg.bytes,
+            transport: msg.transport,
+            direction: 'in',
+            from: msg.from,
+          }
+          // Only a frame whose MAC checked out may name its sender in telemetry.
+          if (r.reason === 'stale' || r.reason === 'replay') info.env = stripAuth(msg.env)
+          this.handler?.drop(info)
+          return
+        }
+        this.handler?.message({ ...msg, env: r.env })
+      },
+      drop: (info) => this.handler?.drop(info),
+    })
+  }
+
+  setHandler(handler: TransportHandler): void {
+    this.handler = handler
+  }
+
+  start(): Promise<void> {
+    return this.inner.start()
+  }
+
+  stop(): Promise<void> {
+    return this.inner.stop()
+  }
+
+  address(): PeerAddress {
+    return this.inner.address()
+  }
+
+  send(to: PeerAddress, env: Envelope): Promise<number> {
+    return this.inner.send(to, this.guard.seal(env))
+  }
+}
+
+function stripAuth(env: SealedEnvelope): Envelope {
+  const { auth: _a, ...plain } = env
+  return plain
+}
+
+// ---- the key on disk, for the CLI ----
+
+/** Writes the cluster key to `<stateDir>/cluster.key`, readable by its owner only. */
+export function writeKeyFile(stateDir: string, spec: string): string {
+  mkdirSync(stateDir, { recursive: true })
+  const file = join(stateDir, KEY_FILE)
+  rmSync(file, { force: true })
+  writeFileSync(file, spec + '\n', { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return file
+}
+
+export function removeKeyFile(stateDir: string): void {
+  rmSync(join(stateDir, KEY_FILE), { force: true })
+}
+
+/** The running cluster's key: `<stateDir>/cluster.key`, else $DISTLAB_KEY, else undefined. */
+export function readClusterKey(stateDir?: string): string | undefined {
+  if (stateDir) {
+    try {
+      const spec = readFileSync(join(stateDir, KEY_FILE), 'utf8').trim()
+      if (spec) return spec
+    } catch {
+      // no key file: an open cluster, or a key in the environment
+    }
+  }
+  return process.env[KEY_ENV] || undefined
+}
+
+/** `{ authorization: 'Bearer ...' }` for the CLI's calls to a keyed cluster, `{}` for an open one. */
+export function bearerHeaders(stateDir?: string): Record<string, string> {
+  const spec = readClusterKey(stateDir)
+  if (!spec) return {}
+  try {
+    return { authorization: new Keyring(spec).bearer() }
+  } catch {
+    return {}
+  }
+}
