@@ -1,9 +1,13 @@
 // Unicast, broadcast, overlay multicast and anycast (issue 3): the factories every node runs.
+// Overlay multicast carries its membership over the same node's broadcast protocol.
 import type { ProtocolFactory } from '../core/interfaces.js'
 import type { ProtocolContext } from './defaults.js'
 import { unicast } from './unicast/index.js'
-import { broadcast } from './broadcast/index.js'
+import { broadcast, type Broadcast } from './broadcast/index.js'
+import { groupMulticast } from './multicast/index.js'
 
 export function messagingProtocols(_ctx: ProtocolContext): ProtocolFactory[] {
-  return [unicast(), broadcast()]
+  let b: Broadcast | undefined
+  const makeBroadcast = broadcast()
+  return [unicast(), (c) => (b = makeBroadcast(c)), groupMulticast({ broadcast: () => b })]
 }

@@ -86,6 +86,29 @@ describe('distlab send unicast|broadcast', () => {
     assert.equal(bad.code, 2)
   })
 
+  test('group join/leave and send multicast: current members only, each once', async () => {
+    const j2 = await cli('group', 'join', 'node2', 'sensors')
+    assert.equal(j2.code, 0, j2.stderr)
+    assert.match(j2.stdout, /^node2 joined sensors \(seen by 4\/4 nodes\); node2 is in: sensors\n$/)
+    assert.equal((await cli('group', 'join', 'node3', 'sensors')).code, 0)
+    const r = await cli('send', 'multicast', '--from', 'node1', '--group', 'sensors', 'temp=23.5')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(
+      r.stdout,
+      /^multicast to sensors from node1: delivered to node2, node3 \(2\/2\) in [\d.]+ ms\n$/,
+    )
+    assert.equal((await cli('group', 'leave', 'node3', 'sensors')).code, 0)
+    const j = await cli('send', 'multicast', '--from', 'node1', '--group', 'sensors', 'second', '--json')
+    assert.equal(j.code, 0, j.stderr)
+    assert.deepEqual((JSON.parse(j.stdout) as { delivered: string[] }).delivered, ['node2'])
+    const list = await cli('group', 'list', '--json')
+    assert.deepEqual((JSON.parse(list.stdout) as { groups: Record<string, string[]> }).groups, {
+      sensors: ['node2'],
+    })
+    const bad = await cli('group', 'join', 'node2', 'bad name')
+    assert.equal(bad.code, 2)
+  })
+
   test('bad usage exits 2; an unknown node exits 1 with one clear line', async () => {
     const same = await cli('send', 'unicast', '--from', 'node1', '--to', 'node1', 'x')
     assert.equal(same.code, 2)

@@ -2,7 +2,7 @@
 // `anycast` and `bench`. Each calls a node's HTTP API (found through the cluster record) or runs
 // the library directly; only this file prints.
 import type { Command } from 'commander'
-import { findNode, nodeUrl, requireCluster } from '../../cluster/state.js'
+import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { callNode, intOption, numberOption, stateDirOf } from '../context.js'
 import {
@@ -18,6 +18,7 @@ import {
   LOOPBACK_INTERFACE,
   SEED_JSON_PAYLOAD,
 } from '../../protocols/multicast/constants.js'
+import { checkGroupName, type GroupSendResult } from '../../protocols/multicast/groups.js'
 import { printJson, table } from '../output.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
 import {
@@ -135,6 +136,90 @@ async function sendBroadcast(cmd: Command, message: string, o: SendBroadcastOpti
   if (missing.length) process.exitCode = 1
 }
 
+/** Waits until every node of the cluster that answers sees `group` with exactly `expected` as members. */
+async function waitGroupView(
+  rec: ClusterRecord,
+  group: string,
+  member: string,
+  joined: boolean,
+  waitMs: number,
+): Promise<{ seenBy: number; answering: number }> {
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const views = await Promise.all(
+      rec.nodes.map((n) =>
+        callNode<{ groups: Record<string, string[]> }>(nodeUrl(n), 'GET', '/groups', undefined, 2000).catch(
+          () => undefined,
+        ),
+      ),
+    )
+    const answering = views.filter(Boolean).length
+    const seenBy = views.filter((v) => v && (v.groups[group] ?? []).includes(member) === joined).length
+    if (seenBy >= answering || Date.now() > deadline) return { seenBy, answering }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+async function groupChange(
+  cmd: Command,
+  action: 'join' | 'leave',
+  node: string,
+  group: string,
+  o: { wait: number; json?: boolean },
+): Promise<void> {
+  checkGroupName('group', group)
+  const rec = requireCluster(stateDirOf(cmd))
+  const r = await callNode<{ node: string; groups: string[] }>(
+    nodeUrl(findNode(rec, node)),
+    'POST',
+    `/groups/${action}`,
+    { group },
+  )
+  const view = await waitGroupView(rec, group, node, action === 'join', o.wait)
+  if (o.json) return printJson({ ...r, group, action, ...view })
+  process.stdout.write(
+    `${node} ${action === 'join' ? 'joined' : 'left'} ${group} (seen by ${view.seenBy}/${view.answering} nodes); ` +
+      `${node} is in: ${r.groups.length ? r.groups.join(', ') : 'no group'}\n`,
+  )
+}
+
+async function groupList(cmd: Command, o: { from: string; json?: boolean }): Promise<void> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const r = await callNode<{ groups: Record<string, string[]> }>(
+    nodeUrl(findNode(rec, o.from)),
+    'GET',
+    '/groups',
+  )
+  if (o.json) return printJson(r)
+  const rows = Object.entries(r.groups).map(([g, members]) => [g, members.join(', ') || '-'])
+  process.stdout.write(rows.length ? table(['group', 'members'], rows) : 'no groups\n')
+}
+
+async function sendMulticast(
+  cmd: Command,
+  message: string,
+  o: { from: string; group: string; timeout: number; json?: boolean },
+): Promise<void> {
+  checkGroupName('--group', o.group)
+  const r = await callNode<GroupSendResult>(
+    nodeUrlOf(cmd, o.from),
+    'POST',
+    '/multicast',
+    { group: o.group, msg: message, timeoutMs: o.timeout },
+    o.timeout + 5000,
+  )
+  if (o.json) printJson(r)
+  else if (r.members.length === 0) process.stdout.write(`group ${r.group} has no members; nothing sent\n`)
+  else
+    process.stdout.write(
+      `multicast to ${r.group} from ${r.from}: delivered to ${r.delivered.join(', ') || 'nobody'} ` +
+        `(${r.delivered.length}/${r.members.length}) in ${r.elapsedMs.toFixed(2)} ms` +
+        (r.failed.length ? `; failed: ${r.failed.map((f) => f.node).join(', ')}` : '') +
+        '\n',
+    )
+  if (r.failed.length) process.exitCode = 1
+}
+
 interface MulticastCommonOptions {
   group: string
   port: number
@@ -238,6 +323,42 @@ export function registerMessagingCommands(program: Command): void {
     )
     .option('--json', 'print {acknowledged, id, from, strategy, deliveredTo, missing, unreachable}')
     .action((message: string, o: SendBroadcastOptions, cmd: Command) => sendBroadcast(cmd, message, o))
+
+  send
+    .command('multicast <message>')
+    .description('deliver a message once to every current member of a named group (overlay, no IP multicast)')
+    .requiredOption('--from <node>', 'sending node')
+    .requiredOption('--group <name>', 'group name')
+    .option(
+      '--timeout <ms>',
+      'give up on a member after this many ms',
+      intOption('--timeout', 1, 600_000),
+      10_000,
+    )
+    .option('--json', 'print {group, from, members, delivered, failed, elapsedMs}')
+    .action((message: string, o, cmd: Command) => sendMulticast(cmd, message, o))
+
+  const group = program.command('group').description('named groups of overlay multicast')
+  for (const action of ['join', 'leave'] as const)
+    group
+      .command(`${action} <node> <group>`)
+      .description(
+        `${action === 'join' ? 'add a node to' : 'remove a node from'} a group; waits until every node sees it`,
+      )
+      .option(
+        '--wait <ms>',
+        'how long to wait for every node to see the change',
+        intOption('--wait', 0),
+        5000,
+      )
+      .option('--json', 'print {node, groups, group, action, seenBy, answering}')
+      .action((node: string, name: string, o, cmd: Command) => groupChange(cmd, action, node, name, o))
+  group
+    .command('list')
+    .description('groups and their members, as one node sees them')
+    .option('--from <node>', 'node to ask', 'master')
+    .option('--json', 'print {node, mine, groups}')
+    .action((o, cmd: Command) => groupList(cmd, o))
 
   const multicast = program
     .command('multicast')
