@@ -152,6 +152,14 @@ export class LiveAggregator {
         n.dropped++
         break
     }
+    // Reservoir sampling keeps an even sample of the tick however many events arrive; the event
+    // for the page is only built when it enters the sample.
+    this.tickSeen++
+    let slot = this.tickEvents.length
+    if (slot >= this.perTick) {
+      slot = Math.floor(Math.random() * this.tickSeen)
+      if (slot >= this.perTick) return
+    }
     const live: LiveEvent = {
       ts: e.ts,
       node: e.node,
@@ -166,13 +174,7 @@ export class LiveAggregator {
     if (e.type) live.type = e.type
     if (e.reason) live.reason = e.reason
     if (latencyMs !== undefined) live.latencyMs = latencyMs
-    // Reservoir sampling keeps an even sample of the tick however many events arrive.
-    this.tickSeen++
-    if (this.tickEvents.length < this.perTick) this.tickEvents.push(live)
-    else {
-      const j = Math.floor(Math.random() * this.tickSeen)
-      if (j < this.perTick) this.tickEvents[j] = live
-    }
+    this.tickEvents[slot] = live
   }
 
   private rollTo(second: number): void {

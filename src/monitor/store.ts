@@ -83,6 +83,9 @@ interface ResolvedRunStoreInit {
   statsIntervalMs: number
 }
 
+/** Rows per multi-row INSERT (11 parameters each, under SQLite's 32766-parameter limit). */
+const INSERT_ROWS_PER_STATEMENT = 100
+
 const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$/
 
 export function resolveRunStoreOptions(init: RunStoreInit = {}): ResolvedRunStoreInit {
@@ -160,24 +163,38 @@ export class RunStore implements Startable {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.exec(SCHEMA)
-    const insert = db.prepare(
-      'INSERT INTO events (ts, node, proto, kind, msg_id, src, dst, bytes, transport, reason, type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    const columns = '(ts, node, proto, kind, msg_id, src, dst, bytes, transport, reason, type)'
+    const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    const insertOne = db.prepare(`INSERT INTO events ${columns} VALUES ${row}`)
+    // Many rows per statement: far fewer trips through SQLite's VM than one INSERT per event.
+    const insertChunk = db.prepare(
+      `INSERT INTO events ${columns} VALUES ${Array.from({ length: INSERT_ROWS_PER_STATEMENT }, () => row).join(', ')}`,
     )
+    const params: unknown[] = new Array(INSERT_ROWS_PER_STATEMENT * 11)
+    const fill = (out: unknown[], at: number, e: TelemetryEvent) => {
+      out[at] = Math.round(e.ts)
+      out[at + 1] = e.node
+      out[at + 2] = e.proto
+      out[at + 3] = e.kind
+      out[at + 4] = e.msgId
+      out[at + 5] = e.src
+      out[at + 6] = e.dst
+      out[at + 7] = e.bytes
+      out[at + 8] = e.transport
+      out[at + 9] = e.reason ?? null
+      out[at + 10] = e.type ?? null
+    }
     this.insertMany = db.transaction((events: TelemetryEvent[]) => {
-      for (const e of events)
-        insert.run(
-          Math.round(e.ts),
-          e.node,
-          e.proto,
-          e.kind,
-          e.msgId,
-          e.src,
-          e.dst,
-          e.bytes,
-          e.transport,
-          e.reason ?? null,
-          e.type ?? null,
-        )
+      let i = 0
+      for (; i + INSERT_ROWS_PER_STATEMENT <= events.length; i += INSERT_ROWS_PER_STATEMENT) {
+        for (let j = 0; j < INSERT_ROWS_PER_STATEMENT; j++) fill(params, j * 11, events[i + j]!)
+        insertChunk.run(params)
+      }
+      const one: unknown[] = new Array(11)
+      for (; i < events.length; i++) {
+        fill(one, 0, events[i]!)
+        insertOne.run(one)
+      }
     })
     this.setMetaStmt = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
     this.db = db
