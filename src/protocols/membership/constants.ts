@@ -1,0 +1,74 @@
+// Defaults of the membership protocol. The failure detector's come from memberlist's
+// DefaultLANConfig (the library under Serf and Consul), which follows SWIM (Das, Gupta and
+// Motivala, DSN 2002) with Lifeguard's suspicion timeouts; the gossip's from the same config.
+
+/** How often each member probes one other member, in ms (memberlist ProbeInterval: 1 s). */
+export const PROBE_INTERVAL_MS = 1000
+/** How long a direct probe waits for its ack before asking others, in ms (memberlist ProbeTimeout: 500 ms). */
+export const PROBE_TIMEOUT_MS = 500
+/** Highest local health score (Lifeguard; memberlist AwarenessMaxMultiplier: 8). */
+export const MAX_HEALTH = 8
+/** Times an ack timer that fired late (the process was busy) waits once more before the probe fails. */
+export const MAX_LATE_REARMS = 3
+/** Members asked to probe a silent member on our behalf (memberlist IndirectChecks: 3). */
+export const INDIRECT_CHECKS = 3
+/**
+ * Suspicion lasts SUSPICION_MULT × log10(max(n, 10)) × probe interval before a member is declared
+ * dead (memberlist SuspicionMult: 4; about 7 s at 50 members and 12 s at 1000).
+ */
+export const SUSPICION_MULT = 4
+/** An update is piggybacked RETRANSMIT_MULT × ceil(log10(n + 1)) times (memberlist RetransmitMult: 4). */
+export const RETRANSMIT_MULT = 4
+/** How often queued updates are gossiped, in ms (memberlist GossipInterval: 200 ms). */
+export const GOSSIP_INTERVAL_MS = 200
+/** Random members each gossip round goes to (memberlist GossipNodes: 3). */
+export const GOSSIP_FANOUT = 3
+/**
+ * How often a member swaps its whole view with one random member (push-pull anti-entropy), in ms.
+ * memberlist uses 30 s; views of a classroom-sized overlay converge faster at 5 s, and the interval
+ * grows with the cluster as memberlist's pushPullScale does (beyond 32 members).
+ */
+export const PUSH_PULL_INTERVAL_MS = 5000
+/** Members a new member swaps views with right after it registers (memberlist pushes and pulls with every join address). */
+export const JOIN_PUSH_PULLS = 3
+/**
+ * Bytes of piggybacked updates in one datagram. memberlist keeps to one Ethernet frame (1400);
+ * 8 KB (IP fragments it on a 1500-byte MTU) carries about 55 updates a frame, so a mass join
+ * drains six times faster for the same per-frame cost.
+ */
+export const MAX_PIGGYBACK_BYTES = 8192
+/** How long a dead member is remembered so that stale gossip cannot bring it back, in ms (memberlist GossipToTheDeadTime: 30 s). */
+export const DEAD_RETENTION_MS = 30_000
+/** How often a member registers again with the bootstrap while it answers, in ms (0: only at start). */
+export const REREGISTER_INTERVAL_MS = 30_000
+/** Attempts to register with the bootstrap (or the seed) at start before giving up. */
+export const JOIN_ATTEMPTS = 30
+/** Wait between two registration attempts at start, in ms. */
+export const JOIN_RETRY_MS = 1000
+/** Timeout of every HTTP call the protocol makes (registration, verification, messages), in ms. */
+export const HTTP_TIMEOUT_MS = 5000
+
+/** Most members one view holds; registrations beyond it are refused. */
+export const MAX_MEMBERS = 10_000
+/** Registrations a node accepts per second (token bucket rate); more get 429. */
+export const REGISTRATIONS_PER_SECOND = 500
+/** Burst of the registration token bucket. */
+export const REGISTRATION_BURST = 1000
+/** Registered URLs waiting to be checked at once; more get 429. */
+export const MAX_PENDING_VERIFICATIONS = 256
+/** Verification HTTP calls in flight at once. */
+export const VERIFY_CONCURRENCY = 16
+/** A registered URL is checked this many times before it is dropped. */
+export const VERIFY_ATTEMPTS = 3
+/** Wait between two checks of a registered URL, in ms. */
+export const VERIFY_RETRY_MS = 1000
+/** Longest URL accepted in a registration. */
+export const MAX_URL_LENGTH = 512
+/** Largest body POST /register accepts, in bytes. */
+export const MAX_REGISTER_BODY_BYTES = 16 * 1024
+/** Longest message `p2p send` or `p2p broadcast` carries, in characters. */
+export const MAX_MESSAGE_CHARS = 4096
+/** Broadcast message ids remembered to drop duplicates. */
+export const SEEN_MESSAGES = 4096
+/** Updates accepted in one gossip frame, and members in one push-pull. */
+export const MAX_UPDATES_PER_FRAME = 64

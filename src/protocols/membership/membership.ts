@@ -1,0 +1,1026 @@
+// Membership of the peer-to-peer overlay of seed 002. Peers register with a bootstrap registry
+// (POST /register, GET /peers), then keep their views current without it: updates spread by
+// infection-style gossip piggybacked on probes and on gossip rounds, whole views are swapped with a
+// random member now and then (push-pull anti-entropy), and failures are found SWIM-style (Das,
+// Gupta, Motivala, DSN 2002, as memberlist does it): a direct probe, indirect probes through k
+// others, suspicion with a timeout growing with log n, then death spread by gossip. A member that
+// comes back with a newer generation (a restart) or incarnation (a refuted suspicion) is readmitted.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import type { Envelope } from '../../core/envelope.js'
+import type { InboundMessage, PeerAddress, Protocol, ProtocolComponents } from '../../core/interfaces.js'
+import type { TimerHandle } from '../../core/clock.js'
+import { named, type Logger } from '../../core/logger.js'
+import { HttpBodyError, parseBody } from '../../node/http.js'
+import {
+  JOIN_PUSH_PULLS,
+  MAX_HEALTH,
+  MAX_LATE_REARMS,
+  MAX_MEMBERS,
+  MAX_MESSAGE_CHARS,
+  MAX_REGISTER_BODY_BYTES,
+  MAX_UPDATES_PER_FRAME,
+  SEEN_MESSAGES,
+} from './constants.js'
+import { normalizePeerUrl, TokenBucket } from './registry.js'
+import {
+  checkGossip,
+  checkPingReq,
+  checkProbe,
+  checkPushPull,
+  SelfInfoSchema,
+  type SelfInfo,
+  type Update,
+  type WireMember,
+  type WireMessage,
+} from './wire.js'
+import type { ResolvedMembershipOptions } from './index.js'
+
+export type MemberStatus = 'alive' | 'suspect'
+
+/**
+ * How a member is known: `frames` (a distlab node: probed and gossiped over distlab frames), `http`
+ * (a foreign seed-002 peer that only speaks HTTP: probed with GET /, never gossiped) or `unverified`
+ * (registered, not yet checked).
+ */
+export type MemberKind = 'frames' | 'http' | 'unverified'
+
+export interface MemberInfo {
+  name: string
+  url: string
+  id: string
+  host: string
+  port: number
+  gen: number
+  inc: number
+  status: MemberStatus
+  kind: MemberKind
+}
+
+interface Member extends MemberInfo {
+  suspectTimer?: TimerHandle
+  httpFailures: number
+}
+
+interface Tombstone {
+  id: string
+  gen: number
+  inc: number
+  at: number
+}
+
+interface Queued {
+  update: Update
+  json: string
+  sent: number
+}
+
+export interface MembershipStats {
+  members: number
+  alive: number
+  suspect: number
+  probes: number
+  indirectProbes: number
+  suspected: number
+  declaredDead: number
+  refuted: number
+  gossipSent: number
+  pushPulls: number
+  registrations: number
+  registrationsRejected: number
+  registrationsDropped: number
+  /** Lifeguard's local health score: 0 is healthy; probe timeouts and intervals scale by score + 1. */
+  health: number
+}
+
+export interface SendResult {
+  status: 'sent'
+  to: string
+  url: string
+  reply: unknown
+}
+
+const RegisterBody = z.looseObject({
+  url: z.unknown().optional(),
+  peer: z.unknown().optional(),
+  name: z.string().min(1).max(128).optional(),
+  quiet: z.boolean().optional(),
+})
+const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
+const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
+
+type Version = { g: number; c: number } | { gen: number; inc: number }
+const version = (x: Version): [number, number] => ('g' in x ? [x.g, x.c] : [x.gen, x.inc])
+/** Orders two states of a member: by generation (a restart), then by incarnation (a refutation). */
+const cmp = (a: Version, b: Version): number => {
+  const [ag, ac] = version(a)
+  const [bg, bc] = version(b)
+  return ag !== bg ? ag - bg : ac - bc
+}
+
+export class Membership implements Protocol {
+  readonly name = 'membership'
+  private readonly log: Logger
+  private readonly members = new Map<string, Member>()
+  private readonly dead = new Map<string, Tombstone>()
+  private readonly queued = new Map<string, Queued>()
+  private readonly buckets: Array<Set<string>> = []
+  private readonly acks = new Map<number, { resolve: (ok: boolean) => void; timer: TimerHandle }>()
+  private readonly seen = new Set<string>()
+  private readonly pendingVerify = new Set<string>()
+  private verifying = 0
+  private readonly verifyWaiters: Array<() => void> = []
+  private readonly bucket: TokenBucket
+  private readonly timers = new Set<TimerHandle>()
+  private selfInfo?: SelfInfo
+  private probeOrder: string[] = []
+  private probeIndex = 0
+  private liveCache?: Member[]
+  private seq = 0
+  private health = 0
+  private readonly nacks = new Map<number, number>()
+  private running = false
+  private readonly counts: MembershipStats = {
+    members: 0,
+    alive: 0,
+    suspect: 0,
+    probes: 0,
+    indirectProbes: 0,
+    suspected: 0,
+    declaredDead: 0,
+    refuted: 0,
+    gossipSent: 0,
+    pushPulls: 0,
+    registrations: 0,
+    registrationsRejected: 0,
+    registrationsDropped: 0,
+    health: 0,
+  }
+  private readonly listeners = new Set<() => void>()
+
+  constructor(
+    private readonly c: ProtocolComponents,
+    private readonly o: ResolvedMembershipOptions,
+  ) {
+    this.log = named(c.logger, 'distlab:membership')
+    this.bucket = new TokenBucket(o.registrationsPerSecond, o.registrationBurst, () => c.clock.now())
+  }
+
+  // ---- life cycle ----
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const host = this.c.self.host
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${this.c.self.httpPort ?? 5000}`
+    this.selfInfo = {
+      name: this.c.self.name,
+      id: this.c.self.id,
+      url,
+      host,
+      framePort: this.c.self.framePort ?? 7000,
+      gen: Math.floor(this.c.clock.now()),
+      inc: 0,
+      registry: this.o.registry,
+    }
+    const probeTick = () => {
+      this.probeRound()
+      this.after(this.scaled(this.o.probeIntervalMs), probeTick)
+    }
+    this.after(Math.floor(this.o.random() * this.o.probeIntervalMs), probeTick)
+    this.every(this.o.gossipIntervalMs, () => this.gossipRound())
+    this.after(Math.floor((0.5 + this.o.random() / 2) * this.pushPullIntervalMs()), () =>
+      this.pushPullRound(),
+    )
+    if (!this.o.registry) {
+      this.enqueue(this.selfWire())
+      if (this.o.bootstrapUrl || this.o.seedUrl) void this.join()
+      if (this.o.bootstrapUrl && this.o.reregisterIntervalMs > 0)
+        this.every(this.o.reregisterIntervalMs, () => void this.register(this.o.bootstrapUrl!, true))
+    }
+    this.log.debug(`${url} ${this.o.registry ? 'serves the peer registry' : 'joins the overlay'}`)
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const t of this.timers) this.c.clock.clearTimeout(t)
+    this.timers.clear()
+    for (const m of this.members.values()) if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    for (const [, a] of this.acks) {
+      this.c.clock.clearTimeout(a.timer)
+      a.resolve(false)
+    }
+    this.acks.clear()
+    for (const w of this.verifyWaiters.splice(0)) w()
+  }
+
+  private after(ms: number, fn: () => void): void {
+    if (!this.running) return
+    const t = this.c.clock.setTimeout(() => {
+      this.timers.delete(t)
+      if (this.running) fn()
+    }, ms)
+    this.timers.add(t)
+  }
+
+  private every(ms: number, fn: () => void): void {
+    // Jitter the first tick so that nodes started together do not probe in lockstep.
+    const tick = () => {
+      try {
+        fn()
+      } catch (err) {
+        this.log.warn(`timer failed: ${(err as Error).message}`)
+      }
+      this.after(ms, tick)
+    }
+    this.after(Math.floor(this.o.random() * ms), tick)
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.running) return resolve()
+      this.after(ms, resolve)
+    })
+  }
+
+  // ---- what others read ----
+
+  /** This node's URL, e.g. `http://127.0.2.1:5000` (valid after start). */
+  get url(): string {
+    return this.selfInfo?.url ?? ''
+  }
+
+  /** The peer URLs this node knows (alive, suspect or just registered), as GET /peers lists them. */
+  peers(): string[] {
+    return [...this.members.keys()]
+  }
+
+  /** Every member with its state. */
+  memberList(): MemberInfo[] {
+    return [...this.members.values()].map(({ suspectTimer: _t, httpFailures: _f, ...m }) => m)
+  }
+
+  stats(): MembershipStats {
+    let alive = 0
+    let suspect = 0
+    for (const m of this.members.values()) {
+      if (m.status === 'alive') alive++
+      else suspect++
+    }
+    return { ...this.counts, members: this.members.size, alive, suspect, health: this.health }
+  }
+
+  /** Called after every change of the view. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private changed(): void {
+    this.liveCache = undefined
+    for (const fn of this.listeners) fn()
+  }
+
+  private count(name: string, help: string, labels: Record<string, string> = {}): void {
+    this.c.metrics.inc(`distlab_membership_${name}`, help, labels)
+  }
+
+  // ---- the state machine of one member (keyed by URL) ----
+
+  private selfWire(): WireMember {
+    const s = this.selfInfo!
+    return { s: 'a', n: s.name, u: s.url, i: s.id, h: s.host, p: s.framePort, g: s.gen, c: s.inc }
+  }
+
+  private wire(m: Member, s: 'a' | 's' | 'd' = m.status === 'alive' ? 'a' : 's'): WireMember {
+    return { s, n: m.name, u: m.url, i: m.id, h: m.host, p: m.port, g: m.gen, c: m.inc }
+  }
+
+  private apply(u: Update): void {
+    if (u.s === 'm') return this.applyMessage(u)
+    if (u.u === this.selfInfo?.url) return this.aboutSelf(u)
+    if (u.s === 'a') this.applyAlive(u)
+    else if (u.s === 's') this.applySuspect(u)
+    else this.applyDead(u)
+  }
+
+  /** Someone says something about us: if it is a suspicion or a death, refute it. */
+  private aboutSelf(u: WireMember): void {
+    const s = this.selfInfo!
+    if (this.o.registry || u.s === 'a' || u.i !== s.id) return
+    if (cmp(u, s) < 0) return
+    s.inc = u.c + 1
+    this.counts.refuted++
+    this.adjustHealth(1)
+    this.count('refuted_total', 'Suspicions of this node it refuted.')
+    this.log.info(`refuting ${u.s === 'd' ? 'a death' : 'a suspicion'} of this node (incarnation ${s.inc})`)
+    this.enqueue(this.selfWire())
+  }
+
+  private applyAlive(u: WireMember): void {
+    const cur = this.members.get(u.u)
+    if (!cur) {
+      const tomb = this.dead.get(u.u)
+      if (tomb && cmp(u, tomb) <= 0) return
+      if (this.members.size >= MAX_MEMBERS) return
+      this.dead.delete(u.u)
+      this.admit(u, 'frames')
+      return
+    }
+    if (cur.kind !== 'frames') {
+      // A registered URL turns out to be a distlab node that others already know.
+      this.pendingVerify.delete(u.u)
+      this.members.delete(u.u)
+      this.admit(u, 'frames')
+      return
+    }
+    if (cmp(u, cur) <= 0) return
+    const wasSuspect = cur.status === 'suspect'
+    if (cur.suspectTimer) this.c.clock.clearTimeout(cur.suspectTimer)
+    Object.assign(cur, {
+      name: u.n,
+      id: u.i,
+      host: u.h,
+      port: u.p,
+      gen: u.g,
+      inc: u.c,
+      status: 'alive',
+      suspectTimer: undefined,
+    })
+    if (wasSuspect) this.log.debug(`${u.n} (${u.u}) is alive again`)
+    this.enqueue(u)
+    this.changed()
+  }
+
+  private admit(u: WireMember, kind: MemberKind): void {
+    this.members.set(u.u, {
+      name: u.n,
+      url: u.u,
+      id: u.i,
+      host: u.h,
+      port: u.p,
+      gen: u.g,
+      inc: u.c,
+      status: 'alive',
+      kind,
+      httpFailures: 0,
+    })
+    this.count('joins_total', 'Members added to the view.')
+    ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${u.n} joined (${u.u})`)
+    if (kind === 'frames') this.enqueue({ ...u, s: 'a' })
+    this.changed()
+  }
+
+  private applySuspect(u: WireMember): void {
+    const cur = this.members.get(u.u)
+    if (!cur || cur.kind !== 'frames' || cur.id !== u.i || cmp(u, cur) < 0) return
+    if (cur.status === 'suspect' && cmp(u, cur) === 0) return
+    this.suspect(cur, u.c)
+  }
+
+  private suspect(m: Member, inc: number): void {
+    m.status = 'suspect'
+    m.inc = inc
+    if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    const at = { gen: m.gen, inc: m.inc }
+    m.suspectTimer = this.c.clock.setTimeout(() => {
+      const now = this.members.get(m.url)
+      if (this.running && now === m && m.status === 'suspect' && cmp(m, at) === 0)
+        this.declareDead(m, 'its suspicion timed out')
+    }, this.suspicionTimeoutMs())
+    this.counts.suspected++
+    this.count('suspected_total', 'Members this node marked suspect.')
+    this.log.debug(`${m.name} (${m.url}) is suspect`)
+    this.enqueue(this.wire(m, 's'))
+    this.changed()
+  }
+
+  private applyDead(u: WireMember): void {
+    const cur = this.members.get(u.u)
+    if (!cur) {
+      // Remember it anyway, so that an older alive still in flight does not bring it back.
+      const tomb = this.dead.get(u.u)
+      if (!tomb || cmp(u, tomb) > 0)
+        this.dead.set(u.u, { id: u.i, gen: u.g, inc: u.c, at: this.c.clock.now() })
+      return
+    }
+    if (cur.kind !== 'frames' || cur.id !== u.i || cmp(u, cur) < 0) return
+    cur.inc = u.c
+    this.declareDead(cur, 'gossip says so')
+  }
+
+  private declareDead(m: Member, why: string): void {
+    if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    this.members.delete(m.url)
+    this.dead.set(m.url, { id: m.id, gen: m.gen, inc: m.inc, at: this.c.clock.now() })
+    this.counts.declaredDead++
+    this.count('removed_total', 'Members removed from the view as dead.')
+    ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${m.name} (${m.url}) removed: ${why}`)
+    if (m.kind === 'frames') this.enqueue(this.wire(m, 'd'))
+    this.changed()
+  }
+
+  private pruneTombstones(): void {
+    const cutoff = this.c.clock.now() - this.o.deadRetentionMs
+    for (const [url, t] of this.dead) if (t.at < cutoff) this.dead.delete(url)
+  }
+
+  // ---- the gossip queue: updates leave with the fewest transmissions first ----
+
+  private retransmitLimit(): number {
+    return this.o.retransmitMult * Math.ceil(Math.log10(this.members.size + 2))
+  }
+
+  private suspicionTimeoutMs(): number {
+    const n = Math.max(this.members.size + 1, 1)
+    return this.o.suspicionMult * Math.max(1, Math.log10(n)) * this.o.probeIntervalMs
+  }
+
+  private pushPullIntervalMs(): number {
+    const n = this.members.size + 1
+    const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1
+    return this.o.pushPullIntervalMs * scale
+  }
+
+  private enqueue(update: Update): void {
+    const key = update.s === 'm' ? `m:${update.m}` : update.u
+    const old = this.queued.get(key)
+    if (old) this.buckets[old.sent]?.delete(key)
+    this.queued.set(key, { update, json: JSON.stringify(update), sent: 0 })
+    ;(this.buckets[0] ??= new Set()).add(key)
+  }
+
+  /** Takes updates for one frame, up to the byte budget, and counts them as sent once more. */
+  private piggyback(): Update[] | undefined {
+    if (this.queued.size === 0) return undefined
+    const taken: string[] = []
+    let bytes = 0
+    outer: for (const bucket of this.buckets) {
+      if (!bucket) continue
+      for (const key of bucket) {
+        const q = this.queued.get(key)!
+        if (bytes + q.json.length + 1 > this.o.maxPiggybackBytes) {
+          if (taken.length > 0) break outer
+          continue
+        }
+        taken.push(key)
+        bytes += q.json.length + 1
+        if (taken.length >= MAX_UPDATES_PER_FRAME) break outer
+      }
+    }
+    const limit = this.retransmitLimit()
+    const out: Update[] = []
+    for (const key of taken) {
+      const q = this.queued.get(key)!
+      out.push(q.update)
+      this.buckets[q.sent]!.delete(key)
+      q.sent++
+      if (q.sent >= limit) this.queued.delete(key)
+      else (this.buckets[q.sent] ??= new Set()).add(key)
+    }
+    return out.length > 0 ? out : undefined
+  }
+
+  // ---- picking members ----
+
+  private live(): Member[] {
+    this.liveCache ??= [...this.members.values()].filter((m) => m.kind === 'frames')
+    return this.liveCache
+  }
+
+  private randomMembers(k: number, exclude?: string): Member[] {
+    const pool = this.live()
+    const out: Member[] = []
+    if (pool.length === 0) return out
+    if (pool.length <= k + 1) {
+      for (const m of pool) if (m.url !== exclude && out.length < k) out.push(m)
+      return out
+    }
+    const picked = new Set<number>()
+    for (let tries = 0; out.length < k && tries < k * 4; tries++) {
+      const i = Math.floor(this.o.random() * pool.length)
+      if (picked.has(i) || pool[i]!.url === exclude) continue
+      picked.add(i)
+      out.push(pool[i]!)
+    }
+    return out
+  }
+
+  private send(
+    m: { name: string; host: string; port: number },
+    type: string,
+    body: unknown,
+    tcp = false,
+  ): void {
+    const address: PeerAddress = { host: m.host, port: m.port }
+    this.c.send(m.name, type, body, { address, transport: tcp ? 'tcp' : 'udp' }).catch((err: unknown) => {
+      this.log.debug(`${type} to ${m.name} failed: ${(err as Error).message}`)
+    })
+  }
+
+  // ---- failure detection (SWIM) ----
+
+  private nextProbeTarget(): Member | undefined {
+    const size = this.members.size
+    for (let i = 0; i <= size; i++) {
+      if (this.probeIndex >= this.probeOrder.length) {
+        this.probeOrder = [...this.members.keys()]
+        for (let j = this.probeOrder.length - 1; j > 0; j--) {
+          const k = Math.floor(this.o.random() * (j + 1))
+          ;[this.probeOrder[j], this.probeOrder[k]] = [this.probeOrder[k]!, this.probeOrder[j]!]
+        }
+        this.probeIndex = 0
+        if (this.probeOrder.length === 0) return undefined
+      }
+      const m = this.members.get(this.probeOrder[this.probeIndex++]!)
+      if (m && m.kind !== 'unverified') return m
+    }
+    return undefined
+  }
+
+  private probeRound(): void {
+    this.pruneTombstones()
+    const target = this.nextProbeTarget()
+    if (!target) return
+    if (target.kind === 'http') void this.probeHttp(target)
+    else void this.probe(target)
+  }
+
+  /**
+   * Waits for the ack of probe `seq`. When the timer fires, the decision waits until the pending
+   * input has been read (setImmediate runs after the poll phase), and a timer that fired late
+   * (this process was too busy to keep time: many nodes in one process, a stalled machine) waits
+   * once more instead of blaming the peer for our own slowness.
+   */
+  private waitAck(seq: number, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let rearms = 0
+      const arm = () => {
+        const due = this.c.clock.now() + ms
+        const timer = this.c.clock.setTimeout(() => {
+          const late = this.c.clock.now() - due
+          setImmediate(() => {
+            if (this.acks.get(seq)?.resolve !== resolve) return
+            if (this.running && late > ms / 2 && rearms++ < MAX_LATE_REARMS) return arm()
+            this.acks.delete(seq)
+            resolve(false)
+          })
+        }, ms)
+        this.acks.set(seq, { resolve, timer })
+      }
+      arm()
+    })
+  }
+
+  /** Lifeguard's local health: a node that misses acks and nacks slows its own probing down. */
+  private adjustHealth(delta: number): void {
+    this.health = Math.max(0, Math.min(MAX_HEALTH, this.health + delta))
+  }
+
+  private scaled(ms: number): number {
+    return ms * (this.health + 1)
+  }
+
+  private async probe(target: Member): Promise<void> {
+    this.counts.probes++
+    const seq = ++this.seq
+    const timeout = this.scaled(this.o.probeTimeoutMs)
+    const direct = this.waitAck(seq, timeout)
+    this.send(target, 'ping', { seq, u: this.piggyback() })
+    if (await direct) return this.adjustHealth(-1)
+    if (!this.running || this.members.get(target.url) !== target) return
+    // No ack in time: ask k others to probe it for us, and try once more ourselves.
+    this.counts.indirectProbes++
+    const seq2 = ++this.seq
+    const indirect = this.waitAck(seq2, Math.max(this.scaled(this.o.probeIntervalMs) - timeout, timeout))
+    const t = { n: target.name, h: target.host, p: target.port }
+    const helpers = this.randomMembers(this.o.indirectChecks, target.url)
+    this.nacks.set(seq2, 0)
+    for (const helper of helpers) this.send(helper, 'ping-req', { seq: seq2, t, u: this.piggyback() })
+    this.send(target, 'ping', { seq: seq2 })
+    const ok = await indirect
+    const nacks = this.nacks.get(seq2) ?? 0
+    this.nacks.delete(seq2)
+    if (ok) return
+    // Helpers that did not even say "no answer" point at us, not at the target.
+    this.adjustHealth(Math.max(0, helpers.length - nacks))
+    if (!this.running || this.members.get(target.url) !== target || target.status === 'suspect') return
+    this.suspect(target, target.inc)
+  }
+
+  /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
+  private async probeHttp(m: Member): Promise<void> {
+    this.counts.probes++
+    const ok = await fetch(`${m.url}/`, { signal: AbortSignal.timeout(this.o.httpTimeoutMs) }).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (!this.running || this.members.get(m.url) !== m) return
+    if (ok) m.httpFailures = 0
+    else if (++m.httpFailures >= this.o.verifyAttempts) this.declareDead(m, 'GET / stopped answering')
+  }
+
+  // ---- gossip and push-pull ----
+
+  private gossipRound(): void {
+    if (this.queued.size === 0) return
+    for (const m of this.randomMembers(this.o.gossipFanout)) {
+      const u = this.piggyback()
+      if (!u) break
+      this.counts.gossipSent++
+      this.send(m, 'gossip', { u })
+    }
+  }
+
+  private state(): WireMember[] {
+    const out: WireMember[] = this.o.registry ? [] : [this.selfWire()]
+    for (const m of this.members.values())
+      if (m.kind === 'frames' && out.length <= MAX_MEMBERS) out.push(this.wire(m))
+    return out
+  }
+
+  private pushPullRound(): void {
+    const [m] = this.randomMembers(1)
+    if (m) this.pushPull(m)
+    this.after(Math.floor((0.5 + this.o.random() / 2) * this.pushPullIntervalMs()), () =>
+      this.pushPullRound(),
+    )
+  }
+
+  private pushPull(m: { name: string; host: string; port: number }): void {
+    this.counts.pushPulls++
+    const s = this.selfInfo!
+    this.send(m, 'pp', { m: this.state(), from: { h: s.host, p: s.framePort } }, true)
+  }
+
+  /** A peer's whole view: as memberlist does, a death it reports only makes the member suspect here. */
+  private merge(list: WireMember[]): void {
+    for (const u of list) {
+      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' })
+      else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
+      else {
+        const cur = this.members.get(u.u)
+        if (cur && cur.kind === 'frames' && cur.status === 'alive' && cur.id === u.i && cmp(u, cur) >= 0)
+          this.suspect(cur, u.c)
+      }
+    }
+  }
+
+  // ---- frames ----
+
+  handle(env: Envelope, msg: InboundMessage): void {
+    if (!this.running) return
+    const from = { name: env.src, host: msg.from.host, port: msg.from.port }
+    switch (env.type) {
+      case 'ping': {
+        const b = checkProbe(env.body)
+        b.u?.forEach((u) => this.apply(u))
+        this.send(from, 'ack', { seq: b.seq, u: this.piggyback() })
+        return
+      }
+      case 'ack': {
+        const b = checkProbe(env.body)
+        b.u?.forEach((u) => this.apply(u))
+        const waiting = this.acks.get(b.seq)
+        if (waiting) {
+          this.acks.delete(b.seq)
+          this.c.clock.clearTimeout(waiting.timer)
+          waiting.resolve(true)
+        }
+        return
+      }
+      case 'ping-req': {
+        const b = checkPingReq(env.body)
+        b.u?.forEach((u) => this.apply(u))
+        const seq = ++this.seq
+        const acked = this.waitAck(seq, this.o.probeTimeoutMs)
+        this.send({ name: b.t.n, host: b.t.h, port: b.t.p }, 'ping', { seq })
+        void acked.then((ok) => this.send(from, ok ? 'ack' : 'nack', { seq: b.seq }))
+        return
+      }
+      case 'nack': {
+        const b = checkProbe(env.body)
+        const n = this.nacks.get(b.seq)
+        if (n !== undefined) this.nacks.set(b.seq, n + 1)
+        return
+      }
+      case 'gossip': {
+        checkGossip(env.body).u.forEach((u) => this.apply(u))
+        return
+      }
+      case 'pp':
+      case 'pp-ack': {
+        const b = checkPushPull(env.body)
+        this.merge(b.m)
+        if (env.type === 'pp' && b.from) {
+          this.counts.pushPulls++
+          this.send({ name: env.src, host: b.from.h, port: b.from.p }, 'pp-ack', { m: this.state() }, true)
+        }
+        return
+      }
+      default:
+        this.c.dropped(env, 'unknown_type')
+    }
+  }
+
+  // ---- joining: register with the bootstrap (or a seed peer), then swap views with a member ----
+
+  private async join(): Promise<void> {
+    const targets = [this.o.bootstrapUrl, this.o.seedUrl].filter((u): u is string => !!u)
+    for (let attempt = 1; attempt <= this.o.joinAttempts && this.running; attempt++) {
+      const results = await Promise.all(targets.map((t) => this.register(t, false)))
+      if (results.some(Boolean)) {
+        // The registry's list may lag (it checks each URL first): swap views with a few members too.
+        for (const m of this.randomMembers(JOIN_PUSH_PULLS)) this.pushPull(m)
+        return
+      }
+      if (this.members.size > 0) return
+      const note = `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
+      if (attempt === 1 || attempt === this.o.joinAttempts) this.log.warn(note)
+      else this.log.debug(note)
+      await this.sleep(this.o.joinRetryMs)
+    }
+  }
+
+  /** POST /register at `target`; merges the member list it answers with. */
+  private async register(target: string, quiet: boolean): Promise<boolean> {
+    const s = this.selfInfo!
+    try {
+      const res = await fetch(`${target}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
+        body: JSON.stringify({ url: s.url, name: s.name, quiet }),
+        signal: AbortSignal.timeout(this.o.httpTimeoutMs),
+      })
+      if (!res.ok) {
+        this.log.debug(`${target}/register answered ${res.status}`)
+        return false
+      }
+      const body = (await res.json()) as { members?: unknown }
+      try {
+        this.merge(checkPushPull({ m: body.members ?? [] }).m)
+      } catch {
+        this.log.debug(`${target}/register answered a member list that does not parse`)
+      }
+      return true
+    } catch (err) {
+      this.log.debug(`${target}/register failed: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  // ---- the registry side of POST /register ----
+
+  private async verify(url: string): Promise<void> {
+    try {
+      for (let attempt = 1; attempt <= this.o.verifyAttempts && this.running; attempt++) {
+        if (!this.pendingVerify.has(url)) return
+        while (this.verifying >= this.o.verifyConcurrency && this.running)
+          await new Promise<void>((r) => this.verifyWaiters.push(r))
+        this.verifying++
+        let verdict: 'frames' | 'http' | 'none'
+        let info: SelfInfo | undefined
+        try {
+          ;[verdict, info] = await this.check(url)
+        } finally {
+          this.verifying--
+          this.verifyWaiters.shift()?.()
+        }
+        if (!this.running || !this.pendingVerify.has(url)) return
+        const cur = this.members.get(url)
+        if (verdict === 'frames' && info && !info.registry && info.url === url) {
+          this.pendingVerify.delete(url)
+          if (cur?.kind === 'unverified') this.members.delete(url)
+          this.dead.delete(url)
+          this.apply({
+            s: 'a',
+            n: info.name,
+            u: url,
+            i: info.id,
+            h: info.host,
+            p: info.framePort,
+            g: info.gen,
+            c: info.inc,
+          })
+          return
+        }
+        if (verdict === 'http') {
+          this.pendingVerify.delete(url)
+          if (cur?.kind === 'unverified') {
+            cur.kind = 'http'
+            this.changed()
+          }
+          return
+        }
+        if (attempt < this.o.verifyAttempts) await this.sleep(this.o.verifyRetryMs)
+      }
+      const cur = this.members.get(url)
+      this.pendingVerify.delete(url)
+      if (cur?.kind === 'unverified') {
+        this.members.delete(url)
+        this.counts.registrationsDropped++
+        this.count('registrations_dropped_total', 'Registered URLs dropped because they did not answer.')
+        this.log.info(`dropped ${url}: it did not answer ${this.o.verifyAttempts} checks`)
+        this.changed()
+      }
+    } finally {
+      this.pendingVerify.delete(url)
+    }
+  }
+
+  /** Asks a registered URL who it is: a distlab peer answers GET /membership/self, a seed-002 peer GET /. */
+  private async check(url: string): Promise<['frames' | 'http' | 'none', SelfInfo?]> {
+    const signal = AbortSignal.timeout(this.o.httpTimeoutMs)
+    try {
+      await this.c.trust?.checkPeerUrl(url) // no request forgery: only the cluster's address ranges
+      const res = await fetch(`${url}/membership/self`, { signal })
+      if (res.ok) {
+        const info = SelfInfoSchema.safeParse(await res.json())
+        if (info.success) return ['frames', info.data]
+      } else await res.body?.cancel()
+      const root = await fetch(`${url}/`, { signal })
+      await root.body?.cancel()
+      return [root.ok ? 'http' : 'none']
+    } catch {
+      return ['none']
+    }
+  }
+
+  private rejected(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    error: string,
+    message: string,
+    field?: string,
+  ) {
+    this.c.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
+      route: req.routeOptions.url ?? 'unknown',
+      reason: error,
+    })
+    return reply.code(status).send(field ? { error, message, field } : { error, message })
+  }
+
+  // ---- HTTP: seed 002's /register and /peers, plus distlab's own ----
+
+  routes(app: FastifyInstance): void {
+    app.get('/peers', async () => ({ peers: this.peers() }))
+
+    app.post('/register', { bodyLimit: MAX_REGISTER_BODY_BYTES }, async (req, reply) => {
+      const body = parseBody(RegisterBody, req.body ?? {})
+      const field = body.url !== undefined ? 'url' : 'peer'
+      const raw = body.url ?? body.peer
+      if (raw === undefined) throw new HttpBodyError('url is required: {"url": "http://node1:5000"}', 'url')
+      let url: string
+      try {
+        url = normalizePeerUrl(raw, field)
+      } catch (err) {
+        throw new HttpBodyError((err as Error).message, field)
+      }
+      if (url === this.selfInfo?.url) throw new HttpBodyError(`${field} is this node's own URL`, field)
+      await this.c.trust?.checkPeerUrl(url, field) // 400 peer_url_rejected outside the cluster's ranges
+      const known = this.members.get(url)
+      if (!known) {
+        if (!this.bucket.take()) {
+          this.counts.registrationsRejected++
+          return this.rejected(
+            req,
+            reply,
+            429,
+            'too_many_registrations',
+            'too many registrations; try again in a second',
+          )
+        }
+        if (this.members.size >= MAX_MEMBERS || this.pendingVerify.size >= this.o.maxPendingVerifications) {
+          this.counts.registrationsRejected++
+          return this.rejected(
+            req,
+            reply,
+            429,
+            'registry_full',
+            'too many peers waiting to be checked; try again later',
+          )
+        }
+        this.members.set(url, {
+          name: body.name ?? url,
+          url,
+          id: '',
+          host: '',
+          port: 0,
+          gen: 0,
+          inc: 0,
+          status: 'alive',
+          kind: 'unverified',
+          httpFailures: 0,
+        })
+        this.changed()
+      }
+      // A member registering again may have restarted with a new id: check it again (once at a time).
+      if ((!known || (known.kind === 'frames' && body.quiet !== true)) && !this.pendingVerify.has(url)) {
+        this.pendingVerify.add(url)
+        void this.verify(url)
+      }
+      this.counts.registrations++
+      this.count('registrations_total', 'POST /register requests accepted.')
+      if (body.quiet) return { status: 'registered', url }
+      const peers = this.peers().filter((p) => p !== url)
+      const members = this.state().filter((m) => m.u !== url)
+      return { status: 'registered', url, peers, members }
+    })
+
+    app.get('/membership/self', async () => this.selfInfo)
+
+    app.get('/membership', async () => ({
+      self: this.selfInfo,
+      members: this.memberList(),
+      stats: this.stats(),
+    }))
+
+    app.post('/p2p/send', async (req, reply) => {
+      const { to, msg } = parseBody(SendBody, req.body)
+      const target = [...this.members.values()].find(
+        (m) => m.kind !== 'unverified' && (m.name === to || m.url === to),
+      )
+      if (!target)
+        return this.rejected(
+          req,
+          reply,
+          404,
+          'unknown_peer',
+          `${to} is not in ${this.c.self.name}'s view`,
+          'to',
+        )
+      const r = await this.sendMessage(target.url, msg)
+      if (!r.ok)
+        return this.rejected(
+          req,
+          reply,
+          502,
+          'unreachable',
+          `${target.name} (${target.url}) did not take the message: ${r.why}`,
+        )
+      return { status: 'sent', to: target.name, url: target.url, reply: r.reply } satisfies SendResult
+    })
+
+    app.post('/p2p/broadcast', async (req) => {
+      const { msg } = parseBody(BroadcastBody, req.body)
+      return this.broadcast(msg)
+    })
+  }
+
+  /** POSTs seed 002's message body to a peer's /message. */
+  async sendMessage(
+    url: string,
+    msg: string,
+  ): Promise<{ ok: true; reply: unknown } | { ok: false; why: string }> {
+    try {
+      await this.c.trust?.checkPeerUrl(url)
+      const res = await fetch(`${url}/message`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
+        body: JSON.stringify({ sender: this.c.self.name, msg }),
+        signal: AbortSignal.timeout(this.o.httpTimeoutMs),
+      })
+      const text = await res.text()
+      let reply: unknown = text
+      try {
+        reply = JSON.parse(text)
+      } catch {
+        // not JSON
+      }
+      if (!res.ok) return { ok: false, why: `HTTP ${res.status}` }
+      return { ok: true, reply }
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause
+      return { ok: false, why: cause?.message ?? (err as Error).message }
+    }
+  }
+
+  // ---- broadcast by gossip (Serf's user events): every peer logs it once ----
+
+  /** Sends `msg` to every peer by epidemic gossip; resolves with its id and the view size at the time. */
+  broadcast(msg: string): { status: 'broadcast'; id: string; peers: number } {
+    const id = randomUUID()
+    this.remember(id)
+    this.enqueue({ s: 'm', m: id, f: this.c.self.name, t: msg })
+    // Start it now rather than at the next gossip tick.
+    this.gossipRound()
+    return { status: 'broadcast', id, peers: this.live().length }
+  }
+
+  private remember(id: string): boolean {
+    if (this.seen.has(id)) return false
+    this.seen.add(id)
+    if (this.seen.size > SEEN_MESSAGES) this.seen.delete(this.seen.values().next().value!)
+    return true
+  }
+
+  private applyMessage(u: WireMessage): void {
+    if (!this.remember(u.m)) return
+    named(this.c.logger, 'distlab:http').info(`Received message from ${u.f}: ${u.t}`)
+    this.count('broadcasts_delivered_total', 'Broadcast messages delivered to this node.')
+    this.enqueue(u)
+  }
+}
