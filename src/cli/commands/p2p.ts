@@ -1,4 +1,426 @@
-// Commands for the P2P overlay (issue 4).
+// Commands for the peer-to-peer overlay of seed 002 (issue 4): `distlab bootstrap` (a registry
+// alone), `distlab p2p` (start a bootstrap and N peers, wait until their views converge, message
+// random pairs, summarise), `distlab p2p send` and `distlab p2p broadcast`.
 import type { Command } from 'commander'
+import { LocalCluster } from '../../cluster/local.js'
+import { nodeUrl, readCluster, findNode, isAlive } from '../../cluster/state.js'
+import { Node } from '../../node/node.js'
+import { createRootLogger, type LogFormat } from '../../core/logger.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
+import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
+import { parseDuration } from '../../core/options.js'
+import { membership, normalizePeerUrl, type Membership } from '../../protocols/membership/index.js'
+import { membershipTuning } from '../../protocols/membership/defaults.js'
+import { callNode, intOption, stateDirOf } from '../context.js'
+import { color, formatDuration, printJson, Progress, table } from '../output.js'
 
-export function registerP2pCommands(_program: Command): void {}
+// ---- distlab bootstrap ----
+
+interface BootstrapOptions {
+  host: string
+  port: number
+  framePort: number
+  name: string
+  advertise?: string
+  logFormat: LogFormat
+  logLevel: string
+}
+
+async function runBootstrap(o: BootstrapOptions): Promise<void> {
+  if (o.logFormat !== 'pretty' && o.logFormat !== 'json')
+    throw new InvalidArgumentError(`--log-format must be pretty or json, got ${o.logFormat}`, '--log-format')
+  const logger = createRootLogger({
+    format: o.logFormat,
+    level: o.logLevel,
+    write: (l) => process.stdout.write(l),
+  })
+  const node = new Node({
+    name: o.name,
+    host: o.host,
+    advertiseHost: o.advertise,
+    httpPort: o.port,
+    framePort: o.framePort,
+    logger,
+    protocols: [membership({ ...membershipTuning(), registry: true })],
+  })
+  await node.start()
+  process.stdout.write(`bootstrap registry on ${node.httpUrl}: POST /register, GET /peers\n`)
+  let stopping = false
+  const shutdown = async () => {
+    if (stopping) return
+    stopping = true
+    await node.stop()
+    process.exit(0)
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+}
+
+// ---- distlab p2p (the run) ----
+
+interface RunOptions {
+  nodes: number
+  mode: string
+  messages: number
+  killBootstrapAfter?: string
+  timeout: string
+  block: number
+  keep?: boolean
+  json?: boolean
+}
+
+export interface P2pSummary {
+  nodes: number
+  converged: boolean
+  convergenceMs: number | null
+  peersKnown: { min: number; median: number; max: number }
+  messagesSent: number
+  messagesDelivered: number
+  lost: number
+}
+
+interface Peer {
+  name: string
+  url: string
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await fn(items[i]!)
+      }
+    }),
+  )
+  return out
+}
+
+/** Each live peer's view (GET /peers, or the protocol object in process). */
+async function views(cluster: LocalCluster, live: Peer[]): Promise<Map<string, string[] | undefined>> {
+  const out = new Map<string, string[] | undefined>()
+  if (cluster.mode === 'inproc') {
+    const byName = new Map(cluster.nodeObjects().map((n) => [n.name, n]))
+    for (const p of live) out.set(p.name, byName.get(p.name)?.protocol<Membership>('membership')?.peers())
+    return out
+  }
+  const lists = await pool(live, 16, (p) =>
+    callNode<{ peers: string[] }>(p.url, 'GET', '/peers', undefined, 5000).then(
+      (r) => r.peers,
+      () => undefined,
+    ),
+  )
+  live.forEach((p, i) => out.set(p.name, lists[i]))
+  return out
+}
+
+/** How many live peers see exactly the other live peers. */
+function convergedCount(live: Peer[], v: Map<string, string[] | undefined>): number {
+  const all = new Set(live.map((p) => p.url))
+  let ok = 0
+  for (const p of live) {
+    const seen = v.get(p.name)
+    if (!seen || seen.length !== all.size - 1) continue
+    if (seen.every((u) => u !== p.url && all.has(u))) ok++
+  }
+  return ok
+}
+
+function quantiles(values: number[]): { min: number; median: number; max: number } {
+  if (values.length === 0) return { min: 0, median: 0, max: 0 }
+  const s = [...values].sort((a, b) => a - b)
+  return { min: s[0]!, median: s[Math.floor((s.length - 1) / 2)]!, max: s.at(-1)! }
+}
+
+async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
+  if (o.mode !== 'process' && o.mode !== 'inproc')
+    throw new InvalidArgumentError(`--mode must be process or inproc, got ${o.mode}`, '--mode')
+  const killAfterMs =
+    o.killBootstrapAfter === undefined
+      ? undefined
+      : parseDuration('--kill-bootstrap-after', o.killBootstrapAfter)
+  const timeoutMs = parseDuration('--timeout', o.timeout)
+  membershipTuning() // a bad DISTLAB_MEMBERSHIP is bad usage, before anything starts
+  const human = !o.json
+  const out = (s: string) => {
+    if (human) process.stdout.write(s)
+  }
+
+  let started = 0
+  const startBar = new Progress('starting', o.nodes + 1, { enabled: human })
+  const cluster = new LocalCluster({
+    nodes: o.nodes,
+    mode: o.mode,
+    stateDir: stateDirOf(cmd),
+    block: o.block,
+    dashboardPort: 0,
+    // A hundred processes on a busy two-core machine take their time to answer /health.
+    startTimeoutMs: 60_000 + 500 * o.nodes,
+    onLine: (_name, line) => {
+      if (/ listening: http /.test(line)) startBar.update(++started)
+    },
+  })
+  let stopping: Promise<void> | undefined
+  const stop = () => (stopping ??= cluster.stop().catch(() => {}))
+  const onSignal = () => {
+    void stop().then(() => process.exit(130))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  out(`starting a bootstrap and ${o.nodes} peers (${o.mode})...\n`)
+  const t0 = Date.now()
+  try {
+    await cluster.start()
+  } catch (err) {
+    startBar.done()
+    throw err
+  }
+  startBar.done()
+  const lastStart = Date.now()
+  const list = cluster.list()
+  const bootstrap = list[0]!
+  const bootstrapUrl = nodeUrl(bootstrap)
+  const peers: Peer[] = list.slice(1).map((n) => ({ name: n.name, url: nodeUrl(n) }))
+  out(`started in ${formatDuration(lastStart - t0)}; bootstrap registry at ${bootstrapUrl}\n`)
+
+  let bootstrapKilled = false
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  const killed = new Promise<void>((resolve) => {
+    if (killAfterMs === undefined) return resolve()
+    killTimer = setTimeout(() => {
+      void cluster.kill('master').then(() => {
+        bootstrapKilled = true
+        out(
+          `${color.yellow('bootstrap killed')} (kill -9) ${formatDuration(killAfterMs)} after the last peer started\n`,
+        )
+        resolve()
+      }, resolve)
+    }, killAfterMs)
+  })
+
+  // ---- convergence: every live peer knows every live peer ----
+  const bar = new Progress('converging', peers.length, { enabled: human })
+  let convergenceMs: number | null = null
+  let last = new Map<string, string[] | undefined>()
+  const deadline = lastStart + timeoutMs
+  for (;;) {
+    last = await views(cluster, peers)
+    const ok = convergedCount(peers, last)
+    bar.update(ok)
+    if (ok === peers.length) {
+      convergenceMs = Date.now() - lastStart
+      break
+    }
+    if (Date.now() > deadline) break
+    await sleep(cluster.mode === 'inproc' ? 100 : 250)
+  }
+  bar.done()
+  if (convergenceMs !== null)
+    out(
+      `${color.green('converged')}: every peer knows the other ${peers.length - 1} after ${formatDuration(convergenceMs)}\n`,
+    )
+  else out(`${color.red('not converged')} within ${formatDuration(timeoutMs)}\n`)
+
+  if (killAfterMs !== undefined && !bootstrapKilled) {
+    out(`waiting for the bootstrap to be killed...\n`)
+    await killed
+  }
+
+  // ---- messages among random pairs, each over the sender's own view ----
+  const pairs: Array<[Peer, Peer]> = []
+  for (let i = 0; i < o.messages && peers.length >= 2; i++) {
+    const a = Math.floor(Math.random() * peers.length)
+    let b = Math.floor(Math.random() * (peers.length - 1))
+    if (b >= a) b++
+    pairs.push([peers[a]!, peers[b]!])
+  }
+  const msgBar = new Progress('messaging', pairs.length, { enabled: human })
+  let sent = 0
+  let delivered = 0
+  const failures: string[] = []
+  await pool(pairs, 8, async ([from, to]) => {
+    sent++
+    try {
+      const r = await callNode<{ reply?: { status?: string } }>(
+        from.url,
+        'POST',
+        '/p2p/send',
+        { to: to.name, msg: `Hello ${to.name}, this is ${from.name}!` },
+        10_000,
+      )
+      if (r.reply?.status === 'received') delivered++
+      else failures.push(`${from.name} -> ${to.name}: answered ${JSON.stringify(r.reply)}`)
+    } catch (err) {
+      failures.push(`${from.name} -> ${to.name}: ${(err as Error).message}`)
+    }
+    msgBar.update(sent)
+  })
+  msgBar.done()
+
+  last = await views(cluster, peers)
+  const known = peers.map((p) => last.get(p.name)?.length ?? 0)
+  const summary: P2pSummary = {
+    nodes: o.nodes,
+    converged: convergenceMs !== null,
+    convergenceMs,
+    peersKnown: quantiles(known),
+    messagesSent: sent,
+    messagesDelivered: delivered,
+    lost: sent - delivered,
+  }
+  if (o.json) printJson(summary)
+  else {
+    process.stdout.write(
+      table(
+        ['NODES', 'CONVERGED', 'CONVERGENCE', 'PEERS KNOWN (MIN/MEDIAN/MAX)', 'SENT', 'DELIVERED', 'LOST'],
+        [
+          [
+            summary.nodes,
+            summary.converged ? color.green('yes') : color.red('no'),
+            convergenceMs === null ? '-' : formatDuration(convergenceMs),
+            `${summary.peersKnown.min}/${summary.peersKnown.median}/${summary.peersKnown.max}`,
+            sent,
+            delivered,
+            summary.lost > 0 ? color.red(String(summary.lost)) : '0',
+          ],
+        ],
+      ),
+    )
+    for (const f of failures.slice(0, 5)) process.stdout.write(`${color.red('lost')} ${f}\n`)
+    if (bootstrapKilled) process.stdout.write('the bootstrap was dead while these messages were sent\n')
+  }
+  if (killTimer) clearTimeout(killTimer)
+
+  if (o.keep) {
+    const [p1, p2] = peers
+    out(
+      `\nstill running; try the seed's commands (Ctrl-C stops everything):\n` +
+        (bootstrapKilled ? '' : `  curl ${bootstrapUrl}/peers\n`) +
+        (p1 ? `  curl ${p1.url}/peers\n` : '') +
+        (p2
+          ? `  curl -X POST ${p2.url}/message -H "Content-Type: application/json" -d '{"sender": "Node1", "msg": "Hello Node2!"}'\n`
+          : '') +
+        (p1 && p2 ? `  distlab p2p send --from ${p1.name} --to ${p2.name} "Hello ${p2.name}!"\n` : '') +
+        (p1 ? `  distlab p2p broadcast --from ${p1.name} "Hello everyone!"\n` : '') +
+        `  logs: distlab logs ${p2?.name ?? 'node1'}\n`,
+    )
+    await new Promise(() => {})
+  }
+  await stop()
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+  if (!summary.converged || summary.lost > 0) process.exitCode = 1
+}
+
+// ---- distlab p2p send / broadcast ----
+
+/** `node7` (from the running cluster's record) or a URL → the node's HTTP URL. */
+function resolveNode(cmd: Command, nameOrUrl: string, flag: string): string {
+  if (/^https?:\/\//.test(nameOrUrl)) {
+    try {
+      return normalizePeerUrl(nameOrUrl, flag)
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message, flag)
+    }
+  }
+  const dir = stateDirOf(cmd)
+  const c = readCluster(dir)
+  if (!c || !isAlive(c.supervisorPid))
+    throw new ClusterError(
+      `no cluster is running (state in ${dir}); start one with \`distlab p2p --keep\` or \`distlab up\`, or pass ${flag} http://host:port`,
+    )
+  return nodeUrl(findNode(c, nameOrUrl))
+}
+
+export function registerP2pCommands(program: Command): void {
+  program
+    .command('bootstrap')
+    .description("run seed 002's bootstrap registry alone in the foreground (POST /register, GET /peers)")
+    .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--port <port>', 'HTTP port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
+    .option(
+      '--frame-port <port>',
+      'UDP and TCP port for membership frames',
+      intOption('--frame-port', 0, 65535),
+      DEFAULT_FRAME_PORT,
+    )
+    .option('--name <name>', 'name of the registry node', 'bootstrap')
+    .option('--advertise <host>', 'address peers use to reach the registry (default: --host)')
+    .option('--log-format <format>', 'pretty or json', 'pretty')
+    .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
+    .action(async (o: BootstrapOptions) => runBootstrap(o))
+
+  const p2p = program
+    .command('p2p')
+    .description(
+      'start a bootstrap and N peers, wait until every peer knows every other, message random pairs, print a summary',
+    )
+    .option('-n, --nodes <n>', 'number of peers', intOption('--nodes', 2, 5000), 100)
+    .option('--mode <mode>', 'process (one process per peer) or inproc (all in this process)', 'process')
+    .option('--messages <n>', 'messages sent between random pairs', intOption('--messages', 0, 100_000), 50)
+    .option(
+      '--kill-bootstrap-after <duration>',
+      'kill -9 the bootstrap this long after the last peer started (10s, 500ms)',
+    )
+    .option('--timeout <duration>', 'give up waiting for convergence after this long', '120s')
+    .option(
+      '--block <n>',
+      'second octet of every address (127.<n>.x.y), to run beside another cluster',
+      intOption('--block', 0, 255),
+      0,
+    )
+    .option('--keep', "keep the overlay running afterwards, to try the seed's curl commands")
+    .option(
+      '--json',
+      'print {nodes, converged, convergenceMs, peersKnown, messagesSent, messagesDelivered, lost}',
+    )
+    .action(async (o: RunOptions, cmd: Command) => runP2p(cmd, o))
+
+  p2p
+    .command('send')
+    .description("send a message from one peer to another, through the sender's own view (POST /message)")
+    .requiredOption('--from <node>', 'sending peer: a name of the running cluster (node7) or its URL')
+    .requiredOption('--to <node>', 'receiving peer: a name or URL in the sender’s view')
+    .argument('<message>', 'the text')
+    .option('--json', 'print the answer as JSON')
+    .action(async (message: string, o: { from: string; to: string; json?: boolean }, cmd: Command) => {
+      const from = resolveNode(cmd, o.from, '--from')
+      const r = await callNode<{ status: string; to: string; url: string; reply: unknown }>(
+        from,
+        'POST',
+        '/p2p/send',
+        { to: o.to, msg: message },
+        15_000,
+      )
+      if (o.json) printJson({ from: o.from, ...r })
+      else process.stdout.write(`${o.from} -> ${r.to} (${r.url}): ${JSON.stringify(r.reply)}\n`)
+    })
+
+  p2p
+    .command('broadcast')
+    .description('send a message from one peer to every peer in the overlay, by gossip')
+    .requiredOption('--from <node>', 'sending peer: a name of the running cluster (node7) or its URL')
+    .argument('<message>', 'the text')
+    .option('--json', 'print the answer as JSON')
+    .action(async (message: string, o: { from: string; json?: boolean }, cmd: Command) => {
+      const from = resolveNode(cmd, o.from, '--from')
+      const r = await callNode<{ status: string; id: string; peers: number }>(
+        from,
+        'POST',
+        '/p2p/broadcast',
+        { msg: message },
+        15_000,
+      )
+      if (o.json) printJson({ from: o.from, ...r })
+      else
+        process.stdout.write(
+          `${o.from} broadcast ${r.id} by gossip to its ${r.peers} peers; each logs "Received message from ${o.from}: ..."\n`,
+        )
+    })
+}

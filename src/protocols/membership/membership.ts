@@ -104,8 +104,6 @@ export interface SendResult {
 const RegisterBody = z.looseObject({
   url: z.unknown().optional(),
   peer: z.unknown().optional(),
-  name: z.string().min(1).max(128).optional(),
-  quiet: z.boolean().optional(),
 })
 const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
 const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
@@ -869,7 +867,14 @@ export class Membership implements Protocol {
     app.get('/peers', async () => ({ peers: this.peers() }))
 
     app.post('/register', { bodyLimit: MAX_REGISTER_BODY_BYTES }, async (req, reply) => {
-      const body = parseBody(RegisterBody, req.body ?? {})
+      const parsed = parseBody(RegisterBody, req.body ?? {})
+      // Fields besides url/peer are ignored unless they are distlab's own and well-formed.
+      const body = {
+        url: parsed.url,
+        peer: parsed.peer,
+        name: typeof parsed.name === 'string' && parsed.name.length <= 128 ? parsed.name : undefined,
+        quiet: parsed.quiet === true,
+      }
       const field = body.url !== undefined ? 'url' : 'peer'
       const raw = body.url ?? body.peer
       if (raw === undefined) throw new HttpBodyError('url is required: {"url": "http://node1:5000"}', 'url')
