@@ -334,7 +334,11 @@ export class Dashboard implements Startable {
     try {
       res = await fetch(url + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // With a cluster key, the nodes want the key's bearer token for every change.
+          ...(url === this.init.controlUrl ? {} : this.master.authHeaders()),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       })
