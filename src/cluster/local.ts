@@ -214,6 +214,8 @@ export class LocalCluster extends EventEmitter implements Startable {
     }
     const args = [
       BIN_PATH,
+      '--state-dir',
+      this.init.stateDir,
       p.index === 0 ? 'master' : 'node',
       '--name',
       p.name,

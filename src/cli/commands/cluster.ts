@@ -18,6 +18,7 @@ import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { color, colorFor, formatDuration, printJson, table } from '../output.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
+import { readDashboardRecord } from '../../monitor/master-extras.js'
 import { isContainerRecord } from '../../cluster/docker.js'
 import { downContainers, upContainers } from './deploy.js'
 import { Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
@@ -104,6 +105,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
   if (o.json) printJson({ mode: cluster.mode, stateDir: dir, keyed: cluster.keyed, nodes: cluster.list() })
   else {
     printCluster({ nodes: cluster.list() })
+    printDashboard(dir)
     process.stdout.write(trustNote(upKey(o)))
     process.stdout.write(
       `\n${color.bold(`master + ${o.nodes} nodes up`)} (${cluster.mode} mode). Try:\n` +
@@ -112,6 +114,14 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
         (supervised ? '' : 'Logs follow; Ctrl-C stops the cluster.\n\n'),
     )
   }
+}
+
+function printDashboard(dir: string): void {
+  const dash = readDashboardRecord(dir)
+  if (dash)
+    process.stdout.write(
+      `\ndashboard: ${color.bold(dash.url)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`,
+    )
 }
 
 async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
@@ -161,6 +171,7 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
         })
       else {
         printCluster(rec)
+        printDashboard(dir)
         process.stdout.write(trustNote(key))
         process.stdout.write(
           `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
