@@ -328,15 +328,20 @@ class CoopClient {
 
   // Pacing mirrors the server's limiter (a GCRA): `tat` is when the next line is due at the rate;
   // a request goes out up to half an interval before it, which makes up for a late timer at once
-  // and leaves the server's tolerance of one interval for jitter on the way.
+  // and stays within the server's tolerance of one interval.
   private async fetchLoop(): Promise<void> {
     const intervalMs = 1000 / this.dl.options.ratePerSecond
     let tat = Number.NEGATIVE_INFINITY
     while (this.alive && !this.stopFetching) {
-      const wait = tat - intervalMs / 2 - performance.now()
-      if (wait > 0) await this.sleep(wait)
+      // A timer may fire up to a millisecond early (libuv keeps whole-millisecond loop time): check.
+      for (
+        let wait = tat - intervalMs / 2 - performance.now();
+        wait > 0 && this.alive && !this.stopFetching;
+      ) {
+        await this.sleep(wait)
+        wait = tat - intervalMs / 2 - performance.now()
+      }
       if (!this.alive || this.stopFetching) break
-      const sentAt = performance.now()
       let line: ServedLine | undefined
       try {
         line = await this.lc.sendLine()
@@ -352,7 +357,9 @@ class CoopClient {
         tat = performance.now() + intervalMs
         continue
       }
-      tat = Math.max(tat, sentAt) + intervalMs
+      // The server saw the request somewhere between sending and the reply; counting from the reply
+      // keeps this schedule never ahead of the server's, even when a request was held up on the way.
+      tat = Math.max(tat, performance.now()) + intervalMs
       this.served++
       if (this.own.has(line.n)) continue
       this.own.set(line.n, line.text)

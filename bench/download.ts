@@ -1,0 +1,179 @@
+// Cooperative download (issue 5): the speedup of N cooperating clients over one at the course's
+// 100 lines/s per address, the SENDLINE requests against the coupon collector's n·H(n), and the
+// master's merge cost per line beside the network time.
+//
+// Bounded: the speedup runs use 300 lines (not 1000) at the real rate of 100 lines/s, about a minute
+// in all; each size gets a fresh seeded server, so all sizes draw the same random lines and the ratio
+// measures cooperation, not luck. The coupon-collector runs use 1000 lines at a high rate (the rate
+// does not change how many draws it takes) and many repetitions, since one run's count varies by
+// about 17% (σ = π·n/√6).
+import { writeResult } from './lib.js'
+import {
+  CooperativeDownload,
+  LineServer,
+  clientAddress,
+  couponCollectorExpectation,
+  downloadBenchCharts,
+  runDownloadBench,
+} from '../src/protocols/download/index.js'
+import { writeChart } from '../src/monitor/plot.js'
+
+const SPEEDUP_LINES = 300
+const RATE = 100
+const SIZES = [1, 2, 3, 4, 6, 8]
+const COUPON_LINES = 1000
+const COUPON_RUNS = 60
+const COUPON_CLIENTS = 8
+const COUPON_RATE = 4000
+
+const log = (s: string) => process.stderr.write(s + '\n')
+
+async function main(): Promise<void> {
+  // 1. Speedup at the course's rate.
+  log(`speedup: ${SPEEDUP_LINES} lines at ${RATE} lines/s per client, sizes ${SIZES.join(',')}`)
+  const bench = await runDownloadBench({
+    clients: SIZES,
+    ratePerSecond: RATE,
+    lines: SPEEDUP_LINES,
+    seed: 1,
+    onRun: (r) => log(`  ${r.clients} clients: ${r.seconds.toFixed(2)} s, speedup ${r.speedup.toFixed(2)}`),
+  })
+  const plot = await writeChart(downloadBenchCharts(bench), 'bench/results/download.png')
+  const speedupRows = bench.runs.map((r) => [
+    r.clients,
+    Number(r.seconds.toFixed(2)),
+    Number(r.speedup.toFixed(2)),
+    Number((0.95 * r.clients).toFixed(2)),
+    r.speedup >= 0.95 * r.clients ? 'yes' : 'no',
+    `${(((r.requests - r.rateLimited) / (RATE * r.clients) / r.seconds) * 100).toFixed(1)}%`,
+    r.requests,
+    r.rateLimited,
+  ])
+
+  // 2. Requests against the coupon collector, over many unseeded runs.
+  log(`coupon collector: ${COUPON_RUNS} runs of ${COUPON_LINES} lines, ${COUPON_CLIENTS} clients`)
+  const server = new LineServer({
+    host: '127.0.0.1',
+    port: 0,
+    lineCount: COUPON_LINES,
+    ratePerSecond: COUPON_RATE,
+  })
+  await server.start()
+  const draws: number[] = []
+  const requests: number[] = []
+  try {
+    for (let i = 0; i < COUPON_RUNS; i++) {
+      server.resetAll()
+      const r = await new CooperativeDownload({
+        server: server.address(),
+        clients: COUPON_CLIENTS,
+        lines: COUPON_LINES,
+        ratePerSecond: COUPON_RATE,
+        localAddresses: Array.from({ length: COUPON_CLIENTS }, (_, k) => clientAddress(k)),
+      }).run()
+      requests.push(r.requests)
+      draws.push(r.requests - r.rateLimited)
+    }
+  } finally {
+    await server.stop()
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1))
+  const expected = couponCollectorExpectation(COUPON_LINES)
+  const meanDraws = mean(draws)
+  const se = sd(draws) / Math.sqrt(draws.length)
+  const dev = (meanDraws - expected) / expected
+  const seeded = bench.runs.map((r) => r.requests - r.rateLimited)
+
+  // 3. The master's merge cost beside the network.
+  const mergeRows = bench.runs.map((r) => {
+    const budgetUs = 1e6 / (RATE * r.clients)
+    return [
+      r.clients,
+      Number(r.mergeUsPerLine.toFixed(2)),
+      Number(r.meanRttUs.toFixed(0)),
+      Number(budgetUs.toFixed(0)),
+      `${((r.mergeUsPerLine / budgetUs) * 100).toFixed(3)}%`,
+    ]
+  })
+
+  writeResult('download', {
+    title: 'Cooperative download (seed 003)',
+    description:
+      `N clients, each from its own loopback address, collect every line of a text from the line server ` +
+      `(one random line per SENDLINE, limited per address); one of them merges and submits. ` +
+      `Plot: ${plot.pngPath} (and .svg).`,
+    sections: [
+      {
+        heading: `Speedup at ${RATE} lines/s per client (${SPEEDUP_LINES} lines, target ≥ 0.95·N)`,
+        text:
+          'Each size against a fresh line server with the same seed, so every size needs the same draws ' +
+          `(${seeded[0]} here) and the ratio T(1)/T(N) measures the cooperation alone. The seed's own result: ` +
+          '83 s with one client, 26 s with four: 3.2×, 0.80·N.',
+        columns: [
+          'clients',
+          'seconds',
+          'speedup',
+          '0.95·N',
+          'meets target',
+          'of the limit',
+          'requests',
+          'answered -1',
+        ],
+        rows: speedupRows,
+        notes: [
+          `300 lines instead of 1000 keeps the bench near a minute; time is proportional to the draws, so the ratio is unchanged.`,
+          `"of the limit": the draws over N × ${RATE} lines/s, divided by the time taken — how close each run came to the server's limit, measured on its own (a run can exceed 100% by the limiter's one-line burst per client).`,
+          `The machine is shared: a run that happens to meet more load takes longer, which moves the speedup either way by a few percent; "of the limit" shows which run it was.`,
+          `"answered -1": requests that arrived early at the server's limiter (a late timer on a loaded machine); each costs its client one interval.`,
+        ],
+      },
+      {
+        heading: 'SENDLINE requests against the coupon collector (target: within 5% of n·H(n))',
+        text:
+          `${COUPON_RUNS} unseeded downloads of ${COUPON_LINES} lines with ${COUPON_CLIENTS} clients. ` +
+          'Draws are the SENDLINE requests answered with a line; requests also count those answered -1.',
+        columns: [
+          'n·H(n)',
+          'mean draws',
+          'std error',
+          'deviation',
+          'within 5%',
+          'mean requests',
+          'min',
+          'max',
+        ],
+        rows: [
+          [
+            Number(expected.toFixed(1)),
+            Number(meanDraws.toFixed(1)),
+            Number(se.toFixed(1)),
+            `${(dev * 100).toFixed(2)}%`,
+            Math.abs(dev) <= 0.05 ? 'yes' : 'no',
+            Number(mean(requests).toFixed(1)),
+            Math.min(...draws),
+            Math.max(...draws),
+          ],
+        ],
+        notes: [
+          `One run's count spreads by σ ≈ π·n/√6 ≈ ${((Math.PI * COUPON_LINES) / Math.sqrt(6)).toFixed(0)} draws (17%), so only a mean over many runs can be held to 5%.`,
+          `A cooperative run adds at most N−1 draws in flight when the last line arrives; the clients share one server-side sequence, so cooperation does not change the count.`,
+        ],
+      },
+      {
+        heading: "The master's merge cost per line beside the network",
+        text:
+          'Merge = dedup + journal append (a synchronous write per new line), measured in the master per line handed to it. ' +
+          'Budget = time between lines arriving at the master at N × 100 lines/s.',
+        columns: ['clients', 'merge µs/line', 'SENDLINE round trip µs', 'budget µs/line', 'merge / budget'],
+        rows: mergeRows,
+      },
+    ],
+    data: { speedup: bench, coupon: { expected, draws, requests } },
+  })
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench download failed: ${(err as Error).stack ?? err}\n`)
+  process.exit(1)
+})
