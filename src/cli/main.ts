@@ -14,6 +14,7 @@ import { registerDownloadCommands } from './commands/download.js'
 import { registerCourseCommands } from './commands/course.js'
 import { registerAnalyzeCommands } from './commands/analyze.js'
 import { registerDeployCommands } from './commands/deploy.js'
+import { registerScenarioCommands } from './commands/scenario.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerCourseCommands(program)
   registerAnalyzeCommands(program)
   registerDeployCommands(program)
+  registerScenarioCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

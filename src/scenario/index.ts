@@ -1,0 +1,7 @@
+// Fault scenarios (YAML files run against a fresh cluster, each ending with a verdict) and the
+// socket fuzzer.
+export { loadScenario, parseScenario, resolveScenario, faultCount, ScenarioFileError } from './spec.js'
+export type { Scenario, Step, Workload } from './spec.js'
+export { runScenario, ScenarioRunError, POLL_INTERVAL_MS } from './runner.js'
+export type { ScenarioReport, WorkloadReport, ScenarioRunInit } from './runner.js'
+export * from './fuzz.js'

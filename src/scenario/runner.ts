@@ -1,0 +1,484 @@
+// The scenario runner: starts a cluster, runs the workloads, injects the faults of the steps while
+// they run, then heals everything, lets deliveries settle and checks the two promises a reliable
+// protocol makes: nothing it acknowledged was lost, nothing was delivered twice. Every delivery is
+// read from the nodes' own HTTP APIs (and, for seed 002's messages, their log lines), polled while
+// the run goes on and once more right before a node is killed, so a crash does not hide them.
+import { randomBytes } from 'node:crypto'
+import { LocalCluster } from '../cluster/local.js'
+import { Keyring } from '../core/auth.js'
+import { DistlabError } from '../core/errors.js'
+import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
+
+export class ScenarioRunError extends DistlabError {
+  override readonly code = 'ERR_SCENARIO'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ScenarioRunError'
+  }
+}
+
+/** Time between two polls of every node's deliveries, in ms. */
+export const POLL_INTERVAL_MS = 250
+/** Keys of lost messages listed in a report. */
+export const MAX_LISTED_LOST = 10
+
+export interface WorkloadReport {
+  kind: Workload['kind']
+  /** Sends attempted. */
+  sent: number
+  /** Sends the protocol acknowledged (the HTTP call succeeded). */
+  acknowledged: number
+  /** Deliveries expected from the acknowledged sends (one per receiver that must have it). */
+  expected: number
+  /** Expected deliveries that happened. */
+  delivered: number
+  /** Expected deliveries that never happened: must be 0. */
+  lost: number
+  /** Deliveries of one message more than once by one node incarnation: must be 0. */
+  duplicates: number
+  /** Deliveries again by a restarted node of a message its previous incarnation had (not a failure). */
+  redeliveredAfterRestart: number
+  /** The first few lost messages, as `<message key> -> <node>`. */
+  lostKeys: string[]
+}
+
+export interface ScenarioReport {
+  scenario: string
+  nodes: number
+  mode: 'process' | 'inproc'
+  keyed: boolean
+  /** Fault steps injected (everything but wait). */
+  faults: number
+  steps: Array<{ step: string; ok: boolean; detail?: string }>
+  workloads: WorkloadReport[]
+  checks: Array<{ name: string; passed: boolean; detail: string }>
+  passed: boolean
+  durationMs: number
+}
+
+export interface ScenarioRunInit {
+  /** State dir of the cluster the run starts (its logs stay there). */
+  stateDir: string
+  /** Overrides the file's cluster block. */
+  block?: number
+  /** Overrides the file's cluster mode. */
+  mode?: 'process' | 'inproc'
+  /** Overrides the file's settle time, in ms. */
+  settleMs?: number
+  /** Progress, one line per event, for a person. */
+  onProgress?: (line: string) => void
+}
+
+interface Incarnation {
+  id: string
+  since: Record<string, number>
+  seen: Map<string, number>
+}
+
+/** Reads deliveries from every node, per incarnation (a restarted node has a new id). */
+class DeliveryTracker {
+  /** node → incarnations in order. */
+  readonly incarnations = new Map<string, Incarnation[]>()
+  /** node → message key → count, from log lines (seed 002's POST /message). */
+  readonly logged = new Map<string, Map<string, number>>()
+  private timer?: ReturnType<typeof setInterval>
+  private polling?: Promise<void>
+
+  constructor(
+    private readonly cluster: LocalCluster,
+    private readonly kinds: Set<string>,
+    private readonly runKey: string,
+  ) {}
+
+  onLine(node: string, line: string): void {
+    const m = /Received message from [^:]+: (sc-[0-9a-f]+-\d+-\d+)/.exec(line)
+    if (!m || !m[1]!.startsWith(this.runKey)) return
+    const per = this.logged.get(node) ?? new Map<string, number>()
+    this.logged.set(node, per)
+    per.set(m[1]!, (per.get(m[1]!) ?? 0) + 1)
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.pollAll(), POLL_INTERVAL_MS)
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  async pollAll(): Promise<void> {
+    if (this.polling) return this.polling
+    this.polling = (async () => {
+      await Promise.all(this.cluster.list().map((n) => this.pollNode(n.name).catch(() => {})))
+    })().finally(() => (this.polling = undefined))
+    return this.polling
+  }
+
+  async pollNode(name: string): Promise<void> {
+    if (!this.cluster.running(name)) return
+    const n = this.cluster.list().find((x) => x.name === name)!
+    const base = `http://${n.host}:${n.httpPort}`
+    const health = (await getJson(`${base}/health`)) as { id: string }
+    const list = this.incarnations.get(name) ?? []
+    this.incarnations.set(name, list)
+    let inc = list.at(-1)
+    if (!inc || inc.id !== health.id) {
+      inc = { id: health.id, since: {}, seen: new Map() }
+      list.push(inc)
+    }
+    for (const kind of this.kinds) {
+      const path = {
+        unicast: '/unicast/delivered',
+        broadcast: '/broadcast/delivered',
+        multicast: '/multicast/delivered',
+      }[kind]
+      if (!path) continue
+      const since = inc.since[kind] ?? 0
+      const r = (await getJson(`${base}${path}?since=${since}`)) as {
+        messages: Array<{ index: number; msg?: unknown; value?: unknown }>
+      }
+      for (const d of r.messages ?? []) {
+        if (d.index < since) continue
+        inc.since[kind] = Math.max(inc.since[kind] ?? 0, d.index + 1)
+        const key = messageKey(d.msg ?? d.value)
+        if (key?.startsWith(this.runKey)) inc.seen.set(key, (inc.seen.get(key) ?? 0) + 1)
+      }
+    }
+  }
+
+  /** How node `name` delivered `key`: per incarnation counts (log lines count as one incarnation). */
+  counts(name: string, key: string): number[] {
+    const fromApi = (this.incarnations.get(name) ?? []).map((i) => i.seen.get(key) ?? 0)
+    const logged = this.logged.get(name)?.get(key)
+    return logged === undefined ? fromApi : [...fromApi, logged]
+  }
+}
+
+function messageKey(v: unknown): string | undefined {
+  if (typeof v === 'string') return v
+  if (v && typeof v === 'object' && typeof (v as { key?: unknown }).key === 'string')
+    return (v as { key: string }).key
+  return undefined
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+  const body = await res.json()
+  if (!res.ok) throw new ScenarioRunError(`${url} answered ${res.status}`)
+  return body
+}
+
+/** One running workload: sends in a loop; pause() waits for the sends in flight. */
+class WorkloadRun {
+  sent = 0
+  /** Message key → the receivers that must deliver it (undefined: every node alive at the end). */
+  readonly acked = new Map<string, string[] | undefined>()
+  private paused?: Promise<void>
+  private resumeFn?: () => void
+  private inflight = new Set<Promise<unknown>>()
+  done?: Promise<void>
+
+  constructor(
+    readonly w: Workload,
+    readonly index: number,
+    private readonly ctx: { url: (n: string) => string; headers: Record<string, string>; runKey: string },
+  ) {}
+
+  start(): void {
+    this.done = this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    const w = this.w
+    for (let i = 0; i < w.messages; i++) {
+      if (this.paused) await this.paused
+      const key = `${this.ctx.runKey}-${this.index}-${i}`
+      const p = this.sendOne(i, key).catch(() => {})
+      this.inflight.add(p)
+      void p.finally(() => this.inflight.delete(p))
+      this.sent++
+      await new Promise((r) => setTimeout(r, w.interval))
+    }
+    await Promise.all(this.inflight)
+  }
+
+  private async sendOne(i: number, key: string): Promise<void> {
+    const w = this.w
+    const post = async (node: string, path: string, body: unknown) => {
+      const res = await fetch(this.ctx.url(node) + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.ctx.headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(w.timeout + 2000),
+      })
+      const text = await res.text()
+      if (!res.ok) throw new ScenarioRunError(`${path} answered ${res.status}: ${text.slice(0, 200)}`)
+      return JSON.parse(text) as Record<string, unknown>
+    }
+    if (w.kind === 'unicast') {
+      const [from, to] = w.pairs[i % w.pairs.length]!
+      await post(from, '/unicast', { to, msg: { key }, transport: w.transport, timeoutMs: w.timeout })
+      this.acked.set(key, [to])
+    } else if (w.kind === 'broadcast') {
+      const from = w.from[i % w.from.length]!
+      const r = await post(from, '/broadcast', { msg: { key }, strategy: w.strategy, durable: w.durable })
+      if (r.acknowledged === true) this.acked.set(key, undefined)
+    } else if (w.kind === 'multicast') {
+      const from = w.from[i % w.from.length]!
+      await post(from, '/multicast', { group: w.group, msg: { key }, timeoutMs: w.timeout })
+      this.acked.set(key, [...w.members])
+    } else {
+      const [from, to] = w.pairs[i % w.pairs.length]!
+      const r = await post(from, '/p2p/send', { to, msg: key })
+      if ((r.reply as { status?: string } | undefined)?.status === 'received') this.acked.set(key, [to])
+    }
+  }
+
+  /** Stops starting new sends and waits for those in flight. */
+  async pause(): Promise<void> {
+    if (!this.paused) this.paused = new Promise<void>((r) => (this.resumeFn = r))
+    await Promise.all(this.inflight)
+  }
+
+  resume(): void {
+    const r = this.resumeFn
+    this.paused = undefined
+    this.resumeFn = undefined
+    r?.()
+  }
+}
+
+function describeStep(s: Step): string {
+  if ('wait' in s) return `wait ${s.wait} ms`
+  if ('kill' in s) return `kill -9 ${s.kill}`
+  if ('restart' in s) return `restart ${s.restart}`
+  if ('partition' in s) return `partition ${s.partition.map((g) => g.join(',')).join(' | ')}`
+  if ('heal' in s) return 'heal'
+  if ('link' in s) {
+    const { from, to, both, ...rule } = s.link
+    return `link ${from}${both ? ' <-> ' : ' -> '}${to ?? 'all'} ${JSON.stringify(rule)}`
+  }
+  return `slow ${s.slow.node} by ${s.slow.delayMs} ms`
+}
+
+/** Runs one scenario from start to verdict; the cluster it starts is stopped whatever happens. */
+export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<ScenarioReport> {
+  const t0 = Date.now()
+  const say = init.onProgress ?? (() => {})
+  const runKey = `sc-${randomBytes(4).toString('hex')}`
+  const mode = init.mode ?? s.cluster.mode
+  const kinds = new Set(s.workloads.map((w) => w.kind))
+  let tracker: DeliveryTracker | undefined
+  const cluster = new LocalCluster({
+    nodes: s.cluster.nodes,
+    mode,
+    stateDir: init.stateDir,
+    block: init.block ?? s.cluster.block,
+    dashboardPort: 0,
+    key: s.cluster.key,
+    onLine: (name, line) => tracker?.onLine(name, line),
+  })
+  tracker = new DeliveryTracker(cluster, kinds, runKey)
+  const headers: Record<string, string> = s.cluster.key
+    ? { authorization: new Keyring(s.cluster.key).bearer() }
+    : {}
+  const url = (name: string) => {
+    const n = cluster.list().find((x) => x.name === name)
+    if (!n) throw new ScenarioRunError(`no node named ${name}`)
+    return `http://${n.host}:${n.httpPort}`
+  }
+  const post = async (node: string, path: string, body: unknown, method = 'POST') => {
+    const res = await fetch(url(node) + path, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    })
+    const text = await res.text()
+    if (!res.ok)
+      throw new ScenarioRunError(`${node} ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`)
+  }
+  const stepReports: ScenarioReport['steps'] = []
+  const everKilled = new Set<string>()
+  const down = new Set<string>()
+  say(`starting ${s.cluster.nodes} nodes and the master (${mode} mode${s.cluster.key ? ', keyed' : ''})`)
+  await cluster.start()
+  const runs = s.workloads.map((w, i) => new WorkloadRun(w, i, { url, headers, runKey }))
+  try {
+    // Every node must know every other before the faults begin.
+    for (const n of cluster.list()) await waitMembers(url(n.name), cluster.list().length)
+    for (const w of s.workloads)
+      if (w.kind === 'multicast') for (const m of w.members) await post(m, '/groups/join', { group: w.group })
+    tracker.start()
+    for (const r of runs) r.start()
+    say(`workloads running: ${s.workloads.map((w) => `${w.kind} x${w.messages}`).join(', ')}`)
+
+    for (const step of s.steps) {
+      const text = describeStep(step)
+      say(`step: ${text}`)
+      try {
+        await runStep(step)
+        stepReports.push({ step: text, ok: true })
+      } catch (err) {
+        stepReports.push({ step: text, ok: false, detail: (err as Error).message })
+        say(`step failed: ${(err as Error).message}`)
+      }
+    }
+    await Promise.all(runs.map((r) => r.done))
+    // Heal everything, then give retransmissions and repair time to finish.
+    for (const n of cluster.list())
+      if (cluster.running(n.name)) await post(n.name, '/heal', {}).catch(() => {})
+    const settleMs = init.settleMs ?? s.settle
+    say(`sends done; healed; waiting up to ${settleMs} ms for deliveries to settle`)
+    const deadline = Date.now() + settleMs
+    for (;;) {
+      await tracker.pollAll()
+      const reports = runs.map((r) => report(r))
+      if (reports.every((w) => w.lost === 0) || Date.now() > deadline) break
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS))
+    }
+  } finally {
+    tracker.stop()
+    for (const r of runs) r.resume()
+    await cluster.stop().catch(() => {})
+  }
+
+  const workloads = runs.map((r) => report(r))
+  const lost = workloads.reduce((a, w) => a + w.lost, 0)
+  const dups = workloads.reduce((a, w) => a + w.duplicates, 0)
+  const acked = workloads.reduce((a, w) => a + w.acknowledged, 0)
+  const failedSteps = stepReports.filter((x) => !x.ok)
+  const checks = [
+    {
+      name: 'nothing acknowledged was lost',
+      passed: lost === 0,
+      detail: `${lost} of ${workloads.reduce((a, w) => a + w.expected, 0)} expected deliveries missing`,
+    },
+    { name: 'nothing delivered twice', passed: dups === 0, detail: `${dups} duplicate deliveries` },
+    {
+      name: 'the workload got through',
+      passed: acked > 0,
+      detail: `${acked} of ${workloads.reduce((a, w) => a + w.sent, 0)} sends acknowledged`,
+    },
+    {
+      name: 'every fault was injected',
+      passed: failedSteps.length === 0,
+      detail: failedSteps.length
+        ? failedSteps.map((f) => `${f.step}: ${f.detail}`).join('; ')
+        : 'all steps ran',
+    },
+  ]
+  return {
+    scenario: s.name,
+    nodes: s.cluster.nodes,
+    mode,
+    keyed: s.cluster.key !== undefined,
+    faults: faultCount(s),
+    steps: stepReports,
+    workloads,
+    checks,
+    passed: checks.every((c) => c.passed),
+    durationMs: Date.now() - t0,
+  }
+
+  function report(r: WorkloadRun): WorkloadReport {
+    const t = tracker!
+    // Broadcasts must reach every node that is up at the end and has not been killed since it was
+    // last polled alive: a node killed for good cannot be asked.
+    const aliveAtEnd = cluster
+      .list()
+      .map((n) => n.name)
+      .filter((n) => !down.has(n))
+    const out: WorkloadReport = {
+      kind: r.w.kind,
+      sent: r.sent,
+      acknowledged: r.acked.size,
+      expected: 0,
+      delivered: 0,
+      lost: 0,
+      duplicates: 0,
+      redeliveredAfterRestart: 0,
+      lostKeys: [],
+    }
+    for (const [key, receivers] of r.acked) {
+      for (const node of receivers ?? aliveAtEnd) {
+        out.expected++
+        const counts = t.counts(node, key)
+        if (counts.some((c) => c > 0)) out.delivered++
+        else {
+          out.lost++
+          if (out.lostKeys.length < MAX_LISTED_LOST) out.lostKeys.push(`${key} -> ${node}`)
+        }
+        out.duplicates += counts.reduce((a, c) => a + Math.max(0, c - 1), 0)
+        out.redeliveredAfterRestart += Math.max(0, counts.filter((c) => c > 0).length - 1)
+      }
+    }
+    return out
+  }
+
+  async function runStep(step: Step): Promise<void> {
+    if ('wait' in step) return void (await new Promise((r) => setTimeout(r, step.wait)))
+    if ('kill' in step) {
+      // Read what the node delivered right before it dies, with no send in flight.
+      await Promise.all(runs.map((r) => r.pause()))
+      try {
+        await tracker!.pollNode(step.kill).catch(() => {})
+        await cluster.kill(step.kill, 'SIGKILL')
+        everKilled.add(step.kill)
+        down.add(step.kill)
+      } finally {
+        for (const r of runs) r.resume()
+      }
+      return
+    }
+    if ('restart' in step) {
+      await Promise.all(runs.map((r) => r.pause()))
+      try {
+        await tracker!.pollNode(step.restart).catch(() => {})
+        await cluster.restart(step.restart)
+        down.delete(step.restart)
+        await waitMembers(url(step.restart), cluster.list().length - down.size)
+        for (const w of s.workloads)
+          if (w.kind === 'multicast' && w.members.includes(step.restart))
+            await post(step.restart, '/groups/join', { group: w.group })
+      } finally {
+        for (const r of runs) r.resume()
+      }
+      return
+    }
+    const running = cluster
+      .list()
+      .map((n) => n.name)
+      .filter((n) => cluster.running(n))
+    if ('partition' in step) {
+      for (const n of running) await post(n, '/partition', { groups: step.partition })
+      return
+    }
+    if ('heal' in step) {
+      for (const n of running) await post(n, '/heal', {})
+      return
+    }
+    if ('link' in step) {
+      const { from, to, both, ...rule } = step.link
+      await post(from, '/link', { peer: to ?? '*', ...rule }, 'PUT')
+      if (both && to) await post(to, '/link', { peer: from, ...rule }, 'PUT')
+      return
+    }
+    await post(step.slow.node, '/link', { peer: '*', delayMs: step.slow.delayMs }, 'PUT')
+  }
+}
+
+/** Waits until a node's member list (from the master) holds `count` members. */
+async function waitMembers(base: string, count: number): Promise<void> {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      const h = (await getJson(`${base}/health`)) as { members: number }
+      if (h.members >= count) return
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -1,0 +1,101 @@
+// Fault scenarios as users run them: `distlab scenario run <file> --json` on the shipped files, the
+// library on another, a keyed cluster, and the verdicts for a bad file and a fault that cannot be
+// injected. Clusters run in process on 127.90.x.y (block 90).
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { writeFileSync } from 'node:fs'
+import { loadScenario, parseScenario, runScenario, type ScenarioReport } from '../../src/scenario/index.js'
+import { runCli, scratchDir } from '../helpers.js'
+
+const here = fileURLToPath(import.meta.url)
+const root = here.includes('/dist/test/') ? here.split('/dist/test/')[0]! : here.split('/test/')[0]!
+const shipped = (name: string) => join(root, 'scenarios', name)
+
+function assertClean(r: ScenarioReport): void {
+  for (const w of r.workloads) {
+    assert.equal(w.lost, 0, `${w.kind}: lost ${w.lostKeys.join(', ')}`)
+    assert.equal(w.duplicates, 0, `${w.kind}: duplicates`)
+    assert.ok(w.acknowledged > 0, `${w.kind}: something was acknowledged`)
+    assert.equal(w.delivered, w.expected)
+  }
+  assert.equal(r.passed, true, JSON.stringify(r.checks))
+}
+
+describe('fault scenarios', { timeout: 300_000 }, () => {
+  test('distlab scenario run on the shipped unicast scenario: kill -9, partition, lossy links; PASS', async () => {
+    const r = await runCli(
+      [
+        '--state-dir',
+        scratchDir(),
+        'scenario',
+        'run',
+        shipped('unicast-crash-loss.yaml'),
+        '--block',
+        '90',
+        '--json',
+      ],
+      { timeoutMs: 120_000 },
+    )
+    assert.equal(r.code, 0, r.stderr + r.stdout)
+    const report = JSON.parse(r.stdout) as ScenarioReport
+    assert.equal(report.faults, 6)
+    assert.ok(report.steps.some((s) => s.step === 'kill -9 node4' && s.ok))
+    assertClean(report)
+  })
+
+  test('the shipped broadcast scenario through the library: every acked broadcast reaches every node once', async () => {
+    const report = await runScenario(loadScenario(shipped('broadcast-partition.yaml')), {
+      stateDir: scratchDir(),
+      block: 90,
+    })
+    assert.equal(report.faults, 5)
+    assertClean(report)
+    // Every node up at the end (five with the master) must have every acknowledged broadcast.
+    assert.equal(report.workloads[0]!.expected, report.workloads[0]!.acknowledged * 5)
+  })
+
+  test('a keyed cluster runs the same way: frames authenticated, API calls with the token', async () => {
+    const s = parseScenario(`
+name: keyed unicast and p2p
+cluster: { nodes: 3, key: "scenario test key" }
+workloads:
+  - { kind: unicast, pairs: [[node1, node2]], messages: 20, interval: 20ms }
+  - { kind: p2p, pairs: [[node3, node1]], messages: 10, interval: 30ms }
+steps:
+  - link: { from: node1, to: node2, loss: 0.3, duplicate: 0.3 }
+  - wait: 500ms
+settle: 8s
+`)
+    const report = await runScenario(s, { stateDir: scratchDir(), block: 90 })
+    assert.equal(report.keyed, true)
+    assertClean(report)
+  })
+
+  test('a bad file exits 2 naming the field; a fault that cannot be injected fails the run (exit 1)', async () => {
+    const dir = scratchDir()
+    const bad = join(dir, 'bad.yaml')
+    writeFileSync(bad, 'name: x\nworkloads:\n  - { kind: unicast, pairs: [[node1, node9]] }\n')
+    const r = await runCli(['--state-dir', dir, 'scenario', 'run', bad], { timeoutMs: 30_000 })
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /workloads\.0\.pairs: no node named node9/)
+    const broken = join(dir, 'broken.yaml')
+    writeFileSync(
+      broken,
+      [
+        'name: a link rule on a dead node',
+        'cluster: { nodes: 2 }',
+        'workloads: [{ kind: unicast, pairs: [[node1, node2]], messages: 5, interval: 20ms }]',
+        'steps: [{ kill: node2 }, { link: { from: node2, loss: 0.5 } }]',
+        'settle: 1s',
+      ].join('\n'),
+    )
+    const f = await runCli(['--state-dir', dir, 'scenario', 'run', broken, '--block', '90'], {
+      timeoutMs: 90_000,
+    })
+    assert.equal(f.code, 1, f.stderr + f.stdout)
+    assert.match(f.stdout, /FAIL {2}every fault was injected/)
+    assert.match(f.stdout, /verdict: FAIL/)
+  })
+})
