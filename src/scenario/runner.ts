@@ -268,7 +268,8 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   const runKey = `sc-${randomBytes(4).toString('hex')}`
   const mode = init.mode ?? s.cluster.mode
   const kinds = new Set(s.workloads.map((w) => w.kind))
-  let tracker: DeliveryTracker | undefined
+  // Log lines reach the tracker, which needs the cluster: hence the indirection.
+  const lines: { onLine?: (name: string, line: string) => void } = {}
   const cluster = new LocalCluster({
     nodes: s.cluster.nodes,
     mode,
@@ -276,9 +277,10 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     block: init.block ?? s.cluster.block,
     dashboardPort: 0,
     key: s.cluster.key,
-    onLine: (name, line) => tracker?.onLine(name, line),
+    onLine: (name, line) => lines.onLine?.(name, line),
   })
-  tracker = new DeliveryTracker(cluster, kinds, runKey)
+  const tracker = new DeliveryTracker(cluster, kinds, runKey)
+  lines.onLine = (name, line) => tracker.onLine(name, line)
   const headers: Record<string, string> = s.cluster.key
     ? { authorization: new Keyring(s.cluster.key).bearer() }
     : {}
@@ -382,7 +384,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   }
 
   function report(r: WorkloadRun): WorkloadReport {
-    const t = tracker!
+    const t = tracker
     // Broadcasts must reach every node that is up at the end and has not been killed since it was
     // last polled alive: a node killed for good cannot be asked.
     const aliveAtEnd = cluster
@@ -422,7 +424,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       // Read what the node delivered right before it dies, with no send in flight.
       await Promise.all(runs.map((r) => r.pause()))
       try {
-        await tracker!.pollNode(step.kill).catch(() => {})
+        await tracker.pollNode(step.kill).catch(() => {})
         await cluster.kill(step.kill, 'SIGKILL')
         everKilled.add(step.kill)
         down.add(step.kill)
@@ -434,7 +436,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     if ('restart' in step) {
       await Promise.all(runs.map((r) => r.pause()))
       try {
-        await tracker!.pollNode(step.restart).catch(() => {})
+        await tracker.pollNode(step.restart).catch(() => {})
         await cluster.restart(step.restart)
         down.delete(step.restart)
         await waitMembers(url(step.restart), cluster.list().length - down.size)
