@@ -144,6 +144,7 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
   private statusTimer?: TimerHandle
   private exchangeTimer?: TimerHandle
   private exchanging = false
+  private frozen = false
   private round = 0
   private probesDropped = 0
   private readonly s = { messagesSent: 0, messagesReceived: 0, exchanges: 0 }
@@ -363,8 +364,28 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     this.emit('event', { kind: 'message-received', at: this.clock.now(), from, to: table.self })
     // The neighbour probes this link: its measurement is the link's cost.
     if (m.linkCost !== undefined && !this.senders.has(from)) table.links.set(from, this.round2(m.linkCost))
-    if (table.receive(from, m.entries)) this.emitTable()
+    const changed = table.receive(from, m.entries)
+    if (changed) this.emitTable()
     if (!this.exchanging) this.startExchange()
+    else if (this.frozen && changed) this.advertise(p.seq + 1)
+  }
+
+  /**
+   * Stops probing and the periodic exchange, fixes each link's cost at its last measurement, and
+   * from then on sends vectors only when the table changes, so the tables converge on those costs.
+   */
+  freeze(): void {
+    if (this.frozen || !this.socket) return
+    this.frozen = true
+    for (const s of this.senders.values()) s.stop()
+    if (this.statusTimer) this.clock.clearTimeout(this.statusTimer)
+    if (this.exchangeTimer) this.clock.clearTimeout(this.exchangeTimer)
+    this.statusTimer = this.exchangeTimer = undefined
+    const table = this.table!
+    for (const link of this.linkStatus()) table.links.set(link.to, this.round2(link.lossRate))
+    if (table.recompute()) this.emitTable()
+    this.exchanging = true
+    this.advertise(this.round + 1)
   }
 }
 

@@ -225,7 +225,16 @@ export class TopologyRun {
       }
       if (init.onEvent) {
         const onEvent = init.onEvent
-        ;(node as EventEmitterLike).on('event', (e) => onEvent(port, e))
+        const F = (p: number) => toFile.get(p) ?? p
+        ;(node as EventEmitterLike).on('event', (e) => {
+          // Report the file's ports, whatever was bound.
+          const m = { ...e } as Record<string, unknown>
+          for (const k of ['node', 'from', 'to', 'neighbor'])
+            if (typeof m[k] === 'number') m[k] = F(m[k] as number)
+          if (e.kind === 'table') m.routes = e.routes.map(([d, r]) => [F(d), { ...r, nextHop: F(r.nextHop) }])
+          if (e.kind === 'link-status') m.link = { ...e.link, to: F(e.link.to) }
+          onEvent(port, m as unknown as DvEvent | CnEvent)
+        })
       }
       nodes.set(port, node)
     }
@@ -285,7 +294,8 @@ export class TopologyRun {
       const duration = this.init.durationMs ?? 3 * exchange + 1000
       if (manual) manual.advance(duration)
       else await new Promise((r) => setTimeout(r, Math.min(duration, timeoutMs)))
-      return this.result(true)
+      // Loss rates never stop moving; freeze them and let the tables settle on the last measurement.
+      for (const n of this.nodes.values()) if (n instanceof CnNode) n.freeze()
     }
     let quietSince = this.clock.now()
     let last = this.counts()
@@ -310,7 +320,7 @@ export class TopologyRun {
     for (const [port, node] of this.nodes) {
       const t: Record<number, { distance: number; nextHop: number }> = {}
       for (const [dest, r] of node.routes())
-        t[this.toFile.get(dest)!] = { distance: r.distance, nextHop: this.toFile.get(r.nextHop)! }
+        t[this.toFile.get(dest)!] = { distance: this.tidy(r.distance), nextHop: this.toFile.get(r.nextHop)! }
       tables[port] = t
       if (node instanceof DvNode) lastChange = Math.max(lastChange, node.stats().lastChangeAt)
     }
@@ -349,6 +359,12 @@ export class TopologyRun {
       }
     }
     return true
+  }
+
+  /** Distances without floating-point noise: cn's two decimals, else nine. */
+  private tidy(x: number): number {
+    const f = this.spec.kind === 'cn' ? 100 : 1e9
+    return Math.round(x * f) / f
   }
 
   private roundCost(x: number): number {
