@@ -287,7 +287,6 @@ export class TopologyRun {
   async settle(): Promise<TopologyResult> {
     const timeoutMs = checkNumber('timeoutMs', this.init.timeoutMs ?? 30_000, 1)
     const settleMs = checkNumber('settleMs', this.init.settleMs ?? 300, 0)
-    const begin = this.clock.now()
     const manual = this.clock instanceof SimulationClock ? this.clock : undefined
     if (this.spec.kind === 'cn') {
       const exchange = this.init.exchangeIntervalMs ?? 5000
@@ -297,6 +296,7 @@ export class TopologyRun {
       // Loss rates never stop moving; freeze them and let the tables settle on the last measurement.
       for (const n of this.nodes.values()) if (n instanceof CnNode) n.freeze()
     }
+    const quietBegin = this.clock.now()
     let quietSince = this.clock.now()
     let last = this.counts()
     for (;;) {
@@ -309,7 +309,7 @@ export class TopologyRun {
         quietSince = this.clock.now()
       last = c
       if (!manual && this.clock.now() - quietSince >= settleMs) break
-      if (this.clock.now() - begin > timeoutMs) return this.result(false)
+      if (this.clock.now() - quietBegin > timeoutMs) return this.result(false)
     }
     return this.result(true)
   }
