@@ -5,9 +5,10 @@ import type { ProtocolContext } from './defaults.js'
 import { unicast } from './unicast/index.js'
 import { broadcast, type Broadcast } from './broadcast/index.js'
 import { groupMulticast } from './multicast/index.js'
+import { anycast } from './anycast/index.js'
 
 export function messagingProtocols(_ctx: ProtocolContext): ProtocolFactory[] {
   let b: Broadcast | undefined
   const makeBroadcast = broadcast()
-  return [unicast(), (c) => (b = makeBroadcast(c)), groupMulticast({ broadcast: () => b })]
+  return [unicast(), (c) => (b = makeBroadcast(c)), groupMulticast({ broadcast: () => b }), anycast()]
 }

@@ -109,6 +109,18 @@ describe('distlab send unicast|broadcast', () => {
     assert.equal(bad.code, 2)
   })
 
+  test('anycast client finds the replicas of the running cluster', async () => {
+    const r = await cli('anycast', 'client', '--requests', '12', '--policy', 'least-loaded', '--json')
+    assert.equal(r.code, 0, r.stderr)
+    const body = JSON.parse(r.stdout) as {
+      answered: number
+      replicas: Array<{ replica: string; answered: number }>
+    }
+    assert.equal(body.answered, 12)
+    assert.deepEqual(body.replicas.map((x) => x.replica).sort(), ['master', 'node1', 'node2', 'node3'])
+    assert.ok(body.replicas.every((x) => x.answered === 3))
+  })
+
   test('bad usage exits 2; an unknown node exits 1 with one clear line', async () => {
     const same = await cli('send', 'unicast', '--from', 'node1', '--to', 'node1', 'x')
     assert.equal(same.code, 2)

@@ -3,7 +3,7 @@
 // the library directly; only this file prints.
 import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
-import { InvalidArgumentError } from '../../core/errors.js'
+import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { callNode, intOption, numberOption, stateDirOf } from '../context.js'
 import {
   IpMulticastReceiver,
@@ -19,6 +19,17 @@ import {
   SEED_JSON_PAYLOAD,
 } from '../../protocols/multicast/constants.js'
 import { checkGroupName, type GroupSendResult } from '../../protocols/multicast/groups.js'
+import {
+  AnycastClient,
+  AnycastServer,
+  DEFAULT_SERVE_PORT,
+  POLICIES,
+  parseTargets,
+  type AnycastAnswer,
+  type AnycastInfo,
+  type AnycastPolicy,
+  type AnycastTarget,
+} from '../../protocols/anycast/index.js'
 import { printJson, table } from '../output.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
 import {
@@ -220,6 +231,126 @@ async function sendMulticast(
   if (r.failed.length) process.exitCode = 1
 }
 
+async function anycastServe(o: { host: string; port: number; name?: string; json?: boolean }): Promise<void> {
+  const server = new AnycastServer({
+    host: o.host,
+    port: o.port,
+    name: o.name,
+    onConnection: (r) => {
+      if (!o.json) process.stdout.write(`[server] connection from ('${r.host}', ${r.port})\n`)
+    },
+  })
+  await server.start()
+  const a = server.address()
+  if (!o.json) process.stdout.write(`[server] listening on ${o.host}:${a.port}\n`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
+  await server.stop()
+  if (o.json) printJson({ host: o.host, port: a.port, name: o.name ?? null, served: server.counts.served })
+}
+
+/** The anycast replicas of the running cluster: each node's GET /anycast. */
+async function clusterReplicas(cmd: Command): Promise<AnycastTarget[]> {
+  const rec = requireCluster(stateDirOf(cmd))
+  const infos = await Promise.all(
+    rec.nodes.map((n) =>
+      callNode<AnycastInfo>(nodeUrl(n), 'GET', '/anycast', undefined, 2000).catch(() => undefined),
+    ),
+  )
+  const targets = infos.flatMap((i) =>
+    i && i.port > 0 ? [{ host: i.host, port: i.port, name: i.name }] : [],
+  )
+  if (targets.length === 0) throw new ClusterError('no node of the cluster runs an anycast replica')
+  return targets
+}
+
+interface AnycastClientOptions {
+  targets?: string
+  requests: number
+  policy: AnycastPolicy
+  concurrency: number
+  interval: number
+  json?: boolean
+}
+
+function quantiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b)
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : 0)
+  const r = (v: number) => Math.round(v * 100) / 100
+  return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
+}
+
+async function anycastClient(cmd: Command, o: AnycastClientOptions): Promise<void> {
+  const targets = o.targets ? parseTargets(o.targets) : await clusterReplicas(cmd)
+  const client = new AnycastClient({ targets, policy: o.policy })
+  const answers: AnycastAnswer[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < o.requests) {
+      const n = next++
+      if (n > 0 && o.interval > 0) await new Promise((r) => setTimeout(r, o.interval))
+      try {
+        const a = await client.request()
+        answers.push(a)
+        if (!o.json) process.stdout.write(`Received: ${a.greeting}\n`)
+      } catch (err) {
+        if (!o.json) process.stderr.write(`request ${n + 1} lost: ${(err as Error).message}\n`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, o.requests) }, worker))
+  const byReplica = new Map<string, { replica: string; target: string; answered: number }>()
+  for (const a of answers) {
+    const e = byReplica.get(a.target) ?? { replica: a.replica, target: a.target, answered: 0 }
+    e.answered++
+    byReplica.set(a.target, e)
+  }
+  const spread = client.spread().map((s) => ({
+    replica: byReplica.get(s.target)?.replica ?? s.name ?? s.target,
+    target: s.target,
+    answered: byReplica.get(s.target)?.answered ?? 0,
+    failures: s.failures,
+    latencyMs: s.latencyMs ?? null,
+  }))
+  const summary = {
+    policy: o.policy,
+    requests: o.requests,
+    answered: answers.length,
+    lost: o.requests - answers.length,
+    failovers: client.counts.failovers,
+    latencyMs: quantiles(answers.map((a) => a.latencyMs)),
+    replicas: spread,
+  }
+  if (o.json) printJson(summary)
+  else {
+    process.stdout.write(
+      `\n${summary.answered}/${summary.requests} answered, ${summary.lost} lost, ${summary.failovers} failovers ` +
+        `(policy ${summary.policy}); latency p50 ${summary.latencyMs.p50} ms, max ${summary.latencyMs.max} ms\n`,
+    )
+    process.stdout.write(
+      table(
+        ['replica', 'target', 'answered', 'share', 'failures'],
+        spread.map((s) => [
+          s.replica,
+          s.target,
+          s.answered,
+          `${summary.answered ? Math.round((100 * s.answered) / summary.answered) : 0}%`,
+          s.failures,
+        ]),
+      ),
+    )
+  }
+  if (summary.lost > 0) process.exitCode = 1
+}
+
+function policyOption(v: string): AnycastPolicy {
+  if (!(POLICIES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`--policy must be one of ${POLICIES.join(', ')}, got ${v}`)
+  return v as AnycastPolicy
+}
+
 interface MulticastCommonOptions {
   group: string
   port: number
@@ -359,6 +490,40 @@ export function registerMessagingCommands(program: Command): void {
     .option('--from <node>', 'node to ask', 'master')
     .option('--json', 'print {node, mine, groups}')
     .action((o, cmd: Command) => groupList(cmd, o))
+
+  const any = program
+    .command('anycast')
+    .description('anycast as in seed 001: several replicas of a TCP service, a client that reaches one')
+  any
+    .command('serve')
+    .description(
+      'run one replica: answer each TCP connection with `Hello from server` (and --name on a second line)',
+    )
+    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('--port <port>', 'TCP port', intOption('--port', 0, 65535), DEFAULT_SERVE_PORT)
+    .option('--name <replica>', "this replica's name, sent on the line after the greeting")
+    .option('--json', 'print {host, port, name, served} when stopped instead of the log lines')
+    .action((o) => anycastServe(o))
+  any
+    .command('client')
+    .description(
+      'send requests to the replicas (from --targets or the running cluster), failing over when one dies',
+    )
+    .option(
+      '--targets <list>',
+      'replicas as host:port,host:port,... (default: every node of the running cluster)',
+    )
+    .option('--requests <n>', 'number of requests', intOption('--requests', 1, 10_000_000), 3)
+    .option('--policy <name>', `one of ${POLICIES.join(', ')}`, policyOption, 'random')
+    .option('--concurrency <n>', 'requests in flight at once', intOption('--concurrency', 1, 1000), 1)
+    .option(
+      '--interval <ms>',
+      'pause between requests of one worker',
+      intOption('--interval', 0, 3_600_000),
+      0,
+    )
+    .option('--json', 'print {policy, requests, answered, lost, failovers, latencyMs, replicas}')
+    .action((o: AnycastClientOptions, cmd: Command) => anycastClient(cmd, o))
 
   const multicast = program
     .command('multicast')

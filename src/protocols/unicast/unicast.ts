@@ -258,8 +258,6 @@ export class Unicast implements Protocol {
     if (!this.running) return Promise.reject(new NotStartedError('unicast is not started'))
     if (to === this.c.self.name)
       return Promise.reject(new InvalidArgumentError('a node does not send unicast to itself', 'to'))
-    if (!this.c.peers().includes(to))
-      return Promise.reject(new UnknownPeerError(`${this.c.self.name} does not know a node named ${to}`))
     const timeoutMs = options.timeoutMs ?? this.o.sendTimeoutMs
     const transport = options.transport ?? 'udp'
     if (transport !== 'udp' && transport !== 'tcp')
@@ -331,6 +329,14 @@ export class Unicast implements Protocol {
     this.counters.sent++
     const body = { s: this.session, q: o.seq, b: this.base(st), m: o.msg }
     this.c.send(to, 'data', body, { transport: o.transport }).catch((err: unknown) => {
+      // The node refreshed its member list and still does not know `to`: fail at once.
+      if (err instanceof UnknownPeerError && st.inFlight.get(o.seq) === o) {
+        st.inFlight.delete(o.seq)
+        if (o.timer) this.c.clock.clearTimeout(o.timer)
+        o.reject(err)
+        this.pump(to, st)
+        return
+      }
       this.log.debug(`send of ${o.seq} to ${to} failed: ${(err as Error).message}`)
     })
     const backoff = Math.min(
