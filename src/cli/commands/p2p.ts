@@ -322,7 +322,7 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
 
 /** `node7` (from the running cluster's record) or a URL → the node's HTTP URL. */
 function resolveNode(cmd: Command, nameOrUrl: string, flag: string): string {
-  if (/^https?:\/\//.test(nameOrUrl)) {
+  if (nameOrUrl.includes('://')) {
     try {
       return normalizePeerUrl(nameOrUrl, flag)
     } catch (err) {
@@ -336,6 +336,11 @@ function resolveNode(cmd: Command, nameOrUrl: string, flag: string): string {
       `no cluster is running (state in ${dir}); start one with \`distlab p2p --keep\` or \`distlab up\`, or pass ${flag} http://host:port`,
     )
   return nodeUrl(findNode(c, nameOrUrl))
+}
+
+/** `--json` after `p2p send` may land on `p2p` itself (commander parses the parent's options too). */
+function wantsJson(cmd: Command): boolean {
+  return Boolean((cmd.optsWithGlobals() as { json?: boolean }).json)
 }
 
 export function registerP2pCommands(program: Command): void {
@@ -398,7 +403,7 @@ export function registerP2pCommands(program: Command): void {
         { to: o.to, msg: message },
         15_000,
       )
-      if (o.json) printJson({ from: o.from, ...r })
+      if (wantsJson(cmd)) printJson({ from: o.from, ...r })
       else process.stdout.write(`${o.from} -> ${r.to} (${r.url}): ${JSON.stringify(r.reply)}\n`)
     })
 
@@ -417,7 +422,7 @@ export function registerP2pCommands(program: Command): void {
         { msg: message },
         15_000,
       )
-      if (o.json) printJson({ from: o.from, ...r })
+      if (wantsJson(cmd)) printJson({ from: o.from, ...r })
       else
         process.stdout.write(
           `${o.from} broadcast ${r.id} by gossip to its ${r.peers} peers; each logs "Received message from ${o.from}: ..."\n`,
