@@ -59,7 +59,7 @@ export const FrameAuthSchema = z.strictObject({
   k: z.string().regex(KEY_ID),
   /** Signing time, ms since the epoch. */
   t: z.number().int().nonnegative(),
-  /** Nonce, 12 random bytes in base64url. */
+  /** Nonce: unique per sender (a random prefix per start and a counter). */
   n: z.string().min(8).max(32),
   /** HMAC-SHA256, base64url. */
   m: z.string().length(43),
@@ -269,6 +269,10 @@ export class FrameGuard {
   private readonly now: () => number
   private readonly replay: ReplayWindow
   private lastSigned = 0
+  // Nonces: a random prefix per guard (so per node start) and a counter; unique without asking
+  // the kernel for randomness on every frame.
+  private readonly noncePrefix = randomBytes(6).toString('base64url')
+  private nonceCounter = 0
 
   constructor(init: FrameGuardInit) {
     this.keyring = keyring(init.keyring)
@@ -282,7 +286,7 @@ export class FrameGuard {
     // Signing times never go backwards, so a restarted receiver's floor cannot refuse them.
     const t = Math.max(Math.floor(this.now()), this.lastSigned)
     this.lastSigned = t
-    const a = { k: key.id, t, n: randomBytes(12).toString('base64url') }
+    const a = { k: key.id, t, n: `${this.noncePrefix}${(this.nonceCounter++).toString(36)}` }
     const { auth: _old, ...plain } = env as SealedEnvelope
     // The body as the receiver will see it after JSON: undefined fields gone, dates as strings.
     const bodyJson =

@@ -365,6 +365,8 @@ export function metricSum(text: string, name: string, labels: Record<string, str
 }
 
 export async function scrapeMetrics(host: string, port: number): Promise<string> {
-  const res = await fetch(`http://${host}:${port}/metrics`, { signal: AbortSignal.timeout(5000) })
+  const get = () => fetch(`http://${host}:${port}/metrics`, { signal: AbortSignal.timeout(5000) })
+  // Once more on a socket error: a pooled keep-alive connection may belong to a node since stopped.
+  const res = await get().catch(() => get())
   return res.text()
 }
