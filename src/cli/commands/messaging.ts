@@ -30,13 +30,24 @@ import {
   type AnycastPolicy,
   type AnycastTarget,
 } from '../../protocols/anycast/index.js'
-import { printJson, table } from '../output.js'
+import { formatDuration, printJson, Progress, table } from '../output.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LocalCluster } from '../../cluster/local.js'
+import { parseDuration } from '../../core/options.js'
+import {
+  runBroadcastWorkload,
+  type BroadcastWorkloadReport,
+  type WorkloadNode,
+} from '../../protocols/broadcast/workload.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
 import {
   STRATEGIES,
   type BroadcastDelivery,
   type BroadcastResult,
   type BroadcastStrategy,
+  type BroadcastTuning,
 } from '../../protocols/broadcast/index.js'
 
 function nodeUrlOf(cmd: Command, name: string): string {
@@ -351,6 +362,155 @@ function policyOption(v: string): AnycastPolicy {
   return v as AnycastPolicy
 }
 
+// ---- benches ----
+
+export interface BenchClusterInit {
+  nodes: number
+  mode: 'inproc' | 'process'
+  block: number
+}
+
+/**
+ * Runs `fn` on a fresh local cluster of its own (its own state dir and address block), then stops
+ * it. The cluster's telemetry runs are kept in the state dir, not in ./runs.
+ */
+export async function withBenchCluster<T>(
+  init: BenchClusterInit,
+  fn: (nodes: WorkloadNode[], kill: (name: string) => Promise<void>, cluster: LocalCluster) => Promise<T>,
+): Promise<T> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-'))
+  process.env.DISTLAB_RUNS_DIR ??= join(stateDir, 'runs')
+  const cluster = new LocalCluster({
+    nodes: init.nodes,
+    mode: init.mode,
+    stateDir,
+    block: init.block,
+    dashboardPort: 0,
+  })
+  await cluster.start()
+  try {
+    const nodes = cluster.list().map((n) => ({ name: n.name, url: nodeUrl(n) }))
+    // Every node must know every other before the run.
+    await waitMembers(nodes)
+    return await fn(nodes, (name) => cluster.kill(name, 'SIGKILL'), cluster)
+  } finally {
+    await cluster.stop()
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+}
+
+async function waitMembers(nodes: WorkloadNode[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const counts = await Promise.all(
+      nodes.map((n) =>
+        callNode<{ members: number }>(n.url, 'GET', '/health', undefined, 5000)
+          .then((h) => h.members)
+          .catch(() => 0),
+      ),
+    )
+    if (counts.every((c) => c >= nodes.length) || Date.now() > deadline) return
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/** `20%` of `of`, or a plain count. */
+export function parseKill(text: string, of: number): number {
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim())
+  if (!m) throw new InvalidArgumentError(`--kill must be a count or a percentage such as 20%, got ${text}`)
+  const n = m[2] ? Math.round((Number(m[1]) / 100) * of) : Number(m[1])
+  if (!Number.isInteger(n) || n < 0 || n >= of)
+    throw new InvalidArgumentError(`--kill must leave at least one node alive, got ${text} of ${of}`)
+  return n
+}
+
+interface BenchBroadcastOptions {
+  nodes: number
+  latency: string
+  rate: number
+  duration: string
+  strategy: BroadcastStrategy
+  partition?: boolean
+  partitionEvery: string
+  kill?: string
+  batch?: string
+  durable?: boolean
+  recovery: string
+  mode: 'inproc' | 'process'
+  block: number
+  json?: boolean
+}
+
+function modeOption(v: string): 'inproc' | 'process' {
+  if (v !== 'inproc' && v !== 'process')
+    throw new InvalidArgumentError(`--mode must be inproc or process, got ${v}`)
+  return v
+}
+
+export function printBroadcastReport(r: BroadcastWorkloadReport): void {
+  const q = r.latencyMs
+  process.stdout.write(
+    `broadcast bench: ${r.strategy}, ${r.nodes} nodes (master included), ${r.linkLatencyMs} ms links, ` +
+      `${r.rate} ops/s for ${formatDuration(r.durationMs)}` +
+      (r.partition ? ', partitions' : '') +
+      (r.killed.length ? `, killed ${r.killed.join(', ')}` : '') +
+      (r.tuning.batchMs ? `, batched ${r.tuning.batchMs} ms` : '') +
+      '\n',
+  )
+  process.stdout.write(
+    table(
+      ['figure', 'value'],
+      [
+        ['ops (broadcast / read)', `${r.ops} (${r.broadcasts} / ${r.reads})`],
+        ['acknowledged', r.acknowledged],
+        ['msgsPerOp', r.msgsPerOp],
+        ['msgsPerBroadcast', r.msgsPerBroadcast],
+        ['bytesPerOp', r.bytesPerOp],
+        ['lost', r.lost],
+        ['duplicates', r.duplicates],
+        ['deliveryRatio', r.deliveryRatio],
+        ['latency p50 / p95 / p99 / max', `${q.p50} / ${q.p95} / ${q.p99} / ${q.max} ms`],
+        ['redundancy', r.redundancy],
+        ['recovery', `${r.recoveryMs} ms`],
+      ],
+    ),
+  )
+}
+
+async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
+  const durationMs = parseDuration('--duration', o.duration)
+  const latencyMs = parseDuration('--latency', o.latency)
+  const killCount = o.kill ? parseKill(o.kill, o.nodes) : 0
+  const tuning: BroadcastTuning = {}
+  if (o.batch !== undefined) {
+    tuning.batchMs = parseDuration('--batch', o.batch)
+    // Batching trades latency for messages everywhere: announcements and repairs wait longer too.
+    tuning.lazyPushIntervalMs = Math.max(1000, tuning.batchMs * 2)
+    tuning.graftTimeoutMs = Math.max(1500, tuning.batchMs * 4)
+    tuning.antiEntropyIntervalMs = 4000
+  }
+  const progress = new Progress('broadcast', Math.round(durationMs), { enabled: !o.json })
+  const report = await withBenchCluster({ nodes: o.nodes, mode: o.mode, block: o.block }, (nodes, kill) =>
+    runBroadcastWorkload({
+      nodes,
+      strategy: o.strategy,
+      rate: o.rate,
+      durationMs,
+      latencyMs,
+      partitionEveryMs: o.partition ? parseDuration('--partition-every', o.partitionEvery) : 0,
+      kill: killCount ? { count: killCount, kill } : undefined,
+      durable: o.durable ? true : undefined,
+      tuning,
+      maxRecoveryMs: parseDuration('--recovery', o.recovery),
+      onProgress: (done) => progress.update(Math.min(done, durationMs)),
+    }),
+  )
+  progress.done()
+  if (o.json) printJson(report)
+  else printBroadcastReport(report)
+  if (report.lost > 0 || report.duplicates > 0) process.exitCode = 1
+}
+
 interface MulticastCommonOptions {
   group: string
   port: number
@@ -524,6 +684,37 @@ export function registerMessagingCommands(program: Command): void {
     )
     .option('--json', 'print {policy, requests, answered, lost, failovers, latencyMs, replicas}')
     .action((o: AnycastClientOptions, cmd: Command) => anycastClient(cmd, o))
+
+  const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench')
+  if (!bench.description()) bench.description('measure a protocol on a fresh cluster of its own')
+  bench
+    .command('broadcast')
+    .description(
+      'Maelstrom-style broadcast workload (half broadcasts, half reads) on a fresh cluster; reports msgsPerOp, lost, latency, redundancy',
+    )
+    .option('--nodes <n>', 'nodes besides the master', intOption('--nodes', 2, 1000), 25)
+    .option('--latency <d>', 'one-way delay of every link', '100ms')
+    .option('--rate <n>', 'operations per second', numberOption('--rate', 0.1, 10_000), 100)
+    .option('--duration <d>', 'length of the run', '20s')
+    .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
+    .option(
+      '--partition',
+      'split the nodes into two random halves every --partition-every; healed at the end',
+    )
+    .option('--partition-every <d>', 'time between partitions', '10s')
+    .option('--kill <n|p%>', 'kill this many nodes (or percent) during the run, one after another')
+    .option('--batch <d>', 'batch eager pushes for this long (fewer messages, more latency)')
+    .option('--durable', 'acknowledge a broadcast only once a second node holds it (default with --kill)')
+    .option('--recovery <d>', 'longest pause after the run for the nodes to converge', '30s')
+    .option('--mode <mode>', 'inproc (one process) or process (kill -9 for real)', modeOption, 'inproc')
+    .option(
+      '--block <n>',
+      'address block of the bench cluster (127.<n>.x.y)',
+      intOption('--block', 0, 255),
+      200,
+    )
+    .option('--json', 'print the report as JSON')
+    .action((o: BenchBroadcastOptions) => benchBroadcast(o))
 
   const multicast = program
     .command('multicast')

@@ -9,6 +9,7 @@
 // Database Maintenance", 1987) compares per-origin digests with one random peer, so that every live
 // node ends with every message after losses, partitions and crashes; each message is delivered once.
 import { randomBytes } from 'node:crypto'
+import { crc32 } from 'node:zlib'
 import { createSocket, type Socket } from 'node:dgram'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -20,6 +21,7 @@ import { FrameDecodeError, DistlabError, InvalidArgumentError, NotStartedError }
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
 import { named, type Logger } from '../../core/logger.js'
 import { parseBody } from '../../node/http.js'
+import { MASTER_NAME } from '../../core/ids.js'
 import * as K from './constants.js'
 
 export const STRATEGIES = ['flood', 'gossip', 'tree', 'ip'] as const
@@ -42,6 +44,8 @@ export interface BroadcastInit {
   antiEntropyGraceMs?: number
   /** Eager pushes wait this long to share a frame; 0 sends at once, in ms. @default 0 */
   batchMs?: number
+  /** Nodes every other starts with as eager tree peers (the master first, then by name hash). @default 1 */
+  treeHubs?: number
   /** UDP port of the ip strategy; 0 turns the ip socket off. @default 7001 */
   ipPort?: number
   /** Destination of the ip strategy. @default '127.255.255.255' on loopback, else '255.255.255.255' */
@@ -79,12 +83,27 @@ export function resolveBroadcastOptions(init: BroadcastInit = {}): BroadcastOpti
       0,
     ),
     batchMs: checkNumber('batchMs', init.batchMs ?? K.BATCH_MS, 0, 60_000),
+    treeHubs: checkInteger('treeHubs', init.treeHubs ?? K.TREE_HUBS, 1, 1000),
     ipPort: checkPort('ipPort', init.ipPort ?? K.IP_BROADCAST_PORT),
     ipAddress: init.ipAddress === undefined ? undefined : checkString('ipAddress', init.ipAddress),
     maxStoredMessages: checkInteger('maxStoredMessages', init.maxStoredMessages ?? K.MAX_STORED_MESSAGES, 1),
     receiptTimeoutMs: checkNumber('receiptTimeoutMs', init.receiptTimeoutMs ?? K.RECEIPT_TIMEOUT_MS, 1),
   })
 }
+
+/** The knobs `configure()` and PUT /broadcast/config change at run time. */
+export const TUNABLE = [
+  'strategy',
+  'gossipFanout',
+  'lazyPushIntervalMs',
+  'lazyPushFanout',
+  'graftTimeoutMs',
+  'antiEntropyIntervalMs',
+  'antiEntropyGraceMs',
+  'batchMs',
+  'receiptTimeoutMs',
+] as const
+export type BroadcastTuning = Partial<Pick<BroadcastInit, (typeof TUNABLE)[number]>>
 
 export class BroadcastError extends DistlabError {
   override readonly code = 'ERR_BROADCAST'
@@ -241,9 +260,26 @@ export class Broadcast implements Protocol {
 
   constructor(
     private readonly c: ProtocolComponents,
-    private readonly o: BroadcastOptions,
+    private o: BroadcastOptions,
   ) {
     this.log = named(c.logger, 'distlab:broadcast')
+  }
+
+  /** Changes tuning knobs at run time (batching, lazy push, anti-entropy, gossip fanout). */
+  configure(change: BroadcastTuning): BroadcastTuning {
+    for (const key of Object.keys(change))
+      if (!(TUNABLE as readonly string[]).includes(key))
+        throw new InvalidArgumentError(`${key} cannot be changed at run time`, key)
+    const { ipAddress, ...rest } = this.o
+    const next = resolveBroadcastOptions({ ...rest, ...(ipAddress ? { ipAddress } : {}), ...change })
+    const aeWasOff = this.o.antiEntropyIntervalMs <= 0
+    this.o = next
+    if (this.running && aeWasOff && next.antiEntropyIntervalMs > 0) this.scheduleAntiEntropy()
+    return this.tuning()
+  }
+
+  tuning(): BroadcastTuning {
+    return Object.fromEntries(TUNABLE.map((k) => [k, this.o[k]])) as BroadcastTuning
   }
 
   async start(): Promise<void> {
@@ -475,7 +511,7 @@ export class Broadcast implements Protocol {
       }),
     )
     if (delivery.kind === 'app')
-      this.log.info(`delivered broadcast ${id} from ${delivery.from} (${w.s}, ${w.h} hops)`)
+      this.log.debug(`delivered broadcast ${id} from ${delivery.from} (${w.s}, ${w.h} hops)`)
     for (const fn of this.listeners) {
       try {
         fn(delivery)
@@ -553,11 +589,34 @@ export class Broadcast implements Protocol {
     return names
   }
 
-  /** A new neighbour starts on the eager side (Plumtree's NeighborUp). */
+  /**
+   * A new neighbour (Plumtree's NeighborUp) starts on the eager side if it is a hub or this node is;
+   * otherwise lazy. Plumtree starts with the whole partial view eager; distlab's view is the whole
+   * membership, so the initial eager view is a star around the hubs (the master first), from which
+   * pruning leaves a tree of diameter about 2 instead of one shaped by the first broadcasts' races.
+   */
   private notePeer(p: string): void {
     if (this.known.has(p) || p === this.c.self.name) return
     this.known.add(p)
-    if (!this.lazy.has(p)) this.eager.add(p)
+    if (this.lazy.has(p) || this.eager.has(p)) return
+    const hubs = this.hubs()
+    if (hubs.has(p) || hubs.has(this.c.self.name)) this.eager.add(p)
+    else this.lazy.add(p)
+  }
+
+  private hubCache?: { size: number; hubs: Set<string> }
+
+  private hubs(): Set<string> {
+    const members = this.c.members()
+    if (this.hubCache?.size === members.length) return this.hubCache.hubs
+    const all = [
+      ...members.map((m) => ({ name: m.name, master: m.role === 'master' })),
+      { name: this.c.self.name, master: this.c.self.name === MASTER_NAME },
+    ]
+    all.sort((a, b) => Number(b.master) - Number(a.master) || crc32(a.name) - crc32(b.name))
+    const hubs = new Set(all.slice(0, this.o.treeHubs).map((x) => x.name))
+    this.hubCache = { size: members.length, hubs }
+    return hubs
   }
 
   private push(peer: string, w: WireItem, receipt: boolean): void {
@@ -764,6 +823,7 @@ export class Broadcast implements Protocol {
 
   private scheduleAntiEntropy(): void {
     const every = this.o.antiEntropyIntervalMs
+    if (every <= 0 || this.aeTimer || !this.running) return
     this.aeTimer = this.c.clock.setTimeout(
       () => {
         this.aeTimer = undefined
@@ -852,7 +912,7 @@ export class Broadcast implements Protocol {
     })
     let frame: Buffer
     try {
-      frame = encodeFrame(env, { maxFrameBytes: MAX_DATAGRAM_BYTES })
+      frame = encodeFrame(this.c.trust?.seal(env) ?? env, { maxFrameBytes: MAX_DATAGRAM_BYTES })
     } catch (err) {
       this.log.warn(`ip broadcast not sent: ${(err as Error).message}`)
       return
@@ -901,6 +961,9 @@ export class Broadcast implements Protocol {
       return
     }
     if (env.src === this.c.self.name || env.proto !== this.name) return
+    const opened = this.c.trust?.open(env) ?? { env } // the cluster key covers this socket too
+    if ('reason' in opened) return this.drop(env, opened.reason)
+    env = opened.env
     const body = env.body as { c?: unknown } | null
     if (body?.c !== this.clusterKey() || !this.c.peers().includes(env.src))
       return this.drop(env, 'not_for_me')
@@ -945,5 +1008,22 @@ export class Broadcast implements Protocol {
       return r
     })
     app.get('/broadcast/stats', async () => this.stats())
+    app.get('/broadcast/read', async () => {
+      const values = this.delivered(0, 'app').messages.map((m) => m.value)
+      return { count: values.length, values }
+    })
+    const Tuning = z.strictObject({
+      strategy: z.enum(STRATEGIES).optional(),
+      gossipFanout: z.number().int().min(0).max(1000).optional(),
+      lazyPushIntervalMs: z.number().min(1).max(600_000).optional(),
+      lazyPushFanout: z.number().int().min(0).max(10_000).optional(),
+      graftTimeoutMs: z.number().min(1).max(600_000).optional(),
+      antiEntropyIntervalMs: z.number().min(0).max(3_600_000).optional(),
+      antiEntropyGraceMs: z.number().min(0).max(3_600_000).optional(),
+      batchMs: z.number().min(0).max(60_000).optional(),
+      receiptTimeoutMs: z.number().min(1).max(600_000).optional(),
+    })
+    app.get('/broadcast/config', async () => this.tuning())
+    app.put('/broadcast/config', async (req) => this.configure(parseBody(Tuning, req.body)))
   }
 }

@@ -45,3 +45,5 @@ export const FRAME_TARGET_BYTES = 32_768
 export const RECEIPT_TIMEOUT_MS = 500
 /** Peers a durable broadcast tries before it answers without a receipt. */
 export const RECEIPT_ATTEMPTS = 6
+/** Nodes every node starts with as eager tree peers: the tree that emerges is a star around them. */
+export const TREE_HUBS = 1

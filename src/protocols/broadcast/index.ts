@@ -5,6 +5,8 @@ export {
   Broadcast,
   BroadcastError,
   STRATEGIES,
+  TUNABLE,
+  type BroadcastTuning,
   resolveBroadcastOptions,
   type BroadcastInit,
   type BroadcastOptions,
