@@ -48,6 +48,11 @@ export function buildProgram(): Command {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  // `distlab ... | head`: a reader that goes away ends the command quietly, as with other Unix tools.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
