@@ -236,7 +236,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
   const ackedIds = new Set(acked.map((a) => a.id))
   const finalReads = new Map<string, BroadcastDelivery[]>()
   const maxRecovery = init.maxRecoveryMs ?? 30_000
-  let recoveryMs = 0
+  let recoveryMs: number
   for (;;) {
     await Promise.all(
       live().map(async (n) => {
