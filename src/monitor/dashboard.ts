@@ -336,8 +336,8 @@ export class Dashboard implements Startable {
         method,
         headers: {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          // With a cluster key, the nodes want the key's bearer token for every change.
-          ...(url === this.init.controlUrl ? {} : this.master.authHeaders()),
+          // With a cluster key, the nodes and the supervisor want the key's bearer token for every change.
+          ...this.master.authHeaders(),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
