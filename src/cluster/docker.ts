@@ -30,6 +30,7 @@ import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
+import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
 
 /** The repository (or installed package) root: where bin/, dist/, deploy/ and node_modules/ are. */
@@ -410,6 +411,11 @@ export interface ComposeSpecInit {
   publishHost?: string
   /** Log format of the containers. @default 'pretty' */
   logFormat?: 'pretty' | 'json'
+  /**
+   * No cluster key: the containers run with DISTLAB_INSECURE=1 (an open cluster, as local mode
+   * without a key). With a key, compose passes DISTLAB_KEY from its environment. @default false
+   */
+  insecure?: boolean
 }
 
 /**
@@ -422,12 +428,29 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
   const image = checkString('image', init.image ?? DEFAULT_IMAGE)
   const network = checkString('network', init.network ?? NETWORK_NAME, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
   const logFormat = init.logFormat ?? 'pretty'
+  // The key itself never goes into the file: compose reads it from its own environment.
+  const environment = {
+    DISTLAB_KEY: '${DISTLAB_KEY:-}',
+    DISTLAB_INSECURE: init.insecure ? '1' : '0',
+  }
   const services: Record<string, unknown> = {}
   services[MASTER_NAME] = {
     image,
     hostname: MASTER_NAME,
     init: true,
-    command: ['master', '--name', MASTER_NAME, '--host', '0.0.0.0', '--log-format', logFormat],
+    command: [
+      'master',
+      '--name',
+      MASTER_NAME,
+      '--host',
+      '0.0.0.0',
+      '--bind',
+      '0.0.0.0',
+      '--log-format',
+      logFormat,
+    ],
+    environment,
+    healthcheck: { interval: '5s', start_period: '5s' },
     ...(init.publishHost
       ? {
           ports: [
@@ -457,6 +480,7 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
         '--log-format',
         logFormat,
       ],
+      environment,
       depends_on: [MASTER_NAME],
       networks: ['default'],
     }
@@ -480,6 +504,9 @@ export interface ContainerInfo {
   id: string
   /** The compose service (master, node1, ...). */
   service: string
+  /** The replica number of a scaled service (1 for an unscaled one). */
+  number: number
+  name: string
   /** Address on the project's network. */
   ip: string
   /** The container's main process as the host sees it. */
@@ -503,6 +530,7 @@ export async function inspectContainers(ids: string[], network?: string): Promis
   const r = await docker(['inspect', ...ids])
   const all = JSON.parse(r.stdout) as Array<{
     Id: string
+    Name: string
     Config: { Labels?: Record<string, string> }
     State: { Running: boolean; Pid: number; Health?: { Status: string } }
     NetworkSettings: { Networks: Record<string, { IPAddress: string }> }
@@ -514,6 +542,8 @@ export async function inspectContainers(ids: string[], network?: string): Promis
     return {
       id: c.Id,
       service: labels['com.docker.compose.service'] ?? labels['com.docker.swarm.service.name'] ?? '',
+      number: Number(labels['com.docker.compose.container-number'] ?? 1),
+      name: c.Name.replace(/^\//, ''),
       ip,
       pid: c.State.Pid,
       running: c.State.Running,
@@ -590,6 +620,12 @@ export interface DockerClusterInit {
   network?: string
   /** Publish the master's API (5000) and dashboard (8080) on this host address. @default none */
   publishHost?: string
+  /**
+   * Cluster key (`secret` or `id:secret,...`): handed to the containers through compose's
+   * environment (never the file) and kept for the CLI in <stateDir>/cluster.key. Without one the
+   * cluster is open (DISTLAB_INSECURE=1 in the containers).
+   */
+  key?: string
   /** Time allowed until every node answers /health, in ms. @default 60 s + 1 s per node */
   startTimeoutMs?: number
   /** Each log line of each container, as it comes. */
@@ -656,8 +692,10 @@ export class DockerCluster extends EventEmitter implements Startable {
         image: this.image,
         network: this.network,
         publishHost: this.init.publishHost,
+        insecure: this.init.key === undefined,
       }),
     )
+    if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     const names = [MASTER_NAME, ...Array.from({ length: this.nodes }, (_, i) => nodeName(i + 1))]
     this.record = {
       version: 1,
@@ -685,7 +723,10 @@ export class DockerCluster extends EventEmitter implements Startable {
     this.started = true
     try {
       const timeoutMs = this.init.startTimeoutMs ?? 60_000 + 1000 * this.nodes
-      await compose(this.project, this.composeFile, ['up', '-d', '--remove-orphans'], { timeoutMs })
+      await compose(this.project, this.composeFile, ['up', '-d', '--remove-orphans'], {
+        timeoutMs,
+        env: { ...process.env, DISTLAB_KEY: this.init.key ?? '' },
+      })
       this.followLogs()
       const containers = await projectContainers(this.project, this.network)
       const byService = new Map(containers.map((c) => [c.service, c]))
@@ -750,6 +791,7 @@ export class DockerCluster extends EventEmitter implements Startable {
     this.follower?.kill('SIGTERM')
     await composeDown(this.project, this.composeFile)
     for (const l of this.logs.values()) l.end()
+    if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
     const rec = readCluster(this.init.stateDir)
     if (rec && rec.supervisorPid === process.pid)
       rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })

@@ -7,6 +7,7 @@ import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
+import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import {
   DEFAULT_IMAGE,
   DockerError,
@@ -106,6 +107,8 @@ export interface SwarmClusterInit {
   network?: string
   /** @default deploy/stack.yml */
   stackFile?: string
+  /** Cluster key; without one the stack runs open (DISTLAB_INSECURE=1). */
+  key?: string
   /** Leave the swarm at stop() when start() created it. @default true */
   leaveSwarmOnStop?: boolean
   /** @default 90 s + 1 s per node */
@@ -151,6 +154,7 @@ export class SwarmCluster implements Startable {
     if (!(await imageExists(this.image)))
       throw new DockerError(`no image ${this.image}; build it with \`distlab deploy image\``)
     this.started = true
+    if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     this.initializedSwarm = await ensureSwarm()
     const names = [MASTER_NAME, ...Array.from({ length: this.nodes }, (_, i) => nodeName(i + 1))]
     this.record = {
@@ -186,6 +190,8 @@ export class SwarmCluster implements Startable {
           DISTLAB_IMAGE: this.image,
           DISTLAB_NODES: String(this.nodes),
           DISTLAB_NETWORK: this.network,
+          DISTLAB_KEY: this.init.key ?? '',
+          DISTLAB_INSECURE: this.init.key === undefined ? '1' : '0',
         },
       })
       // Tasks are named <stack>_master.1 and <stack>_node.<slot>; node<slot> is their name.
@@ -238,6 +244,7 @@ export class SwarmCluster implements Startable {
     }
     await removeStack(this.stack, this.network)
     if (this.initializedSwarm && this.init.leaveSwarmOnStop !== false) await leaveSwarm()
+    if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
     const rec = readCluster(this.init.stateDir)
     if (rec && rec.supervisorPid === process.pid)
       rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })

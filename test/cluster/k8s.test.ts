@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { ConfigMap, Service } from 'kubernetes-models/v1'
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1'
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1'
 import { k8sManifests, writeK8sManifests } from '../../src/cluster/k8s.js'
 import { runCli, scratchDir } from '../helpers.js'
@@ -21,6 +21,7 @@ function validate(o: Obj): void {
   const models: Record<string, new (d: never) => { validate(): void }> = {
     'v1/ConfigMap': ConfigMap,
     'v1/Service': Service,
+    'v1/Secret': Secret,
     'apps/v1/Deployment': Deployment,
     'apps/v1/StatefulSet': StatefulSet,
   }
@@ -47,6 +48,7 @@ describe('kubernetes manifests', () => {
     assert.deepEqual(objs.map((o) => o.kind).sort(), [
       'ConfigMap',
       'Deployment',
+      'Secret',
       'Service',
       'Service',
       'StatefulSet',
@@ -55,6 +57,33 @@ describe('kubernetes manifests', () => {
       validate(o)
       assert.equal(o.metadata.namespace, 'labs')
     }
+  })
+
+  test('the cluster key lives in a Secret the pods read; --insecure makes an open cluster without one', () => {
+    const objs = k8sManifests({ nodes: 2, key: 'k1:correct-horse-battery' }) as Obj[]
+    const secret = objs.find((o) => o.kind === 'Secret')!
+    assert.equal(secret.stringData.DISTLAB_KEY, 'k1:correct-horse-battery')
+    for (const w of objs.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')) {
+      const env = w.spec.template.spec.containers[0].env as Array<{
+        name: string
+        valueFrom?: { secretKeyRef?: { name: string } }
+      }>
+      assert.equal(
+        env.find((e) => e.name === 'DISTLAB_KEY')?.valueFrom?.secretKeyRef?.name,
+        secret.metadata.name,
+      )
+    }
+    // Two runs, two different generated keys.
+    const a = (k8sManifests({}) as Obj[]).find((o) => o.kind === 'Secret')!.stringData.DISTLAB_KEY
+    const b = (k8sManifests({}) as Obj[]).find((o) => o.kind === 'Secret')!.stringData.DISTLAB_KEY
+    assert.notEqual(a, b)
+    const open = k8sManifests({ insecure: true }) as Obj[]
+    assert.equal(
+      open.find((o) => o.kind === 'Secret'),
+      undefined,
+    )
+    assert.equal(open.find((o) => o.kind === 'ConfigMap')!.data.DISTLAB_INSECURE, '1')
+    for (const o of open) validate(o)
   })
 
   test('the schema check catches a broken object (so the test above can fail)', () => {
@@ -111,9 +140,9 @@ describe('kubernetes manifests', () => {
   test('writeK8sManifests writes one file per object that parses back to the same objects', () => {
     const dir = scratchDir('distlab-k8s-')
     dirs.push(dir)
-    const files = writeK8sManifests(dir, { nodes: 5 })
-    assert.equal(files.length, 5)
-    assert.deepEqual(readManifests(dir), k8sManifests({ nodes: 5 }))
+    const files = writeK8sManifests(dir, { nodes: 5, key: 'a-fixed-key-for-the-test' })
+    assert.equal(files.length, 6)
+    assert.deepEqual(readManifests(dir), k8sManifests({ nodes: 5, key: 'a-fixed-key-for-the-test' }))
   })
 
   test('distlab deploy k8s --nodes N --out dir writes valid manifests; bad input exits 2', async () => {
@@ -125,7 +154,7 @@ describe('kubernetes manifests', () => {
       dir: string
       files: Array<{ file: string; kind: string; name: string }>
     }
-    assert.equal(out.files.length, 5)
+    assert.equal(out.files.length, 6)
     const objs = readManifests(dir)
     for (const o of objs) validate(o)
     assert.equal(objs.find((o) => o.kind === 'StatefulSet')!.spec.replicas, 9)

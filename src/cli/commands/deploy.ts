@@ -20,6 +20,7 @@ import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack }
 import { writeK8sManifests } from '../../cluster/k8s.js'
 import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
+import { KEY_ENV, Keyring } from '../../core/auth.js'
 import { color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
 import { intOption, stateDirOf } from '../context.js'
 
@@ -40,9 +41,12 @@ function printContainers(nodes: NodeRecord[]): void {
  */
 export async function upContainers(
   cmd: Command,
-  o: { nodes: number; mode: string; json?: boolean },
+  o: { nodes: number; mode: string; json?: boolean; key?: string },
 ): Promise<void> {
   const dir = stateDirOf(cmd)
+  // As in local mode: --key, else $DISTLAB_KEY; none means an open cluster.
+  const key = o.key || process.env[KEY_ENV] || undefined
+  if (key !== undefined) new Keyring(key) // a bad key is bad usage (exit 2) before anything starts
   const supervised = process.env.DISTLAB_SUPERVISED === '1'
   const width = Math.max(6, `node${o.nodes}`.length)
   const progress = new Progress(`starting ${o.nodes + 1} containers`, o.nodes + 1, {
@@ -57,6 +61,7 @@ export async function upContainers(
           image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
           stack: process.env.DISTLAB_PROJECT ?? DEFAULT_STACK,
           network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
+          key,
           onProgress: (h) => progress.update(h),
         })
       : new DockerCluster({
@@ -65,6 +70,7 @@ export async function upContainers(
           image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
           project: process.env.DISTLAB_PROJECT ?? DEFAULT_PROJECT,
           network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
+          key,
           onProgress: (h) => progress.update(h),
           onLine:
             supervised || o.json
@@ -93,6 +99,7 @@ export async function upContainers(
     printJson({
       mode: rec.mode,
       stateDir: dir,
+      keyed: key !== undefined,
       project: rec.docker.project,
       network: rec.docker.network,
       image: rec.docker.image,
@@ -106,6 +113,9 @@ export async function upContainers(
         `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(Date.now() - started)}). Try:\n` +
         `  curl ${nodeUrl(nodes[Math.min(1, o.nodes)]!)}/\n` +
         `  distlab status    distlab monitor    distlab logs node1\n` +
+        (key === undefined
+          ? color.yellow('the cluster is open (no key): whoever reaches these addresses can call the APIs\n')
+          : `cluster key ${new Keyring(key).current.id}: API changes need \`Authorization: Bearer $(distlab token)\`\n`) +
         (supervised ? '' : 'Logs follow; Ctrl-C removes the containers.\n\n'),
     )
   }
@@ -216,6 +226,12 @@ export function registerDeployCommands(program: Command): void {
     .option('--image <tag>', 'image', DEFAULT_IMAGE)
     .option('--namespace <ns>', 'namespace written into every object (default: kubectl current)')
     .option('--pull <policy>', 'imagePullPolicy: Always, IfNotPresent or Never', 'IfNotPresent')
+    .option(
+      '--key <secret>',
+      `cluster key for the Secret distlab-key (default: $${KEY_ENV}, else a new random one)`,
+    )
+    .option('--insecure', 'no key and no Secret: an open cluster (DISTLAB_INSECURE=1)')
+    .option('--peer-ranges <list>', 'CIDRs the pods live in (default: the private ranges)')
     .option('--json', 'print {dir, files: [{file, kind, name}]}')
     .action(
       (o: {
@@ -224,6 +240,9 @@ export function registerDeployCommands(program: Command): void {
         image: string
         namespace?: string
         pull: string
+        key?: string
+        insecure?: boolean
+        peerRanges?: string
         json?: boolean
       }) => {
         if (!['Always', 'IfNotPresent', 'Never'].includes(o.pull))
@@ -236,6 +255,9 @@ export function registerDeployCommands(program: Command): void {
           image: o.image,
           namespace: o.namespace,
           imagePullPolicy: o.pull as 'Always' | 'IfNotPresent' | 'Never',
+          key: o.insecure ? undefined : (o.key ?? (process.env[KEY_ENV] || undefined)),
+          insecure: o.insecure,
+          peerRanges: o.peerRanges,
         })
         if (o.json) printJson({ dir: resolve(o.out), files })
         else {

@@ -1,0 +1,483 @@
+// distlab in containers, on a real Docker engine (started here when it is not running): the image,
+// deploy/compose.yml's master + 4 nodes on `Proj1-distributed-network` (seed 000) with traffic
+// between the containers, a 50-container overlay (seed 002), `distlab up --mode docker` and the
+// single-node Swarm stack. One file, so that the image is built once. Everything a test creates
+// (containers, networks, volumes, the image tag, the swarm) is removed in after(), also on failure;
+// the base image imported from the host's node stays, cached by its tag, for the next run.
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import {
+  buildImage,
+  buildLocalBaseImage,
+  compose,
+  composeDown,
+  docker,
+  imageExists,
+  projectContainers,
+  runCommand,
+  NETWORK_NAME,
+  type ContainerInfo,
+} from '../../src/cluster/docker.js'
+import {
+  GATEWAY_BRIDGE,
+  OVERLAY_NETWORK,
+  SwarmCluster,
+  removeStack,
+  swarmState,
+} from '../../src/cluster/swarm.js'
+import { Keyring } from '../../src/core/auth.js'
+import { binPath, runCli, scratchDir } from '../helpers.js'
+
+const ROOT = dirname(dirname(binPath()))
+const COMPOSE_FILE = join(ROOT, 'deploy', 'compose.yml')
+const TAG = `distlab-test:${process.pid}`
+const PROJECT = 'distlabtest'
+const CLI_PROJECT = 'distlabtestcli'
+const STACK = 'distlabteststack'
+/** Host address the master's ports are published on: this suite's own loopback block. */
+const PUBLISH_HOST = '127.80.0.1'
+/** The compose cluster runs with a key: frames signed, state-changing API calls need its token. */
+const KEY = `t1:docker-test-${process.pid}-secret`
+const BEARER = new Keyring(KEY).bearer()
+const composeEnv = {
+  ...process.env,
+  DISTLAB_IMAGE: TAG,
+  DISTLAB_PUBLISH_HOST: PUBLISH_HOST,
+  DISTLAB_KEY: KEY,
+  DISTLAB_INSECURE: '0',
+}
+
+let swarmBefore = 'inactive'
+let gatewayBefore = false
+const scratch: string[] = []
+
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`)
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
+async function http<T = unknown>(
+  url: string,
+  body?: unknown,
+  auth: string | undefined = BEARER,
+): Promise<{ status: number; json: T }> {
+  const res = await fetch(url, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers:
+      body === undefined
+        ? {}
+        : { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  })
+  return { status: res.status, json: (await res.json()) as T }
+}
+
+/** Runs a node script inside a container (the image's own node binary). */
+function execNode(container: string, script: string, timeoutMs = 30_000) {
+  return runCommand('docker', ['exec', container, 'node', '-e', script], { timeoutMs, allowFailure: true })
+}
+
+async function members(url: string): Promise<Array<{ name: string; host: string }>> {
+  return (await http<{ members: Array<{ name: string; host: string }> }>(`${url}/cluster/members`)).json
+    .members
+}
+
+async function cleanup(): Promise<void> {
+  await composeDown(PROJECT, COMPOSE_FILE).catch(() => {})
+  await composeDown(CLI_PROJECT, join(ROOT, 'no-such-file')).catch(() => {})
+  await removeStack(STACK, OVERLAY_NETWORK, 60_000).catch(() => {})
+  for (const net of [NETWORK_NAME, OVERLAY_NETWORK])
+    await docker(['network', 'rm', net], { allowFailure: true }).catch(() => {})
+  if (swarmBefore !== 'active' && (await swarmState().catch(() => '')) === 'active')
+    await docker(['swarm', 'leave', '--force'], { allowFailure: true })
+  if (!gatewayBefore) await docker(['network', 'rm', GATEWAY_BRIDGE], { allowFailure: true }).catch(() => {})
+}
+
+before(async () => {
+  // Starts dockerd when it is not running (idempotent).
+  await runCommand('bash', [join(ROOT, 'scripts', 'docker-start.sh')], { timeoutMs: 90_000 })
+  swarmBefore = await swarmState()
+  gatewayBefore = (await docker(['network', 'inspect', GATEWAY_BRIDGE], { allowFailure: true })).code === 0
+  const net = await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })
+  assert.notEqual(
+    net.code,
+    0,
+    `a network named ${NETWORK_NAME} exists already: stop the cluster that uses it first`,
+  )
+  await cleanup()
+})
+
+after(async () => {
+  await cleanup()
+  await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
+  // The build's intermediate stage images carry the label; only those are pruned.
+  await docker(['image', 'prune', '-f', '--filter', 'label=dev.distlab.image'], { allowFailure: true }).catch(
+    () => {},
+  )
+  for (const d of scratch) rmSync(d, { recursive: true, force: true })
+})
+
+describe('the image', () => {
+  test(
+    'builds from a base imported from the host node binary; non-root, HEALTHCHECK, one image for every role',
+    {
+      timeout: 420_000,
+    },
+    async () => {
+      const base = await buildLocalBaseImage()
+      assert.ok(await imageExists(base.tag))
+      const img = await buildImage({ tag: TAG, baseImage: base.tag })
+      assert.ok(img.sizeBytes > 10_000_000 && img.sizeBytes < 600_000_000, `image size ${img.sizeBytes}`)
+      const [info] = JSON.parse((await docker(['image', 'inspect', TAG])).stdout) as Array<{
+        Config: { User: string; Healthcheck?: { Test: string[] }; Entrypoint: string[] }
+      }>
+      assert.equal(info!.Config.User, '1000:1000')
+      assert.ok(info!.Config.Healthcheck?.Test.join(' ').includes('healthcheck.mjs'))
+      const uid = await docker([
+        'run',
+        '--rm',
+        '--entrypoint',
+        'node',
+        TAG,
+        '-e',
+        'console.log(process.getuid())',
+      ])
+      assert.equal(uid.stdout.trim(), '1000')
+      // The role is the command: here the CLI's own --help lists every role.
+      const help = await docker(['run', '--rm', TAG, '--help'])
+      for (const role of ['master', 'node', 'up', 'deploy'])
+        assert.match(help.stdout, new RegExp(`\\n  ${role} `))
+      const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+      assert.equal((await docker(['run', '--rm', TAG, '--version'])).stdout.trim(), pkg.version)
+    },
+  )
+})
+
+describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', () => {
+  let nodes: Map<string, ContainerInfo>
+  const url = (name: string) => `http://${nodes.get(name)!.ip}:5000`
+  const published = `http://${PUBLISH_HOST}:5000`
+
+  before(async () => {
+    await compose(PROJECT, COMPOSE_FILE, ['up', '-d'], { env: composeEnv, timeoutMs: 180_000 })
+    const list = await projectContainers(PROJECT, NETWORK_NAME)
+    nodes = new Map(list.map((c) => [c.service === 'node' ? `node${c.number}` : c.service, c]))
+  })
+
+  test(
+    'the five containers are on the named bridge network and the master turns healthy',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      assert.deepEqual([...nodes.keys()].sort(), ['master', 'node1', 'node2', 'node3', 'node4'])
+      const [net] = JSON.parse((await docker(['network', 'inspect', NETWORK_NAME])).stdout) as Array<{
+        Driver: string
+        Containers: Record<string, unknown>
+      }>
+      assert.equal(net!.Driver, 'bridge')
+      assert.equal(Object.keys(net!.Containers).length, 5)
+      // Docker's own HEALTHCHECK (GET /health inside the container).
+      await waitFor('master healthy', 90_000, async () => {
+        const [c] = await projectContainers(PROJECT).then((l) => l.filter((x) => x.service === 'master'))
+        return c?.health === 'healthy' || undefined
+      })
+      for (const name of nodes.keys())
+        await waitFor(
+          `${name} /health`,
+          60_000,
+          async () => (await http(`${url(name)}/health`)).status === 200,
+        )
+    },
+  )
+
+  test(
+    'every node joins the master by its service name, under its replica name node1..node4',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Through the published port, as a user on the host would.
+      const names = await waitFor('4 nodes joined', 45_000, async () => {
+        const m = (await members(published)).map((x) => x.name).sort()
+        return m.length === 5 ? m : undefined
+      })
+      assert.deepEqual(names, ['master', 'node1', 'node2', 'node3', 'node4'])
+    },
+  )
+
+  test('GET / and POST /message answer as seed 002 says; the log shows the message', async () => {
+    for (const name of ['node1', 'node2', 'node3', 'node4']) {
+      const r = await http<{ message: string }>(`${url(name)}/`)
+      assert.match(r.json.message, /^Node [0-9a-f-]{36} is running!$/)
+    }
+    const refused = await http(`${url('node2')}/message`, { sender: 'Node1', msg: 'no token' }, '')
+    assert.equal(refused.status, 401, 'the cluster key guards POST routes')
+    const r = await http(`${url('node2')}/message`, { sender: 'Node1', msg: 'Hello Node2!' })
+    assert.deepEqual(r.json, { status: 'received' })
+    const logs = await waitFor('log line', 20_000, async () => {
+      const l = await docker(['logs', nodes.get('node2')!.id])
+      return l.stdout.includes('Received message from Node1: Hello Node2!') ? l.stdout : undefined
+    })
+    assert.ok(logs)
+  })
+
+  test('nodes ping each other over UDP and TCP between containers', { timeout: 60_000 }, async () => {
+    for (const [from, to] of [
+      ['node1', 'node3'],
+      ['node4', 'node2'],
+      ['node2', 'master'],
+    ] as const)
+      for (const transport of ['udp', 'tcp']) {
+        const r = await waitFor(`${from} -> ${to} ${transport}`, 20_000, async () => {
+          const p = await http<{ rttMs?: number }>(`${url(from)}/ping`, { to, transport, timeoutMs: 3000 })
+          return p.status === 200 && typeof p.json.rttMs === 'number' ? p.json : undefined
+        })
+        assert.ok(r.rttMs! >= 0)
+      }
+  })
+
+  test('reliable unicast from node1 reaches node4 exactly once', { timeout: 60_000 }, async () => {
+    const msg = `hello node4 ${process.pid}`
+    const sent = await http(`${url('node1')}/unicast`, { to: 'node4', msg })
+    assert.equal(sent.status, 200, JSON.stringify(sent.json))
+    const got = await waitFor('delivered', 20_000, async () => {
+      const d = await http<unknown>(`${url('node4')}/unicast/delivered`)
+      const hits = JSON.stringify(d.json).split(msg).length - 1
+      return hits > 0 ? hits : undefined
+    })
+    assert.equal(got, 1)
+  })
+
+  /** Receivers in node2..node4 wait for one datagram; node1 sends until all have one (bounded). */
+  async function datagramAcross(kind: 'multicast' | 'broadcast'): Promise<Map<string, string>> {
+    const [net] = JSON.parse((await docker(['network', 'inspect', NETWORK_NAME])).stdout) as Array<{
+      IPAM: { Config: Array<{ Subnet: string }> }
+    }>
+    const [base, bits] = net!.IPAM.Config[0]!.Subnet.split('/') as [string, string]
+    const n = base.split('.').reduce((a, o) => a * 256 + Number(o), 0) | (2 ** (32 - Number(bits)) - 1)
+    const subnetBroadcast = [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
+    const port = kind === 'multicast' ? 5007 : 5008
+    const receiver = `
+      const s = require('dgram').createSocket({ type: 'udp4', reuseAddr: true })
+      s.on('message', (m, r) => { console.log(JSON.stringify({ from: r.address, text: m.toString() })); process.exit(0) })
+      s.bind(${port}, () => { ${kind === 'multicast' ? "s.addMembership('224.1.1.1')" : ''} })
+      setTimeout(() => process.exit(3), 25000)`
+    const receivers = ['node2', 'node3', 'node4'].map((n) =>
+      execNode(nodes.get(n)!.id, receiver, 40_000).then((r) => [n, r] as const),
+    )
+    await new Promise((r) => setTimeout(r, 2000))
+    const target = kind === 'multicast' ? '224.1.1.1' : subnetBroadcast
+    const sender = spawn(
+      'docker',
+      [
+        'exec',
+        nodes.get('node1')!.id,
+        'node',
+        '-e',
+        `const s = require('dgram').createSocket('udp4')
+         s.bind(() => { s.setBroadcast(true); s.setMulticastTTL(2)
+           const t = setInterval(() => s.send(JSON.stringify({ sensor: 'temp', value: 23.5 }), ${port}, '${target}'), 300)
+           setTimeout(() => { clearInterval(t); s.close() }, 25000) })`,
+      ],
+      { stdio: 'ignore' },
+    )
+    try {
+      const got = new Map<string, string>()
+      for (const [name, r] of await Promise.all(receivers)) {
+        assert.equal(r.code, 0, `${name} received no ${kind} datagram: ${r.stderr}`)
+        got.set(name, r.stdout.trim())
+      }
+      return got
+    } finally {
+      sender.kill('SIGKILL')
+    }
+  }
+
+  test('IP multicast to 224.1.1.1:5007 crosses containers (seed 001)', { timeout: 90_000 }, async () => {
+    const got = await datagramAcross('multicast')
+    for (const [, line] of got) {
+      const d = JSON.parse(line) as { from: string; text: string }
+      assert.equal(d.from, nodes.get('node1')!.ip)
+      assert.deepEqual(JSON.parse(d.text), { sensor: 'temp', value: 23.5 })
+    }
+  })
+
+  test(
+    'IP broadcast to the subnet broadcast address reaches every other container',
+    { timeout: 90_000 },
+    async () => {
+      const got = await datagramAcross('broadcast')
+      assert.equal(got.size, 3)
+      for (const [, line] of got)
+        assert.equal((JSON.parse(line) as { from: string }).from, nodes.get('node1')!.ip)
+    },
+  )
+
+  test(
+    '--scale node=50 grows the overlay: 50 nodes named node1..node50, all reachable',
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      try {
+        await compose(PROJECT, COMPOSE_FILE, ['up', '-d', '--no-recreate', '--scale', 'node=50'], {
+          env: composeEnv,
+          timeoutMs: 240_000,
+        })
+        const names = await waitFor('50 nodes joined', 200_000, async () => {
+          const m = (await members(published)).map((x) => x.name)
+          return m.length === 51 ? m : undefined
+        })
+        const expected = ['master', ...Array.from({ length: 50 }, (_, i) => `node${i + 1}`)]
+        assert.deepEqual(names.sort(), expected.sort())
+        const list = await projectContainers(PROJECT, NETWORK_NAME)
+        assert.equal(list.length, 51)
+        const ip = new Map(list.map((c) => [c.service === 'node' ? `node${c.number}` : c.service, c.ip]))
+        // Across the overlay: node7 reaches node42 and node50 over frames, and node42 takes a message.
+        for (const [from, to] of [
+          ['node7', 'node42'],
+          ['node50', 'node1'],
+        ]) {
+          const r = await waitFor(`${from} -> ${to}`, 60_000, async () => {
+            const p = await http<{ rttMs?: number }>(`http://${ip.get(from)}:5000/ping`, {
+              to,
+              timeoutMs: 5000,
+            })
+            return typeof p.json.rttMs === 'number' ? p.json : undefined
+          })
+          assert.ok(r.rttMs! >= 0)
+        }
+        const m = await http(`http://${ip.get('node42')}:5000/message`, {
+          sender: 'node7',
+          msg: 'hello from node7',
+        })
+        assert.deepEqual(m.json, { status: 'received' })
+      } finally {
+        // The other tests here use the same network: nothing of this project may outlive this one.
+        await composeDown(PROJECT, COMPOSE_FILE)
+      }
+      assert.equal((await projectContainers(PROJECT)).length, 0)
+      assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
+    },
+  )
+})
+
+describe('distlab up --mode docker', () => {
+  test(
+    'starts a compose project, status/ping/logs work on it, down removes every container',
+    {
+      timeout: 240_000,
+    },
+    async () => {
+      const dir = scratchDir('distlab-docker-cli-')
+      scratch.push(dir)
+      // A key through the environment, as a user would: the CLI keeps it in the state dir for its calls.
+      const env = { DISTLAB_IMAGE: TAG, DISTLAB_PROJECT: CLI_PROJECT, DISTLAB_KEY: 'cli-test-secret-1' }
+      const up = await runCli(
+        ['--state-dir', dir, 'up', '--mode', 'docker', '--nodes', '3', '--detach', '--json'],
+        {
+          env,
+          timeoutMs: 150_000,
+        },
+      )
+      assert.equal(up.code, 0, up.stderr + up.stdout)
+      const rec = JSON.parse(up.stdout) as { mode: string; nodes: Array<{ name: string; host: string }> }
+      assert.equal(rec.mode, 'docker')
+      assert.deepEqual(
+        rec.nodes.map((n) => n.name),
+        ['master', 'node1', 'node2', 'node3'],
+      )
+      const status = await runCli(['--state-dir', dir, 'status', '--json'], { timeoutMs: 60_000 })
+      assert.equal(status.code, 0, status.stderr + status.stdout)
+      const rows = (JSON.parse(status.stdout) as { nodes: Array<{ name: string; state: string }> }).nodes
+      assert.deepEqual(
+        rows.map((r) => r.state),
+        ['up', 'up', 'up', 'up'],
+      )
+      const ping = await waitFor('cli ping', 60_000, async () => {
+        const p = await runCli(['--state-dir', dir, 'ping', 'node1', 'node3'], { timeoutMs: 30_000 })
+        return p.code === 0 ? p : undefined
+      })
+      assert.match(ping.stdout, /node1 -> node3/)
+      const logs = await waitFor('logs', 30_000, async () => {
+        const l = await runCli(['--state-dir', dir, 'logs', 'node2'], { timeoutMs: 30_000 })
+        return l.code === 0 && l.stdout.includes('listening') ? l : undefined
+      })
+      assert.match(logs.stdout, /node2/)
+      const down = await runCli(['--state-dir', dir, 'down', '--json'], { timeoutMs: 200_000 })
+      assert.equal(down.code, 0, down.stderr)
+      assert.equal((await projectContainers(CLI_PROJECT)).length, 0)
+      assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
+      const after = await runCli(['--state-dir', dir, 'status'], { timeoutMs: 30_000 })
+      assert.equal(after.code, 1)
+    },
+  )
+})
+
+describe('swarm: deploy/stack.yml on a single-node swarm with an overlay network', () => {
+  test(
+    'master + 3 nodes join over the overlay; stop removes the stack and the swarm made for it',
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const dir = scratchDir('distlab-swarm-')
+      scratch.push(dir)
+      const cluster = new SwarmCluster({
+        nodes: 3,
+        stateDir: dir,
+        image: TAG,
+        stack: STACK,
+        startTimeoutMs: 200_000,
+      })
+      try {
+        await cluster.start()
+        assert.equal(await swarmState(), 'active')
+        const [net] = JSON.parse((await docker(['network', 'inspect', OVERLAY_NETWORK])).stdout) as Array<{
+          Driver: string
+        }>
+        assert.equal(net!.Driver, 'overlay')
+        const master = cluster.list()[0]!
+        const names = await waitFor('3 nodes joined', 90_000, async () => {
+          const m = (await members(`http://${master.host}:5000`)).map((x) => x.name).sort()
+          return m.length === 4 ? m : undefined
+        })
+        assert.deepEqual(names, ['master', 'node1', 'node2', 'node3'])
+        // Frames between tasks travel over the overlay.
+        const node1 = cluster.list().find((n) => n.name === 'node1')!
+        const r = await waitFor('node1 -> node3 over the overlay', 60_000, async () => {
+          const p = await http<{ rttMs?: number }>(`http://${node1.host}:5000/ping`, {
+            to: 'node3',
+            timeoutMs: 5000,
+          })
+          return typeof p.json.rttMs === 'number' ? p.json : undefined
+        })
+        assert.ok(r.rttMs! >= 0)
+        // The CLI reads the record the launcher wrote (this process is its supervisor).
+        const status = await runCli(['--state-dir', dir, 'status', '--json'], { timeoutMs: 60_000 })
+        assert.equal(status.code, 0, status.stderr + status.stdout)
+        assert.equal((JSON.parse(status.stdout) as { mode: string }).mode, 'swarm')
+      } finally {
+        await cluster.stop()
+      }
+      assert.notEqual((await docker(['network', 'inspect', OVERLAY_NETWORK], { allowFailure: true })).code, 0)
+      if (swarmBefore !== 'active') assert.equal(await swarmState(), 'inactive')
+    },
+  )
+})
