@@ -141,6 +141,8 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
   private readonly rejects = new RejectCounter()
   private exchanging = false
   private refreshTimer?: TimerHandle
+  private advertiseTimer?: TimerHandle
+  private pendingRound = 0
   private readonly lastHeard = new Map<number, number>()
   /** Costs as configured or commanded, to restore when a timed-out neighbour speaks again. */
   private readonly configuredCost = new Map<number, number>()
@@ -191,7 +193,8 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     const socket = this.socket
     this.socket = undefined
     if (this.refreshTimer) this.clock.clearTimeout(this.refreshTimer)
-    this.refreshTimer = undefined
+    if (this.advertiseTimer) this.clock.clearTimeout(this.advertiseTimer)
+    this.refreshTimer = this.advertiseTimer = undefined
     if (socket) await socket.close()
   }
 
@@ -259,7 +262,22 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     this.s.lastChangeRound = Math.max(this.s.lastChangeRound, round)
     this.s.lastChangeAt = this.clock.now()
     this.emitTable()
-    if (this.exchanging) this.advertise(round + 1)
+    if (this.exchanging) this.scheduleAdvertise(round + 1)
+  }
+
+  /**
+   * Triggered updates are coalesced: every change handled in the same turn of the event loop goes
+   * out in one vector per neighbour (RFC 2453 §3.10.1 damps triggered updates for the same reason).
+   */
+  private scheduleAdvertise(round: number): void {
+    this.pendingRound = Math.max(this.pendingRound, round)
+    if (this.advertiseTimer) return
+    this.advertiseTimer = this.clock.setTimeout(() => {
+      this.advertiseTimer = undefined
+      const r = this.pendingRound
+      this.pendingRound = 0
+      if (this.socket) this.advertise(r)
+    }, 0)
   }
 
   private emitTable(): void {
@@ -382,7 +400,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
         this.s.lastChangeAt = this.clock.now()
         this.emitTable()
       }
-      this.advertise(p.seq + 1)
+      this.scheduleAdvertise(p.seq + 1)
       this.scheduleRefresh()
       return
     }
@@ -404,7 +422,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     this.exchanging = true
     this.applyLink(from, cost, p.seq)
     if (!wasExchanging) {
-      this.advertise(p.seq + 1)
+      this.scheduleAdvertise(p.seq + 1)
       this.scheduleRefresh()
     }
   }
