@@ -183,7 +183,14 @@ export async function compose(
   o: RunOptions = {},
 ): Promise<RunResult> {
   const [cmd, ...pre] = await composeCommand()
-  return runCommand(cmd!, [...pre, '-p', project, '-f', file, ...args], o)
+  // compose v1 gives up on a busy engine after 60 s, and creating 50 containers at once makes the
+  // engine busy: a longer wait, fewer at a time (both variables are read by v1 and v2).
+  const env = {
+    COMPOSE_HTTP_TIMEOUT: '300',
+    COMPOSE_PARALLEL_LIMIT: '10',
+    ...(o.env ?? process.env),
+  }
+  return runCommand(cmd!, [...pre, '-p', project, '-f', file, ...args], { ...o, env })
 }
 
 export async function imageExists(tag: string): Promise<boolean> {
@@ -626,6 +633,11 @@ export interface DockerClusterInit {
    * cluster is open (DISTLAB_INSECURE=1 in the containers).
    */
   key?: string
+  /**
+   * Where the master's run files (its telemetry store) are copied when the cluster stops, so that
+   * `distlab runs` and `analyze` on the host find them. @default $DISTLAB_RUNS_DIR or ./runs
+   */
+  runsDir?: string
   /** Time allowed until every node answers /health, in ms. @default 60 s + 1 s per node */
   startTimeoutMs?: number
   /** Each log line of each container, as it comes. */
@@ -780,6 +792,22 @@ export class DockerCluster extends EventEmitter implements Startable {
     })
   }
 
+  /**
+   * Stops the containers (the master closes its run store), then copies the master's run files
+   * out of the stopped container into the host's runs folder.
+   */
+  private async copyRuns(): Promise<void> {
+    await compose(this.project, this.composeFile, ['stop', '-t', '10'], {
+      timeoutMs: 120_000,
+      allowFailure: true,
+    })
+    const master = (await projectContainers(this.project)).find((c) => c.service === MASTER_NAME)
+    if (!master) return
+    const dir = resolve(this.init.runsDir ?? process.env.DISTLAB_RUNS_DIR ?? 'runs')
+    mkdirSync(dir, { recursive: true })
+    await docker(['cp', `${master.id}:/data/runs/.`, dir], { allowFailure: true, timeoutMs: 120_000 })
+  }
+
   /** `compose down`: every container and the network go; the record is removed. Twice is harmless. */
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return
@@ -789,6 +817,7 @@ export class DockerCluster extends EventEmitter implements Startable {
       writeContainerRecord(this.init.stateDir, this.record)
     }
     this.follower?.kill('SIGTERM')
+    await this.copyRuns().catch(() => {}) // a missing run must not keep containers behind
     await composeDown(this.project, this.composeFile)
     for (const l of this.logs.values()) l.end()
     if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)

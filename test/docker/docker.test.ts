@@ -7,7 +7,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import {
   buildImage,
@@ -388,7 +388,13 @@ describe('distlab up --mode docker', () => {
       const dir = scratchDir('distlab-docker-cli-')
       scratch.push(dir)
       // A key through the environment, as a user would: the CLI keeps it in the state dir for its calls.
-      const env = { DISTLAB_IMAGE: TAG, DISTLAB_PROJECT: CLI_PROJECT, DISTLAB_KEY: 'cli-test-secret-1' }
+      const runs = join(dir, 'runs')
+      const env = {
+        DISTLAB_IMAGE: TAG,
+        DISTLAB_PROJECT: CLI_PROJECT,
+        DISTLAB_KEY: 'cli-test-secret-1',
+        DISTLAB_RUNS_DIR: runs,
+      }
       const up = await runCli(
         ['--state-dir', dir, 'up', '--mode', 'docker', '--nodes', '3', '--detach', '--json'],
         {
@@ -423,6 +429,11 @@ describe('distlab up --mode docker', () => {
       const down = await runCli(['--state-dir', dir, 'down', '--json'], { timeoutMs: 200_000 })
       assert.equal(down.code, 0, down.stderr)
       assert.equal((await projectContainers(CLI_PROJECT)).length, 0)
+      // The master's telemetry run came out of its container for `distlab runs` / `analyze`.
+      assert.ok(
+        readdirSync(runs).some((f) => f.endsWith('.sqlite')),
+        `no run file in ${runs}`,
+      )
       assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
       const after = await runCli(['--state-dir', dir, 'status'], { timeoutMs: 30_000 })
       assert.equal(after.code, 1)
