@@ -35,6 +35,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalCluster } from '../../cluster/local.js'
+import type { LinkRuleInit } from '../../link/emulator.js'
+import { runUnicastWorkload, quantiles } from '../../protocols/unicast/workload.js'
+import { runMulticastWorkload, type MulticastFigures } from '../../protocols/multicast/workload.js'
 import { parseDuration } from '../../core/options.js'
 import {
   runBroadcastWorkload,
@@ -286,13 +289,6 @@ interface AnycastClientOptions {
   json?: boolean
 }
 
-function quantiles(xs: number[]): { p50: number; p95: number; p99: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b)
-  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : 0)
-  const r = (v: number) => Math.round(v * 100) / 100
-  return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
-}
-
 async function anycastClient(cmd: Command, o: AnycastClientOptions): Promise<void> {
   const targets = o.targets ? parseTargets(o.targets) : await clusterReplicas(cmd)
   const client = new AnycastClient({ targets, policy: o.policy })
@@ -399,12 +395,12 @@ export async function withBenchCluster<T>(
   }
 }
 
-async function waitMembers(nodes: WorkloadNode[], timeoutMs = 30_000): Promise<void> {
+async function waitMembers(nodes: WorkloadNode[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const counts = await Promise.all(
       nodes.map((n) =>
-        callNode<{ members: number }>(n.url, 'GET', '/health', undefined, 5000)
+        callNode<{ members: number }>(n.url, 'GET', '/health', undefined, 30_000)
           .then((h) => h.members)
           .catch(() => 0),
       ),
@@ -509,6 +505,225 @@ async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
   if (o.json) printJson(report)
   else printBroadcastReport(report)
   if (report.lost > 0 || report.duplicates > 0) process.exitCode = 1
+}
+
+interface BenchCommonOptions {
+  nodes: number
+  mode: 'inproc' | 'process'
+  block: number
+  json?: boolean
+}
+
+function linkRule(o: { loss: number; duplicate: number; reorder: number; latency: string }): LinkRuleInit {
+  const delayMs = parseDuration('--latency', o.latency)
+  return { loss: o.loss, duplicate: o.duplicate, reorder: o.reorder, delayMs, jitterMs: delayMs / 5 }
+}
+
+function figuresTable(rows: Array<[string, string | number]>): string {
+  return table(['figure', 'value'], rows)
+}
+
+const q = (x: { p50: number; p95: number; p99: number; max: number }) =>
+  `${x.p50} / ${x.p95} / ${x.p99} / ${x.max} ms`
+
+async function benchUnicast(
+  o: BenchCommonOptions & {
+    messages: number
+    concurrency: number
+    transport: 'udp' | 'tcp'
+    loss: number
+    duplicate: number
+    reorder: number
+    latency: string
+  },
+): Promise<void> {
+  const r = await withBenchCluster(o, (nodes) =>
+    runUnicastWorkload({
+      nodes,
+      messages: o.messages,
+      concurrency: o.concurrency,
+      transport: o.transport,
+      link: linkRule(o),
+    }),
+  )
+  if (o.json) printJson(r)
+  else {
+    process.stdout.write(
+      `unicast bench: ${r.nodes} nodes, ${r.transport}, loss ${o.loss}, duplicate ${o.duplicate}, ` +
+        `reorder ${o.reorder}, ${o.latency} links\n`,
+    )
+    process.stdout.write(
+      figuresTable([
+        ['messages (acknowledged)', `${r.messages} (${r.acknowledged})`],
+        ['msgsPerOp', r.msgsPerOp],
+        ['bytesPerOp', r.bytesPerOp],
+        ['retransmissionsPerOp', r.retransmissionsPerOp],
+        ['lost', r.lost],
+        ['duplicates', r.duplicates],
+        ['outOfOrder', r.outOfOrder],
+        ['deliveryRatio', r.deliveryRatio],
+        ['rtt p50 / p95 / p99 / max', q(r.latencyMs)],
+      ]),
+    )
+  }
+  if (r.lost || r.duplicates || r.outOfOrder || r.acknowledged < r.messages) process.exitCode = 1
+}
+
+async function benchMulticast(
+  o: BenchCommonOptions & {
+    members: number
+    messages: number
+    concurrency: number
+    loss: number
+    duplicate: number
+    reorder: number
+    latency: string
+    ipGroup: string
+    ipPort: number
+  },
+): Promise<void> {
+  const r = await withBenchCluster(o, (nodes) =>
+    runMulticastWorkload({
+      nodes,
+      members: o.members,
+      messages: o.messages,
+      concurrency: o.concurrency,
+      link: linkRule(o),
+      ipGroup: o.ipGroup,
+      ipPort: o.ipPort,
+    }),
+  )
+  if (o.json) printJson(r)
+  else {
+    process.stdout.write(
+      `multicast bench: ${r.nodes} nodes, a group of ${r.members}, ${o.messages} messages; overlay links: ` +
+        `loss ${o.loss}, ${o.latency}\n`,
+    )
+    const cols = (f: MulticastFigures) => [
+      f.msgsPerOp,
+      f.bytesPerOp,
+      f.lost,
+      f.duplicates,
+      f.strays,
+      f.deliveryRatio,
+      q(f.latencyMs),
+    ]
+    process.stdout.write(
+      table(
+        [
+          'kind',
+          'msgsPerOp',
+          'bytesPerOp',
+          'lost',
+          'duplicates',
+          'strays',
+          'deliveryRatio',
+          'latency p50/p95/p99/max',
+        ],
+        [
+          ['overlay', ...cols(r.overlay)],
+          ['ip', ...cols(r.ip)],
+        ],
+      ),
+    )
+  }
+  if (r.overlay.lost || r.overlay.duplicates || r.overlay.strays) process.exitCode = 1
+}
+
+async function benchAnycast(
+  o: BenchCommonOptions & { requests: number; concurrency: number; policy: AnycastPolicy; kill: number },
+): Promise<void> {
+  const r = await withBenchCluster(o, async (nodes, kill) => {
+    const infos = await Promise.all(nodes.map((n) => callNode<AnycastInfo>(n.url, 'GET', '/anycast')))
+    const client = new AnycastClient({
+      targets: infos.map((i) => ({ host: i.host, port: i.port, name: i.name })),
+      policy: o.policy,
+    })
+    const victims = nodes
+      .map((n) => n.name)
+      .filter((n) => n !== 'master')
+      .slice(0, o.kill)
+    const answers: AnycastAnswer[] = []
+    let next = 0
+    let attempts = 0
+    const worker = async () => {
+      while (next < o.requests) {
+        const i = next++
+        if (victims.length && i === Math.floor(o.requests / 2)) for (const v of victims) await kill(v)
+        try {
+          const a = await client.request()
+          attempts += a.attempts
+          answers.push(a)
+        } catch {
+          // lost: counted by the client
+        }
+      }
+    }
+    const started = Date.now()
+    await Promise.all(Array.from({ length: o.concurrency }, worker))
+    const spread: Record<string, number> = {}
+    for (const a of answers) spread[a.replica] = (spread[a.replica] ?? 0) + 1
+    return {
+      replicas: infos.length,
+      policy: o.policy,
+      killed: victims,
+      requests: o.requests,
+      answered: answers.length,
+      lost: client.counts.lost,
+      failovers: client.counts.failovers,
+      msgsPerOp: Math.round((attempts / Math.max(1, answers.length)) * 1000) / 1000,
+      deliveryRatio: Math.round((answers.length / o.requests) * 1000) / 1000,
+      latencyMs: quantiles(answers.map((a) => a.latencyMs)),
+      spread,
+      durationMs: Date.now() - started,
+    }
+  })
+  if (o.json) printJson(r)
+  else {
+    process.stdout.write(
+      `anycast bench: ${r.replicas} replicas, policy ${r.policy}` +
+        (r.killed.length ? `, killed ${r.killed.join(', ')} half way` : '') +
+        '\n',
+    )
+    process.stdout.write(
+      figuresTable([
+        ['requests (answered)', `${r.requests} (${r.answered})`],
+        ['lost', r.lost],
+        ['failovers', r.failovers],
+        ['connections per request', r.msgsPerOp],
+        ['deliveryRatio', r.deliveryRatio],
+        ['latency p50 / p95 / p99 / max', q(r.latencyMs)],
+        [
+          'spread',
+          Object.entries(r.spread)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
+      ]),
+    )
+  }
+  if (r.lost > 0) process.exitCode = 1
+}
+
+function benchCluster(cmd: Command, nodes: number): Command {
+  return cmd
+    .option('--nodes <n>', 'nodes besides the master', intOption('--nodes', 2, 1000), nodes)
+    .option('--mode <mode>', 'inproc (one process) or process', modeOption, 'inproc')
+    .option(
+      '--block <n>',
+      'address block of the bench cluster (127.<n>.x.y)',
+      intOption('--block', 0, 255),
+      200,
+    )
+    .option('--json', 'print the report as JSON')
+}
+
+function faultOptions(cmd: Command, loss: number): Command {
+  return cmd
+    .option('--loss <p>', 'loss probability on every link', numberOption('--loss', 0, 0.95), loss)
+    .option('--duplicate <p>', 'duplication probability', numberOption('--duplicate', 0, 1), loss ? 0.1 : 0)
+    .option('--reorder <p>', 'reordering probability', numberOption('--reorder', 0, 1), loss ? 0.1 : 0)
+    .option('--latency <d>', 'one-way link delay (jitter: a fifth of it)', '10ms')
 }
 
 interface MulticastCommonOptions {
@@ -715,6 +930,50 @@ export function registerMessagingCommands(program: Command): void {
     )
     .option('--json', 'print the report as JSON')
     .action((o: BenchBroadcastOptions) => benchBroadcast(o))
+
+  faultOptions(
+    benchCluster(
+      bench
+        .command('unicast')
+        .description(
+          'reliable unicast between random pairs through lossy links; checks exactly-once, in-order',
+        ),
+      4,
+    ),
+    0.3,
+  )
+    .option('--messages <n>', 'messages to send', intOption('--messages', 1, 1000), 300)
+    .option('--concurrency <n>', 'messages in flight', intOption('--concurrency', 1, 1000), 20)
+    .option('--transport <kind>', 'udp or tcp', transportOption, 'udp')
+    .action((o) => benchUnicast(o))
+  faultOptions(
+    benchCluster(
+      bench
+        .command('multicast')
+        .description('overlay group multicast (exactly once, members only) beside IP multicast datagrams'),
+      8,
+    ),
+    0,
+  )
+    .option('--members <n>', 'group size', intOption('--members', 1, 1000), 4)
+    .option('--messages <n>', 'messages to send', intOption('--messages', 1, 1000), 200)
+    .option('--concurrency <n>', 'messages in flight', intOption('--concurrency', 1, 1000), 10)
+    .option('--ip-group <addr>', 'IP multicast group of the bench', '239.255.30.1')
+    .option('--ip-port <port>', 'IP multicast port of the bench', intOption('--ip-port', 1, 65535), 15009)
+    .action((o) => benchMulticast(o))
+  benchCluster(
+    bench
+      .command('anycast')
+      .description(
+        "requests to every node's anycast replica; kills replicas half way; reports lost and failovers",
+      ),
+    4,
+  )
+    .option('--requests <n>', 'requests to send', intOption('--requests', 1, 1_000_000), 400)
+    .option('--concurrency <n>', 'requests in flight', intOption('--concurrency', 1, 1000), 4)
+    .option('--policy <name>', `one of ${POLICIES.join(', ')}`, policyOption, 'random')
+    .option('--kill <n>', 'replicas to kill half way', intOption('--kill', 0, 1000), 1)
+    .action((o) => benchAnycast(o))
 
   const multicast = program
     .command('multicast')

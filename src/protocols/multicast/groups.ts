@@ -82,7 +82,11 @@ export class GroupMulticast implements Protocol {
     private readonly init: GroupMulticastInit,
   ) {
     this.log = named(c.logger, 'distlab:multicast')
-    this.channel = new Unicast(c, resolveUnicastOptions({ deliveredLogMessages: 0, ...init.channel }))
+    this.channel = new Unicast(
+      c,
+      resolveUnicastOptions({ deliveredLogMessages: 0, ...init.channel }),
+      'multicast',
+    )
     this.channel.onDeliver((d) => this.onChannel(d.from, d.msg))
   }
 
@@ -250,6 +254,7 @@ export class GroupMulticast implements Protocol {
       const { group } = parseBody(GroupBody, req.body)
       return { node: this.c.self.name, groups: await this.leave(group) }
     })
+    app.get('/multicast/stats', async () => this.stats())
     app.get('/groups', async () => ({ node: this.c.self.name, mine: this.myGroups(), groups: this.groups() }))
     app.post('/multicast', async (req) => {
       const { group, msg, timeoutMs } = parseBody(SendBody, req.body)

@@ -136,6 +136,8 @@ export interface UnicastStats {
   timedOut: number
   inFlight: number
   queued: number
+  /** Bytes this protocol put on the node's transports. */
+  bytesSent: number
 }
 
 const DataBody = z.strictObject({
@@ -205,6 +207,8 @@ export class Unicast implements Protocol {
   constructor(
     private readonly c: ProtocolComponents,
     private readonly o: UnicastOptions,
+    /** Set when another protocol uses this ARQ as its channel, for the byte count. */
+    private readonly channelOf?: string,
   ) {
     this.log = named(c.logger, 'distlab:unicast')
   }
@@ -246,7 +250,18 @@ export class Unicast implements Protocol {
       inFlight += st.inFlight.size
       queued += st.queue.length
     }
-    return { ...this.counters, delivered: this.deliveredTotal, inFlight, queued }
+    return {
+      ...this.counters,
+      delivered: this.deliveredTotal,
+      inFlight,
+      queued,
+      bytesSent: this.c.metrics.total('distlab_bytes_sent_total', { proto: this.protoName() }),
+    }
+  }
+
+  /** The envelope protocol this instance's frames carry (`multicast` when it is the group channel). */
+  private protoName(): string {
+    return this.channelOf ?? this.name
   }
 
   /** Sends `msg` to node `to`; resolves once `to` acknowledged it, rejects with TimeoutError. */

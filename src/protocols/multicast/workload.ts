@@ -1,0 +1,187 @@
+// Multicast measured two ways side by side: overlay group multicast through the nodes' HTTP API
+// (messages to a named group from random nodes, checked for exactly-once delivery to members
+// only) and IP multicast datagrams to in-process receivers joined on loopback.
+import { InvalidArgumentError } from '../../core/errors.js'
+import { checkInteger } from '../../core/options.js'
+import type { LinkRuleInit } from '../../link/emulator.js'
+import type { UnicastStats } from '../unicast/unicast.js'
+import type { GroupDelivery, GroupSendResult } from './groups.js'
+import { IpMulticastReceiver, IpMulticastSender } from './ip.js'
+import { quantiles, type Quantiles } from '../unicast/workload.js'
+
+export interface MulticastWorkloadInit {
+  nodes: Array<{ name: string; url: string }>
+  members: number
+  messages: number
+  concurrency: number
+  link: LinkRuleInit
+  /** IP multicast side: group and port (not the seed's, so a running demo is undisturbed). */
+  ipGroup: string
+  ipPort: number
+}
+
+export interface MulticastFigures {
+  messages: number
+  /** Frames (or datagrams) over messages. */
+  msgsPerOp: number
+  bytesPerOp: number
+  lost: number
+  duplicates: number
+  /** Deliveries to nodes outside the group. */
+  strays: number
+  deliveryRatio: number
+  latencyMs: Quantiles
+}
+
+export interface MulticastWorkloadReport {
+  nodes: number
+  members: number
+  link: LinkRuleInit
+  overlay: MulticastFigures
+  ip: MulticastFigures
+}
+
+async function call<T>(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const res = await fetch(url + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const r3 = (v: number) => Math.round(v * 1000) / 1000
+
+export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise<MulticastWorkloadReport> {
+  const nodes = init.nodes.filter((n) => n.name !== 'master')
+  const k = checkInteger('members', init.members, 1, nodes.length)
+  const messages = checkInteger('messages', init.messages, 1, 1000)
+  if (nodes.length < 2)
+    throw new InvalidArgumentError('the multicast workload needs at least two nodes', 'nodes')
+  const group = `bench-${Date.now().toString(36)}`
+  const members = nodes.slice(0, k)
+  for (const m of members) await call(m.url, 'POST', '/groups/join', { group })
+  const want = members
+    .map((m) => m.name)
+    .sort()
+    .join()
+  for (let t = 0; t < 600; t++) {
+    const views = await Promise.all(
+      nodes.map((n) => call<{ groups: Record<string, string[]> }>(n.url, 'GET', '/groups')),
+    )
+    if (views.every((v) => (v.groups[group] ?? []).join() === want)) break
+    await sleep(100)
+  }
+  const statsOf = () =>
+    Promise.all(nodes.map((n) => call<{ channel: UnicastStats }>(n.url, 'GET', '/multicast/stats')))
+  await Promise.all(nodes.map((n) => call(n.url, 'PUT', '/link', { peer: '*', ...init.link })))
+  const before = await statsOf()
+  const results: GroupSendResult[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < messages) {
+      const i = next++
+      const from = nodes[Math.floor(Math.random() * nodes.length)]!
+      try {
+        results.push(await call<GroupSendResult>(from.url, 'POST', '/multicast', { group, msg: { i } }))
+      } catch {
+        // counted as lost below
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: init.concurrency }, worker))
+  await Promise.all(nodes.map((n) => call(n.url, 'POST', '/heal')))
+  await sleep(300)
+  const after = await statsOf()
+  let duplicates = 0
+  let strays = 0
+  let delivered = 0
+  for (const n of nodes) {
+    const got = (
+      await call<{ messages: GroupDelivery[] }>(n.url, 'GET', `/multicast/delivered?group=${group}`)
+    ).messages
+    if (!members.includes(n)) {
+      strays += got.length
+      continue
+    }
+    const seen = new Set<number>()
+    for (const d of got) {
+      const i = (d.msg as { i: number }).i
+      if (seen.has(i)) duplicates++
+      seen.add(i)
+    }
+    delivered += seen.size
+  }
+  const sum = (f: (s: UnicastStats) => number) =>
+    after.reduce((t, s, i) => t + f(s.channel) - f(before[i]!.channel), 0)
+  const overlay: MulticastFigures = {
+    messages,
+    msgsPerOp: r3(sum((s) => s.sent + s.acksSent) / messages),
+    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
+    lost: messages * k - delivered,
+    duplicates,
+    strays,
+    deliveryRatio: r3(delivered / (messages * k)),
+    latencyMs: quantiles(results.map((r) => r.elapsedMs)),
+  }
+  for (const m of members) await call(m.url, 'POST', '/groups/leave', { group })
+
+  // IP multicast beside it: one datagram per message, k receivers.
+  const receivers = Array.from(
+    { length: k },
+    () => new IpMulticastReceiver({ group: init.ipGroup, port: init.ipPort }),
+  )
+  const sender = new IpMulticastSender({ group: init.ipGroup, port: init.ipPort })
+  const arrivals = receivers.map(() => new Map<number, number>())
+  const latencies: number[] = []
+  const sentAt = new Map<number, number>()
+  let ipBytes = 0
+  try {
+    for (const [j, r] of receivers.entries()) {
+      await r.start()
+      r.onDatagram((d) => {
+        const i = (d.json as { i?: number } | undefined)?.i
+        if (typeof i !== 'number') return
+        arrivals[j]!.set(i, (arrivals[j]!.get(i) ?? 0) + 1)
+        if (arrivals.every((a) => a.has(i))) latencies.push(performance.now() - sentAt.get(i)!)
+      })
+    }
+    await sender.start()
+    for (let i = 0; i < messages; i++) {
+      sentAt.set(i, performance.now())
+      ipBytes += await sender.send(JSON.stringify({ i }))
+      if (i % 50 === 49) await sleep(5)
+    }
+    await sleep(500)
+  } finally {
+    await sender.stop()
+    for (const r of receivers) await r.stop()
+  }
+  let ipDelivered = 0
+  let ipDuplicates = 0
+  for (const a of arrivals)
+    for (const c of a.values()) {
+      ipDelivered++
+      ipDuplicates += c - 1
+    }
+  const ip: MulticastFigures = {
+    messages,
+    msgsPerOp: 1,
+    bytesPerOp: Math.round(ipBytes / messages),
+    lost: messages * k - ipDelivered,
+    duplicates: ipDuplicates,
+    strays: 0,
+    deliveryRatio: r3(ipDelivered / (messages * k)),
+    latencyMs: quantiles(latencies),
+  }
+  return { nodes: nodes.length, members: k, link: init.link, overlay, ip }
+}

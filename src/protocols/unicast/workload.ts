@@ -1,0 +1,162 @@
+// A unicast workload over the nodes' HTTP API: messages between random pairs of nodes through
+// lossy, duplicating, reordering links, then a check that every acknowledged message was delivered
+// exactly once and in order per sender.
+import { InvalidArgumentError } from '../../core/errors.js'
+import { checkInteger } from '../../core/options.js'
+import type { LinkRuleInit } from '../../link/emulator.js'
+import type { UnicastDelivery, UnicastSendResult, UnicastStats } from './unicast.js'
+
+export interface UnicastWorkloadInit {
+  nodes: Array<{ name: string; url: string }>
+  messages: number
+  concurrency: number
+  transport: 'udp' | 'tcp'
+  /** Applied to every link of every node for the run. */
+  link: LinkRuleInit
+}
+
+export interface Quantiles {
+  p50: number
+  p95: number
+  p99: number
+  max: number
+}
+
+export interface UnicastWorkloadReport {
+  nodes: number
+  transport: 'udp' | 'tcp'
+  link: LinkRuleInit
+  messages: number
+  acknowledged: number
+  /** Data and acknowledgement frames over messages. */
+  msgsPerOp: number
+  bytesPerOp: number
+  retransmissionsPerOp: number
+  /** Acknowledged messages missing at their destination. */
+  lost: number
+  /** Messages delivered more than once. */
+  duplicates: number
+  /** Deliveries out of send order for their sender. */
+  outOfOrder: number
+  deliveryRatio: number
+  /** Round-trip from send to acknowledgement, retransmissions included. */
+  latencyMs: Quantiles
+  durationMs: number
+}
+
+async function call<T>(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const res = await fetch(url + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  })
+  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+export function quantiles(xs: number[]): Quantiles {
+  const s = [...xs].sort((a, b) => a - b)
+  const q = (p: number) =>
+    s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]! : 0
+  const r = (v: number) => Math.round(v * 10) / 10
+  return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
+}
+
+export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<UnicastWorkloadReport> {
+  const nodes = init.nodes.filter((n) => n.name !== 'master')
+  if (nodes.length < 2)
+    throw new InvalidArgumentError('the unicast workload needs at least two nodes', 'nodes')
+  const messages = checkInteger('messages', init.messages, 1, 1000)
+  const concurrency = checkInteger('concurrency', init.concurrency, 1, 1000)
+  const statsOf = () => Promise.all(nodes.map((n) => call<UnicastStats>(n.url, 'GET', '/unicast/stats')))
+  const since = await Promise.all(
+    nodes.map(async (n) => (await call<{ total: number }>(n.url, 'GET', '/unicast/delivered')).total),
+  )
+  await Promise.all(nodes.map((n) => call(n.url, 'PUT', '/link', { peer: '*', ...init.link })))
+  const before = await statsOf()
+  const started = Date.now()
+  const sent: Array<{ from: string; to: string; k: number; result?: UnicastSendResult }> = []
+  let next = 0
+  const worker = async () => {
+    while (next < messages) {
+      const k = next++
+      const from = nodes[Math.floor(Math.random() * nodes.length)]!
+      const others = nodes.filter((n) => n !== from)
+      const to = others[Math.floor(Math.random() * others.length)]!
+      const entry: (typeof sent)[number] = { from: from.name, to: to.name, k }
+      sent.push(entry)
+      try {
+        entry.result = await call<UnicastSendResult>(from.url, 'POST', '/unicast', {
+          to: to.name,
+          msg: { k },
+          transport: init.transport,
+        })
+      } catch {
+        // counted as not acknowledged
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const durationMs = Date.now() - started
+  await Promise.all(nodes.map((n) => call(n.url, 'POST', '/heal')))
+  await new Promise((r) => setTimeout(r, 500))
+  const after = await statsOf()
+  const received = new Map<string, UnicastDelivery[]>()
+  await Promise.all(
+    nodes.map(async (n, i) => {
+      const r = await call<{ messages: UnicastDelivery[] }>(
+        n.url,
+        'GET',
+        `/unicast/delivered?since=${since[i]}`,
+      )
+      received.set(n.name, r.messages)
+    }),
+  )
+  let duplicates = 0
+  let outOfOrder = 0
+  let lost = 0
+  let deliveredAcked = 0
+  const count = new Map<string, number>()
+  for (const [to, list] of received) {
+    const lastSeq = new Map<string, number>()
+    for (const d of list) {
+      const k = (d.msg as { k?: number } | null)?.k
+      const key = `${d.from}>${to}:${k}`
+      count.set(key, (count.get(key) ?? 0) + 1)
+      if ((lastSeq.get(d.from) ?? -1) >= d.seq) outOfOrder++
+      lastSeq.set(d.from, d.seq)
+    }
+  }
+  for (const c of count.values()) if (c > 1) duplicates += c - 1
+  const acked = sent.filter((s) => s.result?.delivered)
+  for (const s of acked) {
+    if (count.has(`${s.from}>${s.to}:${s.k}`)) deliveredAcked++
+    else lost++
+  }
+  const sum = (f: (s: UnicastStats) => number) => after.reduce((t, s, i) => t + f(s) - f(before[i]!), 0)
+  const frames = sum((s) => s.sent + s.acksSent)
+  const r3 = (v: number) => Math.round(v * 1000) / 1000
+  return {
+    nodes: nodes.length,
+    transport: init.transport,
+    link: init.link,
+    messages,
+    acknowledged: acked.length,
+    msgsPerOp: r3(frames / messages),
+    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
+    retransmissionsPerOp: r3(sum((s) => s.retransmissions) / messages),
+    lost,
+    duplicates,
+    outOfOrder,
+    deliveryRatio: r3(deliveredAcked / Math.max(1, messages)),
+    latencyMs: quantiles(acked.map((s) => s.result!.rttMs)),
+    durationMs,
+  }
+}
