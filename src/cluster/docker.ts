@@ -844,4 +844,13 @@ export async function composeDown(project: string, composeFile: string, timeoutM
     .split('\n')
     .filter(Boolean)
   if (left.length) await docker(['rm', '-f', '-v', ...left], { allowFailure: true, timeoutMs })
+  // Services of profiles `down` was not told about may have held the network: it goes now.
+  const nets = (
+    await docker(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
+      allowFailure: true,
+    })
+  ).stdout
+    .split('\n')
+    .filter(Boolean)
+  if (nets.length) await docker(['network', 'rm', ...nets], { allowFailure: true, timeoutMs })
 }

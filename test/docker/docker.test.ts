@@ -329,6 +329,70 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
     },
   )
 
+  /** The logs of every container of one compose service, until `until` holds for each (bounded). */
+  async function serviceLogs(service: string, count: number, until: RegExp, timeoutMs: number) {
+    return waitFor(`${count} ${service} containers: ${until}`, timeoutMs, async () => {
+      const list = (await projectContainers(PROJECT)).filter((c) => c.service === service)
+      if (list.length !== count) return undefined
+      const logs = await Promise.all(list.map(async (c) => (await docker(['logs', c.id])).stdout))
+      return logs.every((l) => until.test(l)) ? { list, logs } : undefined
+    })
+  }
+
+  test(
+    'seed 001 anycast: 3 replicas of `distlab anycast serve` behind one name answer the client',
+    {
+      timeout: 240_000,
+    },
+    async () => {
+      const env = { ...composeEnv, DISTLAB_INSECURE: '1' }
+      await compose(PROJECT, COMPOSE_FILE, ['--profile', 'anycast', 'up', '-d', 'anycast'], {
+        env,
+        timeoutMs: 180_000,
+      })
+      await serviceLogs('anycast', 3, /\[server\] listening on 0\.0\.0\.0:5000/, 90_000)
+      const client = await compose(
+        PROJECT,
+        COMPOSE_FILE,
+        ['--profile', 'anycast', 'run', '--rm', '-T', 'anycast-client'],
+        { env, timeoutMs: 120_000 },
+      )
+      assert.equal(client.stdout.match(/^Received: Hello from server$/gm)?.length, 3, client.stdout)
+    },
+  )
+
+  test(
+    'seed 001 multicast: `distlab multicast send` reaches both receivers across containers',
+    {
+      timeout: 240_000,
+    },
+    async () => {
+      const env = { ...composeEnv, DISTLAB_INSECURE: '1' }
+      await compose(PROJECT, COMPOSE_FILE, ['--profile', 'multicast', 'up', '-d', 'multicast-recv'], {
+        env,
+        timeoutMs: 180_000,
+      })
+      await serviceLogs('multicast-recv', 2, /Joined multicast group 224\.1\.1\.1:5007/, 90_000)
+      await compose(
+        PROJECT,
+        COMPOSE_FILE,
+        ['--profile', 'multicast', 'run', '--rm', '-T', 'multicast-send'],
+        {
+          env,
+          timeoutMs: 120_000,
+        },
+      )
+      const { logs } = await serviceLogs(
+        'multicast-recv',
+        2,
+        /Received binary from \('[\d.]+', \d+\): \d+ bytes/,
+        60_000,
+      )
+      for (const l of logs)
+        assert.match(l, /Received from \('[\d.]+', \d+\): \{"sensor": ?"temp", ?"value": ?23\.5\}/)
+    },
+  )
+
   test(
     '--scale node=50 grows the overlay: 50 nodes named node1..node50, all reachable',
     {
