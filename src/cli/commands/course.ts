@@ -359,6 +359,7 @@ async function topologyRunAction(file: string, o: TopologyCliOptions): Promise<v
 export function registerCourseCommands(program: Command): void {
   program
     .command('gbnnode')
+    .summary("Go-Back-N over UDP with emulated loss, the course's output lines (seed 004)")
     .description(
       'Go-Back-N over UDP on 127.0.0.1 (seed 004): type `send <message>` at the node> prompt (or pipe lines in);\n' +
         'each character is one packet. Prints the course lines: packet<n> <c> sent, ACK<n> received, window\n' +
@@ -377,6 +378,7 @@ export function registerCourseCommands(program: Command): void {
 
   program
     .command('dvnode')
+    .summary('a distance-vector router over UDP: Bellman-Ford with poisoned reverse (seed 004)')
     .description(
       'A distance-vector router over UDP on 127.0.0.1 (seed 004): distributed Bellman-Ford with poisoned\n' +
         'reverse. `last` starts the exchange. Prints its routing table whenever it changes. Commands at the\n' +
@@ -401,6 +403,7 @@ export function registerCourseCommands(program: Command): void {
 
   program
     .command('cnnode')
+    .summary('distance vectors over loss rates measured by Go-Back-N probes (seed 004)')
     .description(
       'Distance vectors over loss rates measured by Go-Back-N probes (seed 004): probes `send` neighbours\n' +
         'with window 5 and a 500 ms timeout, drops data from `receive` neighbours with their loss rate,\n' +
@@ -416,7 +419,7 @@ export function registerCourseCommands(program: Command): void {
     .option('--duration <time>', 'stop after this long (default: run until Ctrl-C)')
     .action(cnnodeAction)
 
-  const topology = program.command('topology').description('Whole dv or cn topologies on this machine')
+  const topology = program.command('topology').description('whole dv or cn topologies on this machine')
   topology
     .command('run')
     .description(

@@ -325,6 +325,9 @@ export function registerDownloadCommands(program: Command): void {
   // `--clients` is a count for a download but a list for the bench.
   program
     .command('download')
+    .summary(
+      'cooperating clients collect every line from a line server (seed 003); `download bench` plots the speedup',
+    )
     .argument('[mode]', '"bench" runs the speedup experiment instead of one download')
     .description(
       'N cooperating clients, each from its own address, collect every line from a line server; a master merges, deduplicates and SUBMITs.\n' +
