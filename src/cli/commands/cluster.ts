@@ -156,7 +156,9 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
   })
   closeSync(out)
   child.unref()
-  const deadline = Date.now() + 30_000 + 500 * o.nodes
+  // Containers take longer: image start, compose or a swarm's scheduling, the bootstrap wait.
+  const containers = o.mode === 'docker' || o.mode === 'swarm'
+  const deadline = Date.now() + 30_000 + 500 * o.nodes + (containers ? 150_000 + 1000 * o.nodes : 0)
   for (;;) {
     await new Promise((r) => setTimeout(r, 100))
     const rec = readCluster(dir)
