@@ -481,9 +481,10 @@ async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
   if (o.batch !== undefined) {
     tuning.batchMs = parseDuration('--batch', o.batch)
     // Batching trades latency for messages everywhere: announcements and repairs wait longer too.
-    tuning.lazyPushIntervalMs = Math.max(1000, tuning.batchMs * 2)
-    tuning.graftTimeoutMs = Math.max(1500, tuning.batchMs * 4)
-    tuning.antiEntropyIntervalMs = 4000
+    tuning.lazyPushIntervalMs = Math.max(2000, tuning.batchMs * 4)
+    tuning.lazyPushFanout = 1
+    tuning.graftTimeoutMs = Math.max(3000, tuning.batchMs * 8)
+    tuning.antiEntropyIntervalMs = 5000
   }
   const progress = new Progress('broadcast', Math.round(durationMs), { enabled: !o.json })
   const report = await withBenchCluster({ nodes: o.nodes, mode: o.mode, block: o.block }, (nodes, kill) =>

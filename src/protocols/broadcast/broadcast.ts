@@ -574,7 +574,7 @@ export class Broadcast implements Protocol {
   // ---- sending ----
 
   /** Names of the other nodes, syncing the tree's peer sets with the membership. */
-  private peerNames(): string[] {
+  private peerNames(): readonly string[] {
     const names = this.c.peers()
     for (const p of names) this.notePeer(p)
     if (this.known.size > names.length) {
@@ -802,7 +802,7 @@ export class Broadcast implements Protocol {
         attempts++
         const [origin, seqText] = [id.slice(0, id.lastIndexOf('.')), id.slice(id.lastIndexOf('.') + 1)]
         const item = this.origins.get(origin)?.items.get(Number(seqText))
-        const peer = shuffle(this.peerNames())[0]
+        const peer = shuffle([...this.peerNames()])[0]
         if (item && peer) {
           this.counters.payloadSent++
           this.sendFrame(peer, 'msg', { m: [this.wire(item)], r: [id], a: 1 })
@@ -828,7 +828,7 @@ export class Broadcast implements Protocol {
       () => {
         this.aeTimer = undefined
         if (!this.running) return
-        const peer = shuffle(this.peerNames())[0]
+        const peer = shuffle([...this.peerNames()])[0]
         if (peer && this.origins.size > 0) this.sendFrame(peer, 'digest', { d: this.digest() })
         this.scheduleAntiEntropy()
       },
