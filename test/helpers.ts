@@ -87,8 +87,9 @@ export function isAlive(pid: number): boolean {
 export async function getJson<T = unknown>(
   url: string,
   init?: RequestInit,
+  timeoutMs = 5000,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) })
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
   const text = await res.text()
   let body: unknown = text
   try {

@@ -121,13 +121,13 @@ export interface ProtocolComponents {
   /** Sends to one node by name; resolves when the frame is on the wire (or dropped by the link emulator). */
   send(dst: string, type: string, body: Body, options?: SendOptions): Promise<void>
   /** Names of the other nodes this node currently knows of. */
-  peers(): string[]
+  peers(): readonly string[]
   /** Reports that a message reached the application, for telemetry. */
   delivered(env: Envelope): void
   /** Reports a message the protocol itself discarded (a duplicate, an expired TTL, ...). */
   dropped(env: Envelope, reason: string): void
   /** The other nodes this node knows, with their addresses. */
-  members(): PeerInfo[]
+  members(): readonly PeerInfo[]
   /** This node's link rules and partition; a protocol with its own sockets consults it. */
   readonly links: LinkTable
   readonly metrics: Metrics

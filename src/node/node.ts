@@ -158,6 +158,8 @@ export class Node implements Startable {
   private tcp: LinkEmulator
   private readonly deferTcp: boolean
   private readonly protocols = new Map<string, Protocol>()
+  /** The other members as protocols see them; rebuilt only when membership changes (protocols ask often). */
+  private peerCache?: { names: readonly string[]; infos: readonly PeerInfo[] }
   private readonly members = new Map<string, Member>()
   private membersVersion = 0
   private http?: FastifyInstance
@@ -236,18 +238,8 @@ export class Node implements Startable {
       links: this.links,
       metrics: this.metrics,
       send: (dst, type, body, options) => this.send(holder.proto, dst, type, body, options),
-      peers: () => [...this.members.keys()].filter((n) => n !== this.name),
-      members: () =>
-        [...this.members.values()]
-          .filter((m) => m.name !== this.name)
-          .map(({ name, id, role, host, httpPort, framePort }) => ({
-            name,
-            id,
-            role,
-            host,
-            httpPort,
-            framePort,
-          })),
+      peers: () => this.peerView().names,
+      members: () => this.peerView().infos,
       delivered: (env) => {
         this.metrics.inc('distlab_messages_delivered_total', 'Messages delivered to the application.', {
           proto: env.proto,
@@ -401,6 +393,21 @@ export class Node implements Startable {
 
   // ---- membership (the master keeps the registry; nodes copy it) ----
 
+  private peerView(): { names: readonly string[]; infos: readonly PeerInfo[] } {
+    if (!this.peerCache) {
+      const infos = [...this.members.values()]
+        .filter((m) => m.name !== this.name)
+        .map(({ name, id, role, host, httpPort, framePort }) =>
+          Object.freeze({ name, id, role, host, httpPort, framePort }),
+        )
+      this.peerCache = Object.freeze({
+        names: Object.freeze(infos.map((m) => m.name)),
+        infos: Object.freeze(infos),
+      })
+    }
+    return this.peerCache
+  }
+
   /** The master's side of a join, for a node in this same process. */
   register(m: Member): { version: number; members: Member[] } {
     this.admit(m)
@@ -411,6 +418,7 @@ export class Node implements Startable {
   admit(m: Member): void {
     const prev = this.members.get(m.name)
     this.members.set(m.name, { ...m, lastSeen: Date.now() })
+    this.peerCache = undefined
     if (!prev || prev.id !== m.id || prev.host !== m.host || prev.framePort !== m.framePort)
       this.membersVersion++
   }
@@ -420,6 +428,7 @@ export class Node implements Startable {
     const m = this.members.get(name)
     if (!m || m.id !== id || name === this.name) return false
     this.members.delete(name)
+    this.peerCache = undefined
     this.membersVersion++
     return true
   }
@@ -470,6 +479,7 @@ export class Node implements Startable {
     this.members.clear()
     for (const m of list.members) this.members.set(m.name, m)
     this.members.set(this.name, this.self())
+    this.peerCache = undefined
     this.membersVersion = list.version
   }
 

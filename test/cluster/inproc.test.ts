@@ -23,8 +23,11 @@ test(
       assert.equal(list[200]!.host, '127.12.2.200')
       const ids = new Set<string>()
       for (const n of list) {
+        // Just after start, 200 nodes joining the overlay at once keep the one process busy for a few seconds.
         const r = await getJson<{ status: string; id: string; name: string }>(
           `http://${n.host}:${n.httpPort}/health`,
+          {},
+          30_000,
         )
         assert.equal(r.status, 200)
         assert.equal(r.body.name, n.name)
