@@ -140,8 +140,10 @@ export interface UnicastStats {
   bytesSent: number
 }
 
+const SESSION = /^([0-9a-z]{1,12})-[0-9a-f]{1,16}$/
+const sessionStart = (s: string) => parseInt(SESSION.exec(s)?.[1] ?? '0', 36)
 const DataBody = z.strictObject({
-  s: z.string().min(1).max(32),
+  s: z.string().regex(SESSION),
   q: z.number().int().min(0),
   b: z.number().int().min(0),
   m: z.unknown(),
@@ -215,7 +217,8 @@ export class Unicast implements Protocol {
 
   async start(): Promise<void> {
     if (this.running) return
-    this.session = randomBytes(6).toString('hex')
+    // The start time leads, so that a receiver tells a restarted sender from a replay of an old one.
+    this.session = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
     this.running = true
   }
 
@@ -379,7 +382,8 @@ export class Unicast implements Protocol {
     const transport: UnicastTransport = msg.transport === 'tcp' ? 'tcp' : 'udp'
     let st = this.in.get(env.src)
     if (!st || st.session !== s) {
-      if (st?.retired.includes(s)) return this.c.dropped(env, 'replay')
+      if (st && (st.retired.includes(s) || sessionStart(s) < sessionStart(st.session)))
+        return this.c.dropped(env, 'replay')
       const retired = st ? [...st.retired, st.session].slice(-RETIRED_SESSIONS_PER_PEER) : []
       st = { session: s, expected: b, buffer: new Map(), retired }
       this.in.set(env.src, st)

@@ -89,6 +89,29 @@ describe('unicast over memory transports', () => {
     await assert.rejects(uni(c.nodes[0]!).send('nobody', 'x'), { code: 'ERR_UNKNOWN_PEER' })
   })
 
+  test('bad and replayed frames are dropped and counted; delivery goes on', async () => {
+    const [a, b] = [c.nodes[0]!, c.nodes[1]!]
+    const discarded = (reason: string) =>
+      b.metrics.get('distlab_messages_discarded_total', { proto: 'unicast', reason })
+    const before = { bad: discarded('bad_body'), replay: discarded('replay') }
+    await a.send('unicast', 'node2', 'data', { s: 'x', q: -1, b: 0, m: 1 })
+    await a.send('unicast', 'node2', 'data', 'garbage')
+    await a.send('unicast', 'node2', 'ack', { s: 1 })
+    // node1 already spoke to node2: a frame of a session older than its current one is a replay.
+    await uni(a).send('node2', 'current session')
+    await a.send('unicast', 'node2', 'data', { s: '1-aaaa', q: 0, b: 0, m: 'replayed' })
+    await new Promise((r) => setTimeout(r, 200))
+    assert.ok(discarded('bad_body') >= before.bad + 3)
+    assert.equal(discarded('replay'), before.replay + 1)
+    assert.ok(
+      !uni(b)
+        .delivered()
+        .messages.some((m) => m.msg === 'replayed'),
+    )
+    const r = await uni(a).send('node2', 'still fine')
+    assert.equal(r.delivered, true)
+  })
+
   test('POST /unicast answers {delivered, rttMs}; bad bodies get 400 naming the field', async () => {
     const n1 = c.nodes[0]!
     const r = await postJson<{ delivered: boolean; rttMs: number; to: string }>(`${n1.httpUrl}/unicast`, {
