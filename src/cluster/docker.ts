@@ -184,12 +184,9 @@ export async function compose(
 ): Promise<RunResult> {
   const [cmd, ...pre] = await composeCommand()
   // compose v1 gives up on a busy engine after 60 s, and creating 50 containers at once makes the
-  // engine busy: a longer wait, fewer at a time (both variables are read by v1 and v2).
-  const env = {
-    COMPOSE_HTTP_TIMEOUT: '300',
-    COMPOSE_PARALLEL_LIMIT: '10',
-    ...(o.env ?? process.env),
-  }
+  // engine busy: a longer wait.
+  // (COMPOSE_PARALLEL_LIMIT is left alone: v1 deadlocks with it below the number of services.)
+  const env = { COMPOSE_HTTP_TIMEOUT: '300', ...(o.env ?? process.env) }
   return runCommand(cmd!, [...pre, '-p', project, '-f', file, ...args], { ...o, env })
 }
 
@@ -418,11 +415,6 @@ export interface ComposeSpecInit {
   publishHost?: string
   /** Log format of the containers. @default 'pretty' */
   logFormat?: 'pretty' | 'json'
-  /**
-   * No cluster key: the containers run with DISTLAB_INSECURE=1 (an open cluster, as local mode
-   * without a key). With a key, compose passes DISTLAB_KEY from its environment. @default false
-   */
-  insecure?: boolean
 }
 
 /**
@@ -435,10 +427,11 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
   const image = checkString('image', init.image ?? DEFAULT_IMAGE)
   const network = checkString('network', init.network ?? NETWORK_NAME, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
   const logFormat = init.logFormat ?? 'pretty'
-  // The key itself never goes into the file: compose reads it from its own environment.
+  // The key itself never goes into the file: compose reads it (or DISTLAB_INSECURE=1, an open
+  // cluster) from its own environment, as with deploy/compose.yml.
   const environment = {
     DISTLAB_KEY: '${DISTLAB_KEY:-}',
-    DISTLAB_INSECURE: init.insecure ? '1' : '0',
+    DISTLAB_INSECURE: '${DISTLAB_INSECURE:-0}',
   }
   const services: Record<string, unknown> = {}
   services[MASTER_NAME] = {
@@ -704,7 +697,6 @@ export class DockerCluster extends EventEmitter implements Startable {
         image: this.image,
         network: this.network,
         publishHost: this.init.publishHost,
-        insecure: this.init.key === undefined,
       }),
     )
     if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
@@ -737,7 +729,12 @@ export class DockerCluster extends EventEmitter implements Startable {
       const timeoutMs = this.init.startTimeoutMs ?? 60_000 + 1000 * this.nodes
       await compose(this.project, this.composeFile, ['up', '-d', '--remove-orphans'], {
         timeoutMs,
-        env: { ...process.env, DISTLAB_KEY: this.init.key ?? '' },
+        // Without a key the cluster is open, as local mode without one: the operator's choice.
+        env: {
+          ...process.env,
+          DISTLAB_KEY: this.init.key ?? '',
+          DISTLAB_INSECURE: this.init.key ? '0' : '1',
+        },
       })
       this.followLogs()
       const containers = await projectContainers(this.project, this.network)

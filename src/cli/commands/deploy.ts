@@ -213,7 +213,9 @@ export function registerDeployCommands(program: Command): void {
       const text = composeYaml({ nodes: o.nodes, image: o.image, network: o.network, publishHost: o.publish })
       if (!o.out) return void process.stdout.write(text)
       writeFileSync(o.out, text)
-      process.stdout.write(`wrote ${resolve(o.out)}: docker compose -f ${o.out} up -d\n`)
+      process.stdout.write(
+        `wrote ${resolve(o.out)}: DISTLAB_KEY=<secret> docker compose -f ${o.out} up -d (or DISTLAB_INSECURE=1 for an open cluster)\n`,
+      )
     })
 
   deploy
