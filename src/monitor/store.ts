@@ -232,8 +232,13 @@ export class RunStore implements Startable {
           ? this.pending
           : this.pending.slice(0, this.cfg.batchEvents)
       this.pending = batch === this.pending ? [] : this.pending.slice(batch.length)
-      this.insertMany(batch)
-      this.written += batch.length
+      try {
+        this.insertMany(batch)
+        this.written += batch.length
+      } catch {
+        // A full disk or no file descriptors left: the batch is lost and counted, the cluster goes on.
+        this.dropped += batch.length
+      }
     }
   }
 

@@ -1,4 +1,6 @@
-// Length-prefixed frames over TCP, one pooled outbound connection per peer address. A stream that
+// Length-prefixed frames over TCP, one pooled outbound connection per peer address; connections
+// idle longer than idleTimeoutMs close, and the pool keeps at most maxConnections (least recently
+// used go first), so a node that talks to every peer once does not hold N sockets. A stream that
 // sends a bad length cannot be resynchronised, so it is counted and closed; other connections go on.
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
@@ -17,6 +19,10 @@ export interface TcpTransportInit {
   maxFrameBytes?: number
   /** Time allowed to connect to a peer, in milliseconds. @default 2000 */
   connectTimeoutMs?: number
+  /** A connection (either side) with no traffic for this long is closed, in milliseconds. @default 15000 */
+  idleTimeoutMs?: number
+  /** Outbound connections kept open at most. @default 64 */
+  maxConnections?: number
 }
 
 export class TcpTransport implements Transport {
@@ -29,6 +35,8 @@ export class TcpTransport implements Transport {
   private readonly port: number
   private readonly maxFrameBytes: number
   private readonly connectTimeoutMs: number
+  private readonly idleTimeoutMs: number
+  private readonly maxConnections: number
 
   constructor(init: TcpTransportInit = {}) {
     this.host = checkString('host', init.host ?? '127.0.0.1')
@@ -40,6 +48,8 @@ export class TcpTransport implements Transport {
       64 * 1024 * 1024,
     )
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', init.connectTimeoutMs ?? 2000, 1)
+    this.idleTimeoutMs = checkInteger('idleTimeoutMs', init.idleTimeoutMs ?? 15_000, 1)
+    this.maxConnections = checkInteger('maxConnections', init.maxConnections ?? 64, 1)
   }
 
   setHandler(handler: TransportHandler): void {
@@ -60,6 +70,8 @@ export class TcpTransport implements Transport {
 
   private track(socket: Socket): void {
     this.sockets.add(socket)
+    // Idle either way: the far side will reconnect when it has something to say.
+    socket.setTimeout(this.idleTimeoutMs, () => socket.destroy())
     socket.on('close', () => this.sockets.delete(socket))
     socket.on('error', () => {})
   }
@@ -91,8 +103,21 @@ export class TcpTransport implements Transport {
   private connection(to: PeerAddress): Promise<Socket> {
     const key = `${to.host}:${to.port}`
     let pending = this.outbound.get(key)
-    if (!pending) {
-      pending = new Promise<Socket>((resolve, reject) => {
+    if (pending) {
+      // Most recently used last: Map iteration order is the eviction order.
+      this.outbound.delete(key)
+      this.outbound.set(key, pending)
+    } else {
+      if (this.outbound.size >= this.maxConnections) {
+        const [oldestKey, oldest] = this.outbound.entries().next().value as [string, Promise<Socket>]
+        this.outbound.delete(oldestKey)
+        oldest.then((s) => s.end()).catch(() => {})
+      }
+      // Only the pool entry this connection created may be removed by its end (a later one may hold the key).
+      const forget = () => {
+        if (this.outbound.get(key) === entry) this.outbound.delete(key)
+      }
+      const entry = new Promise<Socket>((resolve, reject) => {
         const socket = createConnection({ host: to.host, port: to.port })
         this.track(socket)
         const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.connectTimeoutMs)
@@ -105,7 +130,7 @@ export class TcpTransport implements Transport {
           clearTimeout(timer)
           reject(wrapSocketError(err, `TCP connect to ${key}`))
         })
-        socket.once('close', () => this.outbound.delete(key))
+        socket.once('close', forget)
         // Peers may answer on the same connection.
         const reader = new FrameReader(this.maxFrameBytes)
         socket.on('data', (chunk) => {
@@ -116,8 +141,9 @@ export class TcpTransport implements Transport {
           }
         })
       })
-      pending.catch(() => this.outbound.delete(key))
-      this.outbound.set(key, pending)
+      entry.catch(forget)
+      this.outbound.set(key, entry)
+      pending = entry
     }
     return pending
   }

@@ -128,3 +128,29 @@ for (const [kind, make] of Object.entries(kinds)) {
     })
   })
 }
+
+describe('tcp connection pool', () => {
+  test('idle connections close and the pool stays within its cap; sending again reconnects', async () => {
+    const received: string[] = []
+    const server = new TcpTransport({ host: '127.10.9.5', idleTimeoutMs: 200 })
+    server.setHandler({ message: (m) => received.push(m.env.id), drop: () => {} })
+    const others = [1, 2, 3].map((i) => new TcpTransport({ host: `127.10.9.${10 + i}` }))
+    for (const o of others) o.setHandler({ message: () => {}, drop: () => {} })
+    const client = new TcpTransport({ host: '127.10.9.6', idleTimeoutMs: 200, maxConnections: 2 })
+    client.setHandler({ message: () => {}, drop: () => {} })
+    try {
+      for (const t of [server, client, ...others]) await t.start()
+      const send = (to: TcpTransport) =>
+        client.send(to.address(), createEnvelope({ proto: 't', type: 'x', src: 'c', dst: 's', body: null }))
+      for (const o of others) await send(o)
+      const open = (client as unknown as { outbound: Map<string, unknown> }).outbound
+      assert.ok(open.size <= 2, `pool holds ${open.size} connections, cap 2`)
+      await send(server)
+      await waitFor('idle connections closed', () => open.size === 0, 5000)
+      await send(server)
+      await waitFor('a frame over a fresh connection', () => received.length === 2, 5000)
+    } finally {
+      for (const t of [server, client, ...others]) await t.stop()
+    }
+  })
+})
