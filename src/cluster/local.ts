@@ -3,7 +3,7 @@
 // process (for scale). Whoever holds a LocalCluster is the supervisor: it streams every node's
 // log, writes the cluster record, and stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
@@ -33,6 +33,35 @@ import {
   writeCluster,
   type ClusterRecord,
 } from './state.js'
+
+/**
+ * Open files a node costs its supervisor: in one process its sockets (HTTP, UDP and TCP listeners,
+ * pooled connections, both ends of each connection between two nodes of the process), measured at
+ * about 12 with 300 nodes; as a child process, its pipes and log file.
+ */
+const FILES_PER_INPROC_NODE = 16
+const FILES_PER_CHILD_NODE = 6
+
+/** The soft limit on open files of this process, from /proc (Linux); undefined where unknown. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Fails early, with the remedy, when the cluster would run out of file descriptors halfway. */
+export function checkOpenFileLimit(mode: 'process' | 'inproc', nodes: number, limit = openFileLimit()): void {
+  if (limit === undefined) return
+  const need = 100 + (nodes + 1) * (mode === 'inproc' ? FILES_PER_INPROC_NODE : FILES_PER_CHILD_NODE)
+  if (need <= limit) return
+  const suggest = 2 ** Math.ceil(Math.log2(need))
+  throw new ClusterError(
+    `${nodes} nodes in ${mode} mode need about ${need} open files and this shell allows ${limit}: run \`ulimit -n ${suggest}\` first, or start fewer nodes`,
+  )
+}
 
 export const BIN_PATH = fileURLToPath(new URL('../../../bin/distlab.js', import.meta.url))
 
@@ -113,6 +142,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       )
     if (!this.init.plan && !(await loopbackRangeWorks())) this.plan = 'shared'
     const planned = planCluster(this.nodes, this.plan, this.block)
+    checkOpenFileLimit(this.mode, this.nodes)
     await checkAddressesFree(planned)
 
     mkdirSync(logDir(this.init.stateDir), { recursive: true })

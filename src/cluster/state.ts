@@ -18,7 +18,7 @@ export interface NodeRecord {
 
 export interface ClusterRecord {
   version: 1
-  mode: 'process' | 'inproc'
+  mode: 'process' | 'inproc' | 'docker' | 'swarm'
   plan: AddressPlan
   block: number
   startedAt: number

@@ -161,7 +161,12 @@ export class Node implements Startable {
   /** The other members as protocols see them; rebuilt only when membership changes (protocols ask often). */
   private peerCache?: { names: readonly string[]; infos: readonly PeerInfo[] }
   private readonly members = new Map<string, Member>()
+  /**
+   * The master's list version. A master starts at a random number, so that a node that joined
+   * an earlier master never mistakes a restarted master's list for the one it has.
+   */
   private membersVersion = 0
+  private joined = false
   private http?: FastifyInstance
   private refreshTimer?: ReturnType<typeof setInterval>
   private startedAt = 0
@@ -170,6 +175,7 @@ export class Node implements Startable {
 
   constructor(init: NodeInit) {
     this.cfg = resolveNodeInit(init)
+    if (this.cfg.role === 'master') this.membersVersion = 1 + Math.floor(Math.random() * 1e9)
     this.registry = init.registry
     this.name = this.cfg.name
     this.id = this.cfg.id
@@ -442,7 +448,11 @@ export class Node implements Startable {
   }
 
   private async join(): Promise<void> {
-    if (this.registry) return this.applyMembers(this.registry.register(this.self()))
+    if (this.registry) {
+      this.applyMembers(this.registry.register(this.self()))
+      this.joined = true
+      return
+    }
     const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...this.authHeaders() },
@@ -451,11 +461,14 @@ export class Node implements Startable {
     })
     if (!res.ok) throw new Error(`master answered ${res.status}`)
     this.applyMembers((await res.json()) as { version: number; members: Member[] })
+    this.joined = true
   }
 
   /** Copies the master's member list; joins again if the master has forgotten this node. */
   async refreshMembers(): Promise<void> {
     if (this.role === 'master' || !this.cfg.masterUrl) return
+    // A node whose first join failed (its master was not up yet) joins now.
+    if (!this.joined) return this.join()
     let body: { version: number; members?: Member[] }
     if (this.registry) {
       const list = this.registry.memberList()

@@ -1,7 +1,7 @@
 // Many nodes in one process, each with real sockets on its own loopback address (block 12).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { LocalCluster } from '../../src/cluster/local.js'
+import { LocalCluster, checkOpenFileLimit } from '../../src/cluster/local.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
 
 test(
@@ -59,3 +59,13 @@ test(
     assert.equal(down, 'down')
   },
 )
+
+test('a cluster that would run out of file descriptors is refused up front, with the remedy', () => {
+  assert.throws(() => checkOpenFileLimit('inproc', 1000, 1024), {
+    code: 'ERR_CLUSTER',
+    message:
+      /1000 nodes in inproc mode need about \d+ open files and this shell allows 1024: run `ulimit -n \d+` first/,
+  })
+  assert.doesNotThrow(() => checkOpenFileLimit('inproc', 50, 1024))
+  assert.doesNotThrow(() => checkOpenFileLimit('process', 100, 1024))
+})

@@ -158,3 +158,25 @@ describe('node', () => {
     await waitFor('a heartbeat from node1', () => master.member('node1')?.lastSeen, 5000)
   })
 })
+
+test('a node started before its master joins once the master is up', async () => {
+  const node = new Node({
+    name: 'late1',
+    host: '127.10.3.2',
+    httpPort: 0,
+    framePort: 0,
+    masterUrl: 'http://127.10.3.1:5000',
+    membersRefreshMs: 100,
+  })
+  const master = new Node({ name: 'master', host: '127.10.3.1', httpPort: 5000, framePort: 0 })
+  try {
+    await node.start()
+    await new Promise((r) => setTimeout(r, 300))
+    await master.start()
+    await waitFor('the late node in the master registry', () => master.member('late1'), 10_000)
+    await waitFor('the master in the node view', () => node.member('master'), 10_000)
+  } finally {
+    await node.stop()
+    await master.stop()
+  }
+})
