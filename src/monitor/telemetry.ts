@@ -43,7 +43,10 @@ export interface TelemetryEmitterInit {
   maxQueue?: number
   /** Events per batch. @default 2000 */
   maxBatch?: number
-  /** Time between flushes, in milliseconds. @default 200 */
+  /**
+   * Time between flushes, in milliseconds; a buffer half a batch full goes at once. A second keeps
+   * a master with hundreds of nodes to a few hundred batches a second. @default 1000
+   */
   flushIntervalMs?: number
 }
 
@@ -64,7 +67,7 @@ export class TelemetryEmitter implements Startable {
     this.sink = init.sink
     this.maxQueue = checkInteger('maxQueue', init.maxQueue ?? 20_000, 1)
     this.maxBatch = checkInteger('maxBatch', init.maxBatch ?? 2000, 1)
-    this.flushIntervalMs = checkInteger('flushIntervalMs', init.flushIntervalMs ?? 200, 1)
+    this.flushIntervalMs = checkInteger('flushIntervalMs', init.flushIntervalMs ?? 1000, 1)
   }
 
   setSink(sink: TelemetrySink | undefined): void {
@@ -79,6 +82,7 @@ export class TelemetryEmitter implements Startable {
       return
     }
     this.queue.push(ev)
+    if (this.timer && this.queue.length === this.maxBatch >> 1) queueMicrotask(() => void this.flush())
   }
 
   stats(): { recorded: number; queued: number; lost: number } {

@@ -61,7 +61,7 @@ export interface NodeInit {
   protocols?: ProtocolFactory[]
   logger?: Logger
   clock?: Clock
-  /** Time between refreshes of the member list from the master, in ms. @default 2000 */
+  /** Time between refreshes of the member list from the master, in ms (an unknown destination refreshes at once). @default 5000 */
   membersRefreshMs?: number
   /**
    * The master's registry when it runs in this same process (the in-process launcher): joins and
@@ -132,7 +132,7 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     httpPort: checkPort('httpPort', init.httpPort ?? DEFAULT_HTTP_PORT),
     framePort: checkPort('framePort', init.framePort ?? DEFAULT_FRAME_PORT),
     masterUrl: role === 'master' ? undefined : masterUrl,
-    membersRefreshMs: init.membersRefreshMs ?? 2000,
+    membersRefreshMs: init.membersRefreshMs ?? 5000,
     httpHost: checkString('httpHost', init.httpHost ?? host),
   })
 }
