@@ -300,29 +300,40 @@ export class LocalCluster extends EventEmitter implements Startable {
     return env
   }
 
+  /**
+   * Resolves when each of `members` has answered GET /health once (nodes already seen are only
+   * checked to be still running). Up to 32 probes go out at once, each allowed 5 s: a master busy
+   * admitting hundreds of nodes answers late, not never.
+   */
   private async waitHealthy(members: Member[]): Promise<void> {
     const timeoutMs = this.init.startTimeoutMs ?? 15_000 + 200 * this.members.length
     const deadline = Date.now() + timeoutMs
-    const pending = new Set(members.filter((m) => !m.id || m.child))
-    while (pending.size > 0) {
-      for (const m of [...pending]) {
-        if (m.child && m.child.exitCode !== null) {
-          const why =
-            m.lastLines.filter((l) => l.startsWith('distlab:')).pop() ??
-            m.lastLines.at(-1) ??
-            `exit code ${m.child.exitCode}`
-          throw new ClusterError(`${m.plan.name} failed to start: ${why.replace(/^distlab: /, '')}`)
+    const failed = (m: Member) => {
+      if (!m.child || m.child.exitCode === null) return
+      const why =
+        m.lastLines.filter((l) => l.startsWith('distlab:')).pop() ??
+        m.lastLines.at(-1) ??
+        `exit code ${m.child.exitCode}`
+      throw new ClusterError(`${m.plan.name} failed to start: ${why.replace(/^distlab: /, '')}`)
+    }
+    for (const m of members) if (m.id) failed(m)
+    const pending = new Set(members.filter((m) => !m.id))
+    const probe = async (m: Member) => {
+      failed(m)
+      try {
+        const res = await fetch(`${nodeUrl(m.plan)}/health`, { signal: AbortSignal.timeout(5000) })
+        if (res.ok) {
+          m.id = ((await res.json()) as { id: string }).id
+          pending.delete(m)
         }
-        try {
-          const res = await fetch(`${nodeUrl(m.plan)}/health`, { signal: AbortSignal.timeout(1000) })
-          if (res.ok) {
-            m.id = ((await res.json()) as { id: string }).id
-            pending.delete(m)
-          }
-        } catch {
-          // not up yet
-        }
+      } catch {
+        // not up yet
       }
+    }
+    while (pending.size > 0) {
+      const round = [...pending]
+      for (let i = 0; i < round.length; i += 32) await Promise.all(round.slice(i, i + 32).map(probe))
+      for (const m of round) failed(m)
       if (pending.size === 0) break
       if (Date.now() > deadline)
         throw new ClusterError(
