@@ -36,14 +36,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalCluster } from '../../cluster/local.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
-import { runUnicastWorkload, quantiles } from '../../protocols/unicast/workload.js'
+import { runUnicastWorkload } from '../../protocols/unicast/workload.js'
+import { quantiles, type WorkloadNode } from '../../protocols/workload.js'
 import { runMulticastWorkload, type MulticastFigures } from '../../protocols/multicast/workload.js'
 import { parseDuration } from '../../core/options.js'
-import {
-  runBroadcastWorkload,
-  type BroadcastWorkloadReport,
-  type WorkloadNode,
-} from '../../protocols/broadcast/workload.js'
+import { runBroadcastWorkload, type BroadcastWorkloadReport } from '../../protocols/broadcast/workload.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
 import {
   STRATEGIES,

@@ -6,12 +6,13 @@
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import type { BroadcastDelivery, BroadcastStats, BroadcastStrategy, BroadcastTuning } from './broadcast.js'
+import { callApi, quantiles, sleep, type Quantiles, type WorkloadNode } from '../workload.js'
 
-export interface WorkloadNode {
-  name: string
-  /** The node's HTTP API, e.g. http://127.0.2.1:5000. */
-  url: string
-}
+export type { Quantiles, WorkloadNode }
+
+/** Calls during a broadcast run give up sooner than the default: a partitioned node must not stall it. */
+const call = <T>(url: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> =>
+  callApi<T>(url, method, path, body, timeoutMs)
 
 export interface BroadcastWorkloadInit {
   /** Every node that takes part in broadcast (the master included). */
@@ -36,13 +37,6 @@ export interface BroadcastWorkloadInit {
   maxRecoveryMs?: number
   /** Progress, for a bar. */
   onProgress?: (doneMs: number, totalMs: number) => void
-}
-
-export interface Quantiles {
-  p50: number
-  p95: number
-  p99: number
-  max: number
 }
 
 export interface BroadcastWorkloadReport {
@@ -79,33 +73,6 @@ export interface BroadcastWorkloadReport {
   recoveryMs: number
   framesByType: Record<string, number>
 }
-
-export function quantiles(xs: number[]): Quantiles {
-  const s = [...xs].sort((a, b) => a - b)
-  const q = (p: number) =>
-    s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]! : 0
-  const r = (v: number) => Math.round(v * 10) / 10
-  return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
-}
-
-async function call<T>(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const res = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

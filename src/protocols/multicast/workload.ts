@@ -7,7 +7,7 @@ import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastStats } from '../unicast/unicast.js'
 import type { GroupDelivery, GroupSendResult } from './groups.js'
 import { IpMulticastReceiver, IpMulticastSender } from './ip.js'
-import { quantiles, type Quantiles } from '../unicast/workload.js'
+import { callApi as call, quantiles, sleep, type Quantiles } from '../workload.js'
 
 export interface MulticastWorkloadInit {
   nodes: Array<{ name: string; url: string }>
@@ -41,24 +41,6 @@ export interface MulticastWorkloadReport {
   ip: MulticastFigures
 }
 
-async function call<T>(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const res = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const r3 = (v: number) => Math.round(v * 1000) / 1000
 
 export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise<MulticastWorkloadReport> {

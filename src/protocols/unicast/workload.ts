@@ -5,6 +5,9 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger } from '../../core/options.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastDelivery, UnicastSendResult, UnicastStats } from './unicast.js'
+import { callApi as call, quantiles, type Quantiles } from '../workload.js'
+
+export type { Quantiles }
 
 export interface UnicastWorkloadInit {
   nodes: Array<{ name: string; url: string }>
@@ -13,13 +16,6 @@ export interface UnicastWorkloadInit {
   transport: 'udp' | 'tcp'
   /** Applied to every link of every node for the run. */
   link: LinkRuleInit
-}
-
-export interface Quantiles {
-  p50: number
-  p95: number
-  p99: number
-  max: number
 }
 
 export interface UnicastWorkloadReport {
@@ -42,31 +38,6 @@ export interface UnicastWorkloadReport {
   /** Round-trip from send to acknowledgement, retransmissions included. */
   latencyMs: Quantiles
   durationMs: number
-}
-
-async function call<T>(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const res = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
-}
-
-export function quantiles(xs: number[]): Quantiles {
-  const s = [...xs].sort((a, b) => a - b)
-  const q = (p: number) =>
-    s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]! : 0
-  const r = (v: number) => Math.round(v * 10) / 10
-  return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
 }
 
 export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<UnicastWorkloadReport> {
