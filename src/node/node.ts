@@ -78,6 +78,8 @@ export interface NodeInit {
   httpHost?: string
   /** Peer ranges allowed besides loopback (CIDRs, addresses, host names) for URLs the node calls. @default [] */
   peerRanges?: string[]
+  /** Inbound TCP frame connections one remote address may hold open. @default 256 */
+  maxConnectionsPerAddress?: number
 }
 
 /** The master's side of membership, as a node in the same process sees it. */
@@ -157,6 +159,8 @@ export class Node implements Startable {
   private readonly udp: LinkEmulator
   private tcp: LinkEmulator
   private readonly deferTcp: boolean
+  /** NodeInit.maxConnectionsPerAddress, for a TCP transport bound after start(). */
+  private tcpConnectionsPerAddress: number | undefined
   private readonly protocols = new Map<string, Protocol>()
   /** The other members as protocols see them; rebuilt only when membership changes (protocols ask often). */
   private peerCache?: { names: readonly string[]; infos: readonly PeerInfo[] }
@@ -197,7 +201,12 @@ export class Node implements Startable {
     // With an OS-chosen port, TCP is bound after UDP so that both use the same number.
     this.deferTcp = !init.transports && this.cfg.framePort === 0
     this.tcp = this.emulate(
-      init.transports?.tcp ?? new TcpTransport({ host: this.cfg.host, port: this.cfg.framePort }),
+      init.transports?.tcp ??
+        new TcpTransport({
+          host: this.cfg.host,
+          port: this.cfg.framePort,
+          maxConnectionsPerAddress: (this.tcpConnectionsPerAddress = init.maxConnectionsPerAddress),
+        }),
     )
 
     const onBeat = (from: string) => {
@@ -321,7 +330,13 @@ export class Node implements Startable {
     try {
       await this.udp.start()
       if (this.deferTcp)
-        this.tcp = this.emulate(new TcpTransport({ host: this.cfg.host, port: this.udp.address().port }))
+        this.tcp = this.emulate(
+          new TcpTransport({
+            host: this.cfg.host,
+            port: this.udp.address().port,
+            maxConnectionsPerAddress: this.tcpConnectionsPerAddress,
+          }),
+        )
       await this.tcp.start()
       this.http = buildHttpApi(this)
       for (const p of this.protocols.values()) p.routes?.(this.http)

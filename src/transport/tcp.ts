@@ -2,7 +2,10 @@
 // idle longer than idleTimeoutMs close, and the pool keeps at most maxConnections (least recently
 // used go first), so a node that talks to every peer once does not hold N sockets. A stream that
 // sends a bad length cannot be resynchronised, so it is counted and closed; other connections go on.
-import { createServer, createConnection, type Server, type Socket } from 'node:net'
+// Inbound, one remote address may hold at most maxConnectionsPerAddress connections: the ones over
+// the cap are closed at once and reported as drops (reason too_many_connections), so one host cannot
+// take all of a node's file descriptors.
+import { createServer, createConnection, isIP, type Server, type Socket } from 'node:net'
 import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
 import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../core/options.js'
@@ -23,7 +26,24 @@ export interface TcpTransportInit {
   idleTimeoutMs?: number
   /** Outbound connections kept open at most. @default 64 */
   maxConnections?: number
+  /**
+   * Inbound connections one remote address may hold open at once; more are closed at once and
+   * counted. @default 256 (MAX_CONNECTIONS_PER_ADDRESS)
+   */
+  maxConnectionsPerAddress?: number
 }
+
+/**
+ * Default cap on the inbound connections of one remote address. A peer keeps at most one pooled
+ * connection to a node (two for a moment while one is replaced), and every peer connects from its
+ * own address: containers have their own, and local nodes (127.B.x.y each) bind their outbound
+ * connections to it (below). So a normal cluster holds 1-2 per address; 256 leaves room for that
+ * many nodes behind one NAT address or sharing 127.0.0.1 (the macOS fallback), and is the HTTP
+ * API's cap as well.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 256
+/** The drop reason of a connection over the per-address cap. */
+export const TOO_MANY_CONNECTIONS = 'too_many_connections'
 
 export class TcpTransport implements Transport {
   readonly kind = 'tcp' as const
@@ -37,6 +57,13 @@ export class TcpTransport implements Transport {
   private readonly connectTimeoutMs: number
   private readonly idleTimeoutMs: number
   private readonly maxConnections: number
+  private readonly maxConnectionsPerAddress: number
+  /** Remote address → its inbound connections open now. */
+  private readonly inboundPerAddress = new Map<string, number>()
+  /** Source address of outbound connections: the node's own when it binds one (not 0.0.0.0). */
+  private readonly localAddress: string | undefined
+  /** Inbound connections closed at once for being over the per-address cap. */
+  rejectedConnections = 0
 
   constructor(init: TcpTransportInit = {}) {
     this.host = checkString('host', init.host ?? '127.0.0.1')
@@ -50,6 +77,15 @@ export class TcpTransport implements Transport {
     this.connectTimeoutMs = checkInteger('connectTimeoutMs', init.connectTimeoutMs ?? 2000, 1)
     this.idleTimeoutMs = checkInteger('idleTimeoutMs', init.idleTimeoutMs ?? 15_000, 1)
     this.maxConnections = checkInteger('maxConnections', init.maxConnections ?? 64, 1)
+    this.maxConnectionsPerAddress = checkInteger(
+      'maxConnectionsPerAddress',
+      init.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS,
+      1,
+    )
+    // Without this the kernel picks 127.0.0.1 as the source of every loopback connection, and all
+    // the nodes of a local cluster would look like one address to the cap.
+    this.localAddress =
+      isIP(this.host) === 4 && this.host !== '0.0.0.0' && this.host.startsWith('127.') ? this.host : undefined
   }
 
   setHandler(handler: TransportHandler): void {
@@ -77,8 +113,22 @@ export class TcpTransport implements Transport {
   }
 
   private accept(socket: Socket): void {
-    this.track(socket)
     const from = { host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }
+    const open = (this.inboundPerAddress.get(from.host) ?? 0) + 1
+    if (open > this.maxConnectionsPerAddress) {
+      this.rejectedConnections++
+      socket.on('error', () => {})
+      socket.destroy()
+      this.handler?.drop({ reason: TOO_MANY_CONNECTIONS, bytes: 0, transport: 'tcp', direction: 'in', from })
+      return
+    }
+    this.inboundPerAddress.set(from.host, open)
+    socket.once('close', () => {
+      const left = (this.inboundPerAddress.get(from.host) ?? 1) - 1
+      if (left <= 0) this.inboundPerAddress.delete(from.host)
+      else this.inboundPerAddress.set(from.host, left)
+    })
+    this.track(socket)
     const reader = new FrameReader(this.maxFrameBytes)
     socket.on('data', (chunk) => {
       let frames: Buffer[]
@@ -118,7 +168,11 @@ export class TcpTransport implements Transport {
         if (this.outbound.get(key) === entry) this.outbound.delete(key)
       }
       const entry = new Promise<Socket>((resolve, reject) => {
-        const socket = createConnection({ host: to.host, port: to.port })
+        const socket = createConnection({
+          host: to.host,
+          port: to.port,
+          localAddress: this.outboundSource(to),
+        })
         this.track(socket)
         const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.connectTimeoutMs)
         socket.once('connect', () => {
@@ -148,6 +202,13 @@ export class TcpTransport implements Transport {
     return pending
   }
 
+  /** The node's own loopback address for a peer on loopback; otherwise the kernel's choice. */
+  private outboundSource(to: PeerAddress): string | undefined {
+    return this.localAddress && isIP(to.host) === 4 && to.host.startsWith('127.')
+      ? this.localAddress
+      : undefined
+  }
+
   async send(to: PeerAddress, env: Envelope): Promise<number> {
     if (!this.server) throw new NotStartedError('TCP transport is not started')
     const frame = lengthPrefixed(encodeFrame(env, { maxFrameBytes: this.maxFrameBytes }))
@@ -166,6 +227,7 @@ export class TcpTransport implements Transport {
     for (const s of this.sockets) s.destroy()
     this.sockets.clear()
     this.outbound.clear()
+    this.inboundPerAddress.clear()
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
