@@ -2,12 +2,13 @@
 // each from its own address so the per-address limit applies to each, and one of them — the master —
 // merges and deduplicates, tells the others when the text is complete, and submits it.
 //
-// Why this shape. The N clients run in one process (what `distlab download` starts), but each is a
-// separate party on the wire: its own line-server connection bound to its own address, and its own
+// Why this shape. The N clients run in one process (what `distlab download` starts) or one per
+// process or container (DownloadClient, `distlab download client`), but each is a separate party on
+// the wire: its own line-server connection bound to its own address, and its own
 // TCP channel listener (newline-delimited JSON, channel.ts) on that address. They coordinate only
 // over those sockets, never through shared memory, so one client crashing (crash(): its sockets drop
-// with no goodbye) looks to the others exactly as a dead process would, and the same code would run
-// one client per process or per container. The master is the lowest-ranked live client (a bully
+// with no goodbye) looks to the others exactly as a dead process would, and the same CoopClient runs
+// alone, one client per process or container. The master is the lowest-ranked live client (a bully
 // election with fixed ranks: a client scans ranks 0..N-1 and joins the first that answers as master,
 // or becomes master itself when it reaches its own rank), so a successor is found without a vote.
 // Nothing fetched is lost when the master dies: every client keeps the lines it fetched and hands
@@ -16,12 +17,21 @@
 // as processes would add process management and nothing the survivability needs; the whole
 // process dying is covered by the journal.
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  mkdirSync,
+} from 'node:fs'
 import { dirname } from 'node:path'
 import type { Logger } from '../../core/logger.js'
 import { named, silentLogger } from '../../core/logger.js'
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
-import { DistlabError, InvalidArgumentError, TimeoutError } from '../../core/errors.js'
+import { DistlabError, InvalidArgumentError, TimeoutError, wrapSocketError } from '../../core/errors.js'
 import { LineClient, type ServedLine } from './line-client.js'
 import { JsonLineChannel, LINES_PER_BATCH, type ChannelMessage } from './channel.js'
 import {
@@ -234,6 +244,26 @@ export function readJournal(path: string, total: number): Map<number, string> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+/** What a CoopClient needs from whoever runs it: N in one process, or one alone. */
+interface CoopContext {
+  readonly options: CooperativeDownloadOptions
+  readonly log: Logger
+  /** Channel address of each rank (host may be a DNS name). */
+  readonly roster: ReadonlyArray<{ host: string; port: number } | undefined>
+  mergeMs: number
+  mergeLines: number
+  outOfRange: number
+  badChannelMessages: number
+  progress(lines: number): void
+  masterChanged(rank: number, fromJournal: number): void
+  fail(err: Error): void
+  finish(rank: number, reply: string | undefined, merged: Map<number, string>): void
+  /** A member heard from its master that the text was submitted. */
+  submittedByMaster(reply: string): void
+  /** A member joined the master of this rank. */
+  joinedMaster(rank: number): void
+}
+
 /** One cooperating client. */
 class CoopClient {
   alive = true
@@ -249,6 +279,7 @@ class CoopClient {
   private readonly members = new Set<JsonLineChannel>()
   private wake: (() => void) | undefined
   private finding = false
+  private fetching = false
   // Master state.
   private merged: Map<number, string> | undefined
   private journalFd: number | undefined
@@ -259,9 +290,11 @@ class CoopClient {
   private rttMsBefore = 0
 
   constructor(
-    private readonly dl: CooperativeDownload,
+    private readonly dl: CoopContext,
     readonly rank: number,
     readonly localAddress: string | undefined,
+    /** Where the channel listener binds: default the local address (or 127.0.0.1), an OS-chosen port. */
+    private readonly listenOn: { host?: string; port?: number } = {},
   ) {
     this.lc = this.newLineClient()
   }
@@ -295,11 +328,16 @@ class CoopClient {
     await this.lc.connect()
     if (this.dl.options.resetSession) await this.lc.resetSession()
     const server = createServer((s) => this.acceptChannel(s))
-    const host = this.localAddress ?? '127.0.0.1'
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, host, () => resolve())
-    })
+    const host = this.listenOn.host ?? this.localAddress ?? '127.0.0.1'
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(wrapSocketError(err, `channel port on ${host}`)))
+        server.listen(this.listenOn.port ?? 0, host, () => resolve())
+      })
+    } catch (err) {
+      await this.lc.close()
+      throw err
+    }
     this.channelServer = server
     const a = server.address() as { port: number }
     return { host, port: a.port }
@@ -330,6 +368,26 @@ class CoopClient {
   // a request goes out up to half an interval before it, which makes up for a late timer at once
   // and stays within the server's tolerance of one interval.
   private async fetchLoop(): Promise<void> {
+    if (this.fetching) return
+    this.fetching = true
+    try {
+      await this.fetchLines()
+    } finally {
+      this.fetching = false
+    }
+  }
+
+  /**
+   * Fetch again after a `complete` from a master that then died before it submitted: the next
+   * master may lack lines, and this client is the one to fetch them.
+   */
+  private resumeFetching(): void {
+    if (!this.alive || this.finished || !this.stopFetching || this.completing) return
+    this.stopFetching = false
+    void this.fetchLoop()
+  }
+
+  private async fetchLines(): Promise<void> {
     const intervalMs = 1000 / this.dl.options.ratePerSecond
     let tat = Number.NEGATIVE_INFINITY
     while (this.alive && !this.stopFetching) {
@@ -391,7 +449,7 @@ class CoopClient {
     if (this.finding) return
     this.finding = true
     try {
-      const n = this.dl.options.clients
+      const n = this.dl.roster.length
       while (this.alive && !this.finished) {
         let retry = false
         for (let r = 0; r < n && this.alive; r++) {
@@ -442,6 +500,7 @@ class CoopClient {
                 }
                 this.toMaster = ch
                 this.dl.log.debug({ rank: this.rank, master: m.rank }, 'joined master')
+                this.dl.joinedMaster(m.rank)
                 this.handOver(ch)
                 return done('joined')
               }
@@ -456,6 +515,7 @@ class CoopClient {
               this.toMaster = undefined
               if (this.alive && !this.finished) {
                 this.dl.log.info({ rank: this.rank }, 'lost the master; looking for the next')
+                this.resumeFetching()
                 void this.findMaster()
               }
             }
@@ -478,7 +538,11 @@ class CoopClient {
       this.stopFetching = true
       this.wake?.()
     } else if (m.t === 'submitted') {
+      if (this.finished) return
       this.finished = true
+      this.stopFetching = true
+      this.wake?.()
+      this.dl.submittedByMaster(m.reply)
     }
   }
 
@@ -631,7 +695,7 @@ class CoopClient {
   }
 }
 
-export class CooperativeDownload {
+export class CooperativeDownload implements CoopContext {
   readonly options: CooperativeDownloadOptions
   /** @internal */ readonly log: Logger
   /** @internal channel address of each rank */ readonly roster: Array<
@@ -747,6 +811,11 @@ export class CooperativeDownload {
     }
   }
 
+  /** @internal Members stop with the run; nothing to do. */
+  submittedByMaster(): void {}
+  /** @internal The master is known from masterChanged. */
+  joinedMaster(): void {}
+
   /** @internal */
   fail(err: Error): void {
     const s = this.settle
@@ -809,4 +878,300 @@ export class CooperativeDownload {
 
 export function cooperativeDownload(init: CooperativeDownloadInit): CooperativeDownload {
   return new CooperativeDownload(init)
+}
+
+export interface DownloadClientInit {
+  /** The line server (host may be a DNS name). */
+  server: { host: string; port: number }
+  /** This client's rank: its index in `peers`. Rank 0 is the first master. */
+  rank: number
+  /** The channel address of every client, in rank order (this one's included; hosts may be names). */
+  peers: ReadonlyArray<{ host: string; port: number }>
+  /** The id sent with SUBMIT. @default 'distlab' */
+  id?: string
+  /** Distinct lines the text has. @default 1000 */
+  lines?: number
+  /** Lines per second this client asks for: the server's per-address limit. @default 100 */
+  ratePerSecond?: number
+  /** Address the channel listener binds (its port is this rank's in `peers`). @default '0.0.0.0' */
+  listenHost?: string
+  /** Local address to connect from (line server and channel). @default the OS's choice */
+  localAddress?: string
+  /** Send SESSION RESET before fetching. @default false */
+  resetSession?: boolean
+  /** Journal of collected lines, written while this client is master (share it to resume). @default none */
+  journalPath?: string
+  /** Remove the journal after a SUBMIT SUCCESS that got every line right. @default true */
+  removeJournalOnSuccess?: boolean
+  /** Wait up to this long for the line server to accept a connection, in ms. @default 30000 */
+  serverWaitMs?: number
+  /** Wait up to this long for every peer's channel to accept before fetching, in ms (a common start). @default 30000 */
+  peersWaitMs?: number
+  /** Give up after this long. @default 30 minutes */
+  timeoutMs?: number
+  signal?: AbortSignal
+  logger?: Logger
+  /** While this client is master: called at most every 100 ms while lines come in, and at the end. */
+  onProgress?: (p: DownloadProgress) => void
+}
+
+/** What one client alone knows at the end. */
+export interface DownloadClientResult {
+  rank: number
+  role: 'master' | 'member'
+  clients: number
+  /** Master: distinct lines submitted. Member: distinct lines this client fetched. */
+  lines: number
+  seconds: number
+  /** This client's SENDLINE requests, those answered -1, and lines served to it. */
+  requests: number
+  rateLimited: number
+  served: number
+  /** Lines served to this client that it already had. */
+  ownDuplicates: number
+  submitted: boolean
+  submitReply: string | undefined
+  /** Master: lines read back from the journal when it took over. */
+  fromJournal: number
+  masterRank: number | undefined
+  mergeUsPerLine: number
+}
+
+/**
+ * One cooperating client on its own, for one client per process or container: the same CoopClient
+ * as in CooperativeDownload, with a fixed channel port and peers reached by name.
+ */
+export class DownloadClient implements CoopContext {
+  readonly options: CooperativeDownloadOptions
+  readonly rank: number
+  /** @internal */ readonly log: Logger
+  /** @internal */ readonly roster: ReadonlyArray<{ host: string; port: number }>
+  /** @internal */ mergeMs = 0
+  /** @internal */ mergeLines = 0
+  /** @internal */ outOfRange = 0
+  /** @internal */ badChannelMessages = 0
+  private readonly listenHost: string
+  private readonly serverWaitMs: number
+  private readonly peersWaitMs: number
+  private readonly onProgress: ((p: DownloadProgress) => void) | undefined
+  private readonly signal: AbortSignal | undefined
+  private client: CoopClient | undefined
+  private startedAt = 0
+  private collected = 0
+  private lastProgressAt = 0
+  private masterRank: number | undefined
+  private fromJournal = 0
+  private settle: { resolve: (r: DownloadClientResult) => void; reject: (e: Error) => void } | undefined
+
+  constructor(init: DownloadClientInit) {
+    if (!init || !Array.isArray(init.peers) || init.peers.length === 0)
+      throw new InvalidArgumentError('peers must list every client’s channel address, in rank order', 'peers')
+    const peers = init.peers.map((p, i) => ({
+      host: checkString(`peers[${i}].host`, p?.host),
+      port: checkPort(`peers[${i}].port`, p?.port),
+    }))
+    this.rank = checkInteger('rank', init.rank, 0, peers.length - 1)
+    const localAddress =
+      init.localAddress === undefined ? undefined : checkString('localAddress', init.localAddress)
+    const resolved = resolveCooperativeDownloadOptions({
+      server: init.server,
+      clients: peers.length,
+      id: init.id,
+      lines: init.lines,
+      ratePerSecond: init.ratePerSecond,
+      resetSession: init.resetSession,
+      journalPath: init.journalPath,
+      removeJournalOnSuccess: init.removeJournalOnSuccess,
+      timeoutMs: init.timeoutMs,
+    })
+    this.options = Object.freeze({
+      ...resolved,
+      localAddresses: Object.freeze(peers.map((_, i) => (i === this.rank ? localAddress : undefined))),
+    })
+    this.roster = Object.freeze(peers)
+    this.listenHost = checkString('listenHost', init.listenHost ?? '0.0.0.0')
+    this.serverWaitMs = checkInteger('serverWaitMs', init.serverWaitMs ?? 30_000, 0)
+    this.peersWaitMs = checkInteger('peersWaitMs', init.peersWaitMs ?? 30_000, 0)
+    this.log = named(init.logger ?? silentLogger, 'distlab:download')
+    this.onProgress = init.onProgress
+    this.signal = init.signal
+  }
+
+  /**
+   * Runs this client until the master submits: the master resolves with the SUBMIT reply, a member
+   * once its master tells it the text was submitted. Releases every socket before it settles.
+   */
+  async run(): Promise<DownloadClientResult> {
+    const o = this.options
+    this.signal?.throwIfAborted()
+    const done = new Promise<DownloadClientResult>((resolve, reject) => (this.settle = { resolve, reject }))
+    done.catch(() => {})
+    const onAbort = () => this.fail(new DownloadError('download aborted', { cause: this.signal?.reason }))
+    this.signal?.addEventListener('abort', onAbort, { once: true })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const own = this.roster[this.rank]!
+    try {
+      const deadline = Date.now() + this.serverWaitMs
+      for (let attempt = 0; ; attempt++) {
+        this.signal?.throwIfAborted()
+        const c = new CoopClient(this, this.rank, o.localAddresses[this.rank], {
+          host: this.listenHost,
+          port: own.port,
+        })
+        try {
+          await c.start()
+          this.client = c
+          break
+        } catch (err) {
+          // The line server (or the name it goes by) may not be up yet; a busy channel port is final.
+          if ((err as { code?: string }).code === 'ERR_ADDRESS_IN_USE' || Date.now() > deadline) throw err
+          this.log.debug({ attempt, err: (err as Error).message }, 'line server not reachable yet')
+          await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)))
+        }
+      }
+      await this.waitForPeers()
+      this.startedAt = performance.now()
+      timer = setTimeout(
+        () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
+        o.timeoutMs,
+      )
+      this.client.run()
+      return await done
+    } finally {
+      clearTimeout(timer)
+      this.signal?.removeEventListener('abort', onAbort)
+      await this.client?.stop().catch(() => {})
+    }
+  }
+
+  /** Until every other client's channel accepts a connection, or peersWaitMs: a common start. */
+  private async waitForPeers(): Promise<void> {
+    const deadline = Date.now() + this.peersWaitMs
+    const waiting = new Set(this.roster.map((_, i) => i).filter((i) => i !== this.rank))
+    for (let round = 0; waiting.size > 0 && Date.now() < deadline && round < 10_000; round++) {
+      this.signal?.throwIfAborted()
+      await Promise.all(
+        [...waiting].map(async (i) => {
+          if (await probe(this.roster[i]!, 1000)) waiting.delete(i)
+        }),
+      )
+      if (waiting.size > 0) await sleep(200)
+    }
+    if (waiting.size > 0)
+      this.log.warn({ rank: this.rank, missing: [...waiting] }, 'starting without every peer')
+  }
+
+  /** The current master's rank as far as this client knows (its own when it is master). */
+  master(): number | undefined {
+    return this.masterRank
+  }
+
+  /** @internal */
+  masterChanged(rank: number, fromJournal: number): void {
+    this.masterRank = rank
+    this.fromJournal = fromJournal
+  }
+
+  /** @internal */
+  joinedMaster(rank: number): void {
+    this.masterRank = rank
+  }
+
+  /** @internal */
+  progress(lines: number): void {
+    if (lines <= this.collected && this.lastProgressAt > 0) return
+    this.collected = lines
+    const now = performance.now()
+    if (
+      this.onProgress &&
+      (now - this.lastProgressAt >= PROGRESS_INTERVAL_MS || lines === this.options.lines)
+    ) {
+      this.lastProgressAt = now
+      this.onProgress(this.snapshot())
+    }
+  }
+
+  private snapshot(): DownloadProgress {
+    return {
+      lines: this.collected,
+      total: this.options.lines,
+      elapsedMs: performance.now() - this.startedAt,
+      requests: this.client?.requests ?? 0,
+      masterRank: this.masterRank,
+    }
+  }
+
+  /** @internal */
+  fail(err: Error): void {
+    const s = this.settle
+    if (!s) return
+    this.settle = undefined
+    s.reject(err)
+  }
+
+  private result(role: 'master' | 'member', lines: number, reply: string | undefined): DownloadClientResult {
+    const c = this.client!
+    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
+    return {
+      rank: this.rank,
+      role,
+      clients: this.roster.length,
+      lines,
+      seconds: (performance.now() - this.startedAt) / 1000,
+      requests: c.requests,
+      rateLimited: c.rateLimited,
+      served: c.served,
+      ownDuplicates: Math.max(0, c.served - c.own.size),
+      submitted: parsed?.ok ?? false,
+      submitReply: reply,
+      fromJournal: role === 'master' ? this.fromJournal : 0,
+      masterRank: role === 'master' ? this.rank : this.masterRank,
+      mergeUsPerLine: this.mergeLines > 0 ? (this.mergeMs * 1000) / this.mergeLines : 0,
+    }
+  }
+
+  /** @internal This client, as master, has submitted. */
+  finish(_rank: number, reply: string | undefined, merged: Map<number, string>): void {
+    const s = this.settle
+    if (!s) return
+    this.settle = undefined
+    const o = this.options
+    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
+    if (o.journalPath && o.removeJournalOnSuccess && parsed?.ok && parsed.correct === o.lines)
+      rmSync(o.journalPath, { force: true })
+    this.onProgress?.(this.snapshot())
+    s.resolve(this.result('master', merged.size, reply))
+  }
+
+  /** @internal This client, as member, heard that its master submitted. */
+  submittedByMaster(reply: string): void {
+    const s = this.settle
+    if (!s) return
+    this.settle = undefined
+    s.resolve(this.result('member', this.client?.own.size ?? 0, reply))
+  }
+}
+
+/** True when a TCP connection to `to` opens within `timeoutMs` (it is closed at once). */
+function probe(to: { host: string; port: number }, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: to.host, port: to.port })
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve(false)
+    }, timeoutMs)
+    s.once('error', () => {
+      clearTimeout(timer)
+      resolve(false)
+    })
+    s.once('connect', () => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve(true)
+    })
+  })
+}
+
+export function downloadClient(init: DownloadClientInit): DownloadClient {
+  return new DownloadClient(init)
 }

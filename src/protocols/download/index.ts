@@ -14,6 +14,10 @@ export { LineClient, LineProtocolError, type LineClientInit, type ServedLine } f
 export {
   CooperativeDownload,
   cooperativeDownload,
+  DownloadClient,
+  downloadClient,
+  type DownloadClientInit,
+  type DownloadClientResult,
   DownloadError,
   clientAddress,
   isLoopbackHost,

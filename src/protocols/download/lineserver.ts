@@ -246,6 +246,11 @@ export class LineServer {
     return this.sessions.get(address)
   }
 
+  /** Every client address seen, with its session: what each address was served and refused. */
+  addresses(): Array<Readonly<AddressSession>> {
+    return [...this.sessions.values()].map((x) => ({ ...x }))
+  }
+
   /** Forgets every address's session (what a fresh server would do) and restarts a seeded sequence. */
   resetAll(): void {
     for (const s of this.sessions.values()) this.clearSession(s)
