@@ -706,7 +706,7 @@ async function benchAnycast(
 function benchCluster(cmd: Command, nodes: number): Command {
   return cmd
     .option('--nodes <n>', 'nodes besides the master', intOption('--nodes', 2, 1000), nodes)
-    .option('--mode <mode>', 'inproc (one process) or process', modeOption, 'inproc')
+    .option('--mode <mode>', 'inproc (one process) or process (kill -9 for real)', modeOption, 'inproc')
     .option(
       '--block <n>',
       'address block of the bench cluster (127.<n>.x.y)',
@@ -900,12 +900,14 @@ export function registerMessagingCommands(program: Command): void {
 
   const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench')
   if (!bench.description()) bench.description('measure a protocol on a fresh cluster of its own')
-  bench
-    .command('broadcast')
-    .description(
-      'Maelstrom-style broadcast workload (half broadcasts, half reads) on a fresh cluster; reports msgsPerOp, lost, latency, redundancy',
-    )
-    .option('--nodes <n>', 'nodes besides the master', intOption('--nodes', 2, 1000), 25)
+  benchCluster(
+    bench
+      .command('broadcast')
+      .description(
+        'Maelstrom-style broadcast workload (half broadcasts, half reads) on a fresh cluster; reports msgsPerOp, lost, latency, redundancy',
+      ),
+    25,
+  )
     .option('--latency <d>', 'one-way delay of every link', '100ms')
     .option('--rate <n>', 'operations per second', numberOption('--rate', 0.1, 10_000), 100)
     .option('--duration <d>', 'length of the run', '20s')
@@ -919,14 +921,6 @@ export function registerMessagingCommands(program: Command): void {
     .option('--batch <d>', 'batch eager pushes for this long (fewer messages, more latency)')
     .option('--durable', 'acknowledge a broadcast only once a second node holds it (default with --kill)')
     .option('--recovery <d>', 'longest pause after the run for the nodes to converge', '30s')
-    .option('--mode <mode>', 'inproc (one process) or process (kill -9 for real)', modeOption, 'inproc')
-    .option(
-      '--block <n>',
-      'address block of the bench cluster (127.<n>.x.y)',
-      intOption('--block', 0, 255),
-      200,
-    )
-    .option('--json', 'print the report as JSON')
     .action((o: BenchBroadcastOptions) => benchBroadcast(o))
 
   faultOptions(
