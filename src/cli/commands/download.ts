@@ -2,6 +2,8 @@
 //   distlab lineserver       the course's line server in the foreground
 //   distlab download         N cooperating clients with a master collect and SUBMIT the text
 //   distlab download bench   the speedup experiment with its plots
+//   distlab download client  one cooperating client alone (one per process or container)
+//   distlab download --mode docker   a line server and N client containers on a network of their own
 import type { Command } from 'commander'
 import { join } from 'node:path'
 import { writeFileSync, rmSync, mkdirSync } from 'node:fs'
@@ -12,6 +14,8 @@ import { intOption, numberOption, stateDirOf } from '../context.js'
 import { printJson, table, Progress, color, formatDuration } from '../output.js'
 import {
   CooperativeDownload,
+  DownloadClient,
+  DEFAULT_CHANNEL_PORT,
   DEFAULT_LINE_COUNT,
   DEFAULT_LINE_SERVER_PORT,
   DEFAULT_RATE_LINES_PER_S,
@@ -23,6 +27,8 @@ import {
   type DownloadResult,
 } from '../../protocols/download/index.js'
 import { writeChart } from '../../monitor/plot.js'
+import { DEFAULT_IMAGE, buildImage, buildLocalBaseImage, requireDocker } from '../../cluster/docker.js'
+import { DEFAULT_DOWNLOAD_PROJECT, DockerDownload } from '../../cluster/download-docker.js'
 
 interface LineServerCliOptions {
   host: string
@@ -60,7 +66,11 @@ async function runLineServer(o: LineServerCliOptions): Promise<void> {
     if (stopping) return
     stopping = true
     const s = server.stats()
-    logger.info({ ...s }, 'line server stopping')
+    // Each client address's session: who was served what (a containerised download reads this).
+    const addresses = server
+      .addresses()
+      .map((a) => ({ address: a.address, served: a.served, rateLimited: a.rateLimited, submits: a.submits }))
+    logger.info({ ...s, addresses }, 'line server stopping')
     await server.stop()
     process.exit(0)
   }
@@ -80,8 +90,20 @@ interface DownloadCliOptions {
   out?: string
   timeout?: number
   killMasterAt?: number
+  killClientAt?: number
   json?: boolean
   logLevel?: string
+  mode?: string
+  // download client
+  rank?: number
+  peers?: string
+  journal?: string
+  listen?: string
+  reportProgress?: boolean
+  // --mode docker
+  image?: string
+  build?: boolean
+  project?: string
 }
 
 const listOption =
@@ -126,6 +148,7 @@ async function runDownload(o: DownloadCliOptions, cmd: Command): Promise<void> {
   if (o.fresh) rmSync(journalPath, { force: true })
   const progress = new Progress('lines', o.lines, { enabled: !o.json })
   let killed = false
+  let killedMember = false
   const dl: CooperativeDownload = new CooperativeDownload({
     server,
     clients: n,
@@ -150,6 +173,15 @@ async function runDownload(o: DownloadCliOptions, cmd: Command): Promise<void> {
         if (!o.json)
           process.stderr.write(`\n${color.yellow(`killing the master (client ${p.masterRank})`)}\n`)
         dl.crash(p.masterRank)
+      }
+      if (o.killClientAt !== undefined && !killedMember && p.lines >= o.killClientAt) {
+        killedMember = true
+        let victim = n - 1
+        if (victim === dl.master()) victim--
+        if (victim >= 0) {
+          if (!o.json) process.stderr.write(`\n${color.yellow(`killing client ${victim}`)}\n`)
+          dl.crash(victim)
+        }
       }
     },
   })
@@ -207,6 +239,220 @@ async function runDownload(o: DownloadCliOptions, cmd: Command): Promise<void> {
     const reply = r.submitReply ?? '(not submitted)'
     process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
     if (o.out) process.stdout.write(`wrote ${o.out}\n`)
+  }
+  if (!r.submitted) process.exitCode = 1
+}
+
+/** Aborts on Ctrl-C or SIGTERM, so that what a run holds (sockets, containers) is released first. */
+function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController()
+  const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(sig))
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    },
+  }
+}
+
+/** `distlab download client`: one cooperating client, e.g. in its own container. */
+async function runClient(o: DownloadCliOptions): Promise<void> {
+  if (o.rank === undefined) throw new InvalidArgumentError('--rank is required', '--rank')
+  if (!o.peers) throw new InvalidArgumentError('--peers host:port,host:port,... is required', '--peers')
+  if (!o.server) throw new InvalidArgumentError('--server host:port is required', '--server')
+  const server = parseHostPort('--server', o.server, DEFAULT_LINE_SERVER_PORT)
+  const peers = listOption('--peers')(o.peers).map((p) => parseHostPort('--peers', p, DEFAULT_CHANNEL_PORT))
+  if (o.rank >= peers.length)
+    throw new InvalidArgumentError(
+      `--rank must be below the number of --peers (${peers.length}), got ${o.rank}`,
+      '--rank',
+    )
+  const progress = new Progress(`client ${o.rank}`, o.lines, { enabled: !o.json && !o.reportProgress })
+  const { signal, dispose } = abortOnSignals()
+  const client = new DownloadClient({
+    server,
+    rank: o.rank,
+    peers,
+    id: o.id,
+    lines: o.lines,
+    ratePerSecond: o.rate,
+    listenHost: o.listen,
+    localAddress: o.bind,
+    resetSession: o.reset,
+    journalPath: o.journal,
+    timeoutMs: o.timeout,
+    signal,
+    logger: cliLogger(o.logLevel),
+    onProgress: (p) => {
+      if (o.reportProgress)
+        process.stderr.write(
+          JSON.stringify({
+            progress: { lines: p.lines, total: p.total, rank: o.rank, elapsedMs: Math.round(p.elapsedMs) },
+          }) + '\n',
+        )
+      else {
+        const rate = p.elapsedMs > 0 ? (p.lines / p.elapsedMs) * 1000 : 0
+        progress.update(p.lines, `${rate.toFixed(0)} lines/s (master)`)
+      }
+    },
+  })
+  let r
+  try {
+    r = await client.run()
+  } finally {
+    dispose()
+  }
+  progress.done()
+  if (o.json)
+    printJson({
+      rank: r.rank,
+      role: r.role,
+      clients: r.clients,
+      lines: r.lines,
+      seconds: Number(r.seconds.toFixed(3)),
+      requests: r.requests,
+      rateLimited: r.rateLimited,
+      served: r.served,
+      submitted: r.submitted,
+      submitReply: r.submitReply ?? null,
+      fromJournal: r.fromJournal,
+      masterRank: r.masterRank ?? null,
+      mergeUsPerLine: Number(r.mergeUsPerLine.toFixed(2)),
+    })
+  else {
+    const who =
+      r.role === 'master'
+        ? `client ${r.rank} (master): ${r.lines} lines${r.fromJournal ? ` (${r.fromJournal} from the journal)` : ''} in ${formatDuration(r.seconds * 1000)}`
+        : `client ${r.rank}: fetched ${r.lines} distinct lines; master ${r.masterRank ?? '?'} submitted`
+    process.stdout.write(
+      `${who}; ${r.requests} requests, ${r.rateLimited} rate-limited, ${r.served} lines served to this client\n`,
+    )
+    const reply = r.submitReply ?? '(not submitted)'
+    process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+  }
+  // A member's job ends when it is told the text is in, whatever the server said of it.
+  if (r.role === 'master' && !r.submitted) process.exitCode = 1
+}
+
+/** `distlab download --mode docker`: a line server and N client containers. */
+async function runDockerDownload(o: DownloadCliOptions): Promise<void> {
+  for (const [flag, v] of [
+    ['--server', o.server],
+    ['--bind', o.bind],
+    ['--reset', o.reset],
+    ['--fresh', o.fresh],
+    ['--out', o.out],
+  ] as const)
+    if (v !== undefined)
+      throw new InvalidArgumentError(
+        `${flag} does not apply to --mode docker (its server is a container)`,
+        flag,
+      )
+  const clients = o.clients ?? [1]
+  if (clients.length !== 1)
+    throw new InvalidArgumentError('--clients takes one number (a list is for `download bench`)', '--clients')
+  const n = clients[0]!
+  const image = o.image ?? process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE
+  if (o.build) {
+    await requireDocker()
+    const base = await buildLocalBaseImage()
+    if (!o.json) process.stderr.write(`building ${image} FROM ${base.tag} ...\n`)
+    await buildImage({ tag: image, baseImage: base.tag })
+  }
+  const progress = new Progress(`${n} client containers`, o.lines, { enabled: !o.json })
+  const { signal, dispose } = abortOnSignals()
+  const dl = new DockerDownload({
+    clients: n,
+    image,
+    project: o.project,
+    lines: o.lines,
+    ratePerSecond: o.rate,
+    id: o.id,
+    timeoutMs: o.timeout,
+    killMasterAt: o.killMasterAt,
+    killClientAt: o.killClientAt,
+    signal,
+    logger: cliLogger(o.logLevel),
+    onProgress: (p) => progress.update(p.lines, `master ${p.masterRank ?? '-'}`),
+    onEvent: (text) => {
+      if (!o.json) process.stderr.write(`\n${color.yellow(text)}\n`)
+    },
+  })
+  let r
+  try {
+    r = await dl.run()
+  } finally {
+    dispose()
+  }
+  progress.done()
+  const perAddress = new Map(r.serverAddresses.map((a) => [a.address, a]))
+  if (o.json) {
+    printJson({
+      clients: r.clients,
+      lines: r.lines,
+      seconds: Number(r.seconds.toFixed(3)),
+      requests: r.requests,
+      duplicates: r.duplicates,
+      submitted: r.submitted,
+      submitReply: r.submitReply ?? null,
+      mode: 'docker',
+      rateLimited: r.rateLimited,
+      resumed: r.fromJournal,
+      takeovers: r.masterRank === 0 ? 0 : 1,
+      masterRank: r.masterRank,
+      killed: r.killed.filter((k) => k.rank >= 0),
+      perClient: r.perClient.map((c) => ({
+        rank: c.rank,
+        container: c.container,
+        address: c.address,
+        alive: c.alive,
+        requests: (perAddress.get(c.address)?.served ?? 0) + (perAddress.get(c.address)?.rateLimited ?? 0),
+        served: perAddress.get(c.address)?.served ?? 0,
+      })),
+      serverAddresses: r.serverAddresses,
+    })
+  } else {
+    process.stdout.write(
+      table(
+        ['clients', 'lines', 'time', 'requests', 'rate-limited', 'duplicates', 'from journal', 'master'],
+        [
+          [
+            r.clients,
+            r.lines,
+            formatDuration(r.seconds * 1000),
+            r.requests,
+            r.rateLimited,
+            r.duplicates,
+            r.fromJournal,
+            r.masterRank,
+          ],
+        ],
+      ),
+    )
+    process.stdout.write(
+      table(
+        ['client', 'container', 'address', 'requests', 'lines served', 'alive'],
+        r.perClient.map((c) => {
+          const a = perAddress.get(c.address)
+          return [
+            c.rank === r.masterRank ? `${c.rank} (master)` : c.rank,
+            c.container,
+            c.address || '-',
+            a ? a.served + a.rateLimited : '-',
+            a ? a.served : '-',
+            c.alive ? 'yes' : color.red('killed'),
+          ]
+        }),
+      ),
+    )
+    const reply = r.submitReply ?? '(not submitted)'
+    process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+    process.stdout.write(
+      `the line server saw ${r.serverAddresses.length} client address${r.serverAddresses.length === 1 ? '' : 'es'}; every container, the network and the volume are removed\n`,
+    )
   }
   if (!r.submitted) process.exitCode = 1
 }
@@ -328,10 +574,15 @@ export function registerDownloadCommands(program: Command): void {
     .summary(
       'cooperating clients collect every line from a line server (seed 003); `download bench` plots the speedup',
     )
-    .argument('[mode]', '"bench" runs the speedup experiment instead of one download')
+    .argument(
+      '[what]',
+      '"bench" runs the speedup experiment; "client" runs one cooperating client alone (see --rank, --peers)',
+    )
     .description(
       'N cooperating clients, each from its own address, collect every line from a line server; a master merges, deduplicates and SUBMITs.\n' +
-        '`download bench` downloads with 1, 2, 3, ... clients, each against a fresh server session, and prints and plots time against clients',
+        '`download bench` downloads with 1, 2, 3, ... clients, each against a fresh server session, and prints and plots time against clients.\n' +
+        '`download --mode docker --clients N` runs a line server and N client containers on a network of their own (each client its own address), then removes them.\n' +
+        '`download client --rank R --peers h0:9900,h1:9900,... --server H:9801` is one client alone (what each container runs)',
     )
     .option(
       '--server <host:port>',
@@ -360,9 +611,40 @@ export function registerDownloadCommands(program: Command): void {
     .option('--timeout <ms>', 'give up (bench: on one run) after this long', intOption('--timeout', 1))
     .option(
       '--kill-master-at <lines>',
-      'crash the master once this many lines are in (a fault demo)',
+      'crash the master (docker: `docker kill` its container) once this many lines are in (a fault demo)',
       intOption('--kill-master-at', 0),
     )
+    .option(
+      '--kill-client-at <lines>',
+      'crash the highest-ranked client that is not the master once this many lines are in',
+      intOption('--kill-client-at', 0),
+    )
+    .option(
+      '--mode <mode>',
+      'local (every client in this process, on its own loopback address) or docker',
+      'local',
+    )
+    .option('--image <tag>', `docker: the image (default $DISTLAB_IMAGE or ${DEFAULT_IMAGE})`)
+    .option('--build', 'docker: build the image from this checkout first (offline base from the host node)')
+    .option(
+      '--project <name>',
+      `docker: network name and container-name prefix (default ${DEFAULT_DOWNLOAD_PROJECT})`,
+    )
+    .option(
+      '--rank <n>',
+      "client: this client's rank (its index in --peers; 0 is the first master)",
+      intOption('--rank', 0),
+    )
+    .option(
+      '--peers <list>',
+      `client: every client's channel address in rank order, host:port (port default ${DEFAULT_CHANNEL_PORT}); names work`,
+    )
+    .option('--listen <host>', 'client: address the channel listener binds (default 0.0.0.0)')
+    .option(
+      '--journal <file>',
+      'client: journal of merged lines while master (share it so a successor resumes)',
+    )
+    .option('--report-progress', 'client: while master, write {"progress": {...}} JSON lines to stderr')
     .option(
       '--seed <n>',
       "bench: seed of the bench's own server, so every size draws the same lines (default 1)",
@@ -380,6 +662,16 @@ export function registerDownloadCommands(program: Command): void {
         o: DownloadCliOptions & { seed?: number; plot?: string },
         cmd: Command,
       ) => {
+        if (mode === 'client') {
+          if (o.mode !== 'local')
+            throw new InvalidArgumentError('`download client` is one client; --mode does not apply', '--mode')
+          return runClient(o)
+        }
+        if (o.rank !== undefined || o.peers !== undefined || o.journal !== undefined || o.reportProgress)
+          throw new InvalidArgumentError(
+            '--rank, --peers, --journal and --report-progress belong to `download client`',
+            '--rank',
+          )
         if (mode === 'bench')
           return runBench({
             clients: o.clients ?? [1, 2, 3, 4, 6, 8],
@@ -394,11 +686,14 @@ export function registerDownloadCommands(program: Command): void {
           })
         if (mode !== undefined)
           throw new InvalidArgumentError(
-            `unknown mode ${JSON.stringify(mode)}; the only one is "bench"`,
-            'mode',
+            `unknown ${JSON.stringify(mode)}; give "bench", "client" or nothing`,
+            'what',
           )
         if (o.plot !== undefined || o.seed !== undefined)
           throw new InvalidArgumentError('--plot and --seed belong to `download bench`', '--plot')
+        if (o.mode === 'docker') return runDockerDownload(o)
+        if (o.mode !== 'local')
+          throw new InvalidArgumentError(`--mode must be local or docker, got ${o.mode}`, '--mode')
         return runDownload(o, cmd)
       },
     )

@@ -32,3 +32,5 @@ export const MASTER_RETRY_MS = 50
 export const DOWNLOAD_TIMEOUT_MS = 30 * 60_000
 /** Fewest interval between progress reports (ms). */
 export const PROGRESS_INTERVAL_MS = 100
+/** The cooperating clients' channel port when each client is its own host (a container). */
+export const DEFAULT_CHANNEL_PORT = 9900
