@@ -368,6 +368,8 @@ export function prepareBuildContext(dir: string, root = PACKAGE_ROOT): BuildCont
     })
   }
   for (const rel of ['package.json', 'bin', 'dist/src', 'web', 'deploy', 'contrib']) copy(rel)
+  // The line server's default text: the lineserver role needs it.
+  for (const rel of ['data/lines.txt', 'data/README.md']) copy(rel)
   for (const p of productionPackages(root)) copy(p)
   writeFileSync(join(dir, 'Dockerfile'), readFileSync(join(root, 'deploy', 'Dockerfile')))
   return { dir, bytes, files }
