@@ -4,4 +4,14 @@ export { loadScenario, parseScenario, resolveScenario, faultCount, ScenarioFileE
 export type { Scenario, Step, Workload } from './spec.js'
 export { runScenario, ScenarioRunError, POLL_INTERVAL_MS } from './runner.js'
 export type { ScenarioReport, WorkloadReport, ScenarioRunInit } from './runner.js'
+export {
+  anycastVerdict,
+  downloadVerdict,
+  journalEntries,
+  ScenarioWorkloadError,
+  type AnycastEvidence,
+  type DownloadEvidence,
+  type MasterCrash,
+  type WorkloadVerdict,
+} from './workloads.js'
 export * from './fuzz.js'

@@ -8,6 +8,7 @@ import { LocalCluster } from '../cluster/local.js'
 import { Keyring } from '../core/auth.js'
 import { DistlabError } from '../core/errors.js'
 import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
+import { AnycastRun, DownloadRun, SendLoop, type WorkloadVerdict } from './workloads.js'
 
 export class ScenarioRunError extends DistlabError {
   override readonly code = 'ERR_SCENARIO'
@@ -40,6 +41,8 @@ export interface WorkloadReport {
   redeliveredAfterRestart: number
   /** The first few lost messages, as `<message key> -> <node>`. */
   lostKeys: string[]
+  /** What happened, for a person (download: the masters in turn; anycast: per replica). */
+  detail?: string
 }
 
 export interface ScenarioReport {
@@ -168,41 +171,30 @@ async function getJson(url: string): Promise<unknown> {
   return body
 }
 
-/** One running workload: sends in a loop; pause() waits for the sends in flight. */
-class WorkloadRun {
-  sent = 0
+type MessageWorkload = Exclude<Workload, { kind: 'download' | 'anycast' }>
+
+/** One running message workload: sends in a loop; pause() waits for the sends in flight. */
+class WorkloadRun extends SendLoop {
   /** Message key → the receivers that must deliver it (undefined: every node alive at the end). */
   readonly acked = new Map<string, string[] | undefined>()
-  private paused?: Promise<void>
-  private resumeFn?: () => void
-  private inflight = new Set<Promise<unknown>>()
-  done?: Promise<void>
 
   constructor(
-    readonly w: Workload,
-    readonly index: number,
+    override readonly w: MessageWorkload,
+    index: number,
     private readonly ctx: { url: (n: string) => string; headers: Record<string, string>; runKey: string },
-  ) {}
-
-  start(): void {
-    this.done = this.loop()
+  ) {
+    super(w, index, w.messages, w.interval)
   }
 
-  private async loop(): Promise<void> {
-    const w = this.w
-    for (let i = 0; i < w.messages; i++) {
-      if (this.paused) await this.paused
-      const key = `${this.ctx.runKey}-${this.index}-${i}`
-      const p = this.sendOne(i, key).catch(() => {})
-      this.inflight.add(p)
-      void p.finally(() => this.inflight.delete(p))
-      this.sent++
-      await new Promise((r) => setTimeout(r, w.interval))
-    }
-    await Promise.all(this.inflight)
+  protected keyOf(i: number): string {
+    return `${this.ctx.runKey}-${this.index}-${i}`
   }
 
-  private async sendOne(i: number, key: string): Promise<void> {
+  async finish(): Promise<void> {
+    await this.done
+  }
+
+  protected async sendOne(i: number, key: string): Promise<void> {
     const w = this.w
     const post = async (node: string, path: string, body: unknown) => {
       const res = await fetch(this.ctx.url(node) + path, {
@@ -233,20 +225,9 @@ class WorkloadRun {
       if ((r.reply as { status?: string } | undefined)?.status === 'received') this.acked.set(key, [to])
     }
   }
-
-  /** Stops starting new sends and waits for those in flight. */
-  async pause(): Promise<void> {
-    if (!this.paused) this.paused = new Promise<void>((r) => (this.resumeFn = r))
-    await Promise.all(this.inflight)
-  }
-
-  resume(): void {
-    const r = this.resumeFn
-    this.paused = undefined
-    this.resumeFn = undefined
-    r?.()
-  }
 }
+
+type Run = WorkloadRun | DownloadRun | AnycastRun
 
 function describeStep(s: Step): string {
   if ('wait' in s) return `wait ${s.wait} ms`
@@ -258,7 +239,10 @@ function describeStep(s: Step): string {
     const { from, to, both, ...rule } = s.link
     return `link ${from}${both ? ' <-> ' : ' -> '}${to ?? 'all'} ${JSON.stringify(rule)}`
   }
-  return `slow ${s.slow.node} by ${s.slow.delayMs} ms`
+  if ('slow' in s) return `slow ${s.slow.node} by ${s.slow.delayMs} ms`
+  if ('crashClient' in s)
+    return s.crashClient === 'master' ? 'crash the download master' : `crash download client ${s.crashClient}`
+  return 'restart the line server'
 }
 
 /** Runs one scenario from start to verdict; the cluster it starts is stopped whatever happens. */
@@ -305,15 +289,34 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   const down = new Set<string>()
   say(`starting ${s.cluster.nodes} nodes and the master (${mode} mode${s.cluster.key ? ', keyed' : ''})`)
   await cluster.start()
-  const runs = s.workloads.map((w, i) => new WorkloadRun(w, i, { url, headers, runKey }))
+  const block = init.block ?? s.cluster.block
+  const runs: Run[] = s.workloads.map((w, i) =>
+    w.kind === 'download'
+      ? new DownloadRun(w, i, { block, stateDir: init.stateDir })
+      : w.kind === 'anycast'
+        ? new AnycastRun(w, i, { url, running: (n) => cluster.running(n) }, runKey)
+        : new WorkloadRun(w, i, { url, headers, runKey }),
+  )
+  const downloads = runs.filter((r): r is DownloadRun => r instanceof DownloadRun)
+  const anycasts = runs.filter((r): r is AnycastRun => r instanceof AnycastRun)
   try {
     // Every node must know every other before the faults begin.
     for (const n of cluster.list()) await waitMembers(url(n.name), cluster.list().length)
     for (const w of s.workloads)
       if (w.kind === 'multicast') for (const m of w.members) await post(m, '/groups/join', { group: w.group })
+    for (const r of anycasts) await r.begin()
+    for (const r of downloads) await r.begin()
     tracker.start()
     for (const r of runs) r.start()
-    say(`workloads running: ${s.workloads.map((w) => `${w.kind} x${w.messages}`).join(', ')}`)
+    say(
+      `workloads running: ${s.workloads
+        .map((w) =>
+          w.kind === 'download'
+            ? `download of ${w.lines} lines by ${w.clients} clients`
+            : `${w.kind} x${w.messages}`,
+        )
+        .join(', ')}`,
+    )
 
     for (const step of s.steps) {
       const text = describeStep(step)
@@ -326,7 +329,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
         say(`step failed: ${(err as Error).message}`)
       }
     }
-    await Promise.all(runs.map((r) => r.done))
+    await Promise.all(runs.map((r) => r.finish()))
     // Heal everything, then give retransmissions and repair time to finish.
     for (const n of cluster.list())
       if (cluster.running(n.name)) await post(n.name, '/heal', {}).catch(() => {})
@@ -335,13 +338,14 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     const deadline = Date.now() + settleMs
     for (;;) {
       await tracker.pollAll()
-      const reports = runs.map((r) => report(r))
+      const reports = messageRuns().map((r) => report(r))
       if (reports.every((w) => w.lost === 0) || Date.now() > deadline) break
       await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS))
     }
   } finally {
     tracker.stop()
     for (const r of runs) r.resume()
+    await Promise.all(downloads.map((r) => r.stop().catch(() => {})))
     await cluster.stop().catch(() => {})
   }
 
@@ -362,6 +366,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       passed: acked > 0,
       detail: `${acked} of ${workloads.reduce((a, w) => a + w.sent, 0)} sends acknowledged`,
     },
+    ...runs.flatMap((r) => ('verdict' in r ? r.verdict().checks : [])),
     {
       name: 'every fault was injected',
       passed: failedSteps.length === 0,
@@ -383,7 +388,12 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     durationMs: Date.now() - t0,
   }
 
-  function report(r: WorkloadRun): WorkloadReport {
+  function messageRuns(): WorkloadRun[] {
+    return runs.filter((r): r is WorkloadRun => r instanceof WorkloadRun)
+  }
+
+  function report(r: Run): WorkloadReport {
+    if (!(r instanceof WorkloadRun)) return fromVerdict(r.w.kind, r.verdict())
     const t = tracker
     // Broadcasts must reach every node that is up at the end and has not been killed since it was
     // last polled alive: a node killed for good cannot be asked.
@@ -425,6 +435,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       await Promise.all(runs.map((r) => r.pause()))
       try {
         await tracker.pollNode(step.kill).catch(() => {})
+        for (const r of anycasts) await r.beforeDown(step.kill)
         await cluster.kill(step.kill, 'SIGKILL')
         everKilled.add(step.kill)
         down.add(step.kill)
@@ -437,15 +448,25 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       await Promise.all(runs.map((r) => r.pause()))
       try {
         await tracker.pollNode(step.restart).catch(() => {})
+        for (const r of anycasts) await r.beforeDown(step.restart)
         await cluster.restart(step.restart)
         down.delete(step.restart)
         await waitMembers(url(step.restart), cluster.list().length - down.size)
+        for (const r of anycasts) await r.afterRestart(step.restart)
         for (const w of s.workloads)
           if (w.kind === 'multicast' && w.members.includes(step.restart))
             await post(step.restart, '/groups/join', { group: w.group })
       } finally {
         for (const r of runs) r.resume()
       }
+      return
+    }
+    if ('crashClient' in step) {
+      for (const r of downloads) await r.crashClient(step.crashClient)
+      return
+    }
+    if ('restartLineServer' in step) {
+      for (const r of downloads) await r.restartLineServer()
       return
     }
     const running = cluster
@@ -467,6 +488,21 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       return
     }
     await post(step.slow.node, '/link', { peer: '*', delayMs: step.slow.delayMs }, 'PUT')
+  }
+}
+
+function fromVerdict(kind: Workload['kind'], v: WorkloadVerdict): WorkloadReport {
+  return {
+    kind,
+    sent: v.sent,
+    acknowledged: v.acknowledged,
+    expected: v.expected,
+    delivered: v.delivered,
+    lost: v.lost,
+    duplicates: v.duplicates,
+    redeliveredAfterRestart: 0,
+    lostKeys: v.lostKeys,
+    detail: v.detail,
   }
 }
 

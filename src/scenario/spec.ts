@@ -46,6 +46,10 @@ export const StepSchema = z.union([
   z.strictObject({ heal: z.literal(true) }),
   z.strictObject({ link: LinkStep }),
   z.strictObject({ slow: z.strictObject({ node: NODE, delayMs: z.number().min(1).max(60_000) }) }),
+  /** Crash a client of the cooperative download (its sockets drop, no goodbye): its master, or a rank. */
+  z.strictObject({ crashClient: z.union([z.literal('master'), z.number().int().min(0).max(999)]) }),
+  /** Stop the download's line server (every client connection drops) and start it again on its port. */
+  z.strictObject({ restartLineServer: z.literal(true) }),
 ])
 export type Step = z.infer<typeof StepSchema>
 
@@ -81,6 +85,31 @@ export const WorkloadSchema = z.discriminatedUnion('kind', [
     members: z.array(NODE).min(1),
     from: z.array(NODE).min(1),
     ...common,
+  }),
+  z.strictObject({
+    kind: z.literal('download'),
+    /** Cooperating clients (seed 003), each on its own address beside the cluster. */
+    clients: z.number().int().min(1).max(50).default(4),
+    /** Lines of the text the line server serves. */
+    lines: z.number().int().min(1).max(1000).default(1000),
+    /** The line server's limit, lines per second per client address. */
+    rate: z.number().min(1).max(10_000).default(100),
+    /** The master journals every line it merges; its successor reads the journal back. */
+    journal: z.boolean().default(true),
+    /** How long the whole download may take. */
+    timeout: duration.default(120_000),
+  }),
+  z.strictObject({
+    kind: z.literal('anycast'),
+    /** Nodes whose anycast replica (seed 001's greeting server) serves the requests. */
+    servers: z.array(NODE).min(1),
+    policy: z.enum(['random', 'nearest', 'least-loaded']).default('random'),
+    /** Requests to make. */
+    messages: z.number().int().min(1).max(100_000).default(50),
+    /** Pause between two requests. */
+    interval: duration.default(50),
+    /** How long one request may take across failovers. */
+    timeout: duration.default(15_000),
   }),
   z.strictObject({
     kind: z.literal('p2p'),
@@ -131,7 +160,8 @@ export function resolveScenario(raw: unknown): Scenario {
   s.workloads.forEach((w, i) => {
     const f = `workloads.${i}`
     if (w.kind === 'unicast' || w.kind === 'p2p') w.pairs.flat().forEach((n) => check(n, `${f}.pairs`))
-    else w.from.forEach((n) => check(n, `${f}.from`))
+    else if (w.kind === 'anycast') w.servers.forEach((n) => check(n, `${f}.servers`))
+    else if (w.kind !== 'download') w.from.forEach((n) => check(n, `${f}.from`))
     if (w.kind === 'multicast') w.members.forEach((n) => check(n, `${f}.members`))
   })
   s.steps.forEach((st, i) => {
@@ -144,6 +174,15 @@ export function resolveScenario(raw: unknown): Scenario {
       if (st.link.to) check(st.link.to, `${f}.link.to`)
     }
     if ('slow' in st) check(st.slow.node, `${f}.slow.node`)
+    if ('crashClient' in st || 'restartLineServer' in st) {
+      const downloads = s.workloads.filter((w) => w.kind === 'download')
+      const field = `${f}.${'crashClient' in st ? 'crashClient' : 'restartLineServer'}`
+      if (downloads.length === 0)
+        throw new ScenarioFileError(`${field}: the scenario has no download workload`, field)
+      const rank = 'crashClient' in st ? st.crashClient : 'master'
+      if (typeof rank === 'number' && downloads.some((w) => rank >= w.clients))
+        throw new ScenarioFileError(`${field}: no client of rank ${rank} (ranks start at 0)`, field)
+    }
   })
   return s
 }

@@ -44,8 +44,10 @@ function printReport(r: ScenarioReport): void {
       ]),
     ),
   )
-  for (const w of r.workloads)
+  for (const w of r.workloads) {
+    if (w.detail) out.write(`  ${w.kind}: ${w.detail}\n`)
     if (w.lostKeys.length) out.write(`  lost (${w.kind}): ${w.lostKeys.join(', ')}\n`)
+  }
   out.write('\n')
   for (const c of r.checks)
     out.write(`${c.passed ? color.green('PASS') : color.red('FAIL')}  ${c.name} (${c.detail})\n`)
@@ -56,7 +58,7 @@ export function registerScenarioCommands(program: Command): void {
   const scenario = program
     .command('scenario')
     .description(
-      'fault scenarios: workloads under kill -9, partitions, loss, duplication, reordering, slow nodes',
+      'fault scenarios: workloads (unicast, broadcast, multicast, p2p, download, anycast) under kill -9, partitions, loss, duplication, reordering, slow nodes, crashed download masters',
     )
   scenario
     .command('run <file>')
