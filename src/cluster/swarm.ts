@@ -5,13 +5,14 @@ import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
+import { MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
 import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import {
   DEFAULT_IMAGE,
   DockerError,
   PACKAGE_ROOT,
+  containerRecord,
   docker,
   imageExists,
   requireDocker,
@@ -157,29 +158,13 @@ export class SwarmCluster implements Startable {
     if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     this.initializedSwarm = await ensureSwarm()
     const names = [MASTER_NAME, ...Array.from({ length: this.nodes }, (_, i) => nodeName(i + 1))]
-    this.record = {
-      version: 1,
-      mode: 'swarm',
-      plan: 'loopback',
-      block: 0,
-      startedAt: Date.now(),
-      supervisorPid: process.pid,
-      state: 'starting',
-      nodes: names.map((name) => ({
-        name,
-        host: '',
-        httpPort: DEFAULT_HTTP_PORT,
-        framePort: DEFAULT_FRAME_PORT,
-        pid: process.pid,
-      })),
-      docker: {
-        project: this.stack,
-        composeFile: this.stackFile,
-        network: this.network,
-        image: this.image,
-        initializedSwarm: this.initializedSwarm,
-      },
-    }
+    this.record = containerRecord('swarm', this.nodes, {
+      project: this.stack,
+      composeFile: this.stackFile,
+      network: this.network,
+      image: this.image,
+      initializedSwarm: this.initializedSwarm,
+    })
     writeContainerRecord(this.init.stateDir, this.record)
     const timeoutMs = this.init.startTimeoutMs ?? 90_000 + 1000 * this.nodes
     try {
