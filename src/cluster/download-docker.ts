@@ -379,15 +379,19 @@ export class DockerDownload {
         for (const l of parts) if (l.startsWith('{')) onLine(l)
       })
     }
-    lines(child.stdout!, (l) => {
+    // stdout holds nothing but the client's report (one JSON object, printed when it ends).
+    let stdout = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      let r: ClientReport
       try {
-        const r = JSON.parse(l) as ClientReport
-        if (typeof r.rank === 'number' && (r.role === 'master' || r.role === 'member')) {
-          c.report = r
-          this.wakeUp?.()
-        }
+        r = JSON.parse(stdout) as ClientReport
       } catch {
-        // not ours
+        return // not whole yet
+      }
+      if (typeof r.rank === 'number' && (r.role === 'master' || r.role === 'member')) {
+        c.report = r
+        this.wakeUp?.()
       }
     })
     lines(child.stderr!, (l) => {
