@@ -321,13 +321,13 @@ export class DockerDownload {
     const fromClients = serverAddresses.filter((a) => clientAddresses.has(a.address))
     const served = fromClients.reduce((s, a) => s + a.served, 0)
     const rateLimited = fromClients.reduce((s, a) => s + a.rateLimited, 0)
-    const resumed = master.fromJournal
     return {
       clients: o.clients,
       lines: master.lines,
       seconds: master.seconds,
       requests: served + rateLimited,
-      duplicates: Math.max(0, served - (master.lines - resumed)),
+      // Every line was fetched in this run (the journal lives and dies with it).
+      duplicates: Math.max(0, served - master.lines),
       submitted: master.submitted,
       submitReply: master.submitReply ?? undefined,
       rateLimited,

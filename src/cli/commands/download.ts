@@ -400,8 +400,7 @@ async function runDockerDownload(o: DownloadCliOptions): Promise<void> {
       submitReply: r.submitReply ?? null,
       mode: 'docker',
       rateLimited: r.rateLimited,
-      resumed: r.fromJournal,
-      takeovers: r.masterRank === 0 ? 0 : 1,
+      fromJournal: r.fromJournal,
       masterRank: r.masterRank,
       killed: r.killed.filter((k) => k.rank >= 0),
       perClient: r.perClient.map((c) => ({
