@@ -4,7 +4,7 @@
 // 000), runs it with `docker compose` or `docker-compose` (v1, what Debian ships), waits until every
 // container answers GET /health, and records the containers' addresses in the cluster record so
 // that `status`, `send`, `monitor` and the rest find them as in local mode.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import {
   chmodSync,
@@ -707,6 +707,44 @@ function hostUser(): string {
   return uid === undefined || gid === undefined ? `${IMAGE_UID}:${IMAGE_UID}` : `${uid}:${gid}`
 }
 
+/** One log file per container name in a folder (`distlab logs` reads them), opened on first use. */
+export class LogFiles {
+  private readonly streams = new Map<string, WriteStream>()
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true })
+  }
+
+  write(name: string, text: string): void {
+    let log = this.streams.get(name)
+    if (!log) {
+      log = createWriteStream(join(this.dir, `${name}.log`))
+      this.streams.set(name, log)
+    }
+    log.write(text + '\n')
+  }
+
+  close(): void {
+    for (const l of this.streams.values()) l.end()
+    this.streams.clear()
+  }
+}
+
+/** Runs a program that follows logs, handing over each whole line of its stdout and stderr. */
+export function followLines(cmd: string, args: string[], onLine: (line: string) => void): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.on('error', () => {}) // the engine went away: the follower just ends
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let partial = ''
+    stream.on('data', (d: Buffer) => {
+      const parts = (partial + d.toString()).split('\n')
+      partial = parts.pop() ?? ''
+      for (const line of parts) onLine(line)
+    })
+  }
+  return child
+}
+
 /** Parses the prefix compose puts before each log line: `distlab_node3_1  | text` → node3. */
 export function parseComposeLogLine(line: string): { service: string; text: string } | undefined {
   const bar = line.indexOf('|')
@@ -725,8 +763,8 @@ export class DockerCluster extends EventEmitter implements Startable {
   readonly composeFile: string
   readonly runsDir: string
   private record?: ContainerClusterRecord
-  private logs = new Map<string, WriteStream>()
-  private follower?: ReturnType<typeof spawn>
+  private logFiles?: LogFiles
+  private follower?: ChildProcess
   private stopped = false
   private started = false
 
@@ -824,33 +862,20 @@ export class DockerCluster extends EventEmitter implements Startable {
   }
 
   private followLogs(): void {
-    const dir = logDir(this.init.stateDir)
-    mkdirSync(dir, { recursive: true })
+    const files = new LogFiles(logDir(this.init.stateDir))
+    this.logFiles = files
     void composeCommand().then(([cmd, ...pre]) => {
       if (this.stopped) return
-      const child = spawn(
+      this.follower = followLines(
         cmd!,
         [...pre, '-p', this.project, '-f', this.composeFile, 'logs', '-f', '--no-color', '--tail', 'all'],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      )
-      this.follower = child
-      child.on('error', () => {})
-      let partial = ''
-      child.stdout!.on('data', (d: Buffer) => {
-        const parts = (partial + d.toString()).split('\n')
-        partial = parts.pop() ?? ''
-        for (const line of parts) {
+        (line) => {
           const p = parseComposeLogLine(line)
-          if (!p) continue
-          let log = this.logs.get(p.service)
-          if (!log) {
-            log = createWriteStream(join(dir, `${p.service}.log`))
-            this.logs.set(p.service, log)
-          }
-          log.write(p.text + '\n')
+          if (!p) return
+          files.write(p.service, p.text)
           this.init.onLine?.(p.service, p.text)
-        }
-      })
+        },
+      )
     })
   }
 
@@ -873,7 +898,7 @@ export class DockerCluster extends EventEmitter implements Startable {
     this.follower?.kill('SIGTERM')
     await this.stopContainers().catch(() => {}) // down below removes whatever is left
     await composeDown(this.project, this.composeFile)
-    for (const l of this.logs.values()) l.end()
+    this.logFiles?.close()
     if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
     const rec = readCluster(this.init.stateDir)
     if (rec && rec.supervisorPid === process.pid)

@@ -1,6 +1,7 @@
 // The Swarm launcher: deploy/stack.yml on a swarm (a single-node one made here when the engine is
 // not in a swarm yet), master and nodes on an overlay network. The host reaches the tasks through
 // their docker_gwbridge addresses, which go into the cluster record for `status` and the rest.
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
@@ -11,21 +12,25 @@ import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import {
   DEFAULT_IMAGE,
   DockerError,
+  LogFiles,
   PACKAGE_ROOT,
   containerRecord,
   docker,
+  followLines,
   imageExists,
   requireDocker,
   waitHealthy,
   writeContainerRecord,
   type ContainerClusterRecord,
 } from './docker.js'
-import { isAlive, readCluster, type NodeRecord } from './state.js'
+import { isAlive, logDir, readCluster, type NodeRecord } from './state.js'
 
 export const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'stack.yml')
 export const DEFAULT_STACK = 'distlab'
 export const OVERLAY_NETWORK = 'Proj1-distributed-overlay'
 export const GATEWAY_BRIDGE = 'docker_gwbridge'
+/** Pause before following a service's logs again when `docker service logs -f` ended. */
+export const LOG_FOLLOW_RETRY_MS = 1000
 
 /** 'active' when this engine is a swarm member, else 'inactive' (or 'pending', 'error', ...). */
 export async function swarmState(): Promise<string> {
@@ -48,6 +53,19 @@ export async function ensureSwarm(): Promise<boolean> {
 export async function leaveSwarm(): Promise<void> {
   await docker(['swarm', 'leave', '--force'], { allowFailure: true, timeoutMs: 60_000 })
   await docker(['network', 'rm', GATEWAY_BRIDGE], { allowFailure: true })
+}
+
+/**
+ * Parses a line of `docker service logs --no-task-ids`: `distlab_node.3@host    | text` → node3
+ * (the task's slot, as the node names itself), `distlab_master.1@host | text` → master.
+ */
+export function parseServiceLogLine(line: string, stack: string): { name: string; text: string } | undefined {
+  const bar = line.indexOf('|')
+  if (bar < 0 || !line.startsWith(`${stack}_`)) return undefined
+  const m = /^([a-zA-Z][a-zA-Z0-9-]*)\.(\d+)(?:@\S*)?$/.exec(line.slice(stack.length + 1, bar).trim())
+  if (!m) return undefined
+  const text = line.slice(bar + 1).replace(/^ /, '')
+  return { name: m[1] === MASTER_NAME ? MASTER_NAME : `${m[1]}${m[2]}`, text }
 }
 
 /** Running containers of a stack: task name → container id. */
@@ -125,6 +143,9 @@ export class SwarmCluster implements Startable {
   readonly stackFile: string
   private record?: ContainerClusterRecord
   private initializedSwarm = false
+  private logFiles?: LogFiles
+  private readonly followers = new Set<ChildProcess>()
+  private retry?: NodeJS.Timeout
   private started = false
   private stopped = false
 
@@ -166,6 +187,7 @@ export class SwarmCluster implements Startable {
       initializedSwarm: this.initializedSwarm,
     })
     writeContainerRecord(this.init.stateDir, this.record)
+    this.logFiles = new LogFiles(logDir(this.init.stateDir))
     const timeoutMs = this.init.startTimeoutMs ?? 90_000 + 1000 * this.nodes
     try {
       await docker(['stack', 'deploy', '-c', this.stackFile, this.stack], {
@@ -179,6 +201,7 @@ export class SwarmCluster implements Startable {
           DISTLAB_INSECURE: this.init.key === undefined ? '1' : '0',
         },
       })
+      for (const service of [MASTER_NAME, 'node']) this.followLogs(`${this.stack}_${service}`)
       // Tasks are named <stack>_master.1 and <stack>_node.<slot>; node<slot> is their name.
       const want = new Map(
         names.map((n) => [
@@ -219,6 +242,41 @@ export class SwarmCluster implements Startable {
     writeContainerRecord(this.init.stateDir, this.record)
   }
 
+  /**
+   * Copies a service's logs into the state dir's per-node files (for `distlab logs`) until stop().
+   * The followers also keep the supervising process (`up --mode swarm`, detached or not) alive
+   * while the stack runs, as compose's log follower does for docker mode.
+   */
+  private followLogs(service: string, since?: string): void {
+    if (this.stopped) return
+    let followed = false
+    const child = followLines(
+      'docker',
+      [
+        'service',
+        'logs',
+        '--follow',
+        '--no-task-ids',
+        ...(since ? ['--since', since] : ['--tail', 'all']),
+        service,
+      ],
+      (line) => {
+        const p = parseServiceLogLine(line, this.stack)
+        if (!p) return
+        followed = true
+        this.logFiles?.write(p.name, p.text)
+      },
+    )
+    this.followers.add(child)
+    child.once('close', () => {
+      this.followers.delete(child)
+      // The engine was busy or the service not there yet: follow again (from where this one ended
+      // when it got any line, so none is written twice) until stop().
+      const from = followed ? new Date().toISOString() : since
+      if (!this.stopped) this.retry = setTimeout(() => this.followLogs(service, from), LOG_FOLLOW_RETRY_MS)
+    })
+  }
+
   /** Removes the stack and its network; leaves the swarm when start() created it. Twice is harmless. */
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return
@@ -227,6 +285,9 @@ export class SwarmCluster implements Startable {
       this.record.state = 'stopping'
       writeContainerRecord(this.init.stateDir, this.record)
     }
+    clearTimeout(this.retry)
+    for (const f of this.followers) f.kill('SIGTERM')
+    this.logFiles?.close()
     await removeStack(this.stack, this.network)
     if (this.initializedSwarm && this.init.leaveSwarmOnStop !== false) await leaveSwarm()
     if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
