@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { LocalCluster } from '../src/cluster/local.js'
 import { encodeFrame, decodeFrame, FrameReader, lengthPrefixed } from '../src/core/frame.js'
 import { createEnvelope } from '../src/core/envelope.js'
@@ -217,6 +217,75 @@ async function sockets(): Promise<{
   return { rows, healthy, notes: [] }
 }
 
+// ---- a connection flood at the TCP frame port ----
+
+/**
+ * Opens FLOOD connections from one address to a node's TCP frame port (default cap, 256 per
+ * address): how many stay open, how many the node closed at once, what /metrics counted, and
+ * whether a peer's TCP ping still gets through while the flood holds its connections.
+ */
+async function connectionFlood(): Promise<Array<Array<string | number>>> {
+  const FLOOD = Number(process.env.BENCH_FUZZ_FLOOD_CONNECTIONS ?? 400)
+  const cluster = new LocalCluster({
+    nodes: 2,
+    mode: 'inproc',
+    stateDir: stateDir(),
+    block: 90,
+    dashboardPort: 0,
+  })
+  await cluster.start()
+  const held: Socket[] = []
+  try {
+    const target = cluster.list().find((n) => n.name === 'node1')!
+    const peer = cluster.list().find((n) => n.name === 'node2')!
+    const before = await scrapeMetrics(target.host, target.httpPort)
+    const t0 = performance.now()
+    await Promise.all(
+      Array.from(
+        { length: FLOOD },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = connect({ host: target.host, port: target.framePort, localAddress: '127.90.9.7' })
+            held.push(s)
+            s.on('error', () => resolve())
+            s.once('connect', () => resolve())
+            s.once('close', () => resolve())
+          }),
+      ),
+    )
+    // Every connection over the cap is closed by the node without waiting for a byte.
+    for (let i = 0; i < 100 && held.filter((s) => s.destroyed).length < FLOOD - 256; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    const floodMs = performance.now() - t0
+    await new Promise((r) => setTimeout(r, 500))
+    const closed = held.filter((s) => s.destroyed).length
+    const ping = await fetch(`http://${peer.host}:${peer.httpPort}/ping`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'node1', transport: 'tcp', timeoutMs: 10_000 }),
+      signal: AbortSignal.timeout(15_000),
+    })
+    const pong = (await ping.json()) as { rttMs?: number }
+    const after = await scrapeMetrics(target.host, target.httpPort)
+    const counted =
+      metricSum(after, 'distlab_frames_dropped_total', { reason: 'too_many_connections' }) -
+      metricSum(before, 'distlab_frames_dropped_total', { reason: 'too_many_connections' })
+    return [
+      [
+        FLOOD,
+        FLOOD - closed,
+        closed,
+        counted,
+        ping.ok ? `yes (${pong.rttMs} ms)` : `no (${ping.status})`,
+        Math.round(floodMs),
+      ],
+    ]
+  } finally {
+    for (const s of held) s.destroy()
+    await cluster.stop()
+  }
+}
+
 // ---- forged and replayed frames at a keyed cluster ----
 
 async function attacks(): Promise<Array<Array<string | number>>> {
@@ -322,6 +391,7 @@ const cost = authCost()
 const dec = decoders()
 const sock = await sockets()
 const atk = await attacks()
+const flood = await connectionFlood()
 writeResult('fuzz', {
   title: 'Hostile input: fuzzed decoders and sockets, forged and replayed frames',
   description:
@@ -356,6 +426,21 @@ writeResult('fuzz', {
       rows: atk,
     },
     {
+      heading: "A connection flood from one address at a node's TCP frame port",
+      columns: [
+        'connections opened',
+        'held open (cap: 256)',
+        'closed at once by the node',
+        'counted in /metrics (too_many_connections)',
+        "a peer's TCP ping answered meanwhile",
+        'ms until the excess was closed',
+      ],
+      rows: flood,
+      notes: [
+        'The default cap of 256 connections per remote address: a peer keeps at most one pooled connection to a node and connects from its own address (local nodes bind their own 127.B.x.y), so a normal cluster holds 1-2 per address.',
+      ],
+    },
+    {
       heading: 'Cost of the cluster key (one small unicast frame, one core)',
       columns: [
         '',
@@ -369,5 +454,5 @@ writeResult('fuzz', {
       ],
     },
   ],
-  data: { decoders: dec, sockets: sock.rows, attacks: atk },
+  data: { decoders: dec, sockets: sock.rows, attacks: atk, flood },
 })
