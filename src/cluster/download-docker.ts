@@ -200,6 +200,7 @@ export class DockerDownload {
   private lines = 0
   private masterRank: number | undefined
   private wakeUp: (() => void) | undefined
+  private closing = false
 
   constructor(private readonly init: DockerDownloadInit) {
     this.options = resolveDockerDownloadOptions(init)
@@ -235,6 +236,7 @@ export class DockerDownload {
     try {
       return await this.runInside()
     } finally {
+      this.closing = true
       signal?.removeEventListener('abort', onAbort)
       for (const c of this.clients) c.follower?.kill('SIGKILL')
       await removeDownloadProject(o.project)
@@ -404,7 +406,8 @@ export class DockerDownload {
     })
     child.on('close', () => {
       c.exited = true
-      if (!c.killed && !c.report) this.init.onEvent?.(`client ${c.rank} (${c.name}) stopped without a report`)
+      if (!c.killed && !c.report && !this.closing)
+        this.init.onEvent?.(`client ${c.rank} (${c.name}) stopped without a report`)
       this.wakeUp?.()
     })
   }

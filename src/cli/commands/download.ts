@@ -602,7 +602,7 @@ export function registerDownloadCommands(program: Command): void {
     )
     .option(
       '--bind <addresses>',
-      'comma-separated local address of each client (default 127.50.0.1, .2, ... for a loopback server)',
+      'comma-separated local address of each client (default 127.50.0.1, .2, ... for a loopback server); client: its one address',
     )
     .option('--reset', 'send SESSION RESET from each client address first')
     .option('--fresh', "start from nothing: drop an earlier run's journal instead of resuming from it")
@@ -653,7 +653,7 @@ export function registerDownloadCommands(program: Command): void {
     .option('--log-level <level>', 'log to stderr at this level (default warn)')
     .option(
       '--json',
-      'print one JSON object: {clients, lines, seconds, requests, duplicates, submitted, submitReply}; bench: {runs: [{clients, seconds, speedup, requests}]}',
+      'print one JSON object: {clients, lines, seconds, requests, duplicates, submitted, submitReply}; bench: {runs: [{clients, seconds, speedup, requests}]}; client: {rank, role, lines, seconds, requests, submitted, submitReply, ...}',
     )
     .action(
       async (
