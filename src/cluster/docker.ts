@@ -630,6 +630,48 @@ export function isContainerRecord(rec: unknown): rec is ContainerClusterRecord {
 }
 
 /**
+ * Records the containers' addresses, waits until each answers GET /health, then records the ids
+ * they report and the cluster as running.
+ */
+export async function recordHealthy(
+  stateDir: string,
+  rec: ContainerClusterRecord,
+  urls: Map<string, string>,
+  timeoutMs: number,
+  onProgress?: (healthy: number, total: number) => void,
+): Promise<void> {
+  writeContainerRecord(stateDir, rec)
+  const ids = await waitHealthy(urls, timeoutMs, onProgress)
+  for (const n of rec.nodes) n.id = ids.get(n.name)
+  rec.state = 'running'
+  writeContainerRecord(stateDir, rec)
+}
+
+/**
+ * What a container launcher checks before it starts anything: no other cluster runs from this
+ * state dir, the engine answers, the image is there.
+ */
+export async function checkContainerStart(stateDir: string, image: string): Promise<void> {
+  const existing = readCluster(stateDir)
+  if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
+    throw new ClusterRunningError(
+      `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+    )
+  await requireDocker()
+  if (!(await imageExists(image)))
+    throw new DockerError(
+      `no image ${image}; build it with \`distlab deploy image\` (offline: \`bash scripts/docker-build-image.sh\`)`,
+    )
+}
+
+/** After a container cluster stopped: its key file (when it had one) and, if ours, its record go. */
+export function releaseContainerRecord(stateDir: string, keyed: boolean): void {
+  if (keyed) removeKeyFile(stateDir)
+  const rec = readCluster(stateDir)
+  if (rec && rec.supervisorPid === process.pid) rmSync(join(stateDir, 'cluster.json'), { force: true })
+}
+
+/**
  * The record of a container cluster about to start: master and node1..nodeN, every address still
  * unknown (filled in once the engine has placed the containers), this process as supervisor.
  */
@@ -787,16 +829,7 @@ export class DockerCluster extends EventEmitter implements Startable {
   }
 
   async start(): Promise<void> {
-    const existing = readCluster(this.init.stateDir)
-    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
-      throw new ClusterRunningError(
-        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
-      )
-    await requireDocker()
-    if (!(await imageExists(this.image)))
-      throw new DockerError(
-        `no image ${this.image}; build it with \`distlab deploy image\` (offline: \`bash scripts/docker-build-image.sh\`)`,
-      )
+    await checkContainerStart(this.init.stateDir, this.image)
     mkdirSync(dirname(this.composeFile), { recursive: true })
     // The master writes its run store straight into the host's runs folder (a bind mount), so that
     // `distlab runs` and `analyze` read a container run while it is recorded, exactly as a local
@@ -850,15 +883,11 @@ export class DockerCluster extends EventEmitter implements Startable {
         n.pid = c.pid
         urls.set(n.name, `http://${c.ip}:${n.httpPort}`)
       }
-      writeContainerRecord(this.init.stateDir, this.record)
-      const ids = await waitHealthy(urls, timeoutMs, this.init.onProgress)
-      for (const n of this.record.nodes) n.id = ids.get(n.name)
+      await recordHealthy(this.init.stateDir, this.record, urls, timeoutMs, this.init.onProgress)
     } catch (err) {
       await this.stop()
       throw err
     }
-    this.record.state = 'running'
-    writeContainerRecord(this.init.stateDir, this.record)
   }
 
   private followLogs(): void {
@@ -899,10 +928,7 @@ export class DockerCluster extends EventEmitter implements Startable {
     await this.stopContainers().catch(() => {}) // down below removes whatever is left
     await composeDown(this.project, this.composeFile)
     this.logFiles?.close()
-    if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
-    const rec = readCluster(this.init.stateDir)
-    if (rec && rec.supervisorPid === process.pid)
-      rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })
+    releaseContainerRecord(this.init.stateDir, this.init.key !== undefined)
   }
 }
 

@@ -2,28 +2,27 @@
 // not in a swarm yet), master and nodes on an overlay network. The host reaches the tasks through
 // their docker_gwbridge addresses, which go into the cluster record for `status` and the rest.
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { ClusterError, ClusterRunningError } from '../core/errors.js'
+import { ClusterError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
 import { MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
-import { removeKeyFile, writeKeyFile } from '../core/auth.js'
+import { writeKeyFile } from '../core/auth.js'
 import {
   DEFAULT_IMAGE,
-  DockerError,
   LogFiles,
   PACKAGE_ROOT,
+  checkContainerStart,
   containerRecord,
   docker,
   followLines,
-  imageExists,
-  requireDocker,
-  waitHealthy,
+  recordHealthy,
+  releaseContainerRecord,
   writeContainerRecord,
   type ContainerClusterRecord,
 } from './docker.js'
-import { isAlive, logDir, readCluster, type NodeRecord } from './state.js'
+import { logDir, type NodeRecord } from './state.js'
 
 export const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'stack.yml')
 export const DEFAULT_STACK = 'distlab'
@@ -166,15 +165,8 @@ export class SwarmCluster implements Startable {
   }
 
   async start(): Promise<void> {
-    const existing = readCluster(this.init.stateDir)
-    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
-      throw new ClusterRunningError(
-        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
-      )
-    await requireDocker()
     if (!existsSync(this.stackFile)) throw new ClusterError(`no stack file at ${this.stackFile}`)
-    if (!(await imageExists(this.image)))
-      throw new DockerError(`no image ${this.image}; build it with \`distlab deploy image\``)
+    await checkContainerStart(this.init.stateDir, this.image)
     this.started = true
     if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     this.initializedSwarm = await ensureSwarm()
@@ -231,15 +223,12 @@ export class SwarmCluster implements Startable {
           )
         await new Promise((r) => setTimeout(r, 500))
       }
-      writeContainerRecord(this.init.stateDir, this.record)
-      const ids = await waitHealthy(urls, Math.max(10_000, deadline - Date.now()), this.init.onProgress)
-      for (const n of this.record.nodes) n.id = ids.get(n.name)
+      const left = Math.max(10_000, deadline - Date.now())
+      await recordHealthy(this.init.stateDir, this.record, urls, left, this.init.onProgress)
     } catch (err) {
       await this.stop()
       throw err
     }
-    this.record.state = 'running'
-    writeContainerRecord(this.init.stateDir, this.record)
   }
 
   /**
@@ -290,9 +279,6 @@ export class SwarmCluster implements Startable {
     this.logFiles?.close()
     await removeStack(this.stack, this.network)
     if (this.initializedSwarm && this.init.leaveSwarmOnStop !== false) await leaveSwarm()
-    if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
-    const rec = readCluster(this.init.stateDir)
-    if (rec && rec.supervisorPid === process.pid)
-      rmSync(join(this.init.stateDir, 'cluster.json'), { force: true })
+    releaseContainerRecord(this.init.stateDir, this.init.key !== undefined)
   }
 }

@@ -24,8 +24,8 @@ import {
 import {
   GATEWAY_BRIDGE,
   OVERLAY_NETWORK,
-  SwarmCluster,
   removeStack,
+  stackContainers,
   swarmState,
 } from '../../src/cluster/swarm.js'
 import { Keyring } from '../../src/core/auth.js'
@@ -492,69 +492,162 @@ describe('distlab up --mode docker', () => {
         return l.code === 0 && l.stdout.includes('listening') ? l : undefined
       })
       assert.match(logs.stdout, /node2/)
+      // While the cluster runs: traffic, then `distlab analyze` on the host shows it (the master
+      // records its run straight into the host's runs folder).
+      const messages = 3
+      for (let i = 0; i < messages; i++) {
+        const sent = await runCli(
+          ['--state-dir', dir, 'send', 'unicast', '--from', 'node1', '--to', 'node3', `live ${i}`, '--json'],
+          { timeoutMs: 60_000 },
+        )
+        assert.equal(sent.code, 0, sent.stderr + sent.stdout)
+        assert.equal((JSON.parse(sent.stdout) as { delivered: boolean }).delivered, true)
+      }
+      type Report = {
+        run: string
+        protocols: Record<string, { sent: number; received: number }>
+        nodes: Record<string, { sent: number; received: number }>
+      }
+      const report = await waitFor('analyze shows the unicast messages', 60_000, async () => {
+        const a = await runCli(['analyze', '--json'], { env: { DISTLAB_RUNS_DIR: runs }, timeoutMs: 30_000 })
+        if (a.code !== 0) return undefined
+        const r = JSON.parse(a.stdout) as Report
+        const u = r.protocols.unicast
+        return u && u.received >= messages && (r.nodes.node3?.received ?? 0) >= messages ? r : undefined
+      })
+      assert.ok(report.protocols.unicast!.sent >= messages)
+      assert.ok(report.nodes.node1!.sent >= messages)
+      const listed = await runCli(['runs', '--json'], { env: { DISTLAB_RUNS_DIR: runs }, timeoutMs: 30_000 })
+      assert.equal(listed.code, 0, listed.stderr)
+      assert.ok(listed.stdout.includes(report.run), listed.stdout)
+      // ...and the cluster is still up: this was read live, not after `down`.
+      const still = await runCli(['--state-dir', dir, 'status', '--json'], { timeoutMs: 60_000 })
+      assert.equal(still.code, 0, still.stderr + still.stdout)
       const down = await runCli(['--state-dir', dir, 'down', '--json'], { timeoutMs: 200_000 })
       assert.equal(down.code, 0, down.stderr)
       assert.equal((await projectContainers(CLI_PROJECT)).length, 0)
-      // The master's telemetry run came out of its container for `distlab runs` / `analyze`.
+      // The run stays on the host after `down`, complete (the master closed its store).
+      const after = await runCli(['analyze', report.run, '--json'], {
+        env: { DISTLAB_RUNS_DIR: runs },
+        timeoutMs: 30_000,
+      })
+      assert.equal(after.code, 0, after.stderr)
+      assert.ok((JSON.parse(after.stdout) as Report).protocols.unicast!.received >= messages)
       assert.ok(
         readdirSync(runs).some((f) => f.endsWith('.sqlite')),
         `no run file in ${runs}`,
       )
       assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
-      const after = await runCli(['--state-dir', dir, 'status'], { timeoutMs: 30_000 })
-      assert.equal(after.code, 1)
+      const gone = await runCli(['--state-dir', dir, 'status'], { timeoutMs: 30_000 })
+      assert.equal(gone.code, 1)
     },
   )
 })
 
-describe('swarm: deploy/stack.yml on a single-node swarm with an overlay network', () => {
+describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an overlay network', () => {
   test(
-    'master + 3 nodes join over the overlay; stop removes the stack and the swarm made for it',
+    'master + 3 nodes join over the overlay; unicast and overlay multicast cross it; down removes the stack, its network and the swarm made for it',
     {
-      timeout: 300_000,
+      timeout: 420_000,
     },
     async () => {
       const dir = scratchDir('distlab-swarm-')
       scratch.push(dir)
-      const cluster = new SwarmCluster({
-        nodes: 3,
-        stateDir: dir,
-        image: TAG,
-        stack: STACK,
-        startTimeoutMs: 200_000,
-      })
+      // An open cluster (no key), as `up` without --key: the CLI calls need no token.
+      const env = { DISTLAB_IMAGE: TAG, DISTLAB_PROJECT: STACK, DISTLAB_KEY: '' }
+      const cli = (args: string[], timeoutMs = 60_000) =>
+        runCli(['--state-dir', dir, ...args], { env, timeoutMs })
+      let down: Awaited<ReturnType<typeof cli>>
       try {
-        await cluster.start()
+        const up = await cli(['up', '--mode', 'swarm', '--nodes', '3', '-d', '--json'], 300_000)
+        assert.equal(up.code, 0, up.stderr + up.stdout)
+        const rec = JSON.parse(up.stdout) as { mode: string; nodes: Array<{ name: string; host: string }> }
+        assert.equal(rec.mode, 'swarm')
+        assert.deepEqual(
+          rec.nodes.map((n) => n.name),
+          ['master', 'node1', 'node2', 'node3'],
+        )
         assert.equal(await swarmState(), 'active')
         const [net] = JSON.parse((await docker(['network', 'inspect', OVERLAY_NETWORK])).stdout) as Array<{
           Driver: string
         }>
         assert.equal(net!.Driver, 'overlay')
-        const master = cluster.list()[0]!
+        const host = new Map(rec.nodes.map((n) => [n.name, n.host]))
         const names = await waitFor('3 nodes joined', 90_000, async () => {
-          const m = (await members(`http://${master.host}:5000`)).map((x) => x.name).sort()
+          const m = (await members(`http://${host.get('master')}:5000`)).map((x) => x.name).sort()
           return m.length === 4 ? m : undefined
         })
         assert.deepEqual(names, ['master', 'node1', 'node2', 'node3'])
-        // Frames between tasks travel over the overlay.
-        const node1 = cluster.list().find((n) => n.name === 'node1')!
-        const r = await waitFor('node1 -> node3 over the overlay', 60_000, async () => {
-          const p = await http<{ rttMs?: number }>(`http://${node1.host}:5000/ping`, {
-            to: 'node3',
-            timeoutMs: 5000,
-          })
-          return typeof p.json.rttMs === 'number' ? p.json : undefined
-        })
-        assert.ok(r.rttMs! >= 0)
-        // The CLI reads the record the launcher wrote (this process is its supervisor).
-        const status = await runCli(['--state-dir', dir, 'status', '--json'], { timeoutMs: 60_000 })
+        const status = await cli(['status', '--json'])
         assert.equal(status.code, 0, status.stderr + status.stdout)
-        assert.equal((JSON.parse(status.stdout) as { mode: string }).mode, 'swarm')
+        const st = JSON.parse(status.stdout) as {
+          mode: string
+          nodes: Array<{ name: string; state: string }>
+        }
+        assert.equal(st.mode, 'swarm')
+        assert.deepEqual(
+          st.nodes.map((r) => [r.name, r.state]),
+          [
+            ['master', 'up'],
+            ['node1', 'up'],
+            ['node2', 'up'],
+            ['node3', 'up'],
+          ],
+        )
+        // A message crosses the overlay from one task to another.
+        const uni = await waitFor('unicast node1 -> node3', 90_000, async () => {
+          const r = await cli([
+            'send',
+            'unicast',
+            '--from',
+            'node1',
+            '--to',
+            'node3',
+            'over the overlay',
+            '--json',
+          ])
+          return r.code === 0 ? (JSON.parse(r.stdout) as { delivered: boolean }) : undefined
+        })
+        assert.equal(uni.delivered, true)
+        // Overlay (group) multicast, not IP multicast (overlay networks do not carry it): members
+        // in both services (master, and node tasks), the sender outside the group.
+        const group = 'sensors'
+        for (const member of ['master', 'node1', 'node3']) {
+          const j = await cli(['group', 'join', member, group, '--wait', '60000', '--json'], 90_000)
+          assert.equal(j.code, 0, j.stderr + j.stdout)
+          const v = JSON.parse(j.stdout) as { seenBy: number; answering: number }
+          assert.equal(v.seenBy, v.answering, `every node sees ${member} in ${group}`)
+        }
+        const msg = `reading ${process.pid}`
+        const sent = await cli(['send', 'multicast', '--from', 'node2', '--group', group, msg, '--json'])
+        assert.equal(sent.code, 0, sent.stderr + sent.stdout)
+        const r = JSON.parse(sent.stdout) as { members: string[]; delivered: string[]; failed: unknown[] }
+        assert.deepEqual(r.members, ['master', 'node1', 'node3'])
+        assert.deepEqual(r.delivered, ['master', 'node1', 'node3'])
+        assert.deepEqual(r.failed, [])
+        type Delivered = { messages: Array<{ group: string; from: string; msg: unknown }> }
+        for (const name of ['master', 'node1', 'node3']) {
+          const d = await http<Delivered>(`http://${host.get(name)}:5000/multicast/delivered?group=${group}`)
+          assert.deepEqual(
+            d.json.messages.map((m) => [m.from, m.msg]),
+            [['node2', msg]],
+            `${name} got the multicast once`,
+          )
+        }
+        const outside = await http<Delivered>(
+          `http://${host.get('node2')}:5000/multicast/delivered?group=${group}`,
+        )
+        assert.deepEqual(outside.json.messages, [], 'the sender is not a member: nothing delivered to it')
       } finally {
-        await cluster.stop()
+        // Runs also when a check above failed; its own outcome is checked below.
+        down = await cli(['down', '--json'], 300_000)
       }
+      assert.equal(down.code, 0, down.stderr + down.stdout)
+      assert.equal((await stackContainers(STACK)).size, 0)
       assert.notEqual((await docker(['network', 'inspect', OVERLAY_NETWORK], { allowFailure: true })).code, 0)
       if (swarmBefore !== 'active') assert.equal(await swarmState(), 'inactive')
+      const gone = await cli(['status'], 30_000)
+      assert.equal(gone.code, 1)
     },
   )
 })
