@@ -199,7 +199,7 @@ describe('distlab p2p send and broadcast', () => {
       timeoutMs: 60_000,
     })
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /broadcast .* by gossip to its 2 peers/)
+    assert.match(r.stdout, /broadcast \S+ \(tree\) to the 2 peers of its view/)
     await waitFor(
       'both other peers to log it',
       () => lines.filter((l) => l.includes('Received message from node2: Hello everyone!')).length === 2,

@@ -409,13 +409,15 @@ export function registerP2pCommands(program: Command): void {
 
   p2p
     .command('broadcast')
-    .description('send a message from one peer to every peer in the overlay, by gossip')
+    .description(
+      'send a message from one peer to every peer in its view, with the broadcast module (tree: Plumtree, with anti-entropy); each logs it once',
+    )
     .requiredOption('--from <node>', 'sending peer: a name of the running cluster (node7) or its URL')
     .argument('<message>', 'the text')
     .option('--json', 'print the answer as JSON')
     .action(async (message: string, o: { from: string; json?: boolean }, cmd: Command) => {
       const from = resolveNode(cmd, o.from, '--from')
-      const r = await callNode<{ status: string; id: string; peers: number }>(
+      const r = await callNode<{ status: string; id: string; strategy: string; peers: number }>(
         from,
         'POST',
         '/p2p/broadcast',
@@ -425,7 +427,7 @@ export function registerP2pCommands(program: Command): void {
       if (wantsJson(cmd)) printJson({ from: o.from, ...r })
       else
         process.stdout.write(
-          `${o.from} broadcast ${r.id} by gossip to its ${r.peers} peers; each logs "Received message from ${o.from}: ..."\n`,
+          `${o.from} broadcast ${r.id} (${r.strategy}) to the ${r.peers} peers of its view; each logs "Received message from ${o.from}: ..."\n`,
         )
     })
 }

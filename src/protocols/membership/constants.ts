@@ -29,8 +29,14 @@ export const GOSSIP_FANOUT = 3
  * grows with the cluster as memberlist's pushPullScale does (beyond 32 members).
  */
 export const PUSH_PULL_INTERVAL_MS = 5000
-/** Members a new member swaps views with right after it registers (memberlist pushes and pulls with every join address). */
-export const JOIN_PUSH_PULLS = 3
+/**
+ * Members a new member swaps views with right after it registers, besides the registry's answer
+ * (memberlist pushes and pulls with its join addresses only). One: with three, a mass join of a
+ * thousand peers moved thousands of whole views at once.
+ */
+export const JOIN_PUSH_PULLS = 1
+/** Join retries back off up to this multiple of joinRetryMs (with ±50% jitter). */
+export const JOIN_BACKOFF_MAX_FACTOR = 8
 /**
  * Bytes of piggybacked updates in one datagram. memberlist keeps to one Ethernet frame (1400);
  * 8 KB (IP fragments it on a 1500-byte MTU) carries about 55 updates a frame, so a mass join
@@ -72,3 +78,17 @@ export const MAX_MESSAGE_CHARS = 4096
 export const SEEN_MESSAGES = 4096
 /** Updates accepted in one gossip frame, and members in one push-pull. */
 export const MAX_UPDATES_PER_FRAME = 64
+/**
+ * How stale the member list a registry hands out with POST /register may be, in ms: during a mass
+ * join the view changes with every registration, and one list serialized per window serves them all
+ * (gossip and push-pull fill in what a slightly older list misses).
+ */
+export const STATE_JSON_MAX_AGE_MS = 250
+/** Peer addresses learned from other peers being checked by the URL guard at once; more wait for the next sighting. */
+export const MAX_URL_CHECKS = 1024
+/** Peer addresses remembered as checked (then the memory starts over). */
+export const MAX_ALLOWED_ADDRESSES = 4 * MAX_MEMBERS
+/** Registrations (POST /register) in flight at once from the peers of one process. */
+export const REGISTER_CONCURRENCY = 32
+/** Frame types of the broadcast module carried by this protocol for `p2p broadcast` start with this. */
+export const BROADCAST_TYPE_PREFIX = 'b:'

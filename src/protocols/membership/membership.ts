@@ -5,15 +5,24 @@
 // Gupta, Motivala, DSN 2002, as memberlist does it): a direct probe, indirect probes through k
 // others, suspicion with a timeout growing with log n, then death spread by gossip. A member that
 // comes back with a newer generation (a restart) or incarnation (a refuted suspicion) is readmitted.
-import { randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Envelope } from '../../core/envelope.js'
-import type { InboundMessage, PeerAddress, Protocol, ProtocolComponents } from '../../core/interfaces.js'
+import type {
+  InboundMessage,
+  PeerAddress,
+  PeerInfo,
+  Protocol,
+  ProtocolComponents,
+} from '../../core/interfaces.js'
+import { UnknownPeerError } from '../../core/errors.js'
+import { Broadcast, resolveBroadcastOptions, type BroadcastDelivery } from '../broadcast/index.js'
 import type { TimerHandle } from '../../core/clock.js'
 import { named, type Logger } from '../../core/logger.js'
 import { HttpBodyError, parseBody } from '../../node/http.js'
 import {
+  JOIN_BACKOFF_MAX_FACTOR,
   JOIN_PUSH_PULLS,
   MAX_HEALTH,
   MAX_LATE_REARMS,
@@ -22,8 +31,13 @@ import {
   MAX_REGISTER_BODY_BYTES,
   MAX_UPDATES_PER_FRAME,
   SEEN_MESSAGES,
+  STATE_JSON_MAX_AGE_MS,
+  MAX_URL_CHECKS,
+  MAX_ALLOWED_ADDRESSES,
+  REGISTER_CONCURRENCY,
+  BROADCAST_TYPE_PREFIX,
 } from './constants.js'
-import { normalizePeerUrl, TokenBucket } from './registry.js'
+import { Gate, normalizePeerUrl, TokenBucket } from './registry.js'
 import {
   checkGossip,
   checkPingReq,
@@ -38,6 +52,9 @@ import {
 import type { ResolvedMembershipOptions } from './index.js'
 
 export type MemberStatus = 'alive' | 'suspect'
+
+/** Shared by every peer in this process (see Gate). */
+const registerGate = new Gate(REGISTER_CONCURRENCY)
 
 /**
  * How a member is known: `frames` (a distlab node: probed and gossiped over distlab frames), `http`
@@ -90,9 +107,24 @@ export interface MembershipStats {
   registrations: number
   registrationsRejected: number
   registrationsDropped: number
+  /** Peer URLs or frame addresses learned from other peers that the URL guard refused. */
+  urlsRejected: number
   /** Lifeguard's local health score: 0 is healthy; probe timeouts and intervals scale by score + 1. */
   health: number
 }
+
+/** What POST /p2p/broadcast answers. */
+export interface P2pBroadcastResult {
+  status: 'broadcast'
+  /** The broadcast module's message id (`<origin>~<session>.<seq>`). */
+  id: string
+  strategy: string
+  /** Peers in the sender's view when it sent. */
+  peers: number
+}
+
+/** The broadcast module as `p2p broadcast` runs it: its default strategy (tree), no ip socket. */
+const P2P_BROADCAST_OPTIONS = resolveBroadcastOptions({ ipPort: 0 })
 
 export interface SendResult {
   status: 'sent'
@@ -135,6 +167,16 @@ export class Membership implements Protocol {
   private probeOrder: string[] = []
   private probeIndex = 0
   private liveCache?: Member[]
+  private liveByName?: Map<string, Member>
+  private livePeers?: PeerInfo[]
+  private bcast?: Broadcast
+  /** Bumped at every change of the view. */
+  private version = 0
+  private stateCache?: { version: number; at: number; json: string }
+  private digestCache?: { key: string; d: string }
+  /** `url host port` of peers the URL guard let through, and of those being checked. */
+  private readonly allowedAddresses = new Set<string>()
+  private readonly checkingAddresses = new Set<string>()
   private seq = 0
   private health = 0
   private readonly nacks = new Map<number, number>()
@@ -153,6 +195,7 @@ export class Membership implements Protocol {
     registrations: 0,
     registrationsRejected: 0,
     registrationsDropped: 0,
+    urlsRejected: 0,
     health: 0,
   }
   private readonly listeners = new Set<() => void>()
@@ -203,6 +246,8 @@ export class Membership implements Protocol {
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
+    await this.bcast?.stop()
+    this.bcast = undefined
     for (const t of this.timers) this.c.clock.clearTimeout(t)
     this.timers.clear()
     for (const m of this.members.values()) if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
@@ -278,6 +323,9 @@ export class Membership implements Protocol {
 
   private changed(): void {
     this.liveCache = undefined
+    this.liveByName = undefined
+    this.livePeers = undefined
+    this.version++
     for (const fn of this.listeners) fn()
   }
 
@@ -323,18 +371,21 @@ export class Membership implements Protocol {
       const tomb = this.dead.get(u.u)
       if (tomb && cmp(u, tomb) <= 0) return
       if (this.members.size >= MAX_MEMBERS) return
+      if (!this.allowed(u)) return
       this.dead.delete(u.u)
       this.admit(u, 'frames')
       return
     }
     if (cur.kind !== 'frames') {
       // A registered URL turns out to be a distlab node that others already know.
+      if (!this.allowed(u)) return
       this.pendingVerify.delete(u.u)
       this.members.delete(u.u)
       this.admit(u, 'frames')
       return
     }
     if (cmp(u, cur) <= 0) return
+    if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u)) return
     const wasSuspect = cur.status === 'suspect'
     if (cur.suspectTimer) this.c.clock.clearTimeout(cur.suspectTimer)
     Object.assign(cur, {
@@ -350,6 +401,40 @@ export class Membership implements Protocol {
     if (wasSuspect) this.log.debug(`${u.n} (${u.u}) is alive again`)
     this.enqueue(u)
     this.changed()
+  }
+
+  /**
+   * Whether the node may call the URL and the frame address a peer told it about (gossip, push-pull,
+   * a registry's answer): both must pass the node's URL guard (http(s) only, the cluster's address
+   * ranges), as registered URLs do. The first sighting is checked asynchronously and the update
+   * applied again once it passes; a rejected one is counted and dropped.
+   */
+  private allowed(u: WireMember): boolean {
+    const trust = this.c.trust
+    if (!trust) return true
+    const key = `${u.u} ${u.h} ${u.p}`
+    if (this.allowedAddresses.has(key)) return true
+    if (this.checkingAddresses.has(key) || this.checkingAddresses.size >= MAX_URL_CHECKS) return false
+    this.checkingAddresses.add(key)
+    const frameUrl = `http://${u.h.includes(':') ? `[${u.h}]` : u.h}:${u.p}`
+    Promise.all([trust.checkPeerUrl(u.u, 'u'), trust.checkPeerUrl(frameUrl, 'h')]).then(
+      () => {
+        this.checkingAddresses.delete(key)
+        if (this.allowedAddresses.size >= MAX_ALLOWED_ADDRESSES) this.allowedAddresses.clear()
+        this.allowedAddresses.add(key)
+        if (this.running) this.applyAlive(u)
+      },
+      (err: unknown) => {
+        this.checkingAddresses.delete(key)
+        this.counts.urlsRejected++
+        this.count(
+          'urls_rejected_total',
+          'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
+        )
+        this.log.debug(`refused ${u.n} (${u.u}, frames at ${u.h}:${u.p}): ${(err as Error).message}`)
+      },
+    )
+    return false
   }
 
   private admit(u: WireMember, kind: MemberKind): void {
@@ -518,6 +603,24 @@ export class Membership implements Protocol {
     })
   }
 
+  /** A TCP answer to the address a frame asked for: sent when the URL guard allows that address. */
+  private sendChecked(to: { name: string; host: string; port: number }, type: string, body: unknown): void {
+    const known = this.live().some((m) => m.host === to.host && m.port === to.port)
+    if (known || !this.c.trust) return this.send(to, type, body, true)
+    this.c.trust
+      .checkPeerUrl(`http://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`, 'from')
+      .then(
+        () => this.send(to, type, body, true),
+        () => {
+          this.counts.urlsRejected++
+          this.count(
+            'urls_rejected_total',
+            'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
+          )
+        },
+      )
+  }
+
   // ---- failure detection (SWIM) ----
 
   private nextProbeTarget(): Member | undefined {
@@ -639,6 +742,15 @@ export class Membership implements Protocol {
     return out
   }
 
+  /** state() as JSON, rebuilt when the view changed and the last build is older than STATE_JSON_MAX_AGE_MS. */
+  private stateJson(): string {
+    const now = this.c.clock.now()
+    const cache = this.stateCache
+    if (cache && (cache.version === this.version || now - cache.at < STATE_JSON_MAX_AGE_MS)) return cache.json
+    this.stateCache = { version: this.version, at: now, json: JSON.stringify(this.state()) }
+    return this.stateCache.json
+  }
+
   private pushPullRound(): void {
     const [m] = this.randomMembers(1)
     if (m) this.pushPull(m)
@@ -647,10 +759,29 @@ export class Membership implements Protocol {
     )
   }
 
+  /**
+   * Push-pull in two steps: the digest of this view first, the whole views only when the digests
+   * differ. memberlist sends whole views every time; a thousand converged peers then moved ~10 kB
+   * per peer per second of identical lists (at 150 bytes a member), where a digest is 40 bytes.
+   */
   private pushPull(m: { name: string; host: string; port: number }): void {
     this.counts.pushPulls++
     const s = this.selfInfo!
-    this.send(m, 'pp', { m: this.state(), from: { h: s.host, p: s.framePort } }, true)
+    this.send(m, 'pp', { d: this.digest(), from: { h: s.host, p: s.framePort } }, true)
+  }
+
+  /** An order-free digest of the view (this node included): the same views give the same digest. */
+  private digest(): string {
+    const s = this.selfInfo!
+    const key = `${this.version}:${s.inc}`
+    if (this.digestCache?.key === key) return this.digestCache.d
+    const lines = this.state().map((m) => `${m.u} ${m.g} ${m.c} ${m.s}`)
+    lines.sort()
+    const h = createHash('sha1')
+    for (const l of lines) h.update(l).update('\n')
+    const d = `${lines.length}:${h.digest('base64url')}`
+    this.digestCache = { key, d }
+    return d
   }
 
   /** A peer's whole view: as memberlist does, a death it reports only makes the member suspect here. */
@@ -692,9 +823,16 @@ export class Membership implements Protocol {
       case 'ping-req': {
         const b = checkPingReq(env.body)
         b.u?.forEach((u) => this.apply(u))
+        // Probe only a member this node knows at that address: a ping-req must not make it send
+        // datagrams wherever a stranger points.
+        const t = this.live().find((m) => m.host === b.t.h && m.port === b.t.p)
+        if (!t) {
+          this.c.dropped(env, 'unknown_target')
+          return
+        }
         const seq = ++this.seq
         const acked = this.waitAck(seq, this.o.probeTimeoutMs)
-        this.send({ name: b.t.n, host: b.t.h, port: b.t.p }, 'ping', { seq })
+        this.send(t, 'ping', { seq })
         void acked.then((ok) => this.send(from, ok ? 'ack' : 'nack', { seq: b.seq }))
         return
       }
@@ -711,15 +849,27 @@ export class Membership implements Protocol {
       case 'pp':
       case 'pp-ack': {
         const b = checkPushPull(env.body)
-        this.merge(b.m)
+        if (b.m) this.merge(b.m)
+        const s = this.selfInfo!
         if (env.type === 'pp' && b.from) {
+          // A digest alone: answer with ours if equal, else with our view and a request for theirs.
+          // A whole view (an older peer): answer with ours, as memberlist does.
           this.counts.pushPulls++
-          this.send({ name: env.src, host: b.from.h, port: b.from.p }, 'pp-ack', { m: this.state() }, true)
+          const to = { name: env.src, host: b.from.h, port: b.from.p }
+          const d = this.digest()
+          if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d })
+          else if (!b.m)
+            this.sendChecked(to, 'pp-ack', { m: this.state(), d, w: 1, from: { h: s.host, p: s.framePort } })
+          else this.sendChecked(to, 'pp-ack', { m: this.state() })
+        } else if (env.type === 'pp-ack' && b.w === 1 && b.from) {
+          this.sendChecked({ name: env.src, host: b.from.h, port: b.from.p }, 'pp', { m: this.state() })
         }
         return
       }
       default:
-        this.c.dropped(env, 'unknown_type')
+        if (env.type.startsWith(BROADCAST_TYPE_PREFIX))
+          this.p2pBroadcast().handle({ ...env, type: env.type.slice(BROADCAST_TYPE_PREFIX.length) }, msg)
+        else this.c.dropped(env, 'unknown_type')
     }
   }
 
@@ -738,12 +888,19 @@ export class Membership implements Protocol {
       const note = `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
       if (attempt === 1 || attempt === this.o.joinAttempts) this.log.warn(note)
       else this.log.debug(note)
-      await this.sleep(this.o.joinRetryMs)
+      // Back off with jitter: a thousand peers retrying in step keep an overloaded registry overloaded.
+      const backoff = Math.min(2 ** (attempt - 1), JOIN_BACKOFF_MAX_FACTOR)
+      await this.sleep(Math.round(this.o.joinRetryMs * backoff * (0.5 + this.o.random())))
     }
   }
 
   /** POST /register at `target`; merges the member list it answers with. */
   private async register(target: string, quiet: boolean): Promise<boolean> {
+    return registerGate.run(() => this.registerNow(target, quiet))
+  }
+
+  private async registerNow(target: string, quiet: boolean): Promise<boolean> {
+    if (!this.running) return false
     const s = this.selfInfo!
     try {
       const res = await fetch(`${target}/register`, {
@@ -758,7 +915,7 @@ export class Membership implements Protocol {
       }
       const body = (await res.json()) as { members?: unknown }
       try {
-        this.merge(checkPushPull({ m: body.members ?? [] }).m)
+        this.merge(checkPushPull({ m: body.members ?? [] }).m ?? [])
       } catch {
         this.log.debug(`${target}/register answered a member list that does not parse`)
       }
@@ -930,9 +1087,16 @@ export class Membership implements Protocol {
       this.counts.registrations++
       this.count('registrations_total', 'POST /register requests accepted.')
       if (body.quiet) return { status: 'registered', url }
+      // The member list is the bulk of the answer: serialized once and shared by the registrations
+      // that arrive while it is fresh (a thousand peers registering at once each used to get their
+      // own 150 kB list built, which made the registry miss its accept backlog). The registrant's
+      // own entry stays in it; it ignores what the list says about itself being alive.
       const peers = this.peers().filter((p) => p !== url)
-      const members = this.state().filter((m) => m.u !== url)
-      return { status: 'registered', url, peers, members }
+      return reply
+        .type('application/json')
+        .send(
+          `{"status":"registered","url":${JSON.stringify(url)},"peers":${JSON.stringify(peers)},"members":${this.stateJson()}}`,
+        )
     })
 
     app.get('/membership/self', async () => this.selfInfo)
@@ -1003,16 +1167,63 @@ export class Membership implements Protocol {
     }
   }
 
-  // ---- broadcast by gossip (Serf's user events): every peer logs it once ----
+  // ---- broadcast through the broadcast module, over this node's p2p view ----
 
-  /** Sends `msg` to every peer by epidemic gossip; resolves with its id and the view size at the time. */
-  broadcast(msg: string): { status: 'broadcast'; id: string; peers: number } {
-    const id = randomUUID()
-    this.remember(id)
-    this.enqueue({ s: 'm', m: id, f: this.c.self.name, t: msg })
-    // Start it now rather than at the next gossip tick.
-    this.gossipRound()
-    return { status: 'broadcast', id, peers: this.live().length }
+  /**
+   * Sends `msg` to every peer in this node's view with the broadcast module (Plumtree with
+   * anti-entropy, each message delivered once), its frames carried as this protocol's (`b:` types)
+   * to the addresses the view holds, so that it works without the bootstrap too.
+   */
+  async broadcast(msg: string): Promise<P2pBroadcastResult> {
+    const r = await this.p2pBroadcast().broadcast(msg)
+    return { status: 'broadcast', id: r.id, strategy: r.strategy, peers: this.live().length }
+  }
+
+  /** The broadcast module's instance, made on first use (no timers or traffic before). */
+  private p2pBroadcast(): Broadcast {
+    if (this.bcast) return this.bcast
+    const c = this.c
+    const byName = () => {
+      this.liveByName ??= new Map(this.live().map((m) => [m.name, m]))
+      return this.liveByName
+    }
+    const components: ProtocolComponents = {
+      ...c,
+      peers: () => [...byName().keys()],
+      members: () =>
+        (this.livePeers ??= [...byName().values()].map((m) => ({
+          name: m.name,
+          id: m.id,
+          role: 'node' as const,
+          host: m.host,
+          httpPort: 0,
+          framePort: m.port,
+        }))),
+      send: async (dst, type, body, options) => {
+        const m = byName().get(dst)
+        if (!m) throw new UnknownPeerError(`${dst} is not in ${c.self.name}'s p2p view`)
+        await c.send(dst, `${BROADCAST_TYPE_PREFIX}${type}`, body, {
+          ...options,
+          address: { host: m.host, port: m.port },
+          transport: options?.transport ?? 'udp',
+        })
+      },
+    }
+    const b = new Broadcast(components, P2P_BROADCAST_OPTIONS)
+    const self = c.self.name
+    b.onDeliver((d) => {
+      if (d.from === self || d.kind !== 'app') return
+      named(c.logger, 'distlab:http').info(`Received message from ${d.from}: ${String(d.value)}`)
+      this.count('broadcasts_delivered_total', 'Broadcast messages delivered to this node.')
+    })
+    void b.start()
+    this.bcast = b
+    return b
+  }
+
+  /** Messages `p2p broadcast` delivered here (this node's own included), from the broadcast module. */
+  broadcastsDelivered(): BroadcastDelivery[] {
+    return this.bcast?.delivered(0, 'app').messages ?? []
   }
 
   private remember(id: string): boolean {

@@ -64,3 +64,27 @@ export class TokenBucket {
     return true
   }
 }
+
+/**
+ * A counting semaphore. The peers of one process share one for their registrations: a thousand
+ * in-process peers each opening a connection to the registry at once overflowed its accept backlog,
+ * the dropped SYNs were retried only after a second or more, and requests timed out while queued.
+ */
+export class Gate {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r))
+    else this.active++
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.active--
+    }
+  }
+}

@@ -53,7 +53,15 @@ export const PingReqSchema = z.object({
 })
 export const GossipSchema = z.object({ u: z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME) })
 export const PushPullSchema = z.object({
-  m: z.array(WireMemberSchema).max(MAX_MEMBERS + 1),
+  /** the sender's whole view (itself included); absent when it sends only its digest */
+  m: z
+    .array(WireMemberSchema)
+    .max(MAX_MEMBERS + 1)
+    .optional(),
+  /** digest of the sender's view: a receiver whose view has the same digest has nothing to swap */
+  d: z.string().min(1).max(64).optional(),
+  /** 1: the sender wants the receiver's whole view back */
+  w: z.literal(1).optional(),
   /** where to send the answer (a TCP frame's source port is not the sender's frame port) */
   from: z.object({ h: z.string().min(1).max(255), p: z.number().int().min(1).max(65535) }).optional(),
 })
@@ -150,12 +158,30 @@ export function checkGossip(x: unknown): { u: Update[] } {
   return { u: list(body(x).u, MAX_UPDATES_PER_FRAME, 'u', checkUpdate) }
 }
 
-/** pp and pp-ack: `{m, from?}` */
-export function checkPushPull(x: unknown): { m: WireMember[]; from?: { h: string; p: number } } {
+export interface PushPullBody {
+  m?: WireMember[]
+  d?: string
+  w?: 1
+  from?: { h: string; p: number }
+}
+
+/** pp and pp-ack: `{m?, d?, w?, from?}`, with at least a view or a digest */
+export function checkPushPull(x: unknown): PushPullBody {
   const o = body(x)
-  const m = list(o.m, MAX_MEMBERS + 1, 'm', checkMember)
-  if (o.from === undefined) return { m }
+  const out: PushPullBody = {}
+  if (o.m !== undefined) out.m = list(o.m, MAX_MEMBERS + 1, 'm', checkMember)
+  if (o.d !== undefined) {
+    if (!isStr(o.d, 64)) throw new WireError('d')
+    out.d = o.d
+  }
+  if (out.m === undefined && out.d === undefined) throw new WireError('m')
+  if (o.w !== undefined) {
+    if (o.w !== 1) throw new WireError('w')
+    out.w = 1
+  }
+  if (o.from === undefined) return out
   const f = o.from as Record<string, unknown> | null
   if (typeof f !== 'object' || f === null || !isStr(f.h, 255) || !isPort(f.p)) throw new WireError('from')
-  return { m, from: { h: f.h, p: f.p } }
+  out.from = { h: f.h, p: f.p }
+  return out
 }

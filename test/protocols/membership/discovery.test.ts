@@ -93,6 +93,37 @@ describe('discovery without the bootstrap', () => {
     }
   })
 
+  test('with the bootstrap killed, p2p broadcast goes through the broadcast module to every live peer once', async () => {
+    const from = nodes[3]!
+    const r = await postJson<{ status: string; id: string; strategy: string; peers: number }>(
+      `${from.httpUrl}/p2p/broadcast`,
+      { msg: 'to all, no bootstrap' },
+    )
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.equal(r.body.status, 'broadcast')
+    assert.equal(r.body.strategy, 'tree')
+    assert.equal(r.body.peers, nodes.length - 1)
+    const copies = (n: Node) =>
+      mem(n)
+        .broadcastsDelivered()
+        .filter((d) => d.id === r.body.id)
+    await waitFor('every peer to deliver it', () => nodes.every((n) => copies(n).length >= 1), 30_000, 100)
+    // Anti-entropy rounds later, still once each, from the sender, with the text sent.
+    await new Promise((res) => setTimeout(res, 2500))
+    for (const n of nodes) {
+      const got = copies(n)
+      assert.equal(got.length, 1, `${n.name} delivers it once`)
+      assert.equal(got[0]!.from, from.name)
+      assert.equal(got[0]!.value, 'to all, no bootstrap')
+    }
+    // Every other peer counted exactly one delivery (the sender does not count its own).
+    assert.ok(
+      nodes.every(
+        (n) => n.metrics.total('distlab_membership_broadcasts_delivered_total') === (n === from ? 0 : 1),
+      ),
+    )
+  })
+
   test('a new peer joins through any live peer (--seed) and every view takes it in', async () => {
     late = peer(13, { seedUrl: nodes[4]!.httpUrl, bootstrapUrl: bootstrap.httpUrl })
     await late.start()
