@@ -68,6 +68,8 @@ async function dockerRun(nodes: number): Promise<{ healthyMs: number; mem: Mem; 
     stateDir: dir,
     image: TAG,
     project: PROJECT,
+    // The master's run files go with the scratch folder, not into ./runs.
+    runsDir: join(dir, 'runs'),
     startTimeoutMs: 170_000,
   })
   const t0 = performance.now()

@@ -14,6 +14,8 @@ import {
   buildLocalBaseImage,
   compose,
   composeDown,
+  composeSpec,
+  composeYaml,
   docker,
   imageExists,
   projectContainers,
@@ -24,8 +26,10 @@ import {
 import {
   GATEWAY_BRIDGE,
   OVERLAY_NETWORK,
+  parseServiceLogLine,
   removeStack,
   stackContainers,
+  stackOverrideYaml,
   swarmState,
 } from '../../src/cluster/swarm.js'
 import { Keyring } from '../../src/core/auth.js'
@@ -130,6 +134,42 @@ after(async () => {
     () => {},
   )
   for (const d of scratch) rmSync(d, { recursive: true, force: true })
+})
+
+describe('generated compose and stack files', () => {
+  test('the master of `up --mode docker` records into the host runs folder, as the host user', () => {
+    const spec = composeSpec({ nodes: 2, runsDir: '/tmp/some/runs', masterUser: '1000:10' }) as {
+      services: Record<string, { user?: string; volumes?: unknown[]; environment: Record<string, string> }>
+    }
+    const master = spec.services.master!
+    assert.equal(master.user, '1000:10')
+    assert.deepEqual(master.volumes, [{ type: 'bind', source: '/tmp/some/runs', target: '/data/runs' }])
+    assert.equal(master.environment.DISTLAB_RUNS_DIR, '/data/runs')
+    // The nodes keep the image's user and have no mount.
+    assert.equal(spec.services.node1!.user, undefined)
+    assert.equal(spec.services.node1!.volumes, undefined)
+    // Quoted: compose v1 reads YAML 1.1, where 1000:10 unquoted is the number 60010.
+    assert.match(composeYaml({ nodes: 1, runsDir: '/r', masterUser: '1000:10' }), /user: "1000:10"/)
+    assert.throws(() => composeSpec({ runsDir: '/r', masterUser: 'root' }), /masterUser/)
+  })
+
+  test('the swarm override mounts the runs folder and places the master on this node', () => {
+    const y = stackOverrideYaml('/tmp/r', 'abc123', '1000:1000')
+    assert.match(y, /user: "1000:1000"/)
+    assert.match(y, /source: \/tmp\/r\n\s+target: \/data\/runs/)
+    assert.match(y, /- node.id == abc123/)
+    assert.throws(() => stackOverrideYaml('/tmp/r', 'x; rm -rf /'), /nodeId/)
+  })
+
+  test('service log lines are named as the nodes name themselves', () => {
+    assert.deepEqual(parseServiceLogLine('st_node.12@vm    | hello | there', 'st'), {
+      name: 'node12',
+      text: 'hello | there',
+    })
+    assert.deepEqual(parseServiceLogLine('st_master.1@vm | up', 'st'), { name: 'master', text: 'up' })
+    assert.equal(parseServiceLogLine('other_node.1@vm | x', 'st'), undefined)
+    assert.equal(parseServiceLogLine('no bar here', 'st'), undefined)
+  })
 })
 
 describe('the image', () => {
@@ -554,7 +594,8 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
       const dir = scratchDir('distlab-swarm-')
       scratch.push(dir)
       // An open cluster (no key), as `up` without --key: the CLI calls need no token.
-      const env = { DISTLAB_IMAGE: TAG, DISTLAB_PROJECT: STACK, DISTLAB_KEY: '' }
+      const runs = join(dir, 'runs')
+      const env = { DISTLAB_IMAGE: TAG, DISTLAB_PROJECT: STACK, DISTLAB_KEY: '', DISTLAB_RUNS_DIR: runs }
       const cli = (args: string[], timeoutMs = 60_000) =>
         runCli(['--state-dir', dir, ...args], { env, timeoutMs })
       let down: Awaited<ReturnType<typeof cli>>
@@ -638,6 +679,21 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
           `http://${host.get('node2')}:5000/multicast/delivered?group=${group}`,
         )
         assert.deepEqual(outside.json.messages, [], 'the sender is not a member: nothing delivered to it')
+        // While the stack runs: the master's run (bind-mounted) shows those messages to analyze,
+        // and the supervisor keeps each task's log for `distlab logs`.
+        type Report = { protocols: Record<string, { sent: number; received: number }> }
+        const report = await waitFor('analyze shows the unicast and multicast', 60_000, async () => {
+          const a = await cli(['analyze', '--json'])
+          if (a.code !== 0) return undefined
+          const p = (JSON.parse(a.stdout) as Report).protocols
+          return (p.unicast?.received ?? 0) >= 1 && (p.multicast?.received ?? 0) >= 2 ? p : undefined
+        })
+        assert.ok(report.unicast!.sent >= 1)
+        const logs = await waitFor('logs of node3', 30_000, async () => {
+          const l = await cli(['logs', 'node3'])
+          return l.code === 0 && l.stdout.includes('listening') ? l.stdout : undefined
+        })
+        assert.match(logs, /node3/)
       } finally {
         // Runs also when a check above failed; its own outcome is checked below.
         down = await cli(['down', '--json'], 300_000)
@@ -648,6 +704,13 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
       if (swarmBefore !== 'active') assert.equal(await swarmState(), 'inactive')
       const gone = await cli(['status'], 30_000)
       assert.equal(gone.code, 1)
+      // The run stays on the host, closed by the master (no WAL left beside it).
+      const files = readdirSync(runs)
+      assert.equal(files.filter((f) => f.endsWith('.sqlite')).length, 1, files.join(' '))
+      assert.deepEqual(
+        files.filter((f) => f.endsWith('-wal')),
+        [],
+      )
     },
   )
 })
