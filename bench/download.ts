@@ -18,6 +18,8 @@ import {
   type DownloadBenchResult,
 } from '../src/protocols/download/index.js'
 import { writeChart } from '../src/monitor/plot.js'
+import { buildImage, buildLocalBaseImage, docker, dockerReady, imageExists } from '../src/cluster/docker.js'
+import { DockerDownload } from '../src/cluster/download-docker.js'
 
 const SPEEDUP_LINES = 250
 const RATE = 100
@@ -28,6 +30,71 @@ const COUPON_CLIENTS = 8
 const COUPON_RATE = 4000
 
 const log = (s: string) => process.stderr.write(s + '\n')
+
+const CONTAINER_SIZES = [1, 4]
+
+interface ContainerRow {
+  clients: number
+  seconds: number
+  requests: number
+}
+
+/**
+ * The same seeded download with each client its own container (a line server container too), when a
+ * Docker engine answers: the image named by $DISTLAB_IMAGE, else one built here from this checkout
+ * (base imported from the host node) and removed after. `skipped` says why when there is no engine.
+ */
+async function containerRuns(): Promise<{ rows: ContainerRow[]; image: string } | { skipped: string }> {
+  if (!(await dockerReady())) return { skipped: 'no Docker engine answered (bash scripts/docker-start.sh)' }
+  // This checkout's code, not whatever distlab:latest was built from: an image of its own unless
+  // $DISTLAB_IMAGE names one.
+  let image = process.env.DISTLAB_IMAGE ?? ''
+  let built = false
+  const stages = async () =>
+    (
+      await docker(
+        ['images', '-q', '--filter', 'dangling=true', '--filter', 'label=dev.distlab.image=stage'],
+        {
+          allowFailure: true,
+        },
+      )
+    ).stdout
+      .split('\n')
+      .filter(Boolean)
+  const stagesBefore = new Set(await stages())
+  if (!image || !(await imageExists(image))) {
+    image = `distlab-bench-download:${process.pid}`
+    log(`containers: building ${image}`)
+    const base = await buildLocalBaseImage()
+    await buildImage({ tag: image, baseImage: base.tag })
+    built = true
+  }
+  try {
+    const rows: ContainerRow[] = []
+    for (const n of CONTAINER_SIZES) {
+      const r = await new DockerDownload({
+        clients: n,
+        image,
+        project: `distlab-bench-dl-${process.pid}`,
+        lines: SPEEDUP_LINES,
+        ratePerSecond: RATE,
+        seed: 1,
+        timeoutMs: 180_000,
+      }).run()
+      if (!r.submitted) throw new Error(`${n} client containers: ${r.submitReply}`)
+      log(`  ${n} client containers: ${r.seconds.toFixed(2)} s`)
+      rows.push({ clients: n, seconds: r.seconds, requests: r.requests })
+    }
+    return { rows, image }
+  } finally {
+    if (built) {
+      await docker(['rmi', '-f', image], { allowFailure: true })
+      // The build's first stage, left untagged: only the one this build made.
+      const ours = (await stages()).filter((id) => !stagesBefore.has(id))
+      if (ours.length) await docker(['rmi', ...ours], { allowFailure: true })
+    }
+  }
+}
 
 async function main(): Promise<void> {
   // 1. Speedup at the course's rate.
@@ -103,7 +170,52 @@ async function main(): Promise<void> {
   const dev = (meanDraws - expected) / expected
   const seeded = bench.runs.map((r) => r.requests - r.rateLimited)
 
-  // 3. The master's merge cost beside the network.
+  // 3. Each client its own container, beside the in-process clients of section 1.
+  log(`containers: ${SPEEDUP_LINES} lines at ${RATE} lines/s per client, sizes ${CONTAINER_SIZES.join(',')}`)
+  const containers = await containerRuns().catch((err: Error) => ({ skipped: err.message }))
+  const containerSection =
+    'skipped' in containers
+      ? {
+          heading: 'N clients as containers',
+          text: `Not measured in this run: ${containers.skipped}.`,
+          columns: ['clients'],
+          rows: [],
+        }
+      : {
+          heading: `N clients as containers beside N in one process (${SPEEDUP_LINES} lines, ${RATE} lines/s per client)`,
+          text:
+            '`distlab download --mode docker`: a line server container and one container per client on a bridge ' +
+            'network, the clients finding each other by container name; the same seeded server as above, so both ' +
+            'kinds draw the same lines. Seconds are the master’s own, from the moment every client answered ' +
+            '(container start-up is not counted). Speedup is against one client of the same kind.',
+          columns: ['clients', 'kind', 'seconds', 'speedup', 'requests'],
+          rows: CONTAINER_SIZES.flatMap((n) => {
+            const local = bench.runs.find((r) => r.clients === n)!
+            const c = containers.rows.find((r) => r.clients === n)!
+            const c1 = containers.rows.find((r) => r.clients === 1)!
+            return [
+              [
+                n,
+                'in one process',
+                Number(local.seconds.toFixed(2)),
+                Number(local.speedup.toFixed(2)),
+                local.requests,
+              ],
+              [
+                n,
+                'containers',
+                Number(c.seconds.toFixed(2)),
+                Number((c1.seconds / c.seconds).toFixed(2)),
+                c.requests,
+              ],
+            ]
+          }),
+          notes: [
+            `Image ${containers.image}. Each container is its own address to the server, so its limit applies to each, as with the loopback addresses of one process.`,
+          ],
+        }
+
+  // 4. The master's merge cost beside the network.
   const mergeRows = bench.runs.map((r) => {
     const budgetUs = 1e6 / (RATE * r.clients)
     return [
@@ -187,6 +299,7 @@ async function main(): Promise<void> {
         columns: ['clients', 'merge µs/line', 'SENDLINE round trip µs', 'budget µs/line', 'merge / budget'],
         rows: mergeRows,
       },
+      containerSection,
     ],
     data: { speedup: bench, coupon: { expected, draws, requests } },
   })

@@ -47,6 +47,8 @@ export interface DockerDownloadInit {
   ratePerSecond?: number
   /** The id sent with SUBMIT. @default 'distlab' */
   id?: string
+  /** Seed of the line server's random line choice (the same draws every run). @default unseeded */
+  seed?: number
   /** Share the master's journal between the clients through a volume. @default true */
   sharedJournal?: boolean
   /** Give up after this long. @default 30 minutes */
@@ -115,6 +117,7 @@ interface ResolvedInit {
   lines: number
   ratePerSecond: number
   id: string
+  seed: number | undefined
   sharedJournal: boolean
   timeoutMs: number
   killMasterAt: number | undefined
@@ -129,6 +132,7 @@ function resolveDockerDownloadOptions(init: DockerDownloadInit): ResolvedInit {
     lines: checkInteger('lines', init.lines ?? 1000, 1),
     ratePerSecond: checkNumber('ratePerSecond', init.ratePerSecond ?? 100, 0.001, 1e6),
     id: checkString('id', init.id ?? 'distlab', /^[^\n\r]{1,200}$/),
+    seed: init.seed === undefined ? undefined : checkInteger('seed', init.seed, 0, 2 ** 32 - 1),
     sharedJournal: init.sharedJournal ?? true,
     timeoutMs: checkInteger('timeoutMs', init.timeoutMs ?? 30 * 60_000, 1),
     killMasterAt:
@@ -267,6 +271,7 @@ export class DockerDownload {
       '--rate',
       String(o.ratePerSecond),
       '--json-log',
+      ...(o.seed === undefined ? [] : ['--seed', String(o.seed)]),
     ])
     await this.waitForServer()
     const peers = n.clients.map((c) => `${c}:${DOWNLOAD_CHANNEL_PORT}`).join(',')
