@@ -270,6 +270,8 @@ async function runClient(o: DownloadCliOptions): Promise<void> {
       `--rank must be below the number of --peers (${peers.length}), got ${o.rank}`,
       '--rank',
     )
+  if (o.bind !== undefined && o.bind.includes(','))
+    throw new InvalidArgumentError('--bind takes one address for `download client`', '--bind')
   const progress = new Progress(`client ${o.rank}`, o.lines, { enabled: !o.json && !o.reportProgress })
   const { signal, dispose } = abortOnSignals()
   const client = new DownloadClient({
