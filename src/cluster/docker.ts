@@ -3,7 +3,9 @@
 // writes a compose file (master + node1..nodeN on the network `Proj1-distributed-network` of seed
 // 000), runs it with `docker compose` or `docker-compose` (v1, what Debian ships), waits until every
 // container answers GET /health, and records the containers' addresses in the cluster record so
-// that `status`, `send`, `monitor` and the rest find them as in local mode.
+// that `status`, `send`, `monitor` and the rest find them as in local mode. The master records
+// its run straight into the host's runs folder (a bind mount), so `runs` and `analyze` read a
+// container run while it is recorded, as a local one.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import {
@@ -654,7 +656,7 @@ export interface ContainerClusterRecord extends Omit<ClusterRecord, 'mode'> {
     image: string
     /** swarm: this cluster ran `docker swarm init`, so `down` leaves the swarm again. */
     initializedSwarm?: boolean
-    /** docker: the host folder the master records its runs in, live (bind-mounted). */
+    /** The host folder the master records its runs in, live (bind-mounted). */
     runsDir?: string
   }
 }

@@ -1,6 +1,8 @@
 // The Swarm launcher: deploy/stack.yml on a swarm (a single-node one made here when the engine is
 // not in a swarm yet), master and nodes on an overlay network. The host reaches the tasks through
 // their docker_gwbridge addresses, which go into the cluster record for `status` and the rest.
+// A generated second stack file puts the master on this node with the host's runs folder
+// bind-mounted (as in docker mode); the supervisor follows the services' logs into the state dir.
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
