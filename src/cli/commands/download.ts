@@ -365,6 +365,7 @@ async function runDockerDownload(o: DownloadCliOptions): Promise<void> {
     await buildImage({ tag: image, baseImage: base.tag })
   }
   const progress = new Progress(`${n} client containers`, o.lines, { enabled: !o.json })
+  let firstProgressAt: number | undefined
   const { signal, dispose } = abortOnSignals()
   const dl = new DockerDownload({
     clients: n,
@@ -378,7 +379,12 @@ async function runDockerDownload(o: DownloadCliOptions): Promise<void> {
     killClientAt: o.killClientAt,
     signal,
     logger: cliLogger(o.logLevel),
-    onProgress: (p) => progress.update(p.lines, `master ${p.masterRank ?? '-'}`),
+    onProgress: (p) => {
+      firstProgressAt ??= Date.now()
+      const s = (Date.now() - firstProgressAt) / 1000
+      const rate = s > 0 ? `${(p.lines / s).toFixed(0)} lines/s, ` : ''
+      progress.update(p.lines, `${rate}master ${p.masterRank ?? '-'}`)
+    },
     onEvent: (text) => {
       if (!o.json) process.stderr.write(`\n${color.yellow(text)}\n`)
     },
