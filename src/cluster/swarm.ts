@@ -168,6 +168,8 @@ export interface SwarmClusterInit {
   /** @default 90 s + 1 s per node */
   startTimeoutMs?: number
   onProgress?: (healthy: number, total: number) => void
+  /** Each log line of each task (named master, node1, ...), as it comes. */
+  onLine?: (name: string, line: string) => void
 }
 
 export class SwarmCluster implements Startable {
@@ -300,6 +302,7 @@ export class SwarmCluster implements Startable {
         if (!p) return
         followed = true
         this.logFiles?.write(p.name, p.text)
+        this.init.onLine?.(p.name, p.text)
       },
     )
     this.followers.add(child)

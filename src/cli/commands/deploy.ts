@@ -53,6 +53,13 @@ export async function upContainers(
     enabled: !o.json && !supervised,
   })
   const started = Date.now()
+  const onLine =
+    supervised || o.json
+      ? undefined
+      : (name: string, line: string) => {
+          const i = name === 'master' ? 0 : Number(name.replace('node', '')) || 0
+          process.stdout.write(`${colorFor(i)(name.padEnd(width))} | ${line}\n`)
+        }
   const cluster =
     o.mode === 'swarm'
       ? new SwarmCluster({
@@ -63,6 +70,7 @@ export async function upContainers(
           network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
           key,
           onProgress: (h) => progress.update(h),
+          onLine,
         })
       : new DockerCluster({
           nodes: o.nodes,
@@ -72,13 +80,7 @@ export async function upContainers(
           network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
           key,
           onProgress: (h) => progress.update(h),
-          onLine:
-            supervised || o.json
-              ? undefined
-              : (name, line) => {
-                  const i = name === 'master' ? 0 : Number(name.replace('node', '')) || 0
-                  process.stdout.write(`${colorFor(i)(name.padEnd(width))} | ${line}\n`)
-                },
+          onLine,
         })
   let stopping: Promise<void> | undefined
   const stop = (why: string) => {
