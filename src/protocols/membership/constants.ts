@@ -63,7 +63,7 @@ export const REGISTRATION_BURST = 1000
 /** Registered URLs waiting to be checked at once; more get 429. */
 export const MAX_PENDING_VERIFICATIONS = 256
 /** Verification HTTP calls in flight at once. */
-export const VERIFY_CONCURRENCY = 16
+export const VERIFY_CONCURRENCY = 64
 /** A registered URL is checked this many times before it is dropped. */
 export const VERIFY_ATTEMPTS = 3
 /** Wait between two checks of a registered URL, in ms. */
@@ -89,6 +89,8 @@ export const MAX_URL_CHECKS = 1024
 /** Peer addresses remembered as checked (then the memory starts over). */
 export const MAX_ALLOWED_ADDRESSES = 4 * MAX_MEMBERS
 /** Registrations (POST /register) in flight at once from the peers of one process. */
-export const REGISTER_CONCURRENCY = 32
+export const REGISTER_CONCURRENCY = 128
 /** Frame types of the broadcast module carried by this protocol for `p2p broadcast` start with this. */
 export const BROADCAST_TYPE_PREFIX = 'b:'
+/** A registration may take this many times httpTimeoutMs. */
+export const REGISTER_TIMEOUT_FACTOR = 3

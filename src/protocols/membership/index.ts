@@ -58,7 +58,7 @@ export interface MembershipInit {
   registrationBurst?: number
   /** @default 256 */
   maxPendingVerifications?: number
-  /** @default 16 */
+  /** @default 64 */
   verifyConcurrency?: number
   /** @default 3 */
   verifyAttempts?: number

@@ -35,6 +35,7 @@ import {
   MAX_URL_CHECKS,
   MAX_ALLOWED_ADDRESSES,
   REGISTER_CONCURRENCY,
+  REGISTER_TIMEOUT_FACTOR,
   BROADCAST_TYPE_PREFIX,
 } from './constants.js'
 import { Gate, normalizePeerUrl, TokenBucket } from './registry.js'
@@ -384,7 +385,10 @@ export class Membership implements Protocol {
       this.admit(u, 'frames')
       return
     }
-    if (cmp(u, cur) <= 0) return
+    if (cmp(u, cur) <= 0) {
+      if (cmp(u, cur) === 0) this.heardAgain(u.u)
+      return
+    }
     if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u)) return
     const wasSuspect = cur.status === 'suspect'
     if (cur.suspectTimer) this.c.clock.clearTimeout(cur.suspectTimer)
@@ -533,6 +537,21 @@ export class Membership implements Protocol {
     if (old) this.buckets[old.sent]?.delete(key)
     this.queued.set(key, { update, json: JSON.stringify(update), sent: 0 })
     ;(this.buckets[0] ??= new Set()).add(key)
+  }
+
+  /**
+   * Another peer told us what we already queued to tell: count it as one of our transmissions
+   * (rumor mongering with feedback, Demers et al. 1987). An update everyone already has stops being
+   * sent sooner; without it a mass join of a thousand peers re-sent each of a million known
+   * (member, peer) facts the full retransmit limit. Push-pull still repairs anything missed.
+   */
+  private heardAgain(key: string): void {
+    const q = this.queued.get(key)
+    if (!q || q.update.s === 'm') return
+    this.buckets[q.sent]?.delete(key)
+    q.sent++
+    if (q.sent >= this.retransmitLimit()) this.queued.delete(key)
+    else (this.buckets[q.sent] ??= new Set()).add(key)
   }
 
   /** Takes updates for one frame, up to the byte budget, and counts them as sent once more. */
@@ -907,7 +926,9 @@ export class Membership implements Protocol {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
         body: JSON.stringify({ url: s.url, name: s.name, quiet }),
-        signal: AbortSignal.timeout(this.o.httpTimeoutMs),
+        // Longer than other calls: a registry swamped by a mass join answers late rather than never,
+        // and an abandoned request is work it did for nothing.
+        signal: AbortSignal.timeout(this.o.httpTimeoutMs * REGISTER_TIMEOUT_FACTOR),
       })
       if (!res.ok) {
         this.log.debug(`${target}/register answered ${res.status}`)
