@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { Node } from '../src/node/node.js'
 import { LocalCluster } from '../src/cluster/local.js'
 import { nodeUrl } from '../src/cluster/state.js'
@@ -253,8 +254,14 @@ async function processes(n: number): Promise<ProcessRow> {
   return { n, startMs: lastStart - t0, joinFull, detectMs, falseRemovals, bytesPerNodePerSec }
 }
 
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(', ')
+
 async function main(): Promise<void> {
   const t0 = Date.now()
+  const loadAtStart = load()
   const rows: InprocRow[] = []
   for (const n of SIZES) rows.push(await inproc(n))
   const proc = PROCESS_PEERS > 0 ? await processes(PROCESS_PEERS) : undefined
@@ -269,7 +276,9 @@ async function main(): Promise<void> {
       `once (waves of 50); the time runs from the last peer's start until every peer knows every other. ` +
       `One join: a peer joins through a seed peer once the overlay has converged; this is what Serf's ` +
       `convergence model describes (one update spreading by gossip). Detection: one peer stops without a ` +
-      `word; the time runs until no live peer lists it. Total run ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
+      `word; the time runs until no live peer lists it. Total run ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
+      `load average (1, 5, 15 min) ${loadAtStart} at the start and ${load()} at the end, on 2 cores ` +
+      `(other developers' Docker tests and benches ran alongside: wall times are noisy).`,
     sections: [
       {
         heading: 'Convergence (peers in one process)',
@@ -327,7 +336,7 @@ async function main(): Promise<void> {
         ],
         notes: [
           "memberlist's defaults detect a failure in about 7 s at 50 nodes and 12 s at 1000 (suspicion multiplier 4 × log10 n × 1 s probe interval), plus the probe that finds it and the gossip that spreads the death.",
-          'Bytes at rest are probes, acks and push-pull exchanges of whole views, counted on the wire (frame headers included).',
+          'Bytes at rest are probes, acks and push-pulls, counted on the wire (frame headers included). A push-pull sends a digest of the view first and whole views only when the digests differ (memberlist sends whole views every time).',
         ],
       },
     ],

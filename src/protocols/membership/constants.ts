@@ -35,6 +35,10 @@ export const PUSH_PULL_INTERVAL_MS = 5000
  * thousand peers moved thousands of whole views at once.
  */
 export const JOIN_PUSH_PULLS = 1
+/** Members a new member swaps views with when the registry's answer lists at most PUSH_PULL_SCALE_THRESHOLD. */
+export const JOIN_PUSH_PULLS_SMALL = 3
+/** Views up to this size push-pull at the base interval; beyond it the interval grows with log2 n (memberlist's pushPullScaleThreshold). */
+export const PUSH_PULL_SCALE_THRESHOLD = 32
 /** Join retries back off up to this multiple of joinRetryMs (with ±50% jitter). */
 export const JOIN_BACKOFF_MAX_FACTOR = 8
 /**
@@ -94,3 +98,5 @@ export const REGISTER_CONCURRENCY = 128
 export const BROADCAST_TYPE_PREFIX = 'b:'
 /** A registration may take this many times httpTimeoutMs. */
 export const REGISTER_TIMEOUT_FACTOR = 3
+/** Updates queued beyond which a known update heard again counts as one of ours sent (a backlog). */
+export const FEEDBACK_MIN_QUEUED = 2 * MAX_UPDATES_PER_FRAME

@@ -24,6 +24,8 @@ import { HttpBodyError, parseBody } from '../../node/http.js'
 import {
   JOIN_BACKOFF_MAX_FACTOR,
   JOIN_PUSH_PULLS,
+  JOIN_PUSH_PULLS_SMALL,
+  PUSH_PULL_SCALE_THRESHOLD,
   MAX_HEALTH,
   MAX_LATE_REARMS,
   MAX_MEMBERS,
@@ -35,6 +37,7 @@ import {
   MAX_URL_CHECKS,
   MAX_ALLOWED_ADDRESSES,
   REGISTER_CONCURRENCY,
+  FEEDBACK_MIN_QUEUED,
   REGISTER_TIMEOUT_FACTOR,
   BROADCAST_TYPE_PREFIX,
 } from './constants.js'
@@ -527,7 +530,8 @@ export class Membership implements Protocol {
 
   private pushPullIntervalMs(): number {
     const n = this.members.size + 1
-    const scale = n <= 32 ? 1 : Math.ceil(Math.log2(n) - Math.log2(32)) + 1
+    const t = PUSH_PULL_SCALE_THRESHOLD
+    const scale = n <= t ? 1 : Math.ceil(Math.log2(n) - Math.log2(t)) + 1
     return this.o.pushPullIntervalMs * scale
   }
 
@@ -543,9 +547,12 @@ export class Membership implements Protocol {
    * Another peer told us what we already queued to tell: count it as one of our transmissions
    * (rumor mongering with feedback, Demers et al. 1987). An update everyone already has stops being
    * sent sooner; without it a mass join of a thousand peers re-sent each of a million known
-   * (member, peer) facts the full retransmit limit. Push-pull still repairs anything missed.
+   * (member, peer) facts the full retransmit limit. Only while the queue holds more than
+   * FEEDBACK_MIN_QUEUED updates (a backlog, as in a mass join): a few updates (one join, one
+   * failure) go out the full limit, as memberlist sends them. Push-pull repairs anything missed.
    */
   private heardAgain(key: string): void {
+    if (this.queued.size <= FEEDBACK_MIN_QUEUED) return
     const q = this.queued.get(key)
     if (!q || q.update.s === 'm') return
     this.buckets[q.sent]?.delete(key)
@@ -900,7 +907,8 @@ export class Membership implements Protocol {
       const results = await Promise.all(targets.map((t) => this.register(t, false)))
       if (results.some(Boolean)) {
         // The registry's list may lag (it checks each URL first): swap views with a few members too.
-        for (const m of this.randomMembers(JOIN_PUSH_PULLS)) this.pushPull(m)
+        const swaps = this.members.size <= PUSH_PULL_SCALE_THRESHOLD ? JOIN_PUSH_PULLS_SMALL : JOIN_PUSH_PULLS
+        for (const m of this.randomMembers(swaps)) this.pushPull(m)
         return
       }
       if (this.members.size > 0) return
