@@ -241,8 +241,15 @@ export class Membership implements Protocol {
     if (!this.o.registry) {
       this.enqueue(this.selfWire())
       if (this.o.bootstrapUrl || this.o.seedUrl) void this.join()
-      if (this.o.bootstrapUrl && this.o.reregisterIntervalMs > 0)
-        this.every(this.o.reregisterIntervalMs, () => void this.register(this.o.bootstrapUrl!, true))
+      if (this.o.bootstrapUrl && this.o.reregisterIntervalMs > 0) {
+        // Scaled like push-pull: a thousand peers re-registering every 30 s kept a registry busy
+        // with 33 requests a second while first registrations waited.
+        const reregister = () => {
+          void this.register(this.o.bootstrapUrl!, true)
+          this.after(this.scaledByView(this.o.reregisterIntervalMs), reregister)
+        }
+        this.after(Math.floor(this.o.random() * this.o.reregisterIntervalMs), reregister)
+      }
     }
     this.log.debug(`${url} ${this.o.registry ? 'serves the peer registry' : 'joins the overlay'}`)
   }
@@ -529,10 +536,15 @@ export class Membership implements Protocol {
   }
 
   private pushPullIntervalMs(): number {
+    return this.scaledByView(this.o.pushPullIntervalMs)
+  }
+
+  /** memberlist's pushPullScale: `ms` up to 32 members, then × (ceil(log2 n − log2 32) + 1). */
+  private scaledByView(ms: number): number {
     const n = this.members.size + 1
     const t = PUSH_PULL_SCALE_THRESHOLD
     const scale = n <= t ? 1 : Math.ceil(Math.log2(n) - Math.log2(t)) + 1
-    return this.o.pushPullIntervalMs * scale
+    return ms * scale
   }
 
   private enqueue(update: Update): void {
