@@ -293,7 +293,7 @@ async function main(): Promise<void> {
     title: 'P2P overlay: convergence, failure detection and traffic (issue 4)',
     description:
       `Peers with memberlist's LAN defaults (probe 1 s, probe timeout 500 ms, 3 indirect probes, suspicion ` +
-      `multiplier 4, gossip every 200 ms to 3 peers, retransmit multiplier 4; push-pull every 30 s (a digest first), scaled ` +
+      `multiplier 4, gossip every 200 ms to 3 peers, retransmit multiplier 4; push-pull every 5 s (a digest first), scaled ` +
       `beyond 32 members) on loopback, all in one process on a 2-core machine shared with other work, then ` +
       `${PROCESS_PEERS} peers as separate processes. Mass join: every peer registers with the bootstrap at ` +
       `once (waves of 50); the time runs from the last peer's start until every peer knows every other. ` +

@@ -24,12 +24,13 @@ export const GOSSIP_INTERVAL_MS = 200
 /** Random members each gossip round goes to (memberlist GossipNodes: 3). */
 export const GOSSIP_FANOUT = 3
 /**
- * How often a member swaps its view with one random member (push-pull anti-entropy), in ms:
- * memberlist's 30 s, growing with the cluster as memberlist's pushPullScale does (beyond 32
- * members). Gossip converges a classroom-sized overlay in about a second; push-pull repairs what
- * it misses. (5 s made a thousand unconverged peers swap 10 MB/s of whole views in one process.)
+ * How often a member swaps its view with one random member (push-pull anti-entropy), in ms.
+ * memberlist uses 30 s; views of a classroom-sized overlay converge faster at 5 s, and the interval
+ * grows with the cluster as memberlist's pushPullScale does (beyond 32 members). A swap sends a
+ * digest first and whole views only when the digests differ. (Measured with 30 s: 500 peers in one
+ * process took twice as long to converge after a mass join.)
  */
-export const PUSH_PULL_INTERVAL_MS = 30_000
+export const PUSH_PULL_INTERVAL_MS = 5000
 /**
  * Members a new member swaps views with right after it registers, besides the registry's answer
  * (memberlist pushes and pulls with its join addresses only). One: with three, a mass join of a

@@ -38,7 +38,7 @@ export interface MembershipInit {
   gossipIntervalMs?: number
   /** @default 3 */
   gossipFanout?: number
-  /** @default 30000 ms (scaled up beyond 32 members) */
+  /** @default 5000 ms (scaled up beyond 32 members) */
   pushPullIntervalMs?: number
   /** @default 8192 bytes */
   maxPiggybackBytes?: number
