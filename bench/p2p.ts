@@ -301,7 +301,8 @@ async function main(): Promise<void> {
       `convergence model describes (one update spreading by gossip). Detection: one peer stops without a ` +
       `word; the time runs until no live peer lists it. Total run ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
       `load average (1, 5, 15 min) ${loadAtStart} at the start and ${load()} at the end, on 2 cores ` +
-      `(other developers' Docker tests and benches ran alongside: wall times are noisy).`,
+      `(the load at the end includes the ${PROCESS_PEERS} peer processes; a 1-minute load well above 2 at the start ` +
+      `means other work ran alongside and wall times are noisy).`,
     sections: [
       {
         heading: 'Convergence (peers in one process)',
