@@ -244,6 +244,42 @@ export function readJournal(path: string, total: number): Map<number, string> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+/**
+ * Distinct lines collected against time since the start, and the owner's progress report at most
+ * every PROGRESS_INTERVAL_MS (always on the last line). Both runners (N clients in one process, one
+ * client alone) keep their progress in one.
+ */
+class ProgressTracker {
+  private startedAt = 0
+  collected = 0
+  readonly timeline: Array<{ t: number; lines: number }> = []
+  private lastReportAt = 0
+
+  constructor(
+    private readonly total: number,
+    private readonly report: (() => void) | undefined,
+  ) {}
+
+  start(): void {
+    this.startedAt = performance.now()
+  }
+
+  elapsedMs(): number {
+    return performance.now() - this.startedAt
+  }
+
+  update(lines: number): void {
+    if (lines <= this.collected && this.timeline.length > 0) return
+    this.collected = lines
+    const now = performance.now()
+    this.timeline.push({ t: (now - this.startedAt) / 1000, lines })
+    if (this.report && (now - this.lastReportAt >= PROGRESS_INTERVAL_MS || lines === this.total)) {
+      this.lastReportAt = now
+      this.report()
+    }
+  }
+}
+
 /** What a CoopClient needs from whoever runs it: N in one process, or one alone. */
 interface CoopContext {
   readonly options: CooperativeDownloadOptions
@@ -706,10 +742,7 @@ export class CooperativeDownload implements CoopContext {
   /** @internal */ outOfRange = 0
   /** @internal */ badChannelMessages = 0
   private clients: CoopClient[] = []
-  private startedAt = 0
-  private collected = 0
-  private lastProgressAt = 0
-  private readonly timeline: Array<{ t: number; lines: number }> = []
+  private readonly tracker: ProgressTracker
   private masterRank: number | undefined
   private takeovers = -1
   private readonly masters: Array<{ rank: number; fromJournal: number; t: number }> = []
@@ -724,6 +757,10 @@ export class CooperativeDownload implements CoopContext {
     this.log = named(init.logger ?? silentLogger, 'distlab:download')
     this.roster = Array.from({ length: this.options.clients }, () => undefined)
     this.onProgress = init.onProgress
+    this.tracker = new ProgressTracker(
+      this.options.lines,
+      this.onProgress && (() => this.onProgress!(this.snapshot())),
+    )
     this.signal = init.signal
   }
 
@@ -744,7 +781,7 @@ export class CooperativeDownload implements CoopContext {
       started.forEach(
         (s, i) => (this.roster[i] = (s as PromiseFulfilledResult<{ host: string; port: number }>).value),
       )
-      this.startedAt = performance.now()
+      this.tracker.start()
       this.signal?.addEventListener('abort', onAbort, { once: true })
       timer = setTimeout(
         () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
@@ -776,36 +813,26 @@ export class CooperativeDownload implements CoopContext {
 
   /** Distinct lines the master holds now. */
   collectedLines(): number {
-    return this.collected
+    return this.tracker.collected
   }
 
   /** @internal */
   masterChanged(rank: number, fromJournal: number): void {
     this.masterRank = rank
     this.takeovers++
-    this.masters.push({ rank, fromJournal, t: (performance.now() - this.startedAt) / 1000 })
+    this.masters.push({ rank, fromJournal, t: this.tracker.elapsedMs() / 1000 })
   }
 
   /** @internal */
   progress(lines: number): void {
-    if (lines <= this.collected && this.timeline.length > 0) return
-    this.collected = lines
-    const now = performance.now()
-    this.timeline.push({ t: (now - this.startedAt) / 1000, lines })
-    if (
-      this.onProgress &&
-      (now - this.lastProgressAt >= PROGRESS_INTERVAL_MS || lines === this.options.lines)
-    ) {
-      this.lastProgressAt = now
-      this.onProgress(this.snapshot())
-    }
+    this.tracker.update(lines)
   }
 
   private snapshot(): DownloadProgress {
     return {
-      lines: this.collected,
+      lines: this.tracker.collected,
       total: this.options.lines,
-      elapsedMs: performance.now() - this.startedAt,
+      elapsedMs: this.tracker.elapsedMs(),
       requests: this.clients.reduce((s, c) => s + c.requests, 0),
       masterRank: this.masterRank,
     }
@@ -829,7 +856,7 @@ export class CooperativeDownload implements CoopContext {
     const s = this.settle
     if (!s) return
     this.settle = undefined
-    const seconds = (performance.now() - this.startedAt) / 1000
+    const seconds = this.tracker.elapsedMs() / 1000
     const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
     const o = this.options
     if (o.journalPath && o.removeJournalOnSuccess && parsed?.ok && parsed.correct === o.lines) {
@@ -857,7 +884,7 @@ export class CooperativeDownload implements CoopContext {
       takeovers: Math.max(0, this.takeovers),
       masterRank: rank,
       masters: this.masters.slice(),
-      timeline: this.timeline.slice(),
+      timeline: this.tracker.timeline.slice(),
       mergeUsPerLine: this.mergeLines > 0 ? (this.mergeMs * 1000) / this.mergeLines : 0,
       mergeLines: this.mergeLines,
       meanRttUs:
@@ -956,9 +983,7 @@ export class DownloadClient implements CoopContext {
   private readonly onProgress: ((p: DownloadProgress) => void) | undefined
   private readonly signal: AbortSignal | undefined
   private client: CoopClient | undefined
-  private startedAt = 0
-  private collected = 0
-  private lastProgressAt = 0
+  private readonly tracker: ProgressTracker
   private masterRank: number | undefined
   private fromJournal = 0
   private settle: { resolve: (r: DownloadClientResult) => void; reject: (e: Error) => void } | undefined
@@ -994,6 +1019,10 @@ export class DownloadClient implements CoopContext {
     this.peersWaitMs = checkInteger('peersWaitMs', init.peersWaitMs ?? 30_000, 0)
     this.log = named(init.logger ?? silentLogger, 'distlab:download')
     this.onProgress = init.onProgress
+    this.tracker = new ProgressTracker(
+      this.options.lines,
+      this.onProgress && (() => this.onProgress!(this.snapshot())),
+    )
     this.signal = init.signal
   }
 
@@ -1030,7 +1059,7 @@ export class DownloadClient implements CoopContext {
         }
       }
       await this.waitForPeers()
-      this.startedAt = performance.now()
+      this.tracker.start()
       timer = setTimeout(
         () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
         o.timeoutMs,
@@ -1079,23 +1108,14 @@ export class DownloadClient implements CoopContext {
 
   /** @internal */
   progress(lines: number): void {
-    if (lines <= this.collected && this.lastProgressAt > 0) return
-    this.collected = lines
-    const now = performance.now()
-    if (
-      this.onProgress &&
-      (now - this.lastProgressAt >= PROGRESS_INTERVAL_MS || lines === this.options.lines)
-    ) {
-      this.lastProgressAt = now
-      this.onProgress(this.snapshot())
-    }
+    this.tracker.update(lines)
   }
 
   private snapshot(): DownloadProgress {
     return {
-      lines: this.collected,
+      lines: this.tracker.collected,
       total: this.options.lines,
-      elapsedMs: performance.now() - this.startedAt,
+      elapsedMs: this.tracker.elapsedMs(),
       requests: this.client?.requests ?? 0,
       masterRank: this.masterRank,
     }
@@ -1117,7 +1137,7 @@ export class DownloadClient implements CoopContext {
       role,
       clients: this.roster.length,
       lines,
-      seconds: (performance.now() - this.startedAt) / 1000,
+      seconds: this.tracker.elapsedMs() / 1000,
       requests: c.requests,
       rateLimited: c.rateLimited,
       served: c.served,
