@@ -4,8 +4,6 @@
 // checkers fail on evidence of a loss or a double count. Clusters run in process on 127.93.x.y.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { readFileSync } from 'node:fs'
 import {
   anycastVerdict,
@@ -16,20 +14,7 @@ import {
   type ScenarioReport,
 } from '../../src/scenario/index.js'
 import { runCli, scratchDir } from '../helpers.js'
-
-const here = fileURLToPath(import.meta.url)
-const root = here.includes('/dist/test/') ? here.split('/dist/test/')[0]! : here.split('/test/')[0]!
-const shipped = (name: string) => join(root, 'scenarios', name)
-
-function assertClean(r: ScenarioReport): void {
-  for (const w of r.workloads) {
-    assert.equal(w.lost, 0, `${w.kind}: lost ${w.lostKeys.join(', ')}`)
-    assert.equal(w.duplicates, 0, `${w.kind}: duplicates (${w.detail ?? ''})`)
-    assert.ok(w.acknowledged > 0, `${w.kind}: something was acknowledged`)
-    assert.equal(w.delivered, w.expected)
-  }
-  assert.equal(r.passed, true, JSON.stringify(r.checks))
-}
+import { assertClean, shipped } from './shared.js'
 
 describe('download and anycast scenarios', { timeout: 300_000 }, () => {
   test('distlab scenario run on the shipped download scenario: two master crashes, a line-server restart; PASS', async () => {

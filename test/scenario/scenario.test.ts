@@ -4,24 +4,10 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { writeFileSync } from 'node:fs'
 import { loadScenario, parseScenario, runScenario, type ScenarioReport } from '../../src/scenario/index.js'
 import { runCli, scratchDir } from '../helpers.js'
-
-const here = fileURLToPath(import.meta.url)
-const root = here.includes('/dist/test/') ? here.split('/dist/test/')[0]! : here.split('/test/')[0]!
-const shipped = (name: string) => join(root, 'scenarios', name)
-
-function assertClean(r: ScenarioReport): void {
-  for (const w of r.workloads) {
-    assert.equal(w.lost, 0, `${w.kind}: lost ${w.lostKeys.join(', ')}`)
-    assert.equal(w.duplicates, 0, `${w.kind}: duplicates`)
-    assert.ok(w.acknowledged > 0, `${w.kind}: something was acknowledged`)
-    assert.equal(w.delivered, w.expected)
-  }
-  assert.equal(r.passed, true, JSON.stringify(r.checks))
-}
+import { assertClean, shipped } from './shared.js'
 
 describe('fault scenarios', { timeout: 300_000 }, () => {
   test('distlab scenario run on the shipped unicast scenario: kill -9, partition, lossy links; PASS', async () => {
