@@ -96,6 +96,11 @@ export interface PeerTrust {
   httpHeaders(): Record<string, string>
   /** Resolves to the URL's origin when it may be called; rejects with PeerUrlRejectedError otherwise. */
   checkPeerUrl(url: string, field?: string): Promise<string>
+  /**
+   * checkPeerUrl without waiting: the origin, or a thrown PeerUrlRejectedError, when no DNS lookup
+   * is needed; undefined when it is (then use checkPeerUrl).
+   */
+  checkPeerUrlNow(url: string, field?: string): string | undefined
   /** Adds the frame MAC when the cluster has a key (for frames sent on a protocol's own socket). */
   seal(env: Envelope): Envelope
   /** Checks a frame received on a protocol's own socket: the envelope without its MAC, or why it is refused. */

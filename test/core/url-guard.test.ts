@@ -55,6 +55,26 @@ describe('url guard', () => {
     assert.throws(() => new UrlGuard({ allow: ['not a host!'] }), { code: 'ERR_INVALID_ARGUMENT' })
   })
 
+  test('checkNow answers at once for addresses, defers host names, and guards never share verdicts across ranges', async () => {
+    const wide = new UrlGuard({ resolve, allow: ['10.0.0.0/8'] })
+    const plain = new UrlGuard({ resolve })
+    for (let round = 0; round < 2; round++) {
+      // The second round is answered from the remembered verdicts: the same answers.
+      assert.equal(wide.checkNow('http://10.9.8.7:5000'), 'http://10.9.8.7:5000')
+      assert.throws(() => plain.checkNow('http://10.9.8.7:5000'), { code: 'ERR_PEER_URL_REJECTED' })
+      assert.equal(plain.checkNow('http://127.0.2.1:5000/'), 'http://127.0.2.1:5000')
+      assert.throws(() => plain.checkNow('ftp://127.0.0.1/'), { code: 'ERR_PEER_URL_REJECTED' })
+      assert.throws(() => plain.checkNow('http://169.254.169.254/'), { code: 'ERR_PEER_URL_REJECTED' })
+    }
+    // A host name needs DNS: undefined now, then answered from the resolve cache.
+    assert.equal(plain.checkNow('http://node1:5000'), undefined)
+    assert.equal(await plain.check('http://node1:5000'), 'http://node1:5000')
+    assert.equal(plain.checkNow('http://node1:5000'), 'http://node1:5000')
+    assert.equal(plain.checkNow('http://evil.example:5000'), undefined)
+    await assert.rejects(plain.check('http://evil.example:5000'), { code: 'ERR_PEER_URL_REJECTED' })
+    assert.throws(() => plain.checkNow('http://evil.example:5000'), { code: 'ERR_PEER_URL_REJECTED' })
+  })
+
   test('the exposure rule: beyond loopback needs a key or --insecure', () => {
     assert.ok(isLoopback('127.90.1.1') && isLoopback('::1') && isLoopback('localhost'))
     assert.ok(!isLoopback('0.0.0.0') && !isLoopback('10.0.0.1'))

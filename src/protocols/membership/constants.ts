@@ -94,11 +94,26 @@ export const STATE_JSON_MAX_AGE_MS = 250
 export const MAX_URL_CHECKS = 1024
 /** Peer addresses remembered as checked (then the memory starts over). */
 export const MAX_ALLOWED_ADDRESSES = 4 * MAX_MEMBERS
-/** Registrations (POST /register) in flight at once from the peers of one process. */
-export const REGISTER_CONCURRENCY = 128
+/**
+ * Registrations (POST /register) in flight at once from the peers of one process. They share
+ * keep-alive connections to the registry, so this is also about how many connections it must
+ * accept; a busy Node process accepts one pending connection per listener per turn of its event
+ * loop (measured: with 128, ~90 connections sat unaccepted in the registry's backlog for seconds
+ * while its loop turned every 0.5-1 s, and their requests timed out).
+ */
+export const REGISTER_CONCURRENCY = 48
 /** Frame types of the broadcast module carried by this protocol for `p2p broadcast` start with this. */
 export const BROADCAST_TYPE_PREFIX = 'b:'
 /** A registration may take this many times httpTimeoutMs. */
 export const REGISTER_TIMEOUT_FACTOR = 3
-/** Updates queued beyond which a known update heard again counts as one of ours sent (a backlog). */
-export const FEEDBACK_MIN_QUEUED = 2 * MAX_UPDATES_PER_FRAME
+/**
+ * Updates queued beyond which a known update heard again from another peer counts against its
+ * retransmissions (a backlog, as in a mass join; one join or one failure queues one or two).
+ */
+export const FEEDBACK_MIN_QUEUED = 16
+/**
+ * In a backlog, an update heard again this many times stops being sent (each hearing costs a
+ * FEEDBACK_HEARINGS-th of the retransmit limit): Demers et al.'s feedback with a counter, where
+ * k = 4 leaves about 0.4% of peers uninformed, for push-pull to repair.
+ */
+export const FEEDBACK_HEARINGS = 4

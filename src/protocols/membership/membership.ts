@@ -38,6 +38,7 @@ import {
   MAX_ALLOWED_ADDRESSES,
   REGISTER_CONCURRENCY,
   FEEDBACK_MIN_QUEUED,
+  FEEDBACK_HEARINGS,
   REGISTER_TIMEOUT_FACTOR,
   BROADCAST_TYPE_PREFIX,
 } from './constants.js'
@@ -240,15 +241,17 @@ export class Membership implements Protocol {
     )
     if (!this.o.registry) {
       this.enqueue(this.selfWire())
-      if (this.o.bootstrapUrl || this.o.seedUrl) void this.join()
+      const joined = this.o.bootstrapUrl || this.o.seedUrl ? this.join() : Promise.resolve()
       if (this.o.bootstrapUrl && this.o.reregisterIntervalMs > 0) {
         // Scaled like push-pull: a thousand peers re-registering every 30 s kept a registry busy
-        // with 33 requests a second while first registrations waited.
+        // with 33 requests a second while first registrations waited. The first one waits a whole
+        // (jittered) interval after the join, at the view's size then: counted from the start,
+        // the re-registrations of a mass join went through the same gate as first registrations.
         const reregister = () => {
           void this.register(this.o.bootstrapUrl!, true)
-          this.after(this.scaledByView(this.o.reregisterIntervalMs), reregister)
+          this.after(this.reregisterDelayMs(), reregister)
         }
-        this.after(Math.floor(this.o.random() * this.o.reregisterIntervalMs), reregister)
+        void joined.then(() => this.after(this.reregisterDelayMs(), reregister))
       }
     }
     this.log.debug(`${url} ${this.o.registry ? 'serves the peer registry' : 'joins the overlay'}`)
@@ -311,6 +314,11 @@ export class Membership implements Protocol {
     return [...this.members.keys()]
   }
 
+  /** Whether `url` is in this node's view (as GET /peers would list it). */
+  knows(url: string): boolean {
+    return this.members.has(url)
+  }
+
   /** Every member with its state. */
   memberList(): MemberInfo[] {
     return [...this.members.values()].map(({ suspectTimer: _t, httpFailures: _f, ...m }) => m)
@@ -355,10 +363,17 @@ export class Membership implements Protocol {
     return { s, n: m.name, u: m.url, i: m.id, h: m.host, p: m.port, g: m.gen, c: m.inc }
   }
 
-  private apply(u: Update): void {
+  /**
+   * `relay` false: the update comes from a whole view (a registry's answer, a push-pull), whose
+   * sender already spreads what is news in it; a member first learned that way is not queued for
+   * gossip here. Without this, each of a thousand peers joining at once re-gossiped the hundreds
+   * of members its registration answer listed, each the full retransmit limit: millions of
+   * datagrams about members everyone was already learning from the same lists.
+   */
+  private apply(u: Update, relay = true): void {
     if (u.s === 'm') return this.applyMessage(u)
     if (u.u === this.selfInfo?.url) return this.aboutSelf(u)
-    if (u.s === 'a') this.applyAlive(u)
+    if (u.s === 'a') this.applyAlive(u, relay)
     else if (u.s === 's') this.applySuspect(u)
     else this.applyDead(u)
   }
@@ -376,30 +391,30 @@ export class Membership implements Protocol {
     this.enqueue(this.selfWire())
   }
 
-  private applyAlive(u: WireMember): void {
+  private applyAlive(u: WireMember, relay = true): void {
     const cur = this.members.get(u.u)
     if (!cur) {
       const tomb = this.dead.get(u.u)
       if (tomb && cmp(u, tomb) <= 0) return
       if (this.members.size >= MAX_MEMBERS) return
-      if (!this.allowed(u)) return
+      if (!this.allowed(u, relay)) return
       this.dead.delete(u.u)
-      this.admit(u, 'frames')
+      this.admit(u, 'frames', relay)
       return
     }
     if (cur.kind !== 'frames') {
       // A registered URL turns out to be a distlab node that others already know.
-      if (!this.allowed(u)) return
+      if (!this.allowed(u, relay)) return
       this.pendingVerify.delete(u.u)
       this.members.delete(u.u)
-      this.admit(u, 'frames')
+      this.admit(u, 'frames', relay)
       return
     }
     if (cmp(u, cur) <= 0) {
       if (cmp(u, cur) === 0) this.heardAgain(u.u)
       return
     }
-    if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u)) return
+    if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u, relay)) return
     const wasSuspect = cur.status === 'suspect'
     if (cur.suspectTimer) this.c.clock.clearTimeout(cur.suspectTimer)
     Object.assign(cur, {
@@ -420,38 +435,58 @@ export class Membership implements Protocol {
   /**
    * Whether the node may call the URL and the frame address a peer told it about (gossip, push-pull,
    * a registry's answer): both must pass the node's URL guard (http(s) only, the cluster's address
-   * ranges), as registered URLs do. The first sighting is checked asynchronously and the update
-   * applied again once it passes; a rejected one is counted and dropped.
+   * ranges), as registered URLs do. Addresses are decided at once; a host name that needs a DNS
+   * lookup is checked asynchronously and the update applied again once it passes. A rejected one is
+   * counted and dropped.
    */
-  private allowed(u: WireMember): boolean {
+  private allowed(u: WireMember, relay: boolean): boolean {
     const trust = this.c.trust
     if (!trust) return true
     const key = `${u.u} ${u.h} ${u.p}`
     if (this.allowedAddresses.has(key)) return true
     if (this.checkingAddresses.has(key) || this.checkingAddresses.size >= MAX_URL_CHECKS) return false
-    this.checkingAddresses.add(key)
     const frameUrl = `http://${u.h.includes(':') ? `[${u.h}]` : u.h}:${u.p}`
+    const pass = () => {
+      if (this.allowedAddresses.size >= MAX_ALLOWED_ADDRESSES) this.allowedAddresses.clear()
+      this.allowedAddresses.add(key)
+    }
+    const refuse = (err: unknown) => {
+      this.counts.urlsRejected++
+      this.count(
+        'urls_rejected_total',
+        'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
+      )
+      this.log.debug(`refused ${u.n} (${u.u}, frames at ${u.h}:${u.p}): ${(err as Error).message}`)
+    }
+    // Addresses (the usual case) are decided at once; a host name may need a DNS lookup.
+    try {
+      if (
+        trust.checkPeerUrlNow(u.u, 'u') !== undefined &&
+        trust.checkPeerUrlNow(frameUrl, 'h') !== undefined
+      ) {
+        pass()
+        return true
+      }
+    } catch (err) {
+      refuse(err)
+      return false
+    }
+    this.checkingAddresses.add(key)
     Promise.all([trust.checkPeerUrl(u.u, 'u'), trust.checkPeerUrl(frameUrl, 'h')]).then(
       () => {
         this.checkingAddresses.delete(key)
-        if (this.allowedAddresses.size >= MAX_ALLOWED_ADDRESSES) this.allowedAddresses.clear()
-        this.allowedAddresses.add(key)
-        if (this.running) this.applyAlive(u)
+        pass()
+        if (this.running) this.applyAlive(u, relay)
       },
       (err: unknown) => {
         this.checkingAddresses.delete(key)
-        this.counts.urlsRejected++
-        this.count(
-          'urls_rejected_total',
-          'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
-        )
-        this.log.debug(`refused ${u.n} (${u.u}, frames at ${u.h}:${u.p}): ${(err as Error).message}`)
+        refuse(err)
       },
     )
     return false
   }
 
-  private admit(u: WireMember, kind: MemberKind): void {
+  private admit(u: WireMember, kind: MemberKind, relay = true): void {
     this.members.set(u.u, {
       name: u.n,
       url: u.u,
@@ -466,7 +501,7 @@ export class Membership implements Protocol {
     })
     this.count('joins_total', 'Members added to the view.')
     ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${u.n} joined (${u.u})`)
-    if (kind === 'frames') this.enqueue({ ...u, s: 'a' })
+    if (kind === 'frames' && relay) this.enqueue({ ...u, s: 'a' })
     this.changed()
   }
 
@@ -535,6 +570,10 @@ export class Membership implements Protocol {
     return this.o.suspicionMult * Math.max(1, Math.log10(n)) * this.o.probeIntervalMs
   }
 
+  private reregisterDelayMs(): number {
+    return Math.floor((0.5 + this.o.random()) * this.scaledByView(this.o.reregisterIntervalMs))
+  }
+
   private pushPullIntervalMs(): number {
     return this.scaledByView(this.o.pushPullIntervalMs)
   }
@@ -556,20 +595,21 @@ export class Membership implements Protocol {
   }
 
   /**
-   * Another peer told us what we already queued to tell: count it as one of our transmissions
-   * (rumor mongering with feedback, Demers et al. 1987). An update everyone already has stops being
-   * sent sooner; without it a mass join of a thousand peers re-sent each of a million known
-   * (member, peer) facts the full retransmit limit. Only while the queue holds more than
-   * FEEDBACK_MIN_QUEUED updates (a backlog, as in a mass join): a few updates (one join, one
+   * Another peer told us what we already queued to tell: the rumor is spreading without us
+   * (rumor mongering with feedback and a counter, Demers et al. 1987), so after FEEDBACK_HEARINGS
+   * such hearings it stops being sent. Without it a mass join of a thousand peers re-sent each of a
+   * million known (member, peer) facts the full retransmit limit. Only while the queue holds more
+   * than FEEDBACK_MIN_QUEUED updates (a backlog, as in a mass join): a few updates (one join, one
    * failure) go out the full limit, as memberlist sends them. Push-pull repairs anything missed.
    */
   private heardAgain(key: string): void {
     if (this.queued.size <= FEEDBACK_MIN_QUEUED) return
     const q = this.queued.get(key)
     if (!q || q.update.s === 'm') return
+    const limit = this.retransmitLimit()
     this.buckets[q.sent]?.delete(key)
-    q.sent++
-    if (q.sent >= this.retransmitLimit()) this.queued.delete(key)
+    q.sent += Math.ceil(limit / FEEDBACK_HEARINGS)
+    if (q.sent >= limit) this.queued.delete(key)
     else (this.buckets[q.sent] ??= new Set()).add(key)
   }
 
@@ -822,10 +862,24 @@ export class Membership implements Protocol {
     return d
   }
 
+  /**
+   * The members of this view (this node included) that `theirs` lacks, holds at an older version,
+   * or holds in another state. In a mass join the answer to a whole view is then a few members, not
+   * a thousand.
+   */
+  private missingFrom(theirs: WireMember[]): WireMember[] {
+    const known = new Map<string, WireMember>()
+    for (const t of theirs) known.set(t.u, t)
+    return this.state().filter((m) => {
+      const t = known.get(m.u)
+      return !t || cmp(m, t) > 0 || (cmp(m, t) === 0 && t.s !== m.s)
+    })
+  }
+
   /** A peer's whole view: as memberlist does, a death it reports only makes the member suspect here. */
   private merge(list: WireMember[]): void {
     for (const u of list) {
-      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' })
+      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false)
       else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
       else {
         const cur = this.members.get(u.u)
@@ -899,8 +953,10 @@ export class Membership implements Protocol {
           else if (!b.m)
             this.sendChecked(to, 'pp-ack', { m: this.state(), d, w: 1, from: { h: s.host, p: s.framePort } })
           else this.sendChecked(to, 'pp-ack', { m: this.state() })
-        } else if (env.type === 'pp-ack' && b.w === 1 && b.from) {
-          this.sendChecked({ name: env.src, host: b.from.h, port: b.from.p }, 'pp', { m: this.state() })
+        } else if (env.type === 'pp-ack' && b.w === 1 && b.from && b.m) {
+          // Their view is in hand: send back only what it lacks or holds older.
+          const m = this.missingFrom(b.m)
+          if (m.length > 0) this.sendChecked({ name: env.src, host: b.from.h, port: b.from.p }, 'pp', { m })
         }
         return
       }
@@ -917,13 +973,14 @@ export class Membership implements Protocol {
     const targets = [this.o.bootstrapUrl, this.o.seedUrl].filter((u): u is string => !!u)
     for (let attempt = 1; attempt <= this.o.joinAttempts && this.running; attempt++) {
       const results = await Promise.all(targets.map((t) => this.register(t, false)))
-      if (results.some(Boolean)) {
-        // The registry's list may lag (it checks each URL first): swap views with a few members too.
+      // Registered, or known to others anyway (the registry took a registration whose answer came too
+      // late): swap views with a few members, since the registry's list may lag (it checks each URL
+      // first) and a peer that got no list at all knows only who has probed it.
+      if (results.some(Boolean) || this.members.size > 0) {
         const swaps = this.members.size <= PUSH_PULL_SCALE_THRESHOLD ? JOIN_PUSH_PULLS_SMALL : JOIN_PUSH_PULLS
         for (const m of this.randomMembers(swaps)) this.pushPull(m)
         return
       }
-      if (this.members.size > 0) return
       const note = `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
       if (attempt === 1 || attempt === this.o.joinAttempts) this.log.warn(note)
       else this.log.debug(note)
