@@ -185,6 +185,8 @@ export class Membership implements Protocol {
   private seq = 0
   private health = 0
   private readonly nacks = new Map<number, number>()
+  /** The gossip queue held more than FEEDBACK_MIN_QUEUED updates since it was last empty. */
+  private backlog = false
   private running = false
   private readonly counts: MembershipStats = {
     members: 0,
@@ -365,10 +367,11 @@ export class Membership implements Protocol {
 
   /**
    * `relay` false: the update comes from a whole view (a registry's answer, a push-pull), whose
-   * sender already spreads what is news in it; a member first learned that way is not queued for
-   * gossip here. Without this, each of a thousand peers joining at once re-gossiped the hundreds
-   * of members its registration answer listed, each the full retransmit limit: millions of
-   * datagrams about members everyone was already learning from the same lists.
+   * sender already spreads what is news in it; a member first learned that way is queued for gossip
+   * here only while the queue holds less than one frame's worth. Without that bound, each of a
+   * thousand peers joining at once re-gossiped the hundreds of members its registration answer
+   * listed, each the full retransmit limit: millions of datagrams about members everyone was
+   * already learning from the same lists.
    */
   private apply(u: Update, relay = true): void {
     if (u.s === 'm') return this.applyMessage(u)
@@ -501,7 +504,8 @@ export class Membership implements Protocol {
     })
     this.count('joins_total', 'Members added to the view.')
     ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${u.n} joined (${u.u})`)
-    if (kind === 'frames' && relay) this.enqueue({ ...u, s: 'a' })
+    if (kind === 'frames' && (relay || this.queued.size < MAX_UPDATES_PER_FRAME))
+      this.enqueue({ ...u, s: 'a' })
     this.changed()
   }
 
@@ -592,6 +596,7 @@ export class Membership implements Protocol {
     if (old) this.buckets[old.sent]?.delete(key)
     this.queued.set(key, { update, json: JSON.stringify(update), sent: 0 })
     ;(this.buckets[0] ??= new Set()).add(key)
+    if (this.queued.size > FEEDBACK_MIN_QUEUED) this.backlog = true
   }
 
   /**
@@ -810,6 +815,14 @@ export class Membership implements Protocol {
       if (!u) break
       this.counts.gossipSent++
       this.send(m, 'gossip', { u })
+    }
+    if (this.queued.size === 0 && this.backlog) {
+      // A backlog just drained, cut short by feedback: rumor mongering leaves a few peers
+      // uninformed, and anti-entropy repairs them (Demers et al.). Swap views with one member now
+      // rather than at the next push-pull round, up to half a minute away in a large overlay.
+      this.backlog = false
+      const [m] = this.randomMembers(1)
+      if (m) this.pushPull(m)
     }
   }
 
