@@ -207,3 +207,41 @@ describe('failure detection', () => {
     assert.ok(converged(survivors), describeViews(survivors))
   })
 })
+
+describe('a mass join', () => {
+  // A hundred peers registering at once queue more updates than one frame holds: the backlog
+  // regime (updates from whole views relayed only up to a frame's worth, feedback cutting rumors
+  // short, a drained backlog swapping views, answers to whole views carrying only what they lack).
+  const bootstrap = new Node({
+    name: 'master',
+    host: '127.40.9.3',
+    httpPort: 0,
+    framePort: 0,
+    protocols: [membership({ ...FAST, registry: true })],
+  })
+  const nodes: Node[] = []
+
+  before(async () => {
+    await bootstrap.start()
+    for (let i = 300; i < 400; i++) nodes.push(peer(i, { bootstrapUrl: bootstrap.httpUrl }))
+    await Promise.all(nodes.map((n) => n.start()))
+  })
+  after(async () => {
+    for (const n of nodes) await n.stop()
+    await bootstrap.stop()
+  })
+
+  test('a hundred peers registering at once converge to exact views, and stay there', async () => {
+    await waitFor('views to converge', () => converged(nodes), 90_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}: ${describeViews(nodes)}`)
+    })
+    assert.equal(mem(bootstrap).peers().length, nodes.length)
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.ok(converged(nodes), describeViews(nodes))
+    // Nobody was suspected for the load of the join.
+    assert.equal(
+      nodes.reduce((s, n) => s + mem(n).stats().declaredDead, 0),
+      0,
+    )
+  })
+})
