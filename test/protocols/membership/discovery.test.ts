@@ -32,6 +32,17 @@ function peer(i: number, init: MembershipInit): Node {
   })
 }
 
+/** A bootstrap registry at `host`. */
+function registry(host: string): Node {
+  return new Node({
+    name: 'master',
+    host,
+    httpPort: 0,
+    framePort: 0,
+    protocols: [membership({ ...FAST, registry: true })],
+  })
+}
+
 /** True when every node in `live` sees exactly the others in `live`. */
 function converged(live: Node[]): boolean {
   const urls = new Set(live.map((n) => n.httpUrl))
@@ -46,13 +57,7 @@ function describeViews(live: Node[]): string {
 }
 
 describe('discovery without the bootstrap', () => {
-  const bootstrap = new Node({
-    name: 'master',
-    host: '127.40.9.1',
-    httpPort: 0,
-    framePort: 0,
-    protocols: [membership({ ...FAST, registry: true })],
-  })
+  const bootstrap = registry('127.40.9.1')
   const nodes: Node[] = []
   let late: Node | undefined
 
@@ -140,13 +145,7 @@ describe('discovery without the bootstrap', () => {
 })
 
 describe('failure detection', () => {
-  const bootstrap = new Node({
-    name: 'master',
-    host: '127.40.9.2',
-    httpPort: 0,
-    framePort: 0,
-    protocols: [membership({ ...FAST, registry: true })],
-  })
+  const bootstrap = registry('127.40.9.2')
   const nodes: Node[] = []
   const extra: Node[] = []
 
@@ -212,13 +211,7 @@ describe('a mass join', () => {
   // A hundred peers registering at once queue more updates than one frame holds: the backlog
   // regime (updates from whole views relayed only up to a frame's worth, feedback cutting rumors
   // short, a drained backlog swapping views, answers to whole views carrying only what they lack).
-  const bootstrap = new Node({
-    name: 'master',
-    host: '127.40.9.3',
-    httpPort: 0,
-    framePort: 0,
-    protocols: [membership({ ...FAST, registry: true })],
-  })
+  const bootstrap = registry('127.40.9.3')
   const nodes: Node[] = []
 
   before(async () => {
