@@ -14,6 +14,7 @@ import { nodeUrl } from '../src/cluster/state.js'
 import { membership, type Membership } from '../src/protocols/membership/index.js'
 import { PROBE_INTERVAL_MS, SUSPICION_MULT } from '../src/protocols/membership/constants.js'
 import { writeResult } from './lib.js'
+import { concatCharts, lineChart, writeChart } from '../src/monitor/plot.js'
 
 const SIZES = (process.env.BENCH_P2P_SIZES ?? '50,100,200,500,1000').split(',').map(Number)
 const PROCESS_PEERS = Number(process.env.BENCH_P2P_PROCESSES ?? 100)
@@ -36,7 +37,7 @@ function coverage(observers: Node[], members: Set<string>): { frac: number; all:
   for (const o of observers) {
     const want = members.size - (members.has(o.httpUrl) ? 1 : 0)
     total += want
-    known += Math.min(mem(o).stats().members, want)
+    known += Math.min(mem(o).viewSize(), want)
   }
   if (known < total) return { frac: total ? known / total : 1, all: false }
   known = 0
@@ -58,15 +59,17 @@ async function waitConverged(
   since: number,
   capMs: number,
   exactViews = true,
+  trace?: Array<{ x: number; y: number }>,
 ): Promise<{ p999: number | null; full: number | null; frac: number }> {
   let p999: number | null = null
   for (;;) {
     const t = Date.now()
     const c = coverage(observers, members)
     const frac = c.frac
+    trace?.push({ x: (t - since) / 1000, y: 100 * frac })
     const exact =
       !exactViews ||
-      observers.every((o) => mem(o).stats().members === members.size - (members.has(o.httpUrl) ? 1 : 0))
+      observers.every((o) => mem(o).viewSize() === members.size - (members.has(o.httpUrl) ? 1 : 0))
     if (p999 === null && c.frac >= 0.999) p999 = t - since
     if (c.all && exact) return { p999, full: t - since, frac }
     if (Date.now() - since > capMs) return { p999, full: null, frac }
@@ -92,6 +95,8 @@ interface InprocRow {
   /** (survivor, live peer) pairs missing from views that never held them. */
   missing: number
   bytesPerNodePerSec: number
+  /** Share of (peer, peer) pairs known during the mass join, in %, by seconds since the last start. */
+  trace: Array<{ x: number; y: number }>
 }
 
 async function inproc(n: number): Promise<InprocRow> {
@@ -118,7 +123,8 @@ async function inproc(n: number): Promise<InprocRow> {
   for (let i = 0; i < n; i += 50) await Promise.all(nodes.slice(i, i + 50).map((x) => x.start()))
   const lastStart = Date.now()
   const live = new Set(nodes.map((x) => x.httpUrl))
-  const join = await waitConverged(nodes, live, lastStart, CONVERGE_CAP_MS)
+  const trace: Array<{ x: number; y: number }> = []
+  const join = await waitConverged(nodes, live, lastStart, CONVERGE_CAP_MS, true, trace)
   process.stderr.write(`  ${n} in process: mass join ${fmt(join.full)} (99.9% ${fmt(join.p999)})\n`)
 
   // Traffic at rest: every peer probing once a second, nothing to gossip.
@@ -182,6 +188,7 @@ async function inproc(n: number): Promise<InprocRow> {
     startMs: lastStart - t0,
     joinP999: join.p999,
     joinFull: join.full,
+    trace,
     oneJoinP999: oneJoin.p999,
     oneJoinFull: oneJoin.full,
     detectMs,
@@ -300,6 +307,27 @@ async function main(): Promise<void> {
   for (const n of SIZES) rows.push(await inproc(n))
   const proc = PROCESS_PEERS > 0 ? await processes(PROCESS_PEERS) : undefined
   const serf = (n: number) => (n <= 50 ? '≈1.5 s' : n >= 1000 ? '≈1.8 s' : '1.5–1.8 s')
+  // The mass join as a curve: small overlays converge in seconds, large ones in a minute, so each
+  // group gets its own time axis.
+  const panel = (title: string, list: InprocRow[]) =>
+    lineChart({
+      title,
+      series: list.map((r) => ({ name: `${r.n} peers`, points: r.trace })),
+      xTitle: "seconds since the last peer's start",
+      yTitle: '(peer, peer) pairs known, %',
+    })
+  const small = rows.filter((r) => r.n <= 200)
+  const large = rows.filter((r) => r.n > 200)
+  const plot = await writeChart(
+    concatCharts(
+      [
+        ...(small.length ? [panel('Mass join, up to 200 peers', small)] : []),
+        ...(large.length ? [panel('Mass join, more than 200 peers', large)] : []),
+      ],
+      'h',
+    ),
+    'bench/results/p2p.png',
+  )
   writeResult('p2p', {
     title: 'P2P overlay: convergence, failure detection and traffic (issue 4)',
     description:
@@ -310,7 +338,8 @@ async function main(): Promise<void> {
       `once (waves of 50); the time runs from the last peer's start until every peer knows every other. ` +
       `One join: a peer joins through a seed peer once the overlay has converged; this is what Serf's ` +
       `convergence model describes (one update spreading by gossip). Detection: one peer stops without a ` +
-      `word; the time runs until no live peer lists it. Total run ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
+      `word; the time runs until no live peer lists it. Plot of the mass joins: ${plot.pngPath} (and .svg). ` +
+      `Total run ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
       `load average (1, 5, 15 min) ${loadAtStart} at the start and ${load()} at the end, on 2 cores ` +
       `(the load at the end includes the ${PROCESS_PEERS} peer processes; a 1-minute load well above 2 at the start ` +
       `means other work ran alongside and wall times are noisy).`,

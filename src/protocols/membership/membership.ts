@@ -316,6 +316,11 @@ export class Membership implements Protocol {
     return [...this.members.keys()]
   }
 
+  /** How many members this node's view holds (the length of GET /peers). */
+  viewSize(): number {
+    return this.members.size
+  }
+
   /** Whether `url` is in this node's view (as GET /peers would list it). */
   knows(url: string): boolean {
     return this.members.has(url)
