@@ -814,13 +814,13 @@ export class Membership implements Protocol {
   // ---- gossip and push-pull ----
 
   private gossipRound(): void {
-    if (this.queued.size === 0) return
-    for (const m of this.randomMembers(this.o.gossipFanout)) {
+    for (const m of this.queued.size > 0 ? this.randomMembers(this.o.gossipFanout) : []) {
       const u = this.piggyback()
       if (!u) break
       this.counts.gossipSent++
       this.send(m, 'gossip', { u })
     }
+    // (Drained by sending, or by feedback since the last round.)
     if (this.queued.size === 0 && this.backlog) {
       // A backlog just drained, cut short by feedback: rumor mongering leaves a few peers
       // uninformed, and anti-entropy repairs them (Demers et al.). Swap views with one member now
