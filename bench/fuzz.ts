@@ -33,6 +33,20 @@ const PER_SOCKET = Number(process.env.BENCH_FUZZ_SOCKET_INPUTS ?? 400)
 const PER_ATTACK = Number(process.env.BENCH_FUZZ_ATTACK_FRAMES ?? 300)
 const stateDir = () => mkdtempSync(join(tmpdir(), 'distlab-bench-fuzz-'))
 
+/** The two-node in-process cluster the socket-level measurements run against (block 90). */
+async function startCluster(extra: { key?: string } = {}): Promise<LocalCluster> {
+  const cluster = new LocalCluster({
+    nodes: 2,
+    mode: 'inproc',
+    stateDir: stateDir(),
+    block: 90,
+    dashboardPort: 0,
+    ...extra,
+  })
+  await cluster.start()
+  return cluster
+}
+
 // ---- decoders ----
 
 interface DecoderRow {
@@ -143,14 +157,7 @@ async function sockets(): Promise<{
   healthy: boolean
   notes: string[]
 }> {
-  const cluster = new LocalCluster({
-    nodes: 2,
-    mode: 'inproc',
-    stateDir: stateDir(),
-    block: 90,
-    dashboardPort: 0,
-  })
-  await cluster.start()
+  const cluster = await startCluster()
   const lines = lineServer({ host: '127.90.8.1', port: 0, lines: ['zero', 'one', 'two'] })
   await lines.start()
   const gbn = goBackN({ port: 0, peerPort: 9 })({ network: udpNetwork({ host: '127.90.8.2' }) })
@@ -226,14 +233,7 @@ async function sockets(): Promise<{
  */
 async function connectionFlood(): Promise<Array<Array<string | number>>> {
   const FLOOD = Number(process.env.BENCH_FUZZ_FLOOD_CONNECTIONS ?? 400)
-  const cluster = new LocalCluster({
-    nodes: 2,
-    mode: 'inproc',
-    stateDir: stateDir(),
-    block: 90,
-    dashboardPort: 0,
-  })
-  await cluster.start()
+  const cluster = await startCluster()
   const held: Socket[] = []
   try {
     const target = cluster.list().find((n) => n.name === 'node1')!
@@ -290,15 +290,7 @@ async function connectionFlood(): Promise<Array<Array<string | number>>> {
 
 async function attacks(): Promise<Array<Array<string | number>>> {
   const KEY = 'bench cluster key'
-  const cluster = new LocalCluster({
-    nodes: 2,
-    mode: 'inproc',
-    stateDir: stateDir(),
-    block: 90,
-    dashboardPort: 0,
-    key: KEY,
-  })
-  await cluster.start()
+  const cluster = await startCluster({ key: KEY })
   const rows: Array<Array<string | number>> = []
   try {
     const target = cluster.list().find((n) => n.name === 'node2')!
