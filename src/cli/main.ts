@@ -15,6 +15,7 @@ import { registerCourseCommands } from './commands/course.js'
 import { registerAnalyzeCommands } from './commands/analyze.js'
 import { registerDeployCommands } from './commands/deploy.js'
 import { registerScenarioCommands } from './commands/scenario.js'
+import { registerCheckCommands } from './commands/check.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerAnalyzeCommands(program)
   registerDeployCommands(program)
   registerScenarioCommands(program)
+  registerCheckCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

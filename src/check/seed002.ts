@@ -1,0 +1,336 @@
+// Seed 002, "A Try of Peer-to-Peer": Flask nodes with a UUID, a bootstrap registry, /register,
+// /peers and /message, and discovery that goes on without the bootstrap. Each row below is one
+// promise of the handout, checked against the student's running node.py and bootstrap.py.
+import { randomBytes } from 'node:crypto'
+import { InvalidArgumentError } from '../core/errors.js'
+import { httpCall, waitListening } from './http.js'
+import { ProcessLauncher, type Instance } from './instances.js'
+import { poll } from './process.js'
+import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
+
+export const SEED002_PORT = 5000
+
+export interface Seed002Options {
+  /** The node's command, e.g. `python3 node.py --host {host} --port {port} --bootstrap {bootstrap}`. */
+  node: string
+  /** The bootstrap's command. */
+  bootstrap: string
+  /** @default 4 */
+  nodes?: number
+  env?: Record<string, string>
+  bootstrapEnv?: Record<string, string>
+  /** Loopback block of the addresses. @default 0 */
+  block?: number
+  cwd?: string
+  /** The port every program listens on. @default 5000 */
+  port?: number
+  /** How long a program gets to answer HTTP after it starts. @default 20 s */
+  startTimeoutMs?: number
+  /** How long discovery (registration, peer lists) gets to settle. @default 30 s */
+  discoveryTimeoutMs?: number
+}
+
+export interface Seed002Context {
+  o: Required<Omit<Seed002Options, 'env' | 'bootstrapEnv' | 'cwd'>> & Seed002Options
+  launcher: ProcessLauncher
+  bootstrap: Instance
+  nodes: Instance[]
+  /** A token that makes this run's messages unique in the logs. */
+  token: string
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+
+/** The URL forms a node may register as: its address or its name, with or without a slash. */
+function sameNode(url: unknown, i: Instance): boolean {
+  if (typeof url !== 'string') return false
+  const u = url.trim().replace(/\/+$/, '').toLowerCase()
+  return u === i.url || u === `http://${i.name}:${i.port}` || u === `${i.host}:${i.port}`
+}
+
+function peersOf(json: unknown): unknown[] | undefined {
+  if (!json || typeof json !== 'object') return undefined
+  const peers = (json as { peers?: unknown }).peers
+  return Array.isArray(peers) ? peers : undefined
+}
+
+function listsAll(json: unknown, wanted: Instance[]): Instance[] {
+  const peers = peersOf(json) ?? []
+  return wanted.filter((w) => !peers.some((p) => sameNode(p, w)))
+}
+
+async function sendAndSeeLogged(
+  ctx: Seed002Context,
+  from: string,
+  to: Instance,
+  msg: string,
+): Promise<{ ok: boolean; evidence: string[] }> {
+  const a = await httpCall('POST', `${to.url}/message`, { sender: from, msg })
+  const evidence = [a.evidence]
+  const status = (a.json as { status?: unknown } | undefined)?.status
+  if (a.status !== 200 || status !== 'received') {
+    evidence.push(`expected 200 {"status": "received"}`)
+    return { ok: false, evidence }
+  }
+  const want = `Received message from ${from}: ${msg}`
+  try {
+    const line = await to.process.waitForLine(new RegExp(escapeRegExp(want)), 5000)
+    evidence.push(`${to.name} log: ${line.trim()}`)
+    return { ok: true, evidence }
+  } catch {
+    evidence.push(`${to.name} never logged "${want}"; its last lines:`, ...to.process.tail(4))
+    return { ok: false, evidence }
+  }
+  void ctx
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+async function checkRoot(ctx: Seed002Context): Promise<ItemOutcome> {
+  const evidence: string[] = []
+  const ids = new Map<string, string>()
+  let ok = true
+  for (const n of ctx.nodes) {
+    const a = await httpCall('GET', `${n.url}/`)
+    const message = (a.json as { message?: unknown } | undefined)?.message
+    const m = typeof message === 'string' ? /^Node (.+) is running!$/.exec(message) : null
+    if (a.status !== 200 || !m) {
+      ok = false
+      evidence.push(a.evidence, `expected 200 {"message": "Node <UUID> is running!"}`)
+    } else if (!UUID.test(m[1]!)) {
+      ok = false
+      evidence.push(a.evidence, `"${m[1]}" is not a UUID`)
+    } else if (ids.has(m[1]!.toLowerCase())) {
+      ok = false
+      evidence.push(a.evidence, `${n.name} has the same UUID as ${ids.get(m[1]!.toLowerCase())}`)
+    } else {
+      ids.set(m[1]!.toLowerCase(), n.name)
+      if (evidence.length < 2) evidence.push(a.evidence)
+    }
+  }
+  if (ok) evidence.push(`${ctx.nodes.length} nodes, ${ids.size} distinct UUIDs`)
+  return { passed: ok, evidence }
+}
+
+async function checkMessage(ctx: Seed002Context): Promise<ItemOutcome> {
+  const to = ctx.nodes[1] ?? ctx.nodes[0]!
+  const r = await sendAndSeeLogged(ctx, 'Node1', to, 'Hello Node2!')
+  return { passed: r.ok, evidence: r.evidence }
+}
+
+async function checkRegistered(ctx: Seed002Context): Promise<ItemOutcome> {
+  let last = await httpCall('GET', `${ctx.bootstrap.url}/peers`)
+  const done = await poll(
+    async () => {
+      last = await httpCall('GET', `${ctx.bootstrap.url}/peers`)
+      return peersOf(last.json) && listsAll(last.json, ctx.nodes).length === 0 ? true : undefined
+    },
+    ctx.o.discoveryTimeoutMs,
+    500,
+  )
+  if (done) return pass(last.evidence, `every node (${ctx.nodes.length}) is listed`)
+  if (!peersOf(last.json)) return fail(last.evidence, 'expected {"peers": ["http://node1:5000", ...]}')
+  const missing = listsAll(last.json, ctx.nodes)
+  return fail(
+    last.evidence,
+    `missing after ${ctx.o.discoveryTimeoutMs} ms: ${missing.map((m) => m.url).join(', ')}`,
+  )
+}
+
+/** Every node in `who` lists every other node of `all` within the discovery time. */
+async function everyoneKnows(ctx: Seed002Context, who: Instance[], all: Instance[]): Promise<ItemOutcome> {
+  const lastAnswer = new Map<string, string>()
+  const gaps = new Map<string, Instance[]>()
+  const done = await poll(
+    async () => {
+      for (const n of who) {
+        const a = await httpCall('GET', `${n.url}/peers`)
+        lastAnswer.set(n.name, a.evidence)
+        const missing = listsAll(
+          a.json,
+          all.filter((x) => x !== n),
+        )
+        if (!peersOf(a.json) || missing.length > 0) gaps.set(n.name, missing)
+        else gaps.delete(n.name)
+      }
+      return gaps.size === 0 ? true : undefined
+    },
+    ctx.o.discoveryTimeoutMs,
+    500,
+  )
+  if (done) return pass(lastAnswer.get(who[0]!.name)!, `all ${who.length} nodes list the others`)
+  const evidence: string[] = []
+  for (const [name, missing] of gaps) {
+    evidence.push(lastAnswer.get(name)!)
+    evidence.push(`${name} does not list ${missing.map((m) => m.url).join(', ') || '(no "peers" array)'}`)
+    if (evidence.length >= 6) break
+  }
+  return fail(...evidence)
+}
+
+async function checkMany(ctx: Seed002Context): Promise<ItemOutcome> {
+  const n = ctx.nodes.length
+  const evidence: string[] = []
+  let delivered = 0
+  const failures: string[] = []
+  // Every node sends one to the next, and one to the node half the ring away.
+  const pairs: Array<[number, number]> = []
+  for (let i = 0; i < n; i++) {
+    pairs.push([i, (i + 1) % n])
+    if (n > 3) pairs.push([i, (i + Math.floor(n / 2)) % n])
+  }
+  for (const [i, j] of pairs) {
+    const from = `Node${i + 1}`
+    const r = await sendAndSeeLogged(ctx, from, ctx.nodes[j]!, `check ${ctx.token} ${i + 1}->${j + 1}`)
+    if (r.ok) {
+      delivered++
+      if (evidence.length === 0) evidence.push(...r.evidence)
+    } else if (failures.length < 6) failures.push(...r.evidence)
+  }
+  evidence.unshift(
+    `${delivered}/${pairs.length} messages among ${n} nodes answered "received" and were logged`,
+  )
+  if (n < 20) evidence.push(`(the handout asks for dozens of nodes: run with --nodes 20 or more)`)
+  return { passed: delivered === pairs.length, evidence: [...evidence, ...failures] }
+}
+
+async function checkBadJson(ctx: Seed002Context): Promise<ItemOutcome> {
+  const n = ctx.nodes[0]!
+  const evidence: string[] = []
+  for (const body of ['{"sender": "Node1", "msg": ', 'not json at all', '[1, 2', '{"sender": 5}'])
+    evidence.push((await httpCall('POST', `${n.url}/message`, body)).evidence)
+  const after = await httpCall('GET', `${n.url}/`)
+  evidence.push(after.evidence)
+  if (after.status === 200 && n.process.running) return pass(...evidence, `${n.name} still answers`)
+  return fail(...evidence, `${n.name} stopped answering after bad JSON`, ...n.process.tail(4))
+}
+
+async function checkWithoutBootstrap(ctx: Seed002Context): Promise<ItemOutcome> {
+  await ctx.bootstrap.process.stop()
+  const evidence = [`stopped the bootstrap (${ctx.bootstrap.url})`]
+  const index = ctx.nodes.length + 1
+  const via = ctx.nodes[0]!
+  const late = ctx.launcher.start({
+    name: `node${index}`,
+    index,
+    command: ctx.o.node,
+    env: ctx.o.env,
+    port: ctx.o.port,
+    bootstrap: via.url,
+    peers: ctx.nodes.map((x) => x.url).join(','),
+  })
+  evidence.push(`started node${index} at ${late.url} with {bootstrap} = ${via.url} (a peer)`)
+  if (!(await waitListening(`${late.url}/`, ctx.o.startTimeoutMs)))
+    return fail(...evidence, `node${index} did not answer HTTP`, ...late.process.tail(6))
+  const r = await everyoneKnows(ctx, ctx.nodes, [...ctx.nodes, late])
+  return { passed: r.passed, evidence: [...evidence, ...r.evidence] }
+}
+
+export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
+  {
+    id: 'root',
+    title: 'GET / answers {"message": "Node <UUID> is running!"} with a real, distinct UUID per node',
+    required: true,
+    check: checkRoot,
+  },
+  {
+    id: 'message',
+    title:
+      'POST /message answers {"status": "received"} and logs "Received message from Node1: Hello Node2!"',
+    required: true,
+    check: checkMessage,
+  },
+  {
+    id: 'register',
+    title: 'nodes register with the bootstrap: its GET /peers lists every node',
+    required: true,
+    check: checkRegistered,
+  },
+  {
+    id: 'peers',
+    title: "every node's GET /peers lists the other nodes",
+    required: true,
+    check: (ctx) => everyoneKnows(ctx, ctx.nodes, ctx.nodes),
+  },
+  {
+    id: 'many',
+    title: 'messages among all the nodes arrive (answered and logged)',
+    required: true,
+    check: checkMany,
+  },
+  {
+    id: 'bad-json',
+    title: 'bad JSON to /message does not kill a node',
+    required: true,
+    check: checkBadJson,
+  },
+  {
+    id: 'no-bootstrap',
+    title: 'after the bootstrap is killed, a node joining through a peer becomes known to the others',
+    required: true,
+    check: checkWithoutBootstrap,
+  },
+]
+
+export const SEED002: SeedRubric<Seed002Options, Seed002Context> = {
+  seed: 'seed002',
+  title: 'A Try of Peer-to-Peer: Flask nodes, a bootstrap, discovery without it',
+  items: SEED002_ITEMS,
+  async setup(options) {
+    if (!options.node?.trim()) throw new InvalidArgumentError('give the node command (--node)', 'node')
+    if (!options.bootstrap?.trim())
+      throw new InvalidArgumentError('give the bootstrap command (--bootstrap)', 'bootstrap')
+    const o = {
+      nodes: 4,
+      block: 0,
+      port: SEED002_PORT,
+      startTimeoutMs: 20_000,
+      discoveryTimeoutMs: 30_000,
+      ...options,
+    }
+    if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 200)
+      throw new InvalidArgumentError('nodes must be 2..200', 'nodes')
+    const launcher = new ProcessLauncher({ block: o.block, cwd: o.cwd })
+    try {
+      const bootstrap = launcher.start({
+        name: 'bootstrap',
+        index: 0,
+        command: o.bootstrap,
+        env: o.bootstrapEnv,
+        port: o.port,
+      })
+      if (!(await waitListening(`${bootstrap.url}/peers`, o.startTimeoutMs)))
+        throw new Error(
+          `the bootstrap did not answer HTTP at ${bootstrap.url} within ${o.startTimeoutMs} ms: ${bootstrap.process.tail(3).join(' | ')}`,
+        )
+      const nodes: Instance[] = []
+      const urls = Array.from({ length: o.nodes }, (_, i) => `http://${launcher.hostOf(i + 1)}:${o.port}`)
+      for (let i = 1; i <= o.nodes; i++)
+        nodes.push(
+          launcher.start({
+            name: `node${i}`,
+            index: i,
+            command: o.node,
+            env: o.env,
+            port: o.port,
+            bootstrap: bootstrap.url,
+            peers: urls.filter((_, j) => j !== i - 1).join(','),
+          }),
+        )
+      for (const n of nodes)
+        if (!(await waitListening(`${n.url}/`, o.startTimeoutMs)))
+          throw new Error(
+            `${n.name} did not answer HTTP at ${n.url} within ${o.startTimeoutMs} ms: ${n.process.tail(3).join(' | ')}`,
+          )
+      return { o, launcher, bootstrap, nodes, token: randomBytes(4).toString('hex') }
+    } catch (err) {
+      await launcher.stopAll()
+      throw err
+    }
+  },
+  async teardown(ctx) {
+    await ctx.launcher.stopAll()
+  },
+}

@@ -1,0 +1,141 @@
+// `distlab check <seed>`: a seed's handout as an executable rubric against the student's own
+// programs. One subcommand per seed; each prints one line per rubric item (PASS/FAIL, what was
+// checked, the evidence), a total, and exits 0 only when every required item passed.
+import type { Command } from 'commander'
+import { InvalidArgumentError } from '../../core/errors.js'
+import { parseDuration } from '../../core/options.js'
+import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
+import { SEED002, type Seed002Options } from '../../check/seed002.js'
+import { color, formatDuration, printJson } from '../output.js'
+import { intOption } from '../context.js'
+
+interface CommonOptions {
+  json?: boolean
+  block: number
+  only?: string
+  cwd?: string
+  mode: string
+}
+
+/** `--env K=V`, repeatable, into a Map-checked record. */
+function collectEnv(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=')
+  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value.slice(0, eq)))
+    throw new InvalidArgumentError(`--env takes NAME=VALUE, got ${JSON.stringify(value)}`, '--env')
+  const out = new Map(Object.entries(previous))
+  out.set(value.slice(0, eq), value.slice(eq + 1))
+  return Object.fromEntries(out)
+}
+
+function durationMs(flag: string, text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseDuration(flag, text)
+}
+
+function printItem(r: ItemResult): void {
+  const verdict = r.passed ? color.green('PASS') : r.required ? color.red('FAIL') : color.yellow('FAIL')
+  const optional = r.required ? '' : color.dim(' (optional)')
+  process.stdout.write(
+    `${verdict}  ${color.bold(r.id)}  ${r.title}${optional} ${color.dim(formatDuration(r.ms))}\n`,
+  )
+  for (const e of r.evidence) process.stdout.write(`        ${color.dim(e)}\n`)
+}
+
+function printTotal(r: RubricReport): void {
+  const verdict = r.ok ? color.green('PASS') : color.red('FAIL')
+  process.stdout.write(
+    `\n${r.seed}: ${r.passed}/${r.total} items passed, required ${r.requiredPassed}/${r.required}: ${verdict}\n`,
+  )
+}
+
+async function runCheck<O, C>(rubric: SeedRubric<O, C>, options: O, common: CommonOptions): Promise<void> {
+  if (common.mode !== 'process')
+    throw new InvalidArgumentError(
+      `--mode ${common.mode} is not available for ${rubric.seed} yet; use --mode process`,
+      '--mode',
+    )
+  const only = common.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const id of only ?? [])
+    if (!rubric.items.some((i) => i.id === id))
+      throw new InvalidArgumentError(
+        `--only: ${rubric.seed} has no item ${JSON.stringify(id)} (items: ${rubric.items.map((i) => i.id).join(', ')})`,
+        '--only',
+      )
+  if (!common.json) process.stdout.write(`${color.bold(rubric.seed)}: ${rubric.title}\n\n`)
+  const report = await runRubric(rubric, options, {
+    only,
+    onItem: common.json ? undefined : printItem,
+    onProgress: common.json ? undefined : (line) => process.stderr.write(color.dim(`${line}\n`)),
+  })
+  if (common.json) printJson(report)
+  else printTotal(report)
+  process.exitCode = report.ok ? 0 : 1
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print {seed, items: [{id, title, required, passed, evidence}], passed, total, ok}')
+    .option('--mode <mode>', 'process (each program on its own loopback address)', 'process')
+    .option('--block <n>', 'second octet B of the 127.B.x.y addresses', intOption('--block', 0, 255), 0)
+    .option('--only <ids>', 'run only these items (comma-separated ids)')
+    .option('--cwd <dir>', 'directory the programs run in (default: the current one)')
+}
+
+export function registerCheckCommands(program: Command): void {
+  const check = program
+    .command('check')
+    .description(
+      "a seed's handout as an executable rubric against your own programs: one PASS/FAIL line per item with evidence, exit 0 only if every required item passes",
+    )
+  commonOptions(
+    check
+      .command('seed002')
+      .description(
+        'seed 002 (peer-to-peer): your Flask node and bootstrap. Commands take placeholders {host}, {port}, {name}, {index}, {bootstrap}, {peers} and get DISTLAB_HOST, DISTLAB_PORT, DISTLAB_NAME, DISTLAB_BOOTSTRAP, DISTLAB_PEERS.\n\n' +
+          'Example:\n  distlab check seed002 --bootstrap "python3 bootstrap.py --host {host} --port {port}" \\\n' +
+          '    --node "python3 node.py --host {host} --port {port} --bootstrap {bootstrap}" --nodes 20',
+      )
+      .requiredOption('--node <command>', "your node's command line")
+      .requiredOption('--bootstrap <command>', "your bootstrap's command line")
+      .option(
+        '--nodes <n>',
+        'how many nodes (the handout asks for dozens: 20 or more)',
+        intOption('--nodes', 2, 200),
+        4,
+      )
+      .option('--env <K=V>', 'a variable for every node (repeatable; values take placeholders)', collectEnv)
+      .option('--bootstrap-env <K=V>', 'a variable for the bootstrap (repeatable)', collectEnv)
+      .option('--port <n>', 'the port every program listens on', intOption('--port', 1, 65535), 5000)
+      .option('--start-timeout <time>', 'how long a program may take to answer HTTP', '20s')
+      .option('--discovery-timeout <time>', 'how long registration and discovery may take to settle', '30s'),
+  ).action(
+    async (
+      o: CommonOptions & {
+        node: string
+        bootstrap: string
+        nodes: number
+        env?: Record<string, string>
+        bootstrapEnv?: Record<string, string>
+        port: number
+        startTimeout: string
+        discoveryTimeout: string
+      },
+    ) => {
+      const options: Seed002Options = {
+        node: o.node,
+        bootstrap: o.bootstrap,
+        nodes: o.nodes,
+        env: o.env,
+        bootstrapEnv: o.bootstrapEnv,
+        block: o.block,
+        cwd: o.cwd,
+        port: o.port,
+        startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
+        discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
+      }
+      await runCheck(SEED002, options, o)
+    },
+  )
+}
