@@ -1,10 +1,13 @@
 -- Wireshark dissector for distlab frames (see src/core/frame.ts).
 --
 --   magic "DL" (2) | version (1) | flags (1) | header length (2) | header JSON |
---   body length (4) | body | CRC-32 of everything before it (4)        all big-endian
+--   body length (4) | body | [auth trailer] | CRC-32 of everything before it (4)   all big-endian
 --
 -- One frame per UDP datagram; over TCP each frame has a 4-byte big-endian length prefix.
 -- flags bit 0: the body is raw bytes, otherwise JSON.
+-- flags bit 1: sealed with the cluster key; the auth trailer is key id length (1) | key id |
+--   signing time, ms since the epoch (6) | nonce length (1) | nonce | HMAC-SHA256 (32), the MAC
+--   over every byte before it.
 --
 -- Use:  wireshark -X lua_script:contrib/distlab.lua capture.pcap
 --       tshark -X lua_script:contrib/distlab.lua -r capture.pcap -Y distlab
@@ -19,6 +22,7 @@ f.magic = ProtoField.string("distlab.magic", "Magic")
 f.version = ProtoField.uint8("distlab.version", "Version", base.DEC)
 f.flags = ProtoField.uint8("distlab.flags", "Flags", base.HEX)
 f.raw = ProtoField.bool("distlab.flags.raw", "Raw body", 8, nil, 0x01)
+f.sealed = ProtoField.bool("distlab.flags.sealed", "Sealed (cluster key)", 8, nil, 0x02)
 f.hlen = ProtoField.uint16("distlab.header_length", "Header length", base.DEC)
 f.header = ProtoField.string("distlab.header", "Header (JSON)")
 f.id = ProtoField.string("distlab.id", "Message id")
@@ -31,6 +35,11 @@ f.ttl = ProtoField.uint8("distlab.ttl", "TTL", base.DEC)
 f.blen = ProtoField.uint32("distlab.body_length", "Body length", base.DEC)
 f.body = ProtoField.bytes("distlab.body", "Body")
 f.body_json = ProtoField.string("distlab.body_json", "Body (JSON)")
+f.auth = ProtoField.bytes("distlab.auth", "Auth trailer")
+f.key_id = ProtoField.string("distlab.auth.key_id", "Key id")
+f.signed_at = ProtoField.uint64("distlab.auth.signed_at", "Signing time (ms since epoch)", base.DEC)
+f.nonce = ProtoField.string("distlab.auth.nonce", "Nonce")
+f.mac = ProtoField.bytes("distlab.auth.mac", "HMAC-SHA256")
 f.crc = ProtoField.uint32("distlab.crc", "CRC-32", base.HEX)
 
 local MAX_HEADER = 4096
@@ -50,7 +59,18 @@ local function dissect_frame(tvb, pinfo, tree)
   local hlen = tvb(4, 2):uint()
   if hlen > MAX_HEADER or 6 + hlen + 4 + 4 > len then return 0 end
   local blen = tvb(6 + hlen, 4):uint()
-  local total = 6 + hlen + 4 + blen + 4
+  local body_end = 6 + hlen + 4 + blen
+  local sealed = bit.band(tvb(3, 1):uint(), 2) == 2
+  local tlen = 0
+  if sealed then
+    if body_end + 1 > len then return 0 end
+    local klen = tvb(body_end, 1):uint()
+    if klen < 1 or klen > 16 or body_end + 1 + klen + 6 + 1 > len then return 0 end
+    local nlen = tvb(body_end + 1 + klen + 6, 1):uint()
+    if nlen < 1 or nlen > 32 then return 0 end
+    tlen = 1 + klen + 6 + 1 + nlen + 32
+  end
+  local total = body_end + tlen + 4
   if total > len then return 0 end
 
   local t = tree:add(distlab, tvb(0, total))
@@ -59,6 +79,7 @@ local function dissect_frame(tvb, pinfo, tree)
   local flags = tvb(3, 1)
   local ft = t:add(f.flags, flags)
   ft:add(f.raw, flags)
+  ft:add(f.sealed, flags)
   t:add(f.hlen, tvb(4, 2))
   local header = tvb(6, hlen):string()
   local ht = t:add(f.header, tvb(6, hlen))
@@ -84,6 +105,15 @@ local function dissect_frame(tvb, pinfo, tree)
     else
       t:add(f.body_json, body)
     end
+  end
+  if sealed then
+    local at = t:add(f.auth, tvb(body_end, tlen))
+    local klen = tvb(body_end, 1):uint()
+    at:add(f.key_id, tvb(body_end + 1, klen))
+    at:add(f.signed_at, tvb(body_end + 1 + klen, 6), tvb(body_end + 1 + klen, 6):uint64())
+    local nlen = tvb(body_end + 1 + klen + 6, 1):uint()
+    at:add(f.nonce, tvb(body_end + 1 + klen + 7, nlen))
+    at:add(f.mac, tvb(body_end + tlen - 32, 32))
   end
   t:add(f.crc, tvb(total - 4, 4))
   t:append_text(string.format(": %s/%s %s -> %s", proto, mtype, src, dst))

@@ -1,4 +1,4 @@
-// Cluster key: node-to-node frames carry an HMAC-SHA256 (RFC 2104) over the whole envelope, with a
+// Cluster key: node-to-node frames carry an HMAC-SHA256 (RFC 2104) over the frame's bytes, with a
 // key id so that keys can be rotated without downtime (a node accepts every key of its keyring and
 // signs with the first), and a signing time and nonce so that a captured frame cannot be played
 // again (a time window plus a bounded cache of recent nonces per sender, the scheme of RFC 4303's
@@ -7,10 +7,17 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
 import type { Envelope } from './envelope.js'
-import type { DropInfo, PeerAddress, Transport, TransportHandler } from './interfaces.js'
-import { DistlabError, InvalidArgumentError } from './errors.js'
+import type { PeerAddress, Transport, TransportHandler } from './interfaces.js'
+import { DistlabError, FrameDecodeError, InvalidArgumentError, type DecodeFailure } from './errors.js'
+import {
+  decodeFrame,
+  encodeFrame,
+  type AuthFailure,
+  type CodecLimits,
+  type FrameAuthenticator,
+  type FrameStamp,
+} from './frame.js'
 import { checkInteger } from './options.js'
 
 /** Frames signed more than this far from the receiver's clock are rejected, in ms (clock skew allowance). */
@@ -29,10 +36,10 @@ export const KEY_FILE = 'cluster.key'
 const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/
 const FRAME_LABEL = 'distlab frame key v1'
 const TOKEN_LABEL = 'distlab http token v1'
-const MAC_LABEL = 'distlab-frame-mac-v1\n'
+// v2: the MAC covers the frame's bytes (src/core/frame.ts), not a canonical form of the envelope.
+const MAC_LABEL = 'distlab-frame-mac-v2\n'
 
-/** Why an authenticated node refused a frame; each is a `reason` label on the drop counter. */
-export type AuthFailure = 'no_mac' | 'unknown_key' | 'bad_mac' | 'stale' | 'replay'
+export type { AuthFailure } from './frame.js'
 export const AUTH_FAILURES: readonly AuthFailure[] = ['no_mac', 'unknown_key', 'bad_mac', 'stale', 'replay']
 
 /** A cluster key that cannot be used: too short, a bad id, two keys with one id. */
@@ -52,19 +59,6 @@ export class UnauthorizedError extends DistlabError {
     this.name = 'UnauthorizedError'
   }
 }
-
-/** What an authenticated frame carries besides the envelope, in its header as `auth`. */
-export const FrameAuthSchema = z.strictObject({
-  /** Key id. */
-  k: z.string().regex(KEY_ID),
-  /** Signing time, ms since the epoch. */
-  t: z.number().int().nonnegative(),
-  /** Nonce: unique per sender (a random prefix per start and a counter). */
-  n: z.string().min(8).max(32),
-  /** HMAC-SHA256, base64url. */
-  m: z.string().length(43),
-})
-export type FrameAuth = z.infer<typeof FrameAuthSchema>
 
 export interface ClusterKey {
   readonly id: string
@@ -153,42 +147,6 @@ export function keyring(spec: string | Keyring): Keyring {
   return spec instanceof Keyring ? spec : new Keyring(spec)
 }
 
-// ---- canonical bytes of an envelope ----
-
-/** JSON with object keys sorted at every level, so that sender and receiver hash the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`
-  const keys = Object.keys(value).sort()
-  return `{${keys
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-    .join(',')}}`
-}
-
-function macOf(key: ClusterKey, env: Envelope, a: Omit<FrameAuth, 'm'>, bodyJson?: string): string {
-  const head = canonicalJson([
-    env.v,
-    env.id,
-    env.proto,
-    env.type,
-    env.src,
-    env.dst,
-    env.ts,
-    env.ttl ?? null,
-    a.k,
-    a.t,
-    a.n,
-  ])
-  const h = createHmac('sha256', key.frameKey).update(MAC_LABEL).update(head).update('\n')
-  if (env.body instanceof Uint8Array) h.update('b').update(env.body)
-  else h.update('j').update(bodyJson ?? canonicalJson(env.body ?? null))
-  return h.digest('base64url')
-}
-
-/** An envelope as it travels when the cluster has a key. */
-export type SealedEnvelope = Envelope & { auth?: unknown }
-
 // ---- the replay window ----
 
 interface SenderWindow {
@@ -264,7 +222,7 @@ export interface FrameGuardInit {
 }
 
 /** Signs outgoing envelopes and checks incoming ones for one node. */
-export class FrameGuard {
+export class FrameGuard implements FrameAuthenticator {
   readonly keyring: Keyring
   private readonly now: () => number
   private readonly replay: ReplayWindow
@@ -280,37 +238,43 @@ export class FrameGuard {
     this.replay = new ReplayWindow(init.replayWindowMs ?? REPLAY_WINDOW_MS)
   }
 
-  /** A copy of `env` with `auth` added: key id, signing time, a fresh nonce and the MAC. */
-  seal(env: Envelope): SealedEnvelope {
-    const key = this.keyring.current
+  stamp(): FrameStamp {
     // Signing times never go backwards, so a restarted receiver's floor cannot refuse them.
-    const t = Math.max(Math.floor(this.now()), this.lastSigned)
-    this.lastSigned = t
-    const a = { k: key.id, t, n: `${this.noncePrefix}${(this.nonceCounter++).toString(36)}` }
-    const { auth: _old, ...plain } = env as SealedEnvelope
-    // The body as the receiver will see it after JSON: undefined fields gone, dates as strings.
-    const bodyJson =
-      plain.body instanceof Uint8Array
-        ? undefined
-        : canonicalJson(JSON.parse(JSON.stringify(plain.body ?? null)))
-    return { ...plain, auth: { ...a, m: macOf(key, plain, a, bodyJson) } }
+    const signedAt = Math.max(Math.floor(this.now()), this.lastSigned)
+    this.lastSigned = signedAt
+    return {
+      keyId: this.keyring.current.id,
+      signedAt,
+      nonce: `${this.noncePrefix}${(this.nonceCounter++).toString(36)}`,
+    }
   }
 
-  /** Checks a received envelope; returns the envelope without `auth`, or why it is refused. */
-  open(env: SealedEnvelope): { env: Envelope } | { reason: AuthFailure } {
-    const { auth, ...plain } = env
-    if (auth === undefined) return { reason: 'no_mac' }
-    const parsed = FrameAuthSchema.safeParse(auth)
-    if (!parsed.success) return { reason: 'bad_mac' }
-    const a = parsed.data
-    const key = this.keyring.key(a.k)
-    if (!key) return { reason: 'unknown_key' }
-    const want = Buffer.from(macOf(key, plain, a), 'utf8')
-    const given = Buffer.from(a.m, 'utf8')
-    if (want.length !== given.length || !timingSafeEqual(want, given)) return { reason: 'bad_mac' }
-    const replay = this.replay.check(plain.src, a.t, a.n, this.now())
-    if (replay) return { reason: replay }
-    return { env: plain }
+  mac(keyId: string, signed: Uint8Array): Buffer | undefined {
+    const key = this.keyring.key(keyId)
+    if (!key) return undefined
+    return createHmac('sha256', key.frameKey).update(MAC_LABEL).update(signed).digest()
+  }
+
+  admit(src: string, signedAt: number, nonce: string): 'stale' | 'replay' | undefined {
+    return this.replay.check(src, signedAt, nonce, this.now())
+  }
+
+  /** The frame bytes of `env`, sealed with the current key. */
+  sealFrame(env: Envelope, limits: Omit<CodecLimits, 'auth'> = {}): Buffer {
+    return encodeFrame(env, { ...limits, auth: this })
+  }
+
+  /** Authenticates, then decodes, one received frame: the envelope, or why it is refused. */
+  openFrame(
+    buf: Uint8Array,
+    limits: Omit<CodecLimits, 'auth'> = {},
+  ): { env: Envelope } | { reason: DecodeFailure } {
+    try {
+      return { env: decodeFrame(buf, { ...limits, auth: this }) }
+    } catch (err) {
+      if (err instanceof FrameDecodeError) return { reason: err.reason }
+      throw err
+    }
   }
 
   /** Nonces held by the replay window. */
@@ -320,42 +284,28 @@ export class FrameGuard {
 }
 
 /**
- * Wraps a transport so that every frame it sends is sealed and every frame it receives is opened;
- * a frame that does not open is handed to the drop handler with the reason, never to the node.
+ * Wraps a transport so that every frame it sends is sealed and every frame it receives is
+ * authenticated over its bytes before it is parsed (the transport's codec calls the guard); a frame
+ * that does not open reaches the drop handler with the reason, never the node.
  */
 export class AuthTransport implements Transport {
   readonly kind
-  private handler?: TransportHandler
 
   constructor(
     private readonly inner: Transport,
-    private readonly guard: FrameGuard,
+    guard: FrameGuard,
   ) {
     this.kind = inner.kind
-    inner.setHandler({
-      message: (msg) => {
-        const r = this.guard.open(msg.env)
-        if ('reason' in r) {
-          const info: DropInfo = {
-            reason: r.reason,
-            bytes: msg.bytes,
-            transport: msg.transport,
-            direction: 'in',
-            from: msg.from,
-          }
-          // Only a frame whose MAC checked out may name its sender in telemetry.
-          if (r.reason === 'stale' || r.reason === 'replay') info.env = stripAuth(msg.env)
-          this.handler?.drop(info)
-          return
-        }
-        this.handler?.message({ ...msg, env: r.env })
-      },
-      drop: (info) => this.handler?.drop(info),
-    })
+    if (!inner.setFrameAuth)
+      throw new InvalidArgumentError(
+        `the ${inner.kind} transport cannot carry authenticated frames (it has no setFrameAuth)`,
+        'transports',
+      )
+    inner.setFrameAuth(guard)
   }
 
   setHandler(handler: TransportHandler): void {
-    this.handler = handler
+    this.inner.setHandler(handler)
   }
 
   start(): Promise<void> {
@@ -371,13 +321,8 @@ export class AuthTransport implements Transport {
   }
 
   send(to: PeerAddress, env: Envelope): Promise<number> {
-    return this.inner.send(to, this.guard.seal(env))
+    return this.inner.send(to, env)
   }
-}
-
-function stripAuth(env: SealedEnvelope): Envelope {
-  const { auth: _a, ...plain } = env
-  return plain
 }
 
 // ---- the key on disk, for the CLI ----

@@ -1,7 +1,6 @@
 // The one envelope every distlab protocol speaks node to node (DESIGN.md "Wire format").
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { FrameAuthSchema } from './auth.js'
 
 export const ENVELOPE_VERSION = 1
 
@@ -41,8 +40,6 @@ export const HeaderSchema = z.strictObject({
   dst: NAME,
   ts: z.number().finite().nonnegative(),
   ttl: z.number().int().min(0).max(255).optional(),
-  /** Key id, signing time, nonce and MAC when the cluster has a key (src/core/auth.ts). */
-  auth: FrameAuthSchema.optional(),
 })
 
 export type Header = z.infer<typeof HeaderSchema>

@@ -1,5 +1,6 @@
 // Every error distlab throws: a stable string `code` that tests and callers match on, a `name`
 // for people, and the socket or parser error that caused it in `cause`.
+import type { Envelope } from './envelope.js'
 
 export class DistlabError extends Error {
   readonly code: string = 'ERR_DISTLAB'
@@ -31,9 +32,25 @@ export class FrameDecodeError extends DistlabError {
     super(message)
     this.name = 'FrameDecodeError'
   }
+  /** The header of an authenticated frame refused as stale or replayed (body null), for telemetry. */
+  env?: Envelope
 }
 
-export type DecodeFailure = 'too_short' | 'too_large' | 'bad_magic' | 'bad_version' | 'bad_crc' | 'bad_header'
+export type DecodeFailure =
+  | 'too_short'
+  | 'too_large'
+  | 'bad_magic'
+  | 'bad_version'
+  | 'bad_crc'
+  | 'bad_header'
+  /** JSON nested deeper than MAX_JSON_DEPTH. */
+  | 'too_deep'
+  /** A node with a key: the frame is not sealed, its key is unknown, its MAC is wrong, or it is stale or replayed. */
+  | 'no_mac'
+  | 'unknown_key'
+  | 'bad_mac'
+  | 'stale'
+  | 'replay'
 
 export class FrameTooLargeError extends DistlabError {
   override readonly code = 'ERR_FRAME_TOO_LARGE'

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { LinkTable } from '../link/emulator.js'
 import type { Metrics } from '../node/metrics.js'
 import type { TelemetryEvent } from '../monitor/telemetry.js'
+import type { FrameAuthenticator } from './frame.js'
 
 export interface Startable {
   start(): Promise<void>
@@ -69,6 +70,11 @@ export interface Transport extends Startable {
   /** Encodes and sends one envelope; resolves to the bytes put on the wire. */
   send(to: PeerAddress, env: Envelope): Promise<number>
   setHandler(handler: TransportHandler): void
+  /**
+   * Seal every frame sent and authenticate every frame received (before it is parsed) with the
+   * cluster key. A transport without it cannot join a keyed cluster.
+   */
+  setFrameAuth?(auth: FrameAuthenticator): void
 }
 
 export interface SendOptions {
@@ -101,10 +107,11 @@ export interface PeerTrust {
    * is needed; undefined when it is (then use checkPeerUrl).
    */
   checkPeerUrlNow(url: string, field?: string): string | undefined
-  /** Adds the frame MAC when the cluster has a key (for frames sent on a protocol's own socket). */
-  seal(env: Envelope): Envelope
-  /** Checks a frame received on a protocol's own socket: the envelope without its MAC, or why it is refused. */
-  open(env: Envelope): { env: Envelope } | { reason: string }
+  /**
+   * The cluster key's frame sealer, for frames on a protocol's own socket: pass it as `auth` to
+   * encodeFrame and decodeFrame. Undefined on an open cluster.
+   */
+  readonly frameAuth?: FrameAuthenticator
 }
 
 /** What a protocol is handed by the node it runs in. */

@@ -273,8 +273,7 @@ export class Node implements Startable {
         httpHeaders: () => this.authHeaders(),
         checkPeerUrl: (url, field) => this.urlGuard.check(url, field),
         checkPeerUrlNow: (url, field) => this.urlGuard.checkNow(url, field),
-        seal: (env) => this.guard?.seal(env) ?? env,
-        open: (env) => this.guard?.open(env) ?? { env },
+        frameAuth: this.guard,
       },
     }
   }

@@ -1,6 +1,6 @@
 // An in-memory network for protocol tests: frames are really encoded and decoded, and delivered
 // asynchronously, so a protocol cannot tell it apart from UDP except that nothing is lost.
-import { encodeFrame, MAX_FRAME_BYTES } from '../core/frame.js'
+import { encodeFrame, MAX_FRAME_BYTES, type FrameAuthenticator } from '../core/frame.js'
 import { AddressInUseError, NotStartedError, TransportError } from '../core/errors.js'
 import type { Envelope } from '../core/envelope.js'
 import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
@@ -43,6 +43,7 @@ export class MemoryTransport implements Transport {
   readonly kind = 'memory' as const
   private handler?: TransportHandler
   private bound?: PeerAddress
+  private auth?: FrameAuthenticator
 
   constructor(private readonly init: MemoryTransportInit) {
     if (!init.network) throw new TransportError('a memory transport needs a network')
@@ -50,6 +51,10 @@ export class MemoryTransport implements Transport {
 
   setHandler(handler: TransportHandler): void {
     this.handler = handler
+  }
+
+  setFrameAuth(auth: FrameAuthenticator): void {
+    this.auth = auth
   }
 
   async start(): Promise<void> {
@@ -64,14 +69,14 @@ export class MemoryTransport implements Transport {
 
   async send(to: PeerAddress, env: Envelope): Promise<number> {
     if (!this.bound) throw new NotStartedError('memory transport is not started')
-    const frame = encodeFrame(env)
+    const frame = encodeFrame(env, { auth: this.auth })
     this.init.network.deliver(this.bound, to, frame)
     return frame.length
   }
 
   /** @internal */
   receive(bytes: Buffer, from: PeerAddress): void {
-    if (this.bound) deliverFrame(this.handler, bytes, from, 'memory', MAX_FRAME_BYTES)
+    if (this.bound) deliverFrame(this.handler, bytes, from, 'memory', MAX_FRAME_BYTES, this.auth)
   }
 
   async stop(): Promise<void> {

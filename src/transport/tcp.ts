@@ -6,12 +6,18 @@
 // the cap are closed at once and reported as drops (reason too_many_connections), so one host cannot
 // take all of a node's file descriptors.
 import { createServer, createConnection, isIP, type Server, type Socket } from 'node:net'
-import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
+import {
+  encodeFrame,
+  FrameReader,
+  lengthPrefixed,
+  MAX_FRAME_BYTES,
+  type FrameAuthenticator,
+} from '../core/frame.js'
 import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../core/options.js'
 import type { Envelope } from '../core/envelope.js'
 import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
-import { deliverFrame } from './decode.js'
+import { deliverFrame, safeDrop } from './decode.js'
 
 export interface TcpTransportInit {
   /** @default '127.0.0.1' */
@@ -49,6 +55,7 @@ export class TcpTransport implements Transport {
   readonly kind = 'tcp' as const
   private server?: Server
   private handler?: TransportHandler
+  private auth?: FrameAuthenticator
   private readonly outbound = new Map<string, Promise<Socket>>()
   private readonly sockets = new Set<Socket>()
   private readonly host: string
@@ -92,9 +99,19 @@ export class TcpTransport implements Transport {
     this.handler = handler
   }
 
+  setFrameAuth(auth: FrameAuthenticator): void {
+    this.auth = auth
+  }
+
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer((socket) => this.accept(socket))
+    const server = createServer((socket) => {
+      try {
+        this.accept(socket)
+      } catch {
+        socket.destroy()
+      }
+    })
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(wrapSocketError(err, `TCP port ${this.port} on ${this.host}`)))
       server.listen(this.port, this.host, () => resolve())
@@ -129,18 +146,35 @@ export class TcpTransport implements Transport {
       else this.inboundPerAddress.set(from.host, left)
     })
     this.track(socket)
+    this.readFrames(socket, from)
+  }
+
+  /** Splits a connection's bytes into frames and delivers them; nothing thrown escapes the callback. */
+  private readFrames(socket: Socket, from: PeerAddress): void {
     const reader = new FrameReader(this.maxFrameBytes)
-    socket.on('data', (chunk) => {
+    socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[]
       try {
         frames = reader.push(chunk)
       } catch (err) {
         const reason = err instanceof FrameDecodeError ? err.reason : 'too_large'
-        this.handler?.drop({ reason, bytes: chunk.length, transport: 'tcp', direction: 'in', from })
+        safeDrop(this.handler, { reason, bytes: chunk.length, transport: 'tcp', direction: 'in', from })
         socket.destroy()
         return
       }
-      for (const frame of frames) deliverFrame(this.handler, frame, from, 'tcp', this.maxFrameBytes)
+      for (const frame of frames) {
+        try {
+          deliverFrame(this.handler, frame, from, 'tcp', this.maxFrameBytes, this.auth)
+        } catch {
+          safeDrop(this.handler, {
+            reason: 'protocol_error',
+            bytes: frame.length,
+            transport: 'tcp',
+            direction: 'in',
+            from,
+          })
+        }
+      }
     })
   }
 
@@ -186,14 +220,7 @@ export class TcpTransport implements Transport {
         })
         socket.once('close', forget)
         // Peers may answer on the same connection.
-        const reader = new FrameReader(this.maxFrameBytes)
-        socket.on('data', (chunk) => {
-          try {
-            for (const f of reader.push(chunk)) deliverFrame(this.handler, f, to, 'tcp', this.maxFrameBytes)
-          } catch {
-            socket.destroy()
-          }
-        })
+        this.readFrames(socket, to)
       })
       entry.catch(forget)
       this.outbound.set(key, entry)
@@ -211,7 +238,7 @@ export class TcpTransport implements Transport {
 
   async send(to: PeerAddress, env: Envelope): Promise<number> {
     if (!this.server) throw new NotStartedError('TCP transport is not started')
-    const frame = lengthPrefixed(encodeFrame(env, { maxFrameBytes: this.maxFrameBytes }))
+    const frame = lengthPrefixed(encodeFrame(env, { maxFrameBytes: this.maxFrameBytes, auth: this.auth }))
     const socket = await this.connection(to)
     await new Promise<void>((resolve, reject) =>
       socket.write(frame, (err) =>

@@ -1,11 +1,11 @@
 // One frame per datagram. A datagram that does not decode is counted and dropped.
 import { createSocket, type Socket } from 'node:dgram'
-import { encodeFrame, MAX_DATAGRAM_BYTES } from '../core/frame.js'
+import { encodeFrame, MAX_DATAGRAM_BYTES, type FrameAuthenticator } from '../core/frame.js'
 import { wrapSocketError, NotStartedError } from '../core/errors.js'
 import { checkPort, checkString } from '../core/options.js'
 import type { Envelope } from '../core/envelope.js'
 import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
-import { deliverFrame } from './decode.js'
+import { deliverFrame, safeDrop } from './decode.js'
 
 export interface UdpTransportInit {
   /** @default '127.0.0.1' */
@@ -18,6 +18,7 @@ export class UdpTransport implements Transport {
   readonly kind = 'udp' as const
   private socket?: Socket
   private handler?: TransportHandler
+  private auth?: FrameAuthenticator
   private readonly host: string
   private readonly port: number
 
@@ -30,12 +31,28 @@ export class UdpTransport implements Transport {
     this.handler = handler
   }
 
+  setFrameAuth(auth: FrameAuthenticator): void {
+    this.auth = auth
+  }
+
   async start(): Promise<void> {
     if (this.socket) return
     const socket = createSocket({ type: this.host.includes(':') ? 'udp6' : 'udp4' })
-    socket.on('message', (buf, rinfo) =>
-      deliverFrame(this.handler, buf, { host: rinfo.address, port: rinfo.port }, 'udp', MAX_DATAGRAM_BYTES),
-    )
+    socket.on('message', (buf, rinfo) => {
+      const from = { host: rinfo.address, port: rinfo.port }
+      try {
+        deliverFrame(this.handler, buf, from, 'udp', MAX_DATAGRAM_BYTES, this.auth)
+      } catch {
+        // deliverFrame catches everything; this is the last line that keeps the node up
+        safeDrop(this.handler, {
+          reason: 'protocol_error',
+          bytes: buf.length,
+          transport: 'udp',
+          direction: 'in',
+          from,
+        })
+      }
+    })
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(wrapSocketError(err, `UDP port ${this.port} on ${this.host}`)))
       socket.bind(this.port, this.host, () => resolve())
@@ -55,7 +72,7 @@ export class UdpTransport implements Transport {
   async send(to: PeerAddress, env: Envelope): Promise<number> {
     const socket = this.socket
     if (!socket) throw new NotStartedError('UDP transport is not started')
-    const frame = encodeFrame(env, { maxFrameBytes: MAX_DATAGRAM_BYTES })
+    const frame = encodeFrame(env, { maxFrameBytes: MAX_DATAGRAM_BYTES, auth: this.auth })
     await new Promise<void>((resolve, reject) =>
       socket.send(frame, to.port, to.host, (err) =>
         err ? reject(wrapSocketError(err, `UDP send to ${to.host}:${to.port}`)) : resolve(),

@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { wrapSocketError, NotStartedError } from '../../core/errors.js'
 import { checkPort, checkString } from '../../core/options.js'
 import { GREETING, MAX_REQUEST_BYTES } from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 export interface AnycastServerInit {
   /** @default '0.0.0.0' */
@@ -33,7 +34,12 @@ export class AnycastServer {
 
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer((s) => this.serve(s))
+    const server = createServer(
+      guarded(
+        (s: Socket) => this.serve(s),
+        (_e, s: Socket) => s.destroy(),
+      ),
+    )
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(wrapSocketError(err, `port ${this.port} on ${this.host}`)))
       server.listen(this.port, this.host, () => resolve())

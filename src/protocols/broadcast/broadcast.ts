@@ -10,7 +10,7 @@
 // node ends with every message after losses, partitions and crashes; each message is delivered once.
 import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
-import { createSocket, type Socket } from 'node:dgram'
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { BROADCAST_DST, createEnvelope, type Envelope } from '../../core/envelope.js'
@@ -23,6 +23,7 @@ import { named, type Logger } from '../../core/logger.js'
 import { parseBody } from '../../node/http.js'
 import { MASTER_NAME } from '../../core/ids.js'
 import * as K from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 export const STRATEGIES = ['flood', 'gossip', 'tree', 'ip'] as const
 export type BroadcastStrategy = (typeof STRATEGIES)[number]
@@ -879,7 +880,13 @@ export class Broadcast implements Protocol {
 
   private async openIpSocket(): Promise<void> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true })
-    socket.on('message', (buf, rinfo) => this.onIpDatagram(buf, `${rinfo.address}:${rinfo.port}`))
+    socket.on(
+      'message',
+      guarded(
+        (buf: Buffer, rinfo: RemoteInfo) => this.onIpDatagram(buf, `${rinfo.address}:${rinfo.port}`),
+        () => this.counters.dropped++,
+      ),
+    )
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject)
@@ -912,7 +919,7 @@ export class Broadcast implements Protocol {
     })
     let frame: Buffer
     try {
-      frame = encodeFrame(this.c.trust?.seal(env) ?? env, { maxFrameBytes: MAX_DATAGRAM_BYTES })
+      frame = encodeFrame(env, { maxFrameBytes: MAX_DATAGRAM_BYTES, auth: this.c.trust?.frameAuth })
     } catch (err) {
       this.log.warn(`ip broadcast not sent: ${(err as Error).message}`)
       return
@@ -939,7 +946,8 @@ export class Broadcast implements Protocol {
     if (!this.running) return
     let env: Envelope
     try {
-      env = decodeFrame(buf, { maxFrameBytes: MAX_DATAGRAM_BYTES })
+      // The cluster key covers this socket too: the MAC is checked before anything is parsed.
+      env = decodeFrame(buf, { maxFrameBytes: MAX_DATAGRAM_BYTES, auth: this.c.trust?.frameAuth })
     } catch (err) {
       this.counters.dropped++
       this.c.metrics.inc('distlab_frames_dropped_total', 'Frames dropped, by reason.', {
@@ -961,9 +969,6 @@ export class Broadcast implements Protocol {
       return
     }
     if (env.src === this.c.self.name || env.proto !== this.name) return
-    const opened = this.c.trust?.open(env) ?? { env } // the cluster key covers this socket too
-    if ('reason' in opened) return this.drop(env, opened.reason)
-    env = opened.env
     const body = env.body as { c?: unknown } | null
     if (body?.c !== this.clusterKey() || !this.c.peers().includes(env.src))
       return this.drop(env, 'not_for_me')

@@ -1,6 +1,7 @@
 // The cooperating clients' own channel: newline-delimited JSON over TCP, one object per line, with a
 // cap on a line's length so a bad peer cannot make a client buffer without bound.
 import type { Socket } from 'node:net'
+import { guarded } from '../../core/guarded.js'
 
 /** Longest channel message in bytes (a batch of lines is split well below this). */
 export const MAX_CHANNEL_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -33,30 +34,36 @@ export class JsonLineChannel {
       this.closed = true
       onClose()
     })
-    socket.on('data', (chunk: string) => {
-      let text = this.partial + chunk
-      let nl: number
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const line = text.slice(0, nl)
-        text = text.slice(nl + 1)
-        let msg: unknown
-        try {
-          msg = JSON.parse(line)
-        } catch {
-          onBad()
-          continue
-        }
-        if (msg && typeof msg === 'object' && typeof (msg as { t?: unknown }).t === 'string')
-          onMessage(msg as ChannelMessage)
-        else onBad()
-      }
-      if (text.length > MAX_CHANNEL_MESSAGE_BYTES) {
-        onBad()
-        socket.destroy()
-        return
-      }
-      this.partial = text
-    })
+    socket.on(
+      'data',
+      guarded(
+        (chunk: string) => {
+          let text = this.partial + chunk
+          let nl: number
+          while ((nl = text.indexOf('\n')) >= 0) {
+            const line = text.slice(0, nl)
+            text = text.slice(nl + 1)
+            let msg: unknown
+            try {
+              msg = JSON.parse(line)
+            } catch {
+              onBad()
+              continue
+            }
+            if (msg && typeof msg === 'object' && typeof (msg as { t?: unknown }).t === 'string')
+              onMessage(msg as ChannelMessage)
+            else onBad()
+          }
+          if (text.length > MAX_CHANNEL_MESSAGE_BYTES) {
+            onBad()
+            socket.destroy()
+            return
+          }
+          this.partial = text
+        },
+        () => socket.destroy(),
+      ),
+    )
   }
 
   get isClosed(): boolean {

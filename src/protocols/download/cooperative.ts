@@ -42,6 +42,7 @@ import {
   MASTER_RETRY_MS,
   PROGRESS_INTERVAL_MS,
 } from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 export class DownloadError extends DistlabError {
   override readonly code = 'ERR_DOWNLOAD'
@@ -363,7 +364,12 @@ class CoopClient {
   async start(): Promise<{ host: string; port: number }> {
     await this.lc.connect()
     if (this.dl.options.resetSession) await this.lc.resetSession()
-    const server = createServer((s) => this.acceptChannel(s))
+    const server = createServer(
+      guarded(
+        (s: Socket) => this.acceptChannel(s),
+        (_e, s: Socket) => s.destroy(),
+      ),
+    )
     const host = this.listenOn.host ?? this.localAddress ?? '127.0.0.1'
     try {
       await new Promise<void>((resolve, reject) => {

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { DistlabError, TimeoutError, TransportError, wrapSocketError } from '../../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
 import { MAX_LINE_BYTES, REQUEST_TIMEOUT_MS } from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 /** The server answered with something the protocol does not allow here (e.g. an ERROR line). */
 export class LineProtocolError extends DistlabError {
@@ -73,7 +74,13 @@ export class LineClient {
     })
     socket.setNoDelay(true)
     socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => this.onData(chunk))
+    socket.on(
+      'data',
+      guarded(
+        (chunk: string) => this.onData(chunk),
+        (err) => socket.destroy(err instanceof Error ? err : undefined),
+      ),
+    )
     socket.on('error', (err) => this.fail(wrapSocketError(err, what)))
     socket.on('close', () => this.fail(new TransportError(`${what} closed the connection`)))
     this.socket = socket

@@ -36,6 +36,7 @@ import {
   MAX_SUBMIT_PAIRS,
 } from './constants.js'
 import { defaultLines } from './text.js'
+import { guarded } from '../../core/guarded.js'
 
 export interface LineServerInit {
   /** Address to listen on. @default '127.0.0.1' */
@@ -206,7 +207,12 @@ export class LineServer {
 
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer((s) => this.accept(s))
+    const server = createServer(
+      guarded(
+        (s: Socket) => this.accept(s),
+        (_e, s: Socket) => s.destroy(),
+      ),
+    )
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
         reject(wrapSocketError(err, `port ${this.options.port} on ${this.options.host}`)),
@@ -397,7 +403,13 @@ class LineConnection {
     private readonly socket: Socket,
     private readonly session: AddressSession,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on(
+      'data',
+      guarded(
+        (chunk: Buffer) => this.onData(chunk),
+        () => socket.destroy(),
+      ),
+    )
   }
 
   private onData(chunk: Buffer): void {

@@ -2,11 +2,12 @@
 // 127.0.0.1 that sends bytes to another port and hands over what arrives. Two implementations: UDP
 // (what users run) and an in-memory network driven by a Clock (repeatable protocol tests and large
 // in-process benches).
-import { createSocket, type Socket } from 'node:dgram'
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { wrapSocketError, NotStartedError } from '../../core/errors.js'
 import { checkNumber, checkPort, checkProbability, checkString } from '../../core/options.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { DEFAULT_HOST } from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 export type DatagramHandler = (bytes: Buffer, fromPort: number) => void
 
@@ -42,10 +43,13 @@ class UdpDatagramSocket implements DatagramSocket {
     private readonly host: string,
     readonly port: number,
   ) {
-    socket.on('message', (buf, rinfo) => {
-      // Only our own loopback peers speak to us; anything from elsewhere is still just bytes.
-      this.handler(buf, rinfo.port)
-    })
+    socket.on(
+      'message',
+      guarded((buf: Buffer, rinfo: RemoteInfo) => {
+        // Only our own loopback peers speak to us; anything from elsewhere is still just bytes.
+        this.handler(buf, rinfo.port)
+      }),
+    )
   }
 
   send(port: number, bytes: Uint8Array): void {

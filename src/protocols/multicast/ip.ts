@@ -2,7 +2,7 @@
 // default), JSON or raw bytes, so that the course's own Python senders and receivers interoperate.
 // The receiver joins the group on one interface (IGMP membership), tells JSON from binary, and
 // counts what it gets; nothing here prints.
-import { createSocket, type Socket } from 'node:dgram'
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
 import { wrapSocketError, InvalidArgumentError, NotStartedError } from '../../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
@@ -14,6 +14,7 @@ import {
   LOOPBACK_INTERFACE,
   MAX_DATAGRAM_BYTES,
 } from './constants.js'
+import { guarded } from '../../core/guarded.js'
 
 export interface IpMulticastInit {
   /** @default '224.1.1.1' */
@@ -142,7 +143,10 @@ export class IpMulticastReceiver {
     if (this.socket) return
     const { group, port, interface: iface } = this.options
     const socket = createSocket({ type: 'udp4', reuseAddr: true })
-    socket.on('message', (buf, rinfo) => this.receive(buf, rinfo.address, rinfo.port))
+    socket.on(
+      'message',
+      guarded((buf: Buffer, rinfo: RemoteInfo) => this.receive(buf, rinfo.address, rinfo.port)),
+    )
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(wrapSocketError(err, `UDP port ${port}`)))
       socket.bind(port, '0.0.0.0', () => resolve())
