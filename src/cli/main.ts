@@ -16,6 +16,7 @@ import { registerAnalyzeCommands } from './commands/analyze.js'
 import { registerDeployCommands } from './commands/deploy.js'
 import { registerScenarioCommands } from './commands/scenario.js'
 import { registerCheckCommands } from './commands/check.js'
+import { registerMaelstromCommands } from './commands/maelstrom.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerDeployCommands(program)
   registerScenarioCommands(program)
   registerCheckCommands(program)
+  registerMaelstromCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -81,6 +81,14 @@ export interface LocalClusterInit {
   startTimeoutMs?: number
   /** Extra protocols for in-process nodes, besides the defaults. */
   protocols?: () => ProtocolFactory[]
+  /**
+   * The subcommand (and its extra flags) node processes run instead of `node` (e.g. `maelstrom
+   * node --bin ...`); it must take `node`'s --name, --host, --port, --frame-port and --bootstrap.
+   * @default ['node']
+   */
+  nodeCommand?: string[]
+  /** Folder of run files the master records into. @default $DISTLAB_RUNS_DIR or ./runs */
+  runsDir?: string
   /** Dashboard port of the master. @default 8080 */
   dashboardPort?: number
   /**
@@ -239,6 +247,7 @@ export class LocalCluster extends EventEmitter implements Startable {
           stateDir: this.init.stateDir,
           dashboardPort: this.init.dashboardPort,
           controlUrl: this.controlUrl,
+          runsDir: this.init.runsDir,
         })
       return
     }
@@ -246,7 +255,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       BIN_PATH,
       '--state-dir',
       this.init.stateDir,
-      p.index === 0 ? 'master' : 'node',
+      ...(p.index === 0 ? ['master'] : (this.init.nodeCommand ?? ['node'])),
       '--name',
       p.name,
       '--host',
@@ -295,6 +304,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       FORCE_COLOR: '0',
       DISTLAB_CONTROL_URL: this.controlUrl ?? '',
     }
+    if (this.init.runsDir !== undefined) env.DISTLAB_RUNS_DIR = this.init.runsDir
     if (this.init.key !== undefined) env[KEY_ENV] = this.init.key
     else delete env[KEY_ENV]
     return env

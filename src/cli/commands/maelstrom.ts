@@ -1,0 +1,261 @@
+// `distlab maelstrom test -w <workload> --bin <program>`: run a Maelstrom node program (a Gossip
+// Glomers solution, a course lab) unchanged on a distlab cluster, judge it with the workload's
+// checker and print a short verdict table. `distlab maelstrom node` is what the launcher runs in
+// each node process: a distlab node wrapping one program.
+import type { Command } from 'commander'
+import { Node } from '../../node/node.js'
+import { createRootLogger } from '../../core/logger.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
+import { InvalidArgumentError } from '../../core/errors.js'
+import { KEY_ENV } from '../../core/auth.js'
+import { color, formatDuration, printJson, table } from '../output.js'
+import { intOption, stateDirOf } from '../context.js'
+import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
+import { maelstromNode } from '../../maelstrom/node.js'
+import { parseNemesis } from '../../maelstrom/nemesis.js'
+import { isWorkloadName, TOPOLOGIES, WORKLOAD_NAMES, type Topology } from '../../maelstrom/workloads.js'
+import {
+  DEFAULT_NEMESIS_INTERVAL_S,
+  DEFAULT_NODE_COUNT,
+  DEFAULT_RATE,
+  DEFAULT_TIME_LIMIT_S,
+} from '../../maelstrom/constants.js'
+
+interface TestOptions {
+  workload?: string
+  bin?: string
+  nodeCount: number
+  timeLimit: string
+  rate: string
+  latency: string
+  concurrency?: number
+  topology: string
+  nemesis?: string
+  nemesisInterval: string
+  availability?: string
+  mode: string
+  keyCount?: number
+  maxTxnLength?: number
+  recovery: string
+  timeout: number
+  transport: string
+  block: number
+  dashboardPort: number
+  json?: boolean
+}
+
+function positive(flag: string, v: string, min = 0): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n < min)
+    throw new InvalidArgumentError(`${flag} must be a number >= ${min}, got ${JSON.stringify(v)}`, flag)
+  return n
+}
+
+const verdictText = (v: MaelstromResults['valid']) =>
+  v === true ? color.green('valid') : v === false ? color.red('INVALID') : color.yellow('unknown')
+
+function printResults(r: MaelstromResults): void {
+  const out = process.stdout
+  const q = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x.toFixed(1))
+  out.write(
+    `\n${color.bold(r.workload)}: ${r.opts.nodeCount} nodes (${r.run.mode}), ${r.stats.count} operations in ${formatDuration(r.durationMs)}\n\n`,
+  )
+  out.write(
+    table(
+      ['F', 'OK', 'FAIL', 'INFO', 'P50 MS', 'P99 MS', 'MAX MS'],
+      Object.entries(r.stats['by-f']).map(([f, s]) => {
+        const l = r.latencies[f] ?? {}
+        return [f, s['ok-count'], s['fail-count'], s['info-count'], q(l['0.5']), q(l['0.99']), q(l['1'])]
+      }),
+    ),
+  )
+  const mpo = (x: number | null) => (x === null ? '-' : x.toFixed(2))
+  out.write(
+    `\nmsgs-per-op: ${mpo(r.net.all['msgs-per-op'])} all, ${mpo(r.net.servers['msgs-per-op'])} between servers` +
+      `   availability: ${r.availability['ok-fraction'] === null ? '-' : r.availability['ok-fraction'].toFixed(3)}` +
+      (r.malformed ? `   ${color.yellow(`${r.malformed} malformed lines from the nodes`)}` : '') +
+      '\n',
+  )
+  for (const [kind, examples] of Object.entries(r.workloadResult.anomalies)) {
+    const list = Array.isArray(examples) ? examples : [examples]
+    out.write(`  ${color.red(kind)}: ${list.length} — ${JSON.stringify(list.slice(0, 3)).slice(0, 300)}\n`)
+  }
+  if (r.valid === 'unknown' && r.workloadResult.reason) out.write(`  ${r.workloadResult.reason}\n`)
+  out.write(
+    `\nresults: ${r.run.results}${r.run.id ? `\nrun: ${r.run.id} (distlab analyze ${r.run.id})` : ''}\n`,
+  )
+  out.write(`verdict: ${verdictText(r.valid)}${r.valid === false ? ` (${r.summary})` : ''}\n`)
+}
+
+export function registerMaelstromCommands(program: Command): void {
+  const m = program
+    .command('maelstrom')
+    .description(
+      "run Maelstrom node programs (Gossip Glomers solutions) unchanged on a distlab cluster, with Maelstrom's workloads and checkers",
+    )
+  m.command('test')
+    .description(
+      'run one Maelstrom test: start the nodes, run the workload (and nemesis), check the history, write results.json',
+    )
+    .option('-w, --workload <name>', `the workload: ${WORKLOAD_NAMES.join(', ')}`)
+    .option('--bin <program>', 'the node program: an executable or a command line ("python3 broadcast.py")')
+    .option('--node-count <n>', 'nodes', intOption('--node-count', 1, 1000), DEFAULT_NODE_COUNT)
+    .option('--time-limit <s>', 'seconds the clients run', String(DEFAULT_TIME_LIMIT_S))
+    .option('--rate <r>', 'operations per second, all clients together', String(DEFAULT_RATE))
+    .option('--latency <ms>', 'extra delay on every message, in ms', '0')
+    .option('--concurrency <c>', 'clients (default: the node count)', intOption('--concurrency', 1, 10_000))
+    .option('--topology <t>', `broadcast topology: ${TOPOLOGIES.join(', ')}`, 'grid')
+    .option('--nemesis <faults>', 'faults to inject while the clients run: partition,kill,pause')
+    .option('--nemesis-interval <s>', 'seconds between nemesis actions', String(DEFAULT_NEMESIS_INTERVAL_S))
+    .option(
+      '--availability <a>',
+      "'total' (every operation must succeed) or the share of ok operations required (0..1)",
+    )
+    .option(
+      '--mode <mode>',
+      'inproc (distlab nodes in this process) or process (one distlab node process per program)',
+      'inproc',
+    )
+    .option(
+      '--key-count <n>',
+      'keys for lin-kv, kafka and the txn workloads',
+      intOption('--key-count', 1, 10_000),
+    )
+    .option(
+      '--max-txn-length <n>',
+      'micro-operations per transaction at most',
+      intOption('--max-txn-length', 1, 100),
+    )
+    .option('--recovery <ms>', 'wait after healing before the final reads, in ms', '3000')
+    .option('--timeout <ms>', 'client request timeout, in ms', intOption('--timeout', 1, 600_000), 5000)
+    .option('--transport <t>', "transport for the programs' messages: tcp or udp", 'tcp')
+    .option(
+      '--block <n>',
+      'second octet of the cluster addresses (127.<n>.x.y)',
+      intOption('--block', 0, 255),
+      0,
+    )
+    .option(
+      '--dashboard-port <port>',
+      'live dashboard port (0: the OS picks)',
+      intOption('--dashboard-port', 0, 65535),
+      0,
+    )
+    .option('--json', 'print results.json instead of the table')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 valid, 1 invalid, 2 unknown or bad usage.
+Examples:
+  distlab maelstrom test -w echo --bin ./echo.py --node-count 1 --time-limit 10
+  distlab maelstrom test -w broadcast --bin "python3 broadcast.py" --node-count 5 --rate 10 --nemesis partition
+  distlab maelstrom test -w g-counter --bin ./counter --node-count 3 --rate 100 --nemesis partition,kill`,
+    )
+    .action(async (o: TestOptions, cmd: Command) => {
+      if (!o.workload || !isWorkloadName(o.workload))
+        throw new InvalidArgumentError(
+          `-w/--workload must be one of ${WORKLOAD_NAMES.join(', ')}`,
+          'workload',
+        )
+      if (!o.bin) throw new InvalidArgumentError('--bin <program> is required', 'bin')
+      if (o.mode !== 'inproc' && o.mode !== 'process')
+        throw new InvalidArgumentError(`--mode must be inproc or process, got ${o.mode}`, 'mode')
+      if (o.transport !== 'tcp' && o.transport !== 'udp')
+        throw new InvalidArgumentError(`--transport must be tcp or udp, got ${o.transport}`, 'transport')
+      if (!(TOPOLOGIES as readonly string[]).includes(o.topology))
+        throw new InvalidArgumentError(`--topology must be one of ${TOPOLOGIES.join(', ')}`, 'topology')
+      let availability: 'total' | number | undefined
+      if (o.availability !== undefined)
+        availability = o.availability === 'total' ? 'total' : positive('--availability', o.availability)
+      if (typeof availability === 'number' && availability > 1)
+        throw new InvalidArgumentError(
+          '--availability must be total or a share between 0 and 1',
+          'availability',
+        )
+      const stateDir = stateDirOf(cmd)
+      const say = (line: string) => {
+        if (!o.json) process.stderr.write(`${color.dim(line)}\n`)
+      }
+      const r = await runMaelstromTest({
+        workload: o.workload,
+        bin: o.bin,
+        nodeCount: o.nodeCount,
+        timeLimitS: positive('--time-limit', o.timeLimit),
+        rate: positive('--rate', o.rate, 0.001),
+        latencyMs: positive('--latency', o.latency),
+        concurrency: o.concurrency,
+        topology: o.topology as Topology,
+        nemesis: parseNemesis(o.nemesis),
+        nemesisIntervalS: positive('--nemesis-interval', o.nemesisInterval, 0.1),
+        availability,
+        mode: o.mode,
+        keyCount: o.keyCount,
+        maxTxnLength: o.maxTxnLength,
+        recoveryMs: positive('--recovery', o.recovery),
+        timeoutMs: o.timeout,
+        transport: o.transport,
+        stateDir,
+        block: o.block,
+        dashboardPort: o.dashboardPort,
+        onProgress: say,
+      })
+      if (o.json) printJson(r)
+      else printResults(r)
+      process.exitCode = r.valid === true ? 0 : r.valid === false ? 1 : 2
+    })
+
+  m.command('node')
+    .description(
+      'run one distlab node wrapping a Maelstrom node program (what `maelstrom test --mode process` starts)',
+    )
+    .requiredOption('--bin <program>', 'the node program')
+    .requiredOption('--node-count <n>', 'nodes in the test', intOption('--node-count', 1, 1000))
+    .option('--transport <t>', 'tcp or udp', 'tcp')
+    .option('--name <name>', 'distlab node name: node<K> runs Maelstrom node n<K-1>', 'node1')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
+    .option(
+      '--frame-port <port>',
+      'UDP and TCP frame port',
+      intOption('--frame-port', 0, 65535),
+      DEFAULT_FRAME_PORT,
+    )
+    .option('--bootstrap <url>', "the master's URL")
+    .action(
+      async (o: {
+        bin: string
+        nodeCount: number
+        transport: string
+        name: string
+        host: string
+        port: number
+        framePort: number
+        bootstrap?: string
+      }) => {
+        if (o.transport !== 'tcp' && o.transport !== 'udp')
+          throw new InvalidArgumentError(`--transport must be tcp or udp, got ${o.transport}`, 'transport')
+        const node = new Node({
+          name: o.name,
+          host: o.host,
+          httpPort: o.port,
+          framePort: o.framePort,
+          masterUrl: o.bootstrap,
+          key: process.env[KEY_ENV] || undefined,
+          membersRefreshMs: 1000,
+          logger: createRootLogger({ write: (l) => process.stdout.write(l) }),
+          protocols: [maelstromNode({ bin: o.bin, nodeCount: o.nodeCount, transport: o.transport })],
+        })
+        await node.start()
+        let stopping = false
+        const shutdown = async () => {
+          if (stopping) return
+          stopping = true
+          await node.stop()
+          process.exit(0)
+        }
+        process.on('SIGTERM', shutdown)
+        process.on('SIGINT', shutdown)
+        if (process.send) process.on('disconnect', shutdown)
+      },
+    )
+}

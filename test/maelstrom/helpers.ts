@@ -1,0 +1,35 @@
+// Shared by the Maelstrom tests: where the test node programs are, and a short run of one.
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { scratchDir } from '../helpers.js'
+import { runMaelstromTest, type MaelstromTestInit, type MaelstromResults } from '../../src/maelstrom/run.js'
+
+/** test/maelstrom/nodes in the source tree, whether the test runs compiled (dist/test) or not. */
+export function nodesDir(): string {
+  const here = fileURLToPath(import.meta.url)
+  const root = here.includes('/dist/test/') ? here.split('/dist/test/')[0]! : here.split('/test/')[0]!
+  return join(root, 'test', 'maelstrom', 'nodes')
+}
+
+export const py = (file: string) => `python3 ${join(nodesDir(), file)}`
+export const js = (file: string) => `${process.execPath} ${join(nodesDir(), file)}`
+
+/** The loopback block of these tests: 127.22.0.0/16 (second octet 22). */
+export const BLOCK = 22
+
+/** Runs a short test in its own scratch state and runs dirs. */
+export async function shortRun(
+  init: Omit<MaelstromTestInit, 'stateDir'> & { stateDir?: string },
+): Promise<MaelstromResults> {
+  const dir = scratchDir('distlab-maelstrom-')
+  return runMaelstromTest({
+    nodeCount: 3,
+    timeLimitS: 3,
+    rate: 20,
+    recoveryMs: 1500,
+    block: BLOCK,
+    ...init,
+    stateDir: init.stateDir ?? join(dir, 'state'),
+    runsDir: init.runsDir ?? join(dir, 'runs'),
+  })
+}
