@@ -26,13 +26,14 @@ export async function callNode<T = unknown>(
   path: string,
   body?: unknown,
   timeoutMs = 5000,
+  auth: Record<string, string> = bearerHeaders(currentStateDir),
 ): Promise<T> {
   let res: Response
   try {
     res = await fetch(url + path, {
       method,
       headers: {
-        ...bearerHeaders(currentStateDir),
+        ...auth,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),

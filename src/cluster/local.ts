@@ -25,8 +25,12 @@ import {
   type PlannedNode,
 } from './plan.js'
 import {
+  bearerMatches,
+  CONTROL_TOKEN_ENV,
   isAlive,
   logDir,
+  newControlToken,
+  removeControlToken,
   nodeUrl,
   readCluster,
   removeCluster,
@@ -41,6 +45,13 @@ import {
  */
 const FILES_PER_INPROC_NODE = 16
 const FILES_PER_CHILD_NODE = 6
+
+/** Bounds of the supervisor's control API (loopback only, but any local user can connect). */
+const CONTROL_MAX_BODY_BYTES = 4096
+const CONTROL_REQUEST_TIMEOUT_MS = 10_000
+const CONTROL_HEADERS_TIMEOUT_MS = 5_000
+const CONTROL_KEEPALIVE_TIMEOUT_MS = 5_000
+const CONTROL_MAX_CONNECTIONS = 64
 
 /** The soft limit on open files of this process, from /proc (Linux); undefined where unknown. */
 function openFileLimit(): number | undefined {
@@ -119,6 +130,7 @@ export class LocalCluster extends EventEmitter implements Startable {
   private stopping = false
   private control?: Server
   private controlUrl?: string
+  private controlToken?: string
   private readonly keyring?: Keyring
 
   constructor(private readonly init: LocalClusterInit) {
@@ -248,6 +260,7 @@ export class LocalCluster extends EventEmitter implements Startable {
           dashboardPort: this.init.dashboardPort,
           controlUrl: this.controlUrl,
           runsDir: this.init.runsDir,
+          controlToken: this.controlToken,
         })
       return
     }
@@ -270,7 +283,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const child = spawn(process.execPath, args, {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: this.childEnv(),
+      env: this.childEnv(p.index === 0),
     })
     m.child = child
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -297,13 +310,15 @@ export class LocalCluster extends EventEmitter implements Startable {
     })
   }
 
-  /** A node process's environment: the key travels here, not in argv where `ps` shows it. */
-  private childEnv(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      FORCE_COLOR: '0',
-      DISTLAB_CONTROL_URL: this.controlUrl ?? '',
-    }
+  /**
+   * A node process's environment: the key travels here, not in argv where `ps` shows it. Only the
+   * master (its dashboard) gets the control API and its token.
+   */
+  private childEnv(master: boolean): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' }
+    delete env[CONTROL_TOKEN_ENV]
+    env.DISTLAB_CONTROL_URL = master ? (this.controlUrl ?? '') : ''
+    if (master && this.controlToken) env[CONTROL_TOKEN_ENV] = this.controlToken
     if (this.init.runsDir !== undefined) env.DISTLAB_RUNS_DIR = this.init.runsDir
     if (this.init.key !== undefined) env[KEY_ENV] = this.init.key
     else delete env[KEY_ENV]
@@ -427,67 +442,119 @@ export class LocalCluster extends EventEmitter implements Startable {
     }
   }
 
-  /** A small HTTP API on 127.0.0.1 so that other processes (the CLI, the dashboard) can kill and restart nodes. */
+  /**
+   * A small HTTP API on 127.0.0.1 so that other processes (the CLI, the dashboard) can kill and
+   * restart nodes. Anyone on the machine can reach a loopback port, so every request must carry
+   * this run's control token (<stateDir>/control.token, 0600), keyed cluster or not; the token is
+   * checked on the headers alone, before the URL or the body is looked at, and nothing a request
+   * sends can throw out of the handler: the supervisor holds every node.
+   */
   private async startControl(): Promise<void> {
+    const token = newControlToken(this.init.stateDir)
+    this.controlToken = token
     const server = createServer((req, res) => {
       const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' })
+        if (res.headersSent || res.destroyed) return
+        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
         res.end(JSON.stringify(body))
       }
-      let body = ''
-      req.setEncoding('utf8')
-      req.on('data', (c: string) => {
-        body += c
-        if (body.length > 4096) req.destroy()
-      })
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://control')
-        const m = /^\/nodes\/([^/]+)\/(kill|restart)$/.exec(url.pathname)
-        if (req.method === 'GET' && url.pathname === '/nodes')
-          return reply(200, {
-            nodes: this.members.map((x) => ({
-              name: x.plan.name,
-              pid: x.child?.pid ?? process.pid,
-              running: this.running(x.plan.name),
-            })),
-          })
-        if (req.method !== 'POST' || !m)
-          return reply(404, { error: 'not_found', message: `no route ${req.method} ${url.pathname}` })
-        if (this.keyring && !this.keyring.acceptsBearer(req.headers.authorization))
+      req.on('error', () => {})
+      res.on('error', () => {})
+      try {
+        if (!bearerMatches(req.headers.authorization, token)) {
+          req.resume()
           return reply(401, {
             error: 'unauthorized',
-            message: 'this cluster has a key: send its bearer token',
+            message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
           })
-        const name = decodeURIComponent(m[1]!)
-        if (!this.members.some((x) => x.plan.name === name))
-          return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
-        let signal: 'SIGKILL' | 'SIGTERM'
-        try {
-          const parsed = body ? (JSON.parse(body) as { signal?: string }) : {}
-          if (parsed.signal !== undefined && parsed.signal !== 'SIGKILL' && parsed.signal !== 'SIGTERM')
-            return reply(400, {
-              error: 'invalid_body',
-              message: 'signal must be SIGKILL or SIGTERM',
-              field: 'signal',
-            })
-          signal = (parsed.signal as 'SIGKILL' | 'SIGTERM' | undefined) ?? 'SIGKILL'
-        } catch {
-          return reply(400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' })
         }
-        const action = m[2] === 'kill' ? this.kill(name, signal) : this.restart(name)
-        action.then(
-          () => reply(200, { name, action: m[2], running: this.running(name) }),
-          (err: unknown) => reply(500, { error: 'failed', message: (err as Error).message }),
-        )
-      })
+        let body = ''
+        req.setEncoding('utf8')
+        req.on('data', (c: string) => {
+          body += c
+          if (body.length > CONTROL_MAX_BODY_BYTES) {
+            reply(413, { error: 'body_too_large', message: `body over ${CONTROL_MAX_BODY_BYTES} bytes` })
+            req.destroy()
+          }
+        })
+        req.on('end', () => {
+          try {
+            this.controlRequest(req.method ?? 'GET', req.url ?? '/', body, reply)
+          } catch (err) {
+            reply(400, { error: 'bad_request', message: (err as Error).message })
+          }
+        })
+      } catch (err) {
+        reply(400, { error: 'bad_request', message: (err as Error).message })
+      }
     })
+    // Loopback is no shelter from a slow or greedy client: bounded time and connections.
+    server.requestTimeout = CONTROL_REQUEST_TIMEOUT_MS
+    server.headersTimeout = CONTROL_HEADERS_TIMEOUT_MS
+    server.keepAliveTimeout = CONTROL_KEEPALIVE_TIMEOUT_MS
+    server.maxConnections = CONTROL_MAX_CONNECTIONS
+    server.on('clientError', (_err, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
     })
+    server.on('error', () => {})
     const a = server.address()
     if (a && typeof a === 'object') this.controlUrl = `http://127.0.0.1:${a.port}`
     this.control = server
+  }
+
+  /** One authenticated control request; a malformed path or body gets a 4xx, never a throw. */
+  private controlRequest(
+    method: string,
+    rawUrl: string,
+    body: string,
+    reply: (status: number, body: unknown) => void,
+  ): void {
+    // Only the path matters; no URL parser, so `//`, `/%zz` and the like are just unknown routes.
+    const path = rawUrl.split('?')[0] ?? '/'
+    if (method === 'GET' && path === '/nodes')
+      return reply(200, {
+        nodes: this.members.map((x) => ({
+          name: x.plan.name,
+          pid: x.child?.pid ?? process.pid,
+          running: this.running(x.plan.name),
+        })),
+      })
+    const m = /^\/nodes\/([A-Za-z0-9_.%-]{1,200})\/(kill|restart)$/.exec(path)
+    if (method !== 'POST' || !m)
+      return reply(404, { error: 'not_found', message: `no route ${method} ${path.slice(0, 200)}` })
+    let name: string
+    try {
+      name = decodeURIComponent(m[1]!)
+    } catch {
+      return reply(400, {
+        error: 'invalid_name',
+        message: 'the node name is not a valid escape',
+        field: 'name',
+      })
+    }
+    if (!this.members.some((x) => x.plan.name === name))
+      return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
+    let signal: 'SIGKILL' | 'SIGTERM'
+    try {
+      const parsed = body ? (JSON.parse(body) as { signal?: unknown } | null) : {}
+      const given = parsed && typeof parsed === 'object' ? parsed.signal : undefined
+      if (given !== undefined && given !== 'SIGKILL' && given !== 'SIGTERM')
+        return reply(400, {
+          error: 'invalid_body',
+          message: 'signal must be SIGKILL or SIGTERM',
+          field: 'signal',
+        })
+      signal = given ?? 'SIGKILL'
+    } catch {
+      return reply(400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' })
+    }
+    const action = m[2] === 'kill' ? this.kill(name, signal) : this.restart(name)
+    action.then(
+      () => reply(200, { name, action: m[2], running: this.running(name) }),
+      (err: unknown) => reply(500, { error: 'failed', message: (err as Error).message }),
+    )
   }
 
   async stop(): Promise<void> {
@@ -509,6 +576,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       5000,
     )
     removeCluster(this.init.stateDir)
+    removeControlToken(this.init.stateDir)
     if (this.init.key !== undefined) removeKeyFile(this.init.stateDir)
   }
 

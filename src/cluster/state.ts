@@ -1,7 +1,8 @@
 // The record of a running local cluster, in <state dir>/cluster.json, so that `status`, `logs`,
 // `down` and the other commands find it from any terminal. The state dir is $DISTLAB_HOME, or
 // .distlab under the working directory.
-import { mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import type { AddressPlan } from '../core/ids.js'
 import { ClusterNotRunningError } from '../core/errors.js'
@@ -24,7 +25,10 @@ export interface ClusterRecord {
   startedAt: number
   supervisorPid: number
   state: 'starting' | 'running' | 'stopping'
-  /** The supervisor's control API (kill, restart), on 127.0.0.1. */
+  /**
+   * The supervisor's control API (kill, restart), on 127.0.0.1. Every request needs the per-run
+   * control token of <state dir>/control.token (mode 0600) as `Authorization: Bearer <token>`.
+   */
   controlUrl?: string
   nodes: NodeRecord[]
 }
@@ -90,4 +94,47 @@ export function findNode(c: ClusterRecord, name: string): NodeRecord {
       `no node named ${name} in the cluster (nodes: ${c.nodes.map((x) => x.name).join(', ')})`,
     )
   return n
+}
+
+// ---- the supervisor's control token ----
+
+/** Environment variable that hands the control token to the master's dashboard (never argv). */
+export const CONTROL_TOKEN_ENV = 'DISTLAB_CONTROL_TOKEN'
+const CONTROL_TOKEN_FILE = 'control.token'
+
+/**
+ * A new random control token for one run, written to <dir>/control.token readable by its owner
+ * only: whoever can read the state dir may kill and restart nodes, nobody else on the machine.
+ */
+export function newControlToken(dir: string): string {
+  const token = randomBytes(32).toString('base64url')
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, CONTROL_TOKEN_FILE)
+  rmSync(path, { force: true })
+  writeFileSync(path, token + '\n', { mode: 0o600 })
+  chmodSync(path, 0o600)
+  return token
+}
+
+/** The running cluster's control token, or undefined when there is none (or it is unreadable). */
+export function readControlToken(dir: string): string | undefined {
+  try {
+    return readFileSync(join(dir, CONTROL_TOKEN_FILE), 'utf8').trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function removeControlToken(dir: string): void {
+  rmSync(join(dir, CONTROL_TOKEN_FILE), { force: true })
+}
+
+/** True when `header` is exactly `Bearer <token>` (compared in constant time). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  if (typeof header !== 'string' || header.length > 512) return false
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  if (!m) return false
+  const given = Buffer.from(m[1]!, 'utf8')
+  const want = Buffer.from(token, 'utf8')
+  return given.length === want.length && timingSafeEqual(given, want)
 }

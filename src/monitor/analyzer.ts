@@ -153,7 +153,8 @@ export function analyzeEvents(
   const earlyRecv = new Map<string, Array<{ proto: ProtoAcc; ts: number }>>()
   const broadcastSends: Array<{ proto: ProtoAcc; msgId: string; src: string }> = []
   const nodeNames = new Set<string>(init.members ?? [])
-  const sentByNode: Record<string, Record<string, number>> = {}
+  // Keyed by node and protocol names from telemetry: no prototype, so `__proto__` is only a name.
+  const sentByNode = Object.create(null) as Record<string, Record<string, number>>
   let count = 0
   let t0: number | undefined
 
@@ -199,7 +200,7 @@ export function analyzeEvents(
         if (init.series) {
           const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
           p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
-          const byProto = (sentByNode[e.node] ??= {})
+          const byProto = (sentByNode[e.node] ??= Object.create(null) as Record<string, number>)
           byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
         }
         break

@@ -31,6 +31,8 @@ export interface DashboardInit {
   port?: number
   /** The supervisor's control API (kill, restart); without it those controls are disabled. */
   controlUrl?: string
+  /** The supervisor's control token, sent with every call to controlUrl. */
+  controlToken?: string
   /** The run being recorded, shown live and flushed before its analysis is read. */
   store?: RunStore
   /** Folder of past runs. */
@@ -255,13 +257,20 @@ export class Dashboard implements Startable {
     if (!this.init.controlUrl) return undefined
     if (this.supervisor && Date.now() - this.supervisor.at < 900) return this.supervisor.running
     try {
-      const res = await fetch(`${this.init.controlUrl}/nodes`, { signal: AbortSignal.timeout(1000) })
+      const res = await fetch(`${this.init.controlUrl}/nodes`, {
+        headers: this.supervisorHeaders(),
+        signal: AbortSignal.timeout(1000),
+      })
       const body = (await res.json()) as { nodes: Array<{ name: string; running: boolean }> }
       this.supervisor = { at: Date.now(), running: new Map(body.nodes.map((n) => [n.name, n.running])) }
     } catch {
       this.supervisor = { at: Date.now(), running: this.supervisor?.running ?? new Map() }
     }
     return this.supervisor.running
+  }
+
+  private supervisorHeaders(): Record<string, string> {
+    return this.init.controlToken ? { authorization: `Bearer ${this.init.controlToken}` } : {}
   }
 
   private controls(): Record<string, { enabled: boolean; reason?: string }> {
@@ -329,6 +338,7 @@ export class Dashboard implements Startable {
     path: string,
     body?: unknown,
     timeoutMs = 5000,
+    auth: Record<string, string> = this.master.authHeaders(),
   ): Promise<unknown> {
     let res: Response
     try {
@@ -336,8 +346,9 @@ export class Dashboard implements Startable {
         method,
         headers: {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          // With a cluster key, the nodes and the supervisor want the key's bearer token for every change.
-          ...this.master.authHeaders(),
+          // With a cluster key the nodes want the key's bearer token for every change; the
+          // supervisor always wants its control token.
+          ...auth,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
@@ -400,6 +411,7 @@ export class Dashboard implements Startable {
           `/nodes/${encodeURIComponent(a.node)}/${a.action}`,
           a.action === 'kill' ? { signal: a.signal ?? 'SIGKILL' } : {},
           30_000,
+          this.supervisorHeaders(),
         )
         this.supervisor = undefined
         return { ok: true, message: `${a.node} ${a.action === 'kill' ? 'killed' : 'restarted'}`, result }

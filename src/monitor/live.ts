@@ -20,6 +20,18 @@ export interface Counters {
 
 const zero = (): Counters => ({ sent: 0, received: 0, delivered: 0, dropped: 0, bytes: 0 })
 
+/** A record keyed by names from telemetry: no prototype, so `__proto__` is only a key. */
+const table = <V>(): Record<string, V> => Object.create(null) as Record<string, V>
+
+/**
+ * Distinct protocols, nodes and links counted on their own; the rest (invented names from a
+ * hostile POST /telemetry) are counted under OTHER.
+ */
+const MAX_PROTOCOLS = 256
+const MAX_NODES = 70_000
+const MAX_LINKS = 100_000
+const OTHER = '(other)'
+
 /** One second of history. */
 export interface SecondPoint {
   /** Start of the second, ms since the epoch. */
@@ -99,8 +111,9 @@ export class LiveAggregator {
 
   private one(e: TelemetryEvent): void {
     this.events++
-    const p = getOr(this.protocols, e.proto, zero)
-    const n = getOr(this.nodes, e.node, zero)
+    const proto = bounded(this.protocols, e.proto, MAX_PROTOCOLS)
+    const p = getOr(this.protocols, proto, zero)
+    const n = getOr(this.nodes, bounded(this.nodes, e.node, MAX_NODES), zero)
     const second = Math.floor(e.ts / 1000) * 1000
     if (!this.current || second > this.current.t) this.rollTo(second)
     const cur = this.current!
@@ -111,8 +124,11 @@ export class LiveAggregator {
         n.sent++
         p.bytes += e.bytes
         n.bytes += e.bytes
-        cur.sent[e.proto] = (cur.sent[e.proto] ?? 0) + 1
-        this.links.set(`${e.node}>${e.dst}`, (this.links.get(`${e.node}>${e.dst}`) ?? 0) + 1)
+        cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
+        {
+          const link = bounded(this.links, `${e.node}>${e.dst}`, MAX_LINKS)
+          this.links.set(link, (this.links.get(link) ?? 0) + 1)
+        }
         if (e.msgId && !this.sendTs.has(e.msgId)) {
           this.sendTs.set(e.msgId, e.ts)
           if (this.sendTs.size > LATENCY_MATCH_WINDOW) this.sendTs.delete(this.sendTs.keys().next().value!)
@@ -120,7 +136,8 @@ export class LiveAggregator {
           const early = this.earlyRecv.get(e.msgId)
           if (early) {
             this.earlyRecv.delete(e.msgId)
-            for (const r of early) (cur.lat[r.proto] ??= []).push(Math.max(0, r.ts - e.ts))
+            for (const r of early)
+              (cur.lat[bounded(this.protocols, r.proto, MAX_PROTOCOLS)] ??= []).push(Math.max(0, r.ts - e.ts))
           }
         }
         break
@@ -130,11 +147,12 @@ export class LiveAggregator {
         const at = e.msgId ? this.sendTs.get(e.msgId) : undefined
         if (at !== undefined) {
           latencyMs = Math.max(0, e.ts - at)
-          ;(cur.lat[e.proto] ??= []).push(latencyMs)
+          ;(cur.lat[proto] ??= []).push(latencyMs)
         } else if (e.msgId) {
           const list = this.earlyRecv.get(e.msgId)
-          if (list) list.push({ proto: e.proto, ts: e.ts })
-          else {
+          if (list) {
+            if (list.length < 64) list.push({ proto: e.proto, ts: e.ts })
+          } else {
             this.earlyRecv.set(e.msgId, [{ proto: e.proto, ts: e.ts }])
             if (this.earlyRecv.size > LATENCY_MATCH_WINDOW)
               this.earlyRecv.delete(this.earlyRecv.keys().next().value!)
@@ -179,7 +197,7 @@ export class LiveAggregator {
 
   private rollTo(second: number): void {
     if (this.current) {
-      const point: SecondPoint = { t: this.current.t, sent: this.current.sent, p50: {}, p95: {} }
+      const point: SecondPoint = { t: this.current.t, sent: this.current.sent, p50: table(), p95: table() }
       for (const [proto, lat] of Object.entries(this.current.lat)) {
         lat.sort((a, b) => a - b)
         point.p50[proto] = quantile(lat, 0.5) ?? 0
@@ -189,7 +207,7 @@ export class LiveAggregator {
       if (this.history.length > DASHBOARD_HISTORY_SECONDS)
         this.history = this.history.slice(-DASHBOARD_HISTORY_SECONDS)
     }
-    this.current = { t: second, sent: {}, lat: {} }
+    this.current = { t: second, sent: table(), lat: table() }
   }
 
   /** Ends the current tick: what to push to every browser. */
@@ -238,6 +256,11 @@ export class LiveAggregator {
       links: Object.fromEntries(this.links),
     }
   }
+}
+
+/** `name` while the table has room for it, else OTHER. */
+function bounded(m: Map<string, unknown>, name: string, max: number): string {
+  return m.size < max || m.has(name) ? name : OTHER
 }
 
 function getOr<K, V>(m: Map<K, V>, k: K, make: () => V): V {

@@ -22,6 +22,8 @@ export interface MasterExtrasInit {
    * POST /nodes/:name/restart.
    */
   controlUrl?: string
+  /** The supervisor's per-run control token ($DISTLAB_CONTROL_TOKEN in process mode). */
+  controlToken?: string
   /** Folder of run files. @default $DISTLAB_RUNS_DIR or ./runs */
   runsDir?: string
 }
@@ -72,6 +74,7 @@ export class MasterExtras implements Startable {
       host: init.dashboardHost ?? DEFAULT_DASHBOARD_HOST,
       port: init.dashboardPort ?? DEFAULT_DASHBOARD_PORT,
       controlUrl: init.controlUrl || undefined,
+      controlToken: init.controlToken || undefined,
       store: this.store,
       runsDir: dir,
     })

@@ -359,7 +359,8 @@ export class RunReader {
 
   meta(): RunMeta {
     const rows = this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>
-    const out: Record<string, unknown> = {}
+    // Keys come from the file: no prototype, so a `__proto__` row is only a key.
+    const out = Object.create(null) as Record<string, unknown>
     for (const r of rows) {
       try {
         out[r.key] = JSON.parse(r.value)

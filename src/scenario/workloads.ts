@@ -404,7 +404,8 @@ interface AnycastApi {
 /** Requests through the anycast client to the replicas on `servers`; each replica's count polled per incarnation. */
 export class AnycastRun extends SendLoop {
   private client?: AnycastClient
-  private readonly answered: Record<string, number> = {}
+  // Keyed by the replica a server names in its answer: no prototype.
+  private readonly answered = Object.create(null) as Record<string, number>
   /** server → incarnation id → served count last read. */
   private readonly served = new Map<string, Map<string, number>>()
   private readonly baseline = new Map<string, number>()
@@ -478,7 +479,7 @@ export class AnycastRun extends SendLoop {
   }
 
   verdict(): WorkloadVerdict {
-    const served: Record<string, number[]> = {}
+    const served = Object.create(null) as Record<string, number[]>
     for (const [name, per] of this.served)
       served[name] = [...per.entries()].map(([id, n]) => n - (this.baseline.get(`${name}/${id}`) ?? 0))
     return anycastVerdict({ requests: this.sent, answered: { ...this.answered }, served })

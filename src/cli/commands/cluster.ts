@@ -12,6 +12,7 @@ import {
   removeCluster,
   requireCluster,
   type ClusterRecord,
+  readControlToken,
 } from '../../cluster/state.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
@@ -367,12 +368,18 @@ async function control(
     throw new ClusterError('this cluster has no control API (started by an older distlab?)')
   if (o.signal && o.signal !== 'SIGKILL' && o.signal !== 'SIGTERM')
     throw new InvalidArgumentError(`--signal must be SIGKILL or SIGTERM, got ${o.signal}`)
+  const token = readControlToken(stateDirOf(cmd))
+  if (!token)
+    throw new ClusterError(
+      `cannot read the control token in ${stateDirOf(cmd)} (control.token): run this as the user who started the cluster`,
+    )
   const r = await callNode<{ name: string; running: boolean }>(
     rec.controlUrl,
     'POST',
     `/nodes/${encodeURIComponent(name)}/${action}`,
     action === 'kill' ? { signal: o.signal ?? 'SIGKILL' } : {},
     60_000,
+    { authorization: `Bearer ${token}` },
   )
   if (o.json) printJson(r)
   else

@@ -11,6 +11,7 @@ import { startMasterExtras } from '../../monitor/master-extras.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
 import { DEFAULT_DASHBOARD_HOST } from '../../monitor/constants.js'
+import { CONTROL_TOKEN_ENV } from '../../cluster/state.js'
 
 interface RoleOptions {
   name: string
@@ -73,6 +74,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
           stateDir,
           dashboardPort: o.dashboardPort,
           controlUrl: process.env.DISTLAB_CONTROL_URL,
+          controlToken: process.env[CONTROL_TOKEN_ENV],
         })
       : undefined
   let stopping = false

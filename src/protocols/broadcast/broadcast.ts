@@ -838,7 +838,8 @@ export class Broadcast implements Protocol {
   }
 
   private digest(): Record<string, number[]> {
-    const d: Record<string, number[]> = {}
+    // Origins are names peers sent: no prototype.
+    const d = Object.create(null) as Record<string, number[]>
     for (const [origin, log] of this.origins) {
       const extra = [...log.items.keys()].filter((q) => q > log.contiguous)
       d[origin] = [log.contiguous, ...extra]

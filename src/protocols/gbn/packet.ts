@@ -82,7 +82,7 @@ export function decodePacket(bytes: Uint8Array): Packet {
 
 /** Counts of datagrams rejected, by reason. */
 export class RejectCounter {
-  readonly byReason: Record<string, number> = {}
+  readonly byReason = Object.create(null) as Record<string, number>
   total = 0
   add(reason: string): void {
     this.byReason[reason] = (this.byReason[reason] ?? 0) + 1
