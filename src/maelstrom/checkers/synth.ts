@@ -1,0 +1,229 @@
+// Synthetic histories for tests and benches: concurrent clients against a sequential register
+// map, each operation taking effect at a random instant inside its interval, so the history is
+// linearizable by construction; and mutations that make one read impossible.
+import type { History, Op } from '../history.js'
+import { MaelstromErrorCode } from '../history.js'
+
+export interface SynthLinKvInit {
+  /** Operations in the history (invocations). @default 1000 */
+  ops?: number
+  /** Keys the operations spread over. @default 5 */
+  keys?: number
+  /** Clients running at once. @default 10 */
+  concurrency?: number
+  /** PRNG seed; the same seed gives the same history. @default 1 */
+  seed?: number
+  /** Fraction of operations that end `info` (a timeout); their effect happens or not. @default 0.02 */
+  infoRate?: number
+}
+
+/** A small fast PRNG (mulberry32) so histories are reproducible from a seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Planned {
+  process: number
+  client: string
+  f: 'read' | 'write' | 'cas'
+  key: number
+  start: number
+  end: number
+  lin: number
+  info: boolean
+  applies: boolean
+  invokeValue: unknown
+  result: { type: 'ok' | 'fail' | 'info'; value: unknown; error?: [number, string] }
+}
+
+/** A linearizable lin-kv history: reads, unique-valued writes and cas over several keys. */
+export function synthLinKv(init: SynthLinKvInit = {}): History {
+  const total = init.ops ?? 1000
+  const keys = init.keys ?? 5
+  const concurrency = init.concurrency ?? 10
+  const rnd = prng(init.seed ?? 1)
+  const infoRate = init.infoRate ?? 0.02
+  const planned: Planned[] = []
+  const clock = new Float64Array(concurrency)
+  const processOf = Int32Array.from({ length: concurrency }, (_, i) => i)
+  let nextProcess = concurrency
+  for (let i = 0; i < total; i++) {
+    const c = i % concurrency
+    const start = (clock[c] as number) + 1 + Math.floor(rnd() * 2_000_000)
+    const end = start + 100_000 + Math.floor(rnd() * 5_000_000)
+    const info = rnd() < infoRate
+    const r = rnd()
+    const f = r < 0.5 ? 'read' : r < 0.8 ? 'write' : 'cas'
+    planned.push({
+      process: processOf[c] as number,
+      client: `c${c + 1}`,
+      f,
+      key: Math.floor(rnd() * keys),
+      start,
+      end,
+      lin: start + 1 + Math.floor(rnd() * (end - start - 2)),
+      info,
+      applies: !info || rnd() < 0.5,
+      invokeValue: null,
+      result: { type: 'ok', value: null },
+    })
+    clock[c] = end
+    if (info) processOf[c] = nextProcess++
+  }
+  // Take effect in linearization order against a sequential register per key.
+  const state = new Map<number, number>()
+  const written: number[][] = Array.from({ length: keys }, () => [])
+  let nextValue = 1
+  const byLin = planned.slice().sort((a, b) => a.lin - b.lin)
+  for (const p of byLin) {
+    const cur = state.get(p.key)
+    if (p.f === 'read') {
+      p.invokeValue = [p.key, null]
+      p.result =
+        cur === undefined
+          ? {
+              type: 'fail',
+              value: [p.key, null],
+              error: [MaelstromErrorCode.keyDoesNotExist, 'key does not exist'],
+            }
+          : { type: 'ok', value: [p.key, cur] }
+    } else if (p.f === 'write') {
+      const v = nextValue++
+      p.invokeValue = [p.key, v]
+      p.result = { type: 'ok', value: [p.key, v] }
+      if (p.applies) {
+        state.set(p.key, v)
+        ;(written[p.key] as number[]).push(v)
+      }
+    } else {
+      const to = nextValue++
+      const hist = written[p.key] as number[]
+      const from =
+        cur !== undefined && rnd() < 0.6
+          ? cur
+          : hist.length > 0
+            ? (hist[Math.floor(rnd() * hist.length)] as number)
+            : 0
+      p.invokeValue = [p.key, [from, to]]
+      if (cur === undefined) {
+        p.result = {
+          type: 'fail',
+          value: p.invokeValue,
+          error: [MaelstromErrorCode.keyDoesNotExist, 'key does not exist'],
+        }
+      } else if (cur !== from) {
+        p.result = {
+          type: 'fail',
+          value: p.invokeValue,
+          error: [MaelstromErrorCode.preconditionFailed, 'expected another value'],
+        }
+      } else {
+        p.result = { type: 'ok', value: p.invokeValue }
+        if (p.applies) {
+          state.set(p.key, to)
+          hist.push(to)
+        }
+      }
+    }
+    if (p.info) {
+      // An indefinite op: only a write or a cas that would succeed may have taken effect.
+      if (p.result.type === 'fail' && p.f === 'cas') p.applies = false
+      p.result = { type: 'info', value: p.invokeValue, error: [MaelstromErrorCode.timeout, 'timeout'] }
+    }
+  }
+  return toHistory(planned)
+}
+
+function toHistory(planned: Planned[]): History {
+  const events: Array<{ time: number; op: Omit<Op, 'index'> }> = []
+  for (const p of planned) {
+    events.push({
+      time: p.start,
+      op: {
+        process: p.process,
+        client: p.client,
+        type: 'invoke',
+        f: p.f,
+        value: p.invokeValue,
+        time: p.start,
+        node: 'n1',
+      },
+    })
+    const done: Omit<Op, 'index'> = {
+      process: p.process,
+      client: p.client,
+      type: p.result.type,
+      f: p.f,
+      value: p.result.value,
+      time: p.end,
+      node: 'n1',
+    }
+    if (p.result.error !== undefined) done.error = p.result.error
+    events.push({ time: p.end, op: done })
+  }
+  events.sort((a, b) => a.time - b.time)
+  return events.map((e, index) => ({ ...e.op, index }))
+}
+
+/**
+ * Makes one ok read of `history` impossible. `never-written`: the read returns a value no one
+ * wrote. `stale`: it returns a value that a later write had overwritten before the read began.
+ * Returns the history index of the changed completion, or undefined when no read qualifies.
+ */
+export function corruptRead(
+  history: History,
+  mode: 'never-written' | 'stale',
+  seed = 1,
+): { history: History; index: number } | undefined {
+  const rnd = prng(seed)
+  const h = history.map((op) => ({ ...op }))
+  const invokeOf = new Map<number, Op>()
+  const reads: Array<{ invoke: Op; complete: Op }> = []
+  const writes: Array<{ key: unknown; value: unknown; invoke: Op; complete: Op }> = []
+  for (const op of h) {
+    if (op.type === 'invoke') {
+      invokeOf.set(op.process, op)
+      continue
+    }
+    const inv = invokeOf.get(op.process)
+    if (inv === undefined || op.type !== 'ok') continue
+    const iv = inv.value as [unknown, unknown]
+    if (op.f === 'read') reads.push({ invoke: inv, complete: op })
+    else if (op.f === 'write') writes.push({ key: iv[0], value: iv[1], invoke: inv, complete: op })
+    else if (op.f === 'cas')
+      writes.push({ key: iv[0], value: (iv[1] as [unknown, unknown])[1], invoke: inv, complete: op })
+  }
+  if (reads.length === 0) return undefined
+  const offset = Math.floor(rnd() * reads.length)
+  for (let j = 0; j < reads.length; j++) {
+    const r = reads[(offset + j) % reads.length] as { invoke: Op; complete: Op }
+    const key = (r.complete.value as [unknown, unknown])[0]
+    if (mode === 'never-written') {
+      r.complete.value = [key, -1 - Math.floor(rnd() * 1e9)]
+      return { history: h, index: r.complete.index }
+    }
+    // Newest write to the key finished before the read began, and an older one finished before it started.
+    let newer: (typeof writes)[number] | undefined
+    for (const w of writes)
+      if (
+        w.key === key &&
+        w.complete.index < r.invoke.index &&
+        (newer === undefined || w.invoke.index > newer.invoke.index)
+      )
+        newer = w
+    if (newer === undefined) continue
+    const nw = newer
+    const older = writes.find((w) => w.key === key && w.complete.index < nw.invoke.index)
+    if (older === undefined) continue
+    r.complete.value = [key, older.value]
+    return { history: h, index: r.complete.index }
+  }
+  return undefined
+}
