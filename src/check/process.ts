@@ -184,11 +184,12 @@ export class StudentProcess {
     )
   }
 
-  /** Resolves with `probe()`'s first defined value, re-run on every output line or exit. */
+  /** Resolves with `probe()`'s first defined value, re-run on every output line, on exit and every 200 ms. */
   waitUntil<T>(probe: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
     return new Promise((resolve, reject) => {
       const done = (fn: () => void) => {
         clearTimeout(timer)
+        clearInterval(ticker)
         this.waiters.delete(check)
         fn()
       }
@@ -199,6 +200,8 @@ export class StudentProcess {
           done(() => reject(new TimeoutError(`${describe()} (it exited with status ${this.exitCode})`)))
       }
       const timer = setTimeout(() => done(() => reject(new TimeoutError(describe()))), timeoutMs)
+      // the probe may read other programs' output too, which does not wake this one
+      const ticker = setInterval(check, 200)
       this.waiters.add(check)
       check()
     })

@@ -6,8 +6,9 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
+import { SEED004, type Seed004Options } from '../../check/seed004.js'
 import { color, formatDuration, printJson } from '../output.js'
-import { intOption } from '../context.js'
+import { intOption, numberOption } from '../context.js'
 
 interface CommonOptions {
   json?: boolean
@@ -47,16 +48,22 @@ function printTotal(r: RubricReport): void {
   )
 }
 
-async function runCheck<O, C>(rubric: SeedRubric<O, C>, options: O, common: CommonOptions): Promise<void> {
+async function runCheck<O, C>(
+  rubric: SeedRubric<O, C>,
+  options: O,
+  common: CommonOptions,
+  defaultOnly?: string[],
+): Promise<void> {
   if (common.mode !== 'process')
     throw new InvalidArgumentError(
       `--mode ${common.mode} is not available for ${rubric.seed} yet; use --mode process`,
       '--mode',
     )
-  const only = common.only
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
+  const only =
+    common.only
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? defaultOnly
   for (const id of only ?? [])
     if (!rubric.items.some((i) => i.id === id))
       throw new InvalidArgumentError(
@@ -136,6 +143,62 @@ export function registerCheckCommands(program: Command): void {
         discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
       }
       await runCheck(SEED002, options, o)
+    },
+  )
+
+  commonOptions(
+    check
+      .command('seed004')
+      .description(
+        "seed 004 (Go-Back-N and distance vector): your gbnnode, dvnode and cnnode. Give each as a command prefix; the handout's arguments are appended (`<self-port> <peer-port> <window> -d <n>`, `<port> <neighbor> <cost> ... [last]`, `<port> receive ... send ... [last]`) with free UDP ports on 127.0.0.1. Only the items of the programs you give run.\n\n" +
+          'Example:\n  distlab check seed004 --gbnnode "python3 gbnnode.py" --dvnode "python3 dvnode.py" --cnnode "python3 cnnode.py"',
+      )
+      .option('--gbnnode <command>', 'your gbnnode (items gbn-deterministic, gbn-probabilistic, gbn-lines)')
+      .option('--dvnode <command>', 'your dvnode (items dv-routes, dv-lines)')
+      .option('--cnnode <command>', 'your cnnode (item cn-loss)')
+      .option(
+        '--dv-topology <file>',
+        "dv topology (YAML, as `distlab topology run` reads; default: the handout's four nodes)",
+      )
+      .option('--cn-topology <file>', "cn topology (default: the handout's four nodes)")
+      .option('--gbn-timeout <time>', 'how long one gbn transfer may take', '40s')
+      .option('--cn-time <time>', 'how long the cnnodes probe before their loss rates are read', '10s')
+      .option(
+        '--cn-tolerance <x>',
+        'largest accepted |reported - configured| loss rate',
+        numberOption('--cn-tolerance', 0, 1),
+        0.15,
+      ),
+  ).action(
+    async (
+      o: CommonOptions & {
+        gbnnode?: string
+        dvnode?: string
+        cnnode?: string
+        dvTopology?: string
+        cnTopology?: string
+        gbnTimeout: string
+        cnTime: string
+        cnTolerance: number
+      },
+    ) => {
+      if (!o.gbnnode && !o.dvnode && !o.cnnode)
+        throw new InvalidArgumentError('give at least one of --gbnnode, --dvnode, --cnnode', '--gbnnode')
+      const options: Seed004Options = {
+        gbnnode: o.gbnnode,
+        dvnode: o.dvnode,
+        cnnode: o.cnnode,
+        dvTopology: o.dvTopology,
+        cnTopology: o.cnTopology,
+        cwd: o.cwd,
+        gbnTimeoutMs: durationMs('--gbn-timeout', o.gbnTimeout),
+        cnRunMs: durationMs('--cn-time', o.cnTime),
+        cnTolerance: o.cnTolerance,
+      }
+      const given = SEED004.items
+        .map((i) => i.id)
+        .filter((id) => (id.startsWith('gbn') ? o.gbnnode : id.startsWith('dv') ? o.dvnode : o.cnnode))
+      await runCheck(SEED004, options, o, given)
     },
   )
 }
