@@ -101,7 +101,8 @@ export class MaelstromNode implements Protocol {
   }
 
   private fromProgram(m: MaelstromMessage): void {
-    if (m.dest === 'c0') {
+    // Until the program answers init, what it sends to c0 (init's sender) is about init.
+    if (m.dest === 'c0' && !this.ready) {
       if (m.body.type === 'init_ok' && m.body.in_reply_to === 1) {
         this.ready = true
         this.log.info(`${this.id} answered init`)

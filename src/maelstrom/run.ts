@@ -417,7 +417,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   let workloadResult: CheckResult
   try {
     workloadResult = checkerFor(init.workload)(history, {
-      budgetMs: init.checkerBudgetMs ?? 30_000,
+      timeBudgetMs: init.checkerBudgetMs ?? 30_000,
       nodes: nodeIds,
     })
   } catch (err) {

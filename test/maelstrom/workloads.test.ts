@@ -1,0 +1,107 @@
+// Maelstrom workloads end to end with the project's own node programs (Python from Debian's
+// python3, and Node): what a correct node yields, and what a broken one visibly gets wrong.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import type { History, Op } from '../../src/maelstrom/history.js'
+import type { MaelstromResults } from '../../src/maelstrom/run.js'
+import { js, py, shortRun } from './helpers.js'
+
+const historyOf = (r: MaelstromResults) => JSON.parse(readFileSync(r.run.history, 'utf8')) as History
+const oks = (h: History, f: string) => h.filter((o) => o.type === 'ok' && o.f === f)
+/** The last ok read of every node (the final reads come last). */
+const finalReads = (h: History) => {
+  const out = new Map<string, Op>()
+  for (const o of oks(h, 'read')) out.set(o.node!, o)
+  return out
+}
+
+for (const [lang, bin] of [
+  ['Python', py('unique_ids.py')],
+  ['Node', js('unique_ids.mjs')],
+] as const) {
+  test(`unique-ids: a ${lang} node's ids are all distinct across nodes`, async () => {
+    const r = await shortRun({ workload: 'unique-ids', bin })
+    const ids = oks(historyOf(r), 'generate').map((o) => JSON.stringify(o.value))
+    assert.ok(ids.length >= 10, `only ${ids.length} ids`)
+    assert.equal(new Set(ids).size, ids.length)
+  })
+}
+
+test('broadcast under --nemesis partition: a gossiping Python node has every acknowledged value on every node at the end', async () => {
+  const r = await shortRun({
+    workload: 'broadcast',
+    bin: py('broadcast.py'),
+    nemesis: ['partition'],
+    nemesisIntervalS: 0.7,
+    timeLimitS: 3,
+    recoveryMs: 2500,
+  })
+  const h = historyOf(r)
+  assert.ok(
+    r.nemesis.some((e) => e.f === 'start-partition' && e.ok),
+    'a partition was injected',
+  )
+  const acked = oks(h, 'broadcast').map((o) => o.value as number)
+  assert.ok(acked.length >= 5)
+  const finals = finalReads(h)
+  assert.equal(finals.size, 3, 'a final read on every node')
+  for (const [node, read] of finals) {
+    const seen = new Set(read.value as number[])
+    const missing = acked.filter((v) => !seen.has(v))
+    assert.deepEqual(missing, [], `${node} misses ${missing.join(', ')}`)
+  }
+  assert.ok(r.net.servers['send-count'] > 0, 'the nodes gossiped over distlab frames')
+})
+
+test('broadcast: a Node gossiping node delivers every value to every node', async () => {
+  const r = await shortRun({ workload: 'broadcast', bin: js('broadcast.mjs'), topology: 'line' })
+  const h = historyOf(r)
+  const acked = oks(h, 'broadcast').map((o) => o.value as number)
+  for (const [node, read] of finalReads(h)) {
+    const seen = new Set(read.value as number[])
+    assert.deepEqual(
+      acked.filter((v) => !seen.has(v)),
+      [],
+      `${node}'s final read`,
+    )
+  }
+})
+
+test('broadcast: a node that forgets to gossip leaves acknowledged values missing from the final reads', async () => {
+  const r = await shortRun({ workload: 'broadcast', bin: py('broadcast_nogossip.py') })
+  const h = historyOf(r)
+  const acked = oks(h, 'broadcast').map((o) => o.value as number)
+  const finals = finalReads(h)
+  let missing = 0
+  for (const read of finals.values()) {
+    const seen = new Set(read.value as number[])
+    missing += acked.filter((v) => !seen.has(v)).length
+  }
+  assert.ok(missing > 0, 'values are missing')
+  assert.equal(r.net.servers['send-count'], 0, 'no message between nodes')
+})
+
+for (const [file, broken] of [
+  ['g_counter.py', false],
+  ['g_counter_double.py', true],
+] as const) {
+  test(`g-counter via seq-kv: ${broken ? 'a double-counting node ends above' : 'a correct node ends at'} the sum of the adds`, async () => {
+    const r = await shortRun({ workload: 'g-counter', bin: py(file), rate: 15 })
+    const h = historyOf(r)
+    assert.equal(r.stats['info-count'], 0, 'every operation completed')
+    const sum = oks(h, 'add').reduce((a, o) => a + (o.value as number), 0)
+    assert.ok(
+      oks(h, 'add').some((o) => (o.value as number) > 0),
+      'something was added',
+    )
+    const finals = [...finalReads(h).values()].map((o) => o.value as number)
+    assert.equal(finals.length, 3)
+    for (const v of finals) {
+      if (broken) assert.ok(v > sum, `${v} > ${sum}`)
+      else assert.equal(v, sum)
+    }
+    // The services are reached over the network: the node's seq-kv calls are frames too.
+    assert.ok(r.net.all['send-count'] > 2 * r.stats.count)
+  })
+}
