@@ -17,6 +17,7 @@ import { registerDeployCommands } from './commands/deploy.js'
 import { registerScenarioCommands } from './commands/scenario.js'
 import { registerCheckCommands } from './commands/check.js'
 import { registerMaelstromCommands } from './commands/maelstrom.js'
+import { registerRunCommands } from './commands/run.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerScenarioCommands(program)
   registerCheckCommands(program)
   registerMaelstromCommands(program)
+  registerRunCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -17,9 +17,32 @@ export interface NodeRecord {
   id?: string
 }
 
+/** What the record says about a cluster of foreign programs (`distlab run`), besides its nodes. */
+export interface ForeignRecordInfo {
+  kind: 'process' | 'docker'
+  /** Every instance in a namespace (or container) of its own. */
+  isolated: boolean
+  /** Link faults through distlab's relays. */
+  faults: boolean
+  runId?: string
+  runFile?: string
+  network?: string
+  containers?: string[]
+  /** Why link faults are off, when they are. */
+  note?: string
+  instances: Array<{
+    name: string
+    role: string
+    host: string
+    port: number
+    pid?: number
+    container?: string
+  }>
+}
+
 export interface ClusterRecord {
   version: 1
-  mode: 'process' | 'inproc' | 'docker' | 'swarm'
+  mode: 'process' | 'inproc' | 'docker' | 'swarm' | 'foreign'
   plan: AddressPlan
   block: number
   startedAt: number
@@ -31,6 +54,8 @@ export interface ClusterRecord {
    */
   controlUrl?: string
   nodes: NodeRecord[]
+  /** Set when mode is 'foreign'. */
+  foreign?: ForeignRecordInfo
 }
 
 export function stateDir(explicit?: string): string {

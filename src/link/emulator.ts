@@ -1,5 +1,6 @@
 // Link emulator: wraps any transport and applies, per destination node or for all links, loss,
-// drop-every-n, delay with jitter, duplication, reordering and partitions. Rules act on the sending
+// drop-every-n, delay with jitter, duplication, reordering, corruption, a bandwidth limit and
+// partitions. Rules act on the sending
 // side (a rule for a→b shapes what a sends to b); partitions are checked on both sides, so a
 // message addressed to every node (IP broadcast, multicast) is cut too.
 import type { Envelope } from '../core/envelope.js'
@@ -23,6 +24,14 @@ export interface LinkRuleInit {
   duplicate?: number
   /** Probability that a frame is held back so that later frames overtake it. @default 0 */
   reorder?: number
+  /**
+   * Probability that a frame is corrupted on the way. A corrupted frame of distlab's fails its
+   * CRC at the receiver, so the emulator drops it (reason `corrupt`); the foreign relays flip a byte
+   * of a datagram instead. @default 0
+   */
+  corrupt?: number
+  /** Bandwidth of the link in bits per second (a token bucket); 0 is unlimited. @default 0 */
+  rateBps?: number
 }
 
 export type LinkRule = Readonly<Required<LinkRuleInit>>
@@ -34,6 +43,8 @@ export const NO_RULE: LinkRule = Object.freeze({
   jitterMs: 0,
   duplicate: 0,
   reorder: 0,
+  corrupt: 0,
+  rateBps: 0,
 })
 
 export function resolveLinkRule(init: LinkRuleInit = {}, base: LinkRule = NO_RULE): LinkRule {
@@ -44,6 +55,8 @@ export function resolveLinkRule(init: LinkRuleInit = {}, base: LinkRule = NO_RUL
     jitterMs: checkNumber('jitterMs', init.jitterMs ?? base.jitterMs, 0, 60_000),
     duplicate: checkProbability('duplicate', init.duplicate ?? base.duplicate),
     reorder: checkProbability('reorder', init.reorder ?? base.reorder),
+    corrupt: checkProbability('corrupt', init.corrupt ?? base.corrupt),
+    rateBps: checkNumber('rateBps', init.rateBps ?? base.rateBps, 0, 1e12),
   })
 }
 
@@ -54,8 +67,42 @@ export function isNoRule(r: LinkRule): boolean {
     r.delayMs === 0 &&
     r.jitterMs === 0 &&
     r.duplicate === 0 &&
-    r.reorder === 0
+    r.reorder === 0 &&
+    r.corrupt === 0 &&
+    r.rateBps === 0
   )
+}
+
+const RATE = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)?$/i
+const RATE_UNIT: Record<string, number> = {
+  bit: 1,
+  kbit: 1e3,
+  mbit: 1e6,
+  gbit: 1e9,
+  bps: 8,
+  kbps: 8e3,
+  mbps: 8e6,
+  gbps: 8e9,
+}
+
+/** `1mbit`, `500kbit`, `2mbps` (bytes, as tc says), or a bare number of bits per second → bits per second. */
+export function parseRate(field: string, text: string): number {
+  const m = RATE.exec(text.trim())
+  if (!m)
+    throw new InvalidArgumentError(
+      `${field} must be a rate such as 1mbit, 500kbit or 2mbps, got ${JSON.stringify(text)}`,
+      field,
+    )
+  return Number(m[1]) * RATE_UNIT[(m[2] ?? 'bit').toLowerCase()]!
+}
+
+/**
+ * When a message of `bytes` may leave on a link of `rateBps` whose previous message left the
+ * line at `busyUntil` (ms): serialisation one after another, as a token bucket of one packet.
+ */
+export function rateRelease(now: number, busyUntil: number, bytes: number, rateBps: number): number {
+  if (rateBps <= 0) return now
+  return Math.max(now, busyUntil) + (bytes * 8 * 1000) / rateBps
 }
 
 /** Validates partition groups: non-empty names, no node in two groups. */
@@ -82,6 +129,7 @@ export function resolvePartition(groups: unknown): string[][] {
 export class LinkTable {
   private readonly rules = new Map<string, LinkRule>()
   private readonly sentPerPeer = new Map<string, number>()
+  private readonly busyUntil = new Map<string, number>()
   private groupOf = new Map<string, number>()
 
   constructor(readonly self: string) {}
@@ -119,6 +167,7 @@ export class LinkTable {
     this.rules.clear()
     this.groupOf = new Map()
     this.sentPerPeer.clear()
+    this.busyUntil.clear()
   }
 
   /** True when this node and `peer` are in different groups; nodes in no group reach everyone. */
@@ -126,6 +175,14 @@ export class LinkTable {
     const mine = this.groupOf.get(this.self)
     const theirs = this.groupOf.get(peer)
     return mine !== undefined && theirs !== undefined && mine !== theirs
+  }
+
+  /** The delay, in ms from `now`, a message of `bytes` to `peer` waits for the link's bandwidth. */
+  rateDelay(peer: string, now: number, bytes: number, rateBps: number): number {
+    if (rateBps <= 0) return 0
+    const at = rateRelease(now, this.busyUntil.get(peer) ?? 0, bytes, rateBps)
+    this.busyUntil.set(peer, at)
+    return at - now
   }
 
   /** Counts a frame to `peer` and says whether it is the n-th to drop. */
@@ -144,6 +201,15 @@ export interface LinkEmulatorInit {
   random?: () => number
   /** Called for every frame actually put on the wire (after emulation), with its size. */
   onWire?: (env: Envelope, bytes: number) => void
+}
+
+function bodyBytes(body: unknown): number {
+  if (body instanceof Uint8Array) return body.length
+  try {
+    return JSON.stringify(body)?.length ?? 0
+  } catch {
+    return 0
+  }
 }
 
 export class LinkEmulator implements Transport {
@@ -204,9 +270,16 @@ export class LinkEmulator implements Transport {
     if (rule.dropEvery > 0 && this.table.countAndCheckDropEvery(env.dst, rule.dropEvery))
       return this.dropped('drop_every', env)
     if (rule.loss > 0 && this.random() < rule.loss) return this.dropped('loss', env)
+    if (rule.corrupt > 0 && this.random() < rule.corrupt) return this.dropped('corrupt', env)
+    // The bandwidth limit delays by the frame's size: the body plus about 100 bytes of header.
+    const rateDelayMs =
+      rule.rateBps > 0
+        ? this.table.rateDelay(env.dst, this.clock.now(), bodyBytes(env.body) + 100, rule.rateBps)
+        : 0
     const copies = rule.duplicate > 0 && this.random() < rule.duplicate ? 2 : 1
     for (let i = 0; i < copies; i++) {
-      let delay = rule.delayMs + (rule.jitterMs > 0 ? (this.random() * 2 - 1) * rule.jitterMs : 0)
+      let delay =
+        rateDelayMs + rule.delayMs + (rule.jitterMs > 0 ? (this.random() * 2 - 1) * rule.jitterMs : 0)
       if (rule.reorder > 0 && this.random() < rule.reorder)
         delay += Math.max(2 * rule.jitterMs, rule.delayMs, 20)
       delay = Math.max(0, delay)

@@ -43,6 +43,8 @@ const LinkBody = z.strictObject({
   jitterMs: z.number().optional(),
   duplicate: z.number().optional(),
   reorder: z.number().optional(),
+  corrupt: z.number().optional(),
+  rateBps: z.number().optional(),
 })
 const PartitionBody = z.object({ groups: z.array(z.array(z.string().min(1).max(128)).min(1)).min(2) })
 const PingBody = z.object({

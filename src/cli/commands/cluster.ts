@@ -23,6 +23,8 @@ import { readDashboardRecord } from '../../monitor/master-extras.js'
 import { isContainerRecord } from '../../cluster/docker.js'
 import { downContainers, upContainers } from './deploy.js'
 import { Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
+import { nodeIndex } from '../../core/ids.js'
+import { downForeign, isForeignRecord, statusForeign } from './run.js'
 
 interface UpOptions {
   nodes: number
@@ -216,6 +218,7 @@ async function down(cmd: Command, o: { json?: boolean }): Promise<void> {
     return
   }
   if (isContainerRecord(rec)) return downContainers(cmd, rec, o)
+  if (isForeignRecord(rec)) return downForeign(cmd, rec, o)
   if (isAlive(rec.supervisorPid) && ownedByDistlab(rec.supervisorPid)) {
     process.kill(rec.supervisorPid, 'SIGTERM')
     const deadline = Date.now() + 15_000
@@ -273,6 +276,7 @@ export async function clusterStatus(rec: ClusterRecord): Promise<StatusRow[]> {
 
 async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
+  if (isForeignRecord(rec)) return statusForeign(rec, o)
   const rows = await clusterStatus(rec)
   const dead = rows.filter((r) => r.state === 'dead').length
   if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })
@@ -317,13 +321,12 @@ async function logs(
   const names = readdirSync(dir)
     .filter((f) => f.endsWith('.log'))
     .map((f) => f.slice(0, -4))
-    .sort((a, b) => (a === 'master' ? -1 : b === 'master' ? 1 : Number(a.slice(4)) - Number(b.slice(4))))
+    .sort((a, b) => (nodeIndex(a) ?? -1) - (nodeIndex(b) ?? -1) || a.localeCompare(b))
   if (name && !names.includes(name))
     throw new InvalidArgumentError(`no log for ${name} (have: ${names.join(', ')})`)
   const chosen = name ? [name] : names
   const width = Math.max(...chosen.map((n) => n.length))
-  const prefix = (n: string) =>
-    name ? '' : `${colorFor(n === 'master' ? 0 : Number(n.slice(4)))(n.padEnd(width))} | `
+  const prefix = (n: string) => (name ? '' : `${colorFor(nodeIndex(n) ?? 1)(n.padEnd(width))} | `)
   // Interleave by the timestamp each line starts with.
   const merged = chosen.flatMap((n) => readTail(join(dir, `${n}.log`), o.lines).map((l) => ({ n, l })))
   if (!name)

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
 import { InvalidArgumentError, TimeoutError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
-import type { LinkRule } from '../../link/emulator.js'
+import { parseRate, type LinkRule } from '../../link/emulator.js'
 import { callNode, intOption, numberOption, stateDirOf, NodeApiError } from '../context.js'
 import { color, printJson, table } from '../output.js'
 
@@ -16,7 +16,24 @@ interface LinkSetOptions {
   duplicate?: number
   reorder?: number
   dropEvery?: number
+  corrupt?: number
+  rate?: string
+  oneWay?: boolean
   json?: boolean
+}
+
+const ruleText = (r: LinkRule) =>
+  `loss ${r.loss}, drop every ${r.dropEvery || '-'}, delay ${r.delayMs}ms ± ${r.jitterMs}ms, duplicate ${r.duplicate}, reorder ${r.reorder}, corrupt ${r.corrupt}, rate ${r.rateBps ? `${r.rateBps} bit/s` : '-'}`
+
+/** A cluster of `distlab run`: its supervisor applies the rules in its relays. */
+async function foreignLink(
+  rec: ClusterRecord,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  if (!rec.controlUrl) throw new InvalidArgumentError('this cluster has no control API')
+  return callNode(rec.controlUrl, method, path, body, 15_000)
 }
 
 async function eachNode<T>(
@@ -41,10 +58,30 @@ async function linkSet(
   if (o.jitter !== undefined) rule.jitterMs = parseDuration('--jitter', o.jitter)
   if (o.duplicate !== undefined) rule.duplicate = o.duplicate
   if (o.reorder !== undefined) rule.reorder = o.reorder
+  if (o.corrupt !== undefined) rule.corrupt = o.corrupt
+  if (o.rate !== undefined) rule.rateBps = parseRate('--rate', o.rate)
   if (Object.keys(rule).length === 0)
     throw new InvalidArgumentError(
-      'say what to change: --loss, --delay, --jitter, --duplicate, --reorder or --drop-every',
+      'say what to change: --loss, --delay, --jitter, --duplicate, --reorder, --drop-every, --corrupt or --rate',
     )
+  if (rec.mode === 'foreign') {
+    if (o.all && (a || b)) throw new InvalidArgumentError('give either two nodes or --all, not both')
+    if (!o.all && (!a || !b))
+      throw new InvalidArgumentError('give two instances (distlab link set node1 node2 --loss 0.1) or --all')
+    if (!o.all && a === b) throw new InvalidArgumentError('a link joins two different nodes')
+    const r = (await foreignLink(rec, 'PUT', '/link', {
+      from: o.all ? '*' : a,
+      to: o.all ? '*' : b,
+      both: !o.all && !o.oneWay,
+      rule,
+    })) as { links: Array<{ from: string; to: string; rule: LinkRule }> }
+    if (o.json) return printJson(r)
+    const first = r.links[0]?.rule
+    process.stdout.write(
+      `${o.all ? `all links (${r.links.length} instances)` : o.oneWay ? `${a} -> ${b}` : `${a} <-> ${b}`}: ${first ? ruleText(first) : ''}\n`,
+    )
+    return
+  }
   let changed: Array<{ node: string; peer: string; rule: LinkRule }>
   if (o.all) {
     if (a || b) throw new InvalidArgumentError('give either two nodes or --all, not both')
@@ -62,7 +99,7 @@ async function linkSet(
     if (a === b) throw new InvalidArgumentError('a link joins two different nodes')
     findNode(rec, a)
     findNode(rec, b)
-    // Links are symmetric: each end shapes what it sends to the other.
+    // Links are symmetric unless --one-way: each end shapes what it sends to the other.
     changed = [
       {
         node: a,
@@ -71,26 +108,65 @@ async function linkSet(
           ...rule,
         })),
       },
-      {
+    ]
+    if (!o.oneWay)
+      changed.push({
         node: b,
         ...(await callNode<{ peer: string; rule: LinkRule }>(nodeUrl(findNode(rec, b)), 'PUT', '/link', {
           peer: a,
           ...rule,
         })),
-      },
-    ]
+      })
   }
   if (o.json) printJson({ links: changed })
   else {
     const r = changed[0]!.rule
     process.stdout.write(
-      `${o.all ? `all links (${changed.length} nodes)` : `${a} <-> ${b}`}: loss ${r.loss}, drop every ${r.dropEvery || '-'}, delay ${r.delayMs}ms ± ${r.jitterMs}ms, duplicate ${r.duplicate}, reorder ${r.reorder}\n`,
+      `${o.all ? `all links (${changed.length} nodes)` : `${a} <-> ${b}`}: ${ruleText(r)}\n`,
     )
   }
 }
 
 async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
+  if (rec.mode === 'foreign') {
+    const r = (await foreignLink(rec, 'GET', '/link')) as {
+      rules: Array<{ from: string; to: string; rule: LinkRule }>
+      partition: string[][]
+      traffic: Array<{
+        from: string
+        to: string
+        proto: string
+        port: number
+        messages: number
+        bytes: number
+        dropped: number
+      }>
+    }
+    if (o.json) return printJson(r)
+    if (r.rules.length === 0) process.stdout.write('no link rules: every link is clean\n')
+    else
+      process.stdout.write(
+        table(
+          ['FROM', 'TO', 'RULE'],
+          r.rules.map((x) => [x.from, x.to === '*' ? 'all' : x.to, ruleText(x.rule)]),
+        ),
+      )
+    process.stdout.write(
+      r.partition.length > 0
+        ? `partition: ${r.partition.map((g) => g.join(',')).join(' | ')}\n`
+        : 'no partition\n',
+    )
+    if (r.traffic.length > 0)
+      process.stdout.write(
+        '\nthrough the relays:\n' +
+          table(
+            ['FROM', 'TO', 'PORT', 'MESSAGES', 'BYTES', 'DROPPED'],
+            r.traffic.map((t) => [t.from, t.to, `${t.port}/${t.proto}`, t.messages, t.bytes, t.dropped]),
+          ),
+      )
+    return
+  }
   const views = await eachNode(
     rec,
     rec.nodes.map((n) => n.name),
@@ -132,11 +208,13 @@ async function partition(cmd: Command, groups: string[], o: { json?: boolean }):
   if (parsed.length < 2)
     throw new InvalidArgumentError('give at least two groups: distlab partition node1,node2 node3,node4')
   for (const g of parsed) for (const n of g) findNode(rec, n)
-  await eachNode(
-    rec,
-    rec.nodes.map((n) => n.name),
-    (url) => callNode(url, 'POST', '/partition', { groups: parsed }),
-  )
+  if (rec.mode === 'foreign') await foreignLink(rec, 'POST', '/partition', { groups: parsed })
+  else
+    await eachNode(
+      rec,
+      rec.nodes.map((n) => n.name),
+      (url) => callNode(url, 'POST', '/partition', { groups: parsed }),
+    )
   if (o.json) printJson({ partition: parsed })
   else
     process.stdout.write(
@@ -146,11 +224,13 @@ async function partition(cmd: Command, groups: string[], o: { json?: boolean }):
 
 async function heal(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
-  await eachNode(
-    rec,
-    rec.nodes.map((n) => n.name),
-    (url) => callNode(url, 'POST', '/heal', {}),
-  )
+  if (rec.mode === 'foreign') await foreignLink(rec, 'POST', '/heal', {})
+  else
+    await eachNode(
+      rec,
+      rec.nodes.map((n) => n.name),
+      (url) => callNode(url, 'POST', '/heal', {}),
+    )
   if (o.json) printJson({ healed: rec.nodes.length })
   else process.stdout.write(`healed: every link rule and partition removed on ${rec.nodes.length} nodes\n`)
 }
@@ -206,7 +286,9 @@ async function pingCmd(
 export function registerLinkCommands(program: Command): void {
   const link = program
     .command('link')
-    .description('shape links between nodes: loss, delay, jitter, duplication, reordering')
+    .description(
+      'shape links between nodes: loss, delay, jitter, duplication, reordering, corruption, bandwidth',
+    )
   link
     .command('set [a] [b]')
     .description(
@@ -227,6 +309,13 @@ export function registerLinkCommands(program: Command): void {
       numberOption('--reorder', 0, 1),
     )
     .option('--drop-every <n>', 'drop every n-th frame (0: off)', intOption('--drop-every', 0))
+    .option(
+      '--corrupt <p>',
+      'probability that a frame or datagram is corrupted (0..1; a corrupted TCP segment is resent)',
+      numberOption('--corrupt', 0, 1),
+    )
+    .option('--rate <rate>', 'bandwidth limit, e.g. 1mbit, 500kbit, 2mbps (0: none)')
+    .option('--one-way', 'only what a sends to b (default: both directions)')
     .option('--json', 'print the new rules as JSON')
     .action((a: string | undefined, b: string | undefined, o: LinkSetOptions, cmd: Command) =>
       linkSet(cmd, a, b, o),

@@ -1,0 +1,702 @@
+// A cluster of foreign programs: the student's own bootstrap, master and nodes, each started as a
+// process (in a network namespace of its own where the machine allows) on distlab's address plan.
+// Whoever holds a ForeignCluster is the supervisor: it streams every instance's output into
+// <stateDir>/logs/<name>.log, writes the cluster record so that `status`, `logs`, `kill`,
+// `restart`, `down` and the link commands find it, serves those commands on a control API, and
+// when it stops leaves no process, namespace, rule or container behind.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { connect } from 'node:net'
+import { createServer, type Server } from 'node:http'
+import { ClusterError, ClusterRunningError, InvalidArgumentError } from '../core/errors.js'
+import { loopbackHost } from '../core/ids.js'
+import {
+  isAlive,
+  logDir,
+  readCluster,
+  removeCluster,
+  writeCluster,
+  type ClusterRecord,
+  type ForeignRecordInfo,
+} from '../cluster/state.js'
+import {
+  expand,
+  instanceEnv,
+  resolveForeignSpec,
+  type ForeignRole,
+  type ForeignSpec,
+  type PlaceholderValues,
+  type ResolvedForeignSpec,
+} from './spec.js'
+import {
+  bridgeAddress,
+  createBridge,
+  createNamespace,
+  isolationAvailable,
+  removeIsolation,
+  slotAddress,
+} from './netns.js'
+import { ForeignLinks } from './links.js'
+import { RelayHub } from './relay.js'
+import { DockerInstances } from './docker.js'
+import { RunStore } from '../monitor/store.js'
+import type { LinkRule, LinkRuleInit } from '../link/emulator.js'
+
+export interface ForeignInstance {
+  name: string
+  role: ForeignRole
+  /** 0 for the bootstrap and the master, i for node i. */
+  index: number
+  /** The address this machine reaches the instance at. */
+  host: string
+  /** The name or address the instance's placeholders ({host}, {peers}...) gave it. */
+  hostname: string
+  port: number
+  /** `http://host:port`. */
+  url: string
+  /** The process (process mode) or the container's main process (docker mode), while it runs. */
+  pid?: number
+  /** Docker mode: the container's name. */
+  container?: string
+  /** Process mode with isolation: the network namespace. */
+  netns?: string
+  running: boolean
+  paused: boolean
+}
+
+const MAX_KEPT_LINES = 5000
+
+interface Member {
+  name: string
+  role: ForeignRole
+  index: number
+  slot: number
+  /** What the instance's placeholders call it: an address, or the container's name. */
+  host: string
+  /** Where this machine reaches it. */
+  ip: string
+  command: string
+  env: Map<string, string>
+  image?: string
+  netns?: string
+  child?: ChildProcess
+  container?: string
+  pid?: number
+  paused: boolean
+  exited: boolean
+  log?: WriteStream
+  lines: string[]
+}
+
+export class ForeignCluster {
+  readonly spec: ResolvedForeignSpec
+  /** Set once start() decided: true when every instance has a namespace (or container) of its own. */
+  isolated = false
+  /** Why link faults are not available, when they are not (said once at start-up). */
+  note?: string
+  private members: Member[] = []
+  private record?: ClusterRecord
+  private control?: Server
+  private controlUrl?: string
+  private stopping?: Promise<void>
+  private relays?: RelayHub
+  private store?: RunStore
+  private docker?: DockerInstances
+  readonly links: ForeignLinks
+
+  constructor(
+    spec: ForeignSpec,
+    private readonly onLine?: (name: string, line: string) => void,
+  ) {
+    this.spec = resolveForeignSpec(spec)
+    this.links = new ForeignLinks()
+  }
+
+  /** The run's id in the run store (telemetry of the relays), when faults are on. */
+  get runId(): string | undefined {
+    return this.store?.id
+  }
+
+  get runFile(): string | undefined {
+    return this.store?.file
+  }
+
+  get instances(): ForeignInstance[] {
+    return this.members.map((m) => ({
+      name: m.name,
+      role: m.role,
+      index: m.index,
+      host: m.ip,
+      hostname: m.host,
+      port: this.spec.port,
+      url: `http://${m.ip}:${this.spec.port}`,
+      pid: m.pid,
+      container: m.container,
+      netns: m.netns,
+      running: this.running(m.name),
+      paused: m.paused,
+    }))
+  }
+
+  private plan(): void {
+    const s = this.spec
+    const roles: Array<{ role: ForeignRole; name: string; index: number; command?: string; image?: string }> =
+      []
+    if (s.master !== undefined)
+      roles.push({
+        role: 'master',
+        name: 'master',
+        index: 0,
+        command: s.master,
+        image: s.masterImage ?? s.nodeImage,
+      })
+    if (s.bootstrap !== undefined)
+      roles.push({
+        role: 'bootstrap',
+        name: 'bootstrap',
+        index: 0,
+        command: s.bootstrap,
+        image: s.bootstrapImage ?? s.nodeImage,
+      })
+    for (let i = 1; i <= s.nodes; i++)
+      roles.push({ role: 'node', name: `node${i}`, index: i, command: s.node, image: s.nodeImage })
+    // Addresses: containers get theirs from Docker (filled in at start); namespaces a slot of the
+    // /24 (master .2, bootstrap .3, node i .3+i); plain processes distlab's 127.x plan (the
+    // bootstrap beside the master at 127.B.1.2).
+    this.members = roles.map((r) => {
+      const slot = r.role === 'master' ? 2 : r.role === 'bootstrap' ? 3 : 3 + r.index
+      const host =
+        s.mode === 'docker'
+          ? r.name
+          : this.isolated
+            ? slotAddress(s.block, slot)
+            : r.role === 'bootstrap'
+              ? `127.${s.block}.1.2`
+              : loopbackHost(r.index, s.block)
+      return {
+        name: r.name,
+        role: r.role,
+        index: r.index,
+        slot,
+        host,
+        ip: host,
+        command: r.command ?? '',
+        image: r.image,
+        env: new Map(),
+        paused: false,
+        exited: false,
+        lines: [],
+      }
+    })
+    const url = (m: Member) => `http://${m.host}:${s.port}`
+    const bootstrap = this.members.find((m) => m.role === 'bootstrap')
+    const master = this.members.find((m) => m.role === 'master')
+    for (const m of this.members) {
+      const v: PlaceholderValues = {
+        host: m.host,
+        port: s.port,
+        name: m.name,
+        index: m.index,
+        bootstrap: bootstrap ? url(bootstrap) : '',
+        master: master ? `${master.host}:${s.port}` : '',
+        peers: this.members
+          .filter((x) => x !== m)
+          .map(url)
+          .join(','),
+      }
+      m.command = expand(m.command, v)
+      m.env = instanceEnv(
+        v,
+        m.role === 'node' ? s.env : m.role === 'bootstrap' ? s.bootstrapEnv : s.masterEnv,
+      )
+    }
+  }
+
+  async start(): Promise<void> {
+    const s = this.spec
+    const existing = readCluster(s.stateDir)
+    if (existing && isAlive(existing.supervisorPid) && existing.supervisorPid !== process.pid)
+      throw new ClusterRunningError(
+        `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
+      )
+    if (s.mode === 'process') {
+      const can =
+        s.isolate === false ? { ok: false as const, why: 'isolation turned off' } : await isolationAvailable()
+      if (can.ok) this.isolated = true
+      else if (s.isolate === true) throw new ClusterError(`cannot isolate the instances: ${can.why}`)
+      else this.note = `link faults are off (${can.why}); kill, restart, pause and resume still work`
+    } else this.isolated = true
+    if (!s.faults && !this.note) this.note = 'link faults are off (--no-faults)'
+    this.plan()
+    mkdirSync(logDir(s.stateDir), { recursive: true })
+    for (const m of this.members) m.log = createWriteStream(join(logDir(s.stateDir), `${m.name}.log`))
+    await this.startControl()
+    this.record = {
+      version: 1,
+      mode: 'foreign',
+      plan: 'loopback',
+      block: s.block,
+      startedAt: Date.now(),
+      supervisorPid: process.pid,
+      state: 'starting',
+      controlUrl: this.controlUrl,
+      nodes: [],
+      foreign: this.recordInfo(),
+    }
+    this.syncRecord()
+    try {
+      if (s.mode === 'docker') {
+        this.docker = new DockerInstances(s, (name, line) => this.lineOf(name, line))
+        await this.docker.prepare()
+      } else if (this.isolated) {
+        await removeIsolation(s.block) // what a crashed run of this block left behind
+        await createBridge(s.block)
+        for (const m of this.members) m.netns = await createNamespace(s.block, m.name, m.slot)
+      }
+      if (this.isolated && s.faults) {
+        this.store = new RunStore({ dir: s.runsDir })
+        await this.store.start()
+        this.store.setMeta('foreign', { mode: s.mode, command: s.node ?? s.nodeImage ?? '' })
+        this.relays = new RelayHub({
+          relayHost: s.mode === 'docker' ? await this.docker!.gatewayAddress() : bridgeAddress(s.block),
+          links: this.links,
+          sink: (events) => this.store?.add(events),
+        })
+      }
+      // The bootstrap and the master first, then the nodes in waves of 16.
+      const first = this.members.filter((m) => m.role !== 'node')
+      for (const m of first) await this.launch(m)
+      await this.waitReady(first)
+      const nodes = this.members.filter((m) => m.role === 'node')
+      for (let i = 0; i < nodes.length; i += 16) {
+        const wave = nodes.slice(i, i + 16)
+        await Promise.all(wave.map((m) => this.launch(m)))
+        await this.waitReady(wave)
+      }
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    this.record.state = 'running'
+    this.syncRecord()
+  }
+
+  private recordInfo(): ForeignRecordInfo {
+    return {
+      kind: this.spec.mode,
+      isolated: this.isolated,
+      faults: this.isolated && this.spec.faults,
+      runId: this.store?.id,
+      runFile: this.store?.file,
+      network: this.spec.mode === 'docker' ? this.spec.network : undefined,
+      containers: this.members.flatMap((m) => (m.container ? [m.container] : [])),
+      note: this.note,
+      instances: this.members.map((m) => ({
+        name: m.name,
+        role: m.role,
+        host: m.ip,
+        port: this.spec.port,
+        pid: m.pid,
+        container: m.container,
+      })),
+    }
+  }
+
+  private syncRecord(): void {
+    if (!this.record) return
+    this.record.foreign = this.recordInfo()
+    this.record.nodes = this.members.map((m) => ({
+      name: m.name,
+      host: m.ip,
+      httpPort: this.spec.port,
+      framePort: 0,
+      pid: m.pid ?? 0,
+    }))
+    writeCluster(this.spec.stateDir, this.record)
+    this.store?.setMeta(
+      'members',
+      this.members.map((m) => ({ name: m.name, host: m.ip, role: m.role, httpPort: this.spec.port })),
+    )
+  }
+
+  private lineOf(name: string, text: string): void {
+    const m = this.members.find((x) => x.name === name)
+    if (!m) return
+    m.log?.write(`${new Date().toISOString()} ${text}\n`)
+    m.lines.push(text)
+    if (m.lines.length > MAX_KEPT_LINES) m.lines.splice(0, m.lines.length - MAX_KEPT_LINES)
+    this.onLine?.(name, text)
+  }
+
+  private async launch(m: Member): Promise<void> {
+    m.exited = false
+    m.paused = false
+    if (this.docker) {
+      const r = await this.docker.run(m)
+      m.container = r.container
+      m.pid = r.pid
+      m.ip = r.ip
+    } else {
+      const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' }
+      for (const [k, v] of m.env) env[k] = v
+      const shell = ['sh', '-c', `exec ${m.command}`]
+      // detached: the instance leads a process group, so kill and pause reach what its shell started.
+      const child = m.netns
+        ? spawn('nsenter', [`--net=/run/netns/${m.netns}`, '--', ...shell], {
+            cwd: this.spec.cwd,
+            env,
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
+        : spawn(shell[0]!, shell.slice(1), {
+            cwd: this.spec.cwd,
+            env,
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
+      m.child = child
+      m.pid = child.pid
+      child.on('error', (err) => this.lineOf(m.name, `distlab: could not start: ${err.message}`))
+      for (const stream of [child.stdout!, child.stderr!]) {
+        let buf = ''
+        stream.setEncoding('utf8')
+        stream.on('data', (chunk: string) => {
+          buf += chunk
+          let i: number
+          while ((i = buf.indexOf('\n')) >= 0) {
+            this.lineOf(m.name, buf.slice(0, i).replace(/\r$/, ''))
+            buf = buf.slice(i + 1)
+          }
+          if (buf.length > 64 * 1024) {
+            this.lineOf(m.name, buf)
+            buf = ''
+          }
+        })
+        stream.on('end', () => buf && this.lineOf(m.name, buf))
+      }
+      child.on('exit', (code, signal) => {
+        m.exited = true
+        if (!this.stopping) this.lineOf(m.name, `distlab: ${m.name} exited (${signal ?? `code ${code}`})`)
+      })
+    }
+    this.relays?.addInstance({ name: m.name, ip: m.ip, pid: m.pid, netns: m.netns })
+    this.syncRecord()
+  }
+
+  /** Waits until each instance accepts TCP on its port, or has exited with code 0 (a client that finished). */
+  private async waitReady(members: Member[]): Promise<void> {
+    const timeoutMs = this.spec.readyTimeoutMs
+    if (timeoutMs === 0) return
+    const deadline = Date.now() + timeoutMs
+    const pending = new Set(members)
+    while (pending.size > 0) {
+      for (const m of [...pending]) {
+        if (!this.running(m.name)) {
+          const code = m.child?.exitCode
+          if (code === 0) {
+            pending.delete(m)
+            continue
+          }
+          const last = m.lines.at(-2) ?? m.lines.at(-1) ?? ''
+          throw new ClusterError(
+            `${m.name} exited while starting${last ? `: ${last}` : ''} (see distlab logs ${m.name})`,
+          )
+        }
+        if (await tcpOpen(m.ip, this.spec.port)) pending.delete(m)
+      }
+      if (pending.size === 0) return
+      if (Date.now() > deadline)
+        throw new ClusterError(
+          `${[...pending].map((m) => m.name).join(', ')} did not listen on port ${this.spec.port} within ${timeoutMs} ms (see distlab logs)`,
+        )
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  private member(name: string): Member {
+    const m = this.members.find((x) => x.name === name)
+    if (!m)
+      throw new InvalidArgumentError(
+        `no instance named ${name} (have: ${this.members.map((x) => x.name).join(', ')})`,
+        'name',
+      )
+    return m
+  }
+
+  /** The instance's output so far (the last 5000 lines), without distlab's timestamps. */
+  logs(name: string): string[] {
+    return [...this.member(name).lines]
+  }
+
+  running(name: string): boolean {
+    const m = this.member(name)
+    if (m.container) return !m.exited
+    return !!m.child && m.child.exitCode === null && m.child.signalCode === null
+  }
+
+  private signal(m: Member, sig: NodeJS.Signals): void {
+    if (m.container) return
+    if (!m.child?.pid) return
+    try {
+      process.kill(-m.child.pid, sig)
+    } catch {
+      try {
+        m.child.kill(sig)
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Stops one instance abruptly (SIGKILL by default); it stays down until restart(). */
+  async kill(name: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
+    const m = this.member(name)
+    if (m.container) {
+      await this.docker!.kill(m.container, signal)
+      m.exited = true
+      return
+    }
+    if (!this.running(name)) return
+    const child = m.child!
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    if (m.paused) this.signal(m, 'SIGCONT')
+    this.signal(m, signal)
+    const t = setTimeout(() => this.signal(m, 'SIGKILL'), 5000)
+    await exited
+    clearTimeout(t)
+    m.paused = false
+  }
+
+  /** Starts an instance again under the same name, address and command. */
+  async restart(name: string): Promise<void> {
+    const m = this.member(name)
+    if (m.container) {
+      const r = await this.docker!.restart(m)
+      m.paused = false
+      m.pid = r.pid
+      m.ip = r.ip
+      this.relays?.addInstance({ name: m.name, ip: m.ip, pid: m.pid })
+      this.syncRecord()
+      await this.waitReady([m])
+      return
+    }
+    if (this.running(name)) await this.kill(name, 'SIGTERM')
+    this.lineOf(name, `distlab: restarting ${name}`)
+    await this.launch(m)
+    await this.waitReady([m])
+  }
+
+  /** Freezes an instance (SIGSTOP, or `docker pause`): its sockets stay open, it answers nothing. */
+  async pause(name: string): Promise<void> {
+    const m = this.member(name)
+    if (!this.running(name)) throw new ClusterError(`${name} is not running`)
+    if (m.container) await this.docker!.pause(m.container)
+    else this.signal(m, 'SIGSTOP')
+    m.paused = true
+  }
+
+  async resume(name: string): Promise<void> {
+    const m = this.member(name)
+    if (!m.paused) return
+    if (m.container) await this.docker!.unpause(m.container)
+    else this.signal(m, 'SIGCONT')
+    m.paused = false
+  }
+
+  private requireFaults(): void {
+    if (!this.relays)
+      throw new ClusterError(
+        this.note ?? 'link faults need instances in namespaces of their own (run as root)',
+      )
+  }
+
+  /**
+   * Sets the rule for what `from` sends to `to` (`*` for every instance on either side). Fields left
+   * out keep their value. Returns the rules that changed, as `{from, to, rule}`.
+   */
+  setLink(from: string, to: string, init: LinkRuleInit): Array<{ from: string; to: string; rule: LinkRule }> {
+    this.requireFaults()
+    if (from !== '*') this.member(from)
+    if (to !== '*') this.member(to)
+    const sources = from === '*' ? this.members.map((m) => m.name) : [from]
+    return sources.map((a) => ({ from: a, to, rule: this.links.set(a, to, init) }))
+  }
+
+  /** Instances in different groups cannot reach each other; instances in no group reach everyone. */
+  partition(groups: string[][]): void {
+    this.requireFaults()
+    for (const g of groups) for (const n of g) this.member(n)
+    this.links.partition(groups)
+    this.relays!.applyPartition()
+  }
+
+  heal(): void {
+    this.requireFaults()
+    this.links.heal()
+    this.relays!.applyPartition()
+  }
+
+  linkState(): { rules: Array<{ from: string; to: string; rule: LinkRule }>; partition: string[][] } {
+    return this.links.state()
+  }
+
+  /** Relay counters: what crossed each path, what the emulator dropped. */
+  traffic(): ReturnType<RelayHub['stats']> {
+    return this.relays?.stats() ?? []
+  }
+
+  private async startControl(): Promise<void> {
+    const server = createServer((req, res) => {
+      const reply = (status: number, body: unknown) => {
+        if (res.headersSent) return
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      }
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (c: string) => {
+        body += c
+        if (body.length > 16_384) req.destroy()
+      })
+      req.on('error', () => {})
+      req.on('end', () => {
+        void this.handleControl(req.method ?? 'GET', req.url ?? '/', body).then(
+          ([status, out]) => reply(status, out),
+          (err: unknown) => {
+            const e = err as { code?: string; message?: string }
+            reply(e.code === 'ERR_INVALID_ARGUMENT' ? 400 : 500, {
+              error: e.code ?? 'failed',
+              message: e.message,
+            })
+          },
+        )
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const a = server.address()
+    if (a && typeof a === 'object') this.controlUrl = `http://127.0.0.1:${a.port}`
+    this.control = server
+  }
+
+  /** The control API the CLI calls from other terminals. */
+  private async handleControl(method: string, rawUrl: string, body: string): Promise<[number, unknown]> {
+    const url = new URL(rawUrl, 'http://control')
+    let parsed: Record<string, unknown> = {}
+    if (body) {
+      try {
+        const v: unknown = JSON.parse(body)
+        if (typeof v === 'object' && v !== null && !Array.isArray(v)) parsed = v as Record<string, unknown>
+        else return [400, { error: 'invalid_body', message: 'body must be a JSON object', field: 'body' }]
+      } catch {
+        return [400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' }]
+      }
+    }
+    if (method === 'GET' && url.pathname === '/nodes')
+      return [200, { nodes: this.instances, isolated: this.isolated, note: this.note, runId: this.runId }]
+    if (method === 'GET' && url.pathname === '/link')
+      return [200, { ...this.linkState(), traffic: this.traffic() }]
+    if (method === 'PUT' && url.pathname === '/link') {
+      const from = typeof parsed.from === 'string' ? parsed.from : '*'
+      const to = typeof parsed.to === 'string' ? parsed.to : '*'
+      const rule = (
+        typeof parsed.rule === 'object' && parsed.rule !== null ? parsed.rule : {}
+      ) as LinkRuleInit
+      const changed = this.setLink(from, to, rule)
+      if (parsed.both === true && from !== '*' && to !== '*') changed.push(...this.setLink(to, from, rule))
+      return [200, { links: changed }]
+    }
+    if (method === 'POST' && url.pathname === '/partition') {
+      const groups = parsed.groups
+      if (
+        !Array.isArray(groups) ||
+        groups.length > 256 ||
+        !groups.every((g) => Array.isArray(g) && g.every((n) => typeof n === 'string'))
+      )
+        return [
+          400,
+          { error: 'invalid_body', message: 'groups must be lists of instance names', field: 'groups' },
+        ]
+      this.partition(groups as string[][])
+      return [200, { partition: this.links.state().partition }]
+    }
+    if (method === 'POST' && url.pathname === '/heal') {
+      this.heal()
+      return [200, { healed: true }]
+    }
+    const m = /^\/nodes\/([^/]{1,64})\/(kill|restart|pause|resume)$/.exec(url.pathname)
+    if (method !== 'POST' || !m)
+      return [404, { error: 'not_found', message: `no route ${method} ${url.pathname}` }]
+    const name = decodeURIComponent(m[1]!)
+    if (!this.members.some((x) => x.name === name))
+      return [404, { error: 'unknown_node', message: `no instance named ${name}`, field: 'name' }]
+    const action = m[2]!
+    if (action === 'kill') {
+      const signal = parsed.signal ?? 'SIGKILL'
+      if (signal !== 'SIGKILL' && signal !== 'SIGTERM')
+        return [400, { error: 'invalid_body', message: 'signal must be SIGKILL or SIGTERM', field: 'signal' }]
+      await this.kill(name, signal)
+    } else if (action === 'restart') await this.restart(name)
+    else if (action === 'pause') await this.pause(name)
+    else await this.resume(name)
+    return [200, { name, action, running: this.running(name), paused: this.member(name).paused }]
+  }
+
+  /** Stops every instance and removes what start() made; harmless twice. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll()
+    return this.stopping
+  }
+
+  private async stopAll(): Promise<void> {
+    if (this.record) {
+      this.record.state = 'stopping'
+      writeCluster(this.spec.stateDir, this.record)
+    }
+    await Promise.all(
+      this.members.map(async (m) => {
+        if (m.container || !m.child || !this.running(m.name)) return
+        const child = m.child
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+        if (m.paused) this.signal(m, 'SIGCONT')
+        this.signal(m, 'SIGTERM')
+        const t = setTimeout(() => this.signal(m, 'SIGKILL'), 3000)
+        await exited
+        clearTimeout(t)
+        this.signal(m, 'SIGKILL') // anything else its shell left in the group
+      }),
+    )
+    await this.relays?.stop()
+    await this.docker?.stop()
+    if (this.isolated && this.spec.mode === 'process') await removeIsolation(this.spec.block)
+    await this.store?.stop()
+    for (const m of this.members) m.log?.end()
+    this.control?.closeAllConnections()
+    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))
+    const rec = readCluster(this.spec.stateDir)
+    if (!rec || rec.supervisorPid === process.pid) removeCluster(this.spec.stateDir)
+  }
+}
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port })
+    const done = (ok: boolean) => {
+      s.destroy()
+      resolve(ok)
+    }
+    s.setTimeout(1000, () => done(false))
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+}
+
+/** Starts a foreign cluster and resolves once every instance listens on its port. */
+export async function startForeignCluster(spec: ForeignSpec): Promise<ForeignCluster> {
+  const c = new ForeignCluster(spec, spec.onLine)
+  await c.start()
+  return c
+}

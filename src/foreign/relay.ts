@@ -1,0 +1,541 @@
+// distlab's relays for foreign programs. For every port an instance b listens on (found in
+// /proc/<pid>/net/{tcp,udp} of its namespace), one relay socket listens on the relay host, and a DNAT
+// rule in every other instance a's namespace sends what a sends to b:port there instead. DNAT keeps
+// a's address as the source, so one relay per (b, port) tells the senders apart, and applies a's
+// rule for b (the same LinkTable rules as distlab's own nodes) before forwarding to b:
+//   UDP, per datagram: partition, drop-every, loss, corruption (a byte flipped), duplication,
+//     delay with jitter, reordering, bandwidth; answers go back through b's rule for a.
+//   TCP, per chunk of the stream: delay with jitter and bandwidth (order kept); loss and corruption
+//     as TCP lives them, a retransmission timeout added to the segment (the bytes still arrive);
+//     partition refuses new connections with a reset and cuts the open ones.
+// Traffic to ports not relayed (and multicast) goes straight, but a partition drops it too, by a
+// filter rule in the sender's namespace. Every byte a relay forwards is decoded (observe.ts) into
+// telemetry: a send at a, a receive at b, or a drop with its reason.
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram'
+import { restoreRules, listeningPorts, type ListeningPort } from './netns.js'
+import { StreamDecoder, observeDatagram, type ObservedMessage } from './observe.js'
+import type { ForeignLinks } from './links.js'
+import type { TelemetryEvent } from '../monitor/telemetry.js'
+import { NO_RULE, type LinkRule } from '../link/emulator.js'
+
+export interface RelayInstance {
+  name: string
+  ip: string
+  /** A process in the instance's namespace (for its listening ports and, in docker, for nsenter). */
+  pid?: number
+  netns?: string
+}
+
+export interface RelayHubInit {
+  /** Where relay sockets listen: the bridge's (or docker network gateway's) address. */
+  relayHost: string
+  links: ForeignLinks
+  sink: (events: TelemetryEvent[]) => void
+  /** How often listening ports are looked for, ms. @default 500 */
+  scanIntervalMs?: number
+  random?: () => number
+}
+
+/** TCP: the retransmission timeout a lost segment waits, ms (Linux's minimum RTO is 200 ms). */
+const TCP_RTO_MS = 200
+const TCP_MAX_RTO_MS = 3200
+/** TCP: bytes held in a relay direction before the sender is paused. */
+const TCP_MAX_QUEUED_BYTES = 1024 * 1024
+const UDP_MAX_SESSIONS = 1024
+const UDP_SESSION_IDLE_MS = 120_000
+const MAX_PORTS_PER_INSTANCE = 16
+const MAX_EVENT_BATCH = 2000
+
+interface PathStats {
+  from: string
+  to: string
+  proto: 'tcp' | 'udp'
+  port: number
+  messages: number
+  bytes: number
+  dropped: number
+}
+
+export class RelayHub {
+  private readonly instances = new Map<string, RelayInstance>()
+  private readonly byIp = new Map<string, string>()
+  private readonly relays = new Map<string, PortRelay>()
+  /** Per namespace key: rules installed for (relay key) and whether the chains exist. */
+  private readonly applied = new Map<string, { key: string; chains: boolean; script: string }>()
+  private readonly stats_ = new Map<string, PathStats>()
+  private timer?: ReturnType<typeof setInterval>
+  private events: TelemetryEvent[] = []
+  private flushTimer?: ReturnType<typeof setTimeout>
+  private syncing?: Promise<void>
+  private dirty = false
+  private stopped = false
+  readonly random: () => number
+
+  constructor(readonly init: RelayHubInit) {
+    this.random = init.random ?? Math.random
+    this.timer = setInterval(() => void this.scan(), init.scanIntervalMs ?? 500)
+    this.timer.unref?.()
+  }
+
+  get links(): ForeignLinks {
+    return this.init.links
+  }
+
+  /** Adds an instance, or updates it after a restart (new pid: its rules are put back). */
+  addInstance(inst: RelayInstance): void {
+    this.instances.set(inst.name, inst)
+    this.byIp.set(inst.ip, inst.name)
+    void this.scan()
+  }
+
+  nameOf(ip: string | undefined): string {
+    if (!ip) return '?'
+    const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+    return this.byIp.get(v4) ?? v4
+  }
+
+  instance(name: string): RelayInstance | undefined {
+    return this.instances.get(name)
+  }
+
+  /** Finds new listening ports and brings every namespace's rules up to date. */
+  private async scan(): Promise<void> {
+    if (this.stopped) return
+    for (const b of this.instances.values()) {
+      if (!b.pid) continue
+      const ports = listeningPorts(b.pid, MAX_PORTS_PER_INSTANCE)
+      for (const p of ports) {
+        const key = relayKey(b.name, p)
+        if (this.relays.has(key)) continue
+        const relay = new PortRelay(this, b.name, p)
+        this.relays.set(key, relay)
+        try {
+          await relay.start()
+        } catch {
+          this.relays.delete(key)
+          continue
+        }
+        this.dirty = true
+      }
+    }
+    await this.sync()
+  }
+
+  applyPartition(): void {
+    this.dirty = true
+    void this.sync()
+  }
+
+  /** Rewrites the DISTLAB chains of every namespace whose rules changed (one iptables-restore each). */
+  private async sync(): Promise<void> {
+    if (this.syncing) {
+      this.dirty = true
+      return this.syncing
+    }
+    this.syncing = (async () => {
+      do {
+        this.dirty = false
+        for (const a of [...this.instances.values()]) {
+          if (this.stopped) return
+          const target = a.netns ? { netns: a.netns } : a.pid ? { pid: a.pid } : undefined
+          if (!target) continue
+          const nsKey = a.netns ?? `pid:${a.pid}`
+          const script = this.rulesFor(a)
+          const prev = this.applied.get(a.name)
+          if (prev && prev.key === nsKey && prev.script === script.nat + script.filter) continue
+          const chains = prev?.key === nsKey && prev.chains
+          const full =
+            `*nat\n:DISTLAB - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n'}${script.nat}COMMIT\n` +
+            `*filter\n:DISTLAB - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n'}${script.filter}COMMIT\n`
+          try {
+            await restoreRules(target, full)
+            this.applied.set(a.name, { key: nsKey, chains: true, script: script.nat + script.filter })
+          } catch {
+            // the instance's namespace went away (a container being restarted): next scan retries
+          }
+        }
+      } while (this.dirty && !this.stopped)
+    })().finally(() => (this.syncing = undefined))
+    return this.syncing
+  }
+
+  private rulesFor(a: RelayInstance): { nat: string; filter: string } {
+    let nat = ''
+    let filter = ''
+    for (const relay of this.relays.values()) {
+      if (relay.target === a.name || !relay.port) continue
+      const b = this.instances.get(relay.target)
+      if (!b) continue
+      nat += `-A DISTLAB -d ${b.ip}/32 -p ${relay.proto} --dport ${relay.dport} -j DNAT --to-destination ${this.init.relayHost}:${relay.port}\n`
+    }
+    for (const b of this.instances.values())
+      if (b.name !== a.name && this.links.partitioned(a.name, b.name))
+        filter += `-A DISTLAB -d ${b.ip}/32 -j DROP\n`
+    return { nat, filter }
+  }
+
+  /** Counts a path's traffic and queues its telemetry. */
+  record(e: Omit<TelemetryEvent, 'transport'> & { transport: 'tcp' | 'udp' }, port: number): void {
+    const key = `${e.src}>${e.dst}/${e.transport}/${port}`
+    let s = this.stats_.get(key)
+    if (!s && this.stats_.size < 65_536) {
+      s = { from: e.src, to: e.dst, proto: e.transport, port, messages: 0, bytes: 0, dropped: 0 }
+      this.stats_.set(key, s)
+    }
+    if (s) {
+      if (e.kind === 'send') {
+        s.messages++
+        s.bytes += e.bytes
+      } else if (e.kind === 'drop') s.dropped++
+    }
+    this.events.push(e)
+    if (this.events.length >= MAX_EVENT_BATCH) this.flush()
+    else this.flushTimer ??= setTimeout(() => this.flush(), 200)
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const batch = this.events
+    this.events = []
+    if (batch.length === 0) return
+    try {
+      this.init.sink(batch)
+    } catch {
+      // telemetry never breaks the relay
+    }
+  }
+
+  stats(): PathStats[] {
+    return [...this.stats_.values()].map((s) => ({ ...s }))
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    await this.syncing?.catch(() => {})
+    await Promise.all([...this.relays.values()].map((r) => r.stop()))
+    this.relays.clear()
+    this.flush()
+  }
+}
+
+const relayKey = (name: string, p: ListeningPort) => `${name}/${p.proto}/${p.port}`
+
+let nextMsg = 0
+const msgId = () => `relay-${process.pid}-${++nextMsg}`
+
+/** The relay of one port of one instance (b): every other instance's traffic to b:dport comes here. */
+class PortRelay {
+  readonly proto: 'tcp' | 'udp'
+  readonly dport: number
+  /** The relay's own port on the relay host, once listening. */
+  port = 0
+  private server?: Server
+  private udp?: UdpSocket
+  private readonly sockets = new Set<Socket>()
+  private readonly sessions = new Map<string, UdpSession>()
+  private sweep?: ReturnType<typeof setInterval>
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+
+  constructor(
+    private readonly hub: RelayHub,
+    readonly target: string,
+    p: ListeningPort,
+  ) {
+    this.proto = p.proto
+    this.dport = p.port
+  }
+
+  private get targetIp(): string {
+    return this.hub.instance(this.target)?.ip ?? '0.0.0.0'
+  }
+
+  async start(): Promise<void> {
+    const host = this.hub.init.relayHost
+    if (this.proto === 'tcp') {
+      const server = createServer((sock) => this.accept(sock))
+      server.on('error', () => {})
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(0, host, () => resolve())
+      })
+      this.server = server
+      this.port = (server.address() as { port: number }).port
+      return
+    }
+    const sock = createSocket('udp4')
+    sock.on('message', (msg, rinfo) => this.datagram(msg, rinfo))
+    sock.on('error', () => {})
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject)
+      sock.bind(0, host, () => resolve())
+    })
+    this.udp = sock
+    this.port = sock.address().port
+    this.sweep = setInterval(() => {
+      const now = Date.now()
+      for (const [k, s] of this.sessions)
+        if (now - s.last > UDP_SESSION_IDLE_MS) {
+          s.up.close()
+          this.sessions.delete(k)
+        }
+    }, 10_000)
+    this.sweep.unref?.()
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (ms <= 0) return fn()
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    this.timers.add(t)
+  }
+
+  private delayOf(rule: LinkRule): number {
+    const r = this.hub.random
+    let d = rule.delayMs + (rule.jitterMs > 0 ? (r() * 2 - 1) * rule.jitterMs : 0)
+    if (rule.reorder > 0 && r() < rule.reorder) d += Math.max(2 * rule.jitterMs, rule.delayMs, 20)
+    return Math.max(0, d)
+  }
+
+  private drop(from: string, to: string, reason: string, m: ObservedMessage): void {
+    this.hub.record(
+      {
+        ts: Date.now(),
+        node: from,
+        proto: m.proto,
+        kind: 'drop',
+        msgId: m.msgId ?? msgId(),
+        src: from,
+        dst: to,
+        bytes: m.bytes,
+        transport: this.proto,
+        reason,
+        type: m.type,
+      },
+      this.dport,
+    )
+  }
+
+  private delivered(from: string, to: string, m: ObservedMessage, sentAt: number): void {
+    const id = m.msgId ?? msgId()
+    const common = {
+      proto: m.proto,
+      msgId: id,
+      src: from,
+      dst: to,
+      bytes: m.bytes,
+      transport: this.proto,
+      type: m.type,
+    }
+    this.hub.record({ ...common, ts: sentAt, node: from, kind: 'send' }, this.dport)
+    this.hub.record({ ...common, ts: Date.now(), node: to, kind: 'recv' }, this.dport)
+  }
+
+  // ---- UDP ----
+
+  private datagram(msg: Buffer, rinfo: RemoteInfo): void {
+    const a = this.hub.nameOf(rinfo.address)
+    const key = `${rinfo.address}:${rinfo.port}`
+    let s = this.sessions.get(key)
+    if (!s) {
+      if (this.sessions.size >= UDP_MAX_SESSIONS) {
+        const oldest = this.sessions.keys().next().value as string
+        this.sessions.get(oldest)?.up.close()
+        this.sessions.delete(oldest)
+      }
+      const up = createSocket('udp4')
+      up.on('error', () => {})
+      const session: UdpSession = { up, last: Date.now(), addr: rinfo.address, port: rinfo.port, from: a }
+      // b's answers to a go back through b's rule for a, out of the relay socket a wrote to.
+      up.on('message', (reply) => {
+        session.last = Date.now()
+        this.forwardDatagram(this.target, a, reply, (buf) => this.udp?.send(buf, session.port, session.addr))
+      })
+      up.bind(0, this.hub.init.relayHost)
+      s = session
+      this.sessions.set(key, s)
+    }
+    s.last = Date.now()
+    const up = s.up
+    this.forwardDatagram(a, this.target, msg, (buf) => up.send(buf, this.dport, this.targetIp))
+  }
+
+  private forwardDatagram(from: string, to: string, msg: Buffer, send: (b: Buffer) => void): void {
+    const seen = observeDatagram(msg, this.targetIp)
+    const sentAt = Date.now()
+    if (this.hub.links.partitioned(from, to)) return this.drop(from, to, 'partition', seen)
+    const rule = this.hub.links.ruleFor(from, to)
+    if (rule === NO_RULE) {
+      safeSend(send, msg)
+      return this.delivered(from, to, seen, sentAt)
+    }
+    const table = this.hub.links.tableOf(from)
+    const r = this.hub.random
+    if (rule.dropEvery > 0 && table?.countAndCheckDropEvery(to, rule.dropEvery))
+      return this.drop(from, to, 'drop_every', seen)
+    if (rule.loss > 0 && r() < rule.loss) return this.drop(from, to, 'loss', seen)
+    let payload = msg
+    let type = seen.type
+    if (rule.corrupt > 0 && r() < rule.corrupt && msg.length > 0) {
+      payload = Buffer.from(msg)
+      const i = Math.floor(r() * payload.length)
+      payload[i] = payload[i]! ^ (1 << Math.floor(r() * 8))
+      type = `${seen.type} (corrupted)`
+    }
+    const rateDelay = table ? table.rateDelay(to, sentAt, msg.length + 28, rule.rateBps) : 0
+    const copies = rule.duplicate > 0 && r() < rule.duplicate ? 2 : 1
+    for (let i = 0; i < copies; i++)
+      this.later(rateDelay + this.delayOf(rule), () => {
+        safeSend(send, payload)
+        this.delivered(from, to, { ...seen, type: i === 1 ? `${type} (duplicate)` : type }, sentAt)
+      })
+  }
+
+  // ---- TCP ----
+
+  private accept(down: Socket): void {
+    down.on('error', () => {})
+    const a = this.hub.nameOf(down.remoteAddress)
+    const b = this.target
+    const connectMsg: ObservedMessage = { proto: 'tcp', type: 'connect', bytes: 0 }
+    if (this.hub.links.partitioned(a, b)) {
+      this.drop(a, b, 'partition', connectMsg)
+      down.resetAndDestroy()
+      return
+    }
+    const up = connect({ host: this.targetIp, port: this.dport, localAddress: this.hub.init.relayHost })
+    up.on('error', () => {})
+    this.sockets.add(down)
+    this.sockets.add(up)
+    let cut = false
+    const cutBoth = () => {
+      if (cut) return
+      cut = true
+      down.resetAndDestroy()
+      up.resetAndDestroy()
+    }
+    const close = () => {
+      this.sockets.delete(down)
+      this.sockets.delete(up)
+    }
+    down.once('close', close)
+    up.once('close', close)
+    up.once('error', () => down.resetAndDestroy())
+    down.once('error', () => up.resetAndDestroy())
+    new TcpDirection(this, down, up, a, b, cutBoth)
+    new TcpDirection(this, up, down, b, a, cutBoth)
+  }
+
+  /** Used by TcpDirection. */
+  tcpHooks() {
+    return {
+      hub: this.hub,
+      later: (ms: number, fn: () => void) => this.later(ms, fn),
+      drop: (f: string, t: string, reason: string, m: ObservedMessage) => this.drop(f, t, reason, m),
+      delivered: (f: string, t: string, m: ObservedMessage, at: number) => this.delivered(f, t, m, at),
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    if (this.sweep) clearInterval(this.sweep)
+    for (const s of this.sockets) s.destroy()
+    for (const s of this.sessions.values()) s.up.close()
+    this.sessions.clear()
+    if (this.udp) this.udp.close()
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()))
+  }
+}
+
+interface UdpSession {
+  up: UdpSocket
+  last: number
+  addr: string
+  port: number
+  from: string
+}
+
+function safeSend(send: (b: Buffer) => void, b: Buffer): void {
+  try {
+    send(b)
+  } catch {
+    // the socket closed meanwhile
+  }
+}
+
+/** One direction of a relayed TCP connection: shapes its chunks in order and decodes them. */
+class TcpDirection {
+  private releaseAt = 0
+  private queued = 0
+  private lossStreak = 0
+  private readonly decoder = new StreamDecoder()
+
+  constructor(
+    relay: PortRelay,
+    src: Socket,
+    private readonly dst: Socket,
+    from: string,
+    to: string,
+    cutBoth: () => void,
+  ) {
+    const h = relay.tcpHooks()
+    src.on('data', (chunk: Buffer) => {
+      const links = h.hub.links
+      const now = Date.now()
+      const seen = this.decoder.push(chunk)
+      if (links.partitioned(from, to)) {
+        h.drop(from, to, 'partition', { proto: 'tcp', type: 'cut', bytes: chunk.length })
+        return cutBoth()
+      }
+      const rule = links.ruleFor(from, to)
+      if (rule === NO_RULE && this.queued === 0) {
+        this.write(chunk)
+        for (const m of seen) h.delivered(from, to, m, now)
+        return
+      }
+      let extra = 0
+      const lost =
+        (rule.loss > 0 && h.hub.random() < rule.loss) || (rule.corrupt > 0 && h.hub.random() < rule.corrupt)
+      if (lost) {
+        // The segment is lost (or fails its checksum) and sent again after a timeout that doubles.
+        extra = Math.min(TCP_MAX_RTO_MS, TCP_RTO_MS * 2 ** this.lossStreak)
+        this.lossStreak = Math.min(this.lossStreak + 1, 8)
+        h.drop(from, to, rule.loss > 0 ? 'loss' : 'corrupt', {
+          proto: seen[0]?.proto ?? 'tcp',
+          type: 'segment (retransmitted)',
+          bytes: chunk.length,
+        })
+      } else this.lossStreak = 0
+      const rate = links.tableOf(from)?.rateDelay(to, now, chunk.length + 40, rule.rateBps) ?? 0
+      const delay = rule.delayMs + (rule.jitterMs > 0 ? (h.hub.random() * 2 - 1) * rule.jitterMs : 0)
+      // A stream keeps its order: a chunk never leaves before the one ahead of it.
+      const at = Math.max(this.releaseAt, now + Math.max(0, delay) + extra + rate)
+      this.releaseAt = at
+      this.queued += chunk.length
+      if (this.queued > TCP_MAX_QUEUED_BYTES) src.pause()
+      h.later(at - Date.now(), () => {
+        this.queued -= chunk.length
+        if (this.queued <= TCP_MAX_QUEUED_BYTES / 2 && src.isPaused()) src.resume()
+        this.write(chunk)
+        for (const m of seen) h.delivered(from, to, m, now)
+      })
+    })
+    src.on('end', () => {
+      const finish = () => {
+        for (const m of this.decoder.end()) h.delivered(from, to, m, Date.now())
+        if (!dst.destroyed) dst.end()
+      }
+      h.later(this.releaseAt - Date.now(), finish)
+    })
+  }
+
+  private write(chunk: Buffer): void {
+    if (!this.dst.destroyed) this.dst.write(chunk)
+  }
+}
