@@ -12,6 +12,9 @@ import { createServer, type Server } from 'node:http'
 import { ClusterError, ClusterRunningError, InvalidArgumentError } from '../core/errors.js'
 import { loopbackHost } from '../core/ids.js'
 import {
+  bearerMatches,
+  newControlToken,
+  removeControlToken,
   isAlive,
   logDir,
   readCluster,
@@ -546,20 +549,37 @@ export class ForeignCluster {
     return this.relays?.stats() ?? []
   }
 
+  /**
+   * The control API on 127.0.0.1 for the CLI in other terminals. Every request must carry this
+   * run's control token (<stateDir>/control.token, 0600), checked on the headers before anything
+   * else; nothing a request sends can throw out of the handler.
+   */
   private async startControl(): Promise<void> {
+    const token = newControlToken(this.spec.stateDir)
     const server = createServer((req, res) => {
       const reply = (status: number, body: unknown) => {
-        if (res.headersSent) return
-        res.writeHead(status, { 'content-type': 'application/json' })
+        if (res.headersSent || res.destroyed) return
+        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
         res.end(JSON.stringify(body))
+      }
+      req.on('error', () => {})
+      res.on('error', () => {})
+      if (!bearerMatches(req.headers.authorization, token)) {
+        req.resume()
+        return reply(401, {
+          error: 'unauthorized',
+          message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
+        })
       }
       let body = ''
       req.setEncoding('utf8')
       req.on('data', (c: string) => {
         body += c
-        if (body.length > 16_384) req.destroy()
+        if (body.length > 16_384) {
+          reply(413, { error: 'body_too_large', message: 'body over 16384 bytes' })
+          req.destroy()
+        }
       })
-      req.on('error', () => {})
       req.on('end', () => {
         void this.handleControl(req.method ?? 'GET', req.url ?? '/', body).then(
           ([status, out]) => reply(status, out),
@@ -573,6 +593,10 @@ export class ForeignCluster {
         )
       })
     })
+    server.requestTimeout = 120_000
+    server.headersTimeout = 10_000
+    server.maxConnections = 64
+    server.on('clientError', (_err, socket) => socket.destroy())
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
@@ -677,7 +701,10 @@ export class ForeignCluster {
     this.control?.closeAllConnections()
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))
     const rec = readCluster(this.spec.stateDir)
-    if (!rec || rec.supervisorPid === process.pid) removeCluster(this.spec.stateDir)
+    if (!rec || rec.supervisorPid === process.pid) {
+      removeCluster(this.spec.stateDir)
+      if (this.control) removeControlToken(this.spec.stateDir)
+    }
   }
 }
 

@@ -276,7 +276,7 @@ export async function clusterStatus(rec: ClusterRecord): Promise<StatusRow[]> {
 
 async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
-  if (isForeignRecord(rec)) return statusForeign(rec, o)
+  if (isForeignRecord(rec)) return statusForeign(stateDirOf(cmd), rec, o)
   const rows = await clusterStatus(rec)
   const dead = rows.filter((r) => r.state === 'dead').length
   if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })

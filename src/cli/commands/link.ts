@@ -7,6 +7,7 @@ import { parseDuration } from '../../core/options.js'
 import { parseRate, type LinkRule } from '../../link/emulator.js'
 import { callNode, intOption, numberOption, stateDirOf, NodeApiError } from '../context.js'
 import { color, printJson, table } from '../output.js'
+import { callSupervisor } from './run.js'
 
 interface LinkSetOptions {
   all?: boolean
@@ -27,13 +28,13 @@ const ruleText = (r: LinkRule) =>
 
 /** A cluster of `distlab run`: its supervisor applies the rules in its relays. */
 async function foreignLink(
+  dir: string,
   rec: ClusterRecord,
   method: 'GET' | 'PUT' | 'POST',
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  if (!rec.controlUrl) throw new InvalidArgumentError('this cluster has no control API')
-  return callNode(rec.controlUrl, method, path, body, 15_000)
+  return callSupervisor(dir, rec, method, path, body, 15_000)
 }
 
 async function eachNode<T>(
@@ -69,7 +70,7 @@ async function linkSet(
     if (!o.all && (!a || !b))
       throw new InvalidArgumentError('give two instances (distlab link set node1 node2 --loss 0.1) or --all')
     if (!o.all && a === b) throw new InvalidArgumentError('a link joins two different nodes')
-    const r = (await foreignLink(rec, 'PUT', '/link', {
+    const r = (await foreignLink(stateDirOf(cmd), rec, 'PUT', '/link', {
       from: o.all ? '*' : a,
       to: o.all ? '*' : b,
       both: !o.all && !o.oneWay,
@@ -130,7 +131,7 @@ async function linkSet(
 async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
   if (rec.mode === 'foreign') {
-    const r = (await foreignLink(rec, 'GET', '/link')) as {
+    const r = (await foreignLink(stateDirOf(cmd), rec, 'GET', '/link')) as {
       rules: Array<{ from: string; to: string; rule: LinkRule }>
       partition: string[][]
       traffic: Array<{
@@ -208,7 +209,8 @@ async function partition(cmd: Command, groups: string[], o: { json?: boolean }):
   if (parsed.length < 2)
     throw new InvalidArgumentError('give at least two groups: distlab partition node1,node2 node3,node4')
   for (const g of parsed) for (const n of g) findNode(rec, n)
-  if (rec.mode === 'foreign') await foreignLink(rec, 'POST', '/partition', { groups: parsed })
+  if (rec.mode === 'foreign')
+    await foreignLink(stateDirOf(cmd), rec, 'POST', '/partition', { groups: parsed })
   else
     await eachNode(
       rec,
@@ -224,7 +226,7 @@ async function partition(cmd: Command, groups: string[], o: { json?: boolean }):
 
 async function heal(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
-  if (rec.mode === 'foreign') await foreignLink(rec, 'POST', '/heal', {})
+  if (rec.mode === 'foreign') await foreignLink(stateDirOf(cmd), rec, 'POST', '/heal', {})
   else
     await eachNode(
       rec,

@@ -9,7 +9,9 @@ import { BIN_PATH } from '../../cluster/local.js'
 import {
   isAlive,
   readCluster,
+  readControlToken,
   removeCluster,
+  removeControlToken,
   requireCluster,
   type ClusterRecord,
 } from '../../cluster/state.js'
@@ -41,6 +43,24 @@ interface RunOptions {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
+
+/** Calls the supervisor of a `distlab run` cluster with the run's control token. */
+export async function callSupervisor<T = unknown>(
+  dir: string,
+  rec: ClusterRecord,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+): Promise<T> {
+  if (!rec.controlUrl) throw new ClusterError('this cluster has no control API')
+  const token = readControlToken(dir)
+  if (!token)
+    throw new ClusterError(
+      `cannot read the control token in ${dir} (control.token): run this as the user who started the cluster`,
+    )
+  return callNode<T>(rec.controlUrl, method, path, body, timeoutMs, { authorization: `Bearer ${token}` })
+}
 
 export function isForeignRecord(rec: ClusterRecord | undefined): boolean {
   return rec?.mode === 'foreign'
@@ -213,6 +233,7 @@ export async function downForeign(cmd: Command, rec: ClusterRecord, o: { json?: 
   }
   const { killed } = await cleanupForeign(dir, rec)
   removeCluster(dir)
+  removeControlToken(dir)
   if (o.json) printJson({ stopped: rec.nodes.length, running: false, leftoversKilled: killed })
   else process.stdout.write(`stopped ${rec.nodes.length} instances; nothing left running\n`)
 }
@@ -228,12 +249,13 @@ interface ForeignNodeView {
 }
 
 /** `distlab status` on a foreign cluster. */
-export async function statusForeign(rec: ClusterRecord, o: { json?: boolean }): Promise<void> {
-  const r = await callNode<{ nodes: ForeignNodeView[]; isolated: boolean; note?: string; runId?: string }>(
-    rec.controlUrl!,
-    'GET',
-    '/nodes',
-  )
+export async function statusForeign(dir: string, rec: ClusterRecord, o: { json?: boolean }): Promise<void> {
+  const r = await callSupervisor<{
+    nodes: ForeignNodeView[]
+    isolated: boolean
+    note?: string
+    runId?: string
+  }>(dir, rec, 'GET', '/nodes')
   const dead = r.nodes.filter((n) => !n.running).length
   if (o.json) printJson({ mode: 'foreign', kind: rec.foreign?.kind, startedAt: rec.startedAt, ...r })
   else {
@@ -263,10 +285,10 @@ async function pauseResume(
   action: 'pause' | 'resume',
   o: { json?: boolean },
 ): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
-  if (!isForeignRecord(rec) || !rec.controlUrl)
-    throw new ClusterError(`${action} works on clusters started by \`distlab run\``)
-  const r = await callNode(rec.controlUrl, 'POST', `/nodes/${encodeURIComponent(name)}/${action}`, {}, 30_000)
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
+  if (!isForeignRecord(rec)) throw new ClusterError(`${action} works on clusters started by \`distlab run\``)
+  const r = await callSupervisor(dir, rec, 'POST', `/nodes/${encodeURIComponent(name)}/${action}`, {})
   if (o.json) printJson(r)
   else process.stdout.write(`${name} ${action === 'pause' ? 'paused (SIGSTOP)' : 'resumed (SIGCONT)'}\n`)
 }
