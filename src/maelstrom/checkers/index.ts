@@ -7,6 +7,7 @@ import { checkUniqueIds } from './unique-ids.js'
 import { checkBroadcast, checkGSet } from './set-full.js'
 import { checkGCounter, checkPnCounter } from './counter.js'
 import { checkLinKv } from './lin-kv.js'
+import { checkKafka } from './kafka.js'
 
 export type { Checker, CheckOptions, CheckResult } from './types.js'
 export { opStats, quantiles, resolveCheckOptions, DEFAULT_TIME_BUDGET_MS } from './common.js'
@@ -15,6 +16,7 @@ export { checkUniqueIds } from './unique-ids.js'
 export { checkBroadcast, checkGSet, checkSetFull } from './set-full.js'
 export { checkGCounter, checkPnCounter } from './counter.js'
 export { checkLinKv } from './lin-kv.js'
+export { checkKafka } from './kafka.js'
 
 export const checkers: Record<string, Checker> = {
   echo: checkEcho,
@@ -24,6 +26,7 @@ export const checkers: Record<string, Checker> = {
   'g-counter': checkGCounter,
   'pn-counter': checkPnCounter,
   'lin-kv': checkLinKv,
+  kafka: checkKafka,
 }
 
 /** The checker for a Maelstrom workload name, or undefined. */
