@@ -418,7 +418,6 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   try {
     workloadResult = checkerFor(init.workload)(history, {
       timeBudgetMs: init.checkerBudgetMs ?? 30_000,
-      nodes: nodeIds,
     })
   } catch (err) {
     workloadResult = {

@@ -1,9 +1,10 @@
-// Which checker judges a workload's history. The checkers are pure functions over a history
-// (src/maelstrom/checkers/, one per workload); until one exists for a workload its verdict is
-// `unknown`, never a guess.
+// Which checker judges a workload's history: the workload's checker (src/maelstrom/checkers/, pure
+// functions over a history), or, for a workload without one in this build, an `unknown` verdict,
+// never a guess.
 import type { CheckResult, History } from './history.js'
+import { checkerFor as workloadChecker, type CheckOptions } from './checkers/index.js'
 
-export type Checker = (history: History, opts?: Record<string, unknown>) => CheckResult
+export type Checker = (history: History, opts?: CheckOptions) => CheckResult
 
 const noChecker: Checker = () => ({
   valid: 'unknown',
@@ -11,6 +12,6 @@ const noChecker: Checker = () => ({
   reason: 'no checker for this workload in this build',
 })
 
-export function checkerFor(_workload: string): Checker {
-  return noChecker
+export function checkerFor(workload: string): Checker {
+  return workloadChecker(workload) ?? noChecker
 }

@@ -16,6 +16,7 @@ for (const [lang, bin] of [
     const r = await shortRun({ workload: 'echo', bin, nodeCount: 2, concurrency: 2 })
     assert.ok(r.stats.count >= 10, `only ${r.stats.count} operations`)
     assert.equal(r.stats['ok-count'], r.stats.count)
+    assert.equal(r.valid, true, r.summary)
     const history = JSON.parse(readFileSync(r.run.history, 'utf8')) as History
     const invokes = new Map(history.filter((o) => o.type === 'invoke').map((o) => [o.process, o]))
     for (const op of history.filter((o) => o.type === 'ok')) {

@@ -25,6 +25,7 @@ for (const [lang, bin] of [
     const ids = oks(historyOf(r), 'generate').map((o) => JSON.stringify(o.value))
     assert.ok(ids.length >= 10, `only ${ids.length} ids`)
     assert.equal(new Set(ids).size, ids.length)
+    assert.equal(r.valid, true)
   })
 }
 
@@ -52,6 +53,7 @@ test('broadcast under --nemesis partition: a gossiping Python node has every ack
     assert.deepEqual(missing, [], `${node} misses ${missing.join(', ')}`)
   }
   assert.ok(r.net.servers['send-count'] > 0, 'the nodes gossiped over distlab frames')
+  assert.equal(r.valid, true, r.summary)
 })
 
 test('broadcast: a Node gossiping node delivers every value to every node', async () => {
@@ -66,6 +68,7 @@ test('broadcast: a Node gossiping node delivers every value to every node', asyn
       `${node}'s final read`,
     )
   }
+  assert.equal(r.valid, true, r.summary)
 })
 
 test('broadcast: a node that forgets to gossip leaves acknowledged values missing from the final reads', async () => {
@@ -80,6 +83,10 @@ test('broadcast: a node that forgets to gossip leaves acknowledged values missin
   }
   assert.ok(missing > 0, 'values are missing')
   assert.equal(r.net.servers['send-count'], 0, 'no message between nodes')
+  assert.equal(r.valid, false)
+  const lost = r.workloadResult.anomalies.lost as Array<{ element: number }>
+  assert.ok(lost.length > 0, 'the lost values are named')
+  assert.ok(acked.includes(lost[0]!.element))
 })
 
 for (const [file, broken] of [
@@ -103,5 +110,27 @@ for (const [file, broken] of [
     }
     // The services are reached over the network: the node's seq-kv calls are frames too.
     assert.ok(r.net.all['send-count'] > 2 * r.stats.count)
+    assert.equal(r.valid, !broken, r.summary)
   })
 }
+
+test('lin-kv: a node that proxies to the lin-kv service is linearizable', async () => {
+  const r = await shortRun({ workload: 'lin-kv', bin: py('lin_kv_proxy.py'), rate: 30 })
+  assert.ok(r.stats['ok-count'] >= 10)
+  assert.equal(r.valid, true, r.summary)
+})
+
+test('lin-kv: a node answering reads from a stale replica is caught with a non-linearizable history', async () => {
+  // Writes spread over three nodes and few keys: another node's write soon makes a replica stale.
+  const r = await shortRun({
+    workload: 'lin-kv',
+    bin: py('lin_kv_stale.py'),
+    rate: 40,
+    keyCount: 1,
+    timeLimitS: 4,
+  })
+  assert.equal(r.valid, false, r.summary)
+  const witness = r.workloadResult.anomalies.nonlinearizable as Array<{ key: unknown; ops: unknown[] }>
+  assert.ok(witness.length > 0)
+  assert.ok(witness[0]!.ops.length >= 2, 'the witness holds the operations that cannot be ordered')
+})
