@@ -1,4 +1,4 @@
-/* global window, document, location, EventSource, requestAnimationFrame */
+/* global window, document, location, EventSource, requestAnimationFrame, URLSearchParams, sessionStorage */
 // distlab dashboard: plain browser JavaScript, no build step, no external requests. The master's
 // dashboard server pushes one aggregated tick every 250 ms over server-sent events (/api/stream);
 // this file draws the topology with animated flows, the counters, a sequence diagram and charts,
@@ -731,11 +731,26 @@ function toast(msg, ok) {
   while ($('#toasts').children.length > 4) $('#toasts').lastChild.remove()
 }
 
+// Actions carry the page token the dashboard issues at api/session; a keyed cluster issues it
+// only to a page opened with #key=<token> (what `distlab token` prints).
+let pageToken
+async function session() {
+  if (pageToken) return pageToken
+  // The key survives the page's own #/runs navigation for this tab only.
+  const key = new URLSearchParams(location.hash.slice(1)).get('key') ?? sessionStorage.getItem('distlab-key')
+  if (key) sessionStorage.setItem('distlab-key', key)
+  const res = await fetch('api/session', { headers: key ? { authorization: `Bearer ${key}` } : {} })
+  const json = await res.json().catch(() => ({}))
+  if (!res.ok) throw new Error(json.message ?? `HTTP ${res.status}`)
+  pageToken = json.token
+  return pageToken
+}
+
 async function act(body) {
   try {
     const res = await fetch('api/action', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-distlab-token': await session() },
       body: JSON.stringify(body),
     })
     const json = await res.json().catch(() => ({}))

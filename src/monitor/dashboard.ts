@@ -4,6 +4,9 @@
 // supervisor's control API (the browser cannot call other origins itself).
 import { fastify, type FastifyInstance, type FastifyReply } from 'fastify'
 import { readFile } from 'node:fs/promises'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import { existsSync } from 'node:fs'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +17,8 @@ import { checkPort, checkString } from '../core/options.js'
 import { named, type Logger } from '../core/logger.js'
 import { wrapSocketError, DistlabError } from '../core/errors.js'
 import { parseBody, HttpBodyError } from '../node/http.js'
+import { capConnections, httpServerLimits } from '../node/http-limits.js'
+import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
 import { analyzeEvents } from './analyzer.js'
@@ -43,6 +48,30 @@ export interface DashboardInit {
   tickMs?: number
   /** When the port is taken, listen on a free one instead of failing. @default true */
   fallbackPort?: boolean
+  /**
+   * Host names (besides IP addresses, `localhost` and this machine's name) a browser may use to
+   * reach the dashboard; any other `Host` is refused, so that a DNS-rebinding page cannot drive
+   * it. @default none
+   */
+  allowedHosts?: string[]
+}
+
+/** Header carrying the per-page token the dashboard issues at GET /api/session. */
+export const PAGE_TOKEN_HEADER = 'x-distlab-token'
+
+/** The host name of a `Host` header or an origin's host (`[::1]:8080` → `::1`). */
+function hostnameOf(host: string): string {
+  const h = host.trim().toLowerCase()
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined)
+  const i = h.lastIndexOf(':')
+  return i >= 0 && h.indexOf(':') === i ? h.slice(0, i) : h
+}
+
+function sameSecret(given: string | undefined, want: string): boolean {
+  if (typeof given !== 'string' || given.length > 256) return false
+  const a = Buffer.from(given, 'utf8')
+  const b = Buffer.from(want, 'utf8')
+  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 /** Where the front end lives: web/ at the package root (from src/ or from dist/src/). */
@@ -157,6 +186,9 @@ export class Dashboard implements Startable {
   private readonly webDir: string
   private readonly log: Logger
   private boundUrl?: string
+  /** Issued to pages at GET /api/session; every action must carry it (or the cluster's token). */
+  private readonly pageToken = randomBytes(24).toString('base64url')
+  private readonly allowedHosts: Set<string>
 
   constructor(
     private readonly master: Node,
@@ -168,6 +200,25 @@ export class Dashboard implements Startable {
     this.webDir = init.webDir ?? defaultWebDir()
     this.live = new LiveAggregator(this.tickMs)
     this.log = named(master.logger, 'distlab:dashboard')
+    this.allowedHosts = new Set(
+      ['localhost', hostname(), ...(init.allowedHosts ?? [])].map((h) => h.toLowerCase()),
+    )
+  }
+
+  /**
+   * True for a `Host` a browser uses when it meant to reach this dashboard: an IP address,
+   * localhost, this machine's name, or a name allowed in the options. A rebinding attacker's page
+   * sends its own domain name and is refused.
+   */
+  hostAllowed(host: string | undefined): boolean {
+    if (typeof host !== 'string' || host.length === 0 || host.length > 300) return false
+    const name = hostnameOf(host)
+    return isIP(name) !== 0 || this.allowedHosts.has(name) || name.endsWith('.localhost')
+  }
+
+  /** True when the request carries the cluster's bearer token (keyed clusters only). */
+  private clusterBearer(authorization: string | undefined): boolean {
+    return this.master.guard?.keyring.acceptsBearer(authorization) ?? false
   }
 
   /** The dashboard's URL; valid after start(). */
@@ -177,7 +228,9 @@ export class Dashboard implements Startable {
 
   async start(): Promise<void> {
     if (this.app) return
-    const app = fastify({ logger: false, forceCloseConnections: true })
+    const app = fastify({ logger: false, forceCloseConnections: true, ...httpServerLimits() })
+    capConnections(app.server)
+    limitConnectionsPerAddress(app.server)
     this.routes(app)
     try {
       await app.listen({ host: this.host, port: this.port })
@@ -459,6 +512,51 @@ export class Dashboard implements Startable {
       return reply
         .code(status)
         .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message })
+    })
+
+    // Every request: a Host this dashboard answers to (DNS rebinding). Every change: no foreign
+    // Origin (CSRF) and the page's token, or the cluster's bearer token.
+    app.addHook('onRequest', async (req, reply) => {
+      if (!this.hostAllowed(req.headers.host))
+        return reply.code(403).send({
+          error: 'bad_host',
+          message: `the dashboard does not answer to Host ${String(req.headers.host ?? '').slice(0, 100)}`,
+        })
+      if (req.method === 'GET' || req.method === 'HEAD') return
+      const origin = req.headers.origin
+      if (origin !== undefined) {
+        let ok: boolean
+        try {
+          ok = new URL(origin).host.toLowerCase() === String(req.headers.host).toLowerCase()
+        } catch {
+          ok = false
+        }
+        if (!ok)
+          return reply.code(403).send({
+            error: 'bad_origin',
+            message: `actions are only taken from the dashboard's own page (Origin ${origin.slice(0, 100)})`,
+          })
+      }
+      const page = req.headers[PAGE_TOKEN_HEADER]
+      if (sameSecret(typeof page === 'string' ? page : undefined, this.pageToken)) return
+      if (this.clusterBearer(req.headers.authorization)) return
+      return reply.code(401).send({
+        error: 'unauthorized',
+        message: this.master.guard
+          ? 'this cluster has a key: open the dashboard with #key=<token> (`distlab token`) or send Authorization: Bearer <token>'
+          : `send the page token from GET /api/session in the ${PAGE_TOKEN_HEADER} header`,
+      })
+    })
+
+    // The page's token: to any same-host caller of an open cluster (a foreign page cannot read
+    // it: no CORS, and rebinding is refused above), to holders of the key on a keyed one.
+    app.get('/api/session', async (req, reply) => {
+      if (this.master.guard && !this.clusterBearer(req.headers.authorization))
+        return reply.code(401).send({
+          error: 'unauthorized',
+          message: 'this cluster has a key: open the dashboard with #key=<token> (`distlab token`)',
+        })
+      return { token: this.pageToken, header: PAGE_TOKEN_HEADER, keyed: this.master.guard !== undefined }
     })
 
     app.get('/api/state', async () => this.state())

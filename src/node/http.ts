@@ -8,7 +8,8 @@ import { named } from '../core/logger.js'
 import { DistlabError, TimeoutError } from '../core/errors.js'
 import { ALL_LINKS } from '../link/emulator.js'
 import type { TelemetryBatch } from '../monitor/telemetry.js'
-import { isLoopback, limitConnectionsPerAddress } from '../core/url-guard.js'
+import { limitConnectionsPerAddress } from '../core/url-guard.js'
+import { capConnections, httpServerLimits } from './http-limits.js'
 
 /** Largest request body, in bytes (telemetry batches excepted). */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -82,7 +83,13 @@ const TelemetryBody = z.object({
 })
 
 export function buildHttpApi(node: Node): FastifyInstance {
-  const app = fastify({ logger: false, bodyLimit: MAX_BODY_BYTES, forceCloseConnections: true })
+  const app = fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    forceCloseConnections: true,
+    ...httpServerLimits(),
+  })
+  capConnections(app.server)
   const log = named(node.logger, 'distlab:http')
 
   const reject = (
@@ -145,7 +152,8 @@ export function buildHttpApi(node: Node): FastifyInstance {
         'this cluster has a key: send Authorization: Bearer <token> (`distlab token` prints it)',
       )
     })
-  if (!isLoopback(node.httpHost))
+  // Per address too, on loopback as well: any local process can connect.
+  if (node.httpHost !== undefined)
     limitConnectionsPerAddress(app.server, undefined, () =>
       node.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
         route: 'connection',

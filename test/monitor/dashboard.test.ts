@@ -8,13 +8,14 @@ import { Node } from '../../src/node/node.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import { LiveAggregator } from '../../src/monitor/live.js'
 import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
-import { getJson, postJson, scratchDir, waitFor } from '../helpers.js'
+import { getJson, scratchDir, waitFor } from '../helpers.js'
 
 const dir = scratchDir('distlab-dashboard-')
 let master: Node
 let node1: Node
 let extras: MasterExtras
 let url = ''
+let token = ''
 
 before(async () => {
   master = new Node({ name: 'master', host: '127.70.5.1', httpPort: 0, framePort: 0 })
@@ -34,7 +35,17 @@ before(async () => {
   })
   await extras.start()
   url = extras.dashboard.url
+  token = (await getJson<{ token: string }>(`${url}/api/session`)).body.token
 })
+
+/** POST /api/action as the page does: with the page token the dashboard issued. */
+function act<T = unknown>(body: unknown): Promise<{ status: number; body: T }> {
+  return getJson<T>(`${url}/api/action`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-distlab-token': token },
+    body: JSON.stringify(body),
+  })
+}
 after(async () => {
   await extras?.stop()
   await node1?.stop()
@@ -122,7 +133,7 @@ describe('dashboard server', () => {
           ?.received ?? 0) >= 2,
     )
     await new Promise((r) => setTimeout(r, 300))
-    const r = await postJson<{ ok: boolean; result: { rttMs: number } }>(`${url}/api/action`, {
+    const r = await act<{ ok: boolean; result: { rttMs: number } }>({
       action: 'send',
       kind: 'ping',
       from: 'master',
@@ -141,20 +152,20 @@ describe('dashboard server', () => {
   })
 
   test('controls that cannot work answer with a reason, never a crash', async () => {
-    const kill = await postJson<{ message: string }>(`${url}/api/action`, { action: 'kill', node: 'node1' })
+    const kill = await act<{ message: string }>({ action: 'kill', node: 'node1' })
     assert.equal(kill.status, 501)
     assert.match(kill.body.message, /supervisor/)
-    const noTo = await postJson<{ field: string }>(`${url}/api/action`, {
+    const noTo = await act<{ field: string }>({
       action: 'send',
       kind: 'ping',
       from: 'master',
     })
     assert.equal(noTo.status, 400)
     assert.equal(noTo.body.field, 'to')
-    const bad = await postJson<{ error: string }>(`${url}/api/action`, { action: 'explode' })
+    const bad = await act<{ error: string }>({ action: 'explode' })
     assert.equal(bad.status, 400)
     assert.equal(bad.body.error, 'invalid_body')
-    const ghost = await postJson<{ message: string }>(`${url}/api/action`, {
+    const ghost = await act<{ message: string }>({
       action: 'send',
       kind: 'ping',
       from: 'ghost',
@@ -163,11 +174,11 @@ describe('dashboard server', () => {
     assert.equal(ghost.status, 404)
     assert.match(ghost.body.message, /no node named ghost/)
     // A link cut goes to both ends.
-    const cut = await postJson(`${url}/api/action`, { action: 'link', a: 'master', b: 'node1', cut: true })
+    const cut = await act({ action: 'link', a: 'master', b: 'node1', cut: true })
     assert.equal(cut.status, 200)
     assert.equal(master.links.ruleFor('node1').loss, 1)
     assert.equal(node1.links.ruleFor('master').loss, 1)
-    const heal = await postJson(`${url}/api/action`, { action: 'heal' })
+    const heal = await act({ action: 'heal' })
     assert.equal(heal.status, 200)
     assert.equal(master.links.ruleFor('node1').loss, 0)
   })

@@ -121,9 +121,19 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
 
 function printDashboard(dir: string): void {
   const dash = readDashboardRecord(dir)
+  // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
+  const spec = readClusterKey(dir)
+  let url = dash?.url
+  if (dash && spec) {
+    try {
+      url = `${dash.url}/#key=${new Keyring(spec).current.token}`
+    } catch {
+      // an unreadable key: the plain URL, and the page says what it needs
+    }
+  }
   if (dash)
     process.stdout.write(
-      `\ndashboard: ${color.bold(dash.url)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`,
+      `\ndashboard: ${color.bold(url!)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`,
     )
 }
 

@@ -1,0 +1,45 @@
+// Time and connection bounds for every HTTP server distlab runs (the node API, the master's
+// routes, the bootstrap registry, the dashboard). A loopback address is no shelter: any local
+// process can open connections and send headers one byte at a time (slowloris), so the bounds
+// apply there too.
+import type { Server, ServerOptions } from 'node:http'
+
+/** The Fastify options (HTTP/1 server) that carry the bounds. */
+export interface HttpServerLimits {
+  requestTimeout: number
+  keepAliveTimeout: number
+  connectionTimeout: number
+  http: ServerOptions
+}
+
+/** Longest time to receive a whole request (headers and body), ms. A 16 MiB telemetry batch fits. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000
+/** Longest time to receive a request's headers, ms. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000
+/** An idle keep-alive connection is closed after this long, ms. */
+export const HTTP_KEEPALIVE_TIMEOUT_MS = 5_000
+/** A connection with no traffic either way is closed after this long, ms (streams send keepalives every 15 s). */
+export const HTTP_IDLE_TIMEOUT_MS = 60_000
+/** How often Node checks the two timeouts above, ms (its default, 30 s, lets slow clients linger). */
+export const HTTP_TIMEOUT_CHECK_MS = 1_000
+/** Open connections one server holds at most; more are closed at once. */
+export const HTTP_MAX_CONNECTIONS = 4096
+
+/** Fastify options carrying the bounds above. */
+export function httpServerLimits(): HttpServerLimits {
+  return {
+    requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: HTTP_KEEPALIVE_TIMEOUT_MS,
+    connectionTimeout: HTTP_IDLE_TIMEOUT_MS,
+    http: {
+      requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_MS,
+    },
+  }
+}
+
+/** Caps the open connections of `server` (every address together). */
+export function capConnections(server: Server, max = HTTP_MAX_CONNECTIONS): void {
+  server.maxConnections = max
+}
