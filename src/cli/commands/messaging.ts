@@ -427,6 +427,7 @@ interface BenchBroadcastOptions {
   partitionEvery: string
   kill?: string
   batch?: string
+  coalesce?: string
   durable?: boolean
   recovery: string
   mode: 'inproc' | 'process'
@@ -483,6 +484,7 @@ async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
     tuning.graftTimeoutMs = Math.max(3000, tuning.batchMs * 8)
     tuning.antiEntropyIntervalMs = 5000
   }
+  if (o.coalesce !== undefined) tuning.coalesceMs = parseDuration('--coalesce', o.coalesce)
   const progress = new Progress('broadcast', Math.round(durationMs), { enabled: !o.json })
   const report = await withBenchCluster({ nodes: o.nodes, mode: o.mode, block: o.block }, (nodes, kill) =>
     runBroadcastWorkload({
@@ -919,6 +921,10 @@ export function registerMessagingCommands(program: Command): void {
     .option('--partition-every <d>', 'time between partitions', '10s')
     .option('--kill <n|p%>', 'kill this many nodes (or percent) during the run, one after another')
     .option('--batch <d>', 'batch eager pushes for this long (fewer messages, more latency)')
+    .option(
+      '--coalesce <d>',
+      'pushes to a peer sent a frame less than this ago share the next frame (default 50ms; 0: one frame per push)',
+    )
     .option('--durable', 'acknowledge a broadcast only once a second node holds it (default with --kill)')
     .option('--recovery <d>', 'longest pause after the run for the nodes to converge', '30s')
     .action((o: BenchBroadcastOptions) => benchBroadcast(o))

@@ -45,6 +45,12 @@ export interface BroadcastInit {
   antiEntropyGraceMs?: number
   /** Eager pushes wait this long to share a frame; 0 sends at once, in ms. @default 0 */
   batchMs?: number
+  /**
+   * Without batchMs: a push to a peer sent a frame less than this long ago waits out the rest and
+   * shares one frame with what else goes there; a push to a quiet peer goes at once. 0: off, in ms.
+   * @default 50
+   */
+  coalesceMs?: number
   /** Nodes every other starts with as eager tree peers (the master first, then by name hash). @default 1 */
   treeHubs?: number
   /** UDP port of the ip strategy; 0 turns the ip socket off. @default 7001 */
@@ -84,6 +90,7 @@ export function resolveBroadcastOptions(init: BroadcastInit = {}): BroadcastOpti
       0,
     ),
     batchMs: checkNumber('batchMs', init.batchMs ?? K.BATCH_MS, 0, 60_000),
+    coalesceMs: checkNumber('coalesceMs', init.coalesceMs ?? K.COALESCE_MS, 0, 60_000),
     treeHubs: checkInteger('treeHubs', init.treeHubs ?? K.TREE_HUBS, 1, 1000),
     ipPort: checkPort('ipPort', init.ipPort ?? K.IP_BROADCAST_PORT),
     ipAddress: init.ipAddress === undefined ? undefined : checkString('ipAddress', init.ipAddress),
@@ -102,6 +109,7 @@ export const TUNABLE = [
   'antiEntropyIntervalMs',
   'antiEntropyGraceMs',
   'batchMs',
+  'coalesceMs',
   'receiptTimeoutMs',
 ] as const
 export type BroadcastTuning = Partial<Pick<BroadcastInit, (typeof TUNABLE)[number]>>
@@ -178,8 +186,12 @@ const MsgBody = z.strictObject({
   m: z.array(WireItem).min(1).max(10_000),
   /** Ids the receiver should confirm with a `got`. */
   r: z.array(z.string().max(128)).max(10_000).optional(),
-  /** Set on answers to GRAFTs and anti-entropy: duplicates from these are no reason to prune. */
-  a: z.literal(1).optional(),
+  /**
+   * Not an eager push, so duplicates from it are no reason to prune. 1: the answer to a GRAFT (the
+   * receiver passes it on down the tree); 2: a repair copy (anti-entropy, a durable broadcast's
+   * retry) that the receiver only delivers: passing it on would make cycles in the tree.
+   */
+  a: z.union([z.literal(1), z.literal(2)]).optional(),
   /** The ip strategy's cluster key. */
   c: z.string().max(300).optional(),
 })
@@ -243,6 +255,23 @@ export class Broadcast implements Protocol {
   private lazyPending: Array<{ origin: string; seq: number; hops: number; except: string }> = []
   // Batching of eager pushes.
   private readonly eagerQueue = new Map<string, { items: WireItem[]; receipts: string[] }>()
+  // Coalescing: when each peer was last sent a msg frame, and what waits for it.
+  private readonly lastPushAt = new Map<string, number>()
+  private readonly coalesced = new Map<
+    string,
+    { items: WireItem[]; receipts: string[]; timer: TimerHandle }
+  >()
+  // Gap repair: per origin, the seq below which a repair is already scheduled.
+  private readonly gapPending = new Map<string, number>()
+  private readonly gapTimers = new Set<TimerHandle>()
+  // Anti-entropy pacing.
+  /** Last time a push (not an answer to a digest or GRAFT) brought a new message. */
+  private lastFreshAt = 0
+  /** Last time anything brought a new message. */
+  private lastNewAt = 0
+  private lastDigestAt = 0
+  private aeRounds = 0
+  private aeBackoff = 1
   private batchTimer?: TimerHandle
   private lazyTimer?: TimerHandle
   private aeTimer?: TimerHandle
@@ -299,6 +328,12 @@ export class Broadcast implements Protocol {
     this.batchTimer = this.lazyTimer = this.aeTimer = undefined
     for (const m of this.missing.values()) if (m.timer) this.c.clock.clearTimeout(m.timer)
     this.missing.clear()
+    for (const q of this.coalesced.values()) this.c.clock.clearTimeout(q.timer)
+    this.coalesced.clear()
+    this.lastPushAt.clear()
+    for (const t of this.gapTimers) this.c.clock.clearTimeout(t)
+    this.gapTimers.clear()
+    this.gapPending.clear()
     this.eagerQueue.clear()
     this.lazyPending = []
     this.receipts.clear()
@@ -439,8 +474,11 @@ export class Broadcast implements Protocol {
         continue
       }
       fresh = true
-      this.accept(w, sender)
+      this.accept(w, sender, a === 2)
     }
+    // Only pushes count as not silent: a node cut off from the tree that lives on answers to its own
+    // digests keeps asking every round.
+    if (fresh && !a) this.lastFreshAt = Date.now()
     if (duplicate) this.c.dropped(env, 'duplicate')
     // Plumtree: a duplicate that came by eager push means a redundant tree link; prune it.
     if (duplicate && !a && !fresh && m.some((w) => w.s === 'tree')) this.prune(sender)
@@ -461,7 +499,7 @@ export class Broadcast implements Protocol {
   }
 
   /** A message new to this node: store, deliver, and pass on by its strategy. */
-  private accept(w: WireItem, sender: string | undefined): void {
+  private accept(w: WireItem, sender: string | undefined, repairCopy = false): void {
     const now = Date.now()
     let log = this.origins.get(w.o)
     if (!log) this.origins.set(w.o, (log = { contiguous: 0, items: new Map() }))
@@ -491,6 +529,10 @@ export class Broadcast implements Protocol {
     }
     log.items.set(w.q, item)
     while (log.items.has(log.contiguous)) log.contiguous++
+    if (sender !== undefined) {
+      this.lastNewAt = now
+      if (w.q > log.contiguous) this.repairGap(w.o, w.q, sender)
+    }
     this.stored++
     this.evictIfFull()
     this.deliveries.push(delivery)
@@ -520,7 +562,7 @@ export class Broadcast implements Protocol {
         this.log.warn(`a delivery listener failed: ${(err as Error).message}`)
       }
     }
-    this.forward(w, sender)
+    if (!repairCopy) this.forward(w, sender)
   }
 
   private evictIfFull(): void {
@@ -559,8 +601,13 @@ export class Broadcast implements Protocol {
         const eager = others.filter((p) => this.eager.has(p))
         for (const p of eager) this.push(p, next, durable && p === eager[0])
         if (durable && eager.length === 0 && others.length > 0) this.push(others[0]!, next, true)
-        this.lazyPending.push({ origin: w.o, seq: w.q, hops: w.h, except: sender ?? '' })
-        this.scheduleLazyFlush()
+        // With anti-entropy on, gap repair and digests from silent nodes find what the tree lost, at
+        // no cost while nothing is lost; Plumtree's lazy IHAVEs (a frame per lazy peer per flush,
+        // most of the repair traffic of a healthy tree) run only when anti-entropy is off.
+        if (this.o.antiEntropyIntervalMs <= 0) {
+          this.lazyPending.push({ origin: w.o, seq: w.q, hops: w.h, except: sender ?? '' })
+          this.scheduleLazyFlush()
+        }
         break
       }
       case 'ip':
@@ -585,6 +632,7 @@ export class Broadcast implements Protocol {
           this.known.delete(p)
           this.eager.delete(p)
           this.lazy.delete(p)
+          this.lastPushAt.delete(p)
         }
     }
     return names
@@ -622,11 +670,7 @@ export class Broadcast implements Protocol {
 
   private push(peer: string, w: WireItem, receipt: boolean): void {
     const id = idOf(w.o, w.q)
-    if (this.o.batchMs <= 0) {
-      this.counters.payloadSent++
-      this.sendFrame(peer, 'msg', receipt ? { m: [w], r: [id] } : { m: [w] })
-      return
-    }
+    if (this.o.batchMs <= 0) return this.coalesce(peer, w, receipt ? id : undefined)
     let q = this.eagerQueue.get(peer)
     if (!q) this.eagerQueue.set(peer, (q = { items: [], receipts: [] }))
     q.items.push(w)
@@ -638,6 +682,32 @@ export class Broadcast implements Protocol {
       }, this.o.batchMs)
   }
 
+  /** Sends at once to a quiet peer; otherwise queues until coalesceMs after the last frame there. */
+  private coalesce(peer: string, w: WireItem, receipt: string | undefined): void {
+    const queued = this.coalesced.get(peer)
+    if (queued) {
+      queued.items.push(w)
+      if (receipt) queued.receipts.push(receipt)
+      return
+    }
+    const now = Date.now()
+    const wait = (this.lastPushAt.get(peer) ?? -Infinity) + this.o.coalesceMs - now
+    if (wait <= 0) {
+      this.lastPushAt.set(peer, now)
+      this.counters.payloadSent++
+      this.sendFrame(peer, 'msg', receipt ? { m: [w], r: [receipt] } : { m: [w] })
+      return
+    }
+    const timer = this.c.clock.setTimeout(() => {
+      const q = this.coalesced.get(peer)
+      this.coalesced.delete(peer)
+      if (!q || !this.running) return
+      this.lastPushAt.set(peer, Date.now())
+      this.sendItems(peer, q.items, q.receipts)
+    }, wait)
+    this.coalesced.set(peer, { items: [w], receipts: receipt ? [receipt] : [], timer })
+  }
+
   private flushBatches(): void {
     if (!this.running) return
     const queues = [...this.eagerQueue]
@@ -646,7 +716,7 @@ export class Broadcast implements Protocol {
   }
 
   /** Sends items in frames of about FRAME_TARGET_BYTES each. */
-  private sendItems(peer: string, items: WireItem[], receipts: string[] = [], answer = false): void {
+  private sendItems(peer: string, items: WireItem[], receipts: string[] = [], answer: 0 | 1 | 2 = 0): void {
     let chunk: WireItem[] = []
     let bytes = 0
     const flush = () => {
@@ -655,7 +725,7 @@ export class Broadcast implements Protocol {
       const r = receipts.filter((id) => ids.has(id))
       const body: Record<string, unknown> = { m: chunk }
       if (r.length) body.r = r
-      if (answer) body.a = 1
+      if (answer) body.a = answer
       this.counters.payloadSent += chunk.length
       this.sendFrame(peer, 'msg', body)
       chunk = []
@@ -712,7 +782,10 @@ export class Broadcast implements Protocol {
         return
       }
       let m = this.missing.get(id)
-      if (!m) this.missing.set(id, (m = { announcers: [], hops }))
+      if (!m) {
+        if (this.missing.size >= K.MAX_MISSING) return
+        this.missing.set(id, (m = { announcers: [], hops }))
+      }
       if (!m.announcers.includes(env.src)) m.announcers.push(env.src)
       if (!m.timer)
         m.timer = this.c.clock.setTimeout(() => this.graftTimeout(origin, seq), this.o.graftTimeoutMs)
@@ -752,6 +825,41 @@ export class Broadcast implements Protocol {
     m.timer = this.c.clock.setTimeout(() => this.graftTimeout(origin, seq), K.GRAFT_RETRY_MS)
   }
 
+  /**
+   * Seq `upTo` of `origin` came from `sender` with seqs below it missing here: after graftTimeoutMs
+   * (time for reordered frames) one GRAFT asks the sender for those still missing, then the origin
+   * node. The loss of an origin's last message before it goes quiet is anti-entropy's to find.
+   */
+  private repairGap(origin: string, upTo: number, sender: string): void {
+    const log = this.origins.get(origin)
+    if (!log) return
+    const from = Math.max(log.contiguous, upTo - K.GAP_REPAIR_MAX, this.gapPending.get(origin) ?? 0)
+    if (from >= upTo) return
+    if (!this.gapPending.has(origin) && this.gapPending.size >= K.MAX_MISSING) return
+    this.gapPending.set(origin, upTo)
+    const askers = [sender]
+    const originNode = nameOf(origin)
+    if (originNode !== sender && originNode !== this.c.self.name) askers.push(originNode)
+    const attempt = (delayMs: number) => {
+      const timer = this.c.clock.setTimeout(() => {
+        this.gapTimers.delete(timer)
+        if (!this.running) return
+        const still: Array<[string, number]> = []
+        for (let seq = from; seq < upTo; seq++) if (!this.has(origin, seq)) still.push([origin, seq])
+        const peer = askers.shift()
+        if (still.length === 0 || !peer || !this.c.peers().includes(peer)) {
+          if (this.gapPending.get(origin) === upTo) this.gapPending.delete(origin)
+          return
+        }
+        this.counters.grafts++
+        this.sendFrame(peer, 'graft', { i: still })
+        attempt(K.GRAFT_RETRY_MS)
+      }, delayMs)
+      this.gapTimers.add(timer)
+    }
+    attempt(this.o.graftTimeoutMs)
+  }
+
   private onGraft(env: Envelope): void {
     const r = GraftBody.safeParse(env.body)
     if (!r.success) return this.drop(env, 'bad_body')
@@ -763,7 +871,7 @@ export class Broadcast implements Protocol {
       const item = this.origins.get(origin)?.items.get(seq)
       if (item) items.push(this.wire(item))
     }
-    if (items.length) this.sendItems(env.src, items, [], true)
+    if (items.length) this.sendItems(env.src, items, [], 1)
   }
 
   private onPrune(env: Envelope): void {
@@ -806,7 +914,7 @@ export class Broadcast implements Protocol {
         const peer = shuffle([...this.peerNames()])[0]
         if (item && peer) {
           this.counters.payloadSent++
-          this.sendFrame(peer, 'msg', { m: [this.wire(item)], r: [id], a: 1 })
+          this.sendFrame(peer, 'msg', { m: [this.wire(item)], r: [id], a: 2 })
         }
         timer = this.c.clock.setTimeout(retry, this.o.receiptTimeoutMs)
       }
@@ -829,12 +937,30 @@ export class Broadcast implements Protocol {
       () => {
         this.aeTimer = undefined
         if (!this.running) return
-        const peer = shuffle([...this.peerNames()])[0]
-        if (peer && this.origins.size > 0) this.sendFrame(peer, 'digest', { d: this.digest() })
+        this.antiEntropyRound()
         this.scheduleAntiEntropy()
       },
-      every * (0.75 + Math.random() / 2),
+      every * this.aeBackoff * (0.75 + Math.random() / 2),
     )
+  }
+
+  /**
+   * A digest goes out when no push brought anything new for a whole interval (cut off, or the run is
+   * over and a last message may be missing), and on every ANTI_ENTROPY_BUSY_EVERY-th round while
+   * messages flow. Silent rounds with nothing new since the last digest back off.
+   */
+  private antiEntropyRound(): void {
+    const now = Date.now()
+    this.aeRounds++
+    const silent = now - this.lastFreshAt >= this.o.antiEntropyIntervalMs
+    if (silent && this.lastNewAt < this.lastDigestAt)
+      this.aeBackoff = Math.min(K.ANTI_ENTROPY_MAX_BACKOFF, this.aeBackoff * 2)
+    else this.aeBackoff = 1
+    if (!silent && this.aeRounds % K.ANTI_ENTROPY_BUSY_EVERY !== 0) return
+    const peer = shuffle([...this.peerNames()])[0]
+    if (!peer || this.origins.size === 0) return
+    this.lastDigestAt = now
+    this.sendFrame(peer, 'digest', { d: this.digest() })
   }
 
   private digest(): Record<string, number[]> {
@@ -868,7 +994,7 @@ export class Broadcast implements Protocol {
         break
       }
     }
-    if (give.length) this.sendItems(env.src, give, [], true)
+    if (give.length) this.sendItems(env.src, give, [], 2)
     if (theyHaveMore && !r.data.r) this.sendFrame(env.src, 'digest', { d: this.digest(), r: 1 })
   }
 
@@ -1027,6 +1153,7 @@ export class Broadcast implements Protocol {
       antiEntropyIntervalMs: z.number().min(0).max(3_600_000).optional(),
       antiEntropyGraceMs: z.number().min(0).max(3_600_000).optional(),
       batchMs: z.number().min(0).max(60_000).optional(),
+      coalesceMs: z.number().min(0).max(60_000).optional(),
       receiptTimeoutMs: z.number().min(1).max(600_000).optional(),
     })
     app.get('/broadcast/config', async () => this.tuning())

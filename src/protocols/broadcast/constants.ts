@@ -35,6 +35,26 @@ export const ANTI_ENTROPY_INTERVAL_MS = 2000
 export const ANTI_ENTROPY_GRACE_MS = 1500
 /** Eager pushes wait this long to travel together in one frame; 0 sends each at once, in ms. */
 export const BATCH_MS = 0
+/**
+ * Nagle-style coalescing (RFC 896's idea applied to eager pushes): a push to a peer that was sent a
+ * frame less than this long ago waits until this long after that frame, with whatever else is going
+ * there; a push to a quiet peer goes at once. At the hub of a star tree carrying 50 broadcasts/s it
+ * turns about 50 frames per peer per second into 1000 / COALESCE_MS, for at most that much delay on
+ * one hop. 0 turns it off. In ms.
+ */
+export const COALESCE_MS = 50
+/**
+ * Anti-entropy when nothing is lost costs almost nothing: a round sends its digest only when this
+ * node heard no new message for a whole interval (it may be cut off), or on every this-many-th round
+ * otherwise (a lost last message of an origin that stays quiet).
+ */
+export const ANTI_ENTROPY_BUSY_EVERY = 5
+/** Silent rounds that found nothing new double the interval, up to this factor. */
+export const ANTI_ENTROPY_MAX_BACKOFF = 4
+/** Missing seqs below a newly received one that a node asks the sender for at once (gap repair). */
+export const GAP_REPAIR_MAX = 256
+/** Messages a node tracks as missing (announced or behind a gap) at once; beyond, anti-entropy repairs. */
+export const MAX_MISSING = 10_000
 /** Messages kept for delivery reads and anti-entropy; the oldest go first beyond this. */
 export const MAX_STORED_MESSAGES = 200_000
 /** Largest broadcast message, in bytes of JSON. */

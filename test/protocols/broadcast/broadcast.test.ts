@@ -185,3 +185,60 @@ describe('tree repair without anti-entropy', () => {
     }
   })
 })
+
+describe('repair that costs nothing while nothing is lost', () => {
+  let c: MemoryCluster
+  let all: Node[]
+  before(async () => {
+    // Anti-entropy is on but slower than the test, so only the tree and gap repair act.
+    c = await memoryCluster(
+      6,
+      () => [broadcast({ ipPort: 0, antiEntropyIntervalMs: 600_000, graftTimeoutMs: 150, coalesceMs: 200 })],
+      24,
+    )
+    all = [c.master, ...c.nodes]
+  })
+  after(async () => {
+    await c.stop()
+  })
+
+  const frames = (type: string) => all.reduce((s, n) => s + (bc(n).stats().framesSent[type] ?? 0), 0)
+
+  test('a healthy tree sends no IHAVE, and pushes to a busy peer share frames', async () => {
+    for (const from of c.nodes.slice(0, 2)) {
+      const r = await bc(from).broadcast(`warm from ${from.name}`)
+      await everyoneHas(all, r.id)
+    }
+    const msgBefore = frames('msg')
+    const payloadBefore = all.reduce((s, n) => s + bc(n).stats().payloadSent, 0)
+    const sent: string[] = []
+    for (let i = 0; i < 10; i++) sent.push((await bc(c.nodes[i % 5]!).broadcast(`burst ${i}`)).id)
+    for (const id of sent) await everyoneHas(all, id)
+    const payload = all.reduce((s, n) => s + bc(n).stats().payloadSent, 0) - payloadBefore
+    const msgFrames = frames('msg') - msgBefore
+    assert.equal(payload, 10 * (all.length - 1), 'each message travels the N-1 links of the tree once')
+    // The hub forwards ten messages within its 200 ms window: most share a frame per peer.
+    assert.ok(msgFrames < payload / 2, `${msgFrames} frames for ${payload} payload messages`)
+    assert.equal(frames('ihave'), 0)
+    assert.equal(frames('digest'), 0)
+  })
+
+  test('a message lost on a tree link is asked for by the gap the next one shows', async () => {
+    const [origin, victim] = [c.nodes[0]!, c.nodes[3]!]
+    c.master.links.setRule(victim.name, { loss: 1 })
+    const lost = await bc(origin).broadcast('lost on the way to the victim')
+    await everyoneHas(
+      all.filter((n) => n !== victim),
+      lost.id,
+    )
+    assert.ok(!ids(victim).includes(lost.id))
+    c.master.links.heal()
+    const grafts = all.reduce((s, n) => s + bc(n).stats().grafts, 0)
+    const next = await bc(origin).broadcast('the next one')
+    await everyoneHas([victim], next.id)
+    await everyoneHas([victim], lost.id, 'the lost message, by gap repair')
+    assert.ok(all.reduce((s, n) => s + bc(n).stats().grafts, 0) > grafts, 'a GRAFT asked for it')
+    const got = ids(victim)
+    assert.equal(new Set(got).size, got.length)
+  })
+})
