@@ -15,9 +15,12 @@ import { membership, type Membership } from '../src/protocols/membership/index.j
 import { PROBE_INTERVAL_MS, SUSPICION_MULT } from '../src/protocols/membership/constants.js'
 import { writeResult } from './lib.js'
 import { concatCharts, lineChart, writeChart } from '../src/monitor/plot.js'
+import { buildMemberlistHarness, runMemberlist, type MemberlistRow } from './peers/memberlist.js'
 
 const SIZES = (process.env.BENCH_P2P_SIZES ?? '50,100,200,500,1000').split(',').map(Number)
 const PROCESS_PEERS = Number(process.env.BENCH_P2P_PROCESSES ?? 100)
+/** BENCH_P2P_MEMBERLIST=0 leaves memberlist out. */
+const WITH_MEMBERLIST = process.env.BENCH_P2P_MEMBERLIST !== '0'
 const CONVERGE_CAP_MS = 120_000
 const DETECT_CAP_MS = 45_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -95,6 +98,9 @@ interface InprocRow {
   /** (survivor, live peer) pairs missing from views that never held them. */
   missing: number
   bytesPerNodePerSec: number
+  /** CPU seconds of this process from the first start to convergence, and for the whole size. */
+  cpuJoinSeconds: number
+  cpuTotalSeconds: number
   /** Share of (peer, peer) pairs known during the mass join, in %, by seconds since the last start. */
   trace: Array<{ x: number; y: number }>
 }
@@ -120,11 +126,17 @@ async function inproc(n: number): Promise<InprocRow> {
       }),
     )
   const t0 = Date.now()
+  const cpu0 = process.cpuUsage()
+  const cpuSince = () => {
+    const d = process.cpuUsage(cpu0)
+    return (d.user + d.system) / 1e6
+  }
   for (let i = 0; i < n; i += 50) await Promise.all(nodes.slice(i, i + 50).map((x) => x.start()))
   const lastStart = Date.now()
   const live = new Set(nodes.map((x) => x.httpUrl))
   const trace: Array<{ x: number; y: number }> = []
   const join = await waitConverged(nodes, live, lastStart, CONVERGE_CAP_MS, true, trace)
+  const cpuJoinSeconds = cpuSince()
   process.stderr.write(`  ${n} in process: mass join ${fmt(join.full)} (99.9% ${fmt(join.p999)})\n`)
 
   // Traffic at rest: every peer probing once a second, nothing to gossip.
@@ -181,9 +193,12 @@ async function inproc(n: number): Promise<InprocRow> {
     `  ${n} in process: detection ${fmt(detectMs)}, ${falseRemovals} false removals, ${missing} never learned\n`,
   )
 
+  const cpuTotalSeconds = cpuSince()
   for (const x of everyone) await x.stop()
   await bootstrap.stop()
   return {
+    cpuJoinSeconds,
+    cpuTotalSeconds,
     n,
     startMs: lastStart - t0,
     joinP999: join.p999,
@@ -304,7 +319,14 @@ async function main(): Promise<void> {
   const t0 = Date.now()
   const loadAtStart = load()
   const rows: InprocRow[] = []
-  for (const n of SIZES) rows.push(await inproc(n))
+  const ml: MemberlistRow[] = []
+  const harness = WITH_MEMBERLIST ? buildMemberlistHarness() : undefined
+  // Side by side: each size runs distlab, then memberlist, so both see the same machine.
+  for (const n of SIZES) {
+    rows.push(await inproc(n))
+    if (harness)
+      ml.push(await runMemberlist(harness, n, { convergeCapMs: CONVERGE_CAP_MS, detectCapMs: DETECT_CAP_MS }))
+  }
   const proc = PROCESS_PEERS > 0 ? await processes(PROCESS_PEERS) : undefined
   const serf = (n: number) => (n <= 50 ? '≈1.5 s' : n >= 1000 ? '≈1.8 s' : '1.5–1.8 s')
   // The mass join as a curve: small overlays converge in seconds, large ones in a minute, so each
@@ -328,6 +350,102 @@ async function main(): Promise<void> {
     ),
     'bench/results/p2p.png',
   )
+  // Cost against size, both systems: convergence time and CPU seconds against N.
+  const scalePlot = ml.length
+    ? await writeChart(
+        concatCharts(
+          [
+            lineChart({
+              title: 'Mass join: time to full views',
+              series: [
+                {
+                  name: 'distlab',
+                  points: rows.flatMap((r) =>
+                    r.joinFull === null ? [] : [{ x: r.n, y: r.joinFull / 1000 }],
+                  ),
+                },
+                {
+                  name: 'memberlist',
+                  points: ml.flatMap((r) =>
+                    r.joinFullMs === null ? [] : [{ x: r.n, y: r.joinFullMs / 1000 }],
+                  ),
+                },
+              ],
+              xTitle: 'peers',
+              yTitle: 'seconds (log)',
+              logY: true,
+              pointMarkers: true,
+            }),
+            lineChart({
+              title: 'Mass join: CPU seconds until converged (or the cap)',
+              series: [
+                { name: 'distlab', points: rows.map((r) => ({ x: r.n, y: r.cpuJoinSeconds })) },
+                { name: 'memberlist', points: ml.map((r) => ({ x: r.n, y: r.cpuJoinSeconds })) },
+              ],
+              xTitle: 'peers',
+              yTitle: 'CPU seconds (log)',
+              logY: true,
+              pointMarkers: true,
+            }),
+          ],
+          'h',
+        ),
+        'bench/results/p2p-scale.png',
+      )
+    : undefined
+  const byN = new Map(ml.map((r) => [r.n, r]))
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null
+      ? b === null && a !== null
+        ? `memberlist did not converge within ${CONVERGE_CAP_MS / 1000} s`
+        : '–'
+      : `${(b / a).toFixed(1)}x`
+  const sideBySide = ml.length
+    ? [
+        {
+          heading: 'Side by side with memberlist (same run, same machine)',
+          text:
+            `HashiCorp memberlist ${'0.2.2'} (Debian's golang-github-hashicorp-memberlist-dev, DefaultLANConfig), N instances in one Go ` +
+            `process (GOMAXPROCS ${ml[0]!.gomaxprocs}) on their own loopback addresses, built by bench/peers/memberlist.ts from ` +
+            `bench/peers/memberlist/main.go. Mass join: every instance joins one seed at once; the time runs from the last Join call ` +
+            `until every instance counts every other alive. One join, detection and false removals as for distlab. distlab's peers run in ` +
+            `one Node.js process (one core for the protocol); memberlist's Go process may use every core. CPU seconds are each process's ` +
+            `own (user + system), from the first start to convergence or the cap.` +
+            (scalePlot
+              ? `\n\n![convergence time and CPU seconds against N, both systems](${scalePlot.pngPath})`
+              : ''),
+          columns: [
+            'peers',
+            'mass join: distlab',
+            'mass join: memberlist',
+            'memberlist / distlab',
+            'one join: distlab / memberlist',
+            'detection: distlab / memberlist',
+            'false removals: distlab / memberlist',
+            'memberlist suspicions',
+            'CPU s to converge: distlab / memberlist',
+          ],
+          rows: rows.map((r) => {
+            const m = byN.get(r.n)
+            return [
+              r.n,
+              fmt(r.joinFull),
+              m ? fmt(m.joinFullMs) : '–',
+              m ? ratio(r.joinFull, m.joinFullMs) : '–',
+              `${fmt(r.oneJoinFull)} / ${m ? fmt(m.oneJoinMs) : '–'}`,
+              `${fmt(r.detectMs)} / ${m ? fmt(m.detectMs) : '–'}`,
+              `${r.falseRemovals} / ${m ? m.falseRemovals : '–'}`,
+              m ? m.suspects : '–',
+              `${r.cpuJoinSeconds.toFixed(1)} / ${m ? m.cpuJoinSeconds.toFixed(1) : '–'}`,
+            ]
+          }),
+          notes: [
+            "memberlist's false removals are leave events (declared dead) for instances that were running, summed over observers, during the whole size's run; distlab's are (survivor, live peer) pairs lost at the end of detection. Both are 0 when nothing live is ever removed.",
+            'Where memberlist is better, the table says so: a ratio below 1x means memberlist converged sooner.',
+          ],
+        },
+      ]
+    : []
   writeResult('p2p', {
     title: 'P2P overlay: convergence, failure detection and traffic (issue 4)',
     description:
@@ -344,6 +462,7 @@ async function main(): Promise<void> {
       `(the load at the end includes the ${PROCESS_PEERS} peer processes; a 1-minute load well above 2 at the start ` +
       `means other work ran alongside and wall times are noisy).`,
     sections: [
+      ...sideBySide,
       {
         heading: 'Convergence (peers in one process)',
         columns: [
@@ -410,7 +529,7 @@ async function main(): Promise<void> {
         ],
       },
     ],
-    data: { rows, processes: proc },
+    data: { rows, processes: proc, memberlist: ml },
   })
 }
 
