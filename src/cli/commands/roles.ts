@@ -7,7 +7,6 @@ import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/i
 import { InvalidArgumentError } from '../../core/errors.js'
 import { intOption, stateDirOf } from '../context.js'
 import { defaultProtocols } from '../../protocols/defaults.js'
-import { startMasterExtras } from '../../monitor/master-extras.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
 import { DEFAULT_DASHBOARD_HOST } from '../../monitor/constants.js'
@@ -69,7 +68,10 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
   await node.start()
   const extras =
     role === 'master'
-      ? await startMasterExtras(node, {
+      ? // Only the master loads the run store (SQLite) and the dashboard: a node starts without them.
+        await (
+          await import('../../monitor/master-extras.js')
+        ).startMasterExtras(node, {
           dashboardHost,
           stateDir,
           dashboardPort: o.dashboardPort,
