@@ -267,11 +267,7 @@ export class Broadcast implements Protocol {
   // Anti-entropy pacing.
   /** Last time a push (not an answer to a digest or GRAFT) brought a new message. */
   private lastFreshAt = 0
-  /** Last time anything brought a new message. */
-  private lastNewAt = 0
-  private lastDigestAt = 0
   private aeRounds = 0
-  private aeBackoff = 1
   private batchTimer?: TimerHandle
   private lazyTimer?: TimerHandle
   private aeTimer?: TimerHandle
@@ -529,10 +525,7 @@ export class Broadcast implements Protocol {
     }
     log.items.set(w.q, item)
     while (log.items.has(log.contiguous)) log.contiguous++
-    if (sender !== undefined) {
-      this.lastNewAt = now
-      if (w.q > log.contiguous) this.repairGap(w.o, w.q, sender)
-    }
+    if (sender !== undefined && w.q > log.contiguous) this.repairGap(w.o, w.q, sender)
     this.stored++
     this.evictIfFull()
     this.deliveries.push(delivery)
@@ -940,26 +933,22 @@ export class Broadcast implements Protocol {
         this.antiEntropyRound()
         this.scheduleAntiEntropy()
       },
-      every * this.aeBackoff * (0.75 + Math.random() / 2),
+      every * (0.75 + Math.random() / 2),
     )
   }
 
   /**
    * A digest goes out when no push brought anything new for a whole interval (cut off, or the run is
    * over and a last message may be missing), and on every ANTI_ENTROPY_BUSY_EVERY-th round while
-   * messages flow. Silent rounds with nothing new since the last digest back off.
+   * messages flow.
    */
   private antiEntropyRound(): void {
     const now = Date.now()
     this.aeRounds++
     const silent = now - this.lastFreshAt >= this.o.antiEntropyIntervalMs
-    if (silent && this.lastNewAt < this.lastDigestAt)
-      this.aeBackoff = Math.min(K.ANTI_ENTROPY_MAX_BACKOFF, this.aeBackoff * 2)
-    else this.aeBackoff = 1
     if (!silent && this.aeRounds % K.ANTI_ENTROPY_BUSY_EVERY !== 0) return
     const peer = shuffle([...this.peerNames()])[0]
     if (!peer || this.origins.size === 0) return
-    this.lastDigestAt = now
     this.sendFrame(peer, 'digest', { d: this.digest() })
   }
 

@@ -49,8 +49,6 @@ export const COALESCE_MS = 50
  * otherwise (a lost last message of an origin that stays quiet).
  */
 export const ANTI_ENTROPY_BUSY_EVERY = 5
-/** Silent rounds that found nothing new double the interval, up to this factor. */
-export const ANTI_ENTROPY_MAX_BACKOFF = 4
 /** Missing seqs below a newly received one that a node asks the sender for at once (gap repair). */
 export const GAP_REPAIR_MAX = 256
 /** Messages a node tracks as missing (announced or behind a gap) at once; beyond, anti-entropy repairs. */
