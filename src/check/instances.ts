@@ -17,6 +17,10 @@ export interface InstanceSpec {
   master?: string
   peers?: string
   stdin?: boolean
+  /** A command the program runs under (a network namespace: `ip netns exec <ns>`). */
+  wrap?: readonly string[]
+  /** The address it gets, instead of the plan's. */
+  host?: string
 }
 
 export interface Instance {
@@ -45,7 +49,7 @@ export class ProcessLauncher {
   }
 
   start(spec: InstanceSpec): Instance {
-    const host = this.hostOf(spec.index)
+    const host = spec.host ?? this.hostOf(spec.index)
     const placeholders: Placeholders = {
       host,
       port: spec.port,
@@ -61,6 +65,7 @@ export class ProcessLauncher {
       env: spec.env,
       cwd: this.init.cwd,
       stdin: spec.stdin,
+      wrap: spec.wrap,
     })
     const instance = { name: spec.name, host, port: spec.port, url: `http://${host}:${spec.port}`, process }
     this.instances.push(instance)

@@ -62,6 +62,8 @@ export interface StudentProcessInit {
   cwd?: string
   /** Keep stdin open so the check can type commands (gbnnode's `send`). @default false */
   stdin?: boolean
+  /** A command the shell runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+  wrap?: readonly string[]
 }
 
 /** One running student program. */
@@ -88,7 +90,8 @@ export class StudentProcess {
       ...distlabEnv(init.placeholders),
     }
     for (const [k, v] of Object.entries(init.env ?? {})) env[k] = fillPlaceholders(v, init.placeholders)
-    this.child = spawn('/bin/sh', ['-c', this.command], {
+    const argv = [...(init.wrap ?? []), '/bin/sh', '-c', this.command]
+    this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: init.cwd,
       env,
       detached: true,

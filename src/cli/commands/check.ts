@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
+import { SEED001, seed001ItemsFor, type Seed001Options } from '../../check/seed001.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
 import { SEED004, type Seed004Options } from '../../check/seed004.js'
 import { color, formatDuration, printJson } from '../output.js'
@@ -96,6 +97,47 @@ export function registerCheckCommands(program: Command): void {
     .description(
       "a seed's handout as an executable rubric against your own programs: one PASS/FAIL line per item with evidence, exit 0 only if every required item passes",
     )
+  commonOptions(
+    check
+      .command('seed001')
+      .description(
+        'seed 001 (anycast and multicast): your TCP server (three replicas on port 5000, each on its own loopback address), your client, your multicast sender and receiver (224.1.1.1:5007, run inside a network namespace of their own: needs root). Only the items of the programs you give run. The client gets {host}:{port} (one replica) and {peers} (all of them as host:port,...).\n\n' +
+          'Example:\n  sudo distlab check seed001 --server "python3 server.py --host {host} --port {port}" \\\n' +
+          '    --client "python3 client.py --servers {peers}" \\\n' +
+          '    --sender "python3 multicast_sender.py" --receiver "python3 multicast_receiver.py"',
+      )
+      .option('--server <command>', 'your anycast server (items anycast-hello, anycast-failover)')
+      .option('--client <command>', 'your anycast client (item anycast-client; needs --server)')
+      .option('--sender <command>', 'your multicast sender (item multicast-sender)')
+      .option('--receiver <command>', 'your multicast receiver (item multicast-receiver)')
+      .option('--port <n>', 'the port the servers listen on', intOption('--port', 1, 65535), 5000),
+  ).action(
+    async (
+      o: CommonOptions & {
+        server?: string
+        client?: string
+        sender?: string
+        receiver?: string
+        port: number
+      },
+    ) => {
+      const options: Seed001Options = {
+        server: o.server,
+        client: o.client,
+        sender: o.sender,
+        receiver: o.receiver,
+        block: o.block,
+        cwd: o.cwd,
+        port: o.port,
+      }
+      if (o.client && !o.server)
+        throw new InvalidArgumentError('--client needs --server (the replicas it talks to)', '--client')
+      const given = seed001ItemsFor(options)
+      if (given.length === 0)
+        throw new InvalidArgumentError('give at least one of --server, --sender, --receiver', '--server')
+      await runCheck(SEED001, options, o, given)
+    },
+  )
   commonOptions(
     check
       .command('seed002')
