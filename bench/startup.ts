@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
 import { LocalCluster } from '../src/cluster/local.js'
 import { writeResult } from './lib.js'
 
@@ -42,6 +43,52 @@ async function measure(
   return { ms, rssPerNodeMiB: rss / 2 ** 20 }
 }
 
+/**
+ * One `distlab node` process alone (no master): ms from spawn until GET /health answers, polled every
+ * 5 ms. The node's own address is in 127.26.1.x (issue 17's block).
+ */
+async function nodeReadyMs(i: number): Promise<number> {
+  const host = `127.26.1.${10 + i}`
+  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-node-'))
+  const t0 = performance.now()
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/distlab.js',
+      '--state-dir',
+      stateDir,
+      'node',
+      '--name',
+      `n${i}`,
+      '--host',
+      host,
+      '--port',
+      '5000',
+      '--frame-port',
+      '7000',
+    ],
+    { stdio: 'ignore' },
+  )
+  try {
+    for (;;) {
+      const ok = await fetch(`http://${host}:5000/health`, { signal: AbortSignal.timeout(1000) })
+        .then((r) => r.ok)
+        .catch(() => false)
+      if (ok) return performance.now() - t0
+      if (performance.now() - t0 > 60_000) throw new Error(`node ${host} not healthy within 60 s`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+  }
+}
+
+const ready: number[] = []
+for (let i = 0; i < 5; i++) ready.push(await nodeReadyMs(i))
+ready.sort((a, b) => a - b)
+process.stderr.write(`one node process: ready in ${ready.map((x) => x.toFixed(0)).join(', ')} ms\n`)
+
 const rows: Array<Array<string | number>> = []
 const data: Record<string, unknown> = {}
 for (const n of SIZES) {
@@ -68,6 +115,10 @@ writeResult('startup', {
     'Master + N nodes on their own loopback addresses. Time runs from `LocalCluster.start()` until every node has answered `GET /health`; memory is the resident set of each node process (process mode) or the growth of the one process divided by the nodes (in-process mode).',
   sections: [
     {
+      heading: 'One node process: spawn to /health',
+      text: `\`distlab node\` alone (no master), spawned five times one after another; time from spawn until GET /health answers. Median ${Math.round(ready[2]!)} ms (min ${Math.round(ready[0]!)}, max ${Math.round(ready[4]!)}). Issue 17 target: 250 ms. A node process loads only the role commands, Fastify, zod and pino; the run store (SQLite), the dashboard and the charts load only in the master or the commands that use them.`,
+    },
+    {
       columns: [
         'nodes',
         'process: ms to healthy',
@@ -84,5 +135,5 @@ writeResult('startup', {
       ],
     },
   ],
-  data,
+  data: { ...data, nodeReadyMs: ready },
 })
