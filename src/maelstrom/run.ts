@@ -33,6 +33,7 @@ import { Client, HistoryRecorder } from './client.js'
 import { createWorkload, isWorkloadName, type Topology, type WorkloadName } from './workloads.js'
 import { Nemesis, type NemesisEvent, type NemesisFault } from './nemesis.js'
 import { checkerFor } from './verdict.js'
+import { offendingOps } from './explain.js'
 import type { CheckResult, History, Validity } from './history.js'
 
 export type MaelstromMode = 'inproc' | 'process'
@@ -185,6 +186,8 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
     block: cfg.block,
     dashboardPort: init.dashboardPort ?? 0,
     runsDir: runs,
+    // Node processes load the whole CLI; on a busy machine that takes many seconds each.
+    startTimeoutMs: 60_000 + 500 * cfg.nodeCount,
     protocols: (): ProtocolFactory[] => [
       (c) =>
         /^node[1-9][0-9]*$/.test(c.self.name)
@@ -611,7 +614,11 @@ function recordInRun(file: string, r: MaelstromResults): void {
           stats: r.stats,
           net: r.net,
           malformed: r.malformed,
-          opFrames: r.opFrames,
+          opFrames: Object.fromEntries(
+            offendingOps(r.workloadResult.anomalies).flatMap((i) =>
+              r.opFrames[String(i)] ? [[String(i), r.opFrames[String(i)]!]] : [],
+            ),
+          ),
         }),
       )
     } finally {

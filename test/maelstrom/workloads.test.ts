@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import type { History, Op } from '../../src/maelstrom/history.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
 import { js, py, shortRun } from './helpers.js'
+import { runCli } from '../helpers.js'
 
 const historyOf = (r: MaelstromResults) => JSON.parse(readFileSync(r.run.history, 'utf8')) as History
 const oks = (h: History, f: string) => h.filter((o) => o.type === 'ok' && o.f === f)
@@ -87,6 +88,19 @@ test('broadcast: a node that forgets to gossip leaves acknowledged values missin
   const lost = r.workloadResult.anomalies.lost as Array<{ element: number }>
   assert.ok(lost.length > 0, 'the lost values are named')
   assert.ok(acked.includes(lost[0]!.element))
+  // `distlab analyze` on the run names the lost values and the operations with their frames.
+  const a = await runCli(['analyze', r.run.file!, '--json'], { timeoutMs: 60_000 })
+  assert.equal(a.code, 0, a.stderr)
+  const m = (JSON.parse(a.stdout) as { maelstrom: { valid: unknown; offending: string[] } }).maelstrom
+  assert.equal(m.valid, false)
+  assert.ok(
+    m.offending.some((l) => /^lost: \d+ example/.test(l)),
+    m.offending.join('\n'),
+  )
+  assert.ok(
+    m.offending.some((l) => /op \d+ broadcast\(\d+\) by c\d+ → n\d \[frames c\d+-\d+-/.test(l)),
+    m.offending.join('\n'),
+  )
 })
 
 for (const [file, broken] of [

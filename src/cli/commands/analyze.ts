@@ -17,6 +17,7 @@ import { readCapture } from '../../monitor/pcap.js'
 import { capture } from '../../monitor/capture.js'
 import { writeRunPlots } from '../../monitor/charts.js'
 import { color, formatDuration, printJson, table } from '../output.js'
+import { describeAnomalies, type MaelstromRunMeta } from '../../maelstrom/explain.js'
 
 interface CommonOptions {
   runsDir?: string
@@ -41,6 +42,8 @@ function isCaptureFile(path: string): boolean {
 
 interface Loaded {
   report: AnalysisReport & { series?: AnalysisSeries }
+  /** The verdict of a `distlab maelstrom test` run, when this run is one. */
+  maelstrom?: MaelstromRunMeta
   capture?: TrafficStats
   file: string
 }
@@ -63,7 +66,9 @@ function load(source: string | undefined, o: CommonOptions, series = false): Loa
       members: meta.members.map((m) => m.name),
       series,
     })
-    return { report, file }
+    const m = (meta as { maelstrom?: unknown }).maelstrom
+    const maelstrom = m && typeof m === 'object' ? (m as MaelstromRunMeta) : undefined
+    return { report, file, maelstrom }
   } finally {
     reader.close()
   }
@@ -147,6 +152,20 @@ function printReport(l: Loaded): void {
       '\ndelivery = receptions / intended receptions; unnecessary = (sent - deliveries) / sent; latency = first send to first receive of a message id\n',
     ),
   )
+  const m = l.maelstrom
+  if (m) {
+    const verdict =
+      m.valid === true
+        ? color.green('valid')
+        : m.valid === false
+          ? color.red('INVALID')
+          : color.yellow('unknown')
+    process.stdout.write(
+      `\n${color.bold('maelstrom')} ${m.workload}: ${verdict}${m.valid === true ? '' : ` (${m.summary})`}\n`,
+    )
+    for (const line of describeAnomalies(m)) process.stdout.write(`  ${line}\n`)
+    if (m.results) process.stdout.write(color.dim(`  results: ${m.results}\n`))
+  }
 }
 
 const csvCell = (v: unknown) => {
@@ -241,7 +260,11 @@ async function analyze(source: string | undefined, o: AnalyzeOptions): Promise<v
   }
   if (format === 'json') {
     const { series: _series, ...report } = l.report
-    printJson(report)
+    printJson(
+      l.maelstrom
+        ? { ...report, maelstrom: { ...l.maelstrom, offending: describeAnomalies(l.maelstrom, 20) } }
+        : report,
+    )
   } else if (format === 'csv') printCsv(l.report)
   else printReport(l)
 }
