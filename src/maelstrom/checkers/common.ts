@@ -22,12 +22,30 @@ export interface CheckOptions {
    * @default true
    */
   shrink?: boolean
+  /**
+   * txn-rw-register / txn-list-append: the consistency models the system claims (Maelstrom's
+   * `--consistency-models`); the strongest one decides which anomalies make the run invalid.
+   * Known: read-uncommitted, read-committed, serializable, strict-serializable (checked as
+   * serializable: no real-time edges).
+   * @default ['serializable']
+   */
+  consistencyModels?: readonly string[]
 }
+
+export const CONSISTENCY_MODELS = [
+  'read-uncommitted',
+  'read-committed',
+  'serializable',
+  'strict-serializable',
+] as const
+export type ConsistencyModel = (typeof CONSISTENCY_MODELS)[number]
 
 export interface ResolvedCheckOptions {
   readonly timeBudgetMs: number
   readonly linearizable: boolean
   readonly shrink: boolean
+  /** The strongest model asked for. */
+  readonly consistencyModel: ConsistencyModel
 }
 
 export const DEFAULT_TIME_BUDGET_MS = 10_000
@@ -45,7 +63,23 @@ export function resolveCheckOptions(init: CheckOptions = {}): ResolvedCheckOptio
     throw new InvalidArgumentError('linearizable must be a boolean', 'linearizable')
   const shrink = init.shrink ?? true
   if (typeof shrink !== 'boolean') throw new InvalidArgumentError('shrink must be a boolean', 'shrink')
-  return Object.freeze({ timeBudgetMs, linearizable, shrink })
+  const models = init.consistencyModels ?? ['serializable']
+  if (!Array.isArray(models) || models.length === 0) {
+    throw new InvalidArgumentError('consistencyModels must be a non-empty list', 'consistencyModels')
+  }
+  let strongest = -1
+  for (const m of models) {
+    const i = (CONSISTENCY_MODELS as readonly unknown[]).indexOf(m)
+    if (i < 0) {
+      throw new InvalidArgumentError(
+        `consistencyModels: unknown model ${String(m)} (known: ${CONSISTENCY_MODELS.join(', ')})`,
+        'consistencyModels',
+      )
+    }
+    strongest = Math.max(strongest, i)
+  }
+  const consistencyModel = CONSISTENCY_MODELS[strongest] as ConsistencyModel
+  return Object.freeze({ timeBudgetMs, linearizable, shrink, consistencyModel })
 }
 
 /**

@@ -8,15 +8,23 @@ import { checkBroadcast, checkGSet } from './set-full.js'
 import { checkGCounter, checkPnCounter } from './counter.js'
 import { checkLinKv } from './lin-kv.js'
 import { checkKafka } from './kafka.js'
+import { checkTxnListAppend, checkTxnRwRegister } from './txn.js'
 
 export type { Checker, CheckOptions, CheckResult } from './types.js'
-export { opStats, quantiles, resolveCheckOptions, DEFAULT_TIME_BUDGET_MS } from './common.js'
+export {
+  opStats,
+  quantiles,
+  resolveCheckOptions,
+  DEFAULT_TIME_BUDGET_MS,
+  CONSISTENCY_MODELS,
+} from './common.js'
 export { checkEcho } from './echo.js'
 export { checkUniqueIds } from './unique-ids.js'
 export { checkBroadcast, checkGSet, checkSetFull } from './set-full.js'
 export { checkGCounter, checkPnCounter } from './counter.js'
 export { checkLinKv } from './lin-kv.js'
 export { checkKafka } from './kafka.js'
+export { checkTxnListAppend, checkTxnRwRegister } from './txn.js'
 
 export const checkers: Record<string, Checker> = {
   echo: checkEcho,
@@ -27,6 +35,8 @@ export const checkers: Record<string, Checker> = {
   'pn-counter': checkPnCounter,
   'lin-kv': checkLinKv,
   kafka: checkKafka,
+  'txn-rw-register': checkTxnRwRegister,
+  'txn-list-append': checkTxnListAppend,
 }
 
 /** The checker for a Maelstrom workload name, or undefined. */
