@@ -2,6 +2,10 @@
 // /peers and /message, and discovery that goes on without the bootstrap. Each row below is one
 // promise of the handout, checked against the student's running node.py and bootstrap.py.
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startForeignCluster } from '../foreign/index.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { httpCall, waitListening } from './http.js'
 import { ProcessLauncher, type Instance } from './instances.js'
@@ -228,6 +232,97 @@ async function checkWithoutBootstrap(ctx: Seed002Context): Promise<ItemOutcome> 
   return { passed: r.passed, evidence: [...evidence, ...r.evidence] }
 }
 
+/**
+ * A second, small cluster started through `distlab run` (one network namespace per program, every
+ * program-to-program path through distlab's relay): 10% loss and 50 ms delay on every link, then
+ * registration, discovery and a message must still work.
+ */
+async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
+  const evidence: string[] = []
+  let cluster: Awaited<ReturnType<typeof startForeignCluster>> | undefined
+  try {
+    cluster = await startForeignCluster({
+      node: ctx.o.node,
+      bootstrap: ctx.o.bootstrap,
+      nodes: 3,
+      env: ctx.o.env,
+      bootstrapEnv: ctx.o.bootstrapEnv,
+      port: ctx.o.port,
+      stateDir,
+      cwd: ctx.o.cwd,
+      isolate: true,
+      faults: true,
+      block: ctx.o.block,
+      readyTimeoutMs: ctx.o.startTimeoutMs,
+    })
+    cluster.setLink('*', '*', { loss: 0.1, delayMs: 50 })
+    const c = cluster
+    evidence.push(
+      `distlab run: bootstrap + 3 nodes, each in its own network namespace, every link 10% loss and 50 ms delay (run ${c.runId})`,
+    )
+    const boot = c.instances.find((i) => i.role === 'bootstrap')!
+    const nodes = c.instances.filter((i) => i.role === 'node')
+    const wanted = nodes.map((n) => ({
+      name: n.name,
+      host: n.hostname,
+      port: n.port,
+      url: `http://${n.hostname}:${n.port}`,
+    }))
+    const lists = (json: unknown, who: typeof wanted) =>
+      who.filter((w) => !(peersOf(json) ?? []).some((p) => sameNode(p, w as unknown as Instance)))
+    let last = ''
+    const registered = await poll(
+      async () => {
+        const a = await httpCall('GET', `${boot.url}/peers`)
+        last = a.evidence
+        return lists(a.json, wanted).length === 0 ? true : undefined
+      },
+      ctx.o.discoveryTimeoutMs,
+      500,
+    )
+    evidence.push(last)
+    if (!registered) return fail(...evidence, 'the bootstrap does not list every node under loss and delay')
+    const known = await poll(
+      async () => {
+        for (const [i, n] of nodes.entries()) {
+          const a = await httpCall('GET', `${n.url}/peers`)
+          last = a.evidence
+          if (
+            lists(
+              a.json,
+              wanted.filter((_, j) => j !== i),
+            ).length > 0
+          )
+            return undefined
+        }
+        return true
+      },
+      ctx.o.discoveryTimeoutMs,
+      500,
+    )
+    evidence.push(last)
+    if (!known) return fail(...evidence, 'a node does not list the others under loss and delay')
+    const to = nodes[1]!
+    const msg = `lossy ${ctx.token}`
+    const a = await httpCall('POST', `${to.url}/message`, { sender: 'Node1', msg })
+    evidence.push(a.evidence)
+    const logged = await poll(
+      () =>
+        c.logs(to.name).some((l) => l.includes(`Received message from Node1: ${msg}`)) ? true : undefined,
+      5000,
+    )
+    if ((a.json as { status?: unknown } | undefined)?.status !== 'received' || !logged)
+      return fail(...evidence, `${to.name} did not answer "received" and log the message`)
+    return pass(...evidence, `${to.name} logged: Received message from Node1: ${msg}`)
+  } catch (err) {
+    return fail(...evidence, `could not run the programs under faults: ${(err as Error).message}`)
+  } finally {
+    await cluster?.stop().catch(() => undefined)
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+}
+
 export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
   {
     id: 'root',
@@ -265,6 +360,13 @@ export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
     title: 'bad JSON to /message does not kill a node',
     required: true,
     check: checkBadJson,
+  },
+  {
+    id: 'lossy',
+    title:
+      'under 10% loss and 50 ms delay on every link (distlab run, relays; needs root) nodes still register, discover each other and take messages',
+    required: false,
+    check: checkLossy,
   },
   {
     id: 'no-bootstrap',
