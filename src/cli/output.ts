@@ -1,6 +1,7 @@
 // Everything the CLI prints goes through here: tables for people, one JSON object with --json,
 // colour only on a terminal, progress bars on stderr only on a terminal.
 import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import { PcapFormatError } from '../monitor/pcap.js'
 
 export const isTTY = (stream: NodeJS.WriteStream = process.stdout): boolean =>
   Boolean(stream.isTTY) && !process.env.NO_COLOR
@@ -90,6 +91,8 @@ export class Progress {
 /** Exit status of DESIGN.md: 0 success, 1 failed check or run, 2 bad usage. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof InvalidArgumentError) return 2
+  // A malformed capture file is bad input, like a bad argument.
+  if (err instanceof PcapFormatError) return 2
   return 1
 }
 

@@ -161,8 +161,29 @@ export interface ReadResult {
   linkType: number
 }
 
-/** Reads a pcap or pcapng file's IPv4 UDP and TCP packets. */
+/**
+ * Reads a pcap or pcapng file's IPv4 UDP and TCP packets. A malformed file (a block cut short, a
+ * length that does not add up) is a PcapFormatError naming the offset, never a RangeError.
+ */
 export function readCapture(buf: Buffer): ReadResult {
+  try {
+    return readCaptureUnchecked(buf)
+  } catch (err) {
+    if (err instanceof PcapFormatError) throw err
+    // Every read is bounds-checked above; this is the last line of defence for a case missed.
+    throw new PcapFormatError(`the capture is malformed (${(err as Error).message})`)
+  }
+}
+
+/** Smallest total length of each pcapng block type read here, in bytes. */
+const PCAPNG_MIN_BLOCK = new Map<number, number>([
+  [PCAPNG_SHB, 28],
+  [1, 20], // Interface Description Block
+  [6, 32], // Enhanced Packet Block
+  [3, 16], // Simple Packet Block
+])
+
+function readCaptureUnchecked(buf: Buffer): ReadResult {
   if (buf.length < 24) throw new PcapFormatError('file is too short to be a capture')
   const magicLE = buf.readUInt32LE(0)
   if (magicLE === PCAPNG_SHB) return readPcapng(buf)
@@ -200,7 +221,11 @@ function readPcapng(buf: Buffer): ReadResult {
   let le = true
   let interfaces: Array<{ linkType: number; tsDivisor: number }> = []
   let o = 0
-  while (o + 12 <= buf.length) {
+  while (o < buf.length) {
+    if (o + 12 > buf.length)
+      throw new PcapFormatError(
+        `pcapng block at offset ${o} is cut short: ${buf.length - o} bytes, a block header needs 12`,
+      )
     const type = buf.readUInt32LE(o)
     if (type === PCAPNG_SHB) {
       const bom = buf.readUInt32LE(o + 8)
@@ -210,8 +235,18 @@ function readPcapng(buf: Buffer): ReadResult {
     const u32 = (x: number) => (le ? buf.readUInt32LE(x) : buf.readUInt32BE(x))
     const u16 = (x: number) => (le ? buf.readUInt16LE(x) : buf.readUInt16BE(x))
     const len = u32(o + 4)
-    if (len < 12 || o + len > buf.length) break
     const blockType = type === PCAPNG_SHB ? type : u32(o)
+    const min = Math.max(12, PCAPNG_MIN_BLOCK.get(blockType) ?? 12)
+    if (len < min || len % 4 !== 0)
+      throw new PcapFormatError(
+        `pcapng block of type ${blockType} at offset ${o} has a bad length ${len} (at least ${min}, a multiple of 4)`,
+      )
+    if (o + len > buf.length)
+      throw new PcapFormatError(
+        `pcapng block of type ${blockType} at offset ${o} is cut short: ${buf.length - o} of its ${len} bytes are in the file`,
+      )
+    if (u32(o + len - 4) !== len)
+      throw new PcapFormatError(`pcapng block at offset ${o}: its trailing length does not match ${len}`)
     if (blockType === 1) {
       // Interface Description Block: link type, then options (if_tsresol = 9).
       const linkType = u16(o + 8)
@@ -235,12 +270,14 @@ function readPcapng(buf: Buffer): ReadResult {
       const iface = interfaces[u32(o + 8)]
       const ts64 = u32(o + 12) * 2 ** 32 + u32(o + 16)
       const capLen = u32(o + 20)
-      if (iface && o + 28 + capLen <= o + len)
+      if (o + 28 + capLen > o + len - 4)
+        throw new PcapFormatError(`pcapng packet at offset ${o} claims ${capLen} bytes in a block of ${len}`)
+      if (iface)
         decodeLink(buf.subarray(o + 28, o + 28 + capLen), iface.linkType, ts64 / iface.tsDivisor, out)
     } else if (blockType === 3) {
       // Simple Packet Block: no timestamp.
       const iface = interfaces[0]
-      const capLen = Math.min(u32(o + 8), len - 16)
+      const capLen = Math.max(0, Math.min(u32(o + 8), len - 16))
       if (iface) decodeLink(buf.subarray(o + 12, o + 12 + capLen), iface.linkType, 0, out)
     }
     o += len

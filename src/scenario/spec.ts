@@ -1,7 +1,7 @@
 // The scenario file: a cluster, the workloads that run on it, and the faults injected while they
 // run, in YAML. One schema (zod) checks it; a bad file is a clear error naming the field.
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
+import { parseYamlText } from '../core/yaml.js'
 import { z } from 'zod'
 import { InvalidArgumentError } from '../core/errors.js'
 import { parseDuration } from '../core/options.js'
@@ -190,9 +190,9 @@ export function resolveScenario(raw: unknown): Scenario {
 export function parseScenario(text: string): Scenario {
   let raw: unknown
   try {
-    raw = parseYaml(text)
+    raw = parseYamlText(text, 'the scenario')
   } catch (err) {
-    throw new ScenarioFileError(`the scenario is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+    throw new ScenarioFileError((err as Error).message)
   }
   return resolveScenario(raw)
 }

@@ -3,7 +3,7 @@
 // together, run until the routing has converged, and read back. Convergence means two things:
 // nothing is in flight and no table has changed for a while, and every table satisfies the
 // Bellman-Ford equations against its neighbours' tables.
-import { parse as parseYaml } from 'yaml'
+import { parseYamlText } from '../../core/yaml.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { SimulationClock } from '../gbn/simclock.js'
 import { InvalidArgumentError } from '../../core/errors.js'
@@ -40,12 +40,7 @@ function fail(field: string, rule: string): never {
 
 /** Reads a topology file's text (YAML). Node references are ports or names from `nodes:`. */
 export function parseTopology(text: string): TopologySpec {
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (err) {
-    throw new InvalidArgumentError(`topology is not valid YAML: ${(err as Error).message}`, 'file')
-  }
+  const doc = parseYamlText(text, 'the topology')
   if (!doc || typeof doc !== 'object') fail('file', 'must be a mapping with kind and links')
   const d = doc as Record<string, unknown>
   const kind = d.kind ?? 'dv'
