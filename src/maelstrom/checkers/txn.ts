@@ -504,7 +504,10 @@ function cycles(g: DepGraph, nodes: Txn[], found: Found, deadline: number): void
   }
 }
 
-/** The cycle a -kind-> b -path-> a, as transactions with the edge leaving each. */
+/**
+ * The cycle a -kind-> b -path-> a: `cycle` lists the transactions in order (flat, so readers that
+ * look two levels into an example find them) and `edges[i]` is the edge from cycle[i] to the next.
+ */
 function cycleOf(
   nodes: Txn[],
   a: number,
@@ -512,10 +515,14 @@ function cycleOf(
   path: Array<{ node: number; kinds: number }>,
 ): unknown {
   const ref = (i: number): OpRef => opRef((nodes[i] as Txn).invoke, (nodes[i] as Txn).complete)
-  const out: Array<{ txn: OpRef; edge: string }> = [{ txn: ref(a), edge: kindName(kind) }]
+  const cycle: OpRef[] = [ref(a)]
+  const edges: string[] = [kindName(kind)]
   // path steps are [from-node, kinds of the edge leaving it]; the first from-node is b.
-  for (const s of path) out.push({ txn: ref(s.node), edge: kindName(s.kinds) })
-  return { cycle: out }
+  for (const s of path) {
+    cycle.push(ref(s.node))
+    edges.push(kindName(s.kinds))
+  }
+  return { cycle, edges }
 }
 
 function verdict(

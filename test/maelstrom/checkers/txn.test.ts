@@ -53,10 +53,11 @@ test('list-append: two transactions whose appends land in opposite orders on two
   ])
   const r = checkTxnListAppend(h.ops, { consistencyModels: ['read-uncommitted'] })
   assert.equal(r.valid, false)
-  const cycle = (r.anomalies['G0']?.[0] as { cycle: Array<{ edge: string }> }).cycle
+  const g0 = r.anomalies['G0']?.[0] as { cycle: Array<{ index: number }>; edges: string[] }
+  assert.deepEqual(g0.edges, ['ww', 'ww'])
   assert.deepEqual(
-    cycle.map((s) => s.edge),
-    ['ww', 'ww'],
+    g0.cycle.map((t) => t.index).sort((a, b) => a - b),
+    [0, 2],
   )
 })
 
