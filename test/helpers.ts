@@ -25,10 +25,11 @@ export interface CliResult {
 /** Runs `distlab <args>` to completion (bounded by timeoutMs). */
 export function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; input?: string; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath(), ...args], {
+      cwd: opts.cwd,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })

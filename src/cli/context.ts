@@ -1,6 +1,6 @@
 // What several commands share: where the cluster's state lives and how to call a node's API.
 import type { Command } from 'commander'
-import { stateDir } from '../cluster/state.js'
+import { nodeUrl, readCluster, stateDir } from '../cluster/state.js'
 import { DistlabError, InvalidArgumentError } from '../core/errors.js'
 import { bearerHeaders } from '../core/auth.js'
 
@@ -13,13 +13,32 @@ export function stateDirOf(cmd: Command): string {
 
 export class NodeApiError extends DistlabError {
   override readonly code = 'ERR_NODE_API'
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The HTTP status the API answered with, when it answered. */
+  readonly status: number | undefined
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options)
     this.name = 'NodeApiError'
+    this.status = options?.status
   }
 }
 
-/** Calls a node's HTTP API; a refused connection or a 4xx/5xx becomes one clear NodeApiError. */
+/** Who answers at url, for an error line: a node's name, "the supervisor", or the address. */
+function whoIs(url: string): string {
+  const rec = currentStateDir === undefined ? undefined : readCluster(currentStateDir)
+  if (rec?.controlUrl === url) return 'the cluster supervisor'
+  const n = rec?.nodes.find((x) => nodeUrl(x) === url)
+  if (n) return n.name
+  try {
+    return new URL(url).host
+  } catch {
+    return url
+  }
+}
+
+/**
+ * Calls a node's HTTP API; a refused connection or a 4xx/5xx becomes one clear NodeApiError that
+ * names the node, not the internal URL it was called on.
+ */
 export async function callNode<T = unknown>(
   url: string,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
@@ -40,10 +59,10 @@ export async function callNode<T = unknown>(
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (err) {
-    throw new NodeApiError(
-      `${url} did not answer ${method} ${path} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message})`,
-      { cause: err },
-    )
+    const why = (err as Error).cause
+      ? String((err as { cause: Error }).cause.message)
+      : (err as Error).message
+    throw new NodeApiError(`${whoIs(url)} did not answer (${why})`, { cause: err })
   }
   const text = await res.text()
   let parsed: unknown = text
@@ -54,7 +73,13 @@ export async function callNode<T = unknown>(
   }
   if (!res.ok) {
     const msg = (parsed as { message?: string })?.message ?? text
-    throw new NodeApiError(`${url}${path} answered ${res.status}: ${msg}`)
+    const who = whoIs(url)
+    throw new NodeApiError(
+      res.status < 500 ? `${who}: ${msg}` : `${who} failed (HTTP ${res.status}): ${msg}`,
+      {
+        status: res.status,
+      },
+    )
   }
   return parsed as T
 }

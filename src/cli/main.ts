@@ -3,7 +3,7 @@
 // printed as one line.
 import { Command, CommanderError } from 'commander'
 import { createRequire } from 'node:module'
-import { errorLine, exitCodeFor } from './output.js'
+import { commanderErrorLine, errorLine, exitCodeFor } from './output.js'
 import { registerClusterCommands } from './commands/cluster.js'
 import { registerRoleCommands } from './commands/roles.js'
 import { registerLinkCommands } from './commands/link.js'
@@ -32,8 +32,9 @@ export function buildProgram(): Command {
       '--state-dir <dir>',
       'where the local cluster keeps its record and logs (default: $DISTLAB_HOME or ./.distlab)',
     )
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) })
+    // Commander's own usage errors come out as distlab's: one line, one prefix.
+    .configureOutput({ outputError: (str, write) => write(commanderErrorLine(str, 'distlab')) })
+    .configureHelp({ subcommandTerm: (cmd) => cmd.name(), showGlobalOptions: false })
     .exitOverride()
   registerClusterCommands(program)
   registerRoleCommands(program)
@@ -50,9 +51,73 @@ export function buildProgram(): Command {
   registerMaelstromCommands(program)
   registerRunCommands(program)
   for (const cmd of program.commands) cmd.exitOverride()
+  groupCommands(program)
+  for (const cmd of walk(program)) {
+    cmd.exitOverride()
+    cmd.description(unwrap(cmd.description()))
+    // Subcommands of groups (`send unicast`, `deploy image`) print the same one-line errors.
+    const path = commandPath(cmd)
+    cmd.configureOutput({ outputError: (str, write) => write(commanderErrorLine(str, path)) })
+    cmd.configureHelp({ subcommandTerm: (c) => c.name() })
+  }
   return program
 }
 
+/** The groups of `distlab --help`, in order; a command not named here lands under "Other commands". */
+const COMMAND_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['Cluster:', ['up', 'status', 'logs', 'kill', 'restart', 'down', 'token', 'master', 'node']],
+  ['Messaging:', ['send', 'ping', 'group', 'multicast', 'anycast', 'bench']],
+  ['Peer-to-peer (seed 002):', ['p2p', 'bootstrap']],
+  [
+    'Course programs (seeds 003, 004):',
+    ['lineserver', 'download', 'gbnnode', 'dvnode', 'cnnode', 'topology'],
+  ],
+  ['Observe:', ['monitor', 'runs', 'analyze', 'plot', 'capture']],
+  ['Faults:', ['link', 'partition', 'heal', 'scenario']],
+  ['Deploy:', ['deploy']],
+]
+
+function groupCommands(program: Command): void {
+  const rank = new Map<string, number>()
+  let i = 0
+  for (const [heading, names] of COMMAND_GROUPS)
+    for (const name of names) {
+      rank.set(name, i++)
+      program.commands.find((c) => c.name() === name)?.helpGroup(heading)
+    }
+  for (const c of program.commands) if (!rank.has(c.name())) c.helpGroup('Other commands:')
+  // Commander lists commands in the order they were added; put them in the groups' order.
+  const ordered = [...program.commands].sort(
+    (a, b) =>
+      (rank.get(a.name()) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b.name()) ?? Number.MAX_SAFE_INTEGER),
+  )
+  ;(program.commands as Command[]).splice(0, program.commands.length, ...ordered)
+}
+
+function walk(root: Command): Command[] {
+  const out: Command[] = []
+  const todo = [root]
+  while (todo.length) {
+    const c = todo.pop()!
+    out.push(c)
+    todo.push(...c.commands)
+  }
+  return out
+}
+
+/** Descriptions are written wrapped in the source; join their lines so commander wraps them to the terminal. */
+function unwrap(text: string): string {
+  return text
+    .split(/\n\s*\n/)
+    .map((p) => p.replace(/\s*\n\s*/g, ' ').trim())
+    .join('\n\n')
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
+}
 export async function run(argv: string[]): Promise<void> {
   // `distlab ... | head`: a reader that goes away ends the command quietly, as with other Unix tools.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

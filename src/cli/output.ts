@@ -1,7 +1,78 @@
 // Everything the CLI prints goes through here: tables for people, one JSON object with --json,
 // colour only on a terminal, progress bars on stderr only on a terminal.
+import { spawn } from 'node:child_process'
+import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs'
+import { delimiter, dirname, join, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { DistlabError, InvalidArgumentError } from '../core/errors.js'
 import { PcapFormatError } from '../monitor/pcap.js'
+
+/** The checkout (or installed package) this CLI runs from: dist/src/cli/ is three levels down. */
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+
+let invocation: string | undefined
+
+/**
+ * How the user can run distlab from where they are, for hints such as `distlab status`: `distlab`
+ * when a `distlab` is on the PATH, `npx distlab` inside this checkout (after `npm install` the
+ * command is not on the PATH until `npm link`), else `node <path>/bin/distlab.js`.
+ */
+export function cliName(): string {
+  if (invocation !== undefined) return invocation
+  const onPath = (process.env.PATH ?? '').split(delimiter).some((d) => {
+    if (!d) return false
+    try {
+      accessSync(join(d, 'distlab'), fsConstants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+  if (onPath) return (invocation = 'distlab')
+  let cwd = process.cwd()
+  let root = PACKAGE_ROOT
+  try {
+    cwd = realpathSync(cwd)
+    root = realpathSync(root)
+  } catch {
+    // keep the paths as they are
+  }
+  if (cwd === root || cwd.startsWith(root + sep)) return (invocation = 'npx distlab')
+  const bin = join(root, 'bin', 'distlab.js')
+  const rel = relative(cwd, bin)
+  return (invocation = `node ${existsSync(bin) && rel.length < bin.length ? rel : bin}`)
+}
+
+/**
+ * Opens url with the platform's opener (xdg-open on Linux and the BSDs, open on macOS, start on
+ * Windows) when there is one, detached; returns the line to print either way.
+ */
+export function openInBrowser(url: string): string {
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '""', url]]
+        : ['xdg-open', [url]]
+  const found =
+    process.platform === 'win32' ||
+    (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, cmd)))
+  if (!found) return `no ${cmd} on this machine to open a browser with; open ${url} yourself`
+  try {
+    const child = spawn(cmd, args, { detached: true, stdio: 'ignore' })
+    child.on('error', () => {})
+    child.unref()
+    return `opening ${url} with ${cmd}`
+  } catch (err) {
+    return `could not run ${cmd} (${(err as Error).message}); open ${url} yourself`
+  }
+}
+
+/** A hint for people: every "`distlab ...`" in it names the form that works from here. */
+export function hint(text: string): string {
+  const name = cliName()
+  return name === 'distlab' ? text : text.replace(/(`|\$\()distlab (?=[a-z-])/g, `$1${name} `)
+}
 
 export const isTTY = (stream: NodeJS.WriteStream = process.stdout): boolean =>
   Boolean(stream.isTTY) && !process.env.NO_COLOR
@@ -93,11 +164,22 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof InvalidArgumentError) return 2
   // A malformed capture file is bad input, like a bad argument.
   if (err instanceof PcapFormatError) return 2
+  // A name that names nothing (a run, say) is the same kind of mistake as a bad option value.
+  if (err instanceof DistlabError && (err as { usage?: unknown }).usage === true) return 2
   return 1
 }
 
+/** One line for an error: the message with its hints made runnable from here, newlines folded. */
 export function errorLine(err: unknown): string {
-  if (err instanceof DistlabError) return err.message
-  if (err instanceof Error) return err.message
-  return String(err)
+  const text = err instanceof DistlabError || err instanceof Error ? err.message : String(err)
+  return hint(text.replace(/\s*\n\s*/g, ' ').trim())
+}
+
+/** Commander's "error: unknown option '--x'\n(Did you mean --y?)\n" as one distlab line. */
+export function commanderErrorLine(str: string, path: string): string {
+  const text = str
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+  return `distlab: ${hint(`${text} (see \`${path} --help\`)`)}\n`
 }

@@ -2,15 +2,20 @@
 // process does not load every other command's dependencies (plots, SQLite, Docker clients).
 import { Command, CommanderError } from 'commander'
 import { registerRoleCommands } from './commands/roles.js'
-import { errorLine, exitCodeFor } from './output.js'
+import { commanderErrorLine, errorLine, exitCodeFor } from './output.js'
 
 export async function run(argv: string[]): Promise<void> {
   const program = new Command('distlab')
     .option('--state-dir <dir>', 'where the local cluster keeps its record and logs')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) })
+    .configureOutput({ outputError: (str, write) => write(commanderErrorLine(str, 'distlab')) })
   registerRoleCommands(program)
-  for (const cmd of program.commands) cmd.exitOverride()
+  for (const cmd of program.commands) {
+    cmd.exitOverride()
+    cmd.configureOutput({
+      outputError: (str, write) => write(commanderErrorLine(str, `distlab ${cmd.name()}`)),
+    })
+  }
   try {
     await program.parseAsync(argv)
   } catch (err) {

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, 
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import type { AddressPlan } from '../core/ids.js'
-import { ClusterNotRunningError } from '../core/errors.js'
+import { ClusterNotRunningError, InvalidArgumentError } from '../core/errors.js'
 
 export interface NodeRecord {
   name: string
@@ -112,11 +112,13 @@ export function nodeUrl(n: Pick<NodeRecord, 'host' | 'httpPort'>): string {
   return `http://${n.host}:${n.httpPort}`
 }
 
+/** The node of that name; an unknown name is a usage mistake (exit 2) that lists the valid names. */
 export function findNode(c: ClusterRecord, name: string): NodeRecord {
   const n = c.nodes.find((x) => x.name === name)
   if (!n)
-    throw new ClusterNotRunningError(
-      `no node named ${name} in the cluster (nodes: ${c.nodes.map((x) => x.name).join(', ')})`,
+    throw unknownNodeError(
+      name,
+      c.nodes.map((x) => x.name),
     )
   return n
 }
@@ -162,4 +164,11 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const given = Buffer.from(m[1]!, 'utf8')
   const want = Buffer.from(token, 'utf8')
   return given.length === want.length && timingSafeEqual(given, want)
+}
+
+export function unknownNodeError(name: string, names: readonly string[]): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `unknown node ${JSON.stringify(name)}; the cluster has ${names.join(', ')}`,
+    'name',
+  )
 }

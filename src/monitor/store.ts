@@ -24,9 +24,12 @@ import {
 /** A run that cannot be found or read. */
 export class RunNotFoundError extends DistlabError {
   override readonly code = 'ERR_RUN_NOT_FOUND'
-  constructor(message: string) {
+  /** True when the caller named a run that does not exist (a usage mistake: exit 2 in the CLI). */
+  readonly usage: boolean
+  constructor(message: string, options: { usage?: boolean } = {}) {
     super(message)
     this.name = 'RunNotFoundError'
+    this.usage = options.usage ?? false
   }
 }
 
@@ -474,7 +477,12 @@ export function resolveRun(ref: string | undefined, dir = runsDir()): string {
         .sort()
     : []
   if (files.length === 0)
-    throw new RunNotFoundError(`no runs in ${dir}; start a cluster with \`distlab up\` to record one`)
+    throw new RunNotFoundError(
+      ref && ref !== 'latest'
+        ? `no run ${ref}: no runs in ${dir}; start a cluster with \`distlab up\` to record one`
+        : `no runs in ${dir}; start a cluster with \`distlab up\` to record one`,
+      { usage: ref !== undefined && ref !== 'latest' },
+    )
   if (!ref || ref === 'latest') {
     const runs = listRuns(dir)
     const last = runs.at(-1)
@@ -488,11 +496,13 @@ export function resolveRun(ref: string | undefined, dir = runsDir()): string {
   if (matches.length > 1)
     throw new RunNotFoundError(
       `${ref} matches ${matches.length} runs: ${matches.map((f) => basename(f, RUN_FILE_SUFFIX)).join(', ')}`,
+      { usage: true },
     )
   throw new RunNotFoundError(
     `no run ${ref} in ${dir} (runs: ${files
       .slice(-5)
       .map((f) => basename(f, RUN_FILE_SUFFIX))
       .join(', ')}${files.length > 5 ? ', ...' : ''})`,
+    { usage: true },
   )
 }

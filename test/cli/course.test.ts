@@ -168,6 +168,36 @@ describe('distlab gbnnode', () => {
     )
   }
 
+  test(
+    'a receiver whose stdin ends at once (`gbnnode ... &`, a container) keeps receiving until SIGTERM; ACKs that move nothing print as discarded',
+    { timeout: 120_000 },
+    async () => {
+      const [pa, pb] = await freePorts(2)
+      const receiver = start(['gbnnode', String(pb), String(pa), '3', '-p', '0.3'])
+      receiver.child.stdin.end()
+      const sender = start(['gbnnode', String(pa), String(pb), '3'])
+      // The receiver is still there after its input ended: the whole message reaches it.
+      sender.child.stdin.end('send hello world\n')
+      assert.equal(await exitOf(sender), 0, sender.stderr)
+      await waitFor('the receiver summary', () => receiver.lines.some((l) => SUMMARY.test(l)))
+      assert.equal(reassemble(receiver.lines), 'hello world')
+      assert.equal(receiver.child.exitCode, null, 'the receiver is still running')
+      // Each "window moves to" line moves the window: no ACK number is reported as received twice.
+      const moved = sender.lines.flatMap((l) => / ACK(-?\d+) received, window moves to (\d+)$/.exec(l) ?? [])
+      const acks = sender.lines
+        .map((l) => / ACK(-?\d+) received, window moves to \d+$/.exec(l)?.[1])
+        .filter((x): x is string => x !== undefined)
+      assert.ok(moved.length > 0)
+      assert.equal(
+        new Set(acks).size,
+        acks.length,
+        `an ACK reported as received twice:\n${sender.lines.join('\n')}`,
+      )
+      receiver.child.kill('SIGTERM')
+      assert.equal(await exitOf(receiver), 0, receiver.stderr)
+    },
+  )
+
   test('bad usage exits 2 with one line', { timeout: 120_000 }, async () => {
     const r = await runCli(['gbnnode', '1111', 'x', '5'])
     assert.equal(r.code, 2)

@@ -123,11 +123,11 @@ describe('distlab send unicast|broadcast', () => {
     assert.ok(body.replicas.every((x) => x.answered === 3))
   })
 
-  test('bad usage exits 2; an unknown node exits 1 with one clear line', async () => {
+  test('bad usage exits 2; so does an unknown node, with one clear line', async () => {
     const same = await cli('send', 'unicast', '--from', 'node1', '--to', 'node1', 'x')
     assert.equal(same.code, 2)
     const unknown = await cli('send', 'unicast', '--from', 'node1', '--to', 'node9', 'x')
-    assert.equal(unknown.code, 1)
+    assert.equal(unknown.code, 2)
     assert.match(unknown.stderr, /node9/)
     assert.equal(unknown.stderr.trim().split('\n').length, 1)
   })

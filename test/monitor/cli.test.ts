@@ -107,7 +107,7 @@ describe('distlab runs / analyze / plot', () => {
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /--format must be table, json or csv/)
     const missing = await runCli(['analyze', 'no-such-run', '--runs-dir', runsDir])
-    assert.equal(missing.code, 1)
+    assert.equal(missing.code, 2)
     assert.match(missing.stderr, /no run no-such-run/)
   })
 

@@ -16,7 +16,7 @@ import { decodeTraffic, exportPcap, messagesToEvents, type TrafficStats } from '
 import { readCapture } from '../../monitor/pcap.js'
 import { capture } from '../../monitor/capture.js'
 import { writeRunPlots } from '../../monitor/charts.js'
-import { color, formatDuration, printJson, table } from '../output.js'
+import { cliName, color, formatDuration, hint, printJson, table } from '../output.js'
 import { describeAnomalies, type MaelstromRunMeta } from '../../maelstrom/explain.js'
 
 interface CommonOptions {
@@ -277,7 +277,7 @@ function runs(o: CommonOptions): void {
     return
   }
   if (list.length === 0) {
-    process.stdout.write(`no runs in ${dir}; \`distlab up\` records one per cluster start\n`)
+    process.stdout.write(hint(`no runs in ${dir}; \`distlab up\` records one per cluster start\n`))
     return
   }
   process.stdout.write(
@@ -295,7 +295,9 @@ function runs(o: CommonOptions): void {
       ]),
     ),
   )
-  process.stdout.write(color.dim(`\n${list.length} runs in ${dir}; \`distlab analyze <run>\` reports one\n`))
+  process.stdout.write(
+    color.dim(hint(`\n${list.length} runs in ${dir}; \`distlab analyze <run>\` reports one\n`)),
+  )
 }
 
 interface CaptureOptions {
@@ -351,7 +353,7 @@ async function captureCommand(out: string, o: CaptureOptions): Promise<void> {
     else
       process.stdout.write(
         `captured ${stats.packets} packets (${messages.length} distlab messages) with ${result.tool} into ${out}\n` +
-          `filter: ${result.filter}\nnext: distlab analyze ${out}\n`,
+          `filter: ${result.filter}\nnext: ${cliName()} analyze ${out}\n`,
       )
   } finally {
     process.off('SIGINT', onSigint)

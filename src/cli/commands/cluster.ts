@@ -9,14 +9,16 @@ import {
   logDir,
   nodeUrl,
   readCluster,
+  findNode,
   removeCluster,
   requireCluster,
+  unknownNodeError,
   type ClusterRecord,
   readControlToken,
 } from '../../cluster/state.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
-import { color, colorFor, formatDuration, printJson, table } from '../output.js'
+import { cliName, color, colorFor, formatDuration, hint, openInBrowser, printJson, table } from '../output.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
 import { readDashboardRecord } from '../../monitor/master-extras.js'
@@ -33,6 +35,7 @@ interface UpOptions {
   block: number
   json?: boolean
   key?: string
+  open?: boolean
 }
 
 /** The key `up` starts the cluster with: --key, else $DISTLAB_KEY; checked before anything starts. */
@@ -45,10 +48,14 @@ function upKey(o: UpOptions): string | undefined {
 function trustNote(key: string | undefined): string {
   if (key === undefined)
     return color.yellow(
-      `the cluster is open: no key, so anyone who can reach these addresses can send frames and call the APIs; ` +
-        `\`distlab up --key <secret>\` (or ${KEY_ENV}) authenticates frames and guards the APIs\n`,
+      hint(
+        `the cluster is open: no key, so anyone who can reach these addresses can send frames and call the APIs; ` +
+          `\`distlab up --key <secret>\` (or ${KEY_ENV}) authenticates frames and guards the APIs\n`,
+      ),
     )
-  return `cluster key ${new Keyring(key).current.id}: frames authenticated, replays refused; API changes need \`Authorization: Bearer $(distlab token)\`\n`
+  return hint(
+    `cluster key ${new Keyring(key).current.id}: frames authenticated, replays refused; API changes need \`Authorization: Bearer $(distlab token)\`\n`,
+  )
 }
 
 function printCluster(c: {
@@ -108,33 +115,34 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
   if (o.json) printJson({ mode: cluster.mode, stateDir: dir, keyed: cluster.keyed, nodes: cluster.list() })
   else {
     printCluster({ nodes: cluster.list() })
-    printDashboard(dir)
+    printDashboard(dir, o.open)
     process.stdout.write(trustNote(upKey(o)))
     process.stdout.write(
       `\n${color.bold(`master + ${o.nodes} nodes up`)} (${cluster.mode} mode). Try:\n` +
         `  curl ${nodeUrl(cluster.list()[Math.min(2, o.nodes)]!)}/\n` +
-        `  distlab status    distlab monitor    distlab logs node2\n` +
+        `  ${cliName()} status    ${cliName()} monitor    ${cliName()} logs node2\n` +
         (supervised ? '' : 'Logs follow; Ctrl-C stops the cluster.\n\n'),
     )
   }
 }
 
-function printDashboard(dir: string): void {
+function printDashboard(dir: string, open = false): void {
   const dash = readDashboardRecord(dir)
+  if (!dash) return
   // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
   const spec = readClusterKey(dir)
-  let url = dash?.url
-  if (dash && spec) {
+  let url = dash.url
+  if (spec) {
     try {
       url = `${dash.url}/#key=${new Keyring(spec).current.token}`
     } catch {
       // an unreadable key: the plain URL, and the page says what it needs
     }
   }
-  if (dash)
-    process.stdout.write(
-      `\ndashboard: ${color.bold(url!)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`,
-    )
+  process.stdout.write(
+    hint(`\ndashboard: ${color.bold(url)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`),
+  )
+  if (open) process.stdout.write(openInBrowser(url) + '\n')
 }
 
 async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
@@ -186,10 +194,12 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
         })
       else {
         printCluster(rec)
-        printDashboard(dir)
+        printDashboard(dir, o.open)
         process.stdout.write(trustNote(key))
         process.stdout.write(
-          `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
+          hint(
+            `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
+          ),
         )
       }
       return
@@ -332,8 +342,7 @@ async function logs(
     .filter((f) => f.endsWith('.log'))
     .map((f) => f.slice(0, -4))
     .sort((a, b) => (nodeIndex(a) ?? -1) - (nodeIndex(b) ?? -1) || a.localeCompare(b))
-  if (name && !names.includes(name))
-    throw new InvalidArgumentError(`no log for ${name} (have: ${names.join(', ')})`)
+  if (name && !names.includes(name)) throw unknownNodeError(name, names)
   const chosen = name ? [name] : names
   const width = Math.max(...chosen.map((n) => n.length))
   const prefix = (n: string) => (name ? '' : `${colorFor(nodeIndex(n) ?? 1)(n.padEnd(width))} | `)
@@ -386,6 +395,7 @@ async function control(
     throw new ClusterError(
       `cannot read the control token in ${stateDirOf(cmd)} (control.token): run this as the user who started the cluster`,
     )
+  findNode(rec, name)
   const r = await callNode<{ name: string; running: boolean }>(
     rec.controlUrl,
     'POST',
@@ -431,6 +441,7 @@ export function registerClusterCommands(program: Command): void {
       0,
     )
     .option('--json', 'print the cluster as one JSON object')
+    .option('--open', "open the dashboard in a browser (the platform's opener: xdg-open, open or start)")
     .option(
       '--key <secret>',
       `cluster key (secret, or id:secret,id:secret to rotate): authenticate frames, guard the APIs (or $${KEY_ENV})`,

@@ -94,7 +94,13 @@ export function parseCnArgs(args: string[]): {
  * Reads commands from stdin: a `node> ` prompt on a terminal; lines one by one from a pipe. Each
  * line is handled in order (a handler may be async). Resolves when stdin ends or `quit`.
  */
-function commandLoop(handle: (line: string) => Promise<void> | void): { done: Promise<void>; rl: Interface } {
+/** How the command loop ended: `quit`/`exit` or Ctrl-C at the prompt, or the end of stdin. */
+type LoopEnd = 'quit' | 'eof'
+
+function commandLoop(handle: (line: string) => Promise<void> | void): {
+  done: Promise<LoopEnd>
+  rl: Interface
+} {
   const tty = Boolean(process.stdin.isTTY)
   const rl = createInterface({
     input: process.stdin,
@@ -103,11 +109,13 @@ function commandLoop(handle: (line: string) => Promise<void> | void): { done: Pr
   })
   rl.setPrompt('node> ')
   let chain = Promise.resolve()
-  const done = new Promise<void>((resolve) => {
+  let end: LoopEnd = 'eof'
+  const done = new Promise<LoopEnd>((resolve) => {
     rl.on('line', (line) => {
       chain = chain.then(async () => {
         const cmd = line.trim()
         if (cmd === 'quit' || cmd === 'exit') {
+          end = 'quit'
           rl.close()
           return
         }
@@ -119,8 +127,11 @@ function commandLoop(handle: (line: string) => Promise<void> | void): { done: Pr
         if (tty) rl.prompt()
       })
     })
-    rl.on('close', () => void chain.then(() => resolve()))
-    rl.on('SIGINT', () => rl.close())
+    rl.on('close', () => void chain.then(() => resolve(end)))
+    rl.on('SIGINT', () => {
+      end = 'quit'
+      rl.close()
+    })
   })
   if (tty) rl.prompt()
   return { done, rl }
@@ -160,6 +171,7 @@ async function gbnnodeAction(self: string, peer: string, window: string, o: GbnO
   })
   await gbn.start()
   const pending = new Set<Promise<unknown>>()
+  let sentAny = false
   let stopping = false
   let finish: () => void = () => {}
   const finished = new Promise<void>((r) => (finish = r))
@@ -180,13 +192,16 @@ async function gbnnodeAction(self: string, peer: string, window: string, o: GbnO
     for (let i = 0; i < chars.length; i += chunk)
       segments.push(Buffer.from(chars.slice(i, i + chunk).join(''), 'utf8'))
     const p = gbn.sendSegments(segments).catch(() => {})
+    sentAny = true
     pending.add(p)
     void p.then(() => pending.delete(p))
   })
   closeInput = () => rl.close()
-  await done
-  if (!o.listen) {
-    // stdin ended: finish what was sent, then leave.
+  const end = await done
+  // `quit` ends the node once what it sent is acknowledged. The end of stdin (a pipe, /dev/null,
+  // `&` in a script, a container) does the same for a sender; a node that sent nothing is a
+  // receiver and keeps receiving until Ctrl-C or SIGTERM (--listen: every node does).
+  if (end === 'quit' || (!o.listen && sentAny)) {
     await Promise.all(pending)
     stop()
   }
@@ -363,8 +378,10 @@ export function registerCourseCommands(program: Command): void {
     .description(
       'Go-Back-N over UDP on 127.0.0.1 (seed 004): type `send <message>` at the node> prompt (or pipe lines in);\n' +
         'each character is one packet. Prints the course lines: packet<n> <c> sent, ACK<n> received, window\n' +
-        'moves to <n>, packet<n> timeout, ... and a [Summary] line per message. From a pipe it exits when stdin\n' +
-        'ends and every message is acknowledged (use --listen to keep receiving).',
+        'moves to <n>, packet<n> timeout, ... and a [Summary] line per message. A duplicate ACK prints\n' +
+        '`ACK<n> discarded`. When stdin ends (a pipe, /dev/null, `&`), a node that sent something exits\n' +
+        'once every message is acknowledged; a node that sent nothing is a receiver and runs until Ctrl-C\n' +
+        'or SIGTERM.',
     )
     .argument('<self-port>', 'this node’s UDP port')
     .argument('<peer-port>', 'the other node’s UDP port')
@@ -373,7 +390,7 @@ export function registerCourseCommands(program: Command): void {
     .option('-p <p>', 'drop each packet this node receives with probability p', numberOption('-p', 0, 1))
     .option('--timeout <time>', 'retransmission timeout (default 500ms, the course’s)')
     .option('--chunk <n>', 'characters per packet (default 1, the course’s)', intOption('--chunk', 1, 1024))
-    .option('--listen', 'keep running after stdin ends (a receiver fed from /dev/null); Ctrl-C stops')
+    .option('--listen', 'keep running after stdin ends even after sending; Ctrl-C or SIGTERM stops')
     .action(gbnnodeAction)
 
   program

@@ -21,7 +21,7 @@ import { writeK8sManifests } from '../../cluster/k8s.js'
 import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
-import { color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
+import { cliName, color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
 import { intOption, stateDirOf } from '../context.js'
 
 function printContainers(nodes: NodeRecord[]): void {
@@ -114,7 +114,7 @@ export async function upContainers(
       `\n${color.bold(`master + ${o.nodes} nodes up`)} in ${o.mode === 'swarm' ? 'swarm stack' : 'compose project'} ` +
         `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(Date.now() - started)}). Try:\n` +
         `  curl ${nodeUrl(nodes[Math.min(1, o.nodes)]!)}/\n` +
-        `  distlab status    distlab monitor    distlab logs node1\n` +
+        `  ${cliName()} status    ${cliName()} monitor    ${cliName()} logs node1\n` +
         (key === undefined
           ? color.yellow('the cluster is open (no key): whoever reaches these addresses can call the APIs\n')
           : `cluster key ${new Keyring(key).current.id}: API changes need \`Authorization: Bearer $(distlab token)\`\n`) +

@@ -576,7 +576,7 @@ export function registerDownloadCommands(program: Command): void {
   // `download bench` is the argument of `download`, not a commander subcommand: a subcommand's
   // options cannot share names with its parent's (commander lets the parent take them), and
   // `--clients` is a count for a download but a list for the bench.
-  program
+  const download = program
     .command('download')
     .summary(
       'cooperating clients collect every line from a line server (seed 003); `download bench` plots the speedup',
@@ -586,9 +586,9 @@ export function registerDownloadCommands(program: Command): void {
       '"bench" runs the speedup experiment; "client" runs one cooperating client alone (see --rank, --peers)',
     )
     .description(
-      'N cooperating clients, each from its own address, collect every line from a line server; a master merges, deduplicates and SUBMITs.\n' +
-        '`download bench` downloads with 1, 2, 3, ... clients, each against a fresh server session, and prints and plots time against clients.\n' +
-        '`download --mode docker --clients N` runs a line server and N client containers on a network of their own (each client its own address), then removes them.\n' +
+      'N cooperating clients, each from its own address, collect every line from a line server; a master merges, deduplicates and SUBMITs.\n\n' +
+        '`download bench` downloads with 1, 2, 3, ... clients, each against a fresh server session, and prints and plots time against clients.\n\n' +
+        '`download --mode docker --clients N` runs a line server and N client containers on a network of their own (each client its own address), then removes them.\n\n' +
         '`download client --rank R --peers h0:9900,h1:9900,... --server H:9801` is one client alone (what each container runs)',
     )
     .option(
@@ -704,4 +704,22 @@ export function registerDownloadCommands(program: Command): void {
         return runDownload(o, cmd)
       },
     )
+  groupOptionsByMode(download)
+}
+
+/** `download --help` by mode: an option whose help starts with "bench:", "docker:" or "client:" goes under that mode. */
+function groupOptionsByMode(cmd: Command): void {
+  const groups = new Map([
+    ['bench:', 'Bench options (`download bench`):'],
+    ['docker:', 'Docker options (`download --mode docker`):'],
+    ['client:', 'Client options (`download client`):'],
+  ])
+  for (const opt of cmd.options) {
+    const prefix = /^(bench|docker|client):/.exec(opt.description)?.[0]
+    const heading = prefix === undefined ? undefined : groups.get(prefix)
+    if (heading) {
+      opt.helpGroup(heading)
+      opt.description = opt.description.slice(prefix!.length).trim()
+    } else opt.helpGroup('Options (every mode):')
+  }
 }

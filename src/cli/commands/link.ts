@@ -260,7 +260,7 @@ async function pingCmd(
       results.push({ seq, rttMs: r.rttMs })
       if (!o.json) process.stdout.write(`${from} -> ${to}: seq=${seq} rtt=${r.rttMs.toFixed(3)} ms\n`)
     } catch (err) {
-      if (!(err instanceof NodeApiError) || !/answered 504/.test(err.message)) throw err
+      if (!(err instanceof NodeApiError) || err.status !== 504) throw err
       results.push({ seq, rttMs: null })
       if (!o.json)
         process.stdout.write(color.red(`${from} -> ${to}: seq=${seq} no answer within ${timeoutMs} ms\n`))

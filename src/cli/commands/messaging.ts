@@ -69,7 +69,9 @@ interface SendUnicastOptions {
 
 async function sendUnicast(cmd: Command, message: string, o: SendUnicastOptions): Promise<void> {
   if (o.from === o.to) throw new InvalidArgumentError('--from and --to must be different nodes')
-  const url = nodeUrlOf(cmd, o.from)
+  const rec = requireCluster(stateDirOf(cmd))
+  findNode(rec, o.to)
+  const url = nodeUrl(findNode(rec, o.from))
   const r = await callNode<UnicastSendResult>(
     url,
     'POST',

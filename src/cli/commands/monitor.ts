@@ -42,7 +42,9 @@ async function monitor(cmd: Command, o: MonitorOptions): Promise<void> {
   try {
     res = await fetch(url, { signal: ctrl.signal })
   } catch (err) {
-    throw new NodeApiError(`the master at ${url} did not answer (${(err as Error).message})`, { cause: err })
+    throw new NodeApiError(`the master (${rec.nodes[0]!.host}) did not answer (${(err as Error).message})`, {
+      cause: err,
+    })
   }
   if (!o.json) process.stderr.write(color.dim(`telemetry from ${url} (Ctrl-C to stop)\n`))
   const decoder = new TextDecoder()

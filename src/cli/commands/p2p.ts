@@ -12,7 +12,7 @@ import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl, type Membership } from '../../protocols/membership/index.js'
 import { membershipTuning } from '../../protocols/membership/defaults.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
-import { color, formatDuration, printJson, Progress, table } from '../output.js'
+import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
 
 // ---- distlab bootstrap ----
 
@@ -309,9 +309,9 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
         (p2
           ? `  curl -X POST ${p2.url}/message -H "Content-Type: application/json" -d '{"sender": "Node1", "msg": "Hello Node2!"}'\n`
           : '') +
-        (p1 && p2 ? `  distlab p2p send --from ${p1.name} --to ${p2.name} "Hello ${p2.name}!"\n` : '') +
-        (p1 ? `  distlab p2p broadcast --from ${p1.name} "Hello everyone!"\n` : '') +
-        `  logs: distlab logs ${p2?.name ?? 'node1'}\n`,
+        (p1 && p2 ? `  ${cliName()} p2p send --from ${p1.name} --to ${p2.name} "Hello ${p2.name}!"\n` : '') +
+        (p1 ? `  ${cliName()} p2p broadcast --from ${p1.name} "Hello everyone!"\n` : '') +
+        `  logs: ${cliName()} logs ${p2?.name ?? 'node1'}\n`,
     )
     await new Promise(() => {})
   }
@@ -413,7 +413,10 @@ export function registerP2pCommands(program: Command): void {
   p2p
     .command('broadcast')
     .description(
-      'send a message from one peer to every peer in its view, with the broadcast module (tree: Plumtree, with anti-entropy); each logs it once',
+      'send a message from one peer to every peer in its view, with the broadcast module (tree: Plumtree, with anti-entropy); each logs it once.\n\n' +
+        'A late joiner: a peer that joins after the broadcast still receives it, and logs it once, when ' +
+        'anti-entropy with any peer that holds it replays it (within a few seconds of joining). Every peer ' +
+        'keeps the last 200,000 broadcasts for that; older ones are not replayed.',
     )
     .requiredOption('--from <node>', 'sending peer: a name of the running cluster (node7) or its URL')
     .argument('<message>', 'the text')

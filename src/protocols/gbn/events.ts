@@ -4,7 +4,8 @@
 export type GbnEvent =
   | { kind: 'packet-sent'; at: number; seq: number; payload: Uint8Array; retransmit: boolean }
   | { kind: 'ack-received'; at: number; ack: number; windowBase: number }
-  | { kind: 'ack-discarded'; at: number; ack: number }
+  /** An ACK dropped by emulation, or (duplicate) one that acknowledged nothing new. */
+  | { kind: 'ack-discarded'; at: number; ack: number; duplicate?: boolean }
   | { kind: 'timeout'; at: number; seq: number }
   | { kind: 'packet-received'; at: number; seq: number; payload: Uint8Array; inOrder: boolean }
   | { kind: 'packet-discarded'; at: number; seq: number; payload: Uint8Array }

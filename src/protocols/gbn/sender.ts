@@ -88,12 +88,16 @@ export class GbnSender {
       this.txReceived = Math.min(p.aux, this.txKnown)
     }
     const expected = p.seq
-    if (expected > this.windowBase && expected <= this.nextSeq) {
-      this.segments.splice(0, expected - this.windowBase)
-      this.windowBase = expected
-      this.clearTimer()
-      if (this.windowBase < this.nextSeq) this.startTimer()
+    if (expected <= this.windowBase || expected > this.nextSeq) {
+      // A duplicate (or stale) cumulative ACK moves nothing: the sender discards it, and says so
+      // once as the course's `ACK<n> discarded` instead of repeating "window moves to".
+      this.emit({ kind: 'ack-discarded', at: this.o.clock.now(), ack: expected - 1, duplicate: true })
+      return
     }
+    this.segments.splice(0, expected - this.windowBase)
+    this.windowBase = expected
+    this.clearTimer()
+    if (this.windowBase < this.nextSeq) this.startTimer()
     this.emit({
       kind: 'ack-received',
       at: this.o.clock.now(),

@@ -156,7 +156,7 @@ describe('Go-Back-N byte stream', () => {
       .filter((e) => e.kind === 'ack-received')
       .map((e) => (e as { windowBase: number }).windowBase)
     for (let i = 1; i < bases.length; i++)
-      assert.ok(bases[i]! >= bases[i - 1]!, 'the window never moves back')
+      assert.ok(bases[i]! > bases[i - 1]!, 'every ACK reported as received moves the window')
     assert.equal(bases.at(-1), 7)
     const summary = sent.at(-1)
     assert.equal(summary?.kind, 'summary')
