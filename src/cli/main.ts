@@ -74,6 +74,7 @@ const COMMAND_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ],
   ['Observe:', ['monitor', 'runs', 'analyze', 'plot', 'capture']],
   ['Faults:', ['link', 'partition', 'heal', 'scenario']],
+  ['Your own programs:', ['run', 'check', 'maelstrom']],
   ['Deploy:', ['deploy']],
 ]
 
