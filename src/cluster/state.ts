@@ -26,6 +26,8 @@ export interface ForeignRecordInfo {
   faults: boolean
   runId?: string
   runFile?: string
+  /** The dashboard of the supervisor, showing the relays' traffic live. */
+  dashboardUrl?: string
   network?: string
   containers?: string[]
   /** Why link faults are off, when they are. */

@@ -43,7 +43,7 @@ import {
 import { ForeignLinks } from './links.js'
 import { RelayHub } from './relay.js'
 import { DockerInstances } from './docker.js'
-import { RunStore } from '../monitor/store.js'
+import { ForeignObserver } from './observer.js'
 import type { LinkRule, LinkRuleInit } from '../link/emulator.js'
 
 export interface ForeignInstance {
@@ -104,7 +104,7 @@ export class ForeignCluster {
   private controlUrl?: string
   private stopping?: Promise<void>
   private relays?: RelayHub
-  private store?: RunStore
+  private observer?: ForeignObserver
   private docker?: DockerInstances
   readonly links: ForeignLinks
 
@@ -118,11 +118,16 @@ export class ForeignCluster {
 
   /** The run's id in the run store (telemetry of the relays), when faults are on. */
   get runId(): string | undefined {
-    return this.store?.id
+    return this.observer?.runId
   }
 
   get runFile(): string | undefined {
-    return this.store?.file
+    return this.observer?.runFile
+  }
+
+  /** The dashboard showing this cluster's traffic live, when faults (and so relays) are on. */
+  get dashboardUrl(): string | undefined {
+    return this.observer?.dashboardUrl
   }
 
   get instances(): ForeignInstance[] {
@@ -258,13 +263,17 @@ export class ForeignCluster {
         for (const m of this.members) m.netns = await createNamespace(s.block, m.name, m.slot)
       }
       if (this.isolated && s.faults) {
-        this.store = new RunStore({ dir: s.runsDir })
-        await this.store.start()
-        this.store.setMeta('foreign', { mode: s.mode, command: s.node ?? s.nodeImage ?? '' })
+        this.observer = new ForeignObserver({
+          stateDir: s.stateDir,
+          runsDir: s.runsDir,
+          dashboardPort: s.dashboardPort,
+          instances: () => this.instances,
+        })
+        await this.observer.start()
         this.relays = new RelayHub({
           relayHost: s.mode === 'docker' ? await this.docker!.gatewayAddress() : bridgeAddress(s.block),
           links: this.links,
-          sink: (events) => this.store?.add(events),
+          sink: (events) => this.observer?.ingest(events),
         })
       }
       // The bootstrap and the master first, then the nodes in waves of 16.
@@ -290,8 +299,9 @@ export class ForeignCluster {
       kind: this.spec.mode,
       isolated: this.isolated,
       faults: this.isolated && this.spec.faults,
-      runId: this.store?.id,
-      runFile: this.store?.file,
+      runId: this.runId,
+      runFile: this.runFile,
+      dashboardUrl: this.dashboardUrl,
       network: this.spec.mode === 'docker' ? this.spec.network : undefined,
       containers: this.members.flatMap((m) => (m.container ? [m.container] : [])),
       note: this.note,
@@ -317,10 +327,6 @@ export class ForeignCluster {
       pid: m.pid ?? 0,
     }))
     writeCluster(this.spec.stateDir, this.record)
-    this.store?.setMeta(
-      'members',
-      this.members.map((m) => ({ name: m.name, host: m.ip, role: m.role, httpPort: this.spec.port })),
-    )
   }
 
   private lineOf(name: string, text: string): void {
@@ -696,7 +702,7 @@ export class ForeignCluster {
     await this.relays?.stop()
     await this.docker?.stop()
     if (this.isolated && this.spec.mode === 'process') await removeIsolation(this.spec.block)
-    await this.store?.stop()
+    await this.observer?.stop()
     for (const m of this.members) m.log?.end()
     this.control?.closeAllConnections()
     await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))

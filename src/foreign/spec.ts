@@ -48,6 +48,8 @@ export interface ForeignSpec {
   block?: number
   /** Folder of run files (telemetry of the relays). @default $DISTLAB_RUNS_DIR or ./runs */
   runsDir?: string
+  /** Port of the dashboard showing the relays' traffic; taken → a free one. @default 8080 */
+  dashboardPort?: number
   /** Each log line of each instance, as it comes. */
   onLine?: (name: string, line: string) => void
   /** How long to wait for each instance to listen on its port, ms; 0 does not wait. @default 20000 */
@@ -74,6 +76,7 @@ export interface ResolvedForeignSpec {
   faults: boolean
   block: number
   runsDir?: string
+  dashboardPort?: number
   readyTimeoutMs: number
 }
 
@@ -145,6 +148,8 @@ export function resolveForeignSpec(spec: ForeignSpec): ResolvedForeignSpec {
     faults: spec.faults ?? true,
     block: checkInteger('block', spec.block ?? 0, 0, 255),
     runsDir: optionalString('runsDir', spec.runsDir),
+    dashboardPort:
+      spec.dashboardPort === undefined ? undefined : checkPort('dashboardPort', spec.dashboardPort),
     readyTimeoutMs: checkInteger('readyTimeoutMs', spec.readyTimeoutMs ?? 20_000, 0, 600_000),
   }
   if (r.isolate !== true && r.isolate !== false && r.isolate !== 'auto')

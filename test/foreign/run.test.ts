@@ -85,6 +85,7 @@ test('a Flask bootstrap and three nodes run, each on its own address, reachable 
     stateDir,
     runsDir,
     block: BLOCK,
+    dashboardPort: 0,
   })
   assert.equal(cluster.isolated, true)
   const names = cluster.instances.map((i) => i.name)
@@ -120,6 +121,35 @@ test('the relays record the foreign traffic as HTTP messages in the run store', 
     all.some((e) => e.proto === 'http' && e.type === 'HTTP 200' && e.src === 'node2' && e.dst === 'node1'),
   )
   assert.ok(all.some((e) => e.type === 'POST /register' && e.dst === 'bootstrap'))
+})
+
+test('the dashboard shows the foreign instances and streams their traffic live', async () => {
+  const c = cluster!
+  assert.ok(c.dashboardUrl)
+  const state = (await (await fetch(`${c.dashboardUrl}/api/state`)).json()) as {
+    run: { id: string }
+    nodes: Array<{ name: string; up: boolean }>
+  }
+  assert.equal(state.run.id, c.runId)
+  for (const name of ['bootstrap', 'node1', 'node2', 'node3'])
+    assert.ok(
+      state.nodes.some((n) => n.name === name && n.up),
+      `${name} missing or down`,
+    )
+  const res = await fetch(`${c.dashboardUrl}/api/stream`, { signal: AbortSignal.timeout(20_000) })
+  const reader = res.body!.getReader()
+  let text = ''
+  try {
+    while (!(text.includes('node1') && text.includes('http'))) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += Buffer.from(value).toString('utf8')
+      if (text.length > 4_000_000) break
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  assert.ok(text.includes('node1') && text.includes('http'), 'no foreign HTTP traffic in the live stream')
 })
 
 test('link set --all --loss 0.3 shows as drops on the foreign links; heal clears it', async () => {

@@ -38,6 +38,7 @@ interface RunOptions {
   isolate?: boolean
   faults?: boolean
   readyTimeout: number
+  dashboardPort?: number
   detach?: boolean
   json?: boolean
 }
@@ -91,6 +92,7 @@ function specOf(cmd: Command, o: RunOptions) {
     isolate: o.isolate === false ? false : ('auto' as const),
     faults: o.faults !== false,
     readyTimeoutMs: o.readyTimeout,
+    dashboardPort: o.dashboardPort,
     stateDir: stateDirOf(cmd),
   }
 }
@@ -136,11 +138,13 @@ async function runForeground(cmd: Command, o: RunOptions): Promise<void> {
       faults: cluster.isolated && spec.faults,
       note: cluster.note,
       runId: cluster.runId,
+      dashboard: cluster.dashboardUrl,
       instances: cluster.instances,
     })
   else {
     printInstances(cluster)
     if (cluster.note) process.stdout.write(color.yellow(`note: ${cluster.note}\n`))
+    if (cluster.dashboardUrl) process.stdout.write(`dashboard: ${color.bold(cluster.dashboardUrl)}\n`)
     if (cluster.runId)
       process.stdout.write(
         `relays record their traffic as run ${color.bold(cluster.runId)} (\`distlab analyze ${cluster.runId}\`)\n`,
@@ -183,6 +187,7 @@ async function runDetached(cmd: Command, o: RunOptions): Promise<void> {
       else {
         printInstances({ instances: rec.foreign?.instances ?? [] })
         if (rec.foreign?.note) process.stdout.write(color.yellow(`note: ${rec.foreign.note}\n`))
+        if (rec.foreign?.dashboardUrl) process.stdout.write(`dashboard: ${rec.foreign.dashboardUrl}\n`)
         if (rec.foreign?.runId)
           process.stdout.write(`relays record their traffic as run ${rec.foreign.runId}\n`)
         process.stdout.write(
@@ -333,6 +338,11 @@ export function registerRunCommands(program: Command): void {
       'how long each instance has to listen on its port (0: do not wait)',
       intOption('--ready-timeout', 0, 600_000),
       20_000,
+    )
+    .option(
+      '--dashboard-port <port>',
+      "the dashboard of the relays' traffic (8080; a free one when taken)",
+      intOption('--dashboard-port', 0, 65535),
     )
     .option('-d, --detach', 'start in the background and return')
     .option('--json', 'print the cluster as one JSON object')
