@@ -20,7 +20,11 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import {
   closeSync,
   existsSync,
+  fsyncSync,
+  ftruncateSync,
   openSync,
+  readSync,
+  statSync,
   readFileSync,
   rmSync,
   unlinkSync,
@@ -224,6 +228,27 @@ export function parseSubmitReply(reply: string): SubmitReply | undefined {
   m = /^SUBMIT FAILED: (.*?) - (.*)$/.exec(reply)
   if (m) return { ok: false, id: m[1]!, reason: m[2]! }
   return undefined
+}
+
+/**
+ * Cuts a torn last line (a crash in the middle of a write) off a journal, so that the next
+ * master's first append starts a line of its own instead of being glued onto the fragment.
+ */
+export function repairJournalTail(path: string): void {
+  if (!existsSync(path)) return
+  const size = statSync(path).size
+  if (size === 0) return
+  const fd = openSync(path, 'r+')
+  try {
+    const last = Buffer.alloc(1)
+    readSync(fd, last, 0, 1, size - 1)
+    if (last[0] === 0x0a) return
+    const text = readFileSync(path)
+    ftruncateSync(fd, text.lastIndexOf(0x0a) + 1)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** Reads a journal: one JSON `[n, text]` per line; a torn last line (a crash mid-write) is skipped. */
@@ -637,6 +662,7 @@ class CoopClient {
     const fromJournal = merged.size
     if (o.journalPath) {
       mkdirSync(dirname(o.journalPath), { recursive: true })
+      repairJournalTail(o.journalPath)
       this.journalFd = openSync(o.journalPath, 'a')
     }
     this.merged = merged
@@ -673,6 +699,8 @@ class CoopClient {
     const merged = this.merged!
     for (const m of this.members) m.send({ t: 'complete', lines: merged.size })
     this.dl.log.info({ rank: this.rank, lines: merged.size }, 'complete')
+    // What is journaled is on the disk before the server is told anything.
+    if (this.journalFd !== undefined) fsyncSync(this.journalFd)
     const lines = [...merged.entries()].sort((a, b) => a[0] - b[0]).map(([n, text]) => ({ n, text }))
     let reply: string | undefined
     if (this.dl.options.submit) {
