@@ -280,6 +280,7 @@ function addMasterRoutes(app: FastifyInstance, node: Node): void {
   })
 
   app.get('/cluster/members', async (req) => {
+    node.metrics.inc('distlab_member_list_requests_total', 'GET /cluster/members requests served.', {})
     const list = node.memberList()
     const since = Number((req.query as { version?: string }).version)
     if (since === list.version) return { version: list.version }

@@ -139,6 +139,13 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
   })
 }
 
+/** Shortest time between two member-list requests caused by sends to unknown names, in ms. */
+export const UNKNOWN_PEER_REFRESH_MS = 1000
+/** A name the master did not know is not asked about again for this long, in ms. */
+export const UNKNOWN_NAME_TTL_MS = 2000
+/** Unknown names remembered at most. */
+export const MAX_UNKNOWN_NAMES = 1024
+
 export class Node implements Startable {
   readonly name: string
   readonly id: string
@@ -165,6 +172,10 @@ export class Node implements Startable {
   /** The other members as protocols see them; rebuilt only when membership changes (protocols ask often). */
   private peerCache?: { names: readonly string[]; infos: readonly PeerInfo[] }
   private readonly members = new Map<string, Member>()
+  /** Names a refresh did not find, with when (bounded, oldest first out). */
+  private readonly unknownNames = new Map<string, number>()
+  private unknownRefresh?: Promise<void>
+  private lastUnknownRefresh = 0
   /**
    * The master's list version. A master starts at a random number, so that a node that joined
    * an earlier master never mistakes a restarted master's list for the one it has.
@@ -503,6 +514,35 @@ export class Node implements Startable {
       await this.join()
   }
 
+  /**
+   * Asks the master for the member list because `dst` is not in it, at most once per
+   * UNKNOWN_PEER_REFRESH_MS however many sends ask (they share one request), and not again for a
+   * name the last refresh did not find: a flood of frames naming invented peers costs the master
+   * one request a second at most, not one per frame.
+   */
+  private async refreshForUnknown(dst: string): Promise<void> {
+    const now = Date.now()
+    const missedAt = this.unknownNames.get(dst)
+    if (missedAt !== undefined && now - missedAt < UNKNOWN_NAME_TTL_MS) return
+    if (!this.unknownRefresh) {
+      if (now - this.lastUnknownRefresh < UNKNOWN_PEER_REFRESH_MS) return
+      this.lastUnknownRefresh = now
+      this.unknownRefresh = this.refreshMembers()
+        .catch(() => {})
+        .finally(() => {
+          this.unknownRefresh = undefined
+        })
+    }
+    await this.unknownRefresh
+    if (this.members.has(dst)) return
+    this.unknownNames.delete(dst)
+    this.unknownNames.set(dst, Date.now())
+    if (this.unknownNames.size > MAX_UNKNOWN_NAMES) {
+      const oldest = this.unknownNames.keys().next().value as string
+      this.unknownNames.delete(oldest)
+    }
+  }
+
   private applyMembers(list: { version: number; members: Member[] }): void {
     this.members.clear()
     for (const m of list.members) this.members.set(m.name, m)
@@ -522,7 +562,7 @@ export class Node implements Startable {
     }
     let m = this.members.get(dst)
     if (!m && this.role !== 'master') {
-      await this.refreshMembers().catch(() => {})
+      await this.refreshForUnknown(dst)
       m = this.members.get(dst)
     }
     if (!m) {

@@ -11,6 +11,8 @@
 import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
+import { isIPv4 } from 'node:net'
+import { networkInterfaces } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { BROADCAST_DST, createEnvelope, type Envelope } from '../../core/envelope.js'
@@ -169,6 +171,8 @@ export interface BroadcastStats {
   eagerPeers: string[]
   lazyPeers: string[]
   dropped: number
+  /** Announced message ids this node is waiting for (bounded by MAX_MISSING_IDS). */
+  missing: number
 }
 
 /** A message on the wire: origin key, sequence, value, strategy, kind, sent-at, hops. */
@@ -195,8 +199,10 @@ const MsgBody = z.strictObject({
   /** The ip strategy's cluster key. */
   c: z.string().max(300).optional(),
 })
-const IdList = z.array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)])).max(100_000)
-const IhaveBody = z.strictObject({ i: IdList, h: z.array(z.number().int().min(0)).max(100_000) })
+const IdList = z
+  .array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)]))
+  .max(K.MAX_IDS_PER_FRAME)
+const IhaveBody = z.strictObject({ i: IdList, h: z.array(z.number().int().min(0)).max(K.MAX_IDS_PER_FRAME) })
 const GraftBody = z.strictObject({ i: IdList })
 const GotBody = z.strictObject({ i: z.array(z.string().max(128)).max(10_000) })
 /** Per origin: [n, ...extra] = holds every seq below n, and each extra seq. */
@@ -270,9 +276,12 @@ export class Broadcast implements Protocol {
   private aeRounds = 0
   private batchTimer?: TimerHandle
   private lazyTimer?: TimerHandle
+  private graftTimer?: TimerHandle
+  private readonly graftQueue = new Map<string, Array<[string, number]>>()
   private aeTimer?: TimerHandle
   private readonly receipts = new Map<string, (peer: string) => void>()
   private ipSocket?: Socket
+  private ipOpening?: Promise<void>
   private readonly counters = {
     framesSent: {} as Record<string, number>,
     payloadSent: 0,
@@ -313,15 +322,19 @@ export class Broadcast implements Protocol {
     this.running = true
     this.session = randomBytes(4).toString('hex')
     this.nextSeq = 0
-    if (this.o.ipPort > 0) await this.openIpSocket()
+    // The ip socket opens only once the ip strategy is in use: configured as the default here,
+    // used by a broadcast from here, or seen in a message from elsewhere.
+    if (this.o.ipPort > 0 && this.o.strategy === 'ip') await this.ensureIpSocket()
     if (this.o.antiEntropyIntervalMs > 0) this.scheduleAntiEntropy()
   }
 
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
-    for (const t of [this.batchTimer, this.lazyTimer, this.aeTimer]) if (t) this.c.clock.clearTimeout(t)
-    this.batchTimer = this.lazyTimer = this.aeTimer = undefined
+    for (const t of [this.batchTimer, this.lazyTimer, this.aeTimer, this.graftTimer])
+      if (t) this.c.clock.clearTimeout(t)
+    this.batchTimer = this.lazyTimer = this.aeTimer = this.graftTimer = undefined
+    this.graftQueue.clear()
     for (const m of this.missing.values()) if (m.timer) this.c.clock.clearTimeout(m.timer)
     this.missing.clear()
     for (const q of this.coalesced.values()) this.c.clock.clearTimeout(q.timer)
@@ -333,6 +346,9 @@ export class Broadcast implements Protocol {
     this.eagerQueue.clear()
     this.lazyPending = []
     this.receipts.clear()
+    const opening = this.ipOpening
+    this.ipOpening = undefined
+    if (opening) await opening
     const s = this.ipSocket
     this.ipSocket = undefined
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()))
@@ -349,8 +365,14 @@ export class Broadcast implements Protocol {
     const strategy = options.strategy ?? this.o.strategy
     if (!STRATEGIES.includes(strategy))
       throw new InvalidArgumentError(`strategy must be one of ${STRATEGIES.join(', ')}`, 'strategy')
-    if (strategy === 'ip' && !this.ipSocket)
-      throw new BroadcastError('the ip strategy has no socket on this node (ipPort 0 or the port was busy)')
+    let announceIp = false
+    if (strategy === 'ip' && !this.ipSocket) {
+      await this.ensureIpSocket()
+      if (!this.ipSocket)
+        throw new BroadcastError('the ip strategy has no socket on this node (ipPort 0 or the port was busy)')
+      // The others may not have opened theirs yet: this first one also goes to each of them directly.
+      announceIp = true
+    }
     const size = Buffer.byteLength(JSON.stringify(value ?? null))
     if (size > K.MAX_MESSAGE_BYTES)
       throw new BroadcastError(`message is ${size} bytes of JSON, the limit is ${K.MAX_MESSAGE_BYTES}`)
@@ -368,6 +390,7 @@ export class Broadcast implements Protocol {
     let receipt: Promise<string | undefined> | undefined
     if (options.durable) receipt = this.awaitReceipt(id)
     this.accept(w, undefined)
+    if (announceIp) for (const p of this.peerNames()) this.push(p, { ...w, h: 1 }, false)
     const result: BroadcastResult = {
       acknowledged: true,
       id,
@@ -424,6 +447,7 @@ export class Broadcast implements Protocol {
       eagerPeers: [...this.eager].sort(),
       lazyPeers: [...this.lazy].sort(),
       dropped: this.counters.dropped,
+      missing: this.missing.size,
     }
   }
 
@@ -496,6 +520,8 @@ export class Broadcast implements Protocol {
 
   /** A message new to this node: store, deliver, and pass on by its strategy. */
   private accept(w: WireItem, sender: string | undefined, repairCopy = false): void {
+    if (w.s === 'ip' && sender !== undefined && !this.ipSocket && this.o.ipPort > 0)
+      void this.ensureIpSocket()
     const now = Date.now()
     let log = this.origins.get(w.o)
     if (!log) this.origins.set(w.o, (log = { contiguous: 0, items: new Map() }))
@@ -564,7 +590,9 @@ export class Broadcast implements Protocol {
     let worst: OriginLog | undefined
     for (const l of this.origins.values()) if (!worst || l.items.size > worst.items.size) worst = l
     if (!worst) return
-    const first = Math.min(...worst.items.keys())
+    // A loop, not Math.min(...keys): a spread of 120k+ arguments overflows the stack.
+    let first = Infinity
+    for (const q of worst.items.keys()) if (q < first) first = q
     worst.items.delete(first)
     this.stored--
   }
@@ -639,6 +667,8 @@ export class Broadcast implements Protocol {
    */
   private notePeer(p: string): void {
     if (this.known.has(p) || p === this.c.self.name) return
+    // Only members: a frame's src is a name anyone can write, and these sets must stay bounded.
+    if (!this.c.peers().includes(p)) return
     this.known.add(p)
     if (this.lazy.has(p) || this.eager.has(p)) return
     const hubs = this.hubs()
@@ -758,15 +788,21 @@ export class Broadcast implements Protocol {
     const targets = shuffle([...this.lazy]).slice(0, this.o.lazyPushFanout)
     for (const p of targets) {
       const mine = pending.filter((x) => x.except !== p && this.has(x.origin, x.seq))
-      if (mine.length === 0) continue
-      this.sendFrame(p, 'ihave', { i: mine.map((x) => [x.origin, x.seq]), h: mine.map((x) => x.hops) })
+      for (let at = 0; at < mine.length; at += K.MAX_IDS_PER_FRAME) {
+        const part = mine.slice(at, at + K.MAX_IDS_PER_FRAME)
+        this.sendFrame(p, 'ihave', { i: part.map((x) => [x.origin, x.seq]), h: part.map((x) => x.hops) })
+      }
     }
   }
 
   private onIhave(env: Envelope): void {
     const r = IhaveBody.safeParse(env.body)
     if (!r.success || r.data.h.length !== r.data.i.length) return this.drop(env, 'bad_body')
+    // An announcer the membership does not know could only be grafted from in vain (and each
+    // graft to an unknown name would send the node to the master): its IHAVEs are dropped.
+    if (!this.c.peers().includes(env.src)) return this.drop(env, 'unknown_peer')
     this.notePeer(env.src)
+    let full = false
     r.data.i.forEach(([origin, seq], n) => {
       const hops = r.data.h[n]!
       const id = idOf(origin, seq)
@@ -776,13 +812,19 @@ export class Broadcast implements Protocol {
       }
       let m = this.missing.get(id)
       if (!m) {
-        if (this.missing.size >= K.MAX_MISSING) return
+        // Bounded: beyond the cap new announcements are ignored (anti-entropy repairs what is lost).
+        if (this.missing.size >= K.MAX_MISSING) {
+          full = true
+          return
+        }
         this.missing.set(id, (m = { announcers: [], hops }))
       }
-      if (!m.announcers.includes(env.src)) m.announcers.push(env.src)
+      if (!m.announcers.includes(env.src) && m.announcers.length < K.MAX_ANNOUNCERS_PER_ID)
+        m.announcers.push(env.src)
       if (!m.timer)
         m.timer = this.c.clock.setTimeout(() => this.graftTimeout(origin, seq), this.o.graftTimeoutMs)
     })
+    if (full) this.drop(env, 'too_many_missing')
   }
 
   /** Plumtree 3.8: a much shorter lazy path replaces the eager link the message came by. */
@@ -814,7 +856,7 @@ export class Broadcast implements Protocol {
     this.eager.add(peer)
     this.lazy.delete(peer)
     this.counters.grafts++
-    this.sendFrame(peer, 'graft', { i: [[origin, seq]] })
+    this.queueGraft(peer, origin, seq)
     m.timer = this.c.clock.setTimeout(() => this.graftTimeout(origin, seq), K.GRAFT_RETRY_MS)
   }
 
@@ -853,9 +895,30 @@ export class Broadcast implements Protocol {
     attempt(this.o.graftTimeoutMs)
   }
 
+  /**
+   * GRAFTs that fall due together (the ids of one IHAVE share a deadline) travel in one frame per
+   * peer, so a large announcement costs one request back, not one per id.
+   */
+  private queueGraft(peer: string, origin: string, seq: number): void {
+    let ids = this.graftQueue.get(peer)
+    if (!ids) this.graftQueue.set(peer, (ids = []))
+    ids.push([origin, seq])
+    if (this.graftTimer) return
+    this.graftTimer = this.c.clock.setTimeout(() => {
+      this.graftTimer = undefined
+      const queue = [...this.graftQueue]
+      this.graftQueue.clear()
+      if (!this.running) return
+      for (const [p, all] of queue)
+        for (let at = 0; at < all.length; at += K.MAX_IDS_PER_FRAME)
+          this.sendFrame(p, 'graft', { i: all.slice(at, at + K.MAX_IDS_PER_FRAME) })
+    }, 0)
+  }
+
   private onGraft(env: Envelope): void {
     const r = GraftBody.safeParse(env.body)
     if (!r.success) return this.drop(env, 'bad_body')
+    if (!this.c.peers().includes(env.src)) return this.drop(env, 'unknown_peer')
     this.notePeer(env.src)
     this.lazy.delete(env.src)
     this.eager.add(env.src)
@@ -994,6 +1057,16 @@ export class Broadcast implements Protocol {
     return master ? master.host : this.c.self.host
   }
 
+  /** Opens the ip socket once; concurrent callers share the attempt. */
+  private ensureIpSocket(): Promise<void> {
+    if (this.ipSocket || !this.running || this.o.ipPort <= 0) return Promise.resolve()
+    if (!this.ipOpening)
+      this.ipOpening = this.openIpSocket().finally(() => {
+        this.ipOpening = undefined
+      })
+    return this.ipOpening
+  }
+
   private async openIpSocket(): Promise<void> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true })
     socket.on(
@@ -1006,11 +1079,16 @@ export class Broadcast implements Protocol {
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject)
-        socket.bind(this.o.ipPort, '0.0.0.0', () => resolve())
+        // Only where the node listens: its interface's broadcast address, not every interface.
+        socket.bind(this.o.ipPort, ipBindAddress(this.c.self.bindHost), () => resolve())
       })
       socket.setBroadcast(true)
       socket.removeAllListeners('error')
       socket.on('error', (err) => this.log.debug(`ip broadcast socket: ${err.message}`))
+      if (!this.running) {
+        socket.close()
+        return
+      }
       this.ipSocket = socket
     } catch (err) {
       socket.close()
@@ -1020,7 +1098,7 @@ export class Broadcast implements Protocol {
 
   private ipAddress(): string {
     if (this.o.ipAddress) return this.o.ipAddress
-    return this.c.self.bindHost.startsWith('127.') ? K.LOOPBACK_BROADCAST_ADDRESS : '255.255.255.255'
+    return subnetBroadcastAddress(this.c.self.bindHost) ?? '255.255.255.255'
   }
 
   private sendIp(w: WireItem): void {
@@ -1148,4 +1226,28 @@ export class Broadcast implements Protocol {
     app.get('/broadcast/config', async () => this.tuning())
     app.put('/broadcast/config', async (req) => this.configure(parseBody(Tuning, req.body)))
   }
+}
+
+/** The IPv4 broadcast address of the subnet `host` is on: 127.255.255.255 on loopback. */
+export function subnetBroadcastAddress(host: string): string | undefined {
+  if (host.startsWith('127.')) return K.LOOPBACK_BROADCAST_ADDRESS
+  if (!isIPv4(host) || host === '0.0.0.0') return undefined
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv4' || a.address !== host) continue
+      const ip = a.address.split('.').map(Number)
+      const mask = a.netmask.split('.').map(Number)
+      return ip.map((b, i) => (b | (~mask[i]! & 0xff)) & 0xff).join('.')
+    }
+  return undefined
+}
+
+/**
+ * Where the ip socket binds: the broadcast address of the node's interface (so it hears the
+ * subnet's broadcasts and nothing sent to the machine's other addresses); 0.0.0.0 only for a node
+ * told to listen on every interface; the node's own address when no interface holds it.
+ */
+export function ipBindAddress(bindHost: string): string {
+  if (bindHost === '0.0.0.0') return '0.0.0.0'
+  return subnetBroadcastAddress(bindHost) ?? bindHost
 }

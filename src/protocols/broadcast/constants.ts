@@ -65,3 +65,10 @@ export const RECEIPT_TIMEOUT_MS = 500
 export const RECEIPT_ATTEMPTS = 6
 /** Nodes every node starts with as eager tree peers: the tree that emerges is a star around them. */
 export const TREE_HUBS = 1
+/**
+ * Message ids one IHAVE or GRAFT frame may carry; a sender splits longer lists. 1024 ids of up to
+ * ~110 bytes of JSON fit a UDP datagram with room to spare.
+ */
+export const MAX_IDS_PER_FRAME = 1024
+/** Announcers remembered per missing id (GRAFT tries them in turn). */
+export const MAX_ANNOUNCERS_PER_ID = 8

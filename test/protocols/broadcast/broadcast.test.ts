@@ -139,9 +139,14 @@ describe('broadcast over memory transports', () => {
     const dropped = () =>
       all.reduce((sum, n) => sum + (n.status().state === 'running' ? bc(n).stats().dropped : 0), 0)
     const droppedBefore = dropped()
+    // The sockets listen on the loopback broadcast address only (and since the ip strategy was used).
     const s = createSocket('udp4')
+    await new Promise<void>((res) => s.bind(0, '127.0.0.1', () => res()))
+    s.setBroadcast(true)
     for (let i = 0; i < 20; i++)
-      await new Promise<void>((res) => s.send(Buffer.alloc(10 + i, i), IP_PORT, '127.0.0.1', () => res()))
+      await new Promise<void>((res) =>
+        s.send(Buffer.alloc(10 + i, i), IP_PORT, '127.255.255.255', () => res()),
+      )
     s.close()
     await waitFor('ip garbage counted', () => dropped() >= droppedBefore + 20)
     const after = await bc(b).broadcast('still alive', { strategy: 'tree' })
