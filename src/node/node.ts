@@ -409,6 +409,7 @@ export class Node implements Startable {
     for (const p of this.protocols.values()) await p.stop().catch(() => {})
     if (this.role !== 'master' && this.cfg.masterUrl && this.startedAt) {
       await fetch(`${this.cfg.masterUrl}/cluster/leave`, {
+        redirect: 'manual',
         method: 'POST',
         headers: { 'content-type': 'application/json', ...this.authHeaders() },
         body: JSON.stringify({ name: this.name, id: this.id }),
@@ -480,6 +481,7 @@ export class Node implements Startable {
       return
     }
     const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
+      redirect: 'manual',
       method: 'POST',
       headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(this.self()),
@@ -501,6 +503,7 @@ export class Node implements Startable {
       body = list.version === this.membersVersion ? { version: list.version } : list
     } else {
       const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
+        redirect: 'manual',
         signal: AbortSignal.timeout(2000),
       })
       if (!res.ok) throw new Error(`master answered ${res.status}`)

@@ -91,20 +91,20 @@ describe('hostile broadcast traffic', () => {
     const rssBefore = process.memoryUsage().rss
     const FRAMES = 200
     let sent = 0
+    // Over TCP, so that the kernel drops none of the flood and every count is exact.
+    const sock = connect({ host: '127.20.2.3', port, localAddress: '127.20.2.9' })
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
+    sock.on('error', () => {})
     for (let f = 0; f < FRAMES; f++) {
       // Half from names no member has, half in a real member's name (spoofable without a key).
       const src = f % 2 === 0 ? `invented${f}` : 'node1'
-      await sendTo(ihave(src, f * 1000, 1000), port, '127.20.2.3')
+      await new Promise<void>((r) => sock.write(prefixed(ihave(src, f * 1000, 1000)), () => r()))
       sent++
-      if (f % 20 === 19) await new Promise((r) => setImmediate(r))
     }
-    await waitFor(
-      'the flood processed',
-      () => bc(n2).stats().dropped >= FRAMES / 2 - 5 || bc(n2).stats().missing > 0,
-      20_000,
-    )
+    await waitFor('the flood processed', () => bc(n2).stats().dropped >= FRAMES / 2 - 5, 30_000)
     // Let graft timeouts fire and any refreshes they would cause happen.
     await new Promise((r) => setTimeout(r, 1500))
+    sock.destroy()
     assert.ok(bc(n2).stats().missing <= 10_000, `missing ids ${bc(n2).stats().missing}`)
     const caused = memberRequests(master) - requestsBefore
     assert.ok(caused <= Math.ceil(sent / 100), `${caused} member-list requests for ${sent} hostile frames`)
@@ -113,7 +113,7 @@ describe('hostile broadcast traffic', () => {
     // Still a working node.
     assert.ok((await n1.pinger.ping('node2', 5000, 'udp')).rttMs >= 0)
     const r = await bc(n1).broadcast('after the flood', { strategy: 'flood' })
-    await waitFor('delivered on node2', () => has(n2, r.id))
+    await waitFor('delivered on node2', () => has(n2, r.id), 30_000)
   })
 
   test('past 150k stored ids from one origin, eviction works (no spread over the ids)', async () => {
@@ -130,7 +130,7 @@ describe('hostile broadcast traffic', () => {
     try {
       await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
       // One origin, seq 0 never sent: nothing becomes contiguous, so every id stays in one table.
-      const TOTAL = STORE + 4000
+      const TOTAL = STORE + 200
       const PER = 1000
       for (let at = 1; at <= TOTAL; at += PER) {
         const m = Array.from({ length: PER }, (_, k) => ({

@@ -802,7 +802,10 @@ export class Membership implements Protocol {
   /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
   private async probeHttp(m: Member): Promise<void> {
     this.counts.probes++
-    const ok = await fetch(`${m.url}/`, { signal: AbortSignal.timeout(this.o.httpTimeoutMs) }).then(
+    const ok = await fetch(`${m.url}/`, {
+      signal: AbortSignal.timeout(this.o.httpTimeoutMs),
+      redirect: 'manual',
+    }).then(
       (r) => r.ok,
       () => false,
     )
@@ -1019,6 +1022,7 @@ export class Membership implements Protocol {
     try {
       const res = await fetch(`${target}/register`, {
         method: 'POST',
+        redirect: 'manual',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
         body: JSON.stringify({ url: s.url, name: s.name, quiet }),
         // Longer than other calls: a registry swamped by a mass join answers late rather than never,
@@ -1106,12 +1110,12 @@ export class Membership implements Protocol {
     const signal = AbortSignal.timeout(this.o.httpTimeoutMs)
     try {
       await this.c.trust?.checkPeerUrl(url) // no request forgery: only the cluster's address ranges
-      const res = await fetch(`${url}/membership/self`, { signal })
+      const res = await fetch(`${url}/membership/self`, { signal, redirect: 'manual' })
       if (res.ok) {
         const info = SelfInfoSchema.safeParse(await res.json())
         if (info.success) return ['frames', info.data]
       } else await res.body?.cancel()
-      const root = await fetch(`${url}/`, { signal })
+      const root = await fetch(`${url}/`, { signal, redirect: 'manual' })
       await root.body?.cancel()
       return [root.ok ? 'http' : 'none']
     } catch {
@@ -1264,6 +1268,7 @@ export class Membership implements Protocol {
       await this.c.trust?.checkPeerUrl(url)
       const res = await fetch(`${url}/message`, {
         method: 'POST',
+        redirect: 'manual',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
         body: JSON.stringify({ sender: this.c.self.name, msg }),
         signal: AbortSignal.timeout(this.o.httpTimeoutMs),
