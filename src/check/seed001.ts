@@ -39,14 +39,19 @@ export interface Seed001Context {
   servers: Instance[]
 }
 
-/** One anycast request: connect, say hello, read until the server closes (bounded). */
+/** How long a request waits for a greeting before it says hello itself, in milliseconds. */
+const GREETING_WAIT_MS = 200
+
+/** One anycast request: connect, say hello unless greeted first, read until the server closes (bounded). */
 export function anycastRequest(host: string, port: number, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port })
     const chunks: Buffer[] = []
     let size = 0
+    let askTimer: ReturnType<typeof setTimeout> | undefined
     const finish = (err?: Error) => {
       clearTimeout(timer)
+      clearTimeout(askTimer)
       socket.destroy()
       if (err) reject(err)
       else resolve(Buffer.concat(chunks).toString('utf8'))
@@ -55,7 +60,14 @@ export function anycastRequest(host: string, port: number, timeoutMs = 5000): Pr
       if (size > 0) finish()
       else finish(new Error(`${host}:${port} sent nothing within ${timeoutMs} ms`))
     }, timeoutMs)
-    socket.on('connect', () => socket.write('hello\n'))
+    // A server that greets on connect and closes without reading would answer a request sent at
+    // once with a reset (unread data at close), which can beat its greeting to us; so ask only
+    // when nothing came within GREETING_WAIT_MS (a server that waits for a request).
+    socket.on('connect', () => {
+      askTimer = setTimeout(() => {
+        if (size === 0) socket.write('hello\n')
+      }, GREETING_WAIT_MS)
+    })
     socket.on('data', (c) => {
       size += c.length
       if (size > MAX_ANSWER_BYTES) return finish(new Error('answer too large'))
