@@ -78,21 +78,18 @@ export interface CheckResult {
 
 /** Pairs each invoke with its completion (same process, next event); open invokes get none. */
 export function pairOps(history: History): Array<{ invoke: Op; complete: Op | undefined }> {
-  const open = new Map<number, Op>()
+  const open = new Map<number, number>()
   const out: Array<{ invoke: Op; complete: Op | undefined }> = []
-  const slot = new Map<Op, number>()
   for (const op of history) {
     if (op.type === 'invoke') {
-      open.set(op.process, op)
-      slot.set(op, out.length)
+      open.set(op.process, out.length)
       out.push({ invoke: op, complete: undefined })
       continue
     }
-    const inv = open.get(op.process)
-    if (inv === undefined) continue
+    const slot = open.get(op.process)
+    if (slot === undefined) continue
     open.delete(op.process)
-    const i = slot.get(inv)
-    if (i !== undefined) out[i] = { invoke: inv, complete: op }
+    out[slot]!.complete = op
   }
   return out
 }

@@ -1,6 +1,6 @@
 // Helpers every checker shares: option resolution, value identity for JSON values that came off
 // the wire, latency quantiles in Maelstrom's shape, and the op counts Maelstrom prints per run.
-import type { History, Op } from '../history.js'
+import { pairOps, type History, type Op } from '../history.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 
 export interface CheckOptions {
@@ -140,27 +140,8 @@ export interface OpPair {
   complete: Op | undefined
 }
 
-/**
- * pairOps of ../history.ts with the same rule (a completion closes the open invoke of its
- * process; open invokes get none), with integer bookkeeping only: it runs once per check on
- * histories of 100k operations.
- */
-export function pairHistory(history: History): OpPair[] {
-  const open = new Map<number, number>()
-  const out: OpPair[] = []
-  for (const op of history) {
-    if (op.type === 'invoke') {
-      open.set(op.process, out.length)
-      out.push({ invoke: op, complete: undefined })
-      continue
-    }
-    const slot = open.get(op.process)
-    if (slot === undefined) continue
-    open.delete(op.process)
-    ;(out[slot] as OpPair).complete = op
-  }
-  return out
-}
+/** The checkers' name for pairOps (../history.ts): one pairing rule for the runtime and the checkers. */
+export const pairHistory: (history: History) => OpPair[] = pairOps
 
 /** Counts of invocations and their outcomes, availability, and ok-latency quantiles (ms). */
 export function opStats(history: History, pairs: OpPair[] = pairHistory(history)): Record<string, unknown> {
