@@ -201,7 +201,13 @@ test('partition cuts two groups of foreign processes; heal joins them', async ()
     (JSON.parse((await fetchFrom(`dl${BLOCK}-node2`, node3)).body) as { message: string }).message,
     UUID,
   )
-  assert.ok(events(c.runFile!).some((e) => e.kind === 'drop' && e.reason === 'partition'))
+  // The relay's telemetry reaches the run store in batches: wait for the drop to be written.
+  await waitFor(
+    'a partition drop in the run',
+    () => events(c.runFile!).some((e) => e.kind === 'drop' && e.reason === 'partition'),
+    20_000,
+    250,
+  )
   c.heal()
   await waitFor(
     'node2 reaches node1 again',
