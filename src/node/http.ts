@@ -12,6 +12,9 @@ import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { capConnections, httpServerLimits } from './http-limits.js'
 
 /** Largest request body, in bytes (telemetry batches excepted). */
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
+
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
 
@@ -133,9 +136,17 @@ export function buildHttpApi(node: Node): FastifyInstance {
       status === 500 ? 'internal error' : err.message,
     )
   })
-  app.setNotFoundHandler((req, reply) =>
-    reject(reply, req, 404, 'not_found', `no route ${req.method} ${req.url}`),
-  )
+  // A path that exists under other methods answers 405 with Allow (RFC 9110 15.5.6), e.g. GET /message.
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? ''
+    const allow =
+      path.length <= 2048 ? HTTP_METHODS.filter((method) => app.hasRoute({ method, url: path })) : []
+    if (allow.length > 0) {
+      void reply.header('allow', allow.join(', '))
+      return reject(reply, req, 405, 'method_not_allowed', `${req.method} ${path}: use ${allow.join(' or ')}`)
+    }
+    return reject(reply, req, 404, 'not_found', `no route ${req.method} ${path}`)
+  })
 
   // With a cluster key, every request that changes state needs the key's bearer token.
   const ring = node.guard?.keyring

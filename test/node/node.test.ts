@@ -69,6 +69,16 @@ describe('node', () => {
     assert.ok(lines.some((l) => l.includes('Received message from Node1: Hello Node2!')))
   })
 
+  test('GET /message answers 405 with Allow: POST; an unknown path stays 404', async () => {
+    const res = await fetch(`${n2.httpUrl}/message`)
+    assert.equal(res.status, 405)
+    assert.equal(res.headers.get('allow'), 'POST')
+    assert.equal(((await res.json()) as { error: string }).error, 'method_not_allowed')
+    const none = await fetch(`${n2.httpUrl}/no-such-path`)
+    assert.equal(none.status, 404)
+    assert.equal(none.headers.get('allow'), null)
+  })
+
   test('bad bodies get a 4xx naming the problem, and are counted', async () => {
     const missing = await postJson<{ error: string; field: string }>(`${n2.httpUrl}/message`, { sender: 'x' })
     assert.equal(missing.status, 400)

@@ -1024,7 +1024,7 @@ export class Membership implements Protocol {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
-        body: JSON.stringify({ url: s.url, name: s.name, quiet }),
+        body: JSON.stringify({ url: s.url, name: s.name, quiet, members: true }),
         // Longer than other calls: a registry swamped by a mass join answers late rather than never,
         // and an abandoned request is work it did for nothing.
         signal: AbortSignal.timeout(this.o.httpTimeoutMs * REGISTER_TIMEOUT_FACTOR),
@@ -1151,6 +1151,7 @@ export class Membership implements Protocol {
         peer: parsed.peer,
         name: typeof parsed.name === 'string' && parsed.name.length <= 128 ? parsed.name : undefined,
         quiet: parsed.quiet === true,
+        members: parsed.members === true,
       }
       const field = body.url !== undefined ? 'url' : 'peer'
       const raw = body.url ?? body.peer
@@ -1207,6 +1208,10 @@ export class Membership implements Protocol {
       this.counts.registrations++
       this.count('registrations_total', 'POST /register requests accepted.')
       if (body.quiet) return { status: 'registered', url }
+      // Seed 002's answer: the peers. distlab's own nodes ask for the compact member list too
+      // (`"members": true`), saving a second request during a mass join; anyone else reads it at
+      // GET /membership/members.
+      if (!body.members) return { status: 'registered', url, peers: this.peers().filter((p) => p !== url) }
       // The member list is the bulk of the answer: serialized once and shared by the registrations
       // that arrive while it is fresh (a thousand peers registering at once each used to get their
       // own 150 kB list built, which made the registry miss its accept backlog). The registrant's
@@ -1220,6 +1225,11 @@ export class Membership implements Protocol {
     })
 
     app.get('/membership/self', async () => this.selfInfo)
+
+    // The compact member list a registration hands distlab's own nodes (short keys: see wire.ts).
+    app.get('/membership/members', async (_req, reply) =>
+      reply.type('application/json').send(`{"members":${this.stateJson()}}`),
+    )
 
     app.get('/membership', async () => ({
       self: this.selfInfo,

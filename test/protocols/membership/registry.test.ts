@@ -118,6 +118,14 @@ describe('seed 002 endpoints', () => {
     assert.equal(byUrl.status, 200)
     assert.equal(byUrl.body.status, 'registered')
     assert.ok(Array.isArray(byUrl.body.peers))
+    // The seed's shape only: the compact member list is not in a plain registration's answer...
+    assert.deepEqual(Object.keys(byUrl.body).sort(), ['peers', 'status', 'url'])
+    // ... but at its own endpoint, with every verified peer in it.
+    const compact = await getJson<{ members: Array<Record<string, unknown>> }>(
+      `${bootstrap.httpUrl}/membership/members`,
+    )
+    assert.equal(compact.status, 200)
+    assert.ok(compact.body.members.length >= 3, JSON.stringify(compact.body))
     const byPeer = await postJson<{ status: string }>(`${peers[0]!.httpUrl}/register`, {
       peer: foreignUrl + '/',
       name: 'Node1234',
