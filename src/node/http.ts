@@ -11,10 +11,10 @@ import type { TelemetryBatch } from '../monitor/telemetry.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { capConnections, httpServerLimits } from './http-limits.js'
 
-/** Largest request body, in bytes (telemetry batches excepted). */
-
+/** Methods a 405 answer can name in its Allow header. */
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
 
+/** Largest request body, in bytes (telemetry batches excepted). */
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
 
