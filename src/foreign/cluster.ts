@@ -41,6 +41,7 @@ import {
   slotAddress,
 } from './netns.js'
 import { ForeignLinks } from './links.js'
+import { addSourceAlias } from './source.js'
 import { RelayHub } from './relay.js'
 import { DockerInstances } from './docker.js'
 import { ForeignObserver } from './observer.js'
@@ -83,6 +84,8 @@ interface Member {
   env: Map<string, string>
   image?: string
   netns?: string
+  /** The host address relays speak as this instance from (source.ts). */
+  alias?: string
   child?: ChildProcess
   container?: string
   pid?: number
@@ -260,7 +263,10 @@ export class ForeignCluster {
       } else if (this.isolated) {
         await removeIsolation(s.block) // what a crashed run of this block left behind
         await createBridge(s.block)
-        for (const m of this.members) m.netns = await createNamespace(s.block, m.name, m.slot)
+        for (const m of this.members) {
+          m.netns = await createNamespace(s.block, m.name, m.slot)
+          m.alias = await addSourceAlias(s.block, m.slot, m.netns)
+        }
       }
       if (this.isolated && s.faults) {
         this.observer = new ForeignObserver({
@@ -350,6 +356,8 @@ export class ForeignCluster {
       const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' }
       for (const [k, v] of m.env) env[k] = v
       const shell = ['sh', '-c', `exec ${m.command}`]
+      // Its namespace's relay rules first, so that its first datagrams already take the relays.
+      if (m.netns) await this.relays?.prepare({ name: m.name, ip: m.ip, netns: m.netns, alias: m.alias })
       // detached: the instance leads a process group, so kill and pause reach what its shell started.
       const child = m.netns
         ? spawn('nsenter', [`--net=/run/netns/${m.netns}`, '--', ...shell], {
@@ -389,7 +397,7 @@ export class ForeignCluster {
         if (!this.stopping) this.lineOf(m.name, `distlab: ${m.name} exited (${signal ?? `code ${code}`})`)
       })
     }
-    this.relays?.addInstance({ name: m.name, ip: m.ip, pid: m.pid, netns: m.netns })
+    this.relays?.addInstance({ name: m.name, ip: m.ip, pid: m.pid, netns: m.netns, alias: m.alias })
     this.syncRecord()
   }
 

@@ -14,6 +14,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram'
 import { restoreRules, listeningPorts, type ListeningPort } from './netns.js'
+import { SourceSocket, sourceRules, type SourceOwner } from './source.js'
 import { StreamDecoder, observeDatagram, type ObservedMessage } from './observe.js'
 import type { ForeignLinks } from './links.js'
 import type { TelemetryEvent } from '../monitor/telemetry.js'
@@ -25,6 +26,8 @@ export interface RelayInstance {
   /** A process in the instance's namespace (for its listening ports and, in docker, for nsenter). */
   pid?: number
   netns?: string
+  /** The host address a relay binds to speak as this instance (source.ts); none in docker mode. */
+  alias?: string
 }
 
 export interface RelayHubInit {
@@ -46,6 +49,7 @@ const UDP_MAX_SESSIONS = 1024
 const UDP_SESSION_IDLE_MS = 120_000
 const MAX_PORTS_PER_INSTANCE = 16
 const MAX_EVENT_BATCH = 2000
+const MAX_SOURCE_SOCKETS = 4096
 
 interface PathStats {
   from: string
@@ -64,7 +68,10 @@ export class RelayHub {
   /** Per namespace key: rules installed for (relay key) and whether the chains exist. */
   private readonly applied = new Map<string, { key: string; chains: boolean; script: string }>()
   private readonly stats_ = new Map<string, PathStats>()
+  /** UDP sockets speaking for (instance, source port), by `alias:port`. */
+  private readonly sources = new Map<string, SourceSocket>()
   private timer?: ReturnType<typeof setInterval>
+  private sweep?: ReturnType<typeof setInterval>
   private events: TelemetryEvent[] = []
   private flushTimer?: ReturnType<typeof setTimeout>
   private syncing?: Promise<void>
@@ -76,6 +83,15 @@ export class RelayHub {
     this.random = init.random ?? Math.random
     this.timer = setInterval(() => void this.scan(), init.scanIntervalMs ?? 500)
     this.timer.unref?.()
+    this.sweep = setInterval(() => {
+      const now = Date.now()
+      for (const [k, s] of this.sources)
+        if (now - s.last > UDP_SESSION_IDLE_MS) {
+          s.close()
+          this.sources.delete(k)
+        }
+    }, 10_000)
+    this.sweep.unref?.()
   }
 
   get links(): ForeignLinks {
@@ -87,6 +103,40 @@ export class RelayHub {
     this.instances.set(inst.name, inst)
     this.byIp.set(inst.ip, inst.name)
     void this.scan()
+  }
+
+  /**
+   * Registers an instance before its program starts (no pid yet) and waits until its namespace
+   * holds the rules for every relay so far, so that its first datagrams already take the relays.
+   */
+  async prepare(inst: RelayInstance): Promise<void> {
+    this.instances.set(inst.name, inst)
+    this.byIp.set(inst.ip, inst.name)
+    this.dirty = true
+    await this.sync()
+  }
+
+  /** The alias a relay binds to speak as the instance at `ip`, if it has one. */
+  aliasOf(name: string): string | undefined {
+    return this.instances.get(name)?.alias
+  }
+
+  /** The socket speaking for `owner` (created on first use), whose answers go to the relay of their source. */
+  sourceSocket(alias: string, owner: SourceOwner): SourceSocket {
+    const key = `${alias}:${owner.port}`
+    let s = this.sources.get(key)
+    if (s) return s
+    if (this.sources.size >= MAX_SOURCE_SOCKETS) {
+      const oldest = this.sources.keys().next().value as string
+      this.sources.get(oldest)?.close()
+      this.sources.delete(oldest)
+    }
+    s = new SourceSocket(alias, owner, (msg, from) => {
+      const relay = this.relays.get(`${this.nameOf(from.address)}/udp/${from.port}`)
+      relay?.answer(msg, owner)
+    })
+    this.sources.set(key, s)
+    return s
   }
 
   nameOf(ip: string | undefined): string {
@@ -146,7 +196,7 @@ export class RelayHub {
           if (prev && prev.key === nsKey && prev.script === script.nat + script.filter) continue
           const chains = prev?.key === nsKey && prev.chains
           const full =
-            `*nat\n:DISTLAB - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n'}${script.nat}COMMIT\n` +
+            `*nat\n:DISTLAB - [0:0]\n:DISTLABIN - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n-A INPUT -j DISTLABIN\n'}${script.nat}COMMIT\n` +
             `*filter\n:DISTLAB - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n'}${script.filter}COMMIT\n`
           try {
             await restoreRules(target, full)
@@ -172,6 +222,7 @@ export class RelayHub {
     for (const b of this.instances.values())
       if (b.name !== a.name && this.links.partitioned(a.name, b.name))
         filter += `-A DISTLAB -d ${b.ip}/32 -j DROP\n`
+    nat += sourceRules(a.name, this.instances.values())
     return { nat, filter }
   }
 
@@ -215,9 +266,12 @@ export class RelayHub {
     if (this.stopped) return
     this.stopped = true
     if (this.timer) clearInterval(this.timer)
+    if (this.sweep) clearInterval(this.sweep)
     await this.syncing?.catch(() => {})
     await Promise.all([...this.relays.values()].map((r) => r.stop()))
     this.relays.clear()
+    for (const s of this.sources.values()) s.close()
+    this.sources.clear()
     this.flush()
   }
 }
@@ -340,6 +394,12 @@ class PortRelay {
 
   private datagram(msg: Buffer, rinfo: RemoteInfo): void {
     const a = this.hub.nameOf(rinfo.address)
+    const alias = this.hub.aliasOf(a)
+    if (alias) {
+      // Speak as a: b sees a's address and port (source.ts); its answers come back through answer().
+      const src = this.hub.sourceSocket(alias, { name: a, addr: rinfo.address, port: rinfo.port })
+      return this.forwardDatagram(a, this.target, msg, (buf) => src.send(buf, this.dport, this.targetIp))
+    }
     const key = `${rinfo.address}:${rinfo.port}`
     let s = this.sessions.get(key)
     if (!s) {
@@ -363,6 +423,11 @@ class PortRelay {
     s.last = Date.now()
     const up = s.up
     this.forwardDatagram(a, this.target, msg, (buf) => up.send(buf, this.dport, this.targetIp))
+  }
+
+  /** b's answer to a, which reached the socket speaking for a: back to a through b's rule for a. */
+  answer(reply: Buffer, to: SourceOwner): void {
+    this.forwardDatagram(this.target, to.name, reply, (buf) => this.udp?.send(buf, to.port, to.addr))
   }
 
   private forwardDatagram(from: string, to: string, msg: Buffer, send: (b: Buffer) => void): void {
@@ -408,7 +473,11 @@ class PortRelay {
       down.resetAndDestroy()
       return
     }
-    const up = connect({ host: this.targetIp, port: this.dport, localAddress: this.hub.init.relayHost })
+    const up = connect({
+      host: this.targetIp,
+      port: this.dport,
+      localAddress: this.hub.aliasOf(a) ?? this.hub.init.relayHost,
+    })
     up.on('error', () => {})
     this.sockets.add(down)
     this.sockets.add(up)
