@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
+import { SEED000, resolveSeed000Options, type Seed000Options } from '../../check/seed000.js'
 import { SEED001, seed001ItemsFor, type Seed001Options } from '../../check/seed001.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
 import { SEED004, type Seed004Options } from '../../check/seed004.js'
@@ -97,6 +98,72 @@ export function registerCheckCommands(program: Command): void {
     .description(
       "a seed's handout as an executable rubric against your own programs: one PASS/FAIL line per item with evidence, exit 0 only if every required item passes",
     )
+  commonOptions(
+    check
+      .command('seed000')
+      .description(
+        "seed 000 (a master and four nodes): your master and node. Every program gets its own address and must listen on {port} (TCP or UDP); the nodes start first, then the master. The check types one line per operation on the master's stdin (--broadcast, --unicast, --multicast templates with {msg}, {to}, {to_host}, {group}, {group_hosts}) and looks for the message in the nodes' output. As root each program runs in a network namespace of its own (10.213.B.x on bridge dlbrB) and the message is also counted on every program's wire (iptables string match): a unicast or multicast must not reach other nodes even if they drop it, and the broadcast's unnecessary traffic is set beside distlab's tree. Commands take {host}, {port}, {name}, {index}, {master} (host:port), {nodes} (the nodes' host:port, comma-separated), {peers}.\n\n" +
+          'Example:\n  sudo distlab check seed000 --master "python3 master.py --host {host} --port {port} --nodes {nodes}" \\\n' +
+          '    --node "python3 node.py --host {host} --port {port} --name {name}"',
+      )
+      .requiredOption('--master <command>', "your master's command line (reads the operations on stdin)")
+      .requiredOption('--node <command>', "your node's command line")
+      .option('--nodes <n>', 'how many nodes', intOption('--nodes', 3, 32), 4)
+      .option('--env <K=V>', 'a variable for every node (repeatable; values take placeholders)', collectEnv)
+      .option('--master-env <K=V>', 'a variable for the master (repeatable)', collectEnv)
+      .option('--port <n>', 'the port every program listens on', intOption('--port', 1, 65535), 5000)
+      .option('--broadcast <line>', "the master's stdin line for a broadcast", 'broadcast {msg}')
+      .option('--unicast <line>', "the master's stdin line for a unicast", 'unicast {to} {msg}')
+      .option('--multicast <line>', "the master's stdin line for a multicast", 'multicast {group} {msg}')
+      .option('--unicast-to <node>', 'the node the unicast goes to', 'node2')
+      .option('--group <nodes>', 'the multicast group (node names, comma-separated)', 'node1,node3')
+      .option('--no-isolate', 'run on loopback addresses even as root (no wire counts)')
+      .option('--start-timeout <time>', 'how long a program may take to listen on its port', '20s')
+      .option('--deliver-timeout <time>', 'how long a message may take to reach its nodes', '10s'),
+  ).action(
+    async (
+      o: CommonOptions & {
+        master: string
+        node: string
+        nodes: number
+        env?: Record<string, string>
+        masterEnv?: Record<string, string>
+        port: number
+        broadcast: string
+        unicast: string
+        multicast: string
+        unicastTo: string
+        group: string
+        isolate: boolean
+        startTimeout: string
+        deliverTimeout: string
+      },
+    ) => {
+      const options: Seed000Options = {
+        master: o.master,
+        node: o.node,
+        nodes: o.nodes,
+        env: o.env,
+        masterEnv: o.masterEnv,
+        port: o.port,
+        block: o.block,
+        cwd: o.cwd,
+        broadcast: o.broadcast,
+        unicast: o.unicast,
+        multicast: o.multicast,
+        unicastTo: o.unicastTo,
+        group: o.group
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        isolate: o.isolate ? 'auto' : false,
+        startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
+        deliverTimeoutMs: durationMs('--deliver-timeout', o.deliverTimeout),
+      }
+      resolveSeed000Options(options)
+      await runCheck(SEED000, options, o)
+    },
+  )
   commonOptions(
     check
       .command('seed001')
