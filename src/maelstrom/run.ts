@@ -3,123 +3,29 @@
 // clients and the services; the workload runs at the given rate for the time limit while the
 // nemesis injects faults; then everything heals, the final reads run, the workload's checker judges
 // the history, and results.json (Maelstrom's shape) is written next to the run's telemetry file.
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { LocalCluster } from '../cluster/local.js'
 import { Node } from '../node/node.js'
 import { loopbackHost } from '../core/ids.js'
-import { ClusterError, InvalidArgumentError, TimeoutError } from '../core/errors.js'
-import { checkInteger, checkNumber } from '../core/options.js'
+import { ClusterError, TimeoutError } from '../core/errors.js'
 import type { Protocol, ProtocolComponents, ProtocolFactory } from '../core/interfaces.js'
 import type { Envelope } from '../core/envelope.js'
 import { readDashboardRecord } from '../monitor/master-extras.js'
 import { runsDir } from '../monitor/store.js'
-import { quantile } from '../monitor/analyzer.js'
-import {
-  CLIENT_TIMEOUT_MS,
-  DEFAULT_NEMESIS_INTERVAL_S,
-  DEFAULT_NODE_COUNT,
-  DEFAULT_RATE,
-  DEFAULT_RECOVERY_MS,
-  DEFAULT_TIME_LIMIT_S,
-  HARNESS_NODE,
-  INIT_TIMEOUT_MS,
-  MAELSTROM_PROTO,
-} from './constants.js'
+import { HARNESS_NODE, INIT_TIMEOUT_MS, MAELSTROM_PROTO } from './constants.js'
 import { maelstromNode, type MaelstromNodeStatus } from './node.js'
 import { maelstromHarness, type MaelstromHarness } from './harness.js'
 import { Client, HistoryRecorder } from './client.js'
-import { createWorkload, isWorkloadName, type Topology, type WorkloadName } from './workloads.js'
-import { Nemesis, type NemesisEvent, type NemesisFault } from './nemesis.js'
+import { createWorkload } from './workloads.js'
+import { Nemesis, type NemesisEvent } from './nemesis.js'
 import { checkerFor } from './verdict.js'
-import { offendingOps } from './explain.js'
-import type { CheckResult, History, Validity } from './history.js'
+import type { CheckResult, Validity } from './history.js'
+import { resolveTestOptions, type MaelstromTestInit } from './options.js'
+import { latencies, netStats, opStats, recordInRun, summarize, type MaelstromResults } from './results.js'
 
-export type MaelstromMode = 'inproc' | 'process'
-
-export interface MaelstromTestInit {
-  workload: WorkloadName
-  /** The node program: an executable or a command line. */
-  bin: string
-  /** @default 5 */
-  nodeCount?: number
-  /** Seconds the clients run. @default 10 */
-  timeLimitS?: number
-  /** Operations per second, all clients together. @default 5 */
-  rate?: number
-  /** Extra delay on every message, in ms (Maelstrom's --latency). @default 0 */
-  latencyMs?: number
-  /** Clients. @default nodeCount */
-  concurrency?: number
-  /** @default 'grid' */
-  topology?: Topology
-  nemesis?: NemesisFault[]
-  /** Seconds between nemesis actions. @default 10 */
-  nemesisIntervalS?: number
-  /** 'total': every operation must succeed; a number: the share of ok operations required. @default none */
-  availability?: 'total' | number
-  /** @default 'inproc' */
-  mode?: MaelstromMode
-  /** Keys for lin-kv, kafka and the txn workloads. @default 3 */
-  keyCount?: number
-  maxTxnLength?: number
-  /** Client request timeout in ms. @default 5000 */
-  timeoutMs?: number
-  /** Wait after healing before the final reads, in ms. @default 3000 */
-  recoveryMs?: number
-  /** @default 'tcp' */
-  transport?: 'udp' | 'tcp'
-  /** The local cluster's state dir (its record and logs). */
-  stateDir: string
-  /** Second octet of every address. @default 0 */
-  block?: number
-  /** @default 0 (the OS picks) */
-  dashboardPort?: number
-  /** The node programs' working directory. @default process.cwd() */
-  cwd?: string
-  /** Where run files and results go. @default runsDir() */
-  runsDir?: string
-  /** Time budget for the checker, in ms. @default 30000 */
-  checkerBudgetMs?: number
-  onProgress?: (line: string) => void
-}
-
-export interface NetStats {
-  'send-count': number
-  'msg-count': number
-  'msgs-per-op': number | null
-}
-
-export interface MaelstromResults {
-  valid: Validity
-  workload: WorkloadName
-  /** Why the run is invalid or unknown, for a person. */
-  summary: string
-  opts: Record<string, unknown>
-  run: { id?: string; file?: string; results: string; history: string; mode: MaelstromMode }
-  /** The workload checker's verdict. */
-  workloadResult: CheckResult
-  stats: {
-    count: number
-    'ok-count': number
-    'fail-count': number
-    'info-count': number
-    'by-f': Record<string, { count: number; 'ok-count': number; 'fail-count': number; 'info-count': number }>
-  }
-  availability: { 'ok-fraction': number | null; required?: 'total' | number; valid: boolean }
-  net: { all: NetStats; servers: NetStats; clients: NetStats; 'lost-events': number }
-  /** Latencies of ok operations in ms, by f, at quantiles 0, 0.5, 0.95, 0.99, 1. */
-  latencies: Record<string, Record<string, number | null>>
-  nodes: Array<
-    Pick<MaelstromNodeStatus, 'maelstromId' | 'ready' | 'malformed' | 'malformedExamples' | 'unroutable'>
-  >
-  malformed: number
-  nemesis: NemesisEvent[]
-  /** Client operations whose request or reply frames the dashboard and analyze can show: invoke index → frame ids. */
-  opFrames: Record<string, { request: string; reply?: string }>
-  durationMs: number
-}
+export type { MaelstromMode, MaelstromTestInit } from './options.js'
+export type { MaelstromResults, NetStats } from './results.js'
 
 class InertProtocol implements Protocol {
   readonly name = MAELSTROM_PROTO
@@ -131,43 +37,11 @@ class InertProtocol implements Protocol {
   }
 }
 
-function resolveInit(i: MaelstromTestInit) {
-  if (!isWorkloadName(i.workload))
-    throw new InvalidArgumentError(`unknown workload ${i.workload}`, 'workload')
-  if (typeof i.bin !== 'string' || i.bin.trim() === '')
-    throw new InvalidArgumentError('--bin is required', 'bin')
-  const nodeCount = checkInteger('nodeCount', i.nodeCount ?? DEFAULT_NODE_COUNT, 1, 1000)
-  const mode = i.mode ?? 'inproc'
-  if (mode !== 'inproc' && mode !== 'process')
-    throw new InvalidArgumentError(`mode must be inproc or process, got ${String(mode)}`, 'mode')
-  const availability = i.availability
-  if (availability !== undefined && availability !== 'total') checkNumber('availability', availability, 0, 1)
-  return {
-    nodeCount,
-    mode,
-    timeLimitS: checkNumber('timeLimitS', i.timeLimitS ?? DEFAULT_TIME_LIMIT_S, 0, 86_400),
-    rate: checkNumber('rate', i.rate ?? DEFAULT_RATE, 0.001, 100_000),
-    latencyMs: checkNumber('latencyMs', i.latencyMs ?? 0, 0, 60_000),
-    concurrency: checkInteger('concurrency', i.concurrency ?? nodeCount, 1, 10_000),
-    nemesisIntervalS: checkNumber(
-      'nemesisIntervalS',
-      i.nemesisIntervalS ?? DEFAULT_NEMESIS_INTERVAL_S,
-      0.1,
-      86_400,
-    ),
-    timeoutMs: checkInteger('timeoutMs', i.timeoutMs ?? CLIENT_TIMEOUT_MS, 1, 600_000),
-    recoveryMs: checkInteger('recoveryMs', i.recoveryMs ?? DEFAULT_RECOVERY_MS, 0, 600_000),
-    transport: i.transport ?? 'tcp',
-    block: checkInteger('block', i.block ?? 0, 0, 255),
-    availability,
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Runs one Maelstrom test and returns (and writes) its results. */
 export async function runMaelstromTest(init: MaelstromTestInit): Promise<MaelstromResults> {
-  const cfg = resolveInit(init)
+  const cfg = resolveTestOptions(init)
   const t0 = Date.now()
   const say = init.onProgress ?? (() => {})
   const workload = createWorkload(init.workload, {
@@ -181,7 +55,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   const runs = runsDir(init.runsDir)
   const cluster = new LocalCluster({
     nodes: cfg.nodeCount,
-    mode: cfg.mode,
+    mode: cfg.mode === 'process' ? 'process' : 'inproc',
     stateDir: init.stateDir,
     block: cfg.block,
     dashboardPort: init.dashboardPort ?? 0,
@@ -421,6 +295,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   try {
     workloadResult = checkerFor(init.workload)(history, {
       timeBudgetMs: init.checkerBudgetMs ?? 30_000,
+      ...(cfg.consistencyModels ? { consistencyModels: cfg.consistencyModels } : {}),
     })
   } catch (err) {
     workloadResult = {
@@ -449,21 +324,11 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   const net = netStats(runFile, stats.count, harness)
   let valid: Validity = workloadResult.valid
   if (!availabilityValid && valid !== false) valid = false
-  const summary =
-    valid === true
-      ? 'valid'
-      : valid === false
-        ? [
-            ...Object.entries(workloadResult.anomalies).map(
-              ([k, v]) => `${k} (${Array.isArray(v) ? v.length : 1})`,
-            ),
-            ...(availabilityValid
-              ? []
-              : [
-                  `availability ${okFraction === null ? 'n/a' : okFraction.toFixed(3)} below ${String(required)}`,
-                ]),
-          ].join(', ') || 'invalid'
-        : (workloadResult.reason ?? 'unknown')
+  const summary = summarize(valid, workloadResult, {
+    'ok-fraction': okFraction,
+    required,
+    valid: availabilityValid,
+  })
   const outDir = join(runs, 'maelstrom', runId ?? `run-${t0}`)
   mkdirSync(outDir, { recursive: true })
   const opFrames: MaelstromResults['opFrames'] = {}
@@ -483,6 +348,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
       nemesisIntervalS: cfg.nemesisIntervalS,
       availability: cfg.availability ?? null,
       transport: cfg.transport,
+      consistencyModels: cfg.consistencyModels,
       bin: init.bin,
     },
     run: {
@@ -507,124 +373,4 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   writeFileSync(results.run.results, JSON.stringify(results, null, 2))
   if (runFile) recordInRun(runFile, results)
   return results
-}
-
-function opStats(history: History): MaelstromResults['stats'] {
-  const out: MaelstromResults['stats'] = {
-    count: 0,
-    'ok-count': 0,
-    'fail-count': 0,
-    'info-count': 0,
-    'by-f': {},
-  }
-  for (const op of history) {
-    if (op.type === 'invoke') continue
-    const f = (out['by-f'][op.f] ??= { count: 0, 'ok-count': 0, 'fail-count': 0, 'info-count': 0 })
-    out.count++
-    f.count++
-    const k = `${op.type}-count` as 'ok-count' | 'fail-count' | 'info-count'
-    out[k]++
-    f[k]++
-  }
-  return out
-}
-
-function latencies(history: History): MaelstromResults['latencies'] {
-  const open = new Map<number, number>()
-  const per = new Map<string, number[]>()
-  for (const op of history) {
-    if (op.type === 'invoke') {
-      open.set(op.process, op.time)
-      continue
-    }
-    const t = open.get(op.process)
-    open.delete(op.process)
-    if (t === undefined || op.type !== 'ok') continue
-    const list = per.get(op.f) ?? []
-    per.set(op.f, list)
-    list.push((op.time - t) / 1e6)
-  }
-  const out: MaelstromResults['latencies'] = {}
-  for (const [f, list] of per) {
-    list.sort((a, b) => a - b)
-    const q: Record<string, number | null> = {}
-    for (const at of [0, 0.5, 0.95, 0.99, 1]) {
-      const v = at === 0 ? (list[0] ?? null) : quantile(list, at)
-      q[String(at)] = v === null ? null : Math.round(v * 1000) / 1000
-    }
-    out[f] = q
-  }
-  return out
-}
-
-/** Messages per operation from the run's telemetry (every send of a Maelstrom frame). */
-function netStats(
-  file: string | undefined,
-  ops: number,
-  harness: MaelstromHarness | undefined,
-): MaelstromResults['net'] {
-  const empty = (n: number): NetStats => ({
-    'send-count': n,
-    'msg-count': n,
-    'msgs-per-op': ops > 0 ? n / ops : null,
-  })
-  let all = 0
-  let servers = 0
-  let lost = 0
-  if (file && existsSync(file)) {
-    const db = new Database(file, { readonly: true })
-    try {
-      const rows = db
-        .prepare(
-          `SELECT (src LIKE 'node%') AND (dst LIKE 'node%') AS srv, count(*) AS n FROM events WHERE proto = ? AND kind = 'send' GROUP BY srv`,
-        )
-        .all(MAELSTROM_PROTO) as Array<{ srv: number; n: number }>
-      for (const r of rows) {
-        all += r.n
-        if (r.srv) servers += r.n
-      }
-      const m = db.prepare(`SELECT value FROM meta WHERE key = 'lostEvents'`).get() as
-        { value: string } | undefined
-      lost = m ? Number(JSON.parse(m.value)) || 0 : 0
-    } finally {
-      db.close()
-    }
-  }
-  const clients = harness ? harness.counters.clientSent + harness.counters.clientReceived : 0
-  return { all: empty(all), servers: empty(servers), clients: empty(clients), 'lost-events': lost }
-}
-
-/** Puts the verdict into the run file, so `distlab analyze` and the dashboard can show it. */
-function recordInRun(file: string, r: MaelstromResults): void {
-  try {
-    const db = new Database(file)
-    try {
-      const anomalies: Record<string, unknown[]> = {}
-      for (const [k, v] of Object.entries(r.workloadResult.anomalies))
-        anomalies[k] = Array.isArray(v) ? v.slice(0, 20) : [v]
-      db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(
-        'maelstrom',
-        JSON.stringify({
-          valid: r.valid,
-          workload: r.workload,
-          summary: r.summary,
-          anomalies,
-          reason: r.workloadResult.reason,
-          results: r.run.results,
-          stats: r.stats,
-          net: r.net,
-          malformed: r.malformed,
-          opFrames: Object.fromEntries(
-            offendingOps(r.workloadResult.anomalies).flatMap((i) =>
-              r.opFrames[String(i)] ? [[String(i), r.opFrames[String(i)]!]] : [],
-            ),
-          ),
-        }),
-      )
-    } finally {
-      db.close()
-    }
-  } catch {
-    // results.json has everything; the run file's copy is for the viewers
-  }
 }

@@ -13,6 +13,8 @@ import { intOption, stateDirOf } from '../context.js'
 import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
 import { maelstromNode } from '../../maelstrom/node.js'
 import { parseNemesis } from '../../maelstrom/nemesis.js'
+import { MAELSTROM_MODES, resolveConsistencyModels, type MaelstromMode } from '../../maelstrom/options.js'
+import { CONSISTENCY_MODELS } from '../../maelstrom/checkers/index.js'
 import { isWorkloadName, TOPOLOGIES, WORKLOAD_NAMES, type Topology } from '../../maelstrom/workloads.js'
 import {
   DEFAULT_NEMESIS_INTERVAL_S,
@@ -39,6 +41,8 @@ interface TestOptions {
   recovery: string
   timeout: number
   transport: string
+  consistencyModels?: string
+  image?: string
   block: number
   dashboardPort: number
   json?: boolean
@@ -113,8 +117,16 @@ export function registerMaelstromCommands(program: Command): void {
     )
     .option(
       '--mode <mode>',
-      'inproc (distlab nodes in this process) or process (one distlab node process per program)',
+      'inproc (distlab nodes in this process), process (one distlab node process per program) or docker (each program in a container)',
       'inproc',
+    )
+    .option(
+      '--image <tag>',
+      "docker mode: the image the programs run in (default: one built offline from this machine's python3 and node)",
+    )
+    .option(
+      '--consistency-models <models>',
+      `txn workloads: models to check, comma-separated (${CONSISTENCY_MODELS.join(', ')}; default serializable)`,
     )
     .option(
       '--key-count <n>',
@@ -149,7 +161,9 @@ Exit status: 0 valid, 1 invalid, 2 unknown or bad usage.
 Examples:
   distlab maelstrom test -w echo --bin ./echo.py --node-count 1 --time-limit 10
   distlab maelstrom test -w broadcast --bin "python3 broadcast.py" --node-count 5 --rate 10 --nemesis partition
-  distlab maelstrom test -w g-counter --bin ./counter --node-count 3 --rate 100 --nemesis partition,kill`,
+  distlab maelstrom test -w g-counter --bin ./counter --node-count 3 --rate 100 --nemesis partition,kill
+  distlab maelstrom test -w txn-rw-register --bin "python3 txn.py" --consistency-models read-committed
+  distlab maelstrom test -w echo --bin "python3 echo.py" --node-count 3 --mode docker`,
     )
     .action(async (o: TestOptions, cmd: Command) => {
       if (!o.workload || !isWorkloadName(o.workload))
@@ -158,8 +172,11 @@ Examples:
           'workload',
         )
       if (!o.bin) throw new InvalidArgumentError('--bin <program> is required', 'bin')
-      if (o.mode !== 'inproc' && o.mode !== 'process')
-        throw new InvalidArgumentError(`--mode must be inproc or process, got ${o.mode}`, 'mode')
+      if (!(MAELSTROM_MODES as readonly string[]).includes(o.mode))
+        throw new InvalidArgumentError(`--mode must be ${MAELSTROM_MODES.join(', ')}, got ${o.mode}`, 'mode')
+      if (o.image !== undefined && o.mode !== 'docker')
+        throw new InvalidArgumentError('--image is for --mode docker', 'image')
+      const consistencyModels = resolveConsistencyModels(o.workload, o.consistencyModels)
       if (o.transport !== 'tcp' && o.transport !== 'udp')
         throw new InvalidArgumentError(`--transport must be tcp or udp, got ${o.transport}`, 'transport')
       if (!(TOPOLOGIES as readonly string[]).includes(o.topology))
@@ -188,7 +205,9 @@ Examples:
         nemesis: parseNemesis(o.nemesis),
         nemesisIntervalS: positive('--nemesis-interval', o.nemesisInterval, 0.1),
         availability,
-        mode: o.mode,
+        mode: o.mode as MaelstromMode,
+        image: o.image,
+        consistencyModels: consistencyModels ?? undefined,
         keyCount: o.keyCount,
         maxTxnLength: o.maxTxnLength,
         recoveryMs: positive('--recovery', o.recovery),
