@@ -24,3 +24,18 @@ export const DELIVERED_LOG_MESSAGES = 1000
 export const MAX_MESSAGE_BYTES = 60_000
 /** Old sender sessions remembered per peer, so that replays from before a restart are refused. */
 export const RETIRED_SESSIONS_PER_PEER = 16
+/**
+ * A data frame larger than this is dropped on receive as `too_large`: a message of
+ * MAX_MESSAGE_BYTES plus room for the header, the sequence fields and a key's trailer.
+ */
+export const MAX_DATA_FRAME_BYTES = MAX_MESSAGE_BYTES + 4096
+/** Senders a receiver keeps state for; past it the least recently heard (non-members first) go. */
+export const MAX_RECEIVE_SENDERS = 4096
+/** Out-of-order bytes held per sender: a full send window of the largest messages fits. */
+export const RECEIVE_BUFFER_BYTES_PER_SENDER = 4 * 1024 * 1024
+/** Out-of-order bytes held for all senders together; past it frames are refused (and resent). */
+export const RECEIVE_BUFFER_TOTAL_BYTES = 16 * 1024 * 1024
+/** Out-of-order messages of a sender silent this long are freed, in ms (senders retry within 4 s). */
+export const RECEIVE_BUFFER_IDLE_MS = 60_000
+/** A sender silent this long is forgotten, in ms. */
+export const RECEIVE_SENDER_IDLE_MS = 600_000

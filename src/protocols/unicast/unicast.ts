@@ -23,16 +23,23 @@ import { parseBody } from '../../node/http.js'
 import {
   DELIVERED_LOG_MESSAGES,
   INITIAL_RETRANSMIT_TIMEOUT_MS,
+  MAX_DATA_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
+  MAX_RECEIVE_SENDERS,
   MAX_RETRANSMIT_TIMEOUT_MS,
   MIN_RETRANSMIT_TIMEOUT_MS,
+  RECEIVE_BUFFER_BYTES_PER_SENDER,
+  RECEIVE_BUFFER_IDLE_MS,
   RECEIVE_BUFFER_MESSAGES,
+  RECEIVE_BUFFER_TOTAL_BYTES,
+  RECEIVE_SENDER_IDLE_MS,
   RETIRED_SESSIONS_PER_PEER,
   RETRANSMIT_BACKOFF_FACTOR,
   SEND_QUEUE_MESSAGES,
   SEND_TIMEOUT_MS,
   SEND_WINDOW_MESSAGES,
 } from './constants.js'
+import { ReceiveTable, type ReceiveState } from './receive.js'
 
 export interface UnicastInit {
   /** Retransmission timeout before a round trip was measured, in ms. @default 200 */
@@ -49,6 +56,14 @@ export interface UnicastInit {
   receiveBufferMessages?: number
   /** Delivered messages kept for reading back. @default 1000 */
   deliveredLogMessages?: number
+  /** Senders a receiver keeps state for (least recently heard evicted first). @default 4096 */
+  maxReceiveSenders?: number
+  /** Out-of-order bytes buffered per sender. @default 4194304 (4 MiB) */
+  receiveBufferBytes?: number
+  /** Out-of-order bytes buffered for all senders together. @default 16777216 (16 MiB) */
+  receiveBufferTotalBytes?: number
+  /** A sender's buffered messages are freed after it was silent this long, in ms. @default 60000 */
+  receiveIdleMs?: number
 }
 
 export type UnicastOptions = Readonly<Required<UnicastInit>>
@@ -87,6 +102,30 @@ export function resolveUnicastOptions(init: UnicastInit = {}): UnicastOptions {
       init.deliveredLogMessages ?? DELIVERED_LOG_MESSAGES,
       0,
       1_000_000,
+    ),
+    maxReceiveSenders: checkInteger(
+      'maxReceiveSenders',
+      init.maxReceiveSenders ?? MAX_RECEIVE_SENDERS,
+      1,
+      1_000_000,
+    ),
+    receiveBufferBytes: checkInteger(
+      'receiveBufferBytes',
+      init.receiveBufferBytes ?? RECEIVE_BUFFER_BYTES_PER_SENDER,
+      MAX_DATA_FRAME_BYTES,
+      1024 ** 3,
+    ),
+    receiveBufferTotalBytes: checkInteger(
+      'receiveBufferTotalBytes',
+      init.receiveBufferTotalBytes ?? RECEIVE_BUFFER_TOTAL_BYTES,
+      MAX_DATA_FRAME_BYTES,
+      8 * 1024 ** 3,
+    ),
+    receiveIdleMs: checkNumber(
+      'receiveIdleMs',
+      init.receiveIdleMs ?? RECEIVE_BUFFER_IDLE_MS,
+      100,
+      86_400_000,
     ),
   })
 }
@@ -138,6 +177,10 @@ export interface UnicastStats {
   queued: number
   /** Bytes this protocol put on the node's transports. */
   bytesSent: number
+  /** Senders this node keeps receive state for. */
+  receiveSenders: number
+  /** Out-of-order bytes buffered for all senders. */
+  receiveBufferedBytes: number
 }
 
 const SESSION = /^([0-9a-z]{1,12})-[0-9a-f]{1,16}$/
@@ -177,13 +220,6 @@ interface PeerSendState {
   rto: number
 }
 
-interface PeerReceiveState {
-  session: string
-  expected: number
-  buffer: Map<number, { env: Envelope; msg: unknown; transport: string }>
-  retired: string[]
-}
-
 export class Unicast implements Protocol {
   readonly name = 'unicast'
   /** Changes on every start, so a restarted sender is told apart from replays of its old frames. */
@@ -191,7 +227,8 @@ export class Unicast implements Protocol {
   private running = false
   private readonly log: Logger
   private readonly out = new Map<string, PeerSendState>()
-  private readonly in = new Map<string, PeerReceiveState>()
+  private readonly in: ReceiveTable
+  private sweepTimer?: TimerHandle
   private readonly deliveredLog: UnicastDelivery[] = []
   private deliveredTotal = 0
   private readonly listeners = new Set<(d: UnicastDelivery) => void>()
@@ -213,6 +250,13 @@ export class Unicast implements Protocol {
     private readonly channelOf?: string,
   ) {
     this.log = named(c.logger, 'distlab:unicast')
+    this.in = new ReceiveTable({
+      maxSenders: o.maxReceiveSenders,
+      bytesPerSender: o.receiveBufferBytes,
+      totalBytes: o.receiveBufferTotalBytes,
+      bufferIdleMs: o.receiveIdleMs,
+      senderIdleMs: Math.max(o.receiveIdleMs, RECEIVE_SENDER_IDLE_MS),
+    })
   }
 
   async start(): Promise<void> {
@@ -220,11 +264,25 @@ export class Unicast implements Protocol {
     // The start time leads, so that a receiver tells a restarted sender from a replay of an old one.
     this.session = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
     this.running = true
+    this.armSweep()
+  }
+
+  /** Frees idle receive buffers a few times per idle period, whether or not frames arrive. */
+  private armSweep(): void {
+    const every = Math.max(50, Math.min(10_000, this.o.receiveIdleMs / 4))
+    this.sweepTimer = this.c.clock.setTimeout(() => {
+      this.sweepTimer = undefined
+      if (!this.running) return
+      this.in.sweep(this.c.clock.now())
+      this.armSweep()
+    }, every)
   }
 
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
+    if (this.sweepTimer) this.c.clock.clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
     for (const st of this.out.values()) {
       for (const o of [...st.inFlight.values(), ...st.queue]) {
         if (o.timer) this.c.clock.clearTimeout(o.timer)
@@ -259,6 +317,8 @@ export class Unicast implements Protocol {
       inFlight,
       queued,
       bytesSent: this.c.metrics.total('distlab_bytes_sent_total', { proto: this.protoName() }),
+      receiveSenders: this.in.size,
+      receiveBufferedBytes: this.in.heldBytes,
     }
   }
 
@@ -376,43 +436,54 @@ export class Unicast implements Protocol {
   }
 
   private onData(env: Envelope, msg: InboundMessage): void {
+    // A sender's own check stops larger messages; a bigger frame is not one of ours.
+    if (msg.bytes > MAX_DATA_FRAME_BYTES) return this.c.dropped(env, 'too_large')
     const r = DataBody.safeParse(env.body)
     if (!r.success || r.data.b > r.data.q) return this.c.dropped(env, 'bad_body')
     const { s, q, b, m } = r.data
     const transport: UnicastTransport = msg.transport === 'tcp' ? 'tcp' : 'udp'
-    let st = this.in.get(env.src)
+    const now = this.c.clock.now()
+    let st = this.in.get(env.src, msg.from.host, now)
     if (!st || st.session !== s) {
       if (st && (st.retired.includes(s) || sessionStart(s) < sessionStart(st.session)))
         return this.c.dropped(env, 'replay')
       const retired = st ? [...st.retired, st.session].slice(-RETIRED_SESSIONS_PER_PEER) : []
-      st = { session: s, expected: b, buffer: new Map(), retired }
-      this.in.set(env.src, st)
+      st = this.in.set(env.src, msg.from.host, { session: s, expected: b, retired }, now, (name) =>
+        this.isMember(name),
+      )
     }
     // The sender gave up on everything below b: skip the gap and deliver what waits behind it.
     if (b > st.expected) {
-      for (const seq of [...st.buffer.keys()]) if (seq < b) st.buffer.delete(seq)
+      this.in.dropBelow(st, b)
       st.expected = b
       this.drain(env.src, st)
     }
     if (q < st.expected || st.buffer.has(q)) {
       this.counters.duplicates++
       this.c.dropped(env, 'duplicate')
-    } else if (q >= st.expected + this.o.receiveBufferMessages) {
+    } else if (
+      q >= st.expected + this.o.receiveBufferMessages ||
+      (q !== st.expected && !this.in.fits(st, msg.bytes))
+    ) {
+      // Past the window or the byte caps: not acknowledged, so the sender sends it again later.
       this.counters.refused++
       this.c.dropped(env, 'receive_buffer_full')
       return
     } else {
       if (q !== st.expected) this.counters.outOfOrder++
-      st.buffer.set(q, { env, msg: m ?? null, transport })
+      this.in.hold(st, q, { env, msg: m ?? null, transport, bytes: msg.bytes })
       this.drain(env.src, st)
     }
     this.counters.acksSent++
     this.c.send(env.src, 'ack', { s, q, c: st.expected }, { transport }).catch(() => {})
   }
 
-  private drain(from: string, st: PeerReceiveState): void {
-    for (let next = st.buffer.get(st.expected); next; next = st.buffer.get(st.expected)) {
-      st.buffer.delete(st.expected)
+  private isMember(name: string): boolean {
+    return this.c.peers().includes(name)
+  }
+
+  private drain(from: string, st: ReceiveState): void {
+    for (let next = this.in.take(st, st.expected); next; next = this.in.take(st, st.expected)) {
       const d: UnicastDelivery = {
         index: this.deliveredTotal++,
         from,
