@@ -2,8 +2,16 @@
 // The whole test suite: lint and formatting, types, then every compiled test file under node's
 // test runner. `npm test` builds first (pretest). Pass file paths or name fragments to run a subset:
 //   npm test -- link         (every test file whose path contains "link")
-import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+//
+// Test files run side by side. Tests bind fixed loopback addresses and ports, so each file that
+// needs only loopback runs in a network namespace of its own (`unshare -n`, a fresh `lo`): no two
+// files can collide however many run at once. Files that need the host's network (the Docker
+// engine's bridges, the namespaces and bridges that `distlab run` makes, npm's cache) run one at a
+// time in a lane of their own. Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file
+// runs one at a time in the host's namespace, as before.
+//   DISTLAB_TEST_LANES=N   how many files at once (default 3: the host lane and two namespaces)
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const filters = process.argv.slice(2)
@@ -33,6 +41,114 @@ if (selected.length === 0) {
   process.exit(1)
 }
 selected.sort()
-// Tests that start clusters bind fixed loopback addresses and ports, so files run one at a time;
-// within a file, tests run in order.
-run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected])
+
+/** Files that need the host's network namespace: they run one at a time, in the host lane. */
+const HOST_LANE = [
+  'dist/test/docker/',
+  'dist/test/foreign/',
+  'dist/test/check/',
+  'dist/test/cluster/k8s',
+  'dist/test/package/',
+]
+const needsHost = (f) => HOST_LANE.some((p) => f.startsWith(p))
+
+const lanes = Math.max(1, Number(process.env.DISTLAB_TEST_LANES ?? 3) || 1)
+const canIsolate =
+  lanes > 1 &&
+  process.getuid?.() === 0 &&
+  spawnSync('unshare', ['-n', '--', 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'ignore' }).status === 0
+
+if (!canIsolate) {
+  if (lanes > 1) console.log('test files run one at a time (side by side needs root and unshare -n)')
+  run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected])
+  process.exit(0)
+}
+
+// Longest first, from the durations of the last run on this machine (file size on a first run),
+// so that the long files do not end up last.
+const TIMES = 'node_modules/.cache/distlab/test-times.json'
+let times = {}
+try {
+  times = JSON.parse(readFileSync(TIMES, 'utf8'))
+} catch {
+  // first run here
+}
+const weight = (f) => (typeof times[f] === 'number' ? times[f] : statSync(f).size / 1000)
+const byWeight = (a, b) => weight(b) - weight(a)
+const hostQueue = selected.filter(needsHost).sort(byWeight)
+const nsQueue = selected.filter((f) => !needsHost(f)).sort(byWeight)
+
+const FILE_TIMEOUT_MS = 15 * 60_000
+const started = Date.now()
+const results = []
+let done = 0
+
+function runFile(file, isolated) {
+  return new Promise((resolve) => {
+    const node = [process.execPath, '--test', '--test-reporter=spec', file]
+    const [cmd, args] = isolated
+      ? ['unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...node]]
+      : [node[0], node.slice(1)]
+    const t0 = Date.now()
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const chunks = []
+    child.stdout.on('data', (d) => chunks.push(d))
+    child.stderr.on('data', (d) => chunks.push(d))
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS)
+    child.on('close', (code, signal) => {
+      clearTimeout(watchdog)
+      const seconds = (Date.now() - t0) / 1000
+      const out = Buffer.concat(chunks).toString('utf8')
+      const count = (label) => Number(out.match(new RegExp(`^ℹ ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
+      const r = {
+        file,
+        seconds,
+        ok: code === 0,
+        why: signal ? `killed by ${signal}` : code === 0 ? '' : `exit ${code}`,
+        tests: count('tests'),
+        pass: count('pass'),
+        fail: count('fail'),
+      }
+      done++
+      // One file's output at a time, whole, so that files running side by side do not interleave.
+      process.stdout.write(
+        `\n━━ [${done}/${selected.length}] ${file} (${seconds.toFixed(1)} s)${r.ok ? '' : ' FAILED'}\n`,
+      )
+      process.stdout.write(out)
+      results.push(r)
+      resolve()
+    })
+  })
+}
+
+async function lane(queue, isolated) {
+  while (queue.length > 0) await runFile(queue.shift(), isolated)
+}
+
+console.log(
+  `${selected.length} test files: ${hostQueue.length} one at a time on the host's network, ` +
+    `${nsQueue.length} in their own network namespaces, ${lanes} at once`,
+)
+const workers = [lane(hostQueue, false)]
+for (let i = 1; i < lanes; i++) workers.push(lane(nsQueue, true))
+// With nothing left for the host lane, it helps with the namespaced files.
+await workers[0]
+workers.push(lane(nsQueue, true))
+await Promise.all(workers)
+
+try {
+  mkdirSync('node_modules/.cache/distlab', { recursive: true })
+  writeFileSync(
+    TIMES,
+    JSON.stringify({ ...times, ...Object.fromEntries(results.map((r) => [r.file, r.seconds])) }),
+  )
+} catch {
+  // a read-only checkout still gets its results
+}
+
+const sum = (k) => results.reduce((a, r) => a + r[k], 0)
+const failed = results.filter((r) => !r.ok)
+console.log(`\n━━ ${results.length} files, ${((Date.now() - started) / 1000).toFixed(0)} s`)
+console.log(`ℹ tests ${sum('tests')}\nℹ pass ${sum('pass')}\nℹ fail ${sum('fail')}`)
+for (const r of failed) console.log(`✖ ${r.file} (${r.why}, ${r.fail} failing)`)
+process.exit(failed.length ? 1 : 0)
