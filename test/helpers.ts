@@ -88,7 +88,7 @@ export function isAlive(pid: number): boolean {
 export async function getJson<T = unknown>(
   url: string,
   init?: RequestInit,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
   const text = await res.text()
