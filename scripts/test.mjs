@@ -7,7 +7,8 @@
 // needs only loopback runs in a network namespace of its own (`unshare -n`, a fresh `lo`): no two
 // files can collide however many run at once. Files that need the host's network (the Docker
 // engine's bridges, the namespaces and bridges that `distlab run` makes, npm's cache) run one at a
-// time in a lane of their own. Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file
+// time in a lane of their own: those under HOST_LANE's folders, and any file with the line
+// `// test-lane: host` (a test that reaches a container by its address, say). Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file
 // runs one at a time in the host's namespace, as before.
 //   DISTLAB_TEST_LANES=N   how many files at once (default 3: the host lane and two namespaces)
 import { spawn, spawnSync } from 'node:child_process'
@@ -50,7 +51,10 @@ const HOST_LANE = [
   'dist/test/cluster/k8s',
   'dist/test/package/',
 ]
-const needsHost = (f) => HOST_LANE.some((p) => f.startsWith(p))
+/** A test file elsewhere that needs the host's network says so in a comment of its own. */
+const HOST_MARKER = '// test-lane: host'
+const needsHost = (f) =>
+  HOST_LANE.some((p) => f.startsWith(p)) || readFileSync(f, 'utf8').includes(HOST_MARKER)
 
 const lanes = Math.max(1, Number(process.env.DISTLAB_TEST_LANES ?? 3) || 1)
 const canIsolate =
