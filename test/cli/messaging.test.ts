@@ -62,6 +62,15 @@ describe('distlab send unicast|broadcast', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^broadcast node1~\S+ from node1 \(tree\) acknowledged\n/)
     assert.match(r.stdout, /delivered on 4\/4 live nodes\n$/)
+    // What it took: frames for this broadcast, payload and control, and the redundancy.
+    assert.match(r.stdout, /^node\s+hops\s+latency\s+payload sent\s+control sent$/m)
+    const took = /^took (\d+) frames: (\d+) payload \+ (\d+) control.*; redundancy (\d+\.\d\d) /m.exec(
+      r.stdout,
+    )
+    assert.ok(took, r.stdout)
+    assert.equal(Number(took[1]), Number(took[2]) + Number(took[3]))
+    // The tree reaches the three other nodes with at least one payload frame each.
+    assert.ok(Number(took[2]) >= 3, r.stdout)
     for (const strategy of ['flood', 'gossip', 'ip']) {
       const j = await cli(
         'send',
@@ -76,13 +85,33 @@ describe('distlab send unicast|broadcast', () => {
       assert.equal(j.code, 0, j.stderr)
       const body = JSON.parse(j.stdout) as {
         strategy: string
-        deliveredTo: Array<{ node: string; hops: number }>
+        deliveredTo: Array<{ node: string; hops: number; framesSent: { payload: number; control: number } }>
         missing: string[]
+        frames: { payload: number; control: number; total: number; byType: Record<string, number> }
+        redundancy: number
       }
       assert.equal(body.strategy, strategy)
       assert.deepEqual(body.deliveredTo.map((d) => d.node).sort(), ['master', 'node1', 'node2', 'node3'])
       assert.deepEqual(body.missing, [])
       assert.ok(body.deliveredTo.filter((d) => d.node !== 'node2').every((d) => d.hops >= 1))
+      // The frames it took add up, node by node and by type.
+      const f = body.frames
+      assert.equal(f.total, f.payload + f.control)
+      assert.equal(
+        body.deliveredTo.reduce((a, d) => a + d.framesSent.payload, 0),
+        f.payload,
+      )
+      assert.equal(
+        Object.values(f.byType).reduce((a, n) => a + n, 0),
+        f.total,
+      )
+      if (strategy === 'ip') assert.ok((f.byType.ip ?? 0) >= 1, JSON.stringify(f))
+      else assert.ok(f.payload >= 3, JSON.stringify(f))
+      // Flooding sends every node's copy on to every other node: 3 + 3 * 2 payload frames at least.
+      if (strategy === 'flood') {
+        assert.ok(f.payload >= 9, JSON.stringify(f))
+        assert.ok(body.redundancy >= 2, JSON.stringify(body))
+      }
     }
     const bad = await cli('send', 'broadcast', '--from', 'node1', '--strategy', 'carrier-pigeon', 'x')
     assert.equal(bad.code, 2)

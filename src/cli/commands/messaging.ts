@@ -31,6 +31,7 @@ import {
   type AnycastTarget,
 } from '../../protocols/anycast/index.js'
 import { formatDuration, printJson, Progress, table } from '../output.js'
+import { followBroadcastCost } from './broadcast-cost.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -94,6 +95,9 @@ interface SendBroadcastOptions {
   json?: boolean
 }
 
+/** Longest `send broadcast` follows the frames one broadcast causes after its deliveries, in ms. */
+const COST_SETTLE_MAX_MS = 3000
+
 function strategyOption(v: string): BroadcastStrategy {
   if (!(STRATEGIES as readonly string[]).includes(v))
     throw new InvalidArgumentError(`--strategy must be one of ${STRATEGIES.join(', ')}, got ${v}`)
@@ -137,18 +141,56 @@ async function sendBroadcast(cmd: Command, message: string, o: SendBroadcastOpti
     await new Promise((res) => setTimeout(res, 50))
   }
   const missing = rec.nodes.map((n) => n.name).filter((n) => !seen.has(n) && !unreachable.has(n))
+  // Then what it cost: frames for it on every node, once its lazy announcements have gone out.
+  const cost = await followBroadcastCost(rec, r.from, r.id, seen.size, COST_SETTLE_MAX_MS)
+  const framesOf = (name: string) => cost.perNode.get(name) ?? { payload: 0, control: 0 }
   const deliveredTo = rec.nodes.flatMap((n) => {
     const d = seen.get(n.name)
-    return d ? [{ node: n.name, hops: d.hops, latencyMs: Math.max(0, d.deliveredAt - d.sentAt) }] : []
+    if (!d) return []
+    const f = framesOf(n.name)
+    return [
+      {
+        node: n.name,
+        hops: d.hops,
+        latencyMs: Math.max(0, d.deliveredAt - d.sentAt),
+        framesSent: { payload: f.payload, control: f.control },
+      },
+    ]
   })
-  if (o.json) printJson({ ...r, deliveredTo, missing, unreachable: [...unreachable] })
+  const frames = {
+    payload: cost.payload,
+    control: cost.control,
+    total: cost.total,
+    byType: Object.fromEntries(cost.byType),
+  }
+  if (o.json)
+    printJson({
+      ...r,
+      deliveredTo,
+      missing,
+      unreachable: [...unreachable],
+      frames,
+      redundancy: cost.redundancy,
+    })
   else {
     process.stdout.write(`broadcast ${r.id} from ${r.from} (${r.strategy}) acknowledged\n`)
     process.stdout.write(
       table(
-        ['node', 'hops', 'latency'],
-        deliveredTo.map((d) => [d.node, d.hops, `${d.latencyMs} ms`]),
+        ['node', 'hops', 'latency', 'payload sent', 'control sent'],
+        deliveredTo.map((d) => [
+          d.node,
+          d.hops,
+          `${d.latencyMs} ms`,
+          d.framesSent.payload,
+          d.framesSent.control,
+        ]),
       ),
+    )
+    const types = [...cost.byType].map(([t, n]) => `${t} ${n}`).join(', ')
+    process.stdout.write(
+      `took ${cost.total} frames: ${cost.payload} payload + ${cost.control} control` +
+        (types ? ` (${types})` : '') +
+        `; redundancy ${cost.redundancy.toFixed(2)} extra payload copies per node reached\n`,
     )
     process.stdout.write(
       `delivered on ${deliveredTo.length}/${rec.nodes.length - unreachable.size} live nodes` +
@@ -819,7 +861,16 @@ export function registerMessagingCommands(program: Command): void {
     .action((message: string, o: SendUnicastOptions, cmd: Command) => sendUnicast(cmd, message, o))
   send
     .command('broadcast <message>')
-    .description('deliver a message to every node once (flood, gossip, tree or ip); shows who got it')
+    .description(
+      'deliver a message to every node once (flood, gossip, tree or ip); shows who got it and the frames it took',
+    )
+    .addHelpText(
+      'after',
+      '\nFrames are counted per node once the broadcast has settled (up to 3 s after the last delivery):\n' +
+        '  payload  frames that carried the message (eager pushes, repair copies, the ip datagram)\n' +
+        '  control  frames that only named it (ihave, graft, got receipts, prune)\n' +
+        'redundancy = max(0, payload / (nodes reached - 1) - 1): extra copies per node, as bench broadcast counts it.\n',
+    )
     .requiredOption('--from <node>', 'node that broadcasts')
     .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
     .option('--durable', 'acknowledge only once a second node holds the message')
@@ -829,7 +880,10 @@ export function registerMessagingCommands(program: Command): void {
       intOption('--wait', 0, 600_000),
       5000,
     )
-    .option('--json', 'print {acknowledged, id, from, strategy, deliveredTo, missing, unreachable}')
+    .option(
+      '--json',
+      'print {acknowledged, id, from, strategy, deliveredTo: [{node, hops, latencyMs, framesSent}], missing, unreachable, frames: {payload, control, total, byType}, redundancy}',
+    )
     .action((message: string, o: SendBroadcastOptions, cmd: Command) => sendBroadcast(cmd, message, o))
 
   send

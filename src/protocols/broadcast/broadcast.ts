@@ -26,6 +26,7 @@ import { parseBody } from '../../node/http.js'
 import { MASTER_NAME } from '../../core/ids.js'
 import * as K from './constants.js'
 import { guarded } from '../../core/guarded.js'
+import { FrameTally, idsOfBody } from './frame-tally.js'
 
 export const STRATEGIES = ['flood', 'gossip', 'tree', 'ip'] as const
 export type BroadcastStrategy = (typeof STRATEGIES)[number]
@@ -282,6 +283,8 @@ export class Broadcast implements Protocol {
   private readonly receipts = new Map<string, (peer: string) => void>()
   private ipSocket?: Socket
   private ipOpening?: Promise<void>
+  /** Frames sent per message id, for `GET /broadcast/frames?id=`. */
+  private readonly tally = new FrameTally()
   private readonly counters = {
     framesSent: {} as Record<string, number>,
     payloadSent: 0,
@@ -501,12 +504,17 @@ export class Broadcast implements Protocol {
     if (fresh && !a) this.lastFreshAt = Date.now()
     if (duplicate) this.c.dropped(env, 'duplicate')
     // Plumtree: a duplicate that came by eager push means a redundant tree link; prune it.
-    if (duplicate && !a && !fresh && m.some((w) => w.s === 'tree')) this.prune(sender)
+    if (duplicate && !a && !fresh && m.some((w) => w.s === 'tree'))
+      this.prune(
+        sender,
+        m.map((w) => idOf(w.o, w.q)),
+      )
     if (wantReceipt?.length) this.sendFrame(sender, 'got', { i: wantReceipt })
   }
 
   /** Plumtree's PRUNE: the link to `peer` leaves the tree (it stays lazy). */
-  private prune(peer: string): void {
+  private prune(peer: string, cause: string[]): void {
+    this.tally.note('prune', cause, false)
     this.eager.delete(peer)
     this.lazy.add(peer)
     this.counters.prunes++
@@ -765,6 +773,7 @@ export class Broadcast implements Protocol {
 
   private sendFrame(peer: string, type: string, body: unknown): void {
     this.counters.framesSent[type] = (this.counters.framesSent[type] ?? 0) + 1
+    this.tally.note(type, idsOfBody(type, body), type === 'msg')
     this.c.send(peer, type, body, { transport: 'udp' }).catch((err: unknown) => {
       this.log.debug(`${type} to ${peer} failed: ${(err as Error).message}`)
     })
@@ -836,7 +845,9 @@ export class Broadcast implements Protocol {
     this.eager.add(announcer)
     this.counters.grafts++
     this.sendFrame(announcer, 'graft', { i: [] })
-    if (item.from && item.from !== announcer && this.eager.has(item.from)) this.prune(item.from)
+    this.tally.note('graft', [idOf(origin, seq)], false)
+    if (item.from && item.from !== announcer && this.eager.has(item.from))
+      this.prune(item.from, [idOf(origin, seq)])
   }
 
   private graftTimeout(origin: string, seq: number): void {
@@ -1119,6 +1130,7 @@ export class Broadcast implements Protocol {
       return
     }
     this.counters.framesSent.ip = (this.counters.framesSent.ip ?? 0) + 1
+    this.tally.note('ip', [idOf(w.o, w.q)], true)
     this.counters.payloadSent++
     this.counters.ipBytes += frame.length
     this.c.record({
@@ -1207,6 +1219,10 @@ export class Broadcast implements Protocol {
       return r
     })
     app.get('/broadcast/stats', async () => this.stats())
+    app.get('/broadcast/frames', async (req) => {
+      const { id } = parseBody(z.object({ id: z.string().min(1).max(256) }), req.query)
+      return this.tally.get(id)
+    })
     app.get('/broadcast/read', async () => {
       const values = this.delivered(0, 'app').messages.map((m) => m.value)
       return { count: values.length, values }
