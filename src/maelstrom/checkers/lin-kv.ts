@@ -18,6 +18,8 @@
 import type { History, Op } from '../history.js'
 import { MaelstromErrorCode } from '../history.js'
 import type { CheckOptions, CheckResult } from './types.js'
+import { Kind, Observers, prepareKey, step, WindowBits, type LinOp } from './lin-kv-model.js'
+export type { LinOp }
 import {
   opRef,
   opStats,
@@ -27,31 +29,6 @@ import {
   type OpRef,
   pairHistory,
 } from './common.js'
-
-const enum Kind {
-  /** ok read: state must equal `a` (0 = missing). */
-  Read,
-  /** write `a`. */
-  Write,
-  /** cas `a` -> `b`, succeeded (or indefinite). */
-  Cas,
-  /** cas failed with 22: state existed and differed from `a`. */
-  CasFailDiffers,
-  /** read or cas failed with 20: the key did not exist. */
-  Missing,
-}
-
-/** One operation on one key, values interned to small integers (0 is "no value"). */
-export interface LinOp {
-  kind: Kind
-  a: number
-  b: number
-  /** History index of the invocation and the completion (Infinity if indefinite). */
-  call: number
-  ret: number
-  invoke: Op
-  complete: Op | undefined
-}
 
 type Verdict = true | false | 'unknown'
 
@@ -65,21 +42,6 @@ interface SearchResult {
 }
 
 const NIL = -1
-
-function step(op: LinOp, state: number): number {
-  switch (op.kind) {
-    case Kind.Read:
-      return state === op.a ? state : -1
-    case Kind.Write:
-      return op.a
-    case Kind.Cas:
-      return state === op.a ? op.b : -1
-    case Kind.CasFailDiffers:
-      return state !== 0 && state !== op.a ? state : -1
-    case Kind.Missing:
-      return state === 0 ? 0 : -1
-  }
-}
 
 /** Deterministic 32-bit hashes for operation ids (xorshift32). */
 function zobrist(n: number): Uint32Array {
@@ -95,16 +57,23 @@ function zobrist(n: number): Uint32Array {
 }
 
 interface CacheEntry {
-  lo: number
-  /** The bitset's words lo..hi; below lo all ones, above hi all zeros. Usually 0-2 words. */
-  words: number[]
   state: number
+  /** The windows (see WindowBits) of the two bitsets. */
+  lo: number
+  words: number[]
+  ilo: number
+  iwords: number[]
 }
 
 /** Checks one key's operations (any order); `deadline` is a performance.now() value. */
 export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest = false): SearchResult {
   const byCall = ops.slice().sort((x, y) => x.call - y.call)
   const n = byCall.length
+  const prep = prepareKey(byCall)
+  if (prep.impossibleAt >= 0) {
+    return { verdict: false, maxBlocked: prep.impossibleAt, deepest: [], configurations: 0 }
+  }
+  const { kind: opKind, a: opA, b: opB, twin } = prep
   // Events: call of op i and, when finite, its return; sorted by history position.
   const evPos: number[] = []
   const evOp: number[] = []
@@ -154,56 +123,76 @@ export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest 
     if (next[x] !== NIL) prev[next[x] as number] = x
   }
 
-  const words = (n + 31) >>> 5
-  const bits = new Uint32Array(words)
-  let lo = 0
-  let hi = -1
+  // Bit positions: operations with a return in one window, indefinite ones in the other.
+  const pos = new Int32Array(n)
+  const indefinite = new Uint8Array(n)
+  let finiteCount = 0
+  let indefiniteCount = 0
+  for (let i = 0; i < n; i++) {
+    if ((byCall[i] as LinOp).ret === Infinity) {
+      indefinite[i] = 1
+      pos[i] = indefiniteCount++
+    } else pos[i] = finiteCount++
+  }
+  const fin = new WindowBits(finiteCount)
+  const ind = new WindowBits(indefiniteCount)
+  const setBit = (id: number): void => (indefinite[id] === 1 ? ind : fin).set(pos[id] as number)
+  const clearBit = (id: number): void => (indefinite[id] === 1 ? ind : fin).clear(pos[id] as number)
+  const isSet = (id: number): boolean => (indefinite[id] === 1 ? ind : fin).has(pos[id] as number)
   const z = zobrist(n)
   let hash = 0
-  const setBit = (id: number): void => {
-    const w = id >>> 5
-    bits[w] = ((bits[w] as number) | (1 << (id & 31))) >>> 0
-    if (w > hi) hi = w
-    while (lo < words && bits[lo] === 0xffffffff) lo++
-  }
-  const clearBit = (id: number): void => {
-    const w = id >>> 5
-    bits[w] = ((bits[w] as number) & ~(1 << (id & 31))) >>> 0
-    if (w < lo) lo = w
-    while (hi >= 0 && bits[hi] === 0) hi--
-  }
   const cache = new Map<number, CacheEntry[]>()
   let configurations = 0
   /** Adds the current (bits, state) to the cache; false if it was already there. */
   const remember = (h: number, state: number): boolean => {
     const key = (h ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0
-    const span = hi >= lo ? hi - lo + 1 : 0
     let bucket = cache.get(key)
     if (bucket !== undefined) {
       for (const c of bucket) {
-        if (c.state !== state || c.lo !== lo || c.words.length !== span) continue
-        let same = true
-        for (let i = 0; i < span; i++) {
-          if (c.words[i] !== bits[lo + i]) {
-            same = false
-            break
-          }
-        }
-        if (same) return false
+        if (c.state === state && fin.equals(c.lo, c.words) && ind.equals(c.ilo, c.iwords)) return false
       }
     } else {
       bucket = []
       cache.set(key, bucket)
     }
-    const copy: number[] = []
-    for (let i = 0; i < span; i++) copy.push(bits[lo + i] as number)
-    bucket.push({ lo, words: copy, state })
+    bucket.push({ state, lo: fin.lo, words: fin.snapshot(), ilo: ind.lo, iwords: ind.snapshot() })
     configurations++
     return true
   }
 
   const stackEntry = new Int32Array(n)
   const stackState = new Int32Array(n)
+  // Dead indefinite cas ops: once the state leaves `a` and every writer of `a` is linearized, an
+  // indefinite cas from `a` can never apply; whether it is in the linearized set no longer
+  // matters, so it is marked linearized (one configuration instead of two).
+  const writersLeft = new Map<number, number>()
+  const needers = new Map<number, number[]>()
+  for (let i = 0; i < n; i++) {
+    const k = opKind[i] as Kind
+    if (k !== Kind.Write && k !== Kind.Cas) continue
+    const w = k === Kind.Write ? (opA[i] as number) : (opB[i] as number)
+    writersLeft.set(w, (writersLeft.get(w) ?? 0) + 1)
+    if (k === Kind.Cas && (byCall[i] as LinOp).ret === Infinity && opA[i] !== 0) {
+      const list = needers.get(opA[i] as number)
+      if (list === undefined) needers.set(opA[i] as number, [i])
+      else list.push(i)
+    }
+  }
+  const observers = new Observers(opKind, opA)
+  const callOf = (id: number): number => (byCall[id] as LinOp).call
+  /** History position of the first return event at or after `from` in the list (the frontier). */
+  const frontier = (from: number): number => {
+    let e = from
+    while (e !== NIL && entCall[e] === 1) e = next[e] as number
+    return e === NIL ? Infinity : (entPos[e] as number)
+  }
+  const forced = new Int32Array(n)
+  let fsp = 0
+  const stackForced = new Int32Array(n)
+  const writes = (id: number): number => {
+    const k = opKind[id] as Kind
+    return k === Kind.Write ? (opA[id] as number) : k === Kind.Cas ? (opB[id] as number) : -1
+  }
   let sp = 0
   let state = 0
   let remaining = 0
@@ -220,12 +209,36 @@ export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest 
     }
     if (entry !== NIL && entCall[entry] === 1) {
       const id = entOp[entry] as number
-      const op = byCall[id] as LinOp
-      const s2 = step(op, state)
+      const t = twin[id] as number
+      const w0 = indefinite[id] === 1 ? writes(id) : -1
+      const s2 =
+        (t !== NIL && !isSet(t)) ||
+        (w0 >= 0 &&
+          !observers.observed(w0) &&
+          !observers.garbageUseful(state, frontier(entry), callOf, isSet))
+          ? -1
+          : step(opKind[id] as Kind, opA[id] as number, opB[id] as number, state)
       if (s2 >= 0) {
         setBit(id)
-        const h2 = (hash ^ (z[id] as number)) >>> 0
+        let h2 = (hash ^ (z[id] as number)) >>> 0
+        const w = writes(id)
+        if (w >= 0) writersLeft.set(w, (writersLeft.get(w) as number) - 1)
+        observers.update(opKind[id] as Kind, opA[id] as number, -1)
+        const f0 = fsp
+        if (s2 !== state && state !== 0 && writersLeft.get(state) === 0) {
+          const list = needers.get(state)
+          if (list !== undefined) {
+            for (const d of list) {
+              if (isSet(d)) continue
+              setBit(d)
+              h2 = (h2 ^ (z[d] as number)) >>> 0
+              forced[fsp++] = d
+            }
+          }
+        }
         if (remember(h2, s2)) {
+          for (let i = f0; i < fsp; i++) unlink(callEntry[forced[i] as number] as number)
+          stackForced[sp] = f0
           stackEntry[sp] = entry
           stackState[sp] = state
           sp++
@@ -248,6 +261,9 @@ export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest 
           entry = next[HEAD] as number
           continue
         }
+        while (fsp > f0) clearBit(forced[--fsp] as number)
+        if (w >= 0) writersLeft.set(w, (writersLeft.get(w) as number) + 1)
+        observers.update(opKind[id] as Kind, opA[id] as number, 1)
         clearBit(id)
       }
       entry = next[entry] as number
@@ -260,6 +276,9 @@ export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest 
     const e = stackEntry[sp] as number
     state = stackState[sp] as number
     const id = entOp[e] as number
+    const w = writes(id)
+    if (w >= 0) writersLeft.set(w, (writersLeft.get(w) as number) + 1)
+    observers.update(opKind[id] as Kind, opA[id] as number, 1)
     clearBit(id)
     hash = (hash ^ (z[id] as number)) >>> 0
     const r = retEntry[id] as number
@@ -268,6 +287,13 @@ export function searchKey(ops: readonly LinOp[], deadline: number, trackDeepest 
       remaining++
     }
     relink(e)
+    const f0 = stackForced[sp] as number
+    while (fsp > f0) {
+      const d = forced[--fsp] as number
+      clearBit(d)
+      hash = (hash ^ (z[d] as number)) >>> 0
+      relink(callEntry[d] as number)
+    }
     entry = next[e] as number
   }
 }
