@@ -35,6 +35,12 @@ import type { Startable } from '../core/interfaces.js'
 import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { DEFAULT_RUNS_DIR } from '../monitor/constants.js'
 import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
+import {
+  CONTAINER_DASHBOARD_PORT,
+  checkDashboardPortFree,
+  dashboardUrl,
+  type DashboardPublish,
+} from './forward.js'
 
 /** The repository (or installed package) root: where bin/, dist/, deploy/ and node_modules/ are. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
@@ -390,23 +396,57 @@ export interface BuildImageInit {
 }
 
 /** Builds the project's image from deploy/Dockerfile; returns its tag and size in bytes. */
-export async function buildImage(
-  init: BuildImageInit = {},
-): Promise<{ tag: string; baseImage: string; sizeBytes: number; context: BuildContextInfo }> {
+export async function buildImage(init: BuildImageInit = {}): Promise<{
+  tag: string
+  baseImage: string
+  sizeBytes: number
+  context: BuildContextInfo
+  buildId: string
+}> {
   const tag = init.tag ?? DEFAULT_IMAGE
   const baseImage = init.baseImage ?? DEFAULT_BASE_IMAGE
+  const buildId = `${Date.now().toString(36)}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`
   const dir = mkdtempSync(join(tmpdir(), 'distlab-context-'))
   try {
     const context = prepareBuildContext(join(dir, 'ctx'), init.root)
-    await docker(['build', '--build-arg', `BASE_IMAGE=${baseImage}`, '-t', tag, context.dir], {
-      timeoutMs: init.timeoutMs ?? 600_000,
-      // The legacy builder: it works with the engine alone (BuildKit would need buildx here).
-      env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    })
-    return { tag, baseImage, sizeBytes: await imageSize(tag), context: { ...context, dir: '' } }
+    await docker(
+      [
+        'build',
+        '--build-arg',
+        `BASE_IMAGE=${baseImage}`,
+        '--build-arg',
+        `DISTLAB_BUILD=${buildId}`,
+        '-t',
+        tag,
+        context.dir,
+      ],
+      {
+        timeoutMs: init.timeoutMs ?? 600_000,
+        // The legacy builder: it works with the engine alone (BuildKit would need buildx here).
+        env: { ...process.env, DOCKER_BUILDKIT: '0' },
+      },
+    )
+    return { tag, baseImage, sizeBytes: await imageSize(tag), context: { ...context, dir: '' }, buildId }
   } finally {
     rmSync(dir, { recursive: true, force: true })
+    await removeStageImages(buildId)
   }
+}
+
+/** The label each build's first stage carries (deploy/Dockerfile), with the build's own id. */
+export const BUILD_LABEL = 'dev.distlab.build'
+
+/**
+ * Removes the images labelled with one build's id: the first stage of deploy/Dockerfile, which the
+ * legacy builder leaves behind untagged (the final image does not carry the label). Returns how many.
+ */
+export async function removeStageImages(buildId: string): Promise<number> {
+  const r = await docker(['images', '--quiet', '--no-trunc', '--filter', `label=${BUILD_LABEL}=${buildId}`], {
+    allowFailure: true,
+  })
+  const ids = [...new Set(r.stdout.split('\n').filter(Boolean))]
+  if (ids.length > 0) await docker(['rmi', '--force', ...ids], { allowFailure: true, timeoutMs: 120_000 })
+  return ids.length
 }
 
 // ---- the compose project ----
@@ -420,6 +460,8 @@ export interface ComposeSpecInit {
   network?: string
   /** Publish the master's API and dashboard on this host address (none when unset). */
   publishHost?: string
+  /** Publish the master's dashboard on this host address and port (`up`: 127.0.0.1:8080). */
+  dashboard?: DashboardPublish
   /** Log format of the containers. @default 'pretty' */
   logFormat?: 'pretty' | 'json'
   /**
@@ -512,11 +554,18 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
     environment: runs ? { ...environment, ...runs.environment } : environment,
     ...(runs ? { user: runs.user, volumes: runs.volumes } : {}),
     healthcheck: { interval: '5s', start_period: '5s' },
-    ...(init.publishHost
+    ...(init.publishHost || init.dashboard
       ? {
           ports: [
-            `${init.publishHost}:${DEFAULT_HTTP_PORT}:${DEFAULT_HTTP_PORT}`,
-            `${init.publishHost}:8080:8080`,
+            ...(init.publishHost
+              ? [
+                  `${init.publishHost}:${DEFAULT_HTTP_PORT}:${DEFAULT_HTTP_PORT}`,
+                  `${init.publishHost}:${CONTAINER_DASHBOARD_PORT}:${CONTAINER_DASHBOARD_PORT}`,
+                ]
+              : []),
+            ...(init.dashboard
+              ? [`${init.dashboard.host}:${init.dashboard.port}:${CONTAINER_DASHBOARD_PORT}`]
+              : []),
           ],
         }
       : {}),
@@ -658,6 +707,8 @@ export interface ContainerClusterRecord extends Omit<ClusterRecord, 'mode'> {
     initializedSwarm?: boolean
     /** The host folder the master records its runs in, live (bind-mounted). */
     runsDir?: string
+    /** The master's dashboard as the host reaches it (on loopback). */
+    dashboardUrl?: string
   }
 }
 
@@ -754,6 +805,8 @@ export interface DockerClusterInit {
   network?: string
   /** Publish the master's API (5000) and dashboard (8080) on this host address. @default none */
   publishHost?: string
+  /** Publish the master's dashboard on this host address and port. @default none */
+  dashboard?: DashboardPublish
   /**
    * Cluster key (`secret` or `id:secret,...`): handed to the containers through compose's
    * environment (never the file) and kept for the CLI in <stateDir>/cluster.key. Without one the
@@ -867,6 +920,8 @@ export class DockerCluster extends EventEmitter implements Startable {
 
   async start(): Promise<void> {
     await checkContainerStart(this.init.stateDir, this.image)
+    // A taken port is one clear line now, not the engine's bind error after the network is made.
+    if (this.init.dashboard) await checkDashboardPortFree(this.init.dashboard)
     mkdirSync(dirname(this.composeFile), { recursive: true })
     // The master records its runs straight into the host's runs folder (see masterRunsMount).
     prepareRunsDir(this.runsDir)
@@ -877,6 +932,7 @@ export class DockerCluster extends EventEmitter implements Startable {
         image: this.image,
         network: this.network,
         publishHost: this.init.publishHost,
+        dashboard: this.init.dashboard,
         runsDir: this.runsDir,
       }),
     )
@@ -887,6 +943,7 @@ export class DockerCluster extends EventEmitter implements Startable {
       network: this.network,
       image: this.image,
       runsDir: this.runsDir,
+      ...(this.init.dashboard ? { dashboardUrl: dashboardUrl(this.init.dashboard) } : {}),
     })
     writeContainerRecord(this.init.stateDir, this.record)
     this.started = true

@@ -28,6 +28,7 @@ import {
   type ContainerClusterRecord,
 } from './docker.js'
 import { logDir, type NodeRecord } from './state.js'
+import { CONTAINER_DASHBOARD_PORT, LoopbackForward, type DashboardPublish } from './forward.js'
 
 export const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'stack.yml')
 export const DEFAULT_STACK = 'distlab'
@@ -163,6 +164,11 @@ export interface SwarmClusterInit {
   runsDir?: string
   /** Cluster key; without one the stack runs open (DISTLAB_INSECURE=1). */
   key?: string
+  /**
+   * Forward this host address and port to the master's dashboard while the stack runs (a swarm
+   * publishes ports on every interface; this stays on loopback). @default none
+   */
+  dashboard?: DashboardPublish
   /** Leave the swarm at stop() when start() created it. @default true */
   leaveSwarmOnStop?: boolean
   /** @default 90 s + 1 s per node */
@@ -185,6 +191,7 @@ export class SwarmCluster implements Startable {
   private logFiles?: LogFiles
   private readonly followers = new Set<ChildProcess>()
   private retry?: NodeJS.Timeout
+  private forward?: LoopbackForward
   private started = false
   private stopped = false
 
@@ -208,6 +215,15 @@ export class SwarmCluster implements Startable {
   async start(): Promise<void> {
     if (!existsSync(this.stackFile)) throw new ClusterError(`no stack file at ${this.stackFile}`)
     await checkContainerStart(this.init.stateDir, this.image)
+    if (this.init.dashboard) {
+      // Listening first: a taken port fails before anything is deployed.
+      const master = () => this.record?.nodes.find((n) => n.name === MASTER_NAME)?.host
+      this.forward = new LoopbackForward(this.init.dashboard, () => {
+        const host = master()
+        return host ? { host, port: CONTAINER_DASHBOARD_PORT } : undefined
+      })
+      await this.forward.start()
+    }
     this.started = true
     if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     this.initializedSwarm = await ensureSwarm()
@@ -225,6 +241,7 @@ export class SwarmCluster implements Startable {
       image: this.image,
       initializedSwarm: this.initializedSwarm,
       runsDir,
+      ...(this.forward ? { dashboardUrl: this.forward.url } : {}),
     })
     writeContainerRecord(this.init.stateDir, this.record)
     this.logFiles = new LogFiles(logDir(this.init.stateDir))
@@ -324,6 +341,7 @@ export class SwarmCluster implements Startable {
       writeContainerRecord(this.init.stateDir, this.record)
     }
     clearTimeout(this.retry)
+    await this.forward?.stop()
     for (const f of this.followers) f.kill('SIGTERM')
     this.logFiles?.close()
     await removeStack(this.stack, this.network)

@@ -36,6 +36,7 @@ interface UpOptions {
   json?: boolean
   key?: string
   open?: boolean
+  dashboardPort: number
 }
 
 /** The key `up` starts the cluster with: --key, else $DISTLAB_KEY; checked before anything starts. */
@@ -86,6 +87,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
     stateDir: dir,
     block: o.block,
     key: upKey(o),
+    dashboardPort: o.dashboardPort,
     // Detached, the supervisor's own output is a file: the per-node logs already hold every line.
     onLine: supervised
       ? undefined
@@ -126,8 +128,15 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
   }
 }
 
+/** A container cluster's dashboard (published on loopback by `up`), in the dashboard record's shape. */
+function containerDashboard(dir: string): { url: string; runId?: string } | undefined {
+  const rec = readCluster(dir) as unknown
+  if (!isContainerRecord(rec) || !rec.docker.dashboardUrl) return undefined
+  return { url: rec.docker.dashboardUrl }
+}
+
 function printDashboard(dir: string, open = false): void {
-  const dash = readDashboardRecord(dir)
+  const dash = readDashboardRecord(dir) ?? containerDashboard(dir)
   if (!dash) return
   // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
   const spec = readClusterKey(dir)
@@ -140,7 +149,9 @@ function printDashboard(dir: string, open = false): void {
     }
   }
   process.stdout.write(
-    hint(`\ndashboard: ${color.bold(url)}   (recording run ${dash.runId}; \`distlab analyze\` after)\n`),
+    hint(
+      `\ndashboard: ${color.bold(url)}   ${dash.runId ? `(recording run ${dash.runId}; \`distlab analyze\` after)` : '(`distlab analyze` shows the run after)'}\n`,
+    ),
   )
   if (open) process.stdout.write(openInBrowser(url) + '\n')
 }
@@ -168,6 +179,8 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     o.mode,
     '--block',
     String(o.block),
+    '--dashboard-port',
+    String(o.dashboardPort),
   ]
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -190,6 +203,7 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
           stateDir: dir,
           supervisorPid: rec.supervisorPid,
           keyed: key !== undefined,
+          dashboard: (readDashboardRecord(dir) ?? containerDashboard(dir))?.url,
           nodes: rec.nodes,
         })
       else {
@@ -442,6 +456,12 @@ export function registerClusterCommands(program: Command): void {
     )
     .option('--json', 'print the cluster as one JSON object')
     .option('--open', "open the dashboard in a browser (the platform's opener: xdg-open, open or start)")
+    .option(
+      '--dashboard-port <port>',
+      "port of the dashboard on 127.0.0.1 (docker and swarm modes publish the master container's dashboard there)",
+      intOption('--dashboard-port', 1, 65535),
+      8080,
+    )
     .option(
       '--key <secret>',
       `cluster key (secret, or id:secret,id:secret to rotate): authenticate frames, guard the APIs (or $${KEY_ENV})`,

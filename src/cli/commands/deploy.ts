@@ -10,17 +10,18 @@ import {
   DockerCluster,
   NETWORK_NAME,
   buildImage,
-  buildLocalBaseImage,
   composeDown,
   composeYaml,
   requireDocker,
   type ContainerClusterRecord,
 } from '../../cluster/docker.js'
+import { resolveBaseImage } from '../../cluster/image-base.js'
 import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack } from '../../cluster/swarm.js'
 import { writeK8sManifests } from '../../cluster/k8s.js'
 import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
+import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../monitor/constants.js'
 import { cliName, color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
 import { intOption, stateDirOf } from '../context.js'
 
@@ -41,13 +42,15 @@ function printContainers(nodes: NodeRecord[]): void {
  */
 export async function upContainers(
   cmd: Command,
-  o: { nodes: number; mode: string; json?: boolean; key?: string },
+  o: { nodes: number; mode: string; json?: boolean; key?: string; dashboardPort?: number },
 ): Promise<void> {
   const dir = stateDirOf(cmd)
   // As in local mode: --key, else $DISTLAB_KEY; none means an open cluster.
   const key = o.key || process.env[KEY_ENV] || undefined
   if (key !== undefined) new Keyring(key) // a bad key is bad usage (exit 2) before anything starts
   const supervised = process.env.DISTLAB_SUPERVISED === '1'
+  // The master's dashboard on the host's loopback, as in local mode.
+  const dashboard = { host: DEFAULT_DASHBOARD_HOST, port: o.dashboardPort ?? DEFAULT_DASHBOARD_PORT }
   const width = Math.max(6, `node${o.nodes}`.length)
   const progress = new Progress(`starting ${o.nodes + 1} containers`, o.nodes + 1, {
     enabled: !o.json && !supervised,
@@ -69,6 +72,7 @@ export async function upContainers(
           stack: process.env.DISTLAB_PROJECT ?? DEFAULT_STACK,
           network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
           key,
+          dashboard,
           onProgress: (h) => progress.update(h),
           onLine,
         })
@@ -79,6 +83,7 @@ export async function upContainers(
           project: process.env.DISTLAB_PROJECT ?? DEFAULT_PROJECT,
           network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
           key,
+          dashboard,
           onProgress: (h) => progress.update(h),
           onLine,
         })
@@ -105,11 +110,15 @@ export async function upContainers(
       project: rec.docker.project,
       network: rec.docker.network,
       image: rec.docker.image,
+      dashboard: rec.docker.dashboardUrl,
       healthyMs: Date.now() - started,
       nodes,
     })
   else {
     printContainers(nodes)
+    // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
+    const page = `${rec.docker.dashboardUrl}/${key === undefined ? '' : `#key=${new Keyring(key).current.token}`}`
+    process.stdout.write(`\ndashboard: ${color.bold(page)}\n`)
     process.stdout.write(
       `\n${color.bold(`master + ${o.nodes} nodes up`)} in ${o.mode === 'swarm' ? 'swarm stack' : 'compose project'} ` +
         `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(Date.now() - started)}). Try:\n` +
@@ -160,13 +169,17 @@ export function registerDeployCommands(program: Command): void {
       'build the image every role runs in (distlab:latest) from deploy/Dockerfile, with the host-built dist/ and production node_modules',
     )
     .option('--tag <tag>', 'image tag', DEFAULT_IMAGE)
-    .option('--base <image>', 'base image (needs the host glibc and Node 20)', DEFAULT_BASE_IMAGE)
+    .option(
+      '--base <image>',
+      'base image (needs the host glibc and Node 20); the default one, when no registry is reachable, is imported from this host as with --local-base',
+      DEFAULT_BASE_IMAGE,
+    )
     .option(
       '--local-base',
       'no registry: build the base by `docker import` of this host node binary and its libraries (cached by tag)',
     )
     .option('--rebuild-base', 'with --local-base: import the base again even when its tag exists')
-    .option('--json', 'print {tag, baseImage, sizeBytes, contextBytes, seconds}')
+    .option('--json', 'print {tag, baseImage, baseSource, buildId, sizeBytes, contextBytes, seconds}')
     .action(
       async (o: {
         tag: string
@@ -177,12 +190,22 @@ export function registerDeployCommands(program: Command): void {
       }) => {
         await requireDocker()
         const t0 = Date.now()
-        let base = o.base
-        if (o.localBase) {
-          const b = await buildLocalBaseImage({ force: o.rebuildBase })
-          base = b.tag
-          if (!o.json) process.stderr.write(`${b.built ? 'imported' : 'using cached'} base image ${b.tag}\n`)
-        }
+        // No registry reachable (the default base cannot be pulled): the base is imported from
+        // this host's node, as scripts/docker-build-image.sh does, and one line says so.
+        const b = await resolveBaseImage({
+          base: o.base,
+          localBase: o.localBase,
+          rebuildBase: o.rebuildBase,
+          fallback: o.base === DEFAULT_BASE_IMAGE,
+        })
+        const base = b.tag
+        // On stderr also with --json: a script's output stays one JSON object.
+        if (b.reason)
+          process.stderr.write(
+            `no registry reachable (${b.reason}): building FROM ${b.tag}, ${b.built ? 'imported now' : 'imported earlier'} from this host's node\n`,
+          )
+        else if (!o.json && b.source === 'local-base')
+          process.stderr.write(`${b.built ? 'imported' : 'using cached'} base image ${b.tag}\n`)
         if (!o.json) process.stderr.write(`building ${o.tag} FROM ${base} ...\n`)
         const r = await buildImage({ tag: o.tag, baseImage: base })
         const seconds = (Date.now() - t0) / 1000
@@ -190,6 +213,8 @@ export function registerDeployCommands(program: Command): void {
           printJson({
             tag: r.tag,
             baseImage: r.baseImage,
+            baseSource: b.source,
+            buildId: r.buildId,
             sizeBytes: r.sizeBytes,
             contextBytes: r.context.bytes,
             seconds,

@@ -1,0 +1,244 @@
+// Issue 16 items 12 and 13 on the real engine (started here when it is not running):
+// `distlab deploy image` on a machine that cannot reach a registry builds FROM a base imported from
+// this host's node, says so in one line and leaves none of its stage images behind; then
+// `up --mode docker` and `up --mode swarm` answer the dashboard on 127.0.0.1 at the port asked for.
+// The clusters use a project, network and stack of their own (not docker.test.ts's), so the two
+// files can run side by side. Everything made here is removed in after(); the imported base stays
+// (cached by its tag, as every build here uses it).
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { DEFAULT_BASE_IMAGE, composeDown, docker, imageExists, runCommand } from '../../src/cluster/docker.js'
+import { isRegistryUnreachable } from '../../src/cluster/image-base.js'
+import { leaveSwarm, removeStack, swarmState } from '../../src/cluster/swarm.js'
+import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
+
+const ROOT = dirname(dirname(binPath()))
+const TAG = `distlab-nb-test:${process.pid}`
+const PROJECT = 'distlabnbdash'
+const NETWORK = 'distlab-nb-dash'
+const STACK = 'distlabnbstack'
+const OVERLAY = 'distlab-nb-overlay'
+const scratch: string[] = []
+let swarmBefore = 'inactive'
+
+/** A port free on 127.0.0.1 right now (the OS's choice). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** The dashboard's page and its state, fetched from the host. */
+async function dashboardAnswers(url: string): Promise<string[] | undefined> {
+  const page = await fetch(`${url}/`, { signal: AbortSignal.timeout(5000) })
+  if (page.status !== 200 || !(await page.text()).includes('<title>distlab dashboard</title>'))
+    return undefined
+  const state = await fetch(`${url}/api/state`, { signal: AbortSignal.timeout(5000) })
+  if (state.status !== 200) return undefined
+  const names = ((await state.json()) as { nodes: Array<{ name: string }> }).nodes.map((n) => n.name).sort()
+  return names.length >= 3 ? names : undefined
+}
+
+before(async () => {
+  await runCommand('bash', [join(ROOT, 'scripts', 'docker-start.sh')], { timeoutMs: 90_000 })
+  swarmBefore = await swarmState()
+})
+
+after(async () => {
+  await composeDown(PROJECT, join(ROOT, 'no-such-file')).catch(() => {})
+  await removeStack(STACK, OVERLAY, 60_000).catch(() => {})
+  if (swarmBefore !== 'active' && (await swarmState().catch(() => '')) === 'active') await leaveSwarm()
+  await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
+  for (const d of scratch) rmSync(d, { recursive: true, force: true })
+})
+
+describe('deploy image without a registry (issue 16 item 12)', () => {
+  test(
+    'the default base is imported from this host when no registry answers; one line says so; no stage image is left',
+    { timeout: 600_000 },
+    async () => {
+      // What this engine can do decides what to expect: on these machines no registry answers.
+      const present = await imageExists(DEFAULT_BASE_IMAGE)
+      const probe = present
+        ? undefined
+        : await docker(['pull', '--quiet', DEFAULT_BASE_IMAGE], { allowFailure: true, timeoutMs: 300_000 })
+      const offline =
+        probe !== undefined && probe.code !== 0 && isRegistryUnreachable(probe.stderr + probe.stdout)
+      const r = await runCli(['deploy', 'image', '--tag', TAG, '--json'], { timeoutMs: 580_000 })
+      assert.equal(r.code, 0, r.stderr + r.stdout)
+      const out = JSON.parse(r.stdout) as {
+        tag: string
+        baseImage: string
+        baseSource: string
+        buildId: string
+      }
+      assert.equal(out.tag, TAG)
+      if (offline) {
+        assert.equal(out.baseSource, 'local-base')
+        assert.match(out.baseImage, /^distlab-base:node-v\d+\./)
+        const notes = r.stderr.split('\n').filter((l) => l.startsWith('no registry reachable'))
+        assert.equal(notes.length, 1, r.stderr)
+        assert.match(notes[0]!, /no such host|dial tcp|timeout|refused|unreachable/i)
+        assert.ok(!/legacy builder|DEPRECATED/i.test(r.stderr), r.stderr)
+      } else assert.equal(out.baseImage, DEFAULT_BASE_IMAGE)
+      // The first stage's image (labelled with this build's id) is gone; the image itself runs.
+      const left = await docker(['images', '-q', '--filter', `label=dev.distlab.build=${out.buildId}`])
+      assert.equal(left.stdout.trim(), '')
+      const v = await docker(['run', '--rm', TAG, '--version'])
+      assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+/)
+    },
+  )
+
+  test(
+    'a base named with --base that cannot be pulled is one error line, exit 1',
+    { timeout: 320_000 },
+    async () => {
+      const probe = await docker(['pull', '--quiet', 'node:20-no-such-tag-distlab'], {
+        allowFailure: true,
+        timeoutMs: 300_000,
+      })
+      assert.notEqual(probe.code, 0)
+      const r = await runCli(['deploy', 'image', '--tag', TAG, '--base', 'node:20-no-such-tag-distlab'], {
+        timeoutMs: 310_000,
+      })
+      assert.equal(r.code, 1, r.stderr + r.stdout)
+      const lines = r.stderr.trim().split('\n')
+      assert.equal(lines.length, 1, r.stderr)
+      assert.match(lines[0]!, /^distlab: cannot pull base image node:20-no-such-tag-distlab/)
+    },
+  )
+})
+
+describe('the dashboard of a container cluster on the host loopback (issue 16 item 13)', () => {
+  test(
+    'up --mode docker prints the dashboard URL, and it answers from the host',
+    { timeout: 300_000 },
+    async () => {
+      assert.ok(await imageExists(TAG), 'the image test above builds it')
+      const dir = scratchDir('distlab-nb-dash-')
+      scratch.push(dir)
+      const port = await freePort()
+      const env = {
+        DISTLAB_IMAGE: TAG,
+        DISTLAB_PROJECT: PROJECT,
+        DISTLAB_NETWORK: NETWORK,
+        DISTLAB_KEY: '',
+        DISTLAB_RUNS_DIR: join(dir, 'runs'),
+      }
+      try {
+        const up = await runCli(
+          [
+            '--state-dir',
+            dir,
+            'up',
+            '--mode',
+            'docker',
+            '--nodes',
+            '2',
+            '-d',
+            '--dashboard-port',
+            String(port),
+          ],
+          { env, timeoutMs: 240_000 },
+        )
+        assert.equal(up.code, 0, up.stderr + up.stdout)
+        const url = `http://127.0.0.1:${port}`
+        assert.ok(
+          up.stdout.split('\n').some((l) => l.startsWith(`dashboard: ${url} `)),
+          up.stdout,
+        )
+        const names = await waitFor(
+          'the dashboard answers on the host',
+          () => dashboardAnswers(url),
+          60_000,
+          500,
+        )
+        assert.deepEqual(names, ['master', 'node1', 'node2'])
+        // Published on loopback only: the engine's port binding names 127.0.0.1.
+        const ports = await docker([
+          'ps',
+          '--filter',
+          `label=com.docker.compose.project=${PROJECT}`,
+          '--format',
+          '{{.Ports}}',
+        ])
+        assert.ok(ports.stdout.includes(`127.0.0.1:${port}->8080/tcp`), ports.stdout)
+        assert.ok(!ports.stdout.includes(`0.0.0.0:${port}`), ports.stdout)
+      } finally {
+        const down = await runCli(['--state-dir', dir, 'down'], { env, timeoutMs: 200_000 })
+        assert.equal(down.code, 0, down.stderr + down.stdout)
+      }
+    },
+  )
+
+  test(
+    'up --mode swarm forwards a loopback port to the master task; --json names it',
+    { timeout: 420_000 },
+    async () => {
+      assert.ok(await imageExists(TAG), 'the image test above builds it')
+      const dir = scratchDir('distlab-nb-swarm-')
+      scratch.push(dir)
+      const port = await freePort()
+      const env = {
+        DISTLAB_IMAGE: TAG,
+        DISTLAB_PROJECT: STACK,
+        DISTLAB_NETWORK: OVERLAY,
+        DISTLAB_KEY: '',
+        DISTLAB_RUNS_DIR: join(dir, 'runs'),
+      }
+      try {
+        const up = await runCli(
+          [
+            '--state-dir',
+            dir,
+            'up',
+            '--mode',
+            'swarm',
+            '--nodes',
+            '2',
+            '-d',
+            '--json',
+            '--dashboard-port',
+            String(port),
+          ],
+          { env, timeoutMs: 360_000 },
+        )
+        assert.equal(up.code, 0, up.stderr + up.stdout)
+        const url = `http://127.0.0.1:${port}`
+        assert.equal((JSON.parse(up.stdout) as { dashboard: string }).dashboard, url)
+        const names = await waitFor(
+          'the dashboard answers on the host',
+          () => dashboardAnswers(url),
+          90_000,
+          500,
+        )
+        assert.deepEqual(names, ['master', 'node1', 'node2'])
+      } finally {
+        const down = await runCli(['--state-dir', dir, 'down'], { env, timeoutMs: 300_000 })
+        assert.equal(down.code, 0, down.stderr + down.stdout)
+      }
+      // The forwarder went with the supervisor.
+      await waitFor(
+        'the dashboard port is free again',
+        async () => {
+          try {
+            await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })
+            return false
+          } catch {
+            return true
+          }
+        },
+        30_000,
+        500,
+      )
+    },
+  )
+})
