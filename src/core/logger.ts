@@ -15,15 +15,46 @@ const LEVEL_NAMES: Record<number, string> = {
   60: 'FATAL',
 }
 
+// C0 and C1 controls, DEL, the Unicode line and paragraph separators and the bidirectional
+// overrides and isolates: anything that could end a log line or make it read as something else.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_IN_LOG = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const SHORT_ESCAPES = new Map([
+  ['\n', '\\n'],
+  ['\r', '\\r'],
+  ['\t', '\\t'],
+])
+
+/**
+ * A string as it may appear inside one log line: every control character (and every character
+ * that could start a new line or reorder the text on screen) written as an escape, so that a
+ * message from the network (`x\n2026-... INFO ...`) stays on its own line and cannot forge others.
+ */
+export function escapeLogText(text: string): string {
+  return text.replace(
+    UNSAFE_IN_LOG,
+    (c) =>
+      SHORT_ESCAPES.get(c) ??
+      (c.charCodeAt(0) <= 0xff
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  )
+}
+
 /** One human-readable line per record: `<iso time> <LEVEL> <logger name> <message> [key=value ...]`. */
 export function formatLogLine(record: Record<string, unknown>): string {
   const { time, level, name, msg, pid: _pid, hostname: _hostname, node: _node, ...rest } = record
   const when = typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '')
   const lvl = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5)
+  // JSON.stringify escapes C0 controls but not U+2028/9 or the bidi marks: escape every value.
   const extra = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(
+      ([k, v]) =>
+        `${escapeLogText(k)}=${escapeLogText(typeof v === 'string' ? v : String(JSON.stringify(v)))}`,
+    )
     .join(' ')
-  return `${when} ${lvl} ${String(name ?? 'distlab')} ${String(msg ?? '')}${extra ? ' ' + extra : ''}`
+  const head = `${when} ${lvl} ${escapeLogText(String(name ?? 'distlab'))}`
+  return `${head} ${escapeLogText(String(msg ?? ''))}${extra ? ' ' + extra : ''}`
 }
 
 /** A pino destination that writes pretty lines to `write`. */
@@ -35,7 +66,7 @@ export function prettyDestination(write: (line: string) => void): DestinationStr
         try {
           write(formatLogLine(JSON.parse(raw) as Record<string, unknown>) + '\n')
         } catch {
-          write(raw + '\n')
+          write(escapeLogText(raw) + '\n')
         }
       }
     },

@@ -184,8 +184,16 @@ const PCAPNG_MIN_BLOCK = new Map<number, number>([
 ])
 
 function readCaptureUnchecked(buf: Buffer): ReadResult {
-  if (buf.length < 24) throw new PcapFormatError('file is too short to be a capture')
-  const magicLE = buf.readUInt32LE(0)
+  const magicLE = buf.length >= 4 ? buf.readUInt32LE(0) : 0
+  if (buf.length < 24) {
+    const magicBE = buf.length >= 4 ? buf.readUInt32BE(0) : 0
+    const pcap = [PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC].some((m) => m === magicLE || m === magicBE)
+    throw new PcapFormatError(
+      pcap
+        ? `pcap file header is cut short: ${buf.length} of its 24 bytes are in the file`
+        : 'file is too short to be a capture',
+    )
+  }
   if (magicLE === PCAPNG_SHB) return readPcapng(buf)
   let le: boolean
   let nano: boolean
@@ -203,12 +211,21 @@ function readCaptureUnchecked(buf: Buffer): ReadResult {
   const linkType = u32(20) & 0x0fffffff
   const out: ReadResult = { packets: [], other: 0, linkType }
   let o = 24
-  while (o + 16 <= buf.length) {
+  // A file cut short (a capture killed mid-write, a partial copy) is an error naming where it
+  // ends, never a silent end: what was read would look like a complete run.
+  while (o < buf.length) {
+    if (o + 16 > buf.length)
+      throw new PcapFormatError(
+        `pcap packet record at offset ${o} is cut short: ${buf.length - o} bytes, a record header needs 16`,
+      )
     const sec = u32(o)
     const frac = u32(o + 4)
     const incl = u32(o + 8)
+    if (o + 16 + incl > buf.length)
+      throw new PcapFormatError(
+        `pcap packet at offset ${o} is cut short: ${buf.length - o - 16} of its ${incl} captured bytes are in the file`,
+      )
     o += 16
-    if (o + incl > buf.length) break // truncated last packet (capture cut short)
     const ts = sec * 1000 + (nano ? frac / 1e6 : frac / 1e3)
     decodeLink(buf.subarray(o, o + incl), linkType, ts, out)
     o += incl

@@ -72,6 +72,19 @@ export interface ScenarioRunInit {
   onProgress?: (line: string) => void
 }
 
+/**
+ * The whole log line of one POST /message (the node's logger escapes control characters in what
+ * it logs, so a `msg` carrying `\n<a forged line>` stays inside this line): anchored at both
+ * ends, so text that only looks like such a line, inside another line's message, is not counted.
+ */
+const RECEIVED_LINE =
+  /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO +distlab:http Received message from [^:]*: (sc-[0-9a-f]+-\d+-\d+)$/
+
+/** The scenario message key a node's log line records as received, if it is such a line. */
+export function receivedKeyOfLogLine(line: string): string | undefined {
+  return RECEIVED_LINE.exec(line)?.[1]
+}
+
 interface Incarnation {
   id: string
   since: Record<string, number>
@@ -94,11 +107,11 @@ class DeliveryTracker {
   ) {}
 
   onLine(node: string, line: string): void {
-    const m = /Received message from [^:]+: (sc-[0-9a-f]+-\d+-\d+)/.exec(line)
-    if (!m || !m[1]!.startsWith(this.runKey)) return
+    const key = receivedKeyOfLogLine(line)
+    if (!key || !key.startsWith(this.runKey)) return
     const per = this.logged.get(node) ?? new Map<string, number>()
     this.logged.set(node, per)
-    per.set(m[1]!, (per.get(m[1]!) ?? 0) + 1)
+    per.set(key, (per.get(key) ?? 0) + 1)
   }
 
   start(): void {
