@@ -1,9 +1,10 @@
 // What the relays see, as messages: one direction of a TCP stream is followed incrementally (HTTP
 // requests and responses, the line server's commands, distlab frames, else each chunk as `data`),
-// and each datagram is told apart (a distlab frame, seed 001's JSON or binary multicast, else a
-// datagram). The same formats as the capture decoder (src/monitor/traffic.ts) reads from a pcap,
+// and each datagram is told apart (a distlab frame, seed 001's JSON or binary multicast, seed 004's
+// gbn/dv packets, else a datagram). The same formats as the capture decoder (src/monitor/traffic.ts) reads from a pcap,
 // so a foreign cluster's run reads like distlab's own in `analyze` and the dashboard.
 import { decodeFrame, FrameReader } from '../core/frame.js'
+import { observeCourse } from '../monitor/course.js'
 
 export interface ObservedMessage {
   proto: string
@@ -186,7 +187,10 @@ const isMulticast = (ip: string) => {
   return first >= 224 && first <= 239
 }
 
-/** One datagram: a distlab frame, seed 001's JSON or binary group datagram, else a datagram. */
+/**
+ * One datagram: a distlab frame, seed 001's JSON or binary group datagram, seed 004's gbn/dv
+ * packet (binary course format or a student's JSON), else a datagram.
+ */
 export function observeDatagram(payload: Buffer, dstIp: string): ObservedMessage {
   if (payload.length >= 2 && payload.subarray(0, 2).equals(FRAME_MAGIC)) {
     try {
@@ -195,6 +199,10 @@ export function observeDatagram(payload: Buffer, dstIp: string): ObservedMessage
     } catch {
       // not a frame after all
     }
+  }
+  if (!isMulticast(dstIp)) {
+    const course = observeCourse(payload)
+    if (course) return { ...course, bytes: payload.length }
   }
   let json = false
   if (payload.length > 0 && (payload[0] === 0x7b || payload[0] === 0x5b)) {

@@ -4,6 +4,7 @@
 // POST /message (seed 002), and the line server's commands (seed 003). And back: a run's send
 // events as packets, for `distlab analyze --pcap`.
 import { decodeFrame, encodeFrame, FrameReader, lengthPrefixed } from '../core/frame.js'
+import { observeCourse } from './course.js'
 import { ENVELOPE_VERSION, BROADCAST_DST } from '../core/envelope.js'
 import { loopbackHost, nodeIndex } from '../core/ids.js'
 import type { TelemetryEvent } from './telemetry.js'
@@ -152,6 +153,8 @@ function decodeDatagram(p: CapturedPacket, srcAddr: string, dstAddr: string): Wi
     }
     return { ...base, proto: 'ip-multicast', type, msgId: '', src: srcAddr, dst: dstAddr }
   }
+  const course = observeCourse(p.payload)
+  if (course) return { ...base, ...course, msgId: '', src: srcAddr, dst: dstAddr }
   return undefined
 }
 

@@ -5,11 +5,13 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { startForeignCluster, type ForeignCluster, type ForeignSpec } from '../../src/foreign/index.js'
-import { binPath, scratchDir, waitFor } from '../helpers.js'
+import { RunReader } from '../../src/monitor/store.js'
+import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const BLOCK = 62
 const programs = join(binPath(), '..', '..', 'test', 'foreign', 'programs')
 let cluster: ForeignCluster | undefined
+let runsDir = ''
 
 after(async () => {
   await cluster?.stop()
@@ -19,9 +21,10 @@ async function start(init: Omit<ForeignSpec, 'stateDir'>): Promise<ForeignCluste
   await cluster?.stop()
   cluster = undefined
   const stateDir = scratchDir('distlab-relay-path-')
+  runsDir = join(stateDir, 'runs')
   cluster = await startForeignCluster({
     stateDir,
-    runsDir: join(stateDir, 'runs'),
+    runsDir,
     block: BLOCK,
     dashboardPort: 0,
     readyTimeoutMs: 60_000,
@@ -29,6 +32,15 @@ async function start(init: Omit<ForeignSpec, 'stateDir'>): Promise<ForeignCluste
   })
   assert.equal(cluster.isolated, true, cluster.note)
   return cluster
+}
+
+function events(file: string) {
+  const r = new RunReader(file)
+  try {
+    return [...r.events()]
+  } finally {
+    r.close()
+  }
 }
 
 const pongs = (c: ForeignCluster, name: string) => c.logs(name).filter((l) => /^pong \d+ as /.test(l))
@@ -87,4 +99,96 @@ test('a UDP server sees its client at the client’s own address and port, acros
     [`new peer ${client.host}:6000`],
   )
   for (const line of pongs(c, 'node1')) assert.ok(line.includes(` as ${client.host}:6000 from `), line)
+})
+
+test('gbn and dv datagrams of seed-004-style programs are decoded in the run, analyze and the dashboard', async () => {
+  // node1 speaks the students' JSON, node2 the binary course packet format (CRC-32 and all).
+  const c = await start({
+    bootstrap: `python3 ${programs}/gbn_pair.py {port} 6000 recv`,
+    node: `python3 ${programs}/gbn_pair.py {port} 6000 send $([ {index} = 1 ] && echo json || echo binary)`,
+    nodes: 2,
+  })
+  const [n1, n2] = ['node1', 'node2'].map((n) => c.instances.find((i) => i.name === n)!.host)
+  await waitFor(
+    'both messages delivered',
+    () =>
+      c.logs('bootstrap').some((l) => l === `received hello distlab from ${n1}:6000`) &&
+      c.logs('bootstrap').some((l) => l === `received hello distlab from ${n2}:6000`),
+    30_000,
+  )
+  const seen = (pred: (e: ReturnType<typeof events>[number]) => boolean) => () =>
+    events(c.runFile!).some(pred)
+  for (const src of ['node1', 'node2']) {
+    await waitFor(
+      `gbn data from ${src}`,
+      seen(
+        (e) =>
+          e.kind === 'recv' &&
+          e.src === src &&
+          e.node === 'bootstrap' &&
+          e.proto === 'gbn' &&
+          /^data \d+$/.test(e.type ?? ''),
+      ),
+      20_000,
+      250,
+    )
+    await waitFor(
+      `gbn acks to ${src}`,
+      seen(
+        (e) =>
+          e.kind === 'recv' &&
+          e.src === 'bootstrap' &&
+          e.dst === src &&
+          e.proto === 'gbn' &&
+          /^ack \d+$/.test(e.type ?? ''),
+      ),
+      20_000,
+      250,
+    )
+  }
+  await waitFor(
+    'a JSON distance vector',
+    seen((e) => e.src === 'node1' && e.proto === 'dv' && e.type === 'dv'),
+    20_000,
+    250,
+  )
+  await waitFor(
+    'a binary distance vector',
+    seen((e) => e.src === 'node2' && e.proto === 'dv' && e.type === 'dv 2 routes'),
+    20_000,
+    250,
+  )
+  // Loss on node1's data shows as gbn drops; GBN still delivers.
+  c.setLink('node1', 'bootstrap', { loss: 0.3 })
+  const delivered = () =>
+    c.logs('bootstrap').filter((l) => l === `received hello distlab from ${n1}:6000`).length
+  const before = delivered()
+  await waitFor(
+    'gbn drops in the run',
+    seen((e) => e.kind === 'drop' && e.proto === 'gbn' && e.src === 'node1' && e.reason === 'loss'),
+    30_000,
+    250,
+  )
+  await waitFor('GBN delivering under loss', () => delivered() >= before + 2, 60_000)
+  const a = await runCli(['analyze', c.runId!, '--json'], { env: { DISTLAB_RUNS_DIR: runsDir } })
+  assert.equal(a.code, 0, a.stderr)
+  const report = JSON.parse(a.stdout) as { protocols: Record<string, { sent: number; dropped: number }> }
+  assert.ok((report.protocols.gbn?.sent ?? 0) > 0, a.stdout)
+  assert.ok((report.protocols.gbn?.dropped ?? 0) > 0, a.stdout)
+  assert.ok((report.protocols.dv?.sent ?? 0) > 0, a.stdout)
+  // The dashboard's live stream carries them too.
+  const res = await fetch(`${c.dashboardUrl}/api/stream`, { signal: AbortSignal.timeout(20_000) })
+  const reader = res.body!.getReader()
+  let text = ''
+  try {
+    while (!(text.includes('"gbn"') && text.includes('"dv"'))) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += Buffer.from(value).toString('utf8')
+      if (text.length > 4_000_000) break
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  assert.ok(text.includes('"gbn"') && text.includes('"dv"'), 'no gbn/dv traffic in the live stream')
 })
