@@ -10,6 +10,7 @@ import { named, type Logger } from '../core/logger.js'
 import { HARNESS_NODE, INIT_TIMEOUT_MS, MAELSTROM_PROTO } from './constants.js'
 import { checkMessage, distlabName, maelstromId, type MaelstromMessage } from './message.js'
 import { NodeProgram, type ProgramStats } from './program.js'
+import { containerName, type ContainerSpec } from './container.js'
 
 export interface MaelstromNodeInit {
   /** The node program: an executable or a command line (`python3 echo.py`). */
@@ -22,6 +23,8 @@ export interface MaelstromNodeInit {
   cwd?: string
   /** The distlab node hosting clients and services. @default 'maelstrom' */
   harness?: string
+  /** Docker mode: the program runs in a container of this shape (container.ts). */
+  container?: ContainerSpec
 }
 
 export interface MaelstromNodeStatus extends ProgramStats {
@@ -72,6 +75,9 @@ export class MaelstromNode implements Protocol {
     const program = new NodeProgram({
       bin: this.init.bin,
       cwd: this.init.cwd,
+      container: this.init.container
+        ? { spec: this.init.container, name: containerName(this.init.container, this.id) }
+        : undefined,
       onMessage: (m) => this.fromProgram(m),
       onMalformed: (reason, line) =>
         this.log.warn(`${this.id} printed a malformed line (${reason}): ${line}`),
@@ -153,8 +159,12 @@ export class MaelstromNode implements Protocol {
 
   routes(app: FastifyInstance): void {
     app.get('/maelstrom', async () => this.status())
-    app.post('/maelstrom/pause', async () => ({ paused: this.program?.pause() ?? false }))
-    app.post('/maelstrom/resume', async () => ({ resumed: this.program?.resume() ?? false }))
+    app.post('/maelstrom/pause', async () => ({ paused: (await this.program?.pause()) ?? false }))
+    app.post('/maelstrom/resume', async () => ({ resumed: (await this.program?.resume()) ?? false }))
+    app.post('/maelstrom/crash', async () => {
+      await this.program?.crash()
+      return { crashed: true }
+    })
   }
 }
 

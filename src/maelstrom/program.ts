@@ -6,6 +6,13 @@ import { existsSync } from 'node:fs'
 import { DistlabError } from '../core/errors.js'
 import { MALFORMED_EXAMPLES, MAX_LINE_BYTES } from './constants.js'
 import { parseLine, type MaelstromMessage } from './message.js'
+import {
+  containerArgv,
+  killContainer,
+  pauseContainer,
+  removeContainer,
+  type ContainerSpec,
+} from './container.js'
 
 export class ProgramError extends DistlabError {
   override readonly code = 'ERR_MAELSTROM_PROGRAM'
@@ -24,10 +31,14 @@ export interface ProgramInit {
   onMalformed?: (reason: string, line: string) => void
   onStderr?: (line: string) => void
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void
+  /** Docker mode: run the program in this container (`docker run -i`) instead of as a child. */
+  container?: { spec: ContainerSpec; name: string }
 }
 
 export interface ProgramStats {
   pid?: number
+  /** Docker mode: the program's container. */
+  container?: string
   running: boolean
   paused: boolean
   linesIn: number
@@ -102,7 +113,8 @@ export class NodeProgram {
 
   start(): void {
     if (this.child) return
-    const { file, args } = programArgv(this.init.bin)
+    const c = this.init.container
+    const { file, args } = c ? containerArgv(c.spec, this.init.bin, c.name) : programArgv(this.init.bin)
     const child = spawn(file, args, {
       cwd: this.init.cwd,
       env: this.init.env ?? process.env,
@@ -181,23 +193,38 @@ export class NodeProgram {
     return true
   }
 
-  /** SIGSTOP: the program stops reading and writing until resume(); messages wait in its pipe. */
-  pause(): boolean {
+  /**
+   * SIGSTOP (docker mode: `docker pause`): the program stops reading and writing until resume();
+   * messages wait in its pipe.
+   */
+  async pause(): Promise<boolean> {
     if (!this.running || this.paused) return false
-    this.paused = this.child!.kill('SIGSTOP')
+    const c = this.init.container
+    this.paused = c ? await pauseContainer(c.name, true) : this.child!.kill('SIGSTOP')
     return this.paused
   }
 
-  resume(): boolean {
+  async resume(): Promise<boolean> {
     if (!this.running || !this.paused) return false
-    this.child!.kill('SIGCONT')
+    const c = this.init.container
+    if (c) await pauseContainer(c.name, false)
+    else this.child!.kill('SIGCONT')
     this.paused = false
     return true
+  }
+
+  /** kill -9 of the program (docker mode: of its container), as a crash of its machine would. */
+  async crash(): Promise<void> {
+    if (!this.running) return
+    const c = this.init.container
+    if (c) await killContainer(c.name)
+    this.child?.kill('SIGKILL')
   }
 
   stats(): ProgramStats {
     return {
       pid: this.child?.pid,
+      container: this.init.container?.name,
       running: this.running,
       paused: this.paused,
       linesIn: this.linesIn,
@@ -212,6 +239,16 @@ export class NodeProgram {
   async stop(graceMs = 2000): Promise<void> {
     const child = this.child
     if (!child || !this.running) return
+    const c = this.init.container
+    if (c) {
+      // The docker client's death would leave the container running: remove the container itself.
+      child.stdin?.end()
+      await removeContainer(c.name)
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await this.exited
+      clearTimeout(timer)
+      return
+    }
     if (this.paused) child.kill('SIGCONT')
     child.stdin?.end()
     child.kill('SIGTERM')

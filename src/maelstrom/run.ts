@@ -22,6 +22,7 @@ import { Nemesis, type NemesisEvent } from './nemesis.js'
 import { checkerFor } from './verdict.js'
 import type { CheckResult, Validity } from './history.js'
 import { resolveTestOptions, type MaelstromTestInit } from './options.js'
+import { MaelstromDocker } from './container.js'
 import { latencies, netStats, opStats, recordInRun, summarize, type MaelstromResults } from './results.js'
 
 export type { MaelstromMode, MaelstromTestInit } from './options.js'
@@ -36,6 +37,9 @@ class InertProtocol implements Protocol {
     this.c.dropped(env, 'not_a_maelstrom_node')
   }
 }
+
+/** A test's id for its containers and network: short, unique on this machine for a while. */
+const testIdFor = (t0: number) => `${process.pid.toString(36)}${(t0 % 1_000_000_000).toString(36)}`
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -53,6 +57,10 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   const distlabNames = nodeIds.map((_, i) => `node${i + 1}`)
   const cwd = init.cwd ?? process.cwd()
   const runs = runsDir(init.runsDir)
+  const containers =
+    cfg.mode === 'docker'
+      ? new MaelstromDocker({ testId: testIdFor(t0), bin: init.bin, cwd, image: init.image })
+      : undefined
   const cluster = new LocalCluster({
     nodes: cfg.nodeCount,
     mode: cfg.mode === 'process' ? 'process' : 'inproc',
@@ -65,7 +73,13 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
     protocols: (): ProtocolFactory[] => [
       (c) =>
         /^node[1-9][0-9]*$/.test(c.self.name)
-          ? maelstromNode({ bin: init.bin, nodeCount: cfg.nodeCount, transport: cfg.transport, cwd })(c)
+          ? maelstromNode({
+              bin: init.bin,
+              nodeCount: cfg.nodeCount,
+              transport: cfg.transport,
+              cwd,
+              container: containers?.spec,
+            })(c)
           : new InertProtocol(c),
     ],
     nodeCommand: [
@@ -114,7 +128,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
     }
   }
   const waitReady = async (names: string[]) => {
-    const deadline = Date.now() + INIT_TIMEOUT_MS + 5000
+    const deadline = Date.now() + INIT_TIMEOUT_MS + (containers ? 30_000 : 5000)
     for (const name of names) {
       for (;;) {
         const s = await readStatus(name)
@@ -140,8 +154,9 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   let runId: string | undefined
   let runFile: string | undefined
   say(`starting ${cfg.nodeCount} nodes running ${init.bin} (${cfg.mode} mode)`)
-  await cluster.start()
   try {
+    await containers?.prepare(say)
+    await cluster.start()
     harnessNode = new Node({
       name: HARNESS_NODE,
       host: loopbackHost(0, cfg.block),
@@ -197,6 +212,8 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
       },
       kill: async (n: string) => {
         const s = await readStatus(n)
+        // Docker mode: SIGKILL to the program's container first (a crash of its machine).
+        if (containers) await call(n, 'POST', '/maelstrom/crash', {})
         await cluster.kill(n, 'SIGKILL')
         // The program is the node process's child: kill -9 it too, as a crash of the machine would.
         if (cfg.mode === 'process' && s?.pid) {
@@ -286,6 +303,7 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
     runFile = dash?.runFile
     await harnessNode?.stop().catch(() => {})
     await cluster.stop().catch(() => {})
+    await containers?.cleanup().catch(() => {})
   }
 
   // ---- verdict ----
