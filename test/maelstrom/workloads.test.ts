@@ -72,6 +72,29 @@ test('broadcast: a Node gossiping node delivers every value to every node', asyn
   assert.equal(r.valid, true, r.summary)
 })
 
+test('broadcast: the batching demo node of the bench (hub overlay) is valid on 5 nodes', async () => {
+  const r = await shortRun({
+    workload: 'broadcast',
+    bin: js('broadcast_batched.mjs'),
+    nodeCount: 5,
+    latencyMs: 20,
+  })
+  const h = historyOf(r)
+  const acked = oks(h, 'broadcast').map((o) => o.value as number)
+  assert.ok(acked.length >= 5, `only ${acked.length} broadcasts`)
+  const finals = finalReads(h)
+  assert.equal(finals.size, 5, 'a final read on every node')
+  for (const [node, read] of finals) {
+    const seen = new Set(read.value as number[])
+    assert.deepEqual(
+      acked.filter((v) => !seen.has(v)),
+      [],
+      `${node}'s final read`,
+    )
+  }
+  assert.equal(r.valid, true, r.summary)
+})
+
 test('broadcast: a node that forgets to gossip leaves acknowledged values missing from the final reads', async () => {
   const r = await shortRun({ workload: 'broadcast', bin: py('broadcast_nogossip.py') })
   const h = historyOf(r)
