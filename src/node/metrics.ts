@@ -2,6 +2,12 @@
 
 type Labels = Record<string, string>
 
+/**
+ * Label sets one counter may hold. Nodes already fold label values that peers choose; this is the
+ * backstop: past it, new label sets are counted under one set whose every value is `other`.
+ */
+export const MAX_SERIES_PER_FAMILY = 2000
+
 interface Family {
   help: string
   values: Map<string, { labels: Labels; value: number }>
@@ -9,6 +15,12 @@ interface Family {
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
+
+function keyOf(labels: Labels): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
 }
 
 export class Metrics {
@@ -19,18 +31,19 @@ export class Metrics {
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let family = this.families.get(name)
     if (!family) this.families.set(name, (family = { help, values: new Map() }))
-    const key = Object.entries(labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')
-    const cell = family.values.get(key)
+    let key = keyOf(labels)
+    let cell = family.values.get(key)
+    if (!cell && family.values.size >= MAX_SERIES_PER_FAMILY) {
+      labels = Object.fromEntries(Object.keys(labels).map((k) => [k, 'other']))
+      key = keyOf(labels)
+      cell = family.values.get(key)
+    }
     if (cell) cell.value += by
     else family.values.set(key, { labels, value: by })
   }
 
   get(name: string, labels: Labels = {}): number {
-    const key = Object.entries(labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')
+    const key = keyOf(labels)
     return this.families.get(name)?.values.get(key)?.value ?? 0
   }
 

@@ -584,14 +584,15 @@ export class Node implements Startable {
 
   private receive(msg: InboundMessage): void {
     const { env } = msg
+    const proto = this.protoLabel(env.proto)
     this.metrics.inc('distlab_frames_received_total', 'Frames received and decoded.', {
-      proto: env.proto,
+      proto,
       transport: msg.transport,
     })
     this.metrics.inc(
       'distlab_bytes_received_total',
       'Bytes of frames received and decoded.',
-      { proto: env.proto, transport: msg.transport },
+      { proto, transport: msg.transport },
       msg.bytes,
     )
     this.event('recv', env, msg.bytes, msg.transport)
@@ -635,10 +636,15 @@ export class Node implements Startable {
     }
   }
 
+  /** A metrics label for a frame's protocol: one this node runs, or `other` (peers invent names). */
+  private protoLabel(proto: string): string {
+    return this.protocols.has(proto) ? proto : 'other'
+  }
+
   private dropped(d: DropInfo): void {
     const proto = d.env?.proto ?? 'unknown'
     this.metrics.inc('distlab_frames_dropped_total', 'Frames dropped, by reason.', {
-      proto,
+      proto: d.env ? this.protoLabel(proto) : proto,
       reason: d.reason,
       direction: d.direction,
       transport: d.transport,
