@@ -8,6 +8,7 @@ import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '
 import { SEED000, resolveSeed000Options, type Seed000Options } from '../../check/seed000.js'
 import { SEED001, seed001ItemsFor, type Seed001Options } from '../../check/seed001.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
+import { SEED003, resolveSeed003Options, seed003ItemsFor, type Seed003Options } from '../../check/seed003.js'
 import { SEED004, type Seed004Options } from '../../check/seed004.js'
 import { color, formatDuration, printJson } from '../output.js'
 import { intOption, numberOption } from '../context.js'
@@ -252,6 +253,77 @@ export function registerCheckCommands(program: Command): void {
         discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
       }
       await runCheck(SEED002, options, o)
+    },
+  )
+
+  commonOptions(
+    check
+      .command('seed003')
+      .description(
+        "seed 003 (cooperating clients): your client (and master, if your design has one) against distlab's line server (the course protocol: SENDLINE, SUBMIT; --rate lines/s per client address; --lines lines). Each program runs at an address of its own: as root in a network namespace of its own (10.213.B.x; the server at 10.213.B.1), otherwise on 127.B.x.y, where your client must bind its socket to {host}. The master starts first and must listen on {port}; then the clients. Commands take {host}, {port}, {name}, {index} (client i), {master} (host:port), {server} (host:port), {server_host}, {server_port}, {lines}, {clients}, {peers} (the other clients' host:port), and get DISTLAB_SERVER, DISTLAB_LINES, DISTLAB_CLIENTS. A run ends at the first SUBMIT the server gets. Items: submit, addresses, speedup (runs with 1, 2, 3, 4 clients: a table and a PNG/SVG plot), failover (with --expect-failover: the master is killed mid-run).\n\n" +
+          'Example:\n  sudo distlab check seed003 --master "python3 master.py --host {host} --port {port}" \\\n' +
+          '    --client "python3 client.py --host {host} --server {server} --master {master} --lines {lines} --index {index}" --expect-failover',
+      )
+      .requiredOption('--client <command>', "your client's command line")
+      .option('--master <command>', "your master's command line, if your design has one")
+      .option('--clients <n>', 'clients in the submit and failover runs', intOption('--clients', 1, 32), 4)
+      .option(
+        '--lines <n>',
+        "lines of the text (the handout's: 1000)",
+        intOption('--lines', 10, 100_000),
+        1000,
+      )
+      .option(
+        '--rate <n>',
+        "lines per second per client address (the handout's: 100)",
+        numberOption('--rate', 0.001, 100_000),
+        100,
+      )
+      .option('--expect-failover', 'kill the master mid-run and expect a correct submission still')
+      .option('--plot <file.png>', 'where the speedup plot goes (and the .svg beside it)')
+      .option('--env <K=V>', 'a variable for every client (repeatable; values take placeholders)', collectEnv)
+      .option('--master-env <K=V>', 'a variable for the master (repeatable)', collectEnv)
+      .option('--port <n>', 'the port the master listens on', intOption('--port', 1, 65535), 5000)
+      .option('--server-port <n>', "the line server's port", intOption('--server-port', 1, 65535), 9801)
+      .option('--no-isolate', 'run on loopback addresses even as root')
+      .option('--timeout <time>', 'how long one download may take (default: 20 s + 3 × one client alone)'),
+  ).action(
+    async (
+      o: CommonOptions & {
+        client: string
+        master?: string
+        clients: number
+        lines: number
+        rate: number
+        expectFailover?: boolean
+        plot?: string
+        env?: Record<string, string>
+        masterEnv?: Record<string, string>
+        port: number
+        serverPort: number
+        isolate: boolean
+        timeout?: string
+      },
+    ) => {
+      const options: Seed003Options = {
+        client: o.client,
+        master: o.master,
+        clients: o.clients,
+        lines: o.lines,
+        rate: o.rate,
+        expectFailover: o.expectFailover === true,
+        plot: o.plot,
+        env: o.env,
+        masterEnv: o.masterEnv,
+        port: o.port,
+        serverPort: o.serverPort,
+        block: o.block,
+        cwd: o.cwd,
+        isolate: o.isolate ? 'auto' : false,
+        timeoutMs: durationMs('--timeout', o.timeout),
+      }
+      resolveSeed003Options(options)
+      await runCheck(SEED003, options, o, seed003ItemsFor(options))
     },
   )
 
