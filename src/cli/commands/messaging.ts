@@ -2,7 +2,13 @@
 // `anycast` and `bench`. Each calls a node's HTTP API (found through the cluster record) or runs
 // the library directly; only this file prints.
 import type { Command } from 'commander'
-import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
+import {
+  clusterFileExists,
+  findNode,
+  nodeUrl,
+  requireCluster,
+  type ClusterRecord,
+} from '../../cluster/state.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { callNode, intOption, numberOption, stateDirOf } from '../context.js'
 import {
@@ -32,6 +38,14 @@ import {
 } from '../../protocols/anycast/index.js'
 import { formatDuration, printJson, Progress, table } from '../output.js'
 import { followBroadcastCost } from './broadcast-cost.js'
+import {
+  REPLICA_NET,
+  nameTargets,
+  recordReplica,
+  forgetReplica,
+  recordedReplicas,
+  serveOnOwnAddress,
+} from './anycast-replicas.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -286,24 +300,42 @@ async function sendMulticast(
   if (r.failed.length) process.exitCode = 1
 }
 
-async function anycastServe(o: { host: string; port: number; name?: string; json?: boolean }): Promise<void> {
-  const server = new AnycastServer({
-    host: o.host,
+async function anycastServe(
+  cmd: Command,
+  o: { host?: string; port: number; name?: string; json?: boolean },
+): Promise<void> {
+  const init = {
     port: o.port,
     name: o.name,
-    onConnection: (r) => {
+    onConnection: (r: { host: string; port: number }) => {
       if (!o.json) process.stdout.write(`[server] connection from ('${r.host}', ${r.port})\n`)
     },
-  })
-  await server.start()
+  }
+  // No --host: a loopback address of its own, so that several replicas share the port (seed 001).
+  let server: AnycastServer
+  if (o.host === undefined) server = await serveOnOwnAddress(init)
+  else {
+    server = new AnycastServer({ ...init, host: o.host })
+    await server.start()
+  }
   const a = server.address()
-  if (!o.json) process.stdout.write(`[server] listening on ${o.host}:${a.port}\n`)
+  const dir = stateDirOf(cmd)
+  recordReplica(dir, { name: o.name ?? `${a.host}:${a.port}`, host: a.host, port: a.port, pid: process.pid })
+  if (!o.json) {
+    process.stdout.write(`[server] listening on ${a.host}:${a.port}\n`)
+    if (o.host === undefined)
+      process.stdout.write(
+        `[server] ${o.name ?? 'this replica'} has its own loopback address ${a.host} ` +
+          '(--host 0.0.0.0: every interface, one replica per port)\n',
+      )
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
     process.once('SIGTERM', () => resolve())
   })
   await server.stop()
-  if (o.json) printJson({ host: o.host, port: a.port, name: o.name ?? null, served: server.counts.served })
+  forgetReplica(dir, a.host, a.port)
+  if (o.json) printJson({ host: a.host, port: a.port, name: o.name ?? null, served: server.counts.served })
 }
 
 /** The anycast replicas of the running cluster: each node's GET /anycast. */
@@ -331,7 +363,14 @@ interface AnycastClientOptions {
 }
 
 async function anycastClient(cmd: Command, o: AnycastClientOptions): Promise<void> {
-  const targets = o.targets ? parseTargets(o.targets) : await clusterReplicas(cmd)
+  // --targets, else the running cluster's replicas, else those `anycast serve` started here.
+  const dir = stateDirOf(cmd)
+  const records = recordedReplicas(dir)
+  let targets: AnycastTarget[]
+  if (o.targets) targets = nameTargets(parseTargets(o.targets), records)
+  else if (records.length > 0 && !clusterFileExists(dir))
+    targets = records.map((r) => ({ host: r.host, port: r.port, name: r.name }))
+  else targets = await clusterReplicas(cmd)
   const client = new AnycastClient({ targets, policy: o.policy })
   const answers: AnycastAnswer[] = []
   let next = 0
@@ -930,11 +969,14 @@ export function registerMessagingCommands(program: Command): void {
     .description(
       'run one replica: answer each TCP connection with `Hello from server` (and --name on a second line)',
     )
-    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option(
+      '--host <addr>',
+      `address to listen on (default: a loopback address of its own, ${REPLICA_NET}.N with N from --name rN, else the first free)`,
+    )
     .option('--port <port>', 'TCP port', intOption('--port', 0, 65535), DEFAULT_SERVE_PORT)
     .option('--name <replica>', "this replica's name, sent on the line after the greeting")
     .option('--json', 'print {host, port, name, served} when stopped instead of the log lines')
-    .action((o) => anycastServe(o))
+    .action((o, cmd: Command) => anycastServe(cmd, o))
   any
     .command('client')
     .description(
@@ -942,7 +984,7 @@ export function registerMessagingCommands(program: Command): void {
     )
     .option(
       '--targets <list>',
-      'replicas as host:port,host:port,... (default: every node of the running cluster)',
+      'replicas as host:port,host:port,... (default: the replicas `anycast serve` started from this folder, else every node of the running cluster)',
     )
     .option('--requests <n>', 'number of requests', intOption('--requests', 1, 10_000_000), 3)
     .option('--policy <name>', `one of ${POLICIES.join(', ')}`, policyOption, 'random')
