@@ -53,8 +53,12 @@ const HOST_LANE = [
 ]
 /** A test file elsewhere that needs the host's network says so in a comment of its own. */
 const HOST_MARKER = '// test-lane: host'
-const needsHost = (f) =>
-  HOST_LANE.some((p) => f.startsWith(p)) || readFileSync(f, 'utf8').includes(HOST_MARKER)
+const needsHost = (f) => {
+  if (HOST_LANE.some((p) => f.startsWith(p))) return true
+  const text = readFileSync(f, 'utf8')
+  // A file that may start the Docker engine must do it from the host's namespace.
+  return text.includes(HOST_MARKER) || text.includes('docker-start')
+}
 
 const lanes = Math.max(1, Number(process.env.DISTLAB_TEST_LANES ?? 3) || 1)
 const canIsolate =
@@ -81,6 +85,11 @@ const weight = (f) => (typeof times[f] === 'number' ? times[f] : statSync(f).siz
 const byWeight = (a, b) => weight(b) - weight(a)
 const hostQueue = selected.filter(needsHost).sort(byWeight)
 const nsQueue = selected.filter((f) => !needsHost(f)).sort(byWeight)
+
+// The Docker engine, when a test will need it, is started now from the host's namespace: started
+// from inside a namespaced file it would live in that file's namespace.
+if (selected.some((f) => readFileSync(f, 'utf8').includes('docker-start')))
+  spawnSync('bash', ['scripts/docker-start.sh'], { stdio: 'inherit' })
 
 const FILE_TIMEOUT_MS = 15 * 60_000
 const started = Date.now()
