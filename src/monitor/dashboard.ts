@@ -22,6 +22,7 @@ import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
 import { analyzeEvents } from './analyzer.js'
+import { anomalyRoutes } from './anomaly-route.js'
 import {
   DASHBOARD_TICK_MS,
   DEFAULT_DASHBOARD_HOST,
@@ -587,6 +588,7 @@ export class Dashboard implements Startable {
       runs: listRuns(this.init.runsDir).reverse(),
     }))
 
+    anomalyRoutes(app, this.init.runsDir, this.init.store)
     app.get('/api/runs/:id', async (req) => {
       const id = (req.params as { id: string }).id
       if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new HttpBodyError('bad run id', 'id')
