@@ -6,8 +6,22 @@
 export const PROBE_INTERVAL_MS = 1000
 /** How long a direct probe waits for its ack before asking others, in ms (memberlist ProbeTimeout: 500 ms). */
 export const PROBE_TIMEOUT_MS = 500
-/** Highest local health score (Lifeguard; memberlist AwarenessMaxMultiplier: 8). */
+/**
+ * Ceiling of Lifeguard's local health multiplier: the score stays in 0..MAX_HEALTH − 1 and timeouts
+ * scale by score + 1, so at most 8 times (memberlist AwarenessMaxMultiplier: 8).
+ */
 export const MAX_HEALTH = 8
+/**
+ * A suspicion starts at this multiple of the minimum suspicion timeout and shrinks to the minimum
+ * with independent confirmations (Lifeguard; memberlist SuspicionMaxTimeoutMult: 6).
+ */
+export const SUSPICION_MAX_TIMEOUT_MULT = 6
+/**
+ * A member asked to probe on another's behalf (ping-req) sends a nack when no ack came within this
+ * fraction of its probe timeout, so that the nack reaches the asker before its own deadline
+ * (Lifeguard's nacks: the asker counts missing nacks against its own health).
+ */
+export const NACK_TIMEOUT_FRACTION = 0.8
 /** Times an ack timer that fired late (the process was busy) waits once more before the probe fails. */
 export const MAX_LATE_REARMS = 3
 /** Members asked to probe a silent member on our behalf (memberlist IndirectChecks: 3). */

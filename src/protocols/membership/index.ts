@@ -32,6 +32,8 @@ export interface MembershipInit {
   indirectChecks?: number
   /** @default 4 */
   suspicionMult?: number
+  /** A suspicion starts at this multiple of its minimum timeout (Lifeguard). @default 6 */
+  suspicionMaxTimeoutMult?: number
   /** @default 4 */
   retransmitMult?: number
   /** @default 200 ms */
@@ -76,6 +78,7 @@ export interface ResolvedMembershipOptions {
   readonly probeTimeoutMs: number
   readonly indirectChecks: number
   readonly suspicionMult: number
+  readonly suspicionMaxTimeoutMult: number
   readonly retransmitMult: number
   readonly gossipIntervalMs: number
   readonly gossipFanout: number
@@ -101,6 +104,7 @@ export const TUNABLE_OPTIONS = [
   'probeTimeoutMs',
   'indirectChecks',
   'suspicionMult',
+  'suspicionMaxTimeoutMult',
   'retransmitMult',
   'gossipIntervalMs',
   'gossipFanout',
@@ -151,6 +155,12 @@ export function resolveMembershipOptions(init: MembershipInit = {}): ResolvedMem
     probeTimeoutMs,
     indirectChecks: checkInteger('indirectChecks', init.indirectChecks ?? K.INDIRECT_CHECKS, 0, 16),
     suspicionMult: checkNumber('suspicionMult', init.suspicionMult ?? K.SUSPICION_MULT, 0.1, 100),
+    suspicionMaxTimeoutMult: checkNumber(
+      'suspicionMaxTimeoutMult',
+      init.suspicionMaxTimeoutMult ?? K.SUSPICION_MAX_TIMEOUT_MULT,
+      1,
+      100,
+    ),
     retransmitMult: checkInteger('retransmitMult', init.retransmitMult ?? K.RETRANSMIT_MULT, 1, 100),
     gossipIntervalMs: checkInteger(
       'gossipIntervalMs',

@@ -3,8 +3,10 @@
 // infection-style gossip piggybacked on probes and on gossip rounds, whole views are swapped with a
 // random member now and then (push-pull anti-entropy), and failures are found SWIM-style (Das,
 // Gupta, Motivala, DSN 2002, as memberlist does it): a direct probe, indirect probes through k
-// others, suspicion with a timeout growing with log n, then death spread by gossip. A member that
-// comes back with a newer generation (a restart) or incarnation (a refuted suspicion) is readmitted.
+// others, suspicion with a timeout growing with log n, then death spread by gossip. Lifeguard
+// (Dadgar et al. 2018) on top: local health (awareness.ts), dynamic suspicion shrinking with
+// independent confirmations (suspicion.ts), nacks from helpers, and a suspect member told so when
+// it is probed (the buddy system). A member that comes back with a newer generation (a restart) or incarnation (a refuted suspicion) is readmitted.
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
@@ -41,7 +43,10 @@ import {
   FEEDBACK_HEARINGS,
   REGISTER_TIMEOUT_FACTOR,
   BROADCAST_TYPE_PREFIX,
+  NACK_TIMEOUT_FRACTION,
 } from './constants.js'
+import { Awareness } from './awareness.js'
+import { Suspicion } from './suspicion.js'
 import { Gate, normalizePeerUrl, TokenBucket } from './registry.js'
 import {
   checkGossip,
@@ -81,7 +86,7 @@ export interface MemberInfo {
 }
 
 interface Member extends MemberInfo {
-  suspectTimer?: TimerHandle
+  suspicion?: Suspicion
   httpFailures: number
 }
 
@@ -183,7 +188,7 @@ export class Membership implements Protocol {
   private readonly allowedAddresses = new Set<string>()
   private readonly checkingAddresses = new Set<string>()
   private seq = 0
-  private health = 0
+  private readonly awareness = new Awareness(MAX_HEALTH)
   private readonly nacks = new Map<number, number>()
   /** The gossip queue held more than FEEDBACK_MIN_QUEUED updates since it was last empty. */
   private backlog = false
@@ -266,7 +271,7 @@ export class Membership implements Protocol {
     this.bcast = undefined
     for (const t of this.timers) this.c.clock.clearTimeout(t)
     this.timers.clear()
-    for (const m of this.members.values()) if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    for (const m of this.members.values()) m.suspicion?.stop()
     for (const [, a] of this.acks) {
       this.c.clock.clearTimeout(a.timer)
       a.resolve(false)
@@ -328,7 +333,7 @@ export class Membership implements Protocol {
 
   /** Every member with its state. */
   memberList(): MemberInfo[] {
-    return [...this.members.values()].map(({ suspectTimer: _t, httpFailures: _f, ...m }) => m)
+    return [...this.members.values()].map(({ suspicion: _t, httpFailures: _f, ...m }) => m)
   }
 
   stats(): MembershipStats {
@@ -338,7 +343,7 @@ export class Membership implements Protocol {
       if (m.status === 'alive') alive++
       else suspect++
     }
-    return { ...this.counts, members: this.members.size, alive, suspect, health: this.health }
+    return { ...this.counts, members: this.members.size, alive, suspect, health: this.awareness.health }
   }
 
   /** Called after every change of the view. */
@@ -366,8 +371,10 @@ export class Membership implements Protocol {
     return { s: 'a', n: s.name, u: s.url, i: s.id, h: s.host, p: s.framePort, g: s.gen, c: s.inc }
   }
 
-  private wire(m: Member, s: 'a' | 's' | 'd' = m.status === 'alive' ? 'a' : 's'): WireMember {
-    return { s, n: m.name, u: m.url, i: m.id, h: m.host, p: m.port, g: m.gen, c: m.inc }
+  private wire(m: Member, s: 'a' | 's' | 'd' = m.status === 'alive' ? 'a' : 's', from?: string): WireMember {
+    const w: WireMember = { s, n: m.name, u: m.url, i: m.id, h: m.host, p: m.port, g: m.gen, c: m.inc }
+    if (s === 's' && from !== undefined) w.f = from
+    return w
   }
 
   /**
@@ -378,11 +385,11 @@ export class Membership implements Protocol {
    * listed, each the full retransmit limit: millions of datagrams about members everyone was
    * already learning from the same lists.
    */
-  private apply(u: Update, relay = true): void {
+  private apply(u: Update, relay = true, sender?: string): void {
     if (u.s === 'm') return this.applyMessage(u)
     if (u.u === this.selfInfo?.url) return this.aboutSelf(u)
     if (u.s === 'a') this.applyAlive(u, relay)
-    else if (u.s === 's') this.applySuspect(u)
+    else if (u.s === 's') this.applySuspect(u, sender)
     else this.applyDead(u)
   }
 
@@ -424,7 +431,7 @@ export class Membership implements Protocol {
     }
     if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u, relay)) return
     const wasSuspect = cur.status === 'suspect'
-    if (cur.suspectTimer) this.c.clock.clearTimeout(cur.suspectTimer)
+    cur.suspicion?.stop()
     Object.assign(cur, {
       name: u.n,
       id: u.i,
@@ -433,7 +440,7 @@ export class Membership implements Protocol {
       gen: u.g,
       inc: u.c,
       status: 'alive',
-      suspectTimer: undefined,
+      suspicion: undefined,
     })
     if (wasSuspect) this.log.debug(`${u.n} (${u.u}) is alive again`)
     this.enqueue(u)
@@ -514,27 +521,47 @@ export class Membership implements Protocol {
     this.changed()
   }
 
-  private applySuspect(u: WireMember): void {
+  private applySuspect(u: WireMember, sender?: string): void {
     const cur = this.members.get(u.u)
     if (!cur || cur.kind !== 'frames' || cur.id !== u.i || cmp(u, cur) < 0) return
-    if (cur.status === 'suspect' && cmp(u, cur) === 0) return
-    this.suspect(cur, u.c)
+    // Who suspects it: the name the update carries, else (an older peer) whoever sent it.
+    this.suspect(cur, u.c, u.f ?? sender ?? '?')
   }
 
-  private suspect(m: Member, inc: number): void {
+  /**
+   * `from` suspects `m` at incarnation `inc`. A new suspicion starts Lifeguard's timer (long, and
+   * longer while this node is unhealthy itself); one already running at that incarnation counts
+   * `from` as a confirmation, and a new confirmation is passed on so that others count it too.
+   */
+  private suspect(m: Member, inc: number, from: string): void {
+    if (m.status === 'suspect' && m.suspicion && m.inc === inc && cmp({ gen: m.gen, inc }, m) === 0) {
+      if (m.suspicion.confirm(from)) this.enqueue(this.wire(m, 's', from))
+      return
+    }
     m.status = 'suspect'
     m.inc = inc
-    if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    m.suspicion?.stop()
     const at = { gen: m.gen, inc: m.inc }
-    m.suspectTimer = this.c.clock.setTimeout(() => {
-      const now = this.members.get(m.url)
-      if (this.running && now === m && m.status === 'suspect' && cmp(m, at) === 0)
-        this.declareDead(m, 'its suspicion timed out')
-    }, this.suspicionTimeoutMs())
+    // memberlist's rule: with too few members to expect k confirmations, the minimum at once.
+    const n = this.members.size + 1
+    const k = n - 2 < this.o.suspicionMult - 2 ? 0 : Math.max(0, Math.floor(this.o.suspicionMult - 2))
+    const minMs = this.awareness.scale(this.suspicionTimeoutMs())
+    m.suspicion = new Suspicion({
+      clock: this.c.clock,
+      k,
+      minMs,
+      maxMs: minMs * this.o.suspicionMaxTimeoutMult,
+      from,
+      onTimeout: () => {
+        const now = this.members.get(m.url)
+        if (this.running && now === m && m.status === 'suspect' && cmp(m, at) === 0)
+          this.declareDead(m, 'its suspicion timed out')
+      },
+    })
     this.counts.suspected++
     this.count('suspected_total', 'Members this node marked suspect.')
-    this.log.debug(`${m.name} (${m.url}) is suspect`)
-    this.enqueue(this.wire(m, 's'))
+    this.log.debug(`${m.name} (${m.url}) is suspect (${from} says so)`)
+    this.enqueue(this.wire(m, 's', from))
     this.changed()
   }
 
@@ -553,7 +580,7 @@ export class Membership implements Protocol {
   }
 
   private declareDead(m: Member, why: string): void {
-    if (m.suspectTimer) this.c.clock.clearTimeout(m.suspectTimer)
+    m.suspicion?.stop()
     this.members.delete(m.url)
     this.dead.set(m.url, { id: m.id, gen: m.gen, inc: m.inc, at: this.c.clock.now() })
     this.counts.declaredDead++
@@ -765,11 +792,11 @@ export class Membership implements Protocol {
 
   /** Lifeguard's local health: a node that misses acks and nacks slows its own probing down. */
   private adjustHealth(delta: number): void {
-    this.health = Math.max(0, Math.min(MAX_HEALTH, this.health + delta))
+    this.awareness.apply(delta)
   }
 
   private scaled(ms: number): number {
-    return ms * (this.health + 1)
+    return this.awareness.scale(ms)
   }
 
   private async probe(target: Member): Promise<void> {
@@ -777,7 +804,7 @@ export class Membership implements Protocol {
     const seq = ++this.seq
     const timeout = this.scaled(this.o.probeTimeoutMs)
     const direct = this.waitAck(seq, timeout)
-    this.send(target, 'ping', { seq, u: this.piggyback() })
+    this.send(target, 'ping', { seq, u: this.withBuddy(target) })
     if (await direct) return this.adjustHealth(-1)
     if (!this.running || this.members.get(target.url) !== target) return
     // No ack in time: ask k others to probe it for us, and try once more ourselves.
@@ -788,15 +815,31 @@ export class Membership implements Protocol {
     const helpers = this.randomMembers(this.o.indirectChecks, target.url)
     this.nacks.set(seq2, 0)
     for (const helper of helpers) this.send(helper, 'ping-req', { seq: seq2, t, u: this.piggyback() })
-    this.send(target, 'ping', { seq: seq2 })
+    this.send(target, 'ping', { seq: seq2, u: this.withBuddy(target) })
     const ok = await indirect
     const nacks = this.nacks.get(seq2) ?? 0
     this.nacks.delete(seq2)
     if (ok) return
-    // Helpers that did not even say "no answer" point at us, not at the target.
-    this.adjustHealth(Math.max(0, helpers.length - nacks))
-    if (!this.running || this.members.get(target.url) !== target || target.status === 'suspect') return
-    this.suspect(target, target.inc)
+    // Helpers that did not even say "no answer" point at us, not at the target; with no helper to
+    // ask, a failed probe counts against us as well (memberlist does the same).
+    this.adjustHealth(helpers.length === 0 ? 1 : Math.max(0, helpers.length - nacks))
+    if (!this.running || this.members.get(target.url) !== target) return
+    // Already suspect (at this incarnation): our own failed probe is an independent confirmation.
+    this.suspect(target, target.inc, this.selfInfo!.name)
+  }
+
+  /**
+   * The piggybacked updates of a ping, with (Lifeguard's buddy system) the target's own suspicion
+   * first when this node suspects it: the target learns it at once and can refute, instead of
+   * waiting for the gossip to reach it.
+   */
+  private withBuddy(target: Member): Update[] | undefined {
+    const u = this.piggyback()
+    if (target.status !== 'suspect') return u
+    const out = u ?? []
+    if (out.length >= MAX_UPDATES_PER_FRAME) out.pop()
+    out.unshift(this.wire(target, 's', this.selfInfo!.name))
+    return out
   }
 
   /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
@@ -898,14 +941,14 @@ export class Membership implements Protocol {
   }
 
   /** A peer's whole view: as memberlist does, a death it reports only makes the member suspect here. */
-  private merge(list: WireMember[]): void {
+  private merge(list: WireMember[], sender: string): void {
     for (const u of list) {
-      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false)
+      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false, sender)
       else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
       else {
         const cur = this.members.get(u.u)
         if (cur && cur.kind === 'frames' && cur.status === 'alive' && cur.id === u.i && cmp(u, cur) >= 0)
-          this.suspect(cur, u.c)
+          this.suspect(cur, u.c, sender)
       }
     }
   }
@@ -918,13 +961,13 @@ export class Membership implements Protocol {
     switch (env.type) {
       case 'ping': {
         const b = checkProbe(env.body)
-        b.u?.forEach((u) => this.apply(u))
+        b.u?.forEach((u) => this.apply(u, true, env.src))
         this.send(from, 'ack', { seq: b.seq, u: this.piggyback() })
         return
       }
       case 'ack': {
         const b = checkProbe(env.body)
-        b.u?.forEach((u) => this.apply(u))
+        b.u?.forEach((u) => this.apply(u, true, env.src))
         const waiting = this.acks.get(b.seq)
         if (waiting) {
           this.acks.delete(b.seq)
@@ -935,7 +978,7 @@ export class Membership implements Protocol {
       }
       case 'ping-req': {
         const b = checkPingReq(env.body)
-        b.u?.forEach((u) => this.apply(u))
+        b.u?.forEach((u) => this.apply(u, true, env.src))
         // Probe only a member this node knows at that address: a ping-req must not make it send
         // datagrams wherever a stranger points.
         const t = this.live().find((m) => m.host === b.t.h && m.port === b.t.p)
@@ -946,7 +989,16 @@ export class Membership implements Protocol {
         const seq = ++this.seq
         const acked = this.waitAck(seq, this.o.probeTimeoutMs)
         this.send(t, 'ping', { seq })
-        void acked.then((ok) => this.send(from, ok ? 'ack' : 'nack', { seq: b.seq }))
+        // The nack goes early enough to reach the asker before its deadline; an ack that comes
+        // later is still relayed.
+        let answered = false
+        this.after(Math.floor(this.o.probeTimeoutMs * NACK_TIMEOUT_FRACTION), () => {
+          if (!answered) this.send(from, 'nack', { seq: b.seq })
+        })
+        void acked.then((ok) => {
+          answered = true
+          if (ok) this.send(from, 'ack', { seq: b.seq })
+        })
         return
       }
       case 'nack': {
@@ -956,13 +1008,13 @@ export class Membership implements Protocol {
         return
       }
       case 'gossip': {
-        checkGossip(env.body).u.forEach((u) => this.apply(u))
+        checkGossip(env.body).u.forEach((u) => this.apply(u, true, env.src))
         return
       }
       case 'pp':
       case 'pp-ack': {
         const b = checkPushPull(env.body)
-        if (b.m) this.merge(b.m)
+        if (b.m) this.merge(b.m, env.src)
         const s = this.selfInfo!
         if (env.type === 'pp' && b.from) {
           // A digest alone: answer with ours if equal, else with our view and a request for theirs.
@@ -1035,7 +1087,7 @@ export class Membership implements Protocol {
       }
       const body = (await res.json()) as { members?: unknown }
       try {
-        this.merge(checkPushPull({ m: body.members ?? [] }).m ?? [])
+        this.merge(checkPushPull({ m: body.members ?? [] }).m ?? [], 'registry')
       } catch {
         this.log.debug(`${target}/register answered a member list that does not parse`)
       }

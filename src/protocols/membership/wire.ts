@@ -20,6 +20,8 @@ export const WireMemberSchema = z.object({
   g: z.number().int().nonnegative(),
   /** incarnation: bumped by the member itself to refute a suspicion */
   c: z.number().int().nonnegative(),
+  /** with s: the name of the member that suspects it (Lifeguard counts independent confirmations) */
+  f: z.string().min(1).max(128).optional(),
 })
 export type WireMember = z.infer<typeof WireMemberSchema>
 
@@ -108,7 +110,10 @@ export function checkMember(x: unknown, field = 'member'): WireMember {
   if (!isPort(o.p)) throw new WireError(`${field}.p`)
   if (!isUint(o.g)) throw new WireError(`${field}.g`)
   if (!isUint(o.c)) throw new WireError(`${field}.c`)
-  return { s: o.s, n: o.n, u: o.u, i: o.i, h: o.h, p: o.p, g: o.g, c: o.c }
+  if (o.f !== undefined && !isStr(o.f, 128)) throw new WireError(`${field}.f`)
+  const m: WireMember = { s: o.s, n: o.n, u: o.u, i: o.i, h: o.h, p: o.p, g: o.g, c: o.c }
+  if (o.f !== undefined) m.f = o.f
+  return m
 }
 
 export function checkUpdate(x: unknown, field = 'update'): Update {

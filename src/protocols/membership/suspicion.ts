@@ -1,0 +1,82 @@
+// Lifeguard's dynamic suspicion (LHA-Suspicion; memberlist's suspicion): a suspicion starts with a
+// long timeout and each independent confirmation (another member that suspects the same member at
+// the same incarnation) shrinks it, logarithmically, to the minimum once k confirmations are in. A
+// member that only one lossy peer suspects gets the most time to refute; one that everybody
+// suspects (really dead) goes as fast as plain SWIM would take it.
+import type { Clock, TimerHandle } from '../../core/clock.js'
+
+/** Most distinct confirmers remembered per suspicion (a hostile peer cannot grow the set). */
+export const MAX_CONFIRMERS = 64
+
+export interface SuspicionInit {
+  clock: Clock
+  /** Confirmations expected before the timeout reaches its minimum (0: the minimum at once). */
+  k: number
+  minMs: number
+  maxMs: number
+  /** Who raised the suspicion: its confirmations do not count again. */
+  from: string
+  onTimeout: () => void
+}
+
+/**
+ * The timeout after `confirmations` independent confirmations: maxMs − (maxMs − minMs) ×
+ * log(c + 1) / log(k + 1), never below minMs.
+ */
+export function suspicionTimeoutMs(confirmations: number, k: number, minMs: number, maxMs: number): number {
+  if (k < 1) return minMs
+  const frac = Math.log(confirmations + 1) / Math.log(k + 1)
+  return Math.max(minMs, Math.floor(maxMs - frac * (maxMs - minMs)))
+}
+
+export class Suspicion {
+  private readonly started: number
+  private readonly confirmers = new Set<string>()
+  private timer?: TimerHandle
+  private done = false
+
+  constructor(private readonly init: SuspicionInit) {
+    this.started = init.clock.now()
+    this.confirmers.add(init.from)
+    this.arm()
+  }
+
+  /** Independent confirmations so far. */
+  get confirmations(): number {
+    return this.confirmers.size - 1
+  }
+
+  /** The timeout as it stands, from the start of the suspicion, in ms. */
+  get timeoutMs(): number {
+    return suspicionTimeoutMs(this.confirmations, this.init.k, this.init.minMs, this.init.maxMs)
+  }
+
+  /**
+   * Another member suspects the same member: true when it is a new, counted confirmation (then the
+   * timer is shortened and the caller passes the suspicion on).
+   */
+  confirm(from: string): boolean {
+    if (this.done || this.confirmations >= this.init.k || this.confirmers.size >= MAX_CONFIRMERS) return false
+    if (this.confirmers.has(from)) return false
+    this.confirmers.add(from)
+    this.arm()
+    return true
+  }
+
+  /** Cancels the timer (refuted, removed, or the node stops). Twice is harmless. */
+  stop(): void {
+    this.done = true
+    if (this.timer) this.init.clock.clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private arm(): void {
+    if (this.timer) this.init.clock.clearTimeout(this.timer)
+    const left = Math.max(0, this.started + this.timeoutMs - this.init.clock.now())
+    this.timer = this.init.clock.setTimeout(() => {
+      if (this.done) return
+      this.done = true
+      this.init.onTimeout()
+    }, left)
+  }
+}

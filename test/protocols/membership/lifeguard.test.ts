@@ -1,0 +1,92 @@
+// Lifeguard's parts on a manual clock: the local health score and how it scales timeouts, and the
+// dynamic suspicion that starts long and shrinks with independent confirmations (memberlist's
+// numbers: SuspicionMult 4, SuspicionMaxTimeoutMult 6, AwarenessMaxMultiplier 8).
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { ManualClock } from '../../../src/core/clock.js'
+import { Awareness } from '../../../src/protocols/membership/awareness.js'
+import { MAX_CONFIRMERS, Suspicion, suspicionTimeoutMs } from '../../../src/protocols/membership/suspicion.js'
+
+describe('local health (awareness)', () => {
+  test('missed acks raise the score up to max − 1; answered probes lower it to 0; timeouts scale by score + 1', () => {
+    const a = new Awareness(8)
+    assert.equal(a.scale(500), 500)
+    a.apply(3)
+    assert.equal(a.health, 3)
+    assert.equal(a.scale(500), 2000)
+    a.apply(100)
+    assert.equal(a.health, 7)
+    assert.equal(a.scale(1000), 8000)
+    for (let i = 0; i < 20; i++) a.apply(-1)
+    assert.equal(a.health, 0)
+  })
+})
+
+describe('dynamic suspicion', () => {
+  test('the timeout goes from max to min as log(c + 1) / log(k + 1)', () => {
+    assert.equal(suspicionTimeoutMs(0, 2, 4000, 24_000), 24_000)
+    assert.equal(
+      suspicionTimeoutMs(1, 2, 4000, 24_000),
+      Math.floor(24_000 - (Math.log(2) / Math.log(3)) * 20_000),
+    )
+    assert.equal(suspicionTimeoutMs(2, 2, 4000, 24_000), 4000)
+    assert.equal(suspicionTimeoutMs(5, 2, 4000, 24_000), 4000)
+    assert.equal(suspicionTimeoutMs(0, 0, 4000, 24_000), 4000, 'k = 0: the minimum at once')
+  })
+
+  test('alone, a suspicion waits the whole maximum', () => {
+    const clock = new ManualClock()
+    let fired = 0
+    new Suspicion({ clock, k: 2, minMs: 4000, maxMs: 24_000, from: 'node1', onTimeout: () => fired++ })
+    clock.advance(23_999)
+    assert.equal(fired, 0)
+    clock.advance(1)
+    assert.equal(fired, 1)
+  })
+
+  test('independent confirmations shorten it; the same confirmer or the originator counts once', () => {
+    const clock = new ManualClock()
+    let fired = 0
+    const s = new Suspicion({
+      clock,
+      k: 2,
+      minMs: 4000,
+      maxMs: 24_000,
+      from: 'node1',
+      onTimeout: () => fired++,
+    })
+    clock.advance(1000)
+    assert.equal(s.confirm('node1'), false, 'the originator is not a confirmation')
+    assert.equal(s.confirm('node2'), true)
+    assert.equal(s.confirm('node2'), false)
+    assert.equal(s.confirmations, 1)
+    const one = suspicionTimeoutMs(1, 2, 4000, 24_000)
+    clock.advance(one - 1000 - 1)
+    assert.equal(fired, 0)
+    assert.equal(s.confirm('node3'), true)
+    // Two confirmations: the minimum, long passed, so it fires at once.
+    clock.advance(0)
+    assert.equal(fired, 1)
+    assert.equal(s.confirm('node4'), false, 'done: nothing more counts')
+  })
+
+  test('stop() cancels it (a refutation), and confirmers are bounded', () => {
+    const clock = new ManualClock()
+    let fired = 0
+    const s = new Suspicion({
+      clock,
+      k: 1000,
+      minMs: 10,
+      maxMs: 1_000_000,
+      from: 'x',
+      onTimeout: () => fired++,
+    })
+    let counted = 0
+    for (let i = 0; i < 10_000; i++) if (s.confirm(`n${i}`)) counted++
+    assert.equal(counted, MAX_CONFIRMERS - 1)
+    s.stop()
+    s.stop()
+    clock.advance(2_000_000)
+    assert.equal(fired, 0)
+  })
+})

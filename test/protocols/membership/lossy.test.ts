@@ -1,0 +1,156 @@
+// Issue 16 item 15, as a user meets it: a local cluster of 5 nodes (real processes, the CLI, the
+// default membership timings), `distlab link set --all --loss 0.3` on every link both ways for 60 s:
+// no live member is declared dead anywhere (Lifeguard's local health and dynamic suspicion keep a
+// lossy cluster from removing live members), and a node really killed (kill -9) under the same loss
+// is still removed from every view within a bounded time. Loopback block 127.68.x.y.
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { getJson, isAlive, runCli, scratchDir, waitFor } from '../../helpers.js'
+
+const BLOCK = '68'
+const NODES = 5
+/** How long every link loses 30% of the frames before a node is killed, in ms. */
+const LOSSY_MS = 60_000
+/** The killed node must be gone from every view within this long (suspicion at most 6 × its minimum, plus detection). */
+const REMOVAL_BOUND_MS = 60_000
+
+const nodeUrl = (i: number) => `http://127.${BLOCK}.2.${i}:5000`
+const MASTER_URL = `http://127.${BLOCK}.1.1:5000`
+
+interface MembershipView {
+  self: { name: string }
+  members: Array<{ name: string; status: string }>
+  stats: { declaredDead: number; suspected: number; refuted: number; health: number }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** The node members of a view (the master, a registry, is not probed as a peer). */
+function nodesIn(v: MembershipView): string[] {
+  return v.members
+    .map((m) => m.name)
+    .filter((n) => /^node\d+$/.test(n))
+    .sort()
+}
+
+async function view(url: string): Promise<MembershipView> {
+  return (await getJson<MembershipView>(`${url}/membership`, undefined, 10_000)).body
+}
+
+describe('membership on a lossy cluster (30% loss on every link, both ways)', () => {
+  const home = scratchDir('distlab-lossy-')
+  const env = { DISTLAB_HOME: home, DISTLAB_RUNS_DIR: join(home, 'runs') }
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 120_000 })
+  let pids: number[] = []
+
+  before(async () => {
+    const port = await freePort()
+    // A machine at load 20 may start five node processes slower than `up` waits for them: then
+    // `up` says so and stops them, and the test tries again (at most three times).
+    let up: Awaited<ReturnType<typeof cli>> | undefined
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      up = await cli(
+        'up',
+        '--detach',
+        '--nodes',
+        String(NODES),
+        '--block',
+        BLOCK,
+        '--dashboard-port',
+        String(port),
+        '--json',
+      )
+      if (up.code === 0 || !/did not answer \/health/.test(up.stderr)) break
+      await cli('down')
+    }
+    assert.equal(up!.code, 0, up!.stderr + up!.stdout)
+    const rec = JSON.parse(up!.stdout) as { supervisorPid: number; nodes: Array<{ pid: number }> }
+    pids = [rec.supervisorPid, ...rec.nodes.map((n) => n.pid)]
+    // Every node sees the other four before the loss starts.
+    await waitFor(
+      'every view complete',
+      async () => {
+        for (let i = 1; i <= NODES; i++) if (nodesIn(await view(nodeUrl(i))).length < NODES - 1) return false
+        return true
+      },
+      60_000,
+      500,
+    )
+  })
+
+  after(async () => {
+    await cli('down')
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  })
+
+  test(
+    'no live member is removed in 60 s; a killed node is removed from every view within a bound',
+    { timeout: LOSSY_MS + REMOVAL_BOUND_MS + 120_000 },
+    async () => {
+      const urls = [MASTER_URL, ...Array.from({ length: NODES }, (_, i) => nodeUrl(i + 1))]
+      const before = new Map<string, number>()
+      for (const u of urls) before.set(u, (await view(u)).stats.declaredDead)
+      const set = await cli('link', 'set', '--all', '--loss', '0.3')
+      assert.equal(set.code, 0, set.stderr + set.stdout)
+
+      // 60 s of loss, looked at every 2 s: every node keeps every live member.
+      const started = Date.now()
+      let suspected = 0
+      let maxHealth = 0
+      while (Date.now() - started < LOSSY_MS) {
+        await new Promise((r) => setTimeout(r, 2000))
+        for (const u of urls) {
+          const v = await view(u)
+          assert.equal(
+            v.stats.declaredDead - before.get(u)!,
+            0,
+            `${v.self.name} declared a live member dead ${Math.round((Date.now() - started) / 1000)} s into the loss`,
+          )
+          maxHealth = Math.max(maxHealth, v.stats.health)
+        }
+      }
+      for (const u of urls) {
+        const v = await view(u)
+        suspected += v.stats.suspected
+        assert.equal(v.stats.declaredDead - before.get(u)!, 0, `${v.self.name} declared a live member dead`)
+      }
+      // The loss was real: members were suspected (and refuted), not silently unaffected.
+      assert.ok(suspected > 0, 'no suspicion at all under 30% loss: was the loss applied?')
+
+      // Under the same loss, a node really killed is removed from every view.
+      const killedAt = Date.now()
+      const kill = await cli('kill', `node${NODES}`)
+      assert.equal(kill.code, 0, kill.stderr + kill.stdout)
+      const survivors = urls.slice(0, NODES) // the master and node1..node4
+      await waitFor(
+        `node${NODES} removed from every view`,
+        async () => {
+          for (const u of survivors) if (nodesIn(await view(u)).includes(`node${NODES}`)) return false
+          return true
+        },
+        REMOVAL_BOUND_MS,
+        250,
+      )
+      const removalMs = Date.now() - killedAt
+      // ...and only that node: the survivors still see each other.
+      for (let i = 1; i < NODES; i++) {
+        assert.deepEqual(
+          nodesIn(await view(nodeUrl(i))),
+          Array.from({ length: NODES - 1 }, (_, j) => `node${j + 1}`).filter((n) => n !== `node${i}`),
+          `node${i}'s view after node${NODES} was removed (in ${removalMs} ms, peak health ${maxHealth})`,
+        )
+      }
+    },
+  )
+})
