@@ -1,7 +1,7 @@
 // The dashboard in a real browser (Debian's chromium through playwright-core; never a downloaded
 // browser) against a live cluster: five nodes shown, a broadcast sent from the page shows in the
-// flows and the counters, a node killed from the page is marked down, and a screenshot is kept in
-// test-artifacts/.
+// flows and the counters, a node killed from the page is marked down, the counters' tables fit at
+// 1400 px, and screenshots (1400x900, 1920x1080, full page, past runs) are kept in test-artifacts/.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs'
@@ -121,6 +121,40 @@ describe('dashboard in chromium', () => {
       els.map((e) => e.getAttribute('data-node')),
     )
     assert.deepEqual(up, ['master', 'node1', 'node2', 'node3'])
+  })
+
+  test('at 1400 px the per-protocol and per-node tables fit without a horizontal scrollbar', async () => {
+    await page.setViewportSize({ width: 1400, height: 900 })
+    await page.waitForSelector('#node-table tbody tr[data-node]')
+    // Wait for a layout pass at the new size, then measure every box the tables live in.
+    const overflow = await page.waitForFunction(() => {
+      const d = document as unknown as {
+        documentElement: { scrollWidth: number; clientWidth: number }
+        querySelectorAll(
+          s: string,
+        ): ArrayLike<{ id: string; className: string; scrollWidth: number; clientWidth: number }>
+      }
+      const boxes = Array.from(d.querySelectorAll('.counters-card, #proto-table, #node-table'))
+      const wide = boxes.filter((b) => b.scrollWidth > b.clientWidth + 1).map((b) => b.id || b.className)
+      if (d.documentElement.scrollWidth > d.documentElement.clientWidth) wide.push('page')
+      return JSON.stringify(wide)
+    })
+    assert.deepEqual(JSON.parse(await overflow.jsonValue()), [])
+  })
+
+  test('screenshots at 1400x900 and 1920x1080 are saved in test-artifacts/', async () => {
+    mkdirSync(artifacts, { recursive: true })
+    for (const [width, height] of [
+      [1400, 900],
+      [1920, 1080],
+    ] as const) {
+      await page.setViewportSize({ width, height })
+      await page.waitForSelector('#node-table tbody tr[data-node]')
+      const file = join(artifacts, `dashboard-${width}x${height}.png`)
+      await page.screenshot({ path: file })
+      assert.ok(statSync(file).size > 10_000, file)
+    }
+    await page.setViewportSize({ width: 1600, height: 1000 })
   })
 
   test('a screenshot is saved as a test artifact', async () => {
