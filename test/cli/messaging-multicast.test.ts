@@ -57,6 +57,8 @@ describe('distlab multicast send|recv', () => {
       binPath(),
       'multicast',
       'recv',
+      '--interface',
+      '127.0.0.1',
       '--group',
       GROUP,
       '--port',
@@ -88,9 +90,10 @@ describe('distlab multicast send|recv', () => {
     assert.equal(await exited(recv.child), 0)
     const lines = recv.out().trim().split('\n')
     assert.equal(lines[0], `Joined multicast group ${GROUP}:${PORT}`)
-    assert.match(lines[1]!, /^Received from \('127\.0\.0\.1', \d+\): \{"sensor": "temp", "value": 23\.5\}$/)
-    assert.match(lines[2]!, /^Received binary from \('127\.0\.0\.1', \d+\): 64 bytes$/)
-    assert.equal(lines.length, 6)
+    assert.equal(lines[1], 'on interfaces: 127.0.0.1')
+    assert.match(lines[2]!, /^Received from \('127\.0\.0\.1', \d+\): \{"sensor": "temp", "value": 23\.5\}$/)
+    assert.match(lines[3]!, /^Received binary from \('127\.0\.0\.1', \d+\): 64 bytes$/)
+    assert.equal(lines.length, 7)
     assert.equal(lines.at(-1), 'Leaving multicast group')
   })
 
@@ -109,6 +112,8 @@ describe('distlab multicast send|recv', () => {
       binPath(),
       'multicast',
       'recv',
+      '--interface',
+      '127.0.0.1',
       '--group',
       GROUP,
       '--port',

@@ -25,6 +25,7 @@ import {
   SEED_JSON_PAYLOAD,
 } from '../../protocols/multicast/constants.js'
 import { checkGroupName, type GroupSendResult } from '../../protocols/multicast/groups.js'
+import { defaultInterface } from '../../protocols/multicast/default-interface.js'
 import {
   AnycastClient,
   AnycastServer,
@@ -836,13 +837,24 @@ async function multicastSend(o: MulticastCommonOptions & { ttl: number; count: n
   if (o.json) printJson({ group: o.group, port: o.port, ttl: o.ttl, datagrams, bytes })
 }
 
-async function multicastRecv(o: MulticastCommonOptions & { duration: number; count: number }) {
-  const receiver = new IpMulticastReceiver({ group: o.group, port: o.port, interface: o.interface })
+async function multicastRecv(o: MulticastCommonOptions & { duration: number; count: number }, cmd: Command) {
+  // No --interface: loopback and the default route's interface, where a sender that does not set
+  // IP_MULTICAST_IF sends (seed 001's programs as students write them). Receiving only.
+  const byDefault = cmd.getOptionValueSource('interface') === 'default'
+  const dflt = byDefault ? defaultInterface() : undefined
+  const receiver = new IpMulticastReceiver({
+    group: o.group,
+    port: o.port,
+    interface: o.interface,
+    alsoJoin: dflt ? [dflt.address] : [],
+  })
   await receiver.start()
   const received: MulticastDatagram[] = []
   // With --json the human lines go to stderr, so that a script still sees when the group is joined.
   const say = (line: string) => (o.json ? process.stderr : process.stdout).write(line + '\n')
   say(`Joined multicast group ${o.group}:${o.port}`)
+  const label = (a: string) => (a === dflt?.address ? `${a} (${dflt.name}, the default route)` : a)
+  say(`on interfaces: ${receiver.joined.map(label).join(', ')}`)
   await new Promise<void>((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     const finish = () => {
@@ -1087,12 +1099,15 @@ export function registerMessagingCommands(program: Command): void {
   multicastOptions(
     multicast
       .command('recv')
-      .description(
-        'join the group and print every datagram (JSON or binary) until --duration ends or Ctrl-C',
+      .description('join the group and print every datagram (JSON or binary) until --duration ends or Ctrl-C')
+      .addHelpText(
+        'after',
+        "\nWithout --interface, recv joins on loopback and on the default route's interface (receiving only),\n" +
+          'so a sender that does not set IP_MULTICAST_IF is heard; it prints the interfaces it joined on.\n',
       ),
   )
     .option('--duration <s>', 'seconds to listen (0: until interrupted)', numberOption('--duration', 0), 0)
     .option('--count <n>', 'stop after n datagrams (0: no limit)', intOption('--count', 0), 0)
     .option('--json', 'print {group, port, json, binary, bytes, received} at the end')
-    .action((o) => multicastRecv(o))
+    .action((o, cmd: Command) => multicastRecv(o, cmd))
 }

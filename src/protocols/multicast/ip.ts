@@ -25,9 +25,14 @@ export interface IpMulticastInit {
   interface?: string
   /** Sender only: hops a datagram may cross. @default 2 */
   ttl?: number
+  /**
+   * Receiver only: addresses of more interfaces to join the group on (a join that fails there is
+   * skipped; `joined` lists where it succeeded). @default []
+   */
+  alsoJoin?: string[]
 }
 
-export type IpMulticastOptions = Readonly<Required<IpMulticastInit>>
+export type IpMulticastOptions = Readonly<Required<Omit<IpMulticastInit, 'alsoJoin'>>>
 
 export function resolveIpMulticastOptions(init: IpMulticastInit = {}): IpMulticastOptions {
   const group = checkString('group', init.group ?? DEFAULT_GROUP)
@@ -128,9 +133,16 @@ export class IpMulticastReceiver {
   readonly options: IpMulticastOptions
   private readonly handlers = new Set<(d: MulticastDatagram) => void>()
   readonly counts = { json: 0, binary: 0, bytes: 0 }
+  private readonly alsoJoin: string[]
+  /** Interface addresses the group is joined on, once started. */
+  readonly joined: string[] = []
 
   constructor(init: IpMulticastInit = {}) {
     this.options = resolveIpMulticastOptions(init)
+    const extra = init.alsoJoin ?? []
+    if (!Array.isArray(extra) || extra.length > 16 || !extra.every((a) => typeof a === 'string' && isIPv4(a)))
+      throw new InvalidArgumentError('alsoJoin must list at most 16 IPv4 addresses', 'alsoJoin')
+    this.alsoJoin = extra.filter((a) => a !== this.options.interface)
   }
 
   onDatagram(fn: (d: MulticastDatagram) => void): () => void {
@@ -159,6 +171,15 @@ export class IpMulticastReceiver {
       socket.close()
       throw wrapSocketError(err, `joining ${group} on ${iface}`)
     }
+    this.joined.push(iface)
+    for (const extra of this.alsoJoin) {
+      try {
+        socket.addMembership(group, extra)
+        this.joined.push(extra)
+      } catch {
+        // that interface cannot join (down, no multicast): the others still receive
+      }
+    }
     this.socket = socket
   }
 
@@ -185,11 +206,12 @@ export class IpMulticastReceiver {
     const s = this.socket
     this.socket = undefined
     if (!s) return
-    try {
-      s.dropMembership(this.options.group, this.options.interface)
-    } catch {
-      // already gone
-    }
+    for (const iface of this.joined.splice(0))
+      try {
+        s.dropMembership(this.options.group, iface)
+      } catch {
+        // already gone
+      }
     await new Promise<void>((resolve) => s.close(() => resolve()))
   }
 }
