@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto'
 import { InvalidArgumentError } from './errors.js'
 
 export const MASTER_NAME = 'master'
+/** What a node's name may be: letters, digits, `_`, `.` and `-`, up to 63, starting with a letter or digit. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 export const MASTER_HOST = '127.0.1.1'
 export const DEFAULT_HTTP_PORT = 5000
 /** distlab's own node-to-node frames (UDP datagrams and TCP streams share the number). */

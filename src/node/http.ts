@@ -1,6 +1,7 @@
 // The node's HTTP API (Fastify). Seed-002 endpoints (`GET /`, `POST /message`) answer in exactly the
 // seed's shapes; everything else is distlab's. A bad body gets a 4xx with
 // `{ error, message, field? }` and is counted in /metrics; it never reaches a handler.
+import { joinBodyProblem, joinConflict } from './join-check.js'
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Node, Member } from './node.js'
@@ -274,9 +275,13 @@ function addMasterRoutes(app: FastifyInstance, node: Node): void {
   const collector = node.collector!
   const log = named(node.logger, 'distlab:master')
 
-  app.post('/cluster/join', async (req) => {
+  app.post('/cluster/join', async (req, reply) => {
     const m = parseBody(MemberBody, req.body) as Member
     if (m.name === node.name) throw new HttpBodyError(`the name ${m.name} belongs to the master`, 'name')
+    const problem = await joinBodyProblem(node, m)
+    if (problem) throw new HttpBodyError(problem.message, problem.field)
+    const conflict = await joinConflict(node, m)
+    if (conflict) return reply.code(409).send({ error: 'name_taken', message: conflict, field: 'name' })
     const known = node.member(m.name)
     node.admit(m)
     if (!known || known.id !== m.id) log.info(`${m.name} joined (${m.id}) at ${m.host}`)

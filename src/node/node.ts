@@ -16,7 +16,7 @@ import type {
   PeerInfo,
 } from '../core/interfaces.js'
 import { checkPort, checkString } from '../core/options.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, newNodeId } from '../core/ids.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, NAME_PATTERN, newNodeId } from '../core/ids.js'
 import { InvalidArgumentError, UnknownPeerError, wrapSocketError } from '../core/errors.js'
 import { silentLogger, named, type Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
@@ -100,8 +100,6 @@ interface ResolvedNodeInit {
   membersRefreshMs: number
   httpHost: string
 }
-
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 
 export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
   const name = checkString('name', init.name, NAME_PATTERN)

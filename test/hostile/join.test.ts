@@ -1,0 +1,67 @@
+// Issue 14 item 12 against a live master on real sockets (127.61.4.x, ports from the OS): a caller
+// joining under a live member's name from another address is refused with 409 and the master
+// still points the name at the real node; names outside the node-name pattern and hosts outside
+// the cluster's ranges are refused with 400 naming the field; a name whose holder no longer
+// answers may move (a node restarted elsewhere).
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Node } from '../../src/node/node.js'
+import { postJson } from '../helpers.js'
+
+describe('POST /cluster/join from a stranger', () => {
+  const master = new Node({ name: 'master', host: '127.61.4.1', httpPort: 0, framePort: 0 })
+  let n1: Node
+
+  before(async () => {
+    await master.start()
+    n1 = new Node({ name: 'node1', host: '127.61.4.2', httpPort: 0, framePort: 0, masterUrl: master.httpUrl })
+    await n1.start()
+  })
+  after(async () => {
+    await n1.stop()
+    await master.stop()
+  })
+
+  const join = (body: Record<string, unknown>) =>
+    postJson<{ error?: string; field?: string }>(`${master.httpUrl}/cluster/join`, {
+      id: 'attacker-id',
+      role: 'node',
+      host: '127.61.4.9',
+      httpPort: 5000,
+      framePort: 7000,
+      ...body,
+    })
+
+  test('joining as a live node1 from another address is refused; node1 still points at the real node', async () => {
+    const r = await join({ name: 'node1' })
+    assert.equal(r.status, 409)
+    assert.equal(r.body.error, 'name_taken')
+    const held = master.member('node1')!
+    assert.equal(held.host, '127.61.4.2')
+    assert.equal(held.id, n1.self().id)
+    assert.equal(held.framePort, n1.self().framePort)
+    // The real node still reaches node1's name through the master's list.
+    assert.ok((await master.pinger.ping('node1', 5000, 'udp')).rttMs >= 0)
+  })
+
+  test('names outside the pattern and hosts outside the ranges are refused, naming the field', async () => {
+    for (const name of ['__proto__', '../etc', 'a b', '-dash'].map((n) => n)) {
+      const r = await join({ name })
+      assert.equal(r.status, 400, name)
+      assert.equal(r.body.field, 'name', name)
+      assert.equal(master.member(name), undefined)
+    }
+    const r = await join({ name: 'node7', host: '10.9.9.9' })
+    assert.equal(r.status, 400)
+    assert.equal(r.body.field, 'host')
+    assert.equal(master.member('node7'), undefined)
+  })
+
+  test('a name whose holder no longer answers may move (a node restarted at another address)', async () => {
+    const gone = await join({ name: 'node5', host: '127.61.4.5', httpPort: 1, framePort: 1, id: 'old' })
+    assert.equal(gone.status, 200)
+    const moved = await join({ name: 'node5', host: '127.61.4.6', id: 'new' })
+    assert.equal(moved.status, 200)
+    assert.equal(master.member('node5')?.host, '127.61.4.6')
+  })
+})
