@@ -26,6 +26,26 @@ interface CommonOptions {
 
 const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a])
 
+/** What each column of the analyzer's tables counts (issue 16 item 4). */
+const COLUMNS_HELP = `
+Columns:
+  SENT         messages put on the wire: payload, retransmissions, acks and
+               control frames
+  RECEIVED     messages that reached a node's socket, duplicates included
+  DROPPED      messages discarded: by the link emulator (loss, partition) on
+               the way out, or by the receiver (a frame that does not decode
+               or authenticate, a duplicate the protocol suppresses, a stale
+               ack, an unknown type); /metrics has them per reason
+  BYTES        bytes of those messages on the wire
+  DELIVERY     receptions / intended receptions (each message id at each
+               node it was meant for)
+  DUPS         a message id received again by the same node
+  P50..MAX ms  one-way latency: first send to first receive of a message id
+  UNNECESSARY  (sent - deliveries) / sent: traffic beyond one message per
+               delivery
+  DELIVERED    (per node) messages handed to the application
+`
+
 function isCaptureFile(path: string): boolean {
   if (!existsSync(path)) return false
   if (/\.(pcap|pcapng|cap)$/i.test(path)) return true
@@ -402,7 +422,8 @@ export function registerAnalyzeCommands(program: Command): void {
       .option(
         '--pcap <file>',
         'also export the run as a pcap file, one Ethernet/IPv4/UDP or TCP packet per message',
-      ),
+      )
+      .addHelpText('after', COLUMNS_HELP),
   ).action((source: string | undefined, o: AnalyzeOptions) => analyze(source, o))
 
   program

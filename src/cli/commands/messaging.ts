@@ -917,10 +917,13 @@ export function registerMessagingCommands(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nFrames are counted per node once the broadcast has settled (up to 3 s after the last delivery):\n' +
-        '  payload  frames that carried the message (eager pushes, repair copies, the ip datagram)\n' +
+      '\nFrames are counted per node once the broadcast has settled (up to 3 s\n' +
+        'after the last delivery):\n' +
+        '  payload  frames that carried the message (eager pushes, repair copies,\n' +
+        '           the ip datagram)\n' +
         '  control  frames that only named it (ihave, graft, got receipts, prune)\n' +
-        'redundancy = max(0, payload / (nodes reached - 1) - 1): extra copies per node, as bench broadcast counts it.\n',
+        'redundancy = max(0, payload / (nodes reached - 1) - 1): extra copies per\n' +
+        'node, as bench broadcast counts it.\n',
     )
     .requiredOption('--from <node>', 'node that broadcasts')
     .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
@@ -1102,8 +1105,9 @@ export function registerMessagingCommands(program: Command): void {
       .description('join the group and print every datagram (JSON or binary) until --duration ends or Ctrl-C')
       .addHelpText(
         'after',
-        "\nWithout --interface, recv joins on loopback and on the default route's interface (receiving only),\n" +
-          'so a sender that does not set IP_MULTICAST_IF is heard; it prints the interfaces it joined on.\n',
+        "\nWithout --interface, recv joins on loopback and on the default route's\n" +
+          'interface (receiving only), so a sender that does not set IP_MULTICAST_IF\n' +
+          'is heard; it prints the interfaces it joined on.\n',
       ),
   )
     .option('--duration <s>', 'seconds to listen (0: until interrupted)', numberOption('--duration', 0), 0)
