@@ -310,7 +310,8 @@ class PortRelay {
   async start(): Promise<void> {
     const host = this.hub.init.relayHost
     if (this.proto === 'tcp') {
-      const server = createServer((sock) => this.accept(sock))
+      // Half-open kept: a peer's FIN is forwarded when the bytes ahead of it are, not answered at once.
+      const server = createServer({ allowHalfOpen: true }, (sock) => this.accept(sock))
       server.on('error', () => {})
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
@@ -474,6 +475,7 @@ class PortRelay {
       return
     }
     const up = connect({
+      allowHalfOpen: true,
       host: this.targetIp,
       port: this.dport,
       localAddress: this.hub.aliasOf(a) ?? this.hub.init.relayHost,

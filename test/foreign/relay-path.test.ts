@@ -192,3 +192,66 @@ test('gbn and dv datagrams of seed-004-style programs are decoded in the run, an
   }
   assert.ok(text.includes('"gbn"') && text.includes('"dv"'), 'no gbn/dv traffic in the live stream')
 })
+
+test('--corrupt flips bits in what a UDP program receives: its CRC fails, the run counts it, GBN recovers', async () => {
+  const c = cluster! // the gbn/dv cluster of the test before: node2 sends course packets with a CRC-32
+  const n2 = c.instances.find((i) => i.name === 'node2')!.host
+  c.heal()
+  c.setLink('node2', 'bootstrap', { corrupt: 0.5 })
+  const delivered = () =>
+    c.logs('bootstrap').filter((l) => l === `received hello distlab from ${n2}:6000`).length
+  const before = delivered()
+  await waitFor(
+    'the receiver to reject garbled datagrams',
+    () => c.logs('bootstrap').filter((l) => l === `garbled datagram from ${n2}:6000`).length >= 3,
+    30_000,
+  )
+  await waitFor(
+    'corrupted datagrams in the run',
+    () =>
+      events(c.runFile!).filter(
+        (e) => e.kind === 'recv' && e.src === 'node2' && (e.type ?? '').endsWith('(corrupted)'),
+      ).length >= 3,
+    20_000,
+    250,
+  )
+  await waitFor('GBN delivering through corruption', () => delivered() >= before + 2, 60_000).catch(
+    (err: Error) => {
+      throw new Error(
+        `${err.message}; node2: ${c.logs('node2').slice(-3).join(' | ')}; bootstrap: ${c.logs('bootstrap').slice(-3).join(' | ')}`,
+      )
+    },
+  )
+  c.heal()
+})
+
+test('--rate 1mbit limits a TCP transfer between two foreign instances to about 1 Mbit/s', async () => {
+  const c = await start({
+    bootstrap: `python3 ${programs}/tcp_blast.py {port} recv`,
+    node: `python3 ${programs}/tcp_blast.py {port} send 192`,
+    nodes: 1,
+  })
+  const transfers = () =>
+    c
+      .logs('bootstrap')
+      .flatMap((l) => /^got (\d+) bytes in (\d+) ms$/.exec(l) ?? [])
+      .reduce<Array<{ bytes: number; ms: number }>>((out, _, i, m) => {
+        if (i % 3 === 0) out.push({ bytes: Number(m[i + 1]), ms: Number(m[i + 2]) })
+        return out
+      }, [])
+  const mbits = (t: { bytes: number; ms: number }) => (t.bytes * 8) / (Math.max(t.ms, 1) * 1000)
+  await waitFor('unshaped transfers', () => transfers().length >= 2, 30_000)
+  const free = transfers().at(-1)!
+  assert.equal(free.bytes, 192 * 1024)
+  c.setLink('node1', 'bootstrap', { rateBps: 1_000_000 })
+  // The transfer under way when the rule came is mixed; the ones after are shaped from their start.
+  const from = transfers().length + 1
+  await waitFor('two shaped transfers', () => transfers().length >= from + 2, 60_000)
+  const shaped = transfers().slice(from)
+  for (const t of shaped) {
+    assert.equal(t.bytes, 192 * 1024)
+    const rate = mbits(t)
+    assert.ok(rate > 0.6 && rate < 1.1, `a shaped transfer ran at ${rate.toFixed(2)} Mbit/s (${t.ms} ms)`)
+  }
+  assert.ok(mbits(free) > 3, `unshaped ran at ${mbits(free).toFixed(2)} Mbit/s: no contrast`)
+})

@@ -71,7 +71,7 @@ def receiver():
         data, addr = sock.recvfrom(4096)
         try:
             kind, seq, ch, end = decode(data)
-        except (ValueError, KeyError, AttributeError):
+        except (ValueError, KeyError, AttributeError, struct.error):
             print("garbled datagram from %s:%d" % addr, flush=True)
             continue
         if kind != "data":
@@ -103,7 +103,7 @@ def sender():
             data, _ = sock.recvfrom(4096)
             try:
                 kind, seq, _, _ = decode(data)
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, AttributeError, struct.error):
                 continue
             if kind == "ack":
                 with lock:
@@ -111,7 +111,7 @@ def sender():
 
     threading.Thread(target=acks, daemon=True).start()
     message, start = "hello distlab", 0
-    for round_ in range(200):
+    for round_ in range(3000):  # at most ~15 minutes
         end = start + len(message)
         nxt, deadline = start, 0.0
         while True:
