@@ -12,6 +12,8 @@ import { DistlabError, InvalidArgumentError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
 import type { TelemetryEvent, TelemetryKind } from './telemetry.js'
 import type { Collector } from './collector.js'
+import { markInterruptedRuns, writerGone } from './run-interrupt.js'
+import { hostname } from 'node:os'
 import {
   DEFAULT_RUNS_DIR,
   RUN_FILE_SUFFIX,
@@ -146,6 +148,9 @@ export class RunStore implements Startable {
   private collector?: Collector
   private members?: () => MemberInfo[]
   private readonly startedAt = Date.now()
+  private received = 0
+  /** Ids of earlier runs found open with their writer gone, marked interrupted by start(). */
+  interruptedRuns: string[] = []
 
   constructor(init: RunStoreInit = {}) {
     this.cfg = resolveRunStoreOptions(init)
@@ -162,6 +167,8 @@ export class RunStore implements Startable {
   async start(): Promise<void> {
     if (this.db) return
     mkdirSync(this.cfg.dir, { recursive: true })
+    // Runs left open by a master that was killed are marked now, with what they are known to lack.
+    this.interruptedRuns = markInterruptedRuns(this.cfg.dir, this.file)
     const db = new Database(this.file)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
@@ -204,6 +211,8 @@ export class RunStore implements Startable {
     this.setMeta('id', this.id)
     this.setMeta('startedAt', this.startedAt)
     this.setMeta('lostEvents', 0)
+    this.setMeta('writer', { pid: process.pid, host: hostname() })
+    this.setMeta('aliveAt', Date.now())
     if (this.collector) this.unsubscribe = this.collector.subscribe((events) => this.add(events))
     this.timer = setInterval(() => this.flush(), this.cfg.flushIntervalMs)
     this.timer.unref()
@@ -213,6 +222,7 @@ export class RunStore implements Startable {
 
   /** Queues events for the next write; never throws, never blocks on the disk. */
   add(events: readonly TelemetryEvent[]): void {
+    this.received += events.length
     const room = this.cfg.maxPendingEvents - this.pending.length
     if (room <= 0) {
       this.dropped += events.length
@@ -266,6 +276,10 @@ export class RunStore implements Startable {
       }
       this.setMeta('lostEvents', this.collectorLost + this.dropped)
       this.setMeta('storeDropped', this.dropped)
+      // The heartbeat: who reads the file later can tell a live writer from a killed one, and
+      // how many events it had been handed (received − dropped − written = lost in a crash).
+      this.setMeta('received', this.received)
+      this.setMeta('aliveAt', Date.now())
       const members = this.members?.()
       if (members && members.length > 0) {
         // Keep members that left during the run: their events still need an address.
@@ -323,8 +337,15 @@ export interface RunSummary {
   file: string
   startedAt: number
   endedAt?: number
-  /** True while the run has no end time (its master is still running, or died). */
+  /** True while the run is being recorded (no end time, and its master not known to be gone). */
   open: boolean
+  /**
+   * `recording`, `ended` (closed by its master), or `interrupted` (its master died without
+   * closing it: marked when a store was next opened, or seen gone now).
+   */
+  status: 'recording' | 'ended' | 'interrupted'
+  /** Interrupted runs: events known lost in the interruption (handed to the store, never written). */
+  lostAtInterrupt?: number
   events: number
   lostEvents: number
   nodes: string[]
@@ -414,12 +435,17 @@ export class RunReader {
 
   summary(): RunSummary {
     const m = this.meta()
+    const gone =
+      m.endedAt === undefined && (m.interruptedAt !== undefined || writerGone(new Map(Object.entries(m))))
+    const status = m.endedAt !== undefined ? 'ended' : gone ? 'interrupted' : 'recording'
     return {
       id: m.id,
       file: this.file,
       startedAt: m.startedAt,
       endedAt: m.endedAt,
-      open: m.endedAt === undefined,
+      open: status === 'recording',
+      status,
+      ...(typeof m.lostAtInterrupt === 'number' ? { lostAtInterrupt: m.lostAtInterrupt } : {}),
       events: this.count(),
       lostEvents: m.lostEvents,
       nodes: this.distinct('node'),

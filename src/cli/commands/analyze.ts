@@ -306,7 +306,11 @@ function runs(o: CommonOptions): void {
       list.map((r) => [
         r.id,
         new Date(r.startedAt).toLocaleString(),
-        r.open ? color.green('recording') : formatDuration((r.endedAt ?? r.startedAt) - r.startedAt),
+        r.status === 'recording'
+          ? color.green('recording')
+          : r.status === 'interrupted'
+            ? color.red(`interrupted${r.lostAtInterrupt ? ` (${r.lostAtInterrupt} lost)` : ''}`)
+            : formatDuration((r.endedAt ?? r.startedAt) - r.startedAt),
         r.events,
         r.lostEvents,
         r.nodes.length,
@@ -407,7 +411,7 @@ export function registerAnalyzeCommands(program: Command): void {
       .description('list recorded runs (one SQLite file of telemetry per cluster start, in ./runs)')
       .option(
         '--json',
-        'print {dir, runs: [{id, file, startedAt, endedAt, open, events, lostEvents, nodes, protocols, sizeBytes}]}',
+        'print {dir, runs: [{id, file, startedAt, endedAt, open, status, lostAtInterrupt?, events, lostEvents, nodes, protocols, sizeBytes}]}',
       ),
   ).action((o: CommonOptions) => runs(o))
 

@@ -17,27 +17,16 @@
 // as processes would add process management and nothing the survivability needs; the whole
 // process dying is covered by the journal.
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readSync,
-  statSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-  mkdirSync,
-} from 'node:fs'
-import { dirname } from 'node:path'
+import { rmSync, unlinkSync } from 'node:fs'
 import type { Logger } from '../../core/logger.js'
 import { named, silentLogger } from '../../core/logger.js'
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
 import { DistlabError, InvalidArgumentError, TimeoutError, wrapSocketError } from '../../core/errors.js'
 import { LineClient, type ServedLine } from './line-client.js'
 import { JsonLineChannel, LINES_PER_BATCH, type ChannelMessage } from './channel.js'
+import { DownloadJournal, readJournal } from './journal.js'
+
+export { readJournal, repairJournalTail } from './journal.js'
 import {
   DEFAULT_CLIENT_BASE_ADDRESS,
   DEFAULT_LINE_COUNT,
@@ -230,44 +219,6 @@ export function parseSubmitReply(reply: string): SubmitReply | undefined {
   return undefined
 }
 
-/**
- * Cuts a torn last line (a crash in the middle of a write) off a journal, so that the next
- * master's first append starts a line of its own instead of being glued onto the fragment.
- */
-export function repairJournalTail(path: string): void {
-  if (!existsSync(path)) return
-  const size = statSync(path).size
-  if (size === 0) return
-  const fd = openSync(path, 'r+')
-  try {
-    const last = Buffer.alloc(1)
-    readSync(fd, last, 0, 1, size - 1)
-    if (last[0] === 0x0a) return
-    const text = readFileSync(path)
-    ftruncateSync(fd, text.lastIndexOf(0x0a) + 1)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Reads a journal: one JSON `[n, text]` per line; a torn last line (a crash mid-write) is skipped. */
-export function readJournal(path: string, total: number): Map<number, string> {
-  const merged = new Map<number, string>()
-  if (!existsSync(path)) return merged
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line) continue
-    try {
-      const v = JSON.parse(line) as unknown
-      if (Array.isArray(v) && Number.isInteger(v[0]) && typeof v[1] === 'string' && v[0] >= 0 && v[0] < total)
-        merged.set(v[0] as number, v[1])
-    } catch {
-      // torn write
-    }
-  }
-  return merged
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /**
@@ -344,7 +295,7 @@ class CoopClient {
   private fetching = false
   // Master state.
   private merged: Map<number, string> | undefined
-  private journalFd: number | undefined
+  private journal: DownloadJournal | undefined
   private completing = false
   private submitReply: string | undefined
   private requestsBefore = 0
@@ -505,8 +456,10 @@ class CoopClient {
   }
 
   private deliver(n: number, text: string): void {
-    if (this.role === 'master') this.merge(n, text)
-    else this.toMaster?.send({ t: 'line', n, text })
+    if (this.role === 'master') {
+      this.merge(n, text)
+      this.endBatch()
+    } else this.toMaster?.send({ t: 'line', n, text })
     // With no master right now the line stays in `own` and goes to the next one.
   }
 
@@ -653,6 +606,8 @@ class CoopClient {
       for (const pair of m.lines)
         if (Array.isArray(pair) && Number.isInteger(pair[0]) && typeof pair[1] === 'string')
           this.merge(pair[0], pair[1])
+    // One write and one fsync per inbound batch.
+    this.endBatch()
   }
 
   private becomeMaster(): void {
@@ -660,17 +615,14 @@ class CoopClient {
     const o = this.dl.options
     const merged = o.journalPath ? readJournal(o.journalPath, o.lines) : new Map<number, string>()
     const fromJournal = merged.size
-    if (o.journalPath) {
-      mkdirSync(dirname(o.journalPath), { recursive: true })
-      repairJournalTail(o.journalPath)
-      this.journalFd = openSync(o.journalPath, 'a')
-    }
+    if (o.journalPath) this.journal = new DownloadJournal(o.journalPath)
     this.merged = merged
     this.role = 'master'
     this.dl.masterChanged(this.rank, fromJournal)
     this.dl.log.info({ rank: this.rank, fromJournal, own: this.own.size }, 'acting as master')
     this.dl.progress(merged.size)
     for (const [n, text] of this.own) this.merge(n, text)
+    this.endBatch()
     if (merged.size >= o.lines) void this.complete()
   }
 
@@ -681,9 +633,9 @@ class CoopClient {
     this.dl.mergeLines++
     if (n >= 0 && n < this.dl.options.lines && !merged.has(n)) {
       merged.set(n, text)
-      if (this.journalFd !== undefined) writeSync(this.journalFd, JSON.stringify([n, text]) + '\n')
+      // Queued here, written and fsynced once per batch by the caller (flushJournal).
+      this.journal?.add(n, text)
       this.dl.mergeMs += performance.now() - t0
-      this.dl.progress(merged.size)
       if (merged.size === this.dl.options.lines) void this.complete()
     } else {
       if (n < 0 || n >= this.dl.options.lines) this.dl.outOfRange++
@@ -700,7 +652,7 @@ class CoopClient {
     for (const m of this.members) m.send({ t: 'complete', lines: merged.size })
     this.dl.log.info({ rank: this.rank, lines: merged.size }, 'complete')
     // What is journaled is on the disk before the server is told anything.
-    if (this.journalFd !== undefined) fsyncSync(this.journalFd)
+    this.flushJournal()
     const lines = [...merged.entries()].sort((a, b) => a[0] - b[0]).map(([n, text]) => ({ n, text }))
     let reply: string | undefined
     if (this.dl.options.submit) {
@@ -741,9 +693,25 @@ class CoopClient {
   }
 
   private closeJournal(): void {
-    if (this.journalFd !== undefined) {
-      closeSync(this.journalFd)
-      this.journalFd = undefined
+    this.journal?.close()
+    this.journal = undefined
+  }
+
+  /** The end of a merge batch: its lines are journaled (written, fsynced), then reported as progress. */
+  private endBatch(): void {
+    this.flushJournal()
+    if (this.merged && this.alive) this.dl.progress(this.merged.size)
+  }
+
+  /** Writes and fsyncs the lines merged since the last batch; a full disk fails the download. */
+  private flushJournal(): void {
+    try {
+      this.journal?.flush()
+    } catch (err) {
+      this.dl.log.error({ err: (err as Error).message }, 'journal write failed')
+      this.journal?.abandon()
+      this.journal = undefined
+      this.dl.fail(new DownloadError(`cannot write the journal: ${(err as Error).message}`))
     }
   }
 
