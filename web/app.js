@@ -444,15 +444,18 @@ function renderSequence() {
   const wrap = svg.parentElement
   const names = S.nodes.map((n) => n.name)
   const visible = S.seq.filter((m) => !S.hidden.has(m.proto)).slice(-SEQ_MAX)
-  const w = Math.max(wrap.clientWidth - 4, names.length * 90)
-  const colW = w / Math.max(1, names.length)
+  // A gutter on the left for the row labels, so that no Lamport number sits on a label, and rows
+  // tall enough that a receive's number and the next send's number do not touch.
+  const gutter = 118
+  const w = Math.max(wrap.clientWidth - 4, gutter + names.length * 90)
+  const colW = (w - gutter) / Math.max(1, names.length)
   const headH = 34
-  const rowH = 22
+  const rowH = 30
   const h = headH + Math.max(visible.length, 6) * rowH + 30
   svg.setAttribute('width', w)
   svg.setAttribute('height', h)
   svg.replaceChildren()
-  const x = new Map(names.map((n, i) => [n, colW * i + colW / 2]))
+  const x = new Map(names.map((n, i) => [n, gutter + colW * i + colW / 2]))
   for (const n of names) {
     const cx = x.get(n)
     svg.append(svgEl('line', { class: 'lifeline', x1: cx, y1: headH, x2: cx, y2: h - 6 }))
@@ -477,7 +480,7 @@ function renderSequence() {
       if (x2 === undefined && x1 === undefined) continue
       const sx = x1 ?? x2 - 30
       const ex = x2 ?? sx + 30
-      const y2 = y1 + rowH * 0.75
+      const y2 = y1 + rowH * 0.5
       let recvL
       if (!r.missing && x2 !== undefined) {
         recvL = Math.max(L.get(r.node) ?? 0, sendL ?? 0) + 1
@@ -511,13 +514,13 @@ function renderSequence() {
         g.append(svgEl('path', { d: `M${ex},${y2} L${hx},${hy} L${kx},${ky} Z`, fill: color }))
       }
       if (recvL !== undefined) {
-        const t = svgEl('text', { x: ex + (ex >= sx ? 6 : -16), y: y2 + 3 })
+        const t = svgEl('text', { x: ex + (ex >= sx ? 6 : -16), y: y2 - 3 })
         t.textContent = String(recvL)
         g.append(t)
       }
     }
     if (sendL !== undefined && x1 !== undefined) {
-      const t = svgEl('text', { x: x1 + (targets[0] && x.get(targets[0].node) < x1 ? 6 : -16), y: y1 - 2 })
+      const t = svgEl('text', { x: x1 + (targets[0] && x.get(targets[0].node) < x1 ? 6 : -16), y: y1 - 3 })
       t.textContent = String(sendL)
       g.append(t)
       g.append(svgEl('circle', { cx: x1, cy: y1, r: 3, fill: color }))

@@ -142,6 +142,28 @@ describe('dashboard in chromium', () => {
     assert.deepEqual(JSON.parse(await overflow.jsonValue()), [])
   })
 
+  test('Lamport numbers and row labels on the sequence diagram do not overlap', async () => {
+    await page.setViewportSize({ width: 1400, height: 900 })
+    await page.waitForSelector('#seq g.msg text')
+    const overlaps = await page.$$eval('#seq g.msg text', (els) => {
+      type Box = { x: number; y: number; width: number; height: number }
+      const boxes = els.map((e) => ({
+        text: e.textContent,
+        b: (e as unknown as { getBBox(): Box }).getBBox(),
+      }))
+      const out: string[] = []
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i]!.b
+          const c = boxes[j]!.b
+          if (a.x < c.x + c.width && c.x < a.x + a.width && a.y < c.y + c.height && c.y < a.y + a.height)
+            out.push(`${boxes[i]!.text} / ${boxes[j]!.text}`)
+        }
+      return out
+    })
+    assert.deepEqual(overlaps, [])
+  })
+
   test('screenshots at 1400x900 and 1920x1080 are saved in test-artifacts/', async () => {
     mkdirSync(artifacts, { recursive: true })
     for (const [width, height] of [
