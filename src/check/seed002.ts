@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startForeignCluster } from '../foreign/index.js'
+import { startForeignCluster, type ForeignCluster } from '../foreign/index.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { httpCall, waitListening } from './http.js'
-import { ProcessLauncher, type Instance } from './instances.js'
+import { ProcessLauncher } from './instances.js'
+import { ClusterProgram, LateContainer, type ProgramHandle } from './docker-members.js'
 import { poll } from './process.js'
 import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
 
@@ -32,11 +33,38 @@ export interface Seed002Options {
   startTimeoutMs?: number
   /** How long discovery (registration, peer lists) gets to settle. @default 30 s */
   discoveryTimeoutMs?: number
+  /** 'docker': the images below as containers on `network` (distlab run's docker mode). @default 'process' */
+  mode?: 'process' | 'docker'
+  /** Docker mode: the node's image (the node command, if given, overrides its own). */
+  nodeImage?: string
+  /** Docker mode: the bootstrap's image. */
+  bootstrapImage?: string
+  /** Docker mode: the network. @default 'Proj1-distributed-network' */
+  network?: string
+}
+
+/** A running program of the check: a local process or a container. */
+export interface Instance {
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  /** http://host:port */
+  readonly url: string
+  readonly process: ProgramHandle
 }
 
 export interface Seed002Context {
-  o: Required<Omit<Seed002Options, 'env' | 'bootstrapEnv' | 'cwd'>> & Seed002Options
-  launcher: ProcessLauncher
+  o: Required<
+    Omit<Seed002Options, 'env' | 'bootstrapEnv' | 'cwd' | 'mode' | 'nodeImage' | 'bootstrapImage' | 'network'>
+  > &
+    Seed002Options
+  /** Process mode. */
+  launcher?: ProcessLauncher
+  /** Docker mode: the containers, through distlab run's docker mode (relays on, for the lossy item). */
+  cluster?: ForeignCluster
+  /** Docker mode: the node started after the bootstrap was killed. */
+  late?: LateContainer
+  stateDir?: string
   bootstrap: Instance
   nodes: Instance[]
   /** A token that makes this run's messages unique in the logs. */
@@ -216,7 +244,8 @@ async function checkWithoutBootstrap(ctx: Seed002Context): Promise<ItemOutcome> 
   const evidence = [`stopped the bootstrap (${ctx.bootstrap.url})`]
   const index = ctx.nodes.length + 1
   const via = ctx.nodes[0]!
-  const late = ctx.launcher.start({
+  if (ctx.cluster) return withoutBootstrapDocker(ctx, evidence, index)
+  const late = ctx.launcher!.start({
     name: `node${index}`,
     index,
     command: ctx.o.node,
@@ -232,12 +261,85 @@ async function checkWithoutBootstrap(ctx: Seed002Context): Promise<ItemOutcome> 
   return { passed: r.passed, evidence: [...evidence, ...r.evidence] }
 }
 
+/** Docker mode: one more node container, told the first node's URL as its bootstrap. */
+async function withoutBootstrapDocker(
+  ctx: Seed002Context,
+  evidence: string[],
+  index: number,
+): Promise<ItemOutcome> {
+  const c = ctx.cluster!
+  const name = `node${index}`
+  const via = `http://node1:${ctx.o.port}`
+  ctx.late = await LateContainer.start({
+    name,
+    index,
+    image: c.spec.nodeImage!,
+    command: c.spec.node,
+    network: c.spec.network,
+    port: ctx.o.port,
+    values: {
+      bootstrap: via,
+      master: '',
+      peers: ctx.nodes.map((n) => `http://${n.name}:${ctx.o.port}`).join(','),
+    },
+    env: c.spec.env,
+  })
+  const late: Instance = {
+    name,
+    host: ctx.late.ip,
+    port: ctx.o.port,
+    url: `http://${ctx.late.ip}:${ctx.o.port}`,
+    process: {
+      name,
+      running: true,
+      waitForLine: () => Promise.resolve(''),
+      tail: () => [],
+      stop: () => ctx.late!.remove(),
+    },
+  }
+  evidence.push(`started container ${name} at ${late.url} with {bootstrap} = ${via} (a peer)`)
+  if (!(await waitListening(`${late.url}/`, ctx.o.startTimeoutMs)))
+    return fail(...evidence, `${name} did not answer HTTP`, ...(await ctx.late.tail(6)))
+  const r = await everyoneKnows(ctx, ctx.nodes, [...ctx.nodes, late])
+  return { passed: r.passed, evidence: [...evidence, ...r.evidence] }
+}
+
+/** Docker mode: the same cluster's links (relays on the docker network) get 10% loss and 50 ms delay. */
+async function checkLossyDocker(ctx: Seed002Context): Promise<ItemOutcome> {
+  const c = ctx.cluster!
+  const evidence = [
+    `every link between the containers 10% loss and 50 ms delay (distlab's relays; run ${c.runId ?? '?'})`,
+  ]
+  c.setLink('*', '*', { loss: 0.1, delayMs: 50 })
+  try {
+    // a node that starts over under the faults must register and learn its peers again through them
+    const again = ctx.nodes.at(-1)!
+    await c.restart(again.name)
+    evidence.push(`restarted ${again.name} under the faults`)
+    const lossyCtx = { ...ctx, o: { ...ctx.o } }
+    const registered = await checkRegistered(lossyCtx)
+    evidence.push(...registered.evidence)
+    if (!registered.passed) return fail(...evidence)
+    const known = await everyoneKnows(lossyCtx, ctx.nodes, ctx.nodes)
+    evidence.push(...known.evidence)
+    if (!known.passed) return fail(...evidence)
+    const r = await sendAndSeeLogged(ctx, 'Node1', ctx.nodes[1]!, `lossy ${ctx.token}`)
+    evidence.push(...r.evidence)
+    return { passed: r.ok, evidence }
+  } catch (err) {
+    return fail(...evidence, `could not put faults on the links: ${(err as Error).message}`)
+  } finally {
+    c.setLink('*', '*', { loss: 0, delayMs: 0 })
+  }
+}
+
 /**
  * A second, small cluster started through `distlab run` (one network namespace per program, every
  * program-to-program path through distlab's relay): 10% loss and 50 ms delay on every link, then
  * registration, discovery and a message must still work.
  */
 async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
+  if (ctx.cluster) return checkLossyDocker(ctx)
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
   const evidence: string[] = []
   let cluster: Awaited<ReturnType<typeof startForeignCluster>> | undefined
@@ -376,12 +478,66 @@ export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
   },
 ]
 
+/** Docker mode: the bootstrap and node images on the network, through distlab run's docker mode. */
+async function setupDocker(options: Seed002Options): Promise<Seed002Context> {
+  if (!options.nodeImage) throw new InvalidArgumentError('docker mode needs --node-image', 'nodeImage')
+  if (!options.bootstrapImage)
+    throw new InvalidArgumentError('docker mode needs --bootstrap-image', 'bootstrapImage')
+  const o = {
+    nodes: 4,
+    block: 0,
+    port: SEED002_PORT,
+    startTimeoutMs: 20_000,
+    discoveryTimeoutMs: 30_000,
+    ...options,
+  }
+  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
+  let cluster: ForeignCluster | undefined
+  try {
+    cluster = await startForeignCluster({
+      mode: 'docker',
+      node: options.node?.trim() ? options.node : undefined,
+      bootstrap: options.bootstrap?.trim() ? options.bootstrap : undefined,
+      nodeImage: options.nodeImage,
+      bootstrapImage: options.bootstrapImage,
+      network: options.network,
+      nodes: o.nodes,
+      env: options.env,
+      bootstrapEnv: options.bootstrapEnv,
+      port: o.port,
+      stateDir,
+      faults: true,
+      block: o.block,
+      readyTimeoutMs: o.startTimeoutMs,
+    })
+    const c = cluster
+    const member = (name: string): Instance => {
+      const i = c.instances.find((x) => x.name === name)!
+      return { name, host: i.host, port: i.port, url: i.url, process: new ClusterProgram(c, name) }
+    }
+    const nodes = c.instances.filter((i) => i.role === 'node').map((i) => member(i.name))
+    return {
+      o,
+      cluster: c,
+      stateDir,
+      bootstrap: member('bootstrap'),
+      nodes,
+      token: randomBytes(4).toString('hex'),
+    }
+  } catch (err) {
+    await cluster?.stop().catch(() => undefined)
+    rmSync(stateDir, { recursive: true, force: true })
+    throw err
+  }
+}
+
 export const SEED002: SeedRubric<Seed002Options, Seed002Context> = {
   seed: 'seed002',
   title: 'A Try of Peer-to-Peer: Flask nodes, a bootstrap, discovery without it',
   items: SEED002_ITEMS,
   async setup(options) {
     if (!options.node?.trim()) throw new InvalidArgumentError('give the node command (--node)', 'node')
+    if (options.mode === 'docker') return setupDocker(options)
     if (!options.bootstrap?.trim())
       throw new InvalidArgumentError('give the bootstrap command (--bootstrap)', 'bootstrap')
     const o = {
@@ -433,6 +589,9 @@ export const SEED002: SeedRubric<Seed002Options, Seed002Context> = {
     }
   },
   async teardown(ctx) {
-    await ctx.launcher.stopAll()
+    await ctx.launcher?.stopAll()
+    await ctx.late?.remove()
+    await ctx.cluster?.stop()
+    if (ctx.stateDir) rmSync(ctx.stateDir, { recursive: true, force: true })
   },
 }

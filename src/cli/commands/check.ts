@@ -56,10 +56,11 @@ async function runCheck<O, C>(
   options: O,
   common: CommonOptions,
   defaultOnly?: string[],
+  modes: readonly string[] = ['process'],
 ): Promise<void> {
-  if (common.mode !== 'process')
+  if (!modes.includes(common.mode))
     throw new InvalidArgumentError(
-      `--mode ${common.mode} is not available for ${rubric.seed} yet; use --mode process`,
+      `--mode ${common.mode} is not available for ${rubric.seed}; use --mode ${modes.join(' or ')}`,
       '--mode',
     )
   const only =
@@ -87,7 +88,11 @@ async function runCheck<O, C>(
 function commonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'print {seed, items: [{id, title, required, passed, evidence}], passed, total, ok}')
-    .option('--mode <mode>', 'process (each program on its own loopback address)', 'process')
+    .option(
+      '--mode <mode>',
+      'process (each program on its own address); seed002 also docker (your images as containers on Proj1-distributed-network)',
+      'process',
+    )
     .option('--block <n>', 'second octet B of the 127.B.x.y addresses', intOption('--block', 0, 255), 0)
     .option('--only <ids>', 'run only these items (comma-separated ids)')
     .option('--cwd <dir>', 'directory the programs run in (default: the current one)')
@@ -212,10 +217,14 @@ export function registerCheckCommands(program: Command): void {
       .description(
         'seed 002 (peer-to-peer): your Flask node and bootstrap. Commands take placeholders {host}, {port}, {name}, {index}, {bootstrap}, {peers} and get DISTLAB_HOST, DISTLAB_PORT, DISTLAB_NAME, DISTLAB_BOOTSTRAP, DISTLAB_PEERS.\n\n' +
           'Example:\n  distlab check seed002 --bootstrap "python3 bootstrap.py --host {host} --port {port}" \\\n' +
-          '    --node "python3 node.py --host {host} --port {port} --bootstrap {bootstrap}" --nodes 20',
+          '    --node "python3 node.py --host {host} --port {port} --bootstrap {bootstrap}" --nodes 20\n\n' +
+          "Docker mode (containers bootstrap, node1..nodeN on Proj1-distributed-network, through distlab run; the lossy item uses distlab's relays between the containers):\n" +
+          '  distlab check seed002 --mode docker --bootstrap-image my-bootstrap --node-image my-node',
       )
-      .requiredOption('--node <command>', "your node's command line")
-      .requiredOption('--bootstrap <command>', "your bootstrap's command line")
+      .option('--node <command>', "your node's command line (docker mode: overrides the image's command)")
+      .option('--bootstrap <command>', "your bootstrap's command line (docker mode: overrides the image's)")
+      .option('--node-image <image>', "docker mode: your node's image")
+      .option('--bootstrap-image <image>', "docker mode: your bootstrap's image")
       .option(
         '--nodes <n>',
         'how many nodes (the handout asks for dozens: 20 or more)',
@@ -230,8 +239,10 @@ export function registerCheckCommands(program: Command): void {
   ).action(
     async (
       o: CommonOptions & {
-        node: string
-        bootstrap: string
+        node?: string
+        bootstrap?: string
+        nodeImage?: string
+        bootstrapImage?: string
         nodes: number
         env?: Record<string, string>
         bootstrapEnv?: Record<string, string>
@@ -240,9 +251,20 @@ export function registerCheckCommands(program: Command): void {
         discoveryTimeout: string
       },
     ) => {
+      if (o.mode === 'docker') {
+        if (!o.nodeImage) throw new InvalidArgumentError('--mode docker needs --node-image', '--node-image')
+        if (!o.bootstrapImage)
+          throw new InvalidArgumentError('--mode docker needs --bootstrap-image', '--bootstrap-image')
+      } else {
+        if (!o.node) throw new InvalidArgumentError('give --node "<command>"', '--node')
+        if (!o.bootstrap) throw new InvalidArgumentError('give --bootstrap "<command>"', '--bootstrap')
+      }
       const options: Seed002Options = {
-        node: o.node,
-        bootstrap: o.bootstrap,
+        mode: o.mode === 'docker' ? 'docker' : 'process',
+        nodeImage: o.nodeImage,
+        bootstrapImage: o.bootstrapImage,
+        node: o.node ?? '',
+        bootstrap: o.bootstrap ?? '',
         nodes: o.nodes,
         env: o.env,
         bootstrapEnv: o.bootstrapEnv,
@@ -252,7 +274,7 @@ export function registerCheckCommands(program: Command): void {
         startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
         discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
       }
-      await runCheck(SEED002, options, o)
+      await runCheck(SEED002, options, o, undefined, ['process', 'docker'])
     },
   )
 
