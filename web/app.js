@@ -4,6 +4,8 @@
 // this file draws the topology with animated flows, the counters, a sequence diagram and charts,
 // and sends the controls to /api/action.
 
+import { showFailure } from './anomalies.js'
+
 const $ = (sel) => document.querySelector(sel)
 const SVG_NS = 'http://www.w3.org/2000/svg'
 const svgEl = (tag, attrs = {}) => {
@@ -873,6 +875,7 @@ async function showRun(id) {
   const r = json.report
   $('#run-detail').hidden = false
   $('#run-title').textContent = `Run ${r.run}: ${fmtInt(r.events)} events, ${fmtInt(r.lostEvents)} lost`
+  void showFailure($('#run-failure'), id)
   const pct = (x) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`)
   $('#run-protocols tbody').replaceChildren(
     ...Object.entries(r.protocols).map(([name, p]) => {
