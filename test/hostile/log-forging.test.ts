@@ -72,9 +72,9 @@ test('POST /message with a forged log line in msg and sender: one escaped line, 
   // One line per request: 4 attacks + 1 genuine, however many line breaks the attacks carried.
   assert.equal(received.length, attacks.length + 1, received.join('\n'))
   for (const l of lines) {
-    // eslint-disable-next-line no-control-regex -- looking for control characters
     assert.doesNotMatch(
       l,
+      // eslint-disable-next-line no-control-regex -- looking for control characters
       /[\r\u0000-\u0008\u000b-\u001f\u007f\u2028\u2029]/,
       `raw control character in ${l}`,
     )

@@ -29,7 +29,13 @@ async function sendDatagrams(): Promise<void> {
     for (let i = 0; i < PACKETS; i++) {
       // Bodies of different sizes, so that the cuts below land in different places of a packet.
       const f = encodeFrame(
-        createEnvelope({ proto: 'unicast', type: 'data', src: 'a', dst: 'b', body: { i, pad: 'x'.repeat(i * 97) } }),
+        createEnvelope({
+          proto: 'unicast',
+          type: 'data',
+          src: 'a',
+          dst: 'b',
+          body: { i, pad: 'x'.repeat(i * 97) },
+        }),
       )
       await new Promise<void>((r, j) => tx.send(f, 7000, B, (err) => (err ? j(err) : r())))
     }
