@@ -2,6 +2,7 @@
 // seed's shapes; everything else is distlab's. A bad body gets a 4xx with
 // `{ error, message, field? }` and is counted in /metrics; it never reaches a handler.
 import { joinBodyProblem, joinConflict } from './join-check.js'
+import { needsToken } from './protected-gets.js'
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Node, Member } from './node.js'
@@ -149,11 +150,12 @@ export function buildHttpApi(node: Node): FastifyInstance {
     return reject(reply, req, 404, 'not_found', `no route ${req.method} ${path}`)
   })
 
-  // With a cluster key, every request that changes state needs the key's bearer token.
+  // With a cluster key, every request that changes state, and every GET that reveals what the
+  // cluster carries (PROTECTED_GETS), needs the key's bearer token.
   const ring = node.guard?.keyring
   if (ring)
     app.addHook('onRequest', async (req, reply) => {
-      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return
+      if (!needsToken(req.method, req.routeOptions.url)) return
       if (ring.acceptsBearer(req.headers.authorization)) return
       reply.header('www-authenticate', 'Bearer realm="distlab"')
       return reject(

@@ -501,6 +501,7 @@ export class Node implements Startable {
       body = list.version === this.membersVersion ? { version: list.version } : list
     } else {
       const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
+        headers: this.authHeaders(),
         redirect: 'manual',
         signal: AbortSignal.timeout(2000),
       })

@@ -104,6 +104,7 @@ class DeliveryTracker {
     private readonly cluster: LocalCluster,
     private readonly kinds: Set<string>,
     private readonly runKey: string,
+    private readonly headers: Record<string, string> = {},
   ) {}
 
   onLine(node: string, line: string): void {
@@ -150,7 +151,7 @@ class DeliveryTracker {
       }[kind]
       if (!path) continue
       const since = inc.since[kind] ?? 0
-      const r = (await getJson(`${base}${path}?since=${since}`)) as {
+      const r = (await getJson(`${base}${path}?since=${since}`, this.headers)) as {
         messages: Array<{ index: number; msg?: unknown; value?: unknown }>
       }
       for (const d of r.messages ?? []) {
@@ -177,8 +178,8 @@ function messageKey(v: unknown): string | undefined {
   return undefined
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<unknown> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })
   const body = await res.json()
   if (!res.ok) throw new ScenarioRunError(`${url} answered ${res.status}`)
   return body
@@ -276,11 +277,11 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     key: s.cluster.key,
     onLine: (name, line) => lines.onLine?.(name, line),
   })
-  const tracker = new DeliveryTracker(cluster, kinds, runKey)
-  lines.onLine = (name, line) => tracker.onLine(name, line)
   const headers: Record<string, string> = s.cluster.key
     ? { authorization: new Keyring(s.cluster.key).bearer() }
     : {}
+  const tracker = new DeliveryTracker(cluster, kinds, runKey, headers)
+  lines.onLine = (name, line) => tracker.onLine(name, line)
   const url = (name: string) => {
     const n = cluster.list().find((x) => x.name === name)
     if (!n) throw new ScenarioRunError(`no node named ${name}`)

@@ -24,7 +24,7 @@ import type { Member } from '../../node/node.js'
 import { readDashboardRecord } from '../../monitor/master-extras.js'
 import { isContainerRecord } from '../../cluster/docker.js'
 import { downContainers, upContainers } from './deploy.js'
-import { Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
+import { bearerHeaders, Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
 import { nodeIndex } from '../../core/ids.js'
 import { downForeign, isForeignRecord, statusForeign } from './run.js'
 
@@ -280,11 +280,17 @@ interface StatusRow {
   pid: number
 }
 
-export async function clusterStatus(rec: ClusterRecord): Promise<StatusRow[]> {
+export async function clusterStatus(
+  rec: ClusterRecord,
+  auth: Record<string, string> = {},
+): Promise<StatusRow[]> {
   let members: Member[] = []
   const master = rec.nodes[0]!
   try {
-    const res = await fetch(`${nodeUrl(master)}/cluster/members`, { signal: AbortSignal.timeout(1500) })
+    const res = await fetch(`${nodeUrl(master)}/cluster/members`, {
+      headers: auth,
+      signal: AbortSignal.timeout(1500),
+    })
     members = ((await res.json()) as { members: Member[] }).members ?? []
   } catch {
     // the master is down: every heartbeat is unknown
@@ -311,7 +317,7 @@ export async function clusterStatus(rec: ClusterRecord): Promise<StatusRow[]> {
 async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
   if (isForeignRecord(rec)) return statusForeign(stateDirOf(cmd), rec, o)
-  const rows = await clusterStatus(rec)
+  const rows = await clusterStatus(rec, bearerHeaders(stateDirOf(cmd)))
   const dead = rows.filter((r) => r.state === 'dead').length
   if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })
   else {

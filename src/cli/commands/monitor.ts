@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { nodeUrl, requireCluster } from '../../cluster/state.js'
 import type { TelemetryEvent } from '../../monitor/telemetry.js'
+import { bearerHeaders } from '../../core/auth.js'
 import { parseDuration } from '../../core/options.js'
 import { NodeApiError, stateDirOf } from '../context.js'
 import { color } from '../output.js'
@@ -31,7 +32,8 @@ interface MonitorOptions {
 }
 
 async function monitor(cmd: Command, o: MonitorOptions): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
   const url = `${nodeUrl(rec.nodes[0]!)}/telemetry/stream`
   const ctrl = new AbortController()
   if (o.duration) setTimeout(() => ctrl.abort(), parseDuration('--duration', o.duration)).unref()
@@ -40,7 +42,7 @@ async function monitor(cmd: Command, o: MonitorOptions): Promise<void> {
   let shown = 0
   let res: Response
   try {
-    res = await fetch(url, { signal: ctrl.signal })
+    res = await fetch(url, { headers: bearerHeaders(dir), signal: ctrl.signal })
   } catch (err) {
     throw new NodeApiError(`the master (${rec.nodes[0]!.host}) did not answer (${(err as Error).message})`, {
       cause: err,
