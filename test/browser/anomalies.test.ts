@@ -1,13 +1,14 @@
 // The past-run view's Failure panel in a real browser (Debian's chromium through playwright-core):
 // two invalid Maelstrom runs made by real node programs (a broadcast node that never gossips, a
 // lin-kv node answering reads from a stale replica), served by a real master's dashboard, opened
-// in the past-run view. The panel names the anomaly and draws the offending operations; screenshots
-// go to test-artifacts/.
+// in the past-run view. The panel names the anomaly and draws the offending operations, and shows a
+// rewritten run file's markup as text. Screenshots go to test-artifacts/.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import Database from 'better-sqlite3'
 import { Node } from '../../src/node/node.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
@@ -27,6 +28,7 @@ let page: Page
 let broadcast: MaelstromResults
 let linKv: MaelstromResults
 
+declare const window: unknown
 declare const document: { querySelector(sel: string): { textContent: string | null } | null }
 
 interface OpRef {
@@ -174,6 +176,33 @@ describe('the past-run view draws an invalid Maelstrom run', () => {
     const file = join(artifacts, 'dashboard-failure-lin-kv.png')
     await page.screenshot({ path: file, fullPage: true })
     assert.ok(statSync(file).size > 10_000)
+  })
+
+  test('hostile strings in a run file are shown as text, never as markup', async () => {
+    // A run file is whatever was left on disk: rewrite the lin-kv run's verdict with markup in
+    // every field the panel shows.
+    const file = linKv.run.file!
+    const db = new Database(file)
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'maelstrom'").get() as { value: string }
+    const meta = JSON.parse(row.value) as { anomalies: Record<string, unknown[]>; summary: string }
+    const evil = '<img src=x onerror="window.__pwned=1">'
+    meta.summary = `${evil} summary`
+    meta.anomalies[evil] = ['<script>window.__pwned=2</script>']
+    meta.anomalies['lost'] = [{ element: '<b>v</b>', 'missing-on': ['<i>n1</i>'], add: 'not an op' }]
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'maelstrom'").run(JSON.stringify(meta))
+    db.close()
+    await openRun(linKv.run.id!)
+    await page.waitForSelector('#run-failure .lost')
+    const text = (await page.textContent('#run-failure')) ?? ''
+    assert.ok(text.includes(evil), 'the anomaly name shown as text')
+    assert.ok(text.includes('<script>window.__pwned=2</script>'))
+    assert.ok(text.includes('final read lacked it on: <i>n1</i>'), text)
+    assert.ok(text.includes('value <b>v</b> lost'))
+    assert.equal(
+      (await page.$$('#run-failure img, #run-failure script, #run-failure b, #run-failure i')).length,
+      0,
+    )
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined)
   })
 
   test('a valid or non-Maelstrom run shows no Failure panel', async () => {
