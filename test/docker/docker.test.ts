@@ -81,10 +81,11 @@ async function http<T = unknown>(
 ): Promise<{ status: number; json: T }> {
   const res = await fetch(url, {
     method: body === undefined ? 'GET' : 'POST',
-    headers:
-      body === undefined
-        ? {}
-        : { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+    // The token on GETs too: with a key, the GETs that reveal messages or members need it.
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(auth ? { authorization: auth } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   })
