@@ -2,6 +2,7 @@
 // that a program has bound its port before its peer starts talking to it.
 import { createSocket, type Socket } from 'node:dgram'
 import { readFileSync } from 'node:fs'
+import { procSockets } from '../foreign/netns.js'
 import { poll } from './process.js'
 
 /** `count` distinct UDP ports the OS says are free on 127.0.0.1 (held together, then released). */
@@ -43,35 +44,12 @@ export async function waitUdpBound(port: number, timeoutMs: number): Promise<boo
   return (await poll(() => (udpBound(port) ? true : undefined), timeoutMs, 50)) ?? false
 }
 
-/** The IPv4 address of /proc/net's little-endian hex form (`0100007F` → 127.0.0.1). */
-function hexToIpv4(hex: string): string {
-  const n = parseInt(hex, 16)
-  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.')
-}
-
 /**
  * True when the network namespace of process `pid` has a TCP socket listening on, or a UDP socket
- * bound to, `port` at `host` or at every address (read from /proc/<pid>/net/{tcp,udp,tcp6,udp6}).
+ * bound to, `port` at `host` or at every address (IPv6 sockets, any or mapped, count as bound).
  */
 export function portBound(pid: number, host: string, port: number): boolean {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
-  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6']) {
-    let text: string
-    try {
-      text = readFileSync(`/proc/${pid}/net/${proto}`, 'utf8')
-    } catch {
-      continue
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/)
-      const [addr, p] = (f[1] ?? '').split(':')
-      if (p !== hexPort || !addr) continue
-      if (proto.startsWith('tcp') && f[3] !== '0A') continue
-      if (proto.startsWith('udp') && f[3] !== '07') continue
-      if (addr.length > 8) return true // IPv6 (any, or mapped): counted as bound
-      const ip = hexToIpv4(addr)
-      if (ip === '0.0.0.0' || ip === host) return true
-    }
-  }
+  for (const s of procSockets(pid, true))
+    if (s.port === port && (s.v6 || s.address === '0.0.0.0' || s.address === host)) return true
   return false
 }

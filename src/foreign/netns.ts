@@ -168,37 +168,66 @@ export interface ListeningPort {
 
 const EPHEMERAL_PORT_MIN = 32768
 
+/** One listening TCP socket or bound UDP socket of a namespace, as /proc/<pid>/net shows it. */
+export interface ProcSocket {
+  proto: 'tcp' | 'udp'
+  /** True for an IPv6 socket (tcp6/udp6). */
+  v6: boolean
+  /** The local address: dotted IPv4, or the raw hex of an IPv6 address. */
+  address: string
+  port: number
+}
+
+/** The IPv4 address of /proc/net's little-endian hex form (`0100007F` → 127.0.0.1). */
+function hexToIpv4(hex: string): string {
+  const n = parseInt(hex, 16)
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.')
+}
+
 /**
- * The ports a namespace listens on from outside (TCP LISTEN; UDP bound below the ephemeral range),
- * read from /proc/<pid>/net/{tcp,udp}, which show the namespace of that process. Loopback-only
- * sockets are left out: nobody else can reach them.
+ * Every TCP socket in LISTEN and every bound UDP socket of the network namespace of process `pid`,
+ * read from /proc/<pid>/net/{tcp,udp[,tcp6,udp6]} (which show that process's namespace). A file
+ * that cannot be read (the process is gone) gives nothing.
  */
-export function listeningPorts(pid: number, limit = 32): ListeningPort[] {
-  const out: ListeningPort[] = []
-  const seen = new Set<string>()
-  for (const proto of ['tcp', 'udp'] as const) {
+export function* procSockets(pid: number, withV6 = false): Generator<ProcSocket> {
+  const files = withV6 ? (['tcp', 'udp', 'tcp6', 'udp6'] as const) : (['tcp', 'udp'] as const)
+  for (const file of files) {
     let text: string
     try {
-      text = readFileSync(`/proc/${pid}/net/${proto}`, 'utf8')
+      text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8')
     } catch {
       continue
     }
+    const proto = file.startsWith('tcp') ? 'tcp' : 'udp'
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/)
       if (f.length < 4) continue
       const [addrHex, portHex] = (f[1] ?? '').split(':')
       if (!addrHex || !portHex) continue
-      if (proto === 'tcp' && f[3] !== '0A') continue
-      if (proto === 'udp' && f[3] !== '07') continue
-      if (addrHex.endsWith('7F')) continue // 127.x.x.x (little-endian hex)
+      if (f[3] !== (proto === 'tcp' ? '0A' : '07')) continue // LISTEN / bound (unconnected)
       const port = parseInt(portHex, 16)
-      if (!(port > 0) || (proto === 'udp' && port >= EPHEMERAL_PORT_MIN)) continue
-      const key = `${proto}/${port}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      out.push({ proto, port })
-      if (out.length >= limit) return out
+      if (!(port > 0)) continue
+      const v6 = addrHex.length > 8
+      yield { proto, v6, address: v6 ? addrHex : hexToIpv4(addrHex), port }
     }
+  }
+}
+
+/**
+ * The ports a namespace listens on from outside (TCP LISTEN; UDP bound below the ephemeral range).
+ * Loopback-only sockets are left out: nobody else can reach them.
+ */
+export function listeningPorts(pid: number, limit = 32): ListeningPort[] {
+  const out: ListeningPort[] = []
+  const seen = new Set<string>()
+  for (const s of procSockets(pid)) {
+    if (s.address.startsWith('127.')) continue
+    if (s.proto === 'udp' && s.port >= EPHEMERAL_PORT_MIN) continue
+    const key = `${s.proto}/${s.port}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push({ proto: s.proto, port: s.port })
+    if (out.length >= limit) return out
   }
   return out
 }
