@@ -478,11 +478,8 @@ export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
   },
 ]
 
-/** Docker mode: the bootstrap and node images on the network, through distlab run's docker mode. */
-async function setupDocker(options: Seed002Options): Promise<Seed002Context> {
-  if (!options.nodeImage) throw new InvalidArgumentError('docker mode needs --node-image', 'nodeImage')
-  if (!options.bootstrapImage)
-    throw new InvalidArgumentError('docker mode needs --bootstrap-image', 'bootstrapImage')
+/** The options with their defaults, checked (both modes). */
+function resolveSeed002Options(options: Seed002Options) {
   const o = {
     nodes: 4,
     block: 0,
@@ -491,6 +488,17 @@ async function setupDocker(options: Seed002Options): Promise<Seed002Context> {
     discoveryTimeoutMs: 30_000,
     ...options,
   }
+  if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 200)
+    throw new InvalidArgumentError('nodes must be 2..200', 'nodes')
+  return o
+}
+
+/** Docker mode: the bootstrap and node images on the network, through distlab run's docker mode. */
+async function setupDocker(options: Seed002Options): Promise<Seed002Context> {
+  if (!options.nodeImage) throw new InvalidArgumentError('docker mode needs --node-image', 'nodeImage')
+  if (!options.bootstrapImage)
+    throw new InvalidArgumentError('docker mode needs --bootstrap-image', 'bootstrapImage')
+  const o = resolveSeed002Options(options)
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
   let cluster: ForeignCluster | undefined
   try {
@@ -540,16 +548,7 @@ export const SEED002: SeedRubric<Seed002Options, Seed002Context> = {
     if (options.mode === 'docker') return setupDocker(options)
     if (!options.bootstrap?.trim())
       throw new InvalidArgumentError('give the bootstrap command (--bootstrap)', 'bootstrap')
-    const o = {
-      nodes: 4,
-      block: 0,
-      port: SEED002_PORT,
-      startTimeoutMs: 20_000,
-      discoveryTimeoutMs: 30_000,
-      ...options,
-    }
-    if (!Number.isInteger(o.nodes) || o.nodes < 2 || o.nodes > 200)
-      throw new InvalidArgumentError('nodes must be 2..200', 'nodes')
+    const o = resolveSeed002Options(options)
     const launcher = new ProcessLauncher({ block: o.block, cwd: o.cwd })
     try {
       const bootstrap = launcher.start({
