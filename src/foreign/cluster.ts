@@ -2,18 +2,16 @@
 // process (in a network namespace of its own where the machine allows) on distlab's address plan.
 // Whoever holds a ForeignCluster is the supervisor: it streams every instance's output into
 // <stateDir>/logs/<name>.log, writes the cluster record so that `status`, `logs`, `kill`,
-// `restart`, `down` and the link commands find it, serves those commands on a control API, and
-// when it stops leaves no process, namespace, rule or container behind.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+// `restart`, `down` and the link commands find it, serves those commands on a control API
+// (control.ts), and when it stops leaves no process, namespace, rule or container behind. The
+// instances' addresses, commands and environments come from plan.ts.
+import { spawn } from 'node:child_process'
+import { createWriteStream, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from 'node:net'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { ClusterError, ClusterRunningError, InvalidArgumentError } from '../core/errors.js'
-import { loopbackHost } from '../core/ids.js'
 import {
-  bearerMatches,
-  newControlToken,
   removeControlToken,
   isAlive,
   logDir,
@@ -23,28 +21,15 @@ import {
   type ClusterRecord,
   type ForeignRecordInfo,
 } from '../cluster/state.js'
-import {
-  expand,
-  instanceEnv,
-  resolveForeignSpec,
-  type ForeignRole,
-  type ForeignSpec,
-  type PlaceholderValues,
-  type ResolvedForeignSpec,
-} from './spec.js'
-import {
-  bridgeAddress,
-  createBridge,
-  createNamespace,
-  isolationAvailable,
-  removeIsolation,
-  slotAddress,
-} from './netns.js'
+import { resolveForeignSpec, type ForeignRole, type ForeignSpec, type ResolvedForeignSpec } from './spec.js'
+import { bridgeAddress, createBridge, createNamespace, isolationAvailable, removeIsolation } from './netns.js'
 import { ForeignLinks } from './links.js'
 import { addSourceAlias } from './source.js'
 import { RelayHub } from './relay.js'
 import { DockerInstances } from './docker.js'
 import { ForeignObserver } from './observer.js'
+import { startControl } from './control.js'
+import { planMembers, type Member } from './plan.js'
 import type { LinkRule, LinkRuleInit } from '../link/emulator.js'
 
 export interface ForeignInstance {
@@ -70,30 +55,6 @@ export interface ForeignInstance {
 }
 
 const MAX_KEPT_LINES = 5000
-
-interface Member {
-  name: string
-  role: ForeignRole
-  index: number
-  slot: number
-  /** What the instance's placeholders call it: an address, or the container's name. */
-  host: string
-  /** Where this machine reaches it. */
-  ip: string
-  command: string
-  env: Map<string, string>
-  image?: string
-  netns?: string
-  /** The host address relays speak as this instance from (source.ts). */
-  alias?: string
-  child?: ChildProcess
-  container?: string
-  pid?: number
-  paused: boolean
-  exited: boolean
-  log?: WriteStream
-  lines: string[]
-}
 
 export class ForeignCluster {
   readonly spec: ResolvedForeignSpec
@@ -150,80 +111,6 @@ export class ForeignCluster {
     }))
   }
 
-  private plan(): void {
-    const s = this.spec
-    const roles: Array<{ role: ForeignRole; name: string; index: number; command?: string; image?: string }> =
-      []
-    if (s.master !== undefined)
-      roles.push({
-        role: 'master',
-        name: 'master',
-        index: 0,
-        command: s.master,
-        image: s.masterImage ?? s.nodeImage,
-      })
-    if (s.bootstrap !== undefined)
-      roles.push({
-        role: 'bootstrap',
-        name: 'bootstrap',
-        index: 0,
-        command: s.bootstrap,
-        image: s.bootstrapImage ?? s.nodeImage,
-      })
-    for (let i = 1; i <= s.nodes; i++)
-      roles.push({ role: 'node', name: `node${i}`, index: i, command: s.node, image: s.nodeImage })
-    // Addresses: containers get theirs from Docker (filled in at start); namespaces a slot of the
-    // /24 (master .2, bootstrap .3, node i .3+i); plain processes distlab's 127.x plan (the
-    // bootstrap beside the master at 127.B.1.2).
-    this.members = roles.map((r) => {
-      const slot = r.role === 'master' ? 2 : r.role === 'bootstrap' ? 3 : 3 + r.index
-      const host =
-        s.mode === 'docker'
-          ? r.name
-          : this.isolated
-            ? slotAddress(s.block, slot)
-            : r.role === 'bootstrap'
-              ? `127.${s.block}.1.2`
-              : loopbackHost(r.index, s.block)
-      return {
-        name: r.name,
-        role: r.role,
-        index: r.index,
-        slot,
-        host,
-        ip: host,
-        command: r.command ?? '',
-        image: r.image,
-        env: new Map(),
-        paused: false,
-        exited: false,
-        lines: [],
-      }
-    })
-    const url = (m: Member) => `http://${m.host}:${s.port}`
-    const bootstrap = this.members.find((m) => m.role === 'bootstrap')
-    const master = this.members.find((m) => m.role === 'master')
-    for (const m of this.members) {
-      const v: PlaceholderValues = {
-        host: m.host,
-        port: s.port,
-        name: m.name,
-        index: m.index,
-        bootstrap: bootstrap ? url(bootstrap) : '',
-        master: master ? `${master.host}:${s.port}` : '',
-        peers: this.members
-          .filter((x) => x !== m)
-          .map(url)
-          .join(','),
-      }
-      m.command = expand(m.command, v)
-      m.env = instanceEnv(
-        v,
-        m.role === 'node' ? s.env : m.role === 'bootstrap' ? s.bootstrapEnv : s.masterEnv,
-      )
-    }
-  }
-
   async start(): Promise<void> {
     const s = this.spec
     const existing = readCluster(s.stateDir)
@@ -239,10 +126,12 @@ export class ForeignCluster {
       else this.note = `link faults are off (${can.why}); kill, restart, pause and resume still work`
     } else this.isolated = true
     if (!s.faults && !this.note) this.note = 'link faults are off (--no-faults)'
-    this.plan()
+    this.members = planMembers(s, this.isolated)
     mkdirSync(logDir(s.stateDir), { recursive: true })
     for (const m of this.members) m.log = createWriteStream(join(logDir(s.stateDir), `${m.name}.log`))
-    await this.startControl()
+    const control = await startControl(s.stateDir, this)
+    this.control = control.server
+    this.controlUrl = control.url
     this.record = {
       version: 1,
       mode: 'foreign',
@@ -561,126 +450,6 @@ export class ForeignCluster {
   /** Relay counters: what crossed each path, what the emulator dropped. */
   traffic(): ReturnType<RelayHub['stats']> {
     return this.relays?.stats() ?? []
-  }
-
-  /**
-   * The control API on 127.0.0.1 for the CLI in other terminals. Every request must carry this
-   * run's control token (<stateDir>/control.token, 0600), checked on the headers before anything
-   * else; nothing a request sends can throw out of the handler.
-   */
-  private async startControl(): Promise<void> {
-    const token = newControlToken(this.spec.stateDir)
-    const server = createServer((req, res) => {
-      const reply = (status: number, body: unknown) => {
-        if (res.headersSent || res.destroyed) return
-        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-        res.end(JSON.stringify(body))
-      }
-      req.on('error', () => {})
-      res.on('error', () => {})
-      if (!bearerMatches(req.headers.authorization, token)) {
-        req.resume()
-        return reply(401, {
-          error: 'unauthorized',
-          message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
-        })
-      }
-      let body = ''
-      req.setEncoding('utf8')
-      req.on('data', (c: string) => {
-        body += c
-        if (body.length > 16_384) {
-          reply(413, { error: 'body_too_large', message: 'body over 16384 bytes' })
-          req.destroy()
-        }
-      })
-      req.on('end', () => {
-        void this.handleControl(req.method ?? 'GET', req.url ?? '/', body).then(
-          ([status, out]) => reply(status, out),
-          (err: unknown) => {
-            const e = err as { code?: string; message?: string }
-            reply(e.code === 'ERR_INVALID_ARGUMENT' ? 400 : 500, {
-              error: e.code ?? 'failed',
-              message: e.message,
-            })
-          },
-        )
-      })
-    })
-    server.requestTimeout = 120_000
-    server.headersTimeout = 10_000
-    server.maxConnections = 64
-    server.on('clientError', (_err, socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
-    })
-    const a = server.address()
-    if (a && typeof a === 'object') this.controlUrl = `http://127.0.0.1:${a.port}`
-    this.control = server
-  }
-
-  /** The control API the CLI calls from other terminals. */
-  private async handleControl(method: string, rawUrl: string, body: string): Promise<[number, unknown]> {
-    const url = new URL(rawUrl, 'http://control')
-    let parsed: Record<string, unknown> = {}
-    if (body) {
-      try {
-        const v: unknown = JSON.parse(body)
-        if (typeof v === 'object' && v !== null && !Array.isArray(v)) parsed = v as Record<string, unknown>
-        else return [400, { error: 'invalid_body', message: 'body must be a JSON object', field: 'body' }]
-      } catch {
-        return [400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' }]
-      }
-    }
-    if (method === 'GET' && url.pathname === '/nodes')
-      return [200, { nodes: this.instances, isolated: this.isolated, note: this.note, runId: this.runId }]
-    if (method === 'GET' && url.pathname === '/link')
-      return [200, { ...this.linkState(), traffic: this.traffic() }]
-    if (method === 'PUT' && url.pathname === '/link') {
-      const from = typeof parsed.from === 'string' ? parsed.from : '*'
-      const to = typeof parsed.to === 'string' ? parsed.to : '*'
-      const rule = (
-        typeof parsed.rule === 'object' && parsed.rule !== null ? parsed.rule : {}
-      ) as LinkRuleInit
-      const changed = this.setLink(from, to, rule)
-      if (parsed.both === true && from !== '*' && to !== '*') changed.push(...this.setLink(to, from, rule))
-      return [200, { links: changed }]
-    }
-    if (method === 'POST' && url.pathname === '/partition') {
-      const groups = parsed.groups
-      if (
-        !Array.isArray(groups) ||
-        groups.length > 256 ||
-        !groups.every((g) => Array.isArray(g) && g.every((n) => typeof n === 'string'))
-      )
-        return [
-          400,
-          { error: 'invalid_body', message: 'groups must be lists of instance names', field: 'groups' },
-        ]
-      this.partition(groups as string[][])
-      return [200, { partition: this.links.state().partition }]
-    }
-    if (method === 'POST' && url.pathname === '/heal') {
-      this.heal()
-      return [200, { healed: true }]
-    }
-    const m = /^\/nodes\/([^/]{1,64})\/(kill|restart|pause|resume)$/.exec(url.pathname)
-    if (method !== 'POST' || !m)
-      return [404, { error: 'not_found', message: `no route ${method} ${url.pathname}` }]
-    const name = decodeURIComponent(m[1]!)
-    if (!this.members.some((x) => x.name === name))
-      return [404, { error: 'unknown_node', message: `no instance named ${name}`, field: 'name' }]
-    const action = m[2]!
-    if (action === 'kill') {
-      const signal = parsed.signal ?? 'SIGKILL'
-      if (signal !== 'SIGKILL' && signal !== 'SIGTERM')
-        return [400, { error: 'invalid_body', message: 'signal must be SIGKILL or SIGTERM', field: 'signal' }]
-      await this.kill(name, signal)
-    } else if (action === 'restart') await this.restart(name)
-    else if (action === 'pause') await this.pause(name)
-    else await this.resume(name)
-    return [200, { name, action, running: this.running(name), paused: this.member(name).paused }]
   }
 
   /** Stops every instance and removes what start() made; harmless twice. */

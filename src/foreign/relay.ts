@@ -5,9 +5,9 @@
 // rule for b (the same LinkTable rules as distlab's own nodes) before forwarding to b:
 //   UDP, per datagram: partition, drop-every, loss, corruption (a byte flipped), duplication,
 //     delay with jitter, reordering, bandwidth; answers go back through b's rule for a.
-//   TCP, per chunk of the stream: delay with jitter and bandwidth (order kept); loss and corruption
-//     as TCP lives them, a retransmission timeout added to the segment (the bytes still arrive);
-//     partition refuses new connections with a reset and cuts the open ones.
+//   TCP, per chunk of the stream (tcp-stream.ts): delay with jitter and bandwidth (order kept); loss
+//     and corruption as TCP lives them, a retransmission timeout added to the segment (the bytes
+//     still arrive); partition refuses new connections with a reset and cuts the open ones.
 // Traffic to ports not relayed (and multicast) goes straight, but a partition drops it too, by a
 // filter rule in the sender's namespace. Every byte a relay forwards is decoded (observe.ts) into
 // telemetry: a send at a, a receive at b, or a drop with its reason.
@@ -15,7 +15,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram'
 import { restoreRules, listeningPorts, type ListeningPort } from './netns.js'
 import { SourceSocket, sourceRules, type SourceOwner } from './source.js'
-import { StreamDecoder, observeDatagram, type ObservedMessage } from './observe.js'
+import { observeDatagram, type ObservedMessage } from './observe.js'
+import { TcpDirection, type TcpHooks } from './tcp-stream.js'
 import type { ForeignLinks } from './links.js'
 import type { TelemetryEvent } from '../monitor/telemetry.js'
 import { NO_RULE, type LinkRule } from '../link/emulator.js'
@@ -40,11 +41,6 @@ export interface RelayHubInit {
   random?: () => number
 }
 
-/** TCP: the retransmission timeout a lost segment waits, ms (Linux's minimum RTO is 200 ms). */
-const TCP_RTO_MS = 200
-const TCP_MAX_RTO_MS = 3200
-/** TCP: bytes held in a relay direction before the sender is paused. */
-const TCP_MAX_QUEUED_BYTES = 1024 * 1024
 const UDP_MAX_SESSIONS = 1024
 const UDP_SESSION_IDLE_MS = 120_000
 const MAX_PORTS_PER_INSTANCE = 16
@@ -498,12 +494,12 @@ class PortRelay {
     up.once('close', close)
     up.once('error', () => down.resetAndDestroy())
     down.once('error', () => up.resetAndDestroy())
-    new TcpDirection(this, down, up, a, b, cutBoth)
-    new TcpDirection(this, up, down, b, a, cutBoth)
+    new TcpDirection(this.tcpHooks(), down, up, a, b, cutBoth)
+    new TcpDirection(this.tcpHooks(), up, down, b, a, cutBoth)
   }
 
-  /** Used by TcpDirection. */
-  tcpHooks() {
+  /** Used by TcpDirection (tcp-stream.ts). */
+  tcpHooks(): TcpHooks {
     return {
       hub: this.hub,
       later: (ms: number, fn: () => void) => this.later(ms, fn),
@@ -537,76 +533,5 @@ function safeSend(send: (b: Buffer) => void, b: Buffer): void {
     send(b)
   } catch {
     // the socket closed meanwhile
-  }
-}
-
-/** One direction of a relayed TCP connection: shapes its chunks in order and decodes them. */
-class TcpDirection {
-  private releaseAt = 0
-  private queued = 0
-  private lossStreak = 0
-  private readonly decoder = new StreamDecoder()
-
-  constructor(
-    relay: PortRelay,
-    src: Socket,
-    private readonly dst: Socket,
-    from: string,
-    to: string,
-    cutBoth: () => void,
-  ) {
-    const h = relay.tcpHooks()
-    src.on('data', (chunk: Buffer) => {
-      const links = h.hub.links
-      const now = Date.now()
-      const seen = this.decoder.push(chunk)
-      if (links.partitioned(from, to)) {
-        h.drop(from, to, 'partition', { proto: 'tcp', type: 'cut', bytes: chunk.length })
-        return cutBoth()
-      }
-      const rule = links.ruleFor(from, to)
-      if (rule === NO_RULE && this.queued === 0) {
-        this.write(chunk)
-        for (const m of seen) h.delivered(from, to, m, now)
-        return
-      }
-      let extra = 0
-      const lost =
-        (rule.loss > 0 && h.hub.random() < rule.loss) || (rule.corrupt > 0 && h.hub.random() < rule.corrupt)
-      if (lost) {
-        // The segment is lost (or fails its checksum) and sent again after a timeout that doubles.
-        extra = Math.min(TCP_MAX_RTO_MS, TCP_RTO_MS * 2 ** this.lossStreak)
-        this.lossStreak = Math.min(this.lossStreak + 1, 8)
-        h.drop(from, to, rule.loss > 0 ? 'loss' : 'corrupt', {
-          proto: seen[0]?.proto ?? 'tcp',
-          type: 'segment (retransmitted)',
-          bytes: chunk.length,
-        })
-      } else this.lossStreak = 0
-      const rate = links.tableOf(from)?.rateDelay(to, now, chunk.length + 40, rule.rateBps) ?? 0
-      const delay = rule.delayMs + (rule.jitterMs > 0 ? (h.hub.random() * 2 - 1) * rule.jitterMs : 0)
-      // A stream keeps its order: a chunk never leaves before the one ahead of it.
-      const at = Math.max(this.releaseAt, now + Math.max(0, delay) + extra + rate)
-      this.releaseAt = at
-      this.queued += chunk.length
-      if (this.queued > TCP_MAX_QUEUED_BYTES) src.pause()
-      h.later(at - Date.now(), () => {
-        this.queued -= chunk.length
-        if (this.queued <= TCP_MAX_QUEUED_BYTES / 2 && src.isPaused()) src.resume()
-        this.write(chunk)
-        for (const m of seen) h.delivered(from, to, m, now)
-      })
-    })
-    src.on('end', () => {
-      const finish = () => {
-        for (const m of this.decoder.end()) h.delivered(from, to, m, Date.now())
-        if (!dst.destroyed) dst.end()
-      }
-      h.later(this.releaseAt - Date.now(), finish)
-    })
-  }
-
-  private write(chunk: Buffer): void {
-    if (!this.dst.destroyed) this.dst.write(chunk)
   }
 }
