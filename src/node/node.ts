@@ -1,8 +1,8 @@
 // A node: its transports (UDP and TCP frames, each behind the link emulator), its HTTP API, the
 // protocols plugged into it, its membership in the cluster and its telemetry. The master is a node
-// too, with the cluster registry and the telemetry collector added.
+// too, with the cluster registry and the telemetry collector added. Its settings (NodeInit) and their
+// checks are in node-init.ts (re-exported here), its HTTP routes in http.ts.
 import type { FastifyInstance } from 'fastify'
-import { hostname } from 'node:os'
 import { createEnvelope, BROADCAST_DST, type Envelope, type Body } from '../core/envelope.js'
 import type {
   DropInfo,
@@ -15,8 +15,6 @@ import type {
   Transport,
   PeerInfo,
 } from '../core/interfaces.js'
-import { checkPort, checkString } from '../core/options.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, NAME_PATTERN, newNodeId } from '../core/ids.js'
 import { InvalidArgumentError, UnknownPeerError, wrapSocketError } from '../core/errors.js'
 import { silentLogger, named, type Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
@@ -29,113 +27,18 @@ import { Collector } from '../monitor/collector.js'
 import { buildHttpApi } from './http.js'
 import { heartbeat } from '../protocols/heartbeat/index.js'
 import { ping, type Ping } from '../protocols/ping/index.js'
-import { AuthTransport, FrameGuard, type Keyring } from '../core/auth.js'
+import { AuthTransport, FrameGuard } from '../core/auth.js'
 import { UrlGuard } from '../core/url-guard.js'
+import {
+  resolveNodeInit,
+  type Member,
+  type MemberRegistry,
+  type NodeInit,
+  type ResolvedNodeInit,
+  type Role,
+} from './node-init.js'
 
-export type Role = 'master' | 'node'
-
-export interface Member extends PeerInfo {
-  /** When the master last heard a heartbeat, ms since the epoch (master's view only). */
-  lastSeen?: number
-}
-
-export interface NodeInit {
-  /** `master`, `node1`, ... Unique in the cluster. */
-  name: string
-  /** @default a fresh UUID v4 */
-  id?: string
-  /** @default 'node', or 'master' when the name is 'master' */
-  role?: Role
-  /** Address every socket binds to. @default '127.0.0.1' */
-  host?: string
-  /** Address others are told to use; differs from `host` when binding 0.0.0.0. @default host */
-  advertiseHost?: string
-  /** HTTP API port; 0 lets the OS choose. @default 5000 */
-  httpPort?: number
-  /** UDP and TCP frame port; 0 lets the OS choose. @default 7000 */
-  framePort?: number
-  /** The master's HTTP URL, for joining the cluster and shipping telemetry (ignored on the master). */
-  masterUrl?: string
-  /** Transports to use instead of UDP and TCP sockets (tests pass memory transports). */
-  transports?: { udp: Transport; tcp: Transport }
-  protocols?: ProtocolFactory[]
-  logger?: Logger
-  clock?: Clock
-  /** Time between refreshes of the member list from the master, in ms (an unknown destination refreshes at once). @default 5000 */
-  membersRefreshMs?: number
-  /**
-   * The master's registry when it runs in this same process (the in-process launcher): joins and
-   * refreshes then read it directly instead of over HTTP.
-   */
-  registry?: MemberRegistry
-  /**
-   * The cluster key (`secret` or `id:secret,id:secret`; the first signs): frames are then
-   * authenticated and replays refused, and the HTTP API wants the bearer token for every change.
-   * @default none: frames unauthenticated, the API open
-   */
-  key?: string | Keyring
-  /** Address the HTTP API binds, when it differs from `host`. @default host */
-  httpHost?: string
-  /** Peer ranges allowed besides loopback (CIDRs, addresses, host names) for URLs the node calls. @default [] */
-  peerRanges?: string[]
-  /** Inbound TCP frame connections one remote address may hold open. @default 256 */
-  maxConnectionsPerAddress?: number
-}
-
-/** The master's side of membership, as a node in the same process sees it. */
-export interface MemberRegistry {
-  register(m: Member): { version: number; members: Member[] }
-  memberList(): { version: number; members: Member[] }
-}
-
-interface ResolvedNodeInit {
-  name: string
-  id: string
-  role: Role
-  host: string
-  advertiseHost: string
-  httpPort: number
-  framePort: number
-  masterUrl?: string
-  membersRefreshMs: number
-  httpHost: string
-}
-
-export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
-  const name = checkString('name', init.name, NAME_PATTERN)
-  const host = checkString('host', init.host ?? '127.0.0.1')
-  const role = init.role ?? (name === MASTER_NAME ? 'master' : 'node')
-  if (role !== 'master' && role !== 'node')
-    throw new InvalidArgumentError(`role must be master or node, got ${String(role)}`, 'role')
-  let masterUrl = init.masterUrl
-  if (masterUrl !== undefined) {
-    try {
-      const u = new URL(masterUrl)
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error()
-      masterUrl = u.origin
-    } catch {
-      throw new InvalidArgumentError(
-        `masterUrl must be an http(s) URL, got ${JSON.stringify(init.masterUrl)}`,
-        'masterUrl',
-      )
-    }
-  }
-  return Object.freeze({
-    name,
-    id: checkString('id', init.id ?? newNodeId()),
-    role,
-    host,
-    advertiseHost: checkString(
-      'advertiseHost',
-      init.advertiseHost ?? (host === '0.0.0.0' || host === '::' ? hostname() : host),
-    ),
-    httpPort: checkPort('httpPort', init.httpPort ?? DEFAULT_HTTP_PORT),
-    framePort: checkPort('framePort', init.framePort ?? DEFAULT_FRAME_PORT),
-    masterUrl: role === 'master' ? undefined : masterUrl,
-    membersRefreshMs: init.membersRefreshMs ?? 5000,
-    httpHost: checkString('httpHost', init.httpHost ?? host),
-  })
-}
+export { resolveNodeInit, type Member, type MemberRegistry, type NodeInit, type Role } from './node-init.js'
 
 /** Shortest time between two member-list requests caused by sends to unknown names, in ms. */
 export const UNKNOWN_PEER_REFRESH_MS = 1000
