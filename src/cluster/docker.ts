@@ -9,9 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import {
-  chmodSync,
   chownSync,
-  copyFileSync,
   cpSync,
   createWriteStream,
   existsSync,
@@ -34,6 +32,15 @@ import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '..
 import type { Startable } from '../core/interfaces.js'
 import { removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { DEFAULT_RUNS_DIR } from '../monitor/constants.js'
+import {
+  DockerError,
+  DockerUnavailableError,
+  docker,
+  runCommand,
+  type RunOptions,
+  type RunResult,
+} from './docker-cli.js'
+import { importRootfsImage } from './rootfs-image.js'
 import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
 import {
   CONTAINER_DASHBOARD_PORT,
@@ -66,89 +73,18 @@ export const LOCAL_BASE_REPOSITORY = 'distlab-base'
 export const IMAGE_UID = 1000
 /** Where the master in a container keeps its run files (a bind mount of the host's runs folder). */
 export const CONTAINER_RUNS_DIR = '/data/runs'
-export const DEFAULT_DOCKER_TIMEOUT_MS = 120_000
 export const HEALTH_POLL_INTERVAL_MS = 250
 
-/** The Docker engine or one of its commands failed; the message holds its last lines of output. */
-export class DockerError extends ClusterError {
-  override readonly code: string = 'ERR_DOCKER'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerError'
-  }
-}
-
-export class DockerUnavailableError extends DockerError {
-  override readonly code = 'ERR_DOCKER_UNAVAILABLE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerUnavailableError'
-  }
-}
-
-export interface RunResult {
-  stdout: string
-  stderr: string
-  code: number
-}
-
-export interface RunOptions {
-  input?: string | Buffer | NodeJS.ReadableStream
-  timeoutMs?: number
-  cwd?: string
-  env?: NodeJS.ProcessEnv
-  /** Resolve with the exit code instead of throwing on a non-zero one. */
-  allowFailure?: boolean
-}
-
-/** Runs a program to its end; a non-zero exit becomes a DockerError naming the command. */
-export function runCommand(cmd: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = o.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: o.cwd,
-      env: o.env ?? process.env,
-      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.once('error', (err) => {
-      clearTimeout(timer)
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
-      reject(
-        missing
-          ? new DockerUnavailableError(
-              `${cmd} is not installed (apt-get install -y docker.io docker-compose)`,
-              {
-                cause: err,
-              },
-            )
-          : new DockerError(`${cmd} ${args.join(' ')}: ${err.message}`, { cause: err }),
-      )
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      const r = { stdout, stderr, code: code ?? -1 }
-      if (code === 0 || o.allowFailure) return resolvePromise(r)
-      const tail = (stderr.trim() || stdout.trim()).split('\n').slice(-5).join('\n')
-      const why = signal ? `killed after ${timeoutMs} ms` : `exit ${code}`
-      reject(new DockerError(`\`${cmd} ${args.join(' ')}\` failed (${why}): ${tail}`))
-    })
-    if (o.input !== undefined) {
-      if (typeof o.input === 'string' || Buffer.isBuffer(o.input)) child.stdin!.end(o.input)
-      else o.input.pipe(child.stdin!)
-      child.stdin!.on('error', () => {}) // the program may exit before reading everything
-    }
-  })
-}
-
-/** `docker <args>`. */
-export function docker(args: string[], o: RunOptions = {}): Promise<RunResult> {
-  return runCommand('docker', args, o)
-}
+export {
+  DEFAULT_DOCKER_TIMEOUT_MS,
+  DockerError,
+  DockerUnavailableError,
+  docker,
+  runCommand,
+  type RunOptions,
+  type RunResult,
+} from './docker-cli.js'
+export { sharedLibraries } from './rootfs-image.js'
 
 /** True when the engine answers `docker info`. */
 export async function dockerReady(): Promise<boolean> {
@@ -229,18 +165,6 @@ export function localBaseTag(version = process.version): string {
   return `${LOCAL_BASE_REPOSITORY}:node-${version}`
 }
 
-/** The absolute paths of the shared libraries `ldd` lists for a binary (the loader included). */
-export async function sharedLibraries(binary: string): Promise<string[]> {
-  const r = await runCommand('ldd', [binary], { allowFailure: true, timeoutMs: 20_000 })
-  if (r.code !== 0) return [] // statically linked, or not an ELF file
-  const out = new Set<string>()
-  for (const line of r.stdout.split('\n')) {
-    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line)
-    if (m) out.add(m[1]!)
-  }
-  return [...out]
-}
-
 const PASSWD = 'root:x:0:0:root:/root:/usr/sbin/nologin\nnode:x:1000:1000::/home/node:/usr/sbin/nologin\n'
 const GROUP = 'root:x:0:\nnode:x:1000:\n'
 const NSSWITCH = 'passwd: files\ngroup: files\nhosts: files dns\n'
@@ -260,41 +184,22 @@ export async function buildLocalBaseImage(
     : process.version
   const tag = init.tag ?? localBaseTag(version)
   if (!init.force && (await imageExists(tag))) return { tag, built: false }
-  const root = mkdtempSync(join(tmpdir(), 'distlab-base-'))
-  try {
-    const put = (from: string, to: string) => {
-      mkdirSync(join(root, dirname(to)), { recursive: true })
-      copyFileSync(from, join(root, to)) // follows symlinks: the library itself, under the name ldd gave
-    }
-    put(nodeBinary, '/usr/local/bin/node')
-    chmodSync(join(root, 'usr/local/bin/node'), 0o755)
-    const binaries = [nodeBinary, ...(init.extraBinaries ?? nativeAddons())]
-    for (const b of binaries) for (const lib of await sharedLibraries(b)) put(lib, lib)
-    mkdirSync(join(root, 'etc'), { recursive: true })
-    writeFileSync(join(root, 'etc/passwd'), PASSWD)
-    writeFileSync(join(root, 'etc/group'), GROUP)
-    writeFileSync(join(root, 'etc/nsswitch.conf'), NSSWITCH)
-    mkdirSync(join(root, 'tmp'))
-    chmodSync(join(root, 'tmp'), 0o1777)
-    mkdirSync(join(root, 'home/node'), { recursive: true })
-    if (process.getuid?.() === 0) chownSync(join(root, 'home/node'), IMAGE_UID, IMAGE_UID)
-    const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await docker(
-      [
-        'import',
-        '--change',
-        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        '--change',
-        'CMD ["node"]',
-        '-',
-        tag,
-      ],
-      { input: tar.stdout, timeoutMs: 300_000 },
-    )
-    return { tag, built: true }
-  } finally {
-    rmSync(root, { recursive: true, force: true })
-  }
+  await importRootfsImage({
+    tag,
+    scratchPrefix: 'distlab-base-',
+    layout: async (fs) => {
+      fs.put(nodeBinary, '/usr/local/bin/node', 0o755)
+      await fs.libraries([nodeBinary, ...(init.extraBinaries ?? nativeAddons())])
+      fs.write('etc/passwd', PASSWD)
+      fs.write('etc/group', GROUP)
+      fs.write('etc/nsswitch.conf', NSSWITCH)
+      mkdirSync(join(fs.root, 'home/node'), { recursive: true })
+      if (process.getuid?.() === 0) chownSync(join(fs.root, 'home/node'), IMAGE_UID, IMAGE_UID)
+    },
+    changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["node"]'],
+    timeoutMs: 300_000,
+  })
+  return { tag, built: true }
 }
 
 /** The `.node` files of the production dependencies. */

@@ -10,24 +10,10 @@
 // The default image is built without a registry: `docker import` of a root file system holding
 // this machine's python3 (and its standard library), node, dash as /bin/sh, /usr/bin/env and the
 // shared libraries they need. Programs in other languages name an image of their own (--image).
-import { spawn } from 'node:child_process'
-import {
-  chmodSync,
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync, symlinkSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
-import { docker, imageExists, requireDocker, sharedLibraries } from '../cluster/docker.js'
+import { docker, imageExists, requireDocker } from '../cluster/docker.js'
+import { importRootfsImage } from '../cluster/rootfs-image.js'
 
 export const MAELSTROM_LABEL = 'distlab.maelstrom'
 /** Repository of the default runtime image; the python and node versions make the tag. */
@@ -185,66 +171,51 @@ export async function buildRuntimeImage(
   const tag = runtimeTag(python)
   if (await imageExists(tag)) return { tag, built: false }
   o.onBuild?.()
-  const root = mkdtempSync(join(tmpdir(), 'distlab-maelstrom-image-'))
-  try {
-    const put = (from: string, to = from) => {
-      mkdirSync(join(root, dirname(to)), { recursive: true })
-      copyFileSync(from, join(root, to))
-    }
-    const pyName = basename(python)
-    put(python, `/usr/bin/${pyName}`)
-    put(process.execPath, '/usr/local/bin/node')
-    put('/usr/bin/dash', '/usr/bin/sh')
-    put(realpathSync('/usr/bin/env'), '/usr/bin/env')
-    for (const f of [`usr/bin/${pyName}`, 'usr/local/bin/node', 'usr/bin/sh', 'usr/bin/env'])
-      chmodSync(join(root, f), 0o755)
-    const stdlib = `/usr/lib/${pyName}`
-    cpSync(stdlib, join(root, stdlib), {
-      recursive: true,
-      dereference: false,
-      filter: (src) => !/\/(test|idlelib|tkinter|turtledemo|ensurepip)(\/|$)/.test(src.slice(stdlib.length)),
-    })
-    const binaries = [python, process.execPath, '/usr/bin/dash', realpathSync('/usr/bin/env')]
-    const dynload = join(stdlib, 'lib-dynload')
-    if (existsSync(dynload)) {
-      for (const f of readdirSync(dynload)) if (f.endsWith('.so')) binaries.push(join(dynload, f))
-    }
-    for (const b of binaries)
-      for (const lib of await sharedLibraries(b)) if (!existsSync(join(root, lib))) put(lib)
-    for (const [link, target] of [
-      ['usr/bin/python3', pyName],
-      ['bin', 'usr/bin'],
-      ['lib', 'usr/lib'],
-      ['lib64', 'usr/lib64'],
-    ] as const) {
-      if (!existsSync(join(root, link))) {
-        mkdirSync(join(root, dirname(link)), { recursive: true })
-        symlinkSync(target, join(root, link))
+  const pyName = basename(python)
+  const env = realpathSync('/usr/bin/env')
+  await importRootfsImage({
+    tag,
+    scratchPrefix: 'distlab-maelstrom-image-',
+    tarStderr: 'ignore',
+    layout: async (fs) => {
+      fs.put(python, `/usr/bin/${pyName}`, 0o755)
+      fs.put(process.execPath, '/usr/local/bin/node', 0o755)
+      fs.put('/usr/bin/dash', '/usr/bin/sh', 0o755)
+      fs.put(env, '/usr/bin/env', 0o755)
+      const stdlib = `/usr/lib/${pyName}`
+      cpSync(stdlib, join(fs.root, stdlib), {
+        recursive: true,
+        dereference: false,
+        filter: (src) =>
+          !/\/(test|idlelib|tkinter|turtledemo|ensurepip)(\/|$)/.test(src.slice(stdlib.length)),
+      })
+      const binaries = [python, process.execPath, '/usr/bin/dash', env]
+      const dynload = join(stdlib, 'lib-dynload')
+      if (existsSync(dynload)) {
+        for (const f of readdirSync(dynload)) if (f.endsWith('.so')) binaries.push(join(dynload, f))
       }
-    }
-    mkdirSync(join(root, 'usr/lib64'), { recursive: true })
-    mkdirSync(join(root, 'etc'), { recursive: true })
-    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n')
-    writeFileSync(join(root, 'etc/group'), 'root:x:0:\n')
-    mkdirSync(join(root, 'tmp'))
-    chmodSync(join(root, 'tmp'), 0o1777)
-    const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'ignore'] })
-    await docker(
-      [
-        'import',
-        '--change',
-        'ENV PATH=/usr/local/bin:/usr/bin:/bin',
-        '--change',
-        'ENV PYTHONUNBUFFERED=1',
-        '--change',
-        `LABEL ${MAELSTROM_LABEL}.runtime=1`,
-        '-',
-        tag,
-      ],
-      { input: tar.stdout, timeoutMs: 600_000 },
-    )
-    return { tag, built: true }
-  } finally {
-    rmSync(root, { recursive: true, force: true })
-  }
+      await fs.libraries(binaries)
+      for (const [link, target] of [
+        ['usr/bin/python3', pyName],
+        ['bin', 'usr/bin'],
+        ['lib', 'usr/lib'],
+        ['lib64', 'usr/lib64'],
+      ] as const) {
+        if (!fs.has(link)) {
+          mkdirSync(join(fs.root, dirname(link)), { recursive: true })
+          symlinkSync(target, join(fs.root, link))
+        }
+      }
+      mkdirSync(join(fs.root, 'usr/lib64'), { recursive: true })
+      fs.write('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n')
+      fs.write('etc/group', 'root:x:0:\n')
+    },
+    changes: [
+      'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+      'ENV PYTHONUNBUFFERED=1',
+      `LABEL ${MAELSTROM_LABEL}.runtime=1`,
+    ],
+    timeoutMs: 600_000,
+  })
+  return { tag, built: true }
 }
