@@ -5,22 +5,21 @@
 // rewritten run file's markup as text. Screenshots go to test-artifacts/.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { ARTIFACTS, launchBrowser } from './browser.js'
 import Database from 'better-sqlite3'
 import { Node } from '../../src/node/node.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
-import { binPath, scratchDir } from '../helpers.js'
+import { scratchDir } from '../helpers.js'
 import { py, shortRun } from '../maelstrom/helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 /** The loopback block of this file: 127.77.0.0/16. */
 const BLOCK = 77
 const dir = scratchDir('distlab-browser-anomalies-')
 const runsDir = join(dir, 'runs')
-const artifacts = join(binPath(), '..', '..', 'test-artifacts')
 let master: Node
 let extras: MasterExtras
 let context: BrowserContext
@@ -39,7 +38,6 @@ interface OpRef {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: bash scripts/install-system-deps.sh installs it`)
   broadcast = await shortRun({
     workload: 'broadcast',
     bin: py('broadcast_nogossip.py'),
@@ -59,23 +57,7 @@ before(async () => {
   await master.start()
   extras = new MasterExtras(master, { runsDir, dashboardPort: 0, stateDir: join(dir, 'state') })
   await extras.start()
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1600, height: 1000 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  page = context.pages()[0] ?? (await context.newPage())
-  page.setDefaultTimeout(30_000)
+  ;({ context, page } = await launchBrowser(join(dir, 'profile')))
 })
 
 after(async () => {
@@ -133,11 +115,11 @@ describe('the past-run view draws an invalid Maelstrom run', () => {
         .length > 0,
     )
     assert.deepEqual(errors, [])
-    mkdirSync(artifacts, { recursive: true })
-    const file = join(artifacts, 'dashboard-failure-broadcast.png')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const file = join(ARTIFACTS, 'dashboard-failure-broadcast.png')
     await page.screenshot({ path: file, fullPage: true })
     assert.ok(statSync(file).size > 10_000)
-    await page.locator(first).screenshot({ path: join(artifacts, 'dashboard-failure-broadcast-path.png') })
+    await page.locator(first).screenshot({ path: join(ARTIFACTS, 'dashboard-failure-broadcast-path.png') })
   })
 
   test('lin-kv reading a stale replica: the non-linearizable history as a timeline, its operations labelled', async () => {
@@ -173,7 +155,7 @@ describe('the past-run view draws an invalid Maelstrom run', () => {
       (await page.$$(`${tl} g.op.blocked`)).length > 0,
       'the operations that cannot be placed are highlighted',
     )
-    const file = join(artifacts, 'dashboard-failure-lin-kv.png')
+    const file = join(ARTIFACTS, 'dashboard-failure-lin-kv.png')
     await page.screenshot({ path: file, fullPage: true })
     assert.ok(statSync(file).size > 10_000)
   })

@@ -4,12 +4,13 @@
 // 1400 px, and screenshots (1400x900, 1920x1080, full page, past runs) are kept in test-artifacts/.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, rmSync, existsSync, statSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { ARTIFACTS, launchBrowser } from './browser.js'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
-import { binPath, scratchDir } from '../helpers.js'
+import { scratchDir } from '../helpers.js'
 
 // These run inside the page; the test is compiled without the DOM library.
 interface PageElement {
@@ -22,16 +23,13 @@ declare const document: {
 }
 declare const window: { __distlab: { flows: Record<string, number> } }
 
-const CHROMIUM = '/usr/bin/chromium'
 const dir = scratchDir('distlab-browser-')
-const artifacts = join(binPath(), '..', '..', 'test-artifacts')
 let cluster: LocalCluster
 let context: BrowserContext
 let page: Page
 let url = ''
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: bash scripts/install-system-deps.sh installs it`)
   process.env.DISTLAB_RUNS_DIR = join(dir, 'runs')
   cluster = new LocalCluster({
     nodes: 4,
@@ -43,23 +41,7 @@ before(async () => {
   await cluster.start()
   delete process.env.DISTLAB_RUNS_DIR
   url = readDashboardRecord(join(dir, 'state'))!.url
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1600, height: 1000 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  page = context.pages()[0] ?? (await context.newPage())
-  page.setDefaultTimeout(30_000)
+  ;({ context, page } = await launchBrowser(join(dir, 'profile')))
 })
 
 after(async () => {
@@ -165,14 +147,14 @@ describe('dashboard in chromium', () => {
   })
 
   test('screenshots at 1400x900 and 1920x1080 are saved in test-artifacts/', async () => {
-    mkdirSync(artifacts, { recursive: true })
+    mkdirSync(ARTIFACTS, { recursive: true })
     for (const [width, height] of [
       [1400, 900],
       [1920, 1080],
     ] as const) {
       await page.setViewportSize({ width, height })
       await page.waitForSelector('#node-table tbody tr[data-node]')
-      const file = join(artifacts, `dashboard-${width}x${height}.png`)
+      const file = join(ARTIFACTS, `dashboard-${width}x${height}.png`)
       await page.screenshot({ path: file })
       assert.ok(statSync(file).size > 10_000, file)
     }
@@ -180,14 +162,14 @@ describe('dashboard in chromium', () => {
   })
 
   test('a screenshot is saved as a test artifact', async () => {
-    mkdirSync(artifacts, { recursive: true })
-    const file = join(artifacts, 'dashboard.png')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const file = join(ARTIFACTS, 'dashboard.png')
     await page.screenshot({ path: file, fullPage: true })
     assert.ok(statSync(file).size > 10_000)
     await page.goto(`${url}/#/runs`)
     await page.waitForSelector('#runs-table tbody tr[data-run]')
     await page.click('#runs-table tbody tr[data-run]')
     await page.waitForSelector('#run-protocols tbody tr')
-    await page.screenshot({ path: join(artifacts, 'dashboard-runs.png'), fullPage: true })
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-runs.png'), fullPage: true })
   })
 })
