@@ -254,9 +254,13 @@ export class Membership implements Protocol {
         // with 33 requests a second while first registrations waited. The first one waits a whole
         // (jittered) interval after the join, at the view's size then: counted from the start,
         // the re-registrations of a mass join went through the same gate as first registrations.
+        // A peer that knows no member (its join gave up, or every member it knew was removed) asks
+        // for the member list again (not quiet) and soon: at the join's longest backoff, not after
+        // a whole interval, so that a registration the registry lost is made good quickly.
         const reregister = () => {
-          void this.register(this.o.bootstrapUrl!, true)
-          this.after(this.reregisterDelayMs(), reregister)
+          const alone = this.members.size === 0
+          void this.register(this.o.bootstrapUrl!, !alone)
+          this.after(alone ? this.joinRetryDelayMs(Infinity) : this.reregisterDelayMs(), reregister)
         }
         void joined.then(() => this.after(this.reregisterDelayMs(), reregister))
       }
@@ -1046,21 +1050,31 @@ export class Membership implements Protocol {
     const targets = [this.o.bootstrapUrl, this.o.seedUrl].filter((u): u is string => !!u)
     for (let attempt = 1; attempt <= this.o.joinAttempts && this.running; attempt++) {
       const results = await Promise.all(targets.map((t) => this.register(t, false)))
-      // Registered, or known to others anyway (the registry took a registration whose answer came too
-      // late): swap views with a few members, since the registry's list may lag (it checks each URL
-      // first) and a peer that got no list at all knows only who has probed it.
-      if (results.some(Boolean) || this.members.size > 0) {
+      // Joined once some member is known: from the answer, or from others who learned of this node
+      // (the registry took a registration whose answer came too late) and probed or gossiped to it.
+      // Then swap views with a few members, since the registry's list may lag (it checks each URL
+      // first). Registered but still alone (the answer was empty: the first peer, or a registry that
+      // went on to drop this URL when its checks timed out on a loaded machine) is not joined: no
+      // one may know this node, so it asks again rather than wait for a re-registration.
+      if (this.members.size > 0) {
         const swaps = this.members.size <= PUSH_PULL_SCALE_THRESHOLD ? JOIN_PUSH_PULLS_SMALL : JOIN_PUSH_PULLS
         for (const m of this.randomMembers(swaps)) this.pushPull(m)
         return
       }
-      const note = `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
-      if (attempt === 1 || attempt === this.o.joinAttempts) this.log.warn(note)
+      const note = results.some(Boolean)
+        ? `registered with ${targets.join(' and ')}; no member known yet (attempt ${attempt} of ${this.o.joinAttempts})`
+        : `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
+      if (!results.some(Boolean) && (attempt === 1 || attempt === this.o.joinAttempts)) this.log.warn(note)
       else this.log.debug(note)
       // Back off with jitter: a thousand peers retrying in step keep an overloaded registry overloaded.
-      const backoff = Math.min(2 ** (attempt - 1), JOIN_BACKOFF_MAX_FACTOR)
-      await this.sleep(Math.round(this.o.joinRetryMs * backoff * (0.5 + this.o.random())))
+      await this.sleep(this.joinRetryDelayMs(attempt))
     }
+  }
+
+  /** The wait before join attempt `attempt` + 1: joinRetryMs doubling up to JOIN_BACKOFF_MAX_FACTOR times, ±50%. */
+  private joinRetryDelayMs(attempt: number): number {
+    const backoff = Math.min(2 ** (attempt - 1), JOIN_BACKOFF_MAX_FACTOR)
+    return Math.round(this.o.joinRetryMs * backoff * (0.5 + this.o.random()))
   }
 
   /** POST /register at `target`; merges the member list it answers with. */
