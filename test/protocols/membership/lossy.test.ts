@@ -97,7 +97,7 @@ describe('membership on a lossy cluster (30% loss on every link, both ways)', ()
   test(
     'no live member is removed in 60 s; a killed node is removed from every view within a bound',
     { timeout: LOSSY_MS + REMOVAL_BOUND_MS + 120_000 },
-    async () => {
+    async (t) => {
       const urls = [MASTER_URL, ...Array.from({ length: NODES }, (_, i) => nodeUrl(i + 1))]
       const before = new Map<string, number>()
       for (const u of urls) before.set(u, (await view(u)).stats.declaredDead)
@@ -141,8 +141,18 @@ describe('membership on a lossy cluster (30% loss on every link, both ways)', ()
         },
         REMOVAL_BOUND_MS,
         250,
-      )
+      ).catch(async (err: Error) => {
+        // Say who still holds it, as what, and how unhealthy each survivor is.
+        const held: string[] = []
+        for (const u of survivors) {
+          const v = await view(u).catch(() => undefined)
+          const m = v?.members.find((x) => x.name === `node${NODES}`)
+          held.push(`${v?.self.name ?? u}: ${m ? m.status : 'removed'}, health ${v?.stats.health ?? '?'}`)
+        }
+        throw new Error(`${err.message} (peak health during the loss ${maxHealth}; ${held.join('; ')})`)
+      })
       const removalMs = Date.now() - killedAt
+      t.diagnostic(`node${NODES} removed from every view in ${removalMs} ms; peak health ${maxHealth}`)
       // ...and only that node: the survivors still see each other.
       for (let i = 1; i < NODES; i++) {
         assert.deepEqual(
