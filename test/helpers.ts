@@ -38,7 +38,9 @@ export function runCli(
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
+      // SIGTERM first, so the command can stop what it started (a check's programs); SIGKILL if it cannot
+      child.kill('SIGTERM')
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref()
       reject(
         new Error(
           `distlab ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`,

@@ -1,6 +1,7 @@
 // Free UDP ports for programs that take ports on their command line (seed 004), and a way to see
 // that a program has bound its port before its peer starts talking to it.
 import { createSocket, type Socket } from 'node:dgram'
+import { connect } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { procSockets } from '../foreign/netns.js'
 import { poll } from './process.js'
@@ -52,4 +53,21 @@ export function portBound(pid: number, host: string, port: number): boolean {
   for (const s of procSockets(pid, true))
     if (s.port === port && (s.v6 || s.address === '0.0.0.0' || s.address === host)) return true
   return false
+}
+
+/**
+ * True when something already accepts TCP at host:port: a program left from an earlier run would
+ * answer in place of the one the check is about to start, and its answers would be taken as evidence.
+ */
+export function tcpTaken(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port })
+    const done = (taken: boolean) => {
+      s.destroy()
+      resolve(taken)
+    }
+    s.setTimeout(timeoutMs, () => done(false))
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
 }

@@ -66,6 +66,20 @@ export interface StudentProcessInit {
   wrap?: readonly string[]
 }
 
+/** Every program started and not yet exited, so that a check stopped by a signal leaves none behind. */
+const live = new Set<StudentProcess>()
+
+/**
+ * Kills the process group of every program still running (SIGKILL, synchronously): what a check
+ * interrupted by SIGINT or SIGTERM does before it exits. Returns how many it killed.
+ */
+export function killAllStudentProcesses(): number {
+  const n = live.size
+  for (const p of live) p.signal('SIGKILL')
+  live.clear()
+  return n
+}
+
 /** One running student program. */
 export class StudentProcess {
   readonly name: string
@@ -116,6 +130,8 @@ export class StudentProcess {
       this.child[stream]!.setEncoding('utf8')
       this.child[stream]!.on('data', (chunk: string) => this.onData(stream, chunk))
     }
+    live.add(this)
+    void this.exited.then(() => live.delete(this))
   }
 
   get pid(): number | undefined {

@@ -61,7 +61,7 @@ export interface RunRubricInit {
   only?: readonly string[]
   /** Called as each item finishes, for progress. */
   onItem?: (result: ItemResult, index: number, count: number) => void
-  /** Called with a line of progress about setup and teardown. */
+  /** Called with a line of progress: setup, each item as it starts, teardown. */
   onProgress?: (line: string) => void
 }
 
@@ -109,6 +109,7 @@ export async function runRubric<O, C>(
       let outcome: ItemOutcome
       if (ctx === undefined) outcome = fail(`not run: the programs did not start: ${errorText(setupError)}`)
       else {
+        init.onProgress?.(`checking ${item.id} (${index + 1}/${selected.length})`)
         try {
           outcome = await item.check(ctx)
         } catch (err) {

@@ -6,11 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startForeignCluster, type ForeignCluster } from '../foreign/index.js'
+import { boundedWait } from '../foreign/bounded.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { httpCall, waitListening } from './http.js'
 import { ProcessLauncher } from './instances.js'
 import { ClusterProgram, LateContainer, type ProgramHandle } from './docker-members.js'
 import { poll } from './process.js'
+import { tcpTaken } from './ports.js'
 import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
 
 export const SEED002_PORT = 5000
@@ -41,6 +43,8 @@ export interface Seed002Options {
   bootstrapImage?: string
   /** Docker mode: the network. @default 'Proj1-distributed-network' */
   network?: string
+  /** Called with a line about each slow step (the lossy item's cluster start and stop). */
+  onProgress?: (line: string) => void
 }
 
 /** A running program of the check: a local process or a container. */
@@ -55,7 +59,10 @@ export interface Instance {
 
 export interface Seed002Context {
   o: Required<
-    Omit<Seed002Options, 'env' | 'bootstrapEnv' | 'cwd' | 'mode' | 'nodeImage' | 'bootstrapImage' | 'network'>
+    Omit<
+      Seed002Options,
+      'env' | 'bootstrapEnv' | 'cwd' | 'mode' | 'nodeImage' | 'bootstrapImage' | 'network' | 'onProgress'
+    >
   > &
     Seed002Options
   /** Process mode. */
@@ -342,8 +349,10 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
   if (ctx.cluster) return checkLossyDocker(ctx)
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
   const evidence: string[] = []
+  const say = ctx.o.onProgress ?? (() => {})
   let cluster: Awaited<ReturnType<typeof startForeignCluster>> | undefined
   try {
+    say('lossy: starting bootstrap + 3 nodes through distlab run (a namespace each, relays)')
     cluster = await startForeignCluster({
       node: ctx.o.node,
       bootstrap: ctx.o.bootstrap,
@@ -374,6 +383,7 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
     const lists = (json: unknown, who: typeof wanted) =>
       who.filter((w) => !(peersOf(json) ?? []).some((p) => sameNode(p, w as unknown as Instance)))
     let last = ''
+    say('lossy: waiting for the bootstrap to list every node under loss and delay')
     const registered = await poll(
       async () => {
         const a = await httpCall('GET', `${boot.url}/peers`)
@@ -385,6 +395,7 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
     )
     evidence.push(last)
     if (!registered) return fail(...evidence, 'the bootstrap does not list every node under loss and delay')
+    say('lossy: waiting for every node to list the others')
     const known = await poll(
       async () => {
         for (const [i, n] of nodes.entries()) {
@@ -420,10 +431,17 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
   } catch (err) {
     return fail(...evidence, `could not run the programs under faults: ${(err as Error).message}`)
   } finally {
-    await cluster?.stop().catch(() => undefined)
+    if (cluster) {
+      say('lossy: stopping the distlab run cluster')
+      if (!(await boundedWait(cluster.stop(), LOSSY_STOP_MS)))
+        say(`lossy: the cluster did not stop within ${LOSSY_STOP_MS} ms; going on`)
+    }
     rmSync(stateDir, { recursive: true, force: true })
   }
 }
+
+/** How long the lossy item waits for its cluster to stop (each part of the stop is bounded too). */
+const LOSSY_STOP_MS = 60_000
 
 export const SEED002_ITEMS: ReadonlyArray<RubricItem<Seed002Context>> = [
   {
@@ -550,6 +568,11 @@ export const SEED002: SeedRubric<Seed002Options, Seed002Context> = {
       throw new InvalidArgumentError('give the bootstrap command (--bootstrap)', 'bootstrap')
     const o = resolveSeed002Options(options)
     const launcher = new ProcessLauncher({ block: o.block, cwd: o.cwd })
+    for (let i = 0; i <= o.nodes; i++)
+      if (await tcpTaken(launcher.hostOf(i), o.port))
+        throw new Error(
+          `${launcher.hostOf(i)}:${o.port} already answers before the check started its program there (one left from an earlier run? stop it, or use another --block)`,
+        )
     try {
       const bootstrap = launcher.start({
         name: 'bootstrap',

@@ -26,6 +26,7 @@ import { bridgeAddress, createBridge, createNamespace, isolationAvailable, remov
 import { ForeignLinks } from './links.js'
 import { addSourceAlias } from './source.js'
 import { RelayHub } from './relay.js'
+import { boundedWait } from './bounded.js'
 import { DockerInstances } from './docker.js'
 import { ForeignObserver } from './observer.js'
 import { startControl } from './control.js'
@@ -55,6 +56,8 @@ export interface ForeignInstance {
 }
 
 const MAX_KEPT_LINES = 5000
+/** How long stop() waits for one part (an instance's exit, the relays, the observer) before going on. */
+const STOP_PART_MS = 10_000
 
 export class ForeignCluster {
   readonly spec: ResolvedForeignSpec
@@ -471,18 +474,22 @@ export class ForeignCluster {
         if (m.paused) this.signal(m, 'SIGCONT')
         this.signal(m, 'SIGTERM')
         const t = setTimeout(() => this.signal(m, 'SIGKILL'), 3000)
-        await exited
+        await boundedWait(exited, STOP_PART_MS)
         clearTimeout(t)
         this.signal(m, 'SIGKILL') // anything else its shell left in the group
       }),
     )
-    await this.relays?.stop()
+    // Every part gets a bounded wait, so one stuck part never keeps the rest (namespaces, rules) behind.
+    await boundedWait(this.relays?.stop() ?? Promise.resolve(), STOP_PART_MS)
     await this.docker?.stop()
     if (this.isolated && this.spec.mode === 'process') await removeIsolation(this.spec.block)
-    await this.observer?.stop()
+    await boundedWait(this.observer?.stop() ?? Promise.resolve(), STOP_PART_MS)
     for (const m of this.members) m.log?.end()
     this.control?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))
+    await boundedWait(
+      new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve())),
+      STOP_PART_MS,
+    )
     const rec = readCluster(this.spec.stateDir)
     if (!rec || rec.supervisorPid === process.pid) {
       removeCluster(this.spec.stateDir)

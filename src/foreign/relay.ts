@@ -15,6 +15,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram'
 import { restoreRules, listeningPorts, type ListeningPort } from './netns.js'
 import { SourceSocket, sourceRules, type SourceOwner } from './source.js'
+import { boundedWait } from './bounded.js'
 import { observeDatagram, type ObservedMessage } from './observe.js'
 import { TcpDirection, type TcpHooks } from './tcp-stream.js'
 import type { ForeignLinks } from './links.js'
@@ -46,6 +47,8 @@ const UDP_SESSION_IDLE_MS = 120_000
 const MAX_PORTS_PER_INSTANCE = 16
 const MAX_EVENT_BATCH = 2000
 const MAX_SOURCE_SOCKETS = 4096
+/** How long a relay's stop waits for its listening socket to close after cutting every connection. */
+const RELAY_CLOSE_MS = 2000
 
 interface PathStats {
   from: string
@@ -289,6 +292,7 @@ class PortRelay {
   private readonly sessions = new Map<string, UdpSession>()
   private sweep?: ReturnType<typeof setInterval>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  private stopped = false
 
   constructor(
     private readonly hub: RelayHub,
@@ -462,6 +466,7 @@ class PortRelay {
 
   private accept(down: Socket): void {
     down.on('error', () => {})
+    if (this.stopped) return void down.destroy()
     const a = this.hub.nameOf(down.remoteAddress)
     const b = this.target
     const connectMsg: ObservedMessage = { proto: 'tcp', type: 'connect', bytes: 0 }
@@ -486,12 +491,10 @@ class PortRelay {
       down.resetAndDestroy()
       up.resetAndDestroy()
     }
-    const close = () => {
-      this.sockets.delete(down)
-      this.sockets.delete(up)
-    }
-    down.once('close', close)
-    up.once('close', close)
+    // Each socket leaves the set on its own close: with half-close kept, one side can be done while
+    // the other still waits for its FIN, and stop() must still find and end that one.
+    down.once('close', () => this.sockets.delete(down))
+    up.once('close', () => this.sockets.delete(up))
     up.once('error', () => down.resetAndDestroy())
     down.once('error', () => up.resetAndDestroy())
     new TcpDirection(this.tcpHooks(), down, up, a, b, cutBoth)
@@ -509,14 +512,19 @@ class PortRelay {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     if (this.sweep) clearInterval(this.sweep)
-    for (const s of this.sockets) s.destroy()
     for (const s of this.sessions.values()) s.up.close()
     this.sessions.clear()
     if (this.udp) this.udp.close()
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()))
+    if (!this.server) return
+    const server = this.server
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const s of this.sockets) s.destroy()
+    this.sockets.clear()
+    await boundedWait(closed, RELAY_CLOSE_MS)
   }
 }
 

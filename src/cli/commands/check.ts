@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
+import { killAllStudentProcesses } from '../../check/process.js'
 import { SEED000, resolveSeed000Options, type Seed000Options } from '../../check/seed000.js'
 import { SEED001, seed001ItemsFor, type Seed001Options } from '../../check/seed001.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
@@ -75,10 +76,19 @@ async function runCheck<O, C>(
         '--only',
       )
   if (!common.json) process.stdout.write(`${color.bold(rubric.seed)}: ${rubric.title}\n\n`)
+  // Interrupted (Ctrl-C, or a test's timeout sending SIGTERM): the programs' process groups go too.
+  const interrupted = (sig: NodeJS.Signals) => {
+    const n = killAllStudentProcesses()
+    process.stderr.write(`distlab: ${sig}: stopped ${n} program${n === 1 ? '' : 's'} of the check\n`)
+    process.exit(1)
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   const report = await runRubric(rubric, options, {
     only,
     onItem: common.json ? undefined : printItem,
-    onProgress: common.json ? undefined : (line) => process.stderr.write(color.dim(`${line}\n`)),
+    // on stderr in --json mode too: stdout stays one JSON object, and a slow step shows where it is
+    onProgress: (line) => process.stderr.write(color.dim(`${line}\n`)),
   })
   if (common.json) printJson(report)
   else printTotal(report)
@@ -273,6 +283,7 @@ export function registerCheckCommands(program: Command): void {
         port: o.port,
         startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
         discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
+        onProgress: (line) => process.stderr.write(color.dim(`${line}\n`)),
       }
       await runCheck(SEED002, options, o, undefined, ['process', 'docker'])
     },
