@@ -1,12 +1,11 @@
 // A node: its transports (UDP and TCP frames, each behind the link emulator), its HTTP API, the
 // protocols plugged into it, its membership in the cluster and its telemetry. The master is a node
 // too, with the cluster registry and the telemetry collector added. Its settings (NodeInit) and their
-// checks are in node-init.ts (re-exported here), its HTTP routes in http.ts.
+// checks are in node-init.ts (re-exported here), its HTTP routes in http.ts, what becomes of each
+// received frame (and the counters and telemetry of drops and events) in frame-ledger.ts.
 import type { FastifyInstance } from 'fastify'
-import { createEnvelope, BROADCAST_DST, type Envelope, type Body } from '../core/envelope.js'
+import { createEnvelope, type Body } from '../core/envelope.js'
 import type {
-  DropInfo,
-  InboundMessage,
   Protocol,
   ProtocolComponents,
   ProtocolFactory,
@@ -22,7 +21,8 @@ import { LinkEmulator, LinkTable } from '../link/emulator.js'
 import { UdpTransport } from '../transport/udp.js'
 import { TcpTransport } from '../transport/tcp.js'
 import { Metrics } from './metrics.js'
-import { TelemetryEmitter, httpSink, type TelemetryEvent } from '../monitor/telemetry.js'
+import { FrameLedger } from './frame-ledger.js'
+import { TelemetryEmitter, httpSink } from '../monitor/telemetry.js'
 import { Collector } from '../monitor/collector.js'
 import { buildHttpApi } from './http.js'
 import { heartbeat } from '../protocols/heartbeat/index.js'
@@ -70,6 +70,8 @@ export class Node implements Startable {
   /** NodeInit.maxConnectionsPerAddress, for a TCP transport bound after start(). */
   private tcpConnectionsPerAddress: number | undefined
   private readonly protocols = new Map<string, Protocol>()
+  /** Counts, records and dispatches frames; records drops and events. */
+  private readonly frames: FrameLedger
   /** The other members as protocols see them; rebuilt only when membership changes (protocols ask often). */
   private peerCache?: { names: readonly string[]; infos: readonly PeerInfo[] }
   private readonly members = new Map<string, Member>()
@@ -101,6 +103,13 @@ export class Node implements Startable {
     this.metrics = new Metrics()
     this.links = new LinkTable(this.name)
     this.telemetry = new TelemetryEmitter({ node: this.name })
+    this.frames = new FrameLedger({
+      name: this.name,
+      metrics: this.metrics,
+      telemetry: this.telemetry,
+      logger: this.logger,
+      protocols: this.protocols,
+    })
     if (init.key) this.guard = new FrameGuard({ keyring: init.key, now: () => this.clock.now() })
     this.urlGuard = new UrlGuard({ allow: init.peerRanges, bindHost: this.cfg.host })
     if (this.role === 'master') {
@@ -171,14 +180,14 @@ export class Node implements Startable {
         this.metrics.inc('distlab_messages_delivered_total', 'Messages delivered to the application.', {
           proto: env.proto,
         })
-        this.event('deliver', env, 0, 'none')
+        this.frames.event('deliver', env, 0, 'none')
       },
       dropped: (env, reason) => {
         this.metrics.inc('distlab_messages_discarded_total', 'Messages a protocol discarded, by reason.', {
           proto: env.proto,
           reason,
         })
-        this.event('drop', env, 0, 'none', reason)
+        this.frames.event('drop', env, 0, 'none', reason)
       },
       record: (e) => this.telemetry.record({ ts: Date.now(), node: this.name, ...e }),
       trust: {
@@ -295,10 +304,10 @@ export class Node implements Startable {
         const labels = { proto: env.proto, transport: t.kind }
         this.metrics.inc('distlab_frames_sent_total', 'Frames put on the wire.', labels)
         this.metrics.inc('distlab_bytes_sent_total', 'Bytes put on the wire.', labels, bytes)
-        this.event('send', env, bytes, t.kind)
+        this.frames.event('send', env, bytes, t.kind)
       },
     })
-    e.setHandler({ message: (m) => this.receive(m), drop: (d) => this.dropped(d) })
+    e.setHandler({ message: (m) => this.frames.receive(m), drop: (d) => this.frames.dropped(d) })
     return e
   }
 
@@ -471,7 +480,7 @@ export class Node implements Startable {
       m = this.members.get(dst)
     }
     if (!m) {
-      this.dropped({
+      this.frames.dropped({
         reason: 'unknown_peer',
         bytes: 0,
         transport: options.transport ?? 'udp',
@@ -482,112 +491,6 @@ export class Node implements Startable {
     }
     const transport = options.transport === 'tcp' ? this.tcp : this.udp
     await transport.send({ host: m.host, port: m.framePort }, env)
-  }
-
-  private receive(msg: InboundMessage): void {
-    const { env } = msg
-    const proto = this.protoLabel(env.proto)
-    this.metrics.inc('distlab_frames_received_total', 'Frames received and decoded.', {
-      proto,
-      transport: msg.transport,
-    })
-    this.metrics.inc(
-      'distlab_bytes_received_total',
-      'Bytes of frames received and decoded.',
-      { proto, transport: msg.transport },
-      msg.bytes,
-    )
-    this.event('recv', env, msg.bytes, msg.transport)
-    if (env.dst !== this.name && env.dst !== BROADCAST_DST && !env.dst.startsWith('group:')) {
-      this.dropped({
-        reason: 'not_for_me',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
-      return
-    }
-    const p = this.protocols.get(env.proto)
-    if (!p) {
-      this.dropped({
-        reason: 'no_protocol',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
-      return
-    }
-    try {
-      p.handle(env, msg)
-    } catch (err) {
-      named(this.logger, `distlab:${env.proto}`).warn(
-        `dropped a ${env.type} from ${env.src}: ${(err as Error).message}`,
-      )
-      this.dropped({
-        reason: 'protocol_error',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
-    }
-  }
-
-  /** A metrics label for a frame's protocol: one this node runs, or `other` (peers invent names). */
-  private protoLabel(proto: string): string {
-    return this.protocols.has(proto) ? proto : 'other'
-  }
-
-  private dropped(d: DropInfo): void {
-    const proto = d.env?.proto ?? 'unknown'
-    this.metrics.inc('distlab_frames_dropped_total', 'Frames dropped, by reason.', {
-      proto: d.env ? this.protoLabel(proto) : proto,
-      reason: d.reason,
-      direction: d.direction,
-      transport: d.transport,
-    })
-    if (d.env) this.event('drop', d.env, d.bytes, d.transport, d.reason)
-    else
-      this.telemetry.record({
-        ts: Date.now(),
-        node: this.name,
-        proto,
-        kind: 'drop',
-        msgId: '',
-        src: d.from ? `${d.from.host}:${d.from.port}` : '?',
-        dst: this.name,
-        bytes: d.bytes,
-        transport: d.transport,
-        reason: d.reason,
-      })
-  }
-
-  private event(
-    kind: TelemetryEvent['kind'],
-    env: Envelope,
-    bytes: number,
-    transport: TelemetryEvent['transport'],
-    reason?: string,
-  ): void {
-    const ev: TelemetryEvent = {
-      ts: Date.now(),
-      node: this.name,
-      proto: env.proto,
-      kind,
-      msgId: env.id,
-      src: env.src,
-      dst: env.dst,
-      bytes,
-      transport,
-      type: env.type,
-    }
-    if (reason) ev.reason = reason
-    this.telemetry.record(ev)
   }
 
   /** The built-in ping protocol, for round-trip checks. */
