@@ -105,7 +105,7 @@ test('no protocol imports the node HTTP server or the monitor, beyond the listed
     )
     .map((e) => `${e.from} -> ${e.to}`)
   const allowed = new Set([
-    'protocols/broadcast/broadcast.ts -> node/http.ts',
+    'protocols/broadcast/routes.ts -> node/http.ts',
     'protocols/membership/membership.ts -> node/http.ts',
     'protocols/multicast/groups.ts -> node/http.ts',
     'protocols/unicast/unicast.ts -> node/http.ts',

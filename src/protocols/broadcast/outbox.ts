@@ -1,0 +1,151 @@
+// Everything the broadcast protocol sends to a peer goes through here: eager pushes (at once to a
+// quiet peer, coalesced Nagle-style to a busy one, or batched), frames split to a target size, and
+// the per-type frame counters and per-message tally behind `stats()` and `send broadcast`.
+import type { ProtocolComponents } from '../../core/interfaces.js'
+import type { TimerHandle } from '../../core/clock.js'
+import type { Logger } from '../../core/logger.js'
+import * as K from './constants.js'
+import { FrameTally, idsOfBody } from './frame-tally.js'
+import type { BroadcastOptions } from './options.js'
+import { idOf, type WireItem } from './wire.js'
+
+export interface Counters {
+  framesSent: Record<string, number>
+  payloadSent: number
+  payloadReceived: number
+  duplicates: number
+  ipBytes: number
+  grafts: number
+  prunes: number
+  dropped: number
+}
+
+export const newCounters = (): Counters => ({
+  framesSent: {},
+  payloadSent: 0,
+  payloadReceived: 0,
+  duplicates: 0,
+  ipBytes: 0,
+  grafts: 0,
+  prunes: 0,
+  dropped: 0,
+})
+
+export interface OutboxHost {
+  readonly c: ProtocolComponents
+  readonly log: Logger
+  readonly counters: Counters
+  options(): BroadcastOptions
+  running(): boolean
+}
+
+export class Outbox {
+  /** Frames sent per message id, for `GET /broadcast/frames?id=`. */
+  readonly tally = new FrameTally()
+  // Batching of eager pushes.
+  private readonly eagerQueue = new Map<string, { items: WireItem[]; receipts: string[] }>()
+  private batchTimer?: TimerHandle
+  // Coalescing: when each peer was last sent a msg frame, and what waits for it.
+  private readonly lastPushAt = new Map<string, number>()
+  private readonly coalesced = new Map<
+    string,
+    { items: WireItem[]; receipts: string[]; timer: TimerHandle }
+  >()
+
+  constructor(private readonly h: OutboxHost) {}
+
+  stop(): void {
+    if (this.batchTimer) this.h.c.clock.clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    for (const q of this.coalesced.values()) this.h.c.clock.clearTimeout(q.timer)
+    this.coalesced.clear()
+    this.lastPushAt.clear()
+    this.eagerQueue.clear()
+  }
+
+  /** A peer left the membership. */
+  forget(peer: string): void {
+    this.lastPushAt.delete(peer)
+  }
+
+  push(peer: string, w: WireItem, receipt: boolean): void {
+    const o = this.h.options()
+    const id = idOf(w.o, w.q)
+    if (o.batchMs <= 0) return this.coalesce(peer, w, receipt ? id : undefined)
+    let q = this.eagerQueue.get(peer)
+    if (!q) this.eagerQueue.set(peer, (q = { items: [], receipts: [] }))
+    q.items.push(w)
+    if (receipt) q.receipts.push(id)
+    if (!this.batchTimer)
+      this.batchTimer = this.h.c.clock.setTimeout(() => {
+        this.batchTimer = undefined
+        this.flushBatches()
+      }, o.batchMs)
+  }
+
+  /** Sends at once to a quiet peer; otherwise queues until coalesceMs after the last frame there. */
+  private coalesce(peer: string, w: WireItem, receipt: string | undefined): void {
+    const queued = this.coalesced.get(peer)
+    if (queued) {
+      queued.items.push(w)
+      if (receipt) queued.receipts.push(receipt)
+      return
+    }
+    const now = Date.now()
+    const wait = (this.lastPushAt.get(peer) ?? -Infinity) + this.h.options().coalesceMs - now
+    if (wait <= 0) {
+      this.lastPushAt.set(peer, now)
+      this.h.counters.payloadSent++
+      this.sendFrame(peer, 'msg', receipt ? { m: [w], r: [receipt] } : { m: [w] })
+      return
+    }
+    const timer = this.h.c.clock.setTimeout(() => {
+      const q = this.coalesced.get(peer)
+      this.coalesced.delete(peer)
+      if (!q || !this.h.running()) return
+      this.lastPushAt.set(peer, Date.now())
+      this.sendItems(peer, q.items, q.receipts)
+    }, wait)
+    this.coalesced.set(peer, { items: [w], receipts: receipt ? [receipt] : [], timer })
+  }
+
+  private flushBatches(): void {
+    if (!this.h.running()) return
+    const queues = [...this.eagerQueue]
+    this.eagerQueue.clear()
+    for (const [peer, q] of queues) this.sendItems(peer, q.items, q.receipts)
+  }
+
+  /** Sends items in frames of about FRAME_TARGET_BYTES each. */
+  sendItems(peer: string, items: WireItem[], receipts: string[] = [], answer: 0 | 1 | 2 = 0): void {
+    let chunk: WireItem[] = []
+    let bytes = 0
+    const flush = () => {
+      if (chunk.length === 0) return
+      const ids = new Set(chunk.map((w) => idOf(w.o, w.q)))
+      const r = receipts.filter((id) => ids.has(id))
+      const body: Record<string, unknown> = { m: chunk }
+      if (r.length) body.r = r
+      if (answer) body.a = answer
+      this.h.counters.payloadSent += chunk.length
+      this.sendFrame(peer, 'msg', body)
+      chunk = []
+      bytes = 0
+    }
+    for (const w of items) {
+      const size = Buffer.byteLength(JSON.stringify(w.v ?? null)) + 80
+      if (bytes + size > K.FRAME_TARGET_BYTES) flush()
+      chunk.push(w)
+      bytes += size
+    }
+    flush()
+  }
+
+  sendFrame(peer: string, type: string, body: unknown): void {
+    this.h.counters.framesSent[type] = (this.h.counters.framesSent[type] ?? 0) + 1
+    this.tally.note(type, idsOfBody(type, body), type === 'msg')
+    this.h.c.send(peer, type, body, { transport: 'udp' }).catch((err: unknown) => {
+      this.h.log.debug(`${type} to ${peer} failed: ${(err as Error).message}`)
+    })
+  }
+}

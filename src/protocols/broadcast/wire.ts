@@ -1,0 +1,55 @@
+// The frame bodies of the broadcast protocol, checked on receipt (every body is hostile), and the
+// names a message goes by on every node.
+import { z } from 'zod'
+import * as K from './constants.js'
+import { STRATEGIES } from './options.js'
+
+/** A message on the wire: origin key, sequence, value, strategy, kind, sent-at, hops. */
+export const WireItem = z.strictObject({
+  o: z.string().min(1).max(100),
+  q: z.number().int().min(0),
+  v: z.unknown(),
+  s: z.enum(STRATEGIES),
+  k: z.literal('g').optional(),
+  t: z.number().finite().nonnegative(),
+  h: z.number().int().min(0).max(10_000),
+})
+export type WireItem = z.infer<typeof WireItem>
+export const MsgBody = z.strictObject({
+  m: z.array(WireItem).min(1).max(10_000),
+  /** Ids the receiver should confirm with a `got`. */
+  r: z.array(z.string().max(128)).max(10_000).optional(),
+  /**
+   * Not an eager push, so duplicates from it are no reason to prune. 1: the answer to a GRAFT (the
+   * receiver passes it on down the tree); 2: a repair copy (anti-entropy, a durable broadcast's
+   * retry) that the receiver only delivers: passing it on would make cycles in the tree.
+   */
+  a: z.union([z.literal(1), z.literal(2)]).optional(),
+  /** The ip strategy's cluster key. */
+  c: z.string().max(300).optional(),
+})
+export const IdList = z
+  .array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)]))
+  .max(K.MAX_IDS_PER_FRAME)
+export const IhaveBody = z.strictObject({
+  i: IdList,
+  h: z.array(z.number().int().min(0)).max(K.MAX_IDS_PER_FRAME),
+})
+export const GraftBody = z.strictObject({ i: IdList })
+export const GotBody = z.strictObject({ i: z.array(z.string().max(128)).max(10_000) })
+/** Per origin: [n, ...extra] = holds every seq below n, and each extra seq. */
+export const DigestBody = z.strictObject({
+  d: z.record(z.string().max(100), z.array(z.number().int().min(0)).min(1).max(100_000)),
+  r: z.literal(1).optional(),
+})
+
+export const idOf = (origin: string, seq: number) => `${origin}.${seq}`
+export const nameOf = (origin: string) => origin.split('~')[0] ?? origin
+
+export function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
+  }
+  return xs
+}
