@@ -6,6 +6,11 @@ export interface WorkloadNode {
   name: string
   /** The node's HTTP API, e.g. http://127.0.2.1:5000. */
   url: string
+  /**
+   * `Authorization` header value for a keyed cluster (`Bearer <token>`, Keyring.bearer()); every
+   * call to this node sends it. Absent for an open cluster.
+   */
+  authorization?: string
 }
 
 export interface Quantiles {
@@ -24,17 +29,24 @@ export function quantiles(xs: readonly number[]): Quantiles {
   return { p50: r(q(0.5)), p95: r(q(0.95)), p99: r(q(0.99)), max: r(s.at(-1) ?? 0) }
 }
 
-/** One JSON call to a node's API; a non-2xx answer throws with the node's own message. */
+/**
+ * One JSON call to a node's API, with the node's bearer token when it has one (a keyed cluster
+ * answers 401 without it); a non-2xx answer throws with the node's own message.
+ */
 export async function callApi<T>(
-  url: string,
+  node: WorkloadNode,
   method: string,
   path: string,
   body?: unknown,
   timeoutMs = 60_000,
 ): Promise<T> {
+  const url = node.url
+  const headers: Record<string, string> = {}
+  if (node.authorization) headers.authorization = node.authorization
+  if (body !== undefined) headers['content-type'] = 'application/json'
   const res = await fetch(url + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   })

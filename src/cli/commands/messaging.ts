@@ -47,10 +47,12 @@ import {
   recordedReplicas,
   serveOnOwnAddress,
 } from './anycast-replicas.js'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalCluster } from '../../cluster/local.js'
+import { Keyring } from '../../core/auth.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
 import { runUnicastWorkload } from '../../protocols/unicast/workload.js'
 import { quantiles, type WorkloadNode } from '../../protocols/workload.js'
@@ -445,6 +447,10 @@ export interface BenchClusterInit {
   nodes: number
   mode: 'inproc' | 'process'
   block: number
+  /** Cluster key: frames authenticated, and every workload call carries its bearer token. */
+  key?: string
+  /** With no `key`: a fresh random key for this cluster. */
+  keyed?: boolean
 }
 
 /**
@@ -457,16 +463,21 @@ export async function withBenchCluster<T>(
 ): Promise<T> {
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-'))
   process.env.DISTLAB_RUNS_DIR ??= join(stateDir, 'runs')
+  const key = init.key ?? (init.keyed ? randomBytes(24).toString('base64url') : undefined)
   const cluster = new LocalCluster({
     nodes: init.nodes,
     mode: init.mode,
     stateDir,
     block: init.block,
     dashboardPort: 0,
+    key,
   })
   await cluster.start()
   try {
-    const nodes = cluster.list().map((n) => ({ name: n.name, url: nodeUrl(n) }))
+    const authorization = key === undefined ? undefined : new Keyring(key).bearer()
+    const nodes: WorkloadNode[] = cluster
+      .list()
+      .map((n) => ({ name: n.name, url: nodeUrl(n), ...(authorization ? { authorization } : {}) }))
     // Every node must know every other before the run.
     await waitMembers(nodes)
     return await fn(nodes, (name) => cluster.kill(name, 'SIGKILL'), cluster)
@@ -516,6 +527,7 @@ interface BenchBroadcastOptions {
   recovery: string
   mode: 'inproc' | 'process'
   block: number
+  keyed?: boolean
   json?: boolean
 }
 
@@ -570,7 +582,7 @@ async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
   }
   if (o.coalesce !== undefined) tuning.coalesceMs = parseDuration('--coalesce', o.coalesce)
   const progress = new Progress('broadcast', Math.round(durationMs), { enabled: !o.json })
-  const report = await withBenchCluster({ nodes: o.nodes, mode: o.mode, block: o.block }, (nodes, kill) =>
+  const report = await withBenchCluster(o, (nodes, kill) =>
     runBroadcastWorkload({
       nodes,
       strategy: o.strategy,
@@ -595,6 +607,7 @@ interface BenchCommonOptions {
   nodes: number
   mode: 'inproc' | 'process'
   block: number
+  keyed?: boolean
   json?: boolean
 }
 
@@ -718,7 +731,13 @@ async function benchAnycast(
   o: BenchCommonOptions & { requests: number; concurrency: number; policy: AnycastPolicy; kill: number },
 ): Promise<void> {
   const r = await withBenchCluster(o, async (nodes, kill) => {
-    const infos = await Promise.all(nodes.map((n) => callNode<AnycastInfo>(n.url, 'GET', '/anycast')))
+    const infos = await Promise.all(
+      nodes.map((n) =>
+        callNode<AnycastInfo>(n.url, 'GET', '/anycast', undefined, 5000, {
+          ...(n.authorization ? { authorization: n.authorization } : {}),
+        }),
+      ),
+    )
     const client = new AnycastClient({
       targets: infos.map((i) => ({ host: i.host, port: i.port, name: i.name })),
       policy: o.policy,
@@ -798,6 +817,10 @@ function benchCluster(cmd: Command, nodes: number): Command {
       'address block of the bench cluster (127.<n>.x.y)',
       intOption('--block', 0, 255),
       200,
+    )
+    .option(
+      '--keyed',
+      'start the bench cluster with a fresh random key (frames authenticated, calls with its token)',
     )
     .option('--json', 'print the report as JSON')
 }

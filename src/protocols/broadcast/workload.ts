@@ -11,8 +11,13 @@ import { callApi, quantiles, sleep, type Quantiles, type WorkloadNode } from '..
 export type { Quantiles, WorkloadNode }
 
 /** Calls during a broadcast run give up sooner than the default: a partitioned node must not stall it. */
-const call = <T>(url: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> =>
-  callApi<T>(url, method, path, body, timeoutMs)
+const call = <T>(
+  node: WorkloadNode,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 10_000,
+): Promise<T> => callApi<T>(node, method, path, body, timeoutMs)
 
 export interface BroadcastWorkloadInit {
   /** Every node that takes part in broadcast (the master included). */
@@ -100,12 +105,12 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
   // Links, tuning, and a clean slate of rules.
   await Promise.all(
     init.nodes.map(async (n) => {
-      await call(n.url, 'POST', '/heal')
-      if (init.latencyMs > 0) await call(n.url, 'PUT', '/link', { peer: '*', delayMs: init.latencyMs })
-      await call(n.url, 'PUT', '/broadcast/config', { ...init.tuning })
+      await call(n, 'POST', '/heal')
+      if (init.latencyMs > 0) await call(n, 'PUT', '/link', { peer: '*', delayMs: init.latencyMs })
+      await call(n, 'PUT', '/broadcast/config', { ...init.tuning })
     }),
   )
-  const statsOf = (n: WorkloadNode) => call<BroadcastStats>(n.url, 'GET', '/broadcast/stats')
+  const statsOf = (n: WorkloadNode) => call<BroadcastStats>(n, 'GET', '/broadcast/stats')
   const baseline = new Map(
     await Promise.all(init.nodes.map(async (n) => [n.name, await statsOf(n)] as const)),
   )
@@ -134,7 +139,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
           const names = shuffle(live().map((n) => n.name))
           const half = Math.ceil(names.length / 2)
           const groups = [names.slice(0, half), names.slice(half)]
-          await Promise.all(live().map((n) => call(n.url, 'POST', '/partition', { groups }).catch(() => {})))
+          await Promise.all(live().map((n) => call(n, 'POST', '/partition', { groups }).catch(() => {})))
         }
       })(),
     )
@@ -173,7 +178,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
         if (isBroadcast) {
           broadcasts++
           const value = nextValue++
-          const r = await call<{ id: string }>(target.url, 'POST', '/broadcast', {
+          const r = await call<{ id: string }>(target, 'POST', '/broadcast', {
             msg: value,
             strategy: init.strategy,
             durable,
@@ -181,7 +186,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
           acked.push({ value, id: r.id, ackAt: Date.now() })
         } else {
           reads++
-          await call(target.url, 'GET', '/broadcast/read')
+          await call(target, 'GET', '/broadcast/read')
         }
       } catch {
         failedOps++
@@ -194,10 +199,10 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
   stopFaults = true
   await Promise.all(faults)
   // Heal, then wait until every live node holds every acknowledged broadcast (or give up).
-  await Promise.all(live().map((n) => call(n.url, 'POST', '/heal').catch(() => {})))
+  await Promise.all(live().map((n) => call(n, 'POST', '/heal').catch(() => {})))
   if (init.latencyMs > 0)
     await Promise.all(
-      live().map((n) => call(n.url, 'PUT', '/link', { peer: '*', delayMs: init.latencyMs }).catch(() => {})),
+      live().map((n) => call(n, 'PUT', '/link', { peer: '*', delayMs: init.latencyMs }).catch(() => {})),
     )
   const runEnd = Date.now()
   const ackedIds = new Set(acked.map((a) => a.id))
@@ -208,7 +213,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     await Promise.all(
       live().map(async (n) => {
         const r = await call<{ messages: BroadcastDelivery[] }>(
-          n.url,
+          n,
           'GET',
           '/broadcast/delivered',
           undefined,

@@ -7,10 +7,11 @@ import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastStats } from '../unicast/unicast.js'
 import type { GroupDelivery, GroupSendResult } from './groups.js'
 import { IpMulticastReceiver, IpMulticastSender } from './ip.js'
-import { callApi as call, quantiles, sleep, type Quantiles } from '../workload.js'
+import { callApi as call, quantiles, type WorkloadNode, sleep, type Quantiles } from '../workload.js'
 
 export interface MulticastWorkloadInit {
-  nodes: Array<{ name: string; url: string }>
+  /** With their bearer token on a keyed cluster (WorkloadNode.authorization). */
+  nodes: WorkloadNode[]
   members: number
   messages: number
   concurrency: number
@@ -51,21 +52,21 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     throw new InvalidArgumentError('the multicast workload needs at least two nodes', 'nodes')
   const group = `bench-${Date.now().toString(36)}`
   const members = nodes.slice(0, k)
-  for (const m of members) await call(m.url, 'POST', '/groups/join', { group })
+  for (const m of members) await call(m, 'POST', '/groups/join', { group })
   const want = members
     .map((m) => m.name)
     .sort()
     .join()
   for (let t = 0; t < 600; t++) {
     const views = await Promise.all(
-      nodes.map((n) => call<{ groups: Record<string, string[]> }>(n.url, 'GET', '/groups')),
+      nodes.map((n) => call<{ groups: Record<string, string[]> }>(n, 'GET', '/groups')),
     )
     if (views.every((v) => (v.groups[group] ?? []).join() === want)) break
     await sleep(100)
   }
   const statsOf = () =>
-    Promise.all(nodes.map((n) => call<{ channel: UnicastStats }>(n.url, 'GET', '/multicast/stats')))
-  await Promise.all(nodes.map((n) => call(n.url, 'PUT', '/link', { peer: '*', ...init.link })))
+    Promise.all(nodes.map((n) => call<{ channel: UnicastStats }>(n, 'GET', '/multicast/stats')))
+  await Promise.all(nodes.map((n) => call(n, 'PUT', '/link', { peer: '*', ...init.link })))
   const before = await statsOf()
   const results: GroupSendResult[] = []
   let next = 0
@@ -74,23 +75,22 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
       const i = next++
       const from = nodes[Math.floor(Math.random() * nodes.length)]!
       try {
-        results.push(await call<GroupSendResult>(from.url, 'POST', '/multicast', { group, msg: { i } }))
+        results.push(await call<GroupSendResult>(from, 'POST', '/multicast', { group, msg: { i } }))
       } catch {
         // counted as lost below
       }
     }
   }
   await Promise.all(Array.from({ length: init.concurrency }, worker))
-  await Promise.all(nodes.map((n) => call(n.url, 'POST', '/heal')))
+  await Promise.all(nodes.map((n) => call(n, 'POST', '/heal')))
   await sleep(300)
   const after = await statsOf()
   let duplicates = 0
   let strays = 0
   let delivered = 0
   for (const n of nodes) {
-    const got = (
-      await call<{ messages: GroupDelivery[] }>(n.url, 'GET', `/multicast/delivered?group=${group}`)
-    ).messages
+    const got = (await call<{ messages: GroupDelivery[] }>(n, 'GET', `/multicast/delivered?group=${group}`))
+      .messages
     if (!members.includes(n)) {
       strays += got.length
       continue
@@ -115,7 +115,7 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     deliveryRatio: r3(delivered / (messages * k)),
     latencyMs: quantiles(results.map((r) => r.elapsedMs)),
   }
-  for (const m of members) await call(m.url, 'POST', '/groups/leave', { group })
+  for (const m of members) await call(m, 'POST', '/groups/leave', { group })
 
   // IP multicast beside it: one datagram per message, k receivers.
   const receivers = Array.from(

@@ -5,12 +5,13 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger } from '../../core/options.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastDelivery, UnicastSendResult, UnicastStats } from './unicast.js'
-import { callApi as call, quantiles, type Quantiles } from '../workload.js'
+import { callApi as call, quantiles, type WorkloadNode, type Quantiles } from '../workload.js'
 
 export type { Quantiles }
 
 export interface UnicastWorkloadInit {
-  nodes: Array<{ name: string; url: string }>
+  /** With their bearer token on a keyed cluster (WorkloadNode.authorization). */
+  nodes: WorkloadNode[]
   messages: number
   concurrency: number
   transport: 'udp' | 'tcp'
@@ -46,11 +47,11 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
     throw new InvalidArgumentError('the unicast workload needs at least two nodes', 'nodes')
   const messages = checkInteger('messages', init.messages, 1, 1000)
   const concurrency = checkInteger('concurrency', init.concurrency, 1, 1000)
-  const statsOf = () => Promise.all(nodes.map((n) => call<UnicastStats>(n.url, 'GET', '/unicast/stats')))
+  const statsOf = () => Promise.all(nodes.map((n) => call<UnicastStats>(n, 'GET', '/unicast/stats')))
   const since = await Promise.all(
-    nodes.map(async (n) => (await call<{ total: number }>(n.url, 'GET', '/unicast/delivered')).total),
+    nodes.map(async (n) => (await call<{ total: number }>(n, 'GET', '/unicast/delivered')).total),
   )
-  await Promise.all(nodes.map((n) => call(n.url, 'PUT', '/link', { peer: '*', ...init.link })))
+  await Promise.all(nodes.map((n) => call(n, 'PUT', '/link', { peer: '*', ...init.link })))
   const before = await statsOf()
   const started = Date.now()
   const sent: Array<{ from: string; to: string; k: number; result?: UnicastSendResult }> = []
@@ -64,7 +65,7 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
       const entry: (typeof sent)[number] = { from: from.name, to: to.name, k }
       sent.push(entry)
       try {
-        entry.result = await call<UnicastSendResult>(from.url, 'POST', '/unicast', {
+        entry.result = await call<UnicastSendResult>(from, 'POST', '/unicast', {
           to: to.name,
           msg: { k },
           transport: init.transport,
@@ -76,17 +77,13 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const durationMs = Date.now() - started
-  await Promise.all(nodes.map((n) => call(n.url, 'POST', '/heal')))
+  await Promise.all(nodes.map((n) => call(n, 'POST', '/heal')))
   await new Promise((r) => setTimeout(r, 500))
   const after = await statsOf()
   const received = new Map<string, UnicastDelivery[]>()
   await Promise.all(
     nodes.map(async (n, i) => {
-      const r = await call<{ messages: UnicastDelivery[] }>(
-        n.url,
-        'GET',
-        `/unicast/delivered?since=${since[i]}`,
-      )
+      const r = await call<{ messages: UnicastDelivery[] }>(n, 'GET', `/unicast/delivered?since=${since[i]}`)
       received.set(n.name, r.messages)
     }),
   )
