@@ -6,32 +6,15 @@
 // that `status`, `send`, `monitor` and the rest find them as in local mode. The master records
 // its run straight into the host's runs folder (a bind mount), so `runs` and `analyze` read a
 // container run while it is recorded, as a local one.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import {
-  chownSync,
-  cpSync,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  type WriteStream,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Document, isMap, isScalar } from 'yaml'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
 import { removeKeyFile, writeKeyFile } from '../core/auth.js'
-import { DEFAULT_RUNS_DIR } from '../monitor/constants.js'
 import {
   DockerError,
   DockerUnavailableError,
@@ -40,39 +23,13 @@ import {
   type RunOptions,
   type RunResult,
 } from './docker-cli.js'
-import { importRootfsImage } from './rootfs-image.js'
 import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
-import {
-  CONTAINER_DASHBOARD_PORT,
-  checkDashboardPortFree,
-  dashboardUrl,
-  type DashboardPublish,
-} from './forward.js'
+import { checkDashboardPortFree, dashboardUrl, type DashboardPublish } from './forward.js'
+import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
+import { composeYaml, NETWORK_NAME, prepareRunsDir, runsDirOf } from './docker-compose-spec.js'
+import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
 
-/** The repository (or installed package) root: where bin/, dist/, deploy/ and node_modules/ are. */
-export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
-
-function findPackageRoot(from: string): string {
-  // dist/src/cluster when compiled, src/cluster under tsx: the first parent with our package.json
-  for (let dir = from, i = 0; i < 6; i++, dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json')
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'distlab')
-      return dir
-  }
-  return resolve(from, '../../..')
-}
-export const DOCKERFILE_PATH = join(PACKAGE_ROOT, 'deploy', 'Dockerfile')
-/** The seed-000 network name. */
-export const NETWORK_NAME = 'Proj1-distributed-network'
-export const DEFAULT_BASE_IMAGE = 'node:20-bookworm-slim'
-export const DEFAULT_IMAGE = 'distlab:latest'
 export const DEFAULT_PROJECT = 'distlab'
-/** Tag prefix of the base image imported from the host's node binary; the node version follows. */
-export const LOCAL_BASE_REPOSITORY = 'distlab-base'
-/** Unprivileged user the image runs as (`node` in the official image). */
-export const IMAGE_UID = 1000
-/** Where the master in a container keeps its run files (a bind mount of the host's runs folder). */
-export const CONTAINER_RUNS_DIR = '/data/runs'
 export const HEALTH_POLL_INTERVAL_MS = 250
 
 export {
@@ -85,6 +42,38 @@ export {
   type RunResult,
 } from './docker-cli.js'
 export { sharedLibraries } from './rootfs-image.js'
+export {
+  BUILD_LABEL,
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_IMAGE,
+  DOCKERFILE_PATH,
+  IMAGE_UID,
+  LOCAL_BASE_REPOSITORY,
+  PACKAGE_ROOT,
+  buildImage,
+  buildLocalBaseImage,
+  imageExists,
+  imageSize,
+  localBaseTag,
+  nativeAddons,
+  prepareBuildContext,
+  productionPackages,
+  removeStageImages,
+  type BuildContextInfo,
+  type BuildImageInit,
+  type LocalBaseImageInit,
+} from './docker-image.js'
+export {
+  CONTAINER_RUNS_DIR,
+  NETWORK_NAME,
+  composeSpec,
+  composeYaml,
+  masterRunsMount,
+  prepareRunsDir,
+  serviceFileYaml,
+  type ComposeSpecInit,
+} from './docker-compose-spec.js'
+export { LogFiles, followLines, parseComposeLogLine } from './docker-logs.js'
 
 /** True when the engine answers `docker info`. */
 export async function dockerReady(): Promise<boolean> {
@@ -137,383 +126,7 @@ export async function compose(
   return runCommand(cmd!, [...pre, '-p', project, '-f', file, ...args], { ...o, env })
 }
 
-export async function imageExists(tag: string): Promise<boolean> {
-  const r = await docker(['image', 'inspect', '--format', '{{.Id}}', tag], { allowFailure: true })
-  return r.code === 0
-}
-
-/** Size of an image in bytes. */
-export async function imageSize(tag: string): Promise<number> {
-  const r = await docker(['image', 'inspect', '--format', '{{.Size}}', tag])
-  return Number(r.stdout.trim())
-}
-
-// ---- the base image, imported from the host's node binary ----
-
-export interface LocalBaseImageInit {
-  /** @default distlab-base:node-<version of the node binary> */
-  tag?: string
-  /** The node binary to package. @default the one running this code */
-  nodeBinary?: string
-  /** Build again even when the tag exists. @default false */
-  force?: boolean
-  /** Native add-ons whose shared libraries the image needs too. @default those of the production dependencies */
-  extraBinaries?: string[]
-}
-
-export function localBaseTag(version = process.version): string {
-  return `${LOCAL_BASE_REPOSITORY}:node-${version}`
-}
-
-const PASSWD = 'root:x:0:0:root:/root:/usr/sbin/nologin\nnode:x:1000:1000::/home/node:/usr/sbin/nologin\n'
-const GROUP = 'root:x:0:\nnode:x:1000:\n'
-const NSSWITCH = 'passwd: files\ngroup: files\nhosts: files dns\n'
-
-/**
- * Builds a runnable base image without a registry: a root file system holding the host's node
- * binary at /usr/local/bin/node, the shared libraries `ldd` lists for it and for the native
- * add-ons, /etc/passwd with a `node` user (uid 1000) and a /tmp, passed to `docker import`.
- * Skipped when the tag exists already (the cache between runs), unless `force`.
- */
-export async function buildLocalBaseImage(
-  init: LocalBaseImageInit = {},
-): Promise<{ tag: string; built: boolean }> {
-  const nodeBinary = init.nodeBinary ?? process.execPath
-  const version = init.nodeBinary
-    ? (await runCommand(nodeBinary, ['--version'])).stdout.trim()
-    : process.version
-  const tag = init.tag ?? localBaseTag(version)
-  if (!init.force && (await imageExists(tag))) return { tag, built: false }
-  await importRootfsImage({
-    tag,
-    scratchPrefix: 'distlab-base-',
-    layout: async (fs) => {
-      fs.put(nodeBinary, '/usr/local/bin/node', 0o755)
-      await fs.libraries([nodeBinary, ...(init.extraBinaries ?? nativeAddons())])
-      fs.write('etc/passwd', PASSWD)
-      fs.write('etc/group', GROUP)
-      fs.write('etc/nsswitch.conf', NSSWITCH)
-      mkdirSync(join(fs.root, 'home/node'), { recursive: true })
-      if (process.getuid?.() === 0) chownSync(join(fs.root, 'home/node'), IMAGE_UID, IMAGE_UID)
-    },
-    changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["node"]'],
-    timeoutMs: 300_000,
-  })
-  return { tag, built: true }
-}
-
-/** The `.node` files of the production dependencies. */
-export function nativeAddons(root = PACKAGE_ROOT): string[] {
-  const out: string[] = []
-  for (const dir of productionPackages(root)) {
-    const release = join(root, dir, 'build', 'Release')
-    const candidates = existsSync(release) ? [release, join(root, dir)] : [join(root, dir)]
-    for (const c of candidates) {
-      try {
-        for (const f of readdirSync(c)) if (f.endsWith('.node')) out.push(join(c, f))
-      } catch {
-        // no such directory
-      }
-    }
-  }
-  return out
-}
-
-// ---- the build context ----
-
-/**
- * The packages `npm ci --omit=dev` would install: every `node_modules/...` entry of
- * package-lock.json not marked `dev`, that exists on disk (optional platform packages of other
- * systems do not).
- */
-export function productionPackages(root = PACKAGE_ROOT): string[] {
-  const lockFile = join(root, 'package-lock.json')
-  if (!existsSync(lockFile)) return []
-  const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as {
-    packages?: Record<string, { dev?: boolean; link?: boolean }>
-  }
-  return Object.entries(lock.packages ?? {})
-    .filter(([p, meta]) => p.startsWith('node_modules/') && !meta.dev && !meta.link)
-    .map(([p]) => p)
-    .filter((p) => existsSync(join(root, p)))
-}
-
-/** Parts of packages that are not needed at run time (sources and build leftovers of add-ons). */
-const CONTEXT_EXCLUDES = [
-  /^node_modules\/better-sqlite3\/(deps|src)(\/|$)/,
-  /^node_modules\/better-sqlite3\/build\/(Release\/(obj|\.deps|test_extension)|deps)/,
-  /\.(md|markdown|ts\.map|d\.ts|d\.mts|d\.cts)$/i,
-]
-
-export interface BuildContextInfo {
-  dir: string
-  bytes: number
-  files: number
-}
-
-/**
- * Assembles the image's build context in `dir`: app/ (package.json, bin/, dist/src/, web/,
- * deploy/ and the production node_modules) and data/ (the empty state directory). Needs dist/
- * built (`npm run build`).
- */
-export function prepareBuildContext(dir: string, root = PACKAGE_ROOT): BuildContextInfo {
-  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js')))
-    throw new ClusterError(`${join(root, 'dist')} is not built; run \`npm run build\` first`)
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(join(dir, 'app'), { recursive: true })
-  mkdirSync(join(dir, 'data'), { recursive: true })
-  writeFileSync(join(dir, 'data', '.keep'), '')
-  let bytes = 0
-  let files = 0
-  const copy = (rel: string) => {
-    const from = join(root, rel)
-    if (!existsSync(from)) return
-    cpSync(from, join(dir, 'app', rel), {
-      recursive: true,
-      dereference: true,
-      filter: (src) => {
-        const r = relative(root, src).split('\\').join('/')
-        if (CONTEXT_EXCLUDES.some((x) => x.test(r))) return false
-        const st = statSync(src)
-        if (st.isFile()) {
-          bytes += st.size
-          files++
-        }
-        return true
-      },
-    })
-  }
-  for (const rel of ['package.json', 'bin', 'dist/src', 'web', 'deploy', 'contrib']) copy(rel)
-  // The line server's default text: the lineserver role needs it.
-  for (const rel of ['data/lines.txt', 'data/README.md']) copy(rel)
-  for (const p of productionPackages(root)) copy(p)
-  writeFileSync(join(dir, 'Dockerfile'), readFileSync(join(root, 'deploy', 'Dockerfile')))
-  return { dir, bytes, files }
-}
-
-export interface BuildImageInit {
-  /** @default distlab:latest */
-  tag?: string
-  /** @default node:20-bookworm-slim */
-  baseImage?: string
-  root?: string
-  timeoutMs?: number
-}
-
-/** Builds the project's image from deploy/Dockerfile; returns its tag and size in bytes. */
-export async function buildImage(init: BuildImageInit = {}): Promise<{
-  tag: string
-  baseImage: string
-  sizeBytes: number
-  context: BuildContextInfo
-  buildId: string
-}> {
-  const tag = init.tag ?? DEFAULT_IMAGE
-  const baseImage = init.baseImage ?? DEFAULT_BASE_IMAGE
-  const buildId = `${Date.now().toString(36)}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`
-  const dir = mkdtempSync(join(tmpdir(), 'distlab-context-'))
-  try {
-    const context = prepareBuildContext(join(dir, 'ctx'), init.root)
-    await docker(
-      [
-        'build',
-        '--build-arg',
-        `BASE_IMAGE=${baseImage}`,
-        '--build-arg',
-        `DISTLAB_BUILD=${buildId}`,
-        '-t',
-        tag,
-        context.dir,
-      ],
-      {
-        timeoutMs: init.timeoutMs ?? 600_000,
-        // The legacy builder: it works with the engine alone (BuildKit would need buildx here).
-        env: { ...process.env, DOCKER_BUILDKIT: '0' },
-      },
-    )
-    return { tag, baseImage, sizeBytes: await imageSize(tag), context: { ...context, dir: '' }, buildId }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-    await removeStageImages(buildId)
-  }
-}
-
-/** The label each build's first stage carries (deploy/Dockerfile), with the build's own id. */
-export const BUILD_LABEL = 'dev.distlab.build'
-
-/**
- * Removes the images labelled with one build's id: the first stage of deploy/Dockerfile, which the
- * legacy builder leaves behind untagged (the final image does not carry the label). Returns how many.
- */
-export async function removeStageImages(buildId: string): Promise<number> {
-  const r = await docker(['images', '--quiet', '--no-trunc', '--filter', `label=${BUILD_LABEL}=${buildId}`], {
-    allowFailure: true,
-  })
-  const ids = [...new Set(r.stdout.split('\n').filter(Boolean))]
-  if (ids.length > 0) await docker(['rmi', '--force', ...ids], { allowFailure: true, timeoutMs: 120_000 })
-  return ids.length
-}
-
 // ---- the compose project ----
-
-export interface ComposeSpecInit {
-  /** Nodes besides the master. @default 4 */
-  nodes?: number
-  /** @default distlab:latest */
-  image?: string
-  /** @default Proj1-distributed-network */
-  network?: string
-  /** Publish the master's API and dashboard on this host address (none when unset). */
-  publishHost?: string
-  /** Publish the master's dashboard on this host address and port (`up`: 127.0.0.1:8080). */
-  dashboard?: DashboardPublish
-  /** Log format of the containers. @default 'pretty' */
-  logFormat?: 'pretty' | 'json'
-  /**
-   * Host folder bind-mounted at /data/runs in the master, where its run store writes. @default
-   * none (the run files stay inside the container)
-   */
-  runsDir?: string
-  /** With runsDir: `uid:gid` the master runs as, the owner of that folder. @default this process's */
-  masterUser?: string
-}
-
-/**
- * What the master's service gets so that it records its runs straight into a host folder: that
- * folder bind-mounted at /data/runs, and the uid:gid of the folder's owner to write there as.
- *
- * Why a bind mount: `distlab runs` and `analyze` then read a container run while it is recorded,
- * exactly as a local one, and nothing needs copying at `down` (SQLite's WAL works across a bind
- * mount on one host). Fetching the run over the master's HTTP API instead would give analyze a
- * second code path and leave no file behind for `runs`, the dashboard's past runs or other tools.
- * Why the host user: the folder is made by the user who runs `up` (else the engine would make it,
- * as root), and the master must write there; its files then belong to that user, as in local mode.
- * The nodes keep the image's unprivileged uid 1000.
- */
-export function masterRunsMount(
-  runsDir: string,
-  user = hostUser(),
-): { user: string; environment: Record<string, string>; volumes: Array<Record<string, string>> } {
-  return {
-    user: checkString('masterUser', user, /^\d+:\d+$/),
-    environment: { DISTLAB_RUNS_DIR: CONTAINER_RUNS_DIR },
-    volumes: [{ type: 'bind', source: resolve(runsDir), target: CONTAINER_RUNS_DIR }],
-  }
-}
-
-/** Makes the host's runs folder (as the user running `up`) and returns its absolute path. */
-export function prepareRunsDir(explicit?: string): string {
-  const dir = runsDirOf(explicit)
-  mkdirSync(dir, { recursive: true })
-  return dir
-}
-
-/**
- * A compose or stack file as YAML. Compose v1 reads YAML 1.1, where an unquoted 1000:10 is a
- * base-60 number: every service's `user` is quoted.
- */
-export function serviceFileYaml(spec: Record<string, unknown>): string {
-  const doc = new Document(spec)
-  const services = doc.get('services', true)
-  if (isMap(services))
-    for (const item of services.items) {
-      const user = isMap(item.value) ? item.value.get('user', true) : undefined
-      if (isScalar(user)) user.type = 'QUOTE_DOUBLE'
-    }
-  return doc.toString({ lineWidth: 0 })
-}
-
-/**
- * A compose file with one service per node (master, node1..nodeN), so that every node has the
- * stable DNS name of the seeds (`http://node1:5000`), on the named network. It uses only what
- * both `docker compose` and `docker-compose` 1.29 accept.
- */
-export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown> {
-  const nodes = checkInteger('nodes', init.nodes ?? 4, 1, 1000)
-  const image = checkString('image', init.image ?? DEFAULT_IMAGE)
-  const network = checkString('network', init.network ?? NETWORK_NAME, /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
-  const logFormat = init.logFormat ?? 'pretty'
-  const runs = init.runsDir ? masterRunsMount(init.runsDir, init.masterUser) : undefined
-  // The key itself never goes into the file: compose reads it (or DISTLAB_INSECURE=1, an open
-  // cluster) from its own environment, as with deploy/compose.yml.
-  const environment = {
-    DISTLAB_KEY: '${DISTLAB_KEY:-}',
-    DISTLAB_INSECURE: '${DISTLAB_INSECURE:-0}',
-  }
-  const services: Record<string, unknown> = {}
-  services[MASTER_NAME] = {
-    image,
-    hostname: MASTER_NAME,
-    init: true,
-    command: [
-      'master',
-      '--name',
-      MASTER_NAME,
-      '--host',
-      '0.0.0.0',
-      '--bind',
-      '0.0.0.0',
-      '--log-format',
-      logFormat,
-    ],
-    environment: runs ? { ...environment, ...runs.environment } : environment,
-    ...(runs ? { user: runs.user, volumes: runs.volumes } : {}),
-    healthcheck: { interval: '5s', start_period: '5s' },
-    ...(init.publishHost || init.dashboard
-      ? {
-          ports: [
-            ...(init.publishHost
-              ? [
-                  `${init.publishHost}:${DEFAULT_HTTP_PORT}:${DEFAULT_HTTP_PORT}`,
-                  `${init.publishHost}:${CONTAINER_DASHBOARD_PORT}:${CONTAINER_DASHBOARD_PORT}`,
-                ]
-              : []),
-            ...(init.dashboard
-              ? [`${init.dashboard.host}:${init.dashboard.port}:${CONTAINER_DASHBOARD_PORT}`]
-              : []),
-          ],
-        }
-      : {}),
-    networks: ['default'],
-  }
-  for (let i = 1; i <= nodes; i++) {
-    const name = nodeName(i)
-    services[name] = {
-      image,
-      hostname: name,
-      init: true,
-      command: [
-        'node',
-        '--name',
-        name,
-        '--host',
-        '0.0.0.0',
-        '--advertise',
-        name,
-        '--bootstrap',
-        `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`,
-        '--log-format',
-        logFormat,
-      ],
-      environment,
-      depends_on: [MASTER_NAME],
-      networks: ['default'],
-    }
-  }
-  return {
-    version: '3.8',
-    services,
-    networks: { default: { name: network, driver: 'bridge' } },
-  }
-}
-
-export function composeYaml(init: ComposeSpecInit = {}): string {
-  return (
-    '# Generated by `distlab up --mode docker`: the master and one service per node on the\n' +
-    `# network ${init.network ?? NETWORK_NAME}. Works with \`docker compose\` and \`docker-compose\`.\n` +
-    serviceFileYaml(composeSpec(init))
-  )
-}
 
 export interface ContainerInfo {
   id: string
@@ -730,66 +343,6 @@ export interface DockerClusterInit {
   onLine?: (name: string, line: string) => void
   /** How many nodes answer /health, while starting. */
   onProgress?: (healthy: number, total: number) => void
-}
-
-/** The host's runs folder: as the run store resolves it ($DISTLAB_RUNS_DIR, else ./runs). */
-function runsDirOf(explicit?: string): string {
-  return resolve(explicit ?? process.env.DISTLAB_RUNS_DIR ?? DEFAULT_RUNS_DIR)
-}
-
-/** `uid:gid` of this process (the user running `up`); the image's user where there are none. */
-function hostUser(): string {
-  const uid = process.getuid?.()
-  const gid = process.getgid?.()
-  return uid === undefined || gid === undefined ? `${IMAGE_UID}:${IMAGE_UID}` : `${uid}:${gid}`
-}
-
-/** One log file per container name in a folder (`distlab logs` reads them), opened on first use. */
-export class LogFiles {
-  private readonly streams = new Map<string, WriteStream>()
-
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true })
-  }
-
-  write(name: string, text: string): void {
-    let log = this.streams.get(name)
-    if (!log) {
-      log = createWriteStream(join(this.dir, `${name}.log`))
-      this.streams.set(name, log)
-    }
-    log.write(text + '\n')
-  }
-
-  close(): void {
-    for (const l of this.streams.values()) l.end()
-    this.streams.clear()
-  }
-}
-
-/** Runs a program that follows logs, handing over each whole line of its stdout and stderr. */
-export function followLines(cmd: string, args: string[], onLine: (line: string) => void): ChildProcess {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.on('error', () => {}) // the engine went away: the follower just ends
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let partial = ''
-    stream.on('data', (d: Buffer) => {
-      const parts = (partial + d.toString()).split('\n')
-      partial = parts.pop() ?? ''
-      for (const line of parts) onLine(line)
-    })
-  }
-  return child
-}
-
-/** Parses the prefix compose puts before each log line: `distlab_node3_1  | text` → node3. */
-export function parseComposeLogLine(line: string): { service: string; text: string } | undefined {
-  const bar = line.indexOf('|')
-  if (bar < 0) return undefined
-  const prefix = line.slice(0, bar).trim()
-  const text = line.slice(bar + 1).replace(/^ /, '')
-  const m = /(?:^|[_-])([a-zA-Z][a-zA-Z0-9]*)[_-]\d+$/.exec(prefix)
-  return { service: m ? m[1]! : prefix, text }
 }
 
 export class DockerCluster extends EventEmitter implements Startable {
