@@ -19,31 +19,40 @@ const el = (tag, attrs = {}, text) => {
   if (text !== undefined) e.textContent = String(text)
   return e
 }
-const fmtInt = (n) => (n ?? 0).toLocaleString('en-US')
+// Number formats: the rules of src/monitor/format.ts (counts 1,234; ms 1,234.5; bytes 12.5 KiB; 78.6%).
+const fmtInt = (n) => Math.round(n ?? 0).toLocaleString('en-US')
 const fmtBytes = (n) =>
-  n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`
-const fmtMs = (x) => (x === null || x === undefined ? '–' : x < 10 ? x.toFixed(1) : Math.round(x).toString())
+  n < 1024
+    ? `${Math.round(n)} B`
+    : n < 1048576
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1073741824
+        ? `${(n / 1048576).toFixed(1)} MiB`
+        : `${(n / 1073741824).toFixed(1)} GiB`
+const fmtMs = (x) =>
+  x === null || x === undefined
+    ? '-'
+    : x.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })
 
-// Protocol colours: fixed for the known ones so a person learns them, hashed for the rest.
-const KNOWN_COLORS = {
-  broadcast: '#ff8c42',
-  unicast: '#5aa9ff',
-  multicast: '#c77dff',
-  anycast: '#2ec4b6',
-  ping: '#3ccf91',
-  heartbeat: '#5c6b8a',
-  membership: '#8d99ae',
-  http: '#ffd166',
-  gossip: '#f15bb5',
-  dv: '#00bbf9',
-  gbn: '#fee440',
+// Protocol colours come from the master (GET /api/palette, src/monitor/palette.ts), the palette
+// every distlab chart uses: fixed for the known protocols, hashed for the rest by the served rule.
+const PALETTE = { known: {}, fallback: ['#8b97b1'] }
+async function loadPalette() {
+  try {
+    const p = await (await fetch('api/palette')).json()
+    if (p && typeof p.known === 'object' && Array.isArray(p.fallback) && p.fallback.length) {
+      PALETTE.known = p.known
+      PALETTE.fallback = p.fallback
+    }
+  } catch {
+    // the page still draws, in one grey, and says nothing: the stream's own errors show
+  }
 }
-const PALETTE = ['#ef476f', '#06d6a0', '#118ab2', '#ffd166', '#9b5de5', '#f15bb5', '#00f5d4', '#fb8500']
 function colorOf(proto) {
-  if (KNOWN_COLORS[proto]) return KNOWN_COLORS[proto]
+  if (Object.hasOwn(PALETTE.known, proto)) return PALETTE.known[proto]
   let h = 0
-  for (const c of proto) h = (h * 31 + c.charCodeAt(0)) >>> 0
-  return PALETTE[h % PALETTE.length]
+  for (let i = 0; i < proto.length; i++) h = (h * 31 + proto.charCodeAt(i)) >>> 0
+  return PALETTE.fallback[h % PALETTE.fallback.length]
 }
 
 // Background traffic starts hidden in the flows and the sequence diagram (counters show everything).
@@ -876,7 +885,7 @@ async function showRun(id) {
   $('#run-detail').hidden = false
   $('#run-title').textContent = `Run ${r.run}: ${fmtInt(r.events)} events, ${fmtInt(r.lostEvents)} lost`
   void showFailure($('#run-failure'), id)
-  const pct = (x) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`)
+  const pct = (x) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`)
   $('#run-protocols tbody').replaceChildren(
     ...Object.entries(r.protocols).map(([name, p]) => {
       const tr = el('tr')
@@ -947,6 +956,6 @@ window.addEventListener('resize', () => {
 })
 wireControls()
 route()
-connect()
+void loadPalette().then(connect)
 requestAnimationFrame(animate)
 setInterval(renderCharts, 1000)

@@ -2,6 +2,12 @@
 // figures a protocol is judged by, per protocol and per node: messages and bytes sent, received
 // and dropped, delivery ratio, duplicates, one-way latency quantiles (a send matched to its
 // receives by message id) and the unnecessary-traffic ratio (messages beyond one per delivery).
+//
+// Delivery ratio is delivered / unique messages sent, per receiver a message was meant for: a
+// message is its id (a retransmission reuses it), so neither retransmissions nor duplicates count
+// against it, and acks or control frames are not messages. A protocol's messages are its sends of
+// the types it hands to the application (its `deliver` events), plus messages only seen delivered
+// (a broadcast's id, delivered by its origin first; an HTTP POST /message from outside the run).
 import type { TelemetryEvent } from './telemetry.js'
 import { BROADCAST_DST } from '../core/envelope.js'
 
@@ -14,7 +20,7 @@ export interface LatencyQuantiles {
 }
 
 export interface ProtocolReport {
-  /** Messages put on the wire. */
+  /** Messages put on the wire (frames: retransmissions, acks and control frames included). */
   sent: number
   /** Messages that arrived and decoded (duplicates included). */
   received: number
@@ -23,8 +29,15 @@ export interface ProtocolReport {
   /** Bytes put on the wire. */
   bytes: number
   /**
-   * Receptions that happened / receptions intended: a message to one node is meant for it, one to
-   * `*` for every other node of the run; null when nothing was sent to a known receiver.
+   * Distinct messages sent: one per message id, so a retransmission or a duplicate is not counted
+   * again; for a protocol that delivers to the application, only the types it delivers (no acks).
+   */
+  uniqueMessages: number
+  /**
+   * Delivered / unique messages sent, per intended receiver: a message to one node is meant for it,
+   * one to `*` for every other node of the run (messages to a group are left out: telemetry does
+   * not know its members). Deliveries are the protocol's `deliver` events; a protocol that reports
+   * none counts first receptions. Null when nothing was sent to a known receiver.
    */
   deliveryRatio: number | null
   /** Receptions of a message a node had already received. */
@@ -89,9 +102,24 @@ interface ProtoAcc {
   reached: Set<string>
   delivered: Set<string>
   receivedPairs: Set<string>
+  /** Message types this protocol delivers to the application ('' for none given). */
+  payloadTypes: Set<string>
+  /** First send (or outbound drop) of each message id. */
+  sentMsgs: Map<string, MessageInfo>
+  /** Each delivered message id, with its origin and destination. */
+  deliveredMsgs: Map<string, MessageInfo>
   latencies: number[]
   perSecond: number[]
 }
+
+interface MessageInfo {
+  src: string
+  dst: string
+  type: string
+}
+
+/** Distinct delivered types kept per protocol (types come from telemetry: a bound, not a limit in practice). */
+const MAX_PAYLOAD_TYPES = 64
 
 const newProto = (): ProtoAcc => ({
   sent: 0,
@@ -103,6 +131,9 @@ const newProto = (): ProtoAcc => ({
   reached: new Set(),
   delivered: new Set(),
   receivedPairs: new Set(),
+  payloadTypes: new Set(),
+  sentMsgs: new Map(),
+  deliveredMsgs: new Map(),
   latencies: [],
   perSecond: [],
 })
@@ -116,6 +147,9 @@ const newNode = (): NodeReport => ({
   delivered: 0,
   duplicates: 0,
 })
+
+/** Reasons the link emulator gives for a frame it discarded on the way out (src/link/emulator.ts). */
+const LINK_DROPS: ReadonlySet<string> = new Set(['loss', 'partition', 'drop_every', 'corrupt'])
 
 /** Receives waiting for their send to show up, at most (a bound on memory, not a limit in practice). */
 const MAX_EARLY_RECEIVES = 1_000_000
@@ -168,8 +202,9 @@ export function analyzeEvents(
     if (!p) protos.set(name, (p = newProto()))
     return p
   }
-  const intend = (p: ProtoAcc, msgId: string, src: string, dst: string) => {
+  const intend = (p: ProtoAcc, msgId: string, src: string, dst: string, type = '') => {
     if (!msgId) return
+    if (!p.sentMsgs.has(msgId)) p.sentMsgs.set(msgId, { src, dst, type })
     if (dst === BROADCAST_DST) broadcastSends.push({ proto: p, msgId, src })
     else if (!dst.startsWith('group:')) p.intended.add(`${msgId}\u0000${dst}`)
   }
@@ -196,7 +231,7 @@ export function analyzeEvents(
             earlyRecv.delete(e.msgId)
           }
         }
-        intend(p, e.msgId, e.src, e.dst)
+        intend(p, e.msgId, e.src, e.dst, e.type)
         if (init.series) {
           const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
           p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
@@ -209,6 +244,13 @@ export function analyzeEvents(
         p.received++
         n.received++
         n.bytesReceived += e.bytes
+        // An HTTP request (seed 002's POST /message) is seen only where it arrives: its client is
+        // not a node of the run, so its send is counted here, for the protocol only.
+        if (e.transport === 'http' && !(e.msgId && firstSend.has(e.msgId))) {
+          p.sent++
+          p.bytes += e.bytes
+          if (e.msgId) firstSend.set(e.msgId, e.ts)
+        }
         if (!e.msgId) break
         if (seenRecv.has(pair)) {
           p.duplicates++
@@ -233,13 +275,29 @@ export function analyzeEvents(
           p.delivered.add(key)
           n.delivered++
         }
+        if (e.msgId) {
+          const type = e.type ?? ''
+          if (p.payloadTypes.size < MAX_PAYLOAD_TYPES) p.payloadTypes.add(type)
+          if (!p.deliveredMsgs.has(e.msgId)) p.deliveredMsgs.set(e.msgId, { src: e.src, dst: e.dst, type })
+        }
         break
       }
       case 'drop': {
         p.dropped++
         n.dropped++
-        // Dropped on the way out (link emulator, partition): it was still meant for its receiver.
-        if (e.node === e.src) intend(p, e.msgId, e.src, e.dst)
+        // Dropped on the way out by the emulated link: the node sent it and the link lost it, so it
+        // counts as sent, and it was still meant for its receiver.
+        if (e.node === e.src && LINK_DROPS.has(e.reason ?? '')) {
+          p.sent++
+          n.sent++
+          if (init.series) {
+            const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
+            p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
+            const byProto = (sentByNode[e.node] ??= Object.create(null) as Record<string, number>)
+            byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
+          }
+        }
+        if (e.node === e.src) intend(p, e.msgId, e.src, e.dst, e.type)
         break
       }
       default:
@@ -259,8 +317,7 @@ export function analyzeEvents(
   }
   const series: AnalysisSeries = { t0: t0 ?? 0, throughput: {}, latencies: {}, sentByNode }
   for (const [name, p] of [...protos].sort(([a], [b]) => a.localeCompare(b))) {
-    let reached = 0
-    for (const k of p.intended) if (p.reached.has(k)) reached++
+    const d = p.deliveredMsgs.size > 0 ? deliveryOf(p, nodeNames) : receptionsOf(p)
     p.latencies.sort((a, b) => a - b)
     const deliveries = p.delivered.size > 0 ? p.delivered.size : p.receivedPairs.size
     report.protocols[name] = {
@@ -268,7 +325,8 @@ export function analyzeEvents(
       received: p.received,
       dropped: p.dropped,
       bytes: p.bytes,
-      deliveryRatio: p.intended.size > 0 ? round3(reached / p.intended.size) : null,
+      uniqueMessages: d.unique,
+      deliveryRatio: d.intended > 0 ? round3(d.delivered / d.intended) : null,
       duplicates: p.duplicates,
       latencyMs: latencyQuantiles(p.latencies),
       delivered: p.delivered.size,
@@ -283,6 +341,38 @@ export function analyzeEvents(
     report.nodes[name] = n
   if (init.series) report.series = series
   return report
+}
+
+interface Delivery {
+  unique: number
+  intended: number
+  delivered: number
+}
+
+/** A protocol that delivers to the application: unique messages and their deliveries. */
+function deliveryOf(p: ProtoAcc, nodeNames: ReadonlySet<string>): Delivery {
+  const unique = new Map<string, MessageInfo>()
+  for (const [id, m] of p.sentMsgs) if (p.payloadTypes.has(m.type)) unique.set(id, m)
+  for (const [id, m] of p.deliveredMsgs) if (!unique.has(id)) unique.set(id, m)
+  let intended = 0
+  let delivered = 0
+  const one = (id: string, at: string) => {
+    intended++
+    if (p.delivered.has(`${id}\u0000${at}`)) delivered++
+  }
+  for (const [id, m] of unique) {
+    if (m.dst === BROADCAST_DST) {
+      for (const n of nodeNames) if (n !== m.src) one(id, n)
+    } else if (!m.dst.startsWith('group:')) one(id, m.dst)
+  }
+  return { unique: unique.size, intended, delivered }
+}
+
+/** A protocol that reports no deliveries (membership): first receptions of each message sent. */
+function receptionsOf(p: ProtoAcc): Delivery {
+  let reached = 0
+  for (const k of p.intended) if (p.reached.has(k)) reached++
+  return { unique: p.sentMsgs.size, intended: p.intended.size, delivered: reached }
 }
 
 /** Messages on the wire in a report: the sum of every protocol's `sent`. */

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { lineChart, writeChart, type TopLevelSpec } from './plot.js'
 import type { AnalysisReport, AnalysisSeries } from './analyzer.js'
+import { protocolColor, protocolColorScale } from './palette.js'
+import { COUNT_FORMAT, MS_FORMAT } from './format.js'
 
 /** At most this many points per CDF line: enough for a smooth curve, small enough for an SVG. */
 const CDF_POINTS = 200
@@ -13,11 +15,13 @@ export function throughputSpec(series: AnalysisSeries, run: string): TopLevelSpe
     title: `Throughput over time (run ${run})`,
     xTitle: 'seconds since the first event',
     yTitle: 'messages sent per second',
+    xFormat: COUNT_FORMAT,
+    yFormat: COUNT_FORMAT,
     width: 560,
     height: 300,
     series: Object.entries(series.throughput)
       .filter(([, v]) => v.some((x) => x > 0))
-      .map(([name, v]) => ({ name, points: v.map((y, x) => ({ x, y })) })),
+      .map(([name, v]) => ({ name, color: protocolColor(name), points: v.map((y, x) => ({ x, y })) })),
   })
 }
 
@@ -26,6 +30,8 @@ export function latencyCdfSpec(series: AnalysisSeries, run: string): TopLevelSpe
     title: `One-way latency CDF (run ${run})`,
     xTitle: 'latency (ms)',
     yTitle: 'fraction of messages',
+    xFormat: MS_FORMAT,
+    yFormat: '.0%',
     width: 560,
     height: 300,
     series: Object.entries(series.latencies)
@@ -36,7 +42,7 @@ export function latencyCdfSpec(series: AnalysisSeries, run: string): TopLevelSpe
         for (let i = 0; i < sorted.length; i += step)
           points.push({ x: sorted[i]!, y: (i + 1) / sorted.length })
         points.push({ x: sorted[sorted.length - 1]!, y: 1 })
-        return { name, points }
+        return { name, color: protocolColor(name), points }
       }),
   })
 }
@@ -47,6 +53,13 @@ export function messagesSpec(report: AnalysisReport, series: AnalysisSeries): To
     Object.entries(protos).map(([proto, messages]) => ({ node, proto, messages })),
   )
   const nodeOrder = Object.keys(report.nodes)
+  const color = {
+    field: 'proto',
+    type: 'nominal',
+    title: 'protocol',
+    scale: protocolColorScale(Object.keys(report.protocols)),
+  }
+  const messagesAxis = { format: COUNT_FORMAT }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `Messages sent per protocol and per node (run ${report.run})`,
@@ -58,8 +71,8 @@ export function messagesSpec(report: AnalysisReport, series: AnalysisSeries): To
         mark: { type: 'bar' },
         encoding: {
           x: { field: 'proto', type: 'nominal', title: 'protocol', sort: '-y' },
-          y: { field: 'messages', type: 'quantitative', title: 'messages sent' },
-          color: { field: 'proto', type: 'nominal', title: 'protocol' },
+          y: { field: 'messages', type: 'quantitative', title: 'messages sent', axis: messagesAxis },
+          color,
         },
       },
       {
@@ -69,8 +82,14 @@ export function messagesSpec(report: AnalysisReport, series: AnalysisSeries): To
         mark: { type: 'bar' },
         encoding: {
           x: { field: 'node', type: 'nominal', title: 'node', sort: nodeOrder },
-          y: { field: 'messages', type: 'quantitative', title: 'messages sent', stack: 'zero' },
-          color: { field: 'proto', type: 'nominal', title: 'protocol' },
+          y: {
+            field: 'messages',
+            type: 'quantitative',
+            title: 'messages sent',
+            stack: 'zero',
+            axis: messagesAxis,
+          },
+          color,
         },
       },
     ],

@@ -23,6 +23,7 @@ import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
 import { analyzeEvents } from './analyzer.js'
 import { anomalyRoutes } from './anomaly-route.js'
+import { servedPalette } from './palette.js'
 import {
   DASHBOARD_TICK_MS,
   DEFAULT_DASHBOARD_HOST,
@@ -561,6 +562,8 @@ export class Dashboard implements Startable {
     })
 
     app.get('/api/state', async () => this.state())
+    // The protocol colours every chart uses (palette.ts), for the page's flows, legend and charts.
+    app.get('/api/palette', async () => servedPalette())
 
     app.get('/api/stream', (req, reply) => {
       reply.hijack()

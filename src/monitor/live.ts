@@ -144,6 +144,12 @@ export class LiveAggregator {
       case 'recv': {
         p.received++
         n.received++
+        // An HTTP request (POST /message) is seen only where it arrives; count its send, as analyze does.
+        if (e.transport === 'http') {
+          p.sent++
+          p.bytes += e.bytes
+          cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
+        }
         const at = e.msgId ? this.sendTs.get(e.msgId) : undefined
         if (at !== undefined) {
           latencyMs = Math.max(0, e.ts - at)

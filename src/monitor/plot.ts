@@ -80,6 +80,8 @@ export interface LineSeries {
   points: ReadonlyArray<{ x: number; y: number }>
   /** Draw dashed (e.g. an ideal or reference line). @default false */
   dashed?: boolean
+  /** Line colour (CSS); give it to every series or to none. @default Vega's category colours */
+  color?: string
 }
 
 export interface LineChartInit {
@@ -96,6 +98,9 @@ export interface LineChartInit {
   logY?: boolean
   /** Smallest step between x ticks (1 for counts such as clients). @default none */
   xTickMinStep?: number
+  /** D3 number formats of the axes' labels (format.ts has distlab's). @default Vega's */
+  xFormat?: string
+  yFormat?: string
 }
 
 /** A Vega-Lite spec with one coloured line per series, a legend, and optional dashed reference lines. */
@@ -104,6 +109,9 @@ export function lineChart(init: LineChartInit): TopLevelSpec {
     s.points.map((p) => ({ x: p.x, y: p.y, series: s.name, dashed: s.dashed ? 'dashed' : 'solid' })),
   )
   const order = init.series.map((s) => s.name)
+  const colored = init.series.length > 0 && init.series.every((s) => s.color)
+  const axis = (format: string | undefined, extra: object = {}) =>
+    format || Object.keys(extra).length ? { axis: { ...extra, ...(format ? { format } : {}) } } : {}
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     ...(init.title ? { title: init.title } : {}),
@@ -116,15 +124,29 @@ export function lineChart(init: LineChartInit): TopLevelSpec {
         field: 'x',
         type: 'quantitative',
         title: init.xTitle ?? 'x',
-        ...(init.xTickMinStep ? { axis: { tickMinStep: init.xTickMinStep } } : {}),
+        ...axis(init.xFormat, init.xTickMinStep ? { tickMinStep: init.xTickMinStep } : {}),
       },
       y: {
         field: 'y',
         type: 'quantitative',
         title: init.yTitle ?? 'y',
+        ...axis(init.yFormat),
         ...(init.logY ? { scale: { type: 'log' } } : {}),
       },
-      color: { field: 'series', type: 'nominal', title: null, sort: order },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        sort: order,
+        ...(colored
+          ? {
+              scale: {
+                domain: [...new Set(order)],
+                range: [...new Set(order)].map((n) => colorOf(init.series, n)),
+              },
+            }
+          : {}),
+      },
       strokeDash: {
         field: 'dashed',
         type: 'nominal',
@@ -140,6 +162,10 @@ export function lineChart(init: LineChartInit): TopLevelSpec {
       order: { field: 'x', type: 'quantitative' },
     },
   } as TopLevelSpec
+}
+
+function colorOf(series: ReadonlyArray<LineSeries>, name: string): string {
+  return series.find((s) => s.name === name)!.color!
 }
 
 /** Several charts in one picture, side by side (`'h'`) or stacked (`'v'`), each with its own scales. */

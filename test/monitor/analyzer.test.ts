@@ -41,7 +41,9 @@ describe('analyzer', () => {
     assert.equal(r.events, events.length)
     assert.equal(r.lostEvents, 3)
     const u = r.protocols.unicast!
-    assert.equal(u.sent, 10)
+    // 9 sends, the one the link lost on the way out, and the retransmission of m1.
+    assert.equal(u.sent, 11)
+    assert.equal(u.uniqueMessages, 10)
     assert.equal(u.received, 10)
     assert.equal(u.dropped, 1)
     assert.equal(u.bytes, 1000)
@@ -51,13 +53,13 @@ describe('analyzer', () => {
     assert.equal(u.deliveryRatio, 0.9)
     // Latencies 10, 20, ..., 90 ms.
     assert.deepEqual(u.latencyMs, { p50: 50, p95: 90, p99: 90, max: 90 })
-    // 10 messages for 9 deliveries: one was unnecessary.
-    assert.equal(u.unnecessaryRatio, 0.1)
-    assert.equal(r.nodes.node1!.sent, 10)
+    // 11 messages for 9 deliveries: two were unnecessary.
+    assert.equal(u.unnecessaryRatio, 0.182)
+    assert.equal(r.nodes.node1!.sent, 11)
     assert.equal(r.nodes.node1!.dropped, 1)
     assert.equal(r.nodes.node2!.received, 10)
     assert.equal(r.nodes.node2!.duplicates, 1)
-    assert.equal(messageCount(r), 10)
+    assert.equal(messageCount(r), 11)
   })
 
   test('a message to * is meant for every other node of the run', () => {
@@ -98,6 +100,84 @@ describe('analyzer', () => {
     const r = analyzeEvents(events, { run: 'r' })
     assert.equal(r.protocols.flood!.sent, 12)
     assert.equal(r.protocols.flood!.unnecessaryRatio, 0.75)
+  })
+
+  test('delivery is delivered / unique messages: retransmissions, acks and duplicates do not count against it', () => {
+    const t = clock
+    const u = (e: Partial<TelemetryEvent> & Pick<TelemetryEvent, 'kind' | 'node'>) =>
+      ev({ dst: 'node3', src: 'node1', ...e })
+    const events = [
+      // m1: sent, lost by the link, resent with the same id, delivered; its first ack lost too.
+      u({ ts: t, kind: 'drop', node: 'node1', msgId: 'm1', type: 'data', reason: 'loss', bytes: 0 }),
+      u({ ts: t + 30, kind: 'send', node: 'node1', msgId: 'm1', type: 'data' }),
+      u({ ts: t + 31, kind: 'recv', node: 'node3', msgId: 'm1', type: 'data' }),
+      u({ ts: t + 31, kind: 'deliver', node: 'node3', msgId: 'm1', type: 'data' }),
+      u({
+        ts: t + 31,
+        kind: 'drop',
+        node: 'node3',
+        src: 'node3',
+        dst: 'node1',
+        msgId: 'a1',
+        type: 'ack',
+        reason: 'loss',
+      }),
+      // ... so m1 came again: a duplicate the receiver suppressed.
+      u({ ts: t + 90, kind: 'send', node: 'node1', msgId: 'm1', type: 'data' }),
+      u({ ts: t + 91, kind: 'recv', node: 'node3', msgId: 'm1', type: 'data' }),
+      u({ ts: t + 91, kind: 'drop', node: 'node3', msgId: 'm1', type: 'data', reason: 'duplicate' }),
+      u({ ts: t + 91, kind: 'send', node: 'node3', src: 'node3', dst: 'node1', msgId: 'a2', type: 'ack' }),
+      u({ ts: t + 92, kind: 'recv', node: 'node1', src: 'node3', dst: 'node1', msgId: 'a2', type: 'ack' }),
+      // A broadcast: delivered by its origin, then by two of the other three nodes.
+      ev({
+        ts: t + 100,
+        kind: 'deliver',
+        node: 'node1',
+        proto: 'broadcast',
+        src: 'node1',
+        dst: '*',
+        msgId: 'b1',
+        type: 'deliver',
+      }),
+      ev({
+        ts: t + 101,
+        kind: 'send',
+        node: 'node1',
+        proto: 'broadcast',
+        src: 'node1',
+        dst: 'node2',
+        msgId: 'f1',
+        type: 'msg',
+      }),
+      ev({
+        ts: t + 102,
+        kind: 'deliver',
+        node: 'node2',
+        proto: 'broadcast',
+        src: 'node1',
+        dst: '*',
+        msgId: 'b1',
+        type: 'deliver',
+      }),
+      ev({
+        ts: t + 103,
+        kind: 'deliver',
+        node: 'node3',
+        proto: 'broadcast',
+        src: 'node1',
+        dst: '*',
+        msgId: 'b1',
+        type: 'deliver',
+      }),
+    ]
+    const r = analyzeEvents(events, { run: 'r', members: ['node1', 'node2', 'node3', 'node4'] })
+    const uni = r.protocols.unicast!
+    assert.equal(uni.sent, 5)
+    assert.equal(uni.uniqueMessages, 1)
+    assert.equal(uni.deliveryRatio, 1)
+    const b = r.protocols.broadcast!
+    assert.equal(b.uniqueMessages, 1)
+    assert.equal(b.deliveryRatio, 0.667)
   })
 
   test('no events: empty report, no crash', () => {

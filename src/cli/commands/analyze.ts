@@ -16,6 +16,7 @@ import { decodeTraffic, exportPcap, messagesToEvents, type TrafficStats } from '
 import { readCapture } from '../../monitor/pcap.js'
 import { capture } from '../../monitor/capture.js'
 import { writeRunPlots } from '../../monitor/charts.js'
+import { formatBytes, formatCount, formatMs, formatPercent } from '../../monitor/format.js'
 import { cliName, color, formatDuration, hint, printJson, table } from '../output.js'
 import { describeAnomalies, type MaelstromRunMeta } from '../../maelstrom/explain.js'
 
@@ -30,20 +31,33 @@ const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0
 const COLUMNS_HELP = `
 Columns:
   SENT         messages put on the wire: payload, retransmissions, acks and
-               control frames
+               control frames, also those the link emulator then lost (an
+               HTTP POST /message, seed 002's send, counts once, seen where it
+               arrives)
   RECEIVED     messages that reached a node's socket, duplicates included
   DROPPED      messages discarded: by the link emulator (loss, partition) on
                the way out, or by the receiver (a frame that does not decode
                or authenticate, a duplicate the protocol suppresses, a stale
                ack, an unknown type); /metrics has them per reason
   BYTES        bytes of those messages on the wire
-  DELIVERY     receptions / intended receptions (each message id at each
-               node it was meant for)
+  UNIQUE       distinct messages sent: one per message id, which a
+               retransmission or a duplicate shares, so they are not counted
+               again; for a protocol that delivers to the application only
+               what it delivers (no acks or control frames)
+  DELIVERY     delivered / unique messages sent, counted at each node a
+               message was meant for (its destination; every other node for a
+               broadcast; group messages are left out). Retransmissions and
+               duplicates do not count against it. Deliveries are hand-overs
+               to the application; for a protocol without them (membership)
+               first receptions.
   DUPS         a message id received again by the same node
   P50..MAX ms  one-way latency: first send to first receive of a message id
   UNNECESSARY  (sent - deliveries) / sent: traffic beyond one message per
                delivery
   DELIVERED    (per node) messages handed to the application
+
+Numbers: counts 1,234; percentages 78.6%; latencies in ms with one decimal
+(1,234.5); bytes 512 B, 12.5 KiB, 3.0 MiB. The same in plots.
 `
 
 function isCaptureFile(path: string): boolean {
@@ -94,23 +108,19 @@ function load(source: string | undefined, o: CommonOptions, series = false): Loa
   }
 }
 
-const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`)
-const ms = (x: number | null) => (x === null ? '-' : x < 10 ? x.toFixed(2) : x.toFixed(0))
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`
-}
+const pct = formatPercent
+const ms = formatMs
+const bytes = formatBytes
+const n = formatCount
 
 function printReport(l: Loaded): void {
   const r = l.report
   const lines: string[] = []
   lines.push(
-    `${color.bold(l.capture ? 'capture' : 'run')} ${r.run}: ${r.events} events, ${messageCount(r)} messages on the wire` +
+    `${color.bold(l.capture ? 'capture' : 'run')} ${r.run}: ${n(r.events)} events, ${n(messageCount(r))} messages on the wire` +
       (l.capture
-        ? ` (decoded from ${l.capture.packets} packets; ${l.capture.undecoded} not recognised)`
-        : `, ${r.lostEvents === 0 ? color.green('no telemetry lost') : color.yellow(`${r.lostEvents} telemetry events lost`)}`),
+        ? ` (decoded from ${n(l.capture.packets)} packets; ${n(l.capture.undecoded)} not recognised)`
+        : `, ${r.lostEvents === 0 ? color.green('no telemetry lost') : color.yellow(`${n(r.lostEvents)} telemetry events lost`)}`),
   )
   process.stdout.write(lines.join('\n') + '\n\n')
   const protos = Object.entries(r.protocols)
@@ -127,6 +137,7 @@ function printReport(l: Loaded): void {
         'RECEIVED',
         'DROPPED',
         'BYTES',
+        'UNIQUE',
         'DELIVERY',
         'DUPS',
         'P50 ms',
@@ -137,12 +148,13 @@ function printReport(l: Loaded): void {
       ],
       protos.map(([name, p]) => [
         name,
-        p.sent,
-        p.received,
-        p.dropped,
+        n(p.sent),
+        n(p.received),
+        n(p.dropped),
         bytes(p.bytes),
+        n(p.uniqueMessages),
         pct(p.deliveryRatio),
-        p.duplicates,
+        n(p.duplicates),
         ms(p.latencyMs.p50),
         ms(p.latencyMs.p95),
         ms(p.latencyMs.p99),
@@ -155,21 +167,21 @@ function printReport(l: Loaded): void {
   process.stdout.write(
     table(
       ['NODE', 'SENT', 'RECEIVED', 'DROPPED', 'BYTES OUT', 'BYTES IN', 'DELIVERED', 'DUPS'],
-      Object.entries(r.nodes).map(([name, n]) => [
+      Object.entries(r.nodes).map(([name, x]) => [
         name,
-        n.sent,
-        n.received,
-        n.dropped,
-        bytes(n.bytes),
-        bytes(n.bytesReceived),
-        n.delivered,
-        n.duplicates,
+        n(x.sent),
+        n(x.received),
+        n(x.dropped),
+        bytes(x.bytes),
+        bytes(x.bytesReceived),
+        n(x.delivered),
+        n(x.duplicates),
       ]),
     ),
   )
   process.stdout.write(
     color.dim(
-      '\ndelivery = receptions / intended receptions; unnecessary = (sent - deliveries) / sent; latency = first send to first receive of a message id\n',
+      '\ndelivery = delivered / unique messages sent (per intended receiver); unnecessary = (sent - deliveries) / sent; latency = first send to first receive of a message id; `analyze --help` defines each column\n',
     ),
   )
   const m = l.maelstrom
@@ -210,6 +222,7 @@ function printCsv(r: AnalysisReport): void {
       'maxMs',
       'delivered',
       'unnecessaryRatio',
+      'uniqueMessages',
     ],
   ]
   for (const [name, p] of Object.entries(r.protocols))
@@ -228,6 +241,7 @@ function printCsv(r: AnalysisReport): void {
       p.latencyMs.max,
       p.delivered,
       p.unnecessaryRatio,
+      p.uniqueMessages,
     ])
   for (const [name, n] of Object.entries(r.nodes))
     rows.push([
@@ -244,6 +258,7 @@ function printCsv(r: AnalysisReport): void {
       '',
       '',
       n.delivered,
+      '',
       '',
     ])
   process.stdout.write(rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n')
@@ -311,9 +326,9 @@ function runs(o: CommonOptions): void {
           : r.status === 'interrupted'
             ? color.red(`interrupted${r.lostAtInterrupt ? ` (${r.lostAtInterrupt} lost)` : ''}`)
             : formatDuration((r.endedAt ?? r.startedAt) - r.startedAt),
-        r.events,
-        r.lostEvents,
-        r.nodes.length,
+        n(r.events),
+        n(r.lostEvents),
+        n(r.nodes.length),
         r.protocols.join(',') || '-',
         bytes(r.sizeBytes),
       ]),

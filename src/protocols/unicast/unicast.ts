@@ -4,7 +4,7 @@
 // sender. The sender retransmits on a timer estimated as in RFC 6298, with exponential backoff, and
 // only ever measures round trips of messages sent once (Karn's rule). The same machinery runs over
 // TCP, since the link emulator loses and duplicates TCP frames too.
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { Envelope } from '../../core/envelope.js'
@@ -202,6 +202,11 @@ interface Outgoing {
   msg: unknown
   transport: UnicastTransport
   attempts: number
+  /**
+   * Envelope id of the first transmission, reused by every retransmission: one message id per
+   * message, so telemetry and the analyzer see a retransmission as the same message again.
+   */
+  envId?: string
   /** performance.now() at the first transmission, for the reported round-trip time. */
   startedPerf: number
   lastSentAt: number
@@ -406,7 +411,8 @@ export class Unicast implements Protocol {
     o.lastSentAt = now
     this.counters.sent++
     const body = { s: this.session, q: o.seq, b: this.base(st), m: o.msg }
-    this.c.send(to, 'data', body, { transport: o.transport }).catch((err: unknown) => {
+    o.envId ??= randomUUID()
+    this.c.send(to, 'data', body, { transport: o.transport, id: o.envId }).catch((err: unknown) => {
       // The node refreshed its member list and still does not know `to`: fail at once.
       if (err instanceof UnknownPeerError && st.inFlight.get(o.seq) === o) {
         st.inFlight.delete(o.seq)
