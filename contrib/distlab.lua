@@ -1,6 +1,6 @@
 -- Wireshark dissector for distlab frames (see src/core/frame.ts).
 --
---   magic "DL" (2) | version (1) | flags (1) | header length (2) | header JSON |
+--   magic "DL" (2) | version (1) | flags (1) | header length (2) | header |
 --   body length (4) | body | [auth trailer] | CRC-32 of everything before it (4)   all big-endian
 --
 -- One frame per UDP datagram; over TCP each frame has a 4-byte big-endian length prefix.
@@ -8,6 +8,8 @@
 -- flags bit 1: sealed with the cluster key; the auth trailer is key id length (1) | key id |
 --   signing time, ms since the epoch (6) | nonce length (1) | nonce | HMAC-SHA256 (32), the MAC
 --   over every byte before it.
+-- flags bit 2: the header is binary: id | proto | type | src | dst, each length (1) | ASCII bytes,
+--   then ts as a float64 (8), then ttl (1) when one byte is left; otherwise the header is JSON.
 --
 -- Use:  wireshark -X lua_script:contrib/distlab.lua capture.pcap
 --       tshark -X lua_script:contrib/distlab.lua -r capture.pcap -Y distlab
@@ -23,8 +25,10 @@ f.version = ProtoField.uint8("distlab.version", "Version", base.DEC)
 f.flags = ProtoField.uint8("distlab.flags", "Flags", base.HEX)
 f.raw = ProtoField.bool("distlab.flags.raw", "Raw body", 8, nil, 0x01)
 f.sealed = ProtoField.bool("distlab.flags.sealed", "Sealed (cluster key)", 8, nil, 0x02)
+f.binary = ProtoField.bool("distlab.flags.binary_header", "Binary header", 8, nil, 0x04)
 f.hlen = ProtoField.uint16("distlab.header_length", "Header length", base.DEC)
 f.header = ProtoField.string("distlab.header", "Header (JSON)")
+f.header_bin = ProtoField.bytes("distlab.header_binary", "Header (binary)")
 f.id = ProtoField.string("distlab.id", "Message id")
 f.proto = ProtoField.string("distlab.proto", "Protocol")
 f.type = ProtoField.string("distlab.type", "Type")
@@ -80,23 +84,50 @@ local function dissect_frame(tvb, pinfo, tree)
   local ft = t:add(f.flags, flags)
   ft:add(f.raw, flags)
   ft:add(f.sealed, flags)
+  ft:add(f.binary, flags)
   t:add(f.hlen, tvb(4, 2))
-  local header = tvb(6, hlen):string()
-  local ht = t:add(f.header, tvb(6, hlen))
-  local proto = json_field(header, "proto") or "?"
-  local mtype = json_field(header, "type") or "?"
-  local src = json_field(header, "src") or "?"
-  local dst = json_field(header, "dst") or "?"
-  local id = json_field(header, "id") or ""
-  ht:add(f.id, tvb(6, hlen), id)
-  ht:add(f.proto, tvb(6, hlen), proto)
-  ht:add(f.type, tvb(6, hlen), mtype)
-  ht:add(f.src, tvb(6, hlen), src)
-  ht:add(f.dst, tvb(6, hlen), dst)
-  local ts = tonumber(json_field(header, "ts") or "")
-  if ts then ht:add(f.ts, tvb(6, hlen), ts) end
-  local ttl = tonumber(json_field(header, "ttl") or "")
-  if ttl then ht:add(f.ttl, tvb(6, hlen), ttl) end
+  local proto, mtype, src, dst = "?", "?", "?", "?"
+  if bit.band(flags:uint(), 4) == 4 then
+    -- binary header: five length-prefixed ASCII strings, ts (float64), [ttl]
+    local ht = t:add(f.header_bin, tvb(6, hlen))
+    local o = 6
+    local hend = 6 + hlen
+    local values = {}
+    local fields = { f.id, f.proto, f.type, f.src, f.dst }
+    for i = 1, 5 do
+      if o >= hend then break end
+      local n = tvb(o, 1):uint()
+      if n < 1 or o + 1 + n > hend then break end
+      values[i] = tvb(o + 1, n):string()
+      ht:add(fields[i], tvb(o + 1, n))
+      o = o + 1 + n
+    end
+    proto = values[2] or "?"
+    mtype = values[3] or "?"
+    src = values[4] or "?"
+    dst = values[5] or "?"
+    if values[5] and o + 8 <= hend then
+      ht:add(f.ts, tvb(o, 8))
+      if o + 9 == hend then ht:add(f.ttl, tvb(o + 8, 1)) end
+    end
+  else
+    local header = tvb(6, hlen):string()
+    local ht = t:add(f.header, tvb(6, hlen))
+    proto = json_field(header, "proto") or "?"
+    mtype = json_field(header, "type") or "?"
+    src = json_field(header, "src") or "?"
+    dst = json_field(header, "dst") or "?"
+    local id = json_field(header, "id") or ""
+    ht:add(f.id, tvb(6, hlen), id)
+    ht:add(f.proto, tvb(6, hlen), proto)
+    ht:add(f.type, tvb(6, hlen), mtype)
+    ht:add(f.src, tvb(6, hlen), src)
+    ht:add(f.dst, tvb(6, hlen), dst)
+    local ts = tonumber(json_field(header, "ts") or "")
+    if ts then ht:add(f.ts, tvb(6, hlen), ts) end
+    local ttl = tonumber(json_field(header, "ttl") or "")
+    if ttl then ht:add(f.ttl, tvb(6, hlen), ttl) end
+  end
   t:add(f.blen, tvb(6 + hlen, 4))
   if blen > 0 then
     local body = tvb(6 + hlen + 4, blen)

@@ -4,7 +4,7 @@
 // again (a time window plus a bounded cache of recent nonces per sender, the scheme of RFC 4303's
 // anti-replay window with timestamps in place of sequence numbers). The HTTP API's bearer token is
 // derived from the same secret, so one secret is all an operator hands out.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Envelope } from './envelope.js'
@@ -150,7 +150,11 @@ export function keyring(spec: string | Keyring): Keyring {
 // ---- the replay window ----
 
 interface SenderWindow {
-  nonces: Map<string, number>
+  nonces: Set<string>
+  /** The nonces in `nonces` and their signing times in arrival order, from `head` on (a queue). */
+  order: string[]
+  times: number[]
+  head: number
   /** Frames signed at or before this time are refused: their nonces may have been forgotten. */
   floor: number
   newest: number
@@ -159,10 +163,13 @@ interface SenderWindow {
 /**
  * Remembers the nonces of recently accepted frames per sender. Memory is bounded by
  * MAX_NONCES_PER_SENDER × MAX_REPLAY_SENDERS entries, and only frames with a valid MAC get in.
+ * The nonces leave in arrival order from a queue beside the set (a Map iterated from its oldest
+ * entry would step over every entry deleted before it, on every frame).
  */
 export class ReplayWindow {
   private readonly senders = new Map<string, SenderWindow>()
   private globalFloor = 0
+  private lastSender: string | undefined
 
   constructor(
     private readonly windowMs = REPLAY_WINDOW_MS,
@@ -179,10 +186,12 @@ export class ReplayWindow {
     if (Math.abs(now - signedAt) > this.windowMs) return 'stale'
     let w = this.senders.get(sender)
     if (w) {
-      this.senders.delete(sender) // keep the map in least-recently-heard order
-      this.senders.set(sender, w)
+      if (sender !== this.lastSender) {
+        this.senders.delete(sender) // keep the map in least-recently-heard order
+        this.senders.set(sender, w)
+      }
     } else {
-      w = { nonces: new Map(), floor: this.globalFloor, newest: 0 }
+      w = { nonces: new Set(), order: [], times: [], head: 0, floor: this.globalFloor, newest: 0 }
       this.senders.set(sender, w)
       if (this.senders.size > this.maxSenders) {
         const [oldest, ow] = this.senders.entries().next().value as [string, SenderWindow]
@@ -190,15 +199,25 @@ export class ReplayWindow {
         this.globalFloor = Math.max(this.globalFloor, ow.newest)
       }
     }
+    this.lastSender = sender
     if (signedAt <= w.floor) return 'replay'
     if (w.nonces.has(nonce)) return 'replay'
-    w.nonces.set(nonce, signedAt)
+    w.nonces.add(nonce)
+    w.order.push(nonce)
+    w.times.push(signedAt)
     if (signedAt > w.newest) w.newest = signedAt
     // Forget what the time window refuses anyway, then the oldest beyond the cap.
-    for (const [n, t] of w.nonces) {
+    while (w.head < w.order.length) {
+      const t = w.times[w.head]!
       if (t >= now - this.windowMs && w.nonces.size <= this.maxNonces) break
-      w.nonces.delete(n)
+      w.nonces.delete(w.order[w.head]!)
       if (t > w.floor) w.floor = t
+      w.head++
+    }
+    if (w.head > 1024 && w.head * 2 > w.order.length) {
+      w.order = w.order.slice(w.head)
+      w.times = w.times.slice(w.head)
+      w.head = 0
     }
     return undefined
   }
@@ -212,6 +231,35 @@ export class ReplayWindow {
 }
 
 // ---- sealing and opening frames ----
+
+// HMAC (RFC 2104) as two one-shot SHA-256 calls over precomputed pads: H(K^opad | H(K^ipad | m)).
+// createHmac builds a key object and a context per call, which costs as much as the hashing of a
+// typical frame; the one-shot hash copies the message behind the inner pad in a reused buffer.
+const SHA256_BLOCK_BYTES = 64
+/** Messages up to this size are MACed by the one-shot path; larger ones by createHmac (no copy). */
+const ONE_SHOT_MAX_BYTES = 64 * 1024
+
+interface MacPads {
+  /** K ⊕ ipad, then the label: the start of the inner hash's input. */
+  inner: Buffer
+  /** K ⊕ opad: the start of the outer hash's input. */
+  outer: Buffer
+  key: Buffer
+}
+
+function macPads(key: Buffer): MacPads {
+  // A key longer than the block would be hashed first (RFC 2104); derived frame keys are 32 bytes.
+  if (key.length > SHA256_BLOCK_BYTES) throw new KeyError('a frame key is longer than the SHA-256 block')
+  const label = Buffer.from(MAC_LABEL, 'latin1')
+  const inner = Buffer.alloc(SHA256_BLOCK_BYTES + label.length, 0x36)
+  const outer = Buffer.alloc(SHA256_BLOCK_BYTES, 0x5c)
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = inner[i]! ^ key[i]!
+    outer[i] = outer[i]! ^ key[i]!
+  }
+  label.copy(inner, SHA256_BLOCK_BYTES)
+  return { inner, outer, key }
+}
 
 export interface FrameGuardInit {
   keyring: string | Keyring
@@ -231,9 +279,13 @@ export class FrameGuard implements FrameAuthenticator {
   // the kernel for randomness on every frame.
   private readonly noncePrefix = randomBytes(6).toString('base64url')
   private nonceCounter = 0
+  private readonly pads: Map<string, MacPads>
+  private scratch = Buffer.alloc(0)
+  private readonly outerScratch = Buffer.alloc(SHA256_BLOCK_BYTES + 32)
 
   constructor(init: FrameGuardInit) {
     this.keyring = keyring(init.keyring)
+    this.pads = new Map(this.keyring.keys.map((k) => [k.id, macPads(k.frameKey)]))
     this.now = init.now ?? Date.now
     this.replay = new ReplayWindow(init.replayWindowMs ?? REPLAY_WINDOW_MS)
   }
@@ -250,9 +302,19 @@ export class FrameGuard implements FrameAuthenticator {
   }
 
   mac(keyId: string, signed: Uint8Array): Buffer | undefined {
-    const key = this.keyring.key(keyId)
-    if (!key) return undefined
-    return createHmac('sha256', key.frameKey).update(MAC_LABEL).update(signed).digest()
+    const pads = this.pads.get(keyId)
+    if (!pads) return undefined
+    if (signed.length > ONE_SHOT_MAX_BYTES)
+      return createHmac('sha256', pads.key).update(MAC_LABEL).update(signed).digest()
+    const head = pads.inner.length
+    if (this.scratch.length < head + signed.length)
+      this.scratch = Buffer.allocUnsafe(Math.min(head + ONE_SHOT_MAX_BYTES, 2 * (head + signed.length)))
+    pads.inner.copy(this.scratch, 0)
+    this.scratch.set(signed, head)
+    const inner = hash('sha256', this.scratch.subarray(0, head + signed.length), 'buffer')
+    pads.outer.copy(this.outerScratch, 0)
+    this.outerScratch.set(inner, SHA256_BLOCK_BYTES)
+    return hash('sha256', this.outerScratch, 'buffer')
   }
 
   admit(src: string, signedAt: number, nonce: string): 'stale' | 'replay' | undefined {

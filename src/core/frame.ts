@@ -1,24 +1,31 @@
 // Frame codec. Layout, all integers big-endian:
-//   magic "DL" (2) | version (1) | flags (1) | header length (2) | header JSON |
+//   magic "DL" (2) | version (1) | flags (1) | header length (2) | header |
 //   body length (4) | body | [auth trailer] | CRC-32 of everything before it (4)
 // flags bit 0: the body is raw bytes; otherwise it is JSON.
 // flags bit 1: the frame is sealed with the cluster key; the auth trailer is
 //   key id length (1) | key id (ASCII) | signing time, ms since the epoch (6) |
 //   nonce length (1) | nonce (ASCII) | HMAC-SHA256 (32)
-// and the MAC covers every byte before it (src/core/auth.ts). A receiver with a key checks the MAC
-// over the received bytes before it parses any JSON, so an unauthenticated frame costs it one HMAC
-// and nothing more. Every limit is checked before any allocation that depends on it, and JSON
-// nesting is measured on the raw bytes before JSON.parse, so a hostile length field or a body
-// nested thousands deep cannot make a node allocate or recurse.
+// and the MAC covers every byte before it (src/core/auth.ts).
+// flags bit 2: the header is binary, not JSON:
+//   id | proto | type | src | dst, each length (1) | ASCII bytes | ts, float64 (8) | [ttl (1)]
+// with the JSON header's limits (id 1-64, proto and type 1-32, src and dst 1-128 bytes); ttl is
+// there when one byte follows ts. The encoder writes it whenever the header fits (every header
+// distlab makes itself) and JSON otherwise; the decoder reads both, so frames of older nodes and
+// hand-made JSON headers are still accepted. The body stays JSON, readable in a capture.
+// A receiver with a key checks the MAC over the received bytes before it parses anything, so an
+// unauthenticated frame costs it one HMAC and nothing more. Every limit is checked before any
+// allocation that depends on it, and JSON nesting is bounded on the raw bytes before JSON.parse, so
+// a hostile length field or a body nested thousands deep cannot make a node allocate or recurse.
 import { crc32 } from 'node:zlib'
 import { timingSafeEqual } from 'node:crypto'
 import { FrameDecodeError, FrameTooLargeError } from './errors.js'
-import { type Envelope, HeaderSchema, ENVELOPE_VERSION } from './envelope.js'
+import { type Envelope, type Header, HeaderSchema, ENVELOPE_VERSION } from './envelope.js'
 
 export const FRAME_MAGIC = 0x444c // "DL"
 export const FRAME_VERSION = 1
 const FLAG_RAW_BODY = 0x01
 const FLAG_SEALED = 0x02
+const FLAG_BINARY_HEADER = 0x04
 const FIXED_BYTES = 2 + 1 + 1 + 2 + 4 + 4
 /** Bytes of the MAC at the end of a sealed frame's trailer (HMAC-SHA256). */
 export const FRAME_MAC_BYTES = 32
@@ -27,7 +34,7 @@ const MAX_NONCE_BYTES = 32
 
 /** Largest frame a decoder accepts and an encoder produces, in bytes. */
 export const MAX_FRAME_BYTES = 1024 * 1024
-/** Largest JSON header, in bytes. */
+/** Largest header, in bytes. */
 export const MAX_HEADER_BYTES = 4096
 /** Largest frame that fits one UDP datagram over IPv4. */
 export const MAX_DATAGRAM_BYTES = 65_507
@@ -66,23 +73,86 @@ export interface FrameAuthenticator {
 
 export interface CodecLimits {
   maxFrameBytes?: number
+  /**
+   * How the encoder writes the header: `binary` (flags bit 2) when every field fits it, else JSON;
+   * `json` always JSON (what nodes before the binary header read). The decoder reads both.
+   * @default 'binary'
+   */
+  header?: 'binary' | 'json'
   /** Seal on encode; on decode refuse every frame that is not sealed with a key of the ring. */
   auth?: FrameAuthenticator
 }
 
 const ASCII_TOKEN = /^[\x21-\x7e]+$/
 
+// The binary header's string fields in order, with their limits in bytes (the JSON header's limits
+// in characters, HeaderSchema in envelope.ts: an ASCII character is one byte).
+const BIN_ID_MAX = 64
+const BIN_PROTO_MAX = 32
+const BIN_TYPE_MAX = 32
+const BIN_NAME_MAX = 128
+// Byte lengths of the five strings of the header being encoded (the encoder is synchronous).
+const binLengths = new Int32Array(5)
+
+/** Length of `s` in bytes as a binary header field, or -1 when it is not 1-`max` ASCII characters. */
+function asciiLength(s: unknown, max: number): number {
+  if (typeof s !== 'string' || s.length < 1 || s.length > max) return -1
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return -1
+  return s.length
+}
+
+/** Bytes of `env`'s binary header, or -1 when a field does not fit it (the header is sent as JSON). */
+function binaryHeaderLength(env: Envelope): number {
+  const l0 = (binLengths[0] = asciiLength(env.id, BIN_ID_MAX))
+  const l1 = (binLengths[1] = asciiLength(env.proto, BIN_PROTO_MAX))
+  const l2 = (binLengths[2] = asciiLength(env.type, BIN_TYPE_MAX))
+  const l3 = (binLengths[3] = asciiLength(env.src, BIN_NAME_MAX))
+  const l4 = (binLengths[4] = asciiLength(env.dst, BIN_NAME_MAX))
+  if (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0 || l4 < 0) return -1
+  const ts = env.ts
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) return -1
+  const ttl = env.ttl
+  if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > 255))
+    return -1
+  return 5 + l0 + l1 + l2 + l3 + l4 + 8 + (ttl === undefined ? 0 : 1)
+}
+
+function writeAscii(out: Buffer, o: number, s: string, length: number): number {
+  out[o++] = length
+  for (let i = 0; i < length; i++) out[o++] = s.charCodeAt(i)
+  return o
+}
+
+function writeBinaryHeader(out: Buffer, o: number, env: Envelope): number {
+  o = writeAscii(out, o, env.id, binLengths[0]!)
+  o = writeAscii(out, o, env.proto, binLengths[1]!)
+  o = writeAscii(out, o, env.type, binLengths[2]!)
+  o = writeAscii(out, o, env.src, binLengths[3]!)
+  o = writeAscii(out, o, env.dst, binLengths[4]!)
+  o = out.writeDoubleBE(env.ts, o)
+  if (env.ttl !== undefined) out[o++] = env.ttl
+  return o
+}
+
+function jsonHeader(env: Envelope): Buffer {
+  const { body: _body, ...header } = env
+  delete (header as { auth?: unknown }).auth // a field of the old format; never sent
+  return Buffer.from(JSON.stringify(header), 'utf8')
+}
+
 export function encodeFrame(env: Envelope, limits: CodecLimits = {}): Buffer {
   const maxFrameBytes = limits.maxFrameBytes ?? MAX_FRAME_BYTES
-  const { body, ...header } = env
-  delete (header as { auth?: unknown }).auth // a field of the old format; never sent
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8')
-  if (headerBytes.length > MAX_HEADER_BYTES)
-    throw new FrameTooLargeError(
-      `frame header is ${headerBytes.length} bytes, the limit is ${MAX_HEADER_BYTES}`,
-    )
+  const body = env.body
+  const binaryLength = limits.header === 'json' ? -1 : binaryHeaderLength(env)
+  const headerJson = binaryLength < 0 ? jsonHeader(env) : undefined
+  const headerLength = headerJson ? headerJson.length : binaryLength
+  if (headerLength > MAX_HEADER_BYTES)
+    throw new FrameTooLargeError(`frame header is ${headerLength} bytes, the limit is ${MAX_HEADER_BYTES}`)
   const raw = body instanceof Uint8Array
-  const bodyBytes = raw ? body : Buffer.from(JSON.stringify(body ?? null), 'utf8')
+  // The body's JSON is written straight into the frame: no intermediate Buffer.
+  const bodyText = raw ? '' : JSON.stringify(body ?? null)
+  if (typeof bodyText !== 'string') throw new FrameTooLargeError('the frame body cannot be written as JSON')
+  const bodyLength = raw ? body.length : Buffer.byteLength(bodyText, 'utf8')
   const stamp = limits.auth?.stamp()
   let trailerBytes = 0
   if (stamp) {
@@ -92,19 +162,24 @@ export function encodeFrame(env: Envelope, limits: CodecLimits = {}): Buffer {
       throw new FrameTooLargeError(`nonce ${JSON.stringify(stamp.nonce)} cannot be sent`)
     trailerBytes = 1 + stamp.keyId.length + 6 + 1 + stamp.nonce.length + FRAME_MAC_BYTES
   }
-  const total = FIXED_BYTES + headerBytes.length + bodyBytes.length + trailerBytes
+  const total = FIXED_BYTES + headerLength + bodyLength + trailerBytes
   if (total > maxFrameBytes)
     throw new FrameTooLargeError(`frame is ${total} bytes, the limit is ${maxFrameBytes}`)
 
   const out = Buffer.allocUnsafe(total)
   let o = out.writeUInt16BE(FRAME_MAGIC, 0)
   o = out.writeUInt8(FRAME_VERSION, o)
-  o = out.writeUInt8((raw ? FLAG_RAW_BODY : 0) | (stamp ? FLAG_SEALED : 0), o)
-  o = out.writeUInt16BE(headerBytes.length, o)
-  o += headerBytes.copy(out, o)
-  o = out.writeUInt32BE(bodyBytes.length, o)
-  out.set(bodyBytes, o)
-  o += bodyBytes.length
+  o = out.writeUInt8(
+    (raw ? FLAG_RAW_BODY : 0) | (stamp ? FLAG_SEALED : 0) | (headerJson ? 0 : FLAG_BINARY_HEADER),
+    o,
+  )
+  o = out.writeUInt16BE(headerLength, o)
+  if (headerJson) o += headerJson.copy(out, o)
+  else o = writeBinaryHeader(out, o, env)
+  o = out.writeUInt32BE(bodyLength, o)
+  if (raw) out.set(body, o)
+  else out.write(bodyText, o, bodyLength, 'utf8')
+  o += bodyLength
   if (stamp && limits.auth) {
     o = out.writeUInt8(stamp.keyId.length, o)
     o += out.write(stamp.keyId, o, 'latin1')
@@ -145,14 +220,70 @@ export function jsonDepth(b: Uint8Array, start = 0, end = b.length, limit = MAX_
   return max
 }
 
+/**
+ * False when JSON text cannot nest deeper than `limit`: it holds no more than `limit` bytes `[`
+ * and `{` in all (found by the native byte search, so a typical body costs a few calls). True
+ * means the exact count (jsonDepth) must decide.
+ */
+function mayNestDeeper(text: Buffer, limit: number): boolean {
+  let n = 0
+  for (let i = text.indexOf(0x7b); i !== -1; i = text.indexOf(0x7b, i + 1)) if (++n > limit) return true
+  for (let i = text.indexOf(0x5b); i !== -1; i = text.indexOf(0x5b, i + 1)) if (++n > limit) return true
+  return false
+}
+
 function parseJson(b: Buffer, start: number, end: number, what: string): unknown {
-  if (jsonDepth(b, start, end) > MAX_JSON_DEPTH)
+  const text = b.subarray(start, end)
+  if (mayNestDeeper(text, MAX_JSON_DEPTH) && jsonDepth(text) > MAX_JSON_DEPTH)
     throw new FrameDecodeError(`frame ${what} nests deeper than ${MAX_JSON_DEPTH}`, 'too_deep')
   try {
-    return JSON.parse(b.toString('utf8', start, end))
+    return JSON.parse(text.toString('utf8'))
   } catch {
     throw new FrameDecodeError(`frame ${what} is not JSON`, 'bad_header')
   }
+}
+
+function badHeader(field: string, rule: string): FrameDecodeError {
+  return new FrameDecodeError(`frame header field ${field}: ${rule}`, 'bad_header')
+}
+
+/** One string of a binary header at `at`: 1-`max` ASCII bytes behind their length byte. */
+function readAscii(b: Buffer, at: number, end: number, max: number, field: string): string {
+  if (at >= end) throw badHeader(field, 'missing')
+  const length = b[at]!
+  const stop = at + 1 + length
+  if (length < 1 || length > max || stop > end) throw badHeader(field, `must be 1-${max} bytes`)
+  for (let i = at + 1; i < stop; i++) if (b[i]! > 0x7f) throw badHeader(field, 'must be ASCII')
+  return b.toString('latin1', at + 1, stop)
+}
+
+/** The header fields of a binary header (flags bit 2), checked to HeaderSchema's rules. */
+function readBinaryHeader(b: Buffer, start: number, end: number): Header {
+  let o = start
+  const id = readAscii(b, o, end, BIN_ID_MAX, 'id')
+  o += 1 + id.length
+  const proto = readAscii(b, o, end, BIN_PROTO_MAX, 'proto')
+  o += 1 + proto.length
+  const type = readAscii(b, o, end, BIN_TYPE_MAX, 'type')
+  o += 1 + type.length
+  const src = readAscii(b, o, end, BIN_NAME_MAX, 'src')
+  o += 1 + src.length
+  const dst = readAscii(b, o, end, BIN_NAME_MAX, 'dst')
+  o += 1 + dst.length
+  if (o + 8 > end) throw badHeader('ts', 'missing')
+  const ts = b.readDoubleBE(o)
+  if (!Number.isFinite(ts) || ts < 0) throw badHeader('ts', 'must be a finite number ≥ 0')
+  o += 8
+  if (o === end) return { v: ENVELOPE_VERSION, id, proto, type, src, dst, ts }
+  if (o + 1 !== end) throw badHeader('ttl', 'the header has bytes after it')
+  return { v: ENVELOPE_VERSION, id, proto, type, src, dst, ts, ttl: b[o]! }
+}
+
+function readJsonHeader(b: Buffer, start: number, end: number): Header {
+  const parsed = HeaderSchema.safeParse(parseJson(b, start, end, 'header'))
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  throw badHeader(issue?.path.join('.') || '?', issue?.message ?? 'invalid')
 }
 
 interface Trailer {
@@ -225,31 +356,26 @@ export function decodeFrame(buf: Uint8Array, limits: CodecLimits = {}): Envelope
       throw new FrameDecodeError('frame MAC does not match', 'bad_mac')
   }
 
-  const header = parseJson(b, 6, 6 + headerLength, 'header')
-  const parsed = HeaderSchema.safeParse(header)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new FrameDecodeError(
-      `frame header field ${issue?.path.join('.') || '?'}: ${issue?.message ?? 'invalid'}`,
-      'bad_header',
-    )
-  }
+  const header =
+    flags & FLAG_BINARY_HEADER
+      ? readBinaryHeader(b, 6, 6 + headerLength)
+      : readJsonHeader(b, 6, 6 + headerLength)
   if (auth && trailer) {
-    const refused = auth.admit(parsed.data.src, trailer.signedAt, trailer.nonce)
+    const refused = auth.admit(header.src, trailer.signedAt, trailer.nonce)
     if (refused) {
-      const err = new FrameDecodeError(`frame from ${parsed.data.src} refused: ${refused}`, refused)
+      const err = new FrameDecodeError(`frame from ${header.src} refused: ${refused}`, refused)
       // The MAC checked out, so the header may name its sender in telemetry.
-      err.env = { ...parsed.data, v: ENVELOPE_VERSION, body: null }
+      err.env = { ...header, v: ENVELOPE_VERSION, body: null }
       throw err
     }
   }
-  let body: unknown
-  if (flags & FLAG_RAW_BODY) {
-    body = Buffer.from(b.subarray(bodyStart, bodyEnd)) // a copy: the datagram buffer may be reused
-  } else {
-    body = parseJson(b, bodyStart, bodyEnd, 'body')
-  }
-  return { ...parsed.data, v: ENVELOPE_VERSION, body }
+  const env = header as Envelope
+  env.v = ENVELOPE_VERSION
+  env.body =
+    flags & FLAG_RAW_BODY
+      ? Buffer.from(b.subarray(bodyStart, bodyEnd)) // a copy: the datagram buffer may be reused
+      : parseJson(b, bodyStart, bodyEnd, 'body')
+  return env
 }
 
 /**
