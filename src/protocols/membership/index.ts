@@ -15,6 +15,7 @@ export {
   type MembershipStats,
 } from './membership.js'
 export { normalizePeerUrl, InvalidPeerUrlError, TokenBucket } from './registry.js'
+export { suspicionBounds, type SuspicionBounds } from './suspicion.js'
 export * from './constants.js'
 
 export interface MembershipInit {

@@ -46,7 +46,7 @@ import {
   NACK_TIMEOUT_FRACTION,
 } from './constants.js'
 import { Awareness } from './awareness.js'
-import { Suspicion } from './suspicion.js'
+import { Suspicion, suspicionBounds } from './suspicion.js'
 import { Gate, normalizePeerUrl, TokenBucket } from './registry.js'
 import {
   checkGossip,
@@ -90,8 +90,12 @@ interface Member extends MemberInfo {
   httpFailures: number
 }
 
+/** A member removed as dead, remembered for deadRetentionMs (and passed on in push-pulls). */
 interface Tombstone {
+  name: string
   id: string
+  host: string
+  port: number
   gen: number
   inc: number
   at: number
@@ -546,15 +550,17 @@ export class Membership implements Protocol {
     m.inc = inc
     m.suspicion?.stop()
     const at = { gen: m.gen, inc: m.inc }
-    // memberlist's rule: with too few members to expect k confirmations, the minimum at once.
-    const n = this.members.size + 1
-    const k = n - 2 < this.o.suspicionMult - 2 ? 0 : Math.max(0, Math.floor(this.o.suspicionMult - 2))
-    const minMs = this.awareness.scale(this.suspicionTimeoutMs())
+    const { k, minMs, maxMs } = suspicionBounds(
+      this.members.size + 1,
+      this.o.suspicionMult,
+      this.o.suspicionMaxTimeoutMult,
+      this.o.probeIntervalMs,
+    )
     m.suspicion = new Suspicion({
       clock: this.c.clock,
       k,
       minMs,
-      maxMs: minMs * this.o.suspicionMaxTimeoutMult,
+      maxMs,
       from,
       onTimeout: () => {
         const now = this.members.get(m.url)
@@ -569,29 +575,41 @@ export class Membership implements Protocol {
     this.changed()
   }
 
-  private applyDead(u: WireMember): void {
+  private applyDead(u: WireMember, why = 'gossip says so'): void {
     const cur = this.members.get(u.u)
     if (!cur) {
       // Remember it anyway, so that an older alive still in flight does not bring it back.
       const tomb = this.dead.get(u.u)
       if (!tomb || cmp(u, tomb) > 0)
-        this.dead.set(u.u, { id: u.i, gen: u.g, inc: u.c, at: this.c.clock.now() })
+        this.bury(u.u, { name: u.n, id: u.i, host: u.h, port: u.p, gen: u.g, inc: u.c })
       return
     }
     if (cur.kind !== 'frames' || cur.id !== u.i || cmp(u, cur) < 0) return
     cur.inc = u.c
-    this.declareDead(cur, 'gossip says so')
+    this.declareDead(cur, why)
   }
 
   private declareDead(m: Member, why: string): void {
     m.suspicion?.stop()
     this.members.delete(m.url)
-    this.dead.set(m.url, { id: m.id, gen: m.gen, inc: m.inc, at: this.c.clock.now() })
+    this.bury(m.url, m)
     this.counts.declaredDead++
     this.count('removed_total', 'Members removed from the view as dead.')
     ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${m.name} (${m.url}) removed: ${why}`)
     if (m.kind === 'frames') this.enqueue(this.wire(m, 'd'))
     this.changed()
+  }
+
+  /** Remembers `url` as dead; the table is bounded like the view (the oldest go first). */
+  private bury(url: string, m: Omit<Tombstone, 'at'>): void {
+    this.dead.delete(url)
+    if (this.dead.size >= MAX_MEMBERS) this.dead.delete(this.dead.keys().next().value!)
+    const { name, id, host, port, gen, inc } = m
+    this.dead.set(url, { name, id, host, port, gen, inc, at: this.c.clock.now() })
+  }
+
+  private tombstoneWire(url: string, t: Tombstone): WireMember {
+    return { s: 'd', n: t.name, u: url, i: t.id, h: t.host, p: t.port, g: t.gen, c: t.inc }
   }
 
   private pruneTombstones(): void {
@@ -603,11 +621,6 @@ export class Membership implements Protocol {
 
   private retransmitLimit(): number {
     return this.o.retransmitMult * Math.ceil(Math.log10(this.members.size + 2))
-  }
-
-  private suspicionTimeoutMs(): number {
-    const n = Math.max(this.members.size + 1, 1)
-    return this.o.suspicionMult * Math.max(1, Math.log10(n)) * this.o.probeIntervalMs
   }
 
   private reregisterDelayMs(): number {
@@ -888,6 +901,21 @@ export class Membership implements Protocol {
     return out
   }
 
+  /**
+   * The view a push-pull carries: state() and the members this node removed as dead (memberlist
+   * sends its dead members too until it forgets them). A member that never hears the death by
+   * gossip (the registry, which no member gossips to; a member that lost every copy) learns it at
+   * its next push-pull. The digest leaves them out: views that agree on the living do not swap.
+   */
+  private pushPullView(): WireMember[] {
+    const out = this.state()
+    for (const [url, t] of this.dead) {
+      if (out.length > MAX_MEMBERS) break
+      out.push(this.tombstoneWire(url, t))
+    }
+    return out
+  }
+
   /** state() as JSON, rebuilt when the view changed and the last build is older than STATE_JSON_MAX_AGE_MS. */
   private stateJson(): string {
     const now = this.c.clock.now()
@@ -938,22 +966,33 @@ export class Membership implements Protocol {
   private missingFrom(theirs: WireMember[]): WireMember[] {
     const known = new Map<string, WireMember>()
     for (const t of theirs) known.set(t.u, t)
-    return this.state().filter((m) => {
+    const out = this.state().filter((m) => {
       const t = known.get(m.u)
       return !t || cmp(m, t) > 0 || (cmp(m, t) === 0 && t.s !== m.s)
     })
+    // And the deaths of members they still hold.
+    for (const [url, dead] of this.dead) {
+      const t = known.get(url)
+      if (t && t.s !== 'd' && t.i === dead.id && cmp(dead, t) >= 0 && out.length <= MAX_MEMBERS)
+        out.push(this.tombstoneWire(url, dead))
+    }
+    return out
   }
 
-  /** A peer's whole view: as memberlist does, a death it reports only makes the member suspect here. */
+  /**
+   * A peer's whole view. A death in it is final, as one in gossip is. (memberlist only suspects a
+   * member that a push-pull reports dead; but the registry hears deaths in no other way, and a
+   * suspicion begun there, with nobody to confirm it, waited out its whole maximum after the member
+   * was already gone everywhere else. A stale death cannot win: a restart has a newer generation,
+   * a refutation a higher incarnation, and either readmits a member buried by mistake.) A death of
+   * a member not in this view is not remembered here: passed on from view to view, each holder
+   * remembering it anew, it would never be forgotten.
+   */
   private merge(list: WireMember[], sender: string): void {
     for (const u of list) {
       if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false, sender)
       else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
-      else {
-        const cur = this.members.get(u.u)
-        if (cur && cur.kind === 'frames' && cur.status === 'alive' && cur.id === u.i && cmp(u, cur) >= 0)
-          this.suspect(cur, u.c, sender)
-      }
+      else if (this.members.has(u.u)) this.applyDead(u, `${sender} reports it dead`)
     }
   }
 
@@ -1028,8 +1067,13 @@ export class Membership implements Protocol {
           const d = this.digest()
           if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d })
           else if (!b.m)
-            this.sendChecked(to, 'pp-ack', { m: this.state(), d, w: 1, from: { h: s.host, p: s.framePort } })
-          else this.sendChecked(to, 'pp-ack', { m: this.state() })
+            this.sendChecked(to, 'pp-ack', {
+              m: this.pushPullView(),
+              d,
+              w: 1,
+              from: { h: s.host, p: s.framePort },
+            })
+          else this.sendChecked(to, 'pp-ack', { m: this.pushPullView() })
         } else if (env.type === 'pp-ack' && b.w === 1 && b.from && b.m) {
           // Their view is in hand: send back only what it lacks or holds older.
           const m = this.missingFrom(b.m)

@@ -29,6 +29,34 @@ export function suspicionTimeoutMs(confirmations: number, k: number, minMs: numb
   return Math.max(minMs, Math.floor(maxMs - frac * (maxMs - minMs)))
 }
 
+/** How long a suspicion of one member lasts, as `suspicionBounds` works it out. */
+export interface SuspicionBounds {
+  /** Independent confirmations that bring the timeout down to minMs. */
+  k: number
+  minMs: number
+  maxMs: number
+}
+
+/**
+ * memberlist's suspicion timeouts for a view of `n` members (this one included): the minimum is
+ * suspicionMult × max(1, log10 n) × probeIntervalMs, the base probe interval and not the one local
+ * health stretches (Lifeguard scales a member's probing by its health, not how long it lets others
+ * refute: a slow member already takes longer to suspect anyone, and a member that is really dead
+ * must still go in bounded time); the maximum is maxTimeoutMult times that. k confirmations are
+ * expected (suspicionMult − 2), none when the view is too small to give them.
+ */
+export function suspicionBounds(
+  n: number,
+  suspicionMult: number,
+  maxTimeoutMult: number,
+  probeIntervalMs: number,
+): SuspicionBounds {
+  const expected = Math.max(0, Math.floor(suspicionMult - 2))
+  const k = n - 2 < expected ? 0 : expected
+  const minMs = suspicionMult * Math.max(1, Math.log10(Math.max(1, n))) * probeIntervalMs
+  return { k, minMs, maxMs: minMs * maxTimeoutMult }
+}
+
 export class Suspicion {
   private readonly started: number
   private readonly confirmers = new Set<string>()

@@ -5,7 +5,12 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../../../src/core/clock.js'
 import { Awareness } from '../../../src/protocols/membership/awareness.js'
-import { MAX_CONFIRMERS, Suspicion, suspicionTimeoutMs } from '../../../src/protocols/membership/suspicion.js'
+import {
+  MAX_CONFIRMERS,
+  Suspicion,
+  suspicionBounds,
+  suspicionTimeoutMs,
+} from '../../../src/protocols/membership/suspicion.js'
 
 describe('local health (awareness)', () => {
   test('missed acks raise the score up to max − 1; answered probes lower it to 0; timeouts scale by score + 1', () => {
@@ -32,6 +37,18 @@ describe('dynamic suspicion', () => {
     assert.equal(suspicionTimeoutMs(2, 2, 4000, 24_000), 4000)
     assert.equal(suspicionTimeoutMs(5, 2, 4000, 24_000), 4000)
     assert.equal(suspicionTimeoutMs(0, 0, 4000, 24_000), 4000, 'k = 0: the minimum at once')
+  })
+
+  test("memberlist's bounds: min = mult × log10(n) × the base probe interval, max = 6 × min, k = mult − 2", () => {
+    // Five members: log10 5 < 1, so four probe intervals; k = 2 confirmations expected.
+    assert.deepEqual(suspicionBounds(5, 4, 6, 1000), { k: 2, minMs: 4000, maxMs: 24_000 })
+    const big = suspicionBounds(1000, 4, 6, 1000)
+    assert.equal(big.k, 2)
+    assert.equal(Math.round(big.minMs), 12_000)
+    assert.equal(Math.round(big.maxMs), 72_000)
+    // Too few members to give k confirmations (n − 2 < k): the minimum at once.
+    assert.equal(suspicionBounds(3, 4, 6, 1000).k, 0)
+    assert.equal(suspicionBounds(4, 4, 6, 1000).k, 2)
   })
 
   test('alone, a suspicion waits the whole maximum', () => {
