@@ -123,7 +123,10 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
 }
 
-/** A progress bar on stderr; silent when stderr is not a terminal or when --json is set. */
+/**
+ * A progress bar on stderr; silent when stderr is not a terminal (piped, a file, TERM=dumb) or when
+ * --json is set. NO_COLOR only takes the colour away (no-color.org): the bar stays.
+ */
 export class Progress {
   private readonly started = Date.now()
   private readonly enabled: boolean
@@ -134,7 +137,7 @@ export class Progress {
     private readonly total: number,
     options: { enabled?: boolean } = {},
   ) {
-    this.enabled = (options.enabled ?? true) && isTTY(process.stderr)
+    this.enabled = (options.enabled ?? true) && Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb'
   }
 
   update(done: number, note = ''): void {
