@@ -96,7 +96,7 @@ describe('distlab up --detach / status / logs / link / down', () => {
   })
 
   test('link set --all --loss 1 stops traffic; heal restores it', async () => {
-    assert.equal((await cli('ping', 'node1', 'node3', '-c', '1')).code, 0)
+    assert.equal((await cli('ping', 'node1', 'node3', '-c', '1', '--timeout', '5s')).code, 0)
     const set = await cli('link', 'set', '--all', '--loss', '1')
     assert.equal(set.code, 0, set.stderr)
     const cut = await cli('ping', 'node1', 'node3', '-c', '2', '--timeout', '300ms', '--json')
@@ -108,7 +108,7 @@ describe('distlab up --detach / status / logs / link / down', () => {
       /distlab_frames_dropped_total\{proto="ping",reason="loss",direction="out",transport="udp"\} [1-9]/,
     )
     assert.equal((await cli('heal')).code, 0)
-    const back = await cli('ping', 'node1', 'node3', '-c', '1', '--json')
+    const back = await cli('ping', 'node1', 'node3', '-c', '1', '--timeout', '5s', '--json')
     assert.equal(back.code, 0, back.stderr)
     assert.equal(JSON.parse(back.stdout).received, 1)
   })
@@ -122,9 +122,9 @@ describe('distlab up --detach / status / logs / link / down', () => {
     assert.equal(show.nodes.find((n) => n.node === 'node2')!.rules.node1!.delayMs, 20)
     assert.equal((await cli('partition', 'node1,node2', 'node3,node4')).code, 0)
     assert.equal((await cli('ping', 'node1', 'node3', '-c', '1', '--timeout', '300ms')).code, 1)
-    assert.equal((await cli('ping', 'node1', 'node2', '-c', '1')).code, 0)
+    assert.equal((await cli('ping', 'node1', 'node2', '-c', '1', '--timeout', '5s')).code, 0)
     await cli('heal')
-    assert.equal((await cli('ping', 'node1', 'node3', '-c', '1')).code, 0)
+    assert.equal((await cli('ping', 'node1', 'node3', '-c', '1', '--timeout', '5s')).code, 0)
     const bad = await cli('link', 'set', 'node1', 'node9', '--loss', '0.1')
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /unknown node "node9"/)

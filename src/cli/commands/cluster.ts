@@ -289,7 +289,7 @@ export async function clusterStatus(
   try {
     const res = await fetch(`${nodeUrl(master)}/cluster/members`, {
       headers: auth,
-      signal: AbortSignal.timeout(1500),
+      signal: AbortSignal.timeout(5000),
     })
     members = ((await res.json()) as { members: Member[] }).members ?? []
   } catch {
@@ -299,7 +299,8 @@ export async function clusterStatus(
     rec.nodes.map(async (n): Promise<StatusRow> => {
       const row: StatusRow = { name: n.name, id: n.id, address: n.host, state: 'dead', pid: n.pid }
       try {
-        const res = await fetch(`${nodeUrl(n)}/health`, { signal: AbortSignal.timeout(1500) })
+        // A dead node refuses at once; a live one on a loaded machine may take seconds to answer.
+        const res = await fetch(`${nodeUrl(n)}/health`, { signal: AbortSignal.timeout(5000) })
         const h = (await res.json()) as { id: string; uptimeMs: number }
         row.state = 'up'
         row.id = h.id
