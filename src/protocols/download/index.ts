@@ -14,23 +14,26 @@ export { LineClient, LineProtocolError, type LineClientInit, type ServedLine } f
 export {
   CooperativeDownload,
   cooperativeDownload,
+  type DownloadResult,
+  type DownloadClientReport,
+} from './cooperative.js'
+export { readJournal } from './journal.js'
+export {
+  DownloadError,
+  clientAddress,
+  isLoopbackHost,
+  resolveCooperativeDownloadOptions,
+  type CooperativeDownloadInit,
+  type CooperativeDownloadOptions,
+} from './options.js'
+export {
   DownloadClient,
   downloadClient,
   type DownloadClientInit,
   type DownloadClientResult,
-  DownloadError,
-  clientAddress,
-  isLoopbackHost,
-  parseSubmitReply,
-  readJournal,
-  resolveCooperativeDownloadOptions,
-  type CooperativeDownloadInit,
-  type CooperativeDownloadOptions,
-  type DownloadProgress,
-  type DownloadResult,
-  type DownloadClientReport,
-  type SubmitReply,
-} from './cooperative.js'
+} from './download-client.js'
+export { parseSubmitReply, type SubmitReply } from './submit.js'
+export type { DownloadProgress } from './progress.js'
 export {
   runDownloadBench,
   downloadBenchCharts,
