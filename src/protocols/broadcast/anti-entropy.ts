@@ -17,21 +17,32 @@ export function digestOf(store: MessageStore): Record<string, number[]> {
 
 /**
  * What a digest from a peer draws: the stored messages it lacks (those older than `graceMs` here:
- * younger ones are still on the push path), and whether it shows messages this node lacks.
+ * younger ones are still on the push path), at most `max` of them (`more` when some were left for
+ * the next digest), and whether it shows messages this node lacks.
  */
 export function answerDigest(
   store: MessageStore,
   theirs: Record<string, number[]>,
   now: number,
   graceMs: number,
-): { give: WireItem[]; theyHaveMore: boolean } {
+  max: number,
+): { give: WireItem[]; more: boolean; theyHaveMore: boolean } {
   const give: WireItem[] = []
+  let more = false
   let theyHaveMore = false
-  for (const [origin, log] of store.origins) {
-    const [contiguous = 0, ...extra] = theirs[origin] ?? [0]
+  // Theirs is a peer's record: read through a Map, never by indexing it with a stored name.
+  const their = new Map(Object.entries(theirs))
+  scan: for (const [origin, log] of store.origins) {
+    const [contiguous = 0, ...extra] = their.get(origin) ?? [0]
     const extraSet = new Set(extra)
     for (const [seq, item] of log.items)
-      if (seq >= contiguous && !extraSet.has(seq) && now - item.receivedAt >= graceMs) give.push(wireOf(item))
+      if (seq >= contiguous && !extraSet.has(seq) && now - item.receivedAt >= graceMs) {
+        if (give.length >= max) {
+          more = true
+          break scan
+        }
+        give.push(wireOf(item))
+      }
   }
   for (const [origin, [contiguous = 0, ...extra]] of Object.entries(theirs)) {
     const mine = store.origins.get(origin)
@@ -40,5 +51,5 @@ export function answerDigest(
       break
     }
   }
-  return { give, theyHaveMore }
+  return { give, more, theyHaveMore }
 }

@@ -70,13 +70,15 @@ export class Broadcast implements Protocol {
   private aeRounds = 0
   private aeTimer?: TimerHandle
   private readonly receipts = new Map<string, (peer: string) => void>()
+  /** Peers whose anti-entropy answer stopped short, with the timer of the next digest to them. */
+  private readonly pulls = new Map<string, TimerHandle>()
 
   constructor(
     private readonly c: ProtocolComponents,
     private o: BroadcastOptions,
   ) {
     this.log = named(c.logger, 'distlab:broadcast')
-    this.store = new MessageStore(o.maxStoredMessages)
+    this.store = new MessageStore(o.maxStoredMessages, K.MAX_ORIGINS, () => [...c.peers(), c.self.name])
     // The parts see the state they share through one narrow host, not the class's public face.
     const host = {
       name: this.name,
@@ -130,6 +132,8 @@ export class Broadcast implements Protocol {
     this.tree.stop()
     this.outbox.stop()
     this.receipts.clear()
+    for (const t of this.pulls.values()) this.c.clock.clearTimeout(t)
+    this.pulls.clear()
     await this.ip.close()
   }
 
@@ -214,6 +218,9 @@ export class Broadcast implements Protocol {
       lazyPeers: [...this.tree.lazy].sort(),
       dropped: this.counters.dropped,
       missing: this.tree.missing.size,
+      stored: this.store.size,
+      origins: this.store.origins.size,
+      originsEvicted: this.store.originsEvicted,
     }
   }
 
@@ -247,7 +254,7 @@ export class Broadcast implements Protocol {
   private onMsg(env: Envelope, _msg: InboundMessage): void {
     const r = MsgBody.safeParse(env.body)
     if (!r.success) return this.drop(env, 'bad_body')
-    const { m, r: wantReceipt, a } = r.data
+    const { m, r: wantReceipt, a, n: more } = r.data
     const sender = env.src
     this.tree.notePeer(sender)
     let duplicate = false
@@ -273,6 +280,7 @@ export class Broadcast implements Protocol {
         m.map((w) => idOf(w.o, w.q)),
       )
     if (wantReceipt?.length) this.outbox.sendFrame(sender, 'got', { i: wantReceipt })
+    if (more && a === 2) this.pullFrom(sender)
   }
 
   /** A message new to this node: store, deliver, and pass on by its strategy. */
@@ -437,11 +445,32 @@ export class Broadcast implements Protocol {
     this.outbox.sendFrame(peer, 'digest', { d: digestOf(this.store) })
   }
 
+  /**
+   * An anti-entropy answer from `peer` stopped short: the next digest goes to it after
+   * ANTI_ENTROPY_PULL_MS, one at a time per peer, and only to members (a frame's src is a claim).
+   */
+  private pullFrom(peer: string): void {
+    if (this.pulls.has(peer) || !this.c.peers().includes(peer)) return
+    const timer = this.c.clock.setTimeout(() => {
+      this.pulls.delete(peer)
+      if (this.isRunning) this.outbox.sendFrame(peer, 'digest', { d: digestOf(this.store) })
+    }, K.ANTI_ENTROPY_PULL_MS)
+    this.pulls.set(peer, timer)
+  }
+
   private onDigest(env: Envelope): void {
     const r = DigestBody.safeParse(env.body)
     if (!r.success) return this.drop(env, 'bad_body')
-    const { give, theyHaveMore } = answerDigest(this.store, r.data.d, Date.now(), this.o.antiEntropyGraceMs)
-    if (give.length) this.outbox.sendItems(env.src, give, [], 2)
+    // An answer to a name the membership does not know would only send the node to the master.
+    if (!this.c.peers().includes(env.src)) return this.drop(env, 'unknown_peer')
+    const { give, more, theyHaveMore } = answerDigest(
+      this.store,
+      r.data.d,
+      Date.now(),
+      this.o.antiEntropyGraceMs,
+      K.ANTI_ENTROPY_MAX_ITEMS,
+    )
+    if (give.length) this.outbox.sendItems(env.src, give, [], 2, more)
     if (theyHaveMore && !r.data.r) this.outbox.sendFrame(env.src, 'digest', { d: digestOf(this.store), r: 1 })
   }
 

@@ -55,6 +55,19 @@ export const GAP_REPAIR_MAX = 256
 export const MAX_MISSING = 10_000
 /** Messages kept for delivery reads and anti-entropy; the oldest go first beyond this. */
 export const MAX_STORED_MESSAGES = 200_000
+/**
+ * Origins (`name~session`) the store keeps messages for; beyond this the oldest origin of a node
+ * that is no longer a member goes first (then the oldest of all), so invented names cannot grow it.
+ */
+export const MAX_ORIGINS = 10_000
+/**
+ * Stored messages one anti-entropy answer sends at most; an answer that stops short says so, and the
+ * asker sends its next digest at once (ANTI_ENTROPY_PULL_MS later), so a node far behind catches up
+ * over a few round trips while one digest never draws back the whole store.
+ */
+export const ANTI_ENTROPY_MAX_ITEMS = 1000
+/** Wait before the next digest to a peer whose answer stopped short, in ms. */
+export const ANTI_ENTROPY_PULL_MS = 200
 /** Largest broadcast message, in bytes of JSON. */
 export const MAX_MESSAGE_BYTES = 16_384
 /** Target size of one frame of pushed messages, in bytes of JSON. */

@@ -150,4 +150,10 @@ export interface BroadcastStats {
   dropped: number
   /** Announced message ids this node is waiting for (bounded by MAX_MISSING_IDS). */
   missing: number
+  /** Messages held for anti-entropy and GRAFT answers (bounded by maxStoredMessages). */
+  stored: number
+  /** Origins (`name~session`) messages are held for (bounded by MAX_ORIGINS). */
+  origins: number
+  /** Origins dropped to stay within MAX_ORIGINS, those of non-members first. */
+  originsEvicted: number
 }

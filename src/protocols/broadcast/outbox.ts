@@ -116,17 +116,27 @@ export class Outbox {
     for (const [peer, q] of queues) this.sendItems(peer, q.items, q.receipts)
   }
 
-  /** Sends items in frames of about FRAME_TARGET_BYTES each. */
-  sendItems(peer: string, items: WireItem[], receipts: string[] = [], answer: 0 | 1 | 2 = 0): void {
+  /**
+   * Sends items in frames of about FRAME_TARGET_BYTES each; `more` marks the last frame of an
+   * anti-entropy answer that stopped short.
+   */
+  sendItems(
+    peer: string,
+    items: WireItem[],
+    receipts: string[] = [],
+    answer: 0 | 1 | 2 = 0,
+    more = false,
+  ): void {
     let chunk: WireItem[] = []
     let bytes = 0
-    const flush = () => {
+    const flush = (last = false) => {
       if (chunk.length === 0) return
       const ids = new Set(chunk.map((w) => idOf(w.o, w.q)))
       const r = receipts.filter((id) => ids.has(id))
       const body: Record<string, unknown> = { m: chunk }
       if (r.length) body.r = r
       if (answer) body.a = answer
+      if (last && more) body.n = 1
       this.h.counters.payloadSent += chunk.length
       this.sendFrame(peer, 'msg', body)
       chunk = []
@@ -138,7 +148,7 @@ export class Outbox {
       chunk.push(w)
       bytes += size
     }
-    flush()
+    flush(true)
   }
 
   sendFrame(peer: string, type: string, body: unknown): void {

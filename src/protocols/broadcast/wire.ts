@@ -25,6 +25,8 @@ export const MsgBody = z.strictObject({
    * retry) that the receiver only delivers: passing it on would make cycles in the tree.
    */
   a: z.union([z.literal(1), z.literal(2)]).optional(),
+  /** On the last frame of an anti-entropy answer that stopped short: ask again, there is more. */
+  n: z.literal(1).optional(),
   /** The ip strategy's cluster key. */
   c: z.string().max(300).optional(),
 })
