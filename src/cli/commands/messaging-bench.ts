@@ -62,7 +62,14 @@ export function printBroadcastReport(r: BroadcastWorkloadReport): void {
         ['ops (broadcast / read)', `${r.ops} (${r.broadcasts} / ${r.reads})`],
         ['acknowledged', r.acknowledged],
         ['msgsPerOp', r.msgsPerOp],
+        ['msgsPerOp, every protocol', r.allMsgsPerOp],
         ['msgsPerBroadcast', r.msgsPerBroadcast],
+        [
+          'frames by type',
+          Object.entries(r.framesByType)
+            .map(([t, n]) => `${t} ${n}`)
+            .join(', '),
+        ],
         ['bytesPerOp', r.bytesPerOp],
         ['lost', r.lost],
         ['duplicates', r.duplicates],

@@ -207,6 +207,7 @@ export class Broadcast implements Protocol {
       delivered: this.store.total,
       framesSent,
       messagesSent: Object.values(framesSent).reduce((a, b) => a + b, 0),
+      nodeFramesSent: this.c.metrics.total('distlab_frames_sent_total') + (framesSent.ip ?? 0),
       payloadSent: this.counters.payloadSent,
       payloadReceived: this.counters.payloadReceived,
       duplicates: this.counters.duplicates,

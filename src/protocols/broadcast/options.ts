@@ -136,6 +136,11 @@ export interface BroadcastStats {
   framesSent: Record<string, number>
   /** Sum of framesSent. */
   messagesSent: number
+  /**
+   * Frames this node put on the wire for every protocol it runs (membership probes, unicast, ...,
+   * and this one's): what Maelstrom's servers-only count would see.
+   */
+  nodeFramesSent: number
   /** Broadcast messages carried in those frames (a batched frame carries several). */
   payloadSent: number
   payloadReceived: number

@@ -62,6 +62,8 @@ export interface BroadcastWorkloadReport {
   failedOps: number
   /** Node-to-node broadcast frames over operations. */
   msgsPerOp: number
+  /** Every node-to-node frame of every protocol (membership too) over operations: Maelstrom's servers-only msgs-per-op. */
+  allMsgsPerOp: number
   msgsPerBroadcast: number
   bytesPerOp: number
   /** Acknowledged broadcasts missing from at least one live node's final read. */
@@ -236,6 +238,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
   for (const n of live()) lastStats.set(n.name, await statsOf(n))
 
   let frames = 0
+  let allFrames = 0
   let bytes = 0
   let payload = 0
   const framesByType: Record<string, number> = {}
@@ -243,11 +246,14 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     const a = baseline.get(n.name)!
     const b = lastStats.get(n.name)!
     frames += b.messagesSent - a.messagesSent
+    allFrames += (b.nodeFramesSent ?? 0) - (a.nodeFramesSent ?? 0)
     bytes += b.bytesSent - a.bytesSent
     payload += b.payloadSent - a.payloadSent
     for (const [t, v] of Object.entries(b.framesSent))
       framesByType[t] = (framesByType[t] ?? 0) + v - (a.framesSent[t] ?? 0)
   }
+  // The frames of the node's other protocols (membership probes and gossip, unicast acks, ...).
+  framesByType['other protocols'] = Math.max(0, allFrames - frames)
 
   let lost = 0
   let duplicates = 0
@@ -288,6 +294,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     acknowledged: acked.length,
     failedOps,
     msgsPerOp: r3(frames / Math.max(1, ops)),
+    allMsgsPerOp: r3(allFrames / Math.max(1, ops)),
     msgsPerBroadcast: r3(frames / Math.max(1, broadcasts)),
     bytesPerOp: Math.round(bytes / Math.max(1, ops)),
     lost,
