@@ -55,8 +55,12 @@ function colorOf(proto) {
   return PALETTE.fallback[h % PALETTE.fallback.length]
 }
 
-// Background traffic starts hidden in the flows and the sequence diagram (counters show everything).
-const BACKGROUND = new Set(['heartbeat', 'membership'])
+// Background traffic (heartbeats, membership probes, anti-entropy digests: the master says which,
+// in its state) starts hidden in the flows, the sequence diagram, the charts and the rate badge; the
+// "background" button shows it in one click. The counters always show everything.
+const BG = { protocols: new Set(['heartbeat', 'membership']), types: new Set(['digest']) }
+const isBackground = (m) => BG.protocols.has(m.proto) || (m.type !== undefined && BG.types.has(m.type))
+const shown = (m) => !S.hidden.has(m.proto) && (S.showBackground || !isBackground(m))
 
 const S = {
   state: null,
@@ -64,7 +68,10 @@ const S = {
   pos: new Map(),
   counters: { protocols: {}, nodes: {}, links: {} },
   history: [],
-  hidden: new Set(BACKGROUND),
+  hidden: new Set(),
+  showBackground: false,
+  // What the throughput chart and the rate badge show for the last whole second.
+  rate: { t: 0, value: 0, series: {} },
   seen: new Set(),
   particles: [],
   seq: [],
@@ -114,6 +121,10 @@ function setConn(ok) {
 function applyState(state) {
   S.state = state
   S.nodes = state.nodes
+  if (state.background) {
+    BG.protocols = new Set(state.background.protocols)
+    BG.types = new Set(state.background.types)
+  }
   $('#run-id').textContent = state.run ? `run ${state.run.id}` : ''
   layout()
   renderTopology()
@@ -129,7 +140,6 @@ function onTick(t) {
     if (S.history.length > 300) S.history = S.history.slice(-300)
     renderCharts()
   }
-  $('#rate').textContent = `${fmtInt(t.rate)} ev/s`
   const samp = $('#sampling')
   if (t.sampled) {
     samp.hidden = false
@@ -283,7 +293,7 @@ function spawnFlow(e, at) {
     targets = [e.node]
   } else return
   S.flows[e.proto] = (S.flows[e.proto] ?? 0) + 1
-  if (S.hidden.has(e.proto) || !S.pos.has(from)) return
+  if (!shown(e) || !S.pos.has(from)) return
   for (const to of targets) {
     if (S.particles.length >= MAX_PARTICLES) S.particles.shift()
     S.particles.push({ from, to, start: at, color: colorOf(e.proto) })
@@ -331,7 +341,8 @@ function renderLegend() {
   const box = $('#legend')
   box.replaceChildren()
   for (const proto of [...S.seen].sort()) {
-    const b = el('button', { type: 'button', class: S.hidden.has(proto) ? 'off' : '', 'data-proto': proto })
+    const off = S.hidden.has(proto) || (!S.showBackground && BG.protocols.has(proto))
+    const b = el('button', { type: 'button', class: off ? 'off' : '', 'data-proto': proto })
     const dot = el('i')
     dot.style.background = colorOf(proto)
     b.append(dot, document.createTextNode(proto))
@@ -454,7 +465,8 @@ function renderSequence() {
   const svg = $('#seq')
   const wrap = svg.parentElement
   const names = S.nodes.map((n) => n.name)
-  const visible = S.seq.filter((m) => !S.hidden.has(m.proto)).slice(-SEQ_MAX)
+  const visible = S.seq.filter(shown).slice(-SEQ_MAX)
+  S.seqShown = visible
   // A gutter on the left for the row labels, so that no Lamport number sits on a label, and rows
   // tall enough that a receive's number and the next send's number do not touch.
   const gutter = 118
@@ -655,13 +667,26 @@ function niceMax(v) {
 function renderCharts() {
   const protos = new Set()
   for (const p of S.history) for (const k of Object.keys(p.sent)) protos.add(k)
-  const visible = [...protos].filter((p) => !S.hidden.has(p) || protos.size <= 2)
+  const visible = [...protos].filter((p) => !S.hidden.has(p) && (S.showBackground || !BG.protocols.has(p)))
+  // Messages sent per second, without the background ones unless they are shown.
+  const sentIn = (p, proto) =>
+    (p.sent[proto] ?? 0) - (S.showBackground ? 0 : ((p.background ?? {})[proto] ?? 0))
   const thr = visible.map((proto) => ({
     name: proto,
     color: colorOf(proto),
-    points: S.history.map((p) => ({ t: p.t, v: p.sent[proto] ?? 0 })),
+    points: S.history.map((p) => ({ t: p.t, v: sentIn(p, proto) })),
   }))
   drawChart($('#thr-chart'), thr, { empty: 'no messages yet' })
+  // The badge is the chart's last point summed: the same second, the same messages.
+  const last = S.history[S.history.length - 1]
+  const series = {}
+  for (const s of thr) series[s.name] = last ? (s.points[s.points.length - 1]?.v ?? 0) : 0
+  const value = Object.values(series).reduce((a, b) => a + b, 0)
+  S.rate = { t: last?.t ?? 0, value, series }
+  const badge = $('#rate')
+  badge.textContent = `${fmtInt(value)} msg/s`
+  badge.dataset.t = String(S.rate.t)
+  badge.dataset.value = String(value)
   const lat = []
   for (const proto of visible) {
     const p50 = S.history.filter((p) => p.p50[proto] !== undefined).map((p) => ({ t: p.t, v: p.p50[proto] }))
@@ -777,7 +802,19 @@ async function act(body) {
   }
 }
 
+function toggleBackground() {
+  S.showBackground = !S.showBackground
+  const b = $('#bg-toggle')
+  b.setAttribute('aria-pressed', String(S.showBackground))
+  b.textContent = S.showBackground ? 'background: shown' : 'background: hidden'
+  b.classList.toggle('off', !S.showBackground)
+  renderLegend()
+  renderSequence()
+  renderCharts()
+}
+
 function wireControls() {
+  $('#bg-toggle').addEventListener('click', toggleBackground)
   $('#send-kind').addEventListener('change', onKindChange)
   $('#send-form').addEventListener('submit', (ev) => {
     ev.preventDefault()

@@ -24,6 +24,14 @@ export const DASHBOARD_TICK_MS = 250
 export const DASHBOARD_MAX_EVENTS_PER_SECOND = 1000
 /** Seconds of throughput and latency history the dashboard keeps. */
 export const DASHBOARD_HISTORY_SECONDS = 300
+/**
+ * Background traffic, which the dashboard hides in one click: whole protocols that keep the cluster
+ * running (heartbeats to the master, SWIM membership probes and gossip), and message types of other
+ * protocols that repair rather than carry (broadcast's anti-entropy digests).
+ */
+export const BACKGROUND_PROTOCOLS: readonly string[] = Object.freeze(['heartbeat', 'membership'])
+export const BACKGROUND_TYPES: readonly string[] = Object.freeze(['digest'])
+
 /** Sends remembered to match receives to (for latency); the oldest are forgotten first. */
 export const LATENCY_MATCH_WINDOW = 50_000
 /** A node whose heartbeat is older than this is shown down, in milliseconds (3 missed 1 s beats). */

@@ -25,6 +25,8 @@ import { analyzeEvents } from './analyzer.js'
 import { anomalyRoutes } from './anomaly-route.js'
 import { servedPalette } from './palette.js'
 import {
+  BACKGROUND_PROTOCOLS,
+  BACKGROUND_TYPES,
   DASHBOARD_TICK_MS,
   DEFAULT_DASHBOARD_HOST,
   DEFAULT_DASHBOARD_PORT,
@@ -354,6 +356,7 @@ export class Dashboard implements Startable {
       nodes: await this.nodes(),
       controls: this.controls(),
       tickMs: this.tickMs,
+      background: { protocols: BACKGROUND_PROTOCOLS, types: BACKGROUND_TYPES },
     }
   }
 

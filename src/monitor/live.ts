@@ -8,7 +8,12 @@ import {
   DASHBOARD_MAX_EVENTS_PER_SECOND,
   DASHBOARD_TICK_MS,
   LATENCY_MATCH_WINDOW,
+  BACKGROUND_PROTOCOLS,
+  BACKGROUND_TYPES,
 } from './constants.js'
+
+const BACKGROUND_PROTOS = new Set(BACKGROUND_PROTOCOLS)
+const BACKGROUND_KINDS = new Set(BACKGROUND_TYPES)
 
 export interface Counters {
   sent: number
@@ -38,6 +43,8 @@ export interface SecondPoint {
   t: number
   /** Messages sent per protocol. */
   sent: Record<string, number>
+  /** Of those, background traffic (constants.ts: BACKGROUND_PROTOCOLS, BACKGROUND_TYPES). */
+  background: Record<string, number>
   /** Latency quantiles per protocol, ms. */
   p50: Record<string, number>
   p95: Record<string, number>
@@ -89,7 +96,12 @@ export class LiveAggregator {
   private readonly sendTs = new Map<string, number>()
   private readonly earlyRecv = new Map<string, Array<{ proto: string; ts: number }>>()
   private history: SecondPoint[] = []
-  private current?: { t: number; sent: Record<string, number>; lat: Record<string, number[]> }
+  private current?: {
+    t: number
+    sent: Record<string, number>
+    background: Record<string, number>
+    lat: Record<string, number[]>
+  }
   private tickEvents: LiveEvent[] = []
   private tickSeen = 0
   private recent: LiveEvent[] = []
@@ -125,6 +137,8 @@ export class LiveAggregator {
         p.bytes += e.bytes
         n.bytes += e.bytes
         cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
+        if (BACKGROUND_PROTOS.has(e.proto) || (e.type !== undefined && BACKGROUND_KINDS.has(e.type)))
+          cur.background[proto] = (cur.background[proto] ?? 0) + 1
         {
           const link = bounded(this.links, `${e.node}>${e.dst}`, MAX_LINKS)
           this.links.set(link, (this.links.get(link) ?? 0) + 1)
@@ -203,7 +217,13 @@ export class LiveAggregator {
 
   private rollTo(second: number): void {
     if (this.current) {
-      const point: SecondPoint = { t: this.current.t, sent: this.current.sent, p50: table(), p95: table() }
+      const point: SecondPoint = {
+        t: this.current.t,
+        sent: this.current.sent,
+        background: this.current.background,
+        p50: table(),
+        p95: table(),
+      }
       for (const [proto, lat] of Object.entries(this.current.lat)) {
         lat.sort((a, b) => a - b)
         point.p50[proto] = quantile(lat, 0.5) ?? 0
@@ -213,7 +233,7 @@ export class LiveAggregator {
       if (this.history.length > DASHBOARD_HISTORY_SECONDS)
         this.history = this.history.slice(-DASHBOARD_HISTORY_SECONDS)
     }
-    this.current = { t: second, sent: table(), lat: table() }
+    this.current = { t: second, sent: table(), background: table(), lat: table() }
   }
 
   /** Ends the current tick: what to push to every browser. */

@@ -92,6 +92,93 @@ describe('dashboard in chromium', () => {
     await page.waitForSelector(`#legend button[data-proto="${kind}"]`)
   })
 
+  test("background traffic hides and shows in one click, and the rate badge is the chart's last second", async () => {
+    interface Point {
+      t: number
+      sent: Record<string, number>
+      background?: Record<string, number>
+    }
+    interface Seen {
+      badge: { t: number; value: number; text: string }
+      last: Point | undefined
+      rate: { t: number; value: number; series: Record<string, number> }
+      shownProtos: string[]
+      shownTypes: string[]
+    }
+    const look = () =>
+      page.evaluate((): Seen => {
+        const S = (
+          window as unknown as {
+            __distlab: {
+              history: Point[]
+              rate: Seen['rate']
+              seqShown?: Array<{ proto: string; type?: string }>
+            }
+          }
+        ).__distlab
+        const badge = document.querySelector('#rate')!
+        return {
+          badge: {
+            t: Number(badge.dataset.t),
+            value: Number(badge.dataset.value),
+            text: badge.textContent ?? '',
+          },
+          last: S.history[S.history.length - 1],
+          rate: S.rate,
+          shownProtos: [...new Set((S.seqShown ?? []).map((m) => m.proto))],
+          shownTypes: [...new Set((S.seqShown ?? []).map((m) => m.type ?? ''))],
+        }
+      })
+    const BG_PROTOS = ['heartbeat', 'membership']
+    const sum = (p: Point, withBackground: boolean) =>
+      Object.entries(p.sent).reduce(
+        (acc, [proto, n]) =>
+          acc + (withBackground ? n : BG_PROTOS.includes(proto) ? 0 : n - (p.background?.[proto] ?? 0)),
+        0,
+      )
+    const toggle = '#bg-toggle'
+    // Hidden at first, and the button says so.
+    assert.equal(await page.getAttribute(toggle, 'aria-pressed'), 'false')
+    assert.match((await page.textContent(toggle)) ?? '', /background: hidden/)
+    await page.waitForFunction(
+      () => (window as unknown as { __distlab: { history: unknown[] } }).__distlab.history.length >= 2,
+    )
+    let seen = await look()
+    assert.ok(seen.last, 'a second of history')
+    assert.equal(seen.badge.t, seen.last.t, 'the badge counts the chart’s last second')
+    assert.equal(seen.badge.value, sum(seen.last, false), JSON.stringify(seen))
+    assert.equal(seen.badge.text, `${seen.badge.value.toLocaleString('en-US')} msg/s`)
+    for (const p of BG_PROTOS) {
+      assert.ok(!(p in seen.rate.series), `${p} is not on the chart while hidden`)
+      assert.ok(!seen.shownProtos.includes(p), `${p} is not on the sequence diagram while hidden`)
+    }
+    assert.ok(!seen.shownTypes.includes('digest'))
+    assert.equal(await page.locator('#seq g.msg[data-proto="heartbeat"]').count(), 0)
+
+    // One click shows it: heartbeats (every node, every second) reach the diagram, the chart and the badge.
+    await page.click(toggle)
+    assert.equal(await page.getAttribute(toggle, 'aria-pressed'), 'true')
+    assert.match((await page.textContent(toggle)) ?? '', /background: shown/)
+    await page.waitForSelector('#seq g.msg[data-proto="heartbeat"]', { timeout: 30_000 })
+    await page.waitForFunction(
+      () =>
+        'heartbeat' in
+        (window as unknown as { __distlab: { rate: { series: object } } }).__distlab.rate.series,
+      undefined,
+      { timeout: 30_000 },
+    )
+    seen = await look()
+    assert.equal(seen.badge.t, seen.last!.t)
+    assert.equal(seen.badge.value, sum(seen.last!, true), JSON.stringify(seen))
+
+    // And one click hides it again.
+    await page.click(toggle)
+    assert.equal(await page.getAttribute(toggle, 'aria-pressed'), 'false')
+    assert.equal(await page.locator('#seq g.msg[data-proto="heartbeat"]').count(), 0)
+    seen = await look()
+    assert.equal(seen.badge.value, sum(seen.last!, false), JSON.stringify(seen))
+  })
+
   test('killing a node from the page marks it down', async () => {
     await page.selectOption('#node-target', 'node4')
     await page.click('#kill-btn')
