@@ -45,7 +45,6 @@ const UPWARD_DEBT = new Set([
 const CIRCLE_DEBT = new Set<string>([
   'core/interfaces.ts link/emulator.ts monitor/telemetry.ts',
   'node/http.ts node/node.ts',
-  'protocols/membership/index.ts protocols/membership/membership.ts',
   'protocols/defaults.ts protocols/membership/defaults.ts protocols/messaging.ts',
 ])
 

@@ -4,6 +4,7 @@ import type { ProtocolComponents } from '../../core/interfaces.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { Membership } from './membership.js'
+import type { ResolvedMembershipOptions } from './types.js'
 import { normalizePeerUrl } from './registry.js'
 import * as K from './constants.js'
 
@@ -17,6 +18,7 @@ export {
 export { normalizePeerUrl, InvalidPeerUrlError, TokenBucket } from './registry.js'
 export { suspicionBounds, type SuspicionBounds } from './suspicion.js'
 export * from './constants.js'
+export type { ResolvedMembershipOptions } from './types.js'
 
 export interface MembershipInit {
   /** The bootstrap registry's URL; the node registers there at start. @default none */
@@ -69,34 +71,6 @@ export interface MembershipInit {
   verifyRetryMs?: number
   /** Source of randomness in [0, 1). @default Math.random */
   random?: () => number
-}
-
-export interface ResolvedMembershipOptions {
-  readonly bootstrapUrl?: string
-  readonly seedUrl?: string
-  readonly registry: boolean
-  readonly probeIntervalMs: number
-  readonly probeTimeoutMs: number
-  readonly indirectChecks: number
-  readonly suspicionMult: number
-  readonly suspicionMaxTimeoutMult: number
-  readonly retransmitMult: number
-  readonly gossipIntervalMs: number
-  readonly gossipFanout: number
-  readonly pushPullIntervalMs: number
-  readonly maxPiggybackBytes: number
-  readonly deadRetentionMs: number
-  readonly reregisterIntervalMs: number
-  readonly joinAttempts: number
-  readonly joinRetryMs: number
-  readonly httpTimeoutMs: number
-  readonly registrationsPerSecond: number
-  readonly registrationBurst: number
-  readonly maxPendingVerifications: number
-  readonly verifyConcurrency: number
-  readonly verifyAttempts: number
-  readonly verifyRetryMs: number
-  readonly random: () => number
 }
 
 /** The option names `DISTLAB_MEMBERSHIP` may set (numbers only). */

@@ -1,0 +1,159 @@
+// Joining: register with the bootstrap (or a seed peer), then swap views with a member; and the
+// registry's side of POST /register: each registered URL is checked before it is admitted.
+import {
+  JOIN_BACKOFF_MAX_FACTOR,
+  JOIN_PUSH_PULLS,
+  JOIN_PUSH_PULLS_SMALL,
+  PUSH_PULL_SCALE_THRESHOLD,
+  REGISTER_CONCURRENCY,
+  REGISTER_TIMEOUT_FACTOR,
+} from './constants.js'
+import { Gate } from './registry.js'
+import { checkPushPull, SelfInfoSchema, type SelfInfo } from './wire.js'
+import { PushPull } from './pushpull.js'
+
+/** Shared by every peer in this process (see Gate). */
+const registerGate = new Gate(REGISTER_CONCURRENCY)
+
+export class Joining extends PushPull {
+  protected async join(): Promise<void> {
+    const targets = [this.o.bootstrapUrl, this.o.seedUrl].filter((u): u is string => !!u)
+    for (let attempt = 1; attempt <= this.o.joinAttempts && this.running; attempt++) {
+      const results = await Promise.all(targets.map((t) => this.register(t, false)))
+      // Joined once some member is known: from the answer, or from others who learned of this node
+      // (the registry took a registration whose answer came too late) and probed or gossiped to it.
+      // Then swap views with a few members, since the registry's list may lag (it checks each URL
+      // first). Registered but still alone (the answer was empty: the first peer, or a registry that
+      // went on to drop this URL when its checks timed out on a loaded machine) is not joined: no
+      // one may know this node, so it asks again rather than wait for a re-registration.
+      if (this.members.size > 0) {
+        const swaps = this.members.size <= PUSH_PULL_SCALE_THRESHOLD ? JOIN_PUSH_PULLS_SMALL : JOIN_PUSH_PULLS
+        for (const m of this.randomMembers(swaps)) this.pushPull(m)
+        return
+      }
+      const note = results.some(Boolean)
+        ? `registered with ${targets.join(' and ')}; no member known yet (attempt ${attempt} of ${this.o.joinAttempts})`
+        : `could not register with ${targets.join(' or ')} (attempt ${attempt} of ${this.o.joinAttempts})`
+      if (!results.some(Boolean) && (attempt === 1 || attempt === this.o.joinAttempts)) this.log.warn(note)
+      else this.log.debug(note)
+      // Back off with jitter: a thousand peers retrying in step keep an overloaded registry overloaded.
+      await this.sleep(this.joinRetryDelayMs(attempt))
+    }
+  }
+
+  /** The wait before join attempt `attempt` + 1: joinRetryMs doubling up to JOIN_BACKOFF_MAX_FACTOR times, ±50%. */
+  protected joinRetryDelayMs(attempt: number): number {
+    const backoff = Math.min(2 ** (attempt - 1), JOIN_BACKOFF_MAX_FACTOR)
+    return Math.round(this.o.joinRetryMs * backoff * (0.5 + this.o.random()))
+  }
+
+  /** POST /register at `target`; merges the member list it answers with. */
+  protected async register(target: string, quiet: boolean): Promise<boolean> {
+    return registerGate.run(() => this.registerNow(target, quiet))
+  }
+
+  protected async registerNow(target: string, quiet: boolean): Promise<boolean> {
+    if (!this.running) return false
+    const s = this.selfInfo!
+    try {
+      const res = await fetch(`${target}/register`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
+        body: JSON.stringify({ url: s.url, name: s.name, quiet, members: true }),
+        // Longer than other calls: a registry swamped by a mass join answers late rather than never,
+        // and an abandoned request is work it did for nothing.
+        signal: AbortSignal.timeout(this.o.httpTimeoutMs * REGISTER_TIMEOUT_FACTOR),
+      })
+      if (!res.ok) {
+        this.log.debug(`${target}/register answered ${res.status}`)
+        return false
+      }
+      const body = (await res.json()) as { members?: unknown }
+      try {
+        this.merge(checkPushPull({ m: body.members ?? [] }).m ?? [], 'registry')
+      } catch {
+        this.log.debug(`${target}/register answered a member list that does not parse`)
+      }
+      return true
+    } catch (err) {
+      this.log.debug(`${target}/register failed: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  protected async verify(url: string): Promise<void> {
+    try {
+      for (let attempt = 1; attempt <= this.o.verifyAttempts && this.running; attempt++) {
+        if (!this.pendingVerify.has(url)) return
+        while (this.verifying >= this.o.verifyConcurrency && this.running)
+          await new Promise<void>((r) => this.verifyWaiters.push(r))
+        this.verifying++
+        let verdict: 'frames' | 'http' | 'none'
+        let info: SelfInfo | undefined
+        try {
+          ;[verdict, info] = await this.check(url)
+        } finally {
+          this.verifying--
+          this.verifyWaiters.shift()?.()
+        }
+        if (!this.running || !this.pendingVerify.has(url)) return
+        const cur = this.members.get(url)
+        if (verdict === 'frames' && info && !info.registry && info.url === url) {
+          this.pendingVerify.delete(url)
+          if (cur?.kind === 'unverified') this.members.delete(url)
+          this.dead.delete(url)
+          this.apply({
+            s: 'a',
+            n: info.name,
+            u: url,
+            i: info.id,
+            h: info.host,
+            p: info.framePort,
+            g: info.gen,
+            c: info.inc,
+          })
+          return
+        }
+        if (verdict === 'http') {
+          this.pendingVerify.delete(url)
+          if (cur?.kind === 'unverified') {
+            cur.kind = 'http'
+            this.changed()
+          }
+          return
+        }
+        if (attempt < this.o.verifyAttempts) await this.sleep(this.o.verifyRetryMs)
+      }
+      const cur = this.members.get(url)
+      this.pendingVerify.delete(url)
+      if (cur?.kind === 'unverified') {
+        this.members.delete(url)
+        this.counts.registrationsDropped++
+        this.count('registrations_dropped_total', 'Registered URLs dropped because they did not answer.')
+        this.log.info(`dropped ${url}: it did not answer ${this.o.verifyAttempts} checks`)
+        this.changed()
+      }
+    } finally {
+      this.pendingVerify.delete(url)
+    }
+  }
+
+  /** Asks a registered URL who it is: a distlab peer answers GET /membership/self, a seed-002 peer GET /. */
+  protected async check(url: string): Promise<['frames' | 'http' | 'none', SelfInfo?]> {
+    const signal = AbortSignal.timeout(this.o.httpTimeoutMs)
+    try {
+      await this.c.trust?.checkPeerUrl(url) // no request forgery: only the cluster's address ranges
+      const res = await fetch(`${url}/membership/self`, { signal, redirect: 'manual' })
+      if (res.ok) {
+        const info = SelfInfoSchema.safeParse(await res.json())
+        if (info.success) return ['frames', info.data]
+      } else await res.body?.cancel()
+      const root = await fetch(`${url}/`, { signal, redirect: 'manual' })
+      await root.body?.cancel()
+      return [root.ok ? 'http' : 'none']
+    } catch {
+      return ['none']
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// SWIM's failure detector with Lifeguard's probe side: a direct probe, then k indirect probes with
+// nacks, timeouts scaled by local health, and a suspect member told so in the probe (the buddy
+// system). Foreign seed-002 peers that speak only HTTP are probed with GET /.
+import { MAX_LATE_REARMS, MAX_UPDATES_PER_FRAME } from './constants.js'
+import { type Update } from './wire.js'
+import { type Member } from './types.js'
+import { MemberStates } from './state.js'
+
+export class FailureDetector extends MemberStates {
+  protected nextProbeTarget(): Member | undefined {
+    const size = this.members.size
+    for (let i = 0; i <= size; i++) {
+      if (this.probeIndex >= this.probeOrder.length) {
+        this.probeOrder = [...this.members.keys()]
+        for (let j = this.probeOrder.length - 1; j > 0; j--) {
+          const k = Math.floor(this.o.random() * (j + 1))
+          ;[this.probeOrder[j], this.probeOrder[k]] = [this.probeOrder[k]!, this.probeOrder[j]!]
+        }
+        this.probeIndex = 0
+        if (this.probeOrder.length === 0) return undefined
+      }
+      const m = this.members.get(this.probeOrder[this.probeIndex++]!)
+      if (m && m.kind !== 'unverified') return m
+    }
+    return undefined
+  }
+
+  protected probeRound(): void {
+    this.pruneTombstones()
+    const target = this.nextProbeTarget()
+    if (!target) return
+    if (target.kind === 'http') void this.probeHttp(target)
+    else void this.probe(target)
+  }
+
+  /**
+   * Waits for the ack of probe `seq`. When the timer fires, the decision waits until the pending
+   * input has been read (setImmediate runs after the poll phase), and a timer that fired late
+   * (this process was too busy to keep time: many nodes in one process, a stalled machine) waits
+   * once more instead of blaming the peer for our own slowness.
+   */
+  protected waitAck(seq: number, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let rearms = 0
+      const arm = () => {
+        const due = this.c.clock.now() + ms
+        const timer = this.c.clock.setTimeout(() => {
+          const late = this.c.clock.now() - due
+          setImmediate(() => {
+            if (this.acks.get(seq)?.resolve !== resolve) return
+            if (this.running && late > ms / 2 && rearms++ < MAX_LATE_REARMS) return arm()
+            this.acks.delete(seq)
+            resolve(false)
+          })
+        }, ms)
+        this.acks.set(seq, { resolve, timer })
+      }
+      arm()
+    })
+  }
+
+  protected async probe(target: Member): Promise<void> {
+    this.counts.probes++
+    const seq = ++this.seq
+    const timeout = this.scaled(this.o.probeTimeoutMs)
+    const direct = this.waitAck(seq, timeout)
+    this.send(target, 'ping', { seq, u: this.withBuddy(target) })
+    if (await direct) return this.adjustHealth(-1)
+    if (!this.running || this.members.get(target.url) !== target) return
+    // No ack in time: ask k others to probe it for us, and try once more ourselves.
+    this.counts.indirectProbes++
+    const seq2 = ++this.seq
+    const indirect = this.waitAck(seq2, Math.max(this.scaled(this.o.probeIntervalMs) - timeout, timeout))
+    const t = { n: target.name, h: target.host, p: target.port }
+    const helpers = this.randomMembers(this.o.indirectChecks, target.url)
+    this.nacks.set(seq2, 0)
+    for (const helper of helpers) this.send(helper, 'ping-req', { seq: seq2, t, u: this.piggyback() })
+    this.send(target, 'ping', { seq: seq2, u: this.withBuddy(target) })
+    const ok = await indirect
+    const nacks = this.nacks.get(seq2) ?? 0
+    this.nacks.delete(seq2)
+    if (ok) return
+    // Helpers that did not even say "no answer" point at us, not at the target; with no helper to
+    // ask, a failed probe counts against us as well (memberlist does the same).
+    this.adjustHealth(helpers.length === 0 ? 1 : Math.max(0, helpers.length - nacks))
+    if (!this.running || this.members.get(target.url) !== target) return
+    // Already suspect (at this incarnation): our own failed probe is an independent confirmation.
+    this.suspect(target, target.inc, this.selfInfo!.name)
+  }
+
+  /**
+   * The piggybacked updates of a ping, with (Lifeguard's buddy system) the target's own suspicion
+   * first when this node suspects it: the target learns it at once and can refute, instead of
+   * waiting for the gossip to reach it.
+   */
+  protected withBuddy(target: Member): Update[] | undefined {
+    const u = this.piggyback()
+    if (target.status !== 'suspect') return u
+    const out = u ?? []
+    if (out.length >= MAX_UPDATES_PER_FRAME) out.pop()
+    out.unshift(this.wire(target, 's', this.selfInfo!.name))
+    return out
+  }
+
+  /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
+  protected async probeHttp(m: Member): Promise<void> {
+    this.counts.probes++
+    const ok = await fetch(`${m.url}/`, {
+      signal: AbortSignal.timeout(this.o.httpTimeoutMs),
+      redirect: 'manual',
+    }).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (!this.running || this.members.get(m.url) !== m) return
+    if (ok) m.httpFailures = 0
+    else if (++m.httpFailures >= this.o.verifyAttempts) this.declareDead(m, 'GET / stopped answering')
+  }
+}

@@ -1,0 +1,147 @@
+// Gossip rounds and push-pull anti-entropy: a digest first, whole views only when digests differ,
+// and the members a node removed carried along so that a view that missed a death learns it.
+import { createHash } from 'node:crypto'
+import { MAX_MEMBERS, STATE_JSON_MAX_AGE_MS } from './constants.js'
+import { type WireMember } from './wire.js'
+import { cmp } from './types.js'
+import { FailureDetector } from './probe.js'
+
+export class PushPull extends FailureDetector {
+  protected gossipRound(): void {
+    for (const m of this.queued.size > 0 ? this.randomMembers(this.o.gossipFanout) : []) {
+      const u = this.piggyback()
+      if (!u) break
+      this.counts.gossipSent++
+      this.send(m, 'gossip', { u })
+    }
+    // (Drained by sending, or by feedback since the last round.)
+    if (this.queued.size === 0 && this.backlog) {
+      // A backlog just drained, cut short by feedback: rumor mongering leaves a few peers
+      // uninformed, and anti-entropy repairs them (Demers et al.). Swap views with one member now
+      // rather than at the next push-pull round, up to half a minute away in a large overlay.
+      this.backlog = false
+      const [m] = this.randomMembers(1)
+      if (m) this.pushPull(m)
+    }
+  }
+
+  protected state(): WireMember[] {
+    const out: WireMember[] = this.o.registry ? [] : [this.selfWire()]
+    for (const m of this.members.values())
+      if (m.kind === 'frames' && out.length <= MAX_MEMBERS) out.push(this.wire(m))
+    return out
+  }
+
+  /**
+   * The view a push-pull carries: state() and the members this node removed as dead (memberlist
+   * sends its dead members too until it forgets them). A member that never hears the death by
+   * gossip (the registry, which no member gossips to; a member that lost every copy) learns it at
+   * its next push-pull. The digest leaves them out: views that agree on the living do not swap.
+   */
+  protected pushPullView(): WireMember[] {
+    const out = this.state()
+    for (const [url, t] of this.dead) {
+      if (out.length > MAX_MEMBERS) break
+      out.push(this.tombstoneWire(url, t))
+    }
+    return out
+  }
+
+  /** state() as JSON, rebuilt when the view changed and the last build is older than STATE_JSON_MAX_AGE_MS. */
+  protected stateJson(): string {
+    const now = this.c.clock.now()
+    const cache = this.stateCache
+    if (cache && (cache.version === this.version || now - cache.at < STATE_JSON_MAX_AGE_MS)) return cache.json
+    this.stateCache = { version: this.version, at: now, json: JSON.stringify(this.state()) }
+    return this.stateCache.json
+  }
+
+  protected pushPullRound(): void {
+    const [m] = this.randomMembers(1)
+    if (m) this.pushPull(m)
+    this.after(Math.floor((0.5 + this.o.random() / 2) * this.pushPullIntervalMs()), () =>
+      this.pushPullRound(),
+    )
+  }
+
+  /**
+   * Push-pull in two steps: the digest of this view first, the whole views only when the digests
+   * differ. memberlist sends whole views every time; a thousand converged peers then moved ~10 kB
+   * per peer per second of identical lists (at 150 bytes a member), where a digest is 40 bytes.
+   */
+  protected pushPull(m: { name: string; host: string; port: number }): void {
+    this.counts.pushPulls++
+    const s = this.selfInfo!
+    this.send(m, 'pp', { d: this.digest(), from: { h: s.host, p: s.framePort } }, true)
+  }
+
+  /** An order-free digest of the view (this node included): the same views give the same digest. */
+  protected digest(): string {
+    const s = this.selfInfo!
+    const key = `${this.version}:${s.inc}`
+    if (this.digestCache?.key === key) return this.digestCache.d
+    const lines = this.state().map((m) => `${m.u} ${m.g} ${m.c} ${m.s}`)
+    lines.sort()
+    const h = createHash('sha1')
+    for (const l of lines) h.update(l).update('\n')
+    const d = `${lines.length}:${h.digest('base64url')}`
+    this.digestCache = { key, d }
+    return d
+  }
+
+  /**
+   * The members of this view (this node included) that `theirs` lacks, holds at an older version,
+   * or holds in another state. In a mass join the answer to a whole view is then a few members, not
+   * a thousand.
+   */
+  protected missingFrom(theirs: WireMember[]): WireMember[] {
+    const known = new Map<string, WireMember>()
+    for (const t of theirs) known.set(t.u, t)
+    const out = this.state().filter((m) => {
+      const t = known.get(m.u)
+      return !t || cmp(m, t) > 0 || (cmp(m, t) === 0 && t.s !== m.s)
+    })
+    // And the deaths of members they still hold.
+    for (const [url, dead] of this.dead) {
+      const t = known.get(url)
+      if (t && t.s !== 'd' && t.i === dead.id && cmp(dead, t) >= 0 && out.length <= MAX_MEMBERS)
+        out.push(this.tombstoneWire(url, dead))
+    }
+    return out
+  }
+
+  /**
+   * A peer's whole view. A death in it is final, as one in gossip is. (memberlist only suspects a
+   * member that a push-pull reports dead; but the registry hears deaths in no other way, and a
+   * suspicion begun there, with nobody to confirm it, waited out its whole maximum after the member
+   * was already gone everywhere else. A stale death cannot win: a restart has a newer generation,
+   * a refutation a higher incarnation, and either readmits a member buried by mistake.) A death of
+   * a member not in this view is not remembered here: passed on from view to view, each holder
+   * remembering it anew, it would never be forgotten.
+   */
+  protected merge(list: WireMember[], sender: string): void {
+    for (const u of list) {
+      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false, sender)
+      else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
+      else if (this.members.has(u.u)) this.applyDead(u, `${sender} reports it dead`)
+    }
+  }
+
+  /** A TCP answer to the address a frame asked for: sent when the URL guard allows that address. */
+  protected sendChecked(to: { name: string; host: string; port: number }, type: string, body: unknown): void {
+    const known = this.live().some((m) => m.host === to.host && m.port === to.port)
+    if (known || !this.c.trust) return this.send(to, type, body, true)
+    this.c.trust
+      .checkPeerUrl(`http://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`, 'from')
+      .then(
+        () => this.send(to, type, body, true),
+        () => {
+          this.counts.urlsRejected++
+          this.count(
+            'urls_rejected_total',
+            'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
+          )
+        },
+      )
+  }
+}
