@@ -77,6 +77,8 @@ export interface P2pSummary {
   messagesSent: number
   messagesDelivered: number
   lost: number
+  /** The bootstrap was killed (--kill-bootstrap-after) before the messages were sent. */
+  bootstrapKilled: boolean
 }
 
 interface Peer {
@@ -140,8 +142,10 @@ function quantiles(values: number[]): { min: number; median: number; max: number
 async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
   if (o.mode !== 'process' && o.mode !== 'inproc')
     throw new InvalidArgumentError(`--mode must be process or inproc, got ${o.mode}`, '--mode')
+  // `converged`: once every peer knows every other (or at --timeout), whatever the machine's speed.
+  const killOnConvergence = o.killBootstrapAfter?.trim() === 'converged'
   const killAfterMs =
-    o.killBootstrapAfter === undefined
+    o.killBootstrapAfter === undefined || killOnConvergence
       ? undefined
       : parseDuration('--kill-bootstrap-after', o.killBootstrapAfter)
   const timeoutMs = parseDuration('--timeout', o.timeout)
@@ -191,17 +195,16 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
 
   let bootstrapKilled = false
   let killTimer: ReturnType<typeof setTimeout> | undefined
+  const killBootstrap = () =>
+    cluster.kill('master').then(() => {
+      bootstrapKilled = true
+      out(
+        `${color.yellow('bootstrap killed')} (kill -9) ${formatDuration(Date.now() - lastStart)} after the last peer started\n`,
+      )
+    })
   const killed = new Promise<void>((resolve) => {
     if (killAfterMs === undefined) return resolve()
-    killTimer = setTimeout(() => {
-      void cluster.kill('master').then(() => {
-        bootstrapKilled = true
-        out(
-          `${color.yellow('bootstrap killed')} (kill -9) ${formatDuration(killAfterMs)} after the last peer started\n`,
-        )
-        resolve()
-      }, resolve)
-    }, killAfterMs)
+    killTimer = setTimeout(() => void killBootstrap().then(resolve, resolve), killAfterMs)
   })
 
   // ---- convergence: every live peer knows every live peer ----
@@ -230,6 +233,7 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
     )
   else out(`${color.red('not converged')} within ${formatDuration(timeoutMs)}\n`)
 
+  if (killOnConvergence) await killBootstrap().catch(() => {})
   if (killAfterMs !== undefined && !bootstrapKilled) {
     out(`waiting for the bootstrap to be killed...\n`)
     await killed
@@ -276,6 +280,7 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
     messagesSent: sent,
     messagesDelivered: delivered,
     lost: sent - delivered,
+    bootstrapKilled,
   }
   if (o.json) printJson(summary)
   else {
@@ -374,7 +379,7 @@ export function registerP2pCommands(program: Command): void {
     .option('--messages <n>', 'messages sent between random pairs', intOption('--messages', 0, 100_000), 50)
     .option(
       '--kill-bootstrap-after <duration>',
-      'kill -9 the bootstrap this long after the last peer started (10s, 500ms)',
+      'kill -9 the bootstrap this long after the last peer started (10s, 500ms), or once converged (converged)',
     )
     .option('--timeout <duration>', 'give up waiting for convergence after this long', '120s')
     .option(
