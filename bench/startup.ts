@@ -8,7 +8,12 @@ import { spawn } from 'node:child_process'
 import { LocalCluster } from '../src/cluster/local.js'
 import { writeResult } from './lib.js'
 
-const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,200').split(',').map(Number)
+const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,200')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number)
+/** Spawns of one node process per entry (bundled, unbundled), alternating. */
+const SPAWNS = Number(process.env.BENCH_STARTUP_SPAWNS ?? 7)
 
 function rssOfPid(pid: number): number {
   try {
@@ -43,11 +48,25 @@ async function measure(
   return { ms, rssPerNodeMiB: rss / 2 ** 20 }
 }
 
+/** CPU time (user + system) a process has used so far, ms. */
+function cpuMsOfPid(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
 /**
  * One `distlab node` process alone (no master): ms from spawn until GET /health answers, polled every
- * 5 ms. The node's own address is in 127.26.1.x (issue 17's block).
+ * 5 ms, and the CPU time the process used by then. `bundled` false runs the modules one by one
+ * (DISTLAB_UNBUNDLED=1), as before scripts/bundle-roles.mjs. The node's own address is in 127.26.1.x
+ * (issue 17's block).
  */
-async function nodeReadyMs(i: number): Promise<number> {
+async function nodeReady(i: number, bundled: boolean): Promise<{ ms: number; cpuMs: number }> {
   const host = `127.26.1.${10 + i}`
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-node-'))
   const t0 = performance.now()
@@ -67,14 +86,14 @@ async function nodeReadyMs(i: number): Promise<number> {
       '--frame-port',
       '7000',
     ],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', env: { ...process.env, DISTLAB_UNBUNDLED: bundled ? '0' : '1' } },
   )
   try {
     for (;;) {
       const ok = await fetch(`http://${host}:5000/health`, { signal: AbortSignal.timeout(1000) })
         .then((r) => r.ok)
         .catch(() => false)
-      if (ok) return performance.now() - t0
+      if (ok) return { ms: performance.now() - t0, cpuMs: cpuMsOfPid(child.pid!) }
       if (performance.now() - t0 > 60_000) throw new Error(`node ${host} not healthy within 60 s`)
       await new Promise((r) => setTimeout(r, 5))
     }
@@ -84,10 +103,25 @@ async function nodeReadyMs(i: number): Promise<number> {
   }
 }
 
-const ready: number[] = []
-for (let i = 0; i < 5; i++) ready.push(await nodeReadyMs(i))
-ready.sort((a, b) => a - b)
-process.stderr.write(`one node process: ready in ${ready.map((x) => x.toFixed(0)).join(', ')} ms\n`)
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const spawns = {
+  bundled: [] as Array<{ ms: number; cpuMs: number }>,
+  unbundled: [] as Array<{ ms: number; cpuMs: number }>,
+}
+for (let i = 0; i < SPAWNS; i++) {
+  // Alternate which goes first, so a burst of load elsewhere falls on both.
+  for (const bundled of i % 2 === 0 ? [true, false] : [false, true])
+    spawns[bundled ? 'bundled' : 'unbundled'].push(await nodeReady(i % 40, bundled))
+}
+const one = (k: 'bundled' | 'unbundled') => ({
+  ms: Math.round(median(spawns[k].map((x) => x.ms))),
+  minMs: Math.round(Math.min(...spawns[k].map((x) => x.ms))),
+  cpuMs: Math.round(median(spawns[k].map((x) => x.cpuMs))),
+})
+const ready = { bundled: one('bundled'), unbundled: one('unbundled') }
+process.stderr.write(
+  `one node process, spawn to /health (median of ${SPAWNS}): bundled ${ready.bundled.ms} ms (${ready.bundled.cpuMs} ms CPU), unbundled ${ready.unbundled.ms} ms (${ready.unbundled.cpuMs} ms CPU)\n`,
+)
 
 const rows: Array<Array<string | number>> = []
 const data: Record<string, unknown> = {}
@@ -116,7 +150,15 @@ writeResult('startup', {
   sections: [
     {
       heading: 'One node process: spawn to /health',
-      text: `\`distlab node\` alone (no master), spawned five times one after another; time from spawn until GET /health answers. Median ${Math.round(ready[2]!)} ms (min ${Math.round(ready[0]!)}, max ${Math.round(ready[4]!)}). Issue 17 target: 250 ms. A node process loads only the role commands, Fastify, zod and pino; the run store (SQLite), the dashboard and the charts load only in the master or the commands that use them.`,
+      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times from the bundled entry (scripts/bundle-roles.mjs: the role commands and every dependency in one file) and ${SPAWNS} times from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
+      columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
+      rows: [
+        ['bundled', ready.bundled.ms, ready.bundled.minMs, ready.bundled.cpuMs],
+        ['modules one by one', ready.unbundled.ms, ready.unbundled.minMs, ready.unbundled.cpuMs],
+      ],
+      notes: [
+        `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,
+      ],
     },
     {
       columns: [
@@ -135,5 +177,5 @@ writeResult('startup', {
       ],
     },
   ],
-  data: { ...data, nodeReadyMs: ready },
+  data: { ...data, nodeReady: ready, spawns },
 })

@@ -3,6 +3,7 @@
 // process can open connections and send headers one byte at a time (slowloris), so the bounds
 // apply there too.
 import type { Server, ServerOptions } from 'node:http'
+import type { FastifyServerOptions } from 'fastify'
 
 /** The Fastify options (HTTP/1 server) that carry the bounds. */
 export interface HttpServerLimits {
@@ -10,6 +11,14 @@ export interface HttpServerLimits {
   keepAliveTimeout: number
   connectionTimeout: number
   http: ServerOptions
+  schemaController: NonNullable<FastifyServerOptions['schemaController']>
+}
+
+// distlab's routes check their input with zod and have no JSON schemas. Without compilers of its own,
+// Fastify loads Ajv and fast-json-stringify when a server is made (a third of a node's start-up),
+// in case a route brings a schema; these stand in and refuse one, loudly, at start.
+function noRouteSchemas(): never {
+  throw new Error('distlab HTTP routes take no JSON schema: check the input with zod in the handler')
 }
 
 /** Longest time to receive a whole request (headers and body), ms. A 16 MiB telemetry batch fits. */
@@ -35,6 +44,9 @@ export function httpServerLimits(): HttpServerLimits {
       requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
       headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
       connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_MS,
+    },
+    schemaController: {
+      compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
     },
   }
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { binPath, scratchDir } from '../helpers.js'
@@ -46,6 +46,16 @@ test('npm pack gives a tarball that installs and imports as `distlab`', { timeou
     assert.equal(got.goBackN, 'function')
     assert.equal(got.local, 'function')
     assert.equal(typeof got.code, 'string')
+    // A node process starts from the bundled role entry (scripts/bundle-roles.mjs), shipped in the tarball.
+    const installed = join(app, 'node_modules', 'distlab')
+    assert.ok(
+      existsSync(join(installed, 'dist', 'src', 'cli', 'roles-main.bundle.js')),
+      'the bundle is packed',
+    )
+    const help = await run(process.execPath, [join(installed, 'bin', 'distlab.js'), 'node', '--help'], {
+      cwd: app,
+    })
+    assert.match(help.stdout, /--frame-port/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
