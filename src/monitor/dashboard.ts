@@ -1,7 +1,7 @@
 // The dashboard server: serves web/ (plain HTML, CSS and JS, no build step, nothing from a CDN),
 // streams the live aggregate to browsers over server-sent events, lists past runs with their
-// analysis, and carries out the page's controls by calling the nodes' HTTP APIs and the
-// supervisor's control API (the browser cannot call other origins itself).
+// analysis, and guards the page's controls (Host, Origin, page token); dashboard-actions.ts carries
+// them out by calling the nodes' HTTP APIs and the supervisor's control API.
 import { fastify, type FastifyInstance, type FastifyReply } from 'fastify'
 import { readFile } from 'node:fs/promises'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
@@ -10,7 +10,6 @@ import { hostname } from 'node:os'
 import { existsSync } from 'node:fs'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { z } from 'zod'
 import type { Node, Member } from '../node/node.js'
 import type { Startable } from '../core/interfaces.js'
 import { checkPort, checkString } from '../core/options.js'
@@ -22,6 +21,7 @@ import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
 import { analyzeEvents } from './analyzer.js'
+import { ActionBody, ControlError, controlStates, runAction, type Action } from './dashboard-actions.js'
 import { anomalyRoutes } from './anomaly-route.js'
 import { servedPalette } from './palette.js'
 import {
@@ -98,71 +98,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',
 }
 
-/** How each send control reaches a node: the protocol it needs and the node endpoint it calls. */
-interface SendRoute {
-  proto: string
-  path: string
-  /** Which node answers: the sender, or (POST /message) the receiver. */
-  on: 'from' | 'to'
-  body: (a: SendAction) => unknown
-}
-
-// The nodes' own endpoints (src/protocols/*/): POST /unicast {to, msg}, POST /broadcast {msg,
-// strategy?}, POST /multicast {group, msg}, POST /ping {to}, and seed 002's POST /message on the
-// receiver. A protocol the nodes do not run shows its control disabled, with the reason.
-const SEND_ROUTES: Record<SendAction['kind'], SendRoute> = {
-  unicast: { proto: 'unicast', path: '/unicast', on: 'from', body: (a) => ({ to: a.to, msg: a.text }) },
-  broadcast: {
-    proto: 'broadcast',
-    path: '/broadcast',
-    on: 'from',
-    body: (a) => ({ msg: a.text, ...(a.strategy ? { strategy: a.strategy } : {}) }),
-  },
-  multicast: {
-    proto: 'multicast',
-    path: '/multicast',
-    on: 'from',
-    body: (a) => ({ group: a.group, msg: a.text }),
-  },
-  ping: { proto: 'ping', path: '/ping', on: 'from', body: (a) => ({ to: a.to }) },
-  message: { proto: 'http', path: '/message', on: 'to', body: (a) => ({ sender: a.from, msg: a.text }) },
-}
-
-const NodeName = z.string().min(1).max(128)
-const SendBody = z.object({
-  action: z.literal('send'),
-  kind: z.enum(['unicast', 'broadcast', 'multicast', 'ping', 'message']),
-  from: NodeName,
-  to: NodeName.optional(),
-  group: z.string().min(1).max(128).optional(),
-  text: z.string().max(65_536).default('hello from the dashboard'),
-  strategy: z.string().max(32).optional(),
-})
-type SendAction = z.infer<typeof SendBody>
-const ActionBody = z.discriminatedUnion('action', [
-  SendBody,
-  z.object({
-    action: z.enum(['kill', 'restart']),
-    node: NodeName,
-    signal: z.enum(['SIGKILL', 'SIGTERM']).optional(),
-  }),
-  z.object({ action: z.literal('link'), a: NodeName, b: NodeName, cut: z.boolean() }),
-  z.object({ action: z.literal('partition'), groups: z.array(z.array(NodeName).min(1)).min(2) }),
-  z.object({ action: z.literal('heal') }),
-])
-type Action = z.infer<typeof ActionBody>
-
-/** A control the page asked for that could not be carried out; `status` is the HTTP answer. */
-export class ControlError extends DistlabError {
-  override readonly code = 'ERR_CONTROL'
-  constructor(
-    message: string,
-    readonly status = 502,
-  ) {
-    super(message)
-    this.name = 'ControlError'
-  }
-}
+export { ControlError } from './dashboard-actions.js'
 
 export interface NodeView {
   name: string
@@ -330,31 +266,12 @@ export class Dashboard implements Startable {
     return this.init.controlToken ? { authorization: `Bearer ${this.init.controlToken}` } : {}
   }
 
-  private controls(): Record<string, { enabled: boolean; reason?: string }> {
-    const out: Record<string, { enabled: boolean; reason?: string }> = {}
-    for (const [kind, r] of Object.entries(SEND_ROUTES)) {
-      const has = r.proto === 'http' || this.master.protocol(r.proto) !== undefined
-      out[kind] = has
-        ? { enabled: true }
-        : { enabled: false, reason: `the nodes run no ${r.proto} protocol yet (POST ${r.path} is missing)` }
-    }
-    const sup = this.init.controlUrl
-      ? { enabled: true }
-      : { enabled: false, reason: 'no supervisor control API: this master was not started by `distlab up`' }
-    out.kill = sup
-    out.restart = sup
-    out.link = { enabled: true }
-    out.partition = { enabled: true }
-    out.heal = { enabled: true }
-    return out
-  }
-
   private async state(): Promise<unknown> {
     return {
       master: { name: this.master.name, url: this.master.httpUrl },
       run: this.init.store ? { id: this.init.store.id, file: this.init.store.file } : null,
       nodes: await this.nodes(),
-      controls: this.controls(),
+      controls: controlStates(this.master, this.init.controlUrl),
       tickMs: this.tickMs,
       background: { protocols: BACKGROUND_PROTOCOLS, types: BACKGROUND_TYPES },
     }
@@ -390,115 +307,18 @@ export class Dashboard implements Startable {
     return `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.httpPort}`
   }
 
-  private async call(
-    url: string,
-    method: string,
-    path: string,
-    body?: unknown,
-    timeoutMs = 5000,
-    auth: Record<string, string> = this.master.authHeaders(),
-  ): Promise<unknown> {
-    let res: Response
-    try {
-      res = await fetch(url + path, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          // With a cluster key the nodes want the key's bearer token for every change; the
-          // supervisor always wants its control token.
-          ...auth,
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-    } catch (err) {
-      throw new ControlError(`${url} did not answer ${method} ${path} (${(err as Error).message})`)
-    }
-    const text = await res.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      // plain text
-    }
-    if (res.status === 404 && (parsed as { error?: string })?.error === 'not_found')
-      throw new ControlError(
-        `${url} has no ${method} ${path} endpoint: that control is not available yet`,
-        501,
-      )
-    if (!res.ok)
-      throw new ControlError(
-        `${url}${path} answered ${res.status}: ${(parsed as { message?: string })?.message ?? text}`,
-        502,
-      )
-    return parsed
-  }
-
+  /** Carries out one of the page's controls (dashboard-actions.ts). */
   async act(a: Action): Promise<{ ok: true; message: string; result?: unknown }> {
-    switch (a.action) {
-      case 'send': {
-        const r = SEND_ROUTES[a.kind]
-        if (a.kind !== 'broadcast' && a.kind !== 'multicast' && !a.to)
-          throw new HttpBodyError(`a ${a.kind} needs a receiver`, 'to')
-        if (a.kind === 'multicast' && !a.group) throw new HttpBodyError('a multicast needs a group', 'group')
-        if (r.proto !== 'http' && !this.master.protocol(r.proto))
-          throw new ControlError(
-            `the nodes run no ${r.proto} protocol yet: POST ${r.path} is not available`,
-            501,
-          )
-        const on = r.on === 'from' ? a.from : a.to!
-        const result = await this.call(this.nodeUrl(on), 'POST', r.path, r.body(a))
-        return {
-          ok: true,
-          message: `${a.kind} from ${a.from}${a.to ? ` to ${a.to}` : a.group ? ` to group ${a.group}` : ''} sent`,
-          result,
-        }
-      }
-      case 'kill':
-      case 'restart': {
-        if (!this.init.controlUrl)
-          throw new ControlError(
-            'no supervisor control API: this master was not started by `distlab up`',
-            501,
-          )
-        if (a.node === this.master.name)
-          throw new ControlError('the dashboard runs on the master: it cannot kill or restart it here', 400)
-        const result = await this.call(
-          this.init.controlUrl,
-          'POST',
-          `/nodes/${encodeURIComponent(a.node)}/${a.action}`,
-          a.action === 'kill' ? { signal: a.signal ?? 'SIGKILL' } : {},
-          30_000,
-          this.supervisorHeaders(),
-        )
+    return runAction(a, {
+      master: this.master,
+      controlUrl: this.init.controlUrl,
+      supervisorHeaders: () => this.supervisorHeaders(),
+      nodeUrl: (name) => this.nodeUrl(name),
+      nodes: () => this.nodes(),
+      supervisorChanged: () => {
         this.supervisor = undefined
-        return { ok: true, message: `${a.node} ${a.action === 'kill' ? 'killed' : 'restarted'}`, result }
-      }
-      case 'link': {
-        const loss = a.cut ? 1 : 0
-        await Promise.all([
-          this.call(this.nodeUrl(a.a), 'PUT', '/link', { peer: a.b, loss }),
-          this.call(this.nodeUrl(a.b), 'PUT', '/link', { peer: a.a, loss }),
-        ])
-        return { ok: true, message: `link ${a.a} ↔ ${a.b} ${a.cut ? 'cut' : 'healed'}` }
-      }
-      case 'partition':
-      case 'heal': {
-        const nodes = (await this.nodes()).filter((n) => n.up)
-        const results = await Promise.allSettled(
-          nodes.map((n) =>
-            a.action === 'heal'
-              ? this.call(this.nodeUrl(n.name), 'POST', '/heal', {})
-              : this.call(this.nodeUrl(n.name), 'POST', '/partition', { groups: a.groups }),
-          ),
-        )
-        const failed = results.filter((r) => r.status === 'rejected').length
-        return {
-          ok: true,
-          message: `${a.action === 'heal' ? 'healed' : 'partitioned'} ${nodes.length - failed} of ${nodes.length} nodes`,
-        }
-      }
-    }
+      },
+    })
   }
 
   // ---- HTTP ----
