@@ -255,7 +255,7 @@ export class Broadcast implements Protocol {
   private onMsg(env: Envelope, _msg: InboundMessage): void {
     const r = MsgBody.safeParse(env.body)
     if (!r.success) return this.drop(env, 'bad_body')
-    const { m, r: wantReceipt, a, n: more } = r.data
+    const { m, r: wantReceipt, a, n: more, g: receipts } = r.data
     const sender = env.src
     this.tree.notePeer(sender)
     let duplicate = false
@@ -280,7 +280,8 @@ export class Broadcast implements Protocol {
         sender,
         m.map((w) => idOf(w.o, w.q)),
       )
-    if (wantReceipt?.length) this.outbox.sendFrame(sender, 'got', { i: wantReceipt })
+    if (receipts) for (const id of receipts) this.receipts.get(id)?.(sender)
+    if (wantReceipt?.length) this.outbox.receipt(sender, wantReceipt)
     if (more && a === 2) this.pullFrom(sender)
   }
 

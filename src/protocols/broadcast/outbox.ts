@@ -31,6 +31,11 @@ export const newCounters = (): Counters => ({
   dropped: 0,
 })
 
+/** Receipts one peer's pending list holds at most (a `got` frame's limit). */
+const MAX_PENDING_RECEIPTS = 10_000
+/** Peers with receipts pending at once. */
+const MAX_RECEIPT_PEERS = 1024
+
 export interface OutboxHost {
   readonly c: ProtocolComponents
   readonly log: Logger
@@ -52,9 +57,45 @@ export class Outbox {
     { items: WireItem[]; receipts: string[]; timer: TimerHandle }
   >()
 
+  /** Receipts waiting up to coalesceMs for a msg frame to the same peer to ride on. */
+  private readonly pendingGot = new Map<string, { ids: string[]; timer: TimerHandle }>()
+
   constructor(private readonly h: OutboxHost) {}
 
+  /**
+   * Confirms holding `ids` to `peer`: on the next msg frame there if one goes within coalesceMs
+   * (at a tree's hub, nearly always), else in a `got` frame of its own then.
+   */
+  receipt(peer: string, ids: string[]): void {
+    const wait = this.h.options().coalesceMs
+    const p = this.pendingGot.get(peer)
+    if (p && p.ids.length + ids.length <= MAX_PENDING_RECEIPTS) {
+      for (const id of ids) p.ids.push(id)
+      return
+    }
+    // Bounded: a sender's name is a claim, so beyond the caps a receipt goes at once.
+    if (wait <= 0 || p || this.pendingGot.size >= MAX_RECEIPT_PEERS)
+      return this.sendFrame(peer, 'got', { i: ids })
+    const timer = this.h.c.clock.setTimeout(() => {
+      const q = this.pendingGot.get(peer)
+      this.pendingGot.delete(peer)
+      if (q && this.h.running()) this.sendFrame(peer, 'got', { i: q.ids })
+    }, wait)
+    this.pendingGot.set(peer, { ids: ids.slice(), timer })
+  }
+
+  /** The receipts waiting for `peer`, taken to ride on a frame going there. */
+  private takeReceipts(peer: string): string[] | undefined {
+    const p = this.pendingGot.get(peer)
+    if (!p) return undefined
+    this.h.c.clock.clearTimeout(p.timer)
+    this.pendingGot.delete(peer)
+    return p.ids
+  }
+
   stop(): void {
+    for (const p of this.pendingGot.values()) this.h.c.clock.clearTimeout(p.timer)
+    this.pendingGot.clear()
     if (this.batchTimer) this.h.c.clock.clearTimeout(this.batchTimer)
     this.batchTimer = undefined
     for (const q of this.coalesced.values()) this.h.c.clock.clearTimeout(q.timer)
@@ -96,7 +137,10 @@ export class Outbox {
     if (wait <= 0) {
       this.lastPushAt.set(peer, now)
       this.h.counters.payloadSent++
-      this.sendFrame(peer, 'msg', receipt ? { m: [w], r: [receipt] } : { m: [w] })
+      const body: Record<string, unknown> = receipt ? { m: [w], r: [receipt] } : { m: [w] }
+      const g = this.takeReceipts(peer)
+      if (g) body.g = g
+      this.sendFrame(peer, 'msg', body)
       return
     }
     const timer = this.h.c.clock.setTimeout(() => {
@@ -137,6 +181,8 @@ export class Outbox {
       if (r.length) body.r = r
       if (answer) body.a = answer
       if (last && more) body.n = 1
+      const g = this.takeReceipts(peer)
+      if (g) body.g = g
       this.h.counters.payloadSent += chunk.length
       this.sendFrame(peer, 'msg', body)
       chunk = []

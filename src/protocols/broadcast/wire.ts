@@ -19,6 +19,8 @@ export const MsgBody = z.strictObject({
   m: z.array(WireItem).min(1).max(10_000),
   /** Ids the receiver should confirm with a `got`. */
   r: z.array(z.string().max(128)).max(10_000).optional(),
+  /** Receipts riding on this frame: ids the sender holds, that the receiver asked it to confirm. */
+  g: z.array(z.string().max(128)).max(10_000).optional(),
   /**
    * Not an eager push, so duplicates from it are no reason to prune. 1: the answer to a GRAFT (the
    * receiver passes it on down the tree); 2: a repair copy (anti-entropy, a durable broadcast's
