@@ -110,7 +110,17 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     httpPort: checkPort('httpPort', init.httpPort ?? DEFAULT_HTTP_PORT),
     framePort: checkPort('framePort', init.framePort ?? DEFAULT_FRAME_PORT),
     masterUrl: role === 'master' ? undefined : masterUrl,
-    membersRefreshMs: init.membersRefreshMs ?? 5000,
+    membersRefreshMs: init.membersRefreshMs ?? envMembersRefreshMs() ?? 5000,
     httpHost: checkString('httpHost', init.httpHost ?? host),
   })
+}
+
+/**
+ * $DISTLAB_MEMBERS_REFRESH_MS: how often a node re-reads the member list from the master, for node
+ * processes a launcher starts (bench/hostile sets it high, so that every request the master counts
+ * during an attack is one the attack caused). Ignored unless an integer of 100 ms or more.
+ */
+function envMembersRefreshMs(): number | undefined {
+  const v = Number(process.env.DISTLAB_MEMBERS_REFRESH_MS)
+  return Number.isInteger(v) && v >= 100 ? v : undefined
 }
