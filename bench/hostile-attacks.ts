@@ -77,6 +77,8 @@ export interface HostileRow {
   accepted: number
   /** True where accepting is the open cluster's design (well-formed frames, open GETs). */
   acceptedByDesign: boolean
+  /** The attack threw before its end: the row measures nothing, and counts as a miss. */
+  attackFailed: boolean
   /** How long the attack took, in ms. */
   ms: number
   note: string
@@ -85,6 +87,7 @@ export interface HostileRow {
 /** The targets of issue 14, per row: the reasons it misses them (none: it meets them). */
 export function misses(r: HostileRow): string[] {
   const out: string[] = []
+  if (r.attackFailed) out.push('the attack did not run to its end')
   if (!r.alive) out.push('a process died')
   if (!r.works) out.push('the cluster stopped working')
   if (r.maxGrowthMb >= 50) out.push(`RSS grew ${r.maxGrowthMb} MB`)
@@ -626,14 +629,18 @@ const ATTACKS: Attack[] = [
           const r = await fetch(`${url(node(c, 'node1'))}/register`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ url: `http://127.73.9.2:${rPort}/p${i}` }),
+            // A peer URL is an origin (a path is refused with 400): the same one each time.
+            body: JSON.stringify({ url: `http://127.73.9.2:${rPort}` }),
             signal: AbortSignal.timeout(10_000),
           }).catch(() => undefined)
           statuses.add(r?.status ?? 0)
           inputs++
         }
         // An open node checks the URL (and must not follow it); a keyed one refuses the request.
-        if (!c.keyed) await until(() => hits.redirector >= 1, 15_000)
+        if (!c.keyed && !(await until(() => hits.redirector >= 1, 15_000)))
+          throw new Error(
+            `the open node never checked the registered URL (register answered ${[...statuses].join('/')})`,
+          )
         await sleep(1000)
         return {
           inputs,
@@ -788,9 +795,11 @@ async function measure(
   const reqBefore = metricSum(await metrics(c, 'master'), 'distlab_member_list_requests_total')
   const t0 = Date.now()
   let outcome: Outcome
+  let attackFailed = false
   try {
     outcome = await attack.run(c)
   } catch (err) {
+    attackFailed = true
     outcome = { inputs: 0, accepted: 0, note: `the attack itself failed: ${(err as Error).message}` }
   }
   const ms = Date.now() - t0
@@ -831,6 +840,7 @@ async function measure(
     masterRequests: Math.max(0, Math.round(reqAfter - reqBefore - idle - (outcome.ownRequests ?? 0))),
     accepted: outcome.accepted,
     acceptedByDesign: outcome.byDesign ?? false,
+    attackFailed,
     ms,
     note: `${outcome.note ?? ''}${outcome.note ? '; ' : ''}${grew ? `${grew}; ` : ''}${ms} ms`,
   }
