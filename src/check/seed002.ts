@@ -1,6 +1,7 @@
 // Seed 002, "A Try of Peer-to-Peer": Flask nodes with a UUID, a bootstrap registry, /register,
 // /peers and /message, and discovery that goes on without the bootstrap. Each row below is one
-// promise of the handout, checked against the student's running node.py and bootstrap.py.
+// promise of the handout, checked against the student's running node.py and bootstrap.py (the
+// probes of one node, in seed002-probes.ts).
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,10 +11,11 @@ import { boundedWait } from '../foreign/bounded.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { httpCall, waitListening } from './http.js'
 import { ProcessLauncher } from './instances.js'
-import { ClusterProgram, LateContainer, type ProgramHandle } from './docker-members.js'
+import { ClusterProgram, LateContainer } from './docker-members.js'
 import { poll } from './process.js'
 import { tcpTaken } from './ports.js'
 import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
+import { UUID, listsAll, peersOf, sameNode, sendAndSeeLogged, type Instance } from './seed002-probes.js'
 
 export const SEED002_PORT = 5000
 
@@ -47,15 +49,7 @@ export interface Seed002Options {
   onProgress?: (line: string) => void
 }
 
-/** A running program of the check: a local process or a container. */
-export interface Instance {
-  readonly name: string
-  readonly host: string
-  readonly port: number
-  /** http://host:port */
-  readonly url: string
-  readonly process: ProgramHandle
-}
+export type { Instance } from './seed002-probes.js'
 
 export interface Seed002Context {
   o: Required<
@@ -76,55 +70,6 @@ export interface Seed002Context {
   nodes: Instance[]
   /** A token that makes this run's messages unique in the logs. */
   token: string
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
-
-/** The URL forms a node may register as: its address or its name, with or without a slash. */
-function sameNode(url: unknown, i: Instance): boolean {
-  if (typeof url !== 'string') return false
-  const u = url.trim().replace(/\/+$/, '').toLowerCase()
-  return u === i.url || u === `http://${i.name}:${i.port}` || u === `${i.host}:${i.port}`
-}
-
-function peersOf(json: unknown): unknown[] | undefined {
-  if (!json || typeof json !== 'object') return undefined
-  const peers = (json as { peers?: unknown }).peers
-  return Array.isArray(peers) ? peers : undefined
-}
-
-function listsAll(json: unknown, wanted: Instance[]): Instance[] {
-  const peers = peersOf(json) ?? []
-  return wanted.filter((w) => !peers.some((p) => sameNode(p, w)))
-}
-
-async function sendAndSeeLogged(
-  ctx: Seed002Context,
-  from: string,
-  to: Instance,
-  msg: string,
-): Promise<{ ok: boolean; evidence: string[] }> {
-  const a = await httpCall('POST', `${to.url}/message`, { sender: from, msg })
-  const evidence = [a.evidence]
-  const status = (a.json as { status?: unknown } | undefined)?.status
-  if (a.status !== 200 || status !== 'received') {
-    evidence.push(`expected 200 {"status": "received"}`)
-    return { ok: false, evidence }
-  }
-  const want = `Received message from ${from}: ${msg}`
-  try {
-    const line = await to.process.waitForLine(new RegExp(escapeRegExp(want)), 5000)
-    evidence.push(`${to.name} log: ${line.trim()}`)
-    return { ok: true, evidence }
-  } catch {
-    evidence.push(`${to.name} never logged "${want}"; its last lines:`, ...to.process.tail(4))
-    return { ok: false, evidence }
-  }
-  void ctx
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 async function checkRoot(ctx: Seed002Context): Promise<ItemOutcome> {
@@ -155,7 +100,7 @@ async function checkRoot(ctx: Seed002Context): Promise<ItemOutcome> {
 
 async function checkMessage(ctx: Seed002Context): Promise<ItemOutcome> {
   const to = ctx.nodes[1] ?? ctx.nodes[0]!
-  const r = await sendAndSeeLogged(ctx, 'Node1', to, 'Hello Node2!')
+  const r = await sendAndSeeLogged('Node1', to, 'Hello Node2!')
   return { passed: r.ok, evidence: r.evidence }
 }
 
@@ -222,7 +167,7 @@ async function checkMany(ctx: Seed002Context): Promise<ItemOutcome> {
   }
   for (const [i, j] of pairs) {
     const from = `Node${i + 1}`
-    const r = await sendAndSeeLogged(ctx, from, ctx.nodes[j]!, `check ${ctx.token} ${i + 1}->${j + 1}`)
+    const r = await sendAndSeeLogged(from, ctx.nodes[j]!, `check ${ctx.token} ${i + 1}->${j + 1}`)
     if (r.ok) {
       delivered++
       if (evidence.length === 0) evidence.push(...r.evidence)
@@ -330,7 +275,7 @@ async function checkLossyDocker(ctx: Seed002Context): Promise<ItemOutcome> {
     const known = await everyoneKnows(lossyCtx, ctx.nodes, ctx.nodes)
     evidence.push(...known.evidence)
     if (!known.passed) return fail(...evidence)
-    const r = await sendAndSeeLogged(ctx, 'Node1', ctx.nodes[1]!, `lossy ${ctx.token}`)
+    const r = await sendAndSeeLogged('Node1', ctx.nodes[1]!, `lossy ${ctx.token}`)
     evidence.push(...r.evidence)
     return { passed: r.ok, evidence }
   } catch (err) {
