@@ -40,6 +40,8 @@ import {
 
 export { resolveNodeInit, type Member, type MemberRegistry, type NodeInit, type Role } from './node-init.js'
 
+/** How long a join or a member-list refresh waits for the master (a master of hundreds of nodes on a loaded machine answers seconds late). */
+export const MASTER_CALL_TIMEOUT_MS = 10_000
 /** Shortest time between two member-list requests caused by sends to unknown names, in ms. */
 export const UNKNOWN_PEER_REFRESH_MS = 1000
 /** A name the master did not know is not asked about again for this long, in ms. */
@@ -279,10 +281,15 @@ export class Node implements Startable {
             `could not reach the master at ${this.cfg.masterUrl} (${(err as Error).message}); retrying`,
           ),
         )
-        this.refreshTimer = setInterval(
-          () => void this.refreshMembers().catch(() => {}),
-          this.cfg.membersRefreshMs,
-        )
+        // One periodic refresh at a time: a slow master must not pile them up.
+        let inFlight = false
+        this.refreshTimer = setInterval(() => {
+          if (inFlight) return
+          inFlight = true
+          void this.refreshMembers()
+            .catch(() => {})
+            .finally(() => (inFlight = false))
+        }, this.cfg.membersRefreshMs)
         this.refreshTimer.unref()
       }
       for (const p of this.protocols.values()) await p.start()
@@ -395,7 +402,7 @@ export class Node implements Startable {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...this.authHeaders() },
       body: JSON.stringify(this.self()),
-      signal: AbortSignal.timeout(2000),
+      signal: AbortSignal.timeout(MASTER_CALL_TIMEOUT_MS),
     })
     if (!res.ok) throw new Error(`master answered ${res.status}`)
     this.applyMembers((await res.json()) as { version: number; members: Member[] })
@@ -415,7 +422,7 @@ export class Node implements Startable {
       const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
         headers: this.authHeaders(),
         redirect: 'manual',
-        signal: AbortSignal.timeout(2000),
+        signal: AbortSignal.timeout(MASTER_CALL_TIMEOUT_MS),
       })
       if (!res.ok) throw new Error(`master answered ${res.status}`)
       body = (await res.json()) as { version: number; members?: Member[] }
