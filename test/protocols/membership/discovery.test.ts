@@ -56,7 +56,20 @@ function converged(live: Node[]): boolean {
 }
 
 function describeViews(live: Node[]): string {
-  return live.map((n) => `${n.name}:${mem(n).peers().length}`).join(' ')
+  const views = live.map((n) => `${n.name}:${mem(n).peers().length}`).join(' ')
+  // What the peers short of a full view did, and whether the others know them.
+  const short = live
+    .filter((n) => mem(n).peers().length < live.length - 1)
+    .slice(0, 8)
+    .map((n) => {
+      const s = mem(n).stats()
+      const knownBy = live.filter((o) => o !== n && mem(o).knows(n.httpUrl)).length
+      return (
+        `${n.name}: known by ${knownBy}, health ${s.health}, probes ${s.probes}, suspected ${s.suspected}, ` +
+        `declaredDead ${s.declaredDead}, refuted ${s.refuted}, pushPulls ${s.pushPulls}, gossipSent ${s.gossipSent}`
+      )
+    })
+  return short.length ? `${views}\n${short.join('\n')}` : views
 }
 
 describe('discovery without the bootstrap', () => {
