@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { createSocket } from 'node:dgram'
 import { createServer, type Server } from 'node:http'
-import { crc32 } from 'node:zlib'
+import { junkTrailer, rawFrame as buildRawFrame } from '../test/hostile/frames.js'
 import { LocalCluster } from '../src/cluster/local.js'
 import { logDir, readControlToken } from '../src/cluster/state.js'
 
@@ -99,39 +99,9 @@ export function misses(r: HostileRow): string[] {
 
 // ---- raw inputs ----
 
-function rawFrame(
-  header: Record<string, unknown>,
-  body: Buffer,
-  flags = 0,
-  trailer: Buffer = Buffer.alloc(0),
-): Buffer {
-  const h = Buffer.from(JSON.stringify(header), 'utf8')
-  const out = Buffer.alloc(2 + 1 + 1 + 2 + h.length + 4 + body.length + trailer.length + 4)
-  let o = out.writeUInt16BE(0x444c, 0)
-  o = out.writeUInt8(1, o)
-  o = out.writeUInt8(flags, o)
-  o = out.writeUInt16BE(h.length, o)
-  o += h.copy(out, o)
-  o = out.writeUInt32BE(body.length, o)
-  o += body.copy(out, o)
-  o += trailer.copy(out, o)
-  out.writeUInt32BE(crc32(out.subarray(0, o)), o)
-  return out
-}
-
-function junkTrailer(keyId: string): Buffer {
-  const t = Buffer.alloc(6)
-  t.writeUIntBE(Date.now(), 0, 6)
-  const nonce = 'attacker-nonce-1'
-  return Buffer.concat([
-    Buffer.from([keyId.length]),
-    Buffer.from(keyId, 'latin1'),
-    t,
-    Buffer.from([nonce.length]),
-    Buffer.from(nonce, 'latin1'),
-    Buffer.alloc(32, 0x41),
-  ])
-}
+/** test/hostile's byte-by-byte frame builder, in this file's positional form. */
+const rawFrame = (header: Record<string, unknown>, body: Buffer, flags = 0, trailer?: Buffer): Buffer =>
+  buildRawFrame({ header, body, flags, trailer })
 
 const nested = (depth: number) => Buffer.from('['.repeat(depth) + '0' + ']'.repeat(depth), 'latin1')
 const json = (x: unknown) => Buffer.from(JSON.stringify(x))
