@@ -136,3 +136,16 @@ export function wrapSocketError(err: unknown, what: string): DistlabError {
   if (err instanceof DistlabError) return err
   return new TransportError(`${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
+
+/** A launcher cannot do what was asked (a swarm cannot keep a killed task down, say); says why. */
+export class LauncherUnsupportedError extends ClusterError {
+  override readonly code = 'ERR_LAUNCHER_UNSUPPORTED'
+  constructor(
+    readonly mode: string,
+    readonly operation: string,
+    reason: string,
+  ) {
+    super(`${operation} is not supported in ${mode} mode: ${reason}`)
+    this.name = 'LauncherUnsupportedError'
+  }
+}

@@ -3,10 +3,13 @@
 // protocol makes: nothing it acknowledged was lost, nothing was delivered twice. Every delivery is
 // read from the nodes' own HTTP APIs (and, for seed 002's messages, their log lines), polled while
 // the run goes on and once more right before a node is killed, so a crash does not hide them.
+// The cluster is any Launcher (local processes, in-process, Docker): the runner starts it, and
+// injects every fault through it.
 import { randomBytes } from 'node:crypto'
-import { LocalCluster } from '../cluster/local.js'
-import { Keyring } from '../core/auth.js'
+import type { Launcher, LauncherMode } from '../cluster/launcher.js'
+import { createLauncher, type ContainerLauncherOptions } from '../cluster/create-launcher.js'
 import { DistlabError } from '../core/errors.js'
+import type { FaultOutcome } from '../core/cluster-controls.js'
 import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
 import { AnycastRun, DownloadRun, SendLoop, type WorkloadVerdict } from './workloads.js'
 
@@ -48,7 +51,7 @@ export interface WorkloadReport {
 export interface ScenarioReport {
   scenario: string
   nodes: number
-  mode: 'process' | 'inproc'
+  mode: LauncherMode
   keyed: boolean
   /** Fault steps injected (everything but wait). */
   faults: number
@@ -65,7 +68,14 @@ export interface ScenarioRunInit {
   /** Overrides the file's cluster block. */
   block?: number
   /** Overrides the file's cluster mode. */
-  mode?: 'process' | 'inproc'
+  mode?: LauncherMode
+  /** docker mode: the image, compose project and network names. */
+  containers?: ContainerLauncherOptions
+  /**
+   * The cluster to run on, not started yet (the runner starts and stops it); its node count and
+   * key must be the file's. @default one made from the file's cluster block and `mode`
+   */
+  launcher?: Launcher
   /** Overrides the file's settle time, in ms. */
   settleMs?: number
   /** Progress, one line per event, for a person. */
@@ -101,7 +111,7 @@ class DeliveryTracker {
   private polling?: Promise<void>
 
   constructor(
-    private readonly cluster: LocalCluster,
+    private readonly cluster: Launcher,
     private readonly kinds: Set<string>,
     private readonly runKey: string,
     private readonly headers: Record<string, string> = {},
@@ -133,8 +143,7 @@ class DeliveryTracker {
 
   async pollNode(name: string): Promise<void> {
     if (!this.cluster.running(name)) return
-    const n = this.cluster.list().find((x) => x.name === name)!
-    const base = `http://${n.host}:${n.httpPort}`
+    const base = this.cluster.list().find((x) => x.name === name)!.url
     const health = (await getJson(`${base}/health`)) as { id: string }
     const list = this.incarnations.get(name) ?? []
     this.incarnations.set(name, list)
@@ -266,26 +275,24 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   const runKey = `sc-${randomBytes(4).toString('hex')}`
   const mode = init.mode ?? s.cluster.mode
   const kinds = new Set(s.workloads.map((w) => w.kind))
-  // Log lines reach the tracker, which needs the cluster: hence the indirection.
-  const lines: { onLine?: (name: string, line: string) => void } = {}
-  const cluster = new LocalCluster({
-    nodes: s.cluster.nodes,
-    mode,
-    stateDir: init.stateDir,
-    block: init.block ?? s.cluster.block,
-    dashboardPort: 0,
-    key: s.cluster.key,
-    onLine: (name, line) => lines.onLine?.(name, line),
-  })
-  const headers: Record<string, string> = s.cluster.key
-    ? { authorization: new Keyring(s.cluster.key).bearer() }
-    : {}
+  const cluster =
+    init.launcher ??
+    createLauncher({
+      mode,
+      nodes: s.cluster.nodes,
+      stateDir: init.stateDir,
+      block: init.block ?? s.cluster.block,
+      dashboardPort: 0,
+      key: s.cluster.key,
+      ...init.containers,
+    })
+  const headers = cluster.headers()
   const tracker = new DeliveryTracker(cluster, kinds, runKey, headers)
-  lines.onLine = (name, line) => tracker.onLine(name, line)
+  cluster.onLine((name, line) => tracker.onLine(name, line))
   const url = (name: string) => {
     const n = cluster.list().find((x) => x.name === name)
     if (!n) throw new ScenarioRunError(`no node named ${name}`)
-    return `http://${n.host}:${n.httpPort}`
+    return n.url
   }
   const post = async (node: string, path: string, body: unknown, method = 'POST') => {
     const res = await fetch(url(node) + path, {
@@ -301,7 +308,9 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   const stepReports: ScenarioReport['steps'] = []
   const everKilled = new Set<string>()
   const down = new Set<string>()
-  say(`starting ${s.cluster.nodes} nodes and the master (${mode} mode${s.cluster.key ? ', keyed' : ''})`)
+  say(
+    `starting ${s.cluster.nodes} nodes and the master (${cluster.mode} mode${s.cluster.key ? ', keyed' : ''})`,
+  )
   await cluster.start()
   const block = init.block ?? s.cluster.block
   const runs: Run[] = s.workloads.map((w, i) =>
@@ -345,8 +354,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     }
     await Promise.all(runs.map((r) => r.finish()))
     // Heal everything, then give retransmissions and repair time to finish.
-    for (const n of cluster.list())
-      if (cluster.running(n.name)) await post(n.name, '/heal', {}).catch(() => {})
+    await cluster.heal().catch(() => {})
     const settleMs = init.settleMs ?? s.settle
     say(`sends done; healed; waiting up to ${settleMs} ms for deliveries to settle`)
     const deadline = Date.now() + settleMs
@@ -392,7 +400,7 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
   return {
     scenario: s.name,
     nodes: s.cluster.nodes,
-    mode,
+    mode: cluster.mode,
     keyed: s.cluster.key !== undefined,
     faults: faultCount(s),
     steps: stepReports,
@@ -483,26 +491,21 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       for (const r of downloads) await r.restartLineServer()
       return
     }
-    const running = cluster
-      .list()
-      .map((n) => n.name)
-      .filter((n) => cluster.running(n))
-    if ('partition' in step) {
-      for (const n of running) await post(n, '/partition', { groups: step.partition })
-      return
-    }
-    if ('heal' in step) {
-      for (const n of running) await post(n, '/heal', {})
-      return
-    }
+    if ('partition' in step) return everyNode(await cluster.partition(step.partition))
+    if ('heal' in step) return everyNode(await cluster.heal())
     if ('link' in step) {
       const { from, to, both, ...rule } = step.link
-      await post(from, '/link', { peer: to ?? '*', ...rule }, 'PUT')
-      if (both && to) await post(to, '/link', { peer: from, ...rule }, 'PUT')
+      await cluster.setLink(from, to ?? '*', rule)
+      if (both && to) await cluster.setLink(to, from, rule)
       return
     }
-    await post(step.slow.node, '/link', { peer: '*', delayMs: step.slow.delayMs }, 'PUT')
+    await cluster.setLink(step.slow.node, '*', { delayMs: step.slow.delayMs })
   }
+}
+
+/** A fault every running node must take: one that some did not fails the step. */
+function everyNode(r: FaultOutcome): void {
+  if (r.failed.length > 0) throw new ScenarioRunError(r.failed.map((f) => `${f.name}: ${f.error}`).join('; '))
 }
 
 function fromVerdict(kind: Workload['kind'], v: WorkloadVerdict): WorkloadReport {
