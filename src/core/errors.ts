@@ -126,6 +126,64 @@ export class ClusterNotRunningError extends ClusterError {
   }
 }
 
+/** Why a call to a node's HTTP API failed. */
+export type NodeApiFailure =
+  /** No connection: refused, reset, unreachable. */
+  | 'unreachable'
+  /** No answer within the call's time limit. */
+  | 'timeout'
+  /** The node answered 4xx or 5xx (see `status`). */
+  | 'refused'
+  /** The answer was larger than the client reads. */
+  | 'too_large'
+  /** The answer was not what the endpoint answers (not JSON, or not its schema), or a redirect. */
+  | 'bad_answer'
+
+/**
+ * A call to a distlab node's or master's HTTP API failed. The message names the node and the action
+ * in words ("node2 did not answer POST /unicast within 5 s"), never the URL it was called on; the
+ * URL stays in `url` for debugging.
+ */
+export class NodeApiError extends DistlabError {
+  override readonly code = 'ERR_NODE_API'
+  /** Who was called, as the message names it: `node2`, `the master`, `127.0.2.1:5000`. */
+  readonly node: string
+  /** What was asked, in words or as `METHOD /path`. */
+  readonly action: string
+  /** The URL that was called (for debugging; not in the message). */
+  readonly url: string
+  readonly failure: NodeApiFailure
+  /** The HTTP status the node answered with, when it answered. */
+  readonly status: number | undefined
+  /** The node's own error label (`unknown_peer`, `invalid_body`...), when it gave one. */
+  readonly error: string | undefined
+  /** The request field the node named as wrong, when it named one. */
+  readonly field: string | undefined
+  constructor(
+    message: string,
+    details: {
+      node: string
+      action: string
+      url: string
+      failure: NodeApiFailure
+      status?: number
+      error?: string
+      field?: string
+      cause?: unknown
+    },
+  ) {
+    super(message, { cause: details.cause })
+    this.name = 'NodeApiError'
+    this.node = details.node
+    this.action = details.action
+    this.url = details.url
+    this.failure = details.failure
+    this.status = details.status
+    this.error = details.error
+    this.field = details.field
+  }
+}
+
 /** Turn a Node socket error into one of ours, with a sentence a person can act on. */
 export function wrapSocketError(err: unknown, what: string): DistlabError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code

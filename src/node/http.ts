@@ -13,6 +13,7 @@ import { ALL_LINKS } from '../link/emulator.js'
 import type { TelemetryBatch } from '../monitor/telemetry.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { capConnections, httpServerLimits } from './http-limits.js'
+import { LeaveBody, MemberBody, MessageBody } from './api-schemas.js'
 
 /** Methods a 405 answer can name in its Allow header. */
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
@@ -41,7 +42,6 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   throw new HttpBodyError(`${field}: ${issue?.message ?? 'invalid'}`, field)
 }
 
-const MessageBody = z.object({ sender: z.string().min(1).max(256), msg: z.string().max(65_536) })
 const LinkBody = z.strictObject({
   peer: z.string().min(1).max(128).default(ALL_LINKS),
   loss: z.number().optional(),
@@ -59,15 +59,6 @@ const PingBody = z.object({
   timeoutMs: z.number().int().min(1).max(60_000).default(1000),
   transport: z.enum(['udp', 'tcp']).default('udp'),
 })
-const MemberBody = z.object({
-  name: z.string().min(1).max(63),
-  id: z.string().min(1).max(64),
-  role: z.enum(['master', 'node']),
-  host: z.string().min(1).max(255),
-  httpPort: z.number().int().min(0).max(65535),
-  framePort: z.number().int().min(0).max(65535),
-})
-const LeaveBody = z.object({ name: z.string().min(1).max(63), id: z.string().min(1).max(64) })
 const TelemetryEventSchema = z.object({
   ts: z.number(),
   node: z.string().max(128),

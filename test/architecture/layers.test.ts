@@ -17,6 +17,7 @@ export const FLOORS: Readonly<Record<string, number>> = {
   transport: 1,
   link: 1,
   node: 2,
+  client: 2,
   protocols: 3,
   monitor: 4,
   cluster: 5,
