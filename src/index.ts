@@ -69,6 +69,16 @@ export * from './link/index.js'
 
 // the node
 export { Node, resolveNodeInit, type NodeInit, type Role, type Member } from './node/node.js'
+// client: the typed client for a node's (or master's) HTTP API; its errors are NodeApiError
+export {
+  NodeClient,
+  NODE_CALL_TIMEOUT_MS,
+  MAX_ANSWER_BYTES,
+  type NodeClientInit,
+  type CallOptions,
+  type HttpMethod,
+} from './client/node-client.js'
+export { HealthAnswer, MemberListAnswer, ErrorAnswer } from './node/api-schemas.js'
 
 // protocols: one factory each, `(init) => (components) => protocol`
 export * from './protocols/unicast/index.js'
