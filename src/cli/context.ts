@@ -1,7 +1,8 @@
 // What several commands share: where the cluster's state lives and how to call a node's API.
 import type { Command } from 'commander'
 import { nodeUrl, readCluster, stateDir } from '../cluster/state.js'
-import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import { InvalidArgumentError } from '../core/errors.js'
+import { NodeClient } from '../client/node-client.js'
 import { bearerHeaders } from '../core/auth.js'
 
 /** The state dir the command works on; callNode sends that cluster's bearer token, if it has a key. */
@@ -11,16 +12,7 @@ export function stateDirOf(cmd: Command): string {
   return (currentStateDir = stateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir))
 }
 
-export class NodeApiError extends DistlabError {
-  override readonly code = 'ERR_NODE_API'
-  /** The HTTP status the API answered with, when it answered. */
-  readonly status: number | undefined
-  constructor(message: string, options?: { cause?: unknown; status?: number }) {
-    super(message, options)
-    this.name = 'NodeApiError'
-    this.status = options?.status
-  }
-}
+export { NodeApiError } from '../core/errors.js'
 
 /** Who answers at url, for an error line: a node's name, "the supervisor", or the address. */
 function whoIs(url: string): string {
@@ -36,8 +28,8 @@ function whoIs(url: string): string {
 }
 
 /**
- * Calls a node's HTTP API; a refused connection or a 4xx/5xx becomes one clear NodeApiError that
- * names the node, not the internal URL it was called on.
+ * Calls a node's HTTP API through NodeClient; a refused connection or a 4xx/5xx becomes one clear
+ * NodeApiError that names the node, not the internal URL it was called on.
  */
 export async function callNode<T = unknown>(
   url: string,
@@ -46,42 +38,18 @@ export async function callNode<T = unknown>(
   body?: unknown,
   timeoutMs = 5000,
   auth: Record<string, string> = bearerHeaders(currentStateDir),
+  about?: string,
 ): Promise<T> {
-  let res: Response
-  try {
-    res = await fetch(url + path, {
-      method,
-      headers: {
-        ...auth,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-  } catch (err) {
-    const why = (err as Error).cause
-      ? String((err as { cause: Error }).cause.message)
-      : (err as Error).message
-    throw new NodeApiError(`${whoIs(url)} did not answer (${why})`, { cause: err })
-  }
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // plain text answer
-  }
-  if (!res.ok) {
-    const msg = (parsed as { message?: string })?.message ?? text
-    const who = whoIs(url)
-    throw new NodeApiError(
-      res.status < 500 ? `${who}: ${msg}` : `${who} failed (HTTP ${res.status}): ${msg}`,
-      {
-        status: res.status,
-      },
-    )
-  }
-  return parsed as T
+  return nodeClient(url, auth, timeoutMs).call<T>(method, path, { body, about })
+}
+
+/** A NodeClient for url, named as the cluster record names it, with this cluster's token. */
+export function nodeClient(
+  url: string,
+  auth: Record<string, string> = bearerHeaders(currentStateDir),
+  timeoutMs = 5000,
+): NodeClient {
+  return new NodeClient({ url, name: whoIs(url), headers: auth, timeoutMs })
 }
 
 /** Parses a number option with a clear error naming the flag. */

@@ -207,6 +207,55 @@ export class NodeClient {
     return this.post('/message', m, { action: 'a message', ...opts })
   }
 
+  /**
+   * A GET whose answer never ends (GET /telemetry/stream): resolves with the body once the node has
+   * answered 2xx within the time limit; the caller reads it until `signal` aborts. A failure to
+   * connect or a refusal is a NodeApiError like any other call's.
+   */
+  async stream(
+    path: string,
+    opts: Omit<CallOptions<unknown>, 'body' | 'answer'> = {},
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs
+    const action = opts.action ?? `GET ${pathOnly(path)}`
+    const ctrl = new AbortController()
+    const timer = setTimeout(() => ctrl.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs)
+    const onAbort = (): void => ctrl.abort(opts.signal?.reason)
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    let res: Response
+    try {
+      res = await fetch(this.url + path, {
+        redirect: 'manual',
+        headers: { ...this.headers },
+        signal: ctrl.signal,
+      })
+    } catch (err) {
+      if (isAbort(err) && !opts.signal?.aborted)
+        throw this.fail(
+          `did not answer ${action} within ${seconds(timeoutMs)}`,
+          'timeout',
+          'GET',
+          path,
+          opts,
+          {
+            cause: err,
+          },
+        )
+      if (isAbort(err))
+        throw this.fail(`: ${action} was cancelled`, 'timeout', 'GET', path, opts, { cause: err })
+      throw this.fail(`did not answer ${action} (${networkReason(err)})`, 'unreachable', 'GET', path, opts, {
+        cause: err,
+      })
+    } finally {
+      clearTimeout(timer)
+    }
+    if (res.status >= 200 && res.status < 300 && res.body)
+      return res.body as unknown as AsyncIterable<Uint8Array>
+    const text = await readBoundedText(res, 64 * 1024).catch(() => '')
+    ctrl.abort()
+    throw this.refusal(res.status, text, 'GET', path, opts)
+  }
+
   /** Sends the request and reads the answer's text (bounded); non-2xx answers become NodeApiErrors. */
   private async exchange(method: HttpMethod, path: string, opts: CallOptions<unknown>): Promise<string> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs

@@ -4,7 +4,10 @@ import { nodeUrl, requireCluster } from '../../cluster/state.js'
 import type { TelemetryEvent } from '../../monitor/telemetry.js'
 import { bearerHeaders } from '../../core/auth.js'
 import { parseDuration } from '../../core/options.js'
-import { NodeApiError, stateDirOf } from '../context.js'
+import { nodeClient, stateDirOf } from '../context.js'
+
+/** Longest telemetry event read from the stream, in characters. */
+const MAX_EVENT_CHARS = 1024 * 1024
 import { color } from '../output.js'
 
 const KIND_COLOR: Record<string, (s: string) => string> = {
@@ -34,26 +37,23 @@ interface MonitorOptions {
 async function monitor(cmd: Command, o: MonitorOptions): Promise<void> {
   const dir = stateDirOf(cmd)
   const rec = requireCluster(dir)
-  const url = `${nodeUrl(rec.nodes[0]!)}/telemetry/stream`
   const ctrl = new AbortController()
   if (o.duration) setTimeout(() => ctrl.abort(), parseDuration('--duration', o.duration)).unref()
   process.on('SIGINT', () => ctrl.abort())
   const limit = o.count ? Number(o.count) : Infinity
   let shown = 0
-  let res: Response
-  try {
-    res = await fetch(url, { headers: bearerHeaders(dir), signal: ctrl.signal })
-  } catch (err) {
-    throw new NodeApiError(`the master (${rec.nodes[0]!.host}) did not answer (${(err as Error).message})`, {
-      cause: err,
-    })
-  }
-  if (!o.json) process.stderr.write(color.dim(`telemetry from ${url} (Ctrl-C to stop)\n`))
+  const body = await nodeClient(nodeUrl(rec.nodes[0]!), bearerHeaders(dir)).stream('/telemetry/stream', {
+    action: 'the telemetry stream',
+    signal: ctrl.signal,
+  })
+  if (!o.json) process.stderr.write(color.dim(`telemetry from ${rec.nodes[0]!.name} (Ctrl-C to stop)\n`))
   const decoder = new TextDecoder()
   let buf = ''
   try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of body) {
       buf += decoder.decode(chunk, { stream: true })
+      // an event is one short line; a stream that never ends one is not the master's
+      if (buf.length > MAX_EVENT_CHARS) throw new Error('the telemetry stream sent an event over 1 MB')
       let i: number
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, i)
