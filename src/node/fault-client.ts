@@ -1,26 +1,14 @@
 // The fault half of ClusterControls carried out over the nodes' own HTTP API (PUT /link, GET
 // /link, POST /partition, POST /heal: node/http.ts serves them): the link emulator lives in each
 // node, so these work the same whichever launcher started it. The one place that calls those
-// routes for the launchers and the dashboard; the typed node client replaces `callNodeApi` here.
-import { DistlabError } from '../core/errors.js'
+// routes for the launchers and the dashboard, through the typed NodeClient.
+import { NodeClient } from '../client/node-client.js'
 import type { ClusterControls, FaultOutcome, LinkRuleSpec, LinkView } from '../core/cluster-controls.js'
 
 /** Time one fault call may take, in ms. */
 export const FAULT_CALL_TIMEOUT_MS = 10_000
 
-/** A node answered a fault call with an error, or not at all. */
-export class NodeApiError extends DistlabError {
-  override readonly code = 'ERR_NODE_API'
-  constructor(
-    message: string,
-    /** The HTTP status, or 0 when the node did not answer. */
-    readonly status: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'NodeApiError'
-  }
-}
+export { NodeApiError } from '../core/errors.js'
 
 /** One call to a node's API: JSON in, JSON out; an error names the node and the endpoint. */
 export type NodeApiCall = (
@@ -31,43 +19,16 @@ export type NodeApiCall = (
 ) => Promise<unknown>
 
 /** Calls `path` on the node at `baseUrl` with `headers` (the cluster key's bearer token, if any). */
-export async function callNodeApi(
+export function callNodeApi(
   node: string,
   baseUrl: string,
-  method: string,
+  method: 'GET' | 'PUT' | 'POST',
   path: string,
   body: unknown,
   headers: Record<string, string>,
   timeoutMs = FAULT_CALL_TIMEOUT_MS,
 ): Promise<unknown> {
-  let res: Response
-  try {
-    res = await fetch(baseUrl + path, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-  } catch (err) {
-    throw new NodeApiError(`${node} did not answer ${method} ${path} (${(err as Error).message})`, 0, {
-      cause: err,
-    })
-  }
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // plain text
-  }
-  if (!res.ok) {
-    const why = (parsed as { message?: unknown } | null)?.message
-    throw new NodeApiError(
-      `${node} ${method} ${path} answered ${res.status}: ${typeof why === 'string' ? why : text.slice(0, 200)}`,
-      res.status,
-    )
-  }
-  return parsed
+  return new NodeClient({ url: baseUrl, name: node, headers, timeoutMs }).call(method, path, { body })
 }
 
 /** What the fault calls need: how to call a node, and which nodes run now. */
