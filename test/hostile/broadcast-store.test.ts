@@ -60,7 +60,10 @@ describe('hostile broadcast store', () => {
       host: '127.74.0.20',
       httpPort: 0,
       framePort: 0,
-      protocols: [broadcast({ ipPort: 0, maxStoredMessages: CAP, antiEntropyIntervalMs: 0 })],
+      protocols: [
+        // The count cap is under test here: a byte budget that does not bind first.
+        broadcast({ ipPort: 0, maxStoredMessages: CAP, maxStoredBytes: 2 ** 30, antiEntropyIntervalMs: 0 }),
+      ],
     })
     await solo.start()
     const sock = await open('127.74.0.20', solo.self().framePort)

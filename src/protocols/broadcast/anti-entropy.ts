@@ -1,16 +1,21 @@
 // Anti-entropy (Demers et al., "Epidemic Algorithms for Replicated Database Maintenance", 1987):
-// a node sends one random peer a digest of what it holds per origin; the peer answers with the
-// messages the digest lacks and, when the digest shows it lacks some itself, its own digest.
+// a node sends one random peer a digest of what it has delivered per origin; the peer answers with
+// the messages the digest lacks and, when the digest shows it lacks some itself, its own digest.
+// A message whose payload the store evicted (budget.ts) is still in the digest (it was delivered)
+// but cannot be sent on: an answer counts those as unservable.
+import { MAX_SEEN_AHEAD } from './budget.js'
 import { wireOf, type MessageStore } from './store.js'
 import type { WireItem } from './wire.js'
 
-/** Per origin: [n, ...extra] = holds every seq below n, and each extra seq. */
+/** Per origin: [n, ...extra] = has delivered every seq below n, and each extra seq. */
 export function digestOf(store: MessageStore): Record<string, number[]> {
   // Origins are names peers sent: no prototype.
   const d = Object.create(null) as Record<string, number[]>
   for (const [origin, log] of store.origins) {
-    const extra = [...log.items.keys()].filter((q) => q > log.contiguous)
-    d[origin] = [log.contiguous, ...extra]
+    // At most MAX_SEEN_AHEAD extras in all (the store's bound); no spread over them.
+    const extra = log.seen.extras(MAX_SEEN_AHEAD)
+    extra.unshift(log.contiguous)
+    d[origin] = extra
   }
   return d
 }
@@ -18,7 +23,8 @@ export function digestOf(store: MessageStore): Record<string, number[]> {
 /**
  * What a digest from a peer draws: the stored messages it lacks (those older than `graceMs` here:
  * younger ones are still on the push path), at most `max` of them (`more` when some were left for
- * the next digest), and whether it shows messages this node lacks.
+ * the next digest), whether it shows messages this node lacks, and how many messages it lacks that
+ * were delivered here but are no longer held (`unservable`).
  */
 export function answerDigest(
   store: MessageStore,
@@ -26,30 +32,44 @@ export function answerDigest(
   now: number,
   graceMs: number,
   max: number,
-): { give: WireItem[]; more: boolean; theyHaveMore: boolean } {
+): { give: WireItem[]; more: boolean; theyHaveMore: boolean; unservable: number } {
   const give: WireItem[] = []
   let more = false
   let theyHaveMore = false
+  let unservable = 0
   // Theirs is a peer's record: read through a Map, never by indexing it with a stored name.
   const their = new Map(Object.entries(theirs))
-  scan: for (const [origin, log] of store.origins) {
-    const [contiguous = 0, ...extra] = their.get(origin) ?? [0]
-    const extraSet = new Set(extra)
+  for (const [origin, log] of store.origins) {
+    const list = their.get(origin) ?? [0]
+    const contiguous = list[0] ?? 0
+    const extraSet = new Set<number>()
+    for (let i = 1; i < list.length; i++) extraSet.add(list[i]!)
+    // Delivered here at or above their contiguous, and not among their extras: what they lack.
+    let theyLack = log.seen.countFrom(contiguous)
+    for (const q of extraSet) if (q >= contiguous && log.seen.has(q)) theyLack--
+    let held = 0
     for (const [seq, item] of log.items)
-      if (seq >= contiguous && !extraSet.has(seq) && now - item.receivedAt >= graceMs) {
-        if (give.length >= max) {
-          more = true
-          break scan
-        }
-        give.push(wireOf(item))
+      if (seq >= contiguous && !extraSet.has(seq)) {
+        held++
+        if (now - item.receivedAt < graceMs) continue
+        if (give.length >= max) more = true
+        else give.push(wireOf(item))
       }
+    unservable += Math.max(0, theyLack - held)
   }
-  for (const [origin, [contiguous = 0, ...extra]] of Object.entries(theirs)) {
+  for (const [origin, list] of their) {
+    const contiguous = list[0] ?? 0
     const mine = store.origins.get(origin)
-    if (!mine || mine.contiguous < contiguous || extra.some((q) => !store.has(origin, q))) {
+    if (!mine || mine.contiguous < contiguous) {
       theyHaveMore = true
       break
     }
+    for (let i = 1; i < list.length; i++)
+      if (!mine.seen.has(list[i]!)) {
+        theyHaveMore = true
+        break
+      }
+    if (theyHaveMore) break
   }
-  return { give, more, theyHaveMore }
+  return { give, more, theyHaveMore, unservable }
 }

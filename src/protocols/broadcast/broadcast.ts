@@ -37,6 +37,9 @@ import { IpSocket } from './ip-socket.js'
 import { answerDigest, digestOf } from './anti-entropy.js'
 import { broadcastRoutes } from './routes.js'
 
+/** Bytes of a value's JSON (what MAX_MESSAGE_BYTES and the store's budget count). */
+const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v ?? null))
+
 export {
   BroadcastError,
   STRATEGIES,
@@ -78,7 +81,11 @@ export class Broadcast implements Protocol {
     private o: BroadcastOptions,
   ) {
     this.log = named(c.logger, 'distlab:broadcast')
-    this.store = new MessageStore(o.maxStoredMessages, K.MAX_ORIGINS, () => [...c.peers(), c.self.name])
+    this.store = new MessageStore(
+      { maxStoredMessages: o.maxStoredMessages, maxStoredBytes: o.maxStoredBytes, maxOrigins: K.MAX_ORIGINS },
+      () => [...c.peers(), c.self.name],
+      (what, n) => this.evictedMetric(what, n),
+    )
     // The parts see the state they share through one narrow host, not the class's public face.
     const host = {
       name: this.name,
@@ -172,7 +179,7 @@ export class Broadcast implements Protocol {
     const id = idOf(origin, w.q)
     let receipt: Promise<string | undefined> | undefined
     if (options.durable) receipt = this.awaitReceipt(id)
-    this.accept(w, undefined)
+    this.accept(w, undefined, false, size)
     if (announceIp) for (const p of this.tree.peerNames()) this.outbox.push(p, { ...w, h: 1 }, false)
     const result: BroadcastResult = {
       acknowledged: true,
@@ -221,7 +228,13 @@ export class Broadcast implements Protocol {
       missing: this.tree.missing.size,
       stored: this.store.size,
       origins: this.store.origins.size,
-      originsEvicted: this.store.originsEvicted,
+      originsEvicted: this.store.evicted.origins,
+      storedBytes: this.store.bytes,
+      payloadsEvicted: this.store.evicted.payloads,
+      deliveriesEvicted: this.store.evicted.deliveries,
+      seqsAbandoned: this.store.evicted.abandoned,
+      unservable: this.counters.unservable,
+      oversized: this.counters.oversized,
     }
   }
 
@@ -247,6 +260,16 @@ export class Broadcast implements Protocol {
     }
   }
 
+  /** Counts what the store let go of (or a repair it could not make) in distlab_broadcast_evicted_total. */
+  private evictedMetric(what: string, n: number): void {
+    this.c.metrics.inc(
+      'distlab_broadcast_evicted_total',
+      'Broadcast state let go of to stay within its byte and count budgets, by what: payloads, deliveries, origins, abandoned (seqs never to be delivered), unservable (repairs a peer lacked whose payload was evicted).',
+      { what },
+      n,
+    )
+  }
+
   private drop(env: Envelope, reason: string): void {
     this.counters.dropped++
     this.c.dropped(env, reason)
@@ -267,8 +290,15 @@ export class Broadcast implements Protocol {
         duplicate = true
         continue
       }
+      // The sender's limit holds on receipt too: the store's byte budget counts what is taken in.
+      const valueBytes = jsonBytes(w.v)
+      if (valueBytes > K.MAX_MESSAGE_BYTES) {
+        this.counters.oversized++
+        this.c.dropped(env, 'too_large')
+        continue
+      }
       fresh = true
-      this.accept(w, sender, a === 2)
+      this.accept(w, sender, a === 2, valueBytes)
     }
     // Only pushes count as not silent: a node cut off from the tree that lives on answers to its own
     // digests keeps asking every round.
@@ -286,7 +316,7 @@ export class Broadcast implements Protocol {
   }
 
   /** A message new to this node: store, deliver, and pass on by its strategy. */
-  private accept(w: WireItem, sender: string | undefined, repairCopy = false): void {
+  private accept(w: WireItem, sender: string | undefined, repairCopy: boolean, valueBytes: number): void {
     if (w.s === 'ip' && sender !== undefined && !this.ip.isOpen && this.o.ipPort > 0) void this.ip.ensure()
     const now = Date.now()
     const id = idOf(w.o, w.q)
@@ -305,6 +335,7 @@ export class Broadcast implements Protocol {
       origin: w.o,
       seq: w.q,
       value: w.v,
+      valueBytes,
       strategy: w.s,
       kind: delivery.kind,
       sentAt: w.t,
@@ -465,13 +496,15 @@ export class Broadcast implements Protocol {
     if (!r.success) return this.drop(env, 'bad_body')
     // An answer to a name the membership does not know would only send the node to the master.
     if (!this.c.peers().includes(env.src)) return this.drop(env, 'unknown_peer')
-    const { give, more, theyHaveMore } = answerDigest(
+    const { give, more, theyHaveMore, unservable } = answerDigest(
       this.store,
       r.data.d,
       Date.now(),
       this.o.antiEntropyGraceMs,
       K.ANTI_ENTROPY_MAX_ITEMS,
     )
+    this.counters.unservable += unservable
+    if (unservable > 0) this.evictedMetric('unservable', unservable)
     if (give.length) this.outbox.sendItems(env.src, give, [], 2, more)
     if (theyHaveMore && !r.data.r) this.outbox.sendFrame(env.src, 'digest', { d: digestOf(this.store), r: 1 })
   }

@@ -85,3 +85,5 @@ export const TREE_HUBS = 1
 export const MAX_IDS_PER_FRAME = 1024
 /** Announcers remembered per missing id (GRAFT tries them in turn). */
 export const MAX_ANNOUNCERS_PER_ID = 8
+/** The byte budgets of what a node keeps from its peers (store, delivery log, duplicate table). */
+export * from './budget.js'

@@ -38,6 +38,11 @@ export interface BroadcastInit {
   ipAddress?: string
   /** Messages kept. @default 200000 */
   maxStoredMessages?: number
+  /**
+   * Estimated bytes of messages kept, in the payload store and in the delivery log each (the oldest
+   * go first beyond it). @default 8 MiB (MAX_STORED_BYTES)
+   */
+  maxStoredBytes?: number
   /** Time a durable broadcast waits for a receipt before asking another peer, in ms. @default 500 */
   receiptTimeoutMs?: number
 }
@@ -74,6 +79,7 @@ export function resolveBroadcastOptions(init: BroadcastInit = {}): BroadcastOpti
     ipPort: checkPort('ipPort', init.ipPort ?? K.IP_BROADCAST_PORT),
     ipAddress: init.ipAddress === undefined ? undefined : checkString('ipAddress', init.ipAddress),
     maxStoredMessages: checkInteger('maxStoredMessages', init.maxStoredMessages ?? K.MAX_STORED_MESSAGES, 1),
+    maxStoredBytes: checkInteger('maxStoredBytes', init.maxStoredBytes ?? K.MAX_STORED_BYTES, 1),
     receiptTimeoutMs: checkNumber('receiptTimeoutMs', init.receiptTimeoutMs ?? K.RECEIPT_TIMEOUT_MS, 1),
   })
 }
@@ -161,4 +167,16 @@ export interface BroadcastStats {
   origins: number
   /** Origins dropped to stay within MAX_ORIGINS, those of non-members first. */
   originsEvicted: number
+  /** Estimated bytes of the messages held (bounded by maxStoredBytes). */
+  storedBytes: number
+  /** Payloads evicted to stay within maxStoredMessages / maxStoredBytes (still known as delivered). */
+  payloadsEvicted: number
+  /** Deliveries dropped from the delivery log to stay within the same bounds. */
+  deliveriesEvicted: number
+  /** Seqs given up on below seqs far ahead (MAX_SEEN_AHEAD): never delivered here. */
+  seqsAbandoned: number
+  /** Messages a peer's digest lacked that this node had delivered but no longer held: not sent. */
+  unservable: number
+  /** Messages refused for a value over MAX_MESSAGE_BYTES of JSON. */
+  oversized: number
 }

@@ -18,6 +18,10 @@ export interface Counters {
   grafts: number
   prunes: number
   dropped: number
+  /** Messages a peer's digest lacked that were delivered here but whose payload was evicted. */
+  unservable: number
+  /** Messages refused for a value over MAX_MESSAGE_BYTES. */
+  oversized: number
 }
 
 export const newCounters = (): Counters => ({
@@ -29,6 +33,8 @@ export const newCounters = (): Counters => ({
   grafts: 0,
   prunes: 0,
   dropped: 0,
+  unservable: 0,
+  oversized: 0,
 })
 
 /** Receipts one peer's pending list holds at most (a `got` frame's limit). */

@@ -11,7 +11,7 @@ import * as K from './constants.js'
 import type { BroadcastOptions } from './options.js'
 import type { Counters, Outbox } from './outbox.js'
 import { wireOf, type MessageStore } from './store.js'
-import { GraftBody, IhaveBody, idOf, nameOf, shuffle, type WireItem } from './wire.js'
+import { GraftBody, idOf, nameOf, readIhave, shuffle, type WireItem } from './wire.js'
 
 export interface TreeHost {
   readonly c: ProtocolComponents
@@ -152,26 +152,28 @@ export class Plumtree {
   }
 
   onIhave(env: Envelope): void {
-    const r = IhaveBody.safeParse(env.body)
-    if (!r.success || r.data.h.length !== r.data.i.length) return this.h.drop(env, 'bad_body')
     // An announcer the membership does not know could only be grafted from in vain (and each
-    // graft to an unknown name would send the node to the master): its IHAVEs are dropped.
+    // graft to an unknown name would send the node to the master): its IHAVEs are dropped, before
+    // their ids are even read.
     if (!this.h.c.peers().includes(env.src)) return this.h.drop(env, 'unknown_peer')
+    const r = readIhave(env.body)
+    if (!r) return this.h.drop(env, 'bad_body')
     this.notePeer(env.src)
     let full = false
-    r.data.i.forEach(([origin, seq], n) => {
-      const hops = r.data.h[n]!
-      const id = idOf(origin, seq)
+    for (let n = 0; n < r.i.length; n++) {
+      const [origin, seq] = r.i[n]!
+      const hops = r.h[n]!
       if (this.h.store.has(origin, seq)) {
         this.maybeOptimize(origin, seq, hops, env.src)
-        return
+        continue
       }
+      const id = idOf(origin, seq)
       let m = this.missing.get(id)
       if (!m) {
         // Bounded: beyond the cap new announcements are ignored (anti-entropy repairs what is lost).
         if (this.missing.size >= K.MAX_MISSING) {
           full = true
-          return
+          continue
         }
         this.missing.set(id, (m = { announcers: [], hops }))
       }
@@ -182,7 +184,7 @@ export class Plumtree {
           () => this.graftTimeout(origin, seq),
           this.h.options().graftTimeoutMs,
         )
-    })
+    }
     if (full) this.h.drop(env, 'too_many_missing')
   }
 

@@ -40,6 +40,31 @@ export const IhaveBody = z.strictObject({
   h: z.array(z.number().int().min(0)).max(K.MAX_IDS_PER_FRAME),
 })
 export const GraftBody = z.strictObject({ i: IdList })
+
+/**
+ * An IHAVE body checked in place (what IhaveBody accepts), without the copy a schema parse makes of
+ * every id pair: IHAVE floods are the cheapest frames to send in bulk, so reading one allocates
+ * nothing beyond the decoded JSON.
+ */
+export function readIhave(
+  body: unknown,
+): { i: ReadonlyArray<[string, number]>; h: readonly number[] } | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
+  const b = body as { i?: unknown; h?: unknown }
+  if (Object.keys(b).length !== 2 || !Array.isArray(b.i) || !Array.isArray(b.h)) return undefined
+  const { i, h } = b as { i: unknown[]; h: unknown[] }
+  if (i.length > K.MAX_IDS_PER_FRAME || h.length !== i.length) return undefined
+  for (let n = 0; n < i.length; n++) {
+    const id = i[n]
+    const hops = h[n]
+    if (!Array.isArray(id) || id.length !== 2) return undefined
+    const [origin, seq] = id as unknown[]
+    if (typeof origin !== 'string' || origin.length < 1 || origin.length > 100) return undefined
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) return undefined
+    if (!Number.isSafeInteger(hops) || (hops as number) < 0) return undefined
+  }
+  return { i: i as Array<[string, number]>, h: h as number[] }
+}
 export const GotBody = z.strictObject({ i: z.array(z.string().max(128)).max(10_000) })
 /** Per origin: [n, ...extra] = holds every seq below n, and each extra seq. */
 export const DigestBody = z.strictObject({
