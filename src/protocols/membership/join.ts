@@ -19,6 +19,7 @@ export class Joining extends PushPull {
   protected async join(): Promise<void> {
     const targets = [this.o.bootstrapUrl, this.o.seedUrl].filter((u): u is string => !!u)
     for (let attempt = 1; attempt <= this.o.joinAttempts && this.running; attempt++) {
+      this.forgetWhenAlone()
       const results = await Promise.all(targets.map((t) => this.register(t, false)))
       // Joined once some member is known: from the answer, or from others who learned of this node
       // (the registry took a registration whose answer came too late) and probed or gossiped to it.
@@ -39,6 +40,24 @@ export class Joining extends PushPull {
       // Back off with jitter: a thousand peers retrying in step keep an overloaded registry overloaded.
       await this.sleep(this.joinRetryDelayMs(attempt))
     }
+  }
+
+  /**
+   * A peer that removed every member it knew is more likely cut off itself (its probes starved on a
+   * loaded machine, or its links were down) than the last one alive, as Lifeguard reasons. Left as
+   * it is, it can stay alone for good: its tombstones refuse the registry's list of the members it
+   * buried, and theirs refuse it at the same incarnation, while nobody tells it of its death so
+   * that it would refute. So it forgets whom it buried and raises its own incarnation, which the
+   * registry's check of its next registration spreads, outranking the members' tombstones of it.
+   */
+  protected forgetWhenAlone(): void {
+    if (this.members.size > 0 || this.dead.size === 0 || !this.selfInfo) return
+    this.log.info(
+      `alone after removing ${this.dead.size} members: forgetting them, rejoining at incarnation ${this.selfInfo.inc + 1}`,
+    )
+    this.dead.clear()
+    this.selfInfo.inc++
+    this.enqueue(this.selfWire())
   }
 
   /** The wait before join attempt `attempt` + 1: joinRetryMs doubling up to JOIN_BACKOFF_MAX_FACTOR times, ±50%. */

@@ -84,12 +84,23 @@ export class Membership extends Joining implements Protocol {
         // A peer that knows no member (its join gave up, or every member it knew was removed) asks
         // for the member list again (not quiet) and soon: at the join's longest backoff, not after
         // a whole interval, so that a registration the registry lost is made good quickly.
+        // The view is looked at every join backoff, not only when the (view-scaled, up to minutes)
+        // re-registration is due: a peer that lost every member since asks at once.
+        let dueAt = 0
         const reregister = () => {
           const alone = this.members.size === 0
-          void this.register(this.o.bootstrapUrl!, !alone)
-          this.after(alone ? this.joinRetryDelayMs(Infinity) : this.reregisterDelayMs(), reregister)
+          const now = this.c.clock.now()
+          if (alone || now >= dueAt) {
+            if (alone) this.forgetWhenAlone()
+            void this.register(this.o.bootstrapUrl!, !alone)
+            dueAt = now + this.reregisterDelayMs()
+          }
+          this.after(this.joinRetryDelayMs(Infinity), reregister)
         }
-        void joined.then(() => this.after(this.reregisterDelayMs(), reregister))
+        void joined.then(() => {
+          dueAt = this.c.clock.now() + this.reregisterDelayMs()
+          this.after(this.joinRetryDelayMs(Infinity), reregister)
+        })
       }
     }
     this.log.debug(`${url} ${this.o.registry ? 'serves the peer registry' : 'joins the overlay'}`)
