@@ -24,6 +24,13 @@ export const SUSPICION_MAX_TIMEOUT_MULT = 6
 export const NACK_TIMEOUT_FRACTION = 0.8
 /** Times an ack timer that fired late (the process was busy) waits once more before the probe fails. */
 export const MAX_LATE_REARMS = 3
+/**
+ * Pings the registry sends a member that another member reports dead before it removes it (each
+ * waits a probe timeout, scaled by the registry's local health); an ack keeps the member.
+ */
+export const DEATH_CHECK_PINGS = 2
+/** Reported deaths the registry checks at once; past that a report is believed as it comes. */
+export const MAX_DEATH_CHECKS = 64
 /** Members asked to probe a silent member on our behalf (memberlist IndirectChecks: 3). */
 export const INDIRECT_CHECKS = 3
 /**

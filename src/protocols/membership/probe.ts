@@ -1,12 +1,15 @@
 // SWIM's failure detector with Lifeguard's probe side: a direct probe, then k indirect probes with
 // nacks, timeouts scaled by local health, and a suspect member told so in the probe (the buddy
 // system). Foreign seed-002 peers that speak only HTTP are probed with GET /.
-import { MAX_LATE_REARMS, MAX_UPDATES_PER_FRAME } from './constants.js'
-import { type Update } from './wire.js'
-import { type Member } from './types.js'
+import { DEATH_CHECK_PINGS, MAX_DEATH_CHECKS, MAX_LATE_REARMS, MAX_UPDATES_PER_FRAME } from './constants.js'
+import { type Update, type WireMember } from './wire.js'
+import { cmp, type Member } from './types.js'
 import { MemberStates } from './state.js'
 
 export class FailureDetector extends MemberStates {
+  /** Members another member reported dead that the registry is pinging before it removes them. */
+  private readonly deathChecks = new Set<string>()
+
   protected nextProbeTarget(): Member | undefined {
     const size = this.members.size
     for (let i = 0; i <= size; i++) {
@@ -115,5 +118,44 @@ export class FailureDetector extends MemberStates {
     if (!this.running || this.members.get(m.url) !== m) return
     if (ok) m.httpFailures = 0
     else if (++m.httpFailures >= this.o.verifyAttempts) this.declareDead(m, 'GET / stopped answering')
+  }
+
+  /**
+   * A death someone else reports (gossip, a push-pull view). A peer believes it: if it is wrong, the
+   * member hears of its death in a push-pull with a peer and refutes it. The registry checks it
+   * first with pings of its own that carry the death: no member gossips or swaps views with the
+   * registry, so a live member it removed stays out of its list (and of every joiner's answer)
+   * until that member next re-registers. Reports come wrong from a peer that was cut off: it removed
+   * every member, and the first frames it sends once its links heal carry their deaths (first to
+   * the registry, whose probe finds it first). An ack keeps the member (it also refuted the death,
+   * and its ack carries the higher incarnation); no ack after DEATH_CHECK_PINGS removes it.
+   */
+  protected override applyDead(u: WireMember, why?: string): void {
+    const cur = this.members.get(u.u)
+    const check = this.o.registry && cur?.kind === 'frames' && cur.id === u.i && cmp(u, cur) >= 0
+    if (!check || this.deathChecks.size >= MAX_DEATH_CHECKS) return super.applyDead(u, why)
+    if (this.deathChecks.has(u.u)) return
+    this.deathChecks.add(u.u)
+    void this.checkDeath(cur, u).then((alive) => {
+      this.deathChecks.delete(u.u)
+      if (!this.running) return
+      if (!alive) return super.applyDead(u, `${why ?? 'gossip says so'}, and it did not answer`)
+      this.count(
+        'reported_deaths_refused_total',
+        'Deaths reported to the registry that its own pings refused.',
+      )
+      this.log.info(`${cur.name} (${cur.url}) answered: not removed (${why ?? 'gossip says so'})`)
+    })
+  }
+
+  /** Pings `m` (telling it of `death`) until it acks, at most DEATH_CHECK_PINGS times. */
+  private async checkDeath(m: Member, death: WireMember): Promise<boolean> {
+    for (let i = 0; i < DEATH_CHECK_PINGS && this.running && this.members.get(m.url) === m; i++) {
+      const seq = ++this.seq
+      const acked = this.waitAck(seq, this.scaled(this.o.probeTimeoutMs))
+      this.send(m, 'ping', { seq, u: [death] })
+      if (await acked) return true
+    }
+    return false
   }
 }

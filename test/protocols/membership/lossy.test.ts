@@ -9,8 +9,10 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { getJson, isAlive, runCli, scratchDir, waitFor } from '../../helpers.js'
 import {
+  DEATH_CHECK_PINGS,
   MAX_HEALTH,
   PROBE_INTERVAL_MS,
+  PROBE_TIMEOUT_MS,
   PUSH_PULL_INTERVAL_MS,
   SUSPICION_MAX_TIMEOUT_MULT,
   SUSPICION_MULT,
@@ -27,12 +29,15 @@ const LOSSY_MS = 60_000
  * (probing slows down by up to MAX_HEALTH times), its suspicion lasts at most the longest
  * suspicion (nobody confirming it: SUSPICION_MAX_TIMEOUT_MULT times the minimum, which local
  * health does not stretch), and the death reaches a view that missed it in gossip (the registry's:
- * nobody gossips to it) at that view's next push-pull. 40 + 24 + 5 s.
+ * nobody gossips to it) at that view's next push-pull, where the registry pings the member
+ * DEATH_CHECK_PINGS times (probe timeouts, at worst health) before it believes the report.
+ * 40 + 24 + 5 + 8 s.
  */
 const REMOVAL_BOUND_MS =
   NODES * PROBE_INTERVAL_MS * MAX_HEALTH +
   suspicionBounds(NODES + 1, SUSPICION_MULT, SUSPICION_MAX_TIMEOUT_MULT, PROBE_INTERVAL_MS).maxMs +
-  PUSH_PULL_INTERVAL_MS
+  PUSH_PULL_INTERVAL_MS +
+  DEATH_CHECK_PINGS * PROBE_TIMEOUT_MS * MAX_HEALTH
 
 const nodeUrl = (i: number) => `http://127.${BLOCK}.2.${i}:5000`
 const MASTER_URL = `http://127.${BLOCK}.1.1:5000`
