@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { Node } from '../../../src/node/node.js'
 import { membership, type Membership, type MembershipInit } from '../../../src/protocols/membership/index.js'
 import { postJson, waitFor } from '../../helpers.js'
+import { createRootLogger } from '../../../src/core/logger.js'
 
 const FAST: MembershipInit = {
   probeIntervalMs: 250,
@@ -25,12 +26,29 @@ const FAST: MembershipInit = {
 
 const mem = (n: Node) => n.protocol<Membership>('membership')!
 
+/** Each peer's last log records (debug, raw JSON: cheap to keep), shown for the peers short of a view. */
+const LOG_RECORDS = 40
+const logs = new Map<string, string[]>()
+function ringLogger(name: string) {
+  const records: string[] = []
+  logs.set(name, records)
+  return createRootLogger({
+    level: 'debug',
+    format: 'json',
+    write: (r) => {
+      records.push(r)
+      if (records.length > LOG_RECORDS) records.shift()
+    },
+  })
+}
+
 function peer(i: number, init: MembershipInit): Node {
   return new Node({
     name: `node${i}`,
     host: `127.40.${10 + Math.floor(i / 250)}.${1 + (i % 250)}`,
     httpPort: 0,
     framePort: 0,
+    logger: ringLogger(`node${i}`),
     protocols: [membership({ ...FAST, ...init })],
   })
 }
@@ -58,15 +76,22 @@ function converged(live: Node[]): boolean {
 function describeViews(live: Node[]): string {
   const views = live.map((n) => `${n.name}:${mem(n).peers().length}`).join(' ')
   // What the peers short of a full view did, and whether the others know them.
+  // The emptiest views first, with each one's last log records (what it last tried and heard).
   const short = live
     .filter((n) => mem(n).peers().length < live.length - 1)
+    .sort((a, b) => mem(a).peers().length - mem(b).peers().length)
     .slice(0, 8)
     .map((n) => {
       const s = mem(n).stats()
       const knownBy = live.filter((o) => o !== n && mem(o).knows(n.httpUrl)).length
+      const said = (logs.get(n.name) ?? []).slice(-12).map((r) => {
+        const { time, msg } = JSON.parse(r) as { time: number; msg: string }
+        return `\n    ${new Date(time).toISOString().slice(11, 23)} ${msg}`
+      })
       return (
         `${n.name}: known by ${knownBy}, health ${s.health}, probes ${s.probes}, suspected ${s.suspected}, ` +
-        `declaredDead ${s.declaredDead}, refuted ${s.refuted}, pushPulls ${s.pushPulls}, gossipSent ${s.gossipSent}`
+        `declaredDead ${s.declaredDead}, refuted ${s.refuted}, pushPulls ${s.pushPulls}, gossipSent ${s.gossipSent}` +
+        said.join('')
       )
     })
   return short.length ? `${views}\n${short.join('\n')}` : views
