@@ -121,6 +121,9 @@ function runFile(file, isolated) {
         tests: count('tests'),
         pass: count('pass'),
         fail: count('fail'),
+        // The spec reporter closes with the failing tests and their errors; CI shows only the tail
+        // of the output, so that part is printed again at the very end.
+        failures: code === 0 ? '' : failureDigest(out),
       }
       done++
       // One file's output at a time, whole, so that files running side by side do not interleave.
@@ -132,6 +135,16 @@ function runFile(file, isolated) {
       resolve()
     })
   })
+}
+
+/** The failing tests' errors from one file's output, at most 60 lines. */
+function failureDigest(out) {
+  const at = out.lastIndexOf('✖ failing tests:')
+  const lines = (at >= 0 ? out.slice(at) : out).split('\n').filter((l) => l.trim() !== '')
+  const kept = at >= 0 ? lines.slice(0, 60) : lines.slice(-60)
+  return (
+    kept.join('\n') + (lines.length > kept.length ? `\n… ${lines.length - kept.length} more lines above` : '')
+  )
 }
 
 async function lane(queue, isolated) {
@@ -163,5 +176,6 @@ const sum = (k) => results.reduce((a, r) => a + r[k], 0)
 const failed = results.filter((r) => !r.ok)
 console.log(`\n━━ ${results.length} files, ${((Date.now() - started) / 1000).toFixed(0)} s`)
 console.log(`ℹ tests ${sum('tests')}\nℹ pass ${sum('pass')}\nℹ fail ${sum('fail')}`)
+for (const r of failed) console.log(`\n━━ failed: ${r.file} (${r.why})\n${r.failures}`)
 for (const r of failed) console.log(`✖ ${r.file} (${r.why}, ${r.fail} failing)`)
 process.exit(failed.length ? 1 : 0)

@@ -237,6 +237,9 @@ async function heal(cmd: Command, o: { json?: boolean }): Promise<void> {
   else process.stdout.write(`healed: every link rule and partition removed on ${rec.nodes.length} nodes\n`)
 }
 
+/** How long after a ping's own timeout the CLI still waits for the node's answer, in ms. */
+const PING_ANSWER_MARGIN_MS = 10_000
+
 async function pingCmd(
   cmd: Command,
   from: string,
@@ -255,7 +258,9 @@ async function pingCmd(
         'POST',
         '/ping',
         { to, timeoutMs, transport: o.tcp ? 'tcp' : 'udp' },
-        timeoutMs + 2000,
+        // The node answers 504 itself once timeoutMs has passed; the margin is for a loaded
+        // machine, where that answer can take seconds, and a late answer is no lost ping.
+        timeoutMs + PING_ANSWER_MARGIN_MS,
       )
       results.push({ seq, rttMs: r.rttMs })
       if (!o.json) process.stdout.write(`${from} -> ${to}: seq=${seq} rtt=${r.rttMs.toFixed(3)} ms\n`)
