@@ -1,6 +1,5 @@
 // Gossip rounds and push-pull anti-entropy: a digest first, whole views only when digests differ,
 // and the members a node removed carried along so that a view that missed a death learns it.
-import { createHash } from 'node:crypto'
 import { MAX_MEMBERS, STATE_JSON_MAX_AGE_MS } from './constants.js'
 import { type WireMember } from './wire.js'
 import { cmp } from './types.js'
@@ -75,16 +74,30 @@ export class PushPull extends FailureDetector {
     this.send(m, 'pp', { d: this.digest(), from: { h: s.host, p: s.framePort } }, true)
   }
 
-  /** An order-free digest of the view (this node included): the same views give the same digest. */
+  /**
+   * An order-free digest of the view (this node included): the same views give the same digest.
+   * Two 32-bit sums over the members of two string hashes of `url gen inc status`: a change of one
+   * member changes both sums, and no sort, copy or SHA-1 of the view is needed. (The sorted SHA-1
+   * it replaces cost 5% of the CPU of a thousand-peer mass join, where the view changes between
+   * most push-pulls.) Only agreement is read from it: a peer that lies can lie in its view anyway.
+   */
   protected digest(): string {
     const s = this.selfInfo!
     const key = `${this.version}:${s.inc}`
     if (this.digestCache?.key === key) return this.digestCache.d
-    const lines = this.state().map((m) => `${m.u} ${m.g} ${m.c} ${m.s}`)
-    lines.sort()
-    const h = createHash('sha1')
-    for (const l of lines) h.update(l).update('\n')
-    const d = `${lines.length}:${h.digest('base64url')}`
+    let n = 0
+    let a = 0
+    let b = 0
+    const add = (u: string, g: number, c: number, st: string) => {
+      const [h1, h2] = memberHash(u, g, c, st)
+      a = (a + h1) | 0
+      b = (b + h2) | 0
+      n++
+    }
+    if (!this.o.registry) add(s.url, s.gen, s.inc, 'a')
+    for (const m of this.members.values())
+      if (m.kind === 'frames' && n <= MAX_MEMBERS) add(m.url, m.gen, m.inc, m.status === 'alive' ? 'a' : 's')
+    const d = `${n}:${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`
     this.digestCache = { key, d }
     return d
   }
@@ -144,4 +157,20 @@ export class PushPull extends FailureDetector {
         },
       )
   }
+}
+
+/** Two 32-bit hashes (FNV-1a and a multiply-rotate one) of one member's `url gen inc status`. */
+function memberHash(u: string, g: number, c: number, st: string): [number, number] {
+  const text = `${u} ${g} ${c} ${st}`
+  let h1 = 0x811c9dc5
+  let h2 = 0x9e3779b9
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ ch, 0x01000193)
+    h2 = Math.imul((h2 << 5) | (h2 >>> 27), 0x5bd1e995) ^ ch
+  }
+  // Final mixing, so that members whose lines differ in one character spread over all the bits.
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b)
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35)
+  return [h1 ^ (h1 >>> 15), h2 ^ (h2 >>> 16)]
 }
