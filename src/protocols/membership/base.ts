@@ -28,6 +28,8 @@ export class MembershipBase {
   protected readonly acks = new Map<number, { resolve: (ok: boolean) => void; timer: TimerHandle }>()
   protected readonly seen = new Set<string>()
   protected readonly pendingVerify = new Set<string>()
+  /** What registrants being checked say they are (their frame address), keyed like pendingVerify. */
+  protected readonly claims = new Map<string, WireMember>()
   protected verifying = 0
   protected readonly verifyWaiters: Array<() => void> = []
   protected readonly bucket: TokenBucket

@@ -9,7 +9,7 @@ import {
   REGISTER_TIMEOUT_FACTOR,
 } from './constants.js'
 import { Gate } from './registry.js'
-import { checkPushPull, SelfInfoSchema, type SelfInfo } from './wire.js'
+import { checkPushPull, SelfInfoSchema, type SelfInfo, type WireMember } from './wire.js'
 import { PushPull } from './pushpull.js'
 
 /** Shared by every peer in this process (see Gate). */
@@ -79,7 +79,7 @@ export class Joining extends PushPull {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
-        body: JSON.stringify({ url: s.url, name: s.name, quiet, members: true }),
+        body: JSON.stringify({ url: s.url, name: s.name, quiet, members: true, self: this.selfWire() }),
         // Longer than other calls: a registry swamped by a mass join answers late rather than never,
         // and an abandoned request is work it did for nothing.
         signal: AbortSignal.timeout(this.o.httpTimeoutMs * REGISTER_TIMEOUT_FACTOR),
@@ -155,11 +155,32 @@ export class Joining extends PushPull {
       }
     } finally {
       this.pendingVerify.delete(url)
+      this.claims.delete(url)
     }
   }
 
-  /** Asks a registered URL who it is: a distlab peer answers GET /membership/self, a seed-002 peer GET /. */
+  /**
+   * Asks a registered URL who it is. A distlab peer's registration says where its frames go: one
+   * frame ping there, acked, confirms it (a datagram each way, where an HTTP check took seconds
+   * of a busy event loop's turns during a mass join); without a claim or an ack, GET
+   * /membership/self, and for a seed-002 peer GET /.
+   */
   protected async check(url: string): Promise<['frames' | 'http' | 'none', SelfInfo?]> {
+    const claim = this.claims.get(url)
+    if (claim && (await this.pingClaim(url, claim)))
+      return [
+        'frames',
+        {
+          name: claim.n,
+          id: claim.i,
+          url,
+          host: claim.h,
+          framePort: claim.p,
+          gen: claim.g,
+          inc: claim.c,
+          registry: false,
+        },
+      ]
     const signal = AbortSignal.timeout(this.o.httpTimeoutMs)
     try {
       await this.c.trust?.checkPeerUrl(url) // no request forgery: only the cluster's address ranges
@@ -174,5 +195,26 @@ export class Joining extends PushPull {
     } catch {
       return ['none']
     }
+  }
+
+  /**
+   * Pings the frame address a registrant claims; true when it acks within the probe timeout. The
+   * address passes the URL guard first (no datagrams wherever a stranger points), as gossip's do.
+   */
+  private async pingClaim(url: string, claim: WireMember): Promise<boolean> {
+    try {
+      await this.c.trust?.checkPeerUrl(url)
+      await this.c.trust?.checkPeerUrl(
+        `http://${claim.h.includes(':') ? `[${claim.h}]` : claim.h}:${claim.p}`,
+        'self',
+      )
+    } catch {
+      return false
+    }
+    if (!this.running) return false
+    const seq = ++this.seq
+    const acked = this.waitAck(seq, this.o.probeTimeoutMs)
+    this.send({ name: claim.n, host: claim.h, port: claim.p }, 'ping', { seq })
+    return acked
   }
 }

@@ -26,7 +26,7 @@ import {
   NACK_TIMEOUT_FRACTION,
 } from './constants.js'
 import { normalizePeerUrl } from './registry.js'
-import { checkGossip, checkPingReq, checkProbe, checkPushPull } from './wire.js'
+import { checkGossip, checkMember, checkPingReq, checkProbe, checkPushPull, type WireMember } from './wire.js'
 import { type P2pBroadcastResult, type SendResult } from './types.js'
 import { Joining } from './join.js'
 
@@ -48,6 +48,25 @@ const RegisterBody = z.looseObject({
 })
 const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
 const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
+
+/** The `self` a distlab peer's registration carries (its own alive record), when it is well-formed. */
+function claimOf(x: unknown): WireMember | undefined {
+  if (x === undefined) return undefined
+  try {
+    const m = checkMember(x, 'self')
+    return m.s === 'a' ? m : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function sameHost(url: string, host: string): boolean {
+  try {
+    return new URL(url).hostname === (host.includes(':') ? `[${host}]` : host)
+  } catch {
+    return false
+  }
+}
 
 export class Membership extends Joining implements Protocol {
   readonly name = 'membership'
@@ -242,6 +261,7 @@ export class Membership extends Joining implements Protocol {
         name: typeof parsed.name === 'string' && parsed.name.length <= 128 ? parsed.name : undefined,
         quiet: parsed.quiet === true,
         members: parsed.members === true,
+        self: claimOf(parsed.self),
       }
       const field = body.url !== undefined ? 'url' : 'peer'
       const raw = body.url ?? body.peer
@@ -293,6 +313,9 @@ export class Membership extends Joining implements Protocol {
       // A member registering again may have restarted with a new id: check it again (once at a time).
       if ((!known || (known.kind === 'frames' && body.quiet !== true)) && !this.pendingVerify.has(url)) {
         this.pendingVerify.add(url)
+        // A claim counts only for its own URL and host: a registration cannot point the URL of one
+        // machine at the frames of another.
+        if (body.self?.u === url && sameHost(url, body.self.h)) this.claims.set(url, body.self)
         void this.verify(url)
       }
       this.counts.registrations++
