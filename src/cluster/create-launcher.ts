@@ -3,6 +3,8 @@
 import { InvalidArgumentError } from '../core/errors.js'
 import type { Launcher, LauncherMode } from './launcher.js'
 import { LocalLauncher } from './local-launcher.js'
+import { DockerLauncher } from './docker-launcher.js'
+import { SwarmLauncher } from './swarm-launcher.js'
 
 /** What container modes take besides the common fields. */
 export interface ContainerLauncherOptions {
@@ -12,6 +14,8 @@ export interface ContainerLauncherOptions {
   project?: string
   /** The network the containers share. @default Proj1-distributed-network (docker) */
   network?: string
+  /** The host folder the master records its runs in. @default $DISTLAB_RUNS_DIR or ./runs */
+  runsDir?: string
 }
 
 export interface LauncherInit extends ContainerLauncherOptions {
@@ -30,7 +34,7 @@ export interface LauncherInit extends ContainerLauncherOptions {
 }
 
 /** Modes createLauncher knows. */
-export const LAUNCHER_MODES: readonly LauncherMode[] = ['process', 'inproc']
+export const LAUNCHER_MODES: readonly LauncherMode[] = ['process', 'inproc', 'docker', 'swarm']
 
 export function createLauncher(init: LauncherInit): Launcher {
   const common = {
@@ -47,6 +51,23 @@ export function createLauncher(init: LauncherInit): Launcher {
         mode: init.mode,
         block: init.block,
         dashboardPort: init.dashboardPort,
+        runsDir: init.runsDir,
+      })
+    case 'docker':
+      return new DockerLauncher({
+        ...common,
+        image: init.image,
+        project: init.project,
+        network: init.network,
+        runsDir: init.runsDir,
+      })
+    case 'swarm':
+      return new SwarmLauncher({
+        ...common,
+        image: init.image,
+        stack: init.project,
+        network: init.network,
+        runsDir: init.runsDir,
       })
     default:
       throw new InvalidArgumentError(

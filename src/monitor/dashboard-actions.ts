@@ -1,8 +1,10 @@
 // The dashboard's controls: the actions a page may ask for (validated by ActionBody), which of them
-// work on this cluster, and how each is carried out by calling the nodes' HTTP APIs and the
-// supervisor's control API on the page's behalf (the browser cannot call other origins itself).
+// work on this cluster, and how each is carried out on the page's behalf (the browser cannot call
+// other origins itself): sends by calling the nodes' HTTP APIs, and kill, restart, link,
+// partition and heal through ClusterControls, the interface every launcher implements.
 import { z } from 'zod'
 import type { Node } from '../node/node.js'
+import type { ClusterControls } from '../core/cluster-controls.js'
 import { DistlabError } from '../core/errors.js'
 import { HttpBodyError } from '../node/http.js'
 
@@ -75,14 +77,10 @@ export class ControlError extends DistlabError {
 /** What carrying out an action needs from the dashboard. */
 export interface ActionContext {
   readonly master: Node
-  /** The supervisor's control API, when `distlab up` started this master. */
-  readonly controlUrl: string | undefined
-  supervisorHeaders(): Record<string, string>
+  /** Kill, restart, link rules, partition and heal over the cluster. */
+  readonly controls: ClusterControls
   /** The HTTP base URL of a node the master knows or knew (ControlError 404 when none). */
   nodeUrl(name: string): string
-  nodes(): Promise<ReadonlyArray<{ name: string; up: boolean }>>
-  /** A node was killed or restarted: the cached supervisor view is stale. */
-  supervisorChanged(): void
 }
 
 /** Which of the page's controls work here, and why not when one does not. */
@@ -182,43 +180,28 @@ export async function runAction(
     }
     case 'kill':
     case 'restart': {
-      if (!ctx.controlUrl)
-        throw new ControlError('no supervisor control API: this master was not started by `distlab up`', 501)
       if (a.node === ctx.master.name)
         throw new ControlError('the dashboard runs on the master: it cannot kill or restart it here', 400)
-      const result = await callEndpoint(
-        ctx.controlUrl,
-        'POST',
-        `/nodes/${encodeURIComponent(a.node)}/${a.action}`,
-        a.action === 'kill' ? { signal: a.signal ?? 'SIGKILL' } : {},
-        30_000,
-        ctx.supervisorHeaders(),
-      )
-      ctx.supervisorChanged()
-      return { ok: true, message: `${a.node} ${a.action === 'kill' ? 'killed' : 'restarted'}`, result }
+      if (a.action === 'kill') await ctx.controls.kill(a.node, a.signal ?? 'SIGKILL')
+      else await ctx.controls.restart(a.node)
+      return {
+        ok: true,
+        message: `${a.node} ${a.action === 'kill' ? 'killed' : 'restarted'}`,
+        result: { name: a.node, action: a.action },
+      }
     }
     case 'link': {
       const loss = a.cut ? 1 : 0
-      await Promise.all([
-        call(ctx.nodeUrl(a.a), 'PUT', '/link', { peer: a.b, loss }),
-        call(ctx.nodeUrl(a.b), 'PUT', '/link', { peer: a.a, loss }),
-      ])
+      await Promise.all([ctx.controls.setLink(a.a, a.b, { loss }), ctx.controls.setLink(a.b, a.a, { loss })])
       return { ok: true, message: `link ${a.a} ↔ ${a.b} ${a.cut ? 'cut' : 'healed'}` }
     }
     case 'partition':
     case 'heal': {
-      const nodes = (await ctx.nodes()).filter((n) => n.up)
-      const results = await Promise.allSettled(
-        nodes.map((n) =>
-          a.action === 'heal'
-            ? call(ctx.nodeUrl(n.name), 'POST', '/heal', {})
-            : call(ctx.nodeUrl(n.name), 'POST', '/partition', { groups: a.groups }),
-        ),
-      )
-      const failed = results.filter((r) => r.status === 'rejected').length
+      const r = a.action === 'heal' ? await ctx.controls.heal() : await ctx.controls.partition(a.groups)
+      const all = r.applied.length + r.failed.length
       return {
         ok: true,
-        message: `${a.action === 'heal' ? 'healed' : 'partitioned'} ${nodes.length - failed} of ${nodes.length} nodes`,
+        message: `${a.action === 'heal' ? 'healed' : 'partitioned'} ${r.applied.length} of ${all} nodes`,
       }
     }
   }

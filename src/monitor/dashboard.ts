@@ -22,6 +22,7 @@ import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
 import { analyzeEvents } from './analyzer.js'
 import { ActionBody, ControlError, controlStates, runAction, type Action } from './dashboard-actions.js'
+import { DashboardControls } from './dashboard-controls.js'
 import { anomalyRoutes } from './anomaly-route.js'
 import { servedPalette } from './palette.js'
 import {
@@ -126,6 +127,8 @@ export class Dashboard implements Startable {
   private readonly webDir: string
   private readonly log: Logger
   private boundUrl?: string
+  /** Kill, restart, link rules, partition and heal: the supervisor's and the nodes' APIs. */
+  private readonly controls: DashboardControls
   /** Issued to pages at GET /api/session; every action must carry it (or the cluster's token). */
   private readonly pageToken = randomBytes(24).toString('base64url')
   private readonly allowedHosts: Set<string>
@@ -140,6 +143,16 @@ export class Dashboard implements Startable {
     this.webDir = init.webDir ?? defaultWebDir()
     this.live = new LiveAggregator(this.tickMs)
     this.log = named(master.logger, 'distlab:dashboard')
+    this.controls = new DashboardControls({
+      controlUrl: init.controlUrl,
+      supervisorHeaders: () => this.supervisorHeaders(),
+      nodeHeaders: () => this.master.authHeaders(),
+      nodeUrl: (name) => this.nodeUrl(name),
+      nodes: () => this.nodes(),
+      supervisorChanged: () => {
+        this.supervisor = undefined
+      },
+    })
     this.allowedHosts = new Set(
       ['localhost', hostname(), ...(init.allowedHosts ?? [])].map((h) => h.toLowerCase()),
     )
@@ -311,13 +324,8 @@ export class Dashboard implements Startable {
   async act(a: Action): Promise<{ ok: true; message: string; result?: unknown }> {
     return runAction(a, {
       master: this.master,
-      controlUrl: this.init.controlUrl,
-      supervisorHeaders: () => this.supervisorHeaders(),
+      controls: this.controls,
       nodeUrl: (name) => this.nodeUrl(name),
-      nodes: () => this.nodes(),
-      supervisorChanged: () => {
-        this.supervisor = undefined
-      },
     })
   }
 

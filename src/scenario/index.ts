@@ -2,7 +2,13 @@
 // socket fuzzer.
 export { loadScenario, parseScenario, resolveScenario, faultCount, ScenarioFileError } from './spec.js'
 export type { Scenario, Step, Workload } from './spec.js'
-export { runScenario, ScenarioRunError, POLL_INTERVAL_MS } from './runner.js'
+export {
+  runScenario,
+  ScenarioRunError,
+  POLL_INTERVAL_MS,
+  SCENARIO_NETWORK,
+  SCENARIO_PROJECT,
+} from './runner.js'
 export type { ScenarioReport, WorkloadReport, ScenarioRunInit } from './runner.js'
 export {
   anycastVerdict,

@@ -25,6 +25,9 @@ export class ScenarioRunError extends DistlabError {
 export const POLL_INTERVAL_MS = 250
 /** Keys of lost messages listed in a report. */
 export const MAX_LISTED_LOST = 10
+/** Compose project and network of a docker-mode run, apart from `distlab up --mode docker`'s. */
+export const SCENARIO_PROJECT = 'distlabscenario'
+export const SCENARIO_NETWORK = 'distlab-scenario-network'
 
 export interface WorkloadReport {
   kind: Workload['kind']
@@ -69,7 +72,11 @@ export interface ScenarioRunInit {
   block?: number
   /** Overrides the file's cluster mode. */
   mode?: LauncherMode
-  /** docker mode: the image, compose project and network names. */
+  /**
+   * docker mode: the image, compose project and network names, the runs folder.
+   * @default distlab:latest, project `distlabscenario` on network `distlab-scenario-network` (so a
+   * run never collides with a cluster of `distlab up --mode docker`)
+   */
   containers?: ContainerLauncherOptions
   /**
    * The cluster to run on, not started yet (the runner starts and stops it); its node count and
@@ -284,7 +291,10 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
       block: init.block ?? s.cluster.block,
       dashboardPort: 0,
       key: s.cluster.key,
-      ...init.containers,
+      image: init.containers?.image,
+      project: init.containers?.project ?? SCENARIO_PROJECT,
+      network: init.containers?.network ?? SCENARIO_NETWORK,
+      runsDir: init.containers?.runsDir,
     })
   const headers = cluster.headers()
   const tracker = new DeliveryTracker(cluster, kinds, runKey, headers)

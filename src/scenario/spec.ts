@@ -126,7 +126,8 @@ export const ScenarioSchema = z.strictObject({
   cluster: z
     .strictObject({
       nodes: z.number().int().min(1).max(200).default(4),
-      mode: z.enum(['process', 'inproc']).default('inproc'),
+      /** Where the nodes run: docker needs the engine and the node image (`distlab deploy image`). */
+      mode: z.enum(['process', 'inproc', 'docker']).default('inproc'),
       /** Second octet of every address (127.<block>.x.y). */
       block: z.number().int().min(0).max(255).default(0),
       /** Cluster key; frames authenticated and the API guarded during the run. */

@@ -2,7 +2,13 @@
 // check that nothing acknowledged was lost and nothing was delivered twice, print the verdict.
 import type { Command } from 'commander'
 import { join } from 'node:path'
-import { loadScenario, runScenario, type ScenarioReport } from '../../scenario/index.js'
+import {
+  loadScenario,
+  runScenario,
+  SCENARIO_NETWORK,
+  SCENARIO_PROJECT,
+  type ScenarioReport,
+} from '../../scenario/index.js'
 import { color, formatDuration, printJson, table } from '../output.js'
 import { intOption, stateDirOf } from '../context.js'
 import { parseDuration } from '../../core/options.js'
@@ -13,7 +19,12 @@ interface RunOptions {
   block?: number
   mode?: string
   settle?: string
+  image?: string
+  project?: string
+  network?: string
 }
+
+const MODES = ['process', 'inproc', 'docker']
 
 function printReport(r: ScenarioReport): void {
   const out = process.stdout
@@ -74,16 +85,27 @@ export function registerScenarioCommands(program: Command): void {
       "second octet of the cluster's addresses (overrides the file)",
       intOption('--block', 0, 255),
     )
-    .option('--mode <mode>', 'process or inproc (overrides the file)')
+    .option(
+      '--mode <mode>',
+      'process (a process per node), inproc (all in one process) or docker (compose containers; needs the engine and the image) (overrides the file)',
+    )
+    .option(
+      '--image <tag>',
+      'docker mode: the node image (`distlab deploy image` builds it)',
+      'distlab:latest',
+    )
+    .option('--project <name>', 'docker mode: the compose project', SCENARIO_PROJECT)
+    .option('--network <name>', 'docker mode: the network the containers share', SCENARIO_NETWORK)
     .option('--settle <duration>', 'time allowed for deliveries to settle at the end (overrides the file)')
     .action(async (file: string, o: RunOptions, cmd: Command) => {
-      if (o.mode !== undefined && o.mode !== 'process' && o.mode !== 'inproc')
-        throw new InvalidArgumentError(`--mode must be process or inproc, got ${o.mode}`, '--mode')
+      if (o.mode !== undefined && !MODES.includes(o.mode))
+        throw new InvalidArgumentError(`--mode must be process, inproc or docker, got ${o.mode}`, '--mode')
       const s = loadScenario(file)
       const report = await runScenario(s, {
         stateDir: join(stateDirOf(cmd), 'scenario'),
         block: o.block,
-        mode: o.mode as 'process' | 'inproc' | undefined,
+        mode: o.mode as 'process' | 'inproc' | 'docker' | undefined,
+        containers: { image: o.image, project: o.project, network: o.network },
         settleMs: o.settle === undefined ? undefined : parseDuration('--settle', o.settle),
         onProgress: o.json ? undefined : (line) => process.stdout.write(`${color.dim(line)}\n`),
       })

@@ -1,0 +1,73 @@
+// SwarmCluster (a stack on a swarm) as a Launcher. Link rules, partition, heal, logs and the record
+// work as everywhere (the host reaches each task through docker_gwbridge). What a swarm does not
+// allow is refused with the reason: its orchestrator replaces a killed or stopped task at once
+// (so a kill cannot stay down, and a restart is a new task elsewhere with a new address), and a
+// task may run on another machine, where this host cannot freeze its container.
+import { LauncherUnsupportedError } from '../core/errors.js'
+import { SwarmCluster, type SwarmClusterInit } from './swarm.js'
+import { BaseLauncher, type LauncherMember } from './launcher.js'
+import { nodeUrl } from './state.js'
+
+const REPLACED =
+  "the swarm's orchestrator replaces a killed task at once, under a new address; use docker mode (or process mode) for kill and restart faults"
+const ELSEWHERE =
+  'a task may run on another machine of the swarm, where this host cannot freeze its container; use docker or process mode'
+
+export class SwarmLauncher extends BaseLauncher {
+  readonly mode = 'swarm' as const
+  readonly cluster: SwarmCluster
+  private started = false
+
+  constructor(init: SwarmClusterInit) {
+    super(init.stateDir, init.key)
+    this.cluster = new SwarmCluster({
+      ...init,
+      onLine: (name, line) => {
+        init.onLine?.(name, line)
+        this.emitLine(name, line)
+      },
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.cluster.start()
+    this.started = true
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    await this.cluster.stop()
+  }
+
+  /** Every task as the record has it; the swarm keeps them running, so their state is running. */
+  list(): LauncherMember[] {
+    return this.cluster.list().map((n) => ({
+      name: n.name,
+      url: nodeUrl(n),
+      host: n.host,
+      httpPort: n.httpPort,
+      id: n.id,
+      state: this.started ? 'running' : 'down',
+    }))
+  }
+
+  async kill(name: string): Promise<void> {
+    this.member(name)
+    throw new LauncherUnsupportedError(this.mode, 'kill', REPLACED)
+  }
+
+  async restart(name: string): Promise<void> {
+    this.member(name)
+    throw new LauncherUnsupportedError(this.mode, 'restart', REPLACED)
+  }
+
+  async pause(name: string): Promise<void> {
+    this.member(name)
+    throw new LauncherUnsupportedError(this.mode, 'pause', ELSEWHERE)
+  }
+
+  async resume(name: string): Promise<void> {
+    this.member(name)
+    throw new LauncherUnsupportedError(this.mode, 'resume', ELSEWHERE)
+  }
+}
