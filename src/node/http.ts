@@ -233,7 +233,7 @@ export function buildHttpApi(node: Node): FastifyInstance {
         },
       )
     }
-    return reply.type('text/plain; version=0.0.4').send(node.metrics.render(extra))
+    return reply.type('text/plain; version=0.0.4').send(await node.metrics.render(extra))
   })
 
   app.get('/link', async () => ({ rules: node.links.listRules(), partition: node.links.partition() }))

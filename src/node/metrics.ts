@@ -1,4 +1,12 @@
-// Counters rendered in the Prometheus text exposition format (version 0.0.4).
+// A node's metrics, served at GET /metrics in the Prometheus text format by prom-client: the
+// counters the node and its protocols count (distlab_*), three latency histograms (unicast round
+// trip, broadcast delivery, membership probe) and the process's default metrics (CPU, memory, event
+// loop lag, GC), which every node of one process shares.
+//
+// Counters are kept here, in plain Maps, and handed to prom-client only when /metrics is read
+// (each family's `collect`): a frame counted costs a Map lookup on the hot path, `get` and `total`
+// answer tests and reports without parsing text, and the cap on label sets stays in one place.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 type Labels = Record<string, string>
 
@@ -8,29 +16,41 @@ type Labels = Record<string, string>
  */
 export const MAX_SERIES_PER_FAMILY = 2000
 
+/** Buckets of the latency histograms, in seconds: 1 ms to 30 s. */
+export const LATENCY_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
 interface Family {
   help: string
   values: Map<string, { labels: Labels; value: number }>
-}
-
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+  /** Every label name used so far: prom-client fixes a metric's label names when it is made. */
+  labelNames: Set<string>
+  counter?: Counter
 }
 
 function keyOf(labels: Labels): string {
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')
+  let key = ''
+  for (const k in labels) key += `${k}=${labels[k]},`
+  return key
+}
+
+/** The process's default metrics, registered once per process and merged into every node's. */
+let processRegistry: Registry | undefined
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
 }
 
 export class Metrics {
+  private readonly registry = new Registry()
   private readonly families = new Map<string, Family>()
-
-  constructor(private readonly constLabels: Labels = {}) {}
+  private readonly histograms = new Map<string, Histogram>()
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let family = this.families.get(name)
-    if (!family) this.families.set(name, (family = { help, values: new Map() }))
+    if (!family) this.families.set(name, (family = { help, values: new Map(), labelNames: new Set() }))
     let key = keyOf(labels)
     let cell = family.values.get(key)
     if (!cell && family.values.size >= MAX_SERIES_PER_FAMILY) {
@@ -38,13 +58,34 @@ export class Metrics {
       key = keyOf(labels)
       cell = family.values.get(key)
     }
-    if (cell) cell.value += by
-    else family.values.set(key, { labels, value: by })
+    if (cell) {
+      cell.value += by
+      return
+    }
+    family.values.set(key, { labels, value: by })
+    for (const k in labels)
+      if (!family.labelNames.has(k)) {
+        family.labelNames.add(k)
+        family.counter = undefined
+      }
+    if (!family.counter) this.register(name, family)
+  }
+
+  /**
+   * One observation of a latency histogram, in seconds (negative values, from clocks that
+   * disagree, count as 0).
+   */
+  observe(name: string, help: string, seconds: number, buckets: number[] = LATENCY_BUCKETS_S): void {
+    let h = this.histograms.get(name)
+    if (!h) {
+      h = new Histogram({ name, help, buckets, registers: [this.registry] })
+      this.histograms.set(name, h)
+    }
+    h.observe(Number.isFinite(seconds) && seconds > 0 ? seconds : 0)
   }
 
   get(name: string, labels: Labels = {}): number {
-    const key = keyOf(labels)
-    return this.families.get(name)?.values.get(key)?.value ?? 0
+    return this.families.get(name)?.values.get(keyOf(labels))?.value ?? 0
   }
 
   /** Sum of a counter over every label set, optionally filtered. */
@@ -55,30 +96,31 @@ export class Metrics {
     return sum
   }
 
-  render(
+  /** The Prometheus text: counters, histograms, `extra` values of the moment, and the process's metrics. */
+  async render(
     extra: Array<{ name: string; help: string; type: 'gauge' | 'counter'; value: number }> = [],
-  ): string {
-    const out: string[] = []
-    for (const [name, family] of this.families) {
-      out.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} counter`)
-      for (const { labels, value } of family.values.values()) {
-        const all = { ...this.constLabels, ...labels }
-        const text = Object.entries(all)
-          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-          .join(',')
-        out.push(`${name}${text ? `{${text}}` : ''} ${value}`)
-      }
-    }
+  ): Promise<string> {
+    const now = new Registry()
     for (const m of extra) {
-      const text = Object.entries(this.constLabels)
-        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-        .join(',')
-      out.push(
-        `# HELP ${m.name} ${m.help}`,
-        `# TYPE ${m.name} ${m.type}`,
-        `${m.name}${text ? `{${text}}` : ''} ${m.value}`,
-      )
+      if (m.type === 'counter')
+        new Counter({ name: m.name, help: m.help, registers: [now] }).inc(Math.max(0, m.value))
+      else new Gauge({ name: m.name, help: m.help, registers: [now] }).set(m.value)
     }
-    return out.join('\n') + '\n'
+    return Registry.merge([this.registry, now, processMetrics()]).metrics()
+  }
+
+  /** Makes (or remakes, with more label names) the prom-client counter that shows a family. */
+  private register(name: string, family: Family): void {
+    this.registry.removeSingleMetric(name)
+    family.counter = new Counter({
+      name,
+      help: family.help,
+      labelNames: [...family.labelNames],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const { labels, value } of family.values.values()) this.inc(labels, value)
+      },
+    })
   }
 }

@@ -344,6 +344,12 @@ export class Broadcast implements Protocol {
       from: sender,
       delivery,
     }
+    if (sender !== undefined && typeof w.t === 'number')
+      this.c.metrics.observe(
+        'distlab_broadcast_delivery_seconds',
+        "Broadcast: time from the origin's send to this node's delivery (the origin's clock, same machine or synchronised).",
+        (now - w.t) / 1000,
+      )
     const log = this.store.add(item)
     if (sender !== undefined && w.q > log.contiguous) this.tree.repairGap(w.o, w.q, sender)
     this.tree.arrived(id)

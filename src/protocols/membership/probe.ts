@@ -67,8 +67,16 @@ export class FailureDetector extends MemberStates {
     const seq = ++this.seq
     const timeout = this.scaled(this.o.probeTimeoutMs)
     const direct = this.waitAck(seq, timeout)
+    const sentAt = this.c.clock.now()
     this.send(target, 'ping', { seq, u: this.withBuddy(target) })
-    if (await direct) return this.adjustHealth(-1)
+    if (await direct) {
+      this.c.metrics.observe(
+        'distlab_membership_probe_seconds',
+        'Membership: time from a direct probe (ping) to its ack, for probes answered in time.',
+        (this.c.clock.now() - sentAt) / 1000,
+      )
+      return this.adjustHealth(-1)
+    }
     if (!this.running || this.members.get(target.url) !== target) return
     // No ack in time: ask k others to probe it for us, and try once more ourselves.
     this.counts.indirectProbes++

@@ -530,12 +530,18 @@ export class Unicast implements Protocol {
       if (o.timer) this.c.clock.clearTimeout(o.timer)
       acked++
       if (o.attempts === 1 && seq === q) this.sample(st, now - o.lastSentAt)
+      const rttMs = performance.now() - o.startedPerf
+      this.c.metrics.observe(
+        'distlab_unicast_rtt_seconds',
+        'Reliable unicast: time from the first send of a message to its acknowledgement (retransmissions included).',
+        rttMs / 1000,
+      )
       o.resolve({
         delivered: true,
         from: this.c.self.name,
         to: env.src,
         seq,
-        rttMs: Math.round((performance.now() - o.startedPerf) * 1000) / 1000,
+        rttMs: Math.round(rttMs * 1000) / 1000,
         attempts: o.attempts,
         transport: o.transport,
       })
