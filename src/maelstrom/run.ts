@@ -24,6 +24,7 @@ import type { CheckResult, Validity } from './history.js'
 import { resolveTestOptions, type MaelstromTestInit } from './options.js'
 import { MaelstromDocker } from './container.js'
 import { latencies, netStats, opStats, recordInRun, summarize, type MaelstromResults } from './results.js'
+import { NodeClient } from '../client/node-client.js'
 
 export type { MaelstromMode, MaelstromTestInit } from './options.js'
 export type { MaelstromResults, NetStats } from './results.js'
@@ -103,18 +104,8 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
     if (!n) throw new ClusterError(`no node named ${name}`)
     return `http://${n.host}:${n.httpPort}`
   }
-  const call = async (name: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => {
-    const res = await fetch(url(name) + path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    })
-    const text = await res.text()
-    if (!res.ok)
-      throw new ClusterError(`${name} ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`)
-    return JSON.parse(text) as unknown
-  }
+  const call = (name: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) =>
+    new NodeClient({ url: url(name), name }).call(method, path, { body })
   const readStatus = async (name: string) => {
     try {
       const s = (await call(name, 'GET', '/maelstrom')) as MaelstromNodeStatus

@@ -1,6 +1,7 @@
 // What the workload runners (broadcast, unicast, multicast) share: they drive a cluster through the
 // nodes' HTTP API only, so one runner serves in-process nodes, child processes and containers alike.
 import { setTimeout as delay } from 'node:timers/promises'
+import { NodeClient, type HttpMethod } from '../client/node-client.js'
 
 export interface WorkloadNode {
   name: string
@@ -30,28 +31,22 @@ export function quantiles(xs: readonly number[]): Quantiles {
 }
 
 /**
- * One JSON call to a node's API, with the node's bearer token when it has one (a keyed cluster
- * answers 401 without it); a non-2xx answer throws with the node's own message.
+ * One JSON call to a node's API through NodeClient, with the node's bearer token when it has one (a
+ * keyed cluster answers 401 without it); a failure is a NodeApiError naming the node.
  */
-export async function callApi<T>(
+export function callApi<T>(
   node: WorkloadNode,
-  method: string,
+  method: HttpMethod,
   path: string,
   body?: unknown,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const url = node.url
-  const headers: Record<string, string> = {}
-  if (node.authorization) headers.authorization = node.authorization
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(url + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
-  if (!res.ok) throw new Error(`${method} ${url}${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
+  return new NodeClient({
+    url: node.url,
+    name: node.name,
+    authorization: node.authorization,
+    timeoutMs,
+  }).call<T>(method, path, { body })
 }
 
 export const sleep = (ms: number): Promise<void> => delay(ms)

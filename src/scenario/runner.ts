@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import type { Launcher, LauncherMode } from '../cluster/launcher.js'
 import { createLauncher, type ContainerLauncherOptions } from '../cluster/create-launcher.js'
 import { DistlabError } from '../core/errors.js'
+import { NodeClient, type HttpMethod } from '../client/node-client.js'
 import type { FaultOutcome } from '../core/cluster-controls.js'
 import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
 import { AnycastRun, DownloadRun, SendLoop, type WorkloadVerdict } from './workloads.js'
@@ -150,8 +151,12 @@ class DeliveryTracker {
 
   async pollNode(name: string): Promise<void> {
     if (!this.cluster.running(name)) return
-    const base = this.cluster.list().find((x) => x.name === name)!.url
-    const health = (await getJson(`${base}/health`)) as { id: string }
+    const node = new NodeClient({
+      url: this.cluster.list().find((x) => x.name === name)!.url,
+      name,
+      headers: this.headers,
+    })
+    const health = await node.health()
     const list = this.incarnations.get(name) ?? []
     this.incarnations.set(name, list)
     let inc = list.at(-1)
@@ -167,9 +172,9 @@ class DeliveryTracker {
       }[kind]
       if (!path) continue
       const since = inc.since[kind] ?? 0
-      const r = (await getJson(`${base}${path}?since=${since}`, this.headers)) as {
-        messages: Array<{ index: number; msg?: unknown; value?: unknown }>
-      }
+      const r = await node.get<{ messages: Array<{ index: number; msg?: unknown; value?: unknown }> }>(
+        `${path}?since=${since}`,
+      )
       for (const d of r.messages ?? []) {
         if (d.index < since) continue
         inc.since[kind] = Math.max(inc.since[kind] ?? 0, d.index + 1)
@@ -192,13 +197,6 @@ function messageKey(v: unknown): string | undefined {
   if (v && typeof v === 'object' && typeof (v as { key?: unknown }).key === 'string')
     return (v as { key: string }).key
   return undefined
-}
-
-async function getJson(url: string, headers: Record<string, string> = {}): Promise<unknown> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })
-  const body = await res.json()
-  if (!res.ok) throw new ScenarioRunError(`${url} answered ${res.status}`)
-  return body
 }
 
 type MessageWorkload = Exclude<Workload, { kind: 'download' | 'anycast' }>
@@ -226,17 +224,10 @@ class WorkloadRun extends SendLoop {
 
   protected async sendOne(i: number, key: string): Promise<void> {
     const w = this.w
-    const post = async (node: string, path: string, body: unknown) => {
-      const res = await fetch(this.ctx.url(node) + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.ctx.headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(w.timeout + 2000),
-      })
-      const text = await res.text()
-      if (!res.ok) throw new ScenarioRunError(`${path} answered ${res.status}: ${text.slice(0, 200)}`)
-      return JSON.parse(text) as Record<string, unknown>
-    }
+    const post = (node: string, path: string, body: unknown) =>
+      new NodeClient({ url: this.ctx.url(node), name: node, headers: this.ctx.headers }).post<
+        Record<string, unknown>
+      >(path, body, { timeoutMs: w.timeout + 2000 })
     if (w.kind === 'unicast') {
       const [from, to] = w.pairs[i % w.pairs.length]!
       await post(from, '/unicast', { to, msg: { key }, transport: w.transport, timeoutMs: w.timeout })
@@ -304,16 +295,10 @@ export async function runScenario(s: Scenario, init: ScenarioRunInit): Promise<S
     if (!n) throw new ScenarioRunError(`no node named ${name}`)
     return n.url
   }
-  const post = async (node: string, path: string, body: unknown, method = 'POST') => {
-    const res = await fetch(url(node) + path, {
-      method,
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+  const post = async (node: string, path: string, body: unknown, method: HttpMethod = 'POST') => {
+    await new NodeClient({ url: url(node), name: node, headers, timeoutMs: 10_000 }).call(method, path, {
+      body,
     })
-    const text = await res.text()
-    if (!res.ok)
-      throw new ScenarioRunError(`${node} ${method} ${path} answered ${res.status}: ${text.slice(0, 200)}`)
   }
   const stepReports: ScenarioReport['steps'] = []
   const everKilled = new Set<string>()
@@ -538,7 +523,7 @@ async function waitMembers(base: string, count: number): Promise<void> {
   const deadline = Date.now() + 20_000
   for (;;) {
     try {
-      const h = (await getJson(`${base}/health`)) as { members: number }
+      const h = await new NodeClient({ url: base }).health()
       if (h.members >= count) return
     } catch {
       // not up yet

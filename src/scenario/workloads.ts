@@ -17,6 +17,7 @@ import {
 } from '../protocols/download/index.js'
 import { AnycastClient, type AnycastTarget } from '../protocols/anycast/index.js'
 import type { Workload } from './spec.js'
+import { NodeClient } from '../client/node-client.js'
 
 export class ScenarioWorkloadError extends DistlabError {
   override readonly code = 'ERR_SCENARIO_WORKLOAD'
@@ -436,7 +437,7 @@ export class AnycastRun extends SendLoop {
     const targets: AnycastTarget[] = []
     for (const name of this.w.servers) {
       if (!this.api.running(name)) continue
-      const info = (await getJsonOf(`${this.api.url(name)}/anycast`)) as {
+      const info = (await getJsonOf(this.api.url(name), name, '/anycast')) as {
         host: string
         port: number
         name: string
@@ -449,8 +450,8 @@ export class AnycastRun extends SendLoop {
 
   private async read(name: string): Promise<{ id: string; served: number }> {
     const base = this.api.url(name)
-    const h = (await getJsonOf(`${base}/health`)) as { id: string }
-    const a = (await getJsonOf(`${base}/anycast`)) as { served: number }
+    const h = (await getJsonOf(base, name, '/health')) as { id: string }
+    const a = (await getJsonOf(base, name, '/anycast')) as { served: number }
     const per = this.served.get(name) ?? new Map<string, number>()
     this.served.set(name, per)
     per.set(h.id, a.served)
@@ -486,9 +487,6 @@ export class AnycastRun extends SendLoop {
   }
 }
 
-async function getJsonOf(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) })
-  const body = await res.json()
-  if (!res.ok) throw new ScenarioWorkloadError(`${url} answered ${res.status}`)
-  return body
+function getJsonOf(url: string, name: string, path: string): Promise<unknown> {
+  return new NodeClient({ url, name }).get(path)
 }

@@ -27,6 +27,7 @@ import { downContainers, upContainers } from './deploy.js'
 import { bearerHeaders, Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
 import { nodeIndex } from '../../core/ids.js'
 import { downForeign, isForeignRecord, statusForeign } from './run.js'
+import { NodeClient } from '../../client/node-client.js'
 
 interface UpOptions {
   nodes: number
@@ -287,11 +288,8 @@ export async function clusterStatus(
   let members: Member[] = []
   const master = rec.nodes[0]!
   try {
-    const res = await fetch(`${nodeUrl(master)}/cluster/members`, {
-      headers: auth,
-      signal: AbortSignal.timeout(5000),
-    })
-    members = ((await res.json()) as { members: Member[] }).members ?? []
+    const list = await new NodeClient({ url: nodeUrl(master), name: 'the master', headers: auth }).members()
+    members = (list.members ?? []) as Member[]
   } catch {
     // the master is down: every heartbeat is unknown
   }
@@ -300,8 +298,7 @@ export async function clusterStatus(
       const row: StatusRow = { name: n.name, id: n.id, address: n.host, state: 'dead', pid: n.pid }
       try {
         // A dead node refuses at once; a live one on a loaded machine may take seconds to answer.
-        const res = await fetch(`${nodeUrl(n)}/health`, { signal: AbortSignal.timeout(5000) })
-        const h = (await res.json()) as { id: string; uptimeMs: number }
+        const h = await new NodeClient({ url: nodeUrl(n), name: n.name }).health()
         row.state = 'up'
         row.id = h.id
         row.uptimeMs = h.uptimeMs

@@ -6,6 +6,7 @@
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import type { BroadcastDelivery, BroadcastStats, BroadcastStrategy, BroadcastTuning } from './broadcast.js'
+import type { HttpMethod } from '../../client/node-client.js'
 import { callApi, quantiles, sleep, type Quantiles, type WorkloadNode } from '../workload.js'
 
 export type { Quantiles, WorkloadNode }
@@ -13,7 +14,7 @@ export type { Quantiles, WorkloadNode }
 /** Calls during a broadcast run give up sooner than the default: a partitioned node must not stall it. */
 const call = <T>(
   node: WorkloadNode,
-  method: string,
+  method: HttpMethod,
   path: string,
   body?: unknown,
   timeoutMs = 10_000,
