@@ -346,7 +346,7 @@ export class NodeClient {
       )
     if (status === 401)
       return this.fail(
-        `refused ${action}: this cluster has a key and the call carried no valid token (\`distlab token\` prints it)`,
+        `refused ${action} (HTTP 401): this cluster has a key and the call carried no valid token (\`distlab token\` prints it)`,
         'refused',
         method,
         path,

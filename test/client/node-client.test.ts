@@ -129,7 +129,7 @@ describe('NodeClient against a keyed cluster', () => {
       master.httpUrl,
     )
     assert.equal(e.status, 401)
-    assert.match(e.message, /^the master refused the link change: this cluster has a key/)
+    assert.match(e.message, /^the master refused the link change \(HTTP 401\): this cluster has a key/)
     const keyed = new NodeClient({
       url: master.httpUrl,
       name: 'the master',
