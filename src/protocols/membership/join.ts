@@ -74,6 +74,7 @@ export class Joining extends PushPull {
   protected async registerNow(target: string, quiet: boolean): Promise<boolean> {
     if (!this.running) return false
     const s = this.selfInfo!
+    this.log.debug(`register at ${target} starts`)
     try {
       const res = await fetch(`${target}/register`, {
         method: 'POST',

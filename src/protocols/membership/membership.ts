@@ -273,6 +273,7 @@ export class Membership extends Joining implements Protocol {
         throw new HttpBodyError((err as Error).message, field)
       }
       if (url === this.selfInfo?.url) throw new HttpBodyError(`${field} is this node's own URL`, field)
+      this.log.debug(`registration of ${url}`)
       await this.c.trust?.checkPeerUrl(url, field) // 400 peer_url_rejected outside the cluster's ranges
       const known = this.members.get(url)
       if (!known) {

@@ -26,7 +26,10 @@ const FAST: MembershipInit = {
 
 const mem = (n: Node) => n.protocol<Membership>('membership')!
 
-/** Each peer's last log records (debug, raw JSON: cheap to keep), shown for the peers short of a view. */
+/**
+ * Each peer's last log records (debug, raw JSON: cheap to keep; not the "joined" lines, which would
+ * push out what it tried), shown for the peers short of a view.
+ */
 const LOG_RECORDS = 40
 const logs = new Map<string, string[]>()
 function ringLogger(name: string) {
@@ -36,6 +39,7 @@ function ringLogger(name: string) {
     level: 'debug',
     format: 'json',
     write: (r) => {
+      if (r.includes(' joined (')) return
       records.push(r)
       if (records.length > LOG_RECORDS) records.shift()
     },
@@ -53,6 +57,10 @@ function peer(i: number, init: MembershipInit): Node {
   })
 }
 
+/** The registries' last log records (at least 5000), for what they did with the peers short of a view. */
+const REGISTRY_LOG_RECORDS = 5000
+const regLog: string[] = []
+
 /** A bootstrap registry at `host`. */
 function registry(host: string): Node {
   return new Node({
@@ -60,6 +68,14 @@ function registry(host: string): Node {
     host,
     httpPort: 0,
     framePort: 0,
+    logger: createRootLogger({
+      level: 'debug',
+      format: 'json',
+      write: (r) => {
+        regLog.push(r)
+        if (regLog.length > 2 * REGISTRY_LOG_RECORDS) regLog.splice(0, REGISTRY_LOG_RECORDS)
+      },
+    }),
     protocols: [membership({ ...FAST, registry: true })],
   })
 }
@@ -88,6 +104,14 @@ function describeViews(live: Node[]): string {
         const { time, msg } = JSON.parse(r) as { time: number; msg: string }
         return `\n    ${new Date(time).toISOString().slice(11, 23)} ${msg}`
       })
+      const reg = regLog
+        .filter((r) => r.includes(n.httpUrl))
+        .slice(-10)
+        .map((r) => {
+          const { time, msg } = JSON.parse(r) as { time: number; msg: string }
+          return `\n    registry ${new Date(time).toISOString().slice(11, 23)} ${msg}`
+        })
+      said.push(...reg)
       return (
         `${n.name}: known by ${knownBy}, health ${s.health}, probes ${s.probes}, suspected ${s.suspected}, ` +
         `declaredDead ${s.declaredDead}, refuted ${s.refuted}, pushPulls ${s.pushPulls}, gossipSent ${s.gossipSent}` +
