@@ -460,7 +460,10 @@ async function main(): Promise<void> {
       `Total run ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
       `load average (1, 5, 15 min) ${loadAtStart} at the start and ${load()} at the end, on 2 cores ` +
       `(the load at the end includes the ${PROCESS_PEERS} peer processes; a 1-minute load well above 2 at the start ` +
-      `means other work ran alongside and wall times are noisy).`,
+      `means other work ran alongside and wall times are noisy).` +
+      (loadavg()[0] > 4 && Number(loadAtStart.split(',')[0]) > 4
+        ? ` This run's machine was loaded by other work throughout: the figures compare the two systems under the same load; they are not either system's speed on a quiet machine.`
+        : ''),
     sections: [
       ...sideBySide,
       {
