@@ -11,7 +11,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { execFileSync } from 'node:child_process'
 import { connect } from 'node:net'
 import { Node } from '../../src/node/node.js'
-import { broadcast, type Broadcast } from '../../src/protocols/broadcast/index.js'
+import { broadcast, broadcastDefaults, type Broadcast } from '../../src/protocols/broadcast/index.js'
 import { waitFor } from '../helpers.js'
 import { prefixed, rawFrame } from './frames.js'
 
@@ -158,6 +158,25 @@ describe('hostile broadcast traffic', () => {
       const last = `far~1.${TOTAL}`
       await waitFor('the last message delivered', () => has(solo, last), 60_000)
       assert.ok(bc(solo).delivered(0, 'all').messages.length <= STORE)
+      // Kept within the byte budget (the count cap is larger here): payloads evicted and counted,
+      // the delivery log too, and one range of seqs for the duplicate table.
+      const s = bc(solo).stats()
+      assert.equal(s.delivered, TOTAL)
+      assert.ok(s.storedBytes <= broadcastDefaults.MAX_STORED_BYTES, `stored ${s.storedBytes} bytes`)
+      assert.ok(s.payloadsEvicted > 0 && s.deliveriesEvicted > 0, JSON.stringify(s))
+      assert.equal(s.stored + s.payloadsEvicted, TOTAL)
+      assert.equal(
+        solo.metrics.total('distlab_broadcast_evicted_total', { what: 'payloads' }),
+        s.payloadsEvicted,
+      )
+      // An evicted message sent again is a duplicate: never delivered twice.
+      const again = rawFrame({
+        header: { v: 1, id: 'bk-again', proto: 'broadcast', type: 'msg', src: 'far', dst: 'solo', ts: 1 },
+        body: Buffer.from(JSON.stringify({ m: [{ o: 'far~1', q: 1, v: 0, s: 'flood', t: 1, h: 1 }], a: 1 })),
+      })
+      await new Promise<void>((r) => sock.write(prefixed(again), () => r()))
+      await waitFor('the copy counted as a duplicate', () => bc(solo).stats().duplicates >= s.duplicates + 1)
+      assert.equal(bc(solo).stats().delivered, TOTAL)
       assert.ok((await solo.pinger.ping('solo', 5000, 'udp').catch(() => ({ rttMs: 0 }))).rttMs >= 0)
     } finally {
       sock.destroy()
