@@ -73,6 +73,7 @@ export {
   serviceFileYaml,
   type ComposeSpecInit,
 } from './docker-compose-spec.js'
+import { NodeClient } from '../client/node-client.js'
 export { LogFiles, followLines, parseComposeLogLine } from './docker-logs.js'
 
 /** True when the engine answers `docker info`. */
@@ -193,8 +194,7 @@ export async function waitHealthy(
       [...urls].map(async ([name, url]) => {
         if (ids.has(name)) return
         try {
-          const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })
-          if (res.ok) ids.set(name, ((await res.json()) as { id: string }).id)
+          ids.set(name, (await new NodeClient({ url, name, timeoutMs: 2000 }).health()).id)
         } catch {
           // not up yet
         }

@@ -37,6 +37,7 @@ import {
   writeCluster,
   type ClusterRecord,
 } from './state.js'
+import { NodeClient } from '../client/node-client.js'
 
 /**
  * Open files a node costs its supervisor: in one process its sockets (HTTP, UDP and TCP listeners,
@@ -346,11 +347,8 @@ export class LocalCluster extends EventEmitter implements Startable {
     const probe = async (m: Member) => {
       failed(m)
       try {
-        const res = await fetch(`${nodeUrl(m.plan)}/health`, { signal: AbortSignal.timeout(5000) })
-        if (res.ok) {
-          m.id = ((await res.json()) as { id: string }).id
-          pending.delete(m)
-        }
+        m.id = (await new NodeClient({ url: nodeUrl(m.plan), name: m.plan.name }).health()).id
+        pending.delete(m)
       } catch {
         // not up yet
       }

@@ -5,8 +5,9 @@
 import { z } from 'zod'
 import type { Node } from '../node/node.js'
 import type { ClusterControls } from '../core/cluster-controls.js'
-import { DistlabError } from '../core/errors.js'
+import { DistlabError, NodeApiError } from '../core/errors.js'
 import { HttpBodyError } from '../node/http.js'
+import { NodeClient, type HttpMethod } from '../client/node-client.js'
 
 /** How each send control reaches a node: the protocol it needs and the node endpoint it calls. */
 interface SendRoute {
@@ -107,48 +108,27 @@ export function controlStates(
 }
 
 /**
- * One call to a node's or the supervisor's HTTP API on the page's behalf; a refusal, a missing
- * endpoint or no answer becomes a ControlError.
+ * One call to a node's or the supervisor's HTTP API on the page's behalf, through NodeClient; a
+ * refusal, a missing endpoint or no answer becomes a ControlError naming `name` (the node, or the
+ * supervisor), never the URL.
  */
 export async function callEndpoint(
   url: string,
-  method: string,
+  method: HttpMethod,
   path: string,
   body: unknown,
   timeoutMs: number,
   auth: Record<string, string>,
+  name?: string,
 ): Promise<unknown> {
-  let res: Response
   try {
-    res = await fetch(url + path, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        // With a cluster key the nodes want the key's bearer token for every change; the
-        // supervisor always wants its control token.
-        ...auth,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
+    return await new NodeClient({ url, name, headers: auth, timeoutMs }).call(method, path, { body })
   } catch (err) {
-    throw new ControlError(`${url} did not answer ${method} ${path} (${(err as Error).message})`)
+    if (!(err instanceof NodeApiError)) throw err
+    if (err.status === 404 && (err.error === 'not_found' || err.error === undefined))
+      throw new ControlError(`${err.message}: that control is not available yet`, 501)
+    throw new ControlError(err.message, 502)
   }
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // plain text
-  }
-  if (res.status === 404 && (parsed as { error?: string })?.error === 'not_found')
-    throw new ControlError(`${url} has no ${method} ${path} endpoint: that control is not available yet`, 501)
-  if (!res.ok)
-    throw new ControlError(
-      `${url}${path} answered ${res.status}: ${(parsed as { message?: string })?.message ?? text}`,
-      502,
-    )
-  return parsed
 }
 
 /** Carries out one of the page's controls. */
@@ -157,8 +137,8 @@ export async function runAction(
   ctx: ActionContext,
 ): Promise<{ ok: true; message: string; result?: unknown }> {
   // With a cluster key the nodes want the key's bearer token for every change.
-  const call = (url: string, method: string, path: string, body?: unknown) =>
-    callEndpoint(url, method, path, body, 5000, ctx.master.authHeaders())
+  const call = (name: string, method: HttpMethod, path: string, body?: unknown) =>
+    callEndpoint(ctx.nodeUrl(name), method, path, body, 5000, ctx.master.authHeaders(), name)
   switch (a.action) {
     case 'send': {
       const r = SEND_ROUTES[a.kind]
@@ -171,7 +151,7 @@ export async function runAction(
           501,
         )
       const on = r.on === 'from' ? a.from : a.to!
-      const result = await call(ctx.nodeUrl(on), 'POST', r.path, r.body(a))
+      const result = await call(on, 'POST', r.path, r.body(a))
       return {
         ok: true,
         message: `${a.kind} from ${a.from}${a.to ? ` to ${a.to}` : a.group ? ` to group ${a.group}` : ''} sent`,

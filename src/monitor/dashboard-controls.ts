@@ -35,7 +35,7 @@ export class DashboardControls implements ClusterControls {
   constructor(private readonly init: DashboardControlsInit) {
     this.faults = new NodeApiFaults({
       call: (node, method, path, body) =>
-        callEndpoint(init.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, init.nodeHeaders()),
+        callEndpoint(init.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, init.nodeHeaders(), node),
       runningNodes: async () => (await init.nodes()).filter((n) => n.up).map((n) => n.name),
     })
   }
@@ -58,6 +58,7 @@ export class DashboardControls implements ClusterControls {
       body,
       SUPERVISOR_CALL_TIMEOUT_MS,
       this.init.supervisorHeaders(),
+      'the cluster supervisor',
     )
     this.init.supervisorChanged()
   }

@@ -33,6 +33,13 @@ import {
   DEFAULT_DASHBOARD_PORT,
   NODE_DOWN_AFTER_MS,
 } from './constants.js'
+import { z } from 'zod'
+import { NodeClient } from '../client/node-client.js'
+
+/** The supervisor's GET /nodes answer. */
+const SupervisorNodes = z.object({
+  nodes: z.array(z.object({ name: z.string().max(128), running: z.boolean() }).passthrough()).max(10_000),
+})
 
 export interface DashboardInit {
   /** @default '127.0.0.1' */
@@ -263,11 +270,12 @@ export class Dashboard implements Startable {
     if (!this.init.controlUrl) return undefined
     if (this.supervisor && Date.now() - this.supervisor.at < 900) return this.supervisor.running
     try {
-      const res = await fetch(`${this.init.controlUrl}/nodes`, {
+      const body = await new NodeClient({
+        url: this.init.controlUrl,
+        name: 'the cluster supervisor',
         headers: this.supervisorHeaders(),
-        signal: AbortSignal.timeout(1000),
-      })
-      const body = (await res.json()) as { nodes: Array<{ name: string; running: boolean }> }
+        timeoutMs: 1000,
+      }).get('/nodes', { answer: SupervisorNodes })
       this.supervisor = { at: Date.now(), running: new Map(body.nodes.map((n) => [n.name, n.running])) }
     } catch {
       this.supervisor = { at: Date.now(), running: this.supervisor?.running ?? new Map() }
