@@ -3,17 +3,11 @@
 // by the machine's real interface (DESIGN.md). Needs root; without it the caller says so.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { DistlabError } from '../core/errors.js'
+import { NamespaceError } from '../core/errors.js'
 
 const run = promisify(execFile)
 
-export class NamespaceError extends DistlabError {
-  override readonly code = 'ERR_NAMESPACE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'NamespaceError'
-  }
-}
+export { NamespaceError }
 
 export function canMakeNamespaces(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0

@@ -2,26 +2,11 @@
 // errors and their codes. The low part of the docker launcher, so that image builders
 // (rootfs-image.ts) can use it without importing the launcher.
 import { spawn } from 'node:child_process'
-import { ClusterError } from '../core/errors.js'
+import { DockerError, DockerUnavailableError } from '../core/errors.js'
 
 export const DEFAULT_DOCKER_TIMEOUT_MS = 120_000
 
-/** The Docker engine or one of its commands failed; the message holds its last lines of output. */
-export class DockerError extends ClusterError {
-  override readonly code: string = 'ERR_DOCKER'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerError'
-  }
-}
-
-export class DockerUnavailableError extends DockerError {
-  override readonly code = 'ERR_DOCKER_UNAVAILABLE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerUnavailableError'
-  }
-}
+export { DockerError, DockerUnavailableError }
 
 export interface RunResult {
   stdout: string

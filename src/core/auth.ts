@@ -9,7 +9,13 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import type { Envelope } from './envelope.js'
 import type { PeerAddress, Transport, TransportHandler } from './interfaces.js'
-import { DistlabError, FrameDecodeError, InvalidArgumentError, type DecodeFailure } from './errors.js'
+import {
+  FrameDecodeError,
+  InvalidArgumentError,
+  type DecodeFailure,
+  KeyError,
+  UnauthorizedError,
+} from './errors.js'
 import {
   decodeFrame,
   encodeFrame,
@@ -42,23 +48,7 @@ const MAC_LABEL = 'distlab-frame-mac-v2\n'
 export type { AuthFailure } from './frame.js'
 export const AUTH_FAILURES: readonly AuthFailure[] = ['no_mac', 'unknown_key', 'bad_mac', 'stale', 'replay']
 
-/** A cluster key that cannot be used: too short, a bad id, two keys with one id. */
-export class KeyError extends InvalidArgumentError {
-  override readonly code = 'ERR_INVALID_ARGUMENT'
-  constructor(message: string) {
-    super(message, 'key')
-    this.name = 'KeyError'
-  }
-}
-
-/** A request without the bearer token the cluster's key requires. */
-export class UnauthorizedError extends DistlabError {
-  override readonly code = 'ERR_UNAUTHORIZED'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnauthorizedError'
-  }
-}
+export { KeyError, UnauthorizedError }
 
 export interface ClusterKey {
   readonly id: string

@@ -1,5 +1,8 @@
-// Every error distlab throws: a stable string `code` that tests and callers match on, a `name`
-// for people, and the socket or parser error that caused it in `cause`.
+// Every error distlab throws, in one module: a stable string `code` that tests and callers match on
+// (ERR_INVALID_ARGUMENT for every mistake in what a caller passed, one code per class otherwise), a
+// `name` for people, and the socket or parser error that caused it in `cause`. The modules that
+// throw them re-export them where they used to live. test/core/errors.test.ts holds the table of
+// classes and codes, and fails on an error class defined anywhere else in src/.
 import type { Envelope } from './envelope.js'
 
 export class DistlabError extends Error {
@@ -205,5 +208,251 @@ export class LauncherUnsupportedError extends ClusterError {
   ) {
     super(`${operation} is not supported in ${mode} mode: ${reason}`)
     this.name = 'LauncherUnsupportedError'
+  }
+}
+
+// ── Keys and authentication
+
+/** A cluster key that cannot be used: too short, a bad id, two keys with one id. */
+export class KeyError extends InvalidArgumentError {
+  override readonly code = 'ERR_INVALID_ARGUMENT'
+  constructor(message: string) {
+    super(message, 'key')
+    this.name = 'KeyError'
+  }
+}
+
+/** A request without the bearer token the cluster's key requires. */
+export class UnauthorizedError extends DistlabError {
+  override readonly code = 'ERR_UNAUTHORIZED'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+// ── The URL guard
+
+/** A peer URL that the node will not call. */
+export class PeerUrlRejectedError extends DistlabError {
+  override readonly code = 'ERR_PEER_URL_REJECTED'
+  constructor(
+    message: string,
+    readonly field = 'url',
+  ) {
+    super(message)
+    this.name = 'PeerUrlRejectedError'
+  }
+}
+
+/** A node told to listen beyond loopback without a cluster key (and without --insecure): bad usage. */
+export class InsecureBindError extends InvalidArgumentError {
+  constructor(message: string, field: string) {
+    super(message, field)
+    this.name = 'InsecureBindError'
+  }
+}
+
+// ── HTTP requests
+
+export class HttpBodyError extends DistlabError {
+  override readonly code = 'ERR_HTTP_BODY'
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message)
+    this.name = 'HttpBodyError'
+  }
+}
+
+// ── Membership
+
+/** A bad peer URL; `field` names the body field it came from (`url` or `peer`). */
+export class InvalidPeerUrlError extends InvalidArgumentError {
+  constructor(message: string, field: string) {
+    super(message, field)
+    this.name = 'InvalidPeerUrlError'
+  }
+}
+
+// ── Unicast
+
+/** A message could not be sent at all (too large, queue full). */
+export class UnicastSendError extends DistlabError {
+  override readonly code = 'ERR_UNICAST_SEND'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnicastSendError'
+  }
+}
+
+// ── Broadcast
+
+export class BroadcastError extends DistlabError {
+  override readonly code = 'ERR_BROADCAST'
+  constructor(message: string) {
+    super(message)
+    this.name = 'BroadcastError'
+  }
+}
+
+// ── Group multicast
+
+export class GroupError extends DistlabError {
+  override readonly code = 'ERR_GROUP'
+  constructor(message: string) {
+    super(message)
+    this.name = 'GroupError'
+  }
+}
+
+// ── The cooperative download
+
+export class DownloadError extends DistlabError {
+  override readonly code = 'ERR_DOWNLOAD'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DownloadError'
+  }
+}
+
+export class TextFileError extends DistlabError {
+  override readonly code = 'ERR_TEXT_FILE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TextFileError'
+  }
+}
+
+/** The server answered with something the protocol does not allow here (e.g. an ERROR line). */
+export class LineProtocolError extends DistlabError {
+  override readonly code = 'ERR_LINE_PROTOCOL'
+  constructor(message: string) {
+    super(message)
+    this.name = 'LineProtocolError'
+  }
+}
+
+// ── Docker
+
+/** The Docker engine or one of its commands failed; the message holds its last lines of output. */
+export class DockerError extends ClusterError {
+  override readonly code: string = 'ERR_DOCKER'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DockerError'
+  }
+}
+
+export class DockerUnavailableError extends DockerError {
+  override readonly code = 'ERR_DOCKER_UNAVAILABLE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DockerUnavailableError'
+  }
+}
+
+// ── Runs, captures and the dashboard
+
+/** A run that cannot be found or read. */
+export class RunNotFoundError extends DistlabError {
+  override readonly code = 'ERR_RUN_NOT_FOUND'
+  /** True when the caller named a run that does not exist (a usage mistake: exit 2 in the CLI). */
+  readonly usage: boolean
+  constructor(message: string, options: { usage?: boolean } = {}) {
+    super(message)
+    this.name = 'RunNotFoundError'
+    this.usage = options.usage ?? false
+  }
+}
+
+export class PcapFormatError extends DistlabError {
+  override readonly code = 'ERR_PCAP_FORMAT'
+  constructor(message: string) {
+    super(message)
+    this.name = 'PcapFormatError'
+  }
+}
+
+export class CaptureError extends DistlabError {
+  override readonly code: string = 'ERR_CAPTURE'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CaptureError'
+  }
+}
+
+export class CaptureToolMissingError extends CaptureError {
+  override readonly code = 'ERR_CAPTURE_TOOL_MISSING'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CaptureToolMissingError'
+  }
+}
+
+export class CapturePermissionError extends CaptureError {
+  override readonly code = 'ERR_CAPTURE_PERMISSION'
+  constructor(message: string) {
+    super(message)
+    this.name = 'CapturePermissionError'
+  }
+}
+
+/** A control the page asked for that could not be carried out; `status` is the HTTP answer. */
+export class ControlError extends DistlabError {
+  override readonly code = 'ERR_CONTROL'
+  constructor(
+    message: string,
+    readonly status = 502,
+  ) {
+    super(message)
+    this.name = 'ControlError'
+  }
+}
+
+// ── Scenarios
+
+/** A scenario file that cannot be run as written; `field` is the path of the bad value. */
+export class ScenarioFileError extends InvalidArgumentError {
+  constructor(message: string, field?: string) {
+    super(message, field)
+    this.name = 'ScenarioFileError'
+  }
+}
+
+export class ScenarioRunError extends DistlabError {
+  override readonly code = 'ERR_SCENARIO'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ScenarioRunError'
+  }
+}
+
+export class ScenarioWorkloadError extends DistlabError {
+  override readonly code = 'ERR_SCENARIO_WORKLOAD'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ScenarioWorkloadError'
+  }
+}
+
+// ── Maelstrom programs
+
+export class ProgramError extends DistlabError {
+  override readonly code = 'ERR_MAELSTROM_PROGRAM'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ProgramError'
+  }
+}
+
+// ── Course checks
+
+export class NamespaceError extends DistlabError {
+  override readonly code = 'ERR_NAMESPACE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'NamespaceError'
   }
 }

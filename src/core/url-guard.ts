@@ -7,7 +7,7 @@
 import { BlockList, isIP, type Server, type Socket } from 'node:net'
 import { lookup } from 'node:dns/promises'
 import { networkInterfaces } from 'node:os'
-import { DistlabError, InvalidArgumentError } from './errors.js'
+import { InvalidArgumentError, PeerUrlRejectedError, InsecureBindError } from './errors.js'
 
 /** Longest URL checked at all. */
 export const MAX_PEER_URL_CHARS = 512
@@ -26,25 +26,7 @@ export const INSECURE_ENV = 'DISTLAB_INSECURE'
 
 export const LOOPBACK_RANGES: readonly string[] = ['127.0.0.0/8', '::1/128']
 
-/** A peer URL that the node will not call. */
-export class PeerUrlRejectedError extends DistlabError {
-  override readonly code = 'ERR_PEER_URL_REJECTED'
-  constructor(
-    message: string,
-    readonly field = 'url',
-  ) {
-    super(message)
-    this.name = 'PeerUrlRejectedError'
-  }
-}
-
-/** A node told to listen beyond loopback without a cluster key (and without --insecure): bad usage. */
-export class InsecureBindError extends InvalidArgumentError {
-  constructor(message: string, field: string) {
-    super(message, field)
-    this.name = 'InsecureBindError'
-  }
-}
+export { PeerUrlRejectedError, InsecureBindError }
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`; brackets removed. */
 export function plainAddress(host: string): string {

@@ -3,7 +3,7 @@
 // as an example and dropped, and never stops the run. SIGSTOP/SIGCONT pause it (the pause nemesis).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { DistlabError } from '../core/errors.js'
+import { ProgramError } from '../core/errors.js'
 import { MALFORMED_EXAMPLES, MAX_LINE_BYTES } from './constants.js'
 import { parseLine, type MaelstromMessage } from './message.js'
 import {
@@ -14,13 +14,7 @@ import {
   type ContainerSpec,
 } from './container.js'
 
-export class ProgramError extends DistlabError {
-  override readonly code = 'ERR_MAELSTROM_PROGRAM'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ProgramError'
-  }
-}
+export { ProgramError }
 
 export interface ProgramInit {
   /** An executable path, or a command line run by /bin/sh (`python3 broadcast.py`). */

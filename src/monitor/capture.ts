@@ -4,33 +4,16 @@
 import { spawn } from 'node:child_process'
 import { accessSync, constants as fsConstants, statSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import {
+  InvalidArgumentError,
+  CaptureError,
+  CaptureToolMissingError,
+  CapturePermissionError,
+} from '../core/errors.js'
 import { checkInteger, checkNumber, checkString } from '../core/options.js'
 import { DEFAULT_CAPTURE_DURATION_MS, DISTLAB_PORTS } from './constants.js'
 
-export class CaptureError extends DistlabError {
-  override readonly code: string = 'ERR_CAPTURE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CaptureError'
-  }
-}
-
-export class CaptureToolMissingError extends CaptureError {
-  override readonly code = 'ERR_CAPTURE_TOOL_MISSING'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CaptureToolMissingError'
-  }
-}
-
-export class CapturePermissionError extends CaptureError {
-  override readonly code = 'ERR_CAPTURE_PERMISSION'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CapturePermissionError'
-  }
-}
+export { CaptureError, CaptureToolMissingError, CapturePermissionError }
 
 export interface CaptureInit {
   /** File to write (pcap). */

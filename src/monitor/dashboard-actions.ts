@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import type { Node } from '../node/node.js'
 import type { ClusterControls } from '../core/cluster-controls.js'
-import { DistlabError, NodeApiError } from '../core/errors.js'
+import { ControlError, NodeApiError } from '../core/errors.js'
 import { HttpBodyError } from '../node/http.js'
 import { NodeClient, type HttpMethod } from '../client/node-client.js'
 
@@ -63,17 +63,7 @@ export const ActionBody = z.discriminatedUnion('action', [
 ])
 export type Action = z.infer<typeof ActionBody>
 
-/** A control the page asked for that could not be carried out; `status` is the HTTP answer. */
-export class ControlError extends DistlabError {
-  override readonly code = 'ERR_CONTROL'
-  constructor(
-    message: string,
-    readonly status = 502,
-  ) {
-    super(message)
-    this.name = 'ControlError'
-  }
-}
+export { ControlError }
 
 /** What carrying out an action needs from the dashboard. */
 export interface ActionContext {

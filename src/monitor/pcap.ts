@@ -3,15 +3,9 @@
 // read them), and a reader for pcap and pcapng files as tcpdump and dumpcap write them.
 // Formats: the libpcap file format and pcapng (IETF draft-ietf-opsawg-pcapng); link types from
 // tcpdump.org's LINKTYPE list (1 Ethernet, 0 BSD loopback, 101 raw IP, 113 Linux SLL, 276 SLL2).
-import { DistlabError } from '../core/errors.js'
+import { PcapFormatError } from '../core/errors.js'
 
-export class PcapFormatError extends DistlabError {
-  override readonly code = 'ERR_PCAP_FORMAT'
-  constructor(message: string) {
-    super(message)
-    this.name = 'PcapFormatError'
-  }
-}
+export { PcapFormatError }
 
 export const LINKTYPE_NULL = 0
 export const LINKTYPE_ETHERNET = 1

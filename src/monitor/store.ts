@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, statSync, existsSync } from 'node:fs'
 import { join, resolve, basename } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Startable } from '../core/interfaces.js'
-import { DistlabError, InvalidArgumentError } from '../core/errors.js'
+import { InvalidArgumentError, RunNotFoundError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
 import type { TelemetryEvent, TelemetryKind } from './telemetry.js'
 import type { Collector } from './collector.js'
@@ -23,17 +23,7 @@ import {
   STORE_STATS_INTERVAL_MS,
 } from './constants.js'
 
-/** A run that cannot be found or read. */
-export class RunNotFoundError extends DistlabError {
-  override readonly code = 'ERR_RUN_NOT_FOUND'
-  /** True when the caller named a run that does not exist (a usage mistake: exit 2 in the CLI). */
-  readonly usage: boolean
-  constructor(message: string, options: { usage?: boolean } = {}) {
-    super(message)
-    this.name = 'RunNotFoundError'
-    this.usage = options.usage ?? false
-  }
-}
+export { RunNotFoundError }
 
 /** The runs folder: $DISTLAB_RUNS_DIR, else ./runs under the working directory. */
 export function runsDir(explicit?: string): string {

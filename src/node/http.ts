@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import type { Node, Member } from './node.js'
 import { named } from '../core/logger.js'
-import { DistlabError, TimeoutError } from '../core/errors.js'
+import { DistlabError, TimeoutError, HttpBodyError } from '../core/errors.js'
 import { ALL_LINKS } from '../link/emulator.js'
 import type { TelemetryBatch } from '../monitor/telemetry.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
@@ -22,16 +22,7 @@ const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
 export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
 
-export class HttpBodyError extends DistlabError {
-  override readonly code = 'ERR_HTTP_BODY'
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message)
-    this.name = 'HttpBodyError'
-  }
-}
+export { HttpBodyError }
 
 /** Parses a request body with a zod schema; a failure names the first bad field. */
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {

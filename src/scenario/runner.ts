@@ -8,19 +8,13 @@
 import { randomBytes } from 'node:crypto'
 import type { Launcher, LauncherMode } from '../cluster/launcher.js'
 import { createLauncher, type ContainerLauncherOptions } from '../cluster/create-launcher.js'
-import { DistlabError } from '../core/errors.js'
+import { ScenarioRunError } from '../core/errors.js'
 import { NodeClient, type HttpMethod } from '../client/node-client.js'
 import type { FaultOutcome } from '../core/cluster-controls.js'
 import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
 import { AnycastRun, DownloadRun, SendLoop, type WorkloadVerdict } from './workloads.js'
 
-export class ScenarioRunError extends DistlabError {
-  override readonly code = 'ERR_SCENARIO'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ScenarioRunError'
-  }
-}
+export { ScenarioRunError }
 
 /** Time between two polls of every node's deliveries, in ms. */
 export const POLL_INTERVAL_MS = 250

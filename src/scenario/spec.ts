@@ -3,16 +3,10 @@
 import { readFileSync } from 'node:fs'
 import { parseYamlText } from '../core/yaml.js'
 import { z } from 'zod'
-import { InvalidArgumentError } from '../core/errors.js'
+import { ScenarioFileError } from '../core/errors.js'
 import { parseDuration } from '../core/options.js'
 
-/** A scenario file that cannot be run as written; `field` is the path of the bad value. */
-export class ScenarioFileError extends InvalidArgumentError {
-  constructor(message: string, field?: string) {
-    super(message, field)
-    this.name = 'ScenarioFileError'
-  }
-}
+export { ScenarioFileError }
 
 const NODE = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a node name such as node2')
 const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {

@@ -5,7 +5,7 @@
 // evidence its checker needs, and the checkers are plain functions of that evidence.
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { DistlabError } from '../core/errors.js'
+import { ScenarioWorkloadError } from '../core/errors.js'
 import {
   cooperativeDownload,
   lineServer,
@@ -19,13 +19,7 @@ import { AnycastClient, type AnycastTarget } from '../protocols/anycast/index.js
 import type { Workload } from './spec.js'
 import { NodeClient } from '../client/node-client.js'
 
-export class ScenarioWorkloadError extends DistlabError {
-  override readonly code = 'ERR_SCENARIO_WORKLOAD'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ScenarioWorkloadError'
-  }
-}
+export { ScenarioWorkloadError }
 
 /** Time a crashClient step waits for a master to exist (one may be taking over), in ms. */
 export const WAIT_FOR_MASTER_MS = 10_000

@@ -1,6 +1,6 @@
 // The broadcast protocol's public types: strategies, options (resolved and checked in one place),
 // the tuning knobs that change at run time, what a delivery, a result and the stats look like.
-import { DistlabError, InvalidArgumentError } from '../../core/errors.js'
+import { InvalidArgumentError, BroadcastError } from '../../core/errors.js'
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
 import * as K from './constants.js'
 
@@ -99,13 +99,7 @@ export const TUNABLE = [
 ] as const
 export type BroadcastTuning = Partial<Pick<BroadcastInit, (typeof TUNABLE)[number]>>
 
-export class BroadcastError extends DistlabError {
-  override readonly code = 'ERR_BROADCAST'
-  constructor(message: string) {
-    super(message)
-    this.name = 'BroadcastError'
-  }
-}
+export { BroadcastError }
 
 /** What the application sees of one broadcast message. */
 export interface BroadcastDelivery {

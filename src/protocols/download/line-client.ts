@@ -2,19 +2,12 @@
 // local address so that a server's per-address limit sees each client apart. Requests are answered
 // in order on the connection, so replies are matched to a FIFO of waiters.
 import { connect, type Socket } from 'node:net'
-import { DistlabError, TimeoutError, TransportError, wrapSocketError } from '../../core/errors.js'
+import { TimeoutError, TransportError, wrapSocketError, LineProtocolError } from '../../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
 import { MAX_LINE_BYTES, REQUEST_TIMEOUT_MS } from './constants.js'
 import { guarded } from '../../core/guarded.js'
 
-/** The server answered with something the protocol does not allow here (e.g. an ERROR line). */
-export class LineProtocolError extends DistlabError {
-  override readonly code = 'ERR_LINE_PROTOCOL'
-  constructor(message: string) {
-    super(message)
-    this.name = 'LineProtocolError'
-  }
-}
+export { LineProtocolError }
 
 export interface LineClientInit {
   host: string

@@ -2,7 +2,7 @@
 // their checked and frozen form, the default client addresses on loopback — and DownloadError.
 import type { Logger } from '../../core/logger.js'
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
-import { DistlabError, InvalidArgumentError } from '../../core/errors.js'
+import { InvalidArgumentError, DownloadError } from '../../core/errors.js'
 import type { DownloadProgress } from './progress.js'
 import {
   DEFAULT_CLIENT_BASE_ADDRESS,
@@ -11,13 +11,7 @@ import {
   DOWNLOAD_TIMEOUT_MS,
 } from './constants.js'
 
-export class DownloadError extends DistlabError {
-  override readonly code = 'ERR_DOWNLOAD'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DownloadError'
-  }
-}
+export { DownloadError }
 
 export interface CooperativeDownloadInit {
   /** The line server. */

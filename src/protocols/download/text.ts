@@ -2,16 +2,10 @@
 // public domain; see data/README.md) or any file, one line per line.
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { InvalidArgumentError, DistlabError } from '../../core/errors.js'
+import { InvalidArgumentError, TextFileError } from '../../core/errors.js'
 import { MAX_LINE_BYTES } from './constants.js'
 
-export class TextFileError extends DistlabError {
-  override readonly code = 'ERR_TEXT_FILE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'TextFileError'
-  }
-}
+export { TextFileError }
 
 // src/protocols/download/ under tsx, dist/src/protocols/download/ once compiled.
 const DEFAULT_TEXT_CANDIDATES = ['../../../data/lines.txt', '../../../../data/lines.txt']

@@ -1,15 +1,9 @@
 // What a registry needs before it calls a URL someone handed it: a strict URL check (http and
 // https only, no credentials, no path) and a token bucket that bounds registrations per second.
-import { InvalidArgumentError } from '../../core/errors.js'
+import { InvalidPeerUrlError } from '../../core/errors.js'
 import { MAX_URL_LENGTH } from './constants.js'
 
-/** A bad peer URL; `field` names the body field it came from (`url` or `peer`). */
-export class InvalidPeerUrlError extends InvalidArgumentError {
-  constructor(message: string, field: string) {
-    super(message, field)
-    this.name = 'InvalidPeerUrlError'
-  }
-}
+export { InvalidPeerUrlError }
 
 /**
  * `http://node1:5000/` → `http://node1:5000`. Throws InvalidPeerUrlError for anything that is not

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { createEnvelope, type Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
-import { DistlabError, InvalidArgumentError, NotStartedError } from '../../core/errors.js'
+import { InvalidArgumentError, NotStartedError, GroupError } from '../../core/errors.js'
 import { checkString } from '../../core/options.js'
 import { named, type Logger } from '../../core/logger.js'
 import { parseBody } from '../../node/http.js'
@@ -26,13 +26,7 @@ export interface GroupMulticastInit {
   sendTimeoutMs?: number
 }
 
-export class GroupError extends DistlabError {
-  override readonly code = 'ERR_GROUP'
-  constructor(message: string) {
-    super(message)
-    this.name = 'GroupError'
-  }
-}
+export { GroupError }
 
 export interface GroupDelivery {
   index: number

@@ -12,11 +12,11 @@ import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/in
 import type { TimerHandle } from '../../core/clock.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import {
-  DistlabError,
   InvalidArgumentError,
   NotStartedError,
   TimeoutError,
   UnknownPeerError,
+  UnicastSendError,
 } from '../../core/errors.js'
 import { named, type Logger } from '../../core/logger.js'
 import { parseBody } from '../../node/http.js'
@@ -130,14 +130,7 @@ export function resolveUnicastOptions(init: UnicastInit = {}): UnicastOptions {
   })
 }
 
-/** A message could not be sent at all (too large, queue full). */
-export class UnicastSendError extends DistlabError {
-  override readonly code = 'ERR_UNICAST_SEND'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnicastSendError'
-  }
-}
+export { UnicastSendError }
 
 export type UnicastTransport = 'udp' | 'tcp'
 
