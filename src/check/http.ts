@@ -31,6 +31,7 @@ export async function httpCall(
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
   const request = `${method} ${url}${payload === undefined ? '' : ` ${short(payload, 200)}`}`
   try {
+    // Own fetch, not NodeClient: talks to a student's foreign program, never throws, keeps raw evidence.
     const res = await fetch(url, {
       method,
       headers: payload === undefined ? {} : { 'content-type': 'application/json' },

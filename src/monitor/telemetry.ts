@@ -126,6 +126,7 @@ export class TelemetryEmitter implements Startable {
 /** A sink that POSTs batches as JSON to a collector URL. */
 export function httpSink(url: string, timeoutMs = 2000, headers: Record<string, string> = {}): TelemetrySink {
   return async (batch) => {
+    // Own fetch, not NodeClient (yet): the node's telemetry sink to its master, kept as it was this session.
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },

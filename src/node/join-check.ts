@@ -72,6 +72,7 @@ async function isLive(node: JoinRegistry, held: Member): Promise<boolean> {
   if (hit && hit.id === held.id && now - hit.at < JOIN_LIVENESS_CACHE_MS) return hit.live
   let live: boolean
   try {
+    // Own fetch, not NodeClient: the master checks an address a joining peer claims (not yet a member).
     const res = await fetch(`http://${bracketed(held.host)}:${held.httpPort}/health`, {
       redirect: 'manual',
       signal: AbortSignal.timeout(JOIN_LIVENESS_TIMEOUT_MS),

@@ -37,6 +37,7 @@ import {
   type ResolvedNodeInit,
   type Role,
 } from './node-init.js'
+import { NodeClient } from '../client/node-client.js'
 
 export { resolveNodeInit, type Member, type MemberRegistry, type NodeInit, type Role } from './node-init.js'
 
@@ -325,13 +326,9 @@ export class Node implements Startable {
     this.refreshTimer = undefined
     for (const p of this.protocols.values()) await p.stop().catch(() => {})
     if (this.role !== 'master' && this.cfg.masterUrl && this.startedAt) {
-      await fetch(`${this.cfg.masterUrl}/cluster/leave`, {
-        redirect: 'manual',
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.authHeaders() },
-        body: JSON.stringify({ name: this.name, id: this.id }),
-        signal: AbortSignal.timeout(500),
-      }).catch(() => {})
+      await this.master()
+        .leave({ name: this.name, id: this.id }, { timeoutMs: 500 })
+        .catch(() => {})
     }
     await this.telemetry.stop()
     await this.http?.close().catch(() => {})
@@ -391,21 +388,24 @@ export class Node implements Startable {
     return this.members.get(name)
   }
 
+  /** The client for this node's master's API (with the cluster's token when keyed). */
+  private master(): NodeClient {
+    return new NodeClient({
+      url: this.cfg.masterUrl!,
+      name: 'the master',
+      headers: this.authHeaders(),
+      timeoutMs: MASTER_CALL_TIMEOUT_MS,
+    })
+  }
+
   private async join(): Promise<void> {
     if (this.registry) {
       this.applyMembers(this.registry.register(this.self()))
       this.joined = true
       return
     }
-    const res = await fetch(`${this.cfg.masterUrl}/cluster/join`, {
-      redirect: 'manual',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...this.authHeaders() },
-      body: JSON.stringify(this.self()),
-      signal: AbortSignal.timeout(MASTER_CALL_TIMEOUT_MS),
-    })
-    if (!res.ok) throw new Error(`master answered ${res.status}`)
-    this.applyMembers((await res.json()) as { version: number; members: Member[] })
+    const list = await this.master().join(this.self())
+    this.applyMembers({ version: list.version, members: (list.members ?? []) as Member[] })
     this.joined = true
   }
 
@@ -419,13 +419,7 @@ export class Node implements Startable {
       const list = this.registry.memberList()
       body = list.version === this.membersVersion ? { version: list.version } : list
     } else {
-      const res = await fetch(`${this.cfg.masterUrl}/cluster/members?version=${this.membersVersion}`, {
-        headers: this.authHeaders(),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(MASTER_CALL_TIMEOUT_MS),
-      })
-      if (!res.ok) throw new Error(`master answered ${res.status}`)
-      body = (await res.json()) as { version: number; members?: Member[] }
+      body = (await this.master().members(this.membersVersion)) as { version: number; members?: Member[] }
     }
     if (body.members) this.applyMembers(body as { version: number; members: Member[] })
     if (

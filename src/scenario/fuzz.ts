@@ -246,6 +246,7 @@ export async function fuzzTarget(target: FuzzTarget, init: FuzzInit = {}): Promi
       rand() < 0.9 ? 'application/json' : pick(['text/plain', 'application/x-www-form-urlencoded', ''])
     let cls = 'error'
     try {
+      // Own fetch, not NodeClient: the fuzzer sends hostile requests on purpose and reads the raw answer.
       const res = await fetch(`http://${target.host}:${target.port}${route.path}`, {
         method: route.method,
         headers: { ...(contentType ? { 'content-type': contentType } : {}), ...target.headers },
@@ -365,6 +366,7 @@ export function metricSum(text: string, name: string, labels: Record<string, str
 }
 
 export async function scrapeMetrics(host: string, port: number): Promise<string> {
+  // Own fetch, not NodeClient: the fuzzer sends hostile requests on purpose and reads the raw answer.
   const get = () => fetch(`http://${host}:${port}/metrics`, { signal: AbortSignal.timeout(5000) })
   // Once more on a socket error: a pooled keep-alive connection may belong to a node since stopped.
   const res = await get().catch(() => get())

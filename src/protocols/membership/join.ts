@@ -76,6 +76,7 @@ export class Joining extends PushPull {
     const s = this.selfInfo!
     this.log.debug(`register at ${target} starts`)
     try {
+      // Own fetch, not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown.
       const res = await fetch(`${target}/register`, {
         method: 'POST',
         redirect: 'manual',
@@ -185,11 +186,13 @@ export class Joining extends PushPull {
     const signal = AbortSignal.timeout(this.o.httpTimeoutMs)
     try {
       await this.c.trust?.checkPeerUrl(url) // no request forgery: only the cluster's address ranges
+      // Own fetch, not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown.
       const res = await fetch(`${url}/membership/self`, { signal, redirect: 'manual' })
       if (res.ok) {
         const info = SelfInfoSchema.safeParse(await res.json())
         if (info.success) return ['frames', info.data]
       } else await res.body?.cancel()
+      // Own fetch, not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown.
       const root = await fetch(`${url}/`, { signal, redirect: 'manual' })
       await root.body?.cancel()
       return [root.ok ? 'http' : 'none']

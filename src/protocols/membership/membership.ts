@@ -390,6 +390,7 @@ export class Membership extends Joining implements Protocol {
   ): Promise<{ ok: true; reply: unknown } | { ok: false; why: string }> {
     try {
       await this.c.trust?.checkPeerUrl(url)
+      // Own fetch, not NodeClient: a peer's URL from the p2p view (another peer handed it over).
       const res = await fetch(`${url}/message`, {
         method: 'POST',
         redirect: 'manual',

@@ -116,6 +116,7 @@ export class FailureDetector extends MemberStates {
   /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
   protected async probeHttp(m: Member): Promise<void> {
     this.counts.probes++
+    // Own fetch, not NodeClient: probes a URL another peer handed over; only reachability counts.
     const ok = await fetch(`${m.url}/`, {
       signal: AbortSignal.timeout(this.o.httpTimeoutMs),
       redirect: 'manual',
