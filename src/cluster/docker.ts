@@ -493,13 +493,22 @@ export async function composeDown(project: string, composeFile: string, timeoutM
     .split('\n')
     .filter(Boolean)
   if (left.length) await docker(['rm', '-f', '-v', ...left], { allowFailure: true, timeoutMs })
-  // Services of profiles `down` was not told about may have held the network: it goes now.
-  const nets = (
-    await docker(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
-      allowFailure: true,
-    })
-  ).stdout
-    .split('\n')
-    .filter(Boolean)
-  if (nets.length) await docker(['network', 'rm', ...nets], { allowFailure: true, timeoutMs })
+  // Services of profiles `down` was not told about may have held the network: it goes now. A busy
+  // engine may still be releasing the last containers' endpoints ("has active endpoints"), so the
+  // removal is tried again, a few times, a little later each time.
+  for (let attempt = 1; attempt <= NETWORK_RM_ATTEMPTS; attempt++) {
+    const nets = (
+      await docker(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
+        allowFailure: true,
+      })
+    ).stdout
+      .split('\n')
+      .filter(Boolean)
+    if (nets.length === 0) return
+    if (attempt > 1) await new Promise((r) => setTimeout(r, attempt * 1000))
+    await docker(['network', 'rm', ...nets], { allowFailure: true, timeoutMs })
+  }
 }
+
+/** Tries at removing a project's network before `down` gives up on it (1 s, 2 s... apart). */
+const NETWORK_RM_ATTEMPTS = 5
