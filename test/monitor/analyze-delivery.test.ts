@@ -61,7 +61,12 @@ before(async () => {
     const link = await runCli(['link', 'set', 'node1', 'node3', '--drop-every', '2', ...state])
     assert.equal(link.code, 0, link.stderr)
     for (let i = 0; i < UNICASTS; i++) {
-      const r = await runCli(['send', 'unicast', '--from', 'node1', '--to', 'node3', `m${i}`, ...state])
+      // Every second frame on the link is dropped, acks and other protocols' frames included: on a
+      // loaded machine one message's retransmissions can back off past send's default 30 s.
+      const r = await runCli(
+        ['send', 'unicast', '--from', 'node1', '--to', 'node3', `m${i}`, '--timeout', '120000', ...state],
+        { timeoutMs: 150_000 },
+      )
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /delivered to node3/)
     }
