@@ -121,6 +121,10 @@ interface Member {
   id?: string
 }
 
+/** What the first late node last logged, for a start-up timeout. */
+const lastWords = ([m]: Member[]) =>
+  m ? `; ${m.plan.name} last logged: ${m.lastLines.at(-1)?.slice(0, 300) ?? 'nothing yet'}` : ''
+
 export class LocalCluster extends EventEmitter implements Startable {
   readonly nodes: number
   readonly mode: 'process' | 'inproc'
@@ -329,10 +333,10 @@ export class LocalCluster extends EventEmitter implements Startable {
   /**
    * Resolves when each of `members` has answered GET /health once (nodes already seen are only
    * checked to be still running). Up to 32 probes go out at once, each allowed 5 s: a master busy
-   * admitting hundreds of nodes answers late, not never.
+   * admitting hundreds of nodes, or a busy machine, answers late, not never.
    */
   private async waitHealthy(members: Member[]): Promise<void> {
-    const timeoutMs = this.init.startTimeoutMs ?? 15_000 + 200 * this.members.length
+    const timeoutMs = this.init.startTimeoutMs ?? 60_000 + 200 * this.members.length
     const deadline = Date.now() + timeoutMs
     const failed = (m: Member) => {
       if (!m.child || m.child.exitCode === null) return
@@ -360,7 +364,8 @@ export class LocalCluster extends EventEmitter implements Startable {
       if (pending.size === 0) break
       if (Date.now() > deadline)
         throw new ClusterError(
-          `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${timeoutMs} ms`,
+          `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${timeoutMs} ms` +
+            lastWords([...pending]),
         )
       await new Promise((r) => setTimeout(r, 100))
     }

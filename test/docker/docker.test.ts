@@ -660,8 +660,18 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
           const v = JSON.parse(j.stdout) as { seenBy: number; answering: number }
           assert.equal(v.seenBy, v.answering, `every node sees ${member} in ${group}`)
         }
+        // The sender's first frames to each member: on a busy engine the overlay's forwarding
+        // entries for a task pair can take seconds to be programmed, so the path is waited for.
+        for (const member of ['master', 'node1', 'node3'])
+          await waitFor(`ping node2 -> ${member}`, 90_000, async () => {
+            const p = await cli(['ping', 'node2', member, '--json'])
+            return p.code === 0 ? p : undefined
+          })
         const msg = `reading ${process.pid}`
-        const sent = await cli(['send', 'multicast', '--from', 'node2', '--group', group, msg, '--json'])
+        const sent = await cli(
+          ['send', 'multicast', '--from', 'node2', '--group', group, msg, '--timeout', '60000', '--json'],
+          120_000,
+        )
         assert.equal(sent.code, 0, sent.stderr + sent.stdout)
         const r = JSON.parse(sent.stdout) as { members: string[]; delivered: string[]; failed: unknown[] }
         assert.deepEqual(r.members, ['master', 'node1', 'node3'])
