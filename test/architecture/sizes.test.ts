@@ -45,13 +45,10 @@ const LONG_FUNCTION_DEBT = new Set<string>([
   'monitor/dashboard.ts:routes',
   'monitor/live.ts:one',
   'node/http.ts:buildHttpApi',
-  'protocols/broadcast/workload.ts:runBroadcastWorkload',
   'protocols/membership/index.ts:resolveMembershipOptions',
   'protocols/membership/membership.ts:handle',
   'protocols/membership/membership.ts:routes',
   'protocols/membership/membership.ts:routes>(anonymous)',
-  'protocols/multicast/workload.ts:runMulticastWorkload',
-  'protocols/unicast/workload.ts:runUnicastWorkload',
   'scenario/fuzz.ts:fuzzTarget',
   'scenario/runner.ts:runScenario',
 ])

@@ -90,7 +90,49 @@ function shuffle<T>(xs: T[]): T[] {
   return xs
 }
 
+/** What the phases of one run share: the nodes, who is dead, and the counters read before and after. */
+interface BroadcastRun {
+  init: BroadcastWorkloadInit
+  rate: number
+  durationMs: number
+  killCount: number
+  durable: boolean
+  byName: Map<string, WorkloadNode>
+  clients: string[]
+  dead: Set<string>
+  baseline: Map<string, BroadcastStats>
+  lastStats: Map<string, BroadcastStats>
+  started: number
+}
+
+/** The client operations of a run and what came of them. */
+interface OpTally {
+  acked: Array<{ value: number; id: string; ackAt: number }>
+  broadcasts: number
+  reads: number
+  failedOps: number
+}
+
+const live = (run: BroadcastRun): WorkloadNode[] => run.init.nodes.filter((n) => !run.dead.has(n.name))
+const statsOf = (n: WorkloadNode) => call<BroadcastStats>(n, 'GET', '/broadcast/stats')
+const r3 = (v: number) => Math.round(v * 1000) / 1000
+
 export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise<BroadcastWorkloadReport> {
+  const run = await prepareRun(init)
+  const faults = startFaults(run)
+  const tally = await driveOps(run)
+  faults.stop.value = true
+  await Promise.all(faults.running)
+  const ackedIds = new Set(tally.acked.map((a) => a.id))
+  const { finalReads, recoveryMs } = await recover(run, ackedIds)
+  // Let in-flight traffic settle for the message counts, then read every live node's counters.
+  await sleep(Math.min(2000, init.latencyMs * 5 + 200))
+  for (const n of live(run)) run.lastStats.set(n.name, await statsOf(n))
+  return report(run, tally, finalReads, recoveryMs)
+}
+
+/** Checks the options, then sets links and tuning on every node and reads their counters. */
+async function prepareRun(init: BroadcastWorkloadInit): Promise<BroadcastRun> {
   if (init.nodes.length < 2) throw new InvalidArgumentError('the workload needs at least two nodes', 'nodes')
   const rate = checkNumber('rate', init.rate, 0.1, 100_000)
   const durationMs = checkNumber('durationMs', init.durationMs, 1)
@@ -102,9 +144,6 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     (n) => byName.has(n),
   )
   if (clients.length === 0) throw new InvalidArgumentError('no client node', 'clients')
-  const dead = new Set<string>()
-  const live = () => init.nodes.filter((n) => !dead.has(n.name))
-
   // Links, tuning, and a clean slate of rules.
   await Promise.all(
     init.nodes.map(async (n) => {
@@ -113,108 +152,132 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
       await call(n, 'PUT', '/broadcast/config', { ...init.tuning })
     }),
   )
-  const statsOf = (n: WorkloadNode) => call<BroadcastStats>(n, 'GET', '/broadcast/stats')
   const baseline = new Map(
     await Promise.all(init.nodes.map(async (n) => [n.name, await statsOf(n)] as const)),
   )
   const lastStats = new Map(baseline)
+  const dead = new Set<string>()
+  return {
+    init,
+    rate,
+    durationMs,
+    killCount,
+    durable,
+    byName,
+    clients,
+    dead,
+    baseline,
+    lastStats,
+    started: Date.now(),
+  }
+}
 
-  const acked: Array<{ value: number; id: string; ackAt: number }> = []
-  let broadcasts = 0
-  let reads = 0
-  let failedOps = 0
-  let nextValue = 0
+/** Partitions and kills beside the workload, until `stop.value` is set. */
+function startFaults(run: BroadcastRun): { stop: { value: boolean }; running: Array<Promise<void>> } {
+  const stop = { value: false }
+  const running: Array<Promise<void>> = []
+  const every = run.init.partitionEveryMs
+  if (every && every > 0) running.push(partitionLoop(run, every, stop))
+  if (run.killCount > 0 && run.init.kill) running.push(killLoop(run, run.init.kill.kill))
+  return { stop, running }
+}
+
+/** Splits the live nodes into two random halves every `every` ms. */
+async function partitionLoop(run: BroadcastRun, every: number, stop: { value: boolean }): Promise<void> {
+  for (let t = every; t < run.durationMs && !stop.value; t += every) {
+    await sleep(Math.max(0, run.started + t - Date.now()))
+    if (stop.value) break
+    const names = shuffle(live(run).map((n) => n.name))
+    const half = Math.ceil(names.length / 2)
+    const groups = [names.slice(0, half), names.slice(half)]
+    await Promise.all(live(run).map((n) => call(n, 'POST', '/partition', { groups }).catch(() => {})))
+  }
+}
+
+/** Kills spread over the middle of the run, one at a time. */
+async function killLoop(run: BroadcastRun, kill: (name: string) => Promise<void>): Promise<void> {
+  const victims = shuffle(
+    live(run)
+      .map((n) => n.name)
+      .filter((n) => n !== 'master'),
+  ).slice(0, run.killCount)
+  for (const [i, name] of victims.entries()) {
+    await sleep(Math.max(0, run.started + (run.durationMs * (i + 1)) / (run.killCount + 2) - Date.now()))
+    const n = run.byName.get(name)!
+    const s = await statsOf(n).catch(() => undefined)
+    if (s) run.lastStats.set(name, s)
+    run.dead.add(name)
+    await kill(name).catch(() => {})
+  }
+}
+
+/** Sends the operations at the fixed rate to random live clients, alternating broadcast and read. */
+async function driveOps(run: BroadcastRun): Promise<OpTally> {
+  const tally: OpTally = { acked: [], broadcasts: 0, reads: 0, failedOps: 0 }
   const inFlight = new Set<Promise<void>>()
-  const started = Date.now()
-  const interval = 1000 / rate
-  const totalOps = Math.floor((durationMs / 1000) * rate)
-
-  // Faults beside the workload.
-  const faults: Array<Promise<void>> = []
-  let stopFaults = false
-  if (init.partitionEveryMs && init.partitionEveryMs > 0) {
-    const every = init.partitionEveryMs
-    faults.push(
-      (async () => {
-        for (let t = every; t < durationMs && !stopFaults; t += every) {
-          await sleep(Math.max(0, started + t - Date.now()))
-          if (stopFaults) break
-          const names = shuffle(live().map((n) => n.name))
-          const half = Math.ceil(names.length / 2)
-          const groups = [names.slice(0, half), names.slice(half)]
-          await Promise.all(live().map((n) => call(n, 'POST', '/partition', { groups }).catch(() => {})))
-        }
-      })(),
-    )
-  }
-  if (killCount > 0 && init.kill) {
-    const kill = init.kill.kill
-    faults.push(
-      (async () => {
-        // Kills spread over the middle of the run, one at a time.
-        const victims = shuffle(
-          live()
-            .map((n) => n.name)
-            .filter((n) => n !== 'master'),
-        ).slice(0, killCount)
-        for (const [i, name] of victims.entries()) {
-          await sleep(Math.max(0, started + (durationMs * (i + 1)) / (killCount + 2) - Date.now()))
-          const n = byName.get(name)!
-          const s = await statsOf(n).catch(() => undefined)
-          if (s) lastStats.set(name, s)
-          dead.add(name)
-          await kill(name).catch(() => {})
-        }
-      })(),
-    )
-  }
-
+  const interval = 1000 / run.rate
+  const totalOps = Math.floor((run.durationMs / 1000) * run.rate)
+  let nextValue = 0
   for (let i = 0; i < totalOps; i++) {
-    await sleep(Math.max(0, started + i * interval - Date.now()))
-    init.onProgress?.(Date.now() - started, durationMs)
-    const candidates = clients.filter((c) => !dead.has(c))
+    await sleep(Math.max(0, run.started + i * interval - Date.now()))
+    run.init.onProgress?.(Date.now() - run.started, run.durationMs)
+    const candidates = run.clients.filter((c) => !run.dead.has(c))
     if (candidates.length === 0) break
-    const target = byName.get(candidates[Math.floor(Math.random() * candidates.length)]!)!
-    const isBroadcast = i % 2 === 0
-    const op = (async () => {
-      try {
-        if (isBroadcast) {
-          broadcasts++
-          const value = nextValue++
-          const r = await call<{ id: string }>(target, 'POST', '/broadcast', {
-            msg: value,
-            strategy: init.strategy,
-            durable,
-          })
-          acked.push({ value, id: r.id, ackAt: Date.now() })
-        } else {
-          reads++
-          await call(target, 'GET', '/broadcast/read')
-        }
-      } catch {
-        failedOps++
-      }
-    })()
+    const target = run.byName.get(candidates[Math.floor(Math.random() * candidates.length)]!)!
+    const op = i % 2 === 0 ? broadcastOp(run, target, nextValue++, tally) : readOp(target, tally)
     inFlight.add(op)
     void op.finally(() => inFlight.delete(op))
   }
   await Promise.all(inFlight)
-  stopFaults = true
-  await Promise.all(faults)
-  // Heal, then wait until every live node holds every acknowledged broadcast (or give up).
-  await Promise.all(live().map((n) => call(n, 'POST', '/heal').catch(() => {})))
-  if (init.latencyMs > 0)
+  return tally
+}
+
+async function broadcastOp(
+  run: BroadcastRun,
+  target: WorkloadNode,
+  value: number,
+  tally: OpTally,
+): Promise<void> {
+  tally.broadcasts++
+  try {
+    const r = await call<{ id: string }>(target, 'POST', '/broadcast', {
+      msg: value,
+      strategy: run.init.strategy,
+      durable: run.durable,
+    })
+    tally.acked.push({ value, id: r.id, ackAt: Date.now() })
+  } catch {
+    tally.failedOps++
+  }
+}
+
+async function readOp(target: WorkloadNode, tally: OpTally): Promise<void> {
+  tally.reads++
+  try {
+    await call(target, 'GET', '/broadcast/read')
+  } catch {
+    tally.failedOps++
+  }
+}
+
+/** Heals, then reads every live node until each holds every acknowledged broadcast (or gives up). */
+async function recover(
+  run: BroadcastRun,
+  ackedIds: Set<string>,
+): Promise<{ finalReads: Map<string, BroadcastDelivery[]>; recoveryMs: number }> {
+  const { latencyMs } = run.init
+  await Promise.all(live(run).map((n) => call(n, 'POST', '/heal').catch(() => {})))
+  if (latencyMs > 0)
     await Promise.all(
-      live().map((n) => call(n, 'PUT', '/link', { peer: '*', delayMs: init.latencyMs }).catch(() => {})),
+      live(run).map((n) => call(n, 'PUT', '/link', { peer: '*', delayMs: latencyMs }).catch(() => {})),
     )
   const runEnd = Date.now()
-  const ackedIds = new Set(acked.map((a) => a.id))
   const finalReads = new Map<string, BroadcastDelivery[]>()
-  const maxRecovery = init.maxRecoveryMs ?? 30_000
+  const maxRecovery = run.init.maxRecoveryMs ?? 30_000
   let recoveryMs: number
   for (;;) {
     await Promise.all(
-      live().map(async (n) => {
+      live(run).map(async (n) => {
         const r = await call<{ messages: BroadcastDelivery[] }>(
           n,
           'GET',
@@ -225,7 +288,7 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
         finalReads.set(n.name, r.messages)
       }),
     )
-    const complete = live().every((n) => {
+    const complete = live(run).every((n) => {
       const have = new Set(finalReads.get(n.name)!.map((m) => m.id))
       for (const id of ackedIds) if (!have.has(id)) return false
       return true
@@ -234,18 +297,19 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     if (complete || recoveryMs > maxRecovery) break
     await sleep(250)
   }
-  // Let in-flight traffic settle for the message counts, then read every live node's counters.
-  await sleep(Math.min(2000, init.latencyMs * 5 + 200))
-  for (const n of live()) lastStats.set(n.name, await statsOf(n))
+  return { finalReads, recoveryMs }
+}
 
+/** Frames and bytes every node sent during the run, from the counters read before and after. */
+function frameCounts(run: BroadcastRun) {
   let frames = 0
   let allFrames = 0
   let bytes = 0
   let payload = 0
   const framesByType: Record<string, number> = {}
-  for (const n of init.nodes) {
-    const a = baseline.get(n.name)!
-    const b = lastStats.get(n.name)!
+  for (const n of run.init.nodes) {
+    const a = run.baseline.get(n.name)!
+    const b = run.lastStats.get(n.name)!
     frames += b.messagesSent - a.messagesSent
     allFrames += (b.nodeFramesSent ?? 0) - (a.nodeFramesSent ?? 0)
     bytes += b.bytesSent - a.bytesSent
@@ -255,12 +319,17 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
   }
   // The frames of the node's other protocols (membership probes and gossip, unicast acks, ...).
   framesByType['other protocols'] = Math.max(0, allFrames - frames)
+  return { frames, allFrames, bytes, payload, framesByType }
+}
 
+/** Losses, duplicates, delivered pairs and latencies, from the live nodes' final reads. */
+function deliveryCounts(run: BroadcastRun, tally: OpTally, finalReads: Map<string, BroadcastDelivery[]>) {
+  const ackedIds = new Set(tally.acked.map((a) => a.id))
   let lost = 0
   let duplicates = 0
   let deliveredPairs = 0
   const lastArrival = new Map<string, number>()
-  for (const n of live()) {
+  for (const n of live(run)) {
     const msgs = finalReads.get(n.name) ?? []
     const seen = new Set<string>()
     for (const m of msgs) {
@@ -270,37 +339,49 @@ export async function runBroadcastWorkload(init: BroadcastWorkloadInit): Promise
     }
     for (const id of ackedIds) if (seen.has(id)) deliveredPairs++
   }
-  for (const a of acked)
-    if (!live().every((n) => (finalReads.get(n.name) ?? []).some((m) => m.id === a.id))) lost++
-  const latencies = acked.flatMap((a) => {
+  for (const a of tally.acked)
+    if (!live(run).every((n) => (finalReads.get(n.name) ?? []).some((m) => m.id === a.id))) lost++
+  const latencies = tally.acked.flatMap((a) => {
     const t = lastArrival.get(a.id)
     return t === undefined ? [] : [Math.max(0, t - a.ackAt)]
   })
+  return { lost, duplicates, deliveredPairs, latencies }
+}
+
+function report(
+  run: BroadcastRun,
+  tally: OpTally,
+  finalReads: Map<string, BroadcastDelivery[]>,
+  recoveryMs: number,
+): BroadcastWorkloadReport {
+  const { init } = run
+  const { frames, allFrames, bytes, payload, framesByType } = frameCounts(run)
+  const { lost, duplicates, deliveredPairs, latencies } = deliveryCounts(run, tally, finalReads)
+  const { broadcasts, reads } = tally
   const ops = broadcasts + reads
   const n = init.nodes.length
-  const r3 = (v: number) => Math.round(v * 1000) / 1000
   return {
     strategy: init.strategy,
     nodes: n,
-    rate,
-    durationMs,
+    rate: run.rate,
+    durationMs: run.durationMs,
     linkLatencyMs: init.latencyMs,
     partition: !!init.partitionEveryMs,
-    killed: [...dead],
-    durable,
+    killed: [...run.dead],
+    durable: run.durable,
     tuning: init.tuning ?? {},
     ops,
     broadcasts,
     reads,
-    acknowledged: acked.length,
-    failedOps,
+    acknowledged: tally.acked.length,
+    failedOps: tally.failedOps,
     msgsPerOp: r3(frames / Math.max(1, ops)),
     allMsgsPerOp: r3(allFrames / Math.max(1, ops)),
     msgsPerBroadcast: r3(frames / Math.max(1, broadcasts)),
     bytesPerOp: Math.round(bytes / Math.max(1, ops)),
     lost,
     duplicates,
-    deliveryRatio: r3(deliveredPairs / Math.max(1, acked.length * live().length)),
+    deliveryRatio: r3(deliveredPairs / Math.max(1, tally.acked.length * live(run).length)),
     latencyMs: quantiles(latencies),
     redundancy: r3(payload / Math.max(1, broadcasts) / (n - 1) - 1),
     recoveryMs,

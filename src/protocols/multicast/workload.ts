@@ -52,6 +52,15 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     throw new InvalidArgumentError('the multicast workload needs at least two nodes', 'nodes')
   const group = `bench-${Date.now().toString(36)}`
   const members = nodes.slice(0, k)
+  await joinGroup(nodes, members, group)
+  const overlay = await overlayFigures(init, nodes, members, group, messages)
+  for (const m of members) await call(m, 'POST', '/groups/leave', { group })
+  const ip = await ipFigures(init, k, messages)
+  return { nodes: nodes.length, members: k, link: init.link, overlay, ip }
+}
+
+/** Joins `members` to the group and waits (up to a minute) until every node sees them all. */
+async function joinGroup(nodes: WorkloadNode[], members: WorkloadNode[], group: string): Promise<void> {
   for (const m of members) await call(m, 'POST', '/groups/join', { group })
   const want = members
     .map((m) => m.name)
@@ -64,6 +73,17 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     if (views.every((v) => (v.groups[group] ?? []).join() === want)) break
     await sleep(100)
   }
+}
+
+/** Overlay group multicast through the nodes' API: messages from random nodes, over the lossy links. */
+async function overlayFigures(
+  init: MulticastWorkloadInit,
+  nodes: WorkloadNode[],
+  members: WorkloadNode[],
+  group: string,
+  messages: number,
+): Promise<MulticastFigures> {
+  const k = members.length
   const statsOf = () =>
     Promise.all(nodes.map((n) => call<{ channel: UnicastStats }>(n, 'GET', '/multicast/stats')))
   await Promise.all(nodes.map((n) => call(n, 'PUT', '/link', { peer: '*', ...init.link })))
@@ -85,6 +105,23 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
   await Promise.all(nodes.map((n) => call(n, 'POST', '/heal')))
   await sleep(300)
   const after = await statsOf()
+  const { duplicates, strays, delivered } = await overlayDeliveries(nodes, members, group)
+  const sum = (f: (s: UnicastStats) => number) =>
+    after.reduce((t, s, i) => t + f(s.channel) - f(before[i]!.channel), 0)
+  return {
+    messages,
+    msgsPerOp: r3(sum((s) => s.sent + s.acksSent) / messages),
+    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
+    lost: messages * k - delivered,
+    duplicates,
+    strays,
+    deliveryRatio: r3(delivered / (messages * k)),
+    latencyMs: quantiles(results.map((r) => r.elapsedMs)),
+  }
+}
+
+/** Reads every node's deliveries for the group: duplicates on members, strays on the others. */
+async function overlayDeliveries(nodes: WorkloadNode[], members: WorkloadNode[], group: string) {
   let duplicates = 0
   let strays = 0
   let delivered = 0
@@ -103,21 +140,15 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     }
     delivered += seen.size
   }
-  const sum = (f: (s: UnicastStats) => number) =>
-    after.reduce((t, s, i) => t + f(s.channel) - f(before[i]!.channel), 0)
-  const overlay: MulticastFigures = {
-    messages,
-    msgsPerOp: r3(sum((s) => s.sent + s.acksSent) / messages),
-    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
-    lost: messages * k - delivered,
-    duplicates,
-    strays,
-    deliveryRatio: r3(delivered / (messages * k)),
-    latencyMs: quantiles(results.map((r) => r.elapsedMs)),
-  }
-  for (const m of members) await call(m, 'POST', '/groups/leave', { group })
+  return { duplicates, strays, delivered }
+}
 
-  // IP multicast beside it: one datagram per message, k receivers.
+/** IP multicast beside it: one datagram per message, k receivers. */
+async function ipFigures(
+  init: MulticastWorkloadInit,
+  k: number,
+  messages: number,
+): Promise<MulticastFigures> {
   const receivers = Array.from(
     { length: k },
     () => new IpMulticastReceiver({ group: init.ipGroup, port: init.ipPort }),
@@ -155,7 +186,7 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
       ipDelivered++
       ipDuplicates += c - 1
     }
-  const ip: MulticastFigures = {
+  return {
     messages,
     msgsPerOp: 1,
     bytesPerOp: Math.round(ipBytes / messages),
@@ -165,5 +196,4 @@ export async function runMulticastWorkload(init: MulticastWorkloadInit): Promise
     deliveryRatio: r3(ipDelivered / (messages * k)),
     latencyMs: quantiles(latencies),
   }
-  return { nodes: nodes.length, members: k, link: init.link, overlay, ip }
 }

@@ -41,6 +41,10 @@ export interface UnicastWorkloadReport {
   durationMs: number
 }
 
+type SentMessage = { from: string; to: string; k: number; result?: UnicastSendResult }
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000
+
 export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<UnicastWorkloadReport> {
   const nodes = init.nodes.filter((n) => n.name !== 'master')
   if (nodes.length < 2)
@@ -54,28 +58,7 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
   await Promise.all(nodes.map((n) => call(n, 'PUT', '/link', { peer: '*', ...init.link })))
   const before = await statsOf()
   const started = Date.now()
-  const sent: Array<{ from: string; to: string; k: number; result?: UnicastSendResult }> = []
-  let next = 0
-  const worker = async () => {
-    while (next < messages) {
-      const k = next++
-      const from = nodes[Math.floor(Math.random() * nodes.length)]!
-      const others = nodes.filter((n) => n !== from)
-      const to = others[Math.floor(Math.random() * others.length)]!
-      const entry: (typeof sent)[number] = { from: from.name, to: to.name, k }
-      sent.push(entry)
-      try {
-        entry.result = await call<UnicastSendResult>(from, 'POST', '/unicast', {
-          to: to.name,
-          msg: { k },
-          transport: init.transport,
-        })
-      } catch {
-        // counted as not acknowledged
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  const sent = await sendMessages(nodes, messages, concurrency, init.transport)
   const durationMs = Date.now() - started
   await Promise.all(nodes.map((n) => call(n, 'POST', '/heal')))
   await new Promise((r) => setTimeout(r, 500))
@@ -87,6 +70,61 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
       received.set(n.name, r.messages)
     }),
   )
+  const { duplicates, outOfOrder, lost, deliveredAcked, acked } = deliveryCounts(received, sent)
+  const sum = (f: (s: UnicastStats) => number) => after.reduce((t, s, i) => t + f(s) - f(before[i]!), 0)
+  const frames = sum((s) => s.sent + s.acksSent)
+  return {
+    nodes: nodes.length,
+    transport: init.transport,
+    link: init.link,
+    messages,
+    acknowledged: acked.length,
+    msgsPerOp: r3(frames / messages),
+    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
+    retransmissionsPerOp: r3(sum((s) => s.retransmissions) / messages),
+    lost,
+    duplicates,
+    outOfOrder,
+    deliveryRatio: r3(deliveredAcked / Math.max(1, messages)),
+    latencyMs: quantiles(acked.map((s) => s.result!.rttMs)),
+    durationMs,
+  }
+}
+
+/** `concurrency` workers send `messages` messages between random pairs of nodes. */
+async function sendMessages(
+  nodes: WorkloadNode[],
+  messages: number,
+  concurrency: number,
+  transport: 'udp' | 'tcp',
+): Promise<SentMessage[]> {
+  const sent: SentMessage[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < messages) {
+      const k = next++
+      const from = nodes[Math.floor(Math.random() * nodes.length)]!
+      const others = nodes.filter((n) => n !== from)
+      const to = others[Math.floor(Math.random() * others.length)]!
+      const entry: SentMessage = { from: from.name, to: to.name, k }
+      sent.push(entry)
+      try {
+        entry.result = await call<UnicastSendResult>(from, 'POST', '/unicast', {
+          to: to.name,
+          msg: { k },
+          transport,
+        })
+      } catch {
+        // counted as not acknowledged
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return sent
+}
+
+/** Duplicates, reorderings and losses, from what each node received against what was acknowledged. */
+function deliveryCounts(received: Map<string, UnicastDelivery[]>, sent: SentMessage[]) {
   let duplicates = 0
   let outOfOrder = 0
   let lost = 0
@@ -108,23 +146,5 @@ export async function runUnicastWorkload(init: UnicastWorkloadInit): Promise<Uni
     if (count.has(`${s.from}>${s.to}:${s.k}`)) deliveredAcked++
     else lost++
   }
-  const sum = (f: (s: UnicastStats) => number) => after.reduce((t, s, i) => t + f(s) - f(before[i]!), 0)
-  const frames = sum((s) => s.sent + s.acksSent)
-  const r3 = (v: number) => Math.round(v * 1000) / 1000
-  return {
-    nodes: nodes.length,
-    transport: init.transport,
-    link: init.link,
-    messages,
-    acknowledged: acked.length,
-    msgsPerOp: r3(frames / messages),
-    bytesPerOp: Math.round(sum((s) => s.bytesSent) / messages),
-    retransmissionsPerOp: r3(sum((s) => s.retransmissions) / messages),
-    lost,
-    duplicates,
-    outOfOrder,
-    deliveryRatio: r3(deliveredAcked / Math.max(1, messages)),
-    latencyMs: quantiles(acked.map((s) => s.result!.rttMs)),
-    durationMs,
-  }
+  return { duplicates, outOfOrder, lost, deliveredAcked, acked }
 }
