@@ -937,6 +937,7 @@ async function showRun(id) {
           fmtInt(p.received),
           fmtInt(p.dropped),
           fmtBytes(p.bytes),
+          fmtInt(p.uniqueMessages),
           pct(p.deliveryRatio),
           fmtInt(p.duplicates),
           fmtMs(p.latencyMs.p50),

@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { ARTIFACTS, launchBrowser } from './browser.js'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
-import { scratchDir } from '../helpers.js'
+import { getJson, scratchDir } from '../helpers.js'
 
 // These run inside the page; the test is compiled without the DOM library.
 interface PageElement {
@@ -255,8 +255,25 @@ describe('dashboard in chromium', () => {
     assert.ok(statSync(file).size > 10_000)
     await page.goto(`${url}/#/runs`)
     await page.waitForSelector('#runs-table tbody tr[data-run]')
+    const runId = await page.getAttribute('#runs-table tbody tr[data-run]', 'data-run')
     await page.click('#runs-table tbody tr[data-run]')
     await page.waitForSelector('#run-protocols tbody tr')
+    // The past run's protocol table shows what `analyze` reports, unique messages beside delivery.
+    const head = await page.$$eval('#run-protocols thead th', (ths) => ths.map((t) => t.textContent!.trim()))
+    const report = (
+      await getJson<{ report: { protocols: Record<string, { uniqueMessages: number }> } }>(
+        `${url}/api/runs/${encodeURIComponent(runId!)}`,
+      )
+    ).body.report
+    const rows = await page.$$eval('#run-protocols tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())),
+    )
+    assert.equal(rows.length, Object.keys(report.protocols).length)
+    for (const row of rows) {
+      const p = report.protocols[row[0]!]
+      assert.ok(p, `row ${row[0]} is a protocol of the run`)
+      assert.equal(row[head.indexOf('unique')]!.replace(/,/g, ''), String(p.uniqueMessages), row[0])
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-runs.png'), fullPage: true })
   })
 })
