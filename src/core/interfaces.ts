@@ -3,7 +3,7 @@
 import type { Envelope, Body } from './envelope.js'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
-import type { FastifyInstance } from 'fastify'
+import type { RouteHost } from './routes.js'
 import type { LinkTable } from '../link/emulator.js'
 import type { Metrics } from '../node/metrics.js'
 import type { TelemetryEvent } from '../monitor/telemetry.js'
@@ -154,7 +154,7 @@ export interface Protocol extends Startable {
   readonly name: string
   handle(env: Envelope, msg: InboundMessage): void
   /** Adds the protocol's endpoints to the node's HTTP API. */
-  routes?(app: FastifyInstance): void
+  routes?(app: RouteHost): void
 }
 
 export type ProtocolFactory = (components: ProtocolComponents) => Protocol

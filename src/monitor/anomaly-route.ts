@@ -3,7 +3,7 @@
 // plus each of those frames' path in the run's telemetry: which node sent it, which received or
 // dropped it, when. The past-run view draws the offending operations from it.
 import type { FastifyInstance } from 'fastify'
-import { HttpBodyError } from '../node/http.js'
+import { HttpBodyError } from '../core/errors.js'
 import { resolveRun, RunReader, type RunStore } from './store.js'
 
 /** One telemetry event of an offending operation's frame. */

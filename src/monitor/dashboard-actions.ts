@@ -5,8 +5,7 @@
 import { z } from 'zod'
 import type { Node } from '../node/node.js'
 import type { ClusterControls } from '../core/cluster-controls.js'
-import { ControlError, NodeApiError } from '../core/errors.js'
-import { HttpBodyError } from '../node/http.js'
+import { ControlError, HttpBodyError, NodeApiError } from '../core/errors.js'
 import { NodeClient, type HttpMethod } from '../client/node-client.js'
 
 /** How each send control reaches a node: the protocol it needs and the node endpoint it calls. */

@@ -14,6 +14,7 @@ import type { TelemetryBatch } from '../monitor/telemetry.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { capConnections, httpServerLimits } from './http-limits.js'
 import { LeaveBody, MemberBody, MessageBody } from './api-schemas.js'
+import { parseBody } from '../core/routes.js'
 
 /** Methods a 405 answer can name in its Allow header. */
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
@@ -23,15 +24,8 @@ export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
 
 export { HttpBodyError }
-
-/** Parses a request body with a zod schema; a failure names the first bad field. */
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const r = schema.safeParse(body)
-  if (r.success) return r.data
-  const issue = r.error.issues[0]
-  const field = issue?.path.join('.') || 'body'
-  throw new HttpBodyError(`${field}: ${issue?.message ?? 'invalid'}`, field)
-}
+/** Re-exported from core/routes.ts, where protocols take it from. */
+export { parseBody }
 
 const LinkBody = z.strictObject({
   peer: z.string().min(1).max(128).default(ALL_LINKS),

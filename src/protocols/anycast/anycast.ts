@@ -2,7 +2,7 @@
 // address and one shared port (5001; the node's HTTP API has 5000), answering with the node's
 // name on the second line. GET /anycast tells clients where it is, which is how
 // `distlab anycast client` finds the replicas of a running cluster.
-import type { FastifyInstance } from 'fastify'
+import type { RouteHost } from '../../core/routes.js'
 import type { Envelope } from '../../core/envelope.js'
 import type { Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { checkPort } from '../../core/options.js'
@@ -89,7 +89,7 @@ export class Anycast implements Protocol {
     this.c.dropped(env, 'unknown_type')
   }
 
-  routes(app: FastifyInstance): void {
+  routes(app: RouteHost): void {
     app.get('/anycast', async () => this.info() ?? { name: this.c.self.name, port: 0, served: 0, active: 0 })
   }
 }

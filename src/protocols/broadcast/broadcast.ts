@@ -10,7 +10,7 @@
 // Database Maintenance", 1987) compares per-origin digests with one random peer, so that every live
 // node ends with every message after losses, partitions and crashes; each message is delivered once.
 import { randomBytes } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { RouteHost } from '../../core/routes.js'
 import { BROADCAST_DST, createEnvelope, type Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import type { TimerHandle } from '../../core/clock.js'
@@ -522,7 +522,7 @@ export class Broadcast implements Protocol {
 
   // ---- HTTP ----
 
-  routes(app: FastifyInstance): void {
+  routes(app: RouteHost): void {
     broadcastRoutes(app, this, this.outbox.tally)
   }
 }

@@ -1,7 +1,6 @@
 // The broadcast protocol's endpoints on the node's HTTP API.
-import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { parseBody } from '../../node/http.js'
+import { parseBody, type RouteHost } from '../../core/routes.js'
 import type { FrameTally } from './frame-tally.js'
 import {
   STRATEGIES,
@@ -24,7 +23,7 @@ export interface BroadcastApi {
   configure(change: BroadcastTuning): BroadcastTuning
 }
 
-export function broadcastRoutes(app: FastifyInstance, b: BroadcastApi, tally: FrameTally): void {
+export function broadcastRoutes(app: RouteHost, b: BroadcastApi, tally: FrameTally): void {
   const Body = z.strictObject({
     msg: z.unknown(),
     strategy: z.enum(STRATEGIES).optional(),

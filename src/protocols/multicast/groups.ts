@@ -5,14 +5,13 @@
 // the broadcast protocol's anti-entropy. A message to a group goes to each current member over a
 // reliable unicast channel of its own (the same ARQ as unicast), so each member delivers it once;
 // a node that has left drops what still reaches it.
-import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { createEnvelope, type Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { InvalidArgumentError, NotStartedError, GroupError } from '../../core/errors.js'
 import { checkString } from '../../core/options.js'
 import { named, type Logger } from '../../core/logger.js'
-import { parseBody } from '../../node/http.js'
+import { parseBody, type RouteHost } from '../../core/routes.js'
 import { Unicast, resolveUnicastOptions, type UnicastInit } from '../unicast/unicast.js'
 import type { Broadcast, BroadcastDelivery } from '../broadcast/broadcast.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
@@ -233,7 +232,7 @@ export class GroupMulticast implements Protocol {
     return { ...this.counters, channel: this.channel.stats() }
   }
 
-  routes(app: FastifyInstance): void {
+  routes(app: RouteHost): void {
     const GroupBody = z.strictObject({ group: z.string().regex(GROUP_NAME_PATTERN) })
     const SendBody = z.strictObject({
       group: z.string().regex(GROUP_NAME_PATTERN),

@@ -5,7 +5,6 @@
 // only ever measures round trips of messages sent once (Karn's rule). The same machinery runs over
 // TCP, since the link emulator loses and duplicates TCP frames too.
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
@@ -19,7 +18,7 @@ import {
   UnicastSendError,
 } from '../../core/errors.js'
 import { named, type Logger } from '../../core/logger.js'
-import { parseBody } from '../../node/http.js'
+import { parseBody, type RouteHost } from '../../core/routes.js'
 import {
   DELIVERED_LOG_MESSAGES,
   INITIAL_RETRANSMIT_TIMEOUT_MS,
@@ -558,7 +557,7 @@ export class Unicast implements Protocol {
     )
   }
 
-  routes(app: FastifyInstance): void {
+  routes(app: RouteHost): void {
     const SendBody = z.strictObject({
       to: z.string().min(1).max(128),
       msg: z.unknown(),
