@@ -14,7 +14,7 @@ import type {
   Transport,
   PeerInfo,
 } from '../core/interfaces.js'
-import { InvalidArgumentError, UnknownPeerError, wrapSocketError } from '../core/errors.js'
+import { AddressInUseError, InvalidArgumentError, UnknownPeerError, wrapSocketError } from '../core/errors.js'
 import { silentLogger, named, type Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { LinkEmulator, LinkTable } from '../link/emulator.js'
@@ -253,15 +253,8 @@ export class Node implements Startable {
     this.state = 'starting'
     try {
       await this.udp.start()
-      if (this.deferTcp)
-        this.tcp = this.emulate(
-          new TcpTransport({
-            host: this.cfg.host,
-            port: this.udp.address().port,
-            maxConnectionsPerAddress: this.tcpConnectionsPerAddress,
-          }),
-        )
-      await this.tcp.start()
+      if (this.deferTcp) await this.bindTcpBesideUdp()
+      else await this.tcp.start()
       this.http = buildHttpApi(this)
       for (const p of this.protocols.values()) p.routes?.(this.http)
       try {
@@ -301,6 +294,29 @@ export class Node implements Startable {
     } catch (err) {
       await this.stop()
       throw err
+    }
+  }
+
+  /**
+   * With an OS-chosen port, TCP binds UDP's number. Another socket may hold that number for TCP
+   * (UDP and TCP ports are separate spaces): then both move to a fresh number (up to 20 times).
+   */
+  private async bindTcpBesideUdp(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.tcp = this.emulate(
+        new TcpTransport({
+          host: this.cfg.host,
+          port: this.udp.address().port,
+          maxConnectionsPerAddress: this.tcpConnectionsPerAddress,
+        }),
+      )
+      try {
+        return await this.tcp.start()
+      } catch (err) {
+        if (!(err instanceof AddressInUseError) || attempt >= 20) throw err
+        await this.udp.stop()
+        await this.udp.start()
+      }
     }
   }
 
