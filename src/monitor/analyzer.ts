@@ -180,167 +180,206 @@ export function analyzeEvents(
   events: Iterable<TelemetryEvent>,
   init: AnalyzeInit,
 ): AnalysisReport & { series?: AnalysisSeries } {
-  const protos = new Map<string, ProtoAcc>()
-  const nodes = new Map<string, NodeReport>()
-  const firstSend = new Map<string, number>()
-  const seenRecv = new Set<string>()
-  const earlyRecv = new Map<string, Array<{ proto: ProtoAcc; ts: number }>>()
-  const broadcastSends: Array<{ proto: ProtoAcc; msgId: string; src: string }> = []
-  const nodeNames = new Set<string>(init.members ?? [])
+  const acc = new EventAccumulator(init)
+  for (const e of events) acc.add(e)
+  return acc.report()
+}
+
+/** The running state of one analysis: per protocol, per node, and the message pairs seen so far. */
+class EventAccumulator {
+  private readonly protos = new Map<string, ProtoAcc>()
+  private readonly nodes = new Map<string, NodeReport>()
+  private readonly firstSend = new Map<string, number>()
+  private readonly seenRecv = new Set<string>()
+  private readonly earlyRecv = new Map<string, Array<{ proto: ProtoAcc; ts: number }>>()
+  private readonly broadcastSends: Array<{ proto: ProtoAcc; msgId: string; src: string }> = []
+  private readonly nodeNames: Set<string>
   // Keyed by node and protocol names from telemetry: no prototype, so `__proto__` is only a name.
-  const sentByNode = Object.create(null) as Record<string, Record<string, number>>
-  let count = 0
-  let t0: number | undefined
+  private readonly sentByNode = Object.create(null) as Record<string, Record<string, number>>
+  private count = 0
+  private t0: number | undefined
 
-  const nodeOf = (name: string) => {
-    let n = nodes.get(name)
-    if (!n) nodes.set(name, (n = newNode()))
-    return n
-  }
-  const protoOf = (name: string) => {
-    let p = protos.get(name)
-    if (!p) protos.set(name, (p = newProto()))
-    return p
-  }
-  const intend = (p: ProtoAcc, msgId: string, src: string, dst: string, type = '') => {
-    if (!msgId) return
-    if (!p.sentMsgs.has(msgId)) p.sentMsgs.set(msgId, { src, dst, type })
-    if (dst === BROADCAST_DST) broadcastSends.push({ proto: p, msgId, src })
-    else if (!dst.startsWith('group:')) p.intended.add(`${msgId}\u0000${dst}`)
+  constructor(private readonly init: AnalyzeInit) {
+    this.nodeNames = new Set<string>(init.members ?? [])
   }
 
-  for (const e of events) {
-    count++
-    t0 ??= Math.floor(e.ts / 1000) * 1000
-    nodeNames.add(e.node)
-    const p = protoOf(e.proto)
-    const n = nodeOf(e.node)
-    const pair = `${e.msgId}\u0000${e.node}`
+  add(e: TelemetryEvent): void {
+    this.count++
+    this.t0 ??= Math.floor(e.ts / 1000) * 1000
+    this.nodeNames.add(e.node)
+    const p = this.protoOf(e.proto)
+    const n = this.nodeOf(e.node)
     switch (e.kind) {
-      case 'send': {
-        p.sent++
-        p.bytes += e.bytes
-        n.sent++
-        n.bytes += e.bytes
-        if (e.msgId && !firstSend.has(e.msgId)) {
-          firstSend.set(e.msgId, e.ts)
-          // Receives reported before their send (same millisecond, or a later telemetry batch).
-          const early = earlyRecv.get(e.msgId)
-          if (early) {
-            for (const r of early) r.proto.latencies.push(Math.max(0, r.ts - e.ts))
-            earlyRecv.delete(e.msgId)
-          }
-        }
-        intend(p, e.msgId, e.src, e.dst, e.type)
-        if (init.series) {
-          const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
-          p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
-          const byProto = (sentByNode[e.node] ??= Object.create(null) as Record<string, number>)
-          byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
-        }
+      case 'send':
+        this.onSend(e, p, n)
         break
-      }
-      case 'recv': {
-        p.received++
-        n.received++
-        n.bytesReceived += e.bytes
-        // An HTTP request (seed 002's POST /message) is seen only where it arrives: its client is
-        // not a node of the run, so its send is counted here, for the protocol only.
-        if (e.transport === 'http' && !(e.msgId && firstSend.has(e.msgId))) {
-          p.sent++
-          p.bytes += e.bytes
-          if (e.msgId) firstSend.set(e.msgId, e.ts)
-        }
-        if (!e.msgId) break
-        if (seenRecv.has(pair)) {
-          p.duplicates++
-          n.duplicates++
-          break
-        }
-        seenRecv.add(pair)
-        p.receivedPairs.add(pair)
-        p.reached.add(pair)
-        const sentAt = firstSend.get(e.msgId)
-        if (sentAt !== undefined) p.latencies.push(Math.max(0, e.ts - sentAt))
-        else if (earlyRecv.size < MAX_EARLY_RECEIVES) {
-          const list = earlyRecv.get(e.msgId)
-          if (list) list.push({ proto: p, ts: e.ts })
-          else earlyRecv.set(e.msgId, [{ proto: p, ts: e.ts }])
-        }
+      case 'recv':
+        this.onRecv(e, p, n)
         break
-      }
-      case 'deliver': {
-        const key = e.msgId ? pair : `${count}`
-        if (!p.delivered.has(key)) {
-          p.delivered.add(key)
-          n.delivered++
-        }
-        if (e.msgId) {
-          const type = e.type ?? ''
-          if (p.payloadTypes.size < MAX_PAYLOAD_TYPES) p.payloadTypes.add(type)
-          if (!p.deliveredMsgs.has(e.msgId)) p.deliveredMsgs.set(e.msgId, { src: e.src, dst: e.dst, type })
-        }
+      case 'deliver':
+        this.onDeliver(e, p, n)
         break
-      }
-      case 'drop': {
-        p.dropped++
-        n.dropped++
-        // Dropped on the way out by the emulated link: the node sent it and the link lost it, so it
-        // counts as sent, and it was still meant for its receiver.
-        if (e.node === e.src && LINK_DROPS.has(e.reason ?? '')) {
-          p.sent++
-          n.sent++
-          if (init.series) {
-            const s = Math.max(0, Math.floor((e.ts - t0) / 1000))
-            p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
-            const byProto = (sentByNode[e.node] ??= Object.create(null) as Record<string, number>)
-            byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
-          }
-        }
-        if (e.node === e.src) intend(p, e.msgId, e.src, e.dst, e.type)
+      case 'drop':
+        this.onDrop(e, p, n)
         break
-      }
       default:
         break
     }
   }
 
-  for (const b of broadcastSends)
-    for (const name of nodeNames) if (name !== b.src) b.proto.intended.add(`${b.msgId}\u0000${name}`)
+  private nodeOf(name: string): NodeReport {
+    let n = this.nodes.get(name)
+    if (!n) this.nodes.set(name, (n = newNode()))
+    return n
+  }
 
-  const report: AnalysisReport & { series?: AnalysisSeries } = {
-    run: init.run,
-    events: count,
-    lostEvents: init.lostEvents ?? 0,
-    protocols: {},
-    nodes: {},
+  private protoOf(name: string): ProtoAcc {
+    let p = this.protos.get(name)
+    if (!p) this.protos.set(name, (p = newProto()))
+    return p
   }
-  const series: AnalysisSeries = { t0: t0 ?? 0, throughput: {}, latencies: {}, sentByNode }
-  for (const [name, p] of [...protos].sort(([a], [b]) => a.localeCompare(b))) {
-    const d = p.deliveredMsgs.size > 0 ? deliveryOf(p, nodeNames) : receptionsOf(p)
-    p.latencies.sort((a, b) => a - b)
-    const deliveries = p.delivered.size > 0 ? p.delivered.size : p.receivedPairs.size
-    report.protocols[name] = {
-      sent: p.sent,
-      received: p.received,
-      dropped: p.dropped,
-      bytes: p.bytes,
-      uniqueMessages: d.unique,
-      deliveryRatio: d.intended > 0 ? round3(d.delivered / d.intended) : null,
-      duplicates: p.duplicates,
-      latencyMs: latencyQuantiles(p.latencies),
-      delivered: p.delivered.size,
-      unnecessaryRatio: p.sent > 0 ? round3(Math.max(0, p.sent - deliveries) / p.sent) : null,
+
+  private intend(p: ProtoAcc, msgId: string, src: string, dst: string, type = ''): void {
+    if (!msgId) return
+    if (!p.sentMsgs.has(msgId)) p.sentMsgs.set(msgId, { src, dst, type })
+    if (dst === BROADCAST_DST) this.broadcastSends.push({ proto: p, msgId, src })
+    else if (!dst.startsWith('group:')) p.intended.add(`${msgId}\u0000${dst}`)
+  }
+
+  /** One more frame on the wire in the per-second series (when the caller asked for series). */
+  private countSeries(e: TelemetryEvent, p: ProtoAcc): void {
+    if (!this.init.series) return
+    const s = Math.max(0, Math.floor((e.ts - this.t0!) / 1000))
+    p.perSecond[s] = (p.perSecond[s] ?? 0) + 1
+    const byProto = (this.sentByNode[e.node] ??= Object.create(null) as Record<string, number>)
+    byProto[e.proto] = (byProto[e.proto] ?? 0) + 1
+  }
+
+  private onSend(e: TelemetryEvent, p: ProtoAcc, n: NodeReport): void {
+    p.sent++
+    p.bytes += e.bytes
+    n.sent++
+    n.bytes += e.bytes
+    if (e.msgId && !this.firstSend.has(e.msgId)) {
+      this.firstSend.set(e.msgId, e.ts)
+      // Receives reported before their send (same millisecond, or a later telemetry batch).
+      const early = this.earlyRecv.get(e.msgId)
+      if (early) {
+        for (const r of early) r.proto.latencies.push(Math.max(0, r.ts - e.ts))
+        this.earlyRecv.delete(e.msgId)
+      }
     }
-    if (init.series) {
-      series.throughput[name] = Array.from(p.perSecond, (v) => v ?? 0)
-      series.latencies[name] = p.latencies
+    this.intend(p, e.msgId, e.src, e.dst, e.type)
+    this.countSeries(e, p)
+  }
+
+  private onRecv(e: TelemetryEvent, p: ProtoAcc, n: NodeReport): void {
+    p.received++
+    n.received++
+    n.bytesReceived += e.bytes
+    // An HTTP request (seed 002's POST /message) is seen only where it arrives: its client is
+    // not a node of the run, so its send is counted here, for the protocol only.
+    if (e.transport === 'http' && !(e.msgId && this.firstSend.has(e.msgId))) {
+      p.sent++
+      p.bytes += e.bytes
+      if (e.msgId) this.firstSend.set(e.msgId, e.ts)
+    }
+    if (!e.msgId) return
+    const pair = `${e.msgId}\u0000${e.node}`
+    if (this.seenRecv.has(pair)) {
+      p.duplicates++
+      n.duplicates++
+      return
+    }
+    this.seenRecv.add(pair)
+    p.receivedPairs.add(pair)
+    p.reached.add(pair)
+    const sentAt = this.firstSend.get(e.msgId)
+    if (sentAt !== undefined) p.latencies.push(Math.max(0, e.ts - sentAt))
+    else if (this.earlyRecv.size < MAX_EARLY_RECEIVES) {
+      const list = this.earlyRecv.get(e.msgId)
+      if (list) list.push({ proto: p, ts: e.ts })
+      else this.earlyRecv.set(e.msgId, [{ proto: p, ts: e.ts }])
     }
   }
-  for (const [name, n] of [...nodes].sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true })))
-    report.nodes[name] = n
-  if (init.series) report.series = series
-  return report
+
+  private onDeliver(e: TelemetryEvent, p: ProtoAcc, n: NodeReport): void {
+    const key = e.msgId ? `${e.msgId}\u0000${e.node}` : `${this.count}`
+    if (!p.delivered.has(key)) {
+      p.delivered.add(key)
+      n.delivered++
+    }
+    if (e.msgId) {
+      const type = e.type ?? ''
+      if (p.payloadTypes.size < MAX_PAYLOAD_TYPES) p.payloadTypes.add(type)
+      if (!p.deliveredMsgs.has(e.msgId)) p.deliveredMsgs.set(e.msgId, { src: e.src, dst: e.dst, type })
+    }
+  }
+
+  private onDrop(e: TelemetryEvent, p: ProtoAcc, n: NodeReport): void {
+    p.dropped++
+    n.dropped++
+    // Dropped on the way out by the emulated link: the node sent it and the link lost it, so it
+    // counts as sent, and it was still meant for its receiver.
+    if (e.node === e.src && LINK_DROPS.has(e.reason ?? '')) {
+      p.sent++
+      n.sent++
+      this.countSeries(e, p)
+    }
+    if (e.node === e.src) this.intend(p, e.msgId, e.src, e.dst, e.type)
+  }
+
+  /** The report, once every event is in. */
+  report(): AnalysisReport & { series?: AnalysisSeries } {
+    const { init, nodeNames } = this
+    for (const b of this.broadcastSends)
+      for (const name of nodeNames) if (name !== b.src) b.proto.intended.add(`${b.msgId}\u0000${name}`)
+    const report: AnalysisReport & { series?: AnalysisSeries } = {
+      run: init.run,
+      events: this.count,
+      lostEvents: init.lostEvents ?? 0,
+      protocols: {},
+      nodes: {},
+    }
+    const series: AnalysisSeries = {
+      t0: this.t0 ?? 0,
+      throughput: {},
+      latencies: {},
+      sentByNode: this.sentByNode,
+    }
+    for (const [name, p] of [...this.protos].sort(([a], [b]) => a.localeCompare(b))) {
+      report.protocols[name] = protocolReport(p, nodeNames)
+      if (init.series) {
+        series.throughput[name] = Array.from(p.perSecond, (v) => v ?? 0)
+        series.latencies[name] = p.latencies
+      }
+    }
+    for (const [name, n] of [...this.nodes].sort(([a], [b]) =>
+      a.localeCompare(b, undefined, { numeric: true }),
+    ))
+      report.nodes[name] = n
+    if (init.series) report.series = series
+    return report
+  }
+}
+
+/** One protocol's figures; sorts its latencies in place (the series hands them on sorted). */
+function protocolReport(p: ProtoAcc, nodeNames: ReadonlySet<string>): ProtocolReport {
+  const d = p.deliveredMsgs.size > 0 ? deliveryOf(p, nodeNames) : receptionsOf(p)
+  p.latencies.sort((a, b) => a - b)
+  const deliveries = p.delivered.size > 0 ? p.delivered.size : p.receivedPairs.size
+  return {
+    sent: p.sent,
+    received: p.received,
+    dropped: p.dropped,
+    bytes: p.bytes,
+    uniqueMessages: d.unique,
+    deliveryRatio: d.intended > 0 ? round3(d.delivered / d.intended) : null,
+    duplicates: p.duplicates,
+    latencyMs: latencyQuantiles(p.latencies),
+    delivered: p.delivered.size,
+    unnecessaryRatio: p.sent > 0 ? round3(Math.max(0, p.sent - deliveries) / p.sent) : null,
+  }
 }
 
 interface Delivery {

@@ -98,6 +98,8 @@ export interface CaptureResult {
 
 const PERMISSION = /permission|not permitted|you don't have|insufficient|must be root/i
 
+type CaptureOptions = ReturnType<typeof resolveCaptureOptions>
+
 /**
  * Captures until the duration passes or `signal` aborts. `onReady` is called once the tool is
  * listening, so a caller can start its traffic without losing the first packets.
@@ -107,38 +109,9 @@ export async function capture(
   options: { signal?: AbortSignal; onReady?: () => void } = {},
 ): Promise<CaptureResult> {
   const o = resolveCaptureOptions(init)
-  const candidates = o.tool ? [o.tool] : (['tcpdump', 'dumpcap'] as const)
-  let tool: string | undefined
-  let path: string | undefined
-  for (const c of candidates) {
-    path = findTool(c)
-    if (path) {
-      tool = c
-      break
-    }
-  }
-  if (!tool || !path)
-    throw new CaptureToolMissingError(
-      `neither ${candidates.join(' nor ')} is installed; install one (Debian: sudo apt-get install tcpdump) and run again`,
-    )
+  const { tool, path } = pickTool(o.tool ? [o.tool] : ['tcpdump', 'dumpcap'])
   const filter = captureFilter(o.ports, o.net)
-  const args =
-    tool === 'tcpdump'
-      ? [
-          '-i',
-          o.iface,
-          '-n',
-          '-s',
-          '0',
-          '-U',
-          '-w',
-          o.out,
-          // As root, tcpdump drops to its own user before writing, which may not own the folder.
-          ...(process.getuid?.() === 0 ? ['-Z', 'root'] : []),
-          filter,
-        ]
-      : ['-i', o.iface, '-q', '-F', 'pcap', '-s', '0', '-w', o.out, '-f', filter]
-  const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(path, captureArgs(tool, o, filter), { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   let ready = false
   const started = Date.now()
@@ -165,41 +138,15 @@ export async function capture(
     child.on('exit', (code, sig) => {
       if (timer) clearTimeout(timer)
       options.signal?.removeEventListener('abort', onAbort)
-      const text = stderr.trim().split('\n').filter(Boolean)
-      const last =
-        text.filter((l) => !/^(listening on|Capturing on|File:|\d+ packets)/i.test(l)).pop() ??
-        text.pop() ??
-        ''
-      if (!ready) {
-        if (PERMISSION.test(stderr))
-          return reject(
-            new CapturePermissionError(
-              `${tool} may not capture on ${o.iface}: ${last || 'permission denied'}. Run as root (sudo distlab capture ...) or allow it once: sudo setcap cap_net_raw,cap_net_admin=eip ${path}`,
-            ),
-          )
-        const why = text
-          .filter((l) => !/^(listening on|Capturing on)/i.test(l))
-          .map((l) => l.replace(/^(tcpdump|dumpcap): /, ''))
-          .join('; ')
-        return reject(
-          new CaptureError(
-            `${tool} could not capture on ${o.iface} (${sig ?? `exit ${code}`}): ${why || 'no message'}`,
-          ),
-        )
-      }
-      let bytes: number
-      try {
-        bytes = statSync(o.out).size
-      } catch {
-        return reject(new CaptureError(`${tool} wrote no file ${o.out}: ${last}`))
-      }
+      const outcome = captureOutcome({ tool, path, o, stderr, ready, code, sig })
+      if (outcome instanceof Error) return reject(outcome)
       resolvePromise({
-        tool: tool!,
+        tool,
         file: o.out,
         iface: o.iface,
         filter,
         durationMs: Date.now() - started,
-        bytes,
+        bytes: outcome,
       })
     })
     // Some builds print nothing when quiet; assume ready shortly after a clean start.
@@ -207,4 +154,67 @@ export async function capture(
       if (child.exitCode === null && !ready) markReady()
     }, 1500).unref()
   })
+}
+
+/** The first of the candidate tools installed, or a CaptureToolMissingError naming them. */
+function pickTool(candidates: readonly string[]): { tool: string; path: string } {
+  for (const tool of candidates) {
+    const path = findTool(tool)
+    if (path) return { tool, path }
+  }
+  throw new CaptureToolMissingError(
+    `neither ${candidates.join(' nor ')} is installed; install one (Debian: sudo apt-get install tcpdump) and run again`,
+  )
+}
+
+/** The capture tool's command line: the interface, the whole packet, written as it comes. */
+function captureArgs(tool: string, o: CaptureOptions, filter: string): string[] {
+  if (tool !== 'tcpdump') return ['-i', o.iface, '-q', '-F', 'pcap', '-s', '0', '-w', o.out, '-f', filter]
+  return [
+    '-i',
+    o.iface,
+    '-n',
+    '-s',
+    '0',
+    '-U',
+    '-w',
+    o.out,
+    // As root, tcpdump drops to its own user before writing, which may not own the folder.
+    ...(process.getuid?.() === 0 ? ['-Z', 'root'] : []),
+    filter,
+  ]
+}
+
+/** After the tool exits: the capture file's size, or the error that says why there is none. */
+function captureOutcome(x: {
+  tool: string
+  path: string
+  o: CaptureOptions
+  stderr: string
+  ready: boolean
+  code: number | null
+  sig: NodeJS.Signals | null
+}): number | Error {
+  const { tool, o } = x
+  const text = x.stderr.trim().split('\n').filter(Boolean)
+  const last =
+    text.filter((l) => !/^(listening on|Capturing on|File:|\d+ packets)/i.test(l)).pop() ?? text.pop() ?? ''
+  if (!x.ready) {
+    if (PERMISSION.test(x.stderr))
+      return new CapturePermissionError(
+        `${tool} may not capture on ${o.iface}: ${last || 'permission denied'}. Run as root (sudo distlab capture ...) or allow it once: sudo setcap cap_net_raw,cap_net_admin=eip ${x.path}`,
+      )
+    const why = text
+      .filter((l) => !/^(listening on|Capturing on)/i.test(l))
+      .map((l) => l.replace(/^(tcpdump|dumpcap): /, ''))
+      .join('; ')
+    return new CaptureError(
+      `${tool} could not capture on ${o.iface} (${x.sig ?? `exit ${x.code}`}): ${why || 'no message'}`,
+    )
+  }
+  try {
+    return statSync(o.out).size
+  } catch {
+    return new CaptureError(`${tool} wrote no file ${o.out}: ${last}`)
+  }
 }

@@ -2,7 +2,7 @@
 // streams the live aggregate to browsers over server-sent events, lists past runs with their
 // analysis, and guards the page's controls (Host, Origin, page token); dashboard-actions.ts carries
 // them out by calling the nodes' HTTP APIs and the supervisor's control API.
-import { fastify, type FastifyInstance, type FastifyReply } from 'fastify'
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { readFile } from 'node:fs/promises'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
@@ -340,6 +340,15 @@ export class Dashboard implements Startable {
   // ---- HTTP ----
 
   private routes(app: FastifyInstance): void {
+    this.errorHandler(app)
+    this.guardRequests(app)
+    this.apiRoutes(app)
+    this.runRoutes(app)
+    this.staticFiles(app)
+  }
+
+  /** Errors as JSON: usage mistakes 400, a missing run 404, a failed control its own status. */
+  private errorHandler(app: FastifyInstance): void {
     app.setErrorHandler((err: Error & { statusCode?: number; field?: string }, _req, reply) => {
       if (err instanceof HttpBodyError)
         return reply.code(400).send({ error: 'invalid_body', message: err.message, field: err.field })
@@ -354,7 +363,9 @@ export class Dashboard implements Startable {
         .code(status)
         .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message })
     })
+  }
 
+  private guardRequests(app: FastifyInstance): void {
     // Every request: a Host this dashboard answers to (DNS rebinding). Every change: no foreign
     // Origin (CSRF) and the page's token, or the cluster's bearer token.
     app.addHook('onRequest', async (req, reply) => {
@@ -388,7 +399,10 @@ export class Dashboard implements Startable {
           : `send the page token from GET /api/session in the ${PAGE_TOKEN_HEADER} header`,
       })
     })
+  }
 
+  /** The page's session, state, palette, live stream and controls. */
+  private apiRoutes(app: FastifyInstance): void {
     // The page's token: to any same-host caller of an open cluster (a foreign page cannot read
     // it: no CORS, and rebinding is refused above), to holders of the key on a keyed one.
     app.get('/api/session', async (req, reply) => {
@@ -404,27 +418,32 @@ export class Dashboard implements Startable {
     // The protocol colours every chart uses (palette.ts), for the page's flows, legend and charts.
     app.get('/api/palette', async () => servedPalette())
 
-    app.get('/api/stream', (req, reply) => {
-      reply.hijack()
-      const res = reply.raw
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-      })
-      void this.state().then((state) => {
-        res.write(`event: hello\ndata: ${JSON.stringify({ state, snapshot: this.live.snapshot() })}\n\n`)
-        this.clients.add(res)
-      })
-      const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000)
-      req.raw.on('close', () => {
-        clearInterval(keepalive)
-        this.clients.delete(res)
-      })
-    })
-
+    app.get('/api/stream', (req, reply) => this.stream(req, reply))
     app.post('/api/action', async (req) => this.act(parseBody(ActionBody, req.body)))
+  }
 
+  /** Server-sent events: a hello with the state and the live snapshot, then every tick. */
+  private stream(req: FastifyRequest, reply: FastifyReply): void {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    })
+    void this.state().then((state) => {
+      res.write(`event: hello\ndata: ${JSON.stringify({ state, snapshot: this.live.snapshot() })}\n\n`)
+      this.clients.add(res)
+    })
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000)
+    req.raw.on('close', () => {
+      clearInterval(keepalive)
+      this.clients.delete(res)
+    })
+  }
+
+  /** The recorded runs: the list, anomalies, and one run's summary and analysis. */
+  private runRoutes(app: FastifyInstance): void {
     app.get('/api/runs', async () => ({
       current: this.init.store?.id ?? null,
       runs: listRuns(this.init.runsDir).reverse(),
@@ -450,7 +469,10 @@ export class Dashboard implements Startable {
         reader.close()
       }
     })
+  }
 
+  /** The page itself: files under the web folder, nothing outside it. */
+  private staticFiles(app: FastifyInstance): void {
     app.get('/*', async (req, reply) => {
       const urlPath = decodeURIComponent((req.url.split('?')[0] ?? '/').replace(/^\/+/, '')) || 'index.html'
       const file = normalize(join(this.webDir, urlPath))

@@ -128,58 +128,14 @@ export class LiveAggregator {
     const n = getOr(this.nodes, bounded(this.nodes, e.node, MAX_NODES), zero)
     const second = Math.floor(e.ts / 1000) * 1000
     if (!this.current || second > this.current.t) this.rollTo(second)
-    const cur = this.current!
     let latencyMs: number | undefined
     switch (e.kind) {
       case 'send':
-        p.sent++
-        n.sent++
-        p.bytes += e.bytes
-        n.bytes += e.bytes
-        cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
-        if (BACKGROUND_PROTOS.has(e.proto) || (e.type !== undefined && BACKGROUND_KINDS.has(e.type)))
-          cur.background[proto] = (cur.background[proto] ?? 0) + 1
-        {
-          const link = bounded(this.links, `${e.node}>${e.dst}`, MAX_LINKS)
-          this.links.set(link, (this.links.get(link) ?? 0) + 1)
-        }
-        if (e.msgId && !this.sendTs.has(e.msgId)) {
-          this.sendTs.set(e.msgId, e.ts)
-          if (this.sendTs.size > LATENCY_MATCH_WINDOW) this.sendTs.delete(this.sendTs.keys().next().value!)
-          // Receives whose telemetry came in before the send's (another node's batch).
-          const early = this.earlyRecv.get(e.msgId)
-          if (early) {
-            this.earlyRecv.delete(e.msgId)
-            for (const r of early)
-              (cur.lat[bounded(this.protocols, r.proto, MAX_PROTOCOLS)] ??= []).push(Math.max(0, r.ts - e.ts))
-          }
-        }
+        this.onSend(e, proto, p, n)
         break
-      case 'recv': {
-        p.received++
-        n.received++
-        // An HTTP request (POST /message) is seen only where it arrives; count its send, as analyze does.
-        if (e.transport === 'http') {
-          p.sent++
-          p.bytes += e.bytes
-          cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
-        }
-        const at = e.msgId ? this.sendTs.get(e.msgId) : undefined
-        if (at !== undefined) {
-          latencyMs = Math.max(0, e.ts - at)
-          ;(cur.lat[proto] ??= []).push(latencyMs)
-        } else if (e.msgId) {
-          const list = this.earlyRecv.get(e.msgId)
-          if (list) {
-            if (list.length < 64) list.push({ proto: e.proto, ts: e.ts })
-          } else {
-            this.earlyRecv.set(e.msgId, [{ proto: e.proto, ts: e.ts }])
-            if (this.earlyRecv.size > LATENCY_MATCH_WINDOW)
-              this.earlyRecv.delete(this.earlyRecv.keys().next().value!)
-          }
-        }
+      case 'recv':
+        latencyMs = this.onRecv(e, proto, p, n)
         break
-      }
       case 'deliver':
         p.delivered++
         n.delivered++
@@ -190,8 +146,67 @@ export class LiveAggregator {
         n.dropped++
         break
     }
-    // Reservoir sampling keeps an even sample of the tick however many events arrive; the event
-    // for the page is only built when it enters the sample.
+    this.sample(e, latencyMs)
+  }
+
+  private onSend(e: TelemetryEvent, proto: string, p: Counters, n: Counters): void {
+    const cur = this.current!
+    p.sent++
+    n.sent++
+    p.bytes += e.bytes
+    n.bytes += e.bytes
+    cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
+    if (BACKGROUND_PROTOS.has(e.proto) || (e.type !== undefined && BACKGROUND_KINDS.has(e.type)))
+      cur.background[proto] = (cur.background[proto] ?? 0) + 1
+    const link = bounded(this.links, `${e.node}>${e.dst}`, MAX_LINKS)
+    this.links.set(link, (this.links.get(link) ?? 0) + 1)
+    if (e.msgId && !this.sendTs.has(e.msgId)) {
+      this.sendTs.set(e.msgId, e.ts)
+      if (this.sendTs.size > LATENCY_MATCH_WINDOW) this.sendTs.delete(this.sendTs.keys().next().value!)
+      // Receives whose telemetry came in before the send's (another node's batch).
+      const early = this.earlyRecv.get(e.msgId)
+      if (early) {
+        this.earlyRecv.delete(e.msgId)
+        for (const r of early)
+          (cur.lat[bounded(this.protocols, r.proto, MAX_PROTOCOLS)] ??= []).push(Math.max(0, r.ts - e.ts))
+      }
+    }
+  }
+
+  /** Counts a receive; its latency when its send is known, else it waits for the send. */
+  private onRecv(e: TelemetryEvent, proto: string, p: Counters, n: Counters): number | undefined {
+    const cur = this.current!
+    p.received++
+    n.received++
+    // An HTTP request (POST /message) is seen only where it arrives; count its send, as analyze does.
+    if (e.transport === 'http') {
+      p.sent++
+      p.bytes += e.bytes
+      cur.sent[proto] = (cur.sent[proto] ?? 0) + 1
+    }
+    const at = e.msgId ? this.sendTs.get(e.msgId) : undefined
+    if (at !== undefined) {
+      const latencyMs = Math.max(0, e.ts - at)
+      ;(cur.lat[proto] ??= []).push(latencyMs)
+      return latencyMs
+    }
+    if (!e.msgId) return undefined
+    const list = this.earlyRecv.get(e.msgId)
+    if (list) {
+      if (list.length < 64) list.push({ proto: e.proto, ts: e.ts })
+    } else {
+      this.earlyRecv.set(e.msgId, [{ proto: e.proto, ts: e.ts }])
+      if (this.earlyRecv.size > LATENCY_MATCH_WINDOW)
+        this.earlyRecv.delete(this.earlyRecv.keys().next().value!)
+    }
+    return undefined
+  }
+
+  /**
+   * Reservoir sampling keeps an even sample of the tick however many events arrive; the event
+   * for the page is only built when it enters the sample.
+   */
+  private sample(e: TelemetryEvent, latencyMs: number | undefined): void {
     this.tickSeen++
     let slot = this.tickEvents.length
     if (slot >= this.perTick) {

@@ -4,6 +4,7 @@
 // the count travels with the next batch.
 import type { Startable, TransportKind } from '../core/interfaces.js'
 import { checkInteger } from '../core/options.js'
+import { NodeClient } from '../client/node-client.js'
 
 export type TelemetryKind = 'send' | 'recv' | 'deliver' | 'drop' | 'error'
 
@@ -123,17 +124,16 @@ export class TelemetryEmitter implements Startable {
   }
 }
 
-/** A sink that POSTs batches as JSON to a collector URL. */
+/**
+ * A sink that POSTs batches as JSON to a collector URL (the master's `/telemetry`) through
+ * NodeClient; a refusal or a timeout is a NodeApiError naming the master, which the emitter counts
+ * as lost events.
+ */
 export function httpSink(url: string, timeoutMs = 2000, headers: Record<string, string> = {}): TelemetrySink {
+  const target = new URL(url)
+  const client = new NodeClient({ url: target.origin, name: 'the master', headers, timeoutMs })
+  const path = `${target.pathname}${target.search}`
   return async (batch) => {
-    // Own fetch, not NodeClient (yet): the node's telemetry sink to its master, kept as it was this session.
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(batch),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    await res.arrayBuffer()
-    if (!res.ok) throw new Error(`collector answered ${res.status}`)
+    await client.text('POST', path, { body: batch, action: 'the telemetry batch' })
   }
 }
