@@ -18,11 +18,11 @@ interface Add {
   ok: boolean
 }
 
-export function checkCounter(history: History, _opts?: CheckOptions, growOnly = false): CheckResult {
-  const pairs = pairHistory(history)
+type Pairs = ReturnType<typeof pairHistory>
+
+/** The adds that may have happened (failed ones did not), by invocation; bad deltas recorded. */
+function collectAdds(pairs: Pairs, growOnly: boolean, malformed: unknown[], badDelta: unknown[]): Add[] {
   const adds: Add[] = []
-  const malformed: unknown[] = []
-  const badDelta: unknown[] = []
   for (const { invoke, complete } of pairs) {
     if (invoke.f !== 'add' || complete?.type === 'fail') continue
     const delta = invoke.value
@@ -34,41 +34,68 @@ export function checkCounter(history: History, _opts?: CheckOptions, growOnly = 
     if (growOnly && delta < 0 && badDelta.length < MAX_EXAMPLES) badDelta.push(opRef(invoke, complete))
     adds.push({ invoke, complete, delta, ok: complete?.type === 'ok' })
   }
-  // Adds by invocation index, with prefix sums of positive and negative deltas.
   adds.sort((a, b) => a.invoke.index - b.invoke.index)
-  const invokeIdx = new Float64Array(adds.length)
-  const posPrefix = new Float64Array(adds.length + 1)
-  const negPrefix = new Float64Array(adds.length + 1)
-  let okSum = 0
-  let infoPos = 0
-  let infoNeg = 0
-  let lastAddEvent = -1
-  for (let i = 0; i < adds.length; i++) {
-    const a = adds[i] as Add
-    invokeIdx[i] = a.invoke.index
-    posPrefix[i + 1] = (posPrefix[i] as number) + Math.max(0, a.delta)
-    negPrefix[i + 1] = (negPrefix[i] as number) + Math.min(0, a.delta)
-    if (a.ok) okSum += a.delta
-    else if (a.delta > 0) infoPos += a.delta
-    else infoNeg += a.delta
-    lastAddEvent = Math.max(lastAddEvent, a.invoke.index, a.complete?.type === 'ok' ? a.complete.index : -1)
-  }
-  const countInvokedBefore = (index: number): number => {
-    let lo = 0
-    let hi = invokeIdx.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((invokeIdx[mid] as number) < index) lo = mid + 1
-      else hi = mid
+  return adds
+}
+
+/**
+ * The bounds a read can lie in: prefix sums of positive and negative deltas of the adds invoked
+ * before it, and for a final read, the acknowledged sum widened by the indefinite adds.
+ */
+class CounterBounds {
+  private readonly invokeIdx: Float64Array
+  private readonly posPrefix: Float64Array
+  private readonly negPrefix: Float64Array
+  okSum = 0
+  private infoPos = 0
+  private infoNeg = 0
+  /** History index of the last add event: a read invoked after it is final. */
+  lastAddEvent = -1
+
+  constructor(adds: readonly Add[]) {
+    this.invokeIdx = new Float64Array(adds.length)
+    this.posPrefix = new Float64Array(adds.length + 1)
+    this.negPrefix = new Float64Array(adds.length + 1)
+    for (let i = 0; i < adds.length; i++) {
+      const a = adds[i] as Add
+      this.invokeIdx[i] = a.invoke.index
+      this.posPrefix[i + 1] = (this.posPrefix[i] as number) + Math.max(0, a.delta)
+      this.negPrefix[i + 1] = (this.negPrefix[i] as number) + Math.min(0, a.delta)
+      if (a.ok) this.okSum += a.delta
+      else if (a.delta > 0) this.infoPos += a.delta
+      else this.infoNeg += a.delta
+      const done = a.complete?.type === 'ok' ? a.complete.index : -1
+      this.lastAddEvent = Math.max(this.lastAddEvent, a.invoke.index, done)
     }
-    return lo
   }
 
-  const outOfBounds: unknown[] = []
-  const finalOutOfBounds: unknown[] = []
-  let outOfBoundsCount = 0
-  let reads = 0
-  const finalByNode = new Map<string, { invoke: Op; complete: Op; value: number }>()
+  /** [lower, upper] for a read that returned at history index `index`. */
+  during(index: number): [number, number] {
+    let lo = 0
+    let hi = this.invokeIdx.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((this.invokeIdx[mid] as number) < index) lo = mid + 1
+      else hi = mid
+    }
+    return [this.negPrefix[lo] as number, this.posPrefix[lo] as number]
+  }
+
+  final(): [number, number] {
+    return [this.okSum + this.infoNeg, this.okSum + this.infoPos]
+  }
+}
+
+interface ReadCheck {
+  reads: number
+  outOfBounds: unknown[]
+  outOfBoundsCount: number
+  finalByNode: Map<string, { invoke: Op; complete: Op; value: number }>
+}
+
+/** read-out-of-bounds for every acknowledged read; the last final read of each node kept. */
+function checkReads(pairs: Pairs, bounds: CounterBounds, malformed: unknown[]): ReadCheck {
+  const rc: ReadCheck = { reads: 0, outOfBounds: [], outOfBoundsCount: 0, finalByNode: new Map() }
   for (const { invoke, complete } of pairs) {
     if (invoke.f !== 'read' || complete?.type !== 'ok') continue
     const value = complete.value
@@ -77,55 +104,64 @@ export function checkCounter(history: History, _opts?: CheckOptions, growOnly = 
         malformed.push({ op: opRef(invoke, complete), reason: 'read value is not a number' })
       continue
     }
-    reads++
-    const n = countInvokedBefore(complete.index)
-    const lower = negPrefix[n] as number
-    const upper = posPrefix[n] as number
+    rc.reads++
+    const [lower, upper] = bounds.during(complete.index)
     if (value < lower || value > upper) {
-      outOfBoundsCount++
-      if (outOfBounds.length < MAX_EXAMPLES) {
-        outOfBounds.push({
-          op: opRef(invoke, complete),
-          value,
-          lower,
-          upper,
-          direction: value > upper ? 'too-high' : 'too-low',
-        })
+      rc.outOfBoundsCount++
+      if (rc.outOfBounds.length < MAX_EXAMPLES) {
+        const direction = value > upper ? 'too-high' : 'too-low'
+        rc.outOfBounds.push({ op: opRef(invoke, complete), value, lower, upper, direction })
       }
     }
-    if (invoke.index > lastAddEvent)
-      finalByNode.set(complete.node ?? invoke.node ?? '', { invoke, complete, value })
+    if (invoke.index > bounds.lastAddEvent)
+      rc.finalByNode.set(complete.node ?? invoke.node ?? '', { invoke, complete, value })
   }
-  const finalLower = okSum + infoNeg
-  const finalUpper = okSum + infoPos
-  for (const [node, r] of finalByNode) {
-    if (r.value >= finalLower && r.value <= finalUpper) continue
-    finalOutOfBounds.push({
+  return rc
+}
+
+/** final-read-out-of-bounds: a node's final read outside what the adds allow. */
+function checkFinalReads(rc: ReadCheck, [lower, upper]: [number, number]): unknown[] {
+  const out: unknown[] = []
+  for (const [node, r] of rc.finalByNode) {
+    if (r.value >= lower && r.value <= upper) continue
+    out.push({
       node,
       op: opRef(r.invoke, r.complete),
       value: r.value,
-      lower: finalLower,
-      upper: finalUpper,
+      lower,
+      upper,
       // too-high: an add counted twice (or a value never added); too-low: acknowledged adds lost.
-      direction: r.value > finalUpper ? 'too-high' : 'too-low',
+      direction: r.value > upper ? 'too-high' : 'too-low',
     })
   }
+  return out
+}
+
+export function checkCounter(history: History, _opts?: CheckOptions, growOnly = false): CheckResult {
+  const pairs = pairHistory(history)
+  const malformed: unknown[] = []
+  const badDelta: unknown[] = []
+  const adds = collectAdds(pairs, growOnly, malformed, badDelta)
+  const bounds = new CounterBounds(adds)
+  const rc = checkReads(pairs, bounds, malformed)
+  const finalBounds = bounds.final()
+  const finalOutOfBounds = checkFinalReads(rc, finalBounds)
   const anomalies: Record<string, unknown[]> = {}
   if (finalOutOfBounds.length > 0) anomalies['final-read-out-of-bounds'] = finalOutOfBounds
-  if (outOfBoundsCount > 0) anomalies['read-out-of-bounds'] = outOfBounds
+  if (rc.outOfBoundsCount > 0) anomalies['read-out-of-bounds'] = rc.outOfBounds
   if (malformed.length > 0) anomalies['malformed'] = malformed
   if (badDelta.length > 0) anomalies['negative-delta'] = badDelta
   const stats: Record<string, unknown> = {
     ...opStats(history, pairs),
     'add-count': adds.length,
-    'read-count': reads,
-    'final-reads': finalByNode.size,
-    'acknowledged-sum': okSum,
-    bounds: [finalLower, finalUpper],
-    'out-of-bounds-count': outOfBoundsCount,
+    'read-count': rc.reads,
+    'final-reads': rc.finalByNode.size,
+    'acknowledged-sum': bounds.okSum,
+    bounds: finalBounds,
+    'out-of-bounds-count': rc.outOfBoundsCount,
   }
   if (Object.keys(anomalies).length > 0) return { valid: false, anomalies, stats }
-  if (finalByNode.size === 0) {
+  if (rc.finalByNode.size === 0) {
     return { valid: 'unknown', anomalies, stats, reason: 'no read was invoked after every add had finished' }
   }
   return { valid: true, anomalies, stats }

@@ -49,112 +49,122 @@ interface PollList {
   ref: OpRef
 }
 
-export function checkKafka(history: History, _opts?: CheckOptions): CheckResult {
-  const pairs = pairHistory(history)
-  const found = new Anomalies()
-  const sends: Send[] = []
-  const polls: PollList[] = []
-  const lastSendOffset = new Map<string, number>() // process/key -> offset
+/** Every piece of evidence of which message sits at which offset, indexed in history order. */
+class LogIndex {
+  readonly sends: Send[] = []
+  readonly polls: PollList[] = []
+  private readonly lastSendOffset = new Map<string, number>() // process/key -> offset
   // Consumers: what each client last saw per key (positions survive a retired process, as the
   // runtime's clients keep them), unless the poll says where it starts.
-  const position = new Map<string, Map<string, number>>()
+  private readonly position = new Map<string, Map<string, number>>()
   // offset -> message per key, from every piece of evidence.
-  const atOffset = new Map<string, Map<number, { msg: string; value: unknown; ref: OpRef }>>()
-  const offsetsOf = new Map<string, Map<string, number>>() // key -> msg -> first offset seen
-  const seenMsgs = new Set<string>()
-  const record = (key: string, offset: number, msg: string, value: unknown, ref: OpRef): void => {
-    let byOffset = atOffset.get(key)
-    if (byOffset === undefined) atOffset.set(key, (byOffset = new Map()))
+  readonly atOffset = new Map<string, Map<number, { msg: string; value: unknown; ref: OpRef }>>()
+  private readonly offsetsOf = new Map<string, Map<string, number>>() // key -> msg -> first offset seen
+  readonly seenMsgs = new Set<string>()
+
+  constructor(private readonly found: Anomalies) {}
+
+  /** One message at one offset: inconsistent-offsets and duplicate are found here. */
+  private record(key: string, offset: number, msg: string, value: unknown, ref: OpRef): void {
+    let byOffset = this.atOffset.get(key)
+    if (byOffset === undefined) this.atOffset.set(key, (byOffset = new Map()))
     const prior = byOffset.get(offset)
     if (prior === undefined) byOffset.set(offset, { msg, value, ref })
     else if (prior.msg !== msg) {
-      found.add('inconsistent-offsets', () => ({
+      this.found.add('inconsistent-offsets', () => ({
         key,
         offset,
         values: [showValue(prior.value), showValue(value)],
         ops: [prior.ref, ref],
       }))
     }
-    let msgs = offsetsOf.get(key)
-    if (msgs === undefined) offsetsOf.set(key, (msgs = new Map()))
+    let msgs = this.offsetsOf.get(key)
+    if (msgs === undefined) this.offsetsOf.set(key, (msgs = new Map()))
     const at = msgs.get(msg)
     if (at === undefined) msgs.set(msg, offset)
     else if (at !== offset)
-      found.add('duplicate', () => ({ key, value: showValue(value), offsets: [at, offset], op: ref }))
+      this.found.add('duplicate', () => ({ key, value: showValue(value), offsets: [at, offset], op: ref }))
   }
 
-  let ok = 0
-  // History order: pairs are in invocation order, which is each client's own order.
-  for (const { invoke, complete } of pairs) {
-    if (complete?.type !== 'ok') continue
-    ok++
-    const ref = opRef(invoke, complete)
-    if (invoke.f === 'send') {
-      const iv = invoke.value
-      const cv = complete.value
-      if (
-        !Array.isArray(iv) ||
-        iv.length !== 2 ||
-        !Array.isArray(cv) ||
-        cv.length !== 2 ||
-        !Number.isSafeInteger(cv[1])
-      ) {
-        found.add('malformed', () => ({ op: ref, reason: 'send is not [key, msg] -> [key, offset]' }))
+  send(invoke: Op, complete: Op, ref: OpRef): void {
+    const iv = invoke.value
+    const cv = complete.value
+    if (
+      !Array.isArray(iv) ||
+      iv.length !== 2 ||
+      !Array.isArray(cv) ||
+      cv.length !== 2 ||
+      !Number.isSafeInteger(cv[1])
+    ) {
+      this.found.add('malformed', () => ({ op: ref, reason: 'send is not [key, msg] -> [key, offset]' }))
+      return
+    }
+    const key = String(iv[0])
+    const offset = cv[1] as number
+    const s: Send = { key, offset, msg: valueKey(iv[1]), value: iv[1], ref }
+    this.sends.push(s)
+    this.record(key, offset, s.msg, s.value, ref)
+    const pk = `${invoke.process}/${key}`
+    const last = this.lastSendOffset.get(pk)
+    if (last !== undefined && offset <= last)
+      this.found.add('nonmonotonic-send', () => ({ key, offsets: [last, offset], op: ref }))
+    this.lastSendOffset.set(pk, offset)
+  }
+
+  poll(invoke: Op, complete: Op, ref: OpRef): void {
+    const cv = complete.value
+    if (!isRecord(cv)) {
+      this.found.add('malformed', () => ({
+        op: ref,
+        reason: 'poll result is not {key: [[offset, msg], ...]}',
+      }))
+      return
+    }
+    const requested = isRecord(invoke.value) ? invoke.value : undefined
+    let pos = this.position.get(invoke.client)
+    if (pos === undefined) this.position.set(invoke.client, (pos = new Map()))
+    for (const [key, list] of Object.entries(cv)) {
+      if (!Array.isArray(list)) {
+        this.found.add('malformed', () => ({ op: ref, reason: `poll list for ${key} is not a list` }))
         continue
       }
-      const key = String(iv[0])
-      const offset = cv[1] as number
-      const s: Send = { key, offset, msg: valueKey(iv[1]), value: iv[1], ref }
-      sends.push(s)
-      record(key, offset, s.msg, s.value, ref)
-      const pk = `${invoke.process}/${key}`
-      const last = lastSendOffset.get(pk)
-      if (last !== undefined && offset <= last)
-        found.add('nonmonotonic-send', () => ({ key, offsets: [last, offset], op: ref }))
-      lastSendOffset.set(pk, offset)
-    } else if (invoke.f === 'poll') {
-      const cv = complete.value
-      if (!isRecord(cv)) {
-        found.add('malformed', () => ({ op: ref, reason: 'poll result is not {key: [[offset, msg], ...]}' }))
-        continue
-      }
-      const requested = isRecord(invoke.value) ? invoke.value : undefined
-      let pos = position.get(invoke.client)
-      if (pos === undefined) position.set(invoke.client, (pos = new Map()))
-      for (const [key, list] of Object.entries(cv)) {
-        if (!Array.isArray(list)) {
-          found.add('malformed', () => ({ op: ref, reason: `poll list for ${key} is not a list` }))
-          continue
-        }
-        const asked = requested?.[key]
-        const from = typeof asked === 'number' ? asked : (pos.get(key) ?? -1) + 1
-        const p: PollList = { key, offsets: [], msgs: [], from, ref }
-        for (const pair of list) {
-          if (!Array.isArray(pair) || pair.length !== 2 || !Number.isSafeInteger(pair[0])) {
-            found.add('malformed', () => ({ op: ref, reason: `poll list for ${key} holds a bad pair` }))
-            continue
-          }
-          const m = valueKey(pair[1])
-          p.offsets.push(pair[0] as number)
-          p.msgs.push(m)
-          seenMsgs.add(`${key}\u0000${m}`)
-          record(key, pair[0] as number, m, pair[1], ref)
-        }
-        polls.push(p)
-        let max = pos.get(key) ?? -1
-        for (const o of p.offsets) if (o > max) max = o
-        pos.set(key, max)
-      }
+      const asked = requested?.[key]
+      const from = typeof asked === 'number' ? asked : (pos.get(key) ?? -1) + 1
+      const p = this.pollList(key, list as unknown[], from, ref)
+      this.polls.push(p)
+      let max = pos.get(key) ?? -1
+      for (const o of p.offsets) if (o > max) max = o
+      pos.set(key, max)
     }
   }
 
-  // Offsets known to exist, per key, sorted: the yardstick for skips.
-  const existing = new Map<string, Float64Array>()
-  for (const [key, byOffset] of atOffset) existing.set(key, Float64Array.from(byOffset.keys()).sort())
-  const skipped = new Set<string>() // key \0 offset
-  const between = (key: string, lo: number, hi: number): number[] => {
-    // Existing offsets strictly between lo and hi (at most a few kept).
-    const arr = existing.get(key)
+  private pollList(key: string, list: readonly unknown[], from: number, ref: OpRef): PollList {
+    const p: PollList = { key, offsets: [], msgs: [], from, ref }
+    for (const pair of list) {
+      if (!Array.isArray(pair) || pair.length !== 2 || !Number.isSafeInteger(pair[0])) {
+        this.found.add('malformed', () => ({ op: ref, reason: `poll list for ${key} holds a bad pair` }))
+        continue
+      }
+      const m = valueKey(pair[1])
+      p.offsets.push(pair[0] as number)
+      p.msgs.push(m)
+      this.seenMsgs.add(`${key}\u0000${m}`)
+      this.record(key, pair[0] as number, m, pair[1], ref)
+    }
+    return p
+  }
+}
+
+/** Offsets known to exist, per key, sorted: the yardstick for skips; remembers what was skipped. */
+class SkipFinder {
+  private readonly existing = new Map<string, Float64Array>()
+  readonly skipped = new Set<string>() // key \0 offset
+  constructor(atOffset: LogIndex['atOffset']) {
+    for (const [key, byOffset] of atOffset) this.existing.set(key, Float64Array.from(byOffset.keys()).sort())
+  }
+  /** Existing offsets strictly between lo and hi. */
+  between(key: string, lo: number, hi: number): number[] {
+    const arr = this.existing.get(key)
     const out: number[] = []
     if (arr === undefined) return out
     let a = 0
@@ -166,10 +176,14 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
     }
     for (let i = a; i < arr.length && (arr[i] as number) < hi; i++) {
       out.push(arr[i] as number)
-      skipped.add(`${key}\u0000${arr[i] as number}`)
+      this.skipped.add(`${key}\u0000${arr[i] as number}`)
     }
     return out
   }
+}
+
+/** nonmonotonic-poll, int-nonmonotonic-poll, poll-skip and int-poll-skip. */
+function checkPolls(polls: readonly PollList[], skips: SkipFinder, found: Anomalies): void {
   for (const p of polls) {
     let prev = p.from === undefined ? undefined : p.from - 1
     for (let i = 0; i < p.offsets.length; i++) {
@@ -179,7 +193,7 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
           found.add('nonmonotonic-poll', () => ({ key: p.key, expected: p.from, got: o, op: p.ref }))
         else found.add('int-nonmonotonic-poll', () => ({ key: p.key, offsets: [prev, o], op: p.ref }))
       } else if (prev !== undefined) {
-        const gap = between(p.key, prev, o)
+        const gap = skips.between(p.key, prev, o)
         if (gap.length > 0) {
           const kind = i === 0 ? 'poll-skip' : 'int-poll-skip'
           const from = prev
@@ -189,9 +203,13 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
       prev = prev === undefined ? o : Math.max(prev, o)
     }
   }
+}
+
+/** lost-write for acknowledged sends no poll returned though one skipped over them; the rest unseen. */
+function checkLost(log: LogIndex, skipped: ReadonlySet<string>, found: Anomalies): number {
   let unseen = 0
-  for (const s of sends) {
-    if (seenMsgs.has(`${s.key}\u0000${s.msg}`)) continue
+  for (const s of log.sends) {
+    if (log.seenMsgs.has(`${s.key}\u0000${s.msg}`)) continue
     if (skipped.has(`${s.key}\u0000${s.offset}`)) {
       found.add('lost-write', () => ({
         key: s.key,
@@ -201,16 +219,35 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
       }))
     } else unseen++
   }
+  return unseen
+}
+
+export function checkKafka(history: History, _opts?: CheckOptions): CheckResult {
+  const pairs = pairHistory(history)
+  const found = new Anomalies()
+  const log = new LogIndex(found)
+  let ok = 0
+  // History order: pairs are in invocation order, which is each client's own order.
+  for (const { invoke, complete } of pairs) {
+    if (complete?.type !== 'ok') continue
+    ok++
+    const ref = opRef(invoke, complete)
+    if (invoke.f === 'send') log.send(invoke, complete, ref)
+    else if (invoke.f === 'poll') log.poll(invoke, complete, ref)
+  }
+  const skips = new SkipFinder(log.atOffset)
+  checkPolls(log.polls, skips, found)
+  const unseen = checkLost(log, skips.skipped, found)
   checkCommits(pairs, history, found)
 
   const anomalies: Record<string, unknown[]> = {}
   for (const [kind, list] of found.found) anomalies[kind] = list
   const stats: Record<string, unknown> = {
     ...opStats(history, pairs),
-    'send-count': sends.length,
-    'poll-count': polls.length,
+    'send-count': log.sends.length,
+    'poll-count': log.polls.length,
     'unseen-count': unseen,
-    'key-count': atOffset.size,
+    'key-count': log.atOffset.size,
   }
   for (const [kind, n] of found.counts) stats[`${kind}-count`] = n
   if (found.found.size > 0) return { valid: false, anomalies, stats }

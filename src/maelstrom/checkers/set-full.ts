@@ -46,18 +46,19 @@ interface Read {
   elements: Set<string>
 }
 
-export function checkSetFull(history: History, spec: SetFullSpec, opts?: CheckOptions): CheckResult {
-  const o = resolveCheckOptions(opts)
+interface AddIndex {
+  elements: Map<string, Element>
+  attempts: number
+  acknowledged: number
+}
+
+/** Each element added (failed adds did not happen), known from its earliest acknowledgement. */
+function indexAdds(pairs: ReturnType<typeof pairHistory>, addF: string): AddIndex {
   const elements = new Map<string, Element>()
-  const reads: Read[] = []
-  const malformed: unknown[] = []
-  const duplicated = new Map<string, { element: unknown; count: number; read: unknown }>()
-  const unexpected = new Map<string, { element: unknown; read: unknown }>()
   let attempts = 0
   let acknowledged = 0
-  const pairs = pairHistory(history)
   for (const { invoke, complete } of pairs) {
-    if (invoke.f !== spec.addF) continue
+    if (invoke.f !== addF) continue
     attempts++
     if (complete?.type === 'fail') continue
     const k = valueKey(invoke.value)
@@ -74,56 +75,79 @@ export function checkSetFull(history: History, spec: SetFullSpec, opts?: CheckOp
       })
     }
   }
+  return { elements, attempts, acknowledged }
+}
+
+interface ReadIndex {
+  /** Acknowledged reads by invocation. */
+  reads: Read[]
+  malformed: unknown[]
+  duplicated: Map<string, { element: unknown; count: number; read: unknown }>
+  unexpected: Map<string, { element: unknown; read: unknown }>
+}
+
+/** Every acknowledged read as a set; a read that shows an element makes it known from then on. */
+function indexReads(
+  pairs: ReturnType<typeof pairHistory>,
+  readF: string,
+  elements: Map<string, Element>,
+): ReadIndex {
+  const ix: ReadIndex = { reads: [], malformed: [], duplicated: new Map(), unexpected: new Map() }
   for (const { invoke, complete } of pairs) {
-    if (invoke.f !== spec.readF || complete?.type !== 'ok') continue
+    if (invoke.f !== readF || complete?.type !== 'ok') continue
     const value = complete.value
     if (!Array.isArray(value)) {
-      if (malformed.length < MAX_EXAMPLES)
-        malformed.push({ op: opRef(invoke, complete), reason: 'read value is not a list' })
+      if (ix.malformed.length < MAX_EXAMPLES)
+        ix.malformed.push({ op: opRef(invoke, complete), reason: 'read value is not a list' })
       continue
     }
     const set = new Set<string>()
     for (const x of value) {
       const k = valueKey(x)
       if (set.has(k)) {
-        const d = duplicated.get(k)
+        const d = ix.duplicated.get(k)
         if (d === undefined)
-          duplicated.set(k, { element: showValue(x), count: 2, read: opRef(invoke, complete) })
+          ix.duplicated.set(k, { element: showValue(x), count: 2, read: opRef(invoke, complete) })
         else d.count++
         continue
       }
       set.add(k)
       const el = elements.get(k)
       if (el === undefined) {
-        if (!unexpected.has(k)) unexpected.set(k, { element: showValue(x), read: opRef(invoke, complete) })
+        if (!ix.unexpected.has(k))
+          ix.unexpected.set(k, { element: showValue(x), read: opRef(invoke, complete) })
         continue
       }
-      // A read that shows an element makes it known from the read's completion on.
       if (complete.index < el.knownIndex) {
         el.knownIndex = complete.index
         el.knownTime = complete.time
       }
     }
-    reads.push({ invoke, complete, node: complete.node ?? invoke.node ?? '', elements: set })
+    ix.reads.push({ invoke, complete, node: complete.node ?? invoke.node ?? '', elements: set })
   }
-  reads.sort((a, b) => a.invoke.index - b.invoke.index)
+  ix.reads.sort((a, b) => a.invoke.index - b.invoke.index)
+  return ix
+}
 
-  const lost: unknown[] = []
-  const stale: unknown[] = []
-  const neverRead: unknown[] = []
-  const latencies: number[] = []
-  let lostCount = 0
-  let staleCount = 0
-  let staleReadCount = 0
-  let neverReadCount = 0
-  let stableCount = 0
-  let unknownCount = 0
-  for (const [k, el] of elements) {
+/** The element outcomes, counted, with the first MAX_EXAMPLES of each kept. */
+class Outcomes {
+  readonly lost: unknown[] = []
+  readonly stale: unknown[] = []
+  readonly neverRead: unknown[] = []
+  readonly latencies: number[] = []
+  lostCount = 0
+  staleCount = 0
+  staleReadCount = 0
+  neverReadCount = 0
+  stableCount = 0
+  unknownCount = 0
+
+  /** Classifies element `k` against every read that began after its add. */
+  judge(k: string, el: Element, reads: readonly Read[]): void {
     if (el.knownIndex === Infinity) {
-      unknownCount++
-      continue
+      this.unknownCount++
+      return
     }
-    let readsAfterKnown = 0
     let lastAfterKnown: Read | undefined
     let lastAbsentTime: number | undefined
     let staleReads = 0
@@ -133,79 +157,88 @@ export function checkSetFull(history: History, spec: SetFullSpec, opts?: CheckOp
       const present = r.elements.has(k)
       if (!present) lastAbsentTime = r.invoke.time
       if (r.invoke.index < el.knownIndex) continue
-      readsAfterKnown++
       lastAfterKnown = r
       lastOnNode.set(r.node, r)
       if (!present) staleReads++
     }
-    if (readsAfterKnown === 0 || lastAfterKnown === undefined) {
-      neverReadCount++
-      if (neverRead.length < MAX_EXAMPLES)
-        neverRead.push({ element: showValue(el.value), add: opRef(el.add, el.addComplete) })
-      continue
+    if (lastAfterKnown === undefined) {
+      this.neverReadCount++
+      if (this.neverRead.length < MAX_EXAMPLES)
+        this.neverRead.push({ element: showValue(el.value), add: opRef(el.add, el.addComplete) })
+      return
     }
     const missingOn: string[] = []
     for (const [node, r] of lastOnNode) if (!r.elements.has(k)) missingOn.push(node)
     if (missingOn.length > 0 || !lastAfterKnown.elements.has(k)) {
-      lostCount++
-      if (lost.length < MAX_EXAMPLES) {
-        const lastAbsent = missingOn.length > 0 ? lastOnNode.get(missingOn[0] as string) : lastAfterKnown
-        lost.push({
-          element: showValue(el.value),
-          add: opRef(el.add, el.addComplete),
-          'known-time': el.knownTime,
-          'missing-on': missingOn,
-          'last-absent-read':
-            lastAbsent === undefined ? undefined : opRef(lastAbsent.invoke, lastAbsent.complete),
-        })
-      }
-      continue
+      const lastAbsent = missingOn.length > 0 ? lastOnNode.get(missingOn[0] as string) : lastAfterKnown
+      this.addLost(el, missingOn, lastAbsent)
+      return
     }
-    stableCount++
-    latencies.push(Math.max(0, (lastAbsentTime ?? el.add.time) - el.add.time) / NS_PER_MS)
-    if (staleReads > 0) {
-      staleCount++
-      staleReadCount += staleReads
-      if (stale.length < MAX_EXAMPLES) {
-        stale.push({
-          element: showValue(el.value),
-          add: opRef(el.add, el.addComplete),
-          'stale-reads': staleReads,
-        })
-      }
-    }
+    this.stableCount++
+    this.latencies.push(Math.max(0, (lastAbsentTime ?? el.add.time) - el.add.time) / NS_PER_MS)
+    if (staleReads > 0) this.addStale(el, staleReads)
   }
 
+  private addLost(el: Element, missingOn: string[], lastAbsent: Read | undefined): void {
+    this.lostCount++
+    if (this.lost.length >= MAX_EXAMPLES) return
+    this.lost.push({
+      element: showValue(el.value),
+      add: opRef(el.add, el.addComplete),
+      'known-time': el.knownTime,
+      'missing-on': missingOn,
+      'last-absent-read':
+        lastAbsent === undefined ? undefined : opRef(lastAbsent.invoke, lastAbsent.complete),
+    })
+  }
+
+  private addStale(el: Element, staleReads: number): void {
+    this.staleCount++
+    this.staleReadCount += staleReads
+    if (this.stale.length >= MAX_EXAMPLES) return
+    this.stale.push({
+      element: showValue(el.value),
+      add: opRef(el.add, el.addComplete),
+      'stale-reads': staleReads,
+    })
+  }
+}
+
+export function checkSetFull(history: History, spec: SetFullSpec, opts?: CheckOptions): CheckResult {
+  const o = resolveCheckOptions(opts)
+  const pairs = pairHistory(history)
+  const adds = indexAdds(pairs, spec.addF)
+  const { reads, malformed, duplicated, unexpected } = indexReads(pairs, spec.readF, adds.elements)
+  const out = new Outcomes()
+  for (const [k, el] of adds.elements) out.judge(k, el, reads)
+
+  const staleIsError = o.linearizable && out.staleCount > 0
   const anomalies: Record<string, unknown[]> = {}
-  if (lostCount > 0) anomalies['lost'] = lost
+  if (out.lostCount > 0) anomalies['lost'] = out.lost
   if (duplicated.size > 0) anomalies['duplicated'] = firstN(duplicated.values(), MAX_EXAMPLES)
   if (unexpected.size > 0) anomalies['unexpected'] = firstN(unexpected.values(), MAX_EXAMPLES)
   if (malformed.length > 0) anomalies['malformed'] = malformed
-  if (o.linearizable && staleCount > 0) anomalies['stale'] = stale
+  if (staleIsError) anomalies['stale'] = out.stale
   const stats: Record<string, unknown> = {
     ...opStats(history, pairs),
-    'attempt-count': attempts,
-    'acknowledged-count': acknowledged,
-    'stable-count': stableCount,
-    'lost-count': lostCount,
-    'never-read-count': neverReadCount,
-    'stale-count': staleCount,
-    'stale-read-count': staleReadCount,
+    'attempt-count': adds.attempts,
+    'acknowledged-count': adds.acknowledged,
+    'stable-count': out.stableCount,
+    'lost-count': out.lostCount,
+    'never-read-count': out.neverReadCount,
+    'stale-count': out.staleCount,
+    'stale-read-count': out.staleReadCount,
     'duplicated-count': duplicated.size,
     'unexpected-count': unexpected.size,
-    'indefinite-count': unknownCount,
-    'stable-latencies': quantiles(latencies),
-    stale,
-    'never-read': neverRead,
+    'indefinite-count': out.unknownCount,
+    'stable-latencies': quantiles(out.latencies),
+    stale: out.stale,
+    'never-read': out.neverRead,
   }
   const invalid =
-    lostCount > 0 ||
-    duplicated.size > 0 ||
-    unexpected.size > 0 ||
-    malformed.length > 0 ||
-    (o.linearizable && staleCount > 0)
+    out.lostCount > 0 || duplicated.size > 0 || unexpected.size > 0 || malformed.length > 0 || staleIsError
   if (invalid) return { valid: false, anomalies, stats }
-  if (stableCount === 0) {
+  if (out.stableCount === 0) {
     return { valid: 'unknown', anomalies, stats, reason: 'no element was both added and read back' }
   }
   return { valid: true, anomalies, stats }

@@ -45,11 +45,21 @@ interface Planned {
 
 /** A linearizable lin-kv history: reads, unique-valued writes and cas over several keys. */
 export function synthLinKv(init: SynthLinKvInit = {}): History {
-  const total = init.ops ?? 1000
   const keys = init.keys ?? 5
-  const concurrency = init.concurrency ?? 10
   const rnd = prng(init.seed ?? 1)
-  const infoRate = init.infoRate ?? 0.02
+  const planned = planOps(init.ops ?? 1000, keys, init.concurrency ?? 10, init.infoRate ?? 0.02, rnd)
+  new RegisterMap(keys, rnd).applyAll(planned)
+  return toHistory(planned)
+}
+
+/** Each client's operations back to back, with random gaps, lengths and linearization points. */
+function planOps(
+  total: number,
+  keys: number,
+  concurrency: number,
+  infoRate: number,
+  rnd: () => number,
+): Planned[] {
   const planned: Planned[] = []
   const clock = new Float64Array(concurrency)
   const processOf = Int32Array.from({ length: concurrency }, (_, i) => i)
@@ -77,68 +87,86 @@ export function synthLinKv(init: SynthLinKvInit = {}): History {
     clock[c] = end
     if (info) processOf[c] = nextProcess++
   }
-  // Take effect in linearization order against a sequential register per key.
-  const state = new Map<number, number>()
-  const written: number[][] = Array.from({ length: keys }, () => [])
-  let nextValue = 1
-  const byLin = planned.slice().sort((a, b) => a.lin - b.lin)
-  for (const p of byLin) {
-    const cur = state.get(p.key)
-    if (p.f === 'read') {
-      p.invokeValue = [p.key, null]
-      p.result =
-        cur === undefined
-          ? {
-              type: 'fail',
-              value: [p.key, null],
-              error: [MaelstromErrorCode.keyDoesNotExist, 'key does not exist'],
-            }
-          : { type: 'ok', value: [p.key, cur] }
-    } else if (p.f === 'write') {
-      const v = nextValue++
-      p.invokeValue = [p.key, v]
-      p.result = { type: 'ok', value: [p.key, v] }
-      if (p.applies) {
-        state.set(p.key, v)
-        ;(written[p.key] as number[]).push(v)
+  return planned
+}
+
+const missing = (value: unknown): Planned['result'] => ({
+  type: 'fail',
+  value,
+  error: [MaelstromErrorCode.keyDoesNotExist, 'key does not exist'],
+})
+
+/** A sequential register per key; operations take effect on it in linearization order. */
+class RegisterMap {
+  private readonly state = new Map<number, number>()
+  private readonly written: number[][]
+  private nextValue = 1
+
+  constructor(
+    keys: number,
+    private readonly rnd: () => number,
+  ) {
+    this.written = Array.from({ length: keys }, () => [])
+  }
+
+  applyAll(planned: readonly Planned[]): void {
+    const byLin = planned.slice().sort((a, b) => a.lin - b.lin)
+    for (const p of byLin) {
+      if (p.f === 'read') this.read(p)
+      else if (p.f === 'write') this.write(p)
+      else this.cas(p)
+      if (p.info) {
+        // An indefinite op: only a write or a cas that would succeed may have taken effect.
+        if (p.result.type === 'fail' && p.f === 'cas') p.applies = false
+        p.result = { type: 'info', value: p.invokeValue, error: [MaelstromErrorCode.timeout, 'timeout'] }
       }
-    } else {
-      const to = nextValue++
-      const hist = written[p.key] as number[]
-      const from =
-        cur !== undefined && rnd() < 0.6
-          ? cur
-          : hist.length > 0
-            ? (hist[Math.floor(rnd() * hist.length)] as number)
-            : 0
-      p.invokeValue = [p.key, [from, to]]
-      if (cur === undefined) {
-        p.result = {
-          type: 'fail',
-          value: p.invokeValue,
-          error: [MaelstromErrorCode.keyDoesNotExist, 'key does not exist'],
-        }
-      } else if (cur !== from) {
-        p.result = {
-          type: 'fail',
-          value: p.invokeValue,
-          error: [MaelstromErrorCode.preconditionFailed, 'expected another value'],
-        }
-      } else {
-        p.result = { type: 'ok', value: p.invokeValue }
-        if (p.applies) {
-          state.set(p.key, to)
-          hist.push(to)
-        }
-      }
-    }
-    if (p.info) {
-      // An indefinite op: only a write or a cas that would succeed may have taken effect.
-      if (p.result.type === 'fail' && p.f === 'cas') p.applies = false
-      p.result = { type: 'info', value: p.invokeValue, error: [MaelstromErrorCode.timeout, 'timeout'] }
     }
   }
-  return toHistory(planned)
+
+  private read(p: Planned): void {
+    const cur = this.state.get(p.key)
+    p.invokeValue = [p.key, null]
+    p.result = cur === undefined ? missing([p.key, null]) : { type: 'ok', value: [p.key, cur] }
+  }
+
+  private write(p: Planned): void {
+    const v = this.nextValue++
+    p.invokeValue = [p.key, v]
+    p.result = { type: 'ok', value: [p.key, v] }
+    if (p.applies) {
+      this.state.set(p.key, v)
+      ;(this.written[p.key] as number[]).push(v)
+    }
+  }
+
+  /** A cas from the current value (most often) or from any value the key ever held. */
+  private cas(p: Planned): void {
+    const cur = this.state.get(p.key)
+    const to = this.nextValue++
+    const hist = this.written[p.key] as number[]
+    const rnd = this.rnd
+    const from =
+      cur !== undefined && rnd() < 0.6
+        ? cur
+        : hist.length > 0
+          ? (hist[Math.floor(rnd() * hist.length)] as number)
+          : 0
+    p.invokeValue = [p.key, [from, to]]
+    if (cur === undefined) p.result = missing(p.invokeValue)
+    else if (cur !== from) {
+      p.result = {
+        type: 'fail',
+        value: p.invokeValue,
+        error: [MaelstromErrorCode.preconditionFailed, 'expected another value'],
+      }
+    } else {
+      p.result = { type: 'ok', value: p.invokeValue }
+      if (p.applies) {
+        this.state.set(p.key, to)
+        hist.push(to)
+      }
+    }
+  }
 }
 
 function toHistory(planned: Planned[]): History {
