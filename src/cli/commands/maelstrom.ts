@@ -3,57 +3,26 @@
 // checker and print a short verdict table. `distlab maelstrom node` is what the launcher runs in
 // each node process: a distlab node wrapping one program.
 import type { Command } from 'commander'
-import { Node } from '../../node/node.js'
 import { createRootLogger } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
-import { InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { color, formatDuration, printJson, table } from '../output.js'
 import { intOption, stateDirOf } from '../context.js'
 import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
-import { maelstromNode } from '../../maelstrom/node.js'
-import { parseNemesis } from '../../maelstrom/nemesis.js'
-import { MAELSTROM_MODES, resolveConsistencyModels, type MaelstromMode } from '../../maelstrom/options.js'
+import {
+  testInitFromFlags,
+  wrapperNodeFromFlags,
+  type MaelstromNodeFlags,
+  type MaelstromTestFlags,
+} from '../../maelstrom/flags.js'
 import { CONSISTENCY_MODELS } from '../../maelstrom/checkers/index.js'
-import { isWorkloadName, TOPOLOGIES, WORKLOAD_NAMES, type Topology } from '../../maelstrom/workloads.js'
+import { TOPOLOGIES, WORKLOAD_NAMES } from '../../maelstrom/workloads.js'
 import {
   DEFAULT_NEMESIS_INTERVAL_S,
   DEFAULT_NODE_COUNT,
   DEFAULT_RATE,
   DEFAULT_TIME_LIMIT_S,
 } from '../../maelstrom/constants.js'
-
-interface TestOptions {
-  workload?: string
-  bin?: string
-  nodeCount: number
-  timeLimit: string
-  rate: string
-  latency: string
-  concurrency?: number
-  topology: string
-  nemesis?: string
-  nemesisInterval: string
-  availability?: string
-  mode: string
-  keyCount?: number
-  maxTxnLength?: number
-  recovery: string
-  timeout: number
-  transport: string
-  consistencyModels?: string
-  image?: string
-  block: number
-  dashboardPort: number
-  json?: boolean
-}
-
-function positive(flag: string, v: string, min = 0): number {
-  const n = Number(v)
-  if (v.trim() === '' || !Number.isFinite(n) || n < min)
-    throw new InvalidArgumentError(`${flag} must be a number >= ${min}, got ${JSON.stringify(v)}`, flag)
-  return n
-}
 
 const verdictText = (v: MaelstromResults['valid']) =>
   v === true ? color.green('valid') : v === false ? color.red('INVALID') : color.yellow('unknown')
@@ -97,6 +66,11 @@ export function registerMaelstromCommands(program: Command): void {
     .description(
       "run Maelstrom node programs (Gossip Glomers solutions) unchanged on a distlab cluster, with Maelstrom's workloads and checkers",
     )
+  registerTestCommand(m)
+  registerNodeCommand(m)
+}
+
+function registerTestCommand(m: Command): void {
   m.command('test')
     .description(
       'run one Maelstrom test: start the nodes, run the workload (and nemesis), check the history, write results.json',
@@ -165,64 +139,18 @@ Examples:
   distlab maelstrom test -w txn-rw-register --bin "python3 txn.py" --consistency-models read-committed
   distlab maelstrom test -w echo --bin "python3 echo.py" --node-count 3 --mode docker`,
     )
-    .action(async (o: TestOptions, cmd: Command) => {
-      if (!o.workload || !isWorkloadName(o.workload))
-        throw new InvalidArgumentError(
-          `-w/--workload must be one of ${WORKLOAD_NAMES.join(', ')}`,
-          'workload',
-        )
-      if (!o.bin) throw new InvalidArgumentError('--bin <program> is required', 'bin')
-      if (!(MAELSTROM_MODES as readonly string[]).includes(o.mode))
-        throw new InvalidArgumentError(`--mode must be ${MAELSTROM_MODES.join(', ')}, got ${o.mode}`, 'mode')
-      if (o.image !== undefined && o.mode !== 'docker')
-        throw new InvalidArgumentError('--image is for --mode docker', 'image')
-      const consistencyModels = resolveConsistencyModels(o.workload, o.consistencyModels)
-      if (o.transport !== 'tcp' && o.transport !== 'udp')
-        throw new InvalidArgumentError(`--transport must be tcp or udp, got ${o.transport}`, 'transport')
-      if (!(TOPOLOGIES as readonly string[]).includes(o.topology))
-        throw new InvalidArgumentError(`--topology must be one of ${TOPOLOGIES.join(', ')}`, 'topology')
-      let availability: 'total' | number | undefined
-      if (o.availability !== undefined)
-        availability = o.availability === 'total' ? 'total' : positive('--availability', o.availability)
-      if (typeof availability === 'number' && availability > 1)
-        throw new InvalidArgumentError(
-          '--availability must be total or a share between 0 and 1',
-          'availability',
-        )
-      const stateDir = stateDirOf(cmd)
+    .action(async (o: MaelstromTestFlags & { json?: boolean }, cmd: Command) => {
       const say = (line: string) => {
         if (!o.json) process.stderr.write(`${color.dim(line)}\n`)
       }
-      const r = await runMaelstromTest({
-        workload: o.workload,
-        bin: o.bin,
-        nodeCount: o.nodeCount,
-        timeLimitS: positive('--time-limit', o.timeLimit),
-        rate: positive('--rate', o.rate, 0.001),
-        latencyMs: positive('--latency', o.latency),
-        concurrency: o.concurrency,
-        topology: o.topology as Topology,
-        nemesis: parseNemesis(o.nemesis),
-        nemesisIntervalS: positive('--nemesis-interval', o.nemesisInterval, 0.1),
-        availability,
-        mode: o.mode as MaelstromMode,
-        image: o.image,
-        consistencyModels: consistencyModels ?? undefined,
-        keyCount: o.keyCount,
-        maxTxnLength: o.maxTxnLength,
-        recoveryMs: positive('--recovery', o.recovery),
-        timeoutMs: o.timeout,
-        transport: o.transport,
-        stateDir,
-        block: o.block,
-        dashboardPort: o.dashboardPort,
-        onProgress: say,
-      })
+      const r = await runMaelstromTest(testInitFromFlags(o, { stateDir: stateDirOf(cmd), onProgress: say }))
       if (o.json) printJson(r)
       else printResults(r)
       process.exitCode = r.valid === true ? 0 : r.valid === false ? 1 : 2
     })
+}
 
+function registerNodeCommand(m: Command): void {
   m.command('node')
     .description(
       'run one distlab node wrapping a Maelstrom node program (what `maelstrom test --mode process` starts)',
@@ -240,41 +168,19 @@ Examples:
       DEFAULT_FRAME_PORT,
     )
     .option('--bootstrap <url>', "the master's URL")
-    .action(
-      async (o: {
-        bin: string
-        nodeCount: number
-        transport: string
-        name: string
-        host: string
-        port: number
-        framePort: number
-        bootstrap?: string
-      }) => {
-        if (o.transport !== 'tcp' && o.transport !== 'udp')
-          throw new InvalidArgumentError(`--transport must be tcp or udp, got ${o.transport}`, 'transport')
-        const node = new Node({
-          name: o.name,
-          host: o.host,
-          httpPort: o.port,
-          framePort: o.framePort,
-          masterUrl: o.bootstrap,
-          key: process.env[KEY_ENV] || undefined,
-          membersRefreshMs: 1000,
-          logger: createRootLogger({ write: (l) => process.stdout.write(l) }),
-          protocols: [maelstromNode({ bin: o.bin, nodeCount: o.nodeCount, transport: o.transport })],
-        })
-        await node.start()
-        let stopping = false
-        const shutdown = async () => {
-          if (stopping) return
-          stopping = true
-          await node.stop()
-          process.exit(0)
-        }
-        process.on('SIGTERM', shutdown)
-        process.on('SIGINT', shutdown)
-        if (process.send) process.on('disconnect', shutdown)
-      },
-    )
+    .action(async (o: MaelstromNodeFlags) => {
+      const logger = createRootLogger({ write: (l) => process.stdout.write(l) })
+      const node = wrapperNodeFromFlags(o, process.env[KEY_ENV] || undefined, logger)
+      await node.start()
+      let stopping = false
+      const shutdown = async () => {
+        if (stopping) return
+        stopping = true
+        await node.stop()
+        process.exit(0)
+      }
+      process.on('SIGTERM', shutdown)
+      process.on('SIGINT', shutdown)
+      if (process.send) process.on('disconnect', shutdown)
+    })
 }
