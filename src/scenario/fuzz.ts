@@ -165,85 +165,136 @@ export interface FuzzInit {
 }
 
 export async function fuzzTarget(target: FuzzTarget, init: FuzzInit = {}): Promise<FuzzResult> {
-  const inputs = checkInteger('inputs', init.inputs ?? 200, 1, 1_000_000)
-  const rand = seededRandom(init.seed ?? 1)
-  const deadline = Date.now() + (init.timeoutMs ?? 30_000)
-  const result: FuzzResult = { target: target.name, kind: target.kind, inputs: 0, resets: 0 }
-  const pick = <T>(xs: T[]): T => xs[int(rand, xs.length)]!
-  const sampleOrRandom = (samples: Buffer[] | undefined, max: number) =>
-    samples?.length && rand() < 0.7 ? mutate(pick(samples), rand) : randomBytes(rand, max)
+  const run = new FuzzRun(target, init)
+  if (target.kind === 'udp') await fuzzUdp(run, target)
+  else if (target.kind === 'tcp-frames' || target.kind === 'tcp-lines') await fuzzTcp(run, target)
+  else await fuzzHttp(run, target)
+  return run.result
+}
 
-  if (target.kind === 'udp') {
-    const socket = createSocket(target.host.includes(':') ? 'udp6' : 'udp4')
-    socket.on('error', () => {})
-    await new Promise<void>((r) => socket.bind(0, init.fromHost, () => r()))
-    for (let i = 0; i < inputs && Date.now() < deadline; i++) {
-      const b = sampleOrRandom(target.samples, 1400)
-      await new Promise<void>((r) => socket.send(b, target.port, target.host, () => r()))
-      result.inputs++
-      // Pace the burst so that the kernel's receive buffer does not drop what we mean to count.
-      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5))
-    }
-    await new Promise<void>((r) => socket.close(() => r()))
-    return result
+/** One target's run: its seeded generator, its bounds in inputs and time, and what came back. */
+class FuzzRun {
+  readonly inputs: number
+  readonly rand: () => number
+  readonly deadline: number
+  readonly fromHost: string | undefined
+  readonly result: FuzzResult
+
+  constructor(target: FuzzTarget, init: FuzzInit) {
+    this.inputs = checkInteger('inputs', init.inputs ?? 200, 1, 1_000_000)
+    this.rand = seededRandom(init.seed ?? 1)
+    this.deadline = Date.now() + (init.timeoutMs ?? 30_000)
+    this.fromHost = init.fromHost
+    this.result = { target: target.name, kind: target.kind, inputs: 0, resets: 0 }
   }
 
-  if (target.kind === 'tcp-frames' || target.kind === 'tcp-lines') {
-    while (result.inputs < inputs && Date.now() < deadline) {
-      const perConnection = 1 + int(rand, 10)
-      const chunks: Buffer[] = []
-      for (let j = 0; j < perConnection && result.inputs < inputs; j++, result.inputs++) {
-        if (target.kind === 'tcp-frames') {
-          const r = rand()
-          chunks.push(
-            r < 0.5
-              ? lengthPrefixed(sampleOrRandom(target.samples, 512))
-              : r < 0.8
-                ? randomBytes(rand, 512)
-                : mutate(
-                    lengthPrefixed(target.samples?.length ? pick(target.samples) : randomBytes(rand, 64)),
-                    rand,
-                  ),
-          )
-        } else chunks.push(Buffer.from(lineInput(rand), 'latin1'))
-      }
-      const reset = await new Promise<boolean>((resolve) => {
-        const s = connect({ host: target.host, port: target.port, localAddress: init.fromHost })
-        let wasReset = false
-        const timer = setTimeout(() => s.destroy(), 2000)
-        s.on('error', () => (wasReset = true))
-        s.on('data', () => {})
-        s.on('close', () => {
-          clearTimeout(timer)
-          resolve(wasReset)
-        })
-        s.on('connect', () => {
-          for (const c of chunks) s.write(c)
-          s.end()
-        })
-      })
-      if (reset) result.resets++
-    }
-    return result
+  /** Whether the run may send another input. */
+  more(): boolean {
+    return this.result.inputs < this.inputs && Date.now() < this.deadline
   }
+  pick<T>(xs: T[]): T {
+    return xs[int(this.rand, xs.length)]!
+  }
+  /** Mostly a mutated sample (when there are samples), else random bytes. */
+  sampleOrRandom(samples: Buffer[] | undefined, max: number): Buffer {
+    return samples?.length && this.rand() < 0.7
+      ? mutate(this.pick(samples), this.rand)
+      : randomBytes(this.rand, max)
+  }
+}
 
-  result.statuses = {}
-  for (let i = 0; i < inputs && Date.now() < deadline; i++) {
-    const route = pick(target.routes)
-    let body: string
-    const r = rand()
-    if (r < 0.35 && route.samples.length) {
-      // A valid body with one field's value replaced.
-      const base = structuredClone(pick(route.samples)) as Record<string, unknown>
-      const keys = Object.keys(base)
-      if (keys.length) base[pick(keys)] = randomJson(rand, 2)
-      body = JSON.stringify(base)
-    } else if (r < 0.6) body = JSON.stringify(randomJson(rand, 3))
-    else if (r < 0.85 && route.samples.length)
-      body = mutate(Buffer.from(JSON.stringify(pick(route.samples))), rand).toString('latin1')
-    else body = randomBytes(rand, 256).toString('latin1')
+type TargetOf<K extends FuzzTarget['kind']> = Extract<FuzzTarget, { kind: K }>
+
+async function fuzzUdp(run: FuzzRun, target: TargetOf<'udp'>): Promise<void> {
+  const socket = createSocket(target.host.includes(':') ? 'udp6' : 'udp4')
+  socket.on('error', () => {})
+  await new Promise<void>((r) => socket.bind(0, run.fromHost, () => r()))
+  for (let i = 0; run.more(); i++) {
+    const b = run.sampleOrRandom(target.samples, 1400)
+    await new Promise<void>((r) => socket.send(b, target.port, target.host, () => r()))
+    run.result.inputs++
+    // Pace the burst so that the kernel's receive buffer does not drop what we mean to count.
+    if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5))
+  }
+  await new Promise<void>((r) => socket.close(() => r()))
+}
+
+/** Connections of one to ten inputs each; a connection the target resets is counted. */
+async function fuzzTcp(run: FuzzRun, target: TargetOf<'tcp-frames'> | TargetOf<'tcp-lines'>): Promise<void> {
+  const { result, rand } = run
+  while (run.more()) {
+    const perConnection = 1 + int(rand, 10)
+    const chunks: Buffer[] = []
+    for (let j = 0; j < perConnection && result.inputs < run.inputs; j++, result.inputs++) {
+      chunks.push(
+        target.kind === 'tcp-frames'
+          ? frameInput(run, target.samples)
+          : Buffer.from(lineInput(rand), 'latin1'),
+      )
+    }
+    if (await sendConnection(target.host, target.port, run.fromHost, chunks)) result.resets++
+  }
+}
+
+/** A length-prefixed frame (mutated or random), raw random bytes, or a frame mutated around its prefix. */
+function frameInput(run: FuzzRun, samples: Buffer[] | undefined): Buffer {
+  const { rand } = run
+  const r = rand()
+  if (r < 0.5) return lengthPrefixed(run.sampleOrRandom(samples, 512))
+  if (r < 0.8) return randomBytes(rand, 512)
+  return mutate(lengthPrefixed(samples?.length ? run.pick(samples) : randomBytes(rand, 64)), rand)
+}
+
+/** Writes `chunks` on one connection and closes it; true if the target reset it. */
+function sendConnection(
+  host: string,
+  port: number,
+  fromHost: string | undefined,
+  chunks: Buffer[],
+): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host, port, localAddress: fromHost })
+    let wasReset = false
+    const timer = setTimeout(() => s.destroy(), 2000)
+    s.on('error', () => (wasReset = true))
+    s.on('data', () => {})
+    s.on('close', () => {
+      clearTimeout(timer)
+      resolve(wasReset)
+    })
+    s.on('connect', () => {
+      for (const c of chunks) s.write(c)
+      s.end()
+    })
+  })
+}
+
+type HttpRoute = TargetOf<'http'>['routes'][number]
+
+/** A body for `route`: a valid one with one field replaced, random JSON, a mutated one, or bytes. */
+function httpBody(run: FuzzRun, route: HttpRoute): string {
+  const { rand } = run
+  const r = rand()
+  if (r < 0.35 && route.samples.length) {
+    const base = structuredClone(run.pick(route.samples)) as Record<string, unknown>
+    const keys = Object.keys(base)
+    if (keys.length) base[run.pick(keys)] = randomJson(rand, 2)
+    return JSON.stringify(base)
+  }
+  if (r < 0.6) return JSON.stringify(randomJson(rand, 3))
+  if (r < 0.85 && route.samples.length)
+    return mutate(Buffer.from(JSON.stringify(run.pick(route.samples))), rand).toString('latin1')
+  return randomBytes(rand, 256).toString('latin1')
+}
+
+async function fuzzHttp(run: FuzzRun, target: TargetOf<'http'>): Promise<void> {
+  const { result, rand } = run
+  const statuses: Record<string, number> = (result.statuses = {})
+  while (run.more()) {
+    const route = run.pick(target.routes)
+    const body = httpBody(run, route)
     const contentType =
-      rand() < 0.9 ? 'application/json' : pick(['text/plain', 'application/x-www-form-urlencoded', ''])
+      rand() < 0.9 ? 'application/json' : run.pick(['text/plain', 'application/x-www-form-urlencoded', ''])
     let cls = 'error'
     try {
       // Own fetch, not NodeClient: the fuzzer sends hostile requests on purpose and reads the raw answer.
@@ -261,10 +312,9 @@ export async function fuzzTarget(target: FuzzTarget, init: FuzzInit = {}): Promi
     } catch {
       result.resets++
     }
-    result.statuses[cls] = (result.statuses[cls] ?? 0) + 1
+    statuses[cls] = (statuses[cls] ?? 0) + 1
     result.inputs++
   }
-  return result
 }
 
 /** One input for the course's line protocol: commands, broken commands, binary, long lines. */
