@@ -14,7 +14,7 @@ import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
 import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
 import type { Startable, ProtocolFactory } from '../core/interfaces.js'
-import { defaultProtocols } from '../protocols/defaults.js'
+import { defaultProtocols, membershipFlags, type ProtocolContext } from '../protocols/defaults.js'
 import { Keyring, KEY_ENV, removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { startMasterExtras } from '../monitor/master-extras.js'
 import {
@@ -109,6 +109,7 @@ export interface LocalClusterInit {
    * (mode 0600). @default none: an open cluster
    */
   key?: string
+  membership?: ProtocolContext['membership'] // every node's; processes get it as --membership-* flags
 }
 
 interface Member {
@@ -250,6 +251,7 @@ export class LocalCluster extends EventEmitter implements Startable {
             role: p.index === 0 ? 'master' : 'node',
             name: p.name,
             masterUrl: p.index === 0 ? undefined : masterUrl,
+            membership: this.init.membership,
           }),
           ...(this.init.protocols?.() ?? []),
         ],
@@ -285,7 +287,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     ]
     if (p.index !== 0) args.push('--bootstrap', masterUrl)
     else args.push('--dashboard-port', String(this.init.dashboardPort ?? 8080))
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, [...args, ...membershipFlags(this.init.membership ?? {})], {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: this.childEnv(p.index === 0),

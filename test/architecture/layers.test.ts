@@ -46,7 +46,6 @@ const UPWARD_DEBT = new Set([
 const CIRCLE_DEBT = new Set<string>([
   'core/interfaces.ts link/emulator.ts monitor/telemetry.ts',
   'node/http.ts node/node.ts',
-  'protocols/defaults.ts protocols/membership/defaults.ts protocols/messaging.ts',
 ])
 
 interface Edge {

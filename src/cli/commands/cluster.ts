@@ -28,8 +28,10 @@ import { bearerHeaders, Keyring, KEY_ENV, readClusterKey } from '../../core/auth
 import { nodeIndex } from '../../core/ids.js'
 import { downForeign, isForeignRecord, statusForeign } from './run.js'
 import { NodeClient } from '../../client/node-client.js'
+import { membershipFlags } from '../../protocols/membership/options.js'
+import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
 
-interface UpOptions {
+interface UpOptions extends MembershipFlags {
   nodes: number
   mode: string
   detach?: boolean
@@ -88,6 +90,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
     stateDir: dir,
     block: o.block,
     key: upKey(o),
+    membership: membershipFromCli(o),
     dashboardPort: o.dashboardPort,
     // Detached, the supervisor's own output is a file: the per-node logs already hold every line.
     onLine: supervised
@@ -182,6 +185,8 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     String(o.block),
     '--dashboard-port',
     String(o.dashboardPort),
+    // Containers run the lan profile ($DISTLAB_MEMBERSHIP does not reach them).
+    ...(o.mode === 'process' || o.mode === 'inproc' ? membershipFlags(membershipFromCli(o)) : []),
   ]
   const child = spawn(process.execPath, args, {
     detached: true,
@@ -442,8 +447,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((name: string, o, cmd: Command) => control(cmd, name, 'restart', o))
 
-  program
-    .command('up')
+  addMembershipFlags(program.command('up'))
     .description('start the master and N nodes on this machine, each on its own loopback address')
     .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 64_000), 4)
     .option(
@@ -471,6 +475,11 @@ export function registerClusterCommands(program: Command): void {
       `cluster key (secret, or id:secret,id:secret to rotate): authenticate frames, guard the APIs (or $${KEY_ENV})`,
     )
     .action(async (o: UpOptions, cmd: Command) => {
+      if ((o.mode === 'docker' || o.mode === 'swarm') && (o.membershipProfile || o.membershipOption))
+        throw new InvalidArgumentError(
+          `--membership-profile and --membership-option are for --mode process or inproc; containers run the lan profile`,
+          '--membership-profile',
+        )
       if (o.mode === 'docker' || o.mode === 'swarm')
         return o.detach ? upDetached(cmd, o) : upContainers(cmd, o)
       if (o.mode !== 'process' && o.mode !== 'inproc')

@@ -10,13 +10,13 @@ import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl, type Membership } from '../../protocols/membership/index.js'
-import { membershipTuning } from '../../protocols/membership/defaults.js'
+import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
 import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
 
 // ---- distlab bootstrap ----
 
-interface BootstrapOptions {
+interface BootstrapOptions extends MembershipFlags {
   host: string
   port: number
   framePort: number
@@ -29,6 +29,7 @@ interface BootstrapOptions {
 async function runBootstrap(o: BootstrapOptions): Promise<void> {
   if (o.logFormat !== 'pretty' && o.logFormat !== 'json')
     throw new InvalidArgumentError(`--log-format must be pretty or json, got ${o.logFormat}`, '--log-format')
+  const tuning = membershipFromCli(o)
   const logger = createRootLogger({
     format: o.logFormat,
     level: o.logLevel,
@@ -41,7 +42,7 @@ async function runBootstrap(o: BootstrapOptions): Promise<void> {
     httpPort: o.port,
     framePort: o.framePort,
     logger,
-    protocols: [membership({ ...membershipTuning(), registry: true })],
+    protocols: [membership({ ...tuning, registry: true })],
   })
   await node.start()
   process.stdout.write(`bootstrap registry on ${node.httpUrl}: POST /register, GET /peers\n`)
@@ -58,7 +59,7 @@ async function runBootstrap(o: BootstrapOptions): Promise<void> {
 
 // ---- distlab p2p (the run) ----
 
-interface RunOptions {
+interface RunOptions extends MembershipFlags {
   nodes: number
   mode: string
   messages: number
@@ -149,7 +150,7 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
       ? undefined
       : parseDuration('--kill-bootstrap-after', o.killBootstrapAfter)
   const timeoutMs = parseDuration('--timeout', o.timeout)
-  membershipTuning() // a bad DISTLAB_MEMBERSHIP is bad usage, before anything starts
+  const tuning = membershipFromCli(o) // a bad profile or option is bad usage, before anything starts
   const human = !o.json
   const out = (s: string) => {
     if (human) process.stdout.write(s)
@@ -162,6 +163,7 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
     mode: o.mode,
     stateDir: stateDirOf(cmd),
     block: o.block,
+    membership: tuning,
     dashboardPort: 0,
     // A hundred processes on a busy two-core machine take their time to answer /health.
     startTimeoutMs: 60_000 + 500 * o.nodes,
@@ -352,8 +354,7 @@ function wantsJson(cmd: Command): boolean {
 }
 
 export function registerP2pCommands(program: Command): void {
-  program
-    .command('bootstrap')
+  addMembershipFlags(program.command('bootstrap'))
     .description("run seed 002's bootstrap registry alone in the foreground (POST /register, GET /peers)")
     .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
     .option('--port <port>', 'HTTP port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
@@ -369,8 +370,7 @@ export function registerP2pCommands(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (o: BootstrapOptions) => runBootstrap(o))
 
-  const p2p = program
-    .command('p2p')
+  const p2p = addMembershipFlags(program.command('p2p'))
     .description(
       'start a bootstrap and N peers, wait until every peer knows every other, message random pairs, print a summary',
     )

@@ -11,8 +11,9 @@ import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
 import { DEFAULT_DASHBOARD_HOST } from '../../monitor/constants.js'
 import { CONTROL_TOKEN_ENV } from '../../cluster/state.js'
+import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
 
-interface RoleOptions {
+interface RoleOptions extends MembershipFlags {
   name: string
   host: string
   port: number
@@ -33,6 +34,7 @@ interface RoleOptions {
 export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?: string): Promise<void> {
   if (o.logFormat !== 'pretty' && o.logFormat !== 'json')
     throw new InvalidArgumentError(`--log-format must be pretty or json, got ${o.logFormat}`)
+  const membership = membershipFromCli(o)
   const logger = createRootLogger({
     format: o.logFormat,
     level: o.logLevel,
@@ -63,7 +65,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     framePort: o.framePort,
     masterUrl: o.bootstrap,
     logger,
-    protocols: defaultProtocols({ role, name: o.name, masterUrl: o.bootstrap, seedUrl: o.seed }),
+    protocols: defaultProtocols({ role, name: o.name, masterUrl: o.bootstrap, seedUrl: o.seed, membership }),
   })
   await node.start()
   const extras =
@@ -94,7 +96,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
 }
 
 function roleOptions(cmd: Command, defaults: { name: string }): Command {
-  return cmd
+  return addMembershipFlags(cmd)
     .option('--name <name>', 'node name, unique in the cluster', defaults.name)
     .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
     .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)

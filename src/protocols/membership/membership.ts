@@ -27,7 +27,7 @@ import {
 } from './constants.js'
 import { normalizePeerUrl } from './registry.js'
 import { checkGossip, checkMember, checkPingReq, checkProbe, checkPushPull, type WireMember } from './wire.js'
-import { type P2pBroadcastResult, type SendResult } from './types.js'
+import { type P2pBroadcastResult, type ResolvedMembershipOptions, type SendResult } from './types.js'
 import { Joining } from './join.js'
 
 export type {
@@ -349,6 +349,7 @@ export class Membership extends Joining implements Protocol {
       self: this.selfInfo,
       members: this.memberList(),
       stats: this.stats(),
+      options: this.optionsView(),
     }))
 
     app.post('/p2p/send', async (req, reply) => {
@@ -381,6 +382,12 @@ export class Membership extends Joining implements Protocol {
       const { msg } = parseBody(BroadcastBody, req.body)
       return this.broadcast(msg)
     })
+  }
+
+  /** The options this node runs with (profile and timings, no random source), for GET /membership. */
+  optionsView(): Omit<ResolvedMembershipOptions, 'random'> {
+    const { random: _random, ...rest } = this.o
+    return rest
   }
 
   /** POSTs seed 002's message body to a peer's /message. */

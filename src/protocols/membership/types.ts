@@ -92,7 +92,15 @@ export const cmp = (a: Version, b: Version): number => {
   return ag !== bg ? ag - bg : ac - bc
 }
 
+/**
+ * A named set of timings (as memberlist's DefaultLANConfig and DefaultLocalConfig):
+ * - `lan` (the default): memberlist's LAN timings, for nodes on separate machines or containers.
+ * - `local`: fast timings for tens to hundreds of nodes on one machine (the loopback tests).
+ */
+export type MembershipProfileName = 'lan' | 'local'
+
 export interface ResolvedMembershipOptions {
+  readonly profile: MembershipProfileName
   readonly bootstrapUrl?: string
   readonly seedUrl?: string
   readonly registry: boolean

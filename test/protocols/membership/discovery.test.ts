@@ -10,13 +10,8 @@ import { postJson, waitFor } from '../../helpers.js'
 import { createRootLogger } from '../../../src/core/logger.js'
 
 const FAST: MembershipInit = {
-  probeIntervalMs: 250,
-  probeTimeoutMs: 120,
-  gossipIntervalMs: 60,
-  pushPullIntervalMs: 1500,
+  profile: 'local',
   suspicionMult: 3,
-  joinRetryMs: 200,
-  verifyRetryMs: 200,
   deadRetentionMs: 3000,
   // Not shortened: an HTTP timeout only decides when a slow answer counts as none. A hundred peers
   // in one process beside two other test files answer a registration, a check or a message seconds

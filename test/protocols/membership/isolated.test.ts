@@ -33,12 +33,8 @@ const loggerFor = (name: string) => {
 const HOST = '127.0.61.1'
 
 const TIMINGS: MembershipInit = {
-  probeIntervalMs: 250,
-  probeTimeoutMs: 120,
-  gossipIntervalMs: 60,
-  pushPullIntervalMs: 1500,
+  profile: 'local',
   joinRetryMs: 100,
-  verifyRetryMs: 200,
   // Re-registration proper is a minute away: a peer left alone must not wait for it.
   reregisterIntervalMs: 60_000,
   // Tombstones outlive the test: only the rejoin itself can bring the peer back.

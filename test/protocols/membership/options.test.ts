@@ -1,17 +1,26 @@
-// The pieces a user configures or that guard the wire: option checks naming the field, the
-// DISTLAB_MEMBERSHIP tuning, peer URL rules, the registration token bucket, and the fast frame
-// checks agreeing with the zod schemas on arbitrary input.
+// The pieces a user configures or that guard the wire: option checks naming the field, the named
+// profiles and their overrides, the flag text launchers hand to node processes, DISTLAB_MEMBERSHIP
+// read by the CLI, peer URL rules, the registration token bucket, and the fast frame checks
+// agreeing with the zod schemas on arbitrary input.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   normalizePeerUrl,
   resolveMembershipOptions,
+  membershipFlags,
+  parseMembershipOption,
   TokenBucket,
+  MEMBERSHIP_PROFILES,
+  TUNABLE_OPTIONS,
   PROBE_INTERVAL_MS,
+  PROBE_TIMEOUT_MS,
+  GOSSIP_INTERVAL_MS,
   SUSPICION_MULT,
+  HTTP_TIMEOUT_MS,
+  type MembershipInit,
 } from '../../../src/protocols/membership/index.js'
-import { membershipTuning } from '../../../src/protocols/membership/defaults.js'
+import { membershipFromCli } from '../../../src/cli/membership-flags.js'
 import { checkUpdate, UpdateSchema } from '../../../src/protocols/membership/wire.js'
 
 test('options: memberlist defaults, each bad field named', () => {
@@ -29,13 +38,106 @@ test('options: memberlist defaults, each bad field named', () => {
     assert.throws(() => resolveMembershipOptions(init), { code: 'ERR_INVALID_ARGUMENT', field })
 })
 
-test('DISTLAB_MEMBERSHIP tunes every node a launcher starts; bad tuning is a clear error', () => {
-  assert.deepEqual(membershipTuning({}), {})
-  assert.deepEqual(membershipTuning({ DISTLAB_MEMBERSHIP: '{"probeIntervalMs": 200}' }), {
-    probeIntervalMs: 200,
+test('profiles: lan is the defaults, local the fast timings, options beside a profile win', () => {
+  const lan = resolveMembershipOptions({ profile: 'lan' })
+  assert.equal(lan.profile, 'lan')
+  assert.equal(resolveMembershipOptions().profile, 'lan')
+  assert.equal(lan.probeIntervalMs, PROBE_INTERVAL_MS)
+  assert.equal(lan.probeTimeoutMs, PROBE_TIMEOUT_MS)
+  assert.equal(lan.gossipIntervalMs, GOSSIP_INTERVAL_MS)
+  const local = resolveMembershipOptions({ profile: 'local' })
+  assert.equal(local.profile, 'local')
+  assert.equal(local.probeIntervalMs, 250)
+  assert.equal(local.probeTimeoutMs, 120)
+  assert.equal(local.gossipIntervalMs, 60)
+  assert.equal(local.pushPullIntervalMs, 1500)
+  assert.equal(local.joinRetryMs, 200)
+  assert.equal(local.verifyRetryMs, 200)
+  // Suspicion and HTTP timeouts stay the LAN ones: a busy process is not declared dead sooner.
+  assert.equal(local.suspicionMult, SUSPICION_MULT)
+  assert.equal(local.httpTimeoutMs, HTTP_TIMEOUT_MS)
+  const tuned = resolveMembershipOptions({ profile: 'local', probeIntervalMs: 400, suspicionMult: 3 })
+  assert.equal(tuned.probeIntervalMs, 400)
+  assert.equal(tuned.probeTimeoutMs, 120)
+  assert.equal(tuned.suspicionMult, 3)
+  // Every profile resolves, and sets only documented options.
+  for (const [name, timings] of MEMBERSHIP_PROFILES) {
+    resolveMembershipOptions({ profile: name })
+    for (const k of Object.keys(timings)) assert.ok((TUNABLE_OPTIONS as readonly string[]).includes(k), k)
+  }
+  for (const bad of ['fast', '', 'LAN', 7, 'constructor'])
+    assert.throws(
+      () => resolveMembershipOptions({ profile: bad as never }),
+      { code: 'ERR_INVALID_ARGUMENT', field: 'profile', message: /one of lan, local/ },
+      String(bad),
+    )
+  // The profile's values are checked like the user's: an override may break the probe rule.
+  assert.throws(
+    () => resolveMembershipOptions({ profile: 'local', probeIntervalMs: 100, probeTimeoutMs: 120 }),
+    {
+      field: 'probeTimeoutMs',
+    },
+  )
+})
+
+test('the flag text launchers pass to node processes reads back to the same options', () => {
+  const init: MembershipInit = { profile: 'local', probeIntervalMs: 300, suspicionMult: 2.5 }
+  const flags = membershipFlags({ ...init, bootstrapUrl: 'http://127.0.0.1:5000', registry: true })
+  assert.deepEqual(flags, [
+    '--membership-profile',
+    'local',
+    '--membership-option',
+    'probeIntervalMs=300',
+    '--membership-option',
+    'suspicionMult=2.5',
+  ])
+  assert.deepEqual(
+    membershipFromCli({ membershipProfile: 'local', membershipOption: [flags[3]!, flags[5]!] }, {}),
+    init,
+  )
+  assert.deepEqual(membershipFlags({}), [])
+  assert.deepEqual(parseMembershipOption(' gossipFanout = 5 '), ['gossipFanout', 5])
+  for (const [bad, why] of [
+    ['probeIntervalMs', /name=value/],
+    ['probeIntervalMs=', /name=value/],
+    ['nope=1', /unknown option nope \(known: probeIntervalMs/],
+    ['bootstrapUrl=1', /unknown option/],
+    ['probeIntervalMs=fast', /must be a number/],
+    ['probeIntervalMs=Infinity', /must be a number/],
+  ] as const)
+    assert.throws(() => parseMembershipOption(bad), { code: 'ERR_INVALID_ARGUMENT', message: why }, bad)
+})
+
+test('the CLI reads DISTLAB_MEMBERSHIP under its flags; bad text, names and values are clear errors', () => {
+  assert.deepEqual(membershipFromCli({}, {}), {})
+  const env = { DISTLAB_MEMBERSHIP: '{"profile": "local", "probeIntervalMs": 200}' }
+  assert.deepEqual(membershipFromCli({}, env), { profile: 'local', probeIntervalMs: 200 })
+  assert.deepEqual(
+    membershipFromCli({ membershipProfile: 'lan', membershipOption: ['probeIntervalMs=900'] }, env),
+    { profile: 'lan', probeIntervalMs: 900 },
+  )
+  for (const bad of [
+    'nope',
+    '[1]',
+    'null',
+    '{"probeIntervalMs": "fast"}',
+    '{"bootstrapUrl": "x"}',
+    '{"profile": "fast"}',
+    '{"probeIntervalMs": 0}',
+    '{"__proto__": 1}',
+  ])
+    assert.throws(
+      () => membershipFromCli({}, { DISTLAB_MEMBERSHIP: bad }),
+      { code: 'ERR_INVALID_ARGUMENT' },
+      bad,
+    )
+  assert.throws(() => membershipFromCli({ membershipProfile: 'fast' }, {}), {
+    field: '--membership-profile',
+    message: /--membership-profile must be one of lan, local, got "fast"/,
   })
-  for (const bad of ['nope', '[1]', '{"probeIntervalMs": "fast"}', '{"bootstrapUrl": "x"}'])
-    assert.throws(() => membershipTuning({ DISTLAB_MEMBERSHIP: bad }), { code: 'ERR_INVALID_ARGUMENT' }, bad)
+  assert.throws(() => membershipFromCli({ membershipOption: ['gossipFanout=1.5'] }, {}), {
+    field: 'gossipFanout',
+  })
 })
 
 test('peer URLs: http(s) origins only', () => {

@@ -6,16 +6,11 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import { Node } from '../../../src/node/node.js'
 import { createRootLogger } from '../../../src/core/logger.js'
-import { membership, type Membership } from '../../../src/protocols/membership/index.js'
+import { membership, type MembershipInit, type Membership } from '../../../src/protocols/membership/index.js'
 import { getJson, postJson, waitFor } from '../../helpers.js'
 
-const FAST = {
-  probeIntervalMs: 250,
-  probeTimeoutMs: 120,
-  gossipIntervalMs: 60,
-  pushPullIntervalMs: 1500,
-  joinRetryMs: 200,
-  verifyRetryMs: 200,
+const FAST: MembershipInit = {
+  profile: 'local',
   verifyAttempts: 2,
   httpTimeoutMs: 3000,
 }

@@ -13,12 +13,8 @@ import { waitFor } from '../../helpers.js'
 const HOST = '127.0.0.1'
 
 const TIMINGS: MembershipInit = {
-  probeIntervalMs: 250,
-  probeTimeoutMs: 120,
-  gossipIntervalMs: 60,
-  pushPullIntervalMs: 1500,
+  profile: 'local',
   joinRetryMs: 100,
-  verifyRetryMs: 200,
   reregisterIntervalMs: 0,
 }
 
