@@ -31,9 +31,6 @@ const LONG_FUNCTION_DEBT = new Set<string>([
   'cluster/local.ts:launch',
   'cluster/swarm.ts:start',
   'node/http.ts:buildHttpApi',
-  'protocols/membership/membership.ts:handle',
-  'protocols/membership/membership.ts:routes',
-  'protocols/membership/membership.ts:routes>(anonymous)',
 ])
 
 function sourceFiles(dir: string, out: string[] = []): string[] {

@@ -10,24 +10,16 @@
 // A peer that removed every member forgets them and rejoins (join.ts), and the registry pings a
 // member reported dead before it believes the report (probe.ts): a peer cut off from everyone
 // reports every member dead once its links heal.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { z } from 'zod'
 import type { Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { UnknownPeerError } from '../../core/errors.js'
 import { Broadcast, resolveBroadcastOptions, type BroadcastDelivery } from '../broadcast/index.js'
 import { named } from '../../core/logger.js'
-import { HttpBodyError, parseBody } from '../../node/http.js'
-import {
-  MAX_MEMBERS,
-  MAX_MESSAGE_CHARS,
-  MAX_REGISTER_BODY_BYTES,
-  BROADCAST_TYPE_PREFIX,
-  NACK_TIMEOUT_FRACTION,
-} from './constants.js'
-import { normalizePeerUrl } from './registry.js'
-import { checkGossip, checkMember, checkPingReq, checkProbe, checkPushPull, type WireMember } from './wire.js'
-import { type P2pBroadcastResult, type ResolvedMembershipOptions, type SendResult } from './types.js'
+import type { RouteHost } from '../../core/routes.js'
+import { MAX_MEMBERS, BROADCAST_TYPE_PREFIX, NACK_TIMEOUT_FRACTION } from './constants.js'
+import { checkGossip, checkPingReq, checkProbe, checkPushPull, type PushPullBody } from './wire.js'
+import { membershipRoutes, type Refusal, type Registration } from './routes.js'
+import { type P2pBroadcastResult, type ResolvedMembershipOptions } from './types.js'
 import { Joining } from './join.js'
 
 export type {
@@ -41,24 +33,6 @@ export type {
 
 /** The broadcast module as `p2p broadcast` runs it: its default strategy (tree), no ip socket. */
 const P2P_BROADCAST_OPTIONS = resolveBroadcastOptions({ ipPort: 0 })
-
-const RegisterBody = z.looseObject({
-  url: z.unknown().optional(),
-  peer: z.unknown().optional(),
-})
-const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
-const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
-
-/** The `self` a distlab peer's registration carries (its own alive record), when it is well-formed. */
-function claimOf(x: unknown): WireMember | undefined {
-  if (x === undefined) return undefined
-  try {
-    const m = checkMember(x, 'self')
-    return m.s === 'a' ? m : undefined
-  } catch {
-    return undefined
-  }
-}
 
 function sameHost(url: string, host: string): boolean {
   try {
@@ -165,31 +139,8 @@ export class Membership extends Joining implements Protocol {
         }
         return
       }
-      case 'ping-req': {
-        const b = checkPingReq(env.body)
-        b.u?.forEach((u) => this.apply(u, true, env.src))
-        // Probe only a member this node knows at that address: a ping-req must not make it send
-        // datagrams wherever a stranger points.
-        const t = this.live().find((m) => m.host === b.t.h && m.port === b.t.p)
-        if (!t) {
-          this.c.dropped(env, 'unknown_target')
-          return
-        }
-        const seq = ++this.seq
-        const acked = this.waitAck(seq, this.o.probeTimeoutMs)
-        this.send(t, 'ping', { seq })
-        // The nack goes early enough to reach the asker before its deadline; an ack that comes
-        // later is still relayed.
-        let answered = false
-        this.after(Math.floor(this.o.probeTimeoutMs * NACK_TIMEOUT_FRACTION), () => {
-          if (!answered) this.send(from, 'nack', { seq: b.seq })
-        })
-        void acked.then((ok) => {
-          answered = true
-          if (ok) this.send(from, 'ack', { seq: b.seq })
-        })
-        return
-      }
+      case 'ping-req':
+        return this.onPingReq(env, from)
       case 'nack': {
         const b = checkProbe(env.body)
         const n = this.nacks.get(b.seq)
@@ -201,32 +152,8 @@ export class Membership extends Joining implements Protocol {
         return
       }
       case 'pp':
-      case 'pp-ack': {
-        const b = checkPushPull(env.body)
-        if (b.m) this.merge(b.m, env.src)
-        const s = this.selfInfo!
-        if (env.type === 'pp' && b.from) {
-          // A digest alone: answer with ours if equal, else with our view and a request for theirs.
-          // A whole view (an older peer): answer with ours, as memberlist does.
-          this.counts.pushPulls++
-          const to = { name: env.src, host: b.from.h, port: b.from.p }
-          const d = this.digest()
-          if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d })
-          else if (!b.m)
-            this.sendChecked(to, 'pp-ack', {
-              m: this.pushPullView(),
-              d,
-              w: 1,
-              from: { h: s.host, p: s.framePort },
-            })
-          else this.sendChecked(to, 'pp-ack', { m: this.pushPullView() })
-        } else if (env.type === 'pp-ack' && b.w === 1 && b.from && b.m) {
-          // Their view is in hand: send back only what it lacks or holds older.
-          const m = this.missingFrom(b.m)
-          if (m.length > 0) this.sendChecked({ name: env.src, host: b.from.h, port: b.from.p }, 'pp', { m })
-        }
-        return
-      }
+      case 'pp-ack':
+        return this.onPushPull(env, checkPushPull(env.body))
       default:
         if (env.type.startsWith(BROADCAST_TYPE_PREFIX))
           this.p2pBroadcast().handle({ ...env, type: env.type.slice(BROADCAST_TYPE_PREFIX.length) }, msg)
@@ -234,153 +161,124 @@ export class Membership extends Joining implements Protocol {
     }
   }
 
-  protected rejected(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    error: string,
-    message: string,
-    field?: string,
-  ) {
-    this.c.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
-      route: req.routeOptions.url ?? 'unknown',
-      reason: error,
+  /** Probes a member on another's behalf: an ack relayed, or a nack before the asker's deadline. */
+  private onPingReq(env: Envelope, from: { name: string; host: string; port: number }): void {
+    const b = checkPingReq(env.body)
+    b.u?.forEach((u) => this.apply(u, true, env.src))
+    // Probe only a member this node knows at that address: a ping-req must not make it send
+    // datagrams wherever a stranger points.
+    const t = this.live().find((m) => m.host === b.t.h && m.port === b.t.p)
+    if (!t) {
+      this.c.dropped(env, 'unknown_target')
+      return
+    }
+    const seq = ++this.seq
+    const acked = this.waitAck(seq, this.o.probeTimeoutMs)
+    this.send(t, 'ping', { seq })
+    // The nack goes early enough to reach the asker before its deadline; an ack that comes
+    // later is still relayed.
+    let answered = false
+    this.after(Math.floor(this.o.probeTimeoutMs * NACK_TIMEOUT_FRACTION), () => {
+      if (!answered) this.send(from, 'nack', { seq: b.seq })
     })
-    return reply.code(status).send(field ? { error, message, field } : { error, message })
+    void acked.then((ok) => {
+      answered = true
+      if (ok) this.send(from, 'ack', { seq: b.seq })
+    })
   }
 
-  routes(app: FastifyInstance): void {
-    app.get('/peers', async () => ({ peers: this.peers() }))
-
-    app.post('/register', { bodyLimit: MAX_REGISTER_BODY_BYTES }, async (req, reply) => {
-      const parsed = parseBody(RegisterBody, req.body ?? {})
-      // Fields besides url/peer are ignored unless they are distlab's own and well-formed.
-      const body = {
-        url: parsed.url,
-        peer: parsed.peer,
-        name: typeof parsed.name === 'string' && parsed.name.length <= 128 ? parsed.name : undefined,
-        quiet: parsed.quiet === true,
-        members: parsed.members === true,
-        self: claimOf(parsed.self),
-      }
-      const field = body.url !== undefined ? 'url' : 'peer'
-      const raw = body.url ?? body.peer
-      if (raw === undefined) throw new HttpBodyError('url is required: {"url": "http://node1:5000"}', 'url')
-      let url: string
-      try {
-        url = normalizePeerUrl(raw, field)
-      } catch (err) {
-        throw new HttpBodyError((err as Error).message, field)
-      }
-      if (url === this.selfInfo?.url) throw new HttpBodyError(`${field} is this node's own URL`, field)
-      this.log.debug(`registration of ${url}`)
-      await this.c.trust?.checkPeerUrl(url, field) // 400 peer_url_rejected outside the cluster's ranges
-      const known = this.members.get(url)
-      if (!known) {
-        if (!this.bucket.take()) {
-          this.counts.registrationsRejected++
-          return this.rejected(
-            req,
-            reply,
-            429,
-            'too_many_registrations',
-            'too many registrations; try again in a second',
-          )
-        }
-        if (this.members.size >= MAX_MEMBERS || this.pendingVerify.size >= this.o.maxPendingVerifications) {
-          this.counts.registrationsRejected++
-          return this.rejected(
-            req,
-            reply,
-            429,
-            'registry_full',
-            'too many peers waiting to be checked; try again later',
-          )
-        }
-        this.members.set(url, {
-          name: body.name ?? url,
-          url,
-          id: '',
-          host: '',
-          port: 0,
-          gen: 0,
-          inc: 0,
-          status: 'alive',
-          kind: 'unverified',
-          httpFailures: 0,
+  /** A push-pull frame: merge what it carries, answer a digest or a view. */
+  private onPushPull(env: Envelope, b: PushPullBody): void {
+    if (b.m) this.merge(b.m, env.src)
+    const s = this.selfInfo!
+    if (env.type === 'pp' && b.from) {
+      // A digest alone: answer with ours if equal, else with our view and a request for theirs.
+      // A whole view (an older peer): answer with ours, as memberlist does.
+      this.counts.pushPulls++
+      const to = { name: env.src, host: b.from.h, port: b.from.p }
+      const d = this.digest()
+      if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d })
+      else if (!b.m)
+        this.sendChecked(to, 'pp-ack', {
+          m: this.pushPullView(),
+          d,
+          w: 1,
+          from: { h: s.host, p: s.framePort },
         })
-        this.changed()
+      else this.sendChecked(to, 'pp-ack', { m: this.pushPullView() })
+    } else if (env.type === 'pp-ack' && b.w === 1 && b.from && b.m) {
+      // Their view is in hand: send back only what it lacks or holds older.
+      const m = this.missingFrom(b.m)
+      if (m.length > 0) this.sendChecked({ name: env.src, host: b.from.h, port: b.from.p }, 'pp', { m })
+    }
+  }
+
+  /**
+   * A registration (POST /register): a new URL joins the view unverified and is checked in the
+   * background (a frame ping to what it claims, else HTTP); a member registering again may have
+   * restarted with a new id, so it is checked again (once at a time). Refused past the rate or
+   * the pending checks' bound.
+   */
+  protected async acceptRegistration(r: Registration): Promise<Refusal> {
+    const url = r.url
+    this.log.debug(`registration of ${url}`)
+    await this.c.trust?.checkPeerUrl(url, r.field) // 400 peer_url_rejected outside the cluster's ranges
+    const known = this.members.get(url)
+    if (!known) {
+      if (!this.bucket.take()) {
+        this.counts.registrationsRejected++
+        return { error: 'too_many_registrations', message: 'too many registrations; try again in a second' }
       }
-      // A member registering again may have restarted with a new id: check it again (once at a time).
-      if ((!known || (known.kind === 'frames' && body.quiet !== true)) && !this.pendingVerify.has(url)) {
-        this.pendingVerify.add(url)
-        // A claim counts only for its own URL and host: a registration cannot point the URL of one
-        // machine at the frames of another.
-        if (body.self?.u === url && sameHost(url, body.self.h)) this.claims.set(url, body.self)
-        void this.verify(url)
+      if (this.members.size >= MAX_MEMBERS || this.pendingVerify.size >= this.o.maxPendingVerifications) {
+        this.counts.registrationsRejected++
+        return { error: 'registry_full', message: 'too many peers waiting to be checked; try again later' }
       }
-      this.counts.registrations++
-      this.count('registrations_total', 'POST /register requests accepted.')
-      if (body.quiet) return { status: 'registered', url }
-      // Seed 002's answer: the peers. distlab's own nodes ask for the compact member list too
-      // (`"members": true`), saving a second request during a mass join; anyone else reads it at
-      // GET /membership/members.
-      if (!body.members) return { status: 'registered', url, peers: this.peers().filter((p) => p !== url) }
-      // The member list is the bulk of the answer: serialized once and shared by the registrations
-      // that arrive while it is fresh (a thousand peers registering at once each used to get their
-      // own 150 kB list built, which made the registry miss its accept backlog). The registrant's
-      // own entry stays in it; it ignores what the list says about itself being alive.
-      const peers = this.peers().filter((p) => p !== url)
-      return reply
-        .type('application/json')
-        .send(
-          `{"status":"registered","url":${JSON.stringify(url)},"peers":${JSON.stringify(peers)},"members":${this.stateJson()}}`,
-        )
-    })
+      const name = r.name ?? url
+      this.members.set(url, {
+        name,
+        url,
+        id: '',
+        host: '',
+        port: 0,
+        gen: 0,
+        inc: 0,
+        status: 'alive',
+        kind: 'unverified',
+        httpFailures: 0,
+      })
+      this.changed()
+    }
+    if ((!known || (known.kind === 'frames' && !r.quiet)) && !this.pendingVerify.has(url)) {
+      this.pendingVerify.add(url)
+      // A claim counts only for its own URL and host: a registration cannot point the URL of one
+      // machine at the frames of another.
+      if (r.self?.u === url && sameHost(url, r.self.h)) this.claims.set(url, r.self)
+      void this.verify(url)
+    }
+    this.counts.registrations++
+    this.count('registrations_total', 'POST /register requests accepted.')
+    return undefined
+  }
 
-    app.get('/membership/self', async () => this.selfInfo)
-
-    // The compact member list a registration hands distlab's own nodes (short keys: see wire.ts).
-    app.get('/membership/members', async (_req, reply) =>
-      reply.type('application/json').send(`{"members":${this.stateJson()}}`),
-    )
-
-    app.get('/membership', async () => ({
-      self: this.selfInfo,
-      members: this.memberList(),
-      stats: this.stats(),
-      options: this.optionsView(),
-    }))
-
-    app.post('/p2p/send', async (req, reply) => {
-      const { to, msg } = parseBody(SendBody, req.body)
-      const target = [...this.members.values()].find(
-        (m) => m.kind !== 'unverified' && (m.name === to || m.url === to),
-      )
-      if (!target)
-        return this.rejected(
-          req,
-          reply,
-          404,
-          'unknown_peer',
-          `${to} is not in ${this.c.self.name}'s view`,
-          'to',
-        )
-      const r = await this.sendMessage(target.url, msg)
-      if (!r.ok)
-        return this.rejected(
-          req,
-          reply,
-          502,
-          'unreachable',
-          `${target.name} (${target.url}) did not take the message: ${r.why}`,
-        )
-      return { status: 'sent', to: target.name, url: target.url, reply: r.reply } satisfies SendResult
-    })
-
-    app.post('/p2p/broadcast', async (req) => {
-      const { msg } = parseBody(BroadcastBody, req.body)
-      return this.broadcast(msg)
+  routes(app: RouteHost): void {
+    membershipRoutes(app, {
+      nodeName: this.c.self.name,
+      self: () => this.selfInfo,
+      peers: () => this.peers(),
+      memberList: () => this.memberList(),
+      stats: () => this.stats(),
+      options: () => this.optionsView(),
+      stateJson: () => this.stateJson(),
+      admit: (r) => this.acceptRegistration(r),
+      findPeer: (to) =>
+        [...this.members.values()].find((m) => m.kind !== 'unverified' && (m.name === to || m.url === to)),
+      sendMessage: (url, msg) => this.sendMessage(url, msg),
+      broadcast: (msg) => this.broadcast(msg),
+      countRejected: (route, reason) =>
+        this.c.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
+          route,
+          reason,
+        }),
     })
   }
 
