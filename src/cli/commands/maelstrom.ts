@@ -128,26 +128,27 @@ function registerTestCommand(m: Command): void {
       0,
     )
     .option('--json', 'print results.json instead of the table')
-    .addHelpText(
-      'after',
-      `
+    .addHelpText('after', TEST_HELP)
+    .action(runTestCommand)
+}
+
+const TEST_HELP = `
 Exit status: 0 valid, 1 invalid, 2 unknown or bad usage.
 Examples:
   distlab maelstrom test -w echo --bin ./echo.py --node-count 1 --time-limit 10
   distlab maelstrom test -w broadcast --bin "python3 broadcast.py" --node-count 5 --rate 10 --nemesis partition
   distlab maelstrom test -w g-counter --bin ./counter --node-count 3 --rate 100 --nemesis partition,kill
   distlab maelstrom test -w txn-rw-register --bin "python3 txn.py" --consistency-models read-committed
-  distlab maelstrom test -w echo --bin "python3 echo.py" --node-count 3 --mode docker`,
-    )
-    .action(async (o: MaelstromTestFlags & { json?: boolean }, cmd: Command) => {
-      const say = (line: string) => {
-        if (!o.json) process.stderr.write(`${color.dim(line)}\n`)
-      }
-      const r = await runMaelstromTest(testInitFromFlags(o, { stateDir: stateDirOf(cmd), onProgress: say }))
-      if (o.json) printJson(r)
-      else printResults(r)
-      process.exitCode = r.valid === true ? 0 : r.valid === false ? 1 : 2
-    })
+  distlab maelstrom test -w echo --bin "python3 echo.py" --node-count 3 --mode docker`
+
+async function runTestCommand(o: MaelstromTestFlags & { json?: boolean }, cmd: Command): Promise<void> {
+  const say = (line: string) => {
+    if (!o.json) process.stderr.write(`${color.dim(line)}\n`)
+  }
+  const r = await runMaelstromTest(testInitFromFlags(o, { stateDir: stateDirOf(cmd), onProgress: say }))
+  if (o.json) printJson(r)
+  else printResults(r)
+  process.exitCode = r.valid === true ? 0 : r.valid === false ? 1 : 2
 }
 
 function registerNodeCommand(m: Command): void {
