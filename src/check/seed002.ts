@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startForeignCluster, type ForeignCluster } from '../foreign/index.js'
+import { startForeignCluster, type ForeignCluster, type ForeignInstance } from '../foreign/index.js'
 import { boundedWait } from '../foreign/bounded.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { httpCall, waitListening } from './http.js'
@@ -295,7 +295,7 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-check-'))
   const evidence: string[] = []
   const say = ctx.o.onProgress ?? (() => {})
-  let cluster: Awaited<ReturnType<typeof startForeignCluster>> | undefined
+  let cluster: ForeignCluster | undefined
   try {
     say('lossy: starting bootstrap + 3 nodes through distlab run (a namespace each, relays)')
     cluster = await startForeignCluster({
@@ -313,66 +313,10 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
       readyTimeoutMs: ctx.o.startTimeoutMs,
     })
     cluster.setLink('*', '*', { loss: 0.1, delayMs: 50 })
-    const c = cluster
     evidence.push(
-      `distlab run: bootstrap + 3 nodes, each in its own network namespace, every link 10% loss and 50 ms delay (run ${c.runId})`,
+      `distlab run: bootstrap + 3 nodes, each in its own network namespace, every link 10% loss and 50 ms delay (run ${cluster.runId})`,
     )
-    const boot = c.instances.find((i) => i.role === 'bootstrap')!
-    const nodes = c.instances.filter((i) => i.role === 'node')
-    const wanted = nodes.map((n) => ({
-      name: n.name,
-      host: n.hostname,
-      port: n.port,
-      url: `http://${n.hostname}:${n.port}`,
-    }))
-    const lists = (json: unknown, who: typeof wanted) =>
-      who.filter((w) => !(peersOf(json) ?? []).some((p) => sameNode(p, w as unknown as Instance)))
-    let last = ''
-    say('lossy: waiting for the bootstrap to list every node under loss and delay')
-    const registered = await poll(
-      async () => {
-        const a = await httpCall('GET', `${boot.url}/peers`)
-        last = a.evidence
-        return lists(a.json, wanted).length === 0 ? true : undefined
-      },
-      ctx.o.discoveryTimeoutMs,
-      500,
-    )
-    evidence.push(last)
-    if (!registered) return fail(...evidence, 'the bootstrap does not list every node under loss and delay')
-    say('lossy: waiting for every node to list the others')
-    const known = await poll(
-      async () => {
-        for (const [i, n] of nodes.entries()) {
-          const a = await httpCall('GET', `${n.url}/peers`)
-          last = a.evidence
-          if (
-            lists(
-              a.json,
-              wanted.filter((_, j) => j !== i),
-            ).length > 0
-          )
-            return undefined
-        }
-        return true
-      },
-      ctx.o.discoveryTimeoutMs,
-      500,
-    )
-    evidence.push(last)
-    if (!known) return fail(...evidence, 'a node does not list the others under loss and delay')
-    const to = nodes[1]!
-    const msg = `lossy ${ctx.token}`
-    const a = await httpCall('POST', `${to.url}/message`, { sender: 'Node1', msg })
-    evidence.push(a.evidence)
-    const logged = await poll(
-      () =>
-        c.logs(to.name).some((l) => l.includes(`Received message from Node1: ${msg}`)) ? true : undefined,
-      5000,
-    )
-    if ((a.json as { status?: unknown } | undefined)?.status !== 'received' || !logged)
-      return fail(...evidence, `${to.name} did not answer "received" and log the message`)
-    return pass(...evidence, `${to.name} logged: Received message from Node1: ${msg}`)
+    return await lossyProbes(ctx, cluster, evidence)
   } catch (err) {
     return fail(...evidence, `could not run the programs under faults: ${(err as Error).message}`)
   } finally {
@@ -383,6 +327,75 @@ async function checkLossy(ctx: Seed002Context): Promise<ItemOutcome> {
     }
     rmSync(stateDir, { recursive: true, force: true })
   }
+}
+
+/** Under loss and delay: registration, discovery, then one message logged by its receiver. */
+async function lossyProbes(ctx: Seed002Context, c: ForeignCluster, evidence: string[]): Promise<ItemOutcome> {
+  const say = ctx.o.onProgress ?? (() => {})
+  const boot = c.instances.find((i) => i.role === 'bootstrap')!
+  const nodes = c.instances.filter((i) => i.role === 'node')
+  const wanted = nodes.map((n) => ({
+    name: n.name,
+    host: n.hostname,
+    port: n.port,
+    url: `http://${n.hostname}:${n.port}`,
+  }))
+  const lists = (json: unknown, who: typeof wanted) =>
+    who.filter((w) => !(peersOf(json) ?? []).some((p) => sameNode(p, w as unknown as Instance)))
+  let last = ''
+  say('lossy: waiting for the bootstrap to list every node under loss and delay')
+  const registered = await poll(
+    async () => {
+      const a = await httpCall('GET', `${boot.url}/peers`)
+      last = a.evidence
+      return lists(a.json, wanted).length === 0 ? true : undefined
+    },
+    ctx.o.discoveryTimeoutMs,
+    500,
+  )
+  evidence.push(last)
+  if (!registered) return fail(...evidence, 'the bootstrap does not list every node under loss and delay')
+  say('lossy: waiting for every node to list the others')
+  const known = await poll(
+    async () => {
+      for (const [i, n] of nodes.entries()) {
+        const a = await httpCall('GET', `${n.url}/peers`)
+        last = a.evidence
+        if (
+          lists(
+            a.json,
+            wanted.filter((_, j) => j !== i),
+          ).length > 0
+        )
+          return undefined
+      }
+      return true
+    },
+    ctx.o.discoveryTimeoutMs,
+    500,
+  )
+  evidence.push(last)
+  if (!known) return fail(...evidence, 'a node does not list the others under loss and delay')
+  return lossyMessage(ctx, c, nodes[1]!, evidence)
+}
+
+/** One message to a node under loss: it must answer "received" and log it. */
+async function lossyMessage(
+  ctx: Seed002Context,
+  c: ForeignCluster,
+  to: ForeignInstance,
+  evidence: string[],
+): Promise<ItemOutcome> {
+  const msg = `lossy ${ctx.token}`
+  const a = await httpCall('POST', `${to.url}/message`, { sender: 'Node1', msg })
+  evidence.push(a.evidence)
+  const logged = await poll(
+    () => (c.logs(to.name).some((l) => l.includes(`Received message from Node1: ${msg}`)) ? true : undefined),
+    5000,
+  )
+  if ((a.json as { status?: unknown } | undefined)?.status !== 'received' || !logged)
+    return fail(...evidence, `${to.name} did not answer "received" and log the message`)
+  return pass(...evidence, `${to.name} logged: Received message from Node1: ${msg}`)
 }
 
 /** How long the lossy item waits for its cluster to stop (each part of the stop is bounded too). */

@@ -167,6 +167,9 @@ function scaleNote(o: Resolved): string {
   return `line server: ${o.lines} lines at ${o.rate} lines/s per address${handout ? " (the handout's)" : ` (the handout's ${SEED003_LINES} at ${SEED003_RATE}/s, scaled: one client alone expects ~${(couponDraws(o.lines) / o.rate).toFixed(1)} s instead of ~${(couponDraws(SEED003_LINES) / SEED003_RATE).toFixed(0)} s)`}`
 }
 
+type Started = Array<{ name: string; process: StudentProcess }>
+type Starter = (slot: LabSlot, index: number, command: string, env?: Record<string, string>) => StudentProcess
+
 /** Starts the master (if any) and `k` clients, waits for the first submission, stops them all. */
 async function download(ctx: Seed003Context, k: number, killMaster = false): Promise<DownloadRun> {
   const o = ctx.o
@@ -177,101 +180,124 @@ async function download(ctx: Seed003Context, k: number, killMaster = false): Pro
     ratePerSecond: o.rate,
   })
   await server.start()
-  const procs: Array<{ name: string; process: StudentProcess }> = []
+  const procs: Started = []
   const run: DownloadRun = { clients: k, served: [], progress: server.progress, tails: [] }
   try {
-    const serverAt = `${ctx.lab.hostAddress}:${o.serverPort}`
-    const masterAt = ctx.master ? `${ctx.master.host}:${o.port}` : ''
-    const clientSlots = ctx.slots.slice(0, k)
-    const extra = new Map([
-      ['server', serverAt],
-      ['server_host', ctx.lab.hostAddress],
-      ['server_port', String(o.serverPort)],
-      ['lines', String(o.lines)],
-      ['clients', String(k)],
-    ])
-    const start = (slot: LabSlot, index: number, command: string, env?: Record<string, string>) => {
-      const placeholders = {
-        host: slot.host,
-        port: o.port,
-        name: slot.name,
-        index,
-        master: masterAt,
-        peers: clientSlots
-          .filter((s) => s !== slot)
-          .map((s) => `${s.host}:${o.port}`)
-          .join(','),
-      }
-      const filled = fillPlaceholders(command, placeholders).replace(
-        /\{(server|server_host|server_port|lines|clients)\}/g,
-        (_, key: string) => extra.get(key)!,
-      )
-      const p = new StudentProcess({
-        command: filled,
-        placeholders,
-        env: {
-          DISTLAB_SERVER: serverAt,
-          DISTLAB_LINES: String(o.lines),
-          DISTLAB_CLIENTS: String(k),
-          ...env,
-        },
-        cwd: o.cwd,
-        wrap: slot.wrap,
-      })
-      procs.push({ name: slot.name, process: p })
-      return p
-    }
+    const start = starter(ctx, k, procs)
     let master: StudentProcess | undefined
     if (ctx.master && o.master) {
-      master = start(ctx.master, 0, o.master, o.masterEnv)
-      const m = master
-      const up = await poll(
-        () =>
-          m.pid !== undefined && portBound(m.pid, ctx.master!.host, o.port)
-            ? true
-            : m.running
-              ? undefined
-              : false,
-        o.startTimeoutMs,
-        50,
-      )
-      if (up !== true) {
-        run.failure = `the master did not listen on ${masterAt} within ${o.startTimeoutMs} ms`
-        run.tails = m.tail(4)
-        return run
-      }
+      master = await startMaster(ctx, start, run)
+      if (!master) return run
     }
-    clientSlots.forEach((s, i) => start(s, i + 1, o.client, o.env))
-    const clients = procs.filter((p) => p.name !== 'master')
-    const ended = await poll(
-      () => {
-        if (server.submissions.length > 0) return 'submitted'
-        if (killMaster && master?.running && server.seen.size >= Math.ceil(o.lines * FAILOVER_AT)) {
-          master.signal('SIGKILL')
-          run.killedMaster = { ms: server.sinceFirstLine(), distinct: server.seen.size }
-        }
-        if (clients.every((c) => !c.process.running)) return 'exited'
-        return undefined
-      },
-      o.timeoutMs,
-      25,
-    )
-    if (ended === 'submitted') {
-      run.submission = server.submissions[0]
-      run.ms = run.submission!.atMs
-    } else {
-      run.failure =
-        ended === 'exited'
-          ? `every client exited without a submission reaching the server`
-          : `no submission within ${secs(o.timeoutMs)} s (${server.seen.size}/${o.lines} distinct lines fetched)`
-      run.tails = procs.flatMap((p) => p.process.tail(3))
-    }
+    ctx.slots.slice(0, k).forEach((s, i) => start(s, i + 1, o.client, o.env))
+    await awaitSubmission(ctx, server, procs, run, killMaster ? master : undefined)
   } finally {
     await Promise.all(procs.map((p) => p.process.stop()))
     run.served = server.addresses().map((a) => ({ address: a.address, served: a.served }))
     await server.stop()
   }
   return run
+}
+
+/** A function that starts one student program in a slot, its placeholders filled, and records it in `procs`. */
+function starter(ctx: Seed003Context, k: number, procs: Started): Starter {
+  const o = ctx.o
+  const serverAt = `${ctx.lab.hostAddress}:${o.serverPort}`
+  const masterAt = ctx.master ? `${ctx.master.host}:${o.port}` : ''
+  const clientSlots = ctx.slots.slice(0, k)
+  const extra = new Map([
+    ['server', serverAt],
+    ['server_host', ctx.lab.hostAddress],
+    ['server_port', String(o.serverPort)],
+    ['lines', String(o.lines)],
+    ['clients', String(k)],
+  ])
+  return (slot, index, command, env) => {
+    const placeholders = {
+      host: slot.host,
+      port: o.port,
+      name: slot.name,
+      index,
+      master: masterAt,
+      peers: clientSlots
+        .filter((s) => s !== slot)
+        .map((s) => `${s.host}:${o.port}`)
+        .join(','),
+    }
+    const filled = fillPlaceholders(command, placeholders).replace(
+      /\{(server|server_host|server_port|lines|clients)\}/g,
+      (_, key: string) => extra.get(key)!,
+    )
+    const p = new StudentProcess({
+      command: filled,
+      placeholders,
+      env: {
+        DISTLAB_SERVER: serverAt,
+        DISTLAB_LINES: String(o.lines),
+        DISTLAB_CLIENTS: String(k),
+        ...env,
+      },
+      cwd: o.cwd,
+      wrap: slot.wrap,
+    })
+    procs.push({ name: slot.name, process: p })
+    return p
+  }
+}
+
+/** Starts the master and waits for it to listen; on failure notes why in `run` and answers undefined. */
+async function startMaster(
+  ctx: Seed003Context,
+  start: Starter,
+  run: DownloadRun,
+): Promise<StudentProcess | undefined> {
+  const o = ctx.o
+  const slot = ctx.master!
+  const m = start(slot, 0, o.master!, o.masterEnv)
+  const up = await poll(
+    () => (m.pid !== undefined && portBound(m.pid, slot.host, o.port) ? true : m.running ? undefined : false),
+    o.startTimeoutMs,
+    50,
+  )
+  if (up === true) return m
+  run.failure = `the master did not listen on ${slot.host}:${o.port} within ${o.startTimeoutMs} ms`
+  run.tails = m.tail(4)
+  return undefined
+}
+
+/** Waits for the first submission (killing `killMaster` part way when given) and records the outcome. */
+async function awaitSubmission(
+  ctx: Seed003Context,
+  server: WatchedLineServer,
+  procs: Started,
+  run: DownloadRun,
+  killMaster: StudentProcess | undefined,
+): Promise<void> {
+  const o = ctx.o
+  const clients = procs.filter((p) => p.name !== 'master')
+  const ended = await poll(
+    () => {
+      if (server.submissions.length > 0) return 'submitted'
+      if (killMaster?.running && server.seen.size >= Math.ceil(o.lines * FAILOVER_AT)) {
+        killMaster.signal('SIGKILL')
+        run.killedMaster = { ms: server.sinceFirstLine(), distinct: server.seen.size }
+      }
+      if (clients.every((c) => !c.process.running)) return 'exited'
+      return undefined
+    },
+    o.timeoutMs,
+    25,
+  )
+  if (ended === 'submitted') {
+    run.submission = server.submissions[0]
+    run.ms = run.submission!.atMs
+  } else {
+    run.failure =
+      ended === 'exited'
+        ? `every client exited without a submission reaching the server`
+        : `no submission within ${secs(o.timeoutMs)} s (${server.seen.size}/${o.lines} distinct lines fetched)`
+    run.tails = procs.flatMap((p) => p.process.tail(3))
+  }
 }
 
 async function runFor(ctx: Seed003Context, k: number): Promise<DownloadRun> {
