@@ -114,6 +114,14 @@ export function registerCheckCommands(program: Command): void {
     .description(
       "a seed's handout as an executable rubric against your own programs: one PASS/FAIL line per item with evidence, exit 0 only if every required item passes",
     )
+  registerSeed000(check)
+  registerSeed001(check)
+  registerSeed002(check)
+  registerSeed003(check)
+  registerSeed004(check)
+}
+
+function registerSeed000(check: Command): void {
   commonOptions(
     check
       .command('seed000')
@@ -136,50 +144,53 @@ export function registerCheckCommands(program: Command): void {
       .option('--no-isolate', 'run on loopback addresses even as root (no wire counts)')
       .option('--start-timeout <time>', 'how long a program may take to listen on its port', '20s')
       .option('--deliver-timeout <time>', 'how long a message may take to reach its nodes', '10s'),
-  ).action(
-    async (
-      o: CommonOptions & {
-        master: string
-        node: string
-        nodes: number
-        env?: Record<string, string>
-        masterEnv?: Record<string, string>
-        port: number
-        broadcast: string
-        unicast: string
-        multicast: string
-        unicastTo: string
-        group: string
-        isolate: boolean
-        startTimeout: string
-        deliverTimeout: string
-      },
-    ) => {
-      const options: Seed000Options = {
-        master: o.master,
-        node: o.node,
-        nodes: o.nodes,
-        env: o.env,
-        masterEnv: o.masterEnv,
-        port: o.port,
-        block: o.block,
-        cwd: o.cwd,
-        broadcast: o.broadcast,
-        unicast: o.unicast,
-        multicast: o.multicast,
-        unicastTo: o.unicastTo,
-        group: o.group
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-        isolate: o.isolate ? 'auto' : false,
-        startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
-        deliverTimeoutMs: durationMs('--deliver-timeout', o.deliverTimeout),
-      }
-      resolveSeed000Options(options)
-      await runCheck(SEED000, options, o)
-    },
-  )
+  ).action(seed000Action)
+}
+
+async function seed000Action(
+  o: CommonOptions & {
+    master: string
+    node: string
+    nodes: number
+    env?: Record<string, string>
+    masterEnv?: Record<string, string>
+    port: number
+    broadcast: string
+    unicast: string
+    multicast: string
+    unicastTo: string
+    group: string
+    isolate: boolean
+    startTimeout: string
+    deliverTimeout: string
+  },
+): Promise<void> {
+  const options: Seed000Options = {
+    master: o.master,
+    node: o.node,
+    nodes: o.nodes,
+    env: o.env,
+    masterEnv: o.masterEnv,
+    port: o.port,
+    block: o.block,
+    cwd: o.cwd,
+    broadcast: o.broadcast,
+    unicast: o.unicast,
+    multicast: o.multicast,
+    unicastTo: o.unicastTo,
+    group: o.group
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    isolate: o.isolate ? 'auto' : false,
+    startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
+    deliverTimeoutMs: durationMs('--deliver-timeout', o.deliverTimeout),
+  }
+  resolveSeed000Options(options)
+  await runCheck(SEED000, options, o)
+}
+
+function registerSeed001(check: Command): void {
   commonOptions(
     check
       .command('seed001')
@@ -194,33 +205,36 @@ export function registerCheckCommands(program: Command): void {
       .option('--sender <command>', 'your multicast sender (item multicast-sender)')
       .option('--receiver <command>', 'your multicast receiver (item multicast-receiver)')
       .option('--port <n>', 'the port the servers listen on', intOption('--port', 1, 65535), 5000),
-  ).action(
-    async (
-      o: CommonOptions & {
-        server?: string
-        client?: string
-        sender?: string
-        receiver?: string
-        port: number
-      },
-    ) => {
-      const options: Seed001Options = {
-        server: o.server,
-        client: o.client,
-        sender: o.sender,
-        receiver: o.receiver,
-        block: o.block,
-        cwd: o.cwd,
-        port: o.port,
-      }
-      if (o.client && !o.server)
-        throw new InvalidArgumentError('--client needs --server (the replicas it talks to)', '--client')
-      const given = seed001ItemsFor(options)
-      if (given.length === 0)
-        throw new InvalidArgumentError('give at least one of --server, --sender, --receiver', '--server')
-      await runCheck(SEED001, options, o, given)
-    },
-  )
+  ).action(seed001Action)
+}
+
+async function seed001Action(
+  o: CommonOptions & {
+    server?: string
+    client?: string
+    sender?: string
+    receiver?: string
+    port: number
+  },
+): Promise<void> {
+  const options: Seed001Options = {
+    server: o.server,
+    client: o.client,
+    sender: o.sender,
+    receiver: o.receiver,
+    block: o.block,
+    cwd: o.cwd,
+    port: o.port,
+  }
+  if (o.client && !o.server)
+    throw new InvalidArgumentError('--client needs --server (the replicas it talks to)', '--client')
+  const given = seed001ItemsFor(options)
+  if (given.length === 0)
+    throw new InvalidArgumentError('give at least one of --server, --sender, --receiver', '--server')
+  await runCheck(SEED001, options, o, given)
+}
+
+function registerSeed002(check: Command): void {
   commonOptions(
     check
       .command('seed002')
@@ -246,49 +260,51 @@ export function registerCheckCommands(program: Command): void {
       .option('--port <n>', 'the port every program listens on', intOption('--port', 1, 65535), 5000)
       .option('--start-timeout <time>', 'how long a program may take to answer HTTP', '20s')
       .option('--discovery-timeout <time>', 'how long registration and discovery may take to settle', '30s'),
-  ).action(
-    async (
-      o: CommonOptions & {
-        node?: string
-        bootstrap?: string
-        nodeImage?: string
-        bootstrapImage?: string
-        nodes: number
-        env?: Record<string, string>
-        bootstrapEnv?: Record<string, string>
-        port: number
-        startTimeout: string
-        discoveryTimeout: string
-      },
-    ) => {
-      if (o.mode === 'docker') {
-        if (!o.nodeImage) throw new InvalidArgumentError('--mode docker needs --node-image', '--node-image')
-        if (!o.bootstrapImage)
-          throw new InvalidArgumentError('--mode docker needs --bootstrap-image', '--bootstrap-image')
-      } else {
-        if (!o.node) throw new InvalidArgumentError('give --node "<command>"', '--node')
-        if (!o.bootstrap) throw new InvalidArgumentError('give --bootstrap "<command>"', '--bootstrap')
-      }
-      const options: Seed002Options = {
-        mode: o.mode === 'docker' ? 'docker' : 'process',
-        nodeImage: o.nodeImage,
-        bootstrapImage: o.bootstrapImage,
-        node: o.node ?? '',
-        bootstrap: o.bootstrap ?? '',
-        nodes: o.nodes,
-        env: o.env,
-        bootstrapEnv: o.bootstrapEnv,
-        block: o.block,
-        cwd: o.cwd,
-        port: o.port,
-        startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
-        discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
-        onProgress: (line) => process.stderr.write(color.dim(`${line}\n`)),
-      }
-      await runCheck(SEED002, options, o, undefined, ['process', 'docker'])
-    },
-  )
+  ).action(seed002Action)
+}
 
+async function seed002Action(
+  o: CommonOptions & {
+    node?: string
+    bootstrap?: string
+    nodeImage?: string
+    bootstrapImage?: string
+    nodes: number
+    env?: Record<string, string>
+    bootstrapEnv?: Record<string, string>
+    port: number
+    startTimeout: string
+    discoveryTimeout: string
+  },
+): Promise<void> {
+  if (o.mode === 'docker') {
+    if (!o.nodeImage) throw new InvalidArgumentError('--mode docker needs --node-image', '--node-image')
+    if (!o.bootstrapImage)
+      throw new InvalidArgumentError('--mode docker needs --bootstrap-image', '--bootstrap-image')
+  } else {
+    if (!o.node) throw new InvalidArgumentError('give --node "<command>"', '--node')
+    if (!o.bootstrap) throw new InvalidArgumentError('give --bootstrap "<command>"', '--bootstrap')
+  }
+  const options: Seed002Options = {
+    mode: o.mode === 'docker' ? 'docker' : 'process',
+    nodeImage: o.nodeImage,
+    bootstrapImage: o.bootstrapImage,
+    node: o.node ?? '',
+    bootstrap: o.bootstrap ?? '',
+    nodes: o.nodes,
+    env: o.env,
+    bootstrapEnv: o.bootstrapEnv,
+    block: o.block,
+    cwd: o.cwd,
+    port: o.port,
+    startTimeoutMs: durationMs('--start-timeout', o.startTimeout),
+    discoveryTimeoutMs: durationMs('--discovery-timeout', o.discoveryTimeout),
+    onProgress: (line) => process.stderr.write(color.dim(`${line}\n`)),
+  }
+  await runCheck(SEED002, options, o, undefined, ['process', 'docker'])
+}
+
+function registerSeed003(check: Command): void {
   commonOptions(
     check
       .command('seed003')
@@ -320,46 +336,48 @@ export function registerCheckCommands(program: Command): void {
       .option('--server-port <n>', "the line server's port", intOption('--server-port', 1, 65535), 9801)
       .option('--no-isolate', 'run on loopback addresses even as root')
       .option('--timeout <time>', 'how long one download may take (default: 20 s + 3 × one client alone)'),
-  ).action(
-    async (
-      o: CommonOptions & {
-        client: string
-        master?: string
-        clients: number
-        lines: number
-        rate: number
-        expectFailover?: boolean
-        plot?: string
-        env?: Record<string, string>
-        masterEnv?: Record<string, string>
-        port: number
-        serverPort: number
-        isolate: boolean
-        timeout?: string
-      },
-    ) => {
-      const options: Seed003Options = {
-        client: o.client,
-        master: o.master,
-        clients: o.clients,
-        lines: o.lines,
-        rate: o.rate,
-        expectFailover: o.expectFailover === true,
-        plot: o.plot,
-        env: o.env,
-        masterEnv: o.masterEnv,
-        port: o.port,
-        serverPort: o.serverPort,
-        block: o.block,
-        cwd: o.cwd,
-        isolate: o.isolate ? 'auto' : false,
-        timeoutMs: durationMs('--timeout', o.timeout),
-      }
-      resolveSeed003Options(options)
-      await runCheck(SEED003, options, o, seed003ItemsFor(options))
-    },
-  )
+  ).action(seed003Action)
+}
 
+async function seed003Action(
+  o: CommonOptions & {
+    client: string
+    master?: string
+    clients: number
+    lines: number
+    rate: number
+    expectFailover?: boolean
+    plot?: string
+    env?: Record<string, string>
+    masterEnv?: Record<string, string>
+    port: number
+    serverPort: number
+    isolate: boolean
+    timeout?: string
+  },
+): Promise<void> {
+  const options: Seed003Options = {
+    client: o.client,
+    master: o.master,
+    clients: o.clients,
+    lines: o.lines,
+    rate: o.rate,
+    expectFailover: o.expectFailover === true,
+    plot: o.plot,
+    env: o.env,
+    masterEnv: o.masterEnv,
+    port: o.port,
+    serverPort: o.serverPort,
+    block: o.block,
+    cwd: o.cwd,
+    isolate: o.isolate ? 'auto' : false,
+    timeoutMs: durationMs('--timeout', o.timeout),
+  }
+  resolveSeed003Options(options)
+  await runCheck(SEED003, options, o, seed003ItemsFor(options))
+}
+
+function registerSeed004(check: Command): void {
   commonOptions(
     check
       .command('seed004')
@@ -383,36 +401,36 @@ export function registerCheckCommands(program: Command): void {
         numberOption('--cn-tolerance', 0, 1),
         0.15,
       ),
-  ).action(
-    async (
-      o: CommonOptions & {
-        gbnnode?: string
-        dvnode?: string
-        cnnode?: string
-        dvTopology?: string
-        cnTopology?: string
-        gbnTimeout: string
-        cnTime: string
-        cnTolerance: number
-      },
-    ) => {
-      if (!o.gbnnode && !o.dvnode && !o.cnnode)
-        throw new InvalidArgumentError('give at least one of --gbnnode, --dvnode, --cnnode', '--gbnnode')
-      const options: Seed004Options = {
-        gbnnode: o.gbnnode,
-        dvnode: o.dvnode,
-        cnnode: o.cnnode,
-        dvTopology: o.dvTopology,
-        cnTopology: o.cnTopology,
-        cwd: o.cwd,
-        gbnTimeoutMs: durationMs('--gbn-timeout', o.gbnTimeout),
-        cnRunMs: durationMs('--cn-time', o.cnTime),
-        cnTolerance: o.cnTolerance,
-      }
-      const given = SEED004.items
-        .map((i) => i.id)
-        .filter((id) => (id.startsWith('gbn') ? o.gbnnode : id.startsWith('dv') ? o.dvnode : o.cnnode))
-      await runCheck(SEED004, options, o, given)
-    },
-  )
+  ).action(seed004Action)
+}
+
+async function seed004Action(
+  o: CommonOptions & {
+    gbnnode?: string
+    dvnode?: string
+    cnnode?: string
+    dvTopology?: string
+    cnTopology?: string
+    gbnTimeout: string
+    cnTime: string
+    cnTolerance: number
+  },
+): Promise<void> {
+  if (!o.gbnnode && !o.dvnode && !o.cnnode)
+    throw new InvalidArgumentError('give at least one of --gbnnode, --dvnode, --cnnode', '--gbnnode')
+  const options: Seed004Options = {
+    gbnnode: o.gbnnode,
+    dvnode: o.dvnode,
+    cnnode: o.cnnode,
+    dvTopology: o.dvTopology,
+    cnTopology: o.cnTopology,
+    cwd: o.cwd,
+    gbnTimeoutMs: durationMs('--gbn-timeout', o.gbnTimeout),
+    cnRunMs: durationMs('--cn-time', o.cnTime),
+    cnTolerance: o.cnTolerance,
+  }
+  const given = SEED004.items
+    .map((i) => i.id)
+    .filter((id) => (id.startsWith('gbn') ? o.gbnnode : id.startsWith('dv') ? o.dvnode : o.cnnode))
+  await runCheck(SEED004, options, o, given)
 }

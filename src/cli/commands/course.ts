@@ -372,6 +372,13 @@ async function topologyRunAction(file: string, o: TopologyCliOptions): Promise<v
 }
 
 export function registerCourseCommands(program: Command): void {
+  registerGbnnode(program)
+  registerDvnode(program)
+  registerCnnode(program)
+  registerTopology(program)
+}
+
+function registerGbnnode(program: Command): void {
   program
     .command('gbnnode')
     .summary("Go-Back-N over UDP with emulated loss, the course's output lines (seed 004)")
@@ -392,7 +399,9 @@ export function registerCourseCommands(program: Command): void {
     .option('--chunk <n>', 'characters per packet (default 1, the course’s)', intOption('--chunk', 1, 1024))
     .option('--listen', 'keep running after stdin ends even after sending; Ctrl-C or SIGTERM stops')
     .action(gbnnodeAction)
+}
 
+function registerDvnode(program: Command): void {
   program
     .command('dvnode')
     .summary('a distance-vector router over UDP: Bellman-Ford with poisoned reverse (seed 004)')
@@ -417,7 +426,9 @@ export function registerCourseCommands(program: Command): void {
     .option('--neighbor-timeout <time>', 'a neighbour silent this long is down (needs --refresh)')
     .option('--duration <time>', 'stop after this long (default: run until Ctrl-C)')
     .action(dvnodeAction)
+}
 
+function registerCnnode(program: Command): void {
   program
     .command('cnnode')
     .summary('distance vectors over loss rates measured by Go-Back-N probes (seed 004)')
@@ -435,7 +446,9 @@ export function registerCourseCommands(program: Command): void {
     .option('--no-poisoned-reverse', 'advertise routes back to their next hop')
     .option('--duration <time>', 'stop after this long (default: run until Ctrl-C)')
     .action(cnnodeAction)
+}
 
+function registerTopology(program: Command): void {
   const topology = program.command('topology').description('whole dv or cn topologies on this machine')
   topology
     .command('run')

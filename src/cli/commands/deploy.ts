@@ -34,16 +34,86 @@ function printContainers(nodes: NodeRecord[]): void {
   )
 }
 
+type UpOptions = { nodes: number; mode: string; json?: boolean; key?: string; dashboardPort?: number }
+
+/** The compose project or swarm stack `up --mode docker|swarm` runs; names from the environment when set. */
+function containerCluster(
+  o: UpOptions,
+  dir: string,
+  key: string | undefined,
+  dashboard: { host: string; port: number },
+  onProgress: (healthy: number) => void,
+  onLine: ((name: string, line: string) => void) | undefined,
+): SwarmCluster | DockerCluster {
+  const common = {
+    nodes: o.nodes,
+    stateDir: dir,
+    image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
+    key,
+    dashboard,
+    onProgress,
+    onLine,
+  }
+  return o.mode === 'swarm'
+    ? new SwarmCluster({
+        ...common,
+        stack: process.env.DISTLAB_PROJECT ?? DEFAULT_STACK,
+        network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
+      })
+    : new DockerCluster({
+        ...common,
+        project: process.env.DISTLAB_PROJECT ?? DEFAULT_PROJECT,
+        network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
+      })
+}
+
+/** What `up` prints once every container is healthy: the table, the dashboard and what to try. */
+function printUp(
+  o: UpOptions,
+  dir: string,
+  key: string | undefined,
+  nodes: NodeRecord[],
+  rec: ContainerClusterRecord,
+  healthyMs: number,
+): void {
+  const supervised = process.env.DISTLAB_SUPERVISED === '1'
+  if (o.json)
+    printJson({
+      mode: rec.mode,
+      stateDir: dir,
+      keyed: key !== undefined,
+      project: rec.docker.project,
+      network: rec.docker.network,
+      image: rec.docker.image,
+      dashboard: rec.docker.dashboardUrl,
+      healthyMs,
+      nodes,
+    })
+  else {
+    printContainers(nodes)
+    // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
+    const page = `${rec.docker.dashboardUrl}/${key === undefined ? '' : `#key=${new Keyring(key).current.token}`}`
+    process.stdout.write(`\ndashboard: ${color.bold(page)}\n`)
+    process.stdout.write(
+      `\n${color.bold(`master + ${o.nodes} nodes up`)} in ${o.mode === 'swarm' ? 'swarm stack' : 'compose project'} ` +
+        `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(healthyMs)}). Try:\n` +
+        `  curl ${nodeUrl(nodes[Math.min(1, o.nodes)]!)}/\n` +
+        `  ${cliName()} status    ${cliName()} monitor    ${cliName()} logs node1\n` +
+        (key === undefined
+          ? color.yellow('the cluster is open (no key): whoever reaches these addresses can call the APIs\n')
+          : `cluster key ${new Keyring(key).current.id}: API changes need \`Authorization: Bearer $(distlab token)\`\n`) +
+        (supervised ? '' : 'Logs follow; Ctrl-C removes the containers.\n\n'),
+    )
+  }
+}
+
 /**
  * `distlab up --mode docker|swarm` in the foreground: this process is the supervisor (the record's
  * supervisorPid), copies the containers' logs into the state dir, and takes the cluster down on
  * Ctrl-C or SIGTERM (`distlab down`). The image, project and network come from DISTLAB_IMAGE,
  * DISTLAB_PROJECT and DISTLAB_NETWORK when set.
  */
-export async function upContainers(
-  cmd: Command,
-  o: { nodes: number; mode: string; json?: boolean; key?: string; dashboardPort?: number },
-): Promise<void> {
+export async function upContainers(cmd: Command, o: UpOptions): Promise<void> {
   const dir = stateDirOf(cmd)
   // As in local mode: --key, else $DISTLAB_KEY; none means an open cluster.
   const key = o.key || process.env[KEY_ENV] || undefined
@@ -63,30 +133,7 @@ export async function upContainers(
           const i = name === 'master' ? 0 : Number(name.replace('node', '')) || 0
           process.stdout.write(`${colorFor(i)(name.padEnd(width))} | ${line}\n`)
         }
-  const cluster =
-    o.mode === 'swarm'
-      ? new SwarmCluster({
-          nodes: o.nodes,
-          stateDir: dir,
-          image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
-          stack: process.env.DISTLAB_PROJECT ?? DEFAULT_STACK,
-          network: process.env.DISTLAB_NETWORK ?? OVERLAY_NETWORK,
-          key,
-          dashboard,
-          onProgress: (h) => progress.update(h),
-          onLine,
-        })
-      : new DockerCluster({
-          nodes: o.nodes,
-          stateDir: dir,
-          image: process.env.DISTLAB_IMAGE ?? DEFAULT_IMAGE,
-          project: process.env.DISTLAB_PROJECT ?? DEFAULT_PROJECT,
-          network: process.env.DISTLAB_NETWORK ?? NETWORK_NAME,
-          key,
-          dashboard,
-          onProgress: (h) => progress.update(h),
-          onLine,
-        })
+  const cluster = containerCluster(o, dir, key, dashboard, (h) => progress.update(h), onLine)
   let stopping: Promise<void> | undefined
   const stop = (why: string) => {
     stopping ??= (async () => {
@@ -100,36 +147,7 @@ export async function upContainers(
   process.on('SIGTERM', () => stop('SIGTERM'))
   await cluster.start()
   progress.done()
-  const nodes = cluster.list()
-  const rec = cluster.cluster!
-  if (o.json)
-    printJson({
-      mode: rec.mode,
-      stateDir: dir,
-      keyed: key !== undefined,
-      project: rec.docker.project,
-      network: rec.docker.network,
-      image: rec.docker.image,
-      dashboard: rec.docker.dashboardUrl,
-      healthyMs: Date.now() - started,
-      nodes,
-    })
-  else {
-    printContainers(nodes)
-    // A keyed cluster's dashboard takes actions only from a page that holds the key's token.
-    const page = `${rec.docker.dashboardUrl}/${key === undefined ? '' : `#key=${new Keyring(key).current.token}`}`
-    process.stdout.write(`\ndashboard: ${color.bold(page)}\n`)
-    process.stdout.write(
-      `\n${color.bold(`master + ${o.nodes} nodes up`)} in ${o.mode === 'swarm' ? 'swarm stack' : 'compose project'} ` +
-        `${rec.docker.project} on network ${rec.docker.network} (healthy after ${formatDuration(Date.now() - started)}). Try:\n` +
-        `  curl ${nodeUrl(nodes[Math.min(1, o.nodes)]!)}/\n` +
-        `  ${cliName()} status    ${cliName()} monitor    ${cliName()} logs node1\n` +
-        (key === undefined
-          ? color.yellow('the cluster is open (no key): whoever reaches these addresses can call the APIs\n')
-          : `cluster key ${new Keyring(key).current.id}: API changes need \`Authorization: Bearer $(distlab token)\`\n`) +
-        (supervised ? '' : 'Logs follow; Ctrl-C removes the containers.\n\n'),
-    )
-  }
+  printUp(o, dir, key, cluster.list(), cluster.cluster!, Date.now() - started)
 }
 
 /** `distlab down` for a container cluster: stop its supervisor, then make sure nothing is left. */
@@ -162,7 +180,12 @@ export function registerDeployCommands(program: Command): void {
   const deploy = program
     .command('deploy')
     .description('build the Docker image, write compose files and Kubernetes manifests')
+  registerImage(deploy)
+  registerCompose(deploy)
+  registerK8s(deploy)
+}
 
+function registerImage(deploy: Command): void {
   deploy
     .command('image')
     .description(
@@ -180,52 +203,54 @@ export function registerDeployCommands(program: Command): void {
     )
     .option('--rebuild-base', 'with --local-base: import the base again even when its tag exists')
     .option('--json', 'print {tag, baseImage, baseSource, buildId, sizeBytes, contextBytes, seconds}')
-    .action(
-      async (o: {
-        tag: string
-        base: string
-        localBase?: boolean
-        rebuildBase?: boolean
-        json?: boolean
-      }) => {
-        await requireDocker()
-        const t0 = Date.now()
-        // No registry reachable (the default base cannot be pulled): the base is imported from
-        // this host's node, as scripts/docker-build-image.sh does, and one line says so.
-        const b = await resolveBaseImage({
-          base: o.base,
-          localBase: o.localBase,
-          rebuildBase: o.rebuildBase,
-          fallback: o.base === DEFAULT_BASE_IMAGE,
-        })
-        const base = b.tag
-        // On stderr also with --json: a script's output stays one JSON object.
-        if (b.reason)
-          process.stderr.write(
-            `no registry reachable (${b.reason}): building FROM ${b.tag}, ${b.built ? 'imported now' : 'imported earlier'} from this host's node\n`,
-          )
-        else if (!o.json && b.source === 'local-base')
-          process.stderr.write(`${b.built ? 'imported' : 'using cached'} base image ${b.tag}\n`)
-        if (!o.json) process.stderr.write(`building ${o.tag} FROM ${base} ...\n`)
-        const r = await buildImage({ tag: o.tag, baseImage: base })
-        const seconds = (Date.now() - t0) / 1000
-        if (o.json)
-          printJson({
-            tag: r.tag,
-            baseImage: r.baseImage,
-            baseSource: b.source,
-            buildId: r.buildId,
-            sizeBytes: r.sizeBytes,
-            contextBytes: r.context.bytes,
-            seconds,
-          })
-        else
-          process.stdout.write(
-            `built ${r.tag} (${(r.sizeBytes / 1e6).toFixed(1)} MB, context ${(r.context.bytes / 1e6).toFixed(1)} MB) FROM ${r.baseImage} in ${seconds.toFixed(1)} s\n`,
-          )
-      },
-    )
+    .action(imageAction)
+}
 
+async function imageAction(o: {
+  tag: string
+  base: string
+  localBase?: boolean
+  rebuildBase?: boolean
+  json?: boolean
+}): Promise<void> {
+  await requireDocker()
+  const t0 = Date.now()
+  // No registry reachable (the default base cannot be pulled): the base is imported from
+  // this host's node, as scripts/docker-build-image.sh does, and one line says so.
+  const b = await resolveBaseImage({
+    base: o.base,
+    localBase: o.localBase,
+    rebuildBase: o.rebuildBase,
+    fallback: o.base === DEFAULT_BASE_IMAGE,
+  })
+  const base = b.tag
+  // On stderr also with --json: a script's output stays one JSON object.
+  if (b.reason)
+    process.stderr.write(
+      `no registry reachable (${b.reason}): building FROM ${b.tag}, ${b.built ? 'imported now' : 'imported earlier'} from this host's node\n`,
+    )
+  else if (!o.json && b.source === 'local-base')
+    process.stderr.write(`${b.built ? 'imported' : 'using cached'} base image ${b.tag}\n`)
+  if (!o.json) process.stderr.write(`building ${o.tag} FROM ${base} ...\n`)
+  const r = await buildImage({ tag: o.tag, baseImage: base })
+  const seconds = (Date.now() - t0) / 1000
+  if (o.json)
+    printJson({
+      tag: r.tag,
+      baseImage: r.baseImage,
+      baseSource: b.source,
+      buildId: r.buildId,
+      sizeBytes: r.sizeBytes,
+      contextBytes: r.context.bytes,
+      seconds,
+    })
+  else
+    process.stdout.write(
+      `built ${r.tag} (${(r.sizeBytes / 1e6).toFixed(1)} MB, context ${(r.context.bytes / 1e6).toFixed(1)} MB) FROM ${r.baseImage} in ${seconds.toFixed(1)} s\n`,
+    )
+}
+
+function registerCompose(deploy: Command): void {
   deploy
     .command('compose')
     .description(
@@ -244,7 +269,9 @@ export function registerDeployCommands(program: Command): void {
         `wrote ${resolve(o.out)}: DISTLAB_KEY=<secret> docker compose -f ${o.out} up -d (or DISTLAB_INSECURE=1 for an open cluster)\n`,
       )
     })
+}
 
+function registerK8s(deploy: Command): void {
   deploy
     .command('k8s')
     .description(
@@ -262,42 +289,39 @@ export function registerDeployCommands(program: Command): void {
     .option('--insecure', 'no key and no Secret: an open cluster (DISTLAB_INSECURE=1)')
     .option('--peer-ranges <list>', 'CIDRs the pods live in (default: the private ranges)')
     .option('--json', 'print {dir, files: [{file, kind, name}]}')
-    .action(
-      (o: {
-        nodes: number
-        out: string
-        image: string
-        namespace?: string
-        pull: string
-        key?: string
-        insecure?: boolean
-        peerRanges?: string
-        json?: boolean
-      }) => {
-        if (!['Always', 'IfNotPresent', 'Never'].includes(o.pull))
-          throw new InvalidArgumentError(
-            `--pull must be Always, IfNotPresent or Never, got ${o.pull}`,
-            '--pull',
-          )
-        const files = writeK8sManifests(o.out, {
-          nodes: o.nodes,
-          image: o.image,
-          namespace: o.namespace,
-          imagePullPolicy: o.pull as 'Always' | 'IfNotPresent' | 'Never',
-          key: o.insecure ? undefined : (o.key ?? (process.env[KEY_ENV] || undefined)),
-          insecure: o.insecure,
-          peerRanges: o.peerRanges,
-        })
-        if (o.json) printJson({ dir: resolve(o.out), files })
-        else {
-          process.stdout.write(
-            table(
-              ['FILE', 'KIND', 'NAME'],
-              files.map((f) => [f.file, f.kind, f.name]),
-            ),
-          )
-          process.stdout.write(`\napply with: kubectl apply -f ${o.out}\n`)
-        }
-      },
+    .action(k8sAction)
+}
+
+function k8sAction(o: {
+  nodes: number
+  out: string
+  image: string
+  namespace?: string
+  pull: string
+  key?: string
+  insecure?: boolean
+  peerRanges?: string
+  json?: boolean
+}): void {
+  if (!['Always', 'IfNotPresent', 'Never'].includes(o.pull))
+    throw new InvalidArgumentError(`--pull must be Always, IfNotPresent or Never, got ${o.pull}`, '--pull')
+  const files = writeK8sManifests(o.out, {
+    nodes: o.nodes,
+    image: o.image,
+    namespace: o.namespace,
+    imagePullPolicy: o.pull as 'Always' | 'IfNotPresent' | 'Never',
+    key: o.insecure ? undefined : (o.key ?? (process.env[KEY_ENV] || undefined)),
+    insecure: o.insecure,
+    peerRanges: o.peerRanges,
+  })
+  if (o.json) printJson({ dir: resolve(o.out), files })
+  else {
+    process.stdout.write(
+      table(
+        ['FILE', 'KIND', 'NAME'],
+        files.map((f) => [f.file, f.kind, f.name]),
+      ),
     )
+    process.stdout.write(`\napply with: kubectl apply -f ${o.out}\n`)
+  }
 }
