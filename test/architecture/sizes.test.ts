@@ -18,8 +18,6 @@ const LONG_FUNCTION_DEBT = new Set<string>([
   'cli/commands/analyze.ts:printReport',
   'cli/commands/cluster.ts:registerClusterCommands',
   'cli/commands/link.ts:linkSet',
-  'cli/commands/p2p.ts:registerP2pCommands',
-  'cli/commands/p2p.ts:runP2p',
   'cluster/download-docker.ts:runInside',
   'cluster/k8s.ts:k8sManifests',
   'cluster/local.ts:launch',

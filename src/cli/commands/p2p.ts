@@ -2,14 +2,14 @@
 // alone), `distlab p2p` (start a bootstrap and N peers, wait until their views converge, message
 // random pairs, summarise), `distlab p2p send` and `distlab p2p broadcast`.
 import type { Command } from 'commander'
-import { LocalCluster } from '../../cluster/local.js'
+import { P2pExperiment, type P2pSummary } from '../../cluster/p2p-experiment.js'
 import { nodeUrl, readCluster, findNode, isAlive } from '../../cluster/state.js'
 import { Node } from '../../node/node.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
-import { membership, normalizePeerUrl, type Membership } from '../../protocols/membership/index.js'
+import { membership, normalizePeerUrl } from '../../protocols/membership/index.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
 import { callNode, intOption, stateDirOf } from '../context.js'
 import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
@@ -70,75 +70,7 @@ interface RunOptions extends MembershipFlags {
   json?: boolean
 }
 
-export interface P2pSummary {
-  nodes: number
-  converged: boolean
-  convergenceMs: number | null
-  peersKnown: { min: number; median: number; max: number }
-  messagesSent: number
-  messagesDelivered: number
-  lost: number
-  /** The bootstrap was killed (--kill-bootstrap-after) before the messages were sent. */
-  bootstrapKilled: boolean
-}
-
-interface Peer {
-  name: string
-  url: string
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++
-        out[i] = await fn(items[i]!)
-      }
-    }),
-  )
-  return out
-}
-
-/** Each live peer's view (GET /peers, or the protocol object in process). */
-async function views(cluster: LocalCluster, live: Peer[]): Promise<Map<string, string[] | undefined>> {
-  const out = new Map<string, string[] | undefined>()
-  if (cluster.mode === 'inproc') {
-    const byName = new Map(cluster.nodeObjects().map((n) => [n.name, n]))
-    for (const p of live) out.set(p.name, byName.get(p.name)?.protocol<Membership>('membership')?.peers())
-    return out
-  }
-  const lists = await pool(live, 16, (p) =>
-    callNode<{ peers: string[] }>(p.url, 'GET', '/peers', undefined, 5000).then(
-      (r) => r.peers,
-      () => undefined,
-    ),
-  )
-  live.forEach((p, i) => out.set(p.name, lists[i]))
-  return out
-}
-
-/** How many live peers see exactly the other live peers. */
-function convergedCount(live: Peer[], v: Map<string, string[] | undefined>): number {
-  const all = new Set(live.map((p) => p.url))
-  let ok = 0
-  for (const p of live) {
-    const seen = v.get(p.name)
-    if (!seen || seen.length !== all.size - 1) continue
-    if (seen.every((u) => u !== p.url && all.has(u))) ok++
-  }
-  return ok
-}
-
-function quantiles(values: number[]): { min: number; median: number; max: number } {
-  if (values.length === 0) return { min: 0, median: 0, max: 0 }
-  const s = [...values].sort((a, b) => a - b)
-  return { min: s[0]!, median: s[Math.floor((s.length - 1) / 2)]!, max: s.at(-1)! }
-}
+export type { P2pSummary }
 
 async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
   if (o.mode !== 'process' && o.mode !== 'inproc')
@@ -155,177 +87,103 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
   const out = (s: string) => {
     if (human) process.stdout.write(s)
   }
-
-  let started = 0
   const startBar = new Progress('starting', o.nodes + 1, { enabled: human })
-  const cluster = new LocalCluster({
+  const bars: { converging?: Progress; messaging?: Progress } = {}
+  const exp = new P2pExperiment({
     nodes: o.nodes,
     mode: o.mode,
-    stateDir: stateDirOf(cmd),
+    messages: o.messages,
+    killBootstrapAfterMs: killAfterMs,
+    killBootstrapOnConvergence: killOnConvergence,
+    timeoutMs,
     block: o.block,
     membership: tuning,
-    dashboardPort: 0,
-    // A hundred processes on a busy two-core machine take their time to answer /health.
-    startTimeoutMs: 60_000 + 500 * o.nodes,
-    onLine: (_name, line) => {
-      if (/ listening: http /.test(line)) startBar.update(++started)
-    },
+    stateDir: stateDirOf(cmd),
+    onListening: (n) => startBar.update(n),
+    onConverging: (n) => bars.converging?.update(n),
+    onMessage: (n) => bars.messaging?.update(n),
+    onBootstrapKilled: (ms) =>
+      out(
+        `${color.yellow('bootstrap killed')} (kill -9) ${formatDuration(ms)} after the last peer started\n`,
+      ),
   })
-  let stopping: Promise<void> | undefined
-  const stop = () => (stopping ??= cluster.stop().catch(() => {}))
   const onSignal = () => {
-    void stop().then(() => process.exit(130))
+    void exp.stop().then(() => process.exit(130))
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
   out(`starting a bootstrap and ${o.nodes} peers (${o.mode})...\n`)
-  const t0 = Date.now()
+  let startMs: number
   try {
-    await cluster.start()
-  } catch (err) {
+    startMs = await exp.start()
+  } finally {
     startBar.done()
-    throw err
   }
-  startBar.done()
-  const lastStart = Date.now()
-  const list = cluster.list()
-  const bootstrap = list[0]!
-  const bootstrapUrl = nodeUrl(bootstrap)
-  const peers: Peer[] = list.slice(1).map((n) => ({ name: n.name, url: nodeUrl(n) }))
-  out(`started in ${formatDuration(lastStart - t0)}; bootstrap registry at ${bootstrapUrl}\n`)
-
-  let bootstrapKilled = false
-  let killTimer: ReturnType<typeof setTimeout> | undefined
-  const killBootstrap = () =>
-    cluster.kill('master').then(() => {
-      bootstrapKilled = true
-      out(
-        `${color.yellow('bootstrap killed')} (kill -9) ${formatDuration(Date.now() - lastStart)} after the last peer started\n`,
-      )
-    })
-  const killed = new Promise<void>((resolve) => {
-    if (killAfterMs === undefined) return resolve()
-    killTimer = setTimeout(() => void killBootstrap().then(resolve, resolve), killAfterMs)
-  })
-
-  // ---- convergence: every live peer knows every live peer ----
-  const bar = new Progress('converging', peers.length, { enabled: human })
-  let convergenceMs: number | null = null
-  let last = new Map<string, string[] | undefined>()
-  const deadline = lastStart + timeoutMs
-  for (;;) {
-    const t = Date.now()
-    last = await views(cluster, peers)
-    const ok = convergedCount(peers, last)
-    bar.update(ok)
-    if (ok === peers.length) {
-      convergenceMs = t - lastStart
-      break
-    }
-    if (Date.now() > deadline) break
-    // Reading a thousand views in process costs tens of ms: wait ten times that, so that watching
-    // does not take the CPU the peers converge with.
-    await sleep(Math.max(cluster.mode === 'inproc' ? 100 : 250, 10 * (Date.now() - t)))
-  }
-  bar.done()
+  out(`started in ${formatDuration(startMs)}; bootstrap registry at ${exp.bootstrapUrl}\n`)
+  bars.converging = new Progress('converging', exp.peers.length, { enabled: human })
+  const convergenceMs = await exp.converge()
+  bars.converging.done()
   if (convergenceMs !== null)
     out(
-      `${color.green('converged')}: every peer knows the other ${peers.length - 1} after ${formatDuration(convergenceMs)}\n`,
+      `${color.green('converged')}: every peer knows the other ${exp.peers.length - 1} after ${formatDuration(convergenceMs)}\n`,
     )
   else out(`${color.red('not converged')} within ${formatDuration(timeoutMs)}\n`)
+  const kill = exp.killBootstrapAsAsked()
+  if (kill.waiting) out(`waiting for the bootstrap to be killed...\n`)
+  await kill.done
 
-  if (killOnConvergence) await killBootstrap().catch(() => {})
-  if (killAfterMs !== undefined && !bootstrapKilled) {
-    out(`waiting for the bootstrap to be killed...\n`)
-    await killed
-  }
-
-  // ---- messages among random pairs, each over the sender's own view ----
-  const pairs: Array<[Peer, Peer]> = []
-  for (let i = 0; i < o.messages && peers.length >= 2; i++) {
-    const a = Math.floor(Math.random() * peers.length)
-    let b = Math.floor(Math.random() * (peers.length - 1))
-    if (b >= a) b++
-    pairs.push([peers[a]!, peers[b]!])
-  }
-  const msgBar = new Progress('messaging', pairs.length, { enabled: human })
-  let sent = 0
-  let delivered = 0
-  const failures: string[] = []
-  await pool(pairs, 8, async ([from, to]) => {
-    sent++
-    try {
-      const r = await callNode<{ reply?: { status?: string } }>(
-        from.url,
-        'POST',
-        '/p2p/send',
-        { to: to.name, msg: `Hello ${to.name}, this is ${from.name}!` },
-        10_000,
-      )
-      if (r.reply?.status === 'received') delivered++
-      else failures.push(`${from.name} -> ${to.name}: answered ${JSON.stringify(r.reply)}`)
-    } catch (err) {
-      failures.push(`${from.name} -> ${to.name}: ${(err as Error).message}`)
-    }
-    msgBar.update(sent)
-  })
-  msgBar.done()
-
-  last = await views(cluster, peers)
-  const known = peers.map((p) => last.get(p.name)?.length ?? 0)
-  const summary: P2pSummary = {
-    nodes: o.nodes,
-    converged: convergenceMs !== null,
-    convergenceMs,
-    peersKnown: quantiles(known),
-    messagesSent: sent,
-    messagesDelivered: delivered,
-    lost: sent - delivered,
-    bootstrapKilled,
-  }
+  bars.messaging = new Progress('messaging', exp.pairCount, { enabled: human })
+  const { failures } = await exp.message()
+  bars.messaging.done()
+  const summary = await exp.summary()
   if (o.json) printJson(summary)
-  else {
-    process.stdout.write(
-      table(
-        ['NODES', 'CONVERGED', 'CONVERGENCE', 'PEERS KNOWN (MIN/MEDIAN/MAX)', 'SENT', 'DELIVERED', 'LOST'],
-        [
-          [
-            summary.nodes,
-            summary.converged ? color.green('yes') : color.red('no'),
-            convergenceMs === null ? '-' : formatDuration(convergenceMs),
-            `${summary.peersKnown.min}/${summary.peersKnown.median}/${summary.peersKnown.max}`,
-            sent,
-            delivered,
-            summary.lost > 0 ? color.red(String(summary.lost)) : '0',
-          ],
-        ],
-      ),
-    )
-    for (const f of failures.slice(0, 5)) process.stdout.write(`${color.red('lost')} ${f}\n`)
-    if (bootstrapKilled) process.stdout.write('the bootstrap was dead while these messages were sent\n')
-  }
-  if (killTimer) clearTimeout(killTimer)
-
+  else printP2pSummary(summary, failures)
   if (o.keep) {
-    const [p1, p2] = peers
-    out(
-      `\nstill running; try the seed's commands (Ctrl-C stops everything):\n` +
-        (bootstrapKilled ? '' : `  curl ${bootstrapUrl}/peers\n`) +
-        (p1 ? `  curl ${p1.url}/peers\n` : '') +
-        (p2
-          ? `  curl -X POST ${p2.url}/message -H "Content-Type: application/json" -d '{"sender": "Node1", "msg": "Hello Node2!"}'\n`
-          : '') +
-        (p1 && p2 ? `  ${cliName()} p2p send --from ${p1.name} --to ${p2.name} "Hello ${p2.name}!"\n` : '') +
-        (p1 ? `  ${cliName()} p2p broadcast --from ${p1.name} "Hello everyone!"\n` : '') +
-        `  logs: ${cliName()} logs ${p2?.name ?? 'node1'}\n`,
-    )
+    out(keepHint(exp))
     await new Promise(() => {})
   }
-  await stop()
+  await exp.stop()
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   if (!summary.converged || summary.lost > 0) process.exitCode = 1
+}
+
+function printP2pSummary(summary: P2pSummary, failures: string[]): void {
+  process.stdout.write(
+    table(
+      ['NODES', 'CONVERGED', 'CONVERGENCE', 'PEERS KNOWN (MIN/MEDIAN/MAX)', 'SENT', 'DELIVERED', 'LOST'],
+      [
+        [
+          summary.nodes,
+          summary.converged ? color.green('yes') : color.red('no'),
+          summary.convergenceMs === null ? '-' : formatDuration(summary.convergenceMs),
+          `${summary.peersKnown.min}/${summary.peersKnown.median}/${summary.peersKnown.max}`,
+          summary.messagesSent,
+          summary.messagesDelivered,
+          summary.lost > 0 ? color.red(String(summary.lost)) : '0',
+        ],
+      ],
+    ),
+  )
+  for (const f of failures.slice(0, 5)) process.stdout.write(`${color.red('lost')} ${f}\n`)
+  if (summary.bootstrapKilled) process.stdout.write('the bootstrap was dead while these messages were sent\n')
+}
+
+/** With --keep: the seed's commands to try against the running overlay. */
+function keepHint(exp: P2pExperiment): string {
+  const [p1, p2] = exp.peers
+  return (
+    `\nstill running; try the seed's commands (Ctrl-C stops everything):\n` +
+    (exp.bootstrapKilled ? '' : `  curl ${exp.bootstrapUrl}/peers\n`) +
+    (p1 ? `  curl ${p1.url}/peers\n` : '') +
+    (p2
+      ? `  curl -X POST ${p2.url}/message -H "Content-Type: application/json" -d '{"sender": "Node1", "msg": "Hello Node2!"}'\n`
+      : '') +
+    (p1 && p2 ? `  ${cliName()} p2p send --from ${p1.name} --to ${p2.name} "Hello ${p2.name}!"\n` : '') +
+    (p1 ? `  ${cliName()} p2p broadcast --from ${p1.name} "Hello everyone!"\n` : '') +
+    `  logs: ${cliName()} logs ${p2?.name ?? 'node1'}\n`
+  )
 }
 
 // ---- distlab p2p send / broadcast ----
@@ -354,6 +212,13 @@ function wantsJson(cmd: Command): boolean {
 }
 
 export function registerP2pCommands(program: Command): void {
+  registerBootstrap(program)
+  const p2p = registerP2pRun(program)
+  registerP2pSend(p2p)
+  registerP2pBroadcast(p2p)
+}
+
+function registerBootstrap(program: Command): void {
   addMembershipFlags(program.command('bootstrap'))
     .description("run seed 002's bootstrap registry alone in the foreground (POST /register, GET /peers)")
     .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
@@ -369,8 +234,10 @@ export function registerP2pCommands(program: Command): void {
     .option('--log-format <format>', 'pretty or json', 'pretty')
     .option('--log-level <level>', 'trace, debug, info, warn or error', 'info')
     .action(async (o: BootstrapOptions) => runBootstrap(o))
+}
 
-  const p2p = addMembershipFlags(program.command('p2p'))
+function registerP2pRun(program: Command): Command {
+  return addMembershipFlags(program.command('p2p'))
     .description(
       'start a bootstrap and N peers, wait until every peer knows every other, message random pairs, print a summary',
     )
@@ -394,7 +261,9 @@ export function registerP2pCommands(program: Command): void {
       'print {nodes, converged, convergenceMs, peersKnown, messagesSent, messagesDelivered, lost}',
     )
     .action(async (o: RunOptions, cmd: Command) => runP2p(cmd, o))
+}
 
+function registerP2pSend(p2p: Command): void {
   p2p
     .command('send')
     .description("send a message from one peer to another, through the sender's own view (POST /message)")
@@ -414,7 +283,9 @@ export function registerP2pCommands(program: Command): void {
       if (wantsJson(cmd)) printJson({ from: o.from, ...r })
       else process.stdout.write(`${o.from} -> ${r.to} (${r.url}): ${JSON.stringify(r.reply)}\n`)
     })
+}
 
+function registerP2pBroadcast(p2p: Command): void {
   p2p
     .command('broadcast')
     .description(
