@@ -33,10 +33,7 @@ export class DockerLauncher extends BaseLauncher {
     super(init.stateDir, init.key)
     this.cluster = new DockerCluster({
       ...init,
-      onLine: (name, line) => {
-        init.onLine?.(name, line)
-        this.emitLine(name, line)
-      },
+      onLine: this.tee(init.onLine),
     })
   }
 

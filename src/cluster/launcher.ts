@@ -8,15 +8,9 @@ import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } fro
 import { join } from 'node:path'
 import { Keyring } from '../core/auth.js'
 import { ClusterError, LauncherUnsupportedError } from '../core/errors.js'
-import type {
-  ClusterControls,
-  FaultOutcome,
-  KillSignal,
-  LinkRuleSpec,
-  LinkView,
-} from '../core/cluster-controls.js'
+import type { ClusterControls } from '../core/cluster-controls.js'
 import type { Startable } from '../core/interfaces.js'
-import { callNodeApi, NodeApiFaults } from '../node/fault-client.js'
+import { callNodeApi, NodeApiControls } from '../node/fault-client.js'
 import { logDir, readCluster, type ClusterRecord } from './state.js'
 
 export type LauncherMode = 'process' | 'inproc' | 'docker' | 'swarm'
@@ -70,22 +64,25 @@ export const DEFAULT_LOG_LINES = 100
 const LOG_TAIL_BYTES = 256 * 1024
 
 /** What every launcher shares: the key, the log listeners, log files, the link faults. */
-export abstract class BaseLauncher implements Launcher {
+export abstract class BaseLauncher extends NodeApiControls implements Launcher {
   abstract readonly mode: LauncherMode
   private readonly listeners: LineListener[] = []
   private readonly keyring?: Keyring
-  private readonly faults: NodeApiFaults
 
   constructor(
     protected readonly stateDir: string,
     key: string | undefined,
   ) {
+    super()
     if (key !== undefined) this.keyring = new Keyring(key)
-    this.faults = new NodeApiFaults({
-      call: (node, method, path, body) =>
-        callNodeApi(node, this.member(node).url, method, path, body, this.headers()),
-      runningNodes: () => this.list().flatMap((m) => (m.state === 'running' ? [m.name] : [])),
-    })
+  }
+
+  protected callNode(node: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    return callNodeApi(node, this.member(node).url, method, path, body, this.headers())
+  }
+
+  protected runningNodes(): Promise<string[]> | string[] {
+    return this.list().flatMap((m) => (m.state === 'running' ? [m.name] : []))
   }
 
   get keyed(): boolean {
@@ -95,8 +92,6 @@ export abstract class BaseLauncher implements Launcher {
   abstract start(): Promise<void>
   abstract stop(): Promise<void>
   abstract list(): LauncherMember[]
-  abstract kill(name: string, signal?: KillSignal): Promise<void>
-  abstract restart(name: string): Promise<void>
   abstract pause(name: string): Promise<void>
   abstract resume(name: string): Promise<void>
 
@@ -110,8 +105,12 @@ export abstract class BaseLauncher implements Launcher {
 
   /** The member of that name, or a ClusterError naming the valid ones. */
   protected member(name: string): LauncherMember {
-    const m = this.list().find((x) => x.name === name)
-    if (!m) throw new ClusterError(`no node named ${name} in the cluster`)
+    const all = this.list()
+    const m = all.find((x) => x.name === name)
+    if (!m)
+      throw new ClusterError(
+        `no node named ${name} in this cluster (${all.map((x) => x.name).join(', ') || 'none started'})`,
+      )
     return m
   }
 
@@ -129,24 +128,19 @@ export abstract class BaseLauncher implements Launcher {
     }
   }
 
+  /**
+   * The `onLine` a launcher hands the cluster it wraps: the caller's own listener (from its init),
+   * then every listener given to onLine().
+   */
+  protected tee(own: LineListener | undefined): LineListener {
+    return (name, line) => {
+      own?.(name, line)
+      this.emitLine(name, line)
+    }
+  }
+
   onLine(listener: LineListener): void {
     this.listeners.push(listener)
-  }
-
-  setLink(from: string, to: string, rule: LinkRuleSpec): Promise<void> {
-    return this.faults.setLink(from, to, rule)
-  }
-
-  links(name: string): Promise<LinkView> {
-    return this.faults.links(name)
-  }
-
-  partition(groups: string[][]): Promise<FaultOutcome> {
-    return this.faults.partition(groups)
-  }
-
-  heal(): Promise<FaultOutcome> {
-    return this.faults.heal()
   }
 
   logs(name: string, lines = DEFAULT_LOG_LINES): string[] {

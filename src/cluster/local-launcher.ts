@@ -16,10 +16,7 @@ export class LocalLauncher extends BaseLauncher {
     super(init.stateDir, init.key)
     this.cluster = new LocalCluster({
       ...init,
-      onLine: (name, line) => {
-        init.onLine?.(name, line)
-        this.emitLine(name, line)
-      },
+      onLine: this.tee(init.onLine),
     })
     this.mode = this.cluster.mode
   }

@@ -22,10 +22,7 @@ export class SwarmLauncher extends BaseLauncher {
     super(init.stateDir, init.key)
     this.cluster = new SwarmCluster({
       ...init,
-      onLine: (name, line) => {
-        init.onLine?.(name, line)
-        this.emitLine(name, line)
-      },
+      onLine: this.tee(init.onLine),
     })
   }
 

@@ -3,30 +3,11 @@
 // so does the dashboard's view of a cluster it did not start; the scenario runner and the
 // dashboard's buttons call only this, so they work whichever launcher started the nodes.
 // Types only: this floor imports nothing from above it.
-
-/** A link rule as a caller sets it: every field optional, the node's link emulator fills the rest. */
-export interface LinkRuleSpec {
-  /** Probability that a frame is lost. */
-  loss?: number
-  /** Drop every n-th frame; 0 turns it off. */
-  dropEvery?: number
-  /** One-way delay, in ms. */
-  delayMs?: number
-  /** Uniform jitter around the delay, in ms. */
-  jitterMs?: number
-  /** Probability that a frame is sent twice. */
-  duplicate?: number
-  /** Probability that a frame is held back so that later ones overtake it. */
-  reorder?: number
-  /** Probability that a frame is corrupted. */
-  corrupt?: number
-  /** Bandwidth in bits per second; 0 is unlimited. */
-  rateBps?: number
-}
+import type { LinkRule, LinkRuleInit } from './link-rule.js'
 
 /** A node's link rules and the partition it applies, as its GET /link answers. */
 export interface LinkView {
-  rules: Record<string, Readonly<Required<LinkRuleSpec>>>
+  rules: Record<string, LinkRule>
   partition: string[][]
 }
 
@@ -43,8 +24,11 @@ export interface ClusterControls {
   kill(name: string, signal?: KillSignal): Promise<void>
   /** Starts a node again under the same name and address; it answers /health when this resolves. */
   restart(name: string): Promise<void>
-  /** Sets the rule of the link from `from` to `to` (`*`: every peer of `from`). */
-  setLink(from: string, to: string, rule: LinkRuleSpec): Promise<void>
+  /**
+   * Sets the rule of the link from `from` to `to` (`*`: every peer of `from`); fields left out keep
+   * their value. Resolves to the rule `from` applies now (all zeros: the link is clean again).
+   */
+  setLink(from: string, to: string, rule: LinkRuleInit): Promise<LinkRule>
   /** The link rules and partition node `name` applies. */
   links(name: string): Promise<LinkView>
   /** Every running node drops frames across the groups (nodes in no group reach everyone). */

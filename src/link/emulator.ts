@@ -8,33 +8,12 @@ import type { DropInfo, PeerAddress, Transport, TransportHandler } from '../core
 import { systemClock, type Clock } from '../core/clock.js'
 import { checkInteger, checkNumber, checkProbability, checkString } from '../core/options.js'
 import { InvalidArgumentError } from '../core/errors.js'
+import type { LinkRule, LinkRuleInit } from '../core/link-rule.js'
 
 export const ALL_LINKS = '*'
 
-export interface LinkRuleInit {
-  /** Probability that a frame is lost. @default 0 */
-  loss?: number
-  /** Drop every n-th frame on the link; 0 turns it off. @default 0 */
-  dropEvery?: number
-  /** One-way delay, in milliseconds. @default 0 */
-  delayMs?: number
-  /** Uniform jitter added to or taken from the delay, in milliseconds. @default 0 */
-  jitterMs?: number
-  /** Probability that a frame is sent twice. @default 0 */
-  duplicate?: number
-  /** Probability that a frame is held back so that later frames overtake it. @default 0 */
-  reorder?: number
-  /**
-   * Probability that a frame is corrupted on the way. A corrupted frame of distlab's fails its
-   * CRC at the receiver, so the emulator drops it (reason `corrupt`); the foreign relays flip a byte
-   * of a datagram instead. @default 0
-   */
-  corrupt?: number
-  /** Bandwidth of the link in bits per second (a token bucket); 0 is unlimited. @default 0 */
-  rateBps?: number
-}
-
-export type LinkRule = Readonly<Required<LinkRuleInit>>
+// The rule's type is core's (src/core/link-rule.ts): the launchers and the CLI set rules with it too.
+export type { LinkRule, LinkRuleInit }
 
 export const NO_RULE: LinkRule = Object.freeze({
   loss: 0,

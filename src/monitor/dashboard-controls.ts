@@ -2,14 +2,8 @@
 // launcher, so kill and restart go to the supervisor's control API (the launcher that started
 // this master serves it) and link rules, partition and heal to the nodes' own API, like every
 // launcher's. The page's buttons call only ClusterControls (dashboard-actions.ts).
-import type {
-  ClusterControls,
-  FaultOutcome,
-  KillSignal,
-  LinkRuleSpec,
-  LinkView,
-} from '../core/cluster-controls.js'
-import { NodeApiFaults } from '../node/fault-client.js'
+import type { KillSignal } from '../core/cluster-controls.js'
+import { NodeApiControls } from '../node/fault-client.js'
 import { callEndpoint, ControlError } from './dashboard-actions.js'
 
 /** Time a node has to answer a fault call, and the supervisor a kill or restart, in ms. */
@@ -29,15 +23,18 @@ export interface DashboardControlsInit {
   supervisorChanged(): void
 }
 
-export class DashboardControls implements ClusterControls {
-  private readonly faults: NodeApiFaults
-
+export class DashboardControls extends NodeApiControls {
   constructor(private readonly init: DashboardControlsInit) {
-    this.faults = new NodeApiFaults({
-      call: (node, method, path, body) =>
-        callEndpoint(init.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, init.nodeHeaders(), node),
-      runningNodes: async () => (await init.nodes()).filter((n) => n.up).map((n) => n.name),
-    })
+    super()
+  }
+
+  protected callNode(node: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const i = this.init
+    return callEndpoint(i.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, i.nodeHeaders(), node)
+  }
+
+  protected async runningNodes(): Promise<string[]> {
+    return (await this.init.nodes()).filter((n) => n.up).map((n) => n.name)
   }
 
   kill(name: string, signal: KillSignal = 'SIGKILL'): Promise<void> {
@@ -61,21 +58,5 @@ export class DashboardControls implements ClusterControls {
       'the cluster supervisor',
     )
     this.init.supervisorChanged()
-  }
-
-  setLink(from: string, to: string, rule: LinkRuleSpec): Promise<void> {
-    return this.faults.setLink(from, to, rule)
-  }
-
-  links(name: string): Promise<LinkView> {
-    return this.faults.links(name)
-  }
-
-  partition(groups: string[][]): Promise<FaultOutcome> {
-    return this.faults.partition(groups)
-  }
-
-  heal(): Promise<FaultOutcome> {
-    return this.faults.heal()
   }
 }

@@ -3,7 +3,8 @@
 // node, so these work the same whichever launcher started it. The one place that calls those
 // routes for the launchers and the dashboard, through the typed NodeClient.
 import { NodeClient } from '../client/node-client.js'
-import type { ClusterControls, FaultOutcome, LinkRuleSpec, LinkView } from '../core/cluster-controls.js'
+import type { ClusterControls, FaultOutcome, KillSignal, LinkView } from '../core/cluster-controls.js'
+import type { LinkRule, LinkRuleInit } from '../core/link-rule.js'
 
 /** Time one fault call may take, in ms. */
 export const FAULT_CALL_TIMEOUT_MS = 10_000
@@ -42,8 +43,8 @@ export interface FaultTarget {
 export class NodeApiFaults implements Pick<ClusterControls, 'setLink' | 'links' | 'partition' | 'heal'> {
   constructor(private readonly target: FaultTarget) {}
 
-  async setLink(from: string, to: string, rule: LinkRuleSpec): Promise<void> {
-    await this.target.call(from, 'PUT', '/link', { peer: to, ...rule })
+  async setLink(from: string, to: string, rule: LinkRuleInit): Promise<LinkRule> {
+    return ((await this.target.call(from, 'PUT', '/link', { peer: to, ...rule })) as { rule: LinkRule }).rule
   }
 
   async links(name: string): Promise<LinkView> {
@@ -67,5 +68,45 @@ export class NodeApiFaults implements Pick<ClusterControls, 'setLink' | 'links' 
       else out.failed.push({ name: names[i]!, error: (r.reason as Error)?.message ?? String(r.reason) })
     })
     return out
+  }
+}
+
+/**
+ * ClusterControls whose link faults go over the nodes' API: what every launcher and the dashboard's
+ * controls share. A subclass says how it calls a node, which nodes run, and how it kills and
+ * restarts one.
+ */
+export abstract class NodeApiControls implements ClusterControls {
+  private readonly faults = new NodeApiFaults({
+    call: (node, method, path, body) => this.callNode(node, method, path, body),
+    runningNodes: () => this.runningNodes(),
+  })
+
+  /** One call to a node's API (its URL, the headers, the timeout are the subclass's). */
+  protected abstract callNode(
+    node: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown>
+  /** The nodes a partition or heal goes to. */
+  protected abstract runningNodes(): Promise<string[]> | string[]
+  abstract kill(name: string, signal?: KillSignal): Promise<void>
+  abstract restart(name: string): Promise<void>
+
+  setLink(from: string, to: string, rule: LinkRuleInit): Promise<LinkRule> {
+    return this.faults.setLink(from, to, rule)
+  }
+
+  links(name: string): Promise<LinkView> {
+    return this.faults.links(name)
+  }
+
+  partition(groups: string[][]): Promise<FaultOutcome> {
+    return this.faults.partition(groups)
+  }
+
+  heal(): Promise<FaultOutcome> {
+    return this.faults.heal()
   }
 }
