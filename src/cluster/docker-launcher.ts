@@ -1,26 +1,11 @@
 // DockerCluster (compose containers on one bridge network) as a Launcher. The host reaches every
 // container at its address on the network, so link faults go over the nodes' API as in local
-// mode; kill is `docker kill` (the container stays down: the compose file sets no restart
-// policy), restart is `docker start` (or `docker restart`) and a new /health, pause is `docker
-// pause`. A restarted container may get a new address: the record follows it.
+// mode; kill, restart, pause and resume are container-controls.ts's (docker kill, start, pause).
 import type { KillSignal } from '../core/cluster-controls.js'
 import { ClusterError } from '../core/errors.js'
-import { docker } from './docker-cli.js'
-import {
-  DockerCluster,
-  inspectContainers,
-  projectContainers,
-  waitHealthy,
-  writeContainerRecord,
-  type DockerClusterInit,
-} from './docker.js'
-import { BaseLauncher, type LauncherMember, type MemberState } from './launcher.js'
-import { nodeUrl } from './state.js'
-
-/** Time a killed container has to be seen stopped, and a restarted one to answer, in ms. */
-export const CONTAINER_CONTROL_TIMEOUT_MS = 60_000
-/** Seconds `docker restart` gives a running container to stop before it kills it. */
-const RESTART_STOP_SECONDS = 5
+import { DockerCluster, projectContainers, type DockerClusterInit } from './docker.js'
+import { killContainer, pauseContainer, restartContainer, resumeContainer } from './container-controls.js'
+import { BaseLauncher, memberOf, type LauncherMember, type MemberState } from './launcher.js'
 
 export class DockerLauncher extends BaseLauncher {
   readonly mode = 'docker' as const
@@ -57,16 +42,11 @@ export class DockerLauncher extends BaseLauncher {
   }
 
   list(): LauncherMember[] {
-    return this.cluster.list().map((n) => ({
-      name: n.name,
-      url: nodeUrl(n),
-      host: n.host,
-      httpPort: n.httpPort,
-      id: n.id,
-      pid: n.pid,
-      container: this.containers.get(n.name),
-      state: this.states.get(n.name) ?? 'down',
-    }))
+    return this.cluster
+      .list()
+      .map((n) =>
+        memberOf({ ...n, container: this.containers.get(n.name) }, this.states.get(n.name) ?? 'down'),
+      )
   }
 
   private container(name: string): string {
@@ -80,46 +60,30 @@ export class DockerLauncher extends BaseLauncher {
     const id = this.container(name)
     if (this.states.get(name) === 'down') return
     if (this.states.get(name) === 'paused') await this.resume(name)
-    await docker(['kill', '--signal', signal, id], { allowFailure: true })
-    const deadline = Date.now() + CONTAINER_CONTROL_TIMEOUT_MS
-    while ((await inspectContainers([id]))[0]?.running) {
-      if (Date.now() > deadline)
-        throw new ClusterError(`${name} still runs ${CONTAINER_CONTROL_TIMEOUT_MS} ms after ${signal}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await killContainer(name, id, signal)
     this.states.set(name, 'down')
   }
 
   async restart(name: string): Promise<void> {
     const id = this.container(name)
     if (this.states.get(name) === 'paused') await this.resume(name)
-    const [before] = await inspectContainers([id])
-    if (before?.running) await docker(['restart', '-t', String(RESTART_STOP_SECONDS), id])
-    else await docker(['start', id])
-    this.states.set(name, 'running')
-    // The address may change with the restart: read it again, then wait for the new incarnation.
-    const [c] = await inspectContainers([id], this.cluster.network)
     const rec = this.cluster.cluster
-    const n = rec?.nodes.find((x) => x.name === name)
-    if (!c?.ip || !rec || !n) throw new ClusterError(`${name} has no address on ${this.cluster.network}`)
-    n.host = c.ip
-    n.pid = c.pid
-    const ids = await waitHealthy(new Map([[name, nodeUrl(n)]]), CONTAINER_CONTROL_TIMEOUT_MS)
-    n.id = ids.get(name)
-    writeContainerRecord(this.stateDir, rec)
+    if (!rec) throw new ClusterError(`${name} has no container (the cluster is not started)`)
+    this.states.set(name, 'running')
+    await restartContainer(name, id, rec, this.stateDir)
   }
 
   async pause(name: string): Promise<void> {
     const id = this.container(name)
     if (this.states.get(name) !== 'running') return
-    await docker(['pause', id])
+    await pauseContainer(id)
     this.states.set(name, 'paused')
   }
 
   async resume(name: string): Promise<void> {
     const id = this.container(name)
     if (this.states.get(name) !== 'paused') return
-    await docker(['unpause', id])
+    await resumeContainer(id)
     this.states.set(name, 'running')
   }
 }

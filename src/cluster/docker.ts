@@ -425,6 +425,7 @@ export class DockerCluster extends EventEmitter implements Startable {
         if (!c?.ip) throw new DockerError(`container ${n.name} has no address on ${this.network}`)
         n.host = c.ip
         n.pid = c.pid
+        n.container = c.id
         urls.set(n.name, `http://${c.ip}:${n.httpPort}`)
       }
       await recordHealthy(this.init.stateDir, this.record, urls, timeoutMs, this.init.onProgress)

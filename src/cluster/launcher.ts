@@ -11,7 +11,7 @@ import { ClusterError, LauncherUnsupportedError } from '../core/errors.js'
 import type { ClusterControls } from '../core/cluster-controls.js'
 import type { Startable } from '../core/interfaces.js'
 import { callNodeApi, NodeApiControls } from '../node/fault-client.js'
-import { logDir, readCluster, type ClusterRecord } from './state.js'
+import { logDir, nodeUrl, readCluster, type ClusterRecord, type NodeRecord } from './state.js'
 
 export type LauncherMode = 'process' | 'inproc' | 'docker' | 'swarm'
 
@@ -58,6 +58,15 @@ export interface Launcher extends ClusterControls, Startable {
   record(): ClusterRecord | undefined
 }
 
+/** A member as a launcher lists it: where its record puts it, and the state the launcher knows. */
+export function memberOf(
+  n: Pick<NodeRecord, 'name' | 'host' | 'httpPort' | 'id'> & { pid?: number; container?: string },
+  state: MemberState,
+): LauncherMember {
+  const { name, host, httpPort, id, pid, container } = n
+  return { name, url: nodeUrl(n), host, httpPort, id, pid, container, state }
+}
+
 /** Lines `logs()` returns by default. */
 export const DEFAULT_LOG_LINES = 100
 /** Bytes read from the end of a log file for `logs()`. */
@@ -77,7 +86,12 @@ export abstract class BaseLauncher extends NodeApiControls implements Launcher {
     if (key !== undefined) this.keyring = new Keyring(key)
   }
 
-  protected callNode(node: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  protected callNode(
+    node: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     return callNodeApi(node, this.member(node).url, method, path, body, this.headers())
   }
 

@@ -3,8 +3,7 @@
 // so they cannot be frozen one by one.
 import type { KillSignal } from '../core/cluster-controls.js'
 import { LocalCluster, type LocalClusterInit } from './local.js'
-import { BaseLauncher, type LauncherMember } from './launcher.js'
-import { nodeUrl } from './state.js'
+import { BaseLauncher, memberOf, type LauncherMember } from './launcher.js'
 
 export class LocalLauncher extends BaseLauncher {
   readonly mode: 'process' | 'inproc'
@@ -32,15 +31,11 @@ export class LocalLauncher extends BaseLauncher {
   }
 
   list(): LauncherMember[] {
-    return this.cluster.list().map((n) => ({
-      name: n.name,
-      url: nodeUrl(n),
-      host: n.host,
-      httpPort: n.httpPort,
-      id: n.id,
-      pid: n.pid,
-      state: !this.cluster.running(n.name) ? 'down' : this.paused.has(n.name) ? 'paused' : 'running',
-    }))
+    return this.cluster
+      .list()
+      .map((n) =>
+        memberOf(n, !this.cluster.running(n.name) ? 'down' : this.paused.has(n.name) ? 'paused' : 'running'),
+      )
   }
 
   async kill(name: string, signal: KillSignal = 'SIGKILL'): Promise<void> {

@@ -7,7 +7,6 @@ import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'no
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
-import { createServer, type Server } from 'node:http'
 import { Node } from '../node/node.js'
 import { createRootLogger } from '../core/logger.js'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
@@ -25,11 +24,9 @@ import {
   type PlannedNode,
 } from './plan.js'
 import {
-  bearerMatches,
   CONTROL_TOKEN_ENV,
   isAlive,
   logDir,
-  newControlToken,
   removeControlToken,
   nodeUrl,
   readCluster,
@@ -38,6 +35,7 @@ import {
   type ClusterRecord,
 } from './state.js'
 import { NodeClient } from '../client/node-client.js'
+import { ControlServer } from './control-server.js'
 
 /**
  * Open files a node costs its supervisor: in one process its sockets (HTTP, UDP and TCP listeners,
@@ -46,13 +44,6 @@ import { NodeClient } from '../client/node-client.js'
  */
 const FILES_PER_INPROC_NODE = 16
 const FILES_PER_CHILD_NODE = 6
-
-/** Bounds of the supervisor's control API (loopback only, but any local user can connect). */
-const CONTROL_MAX_BODY_BYTES = 4096
-const CONTROL_REQUEST_TIMEOUT_MS = 10_000
-const CONTROL_HEADERS_TIMEOUT_MS = 5_000
-const CONTROL_KEEPALIVE_TIMEOUT_MS = 5_000
-const CONTROL_MAX_CONNECTIONS = 64
 
 /** The soft limit on open files of this process, from /proc (Linux); undefined where unknown. */
 function openFileLimit(): number | undefined {
@@ -134,9 +125,8 @@ export class LocalCluster extends EventEmitter implements Startable {
   private members: Member[] = []
   private record?: ClusterRecord
   private stopping = false
-  private control?: Server
-  private controlUrl?: string
-  private controlToken?: string
+  /** The control API through which the CLI and the dashboard kill and restart nodes. */
+  private readonly control: ControlServer
   private readonly keyring?: Keyring
 
   constructor(private readonly init: LocalClusterInit) {
@@ -148,6 +138,17 @@ export class LocalCluster extends EventEmitter implements Startable {
     this.block = checkInteger('block', init.block ?? 0, 0, 255)
     this.plan = init.plan ?? 'loopback'
     if (init.key !== undefined) this.keyring = new Keyring(init.key)
+    this.control = new ControlServer(init.stateDir, {
+      nodes: () =>
+        this.members.map((x) => ({
+          name: x.plan.name,
+          pid: x.child?.pid ?? process.pid,
+          running: this.running(x.plan.name),
+        })),
+      kill: (name, signal) => this.kill(name, signal),
+      restart: (name) => this.restart(name),
+      running: (name) => this.running(name),
+    })
   }
 
   /** True when the cluster has a key. */
@@ -174,7 +175,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     mkdirSync(logDir(this.init.stateDir), { recursive: true })
     if (this.init.key !== undefined) writeKeyFile(this.init.stateDir, this.init.key)
     else removeKeyFile(this.init.stateDir)
-    await this.startControl()
+    await this.control.start()
     this.members = planned.map((p) => ({
       plan: p,
       log: createWriteStream(join(logDir(this.init.stateDir), `${p.name}.log`)),
@@ -188,7 +189,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       startedAt: Date.now(),
       supervisorPid: process.pid,
       state: 'starting',
-      controlUrl: this.controlUrl,
+      controlUrl: this.control.url,
       nodes: planned.map((p) => ({
         name: p.name,
         host: p.host,
@@ -232,45 +233,53 @@ export class LocalCluster extends EventEmitter implements Startable {
     this.init.onLine?.(m.plan.name, text)
   }
 
-  private async launch(m: Member): Promise<void> {
+  private launch(m: Member): Promise<void> {
+    return this.mode === 'inproc' ? this.launchInproc(m) : Promise.resolve(this.launchProcess(m))
+  }
+
+  /** A Node object in this process; the master gets its extras (collector, dashboard) here. */
+  private async launchInproc(m: Member): Promise<void> {
     const p = m.plan
     const masterUrl = nodeUrl(this.members[0]!.plan)
-    if (this.mode === 'inproc') {
-      const logger = createRootLogger({ write: (l) => this.line(m, l.replace(/\n$/, '')) })
-      m.node = new Node({
-        name: p.name,
-        host: p.host,
-        httpPort: p.httpPort,
-        framePort: p.framePort,
-        masterUrl: p.index === 0 ? undefined : masterUrl,
-        registry: p.index === 0 ? undefined : this.members[0]!.node,
-        key: this.keyring,
-        logger,
-        protocols: [
-          ...defaultProtocols({
-            role: p.index === 0 ? 'master' : 'node',
-            name: p.name,
-            masterUrl: p.index === 0 ? undefined : masterUrl,
-            membership: this.init.membership,
-          }),
-          ...(this.init.protocols?.() ?? []),
-        ],
+    const logger = createRootLogger({ write: (l) => this.line(m, l.replace(/\n$/, '')) })
+    m.node = new Node({
+      name: p.name,
+      host: p.host,
+      httpPort: p.httpPort,
+      framePort: p.framePort,
+      masterUrl: p.index === 0 ? undefined : masterUrl,
+      registry: p.index === 0 ? undefined : this.members[0]!.node,
+      key: this.keyring,
+      logger,
+      protocols: [
+        ...defaultProtocols({
+          role: p.index === 0 ? 'master' : 'node',
+          name: p.name,
+          masterUrl: p.index === 0 ? undefined : masterUrl,
+          membership: this.init.membership,
+        }),
+        ...(this.init.protocols?.() ?? []),
+      ],
+    })
+    await m.node.start()
+    m.id = m.node.id
+    // In one process, telemetry goes straight to the master's collector instead of over HTTP.
+    const collector = this.members[0]!.node?.collector
+    if (p.index !== 0 && collector) m.node.telemetry.setSink(async (batch) => collector.ingest(batch))
+    if (p.index === 0)
+      m.extras = await startMasterExtras(m.node, {
+        stateDir: this.init.stateDir,
+        dashboardPort: this.init.dashboardPort,
+        controlUrl: this.control.url,
+        runsDir: this.init.runsDir,
+        controlToken: this.control.token,
       })
-      await m.node.start()
-      m.id = m.node.id
-      // In one process, telemetry goes straight to the master's collector instead of over HTTP.
-      const collector = this.members[0]!.node?.collector
-      if (p.index !== 0 && collector) m.node.telemetry.setSink(async (batch) => collector.ingest(batch))
-      if (p.index === 0)
-        m.extras = await startMasterExtras(m.node, {
-          stateDir: this.init.stateDir,
-          dashboardPort: this.init.dashboardPort,
-          controlUrl: this.controlUrl,
-          runsDir: this.init.runsDir,
-          controlToken: this.controlToken,
-        })
-      return
-    }
+  }
+
+  /** A child process running `distlab master` or `distlab node`, its output into the node's log. */
+  private launchProcess(m: Member): void {
+    const p = m.plan
+    const masterUrl = nodeUrl(this.members[0]!.plan)
     const args = [
       BIN_PATH,
       '--state-dir',
@@ -324,8 +333,8 @@ export class LocalCluster extends EventEmitter implements Startable {
   private childEnv(master: boolean): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' }
     delete env[CONTROL_TOKEN_ENV]
-    env.DISTLAB_CONTROL_URL = master ? (this.controlUrl ?? '') : ''
-    if (master && this.controlToken) env[CONTROL_TOKEN_ENV] = this.controlToken
+    env.DISTLAB_CONTROL_URL = master ? (this.control.url ?? '') : ''
+    if (master && this.control.token) env[CONTROL_TOKEN_ENV] = this.control.token
     if (this.init.runsDir !== undefined) env.DISTLAB_RUNS_DIR = this.init.runsDir
     if (this.init.key !== undefined) env[KEY_ENV] = this.init.key
     else delete env[KEY_ENV]
@@ -447,121 +456,6 @@ export class LocalCluster extends EventEmitter implements Startable {
     }
   }
 
-  /**
-   * A small HTTP API on 127.0.0.1 so that other processes (the CLI, the dashboard) can kill and
-   * restart nodes. Anyone on the machine can reach a loopback port, so every request must carry
-   * this run's control token (<stateDir>/control.token, 0600), keyed cluster or not; the token is
-   * checked on the headers alone, before the URL or the body is looked at, and nothing a request
-   * sends can throw out of the handler: the supervisor holds every node.
-   */
-  private async startControl(): Promise<void> {
-    const token = newControlToken(this.init.stateDir)
-    this.controlToken = token
-    const server = createServer((req, res) => {
-      const reply = (status: number, body: unknown) => {
-        if (res.headersSent || res.destroyed) return
-        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-        res.end(JSON.stringify(body))
-      }
-      req.on('error', () => {})
-      res.on('error', () => {})
-      try {
-        if (!bearerMatches(req.headers.authorization, token)) {
-          req.resume()
-          return reply(401, {
-            error: 'unauthorized',
-            message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
-          })
-        }
-        let body = ''
-        req.setEncoding('utf8')
-        req.on('data', (c: string) => {
-          body += c
-          if (body.length > CONTROL_MAX_BODY_BYTES) {
-            reply(413, { error: 'body_too_large', message: `body over ${CONTROL_MAX_BODY_BYTES} bytes` })
-            req.destroy()
-          }
-        })
-        req.on('end', () => {
-          try {
-            this.controlRequest(req.method ?? 'GET', req.url ?? '/', body, reply)
-          } catch (err) {
-            reply(400, { error: 'bad_request', message: (err as Error).message })
-          }
-        })
-      } catch (err) {
-        reply(400, { error: 'bad_request', message: (err as Error).message })
-      }
-    })
-    // Loopback is no shelter from a slow or greedy client: bounded time and connections.
-    server.requestTimeout = CONTROL_REQUEST_TIMEOUT_MS
-    server.headersTimeout = CONTROL_HEADERS_TIMEOUT_MS
-    server.keepAliveTimeout = CONTROL_KEEPALIVE_TIMEOUT_MS
-    server.maxConnections = CONTROL_MAX_CONNECTIONS
-    server.on('clientError', (_err, socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
-    })
-    server.on('error', () => {})
-    const a = server.address()
-    if (a && typeof a === 'object') this.controlUrl = `http://127.0.0.1:${a.port}`
-    this.control = server
-  }
-
-  /** One authenticated control request; a malformed path or body gets a 4xx, never a throw. */
-  private controlRequest(
-    method: string,
-    rawUrl: string,
-    body: string,
-    reply: (status: number, body: unknown) => void,
-  ): void {
-    // Only the path matters; no URL parser, so `//`, `/%zz` and the like are just unknown routes.
-    const path = rawUrl.split('?')[0] ?? '/'
-    if (method === 'GET' && path === '/nodes')
-      return reply(200, {
-        nodes: this.members.map((x) => ({
-          name: x.plan.name,
-          pid: x.child?.pid ?? process.pid,
-          running: this.running(x.plan.name),
-        })),
-      })
-    const m = /^\/nodes\/([A-Za-z0-9_.%-]{1,200})\/(kill|restart)$/.exec(path)
-    if (method !== 'POST' || !m)
-      return reply(404, { error: 'not_found', message: `no route ${method} ${path.slice(0, 200)}` })
-    let name: string
-    try {
-      name = decodeURIComponent(m[1]!)
-    } catch {
-      return reply(400, {
-        error: 'invalid_name',
-        message: 'the node name is not a valid escape',
-        field: 'name',
-      })
-    }
-    if (!this.members.some((x) => x.plan.name === name))
-      return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
-    let signal: 'SIGKILL' | 'SIGTERM'
-    try {
-      const parsed = body ? (JSON.parse(body) as { signal?: unknown } | null) : {}
-      const given = parsed && typeof parsed === 'object' ? parsed.signal : undefined
-      if (given !== undefined && given !== 'SIGKILL' && given !== 'SIGTERM')
-        return reply(400, {
-          error: 'invalid_body',
-          message: 'signal must be SIGKILL or SIGTERM',
-          field: 'signal',
-        })
-      signal = given ?? 'SIGKILL'
-    } catch {
-      return reply(400, { error: 'invalid_body', message: 'body is not JSON', field: 'body' })
-    }
-    const action = m[2] === 'kill' ? this.kill(name, signal) : this.restart(name)
-    action.then(
-      () => reply(200, { name, action: m[2], running: this.running(name) }),
-      (err: unknown) => reply(500, { error: 'failed', message: (err as Error).message }),
-    )
-  }
-
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
@@ -574,8 +468,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     await Promise.all(order.filter((m) => m.plan.index !== 0).map((m) => this.stopMember(m)))
     if (this.members[0]) await this.stopMember(this.members[0])
     for (const m of this.members) m.log.end()
-    this.control?.closeAllConnections()
-    await new Promise<void>((resolve) => (this.control ? this.control.close(() => resolve()) : resolve()))
+    await this.control.stop()
     await waitAddressesFree(
       this.members.map((m) => m.plan),
       5000,

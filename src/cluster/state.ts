@@ -15,6 +15,8 @@ export interface NodeRecord {
   /** Process that runs the node (the supervisor's own pid in in-process mode). */
   pid: number
   id?: string
+  /** Its container (docker and swarm modes), so that a later command can kill or restart it. */
+  container?: string
 }
 
 /** What the record says about a cluster of foreign programs (`distlab run`), besides its nodes. */

@@ -5,12 +5,11 @@
 // task may run on another machine, where this host cannot freeze its container.
 import { LauncherUnsupportedError } from '../core/errors.js'
 import { SwarmCluster, type SwarmClusterInit } from './swarm.js'
-import { BaseLauncher, type LauncherMember } from './launcher.js'
-import { nodeUrl } from './state.js'
+import { BaseLauncher, memberOf, type LauncherMember } from './launcher.js'
 
-const REPLACED =
+export const SWARM_REPLACES_TASKS =
   "the swarm's orchestrator replaces a killed task at once, under a new address; use docker mode (or process mode) for kill and restart faults"
-const ELSEWHERE =
+export const SWARM_TASKS_ELSEWHERE =
   'a task may run on another machine of the swarm, where this host cannot freeze its container; use docker or process mode'
 
 export class SwarmLauncher extends BaseLauncher {
@@ -38,33 +37,28 @@ export class SwarmLauncher extends BaseLauncher {
 
   /** Every task as the record has it; the swarm keeps them running, so their state is running. */
   list(): LauncherMember[] {
-    return this.cluster.list().map((n) => ({
-      name: n.name,
-      url: nodeUrl(n),
-      host: n.host,
-      httpPort: n.httpPort,
-      id: n.id,
-      state: this.started ? 'running' : 'down',
-    }))
+    return this.cluster
+      .list()
+      .map((n) => memberOf({ ...n, pid: undefined }, this.started ? 'running' : 'down'))
   }
 
   async kill(name: string): Promise<void> {
     this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'kill', REPLACED)
+    throw new LauncherUnsupportedError(this.mode, 'kill', SWARM_REPLACES_TASKS)
   }
 
   async restart(name: string): Promise<void> {
     this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'restart', REPLACED)
+    throw new LauncherUnsupportedError(this.mode, 'restart', SWARM_REPLACES_TASKS)
   }
 
   async pause(name: string): Promise<void> {
     this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'pause', ELSEWHERE)
+    throw new LauncherUnsupportedError(this.mode, 'pause', SWARM_TASKS_ELSEWHERE)
   }
 
   async resume(name: string): Promise<void> {
     this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'resume', ELSEWHERE)
+    throw new LauncherUnsupportedError(this.mode, 'resume', SWARM_TASKS_ELSEWHERE)
   }
 }

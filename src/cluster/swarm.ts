@@ -259,41 +259,52 @@ export class SwarmCluster implements Startable {
         },
       })
       for (const service of [MASTER_NAME, 'node']) this.followLogs(`${this.stack}_${service}`)
-      // Tasks are named <stack>_master.1 and <stack>_node.<slot>; node<slot> is their name.
-      const want = new Map(
-        names.map((n) => [
-          n === MASTER_NAME ? `${this.stack}_master.1` : `${this.stack}_node.${n.slice(4)}`,
-          n,
-        ]),
-      )
       const deadline = Date.now() + timeoutMs
-      const urls = new Map<string, string>()
-      while (urls.size < want.size) {
-        const tasks = await stackContainers(this.stack)
-        const gw = await gatewayAddresses()
-        for (const [task, id] of tasks) {
-          const prefix = task.split('.').slice(0, 2).join('.')
-          const name = want.get(prefix)
-          const ip = gw.get(id)
-          if (!name || !ip) continue
-          const n = this.record.nodes.find((x) => x.name === name)!
-          n.host = ip
-          urls.set(name, `http://${ip}:${n.httpPort}`)
-        }
-        this.init.onProgress?.(0, want.size)
-        if (urls.size === want.size) break
-        if (Date.now() > deadline)
-          throw new ClusterError(
-            `the stack's tasks did not all start within ${timeoutMs} ms (${urls.size} of ${want.size})`,
-          )
-        await new Promise((r) => setTimeout(r, 500))
-      }
+      const urls = await this.taskUrls(names, deadline, timeoutMs)
       const left = Math.max(10_000, deadline - Date.now())
       await recordHealthy(this.init.stateDir, this.record, urls, left, this.init.onProgress)
     } catch (err) {
       await this.stop()
       throw err
     }
+  }
+
+  /**
+   * Waits until every task of the stack has a container with an address on docker_gwbridge (what
+   * this host reaches it at), records each address, and returns name → API URL.
+   */
+  private async taskUrls(names: string[], deadline: number, timeoutMs: number): Promise<Map<string, string>> {
+    const record = this.record!
+    // Tasks are named <stack>_master.1 and <stack>_node.<slot>; node<slot> is their name.
+    const want = new Map(
+      names.map((n) => [
+        n === MASTER_NAME ? `${this.stack}_master.1` : `${this.stack}_node.${n.slice(4)}`,
+        n,
+      ]),
+    )
+    const urls = new Map<string, string>()
+    while (urls.size < want.size) {
+      const tasks = await stackContainers(this.stack)
+      const gw = await gatewayAddresses()
+      for (const [task, id] of tasks) {
+        const prefix = task.split('.').slice(0, 2).join('.')
+        const name = want.get(prefix)
+        const ip = gw.get(id)
+        if (!name || !ip) continue
+        const n = record.nodes.find((x) => x.name === name)!
+        n.host = ip
+        n.container = id
+        urls.set(name, `http://${ip}:${n.httpPort}`)
+      }
+      this.init.onProgress?.(0, want.size)
+      if (urls.size === want.size) break
+      if (Date.now() > deadline)
+        throw new ClusterError(
+          `the stack's tasks did not all start within ${timeoutMs} ms (${urls.size} of ${want.size})`,
+        )
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    return urls
   }
 
   /**

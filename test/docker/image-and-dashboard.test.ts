@@ -7,13 +7,12 @@
 // (cached by its tag, as every build here uses it).
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { DEFAULT_BASE_IMAGE, composeDown, docker, imageExists, runCommand } from '../../src/cluster/docker.js'
 import { isRegistryUnreachable } from '../../src/cluster/image-base.js'
 import { leaveSwarm, removeStack, swarmState } from '../../src/cluster/swarm.js'
-import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
+import { binPath, freePort, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const ROOT = dirname(dirname(binPath()))
 const TAG = `distlab-nb-test:${process.pid}`
@@ -23,18 +22,6 @@ const STACK = 'distlabnbstack'
 const OVERLAY = 'distlab-nb-overlay'
 const scratch: string[] = []
 let swarmBefore = 'inactive'
-
-/** A port free on 127.0.0.1 right now (the OS's choice). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 /** The dashboard's page and its state, fetched from the host. */
 async function dashboardAnswers(url: string): Promise<string[] | undefined> {

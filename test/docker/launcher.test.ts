@@ -2,7 +2,9 @@
 // not running): the shared launcher suite on a keyed compose cluster (link rules, partition, heal,
 // docker pause, docker kill that stays down, restart with a new id, logs, the record), then
 // `distlab scenario run --mode docker`: master + 3 containers, a unicast workload through a
-// kill -9, a partition and a heal, PASS. Every name it makes starts with `distlab-lt-`; after()
+// kill -9, a partition and a heal, PASS; then the CLI on a detached `up --mode docker` cluster:
+// kill (status shows it dead), restart, partition and heal, link set and clear, with the traffic
+// between the containers really cut and restored. Every name it makes starts with `distlab-lt-`; after()
 // removes its containers, networks and image tag, also on failure.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +14,7 @@ import { buildImage, buildLocalBaseImage, composeDown, docker, runCommand } from
 import { createLauncher } from '../../src/cluster/create-launcher.js'
 import { DockerLauncher } from '../../src/cluster/docker-launcher.js'
 import type { ScenarioReport } from '../../src/scenario/index.js'
-import { binPath, runCli, scratchDir } from '../helpers.js'
+import { binPath, freePort, runCli, scratchDir, waitFor, type CliResult } from '../helpers.js'
 import { launcherConformance } from '../cluster/launcher-suite.js'
 import { assertClean } from '../scenario/shared.js'
 
@@ -20,6 +22,7 @@ const ROOT = dirname(dirname(binPath()))
 const TAG = `distlab-lt-test:${process.pid}`
 const SUITE = { project: 'distlab-lt-suite', network: 'distlab-lt-suite-net' }
 const SCENARIO = { project: 'distlab-lt-scenario', network: 'distlab-lt-scenario-net' }
+const CLI = { project: 'distlab-lt-cli', network: 'distlab-lt-cli-net' }
 const scratch: string[] = []
 const dir = () => {
   const d = scratchDir('distlab-lt-')
@@ -28,7 +31,7 @@ const dir = () => {
 }
 
 async function cleanup(): Promise<void> {
-  for (const p of [SUITE, SCENARIO]) {
+  for (const p of [SUITE, SCENARIO, CLI]) {
     await composeDown(p.project, join(ROOT, 'no-such-file')).catch(() => {})
     await docker(['network', 'rm', p.network], { allowFailure: true }).catch(() => {})
   }
@@ -139,5 +142,109 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
     assert.equal(left.stdout.trim(), '', 'the run removes its containers')
     const net = await docker(['network', 'inspect', SCENARIO.network], { allowFailure: true })
     assert.notEqual(net.code, 0, 'and its network')
+  })
+
+  test('the CLI on `up --mode docker -d`: kill, status, restart, partition, heal, link set and clear', async () => {
+    const state = dir()
+    const env = {
+      DISTLAB_IMAGE: TAG,
+      DISTLAB_PROJECT: CLI.project,
+      DISTLAB_NETWORK: CLI.network,
+      DISTLAB_RUNS_DIR: join(state, 'runs'),
+    }
+    const cli = (...args: string[]) => runCli(['--state-dir', state, ...args], { env, timeoutMs: 240_000 })
+    const ok = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`)
+    type Row = { name: string; id?: string; state: 'up' | 'dead' }
+    const status = async () => JSON.parse((await cli('status', '--json')).stdout) as { nodes: Row[] }
+    // A ping from node1 over the node-to-node transport: true when it came back.
+    const pings = async (to: string, timeout: string) =>
+      (await cli('ping', 'node1', to, '-c', '1', '--timeout', timeout)).code === 0
+    const up = await cli(
+      'up',
+      '--mode',
+      'docker',
+      '-d',
+      '--nodes',
+      '3',
+      '--dashboard-port',
+      String(await freePort()),
+    )
+    ok(up, 'up')
+    try {
+      const bad = await cli('kill', 'node9')
+      assert.equal(bad.code, 2)
+      assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr)
+      assert.match(bad.stderr, /^distlab: .*node9.*master, node1, node2, node3/)
+      const before = (await status()).nodes.find((n) => n.name === 'node2')!
+
+      // kill: the container stops and stays down; status sees it dead (exit 1).
+      const k = await cli('kill', 'node2', '--json')
+      ok(k, 'kill')
+      assert.deepEqual(JSON.parse(k.stdout), {
+        name: 'node2',
+        action: 'kill',
+        running: false,
+        mode: 'docker',
+      })
+      const ps = await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${CLI.project}`])
+      assert.equal(ps.stdout.trim().split('\n').length, 3, 'three containers still run')
+      const down = await cli('status', '--json')
+      assert.equal(down.code, 1)
+      const rows = (JSON.parse(down.stdout) as { nodes: Row[] }).nodes
+      assert.deepEqual(
+        rows.map((r) => [r.name, r.state]),
+        [
+          ['master', 'up'],
+          ['node1', 'up'],
+          ['node2', 'dead'],
+          ['node3', 'up'],
+        ],
+      )
+
+      // restart: a new incarnation (new id) that answers, under the same name.
+      ok(await cli('restart', 'node2'), 'restart')
+      const back = await status()
+      assert.ok(
+        back.nodes.every((r) => r.state === 'up'),
+        JSON.stringify(back),
+      )
+      assert.notEqual(back.nodes.find((n) => n.name === 'node2')!.id, before.id)
+
+      // partition: node1 and node2 on one side, node3 on the other; the frames really stop.
+      await waitFor('node1 reaches node3', () => pings('node3', '5s'), 90_000, 500)
+      ok(await cli('partition', 'node1,node2', 'node3'), 'partition')
+      assert.equal(await pings('node3', '500ms'), false, 'node1 -> node3 is cut')
+      await waitFor(
+        'node1 reaches node2 (restarted) across its side',
+        () => pings('node2', '5s'),
+        90_000,
+        500,
+      )
+      const show = JSON.parse((await cli('link', 'show', '--json')).stdout) as {
+        nodes: Array<{ node: string; partition: string[][] }>
+      }
+      assert.deepEqual(show.nodes.find((n) => n.node === 'node3')!.partition, [['node1', 'node2'], ['node3']])
+      const healed = await cli('heal', '--json')
+      ok(healed, 'heal')
+      assert.deepEqual((JSON.parse(healed.stdout) as { failed: unknown[] }).failed, [])
+      await waitFor('node1 reaches node3 after heal', () => pings('node3', '5s'), 90_000, 500)
+
+      // link set --loss 1 cuts node1 <-> node3 both ways; link clear restores it.
+      ok(await cli('link', 'set', 'node1', 'node3', '--loss', '1'), 'link set')
+      assert.equal(await pings('node3', '500ms'), false, 'a lossy link drops every frame')
+      ok(await cli('link', 'clear', 'node1', 'node3'), 'link clear')
+      const clean = JSON.parse((await cli('link', 'show', '--json')).stdout) as {
+        nodes: Array<{ rules: Record<string, unknown> }>
+      }
+      assert.ok(
+        clean.nodes.every((n) => Object.keys(n.rules).length === 0),
+        JSON.stringify(clean),
+      )
+      await waitFor('node1 reaches node3 after clear', () => pings('node3', '5s'), 90_000, 500)
+    } finally {
+      ok(await cli('down'), 'down')
+    }
+    const left = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${CLI.project}`])
+    assert.equal(left.stdout.trim(), '', 'down removes every container')
   })
 })

@@ -14,19 +14,20 @@ import {
   requireCluster,
   unknownNodeError,
   type ClusterRecord,
-  readControlToken,
 } from '../../cluster/state.js'
+import { attachLauncher } from '../../cluster/attach.js'
+import type { KillSignal } from '../../core/cluster-controls.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { cliName, color, colorFor, formatDuration, hint, openInBrowser, printJson, table } from '../output.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { intOption, stateDirOf } from '../context.js'
 import type { Member } from '../../node/node.js'
 import { readDashboardRecord } from '../../monitor/master-extras.js'
 import { isContainerRecord } from '../../cluster/docker.js'
 import { downContainers, upContainers } from './deploy.js'
 import { bearerHeaders, Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
 import { nodeIndex } from '../../core/ids.js'
-import { downForeign, isForeignRecord, statusForeign } from './run.js'
+import { callSupervisor, downForeign, isForeignRecord, statusForeign } from './run.js'
 import { NodeClient } from '../../client/node-client.js'
 import { membershipFlags } from '../../protocols/membership/options.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
@@ -402,39 +403,46 @@ async function logs(
   }
 }
 
+/** `distlab kill` and `restart`: through the Launcher attached to the running cluster, any mode. */
 async function control(
   cmd: Command,
   name: string,
   action: 'kill' | 'restart',
   o: { signal?: string; json?: boolean },
 ): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
-  if (!rec.controlUrl)
-    throw new ClusterError('this cluster has no control API (started by an older distlab?)')
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
   if (o.signal && o.signal !== 'SIGKILL' && o.signal !== 'SIGTERM')
     throw new InvalidArgumentError(`--signal must be SIGKILL or SIGTERM, got ${o.signal}`)
-  const token = readControlToken(stateDirOf(cmd))
-  if (!token)
-    throw new ClusterError(
-      `cannot read the control token in ${stateDirOf(cmd)} (control.token): run this as the user who started the cluster`,
-    )
   findNode(rec, name)
-  const r = await callNode<{ name: string; running: boolean }>(
-    rec.controlUrl,
-    'POST',
-    `/nodes/${encodeURIComponent(name)}/${action}`,
-    action === 'kill' ? { signal: o.signal ?? 'SIGKILL' } : {},
-    60_000,
-    { authorization: `Bearer ${token}` },
-  )
-  if (o.json) printJson(r)
-  else
-    process.stdout.write(
-      action === 'kill' ? `${name} killed (${o.signal ?? 'SIGKILL'})\n` : `${name} restarted\n`,
+  const signal = (o.signal ?? 'SIGKILL') as KillSignal
+  if (isForeignRecord(rec))
+    // A cluster of `distlab run`: its supervisor holds the instances, whatever their kind.
+    await callSupervisor(
+      dir,
+      rec,
+      'POST',
+      `/nodes/${encodeURIComponent(name)}/${action}`,
+      action === 'kill' ? { signal } : {},
+      60_000,
     )
+  else {
+    const launcher = attachLauncher(dir)
+    if (action === 'kill') await launcher.kill(name, signal)
+    else await launcher.restart(name)
+  }
+  if (o.json) printJson({ name, action, running: action === 'restart', mode: rec.mode })
+  else process.stdout.write(action === 'kill' ? `${name} killed (${signal})\n` : `${name} restarted\n`)
 }
 
 export function registerClusterCommands(program: Command): void {
+  registerControlCommands(program)
+  registerUp(program)
+  registerInspectCommands(program)
+}
+
+/** `kill` and `restart`. */
+function registerControlCommands(program: Command): void {
   program
     .command('kill <name>')
     .description('stop one node abruptly (kill -9 by default); it stays down until `distlab restart`')
@@ -446,7 +454,9 @@ export function registerClusterCommands(program: Command): void {
     .description('start a node again under the same name and address (it gets a new id)')
     .option('--json', 'print the result as JSON')
     .action((name: string, o, cmd: Command) => control(cmd, name, 'restart', o))
+}
 
+function registerUp(program: Command): void {
   addMembershipFlags(program.command('up'))
     .description('start the master and N nodes on this machine, each on its own loopback address')
     .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 64_000), 4)
@@ -486,7 +496,10 @@ export function registerClusterCommands(program: Command): void {
         throw new InvalidArgumentError(`--mode must be process, inproc, docker or swarm, got ${o.mode}`)
       return o.detach ? upDetached(cmd, o) : upForeground(cmd, o)
     })
+}
 
+/** `token`, `down`, `status`, `logs`. */
+function registerInspectCommands(program: Command): void {
   program
     .command('token')
     .description(

@@ -1,10 +1,16 @@
-// `distlab link set|show`, `partition`, `heal` and `ping`: shape the links of a running cluster
-// through each node's HTTP API, and check what gets through.
+// `distlab link set|clear|show`, `partition`, `heal` and `ping`: shape the links of a running
+// cluster, whichever mode started it, through the Launcher attached to it (cluster/attach.ts: the
+// nodes' link emulators over their HTTP API), and check what gets through. A cluster of `distlab
+// run` has its rules applied by its supervisor's relays instead.
 import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
 import { InvalidArgumentError, TimeoutError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
-import { parseRate, type LinkRule } from '../../link/emulator.js'
+import { ALL_LINKS, NO_RULE, parseRate } from '../../link/emulator.js'
+import type { LinkRule, LinkRuleInit } from '../../core/link-rule.js'
+import type { FaultOutcome, LinkView } from '../../core/cluster-controls.js'
+import { attachLauncher } from '../../cluster/attach.js'
+import type { Launcher } from '../../cluster/launcher.js'
 import { callNode, intOption, numberOption, stateDirOf, NodeApiError } from '../context.js'
 import { color, printJson, table } from '../output.js'
 import { callSupervisor } from './run.js'
@@ -37,22 +43,9 @@ async function foreignLink(
   return callSupervisor(dir, rec, method, path, body, 15_000)
 }
 
-async function eachNode<T>(
-  rec: ClusterRecord,
-  names: string[],
-  fn: (url: string, name: string) => Promise<T>,
-): Promise<T[]> {
-  return Promise.all(names.map((n) => fn(nodeUrl(findNode(rec, n)), n)))
-}
-
-async function linkSet(
-  cmd: Command,
-  a: string | undefined,
-  b: string | undefined,
-  o: LinkSetOptions,
-): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
-  const rule: Record<string, number> = {}
+/** The rule the options ask for; none at all is a usage mistake. */
+function ruleOf(o: LinkSetOptions): LinkRuleInit {
+  const rule: LinkRuleInit = {}
   if (o.loss !== undefined) rule.loss = o.loss
   if (o.dropEvery !== undefined) rule.dropEvery = o.dropEvery
   if (o.delay !== undefined) rule.delayMs = parseDuration('--delay', o.delay)
@@ -65,118 +58,121 @@ async function linkSet(
     throw new InvalidArgumentError(
       'say what to change: --loss, --delay, --jitter, --duplicate, --reorder, --drop-every, --corrupt or --rate',
     )
-  if (rec.mode === 'foreign') {
-    if (o.all && (a || b)) throw new InvalidArgumentError('give either two nodes or --all, not both')
-    if (!o.all && (!a || !b))
-      throw new InvalidArgumentError('give two instances (distlab link set node1 node2 --loss 0.1) or --all')
-    if (!o.all && a === b) throw new InvalidArgumentError('a link joins two different nodes')
-    const r = (await foreignLink(stateDirOf(cmd), rec, 'PUT', '/link', {
-      from: o.all ? '*' : a,
-      to: o.all ? '*' : b,
-      both: !o.all && !o.oneWay,
-      rule,
-    })) as { links: Array<{ from: string; to: string; rule: LinkRule }> }
-    if (o.json) return printJson(r)
-    const first = r.links[0]?.rule
-    process.stdout.write(
-      `${o.all ? `all links (${r.links.length} instances)` : o.oneWay ? `${a} -> ${b}` : `${a} <-> ${b}`}: ${first ? ruleText(first) : ''}\n`,
-    )
-    return
-  }
-  let changed: Array<{ node: string; peer: string; rule: LinkRule }>
-  if (o.all) {
-    if (a || b) throw new InvalidArgumentError('give either two nodes or --all, not both')
-    changed = await eachNode(
-      rec,
-      rec.nodes.map((n) => n.name),
-      async (url, name) => ({
-        node: name,
-        ...(await callNode<{ peer: string; rule: LinkRule }>(url, 'PUT', '/link', { peer: '*', ...rule })),
-      }),
-    )
-  } else {
-    if (!a || !b)
-      throw new InvalidArgumentError('give two nodes (distlab link set node1 node2 --loss 0.1) or --all')
-    if (a === b) throw new InvalidArgumentError('a link joins two different nodes')
-    findNode(rec, a)
-    findNode(rec, b)
-    // Links are symmetric unless --one-way: each end shapes what it sends to the other.
-    changed = [
-      {
-        node: a,
-        ...(await callNode<{ peer: string; rule: LinkRule }>(nodeUrl(findNode(rec, a)), 'PUT', '/link', {
-          peer: b,
-          ...rule,
-        })),
-      },
-    ]
-    if (!o.oneWay)
-      changed.push({
-        node: b,
-        ...(await callNode<{ peer: string; rule: LinkRule }>(nodeUrl(findNode(rec, b)), 'PUT', '/link', {
-          peer: a,
-          ...rule,
-        })),
-      })
-  }
-  if (o.json) printJson({ links: changed })
-  else {
-    const r = changed[0]!.rule
-    process.stdout.write(
-      `${o.all ? `all links (${changed.length} nodes)` : `${a} <-> ${b}`}: ${ruleText(r)}\n`,
-    )
-  }
+  return rule
+}
+
+/** Two different members of the cluster, or --all; anything else is a usage mistake. */
+function checkLinkEnds(
+  rec: ClusterRecord,
+  a: string | undefined,
+  b: string | undefined,
+  o: LinkSetOptions,
+): void {
+  const what = rec.mode === 'foreign' ? 'instances' : 'nodes'
+  if (o.all && (a || b)) throw new InvalidArgumentError(`give either two ${what} or --all, not both`)
+  if (o.all) return
+  if (!a || !b)
+    throw new InvalidArgumentError(`give two ${what} (distlab link set node1 node2 --loss 0.1) or --all`)
+  if (a === b) throw new InvalidArgumentError('a link joins two different nodes')
+  if (rec.mode === 'foreign') return
+  findNode(rec, a)
+  findNode(rec, b)
+}
+
+type ChangedLink = { node: string; peer: string; rule: LinkRule }
+
+/**
+ * Sets `rule` through the cluster's launcher: on every node's link to all (--all), or on a -> b
+ * and, unless --one-way, b -> a (each end shapes what it sends to the other).
+ */
+async function setThroughLauncher(
+  l: Launcher,
+  a: string | undefined,
+  b: string | undefined,
+  o: LinkSetOptions,
+  rule: LinkRuleInit,
+): Promise<ChangedLink[]> {
+  const set = async (node: string, peer: string): Promise<ChangedLink> => ({
+    node,
+    peer,
+    rule: await l.setLink(node, peer, rule),
+  })
+  if (o.all) return Promise.all(l.list().map((m) => set(m.name, ALL_LINKS)))
+  const changed = [await set(a!, b!)]
+  if (!o.oneWay) changed.push(await set(b!, a!))
+  return changed
+}
+
+/** Sets the rule in the relays of a `distlab run` cluster's supervisor. */
+async function foreignSet(
+  dir: string,
+  rec: ClusterRecord,
+  a: string | undefined,
+  b: string | undefined,
+  o: LinkSetOptions,
+  rule: LinkRuleInit,
+): Promise<void> {
+  const r = (await foreignLink(dir, rec, 'PUT', '/link', {
+    from: o.all ? '*' : a,
+    to: o.all ? '*' : b,
+    both: !o.all && !o.oneWay,
+    rule,
+  })) as { links: Array<{ from: string; to: string; rule: LinkRule }> }
+  if (o.json) return printJson(r)
+  const first = r.links[0]?.rule
+  process.stdout.write(
+    `${o.all ? `all links (${r.links.length} instances)` : o.oneWay ? `${a} -> ${b}` : `${a} <-> ${b}`}: ${first ? ruleText(first) : ''}\n`,
+  )
+}
+
+/** `link set`, and `link clear` (the same with every field back to 0). */
+async function linkSet(
+  cmd: Command,
+  a: string | undefined,
+  b: string | undefined,
+  o: LinkSetOptions,
+  clear = false,
+): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
+  const rule = clear ? { ...NO_RULE } : ruleOf(o)
+  checkLinkEnds(rec, a, b, o)
+  if (rec.mode === 'foreign') return foreignSet(dir, rec, a, b, o, rule)
+  const changed = await setThroughLauncher(attachLauncher(dir), a, b, o, rule)
+  if (o.json) return printJson({ links: changed })
+  const where = o.all ? `all links (${changed.length} nodes)` : o.oneWay ? `${a} -> ${b}` : `${a} <-> ${b}`
+  process.stdout.write(`${where}: ${clear ? 'clean (no rule)' : ruleText(changed[0]!.rule)}\n`)
+}
+
+/** `link clear --all`: every rule of every node goes (the partition stays: `heal` ends that too). */
+async function clearAll(cmd: Command, o: { json?: boolean }): Promise<void> {
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
+  if (rec.mode === 'foreign')
+    return foreignSet(dir, rec, undefined, undefined, { all: true, ...o }, { ...NO_RULE })
+  const l = attachLauncher(dir)
+  const views = await linkViews(l)
+  const cleared: ChangedLink[] = []
+  for (const v of views)
+    for (const peer of Object.keys(v.rules))
+      cleared.push({ node: v.node, peer, rule: await l.setLink(v.node, peer, NO_RULE) })
+  if (o.json) return printJson({ links: cleared })
+  process.stdout.write(`cleared ${cleared.length} link rules on ${views.length} nodes; every link is clean\n`)
+}
+
+/** Every running node's rules and partition (a node that does not answer is left out). */
+async function linkViews(l: Launcher): Promise<Array<{ node: string } & LinkView>> {
+  const names = l.list().map((m) => m.name)
+  const got = await Promise.allSettled(names.map((n) => l.links(n)))
+  return got.flatMap((r, i) => (r.status === 'fulfilled' ? [{ node: names[i]!, ...r.value }] : []))
 }
 
 async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
-  if (rec.mode === 'foreign') {
-    const r = (await foreignLink(stateDirOf(cmd), rec, 'GET', '/link')) as {
-      rules: Array<{ from: string; to: string; rule: LinkRule }>
-      partition: string[][]
-      traffic: Array<{
-        from: string
-        to: string
-        proto: string
-        port: number
-        messages: number
-        bytes: number
-        dropped: number
-      }>
-    }
-    if (o.json) return printJson(r)
-    if (r.rules.length === 0) process.stdout.write('no link rules: every link is clean\n')
-    else
-      process.stdout.write(
-        table(
-          ['FROM', 'TO', 'RULE'],
-          r.rules.map((x) => [x.from, x.to === '*' ? 'all' : x.to, ruleText(x.rule)]),
-        ),
-      )
-    process.stdout.write(
-      r.partition.length > 0
-        ? `partition: ${r.partition.map((g) => g.join(',')).join(' | ')}\n`
-        : 'no partition\n',
-    )
-    if (r.traffic.length > 0)
-      process.stdout.write(
-        '\nthrough the relays:\n' +
-          table(
-            ['FROM', 'TO', 'PORT', 'MESSAGES', 'BYTES', 'DROPPED'],
-            r.traffic.map((t) => [t.from, t.to, `${t.port}/${t.proto}`, t.messages, t.bytes, t.dropped]),
-          ),
-      )
-    return
-  }
-  const views = await eachNode(
-    rec,
-    rec.nodes.map((n) => n.name),
-    async (url, name) => ({
-      node: name,
-      ...(await callNode<{ rules: Record<string, LinkRule>; partition: string[][] }>(url, 'GET', '/link')),
-    }),
-  )
-  if (o.json) return printJson({ nodes: views })
+  if (rec.mode === 'foreign') return foreignShow(stateDirOf(cmd), rec, o)
+  const views = await linkViews(attachLauncher(stateDirOf(cmd)))
+  const unreachable = rec.nodes.map((n) => n.name).filter((n) => !views.some((v) => v.node === n))
+  if (o.json) return printJson({ nodes: views, unreachable })
   const rows = views.flatMap((v) =>
     Object.entries(v.rules).map(([peer, r]) => [
       v.node,
@@ -196,10 +192,57 @@ async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
     )
   const part = views.find((v) => v.partition.length > 0)?.partition
   process.stdout.write(part ? `partition: ${part.map((g) => g.join(',')).join(' | ')}\n` : 'no partition\n')
+  if (unreachable.length > 0) process.stdout.write(color.yellow(`not answering: ${unreachable.join(', ')}\n`))
+}
+
+/** `link show` of a `distlab run` cluster: its supervisor's rules, partition and relay traffic. */
+async function foreignShow(dir: string, rec: ClusterRecord, o: { json?: boolean }): Promise<void> {
+  const r = (await foreignLink(dir, rec, 'GET', '/link')) as {
+    rules: Array<{ from: string; to: string; rule: LinkRule }>
+    partition: string[][]
+    traffic: Array<{
+      from: string
+      to: string
+      proto: string
+      port: number
+      messages: number
+      bytes: number
+      dropped: number
+    }>
+  }
+  if (o.json) return printJson(r)
+  if (r.rules.length === 0) process.stdout.write('no link rules: every link is clean\n')
+  else
+    process.stdout.write(
+      table(
+        ['FROM', 'TO', 'RULE'],
+        r.rules.map((x) => [x.from, x.to === '*' ? 'all' : x.to, ruleText(x.rule)]),
+      ),
+    )
+  process.stdout.write(
+    r.partition.length > 0
+      ? `partition: ${r.partition.map((g) => g.join(',')).join(' | ')}\n`
+      : 'no partition\n',
+  )
+  if (r.traffic.length > 0)
+    process.stdout.write(
+      '\nthrough the relays:\n' +
+        table(
+          ['FROM', 'TO', 'PORT', 'MESSAGES', 'BYTES', 'DROPPED'],
+          r.traffic.map((t) => [t.from, t.to, `${t.port}/${t.proto}`, t.messages, t.bytes, t.dropped]),
+        ),
+    )
+}
+
+/** Says which nodes did not take a fault (they run but did not answer); exit 1 when any. */
+function reportFailed(outcome: FaultOutcome): void {
+  for (const f of outcome.failed) process.stderr.write(color.red(`${f.name}: ${f.error}\n`))
+  if (outcome.failed.length > 0) process.exitCode = 1
 }
 
 async function partition(cmd: Command, groups: string[], o: { json?: boolean }): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
   const parsed = groups.map((g) =>
     g
       .split(',')
@@ -209,32 +252,35 @@ async function partition(cmd: Command, groups: string[], o: { json?: boolean }):
   if (parsed.length < 2)
     throw new InvalidArgumentError('give at least two groups: distlab partition node1,node2 node3,node4')
   for (const g of parsed) for (const n of g) findNode(rec, n)
-  if (rec.mode === 'foreign')
-    await foreignLink(stateDirOf(cmd), rec, 'POST', '/partition', { groups: parsed })
-  else
-    await eachNode(
-      rec,
-      rec.nodes.map((n) => n.name),
-      (url) => callNode(url, 'POST', '/partition', { groups: parsed }),
-    )
-  if (o.json) printJson({ partition: parsed })
-  else
-    process.stdout.write(
-      `partitioned: ${parsed.map((g) => g.join(',')).join(' | ')} (nodes in no group reach everyone)\n`,
-    )
+  if (rec.mode === 'foreign') {
+    await foreignLink(dir, rec, 'POST', '/partition', { groups: parsed })
+    if (o.json) return printJson({ partition: parsed })
+  } else {
+    const outcome = await attachLauncher(dir).partition(parsed)
+    reportFailed(outcome)
+    if (o.json) return printJson({ partition: parsed, ...outcome })
+  }
+  process.stdout.write(
+    `partitioned: ${parsed.map((g) => g.join(',')).join(' | ')} (nodes in no group reach everyone)\n`,
+  )
 }
 
 async function heal(cmd: Command, o: { json?: boolean }): Promise<void> {
-  const rec = requireCluster(stateDirOf(cmd))
-  if (rec.mode === 'foreign') await foreignLink(stateDirOf(cmd), rec, 'POST', '/heal', {})
-  else
-    await eachNode(
-      rec,
-      rec.nodes.map((n) => n.name),
-      (url) => callNode(url, 'POST', '/heal', {}),
+  const dir = stateDirOf(cmd)
+  const rec = requireCluster(dir)
+  if (rec.mode === 'foreign') {
+    await foreignLink(dir, rec, 'POST', '/heal', {})
+    if (o.json) return printJson({ healed: rec.nodes.length })
+    return void process.stdout.write(
+      `healed: every link rule and partition removed on ${rec.nodes.length} nodes\n`,
     )
-  if (o.json) printJson({ healed: rec.nodes.length })
-  else process.stdout.write(`healed: every link rule and partition removed on ${rec.nodes.length} nodes\n`)
+  }
+  const outcome = await attachLauncher(dir).heal()
+  reportFailed(outcome)
+  if (o.json) return printJson({ healed: outcome.applied.length, ...outcome })
+  process.stdout.write(
+    `healed: every link rule and partition removed on ${outcome.applied.length} running nodes\n`,
+  )
 }
 
 /** How long after a ping's own timeout the CLI still waits for the node's answer, in ms. */
@@ -326,6 +372,17 @@ export function registerLinkCommands(program: Command): void {
     .option('--json', 'print the new rules as JSON')
     .action((a: string | undefined, b: string | undefined, o: LinkSetOptions, cmd: Command) =>
       linkSet(cmd, a, b, o),
+    )
+  link
+    .command('clear [a] [b]')
+    .description(
+      'remove the rule on the link a <-> b (both directions), or every rule of every node with --all (a partition stays: `heal` ends both)',
+    )
+    .option('--all', 'every rule of every node')
+    .option('--one-way', 'only what a sends to b (default: both directions)')
+    .option('--json', 'print the cleared links as JSON')
+    .action((a: string | undefined, b: string | undefined, o: LinkSetOptions, cmd: Command) =>
+      o.all && !a && !b ? clearAll(cmd, o) : linkSet(cmd, a, b, o, true),
     )
   link
     .command('show')
