@@ -8,7 +8,7 @@
 // removes its containers, networks and image tag, also on failure.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { buildImage, buildLocalBaseImage, composeDown, docker, runCommand } from '../../src/cluster/docker.js'
 import { createLauncher } from '../../src/cluster/create-launcher.js'
@@ -156,9 +156,21 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
     const ok = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`)
     type Row = { name: string; id?: string; state: 'up' | 'dead' }
     const status = async () => JSON.parse((await cli('status', '--json')).stdout) as { nodes: Row[] }
-    // A ping from node1 over the node-to-node transport: true when it came back.
-    const pings = async (to: string, timeout: string) =>
-      (await cli('ping', 'node1', to, '-c', '1', '--timeout', timeout)).code === 0
+    // A ping from node1 over the node-to-node transport (node1's POST /ping, at the address the
+    // record has now): true when it came back within timeoutMs.
+    const pings = async (to: string, timeoutMs: number) => {
+      const rec = JSON.parse(readFileSync(join(state, 'cluster.json'), 'utf8')) as {
+        nodes: Array<{ name: string; host: string; httpPort: number }>
+      }
+      const n1 = rec.nodes.find((n) => n.name === 'node1')!
+      const res = await fetch(`http://${n1.host}:${n1.httpPort}/ping`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to, timeoutMs }),
+        signal: AbortSignal.timeout(timeoutMs + 15_000),
+      }).catch(() => undefined)
+      return res?.status === 200
+    }
     const up = await cli(
       'up',
       '--mode',
@@ -211,12 +223,12 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
       assert.notEqual(back.nodes.find((n) => n.name === 'node2')!.id, before.id)
 
       // partition: node1 and node2 on one side, node3 on the other; the frames really stop.
-      await waitFor('node1 reaches node3', () => pings('node3', '5s'), 90_000, 500)
+      await waitFor('node1 reaches node3', () => pings('node3', 5000), 90_000, 500)
       ok(await cli('partition', 'node1,node2', 'node3'), 'partition')
-      assert.equal(await pings('node3', '500ms'), false, 'node1 -> node3 is cut')
+      assert.equal(await pings('node3', 500), false, 'node1 -> node3 is cut')
       await waitFor(
         'node1 reaches node2 (restarted) across its side',
-        () => pings('node2', '5s'),
+        () => pings('node2', 5000),
         90_000,
         500,
       )
@@ -227,11 +239,11 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
       const healed = await cli('heal', '--json')
       ok(healed, 'heal')
       assert.deepEqual((JSON.parse(healed.stdout) as { failed: unknown[] }).failed, [])
-      await waitFor('node1 reaches node3 after heal', () => pings('node3', '5s'), 90_000, 500)
+      await waitFor('node1 reaches node3 after heal', () => pings('node3', 5000), 90_000, 500)
 
       // link set --loss 1 cuts node1 <-> node3 both ways; link clear restores it.
       ok(await cli('link', 'set', 'node1', 'node3', '--loss', '1'), 'link set')
-      assert.equal(await pings('node3', '500ms'), false, 'a lossy link drops every frame')
+      assert.equal(await pings('node3', 500), false, 'a lossy link drops every frame')
       ok(await cli('link', 'clear', 'node1', 'node3'), 'link clear')
       const clean = JSON.parse((await cli('link', 'show', '--json')).stdout) as {
         nodes: Array<{ rules: Record<string, unknown> }>
@@ -240,7 +252,7 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
         clean.nodes.every((n) => Object.keys(n.rules).length === 0),
         JSON.stringify(clean),
       )
-      await waitFor('node1 reaches node3 after clear', () => pings('node3', '5s'), 90_000, 500)
+      await waitFor('node1 reaches node3 after clear', () => pings('node3', 5000), 90_000, 500)
     } finally {
       ok(await cli('down'), 'down')
     }

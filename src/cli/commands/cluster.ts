@@ -445,13 +445,17 @@ export function registerClusterCommands(program: Command): void {
 function registerControlCommands(program: Command): void {
   program
     .command('kill <name>')
-    .description('stop one node abruptly (kill -9 by default); it stays down until `distlab restart`')
+    .description(
+      'stop one node abruptly (kill -9 by default; `docker kill` in docker mode); it stays down until `distlab restart`',
+    )
     .option('--signal <signal>', 'SIGKILL or SIGTERM', 'SIGKILL')
     .option('--json', 'print the result as JSON')
     .action((name: string, o, cmd: Command) => control(cmd, name, 'kill', o))
   program
     .command('restart <name>')
-    .description('start a node again under the same name and address (it gets a new id)')
+    .description(
+      'start a node again under the same name (it gets a new id; a container may get a new address, the record follows)',
+    )
     .option('--json', 'print the result as JSON')
     .action((name: string, o, cmd: Command) => control(cmd, name, 'restart', o))
 }
