@@ -28,7 +28,12 @@ export class DashboardControls extends NodeApiControls {
     super()
   }
 
-  protected callNode(node: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  protected callNode(
+    node: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const i = this.init
     return callEndpoint(i.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, i.nodeHeaders(), node)
   }
