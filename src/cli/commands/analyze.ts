@@ -128,6 +128,17 @@ function printReport(l: Loaded): void {
     process.stdout.write('no messages\n')
     return
   }
+  printProtocolTable(protos)
+  printNodeTable(r)
+  process.stdout.write(
+    color.dim(
+      '\ndelivery = delivered / unique messages sent (per intended receiver); unnecessary = (sent - deliveries) / sent; latency = first send to first receive of a message id; `analyze --help` defines each column\n',
+    ),
+  )
+  if (l.maelstrom) printMaelstrom(l.maelstrom)
+}
+
+function printProtocolTable(protos: Array<[string, Loaded['report']['protocols'][string]]>): void {
   process.stdout.write(color.bold('per protocol') + '\n')
   process.stdout.write(
     table(
@@ -163,6 +174,9 @@ function printReport(l: Loaded): void {
       ]),
     ),
   )
+}
+
+function printNodeTable(r: Loaded['report']): void {
   process.stdout.write('\n' + color.bold('per node') + '\n')
   process.stdout.write(
     table(
@@ -179,25 +193,20 @@ function printReport(l: Loaded): void {
       ]),
     ),
   )
+}
+
+function printMaelstrom(m: NonNullable<Loaded['maelstrom']>): void {
+  const verdict =
+    m.valid === true
+      ? color.green('valid')
+      : m.valid === false
+        ? color.red('INVALID')
+        : color.yellow('unknown')
   process.stdout.write(
-    color.dim(
-      '\ndelivery = delivered / unique messages sent (per intended receiver); unnecessary = (sent - deliveries) / sent; latency = first send to first receive of a message id; `analyze --help` defines each column\n',
-    ),
+    `\n${color.bold('maelstrom')} ${m.workload}: ${verdict}${m.valid === true ? '' : ` (${m.summary})`}\n`,
   )
-  const m = l.maelstrom
-  if (m) {
-    const verdict =
-      m.valid === true
-        ? color.green('valid')
-        : m.valid === false
-          ? color.red('INVALID')
-          : color.yellow('unknown')
-    process.stdout.write(
-      `\n${color.bold('maelstrom')} ${m.workload}: ${verdict}${m.valid === true ? '' : ` (${m.summary})`}\n`,
-    )
-    for (const line of describeAnomalies(m)) process.stdout.write(`  ${line}\n`)
-    if (m.results) process.stdout.write(color.dim(`  results: ${m.results}\n`))
-  }
+  for (const line of describeAnomalies(m)) process.stdout.write(`  ${line}\n`)
+  if (m.results) process.stdout.write(color.dim(`  results: ${m.results}\n`))
 }
 
 const csvCell = (v: unknown) => {
