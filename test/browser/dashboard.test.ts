@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { ARTIFACTS, launchBrowser } from './browser.js'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
-import { getJson, scratchDir } from '../helpers.js'
+import { scratchDir } from '../helpers.js'
 
 // These run inside the page; the test is compiled without the DOM library.
 interface PageElement {
@@ -256,15 +256,17 @@ describe('dashboard in chromium', () => {
     await page.goto(`${url}/#/runs`)
     await page.waitForSelector('#runs-table tbody tr[data-run]')
     const runId = await page.getAttribute('#runs-table tbody tr[data-run]', 'data-run')
-    await page.click('#runs-table tbody tr[data-run]')
+    // The run is still recording: compare the table with the very report the page was given.
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/runs/${encodeURIComponent(runId!)}`)),
+      page.click('#runs-table tbody tr[data-run]'),
+    ])
+    const report = (
+      (await answer.json()) as { report: { protocols: Record<string, { uniqueMessages: number }> } }
+    ).report
     await page.waitForSelector('#run-protocols tbody tr')
     // The past run's protocol table shows what `analyze` reports, unique messages beside delivery.
     const head = await page.$$eval('#run-protocols thead th', (ths) => ths.map((t) => t.textContent!.trim()))
-    const report = (
-      await getJson<{ report: { protocols: Record<string, { uniqueMessages: number }> } }>(
-        `${url}/api/runs/${encodeURIComponent(runId!)}`,
-      )
-    ).body.report
     const rows = await page.$$eval('#run-protocols tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())),
     )
