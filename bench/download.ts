@@ -13,11 +13,11 @@ import {
   LineServer,
   clientAddress,
   couponCollectorExpectation,
-  downloadBenchCharts,
   runDownloadBench,
   type DownloadBenchResult,
 } from '../src/protocols/download/index.js'
 import { writeChart } from '../src/monitor/plot.js'
+import { downloadBenchCharts } from '../src/monitor/bench-charts.js'
 import { buildImage, buildLocalBaseImage, docker, dockerReady, imageExists } from '../src/cluster/docker.js'
 import { DockerDownload } from '../src/cluster/download-docker.js'
 

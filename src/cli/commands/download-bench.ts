@@ -5,10 +5,10 @@ import { Progress } from '../output.js'
 import {
   DEFAULT_LINE_SERVER_PORT,
   couponCollectorExpectation,
-  downloadBenchCharts,
   runDownloadBench,
 } from '../../protocols/download/index.js'
 import { writeChart } from '../../monitor/plot.js'
+import { downloadBenchCharts } from '../../monitor/bench-charts.js'
 import { cliLogger } from './download-common.js'
 import { printBenchResult } from './download-render.js'
 

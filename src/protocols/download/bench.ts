@@ -6,13 +6,13 @@
 // is then identical and the ratio of times measures cooperation alone, not the luck of the coupon
 // collector (whose spread for 1000 lines is about 17% of the mean). Against an existing server it
 // sends SESSION RESET from every client address instead, and the draws differ from run to run.
+// Its charts are drawn a floor up, by monitor/bench-charts.ts's downloadBenchCharts.
 import type { Logger } from '../../core/logger.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import { LineServer } from './lineserver.js'
 import { CooperativeDownload, clientAddress, type DownloadResult } from './cooperative.js'
 import { DEFAULT_CLIENT_BASE_ADDRESS, DEFAULT_LINE_COUNT, DEFAULT_RATE_LINES_PER_S } from './constants.js'
-import { lineChart, concatCharts, type TopLevelSpec } from '../../monitor/plot.js'
 
 export interface DownloadBenchInit {
   /** Client counts to run, in order. */
@@ -126,43 +126,6 @@ export async function runDownloadBench(init: DownloadBenchInit): Promise<Downloa
   const one = runs.find((r) => r.clients === 1)
   if (one) for (const r of runs) r.speedup = one.seconds / r.seconds
   return { lines, ratePerSecond: rate, seed, runs }
-}
-
-/** At most `max` points of a timeline, evenly spaced in index, the last one kept. */
-function thin<T>(points: readonly T[], max: number): T[] {
-  if (points.length <= max) return [...points]
-  const step = points.length / max
-  const out: T[] = []
-  for (let i = 0; i < max; i++) out.push(points[Math.floor(i * step)]!)
-  out.push(points[points.length - 1]!)
-  return out
-}
-
-/** Two panels like the seed's graphs: time against clients with the ideal T(1)/N, and lines over time. */
-export function downloadBenchCharts(result: DownloadBenchResult): TopLevelSpec {
-  const runs = [...result.runs].sort((a, b) => a.clients - b.clients)
-  const t1 = runs[0] ? runs[0].seconds * runs[0].clients : 0
-  const time = lineChart({
-    title: `Download time of ${result.lines} lines at ${result.ratePerSecond} lines/s per client`,
-    xTitle: 'clients',
-    yTitle: 'seconds',
-    xTickMinStep: 1,
-    pointMarkers: true,
-    series: [
-      { name: 'measured', points: runs.map((r) => ({ x: r.clients, y: r.seconds })) },
-      { name: 'ideal T(1)/N', dashed: true, points: runs.map((r) => ({ x: r.clients, y: t1 / r.clients })) },
-    ],
-  })
-  const collected = lineChart({
-    title: 'Distinct lines collected over time',
-    xTitle: 'seconds',
-    yTitle: 'lines collected',
-    series: runs.map((r) => ({
-      name: `${r.clients} client${r.clients === 1 ? '' : 's'}`,
-      points: thin([{ t: 0, lines: 0 }, ...r.timeline], 300).map((p) => ({ x: p.t, y: p.lines })),
-    })),
-  })
-  return concatCharts([time, collected], 'h')
 }
 
 /** The coupon collector's expected draws to see all n of n equally likely lines: n·H(n). */

@@ -36,7 +36,6 @@ export { parseSubmitReply, type SubmitReply } from './submit.js'
 export type { DownloadProgress } from './progress.js'
 export {
   runDownloadBench,
-  downloadBenchCharts,
   couponCollectorExpectation,
   type DownloadBenchInit,
   type DownloadBenchRun,
