@@ -10,9 +10,9 @@ import { writeResult, type BenchSection } from './lib.js'
 import { Collector } from '../src/monitor/collector.js'
 import { RunStore } from '../src/monitor/store.js'
 import { MasterExtras } from '../src/monitor/master-extras.js'
-import { Node } from '../src/node/node.js'
+import { createNode } from '../src/cluster/node-assembly.js'
 import { LocalCluster } from '../src/cluster/local.js'
-import type { TelemetryEvent } from '../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../src/core/telemetry.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'distlab-bench-collector-'))
 const BATCH = 2000
@@ -58,7 +58,7 @@ async function inProcess(total: number): Promise<{ eventsPerSecond: number; writ
 }
 
 async function overHttp(total: number): Promise<{ eventsPerSecond: number; written: number; lost: number }> {
-  const master = new Node({ name: 'master', host: '127.70.6.1', httpPort: 0, framePort: 0 })
+  const master = createNode({ name: 'master', host: '127.70.6.1', httpPort: 0, framePort: 0 })
   await master.start()
   const extras = new MasterExtras(master, { runsDir: join(dir, 'runs'), dashboardPort: 0 })
   await extras.start()

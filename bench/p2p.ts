@@ -8,7 +8,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
-import { Node } from '../src/node/node.js'
+import type { Node } from '../src/node/node.js'
+import { createNode } from '../src/cluster/node-assembly.js'
 import { LocalCluster } from '../src/cluster/local.js'
 import { nodeUrl } from '../src/cluster/state.js'
 import { membership, type Membership } from '../src/protocols/membership/index.js'
@@ -106,7 +107,7 @@ interface InprocRow {
 }
 
 async function inproc(n: number): Promise<InprocRow> {
-  const bootstrap = new Node({
+  const bootstrap = createNode({
     name: 'master',
     host: '127.40.19.1',
     httpPort: 0,
@@ -117,7 +118,7 @@ async function inproc(n: number): Promise<InprocRow> {
   const nodes: Node[] = []
   for (let i = 1; i <= n; i++)
     nodes.push(
-      new Node({
+      createNode({
         name: `node${i}`,
         host: host(i),
         httpPort: 0,
@@ -147,7 +148,7 @@ async function inproc(n: number): Promise<InprocRow> {
   const bytesPerNodePerSec = (membershipBytes(nodes) - b0) / n / ((Date.now() - w0) / 1000)
 
   // One late peer joining through a seed: a single alive update spreading by gossip.
-  const late = new Node({
+  const late = createNode({
     name: `node${n + 1}`,
     host: host(n + 1),
     httpPort: 0,

@@ -3,12 +3,12 @@
  * start nodes, shape links, run protocols or read runs themselves.
  *
  * ```ts
- * import { Node, unicast, udpTransport } from 'distlab'
+ * import { createNode, unicast, udpTransport } from 'distlab'
  * ```
  *
  * The layers, bottom up, are those of the source tree (see docs/architecture.md): core (frames,
- * envelopes, errors, authentication), transport, link (the link emulator), node, protocols,
- * cluster (launchers), monitor (collector, run store, analyzer), scenario. Everything here is
+ * envelopes, errors, authentication, telemetry events), transport, link (the link emulator), node,
+ * protocols, monitor (collector, run store, analyzer), cluster (launchers), scenario. Everything here is
  * ESM and needs Node 20.15 or later.
  *
  * @packageDocumentation
@@ -69,6 +69,10 @@ export * from './link/index.js'
 
 // the node
 export { Node, resolveNodeInit, type NodeInit, type Role, type Member } from './node/node.js'
+/** The node distlab starts: a Node with heartbeat and ping, and on the master a telemetry collector. */
+export { createNode } from './cluster/node-assembly.js'
+export { Collector, type CollectorInit } from './monitor/collector.js'
+export type { TelemetryEvent, TelemetryBatch, TelemetryCollector } from './core/telemetry.js'
 // client: the typed client for a node's (or master's) HTTP API; its errors are NodeApiError
 export {
   NodeClient,
@@ -117,6 +121,7 @@ export { planCluster, type PlannedNode } from './cluster/plan.js'
 export { RunStore, RunReader, listRuns, resolveRun, runsDir, type RunSummary } from './monitor/store.js'
 export { analyzeEvents, type AnalysisReport } from './monitor/analyzer.js'
 export { readCapture, PcapWriter } from './monitor/pcap.js'
+export { downloadBenchCharts } from './monitor/bench-charts.js'
 
 // scenarios: workloads under faults, with a verdict
 export * from './scenario/index.js'

@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'no
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
-import { Node } from '../node/node.js'
+import { createNode, type Node } from './node-assembly.js'
 import { createRootLogger } from '../core/logger.js'
 import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
@@ -242,7 +242,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const p = m.plan
     const masterUrl = nodeUrl(this.members[0]!.plan)
     const logger = createRootLogger({ write: (l) => this.line(m, l.replace(/\n$/, '')) })
-    m.node = new Node({
+    m.node = createNode({
       name: p.name,
       host: p.host,
       httpPort: p.httpPort,

@@ -4,10 +4,11 @@ import type { Envelope, Body } from './envelope.js'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { RouteHost } from './routes.js'
-import type { LinkTable } from '../link/emulator.js'
-import type { Metrics } from '../node/metrics.js'
-import type { TelemetryEvent } from '../monitor/telemetry.js'
 import type { FrameAuthenticator } from './frame.js'
+import type { LinkRuleSpec } from './cluster-controls.js'
+import type { TelemetryEvent, TransportKind } from './telemetry.js'
+
+export type { TransportKind } from './telemetry.js'
 
 export interface Startable {
   start(): Promise<void>
@@ -19,8 +20,6 @@ export interface PeerAddress {
   host: string
   port: number
 }
-
-export type TransportKind = 'udp' | 'tcp' | 'memory'
 
 /** Why a frame did not reach a protocol; each is a label on `distlab_frames_dropped_total`. */
 export type DropReason =
@@ -114,6 +113,30 @@ export interface PeerTrust {
   readonly frameAuth?: FrameAuthenticator
 }
 
+/**
+ * This node's link rules and partition, as a protocol with sockets of its own reads them (the
+ * node's `LinkTable`, link/emulator.ts, is one): frames on such a socket bypass the link emulator.
+ */
+export interface PeerLinks {
+  /** True when this node and `peer` are in different groups of the partition. */
+  partitioned(peer: string): boolean
+  /** The rule for the link to `peer` (its own, else the one for every peer, else no rule). */
+  ruleFor(peer: string): Readonly<Required<LinkRuleSpec>>
+}
+
+/** Label names and values of one metric series. */
+export type MetricLabels = Record<string, string>
+
+/** The node's metrics, as a protocol adds to them (the node's `Metrics`, node/metrics.ts, is one). */
+export interface MetricsSink {
+  /** Adds `by` (default 1) to a counter. */
+  inc(name: string, help: string, labels?: MetricLabels, by?: number): void
+  /** Adds one observation, in seconds, to a histogram. */
+  observe(name: string, help: string, seconds: number, buckets?: number[]): void
+  /** The sum of a counter over the series whose labels include `where`. */
+  total(name: string, where?: MetricLabels): number
+}
+
 /** What a protocol is handed by the node it runs in. */
 export interface ProtocolComponents {
   readonly self: {
@@ -141,8 +164,8 @@ export interface ProtocolComponents {
   /** The other nodes this node knows, with their addresses. */
   members(): readonly PeerInfo[]
   /** This node's link rules and partition; a protocol with its own sockets consults it. */
-  readonly links: LinkTable
-  readonly metrics: Metrics
+  readonly links: PeerLinks
+  readonly metrics: MetricsSink
   /** A raw telemetry event, for traffic on a protocol's own sockets (IP multicast, say). */
   record(event: Omit<TelemetryEvent, 'node' | 'ts'> & { ts?: number }): void
   /** Cluster key and peer URL checks (src/core/auth.ts, src/core/url-guard.ts). */

@@ -3,10 +3,11 @@
 // store and the dashboard every distlab master runs beside it. The foreign instances are admitted
 // as its members (and kept fresh while they run), so the dashboard's topology, flows and sequence
 // diagram show the student's system as they show distlab's own.
-import { Node } from '../node/node.js'
+import type { Node } from '../node/node.js'
+import { createNode } from '../cluster/node-assembly.js'
 import { MasterExtras } from '../monitor/master-extras.js'
 import { silentLogger } from '../core/logger.js'
-import type { TelemetryEvent } from '../monitor/telemetry.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 
 export const OBSERVER_NAME = 'distlab'
 
@@ -46,7 +47,7 @@ export class ForeignObserver {
   }
 
   async start(): Promise<void> {
-    const node = new Node({
+    const node = createNode({
       name: OBSERVER_NAME,
       role: 'master',
       host: '127.0.0.1',

@@ -19,7 +19,7 @@ import { boundedWait } from './bounded.js'
 import { observeDatagram, type ObservedMessage } from './observe.js'
 import { TcpDirection, type TcpHooks } from './tcp-stream.js'
 import type { ForeignLinks } from './links.js'
-import type { TelemetryEvent } from '../monitor/telemetry.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 import { NO_RULE, type LinkRule } from '../link/emulator.js'
 
 export interface RelayInstance {

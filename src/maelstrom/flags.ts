@@ -3,7 +3,8 @@
 // that names the flag. The CLI only declares the flags and calls these.
 import { InvalidArgumentError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
-import { Node } from '../node/node.js'
+import type { Node } from '../node/node.js'
+import { createNode } from '../cluster/node-assembly.js'
 import { maelstromNode } from './node.js'
 import { parseNemesis } from './nemesis.js'
 import {
@@ -118,7 +119,7 @@ export interface MaelstromNodeFlags {
 /** The distlab node a `maelstrom node` process runs (one program wrapped), not started; `key` signs its frames. */
 export function wrapperNodeFromFlags(o: MaelstromNodeFlags, key: string | undefined, logger: Logger): Node {
   const transport = transportFlag(o.transport)
-  return new Node({
+  return createNode({
     name: o.name,
     host: o.host,
     httpPort: o.port,

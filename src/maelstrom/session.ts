@@ -2,7 +2,8 @@
 // harness node that hosts the clients, and the controls the nemesis drives. The session is the
 // nemesis's target: partition, heal, kill, restart, pause and resume act on the cluster's nodes.
 import { LocalCluster } from '../cluster/local.js'
-import { Node } from '../node/node.js'
+import type { Node } from '../node/node.js'
+import { createNode } from '../cluster/node-assembly.js'
 import { loopbackHost } from '../core/ids.js'
 import { ClusterError, TimeoutError } from '../core/errors.js'
 import type { Protocol, ProtocolComponents, ProtocolFactory } from '../core/interfaces.js'
@@ -152,7 +153,7 @@ export class MaelstromSession implements NemesisTarget {
     const { cfg } = this
     await this.containers?.prepare(this.say)
     await this.cluster.start()
-    this.harnessNode = new Node({
+    this.harnessNode = createNode({
       name: HARNESS_NODE,
       host: loopbackHost(0, cfg.block),
       httpPort: 0,

@@ -8,7 +8,7 @@
 // against it, and acks or control frames are not messages. A protocol's messages are its sends of
 // the types it hands to the application (its `deliver` events), plus messages only seen delivered
 // (a broadcast's id, delivered by its origin first; an HTTP POST /message from outside the run).
-import type { TelemetryEvent } from './telemetry.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 import { BROADCAST_DST } from '../core/envelope.js'
 
 export interface LatencyQuantiles {

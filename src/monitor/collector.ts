@@ -1,7 +1,14 @@
 // The master's collector: takes batches from every node, counts what was lost on the way, keeps
 // the most recent events for late subscribers and passes each event to live subscribers
 // (the monitor stream, the store). A slow subscriber never slows ingestion.
-import type { TelemetryBatch, TelemetryEvent } from './telemetry.js'
+import type {
+  CollectorNodeCounts,
+  CollectorStats,
+  TelemetryBatch,
+  TelemetryCollector,
+  TelemetryEvent,
+  TelemetrySubscriber,
+} from '../core/telemetry.js'
 import { checkInteger } from '../core/options.js'
 
 export interface CollectorInit {
@@ -17,26 +24,12 @@ export interface CollectorInit {
 /** The bucket for batches from node names past maxNodes. */
 export const OTHER_NODES = '(other)'
 
-interface NodeCounts {
-  events: number
-  lost: number
-  lastBatchAt: number
-}
+type NodeCounts = CollectorNodeCounts
 
-export interface CollectorStats {
-  events: number
-  batches: number
-  /** Events nodes reported lost before sending, plus batches missing from a node's sequence. */
-  lostEvents: number
-  /** Batches that went missing between a node and the collector. */
-  missingBatches: number
-  /** Per node name; an own-property record (names like `__proto__` are plain keys here). */
-  nodes: Record<string, NodeCounts>
-}
+export type { CollectorStats }
+export type Subscriber = TelemetrySubscriber
 
-export type Subscriber = (events: TelemetryEvent[]) => void
-
-export class Collector {
+export class Collector implements TelemetryCollector {
   private readonly recent: TelemetryEvent[] = []
   private readonly subscribers = new Set<Subscriber>()
   private readonly lastSeq = new Map<string, number>()

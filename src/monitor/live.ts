@@ -1,7 +1,7 @@
 // What the dashboard shows live, computed once on the master for every browser: counters per
 // protocol, node and link, throughput and latency per second, and a sample of recent events. Above
 // DASHBOARD_MAX_EVENTS_PER_SECOND the sample is thinned (every event still counts) and says so.
-import type { TelemetryEvent } from './telemetry.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 import { quantile } from './analyzer.js'
 import {
   DASHBOARD_HISTORY_SECONDS,

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto'
 import type { Startable } from '../core/interfaces.js'
 import { InvalidArgumentError, RunNotFoundError } from '../core/errors.js'
 import { checkInteger } from '../core/options.js'
-import type { TelemetryEvent, TelemetryKind } from './telemetry.js'
-import type { Collector } from './collector.js'
+import type { TelemetryEvent, TelemetryKind } from '../core/telemetry.js'
+import type { TelemetryCollector } from '../core/telemetry.js'
 import { markInterruptedRuns, writerGone } from './run-interrupt.js'
 import { hostname } from 'node:os'
 import {
@@ -135,7 +135,7 @@ export class RunStore implements Startable {
   private timer?: ReturnType<typeof setInterval>
   private statsTimer?: ReturnType<typeof setInterval>
   private unsubscribe?: () => void
-  private collector?: Collector
+  private collector?: TelemetryCollector
   private members?: () => MemberInfo[]
   private readonly startedAt = Date.now()
   private received = 0
@@ -149,7 +149,7 @@ export class RunStore implements Startable {
   }
 
   /** Takes every event the collector passes on, and its loss counts; call before start(). */
-  attach(collector: Collector, members?: () => MemberInfo[]): void {
+  attach(collector: TelemetryCollector, members?: () => MemberInfo[]): void {
     this.collector = collector
     this.members = members
   }

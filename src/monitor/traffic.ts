@@ -7,7 +7,7 @@ import { decodeFrame, encodeFrame, FrameReader, lengthPrefixed } from '../core/f
 import { observeCourse } from './course.js'
 import { ENVELOPE_VERSION, BROADCAST_DST } from '../core/envelope.js'
 import { loopbackHost, nodeIndex } from '../core/ids.js'
-import type { TelemetryEvent } from './telemetry.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 import type { MemberInfo } from './store.js'
 import { PcapWriter, type CapturedPacket, type ReadResult } from './pcap.js'
 import { DISTLAB_PORTS, PCAP_FRAME_PORT, PCAP_MAX_IP_PACKET_BYTES } from './constants.js'

@@ -1,14 +1,11 @@
 // The node's frame ledger: what becomes of a frame the link emulator hands over (counted, recorded
 // as a telemetry event, given to its protocol, or dropped with a reason), and the counters and
-// telemetry event of every dropped frame and of every event the node records. node/ sits below
-// monitor/, so the telemetry it records into is named here by shape.
+// telemetry event of every dropped frame and of every event the node records.
 import { BROADCAST_DST, type Envelope } from '../core/envelope.js'
-import type { DropInfo, InboundMessage, Protocol, ProtocolComponents } from '../core/interfaces.js'
+import type { DropInfo, InboundMessage, Protocol } from '../core/interfaces.js'
 import { named, type Logger } from '../core/logger.js'
+import type { TelemetryEvent } from '../core/telemetry.js'
 import type { Metrics } from './metrics.js'
-
-/** A telemetry event (monitor/telemetry.ts's TelemetryEvent, as core/interfaces.ts reaches it). */
-type TelemetryEvent = Parameters<ProtocolComponents['record']>[0] & { ts: number; node: string }
 
 export interface FrameLedgerInit {
   /** The node's name. */

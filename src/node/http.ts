@@ -1,31 +1,27 @@
 // The node's HTTP API (Fastify). Seed-002 endpoints (`GET /`, `POST /message`) answer in exactly the
 // seed's shapes; everything else is distlab's. A bad body gets a 4xx with
 // `{ error, message, field? }` and is counted in /metrics; it never reaches a handler.
-import { joinBodyProblem, joinConflict } from './join-check.js'
 import { needsToken } from './protected-gets.js'
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import type { Node, Member } from './node.js'
-import { named } from '../core/logger.js'
+import { named, type Logger } from '../core/logger.js'
 import { DistlabError, TimeoutError, HttpBodyError } from '../core/errors.js'
 import { ALL_LINKS } from '../link/emulator.js'
-import type { TelemetryBatch } from '../monitor/telemetry.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { capConnections, httpServerLimits } from './http-limits.js'
-import { LeaveBody, MemberBody, MessageBody } from './api-schemas.js'
+import { MessageBody } from './api-schemas.js'
 import { parseBody } from '../core/routes.js'
+import { addMasterRoutes, type MasterApiNode } from './http-master.js'
+import type { Metrics } from './metrics.js'
+import type { TelemetryEmitter } from './telemetry.js'
+import type { LinkTable } from '../link/emulator.js'
 
 /** Methods a 405 answer can name in its Allow header. */
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
 
 /** Largest request body, in bytes (telemetry batches excepted). */
 export const MAX_BODY_BYTES = 1024 * 1024
-export const MAX_TELEMETRY_BODY_BYTES = 16 * 1024 * 1024
-
-export { HttpBodyError }
-/** Re-exported from core/routes.ts, where protocols take it from. */
-export { parseBody }
 
 const LinkBody = z.strictObject({
   peer: z.string().min(1).max(128).default(ALL_LINKS),
@@ -39,32 +35,36 @@ const LinkBody = z.strictObject({
   rateBps: z.number().optional(),
 })
 const PartitionBody = z.object({ groups: z.array(z.array(z.string().min(1).max(128)).min(1)).min(2) })
-const PingBody = z.object({
-  to: z.string().min(1).max(128),
-  timeoutMs: z.number().int().min(1).max(60_000).default(1000),
-  transport: z.enum(['udp', 'tcp']).default('udp'),
-})
-const TelemetryEventSchema = z.object({
-  ts: z.number(),
-  node: z.string().max(128),
-  proto: z.string().max(64),
-  kind: z.enum(['send', 'recv', 'deliver', 'drop', 'error']),
-  msgId: z.string().max(128),
-  src: z.string().max(256),
-  dst: z.string().max(256),
-  bytes: z.number().int().min(0),
-  transport: z.string().max(16),
-  reason: z.string().max(64).optional(),
-  type: z.string().max(64).optional(),
-})
-const TelemetryBody = z.object({
-  node: z.string().min(1).max(128),
-  seq: z.number().int().min(0),
-  lost: z.number().int().min(0),
-  events: z.array(TelemetryEventSchema).max(100_000),
-})
+/**
+ * What the HTTP API uses of the node (node.ts's Node is one): an interface, so that this file does
+ * not import node.ts, which builds the API.
+ */
+export interface ApiNode extends MasterApiNode {
+  readonly name: string
+  readonly role: 'master' | 'node'
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly telemetry: Pick<TelemetryEmitter, 'record' | 'stats'>
+  readonly links: LinkTable
+  /** Set when the cluster has a key. */
+  readonly guard?: { readonly keyring: { acceptsBearer(header: string | undefined): boolean } }
+  /** The address the API binds, when one is set. */
+  readonly httpHost?: string
+  status(): object
+  uptimeMs(): number
+}
 
-export function buildHttpApi(node: Node): FastifyInstance {
+/** Answers a rejected request with `{ error, message, field? }` and counts it in /metrics. */
+type Reject = (
+  reply: FastifyReply,
+  req: FastifyRequest,
+  status: number,
+  error: string,
+  message: string,
+  field?: string,
+) => FastifyReply
+
+export function buildHttpApi(node: ApiNode): FastifyInstance {
   const app = fastify({
     logger: false,
     bodyLimit: MAX_BODY_BYTES,
@@ -73,22 +73,23 @@ export function buildHttpApi(node: Node): FastifyInstance {
   })
   capConnections(app.server)
   const log = named(node.logger, 'distlab:http')
-
-  const reject = (
-    reply: FastifyReply,
-    req: FastifyRequest,
-    status: number,
-    error: string,
-    message: string,
-    field?: string,
-  ) => {
+  const reject: Reject = (reply, req, status, error, message, field) => {
     node.metrics.inc('distlab_http_rejected_total', 'HTTP requests rejected, by reason.', {
       route: req.routeOptions.url ?? 'unknown',
       reason: error,
     })
     return reply.code(status).send(field ? { error, message, field } : { error, message })
   }
+  handleErrors(app, reject, log)
+  guardRequests(app, node, reject)
+  seedRoutes(app, node, log)
+  managementRoutes(app, node, log)
+  if (node.role === 'master') addMasterRoutes(app, node)
+  return app
+}
 
+/** Every error a route throws, and every path or method no route has, answers `{ error, message, field? }`. */
+function handleErrors(app: FastifyInstance, reject: Reject, log: Logger): void {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err instanceof HttpBodyError) return reject(reply, req, 400, 'invalid_body', err.message, err.field)
     if (err instanceof TimeoutError) return reject(reply, req, 504, 'timeout', err.message)
@@ -126,7 +127,10 @@ export function buildHttpApi(node: Node): FastifyInstance {
     }
     return reject(reply, req, 404, 'not_found', `no route ${req.method} ${path}`)
   })
+}
 
+/** The cluster key's bearer token where one is needed, and a cap on connections per address. */
+function guardRequests(app: FastifyInstance, node: ApiNode, reject: Reject): void {
   // With a cluster key, every request that changes state, and every GET that reveals what the
   // cluster carries (PROTECTED_GETS), needs the key's bearer token.
   const ring = node.guard?.keyring
@@ -151,8 +155,10 @@ export function buildHttpApi(node: Node): FastifyInstance {
         reason: 'too_many_connections',
       }),
     )
+}
 
-  // ---- seed-002 compatible ----
+/** Seed 002's endpoints, in exactly the seed's shapes. */
+function seedRoutes(app: FastifyInstance, node: ApiNode, log: Logger): void {
   app.get('/', async () => ({ message: `Node ${node.id} is running!` }))
 
   app.post('/message', async (req) => {
@@ -175,51 +181,15 @@ export function buildHttpApi(node: Node): FastifyInstance {
     node.telemetry.record({ ...ev, kind: 'deliver' })
     return { status: 'received' }
   })
+}
 
-  // ---- node management ----
+/** The node's own state: health, metrics, link rules and partition. */
+function managementRoutes(app: FastifyInstance, node: ApiNode, log: Logger): void {
   app.get('/health', async () => ({ status: 'ok', ...node.status() }))
 
-  app.get('/metrics', async (_req, reply) => {
-    const t = node.telemetry.stats()
-    const extra = [
-      {
-        name: 'distlab_uptime_seconds',
-        help: 'Seconds since the node started.',
-        type: 'gauge' as const,
-        value: Math.round(node.uptimeMs() / 1000),
-      },
-      {
-        name: 'distlab_telemetry_events_total',
-        help: 'Telemetry events recorded.',
-        type: 'counter' as const,
-        value: t.recorded,
-      },
-      {
-        name: 'distlab_telemetry_lost_total',
-        help: 'Telemetry events lost before reaching the collector.',
-        type: 'counter' as const,
-        value: t.lost,
-      },
-    ]
-    if (node.collector) {
-      const c = node.collector.stats()
-      extra.push(
-        {
-          name: 'distlab_collector_events_total',
-          help: 'Telemetry events the collector took in.',
-          type: 'counter',
-          value: c.events,
-        },
-        {
-          name: 'distlab_collector_lost_events_total',
-          help: 'Telemetry events nodes reported lost.',
-          type: 'counter',
-          value: c.lostEvents,
-        },
-      )
-    }
-    return reply.type('text/plain; version=0.0.4').send(await node.metrics.render(extra))
-  })
+  app.get('/metrics', async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(await node.metrics.render(metricsExtras(node))),
+  )
 
   app.get('/link', async () => ({ rules: node.links.listRules(), partition: node.links.partition() }))
 
@@ -242,87 +212,47 @@ export function buildHttpApi(node: Node): FastifyInstance {
     log.info('links healed: no rules, no partition')
     return { status: 'healed' }
   })
-
-  app.post('/ping', async (req) => {
-    const { to, timeoutMs, transport } = parseBody(PingBody, req.body)
-    return node.pinger.ping(to, timeoutMs, transport)
-  })
-
-  if (node.role === 'master') addMasterRoutes(app, node)
-  return app
 }
 
-function addMasterRoutes(app: FastifyInstance, node: Node): void {
-  const collector = node.collector!
-  const log = named(node.logger, 'distlab:master')
-
-  app.post('/cluster/join', async (req, reply) => {
-    const m = parseBody(MemberBody, req.body) as Member
-    if (m.name === node.name) throw new HttpBodyError(`the name ${m.name} belongs to the master`, 'name')
-    const problem = await joinBodyProblem(node, m)
-    if (problem) throw new HttpBodyError(problem.message, problem.field)
-    const conflict = await joinConflict(node, m)
-    if (conflict) return reply.code(409).send({ error: 'name_taken', message: conflict, field: 'name' })
-    const known = node.member(m.name)
-    node.admit(m)
-    if (!known || known.id !== m.id) log.info(`${m.name} joined (${m.id}) at ${m.host}`)
-    return node.memberList()
-  })
-
-  app.post('/cluster/leave', async (req) => {
-    const { name, id } = parseBody(LeaveBody, req.body)
-    const left = node.release(name, id)
-    if (left) log.info(`${name} left`)
-    return { status: left ? 'left' : 'unknown' }
-  })
-
-  app.get('/cluster/members', async (req) => {
-    node.metrics.inc('distlab_member_list_requests_total', 'GET /cluster/members requests served.', {})
-    const list = node.memberList()
-    const since = Number((req.query as { version?: string }).version)
-    if (since === list.version) return { version: list.version }
-    return list
-  })
-
-  app.post('/telemetry', { bodyLimit: MAX_TELEMETRY_BODY_BYTES }, async (req) => {
-    collector.ingest(parseBody(TelemetryBody, req.body) as TelemetryBatch)
-    return { status: 'ok' }
-  })
-
-  app.get('/telemetry/stats', async () => collector.stats())
-
-  app.get('/telemetry/recent', async (req) => {
-    const limit = Math.min(Math.max(Number((req.query as { limit?: string }).limit) || 100, 1), 5000)
-    return { events: collector.recentEvents(limit) }
-  })
-
-  // Server-sent events: one `data:` line per telemetry event. A client that cannot keep up loses
-  // events (counted per connection) rather than making the master buffer without bound.
-  app.get('/telemetry/stream', (req, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    })
-    res.write(': distlab telemetry\n\n')
-    let skipped = 0
-    const unsubscribe = collector.subscribe((events) => {
-      if (res.writableLength > 4 * 1024 * 1024) {
-        skipped += events.length
-        return
-      }
-      if (skipped > 0) {
-        res.write(`event: skipped\ndata: ${skipped}\n\n`)
-        skipped = 0
-      }
-      res.write(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''))
-    })
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15_000)
-    req.raw.on('close', () => {
-      clearInterval(keepalive)
-      unsubscribe()
-    })
-  })
+/** Metrics kept outside the registry: uptime, telemetry, and on the master the collector's counts. */
+function metricsExtras(node: ApiNode): Parameters<Metrics['render']>[0] {
+  const t = node.telemetry.stats()
+  const extra: Parameters<Metrics['render']>[0] = [
+    {
+      name: 'distlab_uptime_seconds',
+      help: 'Seconds since the node started.',
+      type: 'gauge',
+      value: Math.round(node.uptimeMs() / 1000),
+    },
+    {
+      name: 'distlab_telemetry_events_total',
+      help: 'Telemetry events recorded.',
+      type: 'counter',
+      value: t.recorded,
+    },
+    {
+      name: 'distlab_telemetry_lost_total',
+      help: 'Telemetry events lost before reaching the collector.',
+      type: 'counter',
+      value: t.lost,
+    },
+  ]
+  if (node.collector) {
+    const c = node.collector.stats()
+    extra.push(
+      {
+        name: 'distlab_collector_events_total',
+        help: 'Telemetry events the collector took in.',
+        type: 'counter',
+        value: c.events,
+      },
+      {
+        name: 'distlab_collector_lost_events_total',
+        help: 'Telemetry events nodes reported lost.',
+        type: 'counter',
+        value: c.lostEvents,
+      },
+    )
+  }
+  return extra
 }

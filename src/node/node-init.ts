@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
 import type { Clock } from '../core/clock.js'
 import type { Keyring } from '../core/auth.js'
+import type { TelemetryCollector } from '../core/telemetry.js'
 
 export type Role = 'master' | 'node'
 
@@ -58,6 +59,13 @@ export interface NodeInit {
   peerRanges?: string[]
   /** Inbound TCP frame connections one remote address may hold open. @default 256 */
   maxConnectionsPerAddress?: number
+  /**
+   * The master's telemetry collector (monitor/collector.ts's `Collector`): the master records its
+   * own events into it and serves `POST /telemetry` and the `/telemetry/*` reads from it. Only for
+   * the master. @default none: the master collects nothing (`cluster/node-assembly.ts`'s
+   * `createNode` gives every master one)
+   */
+  collector?: TelemetryCollector
 }
 
 /** The master's side of membership, as a node in the same process sees it. */
@@ -85,6 +93,8 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
   const role = init.role ?? (name === MASTER_NAME ? 'master' : 'node')
   if (role !== 'master' && role !== 'node')
     throw new InvalidArgumentError(`role must be master or node, got ${String(role)}`, 'role')
+  if (init.collector !== undefined && role !== 'master')
+    throw new InvalidArgumentError(`collector is for the master only; ${name} is a node`, 'collector')
   let masterUrl = init.masterUrl
   if (masterUrl !== undefined) {
     try {

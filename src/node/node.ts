@@ -22,11 +22,9 @@ import { UdpTransport } from '../transport/udp.js'
 import { TcpTransport } from '../transport/tcp.js'
 import { Metrics } from './metrics.js'
 import { FrameLedger } from './frame-ledger.js'
-import { TelemetryEmitter, httpSink } from '../monitor/telemetry.js'
-import { Collector } from '../monitor/collector.js'
+import { TelemetryEmitter, httpSink } from './telemetry.js'
+import type { TelemetryCollector } from '../core/telemetry.js'
 import { buildHttpApi } from './http.js'
-import { heartbeat } from '../protocols/heartbeat/index.js'
-import { ping, type Ping } from '../protocols/ping/index.js'
 import { AuthTransport, FrameGuard } from '../core/auth.js'
 import { UrlGuard } from '../core/url-guard.js'
 import {
@@ -57,8 +55,8 @@ export class Node implements Startable {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly telemetry: TelemetryEmitter
-  /** The master's telemetry collector; undefined on other nodes. */
-  readonly collector?: Collector
+  /** The master's telemetry collector (NodeInit.collector); undefined on other nodes. */
+  readonly collector?: TelemetryCollector
   readonly links: LinkTable
   readonly clock: Clock
   /** Signs and checks frames when the cluster has a key. */
@@ -115,8 +113,8 @@ export class Node implements Startable {
     })
     if (init.key) this.guard = new FrameGuard({ keyring: init.key, now: () => this.clock.now() })
     this.urlGuard = new UrlGuard({ allow: init.peerRanges, bindHost: this.cfg.host })
-    if (this.role === 'master') {
-      const collector = new Collector()
+    const collector = init.collector
+    if (collector) {
       this.collector = collector
       this.telemetry.setSink(async (batch) => collector.ingest(batch))
     }
@@ -132,12 +130,13 @@ export class Node implements Startable {
           maxConnectionsPerAddress: (this.tcpConnectionsPerAddress = init.maxConnectionsPerAddress),
         }),
     )
+    for (const factory of init.protocols ?? []) this.use(factory)
+  }
 
-    const onBeat = (from: string) => {
-      const m = this.members.get(from)
-      if (m) m.lastSeen = Date.now()
-    }
-    for (const factory of [heartbeat({ onBeat }), ping(), ...(init.protocols ?? [])]) this.use(factory)
+  /** Notes that member `name` was heard from (a heartbeat): `lastSeen` in the master's list. */
+  seen(name: string): void {
+    const m = this.members.get(name)
+    if (m) m.lastSeen = Date.now()
   }
 
   /** Plugs a protocol in; must be called before start(). */
@@ -508,10 +507,5 @@ export class Node implements Startable {
     }
     const transport = options.transport === 'tcp' ? this.tcp : this.udp
     await transport.send({ host: m.host, port: m.framePort }, env)
-  }
-
-  /** The built-in ping protocol, for round-trip checks. */
-  get pinger(): Ping {
-    return this.protocol<Ping>('ping')!
   }
 }

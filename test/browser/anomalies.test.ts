@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { ARTIFACTS, launchBrowser } from './browser.js'
 import Database from 'better-sqlite3'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
 import { scratchDir } from '../helpers.js'
@@ -55,7 +56,7 @@ before(async () => {
       block: BLOCK,
     }),
   )
-  master = new Node({ name: 'master', host: `127.${BLOCK}.200.1`, httpPort: 0, framePort: 0 })
+  master = createNode({ name: 'master', host: `127.${BLOCK}.200.1`, httpPort: 0, framePort: 0 })
   await master.start()
   extras = new MasterExtras(master, { runsDir, dashboardPort: 0, stateDir: join(dir, 'state') })
   await extras.start()

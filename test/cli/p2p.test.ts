@@ -4,7 +4,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../src/core/logger.js'
 import { membership } from '../../src/protocols/membership/index.js'
 import { binPath, getJson, postJson, runCli, scratchDir, waitFor } from '../helpers.js'
@@ -108,7 +109,7 @@ describe('distlab bootstrap', () => {
     child.stdout!.on('data', (d) => (out += d))
     const url = await waitFor('the registry URL', () => /registry on (http:\/\/\S+):/.exec(out)?.[1], 30_000)
     // A seed-only peer to register: it answers GET / as the seed says.
-    const peer = new Node({ name: 'node1', host: '127.40.2.9', httpPort: 0, framePort: 0 })
+    const peer = createNode({ name: 'node1', host: '127.40.2.9', httpPort: 0, framePort: 0 })
     await peer.start()
     try {
       const r = await postJson<{ status: string }>(`${url}/register`, { url: peer.httpUrl })
@@ -131,7 +132,7 @@ describe('distlab bootstrap', () => {
 describe('distlab p2p send and broadcast', () => {
   const lines: string[] = []
   const logger = createRootLogger({ write: (l) => lines.push(l) })
-  const registry = new Node({
+  const registry = createNode({
     name: 'master',
     host: '127.40.1.8',
     httpPort: 0,
@@ -145,7 +146,7 @@ describe('distlab p2p send and broadcast', () => {
   before(async () => {
     await registry.start()
     for (const i of [1, 2, 3]) {
-      const n = new Node({
+      const n = createNode({
         name: `node${i}`,
         host: `127.40.2.${20 + i}`,
         httpPort: 0,

@@ -5,7 +5,8 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import { createServer as createTcpServer, type Socket } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { unicast } from '../../src/protocols/unicast/index.js'
 import { NodeClient } from '../../src/client/node-client.js'
 import { NodeApiError } from '../../src/core/errors.js'
@@ -40,14 +41,14 @@ function listen(server: Server, host: string): Promise<string> {
 }
 
 describe('NodeClient against a real open cluster', () => {
-  const master = new Node({ name: 'master', host: '127.78.1.1', httpPort: 0, framePort: 0 })
+  const master = createNode({ name: 'master', host: '127.78.1.1', httpPort: 0, framePort: 0 })
   let n1: Node
   let n2: Node
   before(async () => {
     await master.start()
     const common = { httpPort: 0, framePort: 0, masterUrl: master.httpUrl, protocols: [unicast()] }
-    n1 = new Node({ name: 'node1', host: '127.78.2.1', ...common })
-    n2 = new Node({ name: 'node2', host: '127.78.2.2', ...common })
+    n1 = createNode({ name: 'node1', host: '127.78.2.1', ...common })
+    n2 = createNode({ name: 'node2', host: '127.78.2.2', ...common })
     await n1.start()
     await n2.start()
     await n1.refreshMembers()
@@ -118,7 +119,7 @@ describe('NodeClient against a real open cluster', () => {
 
 describe('NodeClient against a keyed cluster', () => {
   const KEY = 'a cluster key for the client test'
-  const master = new Node({ name: 'master', host: '127.78.3.1', httpPort: 0, framePort: 0, key: KEY })
+  const master = createNode({ name: 'master', host: '127.78.3.1', httpPort: 0, framePort: 0, key: KEY })
   before(() => master.start())
   after(() => master.stop())
 

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { LocalCluster, checkOpenFileLimit } from '../../src/cluster/local.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 test(
   '200 nodes in one process all answer /health, join the master, and reach each other',
@@ -45,10 +46,10 @@ test(
       const first = nodes[1]!
       const last = nodes[200]!
       await first.refreshMembers()
-      const r = await first.pinger.ping('node200', 5000)
+      const r = await first.protocol<Ping>('ping')!.ping('node200', 5000)
       assert.ok(r.rttMs >= 0)
       await last.refreshMembers()
-      assert.ok((await last.pinger.ping('node1', 5000, 'tcp')).rttMs >= 0)
+      assert.ok((await last.protocol<Ping>('ping')!.ping('node1', 5000, 'tcp')).rttMs >= 0)
     } finally {
       await cluster.stop()
     }

@@ -5,11 +5,13 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { crc32 } from 'node:zlib'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { createEnvelope } from '../../src/core/envelope.js'
 import { encodeFrame, decodeFrame } from '../../src/core/frame.js'
 import { FrameGuard, Keyring, ReplayWindow, parseKeySpec, keyIdOf } from '../../src/core/auth.js'
 import { getJson, postJson, waitFor } from '../helpers.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0
@@ -133,7 +135,7 @@ describe('frame guard', () => {
 
 describe('nodes with a cluster key', () => {
   const KEY = 'a cluster key for tests'
-  const master = new Node({ name: 'master', host: '127.90.1.1', httpPort: 0, framePort: 0, key: KEY })
+  const master = createNode({ name: 'master', host: '127.90.1.1', httpPort: 0, framePort: 0, key: KEY })
   let n1: Node
   let n2: Node
   let outsider: Node
@@ -141,14 +143,14 @@ describe('nodes with a cluster key', () => {
   before(async () => {
     await master.start()
     const common = { httpPort: 0, framePort: 0, masterUrl: master.httpUrl, key: KEY }
-    n1 = new Node({ name: 'node1', host: '127.90.2.1', ...common })
-    n2 = new Node({ name: 'node2', host: '127.90.2.2', ...common })
+    n1 = createNode({ name: 'node1', host: '127.90.2.1', ...common })
+    n2 = createNode({ name: 'node2', host: '127.90.2.2', ...common })
     await n1.start()
     await n2.start()
     await n1.refreshMembers()
     await n2.refreshMembers()
     // Knows the members' addresses (from the open GET /cluster/members) but not the key.
-    outsider = new Node({ name: 'node3', host: '127.90.2.3', httpPort: 0, framePort: 0 })
+    outsider = createNode({ name: 'node3', host: '127.90.2.3', httpPort: 0, framePort: 0 })
     await outsider.start()
     for (const m of master.memberList().members) outsider.admit(m)
   })
@@ -167,12 +169,12 @@ describe('nodes with a cluster key', () => {
         .sort(),
       ['master', 'node1', 'node2'],
     )
-    assert.ok((await n1.pinger.ping('node2', 3000, 'udp')).rttMs >= 0)
-    assert.ok((await n1.pinger.ping('node2', 3000, 'tcp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 3000, 'udp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 3000, 'tcp')).rttMs >= 0)
   })
 
   test('frames from a node without the key are dropped as no_mac and counted', async () => {
-    await assert.rejects(outsider.pinger.ping('node2', 500, 'udp'), { code: 'ERR_TIMEOUT' })
+    await assert.rejects(outsider.protocol<Ping>('ping')!.ping('node2', 500, 'udp'), { code: 'ERR_TIMEOUT' })
     const text = (await getJson<string>(`${n2.httpUrl}/metrics`)).body
     assert.ok(metric(text, 'distlab_frames_dropped_total', { reason: 'no_mac' }) >= 1)
   })

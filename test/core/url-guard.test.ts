@@ -5,7 +5,7 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, connect, type Socket } from 'node:net'
 import { UrlGuard, checkExposure, isLoopback, limitConnectionsPerAddress } from '../../src/core/url-guard.js'
-import { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { membership } from '../../src/protocols/membership/index.js'
 import { getJson, postJson, runCli, waitFor } from '../helpers.js'
 
@@ -107,7 +107,7 @@ describe('url guard', () => {
 })
 
 describe('discovery refuses URLs outside the cluster', () => {
-  const registry = new Node({
+  const registry = createNode({
     name: 'master',
     host: '127.90.5.1',
     httpPort: 0,

@@ -4,7 +4,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { TcpTransport, MAX_CONNECTIONS_PER_ADDRESS } from '../../src/transport/tcp.js'
 import type { DropInfo } from '../../src/core/interfaces.js'
 import { createEnvelope } from '../../src/core/envelope.js'
@@ -36,7 +37,7 @@ async function flood(host: string, port: number, localAddress: string, count: nu
 const closedCount = (sockets: Socket[]) => sockets.filter((s) => s.closed || s.destroyed).length
 
 describe('per-address connection cap on the TCP frame port', { timeout: 120_000 }, () => {
-  const master = new Node({ name: 'master', host: '127.92.1.1', httpPort: 0, framePort: 0 })
+  const master = createNode({ name: 'master', host: '127.92.1.1', httpPort: 0, framePort: 0 })
   let target: Node
   let peer: Node
   let framePort = 0
@@ -44,7 +45,7 @@ describe('per-address connection cap on the TCP frame port', { timeout: 120_000 
 
   before(async () => {
     await master.start()
-    target = new Node({
+    target = createNode({
       name: 'node1',
       host: '127.92.2.1',
       httpPort: 0,
@@ -52,7 +53,7 @@ describe('per-address connection cap on the TCP frame port', { timeout: 120_000 
       masterUrl: master.httpUrl,
       maxConnectionsPerAddress: CAP,
     })
-    peer = new Node({
+    peer = createNode({
       name: 'node2',
       host: '127.92.2.2',
       httpPort: 0,

@@ -8,7 +8,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { broadcast, broadcastDefaults, type Broadcast } from '../../src/protocols/broadcast/index.js'
 import { waitFor } from '../helpers.js'
 import { prefixed, rawFrame } from './frames.js'
@@ -57,7 +58,7 @@ describe('hostile broadcast store', () => {
     // 50k still tells linear from quadratic (the old store's cost per message past the cap grew
     // with the number stored) and keeps the test light on a loaded machine.
     const CAP = 50_000
-    const solo = new Node({
+    const solo = createNode({
       name: 'solo',
       host: '127.74.0.20',
       httpPort: 0,
@@ -132,7 +133,7 @@ describe('hostile broadcast store', () => {
   describe('with members', () => {
     const make = () =>
       broadcast({ ipPort: 0, antiEntropyIntervalMs: 0, antiEntropyGraceMs: 0, graftTimeoutMs: 200 })
-    const master = new Node({
+    const master = createNode({
       name: 'master',
       host: '127.74.0.1',
       httpPort: 0,
@@ -148,10 +149,10 @@ describe('hostile broadcast store', () => {
       await master.start()
       // No periodic member-list refresh: the test sees only what the frames cause.
       const common = { httpPort: 0, framePort: 0, masterUrl: master.httpUrl, membersRefreshMs: 600_000 }
-      n1 = new Node({ name: 'node1', host: '127.74.0.2', ...common, protocols: [make()] })
-      n2 = new Node({ name: 'node2', host: '127.74.0.3', ...common, protocols: [make()] })
+      n1 = createNode({ name: 'node1', host: '127.74.0.2', ...common, protocols: [make()] })
+      n2 = createNode({ name: 'node2', host: '127.74.0.3', ...common, protocols: [make()] })
       // A member that runs no broadcast: what node2 sends it is counted there and goes no further.
-      sink = new Node({ name: 'sink', host: '127.74.0.4', ...common, protocols: [] })
+      sink = createNode({ name: 'sink', host: '127.74.0.4', ...common, protocols: [] })
       for (const n of [n1, n2, sink]) await n.start()
       for (const n of [master, n1, n2, sink]) await n.refreshMembers()
       sock = await open('127.74.0.3', n2.self().framePort)

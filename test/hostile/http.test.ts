@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Socket } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import { HTTP_HEADERS_TIMEOUT_MS } from '../../src/node/http-limits.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
@@ -24,9 +25,9 @@ interface Cluster {
 
 async function cluster(hostByte: number, key?: string): Promise<Cluster> {
   const host = `127.21.3.${hostByte}`
-  const master = new Node({ name: 'master', host, httpPort: 0, framePort: 0, key })
+  const master = createNode({ name: 'master', host, httpPort: 0, framePort: 0, key })
   await master.start()
-  const node1 = new Node({
+  const node1 = createNode({
     name: 'node1',
     host: `127.21.3.${hostByte + 1}`,
     httpPort: 0,

@@ -5,16 +5,24 @@
 // answers may move (a node restarted elsewhere).
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { postJson } from '../helpers.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 describe('POST /cluster/join from a stranger', () => {
-  const master = new Node({ name: 'master', host: '127.61.4.1', httpPort: 0, framePort: 0 })
+  const master = createNode({ name: 'master', host: '127.61.4.1', httpPort: 0, framePort: 0 })
   let n1: Node
 
   before(async () => {
     await master.start()
-    n1 = new Node({ name: 'node1', host: '127.61.4.2', httpPort: 0, framePort: 0, masterUrl: master.httpUrl })
+    n1 = createNode({
+      name: 'node1',
+      host: '127.61.4.2',
+      httpPort: 0,
+      framePort: 0,
+      masterUrl: master.httpUrl,
+    })
     await n1.start()
   })
   after(async () => {
@@ -41,7 +49,7 @@ describe('POST /cluster/join from a stranger', () => {
     assert.equal(held.id, n1.self().id)
     assert.equal(held.framePort, n1.self().framePort)
     // The real node still reaches node1's name through the master's list.
-    assert.ok((await master.pinger.ping('node1', 5000, 'udp')).rttMs >= 0)
+    assert.ok((await master.protocol<Ping>('ping')!.ping('node1', 5000, 'udp')).rttMs >= 0)
   })
 
   test('names outside the pattern and hosts outside the ranges are refused, naming the field', async () => {

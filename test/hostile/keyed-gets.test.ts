@@ -6,7 +6,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { Keyring } from '../../src/core/auth.js'
 import { defaultProtocols } from '../../src/protocols/defaults.js'
 import { PROTECTED_GETS } from '../../src/node/protected-gets.js'
@@ -37,7 +38,7 @@ describe('keyed cluster: state-revealing GETs need the token', () => {
   before(async () => {
     const protocols = (name: string, masterUrl?: string) =>
       defaultProtocols({ role: masterUrl ? 'node' : 'master', name, masterUrl })
-    master = new Node({
+    master = createNode({
       name: 'master',
       host: '127.69.1.1',
       httpPort: 0,
@@ -46,7 +47,7 @@ describe('keyed cluster: state-revealing GETs need the token', () => {
       protocols: protocols('master'),
     })
     await master.start()
-    node1 = new Node({
+    node1 = createNode({
       name: 'node1',
       host: '127.69.1.2',
       httpPort: 0,
@@ -56,7 +57,7 @@ describe('keyed cluster: state-revealing GETs need the token', () => {
       protocols: protocols('node1', master.httpUrl),
     })
     await node1.start()
-    open = new Node({
+    open = createNode({
       name: 'master',
       host: '127.69.1.11',
       httpPort: 0,

@@ -4,12 +4,12 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { waitFor } from '../helpers.js'
 import { prefixed, rawFrame } from './frames.js'
 
 describe('/metrics under invented protocol names', () => {
-  const node = new Node({ name: 'node1', host: '127.61.2.1', httpPort: 0, framePort: 0 })
+  const node = createNode({ name: 'node1', host: '127.61.2.1', httpPort: 0, framePort: 0 })
 
   before(() => node.start())
   after(() => node.stop())

@@ -10,10 +10,12 @@ import assert from 'node:assert/strict'
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { execFileSync } from 'node:child_process'
 import { connect } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { broadcast, broadcastDefaults, type Broadcast } from '../../src/protocols/broadcast/index.js'
 import { waitFor } from '../helpers.js'
 import { prefixed, rawFrame } from './frames.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 const IP_PORT = 17_311
 const bc = (n: Node) => n.protocol<Broadcast>('broadcast')!
@@ -34,7 +36,7 @@ function udpListeners(port: number): string[] {
 
 describe('hostile broadcast traffic', () => {
   const make = () => broadcast({ ipPort: IP_PORT, graftTimeoutMs: 200, antiEntropyIntervalMs: 0 })
-  const master = new Node({
+  const master = createNode({
     name: 'master',
     host: '127.20.2.1',
     httpPort: 0,
@@ -56,8 +58,8 @@ describe('hostile broadcast traffic', () => {
       membersRefreshMs: 3_600_000,
       protocols: [make()],
     }
-    n1 = new Node({ name: 'node1', host: '127.20.2.2', ...common })
-    n2 = new Node({ name: 'node2', host: '127.20.2.3', ...common })
+    n1 = createNode({ name: 'node1', host: '127.20.2.2', ...common })
+    n2 = createNode({ name: 'node2', host: '127.20.2.3', ...common })
     await n1.start()
     await n2.start()
     for (const n of [master, n1, n2]) await n.refreshMembers()
@@ -119,14 +121,14 @@ describe('hostile broadcast traffic', () => {
     const grown = (process.memoryUsage().rss - rssBefore) / 1e6
     assert.ok(grown < 150, `RSS grew ${grown.toFixed(0)} MB`)
     // Still a working node.
-    assert.ok((await n1.pinger.ping('node2', 5000, 'udp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 5000, 'udp')).rttMs >= 0)
     const r = await bc(n1).broadcast('after the flood', { strategy: 'flood' })
     await waitFor('delivered on node2', () => has(n2, r.id), 30_000)
   })
 
   test('past 150k stored ids from one origin, eviction works (no spread over the ids)', async () => {
     const STORE = 150_000
-    const solo = new Node({
+    const solo = createNode({
       name: 'solo',
       host: '127.20.2.20',
       httpPort: 0,
@@ -180,7 +182,14 @@ describe('hostile broadcast traffic', () => {
       await new Promise<void>((r) => sock.write(prefixed(again), () => r()))
       await waitFor('the copy counted as a duplicate', () => bc(solo).stats().duplicates >= s.duplicates + 1)
       assert.equal(bc(solo).stats().delivered, SENT)
-      assert.ok((await solo.pinger.ping('solo', 5000, 'udp').catch(() => ({ rttMs: 0 }))).rttMs >= 0)
+      assert.ok(
+        (
+          await solo
+            .protocol<Ping>('ping')!
+            .ping('solo', 5000, 'udp')
+            .catch(() => ({ rttMs: 0 }))
+        ).rttMs >= 0,
+      )
     } finally {
       sock.destroy()
       await solo.stop()

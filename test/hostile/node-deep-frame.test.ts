@@ -7,10 +7,12 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { Keyring } from '../../src/core/auth.js'
 import { waitFor } from '../helpers.js'
 import { junkTrailer, nestedJson, prefixed, rawFrame } from './frames.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 const KEY = 'hostile deep frame key'
 const DEPTH = 20_000
@@ -21,7 +23,7 @@ function header(src = 'node1', dst = 'node2') {
 
 describe('a frame nested thousands deep with a junk MAC', () => {
   const keyId = new Keyring(KEY).current.id
-  const master = new Node({ name: 'master', host: '127.20.1.1', httpPort: 0, framePort: 0, key: KEY })
+  const master = createNode({ name: 'master', host: '127.20.1.1', httpPort: 0, framePort: 0, key: KEY })
   let n1: Node
   let n2: Node
   let open: Node
@@ -30,13 +32,13 @@ describe('a frame nested thousands deep with a junk MAC', () => {
   before(async () => {
     await master.start()
     const common = { httpPort: 0, framePort: 0, masterUrl: master.httpUrl, key: KEY }
-    n1 = new Node({ name: 'node1', host: '127.20.1.2', ...common })
-    n2 = new Node({ name: 'node2', host: '127.20.1.3', ...common })
+    n1 = createNode({ name: 'node1', host: '127.20.1.2', ...common })
+    n2 = createNode({ name: 'node2', host: '127.20.1.3', ...common })
     await n1.start()
     await n2.start()
     await n1.refreshMembers()
     await n2.refreshMembers()
-    open = new Node({ name: 'open1', host: '127.20.1.4', httpPort: 0, framePort: 0 })
+    open = createNode({ name: 'open1', host: '127.20.1.4', httpPort: 0, framePort: 0 })
     await open.start()
     udp = createSocket('udp4')
     await new Promise<void>((r) => udp.bind(0, '127.20.1.9', () => r()))
@@ -77,8 +79,8 @@ describe('a frame nested thousands deep with a junk MAC', () => {
       await new Promise<void>((r, j) => udp.send(f, port, '127.20.1.3', (e) => (e ? j(e) : r())))
     await waitFor('the attack frames counted as drops', () => refused(n2) - before >= frames.length, 20_000)
     assert.equal(n2.metrics.total('distlab_frames_received_total', { proto: 'ping' }) > 0, false)
-    assert.ok((await n1.pinger.ping('node2', 5000, 'udp')).rttMs >= 0)
-    assert.ok((await n1.pinger.ping('node2', 5000, 'tcp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 5000, 'udp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 5000, 'tcp')).rttMs >= 0)
   })
 
   test('over TCP: the keyed node drops them and still answers its peers', async () => {
@@ -91,8 +93,8 @@ describe('a frame nested thousands deep with a junk MAC', () => {
     for (const f of frames) await new Promise<void>((r) => sock.write(prefixed(f), () => r()))
     await waitFor('the attack frames counted as drops', () => refused(n2) - before >= frames.length, 20_000)
     sock.destroy()
-    assert.ok((await n1.pinger.ping('node2', 5000, 'tcp')).rttMs >= 0)
-    assert.ok((await n2.pinger.ping('node1', 5000, 'udp')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2', 5000, 'tcp')).rttMs >= 0)
+    assert.ok((await n2.protocol<Ping>('ping')!.ping('node1', 5000, 'udp')).rttMs >= 0)
   })
 
   test('an open node drops a body nested too deep as too_deep', async () => {

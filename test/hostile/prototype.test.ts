@@ -8,7 +8,7 @@ import { Collector } from '../../src/monitor/collector.js'
 import { LiveAggregator } from '../../src/monitor/live.js'
 import { analyzeEvents } from '../../src/monitor/analyzer.js'
 import { RunReader, RunStore } from '../../src/monitor/store.js'
-import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../../src/core/telemetry.js'
 import { scratchDir } from '../helpers.js'
 
 const NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty']

@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { membership, type Membership } from '../../src/protocols/membership/index.js'
 import { postJson, waitFor } from '../helpers.js'
 
@@ -20,7 +20,7 @@ function listen(server: Server, host: string): Promise<number> {
 }
 
 describe('peer URLs that redirect', () => {
-  const node = new Node({
+  const node = createNode({
     name: 'node1',
     host: '127.61.3.1',
     httpPort: 0,

@@ -8,7 +8,8 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { createSocket } from 'node:dgram'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import {
   unicast,
   MAX_MESSAGE_BYTES,
@@ -37,7 +38,7 @@ async function write(sock: Socket, frame: Buffer): Promise<void> {
 
 describe('hostile unicast traffic', () => {
   const IDLE_MS = 5000
-  const master = new Node({
+  const master = createNode({
     name: 'master',
     host: '127.61.1.1',
     httpPort: 0,
@@ -49,7 +50,7 @@ describe('hostile unicast traffic', () => {
 
   before(async () => {
     await master.start()
-    n1 = new Node({
+    n1 = createNode({
       name: 'node1',
       host: '127.61.1.2',
       httpPort: 0,

@@ -4,7 +4,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import type { AnomalyView } from '../../src/monitor/anomaly-route.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
@@ -19,7 +20,7 @@ let r: MaelstromResults
 
 before(async () => {
   r = await shortRun({ workload: 'broadcast', bin: py('broadcast_nogossip.py'), runsDir, block: 64 })
-  master = new Node({ name: 'master', host: '127.64.9.1', httpPort: 0, framePort: 0 })
+  master = createNode({ name: 'master', host: '127.64.9.1', httpPort: 0, framePort: 0 })
   await master.start()
   extras = new MasterExtras(master, { runsDir, dashboardPort: 0, stateDir: join(dir, 'state') })
   await extras.start()

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { analyzeEvents, quantile, messageCount } from '../../src/monitor/analyzer.js'
-import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../../src/core/telemetry.js'
 
 const clock = 1_700_000_000_000
 const ev = (e: Partial<TelemetryEvent> & Pick<TelemetryEvent, 'kind' | 'node'>): TelemetryEvent => ({

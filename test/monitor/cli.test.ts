@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
 import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 const dir = scratchDir('distlab-analyze-')
 const runsDir = join(dir, 'runs')
@@ -35,8 +36,8 @@ before(async () => {
     runId = readDashboardRecord(stateDir)!.runId
     const nodes = cluster.nodeObjects()
     for (let i = 0; i < PINGS; i++) {
-      await nodes[1]!.pinger.ping('node2', 5000, 'udp')
-      await nodes[3]!.pinger.ping('node4', 5000, 'tcp')
+      await nodes[1]!.protocol<Ping>('ping')!.ping('node2', 5000, 'udp')
+      await nodes[3]!.protocol<Ping>('ping')!.ping('node4', 5000, 'tcp')
     }
     // Every ping and pong reached the collector before the run closes.
     await waitFor(

@@ -4,10 +4,11 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { MasterExtras } from '../../src/monitor/master-extras.js'
 import { LiveAggregator } from '../../src/monitor/live.js'
-import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../../src/core/telemetry.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
 
 const dir = scratchDir('distlab-dashboard-')
@@ -18,9 +19,9 @@ let url = ''
 let token = ''
 
 before(async () => {
-  master = new Node({ name: 'master', host: '127.70.5.1', httpPort: 0, framePort: 0 })
+  master = createNode({ name: 'master', host: '127.70.5.1', httpPort: 0, framePort: 0 })
   await master.start()
-  node1 = new Node({
+  node1 = createNode({
     name: 'node1',
     host: '127.70.5.2',
     httpPort: 0,

@@ -5,7 +5,7 @@ import { decodeTraffic, exportPcap, messagesToEvents } from '../../src/monitor/t
 import { analyzeEvents, messageCount } from '../../src/monitor/analyzer.js'
 import { encodeFrame, lengthPrefixed } from '../../src/core/frame.js'
 import { createEnvelope } from '../../src/core/envelope.js'
-import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../../src/core/telemetry.js'
 
 const members = [
   { name: 'node1', host: '127.70.2.1', framePort: 7000 },

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { RunStore, RunReader, listRuns, resolveRun } from '../../src/monitor/store.js'
 import { Collector } from '../../src/monitor/collector.js'
-import type { TelemetryEvent } from '../../src/monitor/telemetry.js'
+import type { TelemetryEvent } from '../../src/core/telemetry.js'
 import { scratchDir } from '../helpers.js'
 
 const dir = scratchDir('distlab-store-')

@@ -5,7 +5,8 @@
 // there too. Loopback block 127.79.x.y.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { unicast } from '../../src/protocols/unicast/index.js'
 import { broadcast } from '../../src/protocols/broadcast/index.js'
 import { membership } from '../../src/protocols/membership/index.js'
@@ -64,7 +65,7 @@ function histogramCount(f: Family | undefined): number {
 }
 
 describe('GET /metrics through prom-client', () => {
-  const master = new Node({
+  const master = createNode({
     name: 'master',
     host: '127.79.1.1',
     httpPort: 0,
@@ -76,7 +77,7 @@ describe('GET /metrics through prom-client', () => {
   before(async () => {
     await master.start()
     for (let i = 1; i <= 3; i++) {
-      const n = new Node({
+      const n = createNode({
         name: `node${i}`,
         host: `127.79.2.${i}`,
         httpPort: 0,

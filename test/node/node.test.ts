@@ -4,9 +4,11 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
-import { Node } from '../../src/node/node.js'
+import type { Node } from '../../src/node/node.js'
+import { createNode } from '../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../src/core/logger.js'
 import { getJson, postJson, waitFor } from '../helpers.js'
+import type { Ping } from '../../src/protocols/ping/index.js'
 
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0
@@ -21,13 +23,13 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 describe('node', () => {
   const lines: string[] = []
   const logger = createRootLogger({ write: (l) => lines.push(l) })
-  const master = new Node({ name: 'master', host: '127.10.1.1', httpPort: 0, framePort: 0, logger })
+  const master = createNode({ name: 'master', host: '127.10.1.1', httpPort: 0, framePort: 0, logger })
   let n1: Node
   let n2: Node
 
   before(async () => {
     await master.start()
-    n1 = new Node({
+    n1 = createNode({
       name: 'node1',
       host: '127.10.2.1',
       httpPort: 0,
@@ -35,7 +37,7 @@ describe('node', () => {
       masterUrl: master.httpUrl,
       logger,
     })
-    n2 = new Node({
+    n2 = createNode({
       name: 'node2',
       host: '127.10.2.2',
       httpPort: 0,
@@ -117,7 +119,7 @@ describe('node', () => {
     })
     assert.ok(dropped >= 90)
     assert.equal((await getJson(`${n1.httpUrl}/health`)).status, 200)
-    assert.ok((await n1.pinger.ping('node2')).rttMs >= 0)
+    assert.ok((await n1.protocol<Ping>('ping')!.ping('node2')).rttMs >= 0)
   })
 
   test('link loss set through the API stops traffic; heal restores it', async () => {
@@ -151,7 +153,7 @@ describe('node', () => {
   })
 
   test("telemetry from every node reaches the master's collector", async () => {
-    await n1.pinger.ping('node2')
+    await n1.protocol<Ping>('ping')!.ping('node2')
     await waitFor('ping events at the master', () => {
       const events = master.collector!.recentEvents()
       return (
@@ -170,7 +172,7 @@ describe('node', () => {
 })
 
 test('a node started before its master joins once the master is up', async () => {
-  const node = new Node({
+  const node = createNode({
     name: 'late1',
     host: '127.10.3.2',
     httpPort: 0,
@@ -178,7 +180,7 @@ test('a node started before its master joins once the master is up', async () =>
     masterUrl: 'http://127.10.3.1:5000',
     membersRefreshMs: 100,
   })
-  const master = new Node({ name: 'master', host: '127.10.3.1', httpPort: 5000, framePort: 0 })
+  const master = createNode({ name: 'master', host: '127.10.3.1', httpPort: 5000, framePort: 0 })
   try {
     await node.start()
     await new Promise((r) => setTimeout(r, 300))

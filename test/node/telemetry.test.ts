@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { TelemetryEmitter, type TelemetryBatch, type TelemetryEvent } from '../../src/monitor/telemetry.js'
+import { TelemetryEmitter } from '../../src/node/telemetry.js'
+import type { TelemetryBatch, TelemetryEvent } from '../../src/core/telemetry.js'
 import { Collector } from '../../src/monitor/collector.js'
 
 const ev = (i: number): TelemetryEvent => ({

@@ -1,7 +1,7 @@
 // `distlab monitor`: the cluster's telemetry, live, one line per event.
 import type { Command } from 'commander'
 import { nodeUrl, requireCluster } from '../../cluster/state.js'
-import type { TelemetryEvent } from '../../monitor/telemetry.js'
+import type { TelemetryEvent } from '../../core/telemetry.js'
 import { bearerHeaders } from '../../core/auth.js'
 import { parseDuration } from '../../core/options.js'
 import { nodeClient, stateDirOf } from '../context.js'

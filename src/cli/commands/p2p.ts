@@ -4,7 +4,7 @@
 import type { Command } from 'commander'
 import { P2pExperiment, type P2pSummary } from '../../cluster/p2p-experiment.js'
 import { nodeUrl, readCluster, findNode, isAlive } from '../../cluster/state.js'
-import { Node } from '../../node/node.js'
+import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
@@ -35,7 +35,7 @@ async function runBootstrap(o: BootstrapOptions): Promise<void> {
     level: o.logLevel,
     write: (l) => process.stdout.write(l),
   })
-  const node = new Node({
+  const node = createNode({
     name: o.name,
     host: o.host,
     advertiseHost: o.advertise,

@@ -1,7 +1,7 @@
 // `distlab master` and `distlab node`: one role in the foreground. This is what the launcher spawns
 // and what a container runs.
 import type { Command } from 'commander'
-import { Node } from '../../node/node.js'
+import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/ids.js'
 import { InvalidArgumentError } from '../../core/errors.js'
@@ -52,7 +52,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     keyed: key !== undefined,
     insecure: o.insecure === true || process.env[INSECURE_ENV] === '1',
   })
-  const node = new Node({
+  const node = createNode({
     key,
     httpHost: o.bind,
     peerRanges: splitList(o.peerRanges),

@@ -3,7 +3,9 @@
 import type { Envelope } from '../../core/envelope.js'
 import type { Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { TimeoutError } from '../../core/errors.js'
+import type { RouteHost } from '../../core/routes.js'
 import { PING_TIMEOUT_MS } from './constants.js'
+import { pingRoutes } from './routes.js'
 
 export interface PingResult {
   to: string
@@ -59,5 +61,10 @@ export class Ping implements Protocol {
     })
     this.c.send(to, 'ping', null, { id, transport }).catch(() => {})
     return { to, rttMs: Math.round((await rtt) * 1000) / 1000, transport }
+  }
+
+  /** POST /ping (routes.ts). */
+  routes(app: RouteHost): void {
+    pingRoutes(app, this)
   }
 }

@@ -4,7 +4,8 @@
 // readmitted when it comes back; with 20% killed every view converges to the survivors.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { membership, type Membership, type MembershipInit } from '../../../src/protocols/membership/index.js'
 import { postJson, waitFor } from '../../helpers.js'
 import { createRootLogger } from '../../../src/core/logger.js'
@@ -42,7 +43,7 @@ function ringLogger(name: string) {
 }
 
 function peer(i: number, init: MembershipInit): Node {
-  return new Node({
+  return createNode({
     name: `node${i}`,
     host: `127.40.${10 + Math.floor(i / 250)}.${1 + (i % 250)}`,
     httpPort: 0,
@@ -58,7 +59,7 @@ const regLog: string[] = []
 
 /** A bootstrap registry at `host`. */
 function registry(host: string): Node {
-  return new Node({
+  return createNode({
     name: 'master',
     host,
     httpPort: 0,
@@ -236,7 +237,7 @@ describe('failure detection', () => {
     await waitFor('the bootstrap to drop it too', () => !mem(bootstrap).peers().includes(url), 60_000, 100)
 
     // The same address comes back as a new run (a new id), registering with the bootstrap.
-    const back = new Node({
+    const back = createNode({
       name: victim.name,
       host: new URL(url).hostname,
       httpPort: port,

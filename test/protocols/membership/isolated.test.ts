@@ -8,7 +8,8 @@
 // its next registration spreads that.
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { membership, type Membership, type MembershipInit } from '../../../src/protocols/membership/index.js'
 import { waitFor } from '../../helpers.js'
 import { createRootLogger } from '../../../src/core/logger.js'
@@ -50,7 +51,7 @@ describe('a peer that was cut off from everyone', () => {
   })
 
   test('comes back when its links heal, though it removed every member and they removed it', async () => {
-    const registry = new Node({
+    const registry = createNode({
       name: 'master',
       host: HOST,
       httpPort: 0,
@@ -61,7 +62,7 @@ describe('a peer that was cut off from everyone', () => {
     started.push(registry)
     await registry.start()
     const peer = (name: string) =>
-      new Node({
+      createNode({
         name,
         host: HOST,
         httpPort: 0,

@@ -5,7 +5,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket, type Socket } from 'node:dgram'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../../src/core/logger.js'
 import { membership, type Membership } from '../../../src/protocols/membership/index.js'
 import { postJson, waitFor } from '../../helpers.js'
@@ -15,7 +16,7 @@ const quiet = () => createRootLogger({ write: () => {} })
 const mem = (n: Node) => n.protocol<Membership>('membership')!
 
 describe('registration confirmed by a frame ping', () => {
-  const registry = new Node({
+  const registry = createNode({
     name: 'master',
     host: '127.151.1.1',
     httpPort: 0,
@@ -24,7 +25,7 @@ describe('registration confirmed by a frame ping', () => {
     protocols: [membership({ ...FAST, registry: true })],
   })
   // Started without a bootstrap: it registers only when the test says so.
-  const x = new Node({
+  const x = createNode({
     name: 'x',
     host: '127.151.2.1',
     httpPort: 0,
@@ -60,7 +61,7 @@ describe('registration confirmed by a frame ping', () => {
     )
 
   test("a peer's own registration is admitted with the frame address it names", async () => {
-    const y = new Node({
+    const y = createNode({
       name: 'y',
       host: '127.151.3.1',
       httpPort: 0,
@@ -93,7 +94,7 @@ describe('registration confirmed by a frame ping', () => {
   })
 
   test('a claim naming another host is ignored: the registry checks the URL over HTTP', async () => {
-    const z = new Node({
+    const z = createNode({
       name: 'z',
       host: '127.151.4.1',
       httpPort: 0,

@@ -4,7 +4,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../../src/core/logger.js'
 import { membership, type MembershipInit, type Membership } from '../../../src/protocols/membership/index.js'
 import { getJson, postJson, waitFor } from '../../helpers.js'
@@ -30,7 +31,7 @@ const mem = (n: Node) => n.protocol<Membership>('membership')!
 describe('seed 002 endpoints', () => {
   const lines: Record<string, string[]> = {}
   const loggerFor = (name: string) => createRootLogger({ write: (l) => (lines[name] ??= []).push(l) })
-  const bootstrap = new Node({
+  const bootstrap = createNode({
     name: 'master',
     host: '127.40.1.1',
     httpPort: 0,
@@ -45,7 +46,7 @@ describe('seed 002 endpoints', () => {
   before(async () => {
     await bootstrap.start()
     for (const i of [1, 2, 3]) {
-      const n = new Node({
+      const n = createNode({
         name: `node${i}`,
         host: `127.40.2.${i}`,
         httpPort: 0,
@@ -206,7 +207,7 @@ describe('seed 002 endpoints', () => {
     // three waves that took 15 s were all accepted). Loopback block 127.71.x.y.
     const rate = 1
     const burst = 40
-    const flooded = new Node({
+    const flooded = createNode({
       name: 'master',
       host: '127.71.1.1',
       httpPort: 0,

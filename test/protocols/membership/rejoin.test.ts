@@ -6,7 +6,8 @@
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { membership, type Membership, type MembershipInit } from '../../../src/protocols/membership/index.js'
 import { waitFor } from '../../helpers.js'
 
@@ -32,7 +33,7 @@ function freePort(): Promise<number> {
 }
 
 function registry(port: number): Node {
-  return new Node({
+  return createNode({
     name: 'master',
     host: HOST,
     httpPort: port,
@@ -42,7 +43,7 @@ function registry(port: number): Node {
 }
 
 function peer(name: string, bootstrapUrl: string): Node {
-  return new Node({
+  return createNode({
     name,
     host: HOST,
     httpPort: 0,

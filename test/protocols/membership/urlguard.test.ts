@@ -5,7 +5,8 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket, type Socket } from 'node:dgram'
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { membership, type Membership } from '../../../src/protocols/membership/index.js'
 import { waitFor } from '../../helpers.js'
 
@@ -24,7 +25,7 @@ function member(url: string, host: string, port: number, name: string) {
 }
 
 describe('URL guard on gossiped peers', () => {
-  const target = new Node({
+  const target = createNode({
     name: 'node1',
     host: '127.40.6.1',
     httpPort: 0,
@@ -32,7 +33,7 @@ describe('URL guard on gossiped peers', () => {
     protocols: [membership(FAST)],
   })
   // The liar: a plain node that sends membership frames by hand.
-  const liar = new Node({ name: 'liar', host: '127.40.6.2', httpPort: 0, framePort: 0 })
+  const liar = createNode({ name: 'liar', host: '127.40.6.2', httpPort: 0, framePort: 0 })
   // A UDP socket standing for a real member at a loopback address, to see who gets probed.
   let decoy: Socket
   let decoyPackets = 0

@@ -1,6 +1,7 @@
 // A master and n nodes whose frames travel over memory transports (membership and HTTP on real
 // loopback sockets in 127.30.x.y, OS-chosen ports): the protocol tests of issue 3 share it.
-import { Node } from '../../../src/node/node.js'
+import type { Node } from '../../../src/node/node.js'
+import { createNode } from '../../../src/cluster/node-assembly.js'
 import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js'
 import type { ProtocolFactory } from '../../../src/core/interfaces.js'
 
@@ -20,7 +21,7 @@ export async function memoryCluster(
   let port = 30_000
   const make = (name: string, host: string, masterUrl?: string) => {
     const p = port++
-    return new Node({
+    return createNode({
       name,
       host,
       httpPort: 0,

@@ -1,40 +1,11 @@
-// Telemetry from a node: every send, recv, deliver, drop and error becomes an event, queued in a
-// bounded buffer and shipped to the master's collector in batches. Recording never blocks and
-// never throws: when the buffer is full or the collector is away, events are counted as lost and
-// the count travels with the next batch.
-import type { Startable, TransportKind } from '../core/interfaces.js'
+// A node's telemetry buffer: every send, recv, deliver, drop and error becomes an event
+// (core/telemetry.ts), queued in a bounded buffer and shipped to the master's collector in batches.
+// Recording never blocks and never throws: when the buffer is full or the collector is away,
+// events are counted as lost and the count travels with the next batch.
+import type { Startable } from '../core/interfaces.js'
 import { checkInteger } from '../core/options.js'
 import { NodeClient } from '../client/node-client.js'
-
-export type TelemetryKind = 'send' | 'recv' | 'deliver' | 'drop' | 'error'
-
-export interface TelemetryEvent {
-  /** Milliseconds since the epoch. */
-  ts: number
-  node: string
-  proto: string
-  kind: TelemetryKind
-  msgId: string
-  src: string
-  dst: string
-  bytes: number
-  transport: TransportKind | 'http' | 'none'
-  /** For drops and errors: why. */
-  reason?: string
-  /** The protocol's message type (`data`, `ack`, ...). */
-  type?: string
-}
-
-export interface TelemetryBatch {
-  node: string
-  /** Increases by one per batch from this node. */
-  seq: number
-  /** Events this node lost since the previous batch. */
-  lost: number
-  events: TelemetryEvent[]
-}
-
-export type TelemetrySink = (batch: TelemetryBatch) => Promise<void>
+import type { TelemetryBatch, TelemetryEvent, TelemetrySink } from '../core/telemetry.js'
 
 export interface TelemetryEmitterInit {
   node: string
