@@ -9,6 +9,8 @@ import { heartbeat } from '../protocols/heartbeat/index.js'
 import { ping } from '../protocols/ping/index.js'
 import { Collector } from '../monitor/collector.js'
 
+export type { Node, NodeInit }
+
 /**
  * A Node with heartbeat and ping plugged in before `init.protocols`, and a `Collector` on the
  * master unless `init.collector` brings one.
