@@ -5,7 +5,7 @@ import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { RouteHost } from './routes.js'
 import type { FrameAuthenticator } from './frame.js'
-import type { LinkRuleSpec } from './cluster-controls.js'
+import type { LinkRule } from './link-rule.js'
 import type { TelemetryEvent, TransportKind } from './telemetry.js'
 
 export type { TransportKind } from './telemetry.js'
@@ -121,7 +121,7 @@ export interface PeerLinks {
   /** True when this node and `peer` are in different groups of the partition. */
   partitioned(peer: string): boolean
   /** The rule for the link to `peer` (its own, else the one for every peer, else no rule). */
-  ruleFor(peer: string): Readonly<Required<LinkRuleSpec>>
+  ruleFor(peer: string): LinkRule
 }
 
 /** Label names and values of one metric series. */
