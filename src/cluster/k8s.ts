@@ -124,8 +124,31 @@ function probes() {
 /** Every object of the cluster, in the order `kubectl apply` should create them. */
 export function k8sManifests(init: K8sInit = {}): K8sObject[] {
   const o = resolveK8sOptions(init)
+  const secret = keySecret(o)
+  const pod: PodEnv = {
+    env: podEnv(secret !== undefined),
+    envFrom: [{ configMapRef: { name: K8S_CONFIGMAP } }],
+  }
+  return [
+    configMapOf(o),
+    ...(secret ? [secret] : []),
+    masterServiceOf(o),
+    masterDeployment(o, pod),
+    nodeServiceOf(o),
+    nodeStatefulSet(o, pod),
+  ]
+}
+
+/** What every pod's container takes from the downward API, the key's Secret and the ConfigMap. */
+interface PodEnv {
+  env: object[]
+  envFrom: object[]
+}
+
+/** The settings every pod reads from its environment. */
+function configMapOf(o: K8sOptions): K8sObject {
   const bootstrap = `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`
-  const configMap: K8sObject = {
+  return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(K8S_CONFIGMAP, 'config', o),
@@ -140,25 +163,32 @@ export function k8sManifests(init: K8sInit = {}): K8sObject[] {
       DISTLAB_INSECURE: o.insecure ? '1' : '0',
     },
   }
-  const secret: K8sObject | undefined =
-    o.key === undefined
-      ? undefined
-      : {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: meta(K8S_KEY_SECRET, 'config', o),
-          type: 'Opaque',
-          stringData: { DISTLAB_KEY: o.key },
-        }
-  const env = [
+}
+
+/** The cluster key as a Secret (none for an open cluster). */
+function keySecret(o: K8sOptions): K8sObject | undefined {
+  if (o.key === undefined) return undefined
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta(K8S_KEY_SECRET, 'config', o),
+    type: 'Opaque',
+    stringData: { DISTLAB_KEY: o.key },
+  }
+}
+
+function podEnv(keyed: boolean): object[] {
+  return [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ...(secret
+    ...(keyed
       ? [{ name: 'DISTLAB_KEY', valueFrom: { secretKeyRef: { name: K8S_KEY_SECRET, key: 'DISTLAB_KEY' } } }]
       : []),
   ]
-  const envFrom = [{ configMapRef: { name: K8S_CONFIGMAP } }]
-  const master: K8sObject = {
+}
+
+function masterDeployment(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
+  return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: meta(MASTER_NAME, 'master', o),
@@ -204,7 +234,10 @@ export function k8sManifests(init: K8sInit = {}): K8sObject[] {
       },
     },
   }
-  const masterService: K8sObject = {
+}
+
+function masterServiceOf(o: K8sOptions): K8sObject {
+  return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(MASTER_NAME, 'master', o),
@@ -219,7 +252,10 @@ export function k8sManifests(init: K8sInit = {}): K8sObject[] {
       ],
     },
   }
-  const nodeService: K8sObject = {
+}
+
+function nodeServiceOf(o: K8sOptions): K8sObject {
+  return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(K8S_NODE_SERVICE, 'node', o),
@@ -235,7 +271,10 @@ export function k8sManifests(init: K8sInit = {}): K8sObject[] {
       ],
     },
   }
-  const nodes: K8sObject = {
+}
+
+function nodeStatefulSet(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
+  return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: meta(K8S_NODE_SERVICE, 'node', o),
@@ -280,7 +319,6 @@ export function k8sManifests(init: K8sInit = {}): K8sObject[] {
       },
     },
   }
-  return [configMap, ...(secret ? [secret] : []), masterService, master, nodeService, nodes]
 }
 
 export interface WrittenManifest {
