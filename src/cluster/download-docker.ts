@@ -254,6 +254,21 @@ export class DockerDownload {
     await docker(['network', 'create', '--driver', 'bridge', ...label, n.network])
     if (o.sharedJournal) await docker(['volume', 'create', ...label, n.volume])
     const common = ['run', '-d', '--init', '--no-healthcheck', '--network', n.network, ...label]
+    await this.startServer(common)
+    await this.waitForServer()
+    await this.startClients(common)
+    await this.trackClients()
+    const master = await this.waitForMaster()
+    // The others hear "submitted" from the master and exit; a short grace for their reports.
+    const graceEnd = Date.now() + MEMBERS_GRACE_MS
+    while (this.clients.some((c) => !c.exited && !c.report) && Date.now() < graceEnd) await sleep(200)
+    return this.result(master)
+  }
+
+  /** The rate-limited line server, reachable as DOWNLOAD_SERVER_ALIAS on the project's network. */
+  private async startServer(common: string[]): Promise<void> {
+    const o = this.options
+    const n = this.names
     await docker([
       ...common,
       '--name',
@@ -273,7 +288,12 @@ export class DockerDownload {
       '--json-log',
       ...(o.seed === undefined ? [] : ['--seed', String(o.seed)]),
     ])
-    await this.waitForServer()
+  }
+
+  /** One container per client, each told every client's channel address. */
+  private async startClients(common: string[]): Promise<void> {
+    const o = this.options
+    const n = this.names
     const peers = n.clients.map((c) => `${c}:${DOWNLOAD_CHANNEL_PORT}`).join(',')
     await Promise.all(
       n.clients.map((name, rank) =>
@@ -305,6 +325,11 @@ export class DockerDownload {
         ]),
       ),
     )
+  }
+
+  /** Each client's address, and a follower on its log for progress and its report. */
+  private async trackClients(): Promise<void> {
+    const n = this.names
     const infos = await inspectContainers(n.clients, n.network)
     for (const [rank, name] of n.clients.entries()) {
       const c: ClientState = {
@@ -319,10 +344,10 @@ export class DockerDownload {
       this.clients.push(c)
       this.follow(c)
     }
-    const master = await this.waitForMaster()
-    // The others hear "submitted" from the master and exit; a short grace for their reports.
-    const graceEnd = Date.now() + MEMBERS_GRACE_MS
-    while (this.clients.some((c) => !c.exited && !c.report) && Date.now() < graceEnd) await sleep(200)
+  }
+
+  private async result(master: ClientReport): Promise<DockerDownloadResult> {
+    const o = this.options
     const serverAddresses = await this.serverSessions()
     const clientAddresses = new Set(this.clients.map((c) => c.address))
     const fromClients = serverAddresses.filter((a) => clientAddresses.has(a.address))
