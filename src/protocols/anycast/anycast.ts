@@ -3,6 +3,7 @@
 // name on the second line. GET /anycast tells clients where it is, which is how
 // `distlab anycast client` finds the replicas of a running cluster.
 import type { RouteHost } from '../../core/routes.js'
+import { anycastRoutes } from './routes.js'
 import type { Envelope } from '../../core/envelope.js'
 import type { Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { checkPort } from '../../core/options.js'
@@ -90,6 +91,6 @@ export class Anycast implements Protocol {
   }
 
   routes(app: RouteHost): void {
-    app.get('/anycast', async () => this.info() ?? { name: this.c.self.name, port: 0, served: 0, active: 0 })
+    anycastRoutes(app, this, this.c.self.name)
   }
 }

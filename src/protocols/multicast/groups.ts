@@ -8,10 +8,11 @@
 import { z } from 'zod'
 import { createEnvelope, type Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
-import { InvalidArgumentError, NotStartedError, GroupError } from '../../core/errors.js'
+import { NotStartedError, GroupError } from '../../core/errors.js'
 import { checkString } from '../../core/options.js'
 import { named, type Logger } from '../../core/logger.js'
-import { parseBody, type RouteHost } from '../../core/routes.js'
+import type { RouteHost } from '../../core/routes.js'
+import { groupMulticastRoutes } from './routes.js'
 import { Unicast, resolveUnicastOptions, type UnicastInit } from '../unicast/unicast.js'
 import type { Broadcast, BroadcastDelivery } from '../broadcast/broadcast.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
@@ -233,33 +234,7 @@ export class GroupMulticast implements Protocol {
   }
 
   routes(app: RouteHost): void {
-    const GroupBody = z.strictObject({ group: z.string().regex(GROUP_NAME_PATTERN) })
-    const SendBody = z.strictObject({
-      group: z.string().regex(GROUP_NAME_PATTERN),
-      msg: z.unknown(),
-      timeoutMs: z.number().int().min(1).max(600_000).optional(),
-    })
-    app.post('/groups/join', async (req) => {
-      const { group } = parseBody(GroupBody, req.body)
-      return { node: this.c.self.name, groups: await this.join(group) }
-    })
-    app.post('/groups/leave', async (req) => {
-      const { group } = parseBody(GroupBody, req.body)
-      return { node: this.c.self.name, groups: await this.leave(group) }
-    })
-    app.get('/multicast/stats', async () => this.stats())
-    app.get('/groups', async () => ({ node: this.c.self.name, mine: this.myGroups(), groups: this.groups() }))
-    app.post('/multicast', async (req) => {
-      const { group, msg, timeoutMs } = parseBody(SendBody, req.body)
-      return this.send(group, msg, { timeoutMs })
-    })
-    app.get('/multicast/delivered', async (req) => {
-      const q = req.query as { since?: string; group?: string }
-      const since = Number(q.since ?? 0)
-      if (q.group !== undefined && !GROUP_NAME_PATTERN.test(q.group))
-        throw new InvalidArgumentError('group is not a valid group name', 'group')
-      return this.delivered(Number.isFinite(since) && since > 0 ? since : 0, q.group)
-    })
+    groupMulticastRoutes(app, this, this.c.self.name)
   }
 }
 

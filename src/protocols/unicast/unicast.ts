@@ -18,7 +18,8 @@ import {
   UnicastSendError,
 } from '../../core/errors.js'
 import { named, type Logger } from '../../core/logger.js'
-import { parseBody, type RouteHost } from '../../core/routes.js'
+import type { RouteHost } from '../../core/routes.js'
+import { unicastRoutes } from './routes.js'
 import {
   DELIVERED_LOG_MESSAGES,
   INITIAL_RETRANSMIT_TIMEOUT_MS,
@@ -558,21 +559,7 @@ export class Unicast implements Protocol {
   }
 
   routes(app: RouteHost): void {
-    const SendBody = z.strictObject({
-      to: z.string().min(1).max(128),
-      msg: z.unknown(),
-      transport: z.enum(['udp', 'tcp']).default('udp'),
-      timeoutMs: z.number().int().min(1).max(600_000).optional(),
-    })
-    app.post('/unicast', async (req) => {
-      const { to, msg, transport, timeoutMs } = parseBody(SendBody, req.body)
-      return this.send(to, msg, { transport, timeoutMs })
-    })
-    app.get('/unicast/delivered', async (req) => {
-      const since = Number((req.query as { since?: string }).since ?? 0)
-      return this.delivered(Number.isFinite(since) && since > 0 ? since : 0)
-    })
-    app.get('/unicast/stats', async () => this.stats())
+    unicastRoutes(app, this)
   }
 }
 
