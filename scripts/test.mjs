@@ -68,7 +68,13 @@ const canIsolate =
 
 if (!canIsolate) {
   if (lanes > 1) console.log('test files run one at a time (side by side needs root and unshare -n)')
-  run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected])
+  run(process.execPath, [
+    '--test',
+    '--test-force-exit',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    ...selected,
+  ])
   process.exit(0)
 }
 
@@ -98,7 +104,7 @@ let done = 0
 
 function runFile(file, isolated) {
   return new Promise((resolve) => {
-    const node = [process.execPath, '--test', '--test-reporter=spec', file]
+    const node = [process.execPath, '--test', '--test-force-exit', '--test-reporter=spec', file]
     const [cmd, args] = isolated
       ? ['unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...node]]
       : [node[0], node.slice(1)]

@@ -35,20 +35,32 @@ export async function memoryCluster(
     })
   }
   const master = make('master', `127.30.${subnet}.1`)
-  await master.start()
   const nodes: Node[] = []
-  for (let i = 1; i <= n; i++) {
-    const node = make(`node${i}`, `127.30.${subnet + 1}.${i}`, master.httpUrl)
-    await node.start()
-    nodes.push(node)
+  const stop = async () => {
+    for (const node of nodes) await node.stop()
+    await master.stop()
   }
-  for (const node of nodes) await node.refreshMembers()
-  return {
-    master,
-    nodes,
-    async stop() {
-      for (const node of nodes) await node.stop()
-      await master.stop()
-    },
+  try {
+    await master.start()
+    for (let i = 1; i <= n; i++) {
+      const node = make(`node${i}`, `127.30.${subnet + 1}.${i}`, master.httpUrl)
+      nodes.push(node)
+      await node.start()
+    }
+    // Every view complete before the test begins; a master slow on a loaded machine gets three tries.
+    for (const node of nodes)
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await node.refreshMembers()
+          break
+        } catch (err) {
+          if (attempt >= 3) throw err
+        }
+      }
+  } catch (err) {
+    // What started must stop, or its sockets and timers keep the test process alive.
+    await stop()
+    throw err
   }
+  return { master, nodes, stop }
 }
