@@ -157,6 +157,35 @@ export class FailureDetector extends MemberStates {
     })
   }
 
+  /**
+   * The registry's own suspicion ran out. Its refutation may never have reached the registry: no
+   * member gossips to it, so it hears a refutation only in the ack to one of its own probes. So it
+   * asks the member, as it does of a reported death: an ack keeps it (alive again), no ack after
+   * DEATH_CHECK_PINGS removes it.
+   */
+  protected override suspicionExpired(m: Member, why: string): void {
+    const skip = !this.o.registry || m.kind !== 'frames' || this.deathChecks.size >= MAX_DEATH_CHECKS
+    if (skip) return super.suspicionExpired(m, why)
+    if (this.deathChecks.has(m.url)) return
+    this.deathChecks.add(m.url)
+    const at = { gen: m.gen, inc: m.inc }
+    void this.checkDeath(m, this.wire(m, 'd')).then((alive) => {
+      this.deathChecks.delete(m.url)
+      const same = this.running && this.members.get(m.url) === m && m.status === 'suspect' && cmp(m, at) === 0
+      if (!same) return
+      if (!alive) return super.suspicionExpired(m, `${why}, and it did not answer`)
+      m.suspicion?.stop()
+      m.suspicion = undefined
+      m.status = 'alive'
+      this.count(
+        'reported_deaths_refused_total',
+        'Deaths reported to the registry that its own pings refused.',
+      )
+      this.log.info(`${m.name} (${m.url}) answered: not removed (${why})`)
+      this.changed()
+    })
+  }
+
   /** Pings `m` (telling it of `death`) until it acks, at most DEATH_CHECK_PINGS times. */
   private async checkDeath(m: Member, death: WireMember): Promise<boolean> {
     for (let i = 0; i < DEATH_CHECK_PINGS && this.running && this.members.get(m.url) === m; i++) {

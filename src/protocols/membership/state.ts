@@ -195,7 +195,7 @@ export class MemberStates extends GossipQueue {
       onTimeout: () => {
         const now = this.members.get(m.url)
         if (this.running && now === m && m.status === 'suspect' && cmp(m, at) === 0)
-          this.declareDead(m, 'its suspicion timed out')
+          this.suspicionExpired(m, 'its suspicion timed out')
       },
     })
     this.counts.suspected++
@@ -217,6 +217,11 @@ export class MemberStates extends GossipQueue {
     if (cur.kind !== 'frames' || cur.id !== u.i || cmp(u, cur) < 0) return
     cur.inc = u.c
     this.declareDead(cur, why)
+  }
+
+  /** A suspicion of `m` ran out unrefuted: a peer removes it (the registry checks first). */
+  protected suspicionExpired(m: Member, why: string): void {
+    this.declareDead(m, why)
   }
 
   protected declareDead(m: Member, why: string): void {
