@@ -36,6 +36,15 @@ export class TcpDirection {
     to: string,
     cutBoth: () => void,
   ) {
+    // The stream ends downstream once its last chunk is written, whatever order timers fire in.
+    let ended = false
+    let finished = false
+    const finish = () => {
+      if (finished || !ended || this.queued > 0) return
+      finished = true
+      for (const m of this.decoder.end()) h.delivered(from, to, m, Date.now())
+      if (!dst.destroyed) dst.end()
+    }
     src.on('data', (chunk: Buffer) => {
       const links = h.hub.links
       const now = Date.now()
@@ -75,14 +84,12 @@ export class TcpDirection {
         if (this.queued <= TCP_MAX_QUEUED_BYTES / 2 && src.isPaused()) src.resume()
         this.write(chunk)
         for (const m of seen) h.delivered(from, to, m, now)
+        finish()
       })
     })
     src.on('end', () => {
-      const finish = () => {
-        for (const m of this.decoder.end()) h.delivered(from, to, m, Date.now())
-        if (!dst.destroyed) dst.end()
-      }
-      h.later(this.releaseAt - Date.now(), finish)
+      ended = true
+      finish()
     })
   }
 
