@@ -80,3 +80,21 @@ export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEG
     return n
   }
 }
+
+/**
+ * A long-running command's end: `stop` once on SIGTERM or SIGINT (a second signal while it runs is
+ * ignored), then exit 0. Started by a launcher (an IPC channel), it also stops when the launcher
+ * goes, so that no node outlives its supervisor.
+ */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false
+  const shutdown = async () => {
+    if (stopping) return
+    stopping = true
+    await stop()
+    process.exit(0)
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+  if (process.send) process.on('disconnect', shutdown)
+}

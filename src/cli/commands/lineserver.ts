@@ -3,7 +3,7 @@
 import type { Command } from 'commander'
 import { createRootLogger } from '../../core/logger.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption, numberOption } from '../context.js'
+import { intOption, numberOption, stopOnSignals } from '../context.js'
 import {
   DEFAULT_LINE_COUNT,
   DEFAULT_LINE_SERVER_PORT,
@@ -43,10 +43,7 @@ async function runLineServer(o: LineServerCliOptions): Promise<void> {
     logger,
   })
   await server.start()
-  let stopping = false
-  const shutdown = async () => {
-    if (stopping) return
-    stopping = true
+  stopOnSignals(async () => {
     const s = server.stats()
     // Each client address's session: who was served what (a containerised download reads this).
     const addresses = server
@@ -54,10 +51,7 @@ async function runLineServer(o: LineServerCliOptions): Promise<void> {
       .map((a) => ({ address: a.address, served: a.served, rateLimited: a.rateLimited, submits: a.submits }))
     logger.info({ ...s, addresses }, 'line server stopping')
     await server.stop()
-    process.exit(0)
-  }
-  process.on('SIGTERM', shutdown)
-  process.on('SIGINT', shutdown)
+  })
 }
 
 export function registerLineServerCommand(program: Command): void {

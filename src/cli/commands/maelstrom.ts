@@ -7,7 +7,7 @@ import { createRootLogger } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { color, formatDuration, printJson, table } from '../output.js'
-import { intOption, stateDirOf } from '../context.js'
+import { intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
 import {
   testInitFromFlags,
@@ -173,15 +173,6 @@ function registerNodeCommand(m: Command): void {
       const logger = createRootLogger({ write: (l) => process.stdout.write(l) })
       const node = wrapperNodeFromFlags(o, process.env[KEY_ENV] || undefined, logger)
       await node.start()
-      let stopping = false
-      const shutdown = async () => {
-        if (stopping) return
-        stopping = true
-        await node.stop()
-        process.exit(0)
-      }
-      process.on('SIGTERM', shutdown)
-      process.on('SIGINT', shutdown)
-      if (process.send) process.on('disconnect', shutdown)
+      stopOnSignals(() => node.stop())
     })
 }

@@ -11,7 +11,7 @@ import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl } from '../../protocols/membership/index.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { callNode, intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
 
 // ---- distlab bootstrap ----
@@ -46,15 +46,7 @@ async function runBootstrap(o: BootstrapOptions): Promise<void> {
   })
   await node.start()
   process.stdout.write(`bootstrap registry on ${node.httpUrl}: POST /register, GET /peers\n`)
-  let stopping = false
-  const shutdown = async () => {
-    if (stopping) return
-    stopping = true
-    await node.stop()
-    process.exit(0)
-  }
-  process.on('SIGTERM', shutdown)
-  process.on('SIGINT', shutdown)
+  stopOnSignals(() => node.stop())
 }
 
 // ---- distlab p2p (the run) ----

@@ -5,7 +5,7 @@ import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/ids.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption, stateDirOf } from '../context.js'
+import { intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { defaultProtocols } from '../../protocols/defaults.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
@@ -81,18 +81,10 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
           controlToken: process.env[CONTROL_TOKEN_ENV],
         })
       : undefined
-  let stopping = false
-  const shutdown = async () => {
-    if (stopping) return
-    stopping = true
+  stopOnSignals(async () => {
     await extras?.stop().catch(() => {})
     await node.stop()
-    process.exit(0)
-  }
-  process.on('SIGTERM', shutdown)
-  process.on('SIGINT', shutdown)
-  // Started by a launcher: go when it goes, so that no node outlives its supervisor.
-  if (process.send) process.on('disconnect', shutdown)
+  })
 }
 
 function roleOptions(cmd: Command, defaults: { name: string }): Command {

@@ -5,9 +5,8 @@
 // is still removed from every view within a bounded time. Loopback block 127.68.x.y.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { getJson, isAlive, runCli, scratchDir, waitFor } from '../../helpers.js'
+import { freePort, getJson, isAlive, runCli, scratchDir, waitFor } from '../../helpers.js'
 import {
   DEATH_CHECK_PINGS,
   MAX_HEALTH,
@@ -46,17 +45,6 @@ interface MembershipView {
   self: { name: string }
   members: Array<{ name: string; status: string }>
   stats: { declaredDead: number; suspected: number; refuted: number; health: number }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 /** The node members of a view (the master, a registry, is not probed as a peer). */
