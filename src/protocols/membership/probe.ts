@@ -178,8 +178,8 @@ export class FailureDetector extends MemberStates {
       m.suspicion = undefined
       m.status = 'alive'
       this.count(
-        'reported_deaths_refused_total',
-        'Deaths reported to the registry that its own pings refused.',
+        'suspicions_answered_total',
+        'Members whose suspicion ran out at the registry that answered its pings.',
       )
       this.log.info(`${m.name} (${m.url}) answered: not removed (${why})`)
       this.changed()
