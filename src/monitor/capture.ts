@@ -176,6 +176,9 @@ function captureArgs(tool: string, o: CaptureOptions, filter: string): string[] 
     '-n',
     '-s',
     '0',
+    // Each packet handed over as it comes (not in the kernel's 1 s blocks) and written at once: a
+    // capture stopped a moment after the traffic still holds it.
+    '--immediate-mode',
     '-U',
     '-w',
     o.out,
