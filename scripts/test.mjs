@@ -101,6 +101,24 @@ const FILE_TIMEOUT_MS = 15 * 60_000
 const started = Date.now()
 const results = []
 let done = 0
+// Each file runs in a process group of its own (node --test runs the file in a child process, and
+// the file may start more): the watchdog and a stopped runner end the whole group, not only its
+// leader, so no test process outlives the run.
+const running = new Set()
+function endGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    for (const child of running) endGroup(child)
+    console.error(`\ntest runner stopped by ${sig}: ended ${running.size} running test file(s)`)
+    process.exit(130)
+  })
+}
 
 function runFile(file, isolated) {
   return new Promise((resolve) => {
@@ -109,13 +127,17 @@ function runFile(file, isolated) {
       ? ['unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...node]]
       : [node[0], node.slice(1)]
     const t0 = Date.now()
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    running.add(child)
     const chunks = []
     child.stdout.on('data', (d) => chunks.push(d))
     child.stderr.on('data', (d) => chunks.push(d))
-    const watchdog = setTimeout(() => child.kill('SIGKILL'), FILE_TIMEOUT_MS)
+    const watchdog = setTimeout(() => endGroup(child), FILE_TIMEOUT_MS)
     child.on('close', (code, signal) => {
       clearTimeout(watchdog)
+      running.delete(child)
+      // What the file left running in its group (a child the test did not stop) ends with it.
+      endGroup(child)
       const seconds = (Date.now() - t0) / 1000
       const out = Buffer.concat(chunks).toString('utf8')
       const count = (label) => Number(out.match(new RegExp(`^ℹ ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
