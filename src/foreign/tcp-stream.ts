@@ -60,13 +60,19 @@ export class TcpDirection {
         return
       }
       let extra = 0
+      // A corrupted segment fails TCP's checksum at b, which drops it as if lost: either way a
+      // retransmits it after a timeout, and the bytes arrive intact, later.
       const lost =
-        (rule.loss > 0 && h.hub.random() < rule.loss) || (rule.corrupt > 0 && h.hub.random() < rule.corrupt)
+        rule.loss > 0 && h.hub.random() < rule.loss
+          ? 'loss'
+          : rule.corrupt > 0 && h.hub.random() < rule.corrupt
+            ? 'corrupt'
+            : undefined
       if (lost) {
         // The segment is lost (or fails its checksum) and sent again after a timeout that doubles.
         extra = Math.min(TCP_MAX_RTO_MS, TCP_RTO_MS * 2 ** this.lossStreak)
         this.lossStreak = Math.min(this.lossStreak + 1, 8)
-        h.drop(from, to, rule.loss > 0 ? 'loss' : 'corrupt', {
+        h.drop(from, to, lost, {
           proto: seen[0]?.proto ?? 'tcp',
           type: 'segment (retransmitted)',
           bytes: chunk.length,

@@ -255,3 +255,50 @@ test('--rate 1mbit limits a TCP transfer between two foreign instances to about 
   }
   assert.ok(mbits(free) > 3, `unshaped ran at ${mbits(free).toFixed(2)} Mbit/s: no contrast`)
 })
+
+test('--corrupt on TCP: the segment fails its checksum and is resent, so the bytes arrive intact and late', async () => {
+  const c = cluster! // the tcp_blast pair of the test before: node1 sends 192 KiB per connection to bootstrap
+  c.heal()
+  const lines = () => c.logs('bootstrap')
+  const transfers = () =>
+    lines().flatMap((l) => {
+      const m = /^got (\d+) bytes in (\d+) ms$/.exec(l)
+      return m ? [{ bytes: Number(m[1]), ms: Number(m[2]) }] : []
+    })
+  const contents = () => lines().filter((l) => l.startsWith('content '))
+  c.setLink('node1', 'bootstrap', { corrupt: 0.5 })
+  // The transfer under way when the rule came is mixed; the ones after are shaped from their start.
+  const from = transfers().length + 1
+  await waitFor('three transfers under corruption', () => transfers().length >= from + 3, 90_000)
+  const shaped = transfers().slice(from, from + 3)
+  for (const t of shaped) assert.equal(t.bytes, 192 * 1024, 'every byte arrives')
+  // Not one flipped bit reaches the program: TCP's checksum stops a corrupted segment.
+  assert.deepEqual(
+    contents().filter((l) => l !== 'content intact'),
+    [],
+    'a damaged transfer reached the program',
+  )
+  // A corrupted segment waits for its retransmission (at least 200 ms), so the transfers take longer.
+  const slowest = Math.max(...shaped.map((t) => t.ms))
+  assert.ok(slowest >= 200, `the slowest transfer under corruption took ${slowest} ms`)
+  const corrupted = () =>
+    events(c.runFile!).filter(
+      (e) =>
+        e.kind === 'drop' &&
+        e.reason === 'corrupt' &&
+        e.src === 'node1' &&
+        e.dst === 'bootstrap' &&
+        e.type === 'segment (retransmitted)',
+    )
+  await waitFor(
+    'the corrupted segments in the run as drops with reason corrupt',
+    () => corrupted().length >= 1,
+    20_000,
+    250,
+  )
+  assert.ok(
+    c.traffic().some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.proto === 'tcp' && t.dropped > 0),
+    'link show counts the corrupted segments',
+  )
+  c.heal()
+})

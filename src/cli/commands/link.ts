@@ -364,7 +364,7 @@ export function registerLinkCommands(program: Command): void {
     .option('--drop-every <n>', 'drop every n-th frame (0: off)', intOption('--drop-every', 0))
     .option(
       '--corrupt <p>',
-      'probability that a frame or datagram is corrupted (0..1; a corrupted TCP segment is resent)',
+      'probability that a message is corrupted (0..1): a distlab frame fails its CRC and is dropped (reason corrupt); on a `distlab run` cluster a UDP datagram arrives with one bit flipped, and a TCP segment fails its checksum and is resent, so its bytes arrive intact after a retransmission timeout (200 ms, doubling)',
       numberOption('--corrupt', 0, 1),
     )
     .option('--rate <rate>', 'bandwidth limit, e.g. 1mbit, 500kbit, 2mbps (0: none)')

@@ -2,7 +2,7 @@
 # Usage: python3 tcp_blast.py <port> recv
 #        python3 tcp_blast.py <port> send <kbytes>   (to the bootstrap, DISTLAB_BOOTSTRAP)
 # The receiver prints "got <bytes> bytes in <ms> ms" per connection (from accept to end of
-# stream); the sender sends <kbytes> KiB per connection, up to 100 times, and also listens on
+# stream), then "content intact" if every byte is the b"x" the sender sends (else "content damaged"); the sender sends <kbytes> KiB per connection, up to 100 times, and also listens on
 # <port> so that `distlab run` sees it up.
 import os
 import socket
@@ -19,13 +19,16 @@ lsock.listen(16)
 
 
 def serve(conn):
-    start, total = time.time(), 0
+    start, total, intact = time.time(), 0, True
     while True:
         data = conn.recv(65536)
         if not data:
             break
         total += len(data)
-    print("got %d bytes in %d ms" % (total, (time.time() - start) * 1000), flush=True)
+        intact = intact and data.count(b"x") == len(data)
+    ms = (time.time() - start) * 1000
+    print("got %d bytes in %d ms" % (total, ms), flush=True)
+    print("content %s" % ("intact" if intact else "damaged"), flush=True)
     conn.close()
 
 
