@@ -3,21 +3,11 @@
 // the in-memory network with simulated time; and after a link fails, with and without poisoned
 // reverse (Kurose & Ross §5.2.2).
 import { TopologyRun, type TopologySpec } from '../src/protocols/cn/topology.js'
+import { seededRandom } from '../src/core/random.js'
 import { writeResult } from './lib.js'
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function randomGraph(size: number, extra: number, seed: number): TopologySpec {
-  const random = rng(seed)
+  const random = seededRandom(seed)
   const nodes = Array.from({ length: size }, (_, i) => 10_000 + i)
   const links: TopologySpec['links'] = []
   const has = new Set<string>()

@@ -25,8 +25,8 @@ import {
   randomBytes,
   randomJson,
   scrapeMetrics,
-  seededRandom,
 } from '../src/scenario/fuzz.js'
+import { seededRandom } from '../src/core/random.js'
 import { writeResult } from './lib.js'
 
 const PER_DECODER = Number(process.env.BENCH_FUZZ_DECODER_INPUTS ?? 20_000)

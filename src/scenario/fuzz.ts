@@ -7,18 +7,7 @@ import { connect } from 'node:net'
 import { encodeFrame, lengthPrefixed } from '../core/frame.js'
 import { createEnvelope } from '../core/envelope.js'
 import { checkInteger } from '../core/options.js'
-
-/** A small fast PRNG (mulberry32) so that a fuzz run is repeatable from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../core/random.js'
 
 const int = (rand: () => number, n: number) => Math.floor(rand() * n)
 

@@ -24,7 +24,8 @@ import {
   checkPushPull,
   checkUpdate,
 } from '../../src/protocols/membership/wire.js'
-import { mutate, seededRandom } from '../../src/scenario/fuzz.js'
+import { mutate } from '../../src/scenario/fuzz.js'
+import { seededRandom } from '../../src/core/random.js'
 
 const RUNS = 400
 

@@ -3,6 +3,7 @@
 // linearizable by construction; and mutations that make one read impossible.
 import type { History, Op } from '../history.js'
 import { MaelstromErrorCode } from '../history.js'
+import { seededRandom } from '../../core/random.js'
 
 export interface SynthLinKvInit {
   /** Operations in the history (invocations). @default 1000 */
@@ -15,18 +16,6 @@ export interface SynthLinKvInit {
   seed?: number
   /** Fraction of operations that end `info` (a timeout); their effect happens or not. @default 0.02 */
   infoRate?: number
-}
-
-/** A small fast PRNG (mulberry32) so histories are reproducible from a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 interface Planned {
@@ -46,7 +35,7 @@ interface Planned {
 /** A linearizable lin-kv history: reads, unique-valued writes and cas over several keys. */
 export function synthLinKv(init: SynthLinKvInit = {}): History {
   const keys = init.keys ?? 5
-  const rnd = prng(init.seed ?? 1)
+  const rnd = seededRandom(init.seed ?? 1)
   const planned = planOps(init.ops ?? 1000, keys, init.concurrency ?? 10, init.infoRate ?? 0.02, rnd)
   new RegisterMap(keys, rnd).applyAll(planned)
   return toHistory(planned)
@@ -210,7 +199,7 @@ export function corruptRead(
   mode: 'never-written' | 'stale',
   seed = 1,
 ): { history: History; index: number } | undefined {
-  const rnd = prng(seed)
+  const rnd = seededRandom(seed)
   const h = history.map((op) => ({ ...op }))
   const invokeOf = new Map<number, Op>()
   const reads: Array<{ invoke: Op; complete: Op }> = []

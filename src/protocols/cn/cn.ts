@@ -4,18 +4,17 @@
 // dropped). The probing side measures the loss rate exactly — every ACK reports how many
 // transmissions arrived — and tells the other side in its distance vectors. Tables are recomputed
 // and exchanged every 5 s; a node starts when it is `last` or hears its first vector.
-import { EventEmitter } from 'node:events'
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js'
-import { FrameDecodeError, InvalidArgumentError, NotStartedError } from '../../core/errors.js'
-import { silentLogger, type Logger } from '../../core/logger.js'
+import type { TimerHandle } from '../../core/clock.js'
+import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber, checkPort, checkProbability } from '../../core/options.js'
-import { udpNetwork, type DatagramNetwork, type DatagramSocket } from '../gbn/datagram.js'
+import type { DatagramEndpointComponents } from '../gbn/endpoint.js'
 import { LossEmulator } from '../gbn/loss.js'
-import { decodePacket, encodePacket, RejectCounter, type Packet } from '../gbn/packet.js'
+import { encodePacket, type Packet } from '../gbn/packet.js'
 import { GbnReceiver } from '../gbn/receiver.js'
 import { GbnSender } from '../gbn/sender.js'
 import { decodeVector, encodeVector } from '../dv/codec.js'
 import { DEFAULT_MAX_DISTANCE } from '../dv/constants.js'
+import { checkListedPort, DistanceVectorRouter, type RouterEvent } from '../dv/router.js'
 import { DistanceVectorTable, type Route } from '../dv/vector.js'
 import {
   DISTANCE_DECIMALS,
@@ -69,18 +68,11 @@ export function resolveCnNodeOptions(init: CnNodeInit): CnNodeOptions {
   const port = checkPort('port', init.port)
   const seen = new Set<number>()
   const receive = (init.receive ?? []).map((r, i) => {
-    const p = checkInteger(`receive[${i}].port`, r.port, 1, 65535)
-    if (seen.has(p)) throw new InvalidArgumentError(`receive[${i}].port ${p} is listed twice`, 'receive')
-    seen.add(p)
+    const p = checkListedPort(`receive[${i}].port`, 'receive', r.port, seen)
     return Object.freeze({ port: p, lossRate: checkProbability(`receive[${i}].lossRate`, r.lossRate) })
   })
   const sendSeen = new Set<number>()
-  const send = (init.send ?? []).map((p, i) => {
-    checkInteger(`send[${i}]`, p, 1, 65535)
-    if (sendSeen.has(p)) throw new InvalidArgumentError(`send[${i}] ${p} is listed twice`, 'send')
-    sendSeen.add(p)
-    return p
-  })
+  const send = (init.send ?? []).map((p, i) => checkListedPort(`send[${i}]`, 'send', p, sendSeen))
   for (const p of [...seen, ...sendSeen])
     if (p === port) throw new InvalidArgumentError(`${p} is this node's own port`, 'send')
   return Object.freeze({
@@ -98,10 +90,7 @@ export function resolveCnNodeOptions(init: CnNodeInit): CnNodeOptions {
   })
 }
 
-export interface CnNodeComponents {
-  network?: DatagramNetwork
-  clock?: Clock
-  logger?: Logger
+export interface CnNodeComponents extends DatagramEndpointComponents {
   random?: () => number
 }
 
@@ -113,11 +102,7 @@ export interface LinkStatus {
   lossRate: number
 }
 
-export type CnEvent =
-  | { kind: 'table'; at: number; node: number; routes: Array<[number, Route]> }
-  | { kind: 'message-sent'; at: number; from: number; to: number }
-  | { kind: 'message-received'; at: number; from: number; to: number }
-  | { kind: 'link-status'; at: number; node: number; link: LinkStatus }
+export type CnEvent = RouterEvent | { kind: 'link-status'; at: number; node: number; link: LinkStatus }
 
 export interface CnStats {
   messagesSent: number
@@ -131,38 +116,22 @@ export interface CnStats {
 
 const PROBE = new Uint8Array([0x70]) // "p"
 
-export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
-  private socket?: DatagramSocket
-  private table?: DistanceVectorTable
-  private readonly clock: Clock
-  private readonly network: DatagramNetwork
-  private readonly logger: Logger
+export class CnNode extends DistanceVectorRouter<CnEvent> {
   private readonly random: () => number
   private readonly senders = new Map<number, GbnSender>()
   private readonly receivers = new Map<number, { receiver: GbnReceiver; loss: LossEmulator }>()
-  private readonly rejects = new RejectCounter()
   private statusTimer?: TimerHandle
   private exchangeTimer?: TimerHandle
-  private exchanging = false
   private frozen = false
-  private round = 0
   private probesDropped = 0
-  private readonly s = { messagesSent: 0, messagesReceived: 0, exchanges: 0 }
+  protected readonly s = { messagesSent: 0, messagesReceived: 0, exchanges: 0 }
 
   constructor(
     c: CnNodeComponents,
     readonly options: CnNodeOptions,
   ) {
-    super()
-    this.network = c.network ?? udpNetwork()
-    this.clock = c.clock ?? systemClock
-    this.logger = c.logger ?? silentLogger
+    super(c, 'cnnode')
     this.random = c.random ?? Math.random
-  }
-
-  get port(): number {
-    if (!this.socket) throw new NotStartedError('cnnode is not started')
-    return this.socket.port
   }
 
   async start(): Promise<void> {
@@ -178,13 +147,7 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     for (const p of this.options.send) table.links.set(p, 0)
     table.recompute()
     this.table = table
-    const transmitTo = (port: number) => (bytes: Buffer) => {
-      try {
-        socket.send(port, bytes)
-      } catch {
-        // closed
-      }
-    }
+    const transmitTo = (port: number) => (bytes: Buffer) => void this.sendTo(port, bytes)
     for (const p of this.options.send)
       this.senders.set(
         p,
@@ -207,7 +170,7 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
         loss: new LossEmulator({ mode: 'probability', p: r.lossRate }, this.random),
       })
     socket.setHandler((bytes, from) => this.onDatagram(bytes, from))
-    this.emitTable()
+    this.emitRoundedTable()
     if (this.options.last) this.startExchange()
   }
 
@@ -231,20 +194,6 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     this.scheduleExchange()
   }
 
-  routes(): Array<[number, Route]> {
-    if (!this.table) throw new NotStartedError('cnnode is not started')
-    return this.table.reachable()
-  }
-
-  links(): Array<[number, number]> {
-    if (!this.table) throw new NotStartedError('cnnode is not started')
-    return [...this.table.links]
-  }
-
-  neighborVector(port: number): Map<number, number> | undefined {
-    return this.table?.neighborVectors.get(port)
-  }
-
   /** Loss measured on each send link so far. */
   linkStatus(): LinkStatus[] {
     return [...this.senders].map(([to, s]) => {
@@ -258,8 +207,7 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     for (const s of this.senders.values()) probesSent += s.transmissions
     return {
       ...this.s,
-      rejected: this.rejects.total,
-      rejectedByReason: { ...this.rejects.byReason },
+      ...this.rejectStats(),
       probesSent,
       probesDropped: this.probesDropped,
     }
@@ -270,30 +218,24 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     return Math.round(x * f) / f
   }
 
-  private emitTable(): void {
+  /** The table as the course prints it: distances rounded to `decimals`. */
+  private emitRoundedTable(): void {
     const routes = this.table!.reachable().map(([d, r]): [number, Route] => [
       d,
       { distance: this.round2(r.distance), nextHop: r.nextHop },
     ])
-    this.emit('event', { kind: 'table', at: this.clock.now(), node: this.table!.self, routes })
+    this.emitTable(routes)
   }
 
   private advertise(round: number): void {
     const table = this.table!
-    const socket = this.socket
-    if (!socket) return
+    if (!this.socket) return
     this.round = Math.max(this.round, round)
     for (const port of table.links.keys()) {
       // The probing side of a link owns its cost and tells the other side.
       const linkCost = this.senders.has(port) ? table.links.get(port) : undefined
       const payload = encodeVector({ linkCost, entries: table.advertisementFor(port) })
-      try {
-        socket.send(port, encodePacket({ type: 'dv', seq: round, payload }))
-      } catch {
-        continue
-      }
-      this.s.messagesSent++
-      this.emit('event', { kind: 'message-sent', at: this.clock.now(), from: table.self, to: port })
+      if (this.sendTo(port, encodePacket({ type: 'dv', seq: round, payload }))) this.vectorSent(port)
     }
   }
 
@@ -315,31 +257,17 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
       this.s.exchanges++
       const table = this.table!
       for (const link of this.linkStatus()) table.links.set(link.to, this.round2(link.lossRate))
-      if (table.recompute()) this.emitTable()
+      if (table.recompute()) this.emitRoundedTable()
       this.advertise(this.round + 1)
       this.scheduleExchange()
     }, this.options.exchangeIntervalMs)
   }
 
-  private onDatagram(bytes: Buffer, from: number): void {
-    const table = this.table
-    if (!table) return
-    if (!table.links.has(from)) {
-      this.rejects.add('unknown_peer')
-      return
-    }
-    let p: Packet
-    try {
-      p = decodePacket(bytes)
-      if (p.type === 'data') this.onData(p, from)
-      else if (p.type === 'ack') this.onAck(p, from)
-      else if (p.type === 'dv') this.onVector(p, from)
-      else this.rejects.add('unexpected_type')
-    } catch (err) {
-      const reason = err instanceof FrameDecodeError ? err.reason : 'protocol_error'
-      this.rejects.add(reason)
-      this.logger.debug({ reason, from }, 'rejected datagram')
-    }
+  protected dispatch(p: Packet, from: number): void {
+    if (p.type === 'data') this.onData(p, from)
+    else if (p.type === 'ack') this.onAck(p, from)
+    else if (p.type === 'dv') this.onVector(p, from)
+    else this.rejects.add('unexpected_type')
   }
 
   private onData(p: Packet, from: number): void {
@@ -360,12 +288,11 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
   private onVector(p: Packet, from: number): void {
     const table = this.table!
     const m = decodeVector(p.payload)
-    this.s.messagesReceived++
-    this.emit('event', { kind: 'message-received', at: this.clock.now(), from, to: table.self })
+    this.vectorReceived(from)
     // The neighbour probes this link: its measurement is the link's cost.
     if (m.linkCost !== undefined && !this.senders.has(from)) table.links.set(from, this.round2(m.linkCost))
     const changed = table.receive(from, m.entries)
-    if (changed) this.emitTable()
+    if (changed) this.emitRoundedTable()
     if (!this.exchanging) this.startExchange()
     else if (this.frozen && changed) this.advertise(p.seq + 1)
   }
@@ -383,7 +310,7 @@ export class CnNode extends EventEmitter<{ event: [CnEvent] }> {
     this.statusTimer = this.exchangeTimer = undefined
     const table = this.table!
     for (const link of this.linkStatus()) table.links.set(link.to, this.round2(link.lossRate))
-    if (table.recompute()) this.emitTable()
+    if (table.recompute()) this.emitRoundedTable()
     this.exchanging = true
     this.advertise(this.round + 1)
   }

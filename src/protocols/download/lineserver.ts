@@ -37,6 +37,7 @@ import {
 } from './constants.js'
 import { defaultLines } from './text.js'
 import { guarded } from '../../core/guarded.js'
+import { seededRandom } from '../../core/random.js'
 
 export interface LineServerInit {
   /** Address to listen on. @default '127.0.0.1' */
@@ -147,18 +148,6 @@ export interface LineServerStats {
   resets: number
   malformed: number
   cutOff: number
-}
-
-/** A tiny seeded generator (mulberry32): uniform in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 type SubmitState =

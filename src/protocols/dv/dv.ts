@@ -3,25 +3,19 @@
 // first vector a node receives — and from then on a node sends its vector to every neighbour
 // whenever its table changes. Every message carries a round number (one more than the message
 // that caused it), so the causal depth of convergence can be measured.
-import { EventEmitter } from 'node:events'
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js'
-import {
-  FrameDecodeError,
-  InvalidArgumentError,
-  NotStartedError,
-  UnknownPeerError,
-} from '../../core/errors.js'
-import { silentLogger, type Logger } from '../../core/logger.js'
-import { checkInteger, checkNumber, checkPort } from '../../core/options.js'
-import { udpNetwork, type DatagramNetwork, type DatagramSocket } from '../gbn/datagram.js'
-import { decodePacket, encodePacket, RejectCounter, type Packet } from '../gbn/packet.js'
+import type { TimerHandle } from '../../core/clock.js'
+import { InvalidArgumentError, UnknownPeerError } from '../../core/errors.js'
+import { checkNumber, checkPort } from '../../core/options.js'
+import type { DatagramEndpointComponents } from '../gbn/endpoint.js'
+import { encodePacket, type Packet } from '../gbn/packet.js'
 import { decodeCost, decodeVector, encodeCost, encodeVector } from './codec.js'
 import {
   DEFAULT_MAX_DISTANCE,
   DEFAULT_NEIGHBOR_TIMEOUT_MS,
   DEFAULT_REFRESH_INTERVAL_MS,
 } from './constants.js'
-import { DistanceVectorTable, type Route } from './vector.js'
+import { checkListedPort, DistanceVectorRouter, type RouterEvent } from './router.js'
+import { DistanceVectorTable } from './vector.js'
 
 export interface DvNeighbor {
   port: number
@@ -65,11 +59,9 @@ export function resolveDvNodeOptions(init: DvNodeInit): DvNodeOptions {
   if (!Array.isArray(init.neighbors)) throw new InvalidArgumentError('neighbors must be a list', 'neighbors')
   const seen = new Set<number>()
   const neighbors = init.neighbors.map((n, i) => {
-    const p = checkInteger(`neighbors[${i}].port`, n.port, 1, 65535)
+    const p = checkListedPort(`neighbors[${i}].port`, 'neighbors', n.port, seen)
     if (p === port && port !== 0)
       throw new InvalidArgumentError(`neighbors[${i}].port is this node's own port`, 'neighbors')
-    if (seen.has(p)) throw new InvalidArgumentError(`neighbors[${i}].port ${p} is listed twice`, 'neighbors')
-    seen.add(p)
     return Object.freeze({ port: p, cost: checkCost(`neighbors[${i}].cost`, n.cost) })
   })
   const refreshIntervalMs = checkNumber(
@@ -98,25 +90,14 @@ export function resolveDvNodeOptions(init: DvNodeInit): DvNodeOptions {
   })
 }
 
-export interface DvNodeComponents {
-  /** @default UDP on 127.0.0.1 */
-  network?: DatagramNetwork
-  clock?: Clock
-  logger?: Logger
-}
+export type DvNodeComponents = DatagramEndpointComponents
+
+/** Why a link's cost changed: a command here, the neighbour's word, its silence, its return. */
+export type LinkChangeReason = 'command' | 'peer' | 'timeout' | 'heard'
 
 export type DvEvent =
-  | { kind: 'table'; at: number; node: number; routes: Array<[number, Route]> }
-  | { kind: 'message-sent'; at: number; from: number; to: number }
-  | { kind: 'message-received'; at: number; from: number; to: number }
-  | {
-      kind: 'link'
-      at: number
-      node: number
-      neighbor: number
-      cost: number
-      reason: 'command' | 'peer' | 'timeout' | 'heard'
-    }
+  | RouterEvent
+  | { kind: 'link'; at: number; node: number; neighbor: number; cost: number; reason: LinkChangeReason }
 
 export interface DvStats {
   messagesSent: number
@@ -132,14 +113,7 @@ export interface DvStats {
   lastChangeAt: number
 }
 
-export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
-  private socket?: DatagramSocket
-  private table?: DistanceVectorTable
-  private readonly clock: Clock
-  private readonly network: DatagramNetwork
-  private readonly logger: Logger
-  private readonly rejects = new RejectCounter()
-  private exchanging = false
+export class DvNode extends DistanceVectorRouter<DvEvent> {
   private refreshTimer?: TimerHandle
   private advertiseTimer?: TimerHandle
   private pendingRound = 0
@@ -147,8 +121,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
   /** Costs as configured or commanded, to restore when a timed-out neighbour speaks again. */
   private readonly configuredCost = new Map<number, number>()
   private readonly timedOut = new Set<number>()
-  private round = 0
-  private readonly s = {
+  protected readonly s = {
     messagesSent: 0,
     messagesReceived: 0,
     lastChangeRound: 0,
@@ -161,15 +134,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     c: DvNodeComponents,
     readonly options: DvNodeOptions,
   ) {
-    super()
-    this.network = c.network ?? udpNetwork()
-    this.clock = c.clock ?? systemClock
-    this.logger = c.logger ?? silentLogger
-  }
-
-  get port(): number {
-    if (!this.socket) throw new NotStartedError('dvnode is not started')
-    return this.socket.port
+    super(c, 'dvnode')
   }
 
   async start(): Promise<void> {
@@ -185,7 +150,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     this.table = table
     this.s.lastChangeAt = this.clock.now()
     socket.setHandler((bytes, from) => this.onDatagram(bytes, from))
-    this.emitTable()
+    this.emitTable(this.table!.reachable())
     if (this.options.last) this.startExchange()
   }
 
@@ -216,41 +181,19 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     checkCost('cost', cost)
     this.configuredCost.set(neighbor, cost)
     this.timedOut.delete(neighbor)
-    this.send(neighbor, encodePacket({ type: 'cost', seq: this.round + 1, payload: encodeCost(cost) }), false)
-    this.emit('event', {
-      kind: 'link',
-      at: this.clock.now(),
-      node: table.self,
-      neighbor,
-      cost,
-      reason: 'command',
-    })
+    this.sendTo(neighbor, encodePacket({ type: 'cost', seq: this.round + 1, payload: encodeCost(cost) }))
+    this.linkChanged(neighbor, cost, 'command')
     this.applyLink(neighbor, cost, this.round + 1)
     if (!this.exchanging) this.startExchange()
   }
 
-  /** Reachable routes, by destination port. */
-  routes(): Array<[number, Route]> {
-    return this.requireTable().reachable()
-  }
-
-  /** The link costs as this node sees them now. */
-  links(): Array<[number, number]> {
-    return [...this.requireTable().links]
-  }
-
-  /** The last vector each neighbour sent (for consistency checks). */
-  neighborVector(port: number): Map<number, number> | undefined {
-    return this.table?.neighborVectors.get(port)
-  }
-
   stats(): DvStats {
-    return { ...this.s, rejected: this.rejects.total, rejectedByReason: { ...this.rejects.byReason } }
+    return { ...this.s, ...this.rejectStats() }
   }
 
-  private requireTable(): DistanceVectorTable {
-    if (!this.table) throw new NotStartedError('dvnode is not started')
-    return this.table
+  private linkChanged(neighbor: number, cost: number, reason: LinkChangeReason): void {
+    const at = this.clock.now()
+    this.emit('event', { kind: 'link', at, node: this.table!.self, neighbor, cost, reason })
   }
 
   private applyLink(neighbor: number, cost: number, round: number): void {
@@ -261,7 +204,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     this.s.tableChanges++
     this.s.lastChangeRound = Math.max(this.s.lastChangeRound, round)
     this.s.lastChangeAt = this.clock.now()
-    this.emitTable()
+    this.emitTable(this.table!.reachable())
     if (this.exchanging) this.scheduleAdvertise(round + 1)
   }
 
@@ -280,15 +223,6 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
     }, 0)
   }
 
-  private emitTable(): void {
-    this.emit('event', {
-      kind: 'table',
-      at: this.clock.now(),
-      node: this.table!.self,
-      routes: this.table!.reachable(),
-    })
-  }
-
   private advertise(round: number): void {
     const table = this.table!
     this.round = Math.max(this.round, round)
@@ -296,22 +230,9 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
       // A link taken down by command carries nothing; a timed-out one is still tried, to notice its return.
       if (!Number.isFinite(cost) && !this.timedOut.has(port)) continue
       const payload = encodeVector({ entries: table.advertisementFor(port) })
-      this.send(port, encodePacket({ type: 'dv', seq: round, payload }), true)
+      if (this.sendTo(port, encodePacket({ type: 'dv', seq: round, payload }))) this.vectorSent(port)
     }
     this.s.maxRoundSent = Math.max(this.s.maxRoundSent, round)
-  }
-
-  private send(port: number, bytes: Buffer, report: boolean): void {
-    const socket = this.socket
-    if (!socket) return
-    try {
-      socket.send(port, bytes)
-    } catch {
-      return
-    }
-    if (!report) return
-    this.s.messagesSent++
-    this.emit('event', { kind: 'message-sent', at: this.clock.now(), from: socket.port, to: port })
   }
 
   private scheduleRefresh(): void {
@@ -334,59 +255,30 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
       if (this.timedOut.has(port) || now - heard < limit) continue
       if (!Number.isFinite(this.configuredCost.get(port) ?? 0)) continue
       this.timedOut.add(port)
-      this.emit('event', {
-        kind: 'link',
-        at: now,
-        node: this.table!.self,
-        neighbor: port,
-        cost: Infinity,
-        reason: 'timeout',
-      })
+      this.linkChanged(port, Infinity, 'timeout')
       this.table!.neighborVectors.delete(port)
       this.applyLink(port, Number.POSITIVE_INFINITY, this.round + 1)
     }
   }
 
-  private onDatagram(bytes: Buffer, from: number): void {
-    const table = this.table
-    if (!table) return
-    if (!table.links.has(from)) {
-      this.rejects.add('unknown_peer')
-      return
-    }
-    let p: Packet
-    try {
-      p = decodePacket(bytes)
-      if (p.type === 'dv') this.onVector(p, from, decodeVector(p.payload).entries)
-      else if (p.type === 'cost') this.onCost(p, from, decodeCost(p.payload))
-      else this.rejects.add('unexpected_type')
-    } catch (err) {
-      const reason = err instanceof FrameDecodeError ? err.reason : 'protocol_error'
-      this.rejects.add(reason)
-      this.logger.debug({ reason, from }, 'rejected datagram')
-    }
+  protected dispatch(p: Packet, from: number): void {
+    if (p.type === 'dv') this.onVector(p, from, decodeVector(p.payload).entries)
+    else if (p.type === 'cost') this.onCost(p, from, decodeCost(p.payload))
+    else this.rejects.add('unexpected_type')
   }
 
   private heard(from: number): void {
     this.lastHeard.set(from, this.clock.now())
     if (this.timedOut.delete(from)) {
       const cost = this.configuredCost.get(from) ?? Number.POSITIVE_INFINITY
-      this.emit('event', {
-        kind: 'link',
-        at: this.clock.now(),
-        node: this.table!.self,
-        neighbor: from,
-        cost,
-        reason: 'heard',
-      })
+      this.linkChanged(from, cost, 'heard')
       this.applyLink(from, cost, this.round + 1)
     }
   }
 
   private onVector(p: Packet, from: number, entries: Array<[number, number]>): void {
     const table = this.table!
-    this.s.messagesReceived++
-    this.emit('event', { kind: 'message-received', at: this.clock.now(), from, to: table.self })
+    this.vectorReceived(from)
     this.heard(from)
     const changed = table.receive(from, entries)
     if (!this.exchanging) {
@@ -398,7 +290,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
         this.s.tableChanges++
         this.s.lastChangeRound = Math.max(this.s.lastChangeRound, p.seq)
         this.s.lastChangeAt = this.clock.now()
-        this.emitTable()
+        this.emitTable(this.table!.reachable())
       }
       this.scheduleAdvertise(p.seq + 1)
       this.scheduleRefresh()
@@ -410,14 +302,7 @@ export class DvNode extends EventEmitter<{ event: [DvEvent] }> {
   private onCost(p: Packet, from: number, cost: number): void {
     this.heard(from)
     this.configuredCost.set(from, cost)
-    this.emit('event', {
-      kind: 'link',
-      at: this.clock.now(),
-      node: this.table!.self,
-      neighbor: from,
-      cost,
-      reason: 'peer',
-    })
+    this.linkChanged(from, cost, 'peer')
     const wasExchanging = this.exchanging
     this.exchanging = true
     this.applyLink(from, cost, p.seq)

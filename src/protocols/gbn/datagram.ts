@@ -33,30 +33,24 @@ export interface UdpNetworkInit {
   recvBufferBytes?: number
 }
 
-class UdpDatagramSocket implements DatagramSocket {
+/**
+ * What both sockets share: the handler, and the rule that a closed socket neither sends nor hands
+ * over anything and closes once.
+ */
+abstract class BaseDatagramSocket implements DatagramSocket {
   sendErrors = 0
-  private handler: DatagramHandler = () => {}
-  private closed = false
+  protected handler: DatagramHandler = () => {}
+  protected closed = false
 
   constructor(
-    private readonly socket: Socket,
-    private readonly host: string,
+    /** 'UDP' or 'memory', for the error a send on a closed socket throws. */
+    private readonly kind: string,
     readonly port: number,
-  ) {
-    socket.on(
-      'message',
-      guarded((buf: Buffer, rinfo: RemoteInfo) => {
-        // Only our own loopback peers speak to us; anything from elsewhere is still just bytes.
-        this.handler(buf, rinfo.port)
-      }),
-    )
-  }
+  ) {}
 
   send(port: number, bytes: Uint8Array): void {
-    if (this.closed) throw new NotStartedError(`UDP port ${this.port} is closed`)
-    this.socket.send(bytes, port, this.host, (err) => {
-      if (err) this.sendErrors++
-    })
+    if (this.closed) throw new NotStartedError(`${this.kind} port ${this.port} is closed`)
+    this.transmit(port, bytes)
   }
 
   setHandler(handler: DatagramHandler): void {
@@ -66,7 +60,37 @@ class UdpDatagramSocket implements DatagramSocket {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()))
+    await this.release()
+  }
+
+  protected abstract transmit(port: number, bytes: Uint8Array): void
+  protected abstract release(): Promise<void>
+}
+
+class UdpDatagramSocket extends BaseDatagramSocket {
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: string,
+    port: number,
+  ) {
+    super('UDP', port)
+    socket.on(
+      'message',
+      guarded((buf: Buffer, rinfo: RemoteInfo) => {
+        // Only our own loopback peers speak to us; anything from elsewhere is still just bytes.
+        this.handler(buf, rinfo.port)
+      }),
+    )
+  }
+
+  protected transmit(port: number, bytes: Uint8Array): void {
+    this.socket.send(bytes, port, this.host, (err) => {
+      if (err) this.sendErrors++
+    })
+  }
+
+  protected release(): Promise<void> {
+    return new Promise<void>((resolve) => this.socket.close(() => resolve()))
   }
 }
 
@@ -168,27 +192,20 @@ export class MemoryDatagramNetwork implements DatagramNetwork {
   }
 }
 
-class MemorySocket implements DatagramSocket {
-  sendErrors = 0
-  private handler: DatagramHandler = () => {}
-  private closed = false
+class MemorySocket extends BaseDatagramSocket {
   constructor(
     private readonly net: MemoryDatagramNetwork,
-    readonly port: number,
-  ) {}
-  send(port: number, bytes: Uint8Array): void {
-    if (this.closed) throw new NotStartedError(`memory port ${this.port} is closed`)
-    this.net.transmit(this.port, port, bytes)
+    port: number,
+  ) {
+    super('memory', port)
   }
-  setHandler(handler: DatagramHandler): void {
-    this.handler = handler
+  protected transmit(port: number, bytes: Uint8Array): void {
+    this.net.transmit(this.port, port, bytes)
   }
   deliver(bytes: Buffer, from: number): void {
     if (!this.closed) this.handler(bytes, from)
   }
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
+  protected async release(): Promise<void> {
     this.net.release(this.port)
   }
 }

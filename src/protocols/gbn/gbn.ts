@@ -2,11 +2,6 @@
 // GbnSender) and receives (a GbnReceiver), and emulates loss on what it receives — data packets
 // and ACKs alike. Corrupted or foreign datagrams fail the CRC or the checks and are counted,
 // never delivered.
-import { EventEmitter } from 'node:events'
-import type { Clock } from '../../core/clock.js'
-import { systemClock } from '../../core/clock.js'
-import { FrameDecodeError, NotStartedError } from '../../core/errors.js'
-import { silentLogger, type Logger } from '../../core/logger.js'
 import { checkInteger, checkNumber, checkPort } from '../../core/options.js'
 import {
   DEFAULT_SEGMENT_BYTES,
@@ -15,10 +10,10 @@ import {
   MAX_WINDOW_PACKETS,
   RETRANSMIT_TIMEOUT_MS,
 } from './constants.js'
-import { udpNetwork, type DatagramNetwork, type DatagramSocket } from './datagram.js'
+import { DatagramEndpoint, type DatagramEndpointComponents } from './endpoint.js'
 import type { GbnEvent, GbnTransferSummary } from './events.js'
 import { LossEmulator, resolveLossSpec, type LossSpec } from './loss.js'
-import { decodePacket, RejectCounter } from './packet.js'
+import { decodePacket } from './packet.js'
 import { GbnReceiver } from './receiver.js'
 import { GbnSender } from './sender.js'
 
@@ -51,11 +46,7 @@ export interface GoBackNOptions {
   readonly maxMessageBytes: number
 }
 
-export interface GoBackNComponents {
-  /** @default UDP on 127.0.0.1 */
-  network?: DatagramNetwork
-  clock?: Clock
-  logger?: Logger
+export interface GoBackNComponents extends DatagramEndpointComponents {
   /** Random source in [0, 1) for probabilistic loss. @default Math.random */
   random?: () => number
 }
@@ -91,15 +82,10 @@ export interface GoBackNStats {
  * One Go-Back-N endpoint. Events: `'data'` (a whole message, as a Buffer), `'event'` (a GbnEvent,
  * one per line of the course's output).
  */
-export class GoBackN extends EventEmitter<{ data: [Buffer]; event: [GbnEvent] }> {
-  private socket?: DatagramSocket
+export class GoBackN extends DatagramEndpoint<{ data: [Buffer]; event: [GbnEvent] }> {
   private sender?: GbnSender
   private receiver?: GbnReceiver
   private readonly lossEmulator: LossEmulator
-  private readonly network: DatagramNetwork
-  private readonly clock: Clock
-  private readonly logger: Logger
-  private readonly rejects = new RejectCounter()
   private dataDiscarded = 0
   private acksDiscarded = 0
 
@@ -107,17 +93,8 @@ export class GoBackN extends EventEmitter<{ data: [Buffer]; event: [GbnEvent] }>
     c: GoBackNComponents,
     readonly options: GoBackNOptions,
   ) {
-    super()
-    this.network = c.network ?? udpNetwork()
-    this.clock = c.clock ?? systemClock
-    this.logger = c.logger ?? silentLogger
+    super(c, 'Go-Back-N endpoint')
     this.lossEmulator = new LossEmulator(options.loss, c.random)
-  }
-
-  /** The bound port; valid after start(). */
-  get port(): number {
-    if (!this.socket) throw new NotStartedError('Go-Back-N endpoint is not started')
-    return this.socket.port
   }
 
   async start(): Promise<void> {
@@ -166,8 +143,7 @@ export class GoBackN extends EventEmitter<{ data: [Buffer]; event: [GbnEvent] }>
 
   /** Sends pre-cut packets as one message (gbnnode sends one character per packet). */
   sendSegments(segments: Uint8Array[]): Promise<GbnTransferSummary> {
-    if (!this.sender || !this.socket)
-      return Promise.reject(new NotStartedError('Go-Back-N endpoint is not started'))
+    if (!this.sender || !this.socket) return Promise.reject(this.notStarted())
     for (const s of segments)
       if (s.length > MAX_PAYLOAD_BYTES)
         return Promise.reject(new RangeError(`segment over ${MAX_PAYLOAD_BYTES} bytes`))
@@ -176,8 +152,7 @@ export class GoBackN extends EventEmitter<{ data: [Buffer]; event: [GbnEvent] }>
 
   stats(): GoBackNStats {
     return {
-      rejected: this.rejects.total,
-      rejectedByReason: { ...this.rejects.byReason },
+      ...this.rejectStats(),
       transmissions: this.sender?.transmissions ?? 0,
       timeouts: this.sender?.timeouts ?? 0,
       dataDiscarded: this.dataDiscarded,
@@ -195,9 +170,7 @@ export class GoBackN extends EventEmitter<{ data: [Buffer]; event: [GbnEvent] }>
     try {
       p = decodePacket(bytes)
     } catch (err) {
-      const reason = err instanceof FrameDecodeError ? err.reason : 'bad_header'
-      this.rejects.add(reason)
-      this.logger.debug({ reason, bytes: bytes.length }, 'rejected datagram')
+      this.reject(err, 'bad_header', { bytes: bytes.length })
       return
     }
     if (p.type === 'data') {

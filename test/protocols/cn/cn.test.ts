@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram'
 import { TopologyRun, parseTopology, runTopology } from '../../../src/protocols/cn/topology.js'
 import { type CnNode, cnNode } from '../../../src/protocols/cn/index.js'
 import { floydWarshall } from '../dv/graphs.js'
-import { seededRandom } from '../gbn/helpers.js'
+import { seededRandom } from '../../../src/core/random.js'
 
 describe('cnnode', () => {
   test('measured loss rates approach the configured ones and tables are shortest paths over them', async () => {

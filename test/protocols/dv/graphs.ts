@@ -1,6 +1,6 @@
 // Independent reference for the routing tests: all-pairs shortest paths by Floyd–Warshall, and
 // random connected graphs.
-import { seededRandom } from '../gbn/helpers.js'
+import { seededRandom } from '../../../src/core/random.js'
 import type { TopologySpec } from '../../../src/protocols/cn/topology.js'
 
 export function floydWarshall(

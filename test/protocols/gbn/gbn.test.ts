@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { ManualClock } from '../../../src/core/clock.js'
 import { goBackN, memoryNetwork, type GoBackN, type GbnEvent } from '../../../src/protocols/gbn/index.js'
 import { encodePacket } from '../../../src/protocols/gbn/packet.js'
-import { seededRandom } from './helpers.js'
+import { seededRandom } from '../../../src/core/random.js'
 
 interface Pair {
   a: GoBackN
