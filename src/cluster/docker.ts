@@ -477,8 +477,22 @@ export class DockerCluster extends EventEmitter implements Startable {
   }
 }
 
-/** Removes a compose project's containers, network and anonymous volumes. */
-export async function composeDown(project: string, composeFile: string, timeoutMs = 180_000): Promise<void> {
+/**
+ * Removes a compose project's containers, network and anonymous volumes. Returns the names of the
+ * project's networks the engine would not remove (empty when nothing is left).
+ */
+export async function composeDown(
+  project: string,
+  composeFile: string,
+  timeoutMs = 180_000,
+): Promise<string[]> {
+  const label = `label=com.docker.compose.project=${project}`
+  // The names, for disconnecting an endpoint the engine keeps after its container is gone.
+  const names = (
+    await docker(['ps', '-a', '--filter', label, '--format', '{{.Names}}'], { allowFailure: true })
+  ).stdout
+    .split('\n')
+    .filter(Boolean)
   if (existsSync(composeFile)) {
     await compose(project, composeFile, ['down', '--volumes', '--remove-orphans', '--timeout', '5'], {
       timeoutMs,
@@ -486,30 +500,42 @@ export async function composeDown(project: string, composeFile: string, timeoutM
     })
   }
   // Whatever is left (the file is gone, or down failed half-way) is removed by label.
-  const left = (
-    await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`], {
-      allowFailure: true,
-    })
-  ).stdout
+  const left = (await docker(['ps', '-aq', '--filter', label], { allowFailure: true })).stdout
     .split('\n')
     .filter(Boolean)
   if (left.length) await docker(['rm', '-f', '-v', ...left], { allowFailure: true, timeoutMs })
-  // Services of profiles `down` was not told about may have held the network: it goes now. A busy
-  // engine may still be releasing the last containers' endpoints ("has active endpoints"), so the
-  // removal is tried again, a few times, a little later each time.
-  for (let attempt = 1; attempt <= NETWORK_RM_ATTEMPTS; attempt++) {
-    const nets = (
-      await docker(['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
-        allowFailure: true,
-      })
+  return removeProjectNetworks(label, names, timeoutMs)
+}
+
+/**
+ * Services of profiles `down` was not told about may have held the network: it goes now. A busy
+ * engine may still be releasing the last containers' endpoints ("has active endpoints"), so the
+ * removal is tried again, a little later each time, for up to a minute; before the third try the
+ * project's former containers are force-disconnected (after `--scale node=50` on a loaded
+ * machine the engine kept an endpoint whose container was gone).
+ */
+async function removeProjectNetworks(label: string, names: string[], timeoutMs: number): Promise<string[]> {
+  const giveUpAt = Date.now() + NETWORK_RM_PATIENCE_MS
+  let nets: string[] = []
+  for (let attempt = 1; attempt === 1 || Date.now() < giveUpAt; attempt++) {
+    nets = (
+      await docker(['network', 'ls', '--filter', label, '--format', '{{.Name}}'], { allowFailure: true })
     ).stdout
       .split('\n')
       .filter(Boolean)
-    if (nets.length === 0) return
-    if (attempt > 1) await new Promise((r) => setTimeout(r, attempt * 1000))
+    if (nets.length === 0) return []
+    if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(attempt, 5) * 1000))
+    if (attempt === 3)
+      for (const net of nets)
+        for (const name of names)
+          await docker(['network', 'disconnect', '--force', net, name], {
+            allowFailure: true,
+            timeoutMs: 30_000,
+          })
     await docker(['network', 'rm', ...nets], { allowFailure: true, timeoutMs })
   }
+  return nets
 }
 
-/** Tries at removing a project's network before `down` gives up on it (1 s, 2 s... apart). */
-const NETWORK_RM_ATTEMPTS = 5
+/** How long `down` keeps trying to remove a project's network (2 s, 3 s... up to 5 s apart). */
+const NETWORK_RM_PATIENCE_MS = 60_000

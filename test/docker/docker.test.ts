@@ -440,6 +440,7 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
       timeout: 300_000,
     },
     async () => {
+      let kept: string[] | undefined
       try {
         await compose(PROJECT, COMPOSE_FILE, ['up', '-d', '--no-recreate', '--scale', 'node=50'], {
           env: composeEnv,
@@ -477,8 +478,9 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
         assert.deepEqual(m.json, { status: 'received' })
       } finally {
         // The other tests here use the same network: nothing of this project may outlive this one.
-        await composeDown(PROJECT, COMPOSE_FILE)
+        kept = await composeDown(PROJECT, COMPOSE_FILE)
       }
+      assert.deepEqual(kept, [], 'down could not remove the network')
       assert.equal((await projectContainers(PROJECT)).length, 0)
       assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
     },

@@ -19,7 +19,7 @@ import { resolveBaseImage } from '../../cluster/image-base.js'
 import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack } from '../../cluster/swarm.js'
 import { writeK8sManifests } from '../../cluster/k8s.js'
 import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
-import { InvalidArgumentError } from '../../core/errors.js'
+import { DockerError, InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../monitor/constants.js'
 import { cliName, color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
@@ -167,7 +167,17 @@ export async function downContainers(
   if (rec.mode === 'swarm') {
     await removeStack(rec.docker.project, rec.docker.network)
     if (rec.docker.initializedSwarm) await leaveSwarm()
-  } else await composeDown(rec.docker.project, rec.docker.composeFile)
+  } else {
+    const kept = await composeDown(rec.docker.project, rec.docker.composeFile)
+    if (kept.length > 0) {
+      removeCluster(dir)
+      throw new DockerError(
+        `containers removed, but the engine would not remove network ${kept.join(', ')} ("has active ` +
+          `endpoints" with no container left: a stale endpoint in dockerd); try "docker network rm ` +
+          `${kept.join(' ')}" again later, or restart the Docker engine`,
+      )
+    }
+  }
   removeCluster(dir)
   if (o.json) printJson({ stopped: rec.nodes.length, running: false, mode: rec.mode })
   else
