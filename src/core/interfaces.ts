@@ -82,6 +82,12 @@ export interface SendOptions {
   ttl?: number
   /** Sends to this address instead of looking `dst` up among the members (for a protocol that keeps a membership of its own). */
   address?: PeerAddress
+  /**
+   * This send answers an inbound frame (an ack, a pong): `dst` is the name that frame claimed, so
+   * an unknown one may be invented, and asks the master for the member list far more rarely than
+   * a send the application started (Node's UNKNOWN_SENDER_REFRESH_MS).
+   */
+  reply?: boolean
 }
 
 /** A node as others know it. */

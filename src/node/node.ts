@@ -47,6 +47,14 @@ export const UNKNOWN_PEER_REFRESH_MS = 1000
 export const UNKNOWN_NAME_TTL_MS = 2000
 /** Unknown names remembered at most. */
 export const MAX_UNKNOWN_NAMES = 1024
+/**
+ * Shortest time between two member-list requests caused by replies (acks, pongs) to senders this
+ * node does not know, in ms. The sender's name comes from the frame, so a flood of frames from
+ * invented names would otherwise cost the master a request every UNKNOWN_PEER_REFRESH_MS; a
+ * genuine newcomer is found by this or by the periodic refresh (membersRefreshMs), and its
+ * retransmissions are answered then.
+ */
+export const UNKNOWN_SENDER_REFRESH_MS = 15_000
 
 export class Node implements Startable {
   readonly name: string
@@ -80,6 +88,8 @@ export class Node implements Startable {
   private readonly unknownNames = new Map<string, number>()
   private unknownRefresh?: Promise<void>
   private lastUnknownRefresh = 0
+  /** When a reply to an unknown sender last asked the master (-Infinity: never). */
+  private lastSenderRefresh = -Infinity
   /**
    * The master's list version. A master starts at a random number, so that a node that joined
    * an earlier master never mistakes a restarted master's list for the one it has.
@@ -448,14 +458,17 @@ export class Node implements Startable {
    * Asks the master for the member list because `dst` is not in it, at most once per
    * UNKNOWN_PEER_REFRESH_MS however many sends ask (they share one request), and not again for a
    * name the last refresh did not find: a flood of frames naming invented peers costs the master
-   * one request a second at most, not one per frame.
+   * one request a second at most, not one per frame. A reply (SendOptions.reply: an ack or pong to
+   * the name an inbound frame claimed) asks at most once per UNKNOWN_SENDER_REFRESH_MS.
    */
-  private async refreshForUnknown(dst: string): Promise<void> {
+  private async refreshForUnknown(dst: string, reply: boolean): Promise<void> {
     const now = Date.now()
     const missedAt = this.unknownNames.get(dst)
     if (missedAt !== undefined && now - missedAt < UNKNOWN_NAME_TTL_MS) return
     if (!this.unknownRefresh) {
       if (now - this.lastUnknownRefresh < UNKNOWN_PEER_REFRESH_MS) return
+      if (reply && now - this.lastSenderRefresh < UNKNOWN_SENDER_REFRESH_MS) return
+      if (reply) this.lastSenderRefresh = now
       this.lastUnknownRefresh = now
       this.unknownRefresh = this.refreshMembers()
         .catch(() => {})
@@ -492,7 +505,7 @@ export class Node implements Startable {
     }
     let m = this.members.get(dst)
     if (!m && this.role !== 'master') {
-      await this.refreshForUnknown(dst)
+      await this.refreshForUnknown(dst, options.reply === true)
       m = this.members.get(dst)
     }
     if (!m) {

@@ -5,20 +5,24 @@
 /** Messages whose frames are tallied; the oldest is forgotten beyond this. */
 export const MAX_TALLIED_MESSAGES = 10_000
 
-export interface MessageFrames {
-  /** Frames that carried the message itself (eager pushes, repair copies, the ip datagram). */
-  payload: number
-  /** Frames that named it without carrying it: ihave, graft, got, prune. */
-  control: number
-  /** The same, by frame type. */
-  byType: Map<string, number>
-}
+/** The frame types tallied by type; a frame of another type counts only as payload or control. */
+const FRAME_TYPES = ['msg', 'ip', 'ihave', 'graft', 'got', 'prune', 'digest'] as const
+const PAYLOAD = 0
+const CONTROL = 1
+const FIRST_TYPE = 2
 
+/**
+ * Frames per message id. An entry is one small array, [payload, control, one count per
+ * FRAME_TYPES], not an object holding a Map: every message a node passes on gets an entry that
+ * lives until MAX_TALLIED_MESSAGES newer ones push it out, so under a flood of messages its size
+ * is what the heap's old space churns through (issue 14 item 9).
+ */
 export class FrameTally {
-  private readonly byId = new Map<string, MessageFrames>()
+  private readonly byId = new Map<string, number[]>()
 
   /** Counts one frame of `type` for each id in `ids`; payload when it carried the message. */
   note(type: string, ids: Iterable<string>, payload: boolean): void {
+    const slot = (FRAME_TYPES as readonly string[]).indexOf(type)
     for (const id of ids) {
       let t = this.byId.get(id)
       if (!t) {
@@ -26,12 +30,11 @@ export class FrameTally {
           const oldest = this.byId.keys().next().value
           if (oldest !== undefined) this.byId.delete(oldest)
         }
-        t = { payload: 0, control: 0, byType: new Map() }
+        t = new Array<number>(FIRST_TYPE + FRAME_TYPES.length).fill(0)
         this.byId.set(id, t)
       }
-      if (payload) t.payload++
-      else t.control++
-      t.byType.set(type, (t.byType.get(type) ?? 0) + 1)
+      t[payload ? PAYLOAD : CONTROL]!++
+      if (slot >= 0) t[FIRST_TYPE + slot]!++
     }
   }
 
@@ -39,8 +42,8 @@ export class FrameTally {
   get(id: string): { id: string; payload: number; control: number; byType: Record<string, number> } {
     const t = this.byId.get(id)
     const byType: Record<string, number> = {}
-    if (t) for (const [type, n] of t.byType) byType[type] = n
-    return { id, payload: t?.payload ?? 0, control: t?.control ?? 0, byType }
+    if (t) FRAME_TYPES.forEach((type, k) => t[FIRST_TYPE + k] && (byType[type] = t[FIRST_TYPE + k]!))
+    return { id, payload: t?.[PAYLOAD] ?? 0, control: t?.[CONTROL] ?? 0, byType }
   }
 }
 

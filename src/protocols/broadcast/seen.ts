@@ -93,6 +93,28 @@ export class SeenSeqs {
     return out
   }
 
+  /**
+   * The seqs in [from, upTo) not delivered here, ascending, at most `max` of them: O(max) steps
+   * whatever the span, since every range skipped is followed by a missing seq.
+   */
+  missing(from: number, upTo: number, max: number): number[] {
+    const out: number[] = []
+    let q = Math.max(from, this.contiguous)
+    let i = this.rangeAtOrBelow(q)
+    if (i >= 0 && q < this.hi[i]!) q = this.hi[i]!
+    i++
+    while (q < upTo && out.length < max) {
+      if (i < this.lo.length && q === this.lo[i]!) {
+        q = this.hi[i]!
+        i++
+      } else {
+        out.push(q)
+        q++
+      }
+    }
+    return out
+  }
+
   /** Seqs at or above `from` that have been delivered here. */
   countFrom(from: number): number {
     let n = Math.max(0, this.contiguous - from)

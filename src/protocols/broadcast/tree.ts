@@ -23,6 +23,15 @@ export interface TreeHost {
   drop(env: Envelope, reason: string): void
 }
 
+/** A pending repair of the seqs of one origin missing in [from, upTo). */
+interface GapRepair {
+  from: number
+  upTo: number
+  /** Who to ask next: the sender of the first seq above the gap, then the origin node. */
+  askers: string[]
+  timer?: TimerHandle
+}
+
 export class Plumtree {
   readonly eager = new Set<string>()
   readonly lazy = new Set<string>()
@@ -32,9 +41,8 @@ export class Plumtree {
   private lazyTimer?: TimerHandle
   private graftTimer?: TimerHandle
   private readonly graftQueue = new Map<string, Array<[string, number]>>()
-  // Gap repair: per origin, the seq below which a repair is already scheduled.
-  private readonly gapPending = new Map<string, number>()
-  private readonly gapTimers = new Set<TimerHandle>()
+  // Gap repair: at most one pending repair per origin, whose window later arrivals widen.
+  private readonly gapRepairs = new Map<string, GapRepair>()
   private hubCache?: { size: number; hubs: Set<string> }
 
   constructor(private readonly h: TreeHost) {}
@@ -46,9 +54,8 @@ export class Plumtree {
     this.graftQueue.clear()
     for (const m of this.missing.values()) if (m.timer) clock.clearTimeout(m.timer)
     this.missing.clear()
-    for (const t of this.gapTimers) clock.clearTimeout(t)
-    this.gapTimers.clear()
-    this.gapPending.clear()
+    for (const r of this.gapRepairs.values()) if (r.timer) clock.clearTimeout(r.timer)
+    this.gapRepairs.clear()
     this.lazyPending = []
   }
 
@@ -226,36 +233,43 @@ export class Plumtree {
   /**
    * Seq `upTo` of `origin` came from `sender` with seqs below it missing here: after graftTimeoutMs
    * (time for reordered frames) one GRAFT asks the sender for those still missing, then the origin
-   * node. The loss of an origin's last message before it goes quiet is anti-entropy's to find.
+   * node. One repair per origin at a time: arrivals while it waits only widen its window, so a
+   * flood of seqs above a gap costs one timer, not one per message. The loss of an origin's last
+   * message before it goes quiet is anti-entropy's to find.
    */
   repairGap(origin: string, upTo: number, sender: string): void {
     const log = this.h.store.origins.get(origin)
     if (!log) return
-    const from = Math.max(log.contiguous, upTo - K.GAP_REPAIR_MAX, this.gapPending.get(origin) ?? 0)
-    if (from >= upTo) return
-    if (!this.gapPending.has(origin) && this.gapPending.size >= K.MAX_MISSING) return
-    this.gapPending.set(origin, upTo)
+    const pending = this.gapRepairs.get(origin)
+    if (pending) {
+      pending.upTo = Math.max(pending.upTo, upTo)
+      return
+    }
+    const from = Math.max(log.contiguous, upTo - K.GAP_REPAIR_MAX)
+    if (from >= upTo || this.gapRepairs.size >= K.MAX_MISSING) return
     const askers = [sender]
     const originNode = nameOf(origin)
     if (originNode !== sender && originNode !== this.h.c.self.name) askers.push(originNode)
-    const attempt = (delayMs: number) => {
-      const timer = this.h.c.clock.setTimeout(() => {
-        this.gapTimers.delete(timer)
-        if (!this.h.running()) return
-        const still: Array<[string, number]> = []
-        for (let seq = from; seq < upTo; seq++) if (!this.h.store.has(origin, seq)) still.push([origin, seq])
-        const peer = askers.shift()
-        if (still.length === 0 || !peer || !this.h.c.peers().includes(peer)) {
-          if (this.gapPending.get(origin) === upTo) this.gapPending.delete(origin)
-          return
-        }
-        this.h.counters.grafts++
-        this.h.outbox.sendFrame(peer, 'graft', { i: still })
-        attempt(K.GRAFT_RETRY_MS)
-      }, delayMs)
-      this.gapTimers.add(timer)
-    }
-    attempt(this.h.options().graftTimeoutMs)
+    const repair: GapRepair = { from, upTo, askers }
+    this.gapRepairs.set(origin, repair)
+    this.scheduleGapRepair(origin, repair, this.h.options().graftTimeoutMs)
+  }
+
+  private scheduleGapRepair(origin: string, r: GapRepair, delayMs: number): void {
+    r.timer = this.h.c.clock.setTimeout(() => {
+      r.timer = undefined
+      if (!this.h.running()) return
+      const log = this.h.store.origins.get(origin)
+      const still = log ? log.seen.missing(r.from, r.upTo, K.GAP_REPAIR_MAX) : []
+      const peer = r.askers.shift()
+      if (still.length === 0 || !peer || !this.h.c.peers().includes(peer)) {
+        this.gapRepairs.delete(origin)
+        return
+      }
+      this.h.counters.grafts++
+      this.h.outbox.sendFrame(peer, 'graft', { i: still.map((seq) => [origin, seq]) })
+      this.scheduleGapRepair(origin, r, K.GRAFT_RETRY_MS)
+    }, delayMs)
   }
 
   /**

@@ -29,7 +29,7 @@ export class Ping implements Protocol {
   handle(env: Envelope): void {
     if (env.type === 'ping') {
       this.c.delivered(env)
-      this.c.send(env.src, 'pong', { echo: env.id }, { transport: 'udp' }).catch(() => {})
+      this.c.send(env.src, 'pong', { echo: env.id }, { transport: 'udp', reply: true }).catch(() => {})
       return
     }
     if (env.type === 'pong') {

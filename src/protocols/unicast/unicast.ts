@@ -474,7 +474,7 @@ export class Unicast implements Protocol {
       this.drain(env.src, st)
     }
     this.counters.acksSent++
-    this.c.send(env.src, 'ack', { s, q, c: st.expected }, { transport }).catch(() => {})
+    this.c.send(env.src, 'ack', { s, q, c: st.expected }, { transport, reply: true }).catch(() => {})
   }
 
   private isMember(name: string): boolean {

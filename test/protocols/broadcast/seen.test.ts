@@ -117,3 +117,18 @@ test('the store: seqs far above a gap are bounded, the flooding origin gives up 
   assert.ok(store.origins.get('far~1')!.seen.extra <= MAX_SEEN_AHEAD)
   assert.ok(store.origins.get('far~1')!.seen.ranges <= MAX_SEEN_AHEAD)
 })
+
+test('seen seqs: the missing seqs of a window, at most max, in steps bounded by max', () => {
+  const s = new SeenSeqs()
+  for (const q of [0, 1, 2, 5, 6, 9, 12, 13, 14]) s.add(q)
+  assert.deepEqual(s.missing(0, 20, 100), [3, 4, 7, 8, 10, 11, 15, 16, 17, 18, 19])
+  assert.deepEqual(s.missing(6, 12, 100), [7, 8, 10, 11])
+  assert.deepEqual(s.missing(0, 20, 3), [3, 4, 7])
+  assert.deepEqual(s.missing(12, 15, 10), [])
+  assert.deepEqual(s.missing(0, 3, 10), [])
+  // One missing seq below 125k delivered ones: found at once, and nothing above the range.
+  const flood = new SeenSeqs()
+  for (let q = 1; q <= 125_000; q++) flood.add(q)
+  assert.deepEqual(flood.missing(0, 125_001, 256), [0])
+  assert.deepEqual(flood.missing(1, 125_001, 256), [])
+})
