@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Part of `npm run build`, after tsc: bundles the entry of `distlab node` and `distlab master`
 // (dist/src/cli/roles-main.js) with everything it imports into dist/src/cli/roles-main.bundle.js,
-// which bin/distlab.js prefers. A node process then reads and compiles one file instead of some four
-// hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
+// and the entry of every other command (dist/src/cli/main.js, some seven hundred modules) into
+// dist/src/cli/main.bundle.js; bin/distlab.js prefers them. A node process then reads and compiles
+// one file instead of some four hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
 // running, was most of a node's start-up (bench/startup.ts measures both entries side by side).
 // Left out: native addons and the chart libraries (the master loads them from node_modules when it
 // needs them), the JSON-schema compilers Fastify never calls on distlab's servers (see
@@ -11,17 +12,19 @@ import { build } from 'esbuild'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { relative } from 'node:path'
 
-const entry = 'dist/src/cli/roles-main.js'
-const outfile = 'dist/src/cli/roles-main.bundle.js'
-// distlab's own modules in the bundle: bin/distlab.js runs the modules one by one instead when one of
-// them is newer than the bundle (a `tsc` or `tsc --watch` without this step), never stale code.
-const inputsFile = 'dist/src/cli/roles-main.bundle.inputs.json'
-if (!existsSync(entry)) {
-  process.stderr.write(`bundle-roles: ${entry} is missing; run tsc first\n`)
-  process.exit(1)
+// distlab's own modules in a bundle (NAME.bundle.inputs.json): bin/distlab.js runs the modules one by
+// one instead when one of them is newer than the bundle (a `tsc` or `tsc --watch` without this
+// step), never stale code.
+const ENTRIES = ['roles-main', 'main']
+for (const name of ENTRIES) {
+  const entry = `dist/src/cli/${name}.js`
+  if (!existsSync(entry)) {
+    process.stderr.write(`bundle-roles: ${entry} is missing; run tsc first\n`)
+    process.exit(1)
+  }
+  rmSync(`dist/src/cli/${name}.bundle.js`, { force: true })
+  rmSync(`dist/src/cli/${name}.bundle.inputs.json`, { force: true })
 }
-rmSync(outfile, { force: true })
-rmSync(inputsFile, { force: true })
 
 /** zod's `locales` namespace (every translation) becomes empty; English is imported on its own. */
 const zodEnglishOnly = {
@@ -36,35 +39,42 @@ const zodEnglishOnly = {
   },
 }
 
-const result = await build({
-  metafile: true,
-  entryPoints: [entry],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: [
-    'better-sqlite3',
-    '@resvg/resvg-js',
-    'vega',
-    'vega-lite',
-    '@fastify/ajv-compiler',
-    '@fastify/fast-json-stringify-compiler',
-  ],
-  plugins: [zodEnglishOnly],
-  // CommonJS dependencies call require(); an ES module has none of its own.
-  banner: {
-    js: "import { createRequire as __distlabCreateRequire } from 'node:module'; const require = __distlabCreateRequire(import.meta.url);",
-  },
-  // Names stay (stack traces name functions); whitespace goes, which is what the parser pays for.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  legalComments: 'eof',
-  logLevel: 'warning',
-})
+for (const name of ENTRIES) await bundle(name)
 
-const own = Object.keys(result.metafile.inputs)
-  .filter((f) => f.startsWith('dist/src/'))
-  .map((f) => relative('dist/src/cli', f))
-writeFileSync(inputsFile, JSON.stringify(own) + '\n')
+async function bundle(name) {
+  const entry = `dist/src/cli/${name}.js`
+  const outfile = `dist/src/cli/${name}.bundle.js`
+  const inputsFile = `dist/src/cli/${name}.bundle.inputs.json`
+  const result = await build({
+    metafile: true,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: [
+      'better-sqlite3',
+      '@resvg/resvg-js',
+      'vega',
+      'vega-lite',
+      '@fastify/ajv-compiler',
+      '@fastify/fast-json-stringify-compiler',
+    ],
+    plugins: [zodEnglishOnly],
+    // CommonJS dependencies call require(); an ES module has none of its own.
+    banner: {
+      js: "import { createRequire as __distlabCreateRequire } from 'node:module'; const require = __distlabCreateRequire(import.meta.url);",
+    },
+    // Names stay (stack traces name functions); whitespace goes, which is what the parser pays for.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'eof',
+    logLevel: 'warning',
+  })
+
+  const own = Object.keys(result.metafile.inputs)
+    .filter((f) => f.startsWith('dist/src/'))
+    .map((f) => relative('dist/src/cli', f))
+  writeFileSync(inputsFile, JSON.stringify(own) + '\n')
+}

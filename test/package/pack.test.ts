@@ -56,6 +56,15 @@ test('npm pack gives a tarball that installs and imports as `distlab`', { timeou
       cwd: app,
     })
     assert.match(help.stdout, /--frame-port/)
+    // Every other command starts from the bundled main entry, also shipped.
+    assert.ok(
+      existsSync(join(installed, 'dist', 'src', 'cli', 'main.bundle.js')),
+      'the main bundle is packed',
+    )
+    const status = await run(process.execPath, [join(installed, 'bin', 'distlab.js'), 'status', '--help'], {
+      cwd: app,
+    })
+    assert.match(status.stdout, /Usage: distlab status/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
