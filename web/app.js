@@ -283,10 +283,20 @@ const FLIGHT_MS = 700
 function spawnFlow(e, at) {
   let from
   let targets
+  const toGroup = typeof e.dst === 'string' && e.dst.startsWith('group:')
+  if (e.kind === 'recv' && toGroup && e.src !== e.node) {
+    // A group datagram (a foreign cluster's captured IP multicast): one flight per member that took
+    // it off the wire, counted once at its send.
+    if (!shown(e) || !S.pos.has(e.src) || !S.pos.has(e.node)) return
+    if (S.particles.length >= MAX_PARTICLES) S.particles.shift()
+    S.particles.push({ from: e.src, to: e.node, start: at, color: colorOf(e.proto) })
+    return
+  }
   if (e.kind === 'send') {
     from = e.node
     if (e.dst === '*') targets = S.nodes.filter((n) => n.name !== from).map((n) => n.name)
     else if (S.pos.has(e.dst)) targets = [e.dst]
+    else if (toGroup) targets = []
     else return
   } else if (e.kind === 'deliver' && e.transport === 'http' && S.pos.has(e.src) && e.src !== e.node) {
     from = e.src

@@ -22,9 +22,18 @@ import {
   type ForeignRecordInfo,
 } from '../cluster/state.js'
 import { resolveForeignSpec, type ForeignRole, type ForeignSpec, type ResolvedForeignSpec } from './spec.js'
-import { bridgeAddress, createBridge, createNamespace, isolationAvailable, removeIsolation } from './netns.js'
+import {
+  bridgeAddress,
+  bridgeName,
+  createBridge,
+  createNamespace,
+  isolationAvailable,
+  NETNS_PREFIX,
+  removeIsolation,
+} from './netns.js'
 import { ForeignLinks } from './links.js'
-import { addSourceAlias } from './source.js'
+import { addSourceAlias, ALIAS_PREFIX } from './source.js'
+import { tapAvailable, WireTap } from './wiretap.js'
 import { RelayHub } from './relay.js'
 import { boundedWait } from './bounded.js'
 import { DockerInstances } from './docker.js'
@@ -73,6 +82,8 @@ export class ForeignCluster {
   private relays?: RelayHub
   private observer?: ForeignObserver
   private docker?: DockerInstances
+  /** The capture of what goes around the relays (multicast, broadcast, unrelayed unicast). */
+  tap?: WireTap
   readonly links: ForeignLinks
 
   constructor(
@@ -173,6 +184,7 @@ export class ForeignCluster {
           links: this.links,
           sink: (events) => this.observer?.ingest(events),
         })
+        await this.startTap()
       }
       // The bootstrap and the master first, then the nodes in waves of 16.
       const first = this.members.filter((m) => m.role !== 'node')
@@ -190,6 +202,44 @@ export class ForeignCluster {
     }
     this.record.state = 'running'
     this.syncRecord()
+  }
+
+  /**
+   * Captures on the instances' bridge what the relays do not carry, into the same run; where the
+   * machine cannot (no root, no tcpdump or dumpcap), says so in the note and goes on without it.
+   */
+  private async startTap(): Promise<void> {
+    const s = this.spec
+    const can = tapAvailable()
+    const off = (why: string) => {
+      const line = `multicast, broadcast and traffic around the relays are not recorded (${why})`
+      this.note = this.note ? `${this.note}; ${line}` : line
+    }
+    if (!can.ok) return off(can.why)
+    let tap: WireTap | undefined
+    try {
+      const where =
+        s.mode === 'docker'
+          ? { ...(await this.docker!.bridge()), relayHosts: [await this.docker!.gatewayAddress()] }
+          : {
+              iface: bridgeName(s.block),
+              subnet: `${NETNS_PREFIX}.${s.block}.0/24`,
+              relayHosts: [bridgeAddress(s.block)],
+              relayNets: [`${ALIAS_PREFIX}.${s.block}.0/24`],
+            }
+      tap = new WireTap({
+        ...where,
+        instanceNet: where.subnet,
+        instances: () =>
+          this.instances.map((i) => ({ name: i.name, host: i.host, pid: i.pid, running: i.running })),
+        sink: (events) => this.observer?.ingest(events),
+      })
+      await tap.start(can.tool, can.path)
+      this.tap = tap
+    } catch (err) {
+      await tap?.stop()
+      off((err as Error).message)
+    }
   }
 
   private recordInfo(): ForeignRecordInfo {
@@ -480,6 +530,7 @@ export class ForeignCluster {
       }),
     )
     // Every part gets a bounded wait, so one stuck part never keeps the rest (namespaces, rules) behind.
+    await boundedWait(this.tap?.stop() ?? Promise.resolve(), STOP_PART_MS)
     await boundedWait(this.relays?.stop() ?? Promise.resolve(), STOP_PART_MS)
     await this.docker?.stop()
     if (this.isolated && this.spec.mode === 'process') await removeIsolation(this.spec.block)

@@ -55,6 +55,22 @@ export class DockerInstances {
     return gw
   }
 
+  /** The network's bridge interface on this machine and its IPv4 subnet (for the packet capture). */
+  async bridge(): Promise<{ iface: string; subnet: string }> {
+    const r = await docker([
+      'network',
+      'inspect',
+      '-f',
+      '{{.Id}} {{index .Options "com.docker.network.bridge.name"}} {{range .IPAM.Config}}{{.Subnet}} {{end}}',
+      this.spec.network,
+    ])
+    const [id = '', ...rest] = r.stdout.trim().split(/\s+/)
+    const subnet = rest.find((x) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(x))
+    const named = rest.find((x) => x !== subnet && /^[A-Za-z0-9_.-]{1,15}$/.test(x) && x !== '<no')
+    if (!subnet) throw new ClusterError(`the network ${this.spec.network} has no IPv4 subnet`)
+    return { iface: named ?? `br-${id.slice(0, 12)}`, subnet }
+  }
+
   async run(m: DockerMember): Promise<{ container: string; pid: number; ip: string }> {
     const existing = await docker(['container', 'inspect', '-f', '{{.Id}}', m.name], { allowFailure: true })
     if (existing.code === 0)

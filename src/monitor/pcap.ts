@@ -373,3 +373,53 @@ function decodeLink(frame: Buffer, linkType: number, ts: number, out: ReadResult
     })
   }
 }
+
+/**
+ * A pcap file as it arrives on a pipe (`tcpdump -w -`): the global header, then one record after
+ * another, each turned into its IPv4 UDP or TCP packet as soon as it is complete. Holds at most one
+ * record's bytes; a record longer than the snap length is a PcapFormatError (the stream is lost).
+ */
+export class PcapStreamReader {
+  private buf: Buffer = Buffer.alloc(0)
+  private header?: { le: boolean; nano: boolean; linkType: number }
+  /** Frames that were not IPv4 UDP/TCP. */
+  other = 0
+
+  /** Feeds bytes; returns the packets they completed. */
+  push(chunk: Buffer): CapturedPacket[] {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+    const out: ReadResult = { packets: [], other: 0, linkType: this.header?.linkType ?? -1 }
+    if (!this.header) {
+      if (this.buf.length < 24) return []
+      const magicLE = this.buf.readUInt32LE(0)
+      const magicBE = this.buf.readUInt32BE(0)
+      const le = magicLE === PCAP_MAGIC_USEC || magicLE === PCAP_MAGIC_NSEC
+      if (!le && magicBE !== PCAP_MAGIC_USEC && magicBE !== PCAP_MAGIC_NSEC)
+        throw new PcapFormatError('the capture stream is not pcap (unknown magic number)')
+      const magic = le ? magicLE : magicBE
+      const linkType = (le ? this.buf.readUInt32LE(20) : this.buf.readUInt32BE(20)) & 0x0fffffff
+      this.header = { le, nano: magic === PCAP_MAGIC_NSEC, linkType }
+      this.buf = this.buf.subarray(24)
+    }
+    const { le, nano, linkType } = this.header
+    const u32 = (o: number) => (le ? this.buf.readUInt32LE(o) : this.buf.readUInt32BE(o))
+    let o = 0
+    while (o + 16 <= this.buf.length) {
+      const incl = u32(o + 8)
+      if (incl > SNAPLEN) throw new PcapFormatError(`pcap record of ${incl} bytes is over the snap length`)
+      if (o + 16 + incl > this.buf.length) break
+      const ts = u32(o) * 1000 + (nano ? u32(o + 4) / 1e6 : u32(o + 4) / 1e3)
+      try {
+        decodeLink(this.buf.subarray(o + 16, o + 16 + incl), linkType, ts, out)
+      } catch (err) {
+        if (err instanceof PcapFormatError) throw err
+        out.other++
+      }
+      o += 16 + incl
+    }
+    this.buf = this.buf.subarray(o)
+    this.other += out.other
+    // Packets keep views into the bytes: copy the payloads so the buffer can go.
+    return out.packets.map((p) => ({ ...p, payload: Buffer.from(p.payload) }))
+  }
+}
