@@ -10,9 +10,7 @@
 // package); with no font installed the PNG still renders, without its labels.
 import { writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { compile, type TopLevelSpec } from 'vega-lite'
-import { parse, View } from 'vega'
-import { Resvg } from '@resvg/resvg-js'
+import type { TopLevelSpec } from 'vega-lite'
 import { InvalidArgumentError } from '../core/errors.js'
 
 export type { TopLevelSpec }
@@ -41,6 +39,13 @@ export async function renderChart(spec: TopLevelSpec, options: RenderOptions = {
     ...spec,
     config: { font: FONT, ...(spec as { config?: object }).config },
   } as TopLevelSpec
+  // Loaded on the first chart, not with every command: Vega and resvg are a large part of what a
+  // command would otherwise load at start (resvg also asks the OS which libc it runs on).
+  const [{ compile }, { parse, View }, { Resvg }] = await Promise.all([
+    import('vega-lite'),
+    import('vega'),
+    import('@resvg/resvg-js'),
+  ])
   let svg: string
   try {
     const vegaSpec = compile(withDefaults).spec
