@@ -4,6 +4,7 @@ import { nodeUrl, readCluster, stateDir } from '../cluster/state.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { NodeClient } from '../client/node-client.js'
 import { bearerHeaders } from '../core/auth.js'
+import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../core/ids.js'
 
 /** The state dir the command works on; callNode sends that cluster's bearer token, if it has a key. */
 let currentStateDir: string | undefined
@@ -97,4 +98,20 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
   if (process.send) process.on('disconnect', shutdown)
+}
+
+/**
+ * What every command that runs a node listens on (`node`, `master`, `bootstrap`, `maelstrom node`):
+ * --host, --port (the HTTP API) and --frame-port (UDP and TCP frames, `framesFor` says whose).
+ */
+export function addListenOptions(cmd: Command, framesFor = 'node-to-node frames'): Command {
+  return cmd
+    .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
+    .option(
+      '--frame-port <port>',
+      `UDP and TCP port for ${framesFor}`,
+      intOption('--frame-port', 0, 65535),
+      DEFAULT_FRAME_PORT,
+    )
 }

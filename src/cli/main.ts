@@ -1,9 +1,9 @@
 // The command line: a thin layer that parses arguments and calls the library. Each command lives
 // in its own file under commands/ and registers itself here. Errors are caught in one place and
 // printed as one line.
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { createRequire } from 'node:module'
-import { commanderErrorLine, errorLine, exitCodeFor } from './output.js'
+import { commanderErrorLine, runProgram } from './output.js'
 import { registerClusterCommands } from './commands/cluster.js'
 import { registerRoleCommands } from './commands/roles.js'
 import { registerLinkCommands } from './commands/link.js'
@@ -125,17 +125,5 @@ export async function run(argv: string[]): Promise<void> {
     if (err.code === 'EPIPE') process.exit(0)
     throw err
   })
-  const program = buildProgram()
-  try {
-    await program.parseAsync(argv)
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version exit 0; usage errors were already printed by commander.
-      process.exitCode = err.exitCode === 0 ? 0 : 2
-      return
-    }
-    process.stderr.write(`distlab: ${errorLine(err)}\n`)
-    if (process.env.DISTLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`)
-    process.exitCode = exitCodeFor(err)
-  }
+  await runProgram(buildProgram(), argv)
 }

@@ -1,6 +1,7 @@
 // Everything the CLI prints goes through here: tables for people, one JSON object with --json,
 // colour only on a terminal, progress bars on stderr only on a terminal.
 import { spawn } from 'node:child_process'
+import { CommanderError, type Command } from 'commander'
 import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs'
 import { delimiter, dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -185,4 +186,23 @@ export function commanderErrorLine(str: string, path: string): string {
     .replace(/\s*\n\s*/g, ' ')
     .trim()
   return `distlab: ${hint(`${text} (see \`${path} --help\`)`)}\n`
+}
+
+/**
+ * Parses `argv` with `program`: the one place the CLI catches. Commander's usage errors (already
+ * printed) exit 2, --help and --version 0; any other error is one `distlab: ...` line and its exit
+ * code (with the stack under $DISTLAB_DEBUG).
+ */
+export async function runProgram(program: Command, argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    process.stderr.write(`distlab: ${errorLine(err)}\n`)
+    if (process.env.DISTLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`)
+    process.exitCode = exitCodeFor(err)
+  }
 }

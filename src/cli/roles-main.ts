@@ -1,8 +1,8 @@
 // The entry for `distlab node` and `distlab master`: only the role commands, so that a node
 // process does not load every other command's dependencies (plots, SQLite, Docker clients).
-import { Command, CommanderError } from 'commander'
+import { Command } from 'commander'
 import { registerRoleCommands } from './commands/roles.js'
-import { commanderErrorLine, errorLine, exitCodeFor } from './output.js'
+import { commanderErrorLine, runProgram } from './output.js'
 
 export async function run(argv: string[]): Promise<void> {
   const program = new Command('distlab')
@@ -16,14 +16,5 @@ export async function run(argv: string[]): Promise<void> {
       outputError: (str, write) => write(commanderErrorLine(str, `distlab ${cmd.name()}`)),
     })
   }
-  try {
-    await program.parseAsync(argv)
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : 2
-      return
-    }
-    process.stderr.write(`distlab: ${errorLine(err)}\n`)
-    process.exitCode = exitCodeFor(err)
-  }
+  await runProgram(program, argv)
 }

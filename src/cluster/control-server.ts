@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { KillSignal } from '../core/cluster-controls.js'
 import { bearerMatches, newControlToken } from './state.js'
 
-/** Bounds of the control API (loopback only, but any local user can connect). */
+/** Bounds of the local supervisor's control API (loopback only, but any local user can connect). */
 const CONTROL_MAX_BODY_BYTES = 4096
 const CONTROL_REQUEST_TIMEOUT_MS = 10_000
 const CONTROL_HEADERS_TIMEOUT_MS = 5_000
@@ -23,7 +23,99 @@ export interface ControlTarget {
   running(name: string): boolean
 }
 
-type Reply = (status: number, body: unknown) => void
+/** One authenticated control request (method, raw URL, body text) to its status and JSON answer. */
+export type ControlHandler = (method: string, rawUrl: string, body: string) => Promise<[number, unknown]>
+
+/** How much one control API lets a client send and how long it waits for it. */
+export interface ControlLimits {
+  maxBodyBytes: number
+  requestTimeoutMs: number
+  headersTimeoutMs: number
+  keepAliveTimeoutMs?: number
+}
+
+/** A listening control API: its server, base URL and this run's token. */
+export interface ControlListener {
+  server: Server
+  url: string
+  token: string
+}
+
+/**
+ * Writes a new control token into `stateDir` and serves `handler` on a free loopback port, to
+ * requests that carry the token. Shared by the supervisor of local nodes and of foreign programs.
+ */
+export async function listenControl(
+  stateDir: string,
+  handler: ControlHandler,
+  limits: ControlLimits,
+): Promise<ControlListener> {
+  const token = newControlToken(stateDir)
+  const server = createServer((req, res) => serveControl(token, handler, limits.maxBodyBytes, req, res))
+  // Loopback is no shelter from a slow or greedy client: bounded time and connections.
+  server.requestTimeout = limits.requestTimeoutMs
+  server.headersTimeout = limits.headersTimeoutMs
+  if (limits.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = limits.keepAliveTimeoutMs
+  server.maxConnections = CONTROL_MAX_CONNECTIONS
+  server.on('clientError', (_err, socket) => socket.destroy())
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  server.on('error', () => {})
+  const a = server.address()
+  const port = a && typeof a === 'object' ? a.port : 0
+  return { server, url: `http://127.0.0.1:${port}`, token }
+}
+
+/** The token check on the headers, the bounded body, then the handler; nothing here can throw. */
+function serveControl(
+  token: string,
+  handler: ControlHandler,
+  maxBodyBytes: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const reply = (status: number, body: unknown): void => {
+    if (res.headersSent || res.destroyed) return
+    res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
+    res.end(JSON.stringify(body))
+  }
+  req.on('error', () => {})
+  res.on('error', () => {})
+  try {
+    if (!bearerMatches(req.headers.authorization, token)) {
+      req.resume()
+      return reply(401, {
+        error: 'unauthorized',
+        message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
+      })
+    }
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (c: string) => {
+      body += c
+      if (body.length > maxBodyBytes) {
+        reply(413, { error: 'body_too_large', message: `body over ${maxBodyBytes} bytes` })
+        req.destroy()
+      }
+    })
+    req.on('end', () => {
+      handler(req.method ?? 'GET', req.url ?? '/', body).then(
+        ([status, out]) => reply(status, out),
+        (err: unknown) => {
+          const e = err as { code?: string; message?: string }
+          reply(e.code === 'ERR_INVALID_ARGUMENT' ? 400 : 500, {
+            error: e.code ?? 'failed',
+            message: e.message,
+          })
+        },
+      )
+    })
+  } catch (err) {
+    reply(400, { error: 'bad_request', message: (err as Error).message })
+  }
+}
 
 export class ControlServer {
   private server?: Server
@@ -39,23 +131,15 @@ export class ControlServer {
 
   /** Writes a new control token and listens on a free loopback port. */
   async start(): Promise<void> {
-    const token = newControlToken(this.stateDir)
-    this.token = token
-    const server = createServer((req, res) => this.handle(token, req, res))
-    // Loopback is no shelter from a slow or greedy client: bounded time and connections.
-    server.requestTimeout = CONTROL_REQUEST_TIMEOUT_MS
-    server.headersTimeout = CONTROL_HEADERS_TIMEOUT_MS
-    server.keepAliveTimeout = CONTROL_KEEPALIVE_TIMEOUT_MS
-    server.maxConnections = CONTROL_MAX_CONNECTIONS
-    server.on('clientError', (_err, socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
+    const l = await listenControl(this.stateDir, (method, url, body) => this.request(method, url, body), {
+      maxBodyBytes: CONTROL_MAX_BODY_BYTES,
+      requestTimeoutMs: CONTROL_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: CONTROL_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: CONTROL_KEEPALIVE_TIMEOUT_MS,
     })
-    server.on('error', () => {})
-    const a = server.address()
-    if (a && typeof a === 'object') this.url = `http://127.0.0.1:${a.port}`
-    this.server = server
+    this.server = l.server
+    this.url = l.url
+    this.token = l.token
   }
 
   async stop(): Promise<void> {
@@ -65,70 +149,30 @@ export class ControlServer {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 
-  private handle(token: string, req: IncomingMessage, res: ServerResponse): void {
-    const reply: Reply = (status, body) => {
-      if (res.headersSent || res.destroyed) return
-      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-      res.end(JSON.stringify(body))
-    }
-    req.on('error', () => {})
-    res.on('error', () => {})
-    try {
-      if (!bearerMatches(req.headers.authorization, token)) {
-        req.resume()
-        return reply(401, {
-          error: 'unauthorized',
-          message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
-        })
-      }
-      let body = ''
-      req.setEncoding('utf8')
-      req.on('data', (c: string) => {
-        body += c
-        if (body.length > CONTROL_MAX_BODY_BYTES) {
-          reply(413, { error: 'body_too_large', message: `body over ${CONTROL_MAX_BODY_BYTES} bytes` })
-          req.destroy()
-        }
-      })
-      req.on('end', () => {
-        try {
-          this.request(req.method ?? 'GET', req.url ?? '/', body, reply)
-        } catch (err) {
-          reply(400, { error: 'bad_request', message: (err as Error).message })
-        }
-      })
-    } catch (err) {
-      reply(400, { error: 'bad_request', message: (err as Error).message })
-    }
-  }
-
   /** One authenticated control request; a malformed path or body gets a 4xx, never a throw. */
-  private request(method: string, rawUrl: string, body: string, reply: Reply): void {
+  private async request(method: string, rawUrl: string, body: string): Promise<[number, unknown]> {
     // Only the path matters; no URL parser, so `//`, `/%zz` and the like are just unknown routes.
     const path = rawUrl.split('?')[0] ?? '/'
-    if (method === 'GET' && path === '/nodes') return reply(200, { nodes: this.target.nodes() })
+    if (method === 'GET' && path === '/nodes') return [200, { nodes: this.target.nodes() }]
     const m = /^\/nodes\/([A-Za-z0-9_.%-]{1,200})\/(kill|restart)$/.exec(path)
     if (method !== 'POST' || !m)
-      return reply(404, { error: 'not_found', message: `no route ${method} ${path.slice(0, 200)}` })
+      return [404, { error: 'not_found', message: `no route ${method} ${path.slice(0, 200)}` }]
     let name: string
     try {
       name = decodeURIComponent(m[1]!)
     } catch {
-      return reply(400, {
-        error: 'invalid_name',
-        message: 'the node name is not a valid escape',
-        field: 'name',
-      })
+      return [400, { error: 'invalid_name', message: 'the node name is not a valid escape', field: 'name' }]
     }
     if (!this.target.nodes().some((x) => x.name === name))
-      return reply(404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' })
+      return [404, { error: 'unknown_node', message: `no node named ${name}`, field: 'name' }]
     const signal = parseSignal(body)
-    if (typeof signal !== 'string') return reply(400, signal)
-    const action = m[2] === 'kill' ? this.target.kill(name, signal) : this.target.restart(name)
-    action.then(
-      () => reply(200, { name, action: m[2], running: this.target.running(name) }),
-      (err: unknown) => reply(500, { error: 'failed', message: (err as Error).message }),
-    )
+    if (typeof signal !== 'string') return [400, signal]
+    try {
+      await (m[2] === 'kill' ? this.target.kill(name, signal) : this.target.restart(name))
+    } catch (err) {
+      return [500, { error: 'failed', message: (err as Error).message }]
+    }
+    return [200, { name, action: m[2], running: this.target.running(name) }]
   }
 }
 

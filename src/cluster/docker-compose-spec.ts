@@ -103,17 +103,7 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
     image,
     hostname: MASTER_NAME,
     init: true,
-    command: [
-      'master',
-      '--name',
-      MASTER_NAME,
-      '--host',
-      '0.0.0.0',
-      '--bind',
-      '0.0.0.0',
-      '--log-format',
-      logFormat,
-    ],
+    command: containerCommand('master', { name: MASTER_NAME, logFormat }),
     environment: runs ? { ...environment, ...runs.environment } : environment,
     ...(runs ? { user: runs.user, volumes: runs.volumes } : {}),
     healthcheck: { interval: '5s', start_period: '5s' },
@@ -140,19 +130,12 @@ export function composeSpec(init: ComposeSpecInit = {}): Record<string, unknown>
       image,
       hostname: name,
       init: true,
-      command: [
-        'node',
-        '--name',
+      command: containerCommand('node', {
         name,
-        '--host',
-        '0.0.0.0',
-        '--advertise',
-        name,
-        '--bootstrap',
-        `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`,
-        '--log-format',
+        advertise: name,
+        bootstrap: `http://${MASTER_NAME}:${DEFAULT_HTTP_PORT}`,
         logFormat,
-      ],
+      }),
       environment,
       depends_on: [MASTER_NAME],
       networks: ['default'],
@@ -183,4 +166,26 @@ function hostUser(): string {
   const uid = process.getuid?.()
   const gid = process.getgid?.()
   return uid === undefined || gid === undefined ? `${IMAGE_UID}:${IMAGE_UID}` : `${uid}:${gid}`
+}
+
+/**
+ * The distlab command line a container runs (compose service, Kubernetes pod): it listens on every
+ * interface (the master's API too) and tells its peers `advertise`, the name they reach it by.
+ */
+export function containerCommand(
+  role: 'master' | 'node',
+  c: { name: string; advertise?: string; bootstrap?: string; logFormat: string },
+): string[] {
+  return [
+    role,
+    '--name',
+    c.name,
+    '--host',
+    '0.0.0.0',
+    ...(role === 'master' ? ['--bind', '0.0.0.0'] : []),
+    ...(c.advertise ? ['--advertise', c.advertise] : []),
+    ...(c.bootstrap ? ['--bootstrap', c.bootstrap] : []),
+    '--log-format',
+    c.logFormat,
+  ]
 }

@@ -16,10 +16,7 @@ export class DockerLauncher extends BaseLauncher {
 
   constructor(init: DockerClusterInit) {
     super(init.stateDir, init.key)
-    this.cluster = new DockerCluster({
-      ...init,
-      onLine: this.tee(init.onLine),
-    })
+    this.cluster = new DockerCluster(this.tee(init))
   }
 
   async start(): Promise<void> {

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
+import { onLines } from './lines.js'
 
 /** One log file per container name in a folder (`distlab logs` reads them), opened on first use. */
 export class LogFiles {
@@ -31,14 +32,7 @@ export class LogFiles {
 export function followLines(cmd: string, args: string[], onLine: (line: string) => void): ChildProcess {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   child.on('error', () => {}) // the engine went away: the follower just ends
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let partial = ''
-    stream.on('data', (d: Buffer) => {
-      const parts = (partial + d.toString()).split('\n')
-      partial = parts.pop() ?? ''
-      for (const line of parts) onLine(line)
-    })
-  }
+  for (const stream of [child.stdout!, child.stderr!]) onLines(stream, onLine)
   return child
 }
 

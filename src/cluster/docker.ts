@@ -24,7 +24,8 @@ import {
   type RunResult,
 } from './docker-cli.js'
 import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
-import { checkDashboardPortFree, dashboardUrl, type DashboardPublish } from './forward.js'
+import { checkDashboardPortFree, dashboardUrl } from './forward.js'
+import type { ContainerClusterInit } from './container-init.js'
 import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
 import { composeYaml, NETWORK_NAME, prepareRunsDir, runsDirOf } from './docker-compose-spec.js'
 import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
@@ -32,15 +33,8 @@ import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
 export const DEFAULT_PROJECT = 'distlab'
 export const HEALTH_POLL_INTERVAL_MS = 250
 
-export {
-  DEFAULT_DOCKER_TIMEOUT_MS,
-  DockerError,
-  DockerUnavailableError,
-  docker,
-  runCommand,
-  type RunOptions,
-  type RunResult,
-} from './docker-cli.js'
+// Callers reach the command runner (docker, runCommand, its errors and options) through here too.
+export * from './docker-cli.js'
 export { sharedLibraries } from './rootfs-image.js'
 export {
   BUILD_LABEL,
@@ -311,38 +305,15 @@ export function writeContainerRecord(dir: string, rec: ContainerClusterRecord): 
   writeCluster(dir, rec as unknown as ClusterRecord)
 }
 
-export interface DockerClusterInit {
-  /** Nodes besides the master. @default 4 */
-  nodes?: number
-  stateDir: string
-  /** @default distlab:latest */
-  image?: string
+export interface DockerClusterInit extends ContainerClusterInit {
   /** Compose project name. @default distlab */
   project?: string
   /** @default Proj1-distributed-network */
   network?: string
   /** Publish the master's API (5000) and dashboard (8080) on this host address. @default none */
   publishHost?: string
-  /** Publish the master's dashboard on this host address and port. @default none */
-  dashboard?: DashboardPublish
-  /**
-   * Cluster key (`secret` or `id:secret,...`): handed to the containers through compose's
-   * environment (never the file) and kept for the CLI in <stateDir>/cluster.key. Without one the
-   * cluster is open (DISTLAB_INSECURE=1 in the containers).
-   */
-  key?: string
-  /**
-   * The host folder the master records its runs in (bind-mounted into its container), so that
-   * `distlab runs` and `analyze` on the host see a run while it is recorded, as in local mode.
-   * @default $DISTLAB_RUNS_DIR or ./runs
-   */
-  runsDir?: string
   /** Time allowed until every node answers /health, in ms. @default 60 s + 1 s per node */
   startTimeoutMs?: number
-  /** Each log line of each container, as it comes. */
-  onLine?: (name: string, line: string) => void
-  /** How many nodes answer /health, while starting. */
-  onProgress?: (healthy: number, total: number) => void
 }
 
 export class DockerCluster extends EventEmitter implements Startable {

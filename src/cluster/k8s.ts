@@ -10,6 +10,7 @@ import { checkInteger, checkString } from '../core/options.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../core/ids.js'
 import { DEFAULT_IMAGE, IMAGE_UID } from './docker.js'
+import { containerCommand } from './docker-compose-spec.js'
 
 export const K8S_APP_LABEL = 'distlab'
 export const K8S_NODE_SERVICE = 'node'
@@ -206,19 +207,11 @@ function masterDeployment(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
               name: MASTER_NAME,
               image: o.image,
               imagePullPolicy: o.imagePullPolicy,
-              args: [
-                'master',
-                '--name',
-                MASTER_NAME,
-                '--host',
-                '0.0.0.0',
-                '--bind',
-                '0.0.0.0',
-                '--advertise',
-                MASTER_NAME,
-                '--log-format',
-                '$(DISTLAB_LOG_FORMAT)',
-              ],
+              args: containerCommand('master', {
+                name: MASTER_NAME,
+                advertise: MASTER_NAME,
+                logFormat: '$(DISTLAB_LOG_FORMAT)',
+              }),
               env,
               envFrom,
               ports: [
@@ -294,19 +287,12 @@ function nodeStatefulSet(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
               name: 'node',
               image: o.image,
               imagePullPolicy: o.imagePullPolicy,
-              args: [
-                'node',
-                '--name',
-                '$(POD_NAME)',
-                '--host',
-                '0.0.0.0',
-                '--advertise',
-                `$(POD_NAME).${K8S_NODE_SERVICE}`,
-                '--bootstrap',
-                '$(DISTLAB_BOOTSTRAP)',
-                '--log-format',
-                '$(DISTLAB_LOG_FORMAT)',
-              ],
+              args: containerCommand('node', {
+                name: '$(POD_NAME)',
+                advertise: `$(POD_NAME).${K8S_NODE_SERVICE}`,
+                bootstrap: '$(DISTLAB_BOOTSTRAP)',
+                logFormat: '$(DISTLAB_LOG_FORMAT)',
+              }),
               env,
               envFrom,
               ports: containerPorts(),

@@ -143,13 +143,17 @@ export abstract class BaseLauncher extends NodeApiControls implements Launcher {
   }
 
   /**
-   * The `onLine` a launcher hands the cluster it wraps: the caller's own listener (from its init),
-   * then every listener given to onLine().
+   * The init a launcher hands the cluster it wraps: the caller's, with an `onLine` that calls the
+   * caller's own listener, then every listener given to onLine().
    */
-  protected tee(own: LineListener | undefined): LineListener {
-    return (name, line) => {
-      own?.(name, line)
-      this.emitLine(name, line)
+  protected tee<T extends { onLine?: LineListener }>(init: T): T & { onLine: LineListener } {
+    const own = init.onLine
+    return {
+      ...init,
+      onLine: (name, line) => {
+        own?.(name, line)
+        this.emitLine(name, line)
+      },
     }
   }
 

@@ -13,10 +13,7 @@ export class LocalLauncher extends BaseLauncher {
 
   constructor(init: LocalClusterInit) {
     super(init.stateDir, init.key)
-    this.cluster = new LocalCluster({
-      ...init,
-      onLine: this.tee(init.onLine),
-    })
+    this.cluster = new LocalCluster(this.tee(init))
     this.mode = this.cluster.mode
   }
 

@@ -14,7 +14,6 @@ import { checkInteger } from '../core/options.js'
 import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
 import type { Startable, ProtocolFactory } from '../core/interfaces.js'
 import { defaultProtocols, membershipFlags, type ProtocolContext } from '../protocols/defaults.js'
-import { RegistryDirectory } from '../protocols/membership/index.js'
 import { Keyring, KEY_ENV, removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { startMasterExtras } from '../monitor/master-extras.js'
 import {
@@ -37,6 +36,7 @@ import {
 } from './state.js'
 import { NodeClient } from '../client/node-client.js'
 import { ControlServer } from './control-server.js'
+import { onLines } from './lines.js'
 
 /**
  * Open files a node costs its supervisor: in one process its sockets (HTTP, UDP and TCP listeners,
@@ -129,8 +129,6 @@ export class LocalCluster extends EventEmitter implements Startable {
   /** The control API through which the CLI and the dashboard kill and restart nodes. */
   private readonly control: ControlServer
   private readonly keyring?: Keyring
-  /** In-process mode: the bootstrap's registry, which the peers register with by a call. */
-  private readonly registries = new RegistryDirectory()
 
   constructor(private readonly init: LocalClusterInit) {
     super()
@@ -260,7 +258,6 @@ export class LocalCluster extends EventEmitter implements Startable {
           name: p.name,
           masterUrl: p.index === 0 ? undefined : masterUrl,
           membership: this.init.membership,
-          registries: this.registries,
         }),
         ...(this.init.protocols?.() ?? []),
       ],
@@ -306,19 +303,8 @@ export class LocalCluster extends EventEmitter implements Startable {
       env: this.childEnv(p.index === 0),
     })
     m.child = child
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buf = ''
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => {
-        buf += chunk
-        let i: number
-        while ((i = buf.indexOf('\n')) >= 0) {
-          this.line(m, buf.slice(0, i))
-          buf = buf.slice(i + 1)
-        }
-      })
-      stream.on('end', () => buf && this.line(m, buf))
-    }
+    for (const stream of [child.stdout!, child.stderr!])
+      onLines(stream, (line) => this.line(m, line), { flushAtEnd: true })
     child.on('exit', (code, signal) => {
       if (!this.stopping) {
         this.line(

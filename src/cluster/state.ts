@@ -1,11 +1,12 @@
 // The record of a running local cluster, in <state dir>/cluster.json, so that `status`, `logs`,
 // `down` and the other commands find it from any terminal. The state dir is $DISTLAB_HOME, or
 // .distlab under the working directory.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import type { AddressPlan } from '../core/ids.js'
 import { ClusterNotRunningError, InvalidArgumentError } from '../core/errors.js'
+import { writeSecretFile } from '../core/auth.js'
 
 export interface NodeRecord {
   name: string
@@ -139,11 +140,7 @@ const CONTROL_TOKEN_FILE = 'control.token'
  */
 export function newControlToken(dir: string): string {
   const token = randomBytes(32).toString('base64url')
-  mkdirSync(dir, { recursive: true })
-  const path = join(dir, CONTROL_TOKEN_FILE)
-  rmSync(path, { force: true })
-  writeFileSync(path, token + '\n', { mode: 0o600 })
-  chmodSync(path, 0o600)
+  writeSecretFile(dir, CONTROL_TOKEN_FILE, token)
   return token
 }
 

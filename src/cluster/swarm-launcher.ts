@@ -3,7 +3,6 @@
 // allow is refused with the reason: its orchestrator replaces a killed or stopped task at once
 // (so a kill cannot stay down, and a restart is a new task elsewhere with a new address), and a
 // task may run on another machine, where this host cannot freeze its container.
-import { LauncherUnsupportedError } from '../core/errors.js'
 import { SwarmCluster, type SwarmClusterInit } from './swarm.js'
 import { BaseLauncher, memberOf, type LauncherMember } from './launcher.js'
 
@@ -19,10 +18,7 @@ export class SwarmLauncher extends BaseLauncher {
 
   constructor(init: SwarmClusterInit) {
     super(init.stateDir, init.key)
-    this.cluster = new SwarmCluster({
-      ...init,
-      onLine: this.tee(init.onLine),
-    })
+    this.cluster = new SwarmCluster(this.tee(init))
   }
 
   async start(): Promise<void> {
@@ -43,22 +39,24 @@ export class SwarmLauncher extends BaseLauncher {
   }
 
   async kill(name: string): Promise<void> {
-    this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'kill', SWARM_REPLACES_TASKS)
+    this.refuse(name, 'kill', SWARM_REPLACES_TASKS)
   }
 
   async restart(name: string): Promise<void> {
-    this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'restart', SWARM_REPLACES_TASKS)
+    this.refuse(name, 'restart', SWARM_REPLACES_TASKS)
   }
 
   async pause(name: string): Promise<void> {
-    this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'pause', SWARM_TASKS_ELSEWHERE)
+    this.refuse(name, 'pause', SWARM_TASKS_ELSEWHERE)
   }
 
   async resume(name: string): Promise<void> {
+    this.refuse(name, 'resume', SWARM_TASKS_ELSEWHERE)
+  }
+
+  /** Refuses an operation on a task, once the name is known to be one (else: no such node). */
+  private refuse(name: string, operation: string, reason: string): never {
     this.member(name)
-    throw new LauncherUnsupportedError(this.mode, 'resume', SWARM_TASKS_ELSEWHERE)
+    this.unsupported(operation, reason)
   }
 }

@@ -28,7 +28,8 @@ import {
   type ContainerClusterRecord,
 } from './docker.js'
 import { logDir, type NodeRecord } from './state.js'
-import { CONTAINER_DASHBOARD_PORT, LoopbackForward, type DashboardPublish } from './forward.js'
+import type { ContainerClusterInit } from './container-init.js'
+import { CONTAINER_DASHBOARD_PORT, LoopbackForward } from './forward.js'
 
 export const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'stack.yml')
 export const DEFAULT_STACK = 'distlab'
@@ -144,38 +145,17 @@ export async function removeStack(stack: string, network: string, timeoutMs = 12
   }
 }
 
-export interface SwarmClusterInit {
-  /** Nodes besides the master. @default 4 */
-  nodes?: number
-  stateDir: string
-  /** @default distlab:latest */
-  image?: string
+export interface SwarmClusterInit extends ContainerClusterInit {
   /** Stack name. @default distlab */
   stack?: string
   /** Overlay network name. @default Proj1-distributed-overlay */
   network?: string
   /** @default deploy/stack.yml */
   stackFile?: string
-  /**
-   * The host folder the master records its runs in (bind-mounted; the master is placed on this
-   * engine's swarm node for it), so that `distlab runs` and `analyze` see a run while it is
-   * recorded. @default $DISTLAB_RUNS_DIR or ./runs
-   */
-  runsDir?: string
-  /** Cluster key; without one the stack runs open (DISTLAB_INSECURE=1). */
-  key?: string
-  /**
-   * Forward this host address and port to the master's dashboard while the stack runs (a swarm
-   * publishes ports on every interface; this stays on loopback). @default none
-   */
-  dashboard?: DashboardPublish
   /** Leave the swarm at stop() when start() created it. @default true */
   leaveSwarmOnStop?: boolean
-  /** @default 90 s + 1 s per node */
+  /** Time allowed until every node answers /health, in ms. @default 90 s + 1 s per node */
   startTimeoutMs?: number
-  onProgress?: (healthy: number, total: number) => void
-  /** Each log line of each task (named master, node1, ...), as it comes. */
-  onLine?: (name: string, line: string) => void
 }
 
 export class SwarmCluster implements Startable {

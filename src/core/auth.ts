@@ -379,14 +379,22 @@ export class AuthTransport implements Transport {
 
 // ---- the key on disk, for the CLI ----
 
-/** Writes the cluster key to `<stateDir>/cluster.key`, readable by its owner only. */
-export function writeKeyFile(stateDir: string, spec: string): string {
-  mkdirSync(stateDir, { recursive: true })
-  const file = join(stateDir, KEY_FILE)
+/**
+ * Writes a secret (a key, a token) as one line to `<dir>/<name>`, readable by its owner only: the
+ * old file goes first, so a file another user made cannot keep its mode. Returns the path.
+ */
+export function writeSecretFile(dir: string, name: string, secret: string): string {
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, name)
   rmSync(file, { force: true })
-  writeFileSync(file, spec + '\n', { mode: 0o600 })
+  writeFileSync(file, secret + '\n', { mode: 0o600 })
   chmodSync(file, 0o600)
   return file
+}
+
+/** Writes the cluster key to `<stateDir>/cluster.key`, readable by its owner only. */
+export function writeKeyFile(stateDir: string, spec: string): string {
+  return writeSecretFile(stateDir, KEY_FILE, spec)
 }
 
 export function removeKeyFile(stateDir: string): void {

@@ -9,7 +9,8 @@ export class DistlabError extends Error {
   readonly code: string = 'ERR_DISTLAB'
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
-    this.name = 'DistlabError'
+    // Every subclass is named after itself, so none repeats this constructor to set its name.
+    this.name = new.target.name
   }
 }
 
@@ -21,7 +22,6 @@ export class InvalidArgumentError extends DistlabError {
     readonly field?: string,
   ) {
     super(message)
-    this.name = 'InvalidArgumentError'
   }
 }
 
@@ -33,7 +33,6 @@ export class FrameDecodeError extends DistlabError {
     readonly reason: DecodeFailure,
   ) {
     super(message)
-    this.name = 'FrameDecodeError'
   }
   /** The header of an authenticated frame refused as stale or replayed (body null), for telemetry. */
   env?: Envelope
@@ -57,76 +56,40 @@ export type DecodeFailure =
 
 export class FrameTooLargeError extends DistlabError {
   override readonly code = 'ERR_FRAME_TOO_LARGE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'FrameTooLargeError'
-  }
 }
 
 export class TimeoutError extends DistlabError {
   override readonly code = 'ERR_TIMEOUT'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'TimeoutError'
-  }
 }
 
 export class AddressInUseError extends DistlabError {
   override readonly code = 'ERR_ADDRESS_IN_USE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'AddressInUseError'
-  }
 }
 
 /** A socket operation failed for a reason other than a busy address. */
 export class TransportError extends DistlabError {
   override readonly code = 'ERR_TRANSPORT'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'TransportError'
-  }
 }
 
 export class NotStartedError extends DistlabError {
   override readonly code = 'ERR_NOT_STARTED'
-  constructor(message: string) {
-    super(message)
-    this.name = 'NotStartedError'
-  }
 }
 
 export class UnknownPeerError extends DistlabError {
   override readonly code = 'ERR_UNKNOWN_PEER'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnknownPeerError'
-  }
 }
 
 /** Something about the cluster as a whole: already running, not running, failed to start. */
 export class ClusterError extends DistlabError {
   override readonly code: string = 'ERR_CLUSTER'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ClusterError'
-  }
 }
 
 export class ClusterRunningError extends ClusterError {
   override readonly code = 'ERR_CLUSTER_RUNNING'
-  constructor(message: string) {
-    super(message)
-    this.name = 'ClusterRunningError'
-  }
 }
 
 export class ClusterNotRunningError extends ClusterError {
   override readonly code = 'ERR_CLUSTER_NOT_RUNNING'
-  constructor(message: string) {
-    super(message)
-    this.name = 'ClusterNotRunningError'
-  }
 }
 
 /** Why a call to a node's HTTP API failed. */
@@ -176,7 +139,6 @@ export class NodeApiError extends DistlabError {
     },
   ) {
     super(message, { cause: details.cause })
-    this.name = 'NodeApiError'
     this.node = details.node
     this.action = details.action
     this.url = details.url
@@ -207,7 +169,6 @@ export class LauncherUnsupportedError extends ClusterError {
     reason: string,
   ) {
     super(`${operation} is not supported in ${mode} mode: ${reason}`)
-    this.name = 'LauncherUnsupportedError'
   }
 }
 
@@ -218,17 +179,12 @@ export class KeyError extends InvalidArgumentError {
   override readonly code = 'ERR_INVALID_ARGUMENT'
   constructor(message: string) {
     super(message, 'key')
-    this.name = 'KeyError'
   }
 }
 
 /** A request without the bearer token the cluster's key requires. */
 export class UnauthorizedError extends DistlabError {
   override readonly code = 'ERR_UNAUTHORIZED'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnauthorizedError'
-  }
 }
 
 // ── The URL guard
@@ -241,17 +197,11 @@ export class PeerUrlRejectedError extends DistlabError {
     readonly field = 'url',
   ) {
     super(message)
-    this.name = 'PeerUrlRejectedError'
   }
 }
 
 /** A node told to listen beyond loopback without a cluster key (and without --insecure): bad usage. */
-export class InsecureBindError extends InvalidArgumentError {
-  constructor(message: string, field: string) {
-    super(message, field)
-    this.name = 'InsecureBindError'
-  }
-}
+export class InsecureBindError extends InvalidArgumentError {}
 
 // ── HTTP requests
 
@@ -262,76 +212,46 @@ export class HttpBodyError extends DistlabError {
     readonly field: string,
   ) {
     super(message)
-    this.name = 'HttpBodyError'
   }
 }
 
 // ── Membership
 
 /** A bad peer URL; `field` names the body field it came from (`url` or `peer`). */
-export class InvalidPeerUrlError extends InvalidArgumentError {
-  constructor(message: string, field: string) {
-    super(message, field)
-    this.name = 'InvalidPeerUrlError'
-  }
-}
+export class InvalidPeerUrlError extends InvalidArgumentError {}
 
 // ── Unicast
 
 /** A message could not be sent at all (too large, queue full). */
 export class UnicastSendError extends DistlabError {
   override readonly code = 'ERR_UNICAST_SEND'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnicastSendError'
-  }
 }
 
 // ── Broadcast
 
 export class BroadcastError extends DistlabError {
   override readonly code = 'ERR_BROADCAST'
-  constructor(message: string) {
-    super(message)
-    this.name = 'BroadcastError'
-  }
 }
 
 // ── Group multicast
 
 export class GroupError extends DistlabError {
   override readonly code = 'ERR_GROUP'
-  constructor(message: string) {
-    super(message)
-    this.name = 'GroupError'
-  }
 }
 
 // ── The cooperative download
 
 export class DownloadError extends DistlabError {
   override readonly code = 'ERR_DOWNLOAD'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DownloadError'
-  }
 }
 
 export class TextFileError extends DistlabError {
   override readonly code = 'ERR_TEXT_FILE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'TextFileError'
-  }
 }
 
 /** The server answered with something the protocol does not allow here (e.g. an ERROR line). */
 export class LineProtocolError extends DistlabError {
   override readonly code = 'ERR_LINE_PROTOCOL'
-  constructor(message: string) {
-    super(message)
-    this.name = 'LineProtocolError'
-  }
 }
 
 // ── Docker
@@ -339,18 +259,10 @@ export class LineProtocolError extends DistlabError {
 /** The Docker engine or one of its commands failed; the message holds its last lines of output. */
 export class DockerError extends ClusterError {
   override readonly code: string = 'ERR_DOCKER'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerError'
-  }
 }
 
 export class DockerUnavailableError extends DockerError {
   override readonly code = 'ERR_DOCKER_UNAVAILABLE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DockerUnavailableError'
-  }
 }
 
 // ── Runs, captures and the dashboard
@@ -362,41 +274,24 @@ export class RunNotFoundError extends DistlabError {
   readonly usage: boolean
   constructor(message: string, options: { usage?: boolean } = {}) {
     super(message)
-    this.name = 'RunNotFoundError'
     this.usage = options.usage ?? false
   }
 }
 
 export class PcapFormatError extends DistlabError {
   override readonly code = 'ERR_PCAP_FORMAT'
-  constructor(message: string) {
-    super(message)
-    this.name = 'PcapFormatError'
-  }
 }
 
 export class CaptureError extends DistlabError {
   override readonly code: string = 'ERR_CAPTURE'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CaptureError'
-  }
 }
 
 export class CaptureToolMissingError extends CaptureError {
   override readonly code = 'ERR_CAPTURE_TOOL_MISSING'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CaptureToolMissingError'
-  }
 }
 
 export class CapturePermissionError extends CaptureError {
   override readonly code = 'ERR_CAPTURE_PERMISSION'
-  constructor(message: string) {
-    super(message)
-    this.name = 'CapturePermissionError'
-  }
 }
 
 /** A control the page asked for that could not be carried out; `status` is the HTTP answer. */
@@ -407,52 +302,30 @@ export class ControlError extends DistlabError {
     readonly status = 502,
   ) {
     super(message)
-    this.name = 'ControlError'
   }
 }
 
 // ── Scenarios
 
 /** A scenario file that cannot be run as written; `field` is the path of the bad value. */
-export class ScenarioFileError extends InvalidArgumentError {
-  constructor(message: string, field?: string) {
-    super(message, field)
-    this.name = 'ScenarioFileError'
-  }
-}
+export class ScenarioFileError extends InvalidArgumentError {}
 
 export class ScenarioRunError extends DistlabError {
   override readonly code = 'ERR_SCENARIO'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ScenarioRunError'
-  }
 }
 
 export class ScenarioWorkloadError extends DistlabError {
   override readonly code = 'ERR_SCENARIO_WORKLOAD'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ScenarioWorkloadError'
-  }
 }
 
 // ── Maelstrom programs
 
 export class ProgramError extends DistlabError {
   override readonly code = 'ERR_MAELSTROM_PROGRAM'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ProgramError'
-  }
 }
 
 // ── Course checks
 
 export class NamespaceError extends DistlabError {
   override readonly code = 'ERR_NAMESPACE'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'NamespaceError'
-  }
 }

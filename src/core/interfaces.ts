@@ -1,6 +1,7 @@
 // The interfaces several layers share. Protocols see only ProtocolComponents; transports see
 // only envelopes and addresses; launchers see only Startable nodes.
 import type { Envelope, Body } from './envelope.js'
+import type { DecodeFailure } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Clock } from './clock.js'
 import type { RouteHost } from './routes.js'
@@ -23,12 +24,8 @@ export interface PeerAddress {
 
 /** Why a frame did not reach a protocol; each is a label on `distlab_frames_dropped_total`. */
 export type DropReason =
-  | 'too_short'
-  | 'too_large'
-  | 'bad_magic'
-  | 'bad_version'
-  | 'bad_crc'
-  | 'bad_header'
+  // A frame that does not decode (or authenticate) is dropped with the decoder's reason.
+  | DecodeFailure
   | 'loss'
   | 'drop_every'
   | 'partition'

@@ -21,6 +21,7 @@ import {
   type ClusterRecord,
   type ForeignRecordInfo,
 } from '../cluster/state.js'
+import { onLines } from '../cluster/lines.js'
 import { resolveForeignSpec, type ForeignRole, type ForeignSpec, type ResolvedForeignSpec } from './spec.js'
 import {
   bridgeAddress,
@@ -317,23 +318,13 @@ export class ForeignCluster {
       m.child = child
       m.pid = child.pid
       child.on('error', (err) => this.lineOf(m.name, `distlab: could not start: ${err.message}`))
-      for (const stream of [child.stdout!, child.stderr!]) {
-        let buf = ''
-        stream.setEncoding('utf8')
-        stream.on('data', (chunk: string) => {
-          buf += chunk
-          let i: number
-          while ((i = buf.indexOf('\n')) >= 0) {
-            this.lineOf(m.name, buf.slice(0, i).replace(/\r$/, ''))
-            buf = buf.slice(i + 1)
-          }
-          if (buf.length > 64 * 1024) {
-            this.lineOf(m.name, buf)
-            buf = ''
-          }
+      for (const stream of [child.stdout!, child.stderr!])
+        onLines(stream, (line) => this.lineOf(m.name, line), {
+          stripCr: true,
+          maxPendingChars: 64 * 1024,
+          overflow: 'emit',
+          flushAtEnd: true,
         })
-        stream.on('end', () => buf && this.lineOf(m.name, buf))
-      }
       child.on('exit', (code, signal) => {
         m.exited = true
         if (!this.stopping) this.lineOf(m.name, `distlab: ${m.name} exited (${signal ?? `code ${code}`})`)

@@ -2,8 +2,8 @@
 // other terminals calls (`status`, `kill`, `restart`, `pause`, `resume`, the link commands), and
 // its routes. Every request must carry this run's control token (<stateDir>/control.token, 0600),
 // checked on the headers before anything else; nothing a request sends can throw out of the handler.
-import { createServer, type Server } from 'node:http'
-import { bearerMatches, newControlToken } from '../cluster/state.js'
+import type { Server } from 'node:http'
+import { listenControl } from '../cluster/control-server.js'
 import type { LinkRule, LinkRuleInit } from '../link/emulator.js'
 
 /** What the control API asks of the cluster it serves (ForeignCluster, cluster.ts). */
@@ -29,54 +29,12 @@ export async function startControl(
   stateDir: string,
   cluster: ControlledCluster,
 ): Promise<{ server: Server; url?: string }> {
-  const token = newControlToken(stateDir)
-  const server = createServer((req, res) => {
-    const reply = (status: number, body: unknown) => {
-      if (res.headersSent || res.destroyed) return
-      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-      res.end(JSON.stringify(body))
-    }
-    req.on('error', () => {})
-    res.on('error', () => {})
-    if (!bearerMatches(req.headers.authorization, token)) {
-      req.resume()
-      return reply(401, {
-        error: 'unauthorized',
-        message: "the supervisor's control API needs the run's control token (<state dir>/control.token)",
-      })
-    }
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (c: string) => {
-      body += c
-      if (body.length > 16_384) {
-        reply(413, { error: 'body_too_large', message: 'body over 16384 bytes' })
-        req.destroy()
-      }
-    })
-    req.on('end', () => {
-      void handleControl(cluster, req.method ?? 'GET', req.url ?? '/', body).then(
-        ([status, out]) => reply(status, out),
-        (err: unknown) => {
-          const e = err as { code?: string; message?: string }
-          reply(e.code === 'ERR_INVALID_ARGUMENT' ? 400 : 500, {
-            error: e.code ?? 'failed',
-            message: e.message,
-          })
-        },
-      )
-    })
-  })
-  server.requestTimeout = 120_000
-  server.headersTimeout = 10_000
-  server.maxConnections = 64
-  server.on('clientError', (_err, socket) => socket.destroy())
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const a = server.address()
-  return { server, url: a && typeof a === 'object' ? `http://127.0.0.1:${a.port}` : undefined }
+  const { server, url } = await listenControl(
+    stateDir,
+    (method, rawUrl, body) => handleControl(cluster, method, rawUrl, body),
+    { maxBodyBytes: 16_384, requestTimeoutMs: 120_000, headersTimeoutMs: 10_000 },
+  )
+  return { server, url }
 }
 
 /** The control API's routes: one request's method, URL and body to its status and JSON answer. */

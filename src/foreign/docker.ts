@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ClusterError } from '../core/errors.js'
 import { docker } from '../cluster/docker.js'
+import { onLines } from '../cluster/lines.js'
 import type { ResolvedForeignSpec } from './spec.js'
 
 export interface DockerMember {
@@ -98,19 +99,8 @@ export class DockerInstances {
     })
     this.followers.set(m.name, child)
     child.on('error', () => {})
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buf = ''
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => {
-        buf += chunk
-        let i: number
-        while ((i = buf.indexOf('\n')) >= 0) {
-          this.onLine(m.name, buf.slice(0, i).replace(/\r$/, ''))
-          buf = buf.slice(i + 1)
-        }
-        if (buf.length > 64 * 1024) buf = ''
-      })
-    }
+    for (const stream of [child.stdout!, child.stderr!])
+      onLines(stream, (line) => this.onLine(m.name, line), { stripCr: true, maxPendingChars: 64 * 1024 })
     child.on('exit', () => {
       if (this.followers.get(m.name) === child) m.exited = true
     })

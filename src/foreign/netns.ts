@@ -76,16 +76,10 @@ export const netnsName = (block: number, name: string) => `dl${block}-${name}`
 const vethName = (block: number, slot: number) => `dlv${block}-${slot}`
 export const bridgeAddress = (block: number) => `${NETNS_PREFIX}.${block}.1`
 export const slotAddress = (block: number, slot: number) => `${NETNS_PREFIX}.${block}.${slot}`
-const forwardComment = (block: number) => `distlab-foreign-${block}`
-
-/** The bridge and the host's forwarding rule for it (Docker sets FORWARD's policy to DROP). */
-export async function createBridge(block: number): Promise<void> {
+/** The host's FORWARD rule that lets the block's bridge carry its own traffic (after -I or -D). */
+const forwardRule = (block: number) => {
   const br = bridgeName(block)
-  await exec('ip', ['link', 'add', br, 'type', 'bridge'])
-  await exec('ip', ['addr', 'add', `${bridgeAddress(block)}/24`, 'dev', br])
-  await exec('ip', ['link', 'set', br, 'up'])
-  await exec('iptables', [
-    '-I',
+  return [
     'FORWARD',
     '-i',
     br,
@@ -94,10 +88,19 @@ export async function createBridge(block: number): Promise<void> {
     '-m',
     'comment',
     '--comment',
-    forwardComment(block),
+    `distlab-foreign-${block}`,
     '-j',
     'ACCEPT',
-  ])
+  ]
+}
+
+/** The bridge and the host's forwarding rule for it (Docker sets FORWARD's policy to DROP). */
+export async function createBridge(block: number): Promise<void> {
+  const br = bridgeName(block)
+  await exec('ip', ['link', 'add', br, 'type', 'bridge'])
+  await exec('ip', ['addr', 'add', `${bridgeAddress(block)}/24`, 'dev', br])
+  await exec('ip', ['link', 'set', br, 'up'])
+  await exec('iptables', ['-I', ...forwardRule(block)])
 }
 
 /** A namespace with lo, a veth on the bridge at the slot's address, and routes for the /24, multicast and broadcast only. */
@@ -125,26 +128,10 @@ export async function removeIsolation(block: number): Promise<void> {
     if (ns && ns.startsWith(prefix)) await exec('ip', ['netns', 'del', ns], { allowFailure: true })
   }
   await exec('ip', ['link', 'del', bridgeName(block)], { allowFailure: true }).catch(() => {})
-  const br = bridgeName(block)
   for (let i = 0; i < 16; i++) {
-    const r = await exec(
-      'iptables',
-      [
-        '-D',
-        'FORWARD',
-        '-i',
-        br,
-        '-o',
-        br,
-        '-m',
-        'comment',
-        '--comment',
-        forwardComment(block),
-        '-j',
-        'ACCEPT',
-      ],
-      { allowFailure: true },
-    ).catch(() => undefined)
+    const r = await exec('iptables', ['-D', ...forwardRule(block)], { allowFailure: true }).catch(
+      () => undefined,
+    )
     if (!r || r.code !== 0) break
   }
 }

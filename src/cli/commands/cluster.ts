@@ -1,9 +1,8 @@
 // `distlab up`, `down`, `status`, `logs`: the local cluster's life cycle.
 import type { Command } from 'commander'
-import { spawn } from 'node:child_process'
 import { openSync, readFileSync, existsSync, readdirSync, statSync, closeSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalCluster, BIN_PATH } from '../../cluster/local.js'
+import { LocalCluster } from '../../cluster/local.js'
 import {
   isAlive,
   logDir,
@@ -16,6 +15,7 @@ import {
   type ClusterRecord,
 } from '../../cluster/state.js'
 import { attachLauncher } from '../../cluster/attach.js'
+import { startDetached } from '../../cluster/detached.js'
 import type { KillSignal } from '../../core/cluster-controls.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
@@ -169,12 +169,7 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     throw new ClusterError(
       `a cluster is already running (${existing.nodes.length} nodes, supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
     )
-  const { mkdirSync } = await import('node:fs')
-  mkdirSync(dir, { recursive: true })
-  const logFile = join(dir, 'supervisor.log')
-  const out = openSync(logFile, 'w')
   const args = [
-    BIN_PATH,
     '--state-dir',
     dir,
     'up',
@@ -189,56 +184,33 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     // Containers run the lan profile ($DISTLAB_MEMBERSHIP does not reach them).
     ...(o.mode === 'process' || o.mode === 'inproc' ? membershipFlags(membershipFromCli(o)) : []),
   ]
-  const child = spawn(process.execPath, args, {
-    detached: true,
-    stdio: ['ignore', out, out],
-    // The key goes to the supervisor in its environment, never in argv where `ps` shows it.
-    env: { ...process.env, DISTLAB_SUPERVISED: '1', [KEY_ENV]: key ?? '' },
-  })
-  closeSync(out)
-  child.unref()
   // Containers take longer: image start, compose or a swarm's scheduling, the bootstrap wait.
   const containers = o.mode === 'docker' || o.mode === 'swarm'
-  const deadline = Date.now() + 30_000 + 500 * o.nodes + (containers ? 150_000 + 1000 * o.nodes : 0)
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 100))
-    const rec = readCluster(dir)
-    if (rec && rec.supervisorPid === child.pid && rec.state === 'running') {
-      if (o.json)
-        printJson({
-          mode: rec.mode,
-          stateDir: dir,
-          supervisorPid: rec.supervisorPid,
-          keyed: key !== undefined,
-          dashboard: (readDashboardRecord(dir) ?? containerDashboard(dir))?.url,
-          nodes: rec.nodes,
-        })
-      else {
-        printCluster(rec)
-        printDashboard(dir, o.open)
-        process.stdout.write(trustNote(key))
-        process.stdout.write(
-          hint(
-            `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${child.pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
-          ),
-        )
-      }
-      return
-    }
-    if (child.exitCode !== null || (child.pid && !isAlive(child.pid))) {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''
-      const why = log
-        .split('\n')
-        .filter((l) => l.startsWith('distlab: '))
-        .pop()
-      throw new ClusterError(
-        why ? why.replace(/^distlab: /, '') : `the cluster failed to start; see ${logFile}`,
-      )
-    }
-    if (Date.now() > deadline) {
-      if (child.pid) process.kill(child.pid, 'SIGTERM')
-      throw new ClusterError(`the cluster did not come up in time; see ${logFile}`)
-    }
+  const { record: rec, pid } = await startDetached({
+    stateDir: dir,
+    args,
+    // The key goes to the supervisor in its environment, never in argv where `ps` shows it.
+    env: { [KEY_ENV]: key ?? '' },
+    timeoutMs: 30_000 + 500 * o.nodes + (containers ? 150_000 + 1000 * o.nodes : 0),
+  })
+  if (o.json)
+    printJson({
+      mode: rec.mode,
+      stateDir: dir,
+      supervisorPid: rec.supervisorPid,
+      keyed: key !== undefined,
+      dashboard: (readDashboardRecord(dir) ?? containerDashboard(dir))?.url,
+      nodes: rec.nodes,
+    })
+  else {
+    printCluster(rec)
+    printDashboard(dir, o.open)
+    process.stdout.write(trustNote(key))
+    process.stdout.write(
+      hint(
+        `\n${color.bold(`master + ${o.nodes} nodes up`)} in the background (supervisor pid ${pid}). \`distlab logs --follow\` shows their logs; \`distlab down\` stops them.\n`,
+      ),
+    )
   }
 }
 

@@ -4,10 +4,9 @@
 // each node process: a distlab node wrapping one program.
 import type { Command } from 'commander'
 import { createRootLogger } from '../../core/logger.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { color, formatDuration, printJson, table } from '../output.js'
-import { intOption, stateDirOf, stopOnSignals } from '../context.js'
+import { addListenOptions, intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
 import {
   testInitFromFlags,
@@ -152,7 +151,8 @@ async function runTestCommand(o: MaelstromTestFlags & { json?: boolean }, cmd: C
 }
 
 function registerNodeCommand(m: Command): void {
-  m.command('node')
+  const cmd = m
+    .command('node')
     .description(
       'run one distlab node wrapping a Maelstrom node program (what `maelstrom test --mode process` starts)',
     )
@@ -160,14 +160,7 @@ function registerNodeCommand(m: Command): void {
     .requiredOption('--node-count <n>', 'nodes in the test', intOption('--node-count', 1, 1000))
     .option('--transport <t>', 'tcp or udp', 'tcp')
     .option('--name <name>', 'distlab node name: node<K> runs Maelstrom node n<K-1>', 'node1')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
-    .option(
-      '--frame-port <port>',
-      'UDP and TCP frame port',
-      intOption('--frame-port', 0, 65535),
-      DEFAULT_FRAME_PORT,
-    )
+  addListenOptions(cmd)
     .option('--bootstrap <url>', "the master's URL")
     .action(async (o: MaelstromNodeFlags) => {
       const logger = createRootLogger({ write: (l) => process.stdout.write(l) })

@@ -6,12 +6,11 @@ import { P2pExperiment, type P2pSummary } from '../../cluster/p2p-experiment.js'
 import { nodeUrl, readCluster, findNode, isAlive } from '../../cluster/state.js'
 import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT } from '../../core/ids.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl } from '../../protocols/membership/index.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
-import { callNode, intOption, stateDirOf, stopOnSignals } from '../context.js'
+import { addListenOptions, callNode, intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
 
 // ---- distlab bootstrap ----
@@ -211,16 +210,8 @@ export function registerP2pCommands(program: Command): void {
 }
 
 function registerBootstrap(program: Command): void {
-  addMembershipFlags(program.command('bootstrap'))
+  addListenOptions(addMembershipFlags(program.command('bootstrap')), 'membership frames')
     .description("run seed 002's bootstrap registry alone in the foreground (POST /register, GET /peers)")
-    .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
-    .option('--port <port>', 'HTTP port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
-    .option(
-      '--frame-port <port>',
-      'UDP and TCP port for membership frames',
-      intOption('--frame-port', 0, 65535),
-      DEFAULT_FRAME_PORT,
-    )
     .option('--name <name>', 'name of the registry node', 'bootstrap')
     .option('--advertise <host>', 'address peers use to reach the registry (default: --host)')
     .option('--log-format <format>', 'pretty or json', 'pretty')

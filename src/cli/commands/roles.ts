@@ -3,9 +3,9 @@
 import type { Command } from 'commander'
 import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
-import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME } from '../../core/ids.js'
+import { MASTER_NAME } from '../../core/ids.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption, stateDirOf, stopOnSignals } from '../context.js'
+import { addListenOptions, intOption, stateDirOf, stopOnSignals } from '../context.js'
 import { defaultProtocols } from '../../protocols/defaults.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
@@ -88,16 +88,9 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
 }
 
 function roleOptions(cmd: Command, defaults: { name: string }): Command {
-  return addMembershipFlags(cmd)
-    .option('--name <name>', 'node name, unique in the cluster', defaults.name)
-    .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
-    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
-    .option(
-      '--frame-port <port>',
-      'UDP and TCP port for node-to-node frames',
-      intOption('--frame-port', 0, 65535),
-      DEFAULT_FRAME_PORT,
-    )
+  return addListenOptions(
+    addMembershipFlags(cmd).option('--name <name>', 'node name, unique in the cluster', defaults.name),
+  )
     .option(
       '--advertise <host>',
       'address other nodes use to reach this one (default: --host, or the hostname when binding 0.0.0.0)',

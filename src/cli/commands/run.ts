@@ -1,11 +1,8 @@
 // `distlab run`: any program as a cluster member (the student's own nodes, bootstrap and master),
 // and what `status`, `down`, `pause`, `resume` and the link commands do on such a cluster.
 import type { Command } from 'commander'
-import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { ForeignCluster, cleanupForeign, parseEnvPairs, MAX_FOREIGN_NODES } from '../../foreign/index.js'
-import { BIN_PATH } from '../../cluster/local.js'
+import { startDetached } from '../../cluster/detached.js'
 import {
   isAlive,
   readCluster,
@@ -167,49 +164,21 @@ async function runDetached(cmd: Command, o: RunOptions): Promise<void> {
     throw new ClusterError(
       `a cluster is already running (supervisor pid ${existing.supervisorPid}); stop it with \`distlab down\` first`,
     )
-  mkdirSync(dir, { recursive: true })
-  const logFile = join(dir, 'supervisor.log')
-  const out = openSync(logFile, 'w')
   const argv = process.argv.slice(2).filter((a) => a !== '-d' && a !== '--detach')
-  const child = spawn(process.execPath, [BIN_PATH, ...withStateDir(argv, dir)], {
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, DISTLAB_SUPERVISED: '1' },
+  const { record: rec, pid } = await startDetached({
+    stateDir: dir,
+    args: withStateDir(argv, dir),
+    timeoutMs: 60_000 + o.readyTimeout + 2000 * o.nodes,
   })
-  closeSync(out)
-  child.unref()
-  const deadline = Date.now() + 60_000 + o.readyTimeout + 2000 * o.nodes
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 150))
-    const rec = readCluster(dir)
-    if (rec && rec.supervisorPid === child.pid && rec.state === 'running') {
-      if (o.json) printJson({ mode: o.mode, supervisorPid: rec.supervisorPid, ...rec.foreign })
-      else {
-        printInstances({ instances: rec.foreign?.instances ?? [] })
-        if (rec.foreign?.note) process.stdout.write(color.yellow(`note: ${rec.foreign.note}\n`))
-        if (rec.foreign?.dashboardUrl) process.stdout.write(`dashboard: ${rec.foreign.dashboardUrl}\n`)
-        if (rec.foreign?.runId)
-          process.stdout.write(`relays record their traffic as run ${rec.foreign.runId}\n`)
-        process.stdout.write(
-          `\n${color.bold(`${rec.nodes.length} instances up`)} in the background (supervisor pid ${child.pid}). \`distlab logs -f\` shows their output; \`distlab down\` stops them.\n`,
-        )
-      }
-      return
-    }
-    if (child.exitCode !== null || (child.pid && !isAlive(child.pid))) {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''
-      const why = log
-        .split('\n')
-        .filter((l) => l.startsWith('distlab: '))
-        .pop()
-      throw new ClusterError(
-        why ? why.replace(/^distlab: /, '') : `the cluster failed to start; see ${logFile}`,
-      )
-    }
-    if (Date.now() > deadline) {
-      if (child.pid) process.kill(child.pid, 'SIGTERM')
-      throw new ClusterError(`the cluster did not come up in time; see ${logFile}`)
-    }
+  if (o.json) printJson({ mode: o.mode, supervisorPid: rec.supervisorPid, ...rec.foreign })
+  else {
+    printInstances({ instances: rec.foreign?.instances ?? [] })
+    if (rec.foreign?.note) process.stdout.write(color.yellow(`note: ${rec.foreign.note}\n`))
+    if (rec.foreign?.dashboardUrl) process.stdout.write(`dashboard: ${rec.foreign.dashboardUrl}\n`)
+    if (rec.foreign?.runId) process.stdout.write(`relays record their traffic as run ${rec.foreign.runId}\n`)
+    process.stdout.write(
+      `\n${color.bold(`${rec.nodes.length} instances up`)} in the background (supervisor pid ${pid}). \`distlab logs -f\` shows their output; \`distlab down\` stops them.\n`,
+    )
   }
 }
 

@@ -13,7 +13,6 @@ export function membershipProtocols(ctx: ProtocolContext): ProtocolFactory[] {
       registry: ctx.role === 'master',
       bootstrapUrl: ctx.role === 'master' ? undefined : ctx.masterUrl,
       seedUrl: ctx.seedUrl,
-      directory: ctx.registries,
     }),
   ]
 }

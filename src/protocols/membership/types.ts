@@ -2,7 +2,6 @@
 // HTTP routes, the resolved options, and the order of two states of one member.
 import type { Suspicion } from './suspicion.js'
 import type { Update } from './wire.js'
-import type { RegistryDirectory } from './local-registry.js'
 
 export type MemberStatus = 'alive' | 'suspect'
 
@@ -127,5 +126,4 @@ export interface ResolvedMembershipOptions {
   readonly verifyAttempts: number
   readonly verifyRetryMs: number
   readonly random: () => number
-  readonly directory?: RegistryDirectory
 }
