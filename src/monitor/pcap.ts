@@ -19,8 +19,9 @@ const SNAPLEN = 262_144
 
 // ---- writing ----
 
-export interface OutPacket {
-  /** Milliseconds since the epoch (fractions kept to the microsecond). */
+/** What a packet written and a packet read both are: a UDP or TCP segment between two IPv4 ends. */
+export interface IpSegment {
+  /** Milliseconds since the epoch (written with fractions kept to the microsecond). */
   ts: number
   protocol: 'udp' | 'tcp'
   srcIp: string
@@ -28,6 +29,9 @@ export interface OutPacket {
   srcPort: number
   dstPort: number
   payload: Buffer
+}
+
+export interface OutPacket extends IpSegment {
   /** TCP only: sequence number of the first payload byte. */
   seq?: number
   ack?: number
@@ -134,15 +138,7 @@ export class PcapWriter {
 
 // ---- reading ----
 
-export interface CapturedPacket {
-  /** Milliseconds since the epoch. */
-  ts: number
-  protocol: 'udp' | 'tcp'
-  srcIp: string
-  dstIp: string
-  srcPort: number
-  dstPort: number
-  payload: Buffer
+export interface CapturedPacket extends IpSegment {
   seq: number
   /** TCP flags byte (SYN 0x02, FIN 0x01, RST 0x04). */
   flags: number

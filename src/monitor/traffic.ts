@@ -5,7 +5,7 @@
 // events as packets, for `distlab analyze --pcap`.
 import { decodeFrame, encodeFrame, FrameReader, lengthPrefixed } from '../core/frame.js'
 import { observeCourse } from './course.js'
-import { ENVELOPE_VERSION, BROADCAST_DST } from '../core/envelope.js'
+import { ENVELOPE_VERSION, BROADCAST_DST, type Envelope } from '../core/envelope.js'
 import { loopbackHost, nodeIndex } from '../core/ids.js'
 import type { TelemetryEvent } from '../core/telemetry.js'
 import type { MemberInfo } from './store.js'
@@ -55,6 +55,26 @@ interface Flow {
   dead: boolean
 }
 
+/** Where a message was seen: when its last packet was captured, and the two ends of its flow. */
+interface Seen {
+  ts: number
+  srcAddr: string
+  dstAddr: string
+}
+
+/** A TCP stream's decoder: takes the flow's next in-order bytes, appends each whole message to `out`. */
+type StreamDecoder = (flow: Flow, payload: Buffer, seen: Seen, out: WireMessage[]) => void
+
+/** What a distlab frame says of itself, over UDP or TCP alike. */
+const envelopeFields = (env: Envelope) => ({
+  sentTs: env.ts,
+  proto: env.proto,
+  type: env.type,
+  msgId: env.id,
+  src: env.src,
+  dst: env.dst,
+})
+
 export function decodeTraffic(read: ReadResult): { messages: WireMessage[]; stats: TrafficStats } {
   const messages: WireMessage[] = []
   const stats: TrafficStats = { packets: read.packets.length, messages: 0, undecoded: 0, other: read.other }
@@ -63,7 +83,7 @@ export function decodeTraffic(read: ReadResult): { messages: WireMessage[]; stat
     const srcAddr = `${p.srcIp}:${p.srcPort}`
     const dstAddr = `${p.dstIp}:${p.dstPort}`
     if (p.protocol === 'udp') {
-      const m = decodeDatagram(p, srcAddr, dstAddr)
+      const m = decodeDatagram(p, { ts: p.ts, srcAddr, dstAddr })
       if (m) messages.push(m)
       else if (p.payload.length > 0) stats.undecoded++
       continue
@@ -97,9 +117,7 @@ export function decodeTraffic(read: ReadResult): { messages: WireMessage[]; stat
     if (flow.kind === 'ignore') continue
     const before = messages.length
     try {
-      if (flow.kind === 'frames') decodeFrames(flow, payload, p, srcAddr, dstAddr, messages)
-      else if (flow.kind === 'http') decodeHttp(flow, payload, p, srcAddr, dstAddr, messages)
-      else decodeLines(flow, payload, p, srcAddr, dstAddr, messages)
+      STREAM_DECODERS[flow.kind](flow, payload, { ts: p.ts, srcAddr, dstAddr }, messages)
     } catch {
       flow.dead = true
     }
@@ -124,20 +142,12 @@ function sniff(payload: Buffer): Flow['kind'] {
   return 'unknown'
 }
 
-function decodeDatagram(p: CapturedPacket, srcAddr: string, dstAddr: string): WireMessage | undefined {
-  const base = { ts: p.ts, srcAddr, dstAddr, bytes: p.payload.length, transport: 'udp' as const }
+function decodeDatagram(p: CapturedPacket, seen: Seen): WireMessage | undefined {
+  const base = { ...seen, bytes: p.payload.length, transport: 'udp' as const }
+  const { srcAddr, dstAddr } = seen
   if (p.payload.length >= 2 && p.payload.subarray(0, 2).equals(FRAME_MAGIC_BYTES)) {
     try {
-      const env = decodeFrame(p.payload)
-      return {
-        ...base,
-        sentTs: env.ts,
-        proto: env.proto,
-        type: env.type,
-        msgId: env.id,
-        src: env.src,
-        dst: env.dst,
-      }
+      return { ...base, ...envelopeFields(decodeFrame(p.payload)) }
     } catch {
       return undefined
     }
@@ -158,47 +168,25 @@ function decodeDatagram(p: CapturedPacket, srcAddr: string, dstAddr: string): Wi
   return undefined
 }
 
-function decodeFrames(
-  flow: Flow,
-  payload: Buffer,
-  p: CapturedPacket,
-  srcAddr: string,
-  dstAddr: string,
-  out: WireMessage[],
-): void {
+const decodeFrames: StreamDecoder = (flow, payload, seen, out) => {
   flow.reader ??= new FrameReader()
   for (const frame of flow.reader.push(Buffer.from(payload))) {
     try {
-      const env = decodeFrame(frame)
-      out.push({
-        ts: p.ts,
-        sentTs: env.ts,
-        proto: env.proto,
-        type: env.type,
-        msgId: env.id,
-        src: env.src,
-        dst: env.dst,
-        srcAddr,
-        dstAddr,
-        bytes: frame.length + 4,
-        transport: 'tcp',
-      })
+      out.push({ ...seen, ...envelopeFields(decodeFrame(frame)), bytes: frame.length + 4, transport: 'tcp' })
     } catch {
       // one bad frame; the stream itself is still in step
     }
   }
 }
 
-function decodeHttp(
-  flow: Flow,
-  payload: Buffer,
-  p: CapturedPacket,
-  srcAddr: string,
-  dstAddr: string,
-  out: WireMessage[],
-): void {
+/** Appends a text stream's bytes to what the flow holds; a stream that outgrows the bound cannot be followed. */
+function followText(flow: Flow, payload: Buffer, tooLarge: string): void {
   flow.text += payload.toString('latin1')
-  if (flow.text.length > MAX_STREAM_BUFFER_BYTES) throw new Error('HTTP request too large to follow')
+  if (flow.text.length > MAX_STREAM_BUFFER_BYTES) throw new Error(tooLarge)
+}
+
+const decodeHttp: StreamDecoder = (flow, payload, seen, out) => {
+  followText(flow, payload, 'HTTP request too large to follow')
   for (;;) {
     const end = flow.text.indexOf('\r\n\r\n')
     if (end < 0) return
@@ -213,7 +201,7 @@ function decodeHttp(
     const body = flow.text.slice(end + 4, end + 4 + bodyLength)
     flow.text = flow.text.slice(end + 4 + bodyLength)
     const path = m[2]!.split('?')[0]!
-    let src = srcAddr
+    let src = seen.srcAddr
     if (path === '/message') {
       try {
         const parsed = JSON.parse(Buffer.from(body, 'latin1').toString('utf8')) as { sender?: unknown }
@@ -222,49 +210,44 @@ function decodeHttp(
         // not JSON: keep the address
       }
     }
+    const type = `${m[1]} ${path}`
     out.push({
-      ts: p.ts,
+      ...seen,
       proto: 'http',
-      type: `${m[1]} ${path}`,
+      type,
       msgId: '',
       src,
-      dst: dstAddr,
-      srcAddr,
-      dstAddr,
+      dst: seen.dstAddr,
       bytes: end + 4 + bodyLength,
       transport: 'tcp',
     })
   }
 }
 
-function decodeLines(
-  flow: Flow,
-  payload: Buffer,
-  p: CapturedPacket,
-  srcAddr: string,
-  dstAddr: string,
-  out: WireMessage[],
-): void {
-  flow.text += payload.toString('latin1')
-  if (flow.text.length > MAX_STREAM_BUFFER_BYTES) throw new Error('line too long to follow')
+const decodeLines: StreamDecoder = (flow, payload, seen, out) => {
+  followText(flow, payload, 'line too long to follow')
   let i: number
   while ((i = flow.text.indexOf('\n')) >= 0) {
     const line = flow.text.slice(0, i).replace(/\r$/, '')
     flow.text = flow.text.slice(i + 1)
     if (!LINE_COMMANDS.includes(line)) continue // SUBMIT's id, count and lines
+    const ends = { src: seen.srcAddr, dst: seen.dstAddr }
     out.push({
-      ts: p.ts,
+      ...seen,
       proto: 'lineserver',
       type: line,
       msgId: '',
-      src: srcAddr,
-      dst: dstAddr,
-      srcAddr,
-      dstAddr,
+      ...ends,
       bytes: line.length + 1,
       transport: 'tcp',
     })
   }
+}
+
+const STREAM_DECODERS: Record<'frames' | 'http' | 'line', StreamDecoder> = {
+  frames: decodeFrames,
+  http: decodeHttp,
+  line: decodeLines,
 }
 
 /**
@@ -351,6 +334,7 @@ export function exportPcap(events: Iterable<TelemetryEvent>, members: readonly M
     if (e.kind !== 'send') continue
     const src = where(e.node)
     const dst = where(e.dst)
+    const ends = { ts: e.ts, srcIp: src.host, dstIp: dst.host, dstPort: dst.port }
     if (e.transport === 'tcp') {
       // A connection from an ephemeral port of the sender to the receiver's frame port.
       const srcPort = 32768 + (hash(`${e.node}>${e.dst}`) % 28000)
@@ -358,28 +342,10 @@ export function exportPcap(events: Iterable<TelemetryEvent>, members: readonly M
       const key = `${src.host}:${srcPort}>${dst.host}`
       const seq = tcpSeq.get(key) ?? 1
       tcpSeq.set(key, (seq + payload.length) >>> 0)
-      writer.add({
-        ts: e.ts,
-        protocol: 'tcp',
-        srcIp: src.host,
-        dstIp: dst.host,
-        srcPort,
-        dstPort: dst.port,
-        payload,
-        seq,
-        ack: 1,
-      })
+      writer.add({ ...ends, protocol: 'tcp', srcPort, payload, seq, ack: 1 })
     } else {
       const payload = frameFor(e, i++, PCAP_MAX_IP_PACKET_BYTES - 28)
-      writer.add({
-        ts: e.ts,
-        protocol: 'udp',
-        srcIp: src.host,
-        dstIp: dst.host,
-        srcPort: src.port,
-        dstPort: dst.port,
-        payload,
-      })
+      writer.add({ ...ends, protocol: 'udp', srcPort: src.port, payload })
     }
   }
   return writer

@@ -4,7 +4,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { readJournal, repairJournalTail } from '../../src/protocols/download/cooperative.js'
+import { readJournal, repairJournalTail } from '../../src/protocols/download/journal.js'
 import { scratchDir } from '../helpers.js'
 
 const dir = scratchDir('distlab-journal-')

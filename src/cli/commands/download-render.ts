@@ -8,17 +8,61 @@ import type {
 import type { DockerDownloadResult } from '../../cluster/download-docker.js'
 import { printJson, table, color, formatDuration } from '../output.js'
 
+/** What every whole-run result has: the figures its JSON opens with and its summary row starts with. */
+interface RunFigures {
+  clients: number
+  lines: number
+  seconds: number
+  requests: number
+  rateLimited: number
+  duplicates: number
+  submitted: boolean
+  submitReply?: string
+}
+
+const runJson = (r: RunFigures) => ({
+  clients: r.clients,
+  lines: r.lines,
+  seconds: Number(r.seconds.toFixed(3)),
+  requests: r.requests,
+  duplicates: r.duplicates,
+  submitted: r.submitted,
+  submitReply: r.submitReply ?? null,
+})
+
+/** One summary row: the run's figures, then the mode's own columns. */
+function printRunSummary(r: RunFigures, more: Array<[string, string | number]>): void {
+  const head: Array<[string, string | number]> = [
+    ['clients', r.clients],
+    ['lines', r.lines],
+    ['time', formatDuration(r.seconds * 1000)],
+    ['requests', r.requests],
+    ['rate-limited', r.rateLimited],
+    ['duplicates', r.duplicates],
+  ]
+  const cells = head.concat(more)
+  process.stdout.write(
+    table(
+      cells.map(([h]) => h),
+      [cells.map(([, v]) => v)],
+    ),
+  )
+}
+
+/** The line server's reply to SUBMIT, green when the text was submitted. */
+function printSubmitReply(r: { submitted: boolean; submitReply?: string }): void {
+  const reply = r.submitReply ?? '(not submitted)'
+  process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+}
+
+const clientLabel = (rank: number, masterRank: number | undefined) =>
+  rank === masterRank ? `${rank} (master)` : rank
+
 /** `distlab download`: the run's figures, each client's share and the server's reply to SUBMIT. */
 export function printDownloadResult(r: DownloadResult, o: { json?: boolean; out?: string }): void {
   if (o.json) {
     printJson({
-      clients: r.clients,
-      lines: r.lines,
-      seconds: Number(r.seconds.toFixed(3)),
-      requests: r.requests,
-      duplicates: r.duplicates,
-      submitted: r.submitted,
-      submitReply: r.submitReply ?? null,
+      ...runJson(r),
       rateLimited: r.rateLimited,
       resumed: r.resumed,
       takeovers: r.takeovers,
@@ -26,28 +70,15 @@ export function printDownloadResult(r: DownloadResult, o: { json?: boolean; out?
       mergeUsPerLine: Number(r.mergeUsPerLine.toFixed(2)),
     })
   } else {
-    process.stdout.write(
-      table(
-        ['clients', 'lines', 'time', 'requests', 'rate-limited', 'duplicates', 'resumed', 'takeovers'],
-        [
-          [
-            r.clients,
-            r.lines,
-            formatDuration(r.seconds * 1000),
-            r.requests,
-            r.rateLimited,
-            r.duplicates,
-            r.resumed,
-            r.takeovers,
-          ],
-        ],
-      ),
-    )
+    printRunSummary(r, [
+      ['resumed', r.resumed],
+      ['takeovers', r.takeovers],
+    ])
     process.stdout.write(
       table(
         ['client', 'address', 'requests', 'lines served', 'alive'],
         r.perClient.map((c) => [
-          c.rank === r.masterRank ? `${c.rank} (master)` : c.rank,
+          clientLabel(c.rank, r.masterRank),
           c.address ?? '-',
           c.requests,
           c.served,
@@ -55,8 +86,7 @@ export function printDownloadResult(r: DownloadResult, o: { json?: boolean; out?
         ]),
       ),
     )
-    const reply = r.submitReply ?? '(not submitted)'
-    process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+    printSubmitReply(r)
     if (o.out) process.stdout.write(`wrote ${o.out}\n`)
   }
 }
@@ -87,8 +117,7 @@ export function printClientResult(r: DownloadClientResult, o: { json?: boolean }
     process.stdout.write(
       `${who}; ${r.requests} requests, ${r.rateLimited} rate-limited, ${r.served} lines served to this client\n`,
     )
-    const reply = r.submitReply ?? '(not submitted)'
-    process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+    printSubmitReply(r)
   }
 }
 
@@ -97,13 +126,7 @@ export function printDockerResult(r: DockerDownloadResult, o: { json?: boolean }
   const perAddress = new Map(r.serverAddresses.map((a) => [a.address, a]))
   if (o.json) {
     printJson({
-      clients: r.clients,
-      lines: r.lines,
-      seconds: Number(r.seconds.toFixed(3)),
-      requests: r.requests,
-      duplicates: r.duplicates,
-      submitted: r.submitted,
-      submitReply: r.submitReply ?? null,
+      ...runJson(r),
       mode: 'docker',
       rateLimited: r.rateLimited,
       fromJournal: r.fromJournal,
@@ -120,30 +143,17 @@ export function printDockerResult(r: DockerDownloadResult, o: { json?: boolean }
       serverAddresses: r.serverAddresses,
     })
   } else {
-    process.stdout.write(
-      table(
-        ['clients', 'lines', 'time', 'requests', 'rate-limited', 'duplicates', 'from journal', 'master'],
-        [
-          [
-            r.clients,
-            r.lines,
-            formatDuration(r.seconds * 1000),
-            r.requests,
-            r.rateLimited,
-            r.duplicates,
-            r.fromJournal,
-            r.masterRank,
-          ],
-        ],
-      ),
-    )
+    printRunSummary(r, [
+      ['from journal', r.fromJournal],
+      ['master', r.masterRank],
+    ])
     process.stdout.write(
       table(
         ['client', 'container', 'address', 'requests', 'lines served', 'alive'],
         r.perClient.map((c) => {
           const a = perAddress.get(c.address)
           return [
-            c.rank === r.masterRank ? `${c.rank} (master)` : c.rank,
+            clientLabel(c.rank, r.masterRank),
             c.container,
             c.address || '-',
             a ? a.served + a.rateLimited : '-',
@@ -153,8 +163,7 @@ export function printDockerResult(r: DockerDownloadResult, o: { json?: boolean }
         }),
       ),
     )
-    const reply = r.submitReply ?? '(not submitted)'
-    process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+    printSubmitReply(r)
     process.stdout.write(
       `the line server saw ${r.serverAddresses.length} client address${r.serverAddresses.length === 1 ? '' : 'es'}; every container, the network and the volume are removed\n`,
     )

@@ -11,7 +11,8 @@ import type { Logger } from '../../core/logger.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
 import { LineServer } from './lineserver.js'
-import { CooperativeDownload, clientAddress, type DownloadResult } from './cooperative.js'
+import { CooperativeDownload, type DownloadResult } from './cooperative.js'
+import { clientAddress } from './options.js'
 import { DEFAULT_CLIENT_BASE_ADDRESS, DEFAULT_LINE_COUNT, DEFAULT_RATE_LINES_PER_S } from './constants.js'
 
 export interface DownloadBenchInit {

@@ -19,40 +19,14 @@
 //
 // This file holds the runner of N clients in one process (CooperativeDownload) and its result; the
 // pieces live next to it: options.ts (options, DownloadError), coop-client.ts (one client: fetch,
-// election, master merge and submit), journal.ts, progress.ts, submit.ts (the SUBMIT reply) and
-// download-client.ts (one client alone). Their public names are re-exported from here.
-import { unlinkSync } from 'node:fs'
-import type { Logger } from '../../core/logger.js'
-import { named, silentLogger } from '../../core/logger.js'
-import { InvalidArgumentError, TimeoutError } from '../../core/errors.js'
+// election, master merge and submit), coop-run.ts (what both runners share), journal.ts,
+// progress.ts, submit.ts (the SUBMIT reply) and download-client.ts (one client alone); index.ts
+// exports their public names.
+import { InvalidArgumentError } from '../../core/errors.js'
 import { readJournal } from './journal.js'
 import { CoopClient, type CoopContext } from './coop-client.js'
-import {
-  DownloadError,
-  resolveCooperativeDownloadOptions,
-  type CooperativeDownloadInit,
-  type CooperativeDownloadOptions,
-} from './options.js'
-import { ProgressTracker, type DownloadProgress } from './progress.js'
-import { parseSubmitReply } from './submit.js'
-
-export { readJournal, repairJournalTail } from './journal.js'
-export {
-  DownloadError,
-  clientAddress,
-  isLoopbackHost,
-  resolveCooperativeDownloadOptions,
-  type CooperativeDownloadInit,
-  type CooperativeDownloadOptions,
-} from './options.js'
-export type { DownloadProgress } from './progress.js'
-export { parseSubmitReply, type SubmitReply } from './submit.js'
-export {
-  DownloadClient,
-  downloadClient,
-  type DownloadClientInit,
-  type DownloadClientResult,
-} from './download-client.js'
+import { CoopRun } from './coop-run.js'
+import { DownloadError, resolveCooperativeDownloadOptions, type CooperativeDownloadInit } from './options.js'
 
 export interface DownloadClientReport {
   rank: number
@@ -97,37 +71,18 @@ export interface DownloadResult {
   perClient: DownloadClientReport[]
 }
 
-export class CooperativeDownload implements CoopContext {
-  readonly options: CooperativeDownloadOptions
-  /** @internal */ readonly log: Logger
+export class CooperativeDownload extends CoopRun<DownloadResult> implements CoopContext {
   /** @internal channel address of each rank */ readonly roster: Array<
     { host: string; port: number } | undefined
   >
-  /** @internal */ mergeMs = 0
-  /** @internal */ mergeLines = 0
-  /** @internal */ outOfRange = 0
-  /** @internal */ badChannelMessages = 0
   private clients: CoopClient[] = []
-  private readonly tracker: ProgressTracker
-  private masterRank: number | undefined
   private takeovers = -1
   private readonly masters: Array<{ rank: number; fromJournal: number; t: number }> = []
   private resumed = 0
-  private settle: { resolve: (r: DownloadResult) => void; reject: (e: Error) => void } | undefined
-  private result: DownloadResult | undefined
-  private readonly onProgress: ((p: DownloadProgress) => void) | undefined
-  private readonly signal: AbortSignal | undefined
 
   constructor(init: CooperativeDownloadInit) {
-    this.options = resolveCooperativeDownloadOptions(init)
-    this.log = named(init.logger ?? silentLogger, 'distlab:download')
+    super(resolveCooperativeDownloadOptions(init), init)
     this.roster = Array.from({ length: this.options.clients }, () => undefined)
-    this.onProgress = init.onProgress
-    this.tracker = new ProgressTracker(
-      this.options.lines,
-      this.onProgress && (() => this.onProgress!(this.snapshot())),
-    )
-    this.signal = init.signal
   }
 
   /** Runs the download to the SUBMIT reply; always releases every socket before it settles. */
@@ -136,30 +91,22 @@ export class CooperativeDownload implements CoopContext {
     this.signal?.throwIfAborted()
     if (o.journalPath) this.resumed = readJournal(o.journalPath, o.lines).size
     this.clients = Array.from({ length: o.clients }, (_, i) => new CoopClient(this, i, o.localAddresses[i]))
-    const done = new Promise<DownloadResult>((resolve, reject) => (this.settle = { resolve, reject }))
-    done.catch(() => {})
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const onAbort = () => this.fail(new DownloadError('download aborted', { cause: this.signal?.reason }))
-    try {
-      const started = await Promise.allSettled(this.clients.map((c) => c.start()))
-      const bad = started.find((s) => s.status === 'rejected')
-      if (bad) throw (bad as PromiseRejectedResult).reason
-      started.forEach(
-        (s, i) => (this.roster[i] = (s as PromiseFulfilledResult<{ host: string; port: number }>).value),
-      )
-      this.tracker.start()
-      this.signal?.addEventListener('abort', onAbort, { once: true })
-      timer = setTimeout(
-        () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
-        o.timeoutMs,
-      )
-      for (const c of this.clients) c.run()
-      return await done
-    } finally {
-      clearTimeout(timer)
-      this.signal?.removeEventListener('abort', onAbort)
-      await Promise.all(this.clients.map((c) => c.stop().catch(() => {})))
-    }
+    return this.runToEnd(
+      async () => {
+        const started = await Promise.allSettled(this.clients.map((c) => c.start()))
+        const bad = started.find((s) => s.status === 'rejected')
+        if (bad) throw (bad as PromiseRejectedResult).reason
+        started.forEach(
+          (s, i) => (this.roster[i] = (s as PromiseFulfilledResult<{ host: string; port: number }>).value),
+        )
+      },
+      () => {
+        for (const c of this.clients) c.run()
+      },
+      async () => {
+        await Promise.all(this.clients.map((c) => c.stop().catch(() => {})))
+      },
+    )
   }
 
   /** Kills one client as a crash would (its sockets drop at once). For fault tests and demos. */
@@ -170,11 +117,6 @@ export class CooperativeDownload implements CoopContext {
     c.crash()
     if (this.masterRank === rank) this.masterRank = undefined
     if (this.clients.every((x) => !x.alive)) this.fail(new DownloadError('every client has died'))
-  }
-
-  /** The rank of the current master, if any. */
-  master(): number | undefined {
-    return this.masterRank
   }
 
   /** Distinct lines the master holds now. */
@@ -189,19 +131,8 @@ export class CooperativeDownload implements CoopContext {
     this.masters.push({ rank, fromJournal, t: this.tracker.elapsedMs() / 1000 })
   }
 
-  /** @internal */
-  progress(lines: number): void {
-    this.tracker.update(lines)
-  }
-
-  private snapshot(): DownloadProgress {
-    return {
-      lines: this.tracker.collected,
-      total: this.options.lines,
-      elapsedMs: this.tracker.elapsedMs(),
-      requests: this.clients.reduce((s, c) => s + c.requests, 0),
-      masterRank: this.masterRank,
-    }
+  protected requestsSent(): number {
+    return this.clients.reduce((s, c) => s + c.requests, 0)
   }
 
   /** @internal Members stop with the run; nothing to do. */
@@ -210,34 +141,20 @@ export class CooperativeDownload implements CoopContext {
   joinedMaster(): void {}
 
   /** @internal */
-  fail(err: Error): void {
-    const s = this.settle
-    if (!s) return
-    this.settle = undefined
-    s.reject(err)
+  finish(rank: number, reply: string | undefined, merged: Map<number, string>): void {
+    this.resolveOnce(() => this.result(rank, reply, merged))
   }
 
-  /** @internal */
-  finish(rank: number, reply: string | undefined, merged: Map<number, string>): void {
-    const s = this.settle
-    if (!s) return
-    this.settle = undefined
+  private result(rank: number, reply: string | undefined, merged: Map<number, string>): DownloadResult {
     const seconds = this.tracker.elapsedMs() / 1000
-    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
+    const parsed = this.submitted(reply)
     const o = this.options
-    if (o.journalPath && o.removeJournalOnSuccess && parsed?.ok && parsed.correct === o.lines) {
-      try {
-        unlinkSync(o.journalPath)
-      } catch {
-        // already gone
-      }
-    }
     const served = this.clients.reduce((sum, c) => sum + c.served, 0)
     const requests = this.clients.reduce((sum, c) => sum + c.requests, 0)
     const text: string[] = []
     for (const [n, t] of merged) text[n] = t
     this.onProgress?.(this.snapshot())
-    this.result = {
+    return {
       clients: o.clients,
       lines: merged.size,
       seconds,
@@ -251,7 +168,7 @@ export class CooperativeDownload implements CoopContext {
       masterRank: rank,
       masters: this.masters.slice(),
       timeline: this.tracker.timeline.slice(),
-      mergeUsPerLine: this.mergeLines > 0 ? (this.mergeMs * 1000) / this.mergeLines : 0,
+      mergeUsPerLine: this.mergeUsPerLine(),
       mergeLines: this.mergeLines,
       meanRttUs:
         requests > 0 ? (this.clients.reduce((sum, c) => sum + c.rttMsTotal, 0) * 1000) / requests : 0,
@@ -265,7 +182,6 @@ export class CooperativeDownload implements CoopContext {
         alive: c.alive,
       })),
     }
-    s.resolve(this.result)
   }
 }
 

@@ -1,20 +1,15 @@
 // Cooperative download (seed 003): one client alone (DownloadClient, `distlab download client`), for
 // one client per process or container: the same CoopClient as CooperativeDownload runs N of, with a
 // fixed channel port and its peers reached by name.
-import { rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import type { Logger } from '../../core/logger.js'
-import { named, silentLogger } from '../../core/logger.js'
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
-import { InvalidArgumentError, TimeoutError } from '../../core/errors.js'
+import { InvalidArgumentError } from '../../core/errors.js'
 import { CoopClient, type CoopContext } from './coop-client.js'
-import {
-  DownloadError,
-  resolveCooperativeDownloadOptions,
-  type CooperativeDownloadOptions,
-} from './options.js'
-import { ProgressTracker, type DownloadProgress } from './progress.js'
-import { parseSubmitReply } from './submit.js'
+import { CoopRun } from './coop-run.js'
+import { resolveCooperativeDownloadOptions } from './options.js'
+import type { DownloadProgress } from './progress.js'
+import { parseSubmitReply, type SubmitReply } from './submit.js'
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -79,108 +74,62 @@ export interface DownloadClientResult {
  * One cooperating client on its own, for one client per process or container: the same CoopClient
  * as in CooperativeDownload, with a fixed channel port and peers reached by name.
  */
-export class DownloadClient implements CoopContext {
-  readonly options: CooperativeDownloadOptions
+export class DownloadClient extends CoopRun<DownloadClientResult> implements CoopContext {
   readonly rank: number
-  /** @internal */ readonly log: Logger
   /** @internal */ readonly roster: ReadonlyArray<{ host: string; port: number }>
-  /** @internal */ mergeMs = 0
-  /** @internal */ mergeLines = 0
-  /** @internal */ outOfRange = 0
-  /** @internal */ badChannelMessages = 0
   private readonly listenHost: string
   private readonly serverWaitMs: number
   private readonly peersWaitMs: number
-  private readonly onProgress: ((p: DownloadProgress) => void) | undefined
-  private readonly signal: AbortSignal | undefined
   private client: CoopClient | undefined
-  private readonly tracker: ProgressTracker
-  private masterRank: number | undefined
   private fromJournal = 0
-  private settle: { resolve: (r: DownloadClientResult) => void; reject: (e: Error) => void } | undefined
 
   constructor(init: DownloadClientInit) {
-    if (!init || !Array.isArray(init.peers) || init.peers.length === 0)
-      throw new InvalidArgumentError('peers must list every client’s channel address, in rank order', 'peers')
-    const peers = init.peers.map((p, i) => ({
-      host: checkString(`peers[${i}].host`, p?.host),
-      port: checkPort(`peers[${i}].port`, p?.port),
-    }))
-    this.rank = checkInteger('rank', init.rank, 0, peers.length - 1)
-    const localAddress =
-      init.localAddress === undefined ? undefined : checkString('localAddress', init.localAddress)
-    const resolved = resolveCooperativeDownloadOptions({
-      server: init.server,
-      clients: peers.length,
-      id: init.id,
-      lines: init.lines,
-      ratePerSecond: init.ratePerSecond,
-      resetSession: init.resetSession,
-      journalPath: init.journalPath,
-      removeJournalOnSuccess: init.removeJournalOnSuccess,
-      timeoutMs: init.timeoutMs,
-    })
-    this.options = Object.freeze({
-      ...resolved,
-      localAddresses: Object.freeze(peers.map((_, i) => (i === this.rank ? localAddress : undefined))),
-    })
+    const { rank, peers, options } = resolveDownloadClient(init)
+    super(options, init)
+    this.rank = rank
     this.roster = Object.freeze(peers)
     this.listenHost = checkString('listenHost', init.listenHost ?? '0.0.0.0')
     this.serverWaitMs = checkInteger('serverWaitMs', init.serverWaitMs ?? 30_000, 0)
     this.peersWaitMs = checkInteger('peersWaitMs', init.peersWaitMs ?? 30_000, 0)
-    this.log = named(init.logger ?? silentLogger, 'distlab:download')
-    this.onProgress = init.onProgress
-    this.tracker = new ProgressTracker(
-      this.options.lines,
-      this.onProgress && (() => this.onProgress!(this.snapshot())),
-    )
-    this.signal = init.signal
   }
 
   /**
    * Runs this client until the master submits: the master resolves with the SUBMIT reply, a member
    * once its master tells it the text was submitted. Releases every socket before it settles.
    */
-  async run(): Promise<DownloadClientResult> {
-    const o = this.options
-    this.signal?.throwIfAborted()
-    const done = new Promise<DownloadClientResult>((resolve, reject) => (this.settle = { resolve, reject }))
-    done.catch(() => {})
-    const onAbort = () => this.fail(new DownloadError('download aborted', { cause: this.signal?.reason }))
-    this.signal?.addEventListener('abort', onAbort, { once: true })
-    let timer: ReturnType<typeof setTimeout> | undefined
+  run(): Promise<DownloadClientResult> {
+    return this.runToEnd(
+      async () => {
+        await this.startClient()
+        await this.waitForPeers()
+      },
+      () => this.client!.run(),
+      async () => {
+        await this.client?.stop().catch(() => {})
+      },
+    )
+  }
+
+  /** Starts this client's CoopClient, waiting up to serverWaitMs for the line server to accept. */
+  private async startClient(): Promise<void> {
     const own = this.roster[this.rank]!
-    try {
-      const deadline = Date.now() + this.serverWaitMs
-      for (let attempt = 0; ; attempt++) {
-        this.signal?.throwIfAborted()
-        const c = new CoopClient(this, this.rank, o.localAddresses[this.rank], {
-          host: this.listenHost,
-          port: own.port,
-        })
-        try {
-          await c.start()
-          this.client = c
-          break
-        } catch (err) {
-          // The line server (or the name it goes by) may not be up yet; a busy channel port is final.
-          if ((err as { code?: string }).code === 'ERR_ADDRESS_IN_USE' || Date.now() > deadline) throw err
-          this.log.debug({ attempt, err: (err as Error).message }, 'line server not reachable yet')
-          await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)))
-        }
+    const deadline = Date.now() + this.serverWaitMs
+    for (let attempt = 0; ; attempt++) {
+      this.signal?.throwIfAborted()
+      const c = new CoopClient(this, this.rank, this.options.localAddresses[this.rank], {
+        host: this.listenHost,
+        port: own.port,
+      })
+      try {
+        await c.start()
+        this.client = c
+        return
+      } catch (err) {
+        // The line server (or the name it goes by) may not be up yet; a busy channel port is final.
+        if ((err as { code?: string }).code === 'ERR_ADDRESS_IN_USE' || Date.now() > deadline) throw err
+        this.log.debug({ attempt, err: (err as Error).message }, 'line server not reachable yet')
+        await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)))
       }
-      await this.waitForPeers()
-      this.tracker.start()
-      timer = setTimeout(
-        () => this.fail(new TimeoutError(`download not complete after ${o.timeoutMs} ms`)),
-        o.timeoutMs,
-      )
-      this.client.run()
-      return await done
-    } finally {
-      clearTimeout(timer)
-      this.signal?.removeEventListener('abort', onAbort)
-      await this.client?.stop().catch(() => {})
     }
   }
 
@@ -201,11 +150,6 @@ export class DownloadClient implements CoopContext {
       this.log.warn({ rank: this.rank, missing: [...waiting] }, 'starting without every peer')
   }
 
-  /** The current master's rank as far as this client knows (its own when it is master). */
-  master(): number | undefined {
-    return this.masterRank
-  }
-
   /** @internal */
   masterChanged(rank: number, fromJournal: number): void {
     this.masterRank = rank
@@ -217,32 +161,17 @@ export class DownloadClient implements CoopContext {
     this.masterRank = rank
   }
 
-  /** @internal */
-  progress(lines: number): void {
-    this.tracker.update(lines)
+  protected requestsSent(): number {
+    return this.client?.requests ?? 0
   }
 
-  private snapshot(): DownloadProgress {
-    return {
-      lines: this.tracker.collected,
-      total: this.options.lines,
-      elapsedMs: this.tracker.elapsedMs(),
-      requests: this.client?.requests ?? 0,
-      masterRank: this.masterRank,
-    }
-  }
-
-  /** @internal */
-  fail(err: Error): void {
-    const s = this.settle
-    if (!s) return
-    this.settle = undefined
-    s.reject(err)
-  }
-
-  private result(role: 'master' | 'member', lines: number, reply: string | undefined): DownloadClientResult {
+  private result(
+    role: 'master' | 'member',
+    lines: number,
+    reply: string | undefined,
+    parsed: SubmitReply | undefined,
+  ): DownloadClientResult {
     const c = this.client!
-    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
     return {
       rank: this.rank,
       role,
@@ -257,30 +186,52 @@ export class DownloadClient implements CoopContext {
       submitReply: reply,
       fromJournal: role === 'master' ? this.fromJournal : 0,
       masterRank: role === 'master' ? this.rank : this.masterRank,
-      mergeUsPerLine: this.mergeLines > 0 ? (this.mergeMs * 1000) / this.mergeLines : 0,
+      mergeUsPerLine: this.mergeUsPerLine(),
     }
   }
 
   /** @internal This client, as master, has submitted. */
   finish(_rank: number, reply: string | undefined, merged: Map<number, string>): void {
-    const s = this.settle
-    if (!s) return
-    this.settle = undefined
-    const o = this.options
-    const parsed = reply === undefined ? undefined : parseSubmitReply(reply)
-    if (o.journalPath && o.removeJournalOnSuccess && parsed?.ok && parsed.correct === o.lines)
-      rmSync(o.journalPath, { force: true })
-    this.onProgress?.(this.snapshot())
-    s.resolve(this.result('master', merged.size, reply))
+    this.resolveOnce(() => {
+      const parsed = this.submitted(reply)
+      this.onProgress?.(this.snapshot())
+      return this.result('master', merged.size, reply, parsed)
+    })
   }
 
   /** @internal This client, as member, heard that its master submitted. */
   submittedByMaster(reply: string): void {
-    const s = this.settle
-    if (!s) return
-    this.settle = undefined
-    s.resolve(this.result('member', this.client?.own.size ?? 0, reply))
+    this.resolveOnce(() => this.result('member', this.client?.own.size ?? 0, reply, parseSubmitReply(reply)))
   }
+}
+
+/** The peers, this client's rank among them and the runner's options, each field checked. */
+function resolveDownloadClient(init: DownloadClientInit) {
+  if (!init || !Array.isArray(init.peers) || init.peers.length === 0)
+    throw new InvalidArgumentError('peers must list every client’s channel address, in rank order', 'peers')
+  const peers = init.peers.map((p, i) => ({
+    host: checkString(`peers[${i}].host`, p?.host),
+    port: checkPort(`peers[${i}].port`, p?.port),
+  }))
+  const rank = checkInteger('rank', init.rank, 0, peers.length - 1)
+  const localAddress =
+    init.localAddress === undefined ? undefined : checkString('localAddress', init.localAddress)
+  const resolved = resolveCooperativeDownloadOptions({
+    server: init.server,
+    clients: peers.length,
+    id: init.id,
+    lines: init.lines,
+    ratePerSecond: init.ratePerSecond,
+    resetSession: init.resetSession,
+    journalPath: init.journalPath,
+    removeJournalOnSuccess: init.removeJournalOnSuccess,
+    timeoutMs: init.timeoutMs,
+  })
+  const options = Object.freeze({
+    ...resolved,
+    localAddresses: Object.freeze(peers.map((_, i) => (i === rank ? localAddress : undefined))),
+  })
+  return { rank, peers, options }
 }
 
 /** True when a TCP connection to `to` opens within `timeoutMs` (it is closed at once). */
