@@ -11,6 +11,15 @@ import { portBound } from './ports.js'
 import { fillPlaceholders, poll, StudentProcess } from './process.js'
 import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
 import { WireCounters, type WireCount } from './wire.js'
+import { DEFAULT_FOREIGN_NETWORK } from '../foreign/spec.js'
+import {
+  ensureNetwork,
+  namesFree,
+  removeContainers,
+  startContainer,
+  waitContainerBound,
+  type DockerProgram,
+} from './seed000-docker.js'
 
 export const SEED000_PORT = 5000
 export const SEED000_NODES = 4
@@ -47,9 +56,18 @@ export interface Seed000Options {
   startTimeoutMs?: number
   /** How long a message may take to reach the nodes it is for. @default 10 s */
   deliverTimeoutMs?: number
+  /** 'docker': the images as containers master, node1..nodeN on `network`. @default 'process' */
+  mode?: 'process' | 'docker'
+  /** Docker mode: the nodes' image (the node command, if given, overrides its own). */
+  nodeImage?: string
+  /** Docker mode: the master's image. @default nodeImage */
+  masterImage?: string
+  /** Docker mode: the network. @default 'Proj1-distributed-network' */
+  network?: string
 }
 
-type Resolved = Required<Omit<Seed000Options, 'env' | 'masterEnv' | 'cwd'>> & Seed000Options
+type Resolved = Required<Omit<Seed000Options, 'env' | 'masterEnv' | 'cwd' | 'nodeImage' | 'masterImage'>> &
+  Seed000Options
 
 export interface Seed000Instance {
   name: string
@@ -65,6 +83,8 @@ export interface Seed000Context {
   wire?: WireCounters
   /** What the broadcast item saw, for the traffic item. */
   broadcastSeen?: Delivery
+  /** Docker mode: the containers' network, and whether the check made it. */
+  docker?: { network: string; made: boolean }
 }
 
 interface Delivery {
@@ -272,9 +292,11 @@ async function checkCluster(ctx: Seed000Context): Promise<ItemOutcome> {
   const all = [ctx.master, ...ctx.nodes]
   const evidence = [
     all.map((i) => `${i.name} ${i.host}:${ctx.o.port}`).join(', '),
-    ctx.lab.isolated
-      ? `each in a network namespace of its own on bridge dlbr${ctx.o.block}`
-      : `on loopback addresses (${ctx.lab.note ?? 'no namespaces'})`,
+    ctx.docker
+      ? `containers on the docker network ${ctx.docker.network}, each with a namespace of its own`
+      : ctx.lab.isolated
+        ? `each in a network namespace of its own on bridge dlbr${ctx.o.block}`
+        : `on loopback addresses (${ctx.lab.note ?? 'no namespaces'})`,
   ]
   const down = all.filter((i) => !i.process.running)
   if (down.length > 0)
@@ -336,8 +358,13 @@ async function waitBound(i: Seed000Instance, port: number, timeoutMs: number): P
 }
 
 export function resolveSeed000Options(options: Seed000Options): Resolved {
-  if (!options.master?.trim()) throw new InvalidArgumentError('give the master command (--master)', 'master')
-  if (!options.node?.trim()) throw new InvalidArgumentError('give the node command (--node)', 'node')
+  const docker = options.mode === 'docker'
+  if (docker && !options.nodeImage)
+    throw new InvalidArgumentError('docker mode needs the node image (--node-image)', 'nodeImage')
+  if (!docker && !options.master?.trim())
+    throw new InvalidArgumentError('give the master command (--master)', 'master')
+  if (!docker && !options.node?.trim())
+    throw new InvalidArgumentError('give the node command (--node)', 'node')
   const o: Resolved = {
     nodes: SEED000_NODES,
     port: SEED000_PORT,
@@ -350,6 +377,8 @@ export function resolveSeed000Options(options: Seed000Options): Resolved {
     isolate: 'auto',
     startTimeoutMs: 20_000,
     deliverTimeoutMs: 10_000,
+    mode: 'process',
+    network: DEFAULT_FOREIGN_NETWORK,
     ...options,
   }
   if (!Number.isInteger(o.nodes) || o.nodes < 3 || o.nodes > 32)
@@ -375,6 +404,7 @@ export const SEED000: SeedRubric<Seed000Options, Seed000Context> = {
   items: SEED000_ITEMS,
   async setup(options) {
     const o = resolveSeed000Options(options)
+    if (o.mode === 'docker') return setupSeed000Docker(o)
     const lab = await Lab.open(o.block, o.isolate)
     const started: Seed000Instance[] = []
     try {
@@ -435,5 +465,71 @@ export const SEED000: SeedRubric<Seed000Options, Seed000Context> = {
   async teardown(ctx) {
     await Promise.all([ctx.master, ...ctx.nodes].map((i) => i.process.stop()))
     await ctx.lab.close()
+    if (ctx.docker)
+      await removeContainers(
+        [ctx.master, ...ctx.nodes].map((i) => i.name),
+        ctx.docker.made ? ctx.docker.network : undefined,
+      )
   },
+}
+
+/** Docker mode: the nodes, then the master, as attached containers on the network; wire counts by pid. */
+async function setupSeed000Docker(o: Resolved): Promise<Seed000Context> {
+  const names = ['master', ...Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`)]
+  await namesFree(names)
+  const made = await ensureNetwork(o.network)
+  const lab = new Lab(o.block, false)
+  const started: DockerProgram[] = []
+  const nodesList = names
+    .slice(1)
+    .map((n) => `${n}:${o.port}`)
+    .join(',')
+  const start = async (name: string, index: number) => {
+    const master = index === 0
+    const placeholders = {
+      host: name,
+      port: o.port,
+      name,
+      index,
+      master: `master:${o.port}`,
+      peers: names
+        .filter((n) => n !== name)
+        .map((n) => `http://${n}:${o.port}`)
+        .join(','),
+    }
+    const p = await startContainer({
+      name,
+      image: master ? (o.masterImage ?? o.nodeImage!) : o.nodeImage!,
+      command: (master ? o.master : o.node)?.replaceAll('{nodes}', nodesList),
+      placeholders,
+      env: { DISTLAB_NODES: nodesList, ...(master ? o.masterEnv : o.env) },
+      network: o.network,
+      stdin: master,
+    })
+    started.push(p)
+    return p
+  }
+  try {
+    const nodes: DockerProgram[] = []
+    for (let i = 1; i <= o.nodes; i++) nodes.push(await start(`node${i}`, i))
+    for (const n of nodes) await waitContainerBound(n, o.network, o.port, o.startTimeoutMs)
+    const master = await start('master', 0)
+    await waitContainerBound(master, o.network, o.port, o.startTimeoutMs)
+    const all = [master, ...nodes]
+    const wire = new WireCounters(new Map(all.map((p) => [p.name, p.pid!])))
+    await wire.start()
+    const inst = (p: DockerProgram): Seed000Instance => ({ name: p.name, host: p.name, process: p.process })
+    return {
+      o,
+      lab,
+      master: inst(master),
+      nodes: nodes.map(inst),
+      wire,
+      docker: { network: o.network, made },
+    }
+  } catch (err) {
+    await Promise.all(started.map((p) => p.process.stop()))
+    await removeContainers(names, made ? o.network : undefined)
+    throw err
+  }
 }

@@ -3,7 +3,8 @@
 // interface (PREROUTING, before any routing decision, so a packet a program never reads still
 // counts) and on every packet the program sends (OUTPUT). The counters say which instance's wire
 // carried the message and how many times, whatever the protocol (TCP or UDP, unicast, broadcast or
-// IP multicast). Needs a namespace per program (Lab, as root).
+// IP multicast). Needs a namespace per program (Lab, as root): a namespace of distlab's by name, or a
+// container's by its main process's pid (docker mode).
 import { exec } from '../foreign/netns.js'
 
 const CHAIN_IN = 'DLCHK_IN'
@@ -20,10 +21,13 @@ export interface WireCount {
 
 export class WireCounters {
   private readonly tokens = new Set<string>()
-  constructor(private readonly netns: ReadonlyMap<string, string>) {}
+  /** Per program: its namespace's name, or the pid of a process in it. */
+  constructor(private readonly netns: ReadonlyMap<string, string | number>) {}
 
-  private ns(netns: string, args: string[]): Promise<{ code: number; stdout: string }> {
-    return exec('ip', ['netns', 'exec', netns, 'iptables', '-w', '-t', 'raw', ...args], {
+  private ns(netns: string | number, args: string[]): Promise<{ code: number; stdout: string }> {
+    const enter =
+      typeof netns === 'number' ? ['nsenter', '-t', String(netns), '-n'] : ['ip', 'netns', 'exec', netns]
+    return exec(enter[0]!, [...enter.slice(1), 'iptables', '-w', '-t', 'raw', ...args], {
       allowFailure: true,
     })
   }

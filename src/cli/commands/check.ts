@@ -13,6 +13,7 @@ import { SEED003, resolveSeed003Options, seed003ItemsFor, type Seed003Options } 
 import { SEED004, type Seed004Options } from '../../check/seed004.js'
 import { color, formatDuration, printJson } from '../output.js'
 import { intOption, numberOption } from '../context.js'
+import { DEFAULT_FOREIGN_NETWORK } from '../../foreign/index.js'
 
 interface CommonOptions {
   json?: boolean
@@ -100,7 +101,7 @@ function commonOptions(cmd: Command): Command {
     .option('--json', 'print {seed, items: [{id, title, required, passed, evidence}], passed, total, ok}')
     .option(
       '--mode <mode>',
-      'process (each program on its own address); seed002 also docker (your images as containers on Proj1-distributed-network)',
+      'process (each program on its own address); seed000 and seed002 also docker (your images as containers on Proj1-distributed-network)',
       'process',
     )
     .option('--block <n>', 'second octet B of the 127.B.x.y addresses', intOption('--block', 0, 255), 0)
@@ -128,10 +129,22 @@ function registerSeed000(check: Command): void {
       .description(
         "seed 000 (a master and four nodes): your master and node. Every program gets its own address and must listen on {port} (TCP or UDP); the nodes start first, then the master. The check types one line per operation on the master's stdin (--broadcast, --unicast, --multicast templates with {msg}, {to}, {to_host}, {group}, {group_hosts}) and looks for the message in the nodes' output. As root each program runs in a network namespace of its own (10.213.B.x on bridge dlbrB) and the message is also counted on every program's wire (iptables string match): a unicast or multicast must not reach other nodes even if they drop it, and the broadcast's unnecessary traffic is set beside distlab's tree. Commands take {host}, {port}, {name}, {index}, {master} (host:port), {nodes} (the nodes' host:port, comma-separated), {peers}.\n\n" +
           'Example:\n  sudo distlab check seed000 --master "python3 master.py --host {host} --port {port} --nodes {nodes}" \\\n' +
-          '    --node "python3 node.py --host {host} --port {port} --name {name}"',
+          '    --node "python3 node.py --host {host} --port {port} --name {name}"\n\n' +
+          "Docker mode (containers master, node1..nodeN on Proj1-distributed-network, attached so that the master's stdin takes the operations; {host} is the container's name; the wire is counted in each container's namespace):\n" +
+          '  sudo distlab check seed000 --mode docker --master-image my-master --node-image my-node',
       )
-      .requiredOption('--master <command>', "your master's command line (reads the operations on stdin)")
-      .requiredOption('--node <command>', "your node's command line")
+      .option(
+        '--master <command>',
+        "your master's command line (reads the operations on stdin; docker mode: overrides the image's)",
+      )
+      .option('--node <command>', "your node's command line (docker mode: overrides the image's)")
+      .option('--master-image <image>', "docker mode: your master's image (default: the node image)")
+      .option('--node-image <image>', "docker mode: your node's image")
+      .option(
+        '--network <name>',
+        'docker mode: the network (made if missing, removed after if made)',
+        DEFAULT_FOREIGN_NETWORK,
+      )
       .option('--nodes <n>', 'how many nodes', intOption('--nodes', 3, 32), 4)
       .option('--env <K=V>', 'a variable for every node (repeatable; values take placeholders)', collectEnv)
       .option('--master-env <K=V>', 'a variable for the master (repeatable)', collectEnv)
@@ -149,8 +162,11 @@ function registerSeed000(check: Command): void {
 
 async function seed000Action(
   o: CommonOptions & {
-    master: string
-    node: string
+    master?: string
+    node?: string
+    masterImage?: string
+    nodeImage?: string
+    network: string
     nodes: number
     env?: Record<string, string>
     masterEnv?: Record<string, string>
@@ -165,9 +181,15 @@ async function seed000Action(
     deliverTimeout: string
   },
 ): Promise<void> {
+  if (o.mode !== 'docker' && (o.masterImage || o.nodeImage))
+    throw new InvalidArgumentError('--master-image and --node-image need --mode docker', '--mode')
   const options: Seed000Options = {
-    master: o.master,
-    node: o.node,
+    master: o.master ?? '',
+    node: o.node ?? '',
+    mode: o.mode === 'docker' ? 'docker' : 'process',
+    masterImage: o.masterImage,
+    nodeImage: o.nodeImage,
+    network: o.network,
     nodes: o.nodes,
     env: o.env,
     masterEnv: o.masterEnv,
@@ -187,7 +209,7 @@ async function seed000Action(
     deliverTimeoutMs: durationMs('--deliver-timeout', o.deliverTimeout),
   }
   resolveSeed000Options(options)
-  await runCheck(SEED000, options, o)
+  await runCheck(SEED000, options, o, undefined, ['process', 'docker'])
 }
 
 function registerSeed001(check: Command): void {

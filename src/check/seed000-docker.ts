@@ -1,0 +1,136 @@
+// Docker mode of seed 000: the master and the nodes as containers named `master`, `node1`..`nodeN`
+// on the handout's network (`Proj1-distributed-network`, made if missing and removed after if the
+// check made it). Each container runs attached (`docker run -i`), so the check reads its output as
+// a local program's and types the operations on the master's stdin, and its namespace is entered by
+// the container's pid for the wire counters (wire.ts), as a namespace of distlab's is in process mode.
+import { ClusterError, InvalidArgumentError } from '../core/errors.js'
+import { docker } from '../cluster/docker.js'
+import { portBound } from './ports.js'
+import { distlabEnv, fillPlaceholders, poll, StudentProcess, type Placeholders } from './process.js'
+
+export const SEED000_DOCKER_LABEL = 'distlab.check'
+
+export interface DockerProgramInit {
+  name: string
+  image: string
+  /** The command (placeholders filled here); the image's own when empty. */
+  command?: string
+  placeholders: Placeholders
+  env: Record<string, string>
+  network: string
+  stdin: boolean
+}
+
+/** A running container, as a program the check can read and type to. */
+export interface DockerProgram {
+  name: string
+  process: StudentProcess
+  /** The container's main process (its namespace), once it runs. */
+  pid?: number
+  ip?: string
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+
+/** The image's own entrypoint and command as one shell line. */
+async function imageCommand(image: string): Promise<string> {
+  const r = await docker([
+    'image',
+    'inspect',
+    '-f',
+    '{{json .Config.Entrypoint}} {{json .Config.Cmd}}',
+    image,
+  ])
+  const [ep = 'null', cmd = 'null'] = r.stdout.trim().split(/ (?=\[|null)/)
+  const words = [
+    ...((JSON.parse(ep) as string[] | null) ?? []),
+    ...((JSON.parse(cmd) as string[] | null) ?? []),
+  ]
+  if (words.length === 0)
+    throw new InvalidArgumentError(
+      `the image ${image} has no command: give one (--master / --node)`,
+      'command',
+    )
+  return words.map(quote).join(' ')
+}
+
+/** Makes the network if it is missing; true when this call made it. */
+export async function ensureNetwork(network: string): Promise<boolean> {
+  const has = await docker(['network', 'inspect', network], { allowFailure: true, timeoutMs: 20_000 })
+  if (has.code === 0) return false
+  await docker(['network', 'create', '--driver', 'bridge', '--label', `${SEED000_DOCKER_LABEL}=1`, network])
+  return true
+}
+
+/** Refuses to start when a container of one of the names exists (another cluster's). */
+export async function namesFree(names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const r = await docker(['container', 'inspect', '-f', '{{.Id}}', name], { allowFailure: true })
+    if (r.code === 0)
+      throw new ClusterError(
+        `a container named ${name} already exists; remove it (docker rm -f ${name}) or stop its cluster first`,
+      )
+  }
+}
+
+/** Starts one container attached: its output is the program's, its stdin the master's operations. */
+export async function startContainer(init: DockerProgramInit): Promise<DockerProgram> {
+  const command = init.command?.trim()
+    ? fillPlaceholders(init.command, init.placeholders)
+    : `exec ${await imageCommand(init.image)}`
+  const wrap = ['docker', 'run', ...(init.stdin ? ['-i'] : []), '--rm', '--name', init.name]
+  wrap.push('--hostname', init.name, '--network', init.network, '--label', `${SEED000_DOCKER_LABEL}=1`)
+  wrap.push('--entrypoint', '', '-e', 'PYTHONUNBUFFERED=1')
+  const env = { ...distlabEnv(init.placeholders), ...init.env }
+  for (const [k, v] of Object.entries(env)) wrap.push('-e', `${k}=${fillPlaceholders(v, init.placeholders)}`)
+  wrap.push(init.image)
+  const process = new StudentProcess({
+    command,
+    placeholders: init.placeholders,
+    stdin: init.stdin,
+    wrap,
+  })
+  return { name: init.name, process }
+}
+
+/** Waits until the container runs and listens on `port` (TCP or UDP); fills its pid and address. */
+export async function waitContainerBound(
+  p: DockerProgram,
+  network: string,
+  port: number,
+  timeoutMs: number,
+): Promise<void> {
+  const ok = await poll(
+    async () => {
+      if (!p.process.running) return false
+      if (!p.pid) {
+        const r = await docker(
+          [
+            'inspect',
+            '-f',
+            `{{.State.Pid}} {{(index .NetworkSettings.Networks "${network}").IPAddress}}`,
+            p.name,
+          ],
+          { allowFailure: true },
+        )
+        const [pid, ip] = r.stdout.trim().split(' ')
+        if (r.code !== 0 || !(Number(pid) > 0) || !ip) return undefined
+        p.pid = Number(pid)
+        p.ip = ip
+      }
+      return portBound(p.pid, p.ip!, port) ? true : undefined
+    },
+    timeoutMs,
+    200,
+  )
+  if (ok !== true)
+    throw new Error(
+      `${p.name} did not listen on port ${port} (TCP or UDP) within ${timeoutMs} ms${p.process.running ? '' : ` (it exited with status ${p.process.exitCode})`}: ${p.process.tail(3).join(' | ')}`,
+    )
+}
+
+/** Removes the containers (they run with --rm; this is for one that a kill left) and the network if made. */
+export async function removeContainers(names: readonly string[], network?: string): Promise<void> {
+  if (names.length > 0) await docker(['rm', '-f', ...names], { allowFailure: true, timeoutMs: 60_000 })
+  if (network) await docker(['network', 'rm', network], { allowFailure: true, timeoutMs: 30_000 })
+}
