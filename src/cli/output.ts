@@ -15,13 +15,18 @@ let invocation: string | undefined
 
 /**
  * How the user can run distlab from where they are, for hints such as `distlab status`: `distlab`
- * when a `distlab` is on the PATH, `npx distlab` inside this checkout (after `npm install` the
+ * when a `distlab` is on the user's PATH (not one npm or npx added for this run), `npx distlab` inside this checkout (after `npm install` the
  * command is not on the PATH until `npm link`), else `node <path>/bin/distlab.js`.
  */
 export function cliName(): string {
   if (invocation !== undefined) return invocation
+  // npx (npm 11) links this checkout into its own cache and puts that cache's bin on the PATH it
+  // gives us: a `distlab` the user's shell does not have. npm marks what it runs with npm_command.
+  const npmAdded = (d: string): boolean =>
+    process.env.npm_command !== undefined &&
+    (d.includes(`${sep}_npx${sep}`) || d.endsWith(join('node_modules', '.bin')))
   const onPath = (process.env.PATH ?? '').split(delimiter).some((d) => {
-    if (!d) return false
+    if (!d || npmAdded(d)) return false
     try {
       accessSync(join(d, 'distlab'), fsConstants.X_OK)
       return true

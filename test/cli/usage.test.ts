@@ -82,6 +82,33 @@ test('hints name the form that works from here: npx in the checkout, the bin pat
 })
 
 test(
+  'under `npx distlab` in the checkout, hints still say `npx distlab` (npx puts its own cached bin on the PATH)',
+  { timeout: 120_000 },
+  async () => {
+    // A fresh clone's user types `npx distlab status`; npm 11 links the checkout into its _npx cache
+    // and runs the command with that cache's bin on PATH, where the user's shell has no distlab.
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      execFile(
+        'npx',
+        ['--no-install', 'distlab', 'status'],
+        {
+          cwd: ROOT,
+          timeout: 110_000,
+          env: { ...process.env, PATH: BARE_PATH, NO_COLOR: '1', DISTLAB_HOME: '/nonexistent-distlab-home' },
+        },
+        (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null
+          if (code === null) reject(err ?? new Error('npx did not exit'))
+          else resolve({ code, stdout, stderr })
+        },
+      )
+    })
+    const line = oneLine(r, 1, 'npx distlab status without a cluster')
+    assert.match(line, /`npx distlab up`/)
+  },
+)
+
+test(
   '`npm install -g --prefix <dir> .` puts distlab on the PATH; then hints say `distlab`',
   { timeout: 180_000 },
   async () => {
