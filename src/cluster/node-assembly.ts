@@ -20,7 +20,13 @@ export function createNode(init: NodeInit): Node {
   const node = new Node({
     ...init,
     collector: init.collector ?? (role === 'master' ? new Collector() : undefined),
-    protocols: [heartbeat({ onBeat: (from) => node.seen(from) }), ping(), ...(init.protocols ?? [])],
+    // A master is what others beat to; it beats to no one (the foreign observer is a master named
+    // `distlab`, whose beats to a `master` that is not there were recorded as drops in the run).
+    protocols: [
+      heartbeat({ onBeat: (from) => node.seen(from), ...(role === 'master' ? { target: init.name } : {}) }),
+      ping(),
+      ...(init.protocols ?? []),
+    ],
   })
   return node
 }

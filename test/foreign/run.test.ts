@@ -121,6 +121,12 @@ test('the relays record the foreign traffic as HTTP messages in the run store', 
     all.some((e) => e.proto === 'http' && e.type === 'HTTP 200' && e.src === 'node2' && e.dst === 'node1'),
   )
   assert.ok(all.some((e) => e.type === 'POST /register' && e.dst === 'bootstrap'))
+  // Only the student's traffic: the supervisor's own node beats to no master (they were drops).
+  assert.deepEqual(
+    all.filter((e) => e.proto === 'heartbeat').slice(0, 3),
+    [],
+    'no heartbeat events in a foreign run',
+  )
 })
 
 test('the dashboard shows the foreign instances and streams their traffic live', async () => {
