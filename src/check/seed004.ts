@@ -108,23 +108,21 @@ async function runGbn(
   const launcher = new ProcessLauncher({ cwd: ctx.o.cwd })
   ctx.launchers.push(launcher)
   const label = `gbnnode ${a} ${b} 5 ${mode} ${value}`
+  // One gbnnode on `own` that talks to `peer`, once it has bound its UDP port.
+  const gbnnode = async (role: string, index: number, own: number, peer: number) => {
+    const started = launcher.start({
+      name: `${role}:${own}`,
+      index,
+      port: own,
+      command: `${cmd} ${own} ${peer} 5 ${mode} ${value}`,
+      stdin: true,
+    })
+    if (!(await waitUdpBound(own, 15_000))) throw new Error(`the ${role} never bound UDP ${own}`)
+    return started
+  }
   try {
-    const receiver = launcher.start({
-      name: `receiver:${b}`,
-      index: 2,
-      port: b!,
-      command: `${cmd} ${b} ${a} 5 ${mode} ${value}`,
-      stdin: true,
-    })
-    if (!(await waitUdpBound(b!, 15_000))) throw new Error(`the receiver never bound UDP ${b}`)
-    const sender = launcher.start({
-      name: `sender:${a}`,
-      index: 1,
-      port: a!,
-      command: `${cmd} ${a} ${b} 5 ${mode} ${value}`,
-      stdin: true,
-    })
-    if (!(await waitUdpBound(a!, 15_000))) throw new Error(`the sender never bound UDP ${a}`)
+    const receiver = await gbnnode('receiver', 2, b!, a!)
+    const sender = await gbnnode('sender', 1, a!, b!)
     sender.process.type(`send ${message}`)
     const timeout = ctx.o.gbnTimeoutMs ?? 40_000
     await sender.process

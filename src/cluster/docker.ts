@@ -305,6 +305,13 @@ export function writeContainerRecord(dir: string, rec: ContainerClusterRecord): 
   writeCluster(dir, rec as unknown as ClusterRecord)
 }
 
+/** A container cluster going down says so in its record (`status` shows it) before anything stops. */
+export function markStopping(dir: string, rec: ContainerClusterRecord | undefined): void {
+  if (!rec) return
+  rec.state = 'stopping'
+  writeContainerRecord(dir, rec)
+}
+
 export interface DockerClusterInit extends ContainerClusterInit {
   /** Compose project name. @default distlab */
   project?: string
@@ -436,10 +443,7 @@ export class DockerCluster extends EventEmitter implements Startable {
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return
     this.stopped = true
-    if (this.record) {
-      this.record.state = 'stopping'
-      writeContainerRecord(this.init.stateDir, this.record)
-    }
+    markStopping(this.init.stateDir, this.record)
     this.follower?.kill('SIGTERM')
     await this.stopContainers().catch(() => {}) // down below removes whatever is left
     await composeDown(this.project, this.composeFile)

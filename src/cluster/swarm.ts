@@ -25,6 +25,7 @@ import {
   recordHealthy,
   releaseContainerRecord,
   writeContainerRecord,
+  markStopping,
   type ContainerClusterRecord,
 } from './docker.js'
 import { logDir, type NodeRecord } from './state.js'
@@ -327,10 +328,7 @@ export class SwarmCluster implements Startable {
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return
     this.stopped = true
-    if (this.record) {
-      this.record.state = 'stopping'
-      writeContainerRecord(this.init.stateDir, this.record)
-    }
+    markStopping(this.init.stateDir, this.record)
     clearTimeout(this.retry)
     await this.forward?.stop()
     for (const f of this.followers) f.kill('SIGTERM')

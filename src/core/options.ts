@@ -1,27 +1,27 @@
 // Small checks that every resolveXxxOptions() uses: each names the field and the rule it broke.
 import { InvalidArgumentError } from './errors.js'
 
-export function checkInteger(
-  field: string,
-  value: unknown,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (typeof value !== 'number' || !Number.isInteger(value))
-    throw new InvalidArgumentError(`${field} must be an integer, got ${JSON.stringify(value)}`, field)
-  if (value < min || value > max)
-    throw new InvalidArgumentError(`${field} must be between ${min} and ${max}, got ${value}`, field)
-  return value
-}
+/** A check of a numeric option: the value if it is one from `min` to `max`, else an error naming `field`. */
+export type NumberCheck = (field: string, value: unknown, min: number, max?: number) => number
 
-export function checkNumber(
+/** An integer from `min` to `max`. */
+export const checkInteger: NumberCheck = (field, value, min, max = Number.MAX_SAFE_INTEGER) =>
+  checkNumeric(field, value, min, max, 'an integer', Number.isInteger)
+
+/** A finite number from `min` to `max`. */
+export const checkNumber: NumberCheck = (field, value, min, max = Number.POSITIVE_INFINITY) =>
+  checkNumeric(field, value, min, max, 'a finite number', Number.isFinite)
+
+function checkNumeric(
   field: string,
   value: unknown,
   min: number,
-  max = Number.POSITIVE_INFINITY,
+  max: number,
+  kind: string,
+  is: (v: number) => boolean,
 ): number {
-  if (typeof value !== 'number' || !Number.isFinite(value))
-    throw new InvalidArgumentError(`${field} must be a finite number, got ${JSON.stringify(value)}`, field)
+  if (typeof value !== 'number' || !is(value))
+    throw new InvalidArgumentError(`${field} must be ${kind}, got ${JSON.stringify(value)}`, field)
   if (value < min || value > max)
     throw new InvalidArgumentError(`${field} must be between ${min} and ${max}, got ${value}`, field)
   return value

@@ -21,6 +21,7 @@ import { TcpDirection, type TcpHooks } from './tcp-stream.js'
 import type { ForeignLinks } from './links.js'
 import type { TelemetryEvent } from '../core/telemetry.js'
 import { NO_RULE, type LinkRule } from '../link/emulator.js'
+import { EventBatcher } from './event-batch.js'
 
 export interface RelayInstance {
   name: string
@@ -45,7 +46,6 @@ export interface RelayHubInit {
 const UDP_MAX_SESSIONS = 1024
 const UDP_SESSION_IDLE_MS = 120_000
 const MAX_PORTS_PER_INSTANCE = 16
-const MAX_EVENT_BATCH = 2000
 const MAX_SOURCE_SOCKETS = 4096
 /** How long a relay's stop waits for its listening socket to close after cutting every connection. */
 const RELAY_CLOSE_MS = 2000
@@ -71,14 +71,14 @@ export class RelayHub {
   private readonly sources = new Map<string, SourceSocket>()
   private timer?: ReturnType<typeof setInterval>
   private sweep?: ReturnType<typeof setInterval>
-  private events: TelemetryEvent[] = []
-  private flushTimer?: ReturnType<typeof setTimeout>
+  private readonly batch: EventBatcher
   private syncing?: Promise<void>
   private dirty = false
   private stopped = false
   readonly random: () => number
 
   constructor(readonly init: RelayHubInit) {
+    this.batch = new EventBatcher(init.sink)
     this.random = init.random ?? Math.random
     this.timer = setInterval(() => void this.scan(), init.scanIntervalMs ?? 500)
     this.timer.unref?.()
@@ -239,22 +239,7 @@ export class RelayHub {
         s.bytes += e.bytes
       } else if (e.kind === 'drop') s.dropped++
     }
-    this.events.push(e)
-    if (this.events.length >= MAX_EVENT_BATCH) this.flush()
-    else this.flushTimer ??= setTimeout(() => this.flush(), 200)
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
-    const batch = this.events
-    this.events = []
-    if (batch.length === 0) return
-    try {
-      this.init.sink(batch)
-    } catch {
-      // telemetry never breaks the relay
-    }
+    this.batch.push(e)
   }
 
   stats(): PathStats[] {
@@ -271,7 +256,7 @@ export class RelayHub {
     this.relays.clear()
     for (const s of this.sources.values()) s.close()
     this.sources.clear()
-    this.flush()
+    this.batch.flush()
   }
 }
 

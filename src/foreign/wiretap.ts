@@ -17,6 +17,7 @@ import { BROADCAST_DST } from '../core/envelope.js'
 import { observeDatagram, StreamDecoder, type ObservedMessage } from './observe.js'
 import { procSockets } from './netns.js'
 import { boundedWait } from './bounded.js'
+import { EventBatcher } from './event-batch.js'
 
 export interface TapInstance {
   name: string
@@ -38,7 +39,6 @@ export interface WireTapInit {
 }
 
 const MAX_FLOWS = 1024
-const MAX_EVENT_BATCH = 2000
 const MEMBERSHIP_TTL_MS = 500
 /** How long start() waits for the tool to say it listens. */
 const READY_MS = 5000
@@ -111,15 +111,16 @@ export class WireTap {
   private readonly reader = new PcapStreamReader()
   private readonly flows = new Map<string, Flow>()
   private readonly membership = new Map<string, { at: number; groups: Set<string>; udpPorts: Set<number> }>()
-  private events: TelemetryEvent[] = []
-  private flushTimer?: ReturnType<typeof setTimeout>
+  private readonly batch: EventBatcher
   private stopped = false
   /** Packets seen and messages recorded (for tests and `link show`). */
   readonly counts = { packets: 0, messages: 0 }
   /** Why the capture ended early, if it did. */
   error?: string
 
-  constructor(readonly init: WireTapInit) {}
+  constructor(readonly init: WireTapInit) {
+    this.batch = new EventBatcher(init.sink)
+  }
 
   /** Whether the capture tool still runs. */
   get running(): boolean {
@@ -278,22 +279,7 @@ export class WireTap {
   }
 
   private push(e: TelemetryEvent): void {
-    this.events.push(e)
-    if (this.events.length >= MAX_EVENT_BATCH) this.flush()
-    else this.flushTimer ??= setTimeout(() => this.flush(), 200)
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
-    const batch = this.events
-    this.events = []
-    if (batch.length === 0) return
-    try {
-      this.init.sink(batch)
-    } catch {
-      // telemetry never breaks the capture
-    }
+    this.batch.push(e)
   }
 
   /** Stops the tool, reads what it still had, and hands the last events over. */
@@ -308,6 +294,6 @@ export class WireTap {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
     this.stopped = true
-    this.flush()
+    this.batch.flush()
   }
 }
