@@ -118,8 +118,26 @@ function uniqueIds(): WorkloadGenerator {
   }
 }
 
-function broadcast(o: Required<WorkloadOptions>): WorkloadGenerator {
+/**
+ * A grow-only set's operations: half reads, half additions of the next integer (`f`, the value in
+ * the body's `field`); a read's reply holds the whole set in `readField`.
+ */
+function readOrAdd(
+  o: Required<WorkloadOptions>,
+  f: 'broadcast' | 'add',
+  field: 'message' | 'element',
+  readField: 'messages' | 'value',
+): Pick<WorkloadGenerator, 'next' | 'okValue' | 'finalRead'> {
   let seq = 0
+  const read = (): Invocation => ({ f: 'read', value: null, body: { type: 'read' } })
+  return {
+    next: () => (o.random() < 0.5 ? read() : { f, value: seq, body: { type: f, [field]: seq++ } }),
+    okValue: (inv, reply) => (inv.f === 'read' ? intList(reply[readField], readField) : inv.value),
+    finalRead: read,
+  }
+}
+
+function broadcast(o: Required<WorkloadOptions>): WorkloadGenerator {
   return {
     name: 'broadcast',
     setup: (ids) => {
@@ -128,26 +146,12 @@ function broadcast(o: Required<WorkloadOptions>): WorkloadGenerator {
       for (const [k, v] of topo) topology[k] = v
       return ids.map((node) => ({ node, body: { type: 'topology', topology } }))
     },
-    next: () =>
-      o.random() < 0.5
-        ? { f: 'read', value: null, body: { type: 'read' } }
-        : { f: 'broadcast', value: seq, body: { type: 'broadcast', message: seq++ } },
-    okValue: (inv, reply) => (inv.f === 'read' ? intList(reply.messages, 'messages') : inv.value),
-    finalRead: () => ({ f: 'read', value: null, body: { type: 'read' } }),
+    ...readOrAdd(o, 'broadcast', 'message', 'messages'),
   }
 }
 
 function gSet(o: Required<WorkloadOptions>): WorkloadGenerator {
-  let seq = 0
-  return {
-    name: 'g-set',
-    next: () =>
-      o.random() < 0.5
-        ? { f: 'read', value: null, body: { type: 'read' } }
-        : { f: 'add', value: seq, body: { type: 'add', element: seq++ } },
-    okValue: (inv, reply) => (inv.f === 'read' ? intList(reply.value, 'value') : inv.value),
-    finalRead: () => ({ f: 'read', value: null, body: { type: 'read' } }),
-  }
+  return { name: 'g-set', ...readOrAdd(o, 'add', 'element', 'value') }
 }
 
 function counter(name: 'g-counter' | 'pn-counter', o: Required<WorkloadOptions>): WorkloadGenerator {

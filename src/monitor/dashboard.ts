@@ -17,6 +17,7 @@ import { named, type Logger } from '../core/logger.js'
 import { wrapSocketError, DistlabError, HttpBodyError } from '../core/errors.js'
 import { parseBody } from '../core/routes.js'
 import { capConnections, httpServerLimits } from '../node/http-limits.js'
+import { openEventStream } from '../node/event-stream.js'
 import { limitConnectionsPerAddress } from '../core/url-guard.js'
 import { LiveAggregator } from './live.js'
 import { listRuns, resolveRun, RunReader, RunNotFoundError, type RunStore } from './store.js'
@@ -424,13 +425,7 @@ export class Dashboard implements Startable {
 
   /** Server-sent events: a hello with the state and the live snapshot, then every tick. */
   private stream(req: FastifyRequest, reply: FastifyReply): void {
-    reply.hijack()
-    const res = reply.raw
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    })
+    const res = openEventStream(reply)
     void this.state().then((state) => {
       res.write(`event: hello\ndata: ${JSON.stringify({ state, snapshot: this.live.snapshot() })}\n\n`)
       this.clients.add(res)

@@ -48,26 +48,12 @@ export class FrameLedger {
     )
     this.event('recv', env, msg.bytes, msg.transport)
     if (env.dst !== this.name && env.dst !== BROADCAST_DST && !env.dst.startsWith('group:')) {
-      this.dropped({
-        reason: 'not_for_me',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
+      this.droppedInbound(msg, 'not_for_me')
       return
     }
     const p = this.protocols.get(env.proto)
     if (!p) {
-      this.dropped({
-        reason: 'no_protocol',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
+      this.droppedInbound(msg, 'no_protocol')
       return
     }
     try {
@@ -76,15 +62,20 @@ export class FrameLedger {
       named(this.logger, `distlab:${env.proto}`).warn(
         `dropped a ${env.type} from ${env.src}: ${(err as Error).message}`,
       )
-      this.dropped({
-        reason: 'protocol_error',
-        bytes: msg.bytes,
-        transport: msg.transport,
-        direction: 'in',
-        from: msg.from,
-        env,
-      })
+      this.droppedInbound(msg, 'protocol_error')
     }
+  }
+
+  /** A received frame this node will not deliver, counted with the reason. */
+  private droppedInbound(msg: InboundMessage, reason: DropInfo['reason']): void {
+    this.dropped({
+      reason,
+      bytes: msg.bytes,
+      transport: msg.transport,
+      direction: 'in',
+      from: msg.from,
+      env: msg.env,
+    })
   }
 
   /** A metrics label for a frame's protocol: one this node runs, or `other` (peers invent names). */

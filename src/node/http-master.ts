@@ -9,6 +9,7 @@ import { HttpBodyError } from '../core/errors.js'
 import { parseBody } from '../core/routes.js'
 import type { TelemetryBatch, TelemetryCollector } from '../core/telemetry.js'
 import { LeaveBody, MemberBody } from './api-schemas.js'
+import { openEventStream } from './event-stream.js'
 import type { Member } from './node-init.js'
 
 /** Largest telemetry batch, in bytes (every other request: MAX_BODY_BYTES, http.ts). */
@@ -100,13 +101,7 @@ function telemetryRoutes(app: FastifyInstance, collector: TelemetryCollector): v
   // Server-sent events: one `data:` line per telemetry event. A client that cannot keep up loses
   // events (counted per connection) rather than making the master buffer without bound.
   app.get('/telemetry/stream', (req, reply) => {
-    reply.hijack()
-    const res = reply.raw
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    })
+    const res = openEventStream(reply)
     res.write(': distlab telemetry\n\n')
     let skipped = 0
     const unsubscribe = collector.subscribe((events) => {

@@ -12,7 +12,7 @@ import { ScenarioRunError } from '../core/errors.js'
 import { NodeClient, type HttpMethod } from '../client/node-client.js'
 import type { FaultOutcome } from '../core/cluster-controls.js'
 import { faultCount, type Scenario, type Step, type Workload } from './spec.js'
-import { AnycastRun, DownloadRun, type WorkloadVerdict } from './workloads.js'
+import { AnycastRun, DownloadRun, type DeliveryCounts, type WorkloadVerdict } from './workloads.js'
 import { DeliveryTracker, POLL_INTERVAL_MS, WorkloadRun } from './deliveries.js'
 
 export { POLL_INTERVAL_MS, receivedKeyOfLogLine } from './deliveries.js'
@@ -24,24 +24,10 @@ export const MAX_LISTED_LOST = 10
 export const SCENARIO_PROJECT = 'distlabscenario'
 export const SCENARIO_NETWORK = 'distlab-scenario-network'
 
-export interface WorkloadReport {
+export interface WorkloadReport extends DeliveryCounts {
   kind: Workload['kind']
-  /** Sends attempted. */
-  sent: number
-  /** Sends the protocol acknowledged (the HTTP call succeeded). */
-  acknowledged: number
-  /** Deliveries expected from the acknowledged sends (one per receiver that must have it). */
-  expected: number
-  /** Expected deliveries that happened. */
-  delivered: number
-  /** Expected deliveries that never happened: must be 0. */
-  lost: number
-  /** Deliveries of one message more than once by one node incarnation: must be 0. */
-  duplicates: number
   /** Deliveries again by a restarted node of a message its previous incarnation had (not a failure). */
   redeliveredAfterRestart: number
-  /** The first few lost messages, as `<message key> -> <node>`. */
-  lostKeys: string[]
   /** What happened, for a person (download: the masters in turn; anycast: per replica). */
   detail?: string
 }

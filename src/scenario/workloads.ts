@@ -26,15 +26,26 @@ export const WAIT_FOR_MASTER_MS = 10_000
 /** Time the line server stays down in a restartLineServer step, in ms. */
 export const LINE_SERVER_DOWN_MS = 200
 
-/** What a checker found, in the shape every workload reports. */
-export interface WorkloadVerdict {
+/** The delivery figures every workload reports, whoever counted them. */
+export interface DeliveryCounts {
+  /** Sends attempted. */
   sent: number
+  /** Sends the protocol acknowledged (the HTTP call succeeded). */
   acknowledged: number
+  /** Deliveries expected from the acknowledged sends (one per receiver that must have it). */
   expected: number
+  /** Expected deliveries that happened. */
   delivered: number
+  /** Expected deliveries that never happened: must be 0. */
   lost: number
+  /** Deliveries of one message more than once by one node incarnation: must be 0. */
   duplicates: number
+  /** The first few lost messages, as `<message key> -> <node>`. */
   lostKeys: string[]
+}
+
+/** What a checker found, in the shape every workload reports. */
+export interface WorkloadVerdict extends DeliveryCounts {
   /** Checks of this workload besides the two every workload has (nothing lost, nothing twice). */
   checks: Array<{ name: string; passed: boolean; detail: string }>
   /** One line for a person: what happened. */

@@ -9,16 +9,10 @@ import type { DockerDownloadResult } from '../../cluster/download-docker.js'
 import { printJson, table, color, formatDuration } from '../output.js'
 
 /** What every whole-run result has: the figures its JSON opens with and its summary row starts with. */
-interface RunFigures {
-  clients: number
-  lines: number
-  seconds: number
-  requests: number
-  rateLimited: number
-  duplicates: number
-  submitted: boolean
-  submitReply?: string
-}
+type RunFigures = Pick<
+  DownloadResult,
+  'clients' | 'lines' | 'seconds' | 'requests' | 'rateLimited' | 'duplicates' | 'submitted' | 'submitReply'
+>
 
 const runJson = (r: RunFigures) => ({
   clients: r.clients,

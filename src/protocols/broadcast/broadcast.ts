@@ -40,19 +40,6 @@ import { broadcastRoutes } from './routes.js'
 /** Bytes of a value's JSON (what MAX_MESSAGE_BYTES and the store's budget count). */
 const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v ?? null))
 
-export {
-  BroadcastError,
-  STRATEGIES,
-  TUNABLE,
-  resolveBroadcastOptions,
-  type BroadcastDelivery,
-  type BroadcastInit,
-  type BroadcastOptions,
-  type BroadcastResult,
-  type BroadcastStats,
-  type BroadcastStrategy,
-  type BroadcastTuning,
-} from './options.js'
 export { ipBindAddress, subnetBroadcastAddress } from './ip-socket.js'
 
 export class Broadcast implements Protocol {

@@ -1,8 +1,9 @@
 import type { ProtocolComponents } from '../../core/interfaces.js'
-import { Broadcast, resolveBroadcastOptions, type BroadcastInit } from './broadcast.js'
+import { Broadcast } from './broadcast.js'
+import { resolveBroadcastOptions, type BroadcastInit } from './options.js'
 
+export { Broadcast } from './broadcast.js'
 export {
-  Broadcast,
   BroadcastError,
   STRATEGIES,
   TUNABLE,
@@ -14,7 +15,7 @@ export {
   type BroadcastDelivery,
   type BroadcastResult,
   type BroadcastStats,
-} from './broadcast.js'
+} from './options.js'
 export * as broadcastDefaults from './constants.js'
 
 /** Broadcast to every node: flood, gossip, tree (Plumtree) or ip, with anti-entropy repair. */

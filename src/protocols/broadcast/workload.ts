@@ -5,7 +5,7 @@
 // works on any cluster: in-process, child processes or containers.
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
-import type { BroadcastDelivery, BroadcastStats, BroadcastStrategy, BroadcastTuning } from './broadcast.js'
+import type { BroadcastDelivery, BroadcastStats, BroadcastStrategy, BroadcastTuning } from './options.js'
 import type { HttpMethod } from '../../client/node-client.js'
 import { callApi, quantiles, sleep, type Quantiles, type WorkloadNode } from '../workload.js'
 

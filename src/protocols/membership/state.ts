@@ -14,6 +14,18 @@ import { type Update, type WireMember, type WireMessage } from './wire.js'
 import { cmp, type MemberKind, type Member, type Tombstone } from './types.js'
 import { GossipQueue } from './queue.js'
 
+/** A member as a peer announced it alive: name, url, id, address, generation and incarnation. */
+const aliveFrom = (u: WireMember) => ({
+  name: u.n,
+  url: u.u,
+  id: u.i,
+  host: u.h,
+  port: u.p,
+  gen: u.g,
+  inc: u.c,
+  status: 'alive' as const,
+})
+
 export class MemberStates extends GossipQueue {
   /**
    * `relay` false: the update comes from a whole view (a registry's answer, a push-pull), whose
@@ -70,16 +82,7 @@ export class MemberStates extends GossipQueue {
     if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u, relay)) return
     const wasSuspect = cur.status === 'suspect'
     cur.suspicion?.stop()
-    Object.assign(cur, {
-      name: u.n,
-      id: u.i,
-      host: u.h,
-      port: u.p,
-      gen: u.g,
-      inc: u.c,
-      status: 'alive',
-      suspicion: undefined,
-    })
+    Object.assign(cur, { ...aliveFrom(u), suspicion: undefined })
     if (wasSuspect) this.log.debug(`${u.n} (${u.u}) is alive again`)
     this.enqueue(u)
     this.changed()
@@ -140,18 +143,7 @@ export class MemberStates extends GossipQueue {
   }
 
   protected admit(u: WireMember, kind: MemberKind, relay = true): void {
-    this.members.set(u.u, {
-      name: u.n,
-      url: u.u,
-      id: u.i,
-      host: u.h,
-      port: u.p,
-      gen: u.g,
-      inc: u.c,
-      status: 'alive',
-      kind,
-      httpFailures: 0,
-    })
+    this.members.set(u.u, { ...aliveFrom(u), kind, httpFailures: 0 })
     this.count('joins_total', 'Members added to the view.')
     ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${u.n} joined (${u.u})`)
     if (kind === 'frames' && (relay || this.queued.size < MAX_UPDATES_PER_FRAME))

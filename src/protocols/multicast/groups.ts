@@ -14,7 +14,8 @@ import { named, type Logger } from '../../core/logger.js'
 import type { RouteHost } from '../../core/routes.js'
 import { groupMulticastRoutes } from './routes.js'
 import { Unicast, resolveUnicastOptions, type UnicastInit } from '../unicast/unicast.js'
-import type { Broadcast, BroadcastDelivery } from '../broadcast/broadcast.js'
+import type { Broadcast } from '../broadcast/broadcast.js'
+import type { BroadcastDelivery } from '../broadcast/options.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
 
 export interface GroupMulticastInit {
