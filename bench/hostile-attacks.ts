@@ -170,6 +170,17 @@ function rssMb(pid: number): number {
   }
 }
 
+/** CPU time a process has used, in clock ticks (utime + stime of /proc/<pid>/stat). */
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(f[11]) + Number(f[12])
+  } catch {
+    return 0
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -752,6 +763,41 @@ const ATTACKS: Attack[] = [
   },
 ]
 
+/** Quiet for this long (no member-list request at the master, little CPU) before an attack, in ms. */
+const SETTLE_QUIET_MS = 3000
+/** CPU a process may use and still count as quiet, in clock ticks a second (100 = one core). */
+const QUIET_TICKS_PER_S = 20
+/** Longest wait for quiet before measuring anyway, in ms. */
+const SETTLE_MAX_MS = 90_000
+
+/**
+ * Waits until the cluster is quiet: every process using little CPU and no member-list request at
+ * the master for SETTLE_QUIET_MS, so that what one attack set off (a flood still being worked
+ * through, suspicions and rejoins after it) is not counted against the next. Returns how long it
+ * took, in ms.
+ */
+async function settle(c: Ctx, pids: number[]): Promise<number> {
+  const t0 = Date.now()
+  const requests = async () => metricSum(await metrics(c, 'master'), 'distlab_member_list_requests_total')
+  let quietSince = Date.now()
+  let lastReq = await requests()
+  let lastCpu = pids.map(cpuTicks)
+  let lastAt = Date.now()
+  while (Date.now() - t0 < SETTLE_MAX_MS) {
+    await sleep(500)
+    const req = await requests()
+    const cpu = pids.map(cpuTicks)
+    const secs = Math.max(0.001, (Date.now() - lastAt) / 1000)
+    const busy = cpu.some((t, i) => (t - lastCpu[i]!) / secs > QUIET_TICKS_PER_S)
+    if (busy || req !== lastReq) quietSince = Date.now()
+    lastReq = req
+    lastCpu = cpu
+    lastAt = Date.now()
+    if (Date.now() - quietSince >= SETTLE_QUIET_MS) break
+  }
+  return Date.now() - t0
+}
+
 async function measure(
   c: Ctx,
   attack: Attack,
@@ -760,6 +806,7 @@ async function measure(
 ): Promise<HostileRow> {
   const pids = [...c.nodes.values()].map((n) => n.pid)
   const targetPid = attack.target === 'supervisor' ? supervisorPid : node(c, attack.target).pid
+  const settledMs = await settle(c, pids)
   ;(globalThis as { gc?: () => void }).gc?.()
   const rssBefore = new Map([...pids, supervisorPid].map((p) => [p, rssMb(p)]))
   const reqBefore = metricSum(await metrics(c, 'master'), 'distlab_member_list_requests_total')
@@ -812,7 +859,7 @@ async function measure(
     acceptedByDesign: outcome.byDesign ?? false,
     attackFailed,
     ms,
-    note: `${outcome.note ?? ''}${outcome.note ? '; ' : ''}${grew ? `${grew}; ` : ''}${ms} ms`,
+    note: `${outcome.note ?? ''}${outcome.note ? '; ' : ''}${grew ? `${grew}; ` : ''}${ms} ms${settledMs > SETTLE_QUIET_MS + 2000 ? `; ${Math.round(settledMs / 1000)} s to settle before` : ''}`,
   }
 }
 
