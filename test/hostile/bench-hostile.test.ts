@@ -7,13 +7,14 @@
 // broadcast floods (#5 IHAVE ids, #9 messages from one origin) are taken in by design. What a node
 // KEEPS of them is now bounded by bytes (broadcast/budget.ts: 8 MiB estimated of payloads and of
 // delivery log each, a compact duplicate table; test/hostile/node-broadcast checks it), but the
-// processes still grow by more than 50 MB while they work through the flood: V8 keeps the heap it
-// grew for the transient garbage (young generation up to 2 x 16 MB, old space before its first
-// full collection) and did not give it back within 20 s in our runs; the master also ingests
-// every node's telemetry of the flood. Measured at full size on a loaded machine: #5 node2 +49 to
-// +82 MB (+28 MB with --max-semi-space-size=2), #9 master +122 to +143 MB, node1 about +100 MB,
-// node2 about +50 MB. They must stay under 150 MB (the bound of test/hostile/node-broadcast);
-// every other target holds for them too.
+// processes still grow while they work through the flood: V8 keeps heap pages it grew for the
+// transient garbage and collects old space late (heapUsed reached ~100 MB before a full
+// collection in our runs; after a forced one 35-41 MB, against 14 before the flood: the rest is
+// the bounded store). Node processes now run with a 2 MB young generation (NODE_PROCESS_V8_FLAGS)
+// and gap repair keeps one timer per origin. Measured at full size on a loaded machine (bench
+// 2026-12-05 17:47): #5 node2 +43 MB, #9 master +49, node1 +35, node2 +54 MB (before: master
+// +122 to +143). They must stay under 150 MB (the bound of test/hostile/node-broadcast); every
+// other target holds for them too.
 // #6 on the open cluster (out-of-order unicast frames from invented senders) now meets the
 // target like every other row: a reply to an unknown sender asks the master at most once per
 // UNKNOWN_SENDER_REFRESH_MS (test/hostile/unknown-senders).
