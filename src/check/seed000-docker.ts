@@ -3,12 +3,32 @@
 // check made it). Each container runs attached (`docker run -i`), so the check reads its output as
 // a local program's and types the operations on the master's stdin, and its namespace is entered by
 // the container's pid for the wire counters (wire.ts), as a namespace of distlab's is in process mode.
+import { spawnSync } from 'node:child_process'
 import { ClusterError, InvalidArgumentError } from '../core/errors.js'
 import { docker } from '../cluster/docker.js'
 import { portBound } from './ports.js'
 import { distlabEnv, fillPlaceholders, poll, StudentProcess, type Placeholders } from './process.js'
 
 export const SEED000_DOCKER_LABEL = 'distlab.check'
+
+/** Containers started and not yet removed, for a check interrupted by a signal. */
+const live = new Set<string>()
+/** The network a check made and has not removed yet. */
+let madeNetwork: string | undefined
+
+/**
+ * Removes every container a check started and has not removed (synchronously, `docker rm -f`), and
+ * the network it made: a killed `docker run` client leaves its container running. Returns how many
+ * containers it removed.
+ */
+export function removeLiveContainersSync(): number {
+  const names = [...live]
+  live.clear()
+  if (names.length > 0) spawnSync('docker', ['rm', '-f', ...names], { stdio: 'ignore', timeout: 30_000 })
+  if (madeNetwork) spawnSync('docker', ['network', 'rm', madeNetwork], { stdio: 'ignore', timeout: 30_000 })
+  madeNetwork = undefined
+  return names.length
+}
 
 export interface DockerProgramInit {
   name: string
@@ -59,6 +79,7 @@ export async function ensureNetwork(network: string): Promise<boolean> {
   const has = await docker(['network', 'inspect', network], { allowFailure: true, timeoutMs: 20_000 })
   if (has.code === 0) return false
   await docker(['network', 'create', '--driver', 'bridge', '--label', `${SEED000_DOCKER_LABEL}=1`, network])
+  madeNetwork = network
   return true
 }
 
@@ -84,6 +105,7 @@ export async function startContainer(init: DockerProgramInit): Promise<DockerPro
   const env = { ...distlabEnv(init.placeholders), ...init.env }
   for (const [k, v] of Object.entries(env)) wrap.push('-e', `${k}=${fillPlaceholders(v, init.placeholders)}`)
   wrap.push(init.image)
+  live.add(init.name)
   const process = new StudentProcess({
     command,
     placeholders: init.placeholders,
@@ -132,5 +154,7 @@ export async function waitContainerBound(
 /** Removes the containers (they run with --rm; this is for one that a kill left) and the network if made. */
 export async function removeContainers(names: readonly string[], network?: string): Promise<void> {
   if (names.length > 0) await docker(['rm', '-f', ...names], { allowFailure: true, timeoutMs: 60_000 })
+  for (const n of names) live.delete(n)
   if (network) await docker(['network', 'rm', network], { allowFailure: true, timeoutMs: 30_000 })
+  if (network === madeNetwork) madeNetwork = undefined
 }

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { runRubric, type ItemResult, type RubricReport, type SeedRubric } from '../../check/rubric.js'
 import { killAllStudentProcesses } from '../../check/process.js'
+import { removeLiveContainersSync } from '../../check/seed000-docker.js'
 import { SEED000, resolveSeed000Options, type Seed000Options } from '../../check/seed000.js'
 import { SEED001, seed001ItemsFor, type Seed001Options } from '../../check/seed001.js'
 import { SEED002, type Seed002Options } from '../../check/seed002.js'
@@ -80,6 +81,7 @@ async function runCheck<O, C>(
   // Interrupted (Ctrl-C, or a test's timeout sending SIGTERM): the programs' process groups go too.
   const interrupted = (sig: NodeJS.Signals) => {
     const n = killAllStudentProcesses()
+    removeLiveContainersSync() // what a killed `docker run -i` client leaves running (seed000 --mode docker)
     process.stderr.write(`distlab: ${sig}: stopped ${n} program${n === 1 ? '' : 's'} of the check\n`)
     process.exit(1)
   }
