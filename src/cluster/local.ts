@@ -14,6 +14,7 @@ import { checkInteger } from '../core/options.js'
 import { MAX_LOCAL_NODES, type AddressPlan } from '../core/ids.js'
 import type { Startable, ProtocolFactory } from '../core/interfaces.js'
 import { defaultProtocols, membershipFlags, type ProtocolContext } from '../protocols/defaults.js'
+import { RegistryDirectory } from '../protocols/membership/index.js'
 import { Keyring, KEY_ENV, removeKeyFile, writeKeyFile } from '../core/auth.js'
 import { startMasterExtras } from '../monitor/master-extras.js'
 import {
@@ -136,6 +137,8 @@ export class LocalCluster extends EventEmitter implements Startable {
   /** The control API through which the CLI and the dashboard kill and restart nodes. */
   private readonly control: ControlServer
   private readonly keyring?: Keyring
+  /** In-process mode: the bootstrap's registry, which the peers register with by a call. */
+  private readonly registries = new RegistryDirectory()
 
   constructor(private readonly init: LocalClusterInit) {
     super()
@@ -265,6 +268,7 @@ export class LocalCluster extends EventEmitter implements Startable {
           name: p.name,
           masterUrl: p.index === 0 ? undefined : masterUrl,
           membership: this.init.membership,
+          registries: this.registries,
         }),
         ...(this.init.protocols?.() ?? []),
       ],

@@ -1,6 +1,7 @@
 // What a launcher tells the default protocols about the node it starts: its role, its name, where
 // the bootstrap is, and the membership options (profile and overrides) every node shares.
 import type { MembershipInit } from './membership/options.js'
+import type { RegistryDirectory } from './membership/local-registry.js'
 
 export interface ProtocolContext {
   role: 'master' | 'node'
@@ -14,4 +15,9 @@ export interface ProtocolContext {
    * above. @default the `lan` profile
    */
   membership?: MembershipInit
+  /**
+   * The membership registries of this process, when the launcher starts many nodes in one (the
+   * in-process launcher): peers register with one of them by a call, not over HTTP.
+   */
+  registries?: RegistryDirectory
 }

@@ -43,7 +43,8 @@ export class MembershipBase {
   protected bcast?: Broadcast
   /** Bumped at every change of the view. */
   protected version = 0
-  protected stateCache?: { version: number; at: number; json: string }
+  /** state() as last built, and its JSON once asked for: shared by the registrations of a window. */
+  protected stateCache?: { version: number; at: number; list: readonly WireMember[]; json?: string }
   protected digestCache?: { key: string; d: string }
   /** `url host port` of peers the URL guard let through, and of those being checked. */
   protected readonly allowedAddresses = new Set<string>()

@@ -13,6 +13,7 @@ export function membershipProtocols(ctx: ProtocolContext): ProtocolFactory[] {
       registry: ctx.role === 'master',
       bootstrapUrl: ctx.role === 'master' ? undefined : ctx.masterUrl,
       seedUrl: ctx.seedUrl,
+      directory: ctx.registries,
     }),
   ]
 }

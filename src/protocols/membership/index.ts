@@ -12,6 +12,7 @@ export {
   type MembershipStats,
 } from './membership.js'
 export { normalizePeerUrl, InvalidPeerUrlError, TokenBucket } from './registry.js'
+export { RegistryDirectory } from './local-registry.js'
 export { suspicionBounds, type SuspicionBounds } from './suspicion.js'
 export * from './constants.js'
 export type { ResolvedMembershipOptions } from './types.js'

@@ -75,6 +75,8 @@ export class Joining extends PushPull {
     if (!this.running) return false
     const s = this.selfInfo!
     this.log.debug(`register at ${target} starts`)
+    const local = await this.registerByCall(target, quiet)
+    if (local !== undefined) return local
     try {
       // Own fetch, not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown.
       const res = await fetch(`${target}/register`, {
@@ -101,6 +103,27 @@ export class Joining extends PushPull {
       this.log.debug(`${target}/register failed: ${(err as Error).message}`)
       return false
     }
+  }
+
+  /**
+   * Registers with a registry of this process by a call (local-registry.ts), its member list merged
+   * as an HTTP answer's would be; undefined when `target` is not one (or will not take it by call).
+   */
+  private async registerByCall(target: string, quiet: boolean): Promise<boolean | undefined> {
+    const registry = this.o.directory?.get(target)
+    if (!registry) return undefined
+    const s = this.selfInfo!
+    const r = await registry.registerLocal(
+      { url: s.url, field: 'url', name: s.name, quiet, self: this.selfWire() },
+      this.c.trust?.httpHeaders() ?? {},
+    )
+    if (!r || !this.running) return r === undefined ? undefined : false
+    if (!r.ok) {
+      this.log.debug(`${target} (in this process) refused the registration: ${r.why}`)
+      return false
+    }
+    this.merge(r.members, 'registry')
+    return true
   }
 
   protected async verify(url: string): Promise<void> {

@@ -18,7 +18,14 @@ import { named } from '../../core/logger.js'
 import type { RouteHost } from '../../core/routes.js'
 import { MAX_MEMBERS, BROADCAST_TYPE_PREFIX, NACK_TIMEOUT_FRACTION } from './constants.js'
 import { checkGossip, checkPingReq, checkProbe, checkPushPull, type PushPullBody } from './wire.js'
-import { membershipRoutes, type Refusal, type Registration } from './routes.js'
+import { membershipRoutes } from './routes.js'
+import {
+  refusedAnswer,
+  type LocalAnswer,
+  type LocalRegistry,
+  type Refusal,
+  type Registration,
+} from './local-registry.js'
 import { type P2pBroadcastResult, type ResolvedMembershipOptions } from './types.js'
 import { Joining } from './join.js'
 
@@ -42,7 +49,7 @@ function sameHost(url: string, host: string): boolean {
   }
 }
 
-export class Membership extends Joining implements Protocol {
+export class Membership extends Joining implements Protocol, LocalRegistry {
   readonly name = 'membership'
 
   async start(): Promise<void> {
@@ -60,6 +67,7 @@ export class Membership extends Joining implements Protocol {
       inc: 0,
       registry: this.o.registry,
     }
+    if (this.o.registry) this.o.directory?.add(url, this)
     const probeTick = () => {
       this.probeRound()
       this.after(this.scaled(this.o.probeIntervalMs), probeTick)
@@ -105,6 +113,7 @@ export class Membership extends Joining implements Protocol {
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
+    if (this.selfInfo) this.o.directory?.remove(this.selfInfo.url, this)
     await this.bcast?.stop()
     this.bcast = undefined
     for (const t of this.timers) this.c.clock.clearTimeout(t)
@@ -217,47 +226,77 @@ export class Membership extends Joining implements Protocol {
    * A registration (POST /register): a new URL joins the view unverified and is checked in the
    * background (a frame ping to what it claims, else HTTP); a member registering again may have
    * restarted with a new id, so it is checked again (once at a time). Refused past the rate or
-   * the pending checks' bound.
+   * the pending checks' bound. `byCall`: a peer of this process called (local-registry.ts), so its
+   * claim is its own record, handed over in memory rather than read off the network; it is taken
+   * as the check's ack would take it.
    */
-  protected async acceptRegistration(r: Registration): Promise<Refusal> {
+  protected async acceptRegistration(r: Registration, byCall = false): Promise<Refusal> {
     const url = r.url
     this.log.debug(`registration of ${url}`)
     await this.c.trust?.checkPeerUrl(url, r.field) // 400 peer_url_rejected outside the cluster's ranges
     const known = this.members.get(url)
+    // A claim counts only for its own URL and host: a registration cannot point the URL of one
+    // machine at the frames of another.
+    const claim = r.self?.u === url && sameHost(url, r.self.h) ? r.self : undefined
+    const direct = byCall && claim !== undefined && !this.pendingVerify.has(url)
     if (!known) {
       if (!this.bucket.take()) {
         this.counts.registrationsRejected++
         return { error: 'too_many_registrations', message: 'too many registrations; try again in a second' }
       }
-      if (this.members.size >= MAX_MEMBERS || this.pendingVerify.size >= this.o.maxPendingVerifications) {
+      if (
+        this.members.size >= MAX_MEMBERS ||
+        (!direct && this.pendingVerify.size >= this.o.maxPendingVerifications)
+      ) {
         this.counts.registrationsRejected++
         return { error: 'registry_full', message: 'too many peers waiting to be checked; try again later' }
       }
-      const name = r.name ?? url
-      this.members.set(url, {
-        name,
-        url,
-        id: '',
-        host: '',
-        port: 0,
-        gen: 0,
-        inc: 0,
-        status: 'alive',
-        kind: 'unverified',
-        httpFailures: 0,
-      })
-      this.changed()
+      if (!direct) {
+        this.members.set(url, {
+          name: r.name ?? url,
+          url,
+          id: '',
+          host: '',
+          port: 0,
+          gen: 0,
+          inc: 0,
+          status: 'alive',
+          kind: 'unverified',
+          httpFailures: 0,
+        })
+        this.changed()
+      }
     }
-    if ((!known || (known.kind === 'frames' && !r.quiet)) && !this.pendingVerify.has(url)) {
+    if (direct && !(known?.kind === 'frames' && r.quiet)) {
+      if (known?.kind === 'unverified') this.members.delete(url)
+      this.dead.delete(url)
+      this.apply(claim)
+    } else if ((!known || (known.kind === 'frames' && !r.quiet)) && !this.pendingVerify.has(url)) {
       this.pendingVerify.add(url)
-      // A claim counts only for its own URL and host: a registration cannot point the URL of one
-      // machine at the frames of another.
-      if (r.self?.u === url && sameHost(url, r.self.h)) this.claims.set(url, r.self)
+      if (claim) this.claims.set(url, claim)
       void this.verify(url)
     }
     this.counts.registrations++
     this.count('registrations_total', 'POST /register requests accepted.')
     return undefined
+  }
+
+  /**
+   * A registration by call from a peer of this process (local-registry.ts): what POST /register
+   * does, without HTTP. Taken only with the bearer token the HTTP API would want; otherwise the
+   * peer goes over HTTP.
+   */
+  async registerLocal(r: Registration, headers: Readonly<Record<string, string>>): Promise<LocalAnswer> {
+    if (!this.running || !this.o.registry) return undefined
+    if (headers.authorization !== this.c.trust?.httpHeaders().authorization) return undefined
+    if (r.url === this.selfInfo?.url) return { ok: false, why: `${r.field} is this node's own URL` }
+    try {
+      const refused = await this.acceptRegistration(r, true)
+      if (refused) return refusedAnswer(refused)
+    } catch (err) {
+      return { ok: false, why: (err as Error).message }
+    }
+    return { ok: true, members: r.quiet ? [] : this.stateList() }
   }
 
   routes(app: RouteHost): void {
@@ -283,8 +322,8 @@ export class Membership extends Joining implements Protocol {
   }
 
   /** The options this node runs with (profile and timings, no random source), for GET /membership. */
-  optionsView(): Omit<ResolvedMembershipOptions, 'random'> {
-    const { random: _random, ...rest } = this.o
+  optionsView(): Omit<ResolvedMembershipOptions, 'random' | 'directory'> {
+    const { random: _random, directory: _directory, ...rest } = this.o
     return rest
   }
 

@@ -5,6 +5,7 @@ import { checkInteger, checkNumber } from '../../core/options.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import type { MembershipProfileName, ResolvedMembershipOptions } from './types.js'
 import { normalizePeerUrl } from './registry.js'
+import { RegistryDirectory } from './local-registry.js'
 import * as K from './constants.js'
 
 export type { MembershipProfileName }
@@ -69,6 +70,12 @@ export interface MembershipInit extends MembershipTimings {
   registry?: boolean
   /** Source of randomness in [0, 1). @default Math.random */
   random?: () => number
+  /**
+   * The registries of this process (an in-process launcher's): a registry adds itself, and a peer
+   * registers with one found there by a call instead of POST /register (local-registry.ts).
+   * @default none
+   */
+  directory?: RegistryDirectory
 }
 
 type Tunable = keyof MembershipTimings
@@ -164,6 +171,8 @@ export function resolveMembershipOptions(init: MembershipInit = {}): ResolvedMem
     )
   const random = init.random ?? Math.random
   if (typeof random !== 'function') throw new InvalidArgumentError('random must be a function', 'random')
+  if (init.directory !== undefined && !(init.directory instanceof RegistryDirectory))
+    throw new InvalidArgumentError('directory must be a RegistryDirectory', 'directory')
   return Object.freeze({
     profile,
     bootstrapUrl: url('bootstrapUrl', init.bootstrapUrl),
@@ -171,6 +180,7 @@ export function resolveMembershipOptions(init: MembershipInit = {}): ResolvedMem
     registry: init.registry ?? false,
     ...n,
     random,
+    directory: init.directory,
   })
 }
 

@@ -46,13 +46,26 @@ export class PushPull extends FailureDetector {
     return out
   }
 
-  /** state() as JSON, rebuilt when the view changed and the last build is older than STATE_JSON_MAX_AGE_MS. */
-  protected stateJson(): string {
+  /**
+   * state() as the registry hands it out, rebuilt when the view changed and the last build is older
+   * than STATE_JSON_MAX_AGE_MS: during a mass join one list serves every registration of a window.
+   * Frozen, because registrations made by call (local-registry.ts) share the very objects.
+   */
+  protected stateList(): readonly WireMember[] {
     const now = this.c.clock.now()
     const cache = this.stateCache
-    if (cache && (cache.version === this.version || now - cache.at < STATE_JSON_MAX_AGE_MS)) return cache.json
-    this.stateCache = { version: this.version, at: now, json: JSON.stringify(this.state()) }
-    return this.stateCache.json
+    if (cache && (cache.version === this.version || now - cache.at < STATE_JSON_MAX_AGE_MS)) return cache.list
+    const list = this.state()
+    for (const m of list) Object.freeze(m)
+    this.stateCache = { version: this.version, at: now, list: Object.freeze(list) }
+    return this.stateCache.list
+  }
+
+  /** stateList() as JSON (POST /register's answer), encoded once per list. */
+  protected stateJson(): string {
+    const list = this.stateList()
+    const cache = this.stateCache!
+    return (cache.json ??= JSON.stringify(list))
   }
 
   protected pushPullRound(): void {
@@ -132,7 +145,7 @@ export class PushPull extends FailureDetector {
    * a member not in this view is not remembered here: passed on from view to view, each holder
    * remembering it anew, it would never be forgotten.
    */
-  protected merge(list: WireMember[], sender: string): void {
+  protected merge(list: readonly WireMember[], sender: string): void {
     for (const u of list) {
       if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false, sender)
       else if (u.u === this.selfInfo?.url) this.aboutSelf(u)

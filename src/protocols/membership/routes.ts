@@ -8,6 +8,8 @@ import { parseBody, type RouteHost, type RouteReply, type RouteRequest } from '.
 import { MAX_MESSAGE_CHARS, MAX_REGISTER_BODY_BYTES } from './constants.js'
 import { normalizePeerUrl } from './registry.js'
 import { checkMember, type SelfInfo, type WireMember } from './wire.js'
+import type { Refusal, Registration } from './local-registry.js'
+export type { Refusal, Registration }
 import type {
   MemberInfo,
   MembershipStats,
@@ -23,28 +25,13 @@ const RegisterBody = z.looseObject({
 const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
 const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
 
-/** A registration as the protocol gets it: the URL checked, distlab's own fields only if well-formed. */
-export interface Registration {
-  url: string
-  /** Which body field held the URL (`url`, or the seed's `peer`), for errors. */
-  field: 'url' | 'peer'
-  name?: string
-  /** A re-registration: no answer needed beyond "registered", no new check for a known member. */
-  quiet: boolean
-  /** The registrant's own alive record (a distlab peer's claim of its frame address). */
-  self?: WireMember
-}
-
-/** Why a registration was turned away (429), or undefined when it was taken. */
-export type Refusal = { error: 'too_many_registrations' | 'registry_full'; message: string } | undefined
-
 /** What the routes use of the protocol. */
 export interface MembershipApi {
   self(): SelfInfo | undefined
   peers(): string[]
   memberList(): MemberInfo[]
   stats(): MembershipStats
-  options(): Omit<ResolvedMembershipOptions, 'random'>
+  options(): Omit<ResolvedMembershipOptions, 'random' | 'directory'>
   /** The compact member list (wire.ts's short keys), as JSON text. */
   stateJson(): string
   /** Takes a registration into the view (checks start in the background), or refuses it. */

@@ -2,6 +2,7 @@
 // HTTP routes, the resolved options, and the order of two states of one member.
 import type { Suspicion } from './suspicion.js'
 import type { Update } from './wire.js'
+import type { RegistryDirectory } from './local-registry.js'
 
 export type MemberStatus = 'alive' | 'suspect'
 
@@ -126,4 +127,5 @@ export interface ResolvedMembershipOptions {
   readonly verifyAttempts: number
   readonly verifyRetryMs: number
   readonly random: () => number
+  readonly directory?: RegistryDirectory
 }
