@@ -129,7 +129,19 @@ function parseRange(range: string): { net: string; prefix: number; type: 'ipv4' 
  * and allowed URLs with an address (their origin). Full, it starts over.
  */
 const VERDICT_CACHE_ENTRIES = 16_384
-const verdicts = new Map<string, boolean | string>()
+/** One table per set of ranges (a guard holds its own: no key built from the ranges per check). */
+const verdictTables = new Map<string, Map<string, boolean | string>>()
+/** Sets of ranges with a table; past this the tables start over (ranges come from configuration). */
+const MAX_VERDICT_TABLES = 64
+
+function verdictTable(rangesKey: string): Map<string, boolean | string> {
+  let t = verdictTables.get(rangesKey)
+  if (!t) {
+    if (verdictTables.size >= MAX_VERDICT_TABLES) verdictTables.clear()
+    verdictTables.set(rangesKey, (t = new Map()))
+  }
+  return t
+}
 
 /** Checks peer URLs against the cluster's ranges. */
 export class UrlGuard {
@@ -138,11 +150,11 @@ export class UrlGuard {
   private readonly resolveHost: (host: string) => Promise<string[]>
   private readonly now: () => number
   private readonly cache = new Map<string, { at: number; addresses: string[] }>()
-  private readonly rangesKey: string
+  private readonly verdicts: Map<string, boolean | string>
 
   constructor(init: UrlGuardInit = {}) {
     this.options = resolveUrlGuardOptions(init)
-    this.rangesKey = this.options.ranges.join(',')
+    this.verdicts = verdictTable(this.options.ranges.join(','))
     for (const r of this.options.ranges) {
       const { net, prefix, type } = parseRange(r)
       this.list.addSubnet(net, prefix, type)
@@ -161,7 +173,8 @@ export class UrlGuard {
     // BlockList.check builds a SocketAddress per call; a thousand peers in one process each
     // checking a thousand members made that a tenth of the CPU. Verdicts are shared by guards
     // with the same ranges.
-    const key = `${this.rangesKey}\n${a}`
+    const key = a
+    const verdicts = this.verdicts
     const hit = verdicts.get(key)
     if (typeof hit === 'boolean') return hit
     const ok = this.list.check(a, v === 4 ? 'ipv4' : 'ipv6')
@@ -193,7 +206,8 @@ export class UrlGuard {
       throw new PeerUrlRejectedError(`${field} is longer than ${MAX_PEER_URL_CHARS} characters`, field)
     // A URL with an address always gets the same answer: an allowed one is remembered for every
     // guard with these ranges (a thousand peers in one process each check the same member URLs).
-    const memo = `${this.rangesKey}\n${url}`
+    const memo = url
+    const verdicts = this.verdicts
     const known = verdicts.get(memo)
     if (typeof known === 'string') return known
     let u: URL

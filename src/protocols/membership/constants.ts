@@ -64,6 +64,12 @@ export const JOIN_PUSH_PULLS = 1
 export const JOIN_PUSH_PULLS_SMALL = 3
 /** Views up to this size push-pull at the base interval; beyond it the interval grows with log2 n (memberlist's pushPullScaleThreshold). */
 export const PUSH_PULL_SCALE_THRESHOLD = 32
+/**
+ * Reads of the registry's list after a registration by call (peers in the registry's process), one
+ * a join retry apart, while the list keeps growing (join.ts's catchUp): ten cover a mass join whose
+ * registrations spread over ten seconds of a busy process.
+ */
+export const CATCH_UP_ROUNDS = 10
 /** Join retries back off up to this multiple of joinRetryMs (with ±50% jitter). */
 export const JOIN_BACKOFF_MAX_FACTOR = 8
 /**

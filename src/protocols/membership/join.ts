@@ -1,6 +1,7 @@
 // Joining: register with the bootstrap (or a seed peer), then swap views with a member; and the
 // registry's side of POST /register: each registered URL is checked before it is admitted.
 import {
+  CATCH_UP_ROUNDS,
   JOIN_BACKOFF_MAX_FACTOR,
   JOIN_PUSH_PULLS,
   JOIN_PUSH_PULLS_SMALL,
@@ -123,7 +124,25 @@ export class Joining extends PushPull {
       return false
     }
     this.merge(r.members, 'registry')
+    if (!quiet) this.catchUp(target, r.members.length, 1)
     return true
+  }
+
+  /**
+   * After a registration by call, reads the registry's list again a join retry later, and again
+   * while it keeps growing (up to CATCH_UP_ROUNDS): in a mass join the first registrants' answers
+   * list the few that came before them, and the rest otherwise reaches them only by gossip, each
+   * alive update relayed by every peer. A read by call costs no frame and no encoding; over HTTP
+   * each would move the whole list, so peers in other processes rely on gossip and push-pull.
+   */
+  private catchUp(target: string, had: number, round: number): void {
+    if (round > CATCH_UP_ROUNDS) return
+    this.after(Math.round(this.o.joinRetryMs * (0.5 + this.o.random())), () => {
+      const list = this.o.directory?.get(target)?.membersLocal(this.c.trust?.httpHeaders() ?? {})
+      if (!list) return
+      this.merge(list, 'registry')
+      if (list.length > had) this.catchUp(target, list.length, round + 1)
+    })
   }
 
   protected async verify(url: string): Promise<void> {

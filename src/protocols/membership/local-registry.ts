@@ -37,6 +37,8 @@ export interface LocalRegistry {
    * registry whose own differ answers undefined, and the HTTP API decides as it would for anyone.
    */
   registerLocal(r: Registration, headers: Readonly<Record<string, string>>): Promise<LocalAnswer>
+  /** GET /membership/members without HTTP (the same list); undefined as registerLocal's. */
+  membersLocal(headers: Readonly<Record<string, string>>): readonly WireMember[] | undefined
 }
 
 /** A refusal as a LocalAnswer. */

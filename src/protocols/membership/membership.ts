@@ -17,7 +17,14 @@ import { Broadcast, resolveBroadcastOptions, type BroadcastDelivery } from '../b
 import { named } from '../../core/logger.js'
 import type { RouteHost } from '../../core/routes.js'
 import { MAX_MEMBERS, BROADCAST_TYPE_PREFIX, NACK_TIMEOUT_FRACTION } from './constants.js'
-import { checkGossip, checkPingReq, checkProbe, checkPushPull, type PushPullBody } from './wire.js'
+import {
+  checkGossip,
+  checkPingReq,
+  checkProbe,
+  checkPushPull,
+  type PushPullBody,
+  type WireMember,
+} from './wire.js'
 import { membershipRoutes } from './routes.js'
 import {
   refusedAnswer,
@@ -287,8 +294,7 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
    * peer goes over HTTP.
    */
   async registerLocal(r: Registration, headers: Readonly<Record<string, string>>): Promise<LocalAnswer> {
-    if (!this.running || !this.o.registry) return undefined
-    if (headers.authorization !== this.c.trust?.httpHeaders().authorization) return undefined
+    if (!this.takesCalls(headers)) return undefined
     if (r.url === this.selfInfo?.url) return { ok: false, why: `${r.field} is this node's own URL` }
     try {
       const refused = await this.acceptRegistration(r, true)
@@ -297,6 +303,18 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
       return { ok: false, why: (err as Error).message }
     }
     return { ok: true, members: r.quiet ? [] : this.stateList() }
+  }
+
+  /** The member list a registration gets (GET /membership/members), for a peer of this process. */
+  membersLocal(headers: Readonly<Record<string, string>>): readonly WireMember[] | undefined {
+    return this.takesCalls(headers) ? this.stateList() : undefined
+  }
+
+  /** A registry that is up takes calls carrying the bearer token its HTTP API would want. */
+  private takesCalls(headers: Readonly<Record<string, string>>): boolean {
+    return (
+      this.running && this.o.registry && headers.authorization === this.c.trust?.httpHeaders().authorization
+    )
   }
 
   routes(app: RouteHost): void {

@@ -147,7 +147,7 @@ export class PushPull extends FailureDetector {
    */
   protected merge(list: readonly WireMember[], sender: string): void {
     for (const u of list) {
-      if (u.s !== 'd') this.apply(u.s === 's' ? u : { ...u, s: 'a' }, false, sender)
+      if (u.s !== 'd') this.apply(u, false, sender)
       else if (u.u === this.selfInfo?.url) this.aboutSelf(u)
       else if (this.members.has(u.u)) this.applyDead(u, `${sender} reports it dead`)
     }

@@ -14,7 +14,7 @@ export class GossipQueue extends MembershipBase {
     const key = update.s === 'm' ? `m:${update.m}` : update.u
     const old = this.queued.get(key)
     if (old) this.buckets[old.sent]?.delete(key)
-    this.queued.set(key, { update, json: JSON.stringify(update), sent: 0 })
+    this.queued.set(key, { update, bytes: jsonLength(update), sent: 0 })
     ;(this.buckets[0] ??= new Set()).add(key)
     if (this.queued.size > FEEDBACK_MIN_QUEUED) this.backlog = true
   }
@@ -47,12 +47,12 @@ export class GossipQueue extends MembershipBase {
       if (!bucket) continue
       for (const key of bucket) {
         const q = this.queued.get(key)!
-        if (bytes + q.json.length + 1 > this.o.maxPiggybackBytes) {
+        if (bytes + q.bytes + 1 > this.o.maxPiggybackBytes) {
           if (taken.length > 0) break outer
           continue
         }
         taken.push(key)
-        bytes += q.json.length + 1
+        bytes += q.bytes + 1
         if (taken.length >= MAX_UPDATES_PER_FRAME) break outer
       }
     }
@@ -68,4 +68,30 @@ export class GossipQueue extends MembershipBase {
     }
     return out.length > 0 ? out : undefined
   }
+}
+
+/** Whether JSON.stringify writes a character of `v` other than as itself (quote, backslash, control, surrogate). */
+function escaped(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true
+  }
+  return false
+}
+
+/**
+ * The length of JSON.stringify(u), counted rather than built: a mass join enqueues a million
+ * updates across the peers of one process, and the text was only ever measured. A string that
+ * JSON would escape is measured by encoding it.
+ */
+export function jsonLength(u: Update): number {
+  let n = 1
+  for (const [k, v] of Object.entries(u)) {
+    if (v === undefined) continue
+    n += k.length + 4 // "k": and a comma or the closing brace
+    if (typeof v === 'number') n += Number.isFinite(v) ? String(v).length : 4
+    else if (typeof v === 'string') n += escaped(v) ? JSON.stringify(v).length : v.length + 2
+    else n += JSON.stringify(v)?.length ?? 0
+  }
+  return n === 1 ? 2 : n
 }

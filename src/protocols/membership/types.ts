@@ -43,7 +43,8 @@ export interface Tombstone {
 
 export interface Queued {
   update: Update
-  json: string
+  /** Characters of the update as JSON (its share of a frame's piggyback budget). */
+  bytes: number
   sent: number
 }
 
