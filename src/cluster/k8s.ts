@@ -189,37 +189,79 @@ function podEnv(keyed: boolean): object[] {
 }
 
 function masterDeployment(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
+  return workload(
+    o,
+    { kind: 'Deployment', name: MASTER_NAME, role: 'master' },
+    // One registry at a time: the old master goes before the new one starts.
+    { replicas: 1, strategy: { type: 'Recreate' } },
+    {},
+    {
+      name: MASTER_NAME,
+      args: containerCommand('master', {
+        name: MASTER_NAME,
+        advertise: MASTER_NAME,
+        logFormat: '$(DISTLAB_LOG_FORMAT)',
+      }),
+      env,
+      envFrom,
+      ports: [...containerPorts(), { name: 'dashboard', containerPort: DASHBOARD_PORT, protocol: 'TCP' }],
+      resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '512Mi' } },
+    },
+  )
+}
+
+function nodeStatefulSet(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
+  return workload(
+    o,
+    { kind: 'StatefulSet', name: K8S_NODE_SERVICE, role: 'node' },
+    // Peers need no start order: all start at once, as with `docker compose up`.
+    { serviceName: K8S_NODE_SERVICE, replicas: o.nodes, podManagementPolicy: 'Parallel' },
+    { terminationGracePeriodSeconds: 10 },
+    {
+      name: 'node',
+      args: containerCommand('node', {
+        name: '$(POD_NAME)',
+        advertise: `$(POD_NAME).${K8S_NODE_SERVICE}`,
+        bootstrap: '$(DISTLAB_BOOTSTRAP)',
+        logFormat: '$(DISTLAB_LOG_FORMAT)',
+      }),
+      env,
+      envFrom,
+      ports: containerPorts(),
+      resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+    },
+  )
+}
+
+/**
+ * A Deployment or StatefulSet of one role: pods of one distlab container, with the image, the
+ * probes and the security settings every workload here shares.
+ */
+function workload(
+  o: K8sOptions,
+  w: { kind: string; name: string; role: string },
+  spec: object,
+  pod: object,
+  container: object,
+): K8sObject {
   return {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: meta(MASTER_NAME, 'master', o),
+    kind: w.kind,
+    metadata: meta(w.name, w.role, o),
     spec: {
-      replicas: 1,
-      // One registry at a time: the old master goes before the new one starts.
-      strategy: { type: 'Recreate' },
-      selector: { matchLabels: labels('master') },
+      ...spec,
+      selector: { matchLabels: labels(w.role) },
       template: {
-        metadata: { labels: labels('master') },
+        metadata: { labels: labels(w.role) },
         spec: {
           securityContext: podSecurity,
+          ...pod,
           containers: [
             {
-              name: MASTER_NAME,
               image: o.image,
               imagePullPolicy: o.imagePullPolicy,
-              args: containerCommand('master', {
-                name: MASTER_NAME,
-                advertise: MASTER_NAME,
-                logFormat: '$(DISTLAB_LOG_FORMAT)',
-              }),
-              env,
-              envFrom,
-              ports: [
-                ...containerPorts(),
-                { name: 'dashboard', containerPort: DASHBOARD_PORT, protocol: 'TCP' },
-              ],
+              ...container,
               ...probes(),
-              resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
             },
           ],
@@ -229,21 +271,24 @@ function masterDeployment(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
   }
 }
 
+/** The ports of a Service over master or nodes (the master's adds its dashboard). */
+function servicePorts(dashboard: boolean): object[] {
+  return [
+    { name: 'http', port: DEFAULT_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
+    { name: 'frames-tcp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-tcp', protocol: 'TCP' },
+    { name: 'frames-udp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-udp', protocol: 'UDP' },
+    ...(dashboard
+      ? [{ name: 'dashboard', port: DASHBOARD_PORT, targetPort: 'dashboard', protocol: 'TCP' }]
+      : []),
+  ]
+}
+
 function masterServiceOf(o: K8sOptions): K8sObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(MASTER_NAME, 'master', o),
-    spec: {
-      type: 'ClusterIP',
-      selector: labels('master'),
-      ports: [
-        { name: 'http', port: DEFAULT_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
-        { name: 'frames-tcp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-tcp', protocol: 'TCP' },
-        { name: 'frames-udp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-udp', protocol: 'UDP' },
-        { name: 'dashboard', port: DASHBOARD_PORT, targetPort: 'dashboard', protocol: 'TCP' },
-      ],
-    },
+    spec: { type: 'ClusterIP', selector: labels('master'), ports: servicePorts(true) },
   }
 }
 
@@ -257,52 +302,7 @@ function nodeServiceOf(o: K8sOptions): K8sObject {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: labels('node'),
-      ports: [
-        { name: 'http', port: DEFAULT_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
-        { name: 'frames-tcp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-tcp', protocol: 'TCP' },
-        { name: 'frames-udp', port: DEFAULT_FRAME_PORT, targetPort: 'frames-udp', protocol: 'UDP' },
-      ],
-    },
-  }
-}
-
-function nodeStatefulSet(o: K8sOptions, { env, envFrom }: PodEnv): K8sObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: meta(K8S_NODE_SERVICE, 'node', o),
-    spec: {
-      serviceName: K8S_NODE_SERVICE,
-      replicas: o.nodes,
-      // Peers need no start order: all start at once, as with `docker compose up`.
-      podManagementPolicy: 'Parallel',
-      selector: { matchLabels: labels('node') },
-      template: {
-        metadata: { labels: labels('node') },
-        spec: {
-          securityContext: podSecurity,
-          terminationGracePeriodSeconds: 10,
-          containers: [
-            {
-              name: 'node',
-              image: o.image,
-              imagePullPolicy: o.imagePullPolicy,
-              args: containerCommand('node', {
-                name: '$(POD_NAME)',
-                advertise: `$(POD_NAME).${K8S_NODE_SERVICE}`,
-                bootstrap: '$(DISTLAB_BOOTSTRAP)',
-                logFormat: '$(DISTLAB_LOG_FORMAT)',
-              }),
-              env,
-              envFrom,
-              ports: containerPorts(),
-              ...probes(),
-              resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-              securityContext: containerSecurity,
-            },
-          ],
-        },
-      },
+      ports: servicePorts(false),
     },
   }
 }
