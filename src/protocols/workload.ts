@@ -50,3 +50,19 @@ export function callApi<T>(
 }
 
 export const sleep = (ms: number): Promise<void> => delay(ms)
+
+/**
+ * Runs `task(0) ... task(count - 1)` with at most `concurrency` running at once, each index once,
+ * in order of start; resolves when every one has settled (a task catches its own failures).
+ */
+export async function runConcurrently(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < count) await task(next++)
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+}

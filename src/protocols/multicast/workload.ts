@@ -7,7 +7,14 @@ import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastStats } from '../unicast/unicast.js'
 import type { GroupDelivery, GroupSendResult } from './groups.js'
 import { IpMulticastReceiver, IpMulticastSender } from './ip.js'
-import { callApi as call, quantiles, type WorkloadNode, sleep, type Quantiles } from '../workload.js'
+import {
+  callApi as call,
+  quantiles,
+  runConcurrently,
+  type WorkloadNode,
+  sleep,
+  type Quantiles,
+} from '../workload.js'
 
 export interface MulticastWorkloadInit {
   /** With their bearer token on a keyed cluster (WorkloadNode.authorization). */
@@ -89,19 +96,14 @@ async function overlayFigures(
   await Promise.all(nodes.map((n) => call(n, 'PUT', '/link', { peer: '*', ...init.link })))
   const before = await statsOf()
   const results: GroupSendResult[] = []
-  let next = 0
-  const worker = async () => {
-    while (next < messages) {
-      const i = next++
-      const from = nodes[Math.floor(Math.random() * nodes.length)]!
-      try {
-        results.push(await call<GroupSendResult>(from, 'POST', '/multicast', { group, msg: { i } }))
-      } catch {
-        // counted as lost below
-      }
+  await runConcurrently(messages, init.concurrency, async (i) => {
+    const from = nodes[Math.floor(Math.random() * nodes.length)]!
+    try {
+      results.push(await call<GroupSendResult>(from, 'POST', '/multicast', { group, msg: { i } }))
+    } catch {
+      // counted as lost below
     }
-  }
-  await Promise.all(Array.from({ length: init.concurrency }, worker))
+  })
   await Promise.all(nodes.map((n) => call(n, 'POST', '/heal')))
   await sleep(300)
   const after = await statsOf()

@@ -5,7 +5,13 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger } from '../../core/options.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
 import type { UnicastDelivery, UnicastSendResult, UnicastStats } from './unicast.js'
-import { callApi as call, quantiles, type WorkloadNode, type Quantiles } from '../workload.js'
+import {
+  callApi as call,
+  quantiles,
+  runConcurrently,
+  type WorkloadNode,
+  type Quantiles,
+} from '../workload.js'
 
 export type { Quantiles }
 
@@ -99,27 +105,22 @@ async function sendMessages(
   transport: 'udp' | 'tcp',
 ): Promise<SentMessage[]> {
   const sent: SentMessage[] = []
-  let next = 0
-  const worker = async () => {
-    while (next < messages) {
-      const k = next++
-      const from = nodes[Math.floor(Math.random() * nodes.length)]!
-      const others = nodes.filter((n) => n !== from)
-      const to = others[Math.floor(Math.random() * others.length)]!
-      const entry: SentMessage = { from: from.name, to: to.name, k }
-      sent.push(entry)
-      try {
-        entry.result = await call<UnicastSendResult>(from, 'POST', '/unicast', {
-          to: to.name,
-          msg: { k },
-          transport,
-        })
-      } catch {
-        // counted as not acknowledged
-      }
+  await runConcurrently(messages, concurrency, async (k) => {
+    const from = nodes[Math.floor(Math.random() * nodes.length)]!
+    const others = nodes.filter((n) => n !== from)
+    const to = others[Math.floor(Math.random() * others.length)]!
+    const entry: SentMessage = { from: from.name, to: to.name, k }
+    sent.push(entry)
+    try {
+      entry.result = await call<UnicastSendResult>(from, 'POST', '/unicast', {
+        to: to.name,
+        msg: { k },
+        transport,
+      })
+    } catch {
+      // counted as not acknowledged
     }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  })
   return sent
 }
 
