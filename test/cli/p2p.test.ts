@@ -196,7 +196,9 @@ describe('distlab p2p send and broadcast', () => {
       timeoutMs: 60_000,
     })
     assert.equal(unknown.code, 1)
-    assert.match(unknown.stderr, /node42 is not in node1's view/)
+    assert.match(unknown.stderr, /^distlab: node42 is not in node1's view \(/)
+    assert.doesNotMatch(unknown.stderr, /POST|refused/, "said in the overlay's words, not the route's")
+    assert.equal(unknown.stderr.trim().split('\n').length, 1)
   })
 
   test('broadcast reaches every other peer once', async () => {

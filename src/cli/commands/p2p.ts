@@ -6,7 +6,7 @@ import { P2pExperiment, type P2pSummary } from '../../cluster/p2p-experiment.js'
 import { nodeUrl, readCluster, findNode, isAlive } from '../../cluster/state.js'
 import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
-import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
+import { ClusterError, InvalidArgumentError, NodeApiError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl } from '../../protocols/membership/index.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
@@ -262,7 +262,18 @@ function registerP2pSend(p2p: Command): void {
         '/p2p/send',
         { to: o.to, msg: message },
         15_000,
-      )
+      ).catch((err: unknown) => {
+        // A peer may rightly be missing from one view (not joined yet, or gone): a failed send (1),
+        // said in the overlay's words rather than the route's.
+        if (err instanceof NodeApiError && err.error === 'unknown_peer') {
+          const said =
+            /(\S+ is not in \S+ view)/.exec(err.message)?.[1] ?? `${o.to} is not in ${o.from}'s view`
+          throw new ClusterError(
+            `${said} (not joined, gone, or not learned of yet; GET /peers on it lists the peers it knows)`,
+          )
+        }
+        throw err
+      })
       if (wantsJson(cmd)) printJson({ from: o.from, ...r })
       else process.stdout.write(`${o.from} -> ${r.to} (${r.url}): ${JSON.stringify(r.reply)}\n`)
     })
