@@ -2,10 +2,11 @@
 // it starts, and a peer registering with a registry found there calls it instead of sending
 // POST /register over loopback HTTP: a mass join of a thousand peers in one process spent most of
 // its time in the registry's HTTP turns and in encoding and parsing the same 150 kB member list a
-// thousand times. The registry admits the registrant exactly as its route does (the same checks,
-// the same rate and bounds, the same frame ping to what the registrant claims) and answers with
-// its member list as objects, built once and shared by the registrations that arrive while it is
-// fresh. Peers in other processes, and nodes outside distlab, register over HTTP as before.
+// thousand times. The registry admits the registrant as its route does (the same checks, the same
+// rate and bounds), except that it takes the registrant's claim of its frame address as checked,
+// without the frame ping a registration over HTTP gets (the caller is in this process; under load
+// those pings filled the pending-check queue), and answers with its member list as objects, built
+// once and shared by the registrations that arrive while it is fresh. Peers in other processes, and nodes outside distlab, register over HTTP as before.
 import type { WireMember } from './wire.js'
 
 /** A registration as the protocol gets it: the URL checked, distlab's own fields only if well-formed. */
