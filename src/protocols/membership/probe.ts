@@ -1,7 +1,13 @@
 // SWIM's failure detector with Lifeguard's probe side: a direct probe, then k indirect probes with
 // nacks, timeouts scaled by local health, and a suspect member told so in the probe (the buddy
 // system). Foreign seed-002 peers that speak only HTTP are probed with GET /.
-import { DEATH_CHECK_PINGS, MAX_DEATH_CHECKS, MAX_LATE_REARMS, MAX_UPDATES_PER_FRAME } from './constants.js'
+import {
+  DEATH_CHECK_BURST,
+  DEATH_CHECK_PINGS,
+  MAX_DEATH_CHECKS,
+  MAX_LATE_REARMS,
+  MAX_UPDATES_PER_FRAME,
+} from './constants.js'
 import { type Update, type WireMember } from './wire.js'
 import { cmp, type Member } from './types.js'
 import { MemberStates } from './state.js'
@@ -186,14 +192,33 @@ export class FailureDetector extends MemberStates {
     })
   }
 
-  /** Pings `m` (telling it of `death`) until it acks, at most DEATH_CHECK_PINGS times. */
+  /**
+   * Pings `m` (telling it of `death`) until it acks, in at most DEATH_CHECK_PINGS rounds of
+   * DEATH_CHECK_BURST pings each (one probe timeout a round): one ack is enough.
+   */
   private async checkDeath(m: Member, death: WireMember): Promise<boolean> {
     for (let i = 0; i < DEATH_CHECK_PINGS && this.running && this.members.get(m.url) === m; i++) {
-      const seq = ++this.seq
-      const acked = this.waitAck(seq, this.scaled(this.o.probeTimeoutMs))
-      this.send(m, 'ping', { seq, u: [death] })
-      if (await acked) return true
+      const timeout = this.scaled(this.o.probeTimeoutMs)
+      const acks: Promise<boolean>[] = []
+      for (let b = 0; b < DEATH_CHECK_BURST; b++) {
+        const seq = ++this.seq
+        acks.push(this.waitAck(seq, timeout))
+        this.send(m, 'ping', { seq, u: [death] })
+      }
+      if (await anyTrue(acks)) return true
     }
     return false
   }
+}
+
+/** True as soon as one of `flags` resolves true; false once all resolved false. */
+function anyTrue(flags: readonly Promise<boolean>[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    let left = flags.length
+    for (const f of flags)
+      void f.then((ok) => {
+        if (ok) resolve(true)
+        else if (--left === 0) resolve(false)
+      })
+  })
 }
