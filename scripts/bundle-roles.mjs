@@ -69,6 +69,8 @@ async function bundle(name) {
     // Names stay (stack traces name functions); whitespace goes, which is what the parser pays for.
     minifyWhitespace: true,
     minifySyntax: true,
+    // Class names stay what the source says (errors name themselves after their class).
+    keepNames: true,
     legalComments: 'eof',
     logLevel: 'warning',
   })

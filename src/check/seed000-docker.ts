@@ -52,8 +52,20 @@ export interface DockerProgram {
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
+/** Each image's command line, inspected once per check however many containers run it. */
+const imageCommands = new Map<string, Promise<string>>()
+const imageCommand = (image: string): Promise<string> => {
+  let cmd = imageCommands.get(image)
+  if (!cmd) {
+    cmd = inspectImageCommand(image)
+    cmd.catch(() => imageCommands.delete(image))
+    imageCommands.set(image, cmd)
+  }
+  return cmd
+}
+
 /** The image's own entrypoint and command as one shell line. */
-async function imageCommand(image: string): Promise<string> {
+async function inspectImageCommand(image: string): Promise<string> {
   const r = await docker([
     'image',
     'inspect',
@@ -85,9 +97,11 @@ export async function ensureNetwork(network: string): Promise<boolean> {
 
 /** Refuses to start when a container of one of the names exists (another cluster's). */
 export async function namesFree(names: readonly string[]): Promise<void> {
+  const existing = new Set(
+    (await docker(['ps', '-a', '--format', '{{.Names}}'], { timeoutMs: 20_000 })).stdout.split('\n'),
+  )
   for (const name of names) {
-    const r = await docker(['container', 'inspect', '-f', '{{.Id}}', name], { allowFailure: true })
-    if (r.code === 0)
+    if (existing.has(name))
       throw new ClusterError(
         `a container named ${name} already exists; remove it (docker rm -f ${name}) or stop its cluster first`,
       )
@@ -155,6 +169,7 @@ export async function waitContainerBound(
 export async function removeContainers(names: readonly string[], network?: string): Promise<void> {
   if (names.length > 0) await docker(['rm', '-f', ...names], { allowFailure: true, timeoutMs: 60_000 })
   for (const n of names) live.delete(n)
+  imageCommands.clear() // one check's: the next may run rebuilt images of the same names
   if (network) await docker(['network', 'rm', network], { allowFailure: true, timeoutMs: 30_000 })
   if (network === madeNetwork) madeNetwork = undefined
 }

@@ -4,6 +4,7 @@
 // name; a named volume holds the master's journal, so a client that takes over from a killed master
 // reads back every line the old one had merged. Everything created here carries the label
 // dev.distlab.download=<project> and is removed at the end, also on failure or abort.
+import { onLines } from './lines.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { checkInteger, checkNumber, checkString } from '../core/options.js'
 import type { Logger } from '../core/logger.js'
@@ -403,14 +404,6 @@ export class DockerDownload {
     const child = spawn('docker', ['logs', '-f', c.name], { stdio: ['ignore', 'pipe', 'pipe'] })
     c.follower = child
     child.on('error', () => {})
-    const lines = (stream: NodeJS.ReadableStream, onLine: (l: string) => void) => {
-      let partial = ''
-      stream.on('data', (d: Buffer) => {
-        const parts = (partial + d.toString()).split('\n')
-        partial = parts.pop() ?? ''
-        for (const l of parts) if (l.startsWith('{')) onLine(l)
-      })
-    }
     // stdout holds nothing but the client's report (one JSON object, printed when it ends).
     let stdout = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -426,7 +419,8 @@ export class DockerDownload {
         this.wakeUp?.()
       }
     })
-    lines(child.stderr!, (l) => {
+    onLines(child.stderr!, (l) => {
+      if (!l.startsWith('{')) return
       try {
         const p = (JSON.parse(l) as { progress?: { lines: number; total: number; rank: number } }).progress
         if (p && typeof p.lines === 'number') this.onProgress(p.lines, p.rank)

@@ -5,6 +5,7 @@
 import { NodeClient } from '../client/node-client.js'
 import { bearerHeaders } from '../core/auth.js'
 import type { Membership } from '../protocols/membership/index.js'
+import { runConcurrently } from '../protocols/workload.js'
 import { LocalCluster, type LocalClusterInit } from './local.js'
 import { nodeUrl } from './state.js'
 
@@ -64,15 +65,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++
-        out[i] = await fn(items[i]!)
-      }
-    }),
-  )
+  await runConcurrently(items.length, limit, async (i) => {
+    out[i] = await fn(items[i]!)
+  })
   return out
 }
 

@@ -231,8 +231,7 @@ export class ForeignCluster {
       tap = new WireTap({
         ...where,
         instanceNet: where.subnet,
-        instances: () =>
-          this.instances.map((i) => ({ name: i.name, host: i.host, pid: i.pid, running: i.running })),
+        instances: () => this.instances,
         sink: (events) => this.observer?.ingest(events),
       })
       await tap.start(can.tool, can.path)

@@ -166,7 +166,7 @@ export interface ProcSocket {
 }
 
 /** The IPv4 address of /proc/net's little-endian hex form (`0100007F` → 127.0.0.1). */
-function hexToIpv4(hex: string): string {
+export function hexToIpv4(hex: string): string {
   const n = parseInt(hex, 16)
   return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.')
 }

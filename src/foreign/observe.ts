@@ -182,7 +182,8 @@ function sniff(chunk: Buffer): StreamKind {
   return 'data'
 }
 
-const isMulticast = (ip: string) => {
+/** Whether `ip` is an IPv4 multicast group (224.0.0.0/4). */
+export const isMulticast = (ip: string) => {
   const first = Number(ip.split('.')[0])
   return first >= 224 && first <= 239
 }

@@ -14,8 +14,8 @@ import { findTool } from '../monitor/capture.js'
 import { PcapStreamReader, type CapturedPacket } from '../monitor/pcap.js'
 import type { TelemetryEvent } from '../core/telemetry.js'
 import { BROADCAST_DST } from '../core/envelope.js'
-import { observeDatagram, StreamDecoder, type ObservedMessage } from './observe.js'
-import { procSockets } from './netns.js'
+import { isMulticast, observeDatagram, StreamDecoder, type ObservedMessage } from './observe.js'
+import { hexToIpv4, procSockets } from './netns.js'
 import { boundedWait } from './bounded.js'
 import { EventBatcher } from './event-batch.js'
 
@@ -63,17 +63,6 @@ export function tapFilter(init: Pick<WireTapInit, 'instanceNet' | 'relayHosts' |
   return ['ip', '(udp or tcp)', `src net ${init.instanceNet}`, ...not].join(' and ')
 }
 
-const isMulticast = (ip: string) => {
-  const first = Number(ip.split('.')[0])
-  return first >= 224 && first <= 239
-}
-
-/** The IPv4 address of /proc's little-endian hex form (`010101E0` → 224.1.1.1). */
-function hexToIpv4(hex: string): string {
-  const n = parseInt(hex, 16)
-  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.')
-}
-
 /** The groups the namespace of `pid` joined on an interface other than lo. */
 export function joinedGroups(pid: number): Set<string> {
   const out = new Set<string>()
@@ -101,6 +90,8 @@ interface Flow {
   decoder: StreamDecoder
   from: string
   to: string
+  /** Who takes the flow's messages off the wire: `to` when it is an instance. */
+  receivers: string[]
 }
 
 let nextMsg = 0
@@ -171,19 +162,18 @@ export class WireTap {
       this.child?.kill('SIGKILL')
       return
     }
+    if (packets.length === 0) return
+    // Instances by address, once a chunk (not once a packet).
+    const byIp = new Map(this.init.instances().map((i) => [i.host, i]))
     for (const p of packets) {
       this.counts.packets++
       try {
-        if (p.protocol === 'udp') this.datagram(p)
-        else this.segment(p)
+        if (p.protocol === 'udp') this.datagram(p, byIp)
+        else this.segment(p, byIp)
       } catch {
         // one odd packet never stops the capture
       }
     }
-  }
-
-  private nameByIp(): Map<string, TapInstance> {
-    return new Map(this.init.instances().map((i) => [i.host, i]))
   }
 
   /** The groups an instance joined and its bound UDP ports, read at most every 500 ms. */
@@ -200,8 +190,7 @@ export class WireTap {
     return entry
   }
 
-  private datagram(p: CapturedPacket): void {
-    const byIp = this.nameByIp()
+  private datagram(p: CapturedPacket, byIp: ReadonlyMap<string, TapInstance>): void {
     const from = byIp.get(p.srcIp)
     if (!from) return
     const seen = observeDatagram(p.payload, p.dstIp)
@@ -219,19 +208,25 @@ export class WireTap {
     this.record(p, seen, from.name, `${p.dstIp}:${p.dstPort}`, [])
   }
 
-  private segment(p: CapturedPacket): void {
+  private segment(p: CapturedPacket, byIp: ReadonlyMap<string, TapInstance>): void {
     const key = `${p.srcIp}:${p.srcPort}>${p.dstIp}:${p.dstPort}`
     const SYN = 0x02
     const FIN = 0x01
     const RST = 0x04
     let flow = this.flows.get(key)
+    // A bare ACK of a flow not followed (it ended, or began before the capture) carries nothing.
+    if (!flow && !(p.flags & SYN) && p.payload.length === 0) return
     if (!flow || p.flags & SYN) {
-      const byIp = this.nameByIp()
       const from = byIp.get(p.srcIp)
       if (!from) return
       if (this.flows.size >= MAX_FLOWS) this.flows.delete(this.flows.keys().next().value as string)
-      const to = byIp.get(p.dstIp)?.name ?? `${p.dstIp}:${p.dstPort}`
-      flow = { decoder: new StreamDecoder(), from: from.name, to }
+      const to = byIp.get(p.dstIp)?.name
+      flow = {
+        decoder: new StreamDecoder(),
+        from: from.name,
+        to: to ?? `${p.dstIp}:${p.dstPort}`,
+        receivers: to ? [to] : [],
+      }
       this.flows.set(key, flow)
     }
     if (p.flags & SYN) flow.nextSeq = (p.seq + 1) >>> 0
@@ -241,16 +236,13 @@ export class WireTap {
       const diff = (p.seq - flow.nextSeq) | 0
       // A retransmission: only the bytes not seen yet (a gap is fed as it comes: the decoder copes).
       if (diff < 0) payload = payload.subarray(Math.min(payload.length, -diff))
-      flow.nextSeq = (p.seq + p.payload.length) >>> 0
-      if (payload.length > 0) {
-        const to = flow.to
-        for (const m of flow.decoder.push(payload))
-          this.record(p, m, flow.from, to, to.includes(':') ? [] : [to])
-      }
+      // Forward only: a retransmission of bytes already seen must not make them new again.
+      if (diff + p.payload.length > 0) flow.nextSeq = (p.seq + p.payload.length) >>> 0
+      if (payload.length > 0)
+        for (const m of flow.decoder.push(payload)) this.record(p, m, flow.from, flow.to, flow.receivers)
     }
     if (p.flags & (FIN | RST)) {
-      for (const m of flow.decoder.end())
-        this.record(p, m, flow.from, flow.to, flow.to.includes(':') ? [] : [flow.to])
+      for (const m of flow.decoder.end()) this.record(p, m, flow.from, flow.to, flow.receivers)
       this.flows.delete(key)
     }
   }
@@ -274,12 +266,8 @@ export class WireTap {
     }
     const ts = Math.round(p.ts)
     this.counts.messages++
-    this.push({ ...common, ts, node: from, kind: 'send' })
-    for (const r of receivers) this.push({ ...common, ts, node: r, kind: 'recv' })
-  }
-
-  private push(e: TelemetryEvent): void {
-    this.batch.push(e)
+    this.batch.push({ ...common, ts, node: from, kind: 'send' })
+    for (const r of receivers) this.batch.push({ ...common, ts, node: r, kind: 'recv' })
   }
 
   /** Stops the tool, reads what it still had, and hands the last events over. */

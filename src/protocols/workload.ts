@@ -64,5 +64,5 @@ export async function runConcurrently(
   const worker = async () => {
     while (next < count) await task(next++)
   }
-  await Promise.all(Array.from({ length: concurrency }, worker))
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
 }

@@ -1,5 +1,6 @@
 // Frames built byte by byte, the way an attacker would, without distlab's encoder: what a test
 // sends is exactly the attack's shape, whatever the codec under test does.
+import { connect, type Socket } from 'node:net'
 import { crc32 } from 'node:zlib'
 
 export interface RawFrameInit {
@@ -51,4 +52,27 @@ export function prefixed(frame: Buffer): Buffer {
   const p = Buffer.alloc(4)
   p.writeUInt32BE(frame.length, 0)
   return Buffer.concat([p, frame])
+}
+
+/** A frame with a well-formed header of the attacker's naming and a JSON body. */
+export function jsonFrame(
+  proto: string,
+  type: string,
+  src: string,
+  dst: string,
+  body: unknown,
+  id: string,
+): Buffer {
+  return rawFrame({
+    header: { v: 1, id, proto, type, src, dst, ts: Date.now() },
+    body: Buffer.from(JSON.stringify(body)),
+  })
+}
+
+/** A TCP connection to a node's frame port from the attacker's address; its errors are ignored. */
+export async function attackerSocket(host: string, port: number, from: string): Promise<Socket> {
+  const sock = connect({ host, port, localAddress: from })
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
+  sock.on('error', () => {})
+  return sock
 }

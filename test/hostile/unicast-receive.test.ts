@@ -6,7 +6,7 @@
 //    does not make master->node1 unicast drop as a replay.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { createSocket } from 'node:dgram'
 import type { Node } from '../../src/node/node.js'
 import { createNode } from '../../src/cluster/node-assembly.js'
@@ -18,19 +18,15 @@ import {
   type Unicast,
 } from '../../src/protocols/unicast/index.js'
 import { waitFor } from '../helpers.js'
-import { prefixed, rawFrame } from './frames.js'
+import { attackerSocket, jsonFrame, prefixed } from './frames.js'
 
 const ATTACKER = '127.61.1.9'
 const uni = (n: Node) => n.protocol<Unicast>('unicast')!
 const discarded = (n: Node, reason: string) =>
   n.metrics.get('distlab_messages_discarded_total', { proto: 'unicast', reason })
 
-function dataFrame(src: string, dst: string, body: Record<string, unknown>, id: string): Buffer {
-  return rawFrame({
-    header: { v: 1, id, proto: 'unicast', type: 'data', src, dst, ts: Date.now() },
-    body: Buffer.from(JSON.stringify(body)),
-  })
-}
+const dataFrame = (src: string, dst: string, body: Record<string, unknown>, id: string): Buffer =>
+  jsonFrame('unicast', 'data', src, dst, body, id)
 
 async function write(sock: Socket, frame: Buffer): Promise<void> {
   await new Promise<void>((r) => sock.write(prefixed(frame), () => r()))
@@ -60,9 +56,7 @@ describe('hostile unicast traffic', () => {
     })
     await n1.start()
     for (const n of [master, n1]) await n.refreshMembers()
-    sock = connect({ host: '127.61.1.2', port: n1.self().framePort, localAddress: ATTACKER })
-    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
-    sock.on('error', () => {})
+    sock = await attackerSocket('127.61.1.2', n1.self().framePort, ATTACKER)
   })
   after(async () => {
     sock.destroy()

@@ -6,25 +6,20 @@
 // Real sockets on 127.91.0.x (this file's own block), ports from the OS.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Node } from '../../src/node/node.js'
 import { UNKNOWN_SENDER_REFRESH_MS } from '../../src/node/node.js'
 import { createNode } from '../../src/cluster/node-assembly.js'
 import { unicast, type Unicast } from '../../src/protocols/unicast/index.js'
 import { waitFor } from '../helpers.js'
-import { prefixed, rawFrame } from './frames.js'
+import { attackerSocket, jsonFrame, prefixed } from './frames.js'
 
 const ATTACKER = '127.91.0.9'
 const uni = (n: Node) => n.protocol<Unicast>('unicast')!
 const requests = (master: Node) => master.metrics.get('distlab_member_list_requests_total', {})
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function frame(proto: string, type: string, src: string, dst: string, body: unknown, id: string): Buffer {
-  return rawFrame({
-    header: { v: 1, id, proto, type, src, dst, ts: Date.now() },
-    body: Buffer.from(JSON.stringify(body)),
-  })
-}
+const frame = jsonFrame
 
 describe('frames from invented senders', () => {
   const master = createNode({
@@ -51,9 +46,7 @@ describe('frames from invented senders', () => {
     })
     await n1.start()
     await n1.refreshMembers()
-    sock = connect({ host: '127.91.0.2', port: n1.self().framePort, localAddress: ATTACKER })
-    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject))
-    sock.on('error', () => {})
+    sock = await attackerSocket('127.91.0.2', n1.self().framePort, ATTACKER)
   })
   after(async () => {
     sock.destroy()

@@ -3,19 +3,12 @@ import assert from 'node:assert/strict'
 import { LinkEmulator, LinkTable } from '../../src/link/emulator.js'
 import { MemoryNetwork, MemoryTransport } from '../../src/transport/memory.js'
 import { ManualClock } from '../../src/core/clock.js'
+import { seededRandom } from '../../src/core/random.js'
 import { createEnvelope } from '../../src/core/envelope.js'
 import type { DropInfo, InboundMessage } from '../../src/core/interfaces.js'
 
-/** A repeatable source of randomness (mulberry32). */
-function seeded(seed: number): () => number {
-  return () => {
-    seed |= 0
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A repeatable source of randomness. */
+const seeded = seededRandom
 
 const tick = () => new Promise((r) => setImmediate(r))
 async function settle(): Promise<void> {

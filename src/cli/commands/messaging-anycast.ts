@@ -1,6 +1,7 @@
 // `distlab anycast serve|client` (issue 3, seed 001): one replica of a TCP service, and a client
 // that sends requests to the replicas (from --targets, the replicas started here, or the running
 // cluster's nodes) and fails over when one dies; it prints the spread over the replicas.
+import { runConcurrently } from '../../protocols/workload.js'
 import type { Command } from 'commander'
 import { clusterFileExists, nodeUrl, requireCluster } from '../../cluster/state.js'
 import { ClusterError } from '../../core/errors.js'
@@ -101,21 +102,16 @@ async function anycastClient(cmd: Command, o: AnycastClientOptions): Promise<voi
   else targets = await clusterReplicas(cmd)
   const client = new AnycastClient({ targets, policy: o.policy })
   const answers: AnycastAnswer[] = []
-  let next = 0
-  const worker = async () => {
-    while (next < o.requests) {
-      const n = next++
-      if (n > 0 && o.interval > 0) await new Promise((r) => setTimeout(r, o.interval))
-      try {
-        const a = await client.request()
-        answers.push(a)
-        if (!o.json) process.stdout.write(`Received: ${a.greeting}\n`)
-      } catch (err) {
-        if (!o.json) process.stderr.write(`request ${n + 1} lost: ${(err as Error).message}\n`)
-      }
+  await runConcurrently(o.requests, o.concurrency, async (n) => {
+    if (n > 0 && o.interval > 0) await new Promise((r) => setTimeout(r, o.interval))
+    try {
+      const a = await client.request()
+      answers.push(a)
+      if (!o.json) process.stdout.write(`Received: ${a.greeting}\n`)
+    } catch (err) {
+      if (!o.json) process.stderr.write(`request ${n + 1} lost: ${(err as Error).message}\n`)
     }
-  }
-  await Promise.all(Array.from({ length: Math.min(o.concurrency, o.requests) }, worker))
+  })
   const byReplica = new Map<string, { replica: string; target: string; answered: number }>()
   for (const a of answers) {
     const e = byReplica.get(a.target) ?? { replica: a.replica, target: a.target, answered: 0 }

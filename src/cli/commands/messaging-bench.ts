@@ -1,5 +1,6 @@
 // `distlab bench broadcast|unicast|multicast|anycast` (issue 3): each runs its protocol's workload
 // on a fresh cluster of its own (bench-cluster.ts) and prints its figures as a table, or as JSON.
+import { runConcurrently } from '../../protocols/workload.js'
 import type { Command } from 'commander'
 import { callNode, intOption, numberOption } from '../context.js'
 import {
@@ -248,23 +249,18 @@ async function benchAnycast(
       .filter((n) => n !== 'master')
       .slice(0, o.kill)
     const answers: AnycastAnswer[] = []
-    let next = 0
     let attempts = 0
-    const worker = async () => {
-      while (next < o.requests) {
-        const i = next++
-        if (victims.length && i === Math.floor(o.requests / 2)) for (const v of victims) await kill(v)
-        try {
-          const a = await client.request()
-          attempts += a.attempts
-          answers.push(a)
-        } catch {
-          // lost: counted by the client
-        }
-      }
-    }
     const started = Date.now()
-    await Promise.all(Array.from({ length: o.concurrency }, worker))
+    await runConcurrently(o.requests, o.concurrency, async (i) => {
+      if (victims.length && i === Math.floor(o.requests / 2)) for (const v of victims) await kill(v)
+      try {
+        const a = await client.request()
+        attempts += a.attempts
+        answers.push(a)
+      } catch {
+        // lost: counted by the client
+      }
+    })
     const spread: Record<string, number> = {}
     for (const a of answers) spread[a.replica] = (spread[a.replica] ?? 0) + 1
     return {

@@ -29,7 +29,7 @@ export const MAX_LATE_REARMS = 3
  * dead or its own suspicion of it runs out (each round waits a probe timeout, scaled by the
  * registry's local health); an ack keeps the member.
  */
-export const DEATH_CHECK_PINGS = 4
+export const DEATH_CHECK_ROUNDS = 4
 /**
  * Pings a round sends at once. At 30% loss each way a ping and its ack both arrive about half the
  * time: four single pings let one false removal in fifteen through (seen in CI-like runs, as a live

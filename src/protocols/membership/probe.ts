@@ -3,7 +3,7 @@
 // system). Foreign seed-002 peers that speak only HTTP are probed with GET /.
 import {
   DEATH_CHECK_BURST,
-  DEATH_CHECK_PINGS,
+  DEATH_CHECK_ROUNDS,
   MAX_DEATH_CHECKS,
   MAX_LATE_REARMS,
   MAX_UPDATES_PER_FRAME,
@@ -143,7 +143,7 @@ export class FailureDetector extends MemberStates {
    * until that member next re-registers. Reports come wrong from a peer that was cut off: it removed
    * every member, and the first frames it sends once its links heal carry their deaths (first to
    * the registry, whose probe finds it first). An ack keeps the member (it also refuted the death,
-   * and its ack carries the higher incarnation); no ack after DEATH_CHECK_PINGS removes it.
+   * and its ack carries the higher incarnation); no ack after DEATH_CHECK_ROUNDS removes it.
    */
   protected override applyDead(u: WireMember, why?: string): void {
     const cur = this.members.get(u.u)
@@ -167,7 +167,7 @@ export class FailureDetector extends MemberStates {
    * The registry's own suspicion ran out. Its refutation may never have reached the registry: no
    * member gossips to it, so it hears a refutation only in the ack to one of its own probes. So it
    * asks the member, as it does of a reported death: an ack keeps it (alive again), no ack after
-   * DEATH_CHECK_PINGS removes it.
+   * DEATH_CHECK_ROUNDS removes it.
    */
   protected override suspicionExpired(m: Member, why: string): void {
     const skip = !this.o.registry || m.kind !== 'frames' || this.deathChecks.size >= MAX_DEATH_CHECKS
@@ -193,32 +193,17 @@ export class FailureDetector extends MemberStates {
   }
 
   /**
-   * Pings `m` (telling it of `death`) until it acks, in at most DEATH_CHECK_PINGS rounds of
-   * DEATH_CHECK_BURST pings each (one probe timeout a round): one ack is enough.
+   * Pings `m` (telling it of `death`) until it acks, in at most DEATH_CHECK_ROUNDS rounds of
+   * DEATH_CHECK_BURST pings each (one probe timeout a round). A round's pings share one seq, as an
+   * indirect probe's do: the first ack of any of them ends the wait.
    */
   private async checkDeath(m: Member, death: WireMember): Promise<boolean> {
-    for (let i = 0; i < DEATH_CHECK_PINGS && this.running && this.members.get(m.url) === m; i++) {
-      const timeout = this.scaled(this.o.probeTimeoutMs)
-      const acks: Promise<boolean>[] = []
-      for (let b = 0; b < DEATH_CHECK_BURST; b++) {
-        const seq = ++this.seq
-        acks.push(this.waitAck(seq, timeout))
-        this.send(m, 'ping', { seq, u: [death] })
-      }
-      if (await anyTrue(acks)) return true
+    for (let i = 0; i < DEATH_CHECK_ROUNDS && this.running && this.members.get(m.url) === m; i++) {
+      const seq = ++this.seq
+      const acked = this.waitAck(seq, this.scaled(this.o.probeTimeoutMs))
+      for (let b = 0; b < DEATH_CHECK_BURST; b++) this.send(m, 'ping', { seq, u: [death] })
+      if (await acked) return true
     }
     return false
   }
-}
-
-/** True as soon as one of `flags` resolves true; false once all resolved false. */
-function anyTrue(flags: readonly Promise<boolean>[]): Promise<boolean> {
-  return new Promise((resolve) => {
-    let left = flags.length
-    for (const f of flags)
-      void f.then((ok) => {
-        if (ok) resolve(true)
-        else if (--left === 0) resolve(false)
-      })
-  })
 }

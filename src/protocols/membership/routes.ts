@@ -9,7 +9,6 @@ import { MAX_MESSAGE_CHARS, MAX_REGISTER_BODY_BYTES } from './constants.js'
 import { normalizePeerUrl } from './registry.js'
 import { checkMember, type SelfInfo, type WireMember } from './wire.js'
 import type { Refusal, Registration } from './local-registry.js'
-export type { Refusal, Registration }
 import type {
   MemberInfo,
   MembershipStats,

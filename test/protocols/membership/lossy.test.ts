@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { freePort, getJson, isAlive, runCli, scratchDir, waitFor } from '../../helpers.js'
 import {
-  DEATH_CHECK_PINGS,
+  DEATH_CHECK_ROUNDS,
   MAX_HEALTH,
   PROBE_INTERVAL_MS,
   PROBE_TIMEOUT_MS,
@@ -29,14 +29,14 @@ const LOSSY_MS = 60_000
  * suspicion (nobody confirming it: SUSPICION_MAX_TIMEOUT_MULT times the minimum, which local
  * health does not stretch), and the death reaches a view that missed it in gossip (the registry's:
  * nobody gossips to it) at that view's next push-pull, where the registry pings the member
- * DEATH_CHECK_PINGS times (probe timeouts, at worst health) before it believes the report.
+ * DEATH_CHECK_ROUNDS times (probe timeouts, at worst health) before it believes the report.
  * 40 + 24 + 5 + 16 s.
  */
 const REMOVAL_BOUND_MS =
   NODES * PROBE_INTERVAL_MS * MAX_HEALTH +
   suspicionBounds(NODES + 1, SUSPICION_MULT, SUSPICION_MAX_TIMEOUT_MULT, PROBE_INTERVAL_MS).maxMs +
   PUSH_PULL_INTERVAL_MS +
-  DEATH_CHECK_PINGS * PROBE_TIMEOUT_MS * MAX_HEALTH
+  DEATH_CHECK_ROUNDS * PROBE_TIMEOUT_MS * MAX_HEALTH
 
 const nodeUrl = (i: number) => `http://127.${BLOCK}.2.${i}:5000`
 const MASTER_URL = `http://127.${BLOCK}.1.1:5000`
