@@ -35,7 +35,7 @@ class Node:
         body["in_reply_to"] = req["body"].get("msg_id")
         self.send(req["src"], body)
 
-    def rpc(self, dest, body, timeout=1.0):
+    def rpc(self, dest, body, timeout=4.0):
         """Sends a request and waits for its reply; raises RpcError on an error reply or TimeoutError."""
         done = threading.Event()
         box = {}
