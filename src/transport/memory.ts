@@ -1,10 +1,10 @@
 // An in-memory network for protocol tests: frames are really encoded and decoded, and delivered
 // asynchronously, so a protocol cannot tell it apart from UDP except that nothing is lost.
-import { encodeFrame, MAX_FRAME_BYTES, type FrameAuthenticator } from '../core/frame.js'
+import { encodeFrame, MAX_FRAME_BYTES } from '../core/frame.js'
 import { AddressInUseError, NotStartedError, TransportError } from '../core/errors.js'
 import type { Envelope } from '../core/envelope.js'
-import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
-import { deliverFrame } from './decode.js'
+import type { PeerAddress, Transport } from '../core/interfaces.js'
+import { FrameTransport } from './base.js'
 
 export class MemoryNetwork {
   private readonly endpoints = new Map<string, MemoryTransport>()
@@ -39,22 +39,13 @@ export interface MemoryTransportInit {
   port?: number
 }
 
-export class MemoryTransport implements Transport {
+export class MemoryTransport extends FrameTransport implements Transport {
   readonly kind = 'memory' as const
-  private handler?: TransportHandler
   private bound?: PeerAddress
-  private auth?: FrameAuthenticator
 
   constructor(private readonly init: MemoryTransportInit) {
+    super()
     if (!init.network) throw new TransportError('a memory transport needs a network')
-  }
-
-  setHandler(handler: TransportHandler): void {
-    this.handler = handler
-  }
-
-  setFrameAuth(auth: FrameAuthenticator): void {
-    this.auth = auth
   }
 
   async start(): Promise<void> {
@@ -76,7 +67,7 @@ export class MemoryTransport implements Transport {
 
   /** @internal */
   receive(bytes: Buffer, from: PeerAddress): void {
-    if (this.bound) deliverFrame(this.handler, bytes, from, 'memory', MAX_FRAME_BYTES, this.auth)
+    if (this.bound) this.receiveFrame(bytes, from, MAX_FRAME_BYTES)
   }
 
   async stop(): Promise<void> {

@@ -5,19 +5,15 @@
 // Inbound, one remote address may hold at most maxConnectionsPerAddress connections: the ones over
 // the cap are closed at once and reported as drops (reason too_many_connections), so one host cannot
 // take all of a node's file descriptors.
-import { createServer, createConnection, isIP, type Server, type Socket } from 'node:net'
-import {
-  encodeFrame,
-  FrameReader,
-  lengthPrefixed,
-  MAX_FRAME_BYTES,
-  type FrameAuthenticator,
-} from '../core/frame.js'
+import { createConnection, isIP, type Server, type Socket } from 'node:net'
+import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
 import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'
+import { listenTcp } from '../core/listen.js'
 import { checkInteger, checkPort, checkString } from '../core/options.js'
 import type { Envelope } from '../core/envelope.js'
-import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
-import { deliverFrame, safeDrop } from './decode.js'
+import type { PeerAddress, Transport } from '../core/interfaces.js'
+import { safeDrop } from './decode.js'
+import { FrameTransport } from './base.js'
 
 export interface TcpTransportInit {
   /** @default '127.0.0.1' */
@@ -51,11 +47,9 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 256
 /** The drop reason of a connection over the per-address cap. */
 export const TOO_MANY_CONNECTIONS = 'too_many_connections'
 
-export class TcpTransport implements Transport {
+export class TcpTransport extends FrameTransport implements Transport {
   readonly kind = 'tcp' as const
   private server?: Server
-  private handler?: TransportHandler
-  private auth?: FrameAuthenticator
   private readonly outbound = new Map<string, Promise<Socket>>()
   private readonly sockets = new Set<Socket>()
   private readonly host: string
@@ -73,6 +67,7 @@ export class TcpTransport implements Transport {
   rejectedConnections = 0
 
   constructor(init: TcpTransportInit = {}) {
+    super()
     this.host = checkString('host', init.host ?? '127.0.0.1')
     this.port = checkPort('port', init.port ?? 0)
     this.maxFrameBytes = checkInteger(
@@ -95,30 +90,10 @@ export class TcpTransport implements Transport {
       isIP(this.host) === 4 && this.host !== '0.0.0.0' && this.host.startsWith('127.') ? this.host : undefined
   }
 
-  setHandler(handler: TransportHandler): void {
-    this.handler = handler
-  }
-
-  setFrameAuth(auth: FrameAuthenticator): void {
-    this.auth = auth
-  }
-
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer((socket) => {
-      try {
-        this.accept(socket)
-      } catch {
-        socket.destroy()
-      }
-    })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(wrapSocketError(err, `TCP port ${this.port} on ${this.host}`)))
-      server.listen(this.port, this.host, () => resolve())
-    })
-    server.removeAllListeners('error')
-    server.on('error', () => {})
-    this.server = server
+    const what = `TCP port ${this.port} on ${this.host}`
+    this.server = await listenTcp(this.host, this.port, (socket) => this.accept(socket), { what })
   }
 
   private track(socket: Socket): void {
@@ -162,19 +137,7 @@ export class TcpTransport implements Transport {
         socket.destroy()
         return
       }
-      for (const frame of frames) {
-        try {
-          deliverFrame(this.handler, frame, from, 'tcp', this.maxFrameBytes, this.auth)
-        } catch {
-          safeDrop(this.handler, {
-            reason: 'protocol_error',
-            bytes: frame.length,
-            transport: 'tcp',
-            direction: 'in',
-            from,
-          })
-        }
-      }
+      for (const frame of frames) this.receiveFrame(frame, from, this.maxFrameBytes)
     })
   }
 

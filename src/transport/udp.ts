@@ -1,11 +1,11 @@
 // One frame per datagram. A datagram that does not decode is counted and dropped.
 import { createSocket, type Socket } from 'node:dgram'
-import { encodeFrame, MAX_DATAGRAM_BYTES, type FrameAuthenticator } from '../core/frame.js'
+import { encodeFrame, MAX_DATAGRAM_BYTES } from '../core/frame.js'
 import { wrapSocketError, NotStartedError } from '../core/errors.js'
 import { checkPort, checkString } from '../core/options.js'
 import type { Envelope } from '../core/envelope.js'
-import type { PeerAddress, Transport, TransportHandler } from '../core/interfaces.js'
-import { deliverFrame, safeDrop } from './decode.js'
+import type { PeerAddress, Transport } from '../core/interfaces.js'
+import { FrameTransport } from './base.js'
 
 export interface UdpTransportInit {
   /** @default '127.0.0.1' */
@@ -14,45 +14,24 @@ export interface UdpTransportInit {
   port?: number
 }
 
-export class UdpTransport implements Transport {
+export class UdpTransport extends FrameTransport implements Transport {
   readonly kind = 'udp' as const
   private socket?: Socket
-  private handler?: TransportHandler
-  private auth?: FrameAuthenticator
   private readonly host: string
   private readonly port: number
 
   constructor(init: UdpTransportInit = {}) {
+    super()
     this.host = checkString('host', init.host ?? '127.0.0.1')
     this.port = checkPort('port', init.port ?? 0)
-  }
-
-  setHandler(handler: TransportHandler): void {
-    this.handler = handler
-  }
-
-  setFrameAuth(auth: FrameAuthenticator): void {
-    this.auth = auth
   }
 
   async start(): Promise<void> {
     if (this.socket) return
     const socket = createSocket({ type: this.host.includes(':') ? 'udp6' : 'udp4' })
-    socket.on('message', (buf, rinfo) => {
-      const from = { host: rinfo.address, port: rinfo.port }
-      try {
-        deliverFrame(this.handler, buf, from, 'udp', MAX_DATAGRAM_BYTES, this.auth)
-      } catch {
-        // deliverFrame catches everything; this is the last line that keeps the node up
-        safeDrop(this.handler, {
-          reason: 'protocol_error',
-          bytes: buf.length,
-          transport: 'udp',
-          direction: 'in',
-          from,
-        })
-      }
-    })
+    socket.on('message', (buf, rinfo) =>
+      this.receiveFrame(buf, { host: rinfo.address, port: rinfo.port }, MAX_DATAGRAM_BYTES),
+    )
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(wrapSocketError(err, `UDP port ${this.port} on ${this.host}`)))
       socket.bind(this.port, this.host, () => resolve())

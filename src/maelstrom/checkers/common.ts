@@ -212,3 +212,19 @@ export function completionType(complete: Op | undefined): Op['type'] {
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
+
+/**
+ * Anomalies found so far, by kind: every one counted, the first `maxExamples` of each kept as
+ * examples (an example is built only when it is kept).
+ */
+export class AnomalyExamples {
+  readonly examples = new Map<string, unknown[]>()
+  readonly counts = new Map<string, number>()
+  constructor(private readonly maxExamples: number) {}
+  add(kind: string, example: () => unknown): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1)
+    let list = this.examples.get(kind)
+    if (list === undefined) this.examples.set(kind, (list = []))
+    if (list.length < this.maxExamples) list.push(example())
+  }
+}

@@ -16,20 +16,18 @@
 // Acknowledged sends that no consumer reached are counted as `unseen`, not an error.
 import type { History, Op } from '../history.js'
 import type { CheckOptions, CheckResult } from './types.js'
-import { isRecord, opRef, opStats, pairHistory, showValue, valueKey, type OpRef } from './common.js'
+import {
+  AnomalyExamples,
+  isRecord,
+  opRef,
+  opStats,
+  pairHistory,
+  showValue,
+  valueKey,
+  type OpRef,
+} from './common.js'
 
 const MAX_EXAMPLES = 50
-
-class Anomalies {
-  readonly found = new Map<string, unknown[]>()
-  readonly counts = new Map<string, number>()
-  add(kind: string, example: () => unknown): void {
-    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1)
-    let list = this.found.get(kind)
-    if (list === undefined) this.found.set(kind, (list = []))
-    if (list.length < MAX_EXAMPLES) list.push(example())
-  }
-}
 
 interface Send {
   key: string
@@ -62,7 +60,7 @@ class LogIndex {
   private readonly offsetsOf = new Map<string, Map<string, number>>() // key -> msg -> first offset seen
   readonly seenMsgs = new Set<string>()
 
-  constructor(private readonly found: Anomalies) {}
+  constructor(private readonly found: AnomalyExamples) {}
 
   /** One message at one offset: inconsistent-offsets and duplicate are found here. */
   private record(key: string, offset: number, msg: string, value: unknown, ref: OpRef): void {
@@ -183,7 +181,7 @@ class SkipFinder {
 }
 
 /** nonmonotonic-poll, int-nonmonotonic-poll, poll-skip and int-poll-skip. */
-function checkPolls(polls: readonly PollList[], skips: SkipFinder, found: Anomalies): void {
+function checkPolls(polls: readonly PollList[], skips: SkipFinder, found: AnomalyExamples): void {
   for (const p of polls) {
     let prev = p.from === undefined ? undefined : p.from - 1
     for (let i = 0; i < p.offsets.length; i++) {
@@ -206,7 +204,7 @@ function checkPolls(polls: readonly PollList[], skips: SkipFinder, found: Anomal
 }
 
 /** lost-write for acknowledged sends no poll returned though one skipped over them; the rest unseen. */
-function checkLost(log: LogIndex, skipped: ReadonlySet<string>, found: Anomalies): number {
+function checkLost(log: LogIndex, skipped: ReadonlySet<string>, found: AnomalyExamples): number {
   let unseen = 0
   for (const s of log.sends) {
     if (log.seenMsgs.has(`${s.key}\u0000${s.msg}`)) continue
@@ -224,7 +222,7 @@ function checkLost(log: LogIndex, skipped: ReadonlySet<string>, found: Anomalies
 
 export function checkKafka(history: History, _opts?: CheckOptions): CheckResult {
   const pairs = pairHistory(history)
-  const found = new Anomalies()
+  const found = new AnomalyExamples(MAX_EXAMPLES)
   const log = new LogIndex(found)
   let ok = 0
   // History order: pairs are in invocation order, which is each client's own order.
@@ -241,7 +239,7 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
   checkCommits(pairs, history, found)
 
   const anomalies: Record<string, unknown[]> = {}
-  for (const [kind, list] of found.found) anomalies[kind] = list
+  for (const [kind, list] of found.examples) anomalies[kind] = list
   const stats: Record<string, unknown> = {
     ...opStats(history, pairs),
     'send-count': log.sends.length,
@@ -250,13 +248,13 @@ export function checkKafka(history: History, _opts?: CheckOptions): CheckResult 
     'key-count': log.atOffset.size,
   }
   for (const [kind, n] of found.counts) stats[`${kind}-count`] = n
-  if (found.found.size > 0) return { valid: false, anomalies, stats }
+  if (found.examples.size > 0) return { valid: false, anomalies, stats }
   if (ok === 0) return { valid: 'unknown', anomalies, stats, reason: 'no operation was acknowledged' }
   return { valid: true, anomalies, stats }
 }
 
 /** committed-offset-regression: a listing below what was committed or listed before it began. */
-function checkCommits(pairs: ReturnType<typeof pairHistory>, history: History, found: Anomalies): void {
+function checkCommits(pairs: ReturnType<typeof pairHistory>, history: History, found: AnomalyExamples): void {
   const completeOf = new Map<number, Op>()
   for (const { invoke, complete } of pairs) if (complete !== undefined) completeOf.set(invoke.index, complete)
   const floor = new Map<string, { offset: number; ref: OpRef }>()

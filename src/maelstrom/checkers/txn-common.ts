@@ -4,6 +4,7 @@
 import type { History, Op } from '../history.js'
 import type { CheckResult } from './types.js'
 import {
+  AnomalyExamples,
   opRef,
   opStats,
   pairHistory,
@@ -43,14 +44,10 @@ export interface Writer {
   intermediate: boolean
 }
 
-export class Found {
-  readonly lists = new Map<string, unknown[]>()
-  readonly counts = new Map<string, number>()
-  add(kind: string, example: () => unknown): void {
-    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1)
-    let list = this.lists.get(kind)
-    if (list === undefined) this.lists.set(kind, (list = []))
-    if (list.length < MAX_EXAMPLES) list.push(example())
+/** Anomalies of a transaction history, at most MAX_EXAMPLES examples of each kind. */
+export class Found extends AnomalyExamples {
+  constructor() {
+    super(MAX_EXAMPLES)
   }
 }
 
@@ -269,7 +266,7 @@ export function verdict(
   const forbidden = new Set(FORBIDDEN[model].concat(ALWAYS))
   const anomalies: Record<string, unknown[]> = {}
   const allowed: Record<string, number> = {}
-  for (const [kind, list] of found.lists) {
+  for (const [kind, list] of found.examples) {
     if (forbidden.has(kind)) anomalies[kind] = list
     else allowed[kind] = found.counts.get(kind) ?? list.length
   }

@@ -1,11 +1,11 @@
 // An anycast replica: a TCP server that answers every connection with the seed's greeting, then
 // its replica name on a second line when it has one, and closes. Whatever a client sends is read
 // up to a limit and ignored; a client that sends too much is cut off and counted.
-import { createServer, type Server, type Socket } from 'node:net'
-import { wrapSocketError, NotStartedError } from '../../core/errors.js'
+import type { Server, Socket } from 'node:net'
+import { NotStartedError } from '../../core/errors.js'
+import { listenTcp } from '../../core/listen.js'
 import { checkPort, checkString } from '../../core/options.js'
 import { GREETING, MAX_REQUEST_BYTES } from './constants.js'
-import { guarded } from '../../core/guarded.js'
 
 export interface AnycastServerInit {
   /** @default '0.0.0.0' */
@@ -34,19 +34,7 @@ export class AnycastServer {
 
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer(
-      guarded(
-        (s: Socket) => this.serve(s),
-        (_e, s: Socket) => s.destroy(),
-      ),
-    )
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(wrapSocketError(err, `port ${this.port} on ${this.host}`)))
-      server.listen(this.port, this.host, () => resolve())
-    })
-    server.removeAllListeners('error')
-    server.on('error', () => {})
-    this.server = server
+    this.server = await listenTcp(this.host, this.port, (s) => this.serve(s))
   }
 
   address(): { host: string; port: number } {

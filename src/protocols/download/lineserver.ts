@@ -19,11 +19,12 @@
 // lines served, start time) belongs to the client's address, not the connection, so it survives
 // reconnects; SESSION RESET starts it afresh. Input is framed with hard limits: a line longer than
 // MAX_LINE_BYTES or replies piling up unread past MAX_PENDING_WRITE_BYTES cut that one connection off.
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Server, Socket } from 'node:net'
 import type { Logger } from '../../core/logger.js'
 import { silentLogger, named } from '../../core/logger.js'
 import { checkInteger, checkNumber, checkPort, checkString } from '../../core/options.js'
-import { InvalidArgumentError, wrapSocketError } from '../../core/errors.js'
+import { InvalidArgumentError } from '../../core/errors.js'
+import { listenTcp } from '../../core/listen.js'
 import {
   DEFAULT_BURST_LINES,
   DEFAULT_LINE_COUNT,
@@ -196,20 +197,8 @@ export class LineServer {
 
   async start(): Promise<void> {
     if (this.server) return
-    const server = createServer(
-      guarded(
-        (s: Socket) => this.accept(s),
-        (_e, s: Socket) => s.destroy(),
-      ),
-    )
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(wrapSocketError(err, `port ${this.options.port} on ${this.options.host}`)),
-      )
-      server.listen(this.options.port, this.options.host, () => resolve())
-    })
-    server.on('error', (err) => this.log.error({ err: err.message }, 'server error'))
-    this.server = server
+    const onError = (err: Error): void => this.log.error({ err: err.message }, 'server error')
+    this.server = await listenTcp(this.options.host, this.options.port, (s) => this.accept(s), { onError })
     const a = this.address()
     this.log.info(
       { host: a.host, port: a.port, lines: this.options.lines.length, rate: this.options.ratePerSecond },
