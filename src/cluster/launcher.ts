@@ -10,7 +10,7 @@ import { Keyring } from '../core/auth.js'
 import { ClusterError, LauncherUnsupportedError } from '../core/errors.js'
 import type { ClusterControls } from '../core/cluster-controls.js'
 import type { Startable } from '../core/interfaces.js'
-import { callNodeApi, NodeApiControls } from '../node/fault-client.js'
+import { callNodeApi, NodeApiControls, type NodeApiCall } from '../node/fault-client.js'
 import { logDir, nodeUrl, readCluster, type ClusterRecord, type NodeRecord } from './state.js'
 
 export type LauncherMode = 'process' | 'inproc' | 'docker' | 'swarm'
@@ -86,14 +86,8 @@ export abstract class BaseLauncher extends NodeApiControls implements Launcher {
     if (key !== undefined) this.keyring = new Keyring(key)
   }
 
-  protected callNode(
-    node: string,
-    method: 'GET' | 'PUT' | 'POST',
-    path: string,
-    body?: unknown,
-  ): Promise<unknown> {
-    return callNodeApi(node, this.member(node).url, method, path, body, this.headers())
-  }
+  protected readonly callNode: NodeApiCall = (node, method, path, body) =>
+    callNodeApi(node, this.member(node).url, method, path, body, this.headers())
 
   protected runningNodes(): Promise<string[]> | string[] {
     return this.list().flatMap((m) => (m.state === 'running' ? [m.name] : []))

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runsDir } from '../monitor/store.js'
-import { createWorkload, type WorkloadGenerator } from './workloads.js'
+import { createWorkload } from './workloads.js'
 import { checkerFor } from './verdict.js'
 import type { CheckResult, History, Validity } from './history.js'
 import { resolveTestOptions, type MaelstromTestInit } from './options.js'
@@ -15,8 +15,6 @@ import { MaelstromSession, type TestConfig } from './session.js'
 
 export type { MaelstromMode, MaelstromTestInit } from './options.js'
 export type { MaelstromResults, NetStats } from './results.js'
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Runs one Maelstrom test and returns (and writes) its results. */
 export async function runMaelstromTest(init: MaelstromTestInit): Promise<MaelstromResults> {
@@ -39,10 +37,10 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
       `running ${init.workload} for ${cfg.timeLimitS} s at ${cfg.rate} ops/s with ${cfg.concurrency} clients${init.nemesis?.length ? `, nemesis ${init.nemesis.join(',')}` : ''}`,
     )
     session.startNemesis()
-    const done = await runClients(session, workload, cfg, say)
+    const done = await session.runClients()
     say(`${done} operations done; healing`)
     await session.calm()
-    if (workload.finalRead) await finalReads(session, workload, cfg, say)
+    await session.finalReads()
     await session.readAllStatuses()
   } finally {
     run = await session.close()
@@ -57,63 +55,6 @@ export async function runMaelstromTest(init: MaelstromTestInit): Promise<Maelstr
   writeFileSync(results.run.results, JSON.stringify(results, null, 2))
   if (run.runFile) recordInRun(run.runFile, results)
   return results
-}
-
-/** The clients invoke the workload's operations at the rate, until the time limit; how many ran. */
-async function runClients(
-  session: MaelstromSession,
-  workload: WorkloadGenerator,
-  cfg: TestConfig,
-  say: (line: string) => void,
-): Promise<number> {
-  const clients = Array.from({ length: cfg.concurrency }, (_, i) =>
-    session.client(`c${i + 1}`, session.nodeIds[i % cfg.nodeCount]!, i, cfg.concurrency),
-  )
-  const endAt = Date.now() + cfg.timeLimitS * 1000
-  const perClientGapMs = (1000 * cfg.concurrency) / cfg.rate
-  let done = 0
-  const progress = setInterval(
-    () => say(`${done} operations, ${Math.max(0, Math.round((endAt - Date.now()) / 1000))} s left`),
-    5000,
-  )
-  progress.unref()
-  try {
-    await Promise.all(
-      clients.map(async (c, i) => {
-        // Clients start spread over one gap, so that they do not all fire at once.
-        let next = Date.now() + (perClientGapMs * i) / cfg.concurrency
-        for (;;) {
-          const wait = next - Date.now()
-          if (wait > 0) await sleep(wait)
-          if (Date.now() >= endAt) return
-          await c.invoke(workload.next(c.init.id))
-          done++
-          next += perClientGapMs * (0.5 + Math.random())
-        }
-      }),
-    )
-  } finally {
-    clearInterval(progress)
-  }
-  return done
-}
-
-/** After the recovery time, a final read on every node (up to three tries each), by fresh clients. */
-async function finalReads(
-  session: MaelstromSession,
-  workload: WorkloadGenerator,
-  cfg: TestConfig,
-  say: (line: string) => void,
-): Promise<void> {
-  say(`waiting ${cfg.recoveryMs} ms for the nodes to converge, then a final read on every node`)
-  await sleep(cfg.recoveryMs)
-  await Promise.all(
-    session.nodeIds.map(async (node, i) => {
-      const c = session.client(`c${cfg.concurrency + i + 1}`, node, cfg.concurrency * 1000 + i, cfg.nodeCount)
-      for (let attempt = 0; attempt < 3; attempt++)
-        if ((await c.invoke(workload.finalRead!())) === 'ok') break
-    }),
-  )
 }
 
 /** The workload's checker on the history; a checker that throws gives unknown with the reason. */

@@ -204,6 +204,59 @@ export class MaelstromSession implements NemesisTarget {
     for (const n of this.distlabNames) if (!this.cluster.running(n)) await this.restart(n).catch(() => {})
   }
 
+  /** The clients invoke the workload's operations at the rate, until the time limit; how many ran. */
+  async runClients(): Promise<number> {
+    const { cfg, workload, say } = this
+    const clients = Array.from({ length: cfg.concurrency }, (_, i) =>
+      this.client(`c${i + 1}`, this.nodeIds[i % cfg.nodeCount]!, i, cfg.concurrency),
+    )
+    const endAt = Date.now() + cfg.timeLimitS * 1000
+    const perClientGapMs = (1000 * cfg.concurrency) / cfg.rate
+    let done = 0
+    const progress = setInterval(
+      () => say(`${done} operations, ${Math.max(0, Math.round((endAt - Date.now()) / 1000))} s left`),
+      5000,
+    )
+    progress.unref()
+    try {
+      await Promise.all(
+        clients.map(async (c, i) => {
+          // Clients start spread over one gap, so that they do not all fire at once.
+          let next = Date.now() + (perClientGapMs * i) / cfg.concurrency
+          for (;;) {
+            const wait = next - Date.now()
+            if (wait > 0) await sleep(wait)
+            if (Date.now() >= endAt) return
+            await c.invoke(workload.next(c.init.id))
+            done++
+            next += perClientGapMs * (0.5 + Math.random())
+          }
+        }),
+      )
+    } finally {
+      clearInterval(progress)
+    }
+    return done
+  }
+
+  /**
+   * When the workload has a final read: after the recovery time, a final read on every node (up to
+   * three tries each), by fresh clients.
+   */
+  async finalReads(): Promise<void> {
+    const { cfg, workload, say } = this
+    if (!workload.finalRead) return
+    say(`waiting ${cfg.recoveryMs} ms for the nodes to converge, then a final read on every node`)
+    await sleep(cfg.recoveryMs)
+    await Promise.all(
+      this.nodeIds.map(async (node, i) => {
+        const c = this.client(`c${cfg.concurrency + i + 1}`, node, cfg.concurrency * 1000 + i, cfg.nodeCount)
+        for (let attempt = 0; attempt < 3; attempt++)
+          if ((await c.invoke(workload.finalRead!())) === 'ok') break
+      }),
+    )
+  }
+
   async readAllStatuses(): Promise<void> {
     for (const n of this.distlabNames) await this.readStatus(n)
   }

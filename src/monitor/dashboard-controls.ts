@@ -3,7 +3,7 @@
 // this master serves it) and link rules, partition and heal to the nodes' own API, like every
 // launcher's. The page's buttons call only ClusterControls (dashboard-actions.ts).
 import type { KillSignal } from '../core/cluster-controls.js'
-import { NodeApiControls } from '../node/fault-client.js'
+import { NodeApiControls, type NodeApiCall } from '../node/fault-client.js'
 import { callEndpoint, ControlError } from './dashboard-actions.js'
 
 /** Time a node has to answer a fault call, and the supervisor a kill or restart, in ms. */
@@ -28,12 +28,7 @@ export class DashboardControls extends NodeApiControls {
     super()
   }
 
-  protected callNode(
-    node: string,
-    method: 'GET' | 'PUT' | 'POST',
-    path: string,
-    body?: unknown,
-  ): Promise<unknown> {
+  protected readonly callNode: NodeApiCall = (node, method, path, body) => {
     const i = this.init
     return callEndpoint(i.nodeUrl(node), method, path, body, NODE_CALL_TIMEOUT_MS, i.nodeHeaders(), node)
   }

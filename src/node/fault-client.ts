@@ -78,17 +78,12 @@ export class NodeApiFaults implements Pick<ClusterControls, 'setLink' | 'links' 
  */
 export abstract class NodeApiControls implements ClusterControls {
   private readonly faults = new NodeApiFaults({
-    call: (node, method, path, body) => this.callNode(node, method, path, body),
+    call: (...args) => this.callNode(...args),
     runningNodes: () => this.runningNodes(),
   })
 
   /** One call to a node's API (its URL, the headers, the timeout are the subclass's). */
-  protected abstract callNode(
-    node: string,
-    method: 'GET' | 'PUT' | 'POST',
-    path: string,
-    body?: unknown,
-  ): Promise<unknown>
+  protected abstract readonly callNode: NodeApiCall
   /** The nodes a partition or heal goes to. */
   protected abstract runningNodes(): Promise<string[]> | string[]
   abstract kill(name: string, signal?: KillSignal): Promise<void>
