@@ -5,7 +5,6 @@ import { intOption, numberOption } from '../context.js'
 import {
   IpMulticastReceiver,
   IpMulticastSender,
-  binaryBlob,
   type MulticastDatagram,
 } from '../../protocols/multicast/ip.js'
 import {
@@ -13,8 +12,8 @@ import {
   DEFAULT_PORT,
   DEFAULT_TTL,
   LOOPBACK_INTERFACE,
-  SEED_JSON_PAYLOAD,
 } from '../../protocols/multicast/constants.js'
+import { binaryBlob, SEED_JSON_PAYLOAD } from '../../protocols/multicast/wire.js'
 import { defaultInterface } from '../../protocols/multicast/default-interface.js'
 import { printJson } from '../output.js'
 

@@ -8,12 +8,12 @@ import { checkInteger, parseHostPort } from '../../core/options.js'
 import {
   ANSWER_TIMEOUT_MS,
   CONNECT_TIMEOUT_MS,
-  GREETING,
   LATENCY_EWMA_WEIGHT,
   MAX_ANSWER_BYTES,
   REPLICA_COOLDOWN_MS,
   REQUEST_DEADLINE_MS,
 } from './constants.js'
+import { parseAnswer } from './wire.js'
 
 export const POLICIES = ['random', 'nearest', 'least-loaded'] as const
 export type AnycastPolicy = (typeof POLICIES)[number]
@@ -157,12 +157,12 @@ export class AnycastClient {
           r.latencyMs === undefined
             ? latency
             : (1 - LATENCY_EWMA_WEIGHT) * r.latencyMs + LATENCY_EWMA_WEIGHT * latency
-        const [greeting = '', name] = text.split('\n')
-        if (name && !r.target.name) r.target.name = name.trim()
+        const { greeting, name } = parseAnswer(text)!
+        if (name && !r.target.name) r.target.name = name
         this.counts.answered++
         return {
           greeting,
-          replica: name?.trim() || r.target.name || r.key,
+          replica: name || r.target.name || r.key,
           target: r.key,
           latencyMs: Math.round(latency * 1000) / 1000,
           attempts,
@@ -196,7 +196,7 @@ export function fetchAnswer(target: AnycastTarget, timeoutMs = ANSWER_TIMEOUT_MS
       socket.destroy()
       if (err) return reject(err)
       const text = Buffer.concat(chunks).toString('utf8')
-      if (!text.startsWith(GREETING))
+      if (!parseAnswer(text))
         return reject(
           new Error(`${target.host}:${target.port} answered ${JSON.stringify(text.slice(0, 60))}`),
         )

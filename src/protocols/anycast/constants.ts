@@ -4,8 +4,6 @@
 export const DEFAULT_SERVE_PORT = 5000
 /** Port of the anycast replica every cluster node runs (5000 is the node's HTTP API). */
 export const NODE_ANYCAST_PORT = 5001
-/** The seed's greeting; the first line of every answer, byte for byte. */
-export const GREETING = 'Hello from server'
 /** Time a client allows for connecting to a replica, in ms. */
 export const CONNECT_TIMEOUT_MS = 2000
 /** Time a client allows for the whole answer, in ms. */

@@ -2,6 +2,7 @@ import type { ProtocolComponents } from '../../core/interfaces.js'
 import { Anycast, type AnycastInit } from './anycast.js'
 
 export * from './constants.js'
+export { GREETING, formatAnswer, parseAnswer } from './wire.js'
 export { Anycast, type AnycastInit, type AnycastInfo } from './anycast.js'
 export { AnycastServer, type AnycastServerInit } from './server.js'
 export {

@@ -5,7 +5,8 @@ import type { Server, Socket } from 'node:net'
 import { NotStartedError } from '../../core/errors.js'
 import { listenTcp } from '../../core/listen.js'
 import { checkPort, checkString } from '../../core/options.js'
-import { GREETING, MAX_REQUEST_BYTES } from './constants.js'
+import { MAX_REQUEST_BYTES } from './constants.js'
+import { formatAnswer } from './wire.js'
 
 export interface AnycastServerInit {
   /** @default '0.0.0.0' */
@@ -61,7 +62,7 @@ export class AnycastServer {
     })
     this.counts.served++
     this.init.onConnection?.({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 })
-    socket.end(this.name === undefined ? GREETING : `${GREETING}\n${this.name}\n`)
+    socket.end(formatAnswer(this.name))
   }
 
   /** Closes the listener and every open connection; twice is harmless. */

@@ -5,6 +5,7 @@ import type { Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { MASTER_NAME } from '../../core/ids.js'
 import { checkInteger } from '../../core/options.js'
 import { HEARTBEAT_INTERVAL_MS } from './constants.js'
+import { BEAT, BeatBody } from './wire.js'
 
 export interface HeartbeatInit {
   /** @default 1000 */
@@ -32,7 +33,8 @@ export class Heartbeat implements Protocol {
     const target = this.init.target ?? MASTER_NAME
     if (this.c.self.name === target || this.timer) return
     this.timer = setInterval(() => {
-      this.c.send(target, 'beat', { n: ++this.beats }, { transport: 'udp' }).catch(() => {})
+      const beat: BeatBody = { n: ++this.beats }
+      this.c.send(target, BEAT, beat, { transport: 'udp' }).catch(() => {})
     }, this.intervalMs)
     this.timer.unref()
   }
@@ -43,7 +45,8 @@ export class Heartbeat implements Protocol {
   }
 
   handle(env: Envelope): void {
-    if (env.type !== 'beat') return
+    if (env.type !== BEAT) return
+    if (!BeatBody.safeParse(env.body).success) return this.c.dropped(env, 'bad_body')
     this.c.delivered(env)
     this.init.onBeat?.(env.src, env)
   }

@@ -8,10 +8,6 @@ export const DEFAULT_PORT = 5007
 export const DEFAULT_TTL = 2
 /** The interface multicast uses in local mode (DESIGN.md: works on lo). */
 export const LOOPBACK_INTERFACE = '127.0.0.1'
-/** Seed 001's JSON payload, spelled as Python's json.dumps writes it. */
-export const SEED_JSON_PAYLOAD = '{"sensor": "temp", "value": 23.5}'
-/** Size of the binary blob the sender sends after the JSON, in bytes. */
-export const BINARY_BLOB_BYTES = 64
 /** Largest datagram a receiver accepts, in bytes (the IPv4 UDP payload limit). */
 export const MAX_DATAGRAM_BYTES = 65_507
 /** Group names of overlay multicast: letters, digits, dot, dash, underscore. */

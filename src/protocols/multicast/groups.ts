@@ -5,7 +5,6 @@
 // the broadcast protocol's anti-entropy. A message to a group goes to each current member over a
 // reliable unicast channel of its own (the same ARQ as unicast), so each member delivers it once;
 // a node that has left drops what still reaches it.
-import { z } from 'zod'
 import { createEnvelope, type Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { NotStartedError, GroupError } from '../../core/errors.js'
@@ -17,6 +16,8 @@ import { Unicast, resolveUnicastOptions, type UnicastInit } from '../unicast/uni
 import type { Broadcast } from '../broadcast/broadcast.js'
 import type { BroadcastDelivery } from '../broadcast/options.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
+import { GROUP_STATE_KIND, GroupMessage, GroupState } from './wire.js'
+import { ACK, DATA } from '../unicast/wire.js'
 
 export interface GroupMulticastInit {
   /** The node's broadcast protocol, which carries membership changes. */
@@ -47,12 +48,6 @@ export interface GroupSendResult {
   /** Time until the last member acknowledged, in ms. */
   elapsedMs: number
 }
-
-const StateValue = z.strictObject({
-  groups: z.array(z.string().regex(GROUP_NAME_PATTERN)).max(1000),
-  version: z.number().int().min(0),
-})
-const GroupMessage = z.strictObject({ g: z.string().regex(GROUP_NAME_PATTERN), m: z.unknown() })
 
 export function checkGroupName(field: string, value: unknown): string {
   return checkString(field, value, GROUP_NAME_PATTERN)
@@ -101,7 +96,7 @@ export class GroupMulticast implements Protocol {
   }
 
   handle(env: Envelope, msg: InboundMessage): void {
-    if (env.type === 'data' || env.type === 'ack') return this.channel.handle(env, msg)
+    if (env.type === DATA || env.type === ACK) return this.channel.handle(env, msg)
     this.c.dropped(env, 'unknown_type')
   }
 
@@ -128,12 +123,13 @@ export class GroupMulticast implements Protocol {
     const b = this.init.broadcast()
     if (!b || !this.running) throw new NotStartedError('group membership needs the broadcast protocol')
     this.version++
-    await b.broadcast({ groups: [...this.mine], version: this.version }, { kind: 'group', strategy: 'tree' })
+    const state: GroupState = { groups: [...this.mine], version: this.version }
+    await b.broadcast(state, { kind: GROUP_STATE_KIND, strategy: 'tree' })
   }
 
   private onState(d: BroadcastDelivery): void {
-    if (d.kind !== 'group') return
-    const r = StateValue.safeParse(d.value)
+    if (d.kind !== GROUP_STATE_KIND) return
+    const r = GroupState.safeParse(d.value)
     if (!r.success) return
     if (d.from === this.c.self.name) return
     const prev = this.view.get(d.from)
@@ -186,7 +182,8 @@ export class GroupMulticast implements Protocol {
         }
         this.counters.sent++
         try {
-          await this.channel.send(m, { g: group, m: msg ?? null }, { timeoutMs })
+          const body: GroupMessage = { g: group, m: msg ?? null }
+          await this.channel.send(m, body, { timeoutMs })
           result.delivered.push(m)
         } catch (err) {
           result.failed.push({ node: m, error: (err as Error).message })

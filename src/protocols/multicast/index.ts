@@ -1,9 +1,9 @@
 export * from './constants.js'
+export { SEED_JSON_PAYLOAD, BINARY_BLOB_BYTES, binaryBlob, datagramKind } from './wire.js'
 export {
   IpMulticastSender,
   IpMulticastReceiver,
   resolveIpMulticastOptions,
-  binaryBlob,
   type IpMulticastInit,
   type IpMulticastOptions,
   type MulticastDatagram,

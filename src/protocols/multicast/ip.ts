@@ -7,7 +7,6 @@ import { isIPv4 } from 'node:net'
 import { wrapSocketError, InvalidArgumentError, NotStartedError } from '../../core/errors.js'
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
 import {
-  BINARY_BLOB_BYTES,
   DEFAULT_GROUP,
   DEFAULT_PORT,
   DEFAULT_TTL,
@@ -15,6 +14,7 @@ import {
   MAX_DATAGRAM_BYTES,
 } from './constants.js'
 import { guarded } from '../../core/guarded.js'
+import { datagramKind } from './wire.js'
 
 export interface IpMulticastInit {
   /** @default '224.1.1.1' */
@@ -51,11 +51,6 @@ export function resolveIpMulticastOptions(init: IpMulticastInit = {}): IpMultica
     interface: iface,
     ttl: checkInteger('ttl', init.ttl ?? DEFAULT_TTL, 0, 255),
   })
-}
-
-/** The binary blob of the seed's sender: bytes that are neither UTF-8 text nor JSON. */
-export function binaryBlob(bytes = BINARY_BLOB_BYTES): Buffer {
-  return Buffer.from(Array.from({ length: bytes }, (_, i) => (0xff - i * 37) & 0xff))
 }
 
 export class IpMulticastSender {
@@ -184,17 +179,11 @@ export class IpMulticastReceiver {
   }
 
   private receive(buf: Buffer, from: string, port: number): void {
-    const d: MulticastDatagram = { from, port, bytes: buf.length, kind: 'binary', at: Date.now() }
-    const text = buf.toString('utf8')
-    // Text is JSON only if it survives a UTF-8 round trip and parses.
-    if (buf.length > 0 && Buffer.from(text, 'utf8').equals(buf)) {
-      try {
-        d.json = JSON.parse(text)
-        d.text = text
-        d.kind = 'json'
-      } catch {
-        // not JSON: binary
-      }
+    const k = datagramKind(buf)
+    const d: MulticastDatagram = { from, port, bytes: buf.length, kind: k.kind, at: Date.now() }
+    if (k.kind === 'json') {
+      d.text = k.text
+      d.json = k.json
     }
     this.counts[d.kind]++
     this.counts.bytes += buf.length

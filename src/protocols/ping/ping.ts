@@ -6,6 +6,7 @@ import { TimeoutError } from '../../core/errors.js'
 import type { RouteHost } from '../../core/routes.js'
 import { PING_TIMEOUT_MS } from './constants.js'
 import { pingRoutes } from './routes.js'
+import { PING, PONG, readPong, type PongBody } from './wire.js'
 
 export interface PingResult {
   to: string
@@ -27,14 +28,15 @@ export class Ping implements Protocol {
   }
 
   handle(env: Envelope): void {
-    if (env.type === 'ping') {
+    if (env.type === PING) {
       this.c.delivered(env)
-      this.c.send(env.src, 'pong', { echo: env.id }, { transport: 'udp', reply: true }).catch(() => {})
+      const pong: PongBody = { echo: env.id }
+      this.c.send(env.src, PONG, pong, { transport: 'udp', reply: true }).catch(() => {})
       return
     }
-    if (env.type === 'pong') {
-      const echo = (env.body as { echo?: unknown } | null)?.echo
-      const w = typeof echo === 'string' ? this.waiting.get(echo) : undefined
+    if (env.type === PONG) {
+      const echo = readPong(env.body)
+      const w = echo === undefined ? undefined : this.waiting.get(echo)
       if (w) {
         this.c.delivered(env)
         w.resolve(performance.now() - w.sentAt)
@@ -59,7 +61,7 @@ export class Ping implements Protocol {
         },
       })
     })
-    this.c.send(to, 'ping', null, { id, transport }).catch(() => {})
+    this.c.send(to, PING, null, { id, transport }).catch(() => {})
     return { to, rttMs: Math.round((await rtt) * 1000) / 1000, transport }
   }
 

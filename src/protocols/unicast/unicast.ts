@@ -4,8 +4,7 @@
 // sender. The sender retransmits on a timer estimated as in RFC 6298, with exponential backoff, and
 // only ever measures round trips of messages sent once (Karn's rule). The same machinery runs over
 // TCP, since the link emulator loses and duplicates TCP frames too.
-import { randomBytes, randomUUID } from 'node:crypto'
-import { z } from 'zod'
+import { randomUUID } from 'node:crypto'
 import type { Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import type { TimerHandle } from '../../core/clock.js'
@@ -40,6 +39,7 @@ import {
   SEND_WINDOW_MESSAGES,
 } from './constants.js'
 import { ReceiveTable, type ReceiveState } from './receive.js'
+import { ACK, AckBody, DATA, DataBody, newSession, sessionStart } from './wire.js'
 
 export interface UnicastInit {
   /** Retransmission timeout before a round trip was measured, in ms. @default 200 */
@@ -176,20 +176,6 @@ export interface UnicastStats {
   receiveBufferedBytes: number
 }
 
-const SESSION = /^([0-9a-z]{1,12})-[0-9a-f]{1,16}$/
-const sessionStart = (s: string) => parseInt(SESSION.exec(s)?.[1] ?? '0', 36)
-const DataBody = z.strictObject({
-  s: z.string().regex(SESSION),
-  q: z.number().int().min(0),
-  b: z.number().int().min(0),
-  m: z.unknown(),
-})
-const AckBody = z.strictObject({
-  s: z.string().min(1).max(32),
-  q: z.number().int().min(0),
-  c: z.number().int().min(0),
-})
-
 interface Outgoing {
   seq: number
   msg: unknown
@@ -260,7 +246,7 @@ export class Unicast implements Protocol {
   async start(): Promise<void> {
     if (this.running) return
     // The start time leads, so that a receiver tells a restarted sender from a replay of an old one.
-    this.session = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+    this.session = newSession()
     this.running = true
     this.armSweep()
   }
@@ -403,9 +389,9 @@ export class Unicast implements Protocol {
     o.attempts++
     o.lastSentAt = now
     this.counters.sent++
-    const body = { s: this.session, q: o.seq, b: this.base(st), m: o.msg }
+    const body: DataBody = { s: this.session, q: o.seq, b: this.base(st), m: o.msg }
     o.envId ??= randomUUID()
-    this.c.send(to, 'data', body, { transport: o.transport, id: o.envId }).catch((err: unknown) => {
+    this.c.send(to, DATA, body, { transport: o.transport, id: o.envId }).catch((err: unknown) => {
       // The node refreshed its member list and still does not know `to`: fail at once.
       if (err instanceof UnknownPeerError && st.inFlight.get(o.seq) === o) {
         st.inFlight.delete(o.seq)
@@ -429,8 +415,8 @@ export class Unicast implements Protocol {
 
   handle(env: Envelope, msg: InboundMessage): void {
     if (!this.running) return
-    if (env.type === 'data') return this.onData(env, msg)
-    if (env.type === 'ack') return this.onAck(env)
+    if (env.type === DATA) return this.onData(env, msg)
+    if (env.type === ACK) return this.onAck(env)
     this.c.dropped(env, 'unknown_type')
   }
 
@@ -474,7 +460,8 @@ export class Unicast implements Protocol {
       this.drain(env.src, st)
     }
     this.counters.acksSent++
-    this.c.send(env.src, 'ack', { s, q, c: st.expected }, { transport, reply: true }).catch(() => {})
+    const ack: AckBody = { s, q, c: st.expected }
+    this.c.send(env.src, ACK, ack, { transport, reply: true }).catch(() => {})
   }
 
   private isMember(name: string): boolean {
