@@ -1,10 +1,10 @@
 // Seed 004's datagrams, told apart for the analyzer and the dashboard: the course packet format of
-// distlab's gbn, dv and cn (src/protocols/gbn/packet.ts: DATA, ACK, DV, COST with a CRC-32), and
+// distlab's gbn, dv and cn (src/protocols/gbn/wire.ts: DATA, ACK, DV, COST with a CRC-32), and
 // the JSON shapes students' gbnnode/dvnode/cnnode programs send (a data or ack packet with a
 // sequence number, or a distance vector). Only a name and a type come out (`gbn` `data 3`,
 // `gbn` `ack 2`, `dv` `dv`...); anything else is left to the caller. Never throws.
-import { decodePacket, PACKET_MAGIC, PACKET_OVERHEAD_BYTES } from '../protocols/gbn/packet.js'
-import { decodeVector } from '../protocols/dv/codec.js'
+import { decodePacket, PACKET_MAGIC, PACKET_OVERHEAD_BYTES } from '../protocols/gbn/wire.js'
+import { decodeVector } from '../protocols/dv/wire.js'
 
 export interface CourseMessage {
   proto: 'gbn' | 'dv'

@@ -10,13 +10,8 @@ import { encodeFrame, decodeFrame, FrameReader, lengthPrefixed } from '../../src
 import { createEnvelope, type Envelope } from '../../src/core/envelope.js'
 import { FrameDecodeError } from '../../src/core/errors.js'
 import { FrameGuard } from '../../src/core/auth.js'
-import {
-  encodePacket,
-  decodePacket,
-  PacketType,
-  type PacketTypeName,
-} from '../../src/protocols/gbn/packet.js'
-import { encodeVector, decodeVector, encodeCost, decodeCost } from '../../src/protocols/dv/codec.js'
+import { encodePacket, decodePacket, PacketType, type PacketTypeName } from '../../src/protocols/gbn/wire.js'
+import { encodeVector, decodeVector, encodeCost, decodeCost } from '../../src/protocols/dv/wire.js'
 import {
   checkGossip,
   checkProbe,

@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { observeCourse } from '../../src/monitor/course.js'
-import { encodePacket } from '../../src/protocols/gbn/packet.js'
-import { encodeCost, encodeVector } from '../../src/protocols/dv/codec.js'
+import { encodePacket } from '../../src/protocols/gbn/wire.js'
+import { encodeCost, encodeVector } from '../../src/protocols/dv/wire.js'
 
 const j = (v: unknown) => Buffer.from(JSON.stringify(v))
 

@@ -8,7 +8,7 @@ import { named, silentLogger } from '../../core/logger.js'
 import { TimeoutError } from '../../core/errors.js'
 import { DownloadError, type CooperativeDownloadOptions } from './options.js'
 import { ProgressTracker, type DownloadProgress } from './progress.js'
-import { parseSubmitReply, type SubmitReply } from './submit.js'
+import { parseSubmitReply, type SubmitReply } from './wire.js'
 
 export interface CoopRunInit {
   signal?: AbortSignal

@@ -20,7 +20,7 @@
 // This file holds the runner of N clients in one process (CooperativeDownload) and its result; the
 // pieces live next to it: options.ts (options, DownloadError), coop-client.ts (one client: fetch,
 // election, master merge and submit), coop-run.ts (what both runners share), journal.ts,
-// progress.ts, submit.ts (the SUBMIT reply) and download-client.ts (one client alone); index.ts
+// progress.ts, wire.ts (the line protocol and the channel's messages) and download-client.ts (one client alone); index.ts
 // exports their public names.
 import { InvalidArgumentError } from '../../core/errors.js'
 import { readJournal } from './journal.js'

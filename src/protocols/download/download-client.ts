@@ -9,7 +9,7 @@ import { CoopClient, type CoopContext } from './coop-client.js'
 import { CoopRun } from './coop-run.js'
 import { resolveCooperativeDownloadOptions } from './options.js'
 import type { DownloadProgress } from './progress.js'
-import { parseSubmitReply, type SubmitReply } from './submit.js'
+import { parseSubmitReply, type SubmitReply } from './wire.js'
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 

@@ -32,7 +32,7 @@ export {
   type DownloadClientInit,
   type DownloadClientResult,
 } from './download-client.js'
-export { parseSubmitReply, type SubmitReply } from './submit.js'
+export { parseSubmitReply, type SubmitReply } from './wire.js'
 export type { DownloadProgress } from './progress.js'
 export {
   runDownloadBench,

@@ -6,6 +6,7 @@ import { TimeoutError, TransportError, wrapSocketError, LineProtocolError } from
 import { checkInteger, checkPort, checkString } from '../../core/options.js'
 import { MAX_LINE_BYTES, REQUEST_TIMEOUT_MS } from './constants.js'
 import { guarded } from '../../core/guarded.js'
+import { ERROR_PREFIX, parseLineNumber, SENDLINE, SESSION_RESET, submitRequest } from './wire.js'
 
 export { LineProtocolError }
 
@@ -93,7 +94,7 @@ export class LineClient {
       text = text.slice(nl + 1)
       const w = this.waiters[0]
       if (!w) continue // unsolicited (a server's parting ERROR line): nobody asked
-      if (w.got.length === 0 && line.startsWith('ERROR:')) {
+      if (w.got.length === 0 && line.startsWith(ERROR_PREFIX)) {
         this.waiters.shift()
         clearTimeout(w.timer)
         w.reject(new LineProtocolError(`server answered ${line}`))
@@ -145,10 +146,10 @@ export class LineClient {
   async sendLine(): Promise<ServedLine | undefined> {
     this.requests++
     const t0 = performance.now()
-    const [num, text] = await this.request('SENDLINE\n', 2)
+    const [num, text] = await this.request(`${SENDLINE}\n`, 2)
     this.rttMsTotal += performance.now() - t0
-    const n = Number(num!.trim())
-    if (!/^-?\d+$/.test(num!.trim())) throw new LineProtocolError(`bad SENDLINE reply ${JSON.stringify(num)}`)
+    const n = parseLineNumber(num!)
+    if (n === undefined) throw new LineProtocolError(`bad SENDLINE reply ${JSON.stringify(num)}`)
     if (n < 0) {
       this.rateLimited++
       return undefined
@@ -158,18 +159,12 @@ export class LineClient {
 
   /** SUBMIT of `lines` (all of them, in the order given) under `id`; resolves with the reply line. */
   async submit(id: string, lines: Iterable<ServedLine>): Promise<string> {
-    const body: string[] = []
-    let count = 0
-    for (const l of lines) {
-      body.push(`${l.n}\n${l.text}\n`)
-      count++
-    }
-    const [reply] = await this.request(`SUBMIT\n${id}\n${count}\n${body.join('')}`, 1)
+    const [reply] = await this.request(submitRequest(id, lines), 1)
     return reply!
   }
 
   async resetSession(): Promise<string> {
-    const [reply] = await this.request('SESSION RESET\n', 1)
+    const [reply] = await this.request(`${SESSION_RESET}\n`, 1)
     return reply!
   }
 

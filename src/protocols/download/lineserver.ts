@@ -1,18 +1,7 @@
 // The line server of seed 003 ("vayu"): over TCP it hands out random lines of a text, numbered from 0,
-// at a limited rate per client address, and checks a client's SUBMIT of the whole text. Wire format,
-// one command per '\n'-terminated line (a trailing '\r' or spaces are ignored):
-//
-//   SENDLINE                        → <n>\n<text>\n   a uniformly random line, or -1\n\n over the rate
-//   SUBMIT\n<id>\n<count>\n then <count> pairs <n>\n<text>\n
-//                                   → SUBMIT SUCCESS: <id> - <addr> - <correct>, <incorrect>, <read>, <served>, <seconds>\n
-//                                     or SUBMIT FAILED: <id> - <reason>\n
-//   SESSION RESET                   → Ok\n
-//   anything else                   → ERROR: <reason>\n   (the connection stays usable)
-//
-// In SUBMIT SUCCESS, <correct> pairs match the text, <incorrect> do not (wrong text, a number out of
-// range, or a number already submitted), <read> is the pairs read; then the lines served to this
-// address in its session and the seconds since its first SENDLINE. A submission that cannot be
-// parsed (an empty id, a count or line number that is not a whole number) is answered FAILED.
+// at a limited rate per client address, and checks a client's SUBMIT of the whole text (the
+// commands and replies are in wire.ts). A submission that cannot be parsed (an empty id, a count or
+// line number that is not a whole number) is answered FAILED.
 //
 // The limit is a generic cell rate algorithm per address (ITU-T I.371's GCRA, a token bucket of
 // depth `burst`): one line per 1/rate seconds, up to `burst` back to back. The session (limit state,
@@ -39,6 +28,17 @@ import {
 import { defaultLines } from './text.js'
 import { guarded } from '../../core/guarded.js'
 import { seededRandom } from '../../core/random.js'
+import {
+  errorReply,
+  RATE_LIMITED_REPLY,
+  SENDLINE,
+  servedLineReply,
+  SESSION_RESET,
+  SESSION_RESET_REPLY,
+  SUBMIT,
+  submitFailedReply,
+  submitSuccessReply,
+} from './wire.js'
 
 export interface LineServerInit {
   /** Address to listen on. @default '127.0.0.1' */
@@ -303,7 +303,7 @@ export class LineServer {
     if (tat - now > toleranceMs) {
       session.rateLimited++
       this.counters.rateLimited++
-      return '-1\n\n'
+      return RATE_LIMITED_REPLY
     }
     session.tatMs = tat + intervalMs
     session.served++
@@ -311,7 +311,7 @@ export class LineServer {
     session.firstLineAtMs ??= now
     const lines = this.options.lines
     const n = Math.min(lines.length - 1, Math.floor(this.random() * lines.length))
-    return `${n}\n${lines[n]}\n`
+    return servedLineReply(n, lines[n]!)
   }
 
   /** @internal SESSION RESET from this address. */
@@ -320,7 +320,7 @@ export class LineServer {
     this.reseed()
     this.counters.resets++
     this.log.info({ address: session.address }, 'session reset')
-    return 'Ok\n'
+    return SESSION_RESET_REPLY
   }
 
   /** @internal A finished submission: the reply line. */
@@ -329,7 +329,7 @@ export class LineServer {
     session.submits++
     if (state.error) {
       this.log.info({ address: session.address, id: state.id, reason: state.error }, 'submit failed')
-      return `SUBMIT FAILED: ${state.id} - ${state.error}\n`
+      return submitFailedReply(state.id, state.error)
     }
     const seconds =
       session.firstLineAtMs === undefined ? 0 : Math.max(0, (this.now() - session.firstLineAtMs) / 1000)
@@ -345,7 +345,15 @@ export class LineServer {
       },
       'submit',
     )
-    return `SUBMIT SUCCESS: ${state.id} - ${session.address} - ${state.correct}, ${state.incorrect}, ${state.read}, ${session.served}, ${seconds.toFixed(3)}\n`
+    return submitSuccessReply({
+      id: state.id,
+      address: session.address,
+      correct: state.correct,
+      incorrect: state.incorrect,
+      read: state.read,
+      served: session.served,
+      seconds,
+    })
   }
 
   /** @internal */
@@ -353,14 +361,14 @@ export class LineServer {
     this.counters.submits++
     session.submits++
     this.log.info({ address: session.address, id, reason }, 'submit failed')
-    return `SUBMIT FAILED: ${id} - ${reason}\n`
+    return submitFailedReply(id, reason)
   }
 
   /** @internal */
   malformed(session: AddressSession, what: string): string {
     this.counters.malformed++
     this.log.debug({ address: session.address, what }, 'malformed command')
-    return `ERROR: ${what}\n`
+    return errorReply(what)
   }
 
   /** @internal */
@@ -419,7 +427,7 @@ class LineConnection {
       this.socket.destroy()
       return
     }
-    this.socket.end(out.join('') + `ERROR: ${reason}\n`)
+    this.socket.end(out.join('') + errorReply(reason))
     // Whatever the client keeps sending is not read; a short grace lets the error line reach it.
     setTimeout(() => this.socket.destroy(), 1000).unref()
   }
@@ -428,12 +436,12 @@ class LineConnection {
     const s = this.submit
     if (s) return this.handleSubmitLine(s, raw)
     const line = raw.trim()
-    if (line === 'SENDLINE') return this.server.sendLine(this.session)
-    if (line === 'SUBMIT') {
+    if (line === SENDLINE) return this.server.sendLine(this.session)
+    if (line === SUBMIT) {
       this.submit = { stage: 'id' }
       return ''
     }
-    if (line === 'SESSION RESET') return this.server.resetSession(this.session)
+    if (line === SESSION_RESET) return this.server.resetSession(this.session)
     if (line === '') return this.server.malformed(this.session, 'empty command')
     const shown = line.length > 40 ? `${line.slice(0, 40)}...` : line
     return this.server.malformed(

@@ -7,8 +7,8 @@ import type { TimerHandle } from '../../core/clock.js'
 import { InvalidArgumentError, UnknownPeerError } from '../../core/errors.js'
 import { checkNumber, checkPort } from '../../core/options.js'
 import type { DatagramEndpointComponents } from '../gbn/endpoint.js'
-import { encodePacket, type Packet } from '../gbn/packet.js'
-import { decodeCost, decodeVector, encodeCost, encodeVector } from './codec.js'
+import { encodePacket, type Packet } from '../gbn/wire.js'
+import { decodeCost, decodeVector, encodeCost, encodeVector } from './wire.js'
 import {
   DEFAULT_MAX_DISTANCE,
   DEFAULT_NEIGHBOR_TIMEOUT_MS,

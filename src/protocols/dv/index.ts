@@ -3,6 +3,6 @@
 export { dvNode, DvNode, resolveDvNodeOptions, checkCost } from './dv.js'
 export type { DvNodeInit, DvNodeOptions, DvNodeComponents, DvNeighbor, DvEvent, DvStats } from './dv.js'
 export { DistanceVectorTable, type Route, type DistanceVectorOptions } from './vector.js'
-export { encodeVector, decodeVector, encodeCost, decodeCost, type VectorMessage } from './codec.js'
+export { encodeVector, decodeVector, encodeCost, decodeCost, type VectorMessage } from './wire.js'
 export { formatRoutingTable, formatDvEvent, formatDistance } from './format.js'
 export * from './constants.js'

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger } from '../../core/options.js'
 import { DatagramEndpoint } from '../gbn/endpoint.js'
-import { decodePacket, type Packet } from '../gbn/packet.js'
+import { decodePacket, type Packet } from '../gbn/wire.js'
 import type { DistanceVectorTable, Route } from './vector.js'
 
 /** The events every router emits (the course's routing-table and message lines). */

@@ -6,7 +6,16 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { FrameDecodeError, NotStartedError } from '../../core/errors.js'
 import { silentLogger, type Logger } from '../../core/logger.js'
 import { udpNetwork, type DatagramNetwork, type DatagramSocket } from './datagram.js'
-import { RejectCounter } from './packet.js'
+
+/** Counts of datagrams rejected, by reason. */
+export class RejectCounter {
+  readonly byReason = Object.create(null) as Record<string, number>
+  total = 0
+  add(reason: string): void {
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1
+    this.total++
+  }
+}
 
 export interface DatagramEndpointComponents {
   /** @default UDP on 127.0.0.1 */

@@ -13,7 +13,7 @@ import {
 import { DatagramEndpoint, type DatagramEndpointComponents } from './endpoint.js'
 import type { GbnEvent, GbnTransferSummary } from './events.js'
 import { LossEmulator, resolveLossSpec, type LossSpec } from './loss.js'
-import { decodePacket } from './packet.js'
+import { decodePacket } from './wire.js'
 import { GbnReceiver } from './receiver.js'
 import { GbnSender } from './sender.js'
 

@@ -3,7 +3,7 @@
 // end-of-message flag. The ACK also reports the highest transmission number seen and how many
 // transmissions arrived, so the sender can measure the link's loss rate exactly (cnnode).
 import type { Clock } from '../../core/clock.js'
-import { encodePacket, FLAG_END_OF_MESSAGE, type Packet } from './packet.js'
+import { encodePacket, FLAG_END_OF_MESSAGE, type Packet } from './wire.js'
 import type { GbnEventListener } from './events.js'
 
 export interface GbnReceiverOptions {

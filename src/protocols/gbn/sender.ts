@@ -3,7 +3,7 @@
 // window sent again. It holds no socket: `transmit` puts a packet on the wire.
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import { NotStartedError } from '../../core/errors.js'
-import { encodePacket, FLAG_END_OF_MESSAGE, type Packet } from './packet.js'
+import { encodePacket, FLAG_END_OF_MESSAGE, type Packet } from './wire.js'
 import type { GbnEventListener, GbnTransferSummary } from './events.js'
 
 export interface GbnSenderOptions {

@@ -15,8 +15,8 @@ import {
 } from '../../../src/protocols/cn/topology.js'
 import { dvNode, type DvNode } from '../../../src/protocols/dv/index.js'
 import { DistanceVectorTable } from '../../../src/protocols/dv/vector.js'
-import { decodeVector, encodeVector } from '../../../src/protocols/dv/codec.js'
-import { encodePacket } from '../../../src/protocols/gbn/packet.js'
+import { decodeVector, encodeVector } from '../../../src/protocols/dv/wire.js'
+import { encodePacket } from '../../../src/protocols/gbn/wire.js'
 import { floydWarshall, randomGraph } from './graphs.js'
 
 function assertShortestPaths(spec: TopologySpec, result: TopologyResult): void {

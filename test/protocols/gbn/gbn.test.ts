@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { ManualClock } from '../../../src/core/clock.js'
 import { goBackN, memoryNetwork, type GoBackN, type GbnEvent } from '../../../src/protocols/gbn/index.js'
-import { encodePacket } from '../../../src/protocols/gbn/packet.js'
+import { encodePacket } from '../../../src/protocols/gbn/wire.js'
 import { seededRandom } from '../../../src/core/random.js'
 
 interface Pair {

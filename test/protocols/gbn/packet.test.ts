@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { decodePacket, encodePacket, PACKET_OVERHEAD_BYTES } from '../../../src/protocols/gbn/packet.js'
+import { decodePacket, encodePacket, PACKET_OVERHEAD_BYTES } from '../../../src/protocols/gbn/wire.js'
 import { FrameDecodeError } from '../../../src/core/errors.js'
 
 describe('course packet codec', () => {

@@ -1,5 +1,5 @@
-// The course programs' own packet format (not distlab frames), shared by gbn, dv and cn. All
-// integers big-endian:
+// The course programs' own packet format (not distlab frames), shared by gbn, dv and cn (the DV
+// and COST payloads are in ../dv/wire.ts). All integers big-endian:
 //   magic 0x67 (1) | version<<4 | type (1) | flags (1) | reserved (1) | seq (4) | tx (4) | aux (4) |
 //   payload length (2) | payload | CRC-32 of everything before it (4)
 // DATA: seq = sequence number, tx = transmission number on this link, flags bit 0 = end of message.
@@ -77,15 +77,5 @@ export function decodePacket(bytes: Uint8Array): Packet {
     tx: b.readUInt32BE(8),
     aux: b.readUInt32BE(12),
     payload: b.subarray(PACKET_HEADER_BYTES, crcAt),
-  }
-}
-
-/** Counts of datagrams rejected, by reason. */
-export class RejectCounter {
-  readonly byReason = Object.create(null) as Record<string, number>
-  total = 0
-  add(reason: string): void {
-    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1
-    this.total++
   }
 }

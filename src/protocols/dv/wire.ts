@@ -1,4 +1,4 @@
-// Payloads of DV and COST packets (the course packet format is in ../gbn/packet.ts):
+// Payloads of DV and COST packets (the course packet format is in ../gbn/wire.ts):
 //   DV:   link cost (float64, NaN = not told) | entry count (u16) | count × (port u16, distance float64)
 //   COST: the new cost of the link (float64; Infinity = the link is down)
 import { FrameDecodeError } from '../../core/errors.js'
