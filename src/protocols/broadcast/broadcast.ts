@@ -29,7 +29,8 @@ import {
   type BroadcastStrategy,
   type BroadcastTuning,
 } from './options.js'
-import { GotBody, MsgBody, DigestBody, idOf, nameOf, shuffle, type WireItem } from './wire.js'
+import { GotBody, MsgBody, DigestBody, idOf, nameOf, type FrameType, type WireItem } from './wire.js'
+import { shuffle } from '../../core/random.js'
 import { MessageStore, wireOf, type Item } from './store.js'
 import { Outbox, newCounters } from './outbox.js'
 import { Plumtree } from './tree.js'
@@ -229,7 +230,8 @@ export class Broadcast implements Protocol {
 
   handle(env: Envelope, msg: InboundMessage): void {
     if (!this.isRunning) return
-    switch (env.type) {
+    // Cast so that each case is checked against the frame types; anything else is the default.
+    switch (env.type as FrameType) {
       case 'msg':
         return this.onMsg(env, msg)
       case 'ihave':

@@ -13,7 +13,7 @@ import { guarded } from '../../core/guarded.js'
 import * as K from './constants.js'
 import type { BroadcastOptions } from './options.js'
 import type { Counters, Outbox } from './outbox.js'
-import { idOf, type WireItem } from './wire.js'
+import { idOf, type FrameType, type WireItem } from './wire.js'
 
 export interface IpHost {
   readonly name: string
@@ -102,7 +102,7 @@ export class IpSocket {
     if (!socket) return
     const env = createEnvelope({
       proto: this.h.name,
-      type: 'msg',
+      type: 'msg' satisfies FrameType,
       src: this.h.c.self.name,
       dst: BROADCAST_DST,
       body: { m: [w], c: this.clusterKey() },

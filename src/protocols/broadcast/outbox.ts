@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.js'
 import * as K from './constants.js'
 import { FrameTally, idsOfBody } from './frame-tally.js'
 import type { BroadcastOptions } from './options.js'
-import { idOf, type WireItem } from './wire.js'
+import { idOf, type FrameType, type WireItem } from './wire.js'
 
 export interface Counters {
   framesSent: Record<string, number>
@@ -203,7 +203,7 @@ export class Outbox {
     flush(true)
   }
 
-  sendFrame(peer: string, type: string, body: unknown): void {
+  sendFrame(peer: string, type: FrameType, body: unknown): void {
     this.h.counters.framesSent[type] = (this.h.counters.framesSent[type] ?? 0) + 1
     this.tally.note(type, idsOfBody(type, body), type === 'msg')
     this.h.c.send(peer, type, body, { transport: 'udp' }).catch((err: unknown) => {

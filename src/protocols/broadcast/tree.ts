@@ -11,7 +11,8 @@ import * as K from './constants.js'
 import type { BroadcastOptions } from './options.js'
 import type { Counters, Outbox } from './outbox.js'
 import { wireOf, type MessageStore } from './store.js'
-import { GraftBody, idOf, nameOf, readIhave, shuffle, type WireItem } from './wire.js'
+import { GraftBody, idOf, nameOf, readIhave, type WireItem } from './wire.js'
+import { shuffle } from '../../core/random.js'
 
 export interface TreeHost {
   readonly c: ProtocolComponents

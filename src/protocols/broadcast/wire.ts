@@ -1,8 +1,17 @@
-// The frame bodies of the broadcast protocol, checked on receipt (every body is hostile), and the
-// names a message goes by on every node.
+// The frame types and bodies of the broadcast protocol, checked on receipt (every body is hostile),
+// and the names a message goes by on every node.
 import { z } from 'zod'
 import * as K from './constants.js'
 import { STRATEGIES } from './options.js'
+
+/**
+ * The frame types: `msg` carries messages (MsgBody; the ip strategy's datagrams are `msg` frames
+ * too), `ihave` announces ids (IhaveBody), `graft` asks for them (GraftBody), `prune` (empty body)
+ * takes the receiver off the sender's tree, `got` confirms receipt (GotBody), `digest` is an
+ * anti-entropy summary (DigestBody).
+ */
+export const FRAME_TYPES = ['msg', 'ihave', 'graft', 'prune', 'got', 'digest'] as const
+export type FrameType = (typeof FRAME_TYPES)[number]
 
 /** A message on the wire: origin key, sequence, value, strategy, kind, sent-at, hops. */
 export const WireItem = z.strictObject({
@@ -74,11 +83,3 @@ export const DigestBody = z.strictObject({
 
 export const idOf = (origin: string, seq: number) => `${origin}.${seq}`
 export const nameOf = (origin: string) => origin.split('~')[0] ?? origin
-
-export function shuffle<T>(xs: T[]): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
-  }
-  return xs
-}

@@ -5,6 +5,7 @@
 // works on any cluster: in-process, child processes or containers.
 import { InvalidArgumentError } from '../../core/errors.js'
 import { checkInteger, checkNumber } from '../../core/options.js'
+import { shuffle } from '../../core/random.js'
 import type { BroadcastDelivery, BroadcastStats, BroadcastStrategy, BroadcastTuning } from './options.js'
 import type { HttpMethod } from '../../client/node-client.js'
 import { callApi, quantiles, sleep, type Quantiles, type WorkloadNode } from '../workload.js'
@@ -80,14 +81,6 @@ export interface BroadcastWorkloadReport {
   /** Time after the run until every live node held every acknowledged broadcast. */
   recoveryMs: number
   framesByType: Record<string, number>
-}
-
-function shuffle<T>(xs: T[]): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
-  }
-  return xs
 }
 
 /** What the phases of one run share: the nodes, who is dead, and the counters read before and after. */
