@@ -16,6 +16,7 @@ import { decodeVector, encodeVector } from '../dv/wire.js'
 import { DEFAULT_MAX_DISTANCE } from '../dv/constants.js'
 import { checkListedPort, DistanceVectorRouter, type RouterEvent } from '../dv/router.js'
 import { DistanceVectorTable, type Route } from '../dv/vector.js'
+import { PROBE_PAYLOAD } from './wire.js'
 import {
   DISTANCE_DECIMALS,
   EXCHANGE_INTERVAL_MS,
@@ -114,8 +115,6 @@ export interface CnStats {
   probesDropped: number
 }
 
-const PROBE = new Uint8Array([0x70]) // "p"
-
 export class CnNode extends DistanceVectorRouter<CnEvent> {
   private readonly random: () => number
   private readonly senders = new Map<number, GbnSender>()
@@ -156,7 +155,7 @@ export class CnNode extends DistanceVectorRouter<CnEvent> {
           timeoutMs: this.options.timeoutMs,
           clock: this.clock,
           transmit: transmitTo(p),
-          probe: { next: () => PROBE, intervalMs: this.options.probeIntervalMs },
+          probe: { next: () => PROBE_PAYLOAD, intervalMs: this.options.probeIntervalMs },
         }),
       )
     for (const r of this.options.receive)
