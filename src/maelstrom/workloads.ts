@@ -308,6 +308,20 @@ function txn(name: 'txn-rw-register' | 'txn-list-append', o: Required<WorkloadOp
   }
 }
 
+/** Each workload's generator. */
+const GENERATORS: Record<WorkloadName, (o: Required<WorkloadOptions>) => WorkloadGenerator> = {
+  echo: () => echo(),
+  'unique-ids': () => uniqueIds(),
+  broadcast,
+  'g-set': gSet,
+  'g-counter': (o) => counter('g-counter', o),
+  'pn-counter': (o) => counter('pn-counter', o),
+  'lin-kv': linKv,
+  kafka,
+  'txn-rw-register': (o) => txn('txn-rw-register', o),
+  'txn-list-append': (o) => txn('txn-list-append', o),
+}
+
 export function createWorkload(name: string, init: WorkloadOptions = {}): WorkloadGenerator {
   const o: Required<WorkloadOptions> = {
     keyCount: init.keyCount ?? 3,
@@ -327,31 +341,12 @@ export function createWorkload(name: string, init: WorkloadOptions = {}): Worklo
       `topology must be one of ${TOPOLOGIES.join(', ')}, got ${o.topology}`,
       'topology',
     )
-  switch (name) {
-    case 'echo':
-      return echo()
-    case 'unique-ids':
-      return uniqueIds()
-    case 'broadcast':
-      return broadcast(o)
-    case 'g-set':
-      return gSet(o)
-    case 'g-counter':
-    case 'pn-counter':
-      return counter(name, o)
-    case 'lin-kv':
-      return linKv(o)
-    case 'kafka':
-      return kafka(o)
-    case 'txn-rw-register':
-    case 'txn-list-append':
-      return txn(name, o)
-    default:
-      throw new InvalidArgumentError(
-        `unknown workload ${name}; one of ${WORKLOAD_NAMES.join(', ')}`,
-        'workload',
-      )
-  }
+  if (!isWorkloadName(name))
+    throw new InvalidArgumentError(
+      `unknown workload ${name}; one of ${WORKLOAD_NAMES.join(', ')}`,
+      'workload',
+    )
+  return GENERATORS[name](o)
 }
 
 export { ShapeError }

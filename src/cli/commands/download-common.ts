@@ -59,16 +59,15 @@ export function journalFile(stateDir: string, id: string, host: string, port: nu
 }
 
 /** Aborts on Ctrl-C or SIGTERM, so that what a run holds (sockets, containers) is released first. */
-export function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
+export async function runUntilSignal<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController()
   const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(sig))
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  return {
-    signal: ac.signal,
-    dispose: () => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    },
+  try {
+    return await run(ac.signal)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }

@@ -24,8 +24,21 @@ const runJson = (r: RunFigures) => ({
   submitReply: r.submitReply ?? null,
 })
 
-/** One summary row: the run's figures, then the mode's own columns. */
-function printRunSummary(r: RunFigures, more: Array<[string, string | number]>): void {
+/** The line server's reply to SUBMIT, green when the text was submitted. */
+function printSubmitReply(r: { submitted: boolean; submitReply?: string }): void {
+  const reply = r.submitReply ?? '(not submitted)'
+  process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+}
+
+/**
+ * A whole run as text: one summary row (the run's figures, then the mode's own columns), a row per
+ * client, and the line server's reply to SUBMIT.
+ */
+function printRun(
+  r: RunFigures,
+  more: Array<[string, string | number]>,
+  clients: { columns: string[]; rows: Array<Array<string | number>> },
+): void {
   const head: Array<[string, string | number]> = [
     ['clients', r.clients],
     ['lines', r.lines],
@@ -41,12 +54,8 @@ function printRunSummary(r: RunFigures, more: Array<[string, string | number]>):
       [cells.map(([, v]) => v)],
     ),
   )
-}
-
-/** The line server's reply to SUBMIT, green when the text was submitted. */
-function printSubmitReply(r: { submitted: boolean; submitReply?: string }): void {
-  const reply = r.submitReply ?? '(not submitted)'
-  process.stdout.write(`${r.submitted ? color.green(reply) : color.red(reply)}\n`)
+  process.stdout.write(table(clients.columns, clients.rows))
+  printSubmitReply(r)
 }
 
 const clientLabel = (rank: number, masterRank: number | undefined) =>
@@ -64,23 +73,22 @@ export function printDownloadResult(r: DownloadResult, o: { json?: boolean; out?
       mergeUsPerLine: Number(r.mergeUsPerLine.toFixed(2)),
     })
   } else {
-    printRunSummary(r, [
-      ['resumed', r.resumed],
-      ['takeovers', r.takeovers],
+    const rows = r.perClient.map((c) => [
+      clientLabel(c.rank, r.masterRank),
+      c.address ?? '-',
+      c.requests,
+      c.served,
+      c.alive ? 'yes' : color.red('no'),
     ])
-    process.stdout.write(
-      table(
-        ['client', 'address', 'requests', 'lines served', 'alive'],
-        r.perClient.map((c) => [
-          clientLabel(c.rank, r.masterRank),
-          c.address ?? '-',
-          c.requests,
-          c.served,
-          c.alive ? 'yes' : color.red('no'),
-        ]),
-      ),
+    const columns = ['client', 'address', 'requests', 'lines served', 'alive']
+    printRun(
+      r,
+      [
+        ['resumed', r.resumed],
+        ['takeovers', r.takeovers],
+      ],
+      { columns, rows },
     )
-    printSubmitReply(r)
     if (o.out) process.stdout.write(`wrote ${o.out}\n`)
   }
 }
@@ -137,27 +145,26 @@ export function printDockerResult(r: DockerDownloadResult, o: { json?: boolean }
       serverAddresses: r.serverAddresses,
     })
   } else {
-    printRunSummary(r, [
-      ['from journal', r.fromJournal],
-      ['master', r.masterRank],
-    ])
-    process.stdout.write(
-      table(
-        ['client', 'container', 'address', 'requests', 'lines served', 'alive'],
-        r.perClient.map((c) => {
-          const a = perAddress.get(c.address)
-          return [
-            clientLabel(c.rank, r.masterRank),
-            c.container,
-            c.address || '-',
-            a ? a.served + a.rateLimited : '-',
-            a ? a.served : '-',
-            c.alive ? 'yes' : color.red('killed'),
-          ]
-        }),
-      ),
+    const rows = r.perClient.map((c) => {
+      const a = perAddress.get(c.address)
+      return [
+        clientLabel(c.rank, r.masterRank),
+        c.container,
+        c.address || '-',
+        a ? a.served + a.rateLimited : '-',
+        a ? a.served : '-',
+        c.alive ? 'yes' : color.red('killed'),
+      ]
+    })
+    const columns = ['client', 'container', 'address', 'requests', 'lines served', 'alive']
+    printRun(
+      r,
+      [
+        ['from journal', r.fromJournal],
+        ['master', r.masterRank],
+      ],
+      { columns, rows },
     )
-    printSubmitReply(r)
     process.stdout.write(
       `the line server saw ${r.serverAddresses.length} client address${r.serverAddresses.length === 1 ? '' : 'es'}; every container, the network and the volume are removed\n`,
     )

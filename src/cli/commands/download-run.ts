@@ -20,7 +20,7 @@ import {
 import { DEFAULT_IMAGE, buildImage, buildLocalBaseImage, requireDocker } from '../../cluster/docker.js'
 import { DockerDownload } from '../../cluster/download-docker.js'
 import {
-  abortOnSignals,
+  runUntilSignal,
   cliLogger,
   journalFile,
   listOption,
@@ -107,40 +107,36 @@ export async function runClient(o: DownloadCliOptions): Promise<void> {
   if (o.bind !== undefined && o.bind.includes(','))
     throw new InvalidArgumentError('--bind takes one address for `download client`', '--bind')
   const progress = new Progress(`client ${o.rank}`, o.lines, { enabled: !o.json && !o.reportProgress })
-  const { signal, dispose } = abortOnSignals()
-  const client = new DownloadClient({
-    server,
-    rank: o.rank,
-    peers,
-    id: o.id,
-    lines: o.lines,
-    ratePerSecond: o.rate,
-    listenHost: o.listen,
-    localAddress: o.bind,
-    resetSession: o.reset,
-    journalPath: o.journal,
-    timeoutMs: o.timeout,
-    signal,
-    logger: cliLogger(o.logLevel),
-    onProgress: (p) => {
-      if (o.reportProgress)
-        process.stderr.write(
-          JSON.stringify({
-            progress: { lines: p.lines, total: p.total, rank: o.rank, elapsedMs: Math.round(p.elapsedMs) },
-          }) + '\n',
-        )
-      else {
-        const rate = p.elapsedMs > 0 ? (p.lines / p.elapsedMs) * 1000 : 0
-        progress.update(p.lines, `${rate.toFixed(0)} lines/s (master)`)
-      }
-    },
-  })
-  let r
-  try {
-    r = await client.run()
-  } finally {
-    dispose()
-  }
+  const rank = o.rank
+  const client = (signal: AbortSignal) =>
+    new DownloadClient({
+      server,
+      rank,
+      peers,
+      id: o.id,
+      lines: o.lines,
+      ratePerSecond: o.rate,
+      listenHost: o.listen,
+      localAddress: o.bind,
+      resetSession: o.reset,
+      journalPath: o.journal,
+      timeoutMs: o.timeout,
+      signal,
+      logger: cliLogger(o.logLevel),
+      onProgress: (p) => {
+        if (o.reportProgress)
+          process.stderr.write(
+            JSON.stringify({
+              progress: { lines: p.lines, total: p.total, rank: o.rank, elapsedMs: Math.round(p.elapsedMs) },
+            }) + '\n',
+          )
+        else {
+          const rate = p.elapsedMs > 0 ? (p.lines / p.elapsedMs) * 1000 : 0
+          progress.update(p.lines, `${rate.toFixed(0)} lines/s (master)`)
+        }
+      },
+    })
+  const r = await runUntilSignal((signal) => client(signal).run())
   progress.done()
   printClientResult(r, o)
   // A member's job ends when it is told the text is in, whatever the server said of it.
@@ -174,35 +170,30 @@ export async function runDockerDownload(o: DownloadCliOptions): Promise<void> {
   }
   const progress = new Progress(`${n} client containers`, o.lines, { enabled: !o.json })
   let firstProgressAt: number | undefined
-  const { signal, dispose } = abortOnSignals()
-  const dl = new DockerDownload({
-    clients: n,
-    image,
-    project: o.project,
-    lines: o.lines,
-    ratePerSecond: o.rate,
-    id: o.id,
-    timeoutMs: o.timeout,
-    killMasterAt: o.killMasterAt,
-    killClientAt: o.killClientAt,
-    signal,
-    logger: cliLogger(o.logLevel),
-    onProgress: (p) => {
-      firstProgressAt ??= Date.now()
-      const s = (Date.now() - firstProgressAt) / 1000
-      const rate = s > 0 ? `${(p.lines / s).toFixed(0)} lines/s, ` : ''
-      progress.update(p.lines, `${rate}master ${p.masterRank ?? '-'}`)
-    },
-    onEvent: (text) => {
-      if (!o.json) process.stderr.write(`\n${color.yellow(text)}\n`)
-    },
-  })
-  let r
-  try {
-    r = await dl.run()
-  } finally {
-    dispose()
-  }
+  const dl = (signal: AbortSignal) =>
+    new DockerDownload({
+      clients: n,
+      image,
+      project: o.project,
+      lines: o.lines,
+      ratePerSecond: o.rate,
+      id: o.id,
+      timeoutMs: o.timeout,
+      killMasterAt: o.killMasterAt,
+      killClientAt: o.killClientAt,
+      signal,
+      logger: cliLogger(o.logLevel),
+      onProgress: (p) => {
+        firstProgressAt ??= Date.now()
+        const s = (Date.now() - firstProgressAt) / 1000
+        const rate = s > 0 ? `${(p.lines / s).toFixed(0)} lines/s, ` : ''
+        progress.update(p.lines, `${rate}master ${p.masterRank ?? '-'}`)
+      },
+      onEvent: (text) => {
+        if (!o.json) process.stderr.write(`\n${color.yellow(text)}\n`)
+      },
+    })
+  const r = await runUntilSignal((signal) => dl(signal).run())
   progress.done()
   printDockerResult(r, o)
   if (!r.submitted) process.exitCode = 1
