@@ -1,5 +1,5 @@
 // What several commands share: where the cluster's state lives and how to call a node's API.
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { nodeUrl, readCluster, stateDir } from '../cluster/state.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { NodeClient } from '../client/node-client.js'
@@ -82,6 +82,29 @@ export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEG
   }
 }
 
+/** The flag a spec names, for its errors: the long one (`--block` of `-b, --block <n>`), else the short. */
+const flagName = (flags: string): string => /--[\w-]+/.exec(flags)?.[0] ?? flags.split(/[ ,]/)[0]!
+
+/** An option with a numeric value in `[min, max]` (no max: unbounded above), and its default. */
+export type RangeFlag = (
+  flags: string,
+  description: string,
+  range: [number, number?],
+  defaultValue?: number,
+) => Option
+
+const rangeFlag =
+  (parser: (flag: string, min: number, max?: number) => (v: string) => number): RangeFlag =>
+  (flags, description, [min, max], defaultValue) => {
+    const o = new Option(flags, description).argParser(parser(flagName(flags), min, max))
+    return defaultValue === undefined ? o : o.default(defaultValue)
+  }
+
+/** An option whose value is a whole number in range; an error names the flag. */
+export const intFlag = rangeFlag(intOption)
+/** An option whose value is a number in range; an error names the flag. */
+export const numberFlag = rangeFlag(numberOption)
+
 /**
  * A long-running command's end: `stop` once on SIGTERM or SIGINT (a second signal while it runs is
  * ignored), then exit 0. Started by a launcher (an IPC channel), it also stops when the launcher
@@ -107,11 +130,8 @@ export function stopOnSignals(stop: () => Promise<void>): void {
 export function addListenOptions(cmd: Command, framesFor = 'node-to-node frames'): Command {
   return cmd
     .option('--host <host>', 'address to bind (0.0.0.0 in a container)', '127.0.0.1')
-    .option('--port <port>', 'HTTP API port', intOption('--port', 0, 65535), DEFAULT_HTTP_PORT)
-    .option(
-      '--frame-port <port>',
-      `UDP and TCP port for ${framesFor}`,
-      intOption('--frame-port', 0, 65535),
-      DEFAULT_FRAME_PORT,
+    .addOption(intFlag('--port <port>', 'HTTP API port', [0, 65535], DEFAULT_HTTP_PORT))
+    .addOption(
+      intFlag('--frame-port <port>', `UDP and TCP port for ${framesFor}`, [0, 65535], DEFAULT_FRAME_PORT),
     )
 }

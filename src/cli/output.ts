@@ -120,6 +120,11 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   return [color.bold(line(headers)), ...cells.map(line)].join('\n') + '\n'
 }
 
+/** Prints `table(headers, rows)` to stdout. */
+export function printTable(headers: string[], rows: Array<Array<string | number>>): void {
+  process.stdout.write(table(headers, rows))
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`
   const s = Math.floor(ms / 1000)

@@ -17,7 +17,7 @@ import { readCapture } from '../../monitor/pcap.js'
 import { capture } from '../../monitor/capture.js'
 import { writeRunPlots } from '../../monitor/charts.js'
 import { formatBytes, formatCount, formatMs, formatPercent } from '../../monitor/format.js'
-import { cliName, color, formatDuration, hint, printJson, table } from '../output.js'
+import { cliName, color, formatDuration, hint, printJson, printTable } from '../output.js'
 import { describeAnomalies, type MaelstromRunMeta } from '../../maelstrom/explain.js'
 
 interface CommonOptions {
@@ -140,58 +140,54 @@ function printReport(l: Loaded): void {
 
 function printProtocolTable(protos: Array<[string, Loaded['report']['protocols'][string]]>): void {
   process.stdout.write(color.bold('per protocol') + '\n')
-  process.stdout.write(
-    table(
-      [
-        'PROTOCOL',
-        'SENT',
-        'RECEIVED',
-        'DROPPED',
-        'BYTES',
-        'UNIQUE',
-        'DELIVERY',
-        'DUPS',
-        'P50 ms',
-        'P95 ms',
-        'P99 ms',
-        'MAX ms',
-        'UNNECESSARY',
-      ],
-      protos.map(([name, p]) => [
-        name,
-        n(p.sent),
-        n(p.received),
-        n(p.dropped),
-        bytes(p.bytes),
-        n(p.uniqueMessages),
-        pct(p.deliveryRatio),
-        n(p.duplicates),
-        ms(p.latencyMs.p50),
-        ms(p.latencyMs.p95),
-        ms(p.latencyMs.p99),
-        ms(p.latencyMs.max),
-        pct(p.unnecessaryRatio),
-      ]),
-    ),
+  printTable(
+    [
+      'PROTOCOL',
+      'SENT',
+      'RECEIVED',
+      'DROPPED',
+      'BYTES',
+      'UNIQUE',
+      'DELIVERY',
+      'DUPS',
+      'P50 ms',
+      'P95 ms',
+      'P99 ms',
+      'MAX ms',
+      'UNNECESSARY',
+    ],
+    protos.map(([name, p]) => [
+      name,
+      n(p.sent),
+      n(p.received),
+      n(p.dropped),
+      bytes(p.bytes),
+      n(p.uniqueMessages),
+      pct(p.deliveryRatio),
+      n(p.duplicates),
+      ms(p.latencyMs.p50),
+      ms(p.latencyMs.p95),
+      ms(p.latencyMs.p99),
+      ms(p.latencyMs.max),
+      pct(p.unnecessaryRatio),
+    ]),
   )
 }
 
 function printNodeTable(r: Loaded['report']): void {
   process.stdout.write('\n' + color.bold('per node') + '\n')
-  process.stdout.write(
-    table(
-      ['NODE', 'SENT', 'RECEIVED', 'DROPPED', 'BYTES OUT', 'BYTES IN', 'DELIVERED', 'DUPS'],
-      Object.entries(r.nodes).map(([name, x]) => [
-        name,
-        n(x.sent),
-        n(x.received),
-        n(x.dropped),
-        bytes(x.bytes),
-        bytes(x.bytesReceived),
-        n(x.delivered),
-        n(x.duplicates),
-      ]),
-    ),
+  printTable(
+    ['NODE', 'SENT', 'RECEIVED', 'DROPPED', 'BYTES OUT', 'BYTES IN', 'DELIVERED', 'DUPS'],
+    Object.entries(r.nodes).map(([name, x]) => [
+      name,
+      n(x.sent),
+      n(x.received),
+      n(x.dropped),
+      bytes(x.bytes),
+      bytes(x.bytesReceived),
+      n(x.delivered),
+      n(x.duplicates),
+    ]),
   )
 }
 
@@ -324,24 +320,22 @@ function runs(o: CommonOptions): void {
     process.stdout.write(hint(`no runs in ${dir}; \`distlab up\` records one per cluster start\n`))
     return
   }
-  process.stdout.write(
-    table(
-      ['RUN', 'STARTED', 'DURATION', 'EVENTS', 'LOST', 'NODES', 'PROTOCOLS', 'SIZE'],
-      list.map((r) => [
-        r.id,
-        new Date(r.startedAt).toLocaleString(),
-        r.status === 'recording'
-          ? color.green('recording')
-          : r.status === 'interrupted'
-            ? color.red(`interrupted${r.lostAtInterrupt ? ` (${r.lostAtInterrupt} lost)` : ''}`)
-            : formatDuration((r.endedAt ?? r.startedAt) - r.startedAt),
-        n(r.events),
-        n(r.lostEvents),
-        n(r.nodes.length),
-        r.protocols.join(',') || '-',
-        bytes(r.sizeBytes),
-      ]),
-    ),
+  printTable(
+    ['RUN', 'STARTED', 'DURATION', 'EVENTS', 'LOST', 'NODES', 'PROTOCOLS', 'SIZE'],
+    list.map((r) => [
+      r.id,
+      new Date(r.startedAt).toLocaleString(),
+      r.status === 'recording'
+        ? color.green('recording')
+        : r.status === 'interrupted'
+          ? color.red(`interrupted${r.lostAtInterrupt ? ` (${r.lostAtInterrupt} lost)` : ''}`)
+          : formatDuration((r.endedAt ?? r.startedAt) - r.startedAt),
+      n(r.events),
+      n(r.lostEvents),
+      n(r.nodes.length),
+      r.protocols.join(',') || '-',
+      bytes(r.sizeBytes),
+    ]),
   )
   process.stdout.write(
     color.dim(hint(`\n${list.length} runs in ${dir}; \`distlab analyze <run>\` reports one\n`)),

@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
 import type { LinkRuleInit } from '../../link/emulator.js'
 import type { WorkloadNode } from '../../protocols/workload.js'
-import { callNode, intOption, numberOption } from '../context.js'
+import { callNode, intFlag, numberFlag } from '../context.js'
 import { modeOption } from './messaging-options.js'
 
 export interface BenchClusterInit {
@@ -105,14 +105,9 @@ export function linkRule(o: {
 
 export function benchCluster(cmd: Command, nodes: number): Command {
   return cmd
-    .option('--nodes <n>', 'nodes besides the master', intOption('--nodes', 2, 1000), nodes)
+    .addOption(intFlag('--nodes <n>', 'nodes besides the master', [2, 1000], nodes))
     .option('--mode <mode>', 'inproc (one process) or process (kill -9 for real)', modeOption, 'inproc')
-    .option(
-      '--block <n>',
-      'address block of the bench cluster (127.<n>.x.y)',
-      intOption('--block', 0, 255),
-      200,
-    )
+    .addOption(intFlag('--block <n>', 'address block of the bench cluster (127.<n>.x.y)', [0, 255], 200))
     .option(
       '--keyed',
       'start the bench cluster with a fresh random key (frames authenticated, calls with its token)',
@@ -122,8 +117,8 @@ export function benchCluster(cmd: Command, nodes: number): Command {
 
 export function faultOptions(cmd: Command, loss: number): Command {
   return cmd
-    .option('--loss <p>', 'loss probability on every link', numberOption('--loss', 0, 0.95), loss)
-    .option('--duplicate <p>', 'duplication probability', numberOption('--duplicate', 0, 1), loss ? 0.1 : 0)
-    .option('--reorder <p>', 'reordering probability', numberOption('--reorder', 0, 1), loss ? 0.1 : 0)
+    .addOption(numberFlag('--loss <p>', 'loss probability on every link', [0, 0.95], loss))
+    .addOption(numberFlag('--duplicate <p>', 'duplication probability', [0, 1], loss ? 0.1 : 0))
+    .addOption(numberFlag('--reorder <p>', 'reordering probability', [0, 1], loss ? 0.1 : 0))
     .option('--latency <d>', 'one-way link delay (jitter: a fifth of it)', '10ms')
 }

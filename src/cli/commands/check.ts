@@ -13,7 +13,7 @@ import { SEED002, type Seed002Options } from '../../check/seed002.js'
 import { SEED003, resolveSeed003Options, seed003ItemsFor, type Seed003Options } from '../../check/seed003.js'
 import { SEED004, type Seed004Options } from '../../check/seed004.js'
 import { color, formatDuration, printJson } from '../output.js'
-import { intOption, numberOption } from '../context.js'
+import { intFlag, numberFlag } from '../context.js'
 import { DEFAULT_FOREIGN_NETWORK } from '../../foreign/index.js'
 
 interface CommonOptions {
@@ -106,7 +106,7 @@ function commonOptions(cmd: Command): Command {
       'process (each program on its own address); seed000 and seed002 also docker (your images as containers on Proj1-distributed-network)',
       'process',
     )
-    .option('--block <n>', 'second octet B of the 127.B.x.y addresses', intOption('--block', 0, 255), 0)
+    .addOption(intFlag('--block <n>', 'second octet B of the 127.B.x.y addresses', [0, 255], 0))
     .option('--only <ids>', 'run only these items (comma-separated ids)')
     .option('--cwd <dir>', 'directory the programs run in (default: the current one)')
 }
@@ -147,10 +147,10 @@ function registerSeed000(check: Command): void {
         'docker mode: the network (made if missing, removed after if made)',
         DEFAULT_FOREIGN_NETWORK,
       )
-      .option('--nodes <n>', 'how many nodes', intOption('--nodes', 3, 32), 4)
+      .addOption(intFlag('--nodes <n>', 'how many nodes', [3, 32], 4))
       .option('--env <K=V>', 'a variable for every node (repeatable; values take placeholders)', collectEnv)
       .option('--master-env <K=V>', 'a variable for the master (repeatable)', collectEnv)
-      .option('--port <n>', 'the port every program listens on', intOption('--port', 1, 65535), 5000)
+      .addOption(intFlag('--port <n>', 'the port every program listens on', [1, 65535], 5000))
       .option('--broadcast <line>', "the master's stdin line for a broadcast", 'broadcast {msg}')
       .option('--unicast <line>', "the master's stdin line for a unicast", 'unicast {to} {msg}')
       .option('--multicast <line>', "the master's stdin line for a multicast", 'multicast {group} {msg}')
@@ -228,7 +228,7 @@ function registerSeed001(check: Command): void {
       .option('--client <command>', 'your anycast client (item anycast-client; needs --server)')
       .option('--sender <command>', 'your multicast sender (item multicast-sender)')
       .option('--receiver <command>', 'your multicast receiver (item multicast-receiver)')
-      .option('--port <n>', 'the port the servers listen on', intOption('--port', 1, 65535), 5000),
+      .addOption(intFlag('--port <n>', 'the port the servers listen on', [1, 65535], 5000)),
   ).action(seed001Action)
 }
 
@@ -273,15 +273,12 @@ function registerSeed002(check: Command): void {
       .option('--bootstrap <command>', "your bootstrap's command line (docker mode: overrides the image's)")
       .option('--node-image <image>', "docker mode: your node's image")
       .option('--bootstrap-image <image>', "docker mode: your bootstrap's image")
-      .option(
-        '--nodes <n>',
-        'how many nodes (the handout asks for dozens: 20 or more)',
-        intOption('--nodes', 2, 200),
-        4,
+      .addOption(
+        intFlag('--nodes <n>', 'how many nodes (the handout asks for dozens: 20 or more)', [2, 200], 4),
       )
       .option('--env <K=V>', 'a variable for every node (repeatable; values take placeholders)', collectEnv)
       .option('--bootstrap-env <K=V>', 'a variable for the bootstrap (repeatable)', collectEnv)
-      .option('--port <n>', 'the port every program listens on', intOption('--port', 1, 65535), 5000)
+      .addOption(intFlag('--port <n>', 'the port every program listens on', [1, 65535], 5000))
       .option('--start-timeout <time>', 'how long a program may take to answer HTTP', '20s')
       .option('--discovery-timeout <time>', 'how long registration and discovery may take to settle', '30s'),
   ).action(seed002Action)
@@ -339,25 +336,22 @@ function registerSeed003(check: Command): void {
       )
       .requiredOption('--client <command>', "your client's command line")
       .option('--master <command>', "your master's command line, if your design has one")
-      .option('--clients <n>', 'clients in the submit and failover runs', intOption('--clients', 1, 32), 4)
-      .option(
-        '--lines <n>',
-        "lines of the text (the handout's: 1000)",
-        intOption('--lines', 10, 100_000),
-        1000,
-      )
-      .option(
-        '--rate <n>',
-        "lines per second per client address (the handout's: 100)",
-        numberOption('--rate', 0.001, 100_000),
-        100,
+      .addOption(intFlag('--clients <n>', 'clients in the submit and failover runs', [1, 32], 4))
+      .addOption(intFlag('--lines <n>', "lines of the text (the handout's: 1000)", [10, 100_000], 1000))
+      .addOption(
+        numberFlag(
+          '--rate <n>',
+          "lines per second per client address (the handout's: 100)",
+          [0.001, 100_000],
+          100,
+        ),
       )
       .option('--expect-failover', 'kill the master mid-run and expect a correct submission still')
       .option('--plot <file.png>', 'where the speedup plot goes (and the .svg beside it)')
       .option('--env <K=V>', 'a variable for every client (repeatable; values take placeholders)', collectEnv)
       .option('--master-env <K=V>', 'a variable for the master (repeatable)', collectEnv)
-      .option('--port <n>', 'the port the master listens on', intOption('--port', 1, 65535), 5000)
-      .option('--server-port <n>', "the line server's port", intOption('--server-port', 1, 65535), 9801)
+      .addOption(intFlag('--port <n>', 'the port the master listens on', [1, 65535], 5000))
+      .addOption(intFlag('--server-port <n>', "the line server's port", [1, 65535], 9801))
       .option('--no-isolate', 'run on loopback addresses even as root')
       .option('--timeout <time>', 'how long one download may take (default: 20 s + 3 × one client alone)'),
   ).action(seed003Action)
@@ -419,11 +413,8 @@ function registerSeed004(check: Command): void {
       .option('--cn-topology <file>', "cn topology (default: the handout's four nodes)")
       .option('--gbn-timeout <time>', 'how long one gbn transfer may take', '40s')
       .option('--cn-time <time>', 'how long the cnnodes probe before their loss rates are read', '10s')
-      .option(
-        '--cn-tolerance <x>',
-        'largest accepted |reported - configured| loss rate',
-        numberOption('--cn-tolerance', 0, 1),
-        0.15,
+      .addOption(
+        numberFlag('--cn-tolerance <x>', 'largest accepted |reported - configured| loss rate', [0, 1], 0.15),
       ),
   ).action(seed004Action)
 }

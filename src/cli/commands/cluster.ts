@@ -19,8 +19,17 @@ import { startDetached } from '../../cluster/detached.js'
 import type { KillSignal } from '../../core/cluster-controls.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
-import { cliName, color, colorFor, formatDuration, hint, openInBrowser, printJson, table } from '../output.js'
-import { intOption, stateDirOf } from '../context.js'
+import {
+  cliName,
+  color,
+  colorFor,
+  formatDuration,
+  hint,
+  openInBrowser,
+  printJson,
+  printTable,
+} from '../output.js'
+import { stateDirOf, intFlag } from '../context.js'
 import type { Member } from '../../node/node.js'
 import { readDashboardRecord } from '../../monitor/master-extras.js'
 import { isContainerRecord } from '../../cluster/docker.js'
@@ -66,18 +75,16 @@ function trustNote(key: string | undefined): string {
 function printCluster(c: {
   nodes: Array<{ name: string; id?: string; host: string; httpPort: number; framePort: number; pid?: number }>
 }): void {
-  process.stdout.write(
-    table(
-      ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)', 'PID'],
-      c.nodes.map((n) => [
-        n.name,
-        n.id ?? '?',
-        n.host,
-        `http://${n.host}:${n.httpPort}`,
-        `${n.host}:${n.framePort}`,
-        n.pid ?? '',
-      ]),
-    ),
+  printTable(
+    ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)', 'PID'],
+    c.nodes.map((n) => [
+      n.name,
+      n.id ?? '?',
+      n.host,
+      `http://${n.host}:${n.httpPort}`,
+      `${n.host}:${n.framePort}`,
+      n.pid ?? '',
+    ]),
   )
 }
 
@@ -297,22 +304,20 @@ async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   const dead = rows.filter((r) => r.state === 'dead').length
   if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })
   else {
-    process.stdout.write(
-      table(
-        ['NAME', 'ID', 'ADDRESS', 'STATE', 'UPTIME', 'LAST HEARTBEAT'],
-        rows.map((r) => [
-          r.name,
-          r.id ?? '?',
-          r.address,
-          r.state === 'up' ? color.green('up') : color.red('dead'),
-          r.uptimeMs === undefined ? '-' : formatDuration(r.uptimeMs),
-          r.name === 'master'
+    printTable(
+      ['NAME', 'ID', 'ADDRESS', 'STATE', 'UPTIME', 'LAST HEARTBEAT'],
+      rows.map((r) => [
+        r.name,
+        r.id ?? '?',
+        r.address,
+        r.state === 'up' ? color.green('up') : color.red('dead'),
+        r.uptimeMs === undefined ? '-' : formatDuration(r.uptimeMs),
+        r.name === 'master'
+          ? '-'
+          : r.heartbeatAgoMs === undefined
             ? '-'
-            : r.heartbeatAgoMs === undefined
-              ? '-'
-              : `${formatDuration(r.heartbeatAgoMs)} ago`,
-        ]),
-      ),
+            : `${formatDuration(r.heartbeatAgoMs)} ago`,
+      ]),
     )
     process.stdout.write(
       `${rows.length - dead} up, ${dead} dead (${rec.mode} mode, started ${new Date(rec.startedAt).toLocaleTimeString()})\n`,
@@ -435,26 +440,30 @@ function registerControlCommands(program: Command): void {
 function registerUp(program: Command): void {
   addMembershipFlags(program.command('up'))
     .description('start the master and N nodes on this machine, each on its own loopback address')
-    .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 64_000), 4)
+    .addOption(intFlag('-n, --nodes <n>', 'number of nodes besides the master', [1, 64_000], 4))
     .option(
       '--mode <mode>',
       'process (one process per node), inproc (all in this process), docker (compose containers) or swarm',
       'process',
     )
     .option('-d, --detach', 'start in the background and return')
-    .option(
-      '--block <n>',
-      'second octet of every address (127.<n>.x.y), to run a second cluster beside the first',
-      intOption('--block', 0, 255),
-      0,
+    .addOption(
+      intFlag(
+        '--block <n>',
+        'second octet of every address (127.<n>.x.y), to run a second cluster beside the first',
+        [0, 255],
+        0,
+      ),
     )
     .option('--json', 'print the cluster as one JSON object')
     .option('--open', "open the dashboard in a browser (the platform's opener: xdg-open, open or start)")
-    .option(
-      '--dashboard-port <port>',
-      "port of the dashboard on 127.0.0.1 (docker and swarm modes publish the master container's dashboard there)",
-      intOption('--dashboard-port', 1, 65535),
-      8080,
+    .addOption(
+      intFlag(
+        '--dashboard-port <port>',
+        "port of the dashboard on 127.0.0.1 (docker and swarm modes publish the master container's dashboard there)",
+        [1, 65535],
+        8080,
+      ),
     )
     .option(
       '--key <secret>',
@@ -507,6 +516,6 @@ function registerInspectCommands(program: Command): void {
     .command('logs [name]')
     .description("print the nodes' logs (one node's, or all interleaved by time)")
     .option('-f, --follow', 'keep printing new lines')
-    .option('-n, --lines <n>', 'only the last n lines (0: all)', intOption('--lines', 0), 0)
+    .addOption(intFlag('-n, --lines <n>', 'only the last n lines (0: all)', [0], 0))
     .action((name: string | undefined, o, cmd: Command) => logs(cmd, name, o))
 }

@@ -12,7 +12,7 @@ import { formatDvEvent, formatRoutingTable } from '../../protocols/dv/format.js'
 import { cnNode } from '../../protocols/cn/index.js'
 import { formatCnEvent } from '../../protocols/cn/format.js'
 import { parseTopology, runTopology, type TopologyResult } from '../../protocols/cn/topology.js'
-import { intOption, numberOption } from '../context.js'
+import { intOption, intFlag, numberFlag } from '../context.js'
 import { printJson } from '../output.js'
 
 const out = (line: string) => process.stdout.write(line + '\n')
@@ -393,10 +393,10 @@ function registerGbnnode(program: Command): void {
     .argument('<self-port>', 'this node’s UDP port')
     .argument('<peer-port>', 'the other node’s UDP port')
     .argument('<window-size>', 'Go-Back-N window, in packets')
-    .option('-d <n>', 'drop every n-th packet this node receives (data and ACKs)', intOption('-d', 1))
-    .option('-p <p>', 'drop each packet this node receives with probability p', numberOption('-p', 0, 1))
+    .addOption(intFlag('-d <n>', 'drop every n-th packet this node receives (data and ACKs)', [1]))
+    .addOption(numberFlag('-p <p>', 'drop each packet this node receives with probability p', [0, 1]))
     .option('--timeout <time>', 'retransmission timeout (default 500ms, the course’s)')
-    .option('--chunk <n>', 'characters per packet (default 1, the course’s)', intOption('--chunk', 1, 1024))
+    .addOption(intFlag('--chunk <n>', 'characters per packet (default 1, the course’s)', [1, 1024]))
     .option('--listen', 'keep running after stdin ends even after sending; Ctrl-C or SIGTERM stops')
     .action(gbnnodeAction)
 }
@@ -417,10 +417,8 @@ function registerDvnode(program: Command): void {
       '<local-port> <neighbor-port> <loss-rate> [<neighbor-port> <loss-rate> ...] [last]',
     )
     .option('--no-poisoned-reverse', 'advertise routes back to their next hop (shows counting to infinity)')
-    .option(
-      '--max-distance <d>',
-      'distances at or above this are unreachable (default 1000)',
-      numberOption('--max-distance', 0),
+    .addOption(
+      numberFlag('--max-distance <d>', 'distances at or above this are unreachable (default 1000)', [0]),
     )
     .option('--refresh <time>', 'also resend the table this often (default: only on change, as the course)')
     .option('--neighbor-timeout <time>', 'a neighbour silent this long is down (needs --refresh)')

@@ -22,15 +22,13 @@ import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/
 import { DockerError, InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../monitor/constants.js'
-import { cliName, color, colorFor, formatDuration, printJson, Progress, table } from '../output.js'
-import { intOption, stateDirOf } from '../context.js'
+import { cliName, color, colorFor, formatDuration, printJson, Progress, printTable } from '../output.js'
+import { stateDirOf, intFlag } from '../context.js'
 
 function printContainers(nodes: NodeRecord[]): void {
-  process.stdout.write(
-    table(
-      ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)'],
-      nodes.map((n) => [n.name, n.id ?? '?', n.host, nodeUrl(n), `${n.host}:${n.framePort}`]),
-    ),
+  printTable(
+    ['NAME', 'ID', 'ADDRESS', 'HTTP', 'FRAMES (UDP+TCP)'],
+    nodes.map((n) => [n.name, n.id ?? '?', n.host, nodeUrl(n), `${n.host}:${n.framePort}`]),
   )
 }
 
@@ -266,7 +264,7 @@ function registerCompose(deploy: Command): void {
     .description(
       'print (or write) the compose file `distlab up --mode docker` runs: master + node1..nodeN on Proj1-distributed-network',
     )
-    .option('-n, --nodes <n>', 'number of nodes besides the master', intOption('--nodes', 1, 1000), 4)
+    .addOption(intFlag('-n, --nodes <n>', 'number of nodes besides the master', [1, 1000], 4))
     .option('--image <tag>', 'image', DEFAULT_IMAGE)
     .option('--network <name>', 'network name', NETWORK_NAME)
     .option('--publish <host>', "publish the master's API (5000) and dashboard (8080) on this host address")
@@ -287,7 +285,7 @@ function registerK8s(deploy: Command): void {
     .description(
       'write Kubernetes manifests: nodes as a StatefulSet with a headless Service, the master as a Deployment with a Service, a ConfigMap',
     )
-    .option('-n, --nodes <n>', 'StatefulSet replicas', intOption('--nodes', 1, 10_000), 4)
+    .addOption(intFlag('-n, --nodes <n>', 'StatefulSet replicas', [1, 10_000], 4))
     .requiredOption('-o, --out <dir>', 'directory to write the manifests to')
     .option('--image <tag>', 'image', DEFAULT_IMAGE)
     .option('--namespace <ns>', 'namespace written into every object (default: kubectl current)')
@@ -326,11 +324,9 @@ function k8sAction(o: {
   })
   if (o.json) printJson({ dir: resolve(o.out), files })
   else {
-    process.stdout.write(
-      table(
-        ['FILE', 'KIND', 'NAME'],
-        files.map((f) => [f.file, f.kind, f.name]),
-      ),
+    printTable(
+      ['FILE', 'KIND', 'NAME'],
+      files.map((f) => [f.file, f.kind, f.name]),
     )
     process.stdout.write(`\napply with: kubectl apply -f ${o.out}\n`)
   }

@@ -6,7 +6,7 @@ import type {
   DownloadResult,
 } from '../../protocols/download/index.js'
 import type { DockerDownloadResult } from '../../cluster/download-docker.js'
-import { printJson, table, color, formatDuration } from '../output.js'
+import { printJson, color, formatDuration, printTable } from '../output.js'
 
 /** What every whole-run result has: the figures its JSON opens with and its summary row starts with. */
 type RunFigures = Pick<
@@ -48,13 +48,11 @@ function printRun(
     ['duplicates', r.duplicates],
   ]
   const cells = head.concat(more)
-  process.stdout.write(
-    table(
-      cells.map(([h]) => h),
-      [cells.map(([, v]) => v)],
-    ),
+  printTable(
+    cells.map(([h]) => h),
+    [cells.map(([, v]) => v)],
   )
-  process.stdout.write(table(clients.columns, clients.rows))
+  printTable(clients.columns, clients.rows)
   printSubmitReply(r)
 }
 
@@ -195,20 +193,18 @@ export function printBenchResult(
       plot: files ?? null,
     })
   } else {
-    process.stdout.write(
-      table(
-        ['clients', 'time', 'speedup', 'ideal', 'efficiency', 'requests', 'rate-limited', 'submitted'],
-        result.runs.map((r) => [
-          r.clients,
-          formatDuration(r.seconds * 1000),
-          r.speedup.toFixed(2),
-          r.clients,
-          `${((r.speedup / r.clients) * 100).toFixed(0)}%`,
-          r.requests,
-          r.rateLimited,
-          r.submitted ? 'yes' : color.red('no'),
-        ]),
-      ),
+    printTable(
+      ['clients', 'time', 'speedup', 'ideal', 'efficiency', 'requests', 'rate-limited', 'submitted'],
+      result.runs.map((r) => [
+        r.clients,
+        formatDuration(r.seconds * 1000),
+        r.speedup.toFixed(2),
+        r.clients,
+        `${((r.speedup / r.clients) * 100).toFixed(0)}%`,
+        r.requests,
+        r.rateLimited,
+        r.submitted ? 'yes' : color.red('no'),
+      ]),
     )
     process.stdout.write(
       `${result.lines} lines at ${result.ratePerSecond} lines/s per client; coupon-collector expectation n·H(n) = ${expected.toFixed(0)} draws` +

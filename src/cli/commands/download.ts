@@ -8,7 +8,7 @@
 // download-run.ts, what it prints in download-render.ts.
 import type { Command } from 'commander'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption, numberOption } from '../context.js'
+import { intFlag, numberFlag } from '../context.js'
 import {
   DEFAULT_CHANNEL_PORT,
   DEFAULT_LINE_COUNT,
@@ -63,12 +63,14 @@ function downloadOptions(download: Command): void {
       intListOption('--clients', 1, 1000),
     )
     .option('--id <id>', 'the id sent with SUBMIT', 'distlab')
-    .option('--lines <n>', 'distinct lines the text has', intOption('--lines', 1), DEFAULT_LINE_COUNT)
-    .option(
-      '--rate <lines/s>',
-      "per-address limit: each client's pace (bench: also the server's limit)",
-      numberOption('--rate', 0.001, 1e6),
-      DEFAULT_RATE_LINES_PER_S,
+    .addOption(intFlag('--lines <n>', 'distinct lines the text has', [1], DEFAULT_LINE_COUNT))
+    .addOption(
+      numberFlag(
+        '--rate <lines/s>',
+        "per-address limit: each client's pace (bench: also the server's limit)",
+        [0.001, 1e6],
+        DEFAULT_RATE_LINES_PER_S,
+      ),
     )
     .option(
       '--bind <addresses>',
@@ -77,16 +79,20 @@ function downloadOptions(download: Command): void {
     .option('--reset', 'send SESSION RESET from each client address first')
     .option('--fresh', "start from nothing: drop an earlier run's journal instead of resuming from it")
     .option('--out <file>', 'write the collected text to this file')
-    .option('--timeout <ms>', 'give up (bench: on one run) after this long', intOption('--timeout', 1))
-    .option(
-      '--kill-master-at <lines>',
-      'crash the master (docker: `docker kill` its container) once this many lines are in (a fault demo)',
-      intOption('--kill-master-at', 0),
+    .addOption(intFlag('--timeout <ms>', 'give up (bench: on one run) after this long', [1]))
+    .addOption(
+      intFlag(
+        '--kill-master-at <lines>',
+        'crash the master (docker: `docker kill` its container) once this many lines are in (a fault demo)',
+        [0],
+      ),
     )
-    .option(
-      '--kill-client-at <lines>',
-      'crash the highest-ranked client that is not the master once this many lines are in',
-      intOption('--kill-client-at', 0),
+    .addOption(
+      intFlag(
+        '--kill-client-at <lines>',
+        'crash the highest-ranked client that is not the master once this many lines are in',
+        [0],
+      ),
     )
     .option(
       '--mode <mode>',
@@ -104,10 +110,8 @@ function modeOptions(download: Command): void {
       '--project <name>',
       `docker: network name and container-name prefix (default ${DEFAULT_DOWNLOAD_PROJECT})`,
     )
-    .option(
-      '--rank <n>',
-      "client: this client's rank (its index in --peers; 0 is the first master)",
-      intOption('--rank', 0),
+    .addOption(
+      intFlag('--rank <n>', "client: this client's rank (its index in --peers; 0 is the first master)", [0]),
     )
     .option(
       '--peers <list>',
@@ -119,10 +123,12 @@ function modeOptions(download: Command): void {
       'client: journal of merged lines while master (share it so a successor resumes)',
     )
     .option('--report-progress', 'client: while master, write {"progress": {...}} JSON lines to stderr')
-    .option(
-      '--seed <n>',
-      "bench: seed of the bench's own server, so every size draws the same lines (default 1)",
-      intOption('--seed', 0, 2 ** 32 - 1),
+    .addOption(
+      intFlag(
+        '--seed <n>',
+        "bench: seed of the bench's own server, so every size draws the same lines (default 1)",
+        [0, 2 ** 32 - 1],
+      ),
     )
     .option('--plot <file.png>', 'bench: write the plots as PNG, and as SVG beside it')
     .option('--log-level <level>', 'log to stderr at this level (default warn)')

@@ -3,7 +3,7 @@
 import type { Command } from 'commander'
 import { createRootLogger } from '../../core/logger.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { intOption, numberOption, stopOnSignals } from '../context.js'
+import { stopOnSignals, intFlag, numberFlag } from '../context.js'
 import {
   DEFAULT_LINE_COUNT,
   DEFAULT_LINE_SERVER_PORT,
@@ -61,24 +61,30 @@ export function registerLineServerCommand(program: Command): void {
       "the course's line server (seed 003): SENDLINE, SUBMIT and SESSION RESET over TCP, a random line per SENDLINE, limited per client address",
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'TCP port', intOption('--port', 0, 65535), DEFAULT_LINE_SERVER_PORT)
+    .addOption(intFlag('--port <port>', 'TCP port', [0, 65535], DEFAULT_LINE_SERVER_PORT))
     .option('--file <file>', 'serve this text file (one line per line) instead of the default text')
-    .option(
-      '--lines <n>',
-      `serve the first n lines of the default text (default ${DEFAULT_LINE_COUNT})`,
-      intOption('--lines', 1),
+    .addOption(
+      intFlag(
+        '--lines <n>',
+        `serve the first n lines of the default text (default ${DEFAULT_LINE_COUNT})`,
+        [1],
+      ),
     )
-    .option(
-      '--rate <lines/s>',
-      'lines per second per client address',
-      numberOption('--rate', 0.001, 1e6),
-      DEFAULT_RATE_LINES_PER_S,
+    .addOption(
+      numberFlag(
+        '--rate <lines/s>',
+        'lines per second per client address',
+        [0.001, 1e6],
+        DEFAULT_RATE_LINES_PER_S,
+      ),
     )
-    .option('--burst <lines>', 'lines an address may take back to back (default 2)', intOption('--burst', 1))
-    .option(
-      '--seed <n>',
-      'seed of the random line choice: the same sequence every run, restarted by SESSION RESET',
-      intOption('--seed', 0, 2 ** 32 - 1),
+    .addOption(intFlag('--burst <lines>', 'lines an address may take back to back (default 2)', [1]))
+    .addOption(
+      intFlag(
+        '--seed <n>',
+        'seed of the random line choice: the same sequence every run, restarted by SESSION RESET',
+        [0, 2 ** 32 - 1],
+      ),
     )
     .option('--json-log', 'log one JSON object per line instead of text')
     .option('--log-level <level>', 'debug shows every connection; info, warn or error', 'info')

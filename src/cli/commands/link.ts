@@ -11,8 +11,8 @@ import type { LinkRule, LinkRuleInit } from '../../core/link-rule.js'
 import type { FaultOutcome, LinkView } from '../../core/cluster-controls.js'
 import { attachLauncher } from '../../cluster/attach.js'
 import type { Launcher } from '../../cluster/launcher.js'
-import { callNode, intOption, numberOption, stateDirOf, NodeApiError } from '../context.js'
-import { color, printJson, table } from '../output.js'
+import { callNode, stateDirOf, NodeApiError, intFlag, numberFlag } from '../context.js'
+import { color, printJson, table, printTable } from '../output.js'
 import { callSupervisor } from './run.js'
 
 interface LinkSetOptions {
@@ -186,10 +186,7 @@ async function linkShow(cmd: Command, o: { json?: boolean }): Promise<void> {
     ]),
   )
   if (rows.length === 0) process.stdout.write('no link rules: every link is clean\n')
-  else
-    process.stdout.write(
-      table(['NODE', 'TO', 'LOSS', 'DROP EVERY', 'DELAY', 'JITTER', 'DUPLICATE', 'REORDER'], rows),
-    )
+  else printTable(['NODE', 'TO', 'LOSS', 'DROP EVERY', 'DELAY', 'JITTER', 'DUPLICATE', 'REORDER'], rows)
   const part = views.find((v) => v.partition.length > 0)?.partition
   process.stdout.write(part ? `partition: ${part.map((g) => g.join(',')).join(' | ')}\n` : 'no partition\n')
   if (unreachable.length > 0) process.stdout.write(color.yellow(`not answering: ${unreachable.join(', ')}\n`))
@@ -213,11 +210,9 @@ async function foreignShow(dir: string, rec: ClusterRecord, o: { json?: boolean 
   if (o.json) return printJson(r)
   if (r.rules.length === 0) process.stdout.write('no link rules: every link is clean\n')
   else
-    process.stdout.write(
-      table(
-        ['FROM', 'TO', 'RULE'],
-        r.rules.map((x) => [x.from, x.to === '*' ? 'all' : x.to, ruleText(x.rule)]),
-      ),
+    printTable(
+      ['FROM', 'TO', 'RULE'],
+      r.rules.map((x) => [x.from, x.to === '*' ? 'all' : x.to, ruleText(x.rule)]),
     )
   process.stdout.write(
     r.partition.length > 0
@@ -348,24 +343,24 @@ export function registerLinkCommands(program: Command): void {
       'set the rule on the link a <-> b (both directions), or on every link with --all; fields left out keep their value',
     )
     .option('--all', 'every link of every node')
-    .option('--loss <p>', 'probability that a frame is lost (0..1)', numberOption('--loss', 0, 1))
+    .addOption(numberFlag('--loss <p>', 'probability that a frame is lost (0..1)', [0, 1]))
     .option('--delay <duration>', 'one-way delay, e.g. 50ms')
     .option('--jitter <duration>', 'delay varies by up to this much either way, e.g. 10ms')
-    .option(
-      '--duplicate <p>',
-      'probability that a frame is sent twice (0..1)',
-      numberOption('--duplicate', 0, 1),
+    .addOption(numberFlag('--duplicate <p>', 'probability that a frame is sent twice (0..1)', [0, 1]))
+    .addOption(
+      numberFlag(
+        '--reorder <p>',
+        'probability that a frame is held back so later ones overtake it (0..1)',
+        [0, 1],
+      ),
     )
-    .option(
-      '--reorder <p>',
-      'probability that a frame is held back so later ones overtake it (0..1)',
-      numberOption('--reorder', 0, 1),
-    )
-    .option('--drop-every <n>', 'drop every n-th frame (0: off)', intOption('--drop-every', 0))
-    .option(
-      '--corrupt <p>',
-      'probability that a message is corrupted (0..1): a distlab frame fails its CRC and is dropped (reason corrupt); on a `distlab run` cluster a UDP datagram arrives with one bit flipped, and a TCP segment fails its checksum and is resent, so its bytes arrive intact after a retransmission timeout (200 ms, doubling)',
-      numberOption('--corrupt', 0, 1),
+    .addOption(intFlag('--drop-every <n>', 'drop every n-th frame (0: off)', [0]))
+    .addOption(
+      numberFlag(
+        '--corrupt <p>',
+        'probability that a message is corrupted (0..1): a distlab frame fails its CRC and is dropped (reason corrupt); on a `distlab run` cluster a UDP datagram arrives with one bit flipped, and a TCP segment fails its checksum and is resent, so its bytes arrive intact after a retransmission timeout (200 ms, doubling)',
+        [0, 1],
+      ),
     )
     .option('--rate <rate>', 'bandwidth limit, e.g. 1mbit, 500kbit, 2mbps (0: none)')
     .option('--one-way', 'only what a sends to b (default: both directions)')
@@ -409,7 +404,7 @@ export function registerLinkCommands(program: Command): void {
     .description(
       'round-trip probes from one node to another over the node-to-node transport (exit 1 if none answered)',
     )
-    .option('-c, --count <n>', 'number of probes', intOption('--count', 1, 10_000), 3)
+    .addOption(intFlag('-c, --count <n>', 'number of probes', [1, 10_000], 3))
     .option('--tcp', 'over TCP instead of UDP')
     .option('--timeout <duration>', 'time to wait for each answer', '1s')
     .option('--json', 'print {from, to, sent, received, results}')

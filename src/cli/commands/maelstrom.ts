@@ -6,7 +6,7 @@ import type { Command } from 'commander'
 import { createRootLogger } from '../../core/logger.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { color, formatDuration, printJson, table } from '../output.js'
-import { addListenOptions, intOption, stateDirOf, stopOnSignals } from '../context.js'
+import { addListenOptions, intOption, stateDirOf, stopOnSignals, intFlag } from '../context.js'
 import { runMaelstromTest, type MaelstromResults } from '../../maelstrom/run.js'
 import {
   testInitFromFlags,
@@ -76,11 +76,11 @@ function registerTestCommand(m: Command): void {
     )
     .option('-w, --workload <name>', `the workload: ${WORKLOAD_NAMES.join(', ')}`)
     .option('--bin <program>', 'the node program: an executable or a command line ("python3 broadcast.py")')
-    .option('--node-count <n>', 'nodes', intOption('--node-count', 1, 1000), DEFAULT_NODE_COUNT)
+    .addOption(intFlag('--node-count <n>', 'nodes', [1, 1000], DEFAULT_NODE_COUNT))
     .option('--time-limit <s>', 'seconds the clients run', String(DEFAULT_TIME_LIMIT_S))
     .option('--rate <r>', 'operations per second, all clients together', String(DEFAULT_RATE))
     .option('--latency <ms>', 'extra delay on every message, in ms', '0')
-    .option('--concurrency <c>', 'clients (default: the node count)', intOption('--concurrency', 1, 10_000))
+    .addOption(intFlag('--concurrency <c>', 'clients (default: the node count)', [1, 10_000]))
     .option('--topology <t>', `broadcast topology: ${TOPOLOGIES.join(', ')}`, 'grid')
     .option('--nemesis <faults>', 'faults to inject while the clients run: partition,kill,pause')
     .option('--nemesis-interval <s>', 'seconds between nemesis actions', String(DEFAULT_NEMESIS_INTERVAL_S))
@@ -101,31 +101,13 @@ function registerTestCommand(m: Command): void {
       '--consistency-models <models>',
       `txn workloads: models to check, comma-separated (${CONSISTENCY_MODELS.join(', ')}; default serializable)`,
     )
-    .option(
-      '--key-count <n>',
-      'keys for lin-kv, kafka and the txn workloads',
-      intOption('--key-count', 1, 10_000),
-    )
-    .option(
-      '--max-txn-length <n>',
-      'micro-operations per transaction at most',
-      intOption('--max-txn-length', 1, 100),
-    )
+    .addOption(intFlag('--key-count <n>', 'keys for lin-kv, kafka and the txn workloads', [1, 10_000]))
+    .addOption(intFlag('--max-txn-length <n>', 'micro-operations per transaction at most', [1, 100]))
     .option('--recovery <ms>', 'wait after healing before the final reads, in ms', '3000')
-    .option('--timeout <ms>', 'client request timeout, in ms', intOption('--timeout', 1, 600_000), 5000)
+    .addOption(intFlag('--timeout <ms>', 'client request timeout, in ms', [1, 600_000], 5000))
     .option('--transport <t>', "transport for the programs' messages: tcp or udp", 'tcp')
-    .option(
-      '--block <n>',
-      'second octet of the cluster addresses (127.<n>.x.y)',
-      intOption('--block', 0, 255),
-      0,
-    )
-    .option(
-      '--dashboard-port <port>',
-      'live dashboard port (0: the OS picks)',
-      intOption('--dashboard-port', 0, 65535),
-      0,
-    )
+    .addOption(intFlag('--block <n>', 'second octet of the cluster addresses (127.<n>.x.y)', [0, 255], 0))
+    .addOption(intFlag('--dashboard-port <port>', 'live dashboard port (0: the OS picks)', [0, 65535], 0))
     .option('--json', 'print results.json instead of the table')
     .addHelpText('after', TEST_HELP)
     .action(runTestCommand)

@@ -5,7 +5,7 @@ import { runConcurrently } from '../../protocols/workload.js'
 import type { Command } from 'commander'
 import { clusterFileExists, nodeUrl, requireCluster } from '../../cluster/state.js'
 import { ClusterError } from '../../core/errors.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { callNode, stateDirOf, intFlag } from '../context.js'
 import {
   AnycastClient,
   AnycastServer,
@@ -18,7 +18,7 @@ import {
   type AnycastTarget,
 } from '../../protocols/anycast/index.js'
 import { quantiles } from '../../protocols/workload.js'
-import { printJson, table } from '../output.js'
+import { printJson, printTable } from '../output.js'
 import {
   REPLICA_NET,
   nameTargets,
@@ -140,17 +140,15 @@ async function anycastClient(cmd: Command, o: AnycastClientOptions): Promise<voi
       `\n${summary.answered}/${summary.requests} answered, ${summary.lost} lost, ${summary.failovers} failovers ` +
         `(policy ${summary.policy}); latency p50 ${summary.latencyMs.p50} ms, max ${summary.latencyMs.max} ms\n`,
     )
-    process.stdout.write(
-      table(
-        ['replica', 'target', 'answered', 'share', 'failures'],
-        spread.map((s) => [
-          s.replica,
-          s.target,
-          s.answered,
-          `${summary.answered ? Math.round((100 * s.answered) / summary.answered) : 0}%`,
-          s.failures,
-        ]),
-      ),
+    printTable(
+      ['replica', 'target', 'answered', 'share', 'failures'],
+      spread.map((s) => [
+        s.replica,
+        s.target,
+        s.answered,
+        `${summary.answered ? Math.round((100 * s.answered) / summary.answered) : 0}%`,
+        s.failures,
+      ]),
     )
   }
   if (summary.lost > 0) process.exitCode = 1
@@ -170,7 +168,7 @@ export function registerAnycastCommands(program: Command): void {
       '--host <addr>',
       `address to listen on (default: a loopback address of its own, ${REPLICA_NET}.N with N from --name rN, else the first free)`,
     )
-    .option('--port <port>', 'TCP port', intOption('--port', 0, 65535), DEFAULT_SERVE_PORT)
+    .addOption(intFlag('--port <port>', 'TCP port', [0, 65535], DEFAULT_SERVE_PORT))
     .option('--name <replica>', "this replica's name, sent on the line after the greeting")
     .option('--json', 'print {host, port, name, served} when stopped instead of the log lines')
     .action((o, cmd: Command) => anycastServe(cmd, o))
@@ -183,15 +181,10 @@ export function registerAnycastCommands(program: Command): void {
       '--targets <list>',
       'replicas as host:port,host:port,... (default: the replicas `anycast serve` started from this folder, else every node of the running cluster)',
     )
-    .option('--requests <n>', 'number of requests', intOption('--requests', 1, 10_000_000), 3)
+    .addOption(intFlag('--requests <n>', 'number of requests', [1, 10_000_000], 3))
     .option('--policy <name>', `one of ${POLICIES.join(', ')}`, policyOption, 'random')
-    .option('--concurrency <n>', 'requests in flight at once', intOption('--concurrency', 1, 1000), 1)
-    .option(
-      '--interval <ms>',
-      'pause between requests of one worker',
-      intOption('--interval', 0, 3_600_000),
-      0,
-    )
+    .addOption(intFlag('--concurrency <n>', 'requests in flight at once', [1, 1000], 1))
+    .addOption(intFlag('--interval <ms>', 'pause between requests of one worker', [0, 3_600_000], 0))
     .option('--json', 'print {policy, requests, answered, lost, failovers, latencyMs, replicas}')
     .action((o: AnycastClientOptions, cmd: Command) => anycastClient(cmd, o))
 }

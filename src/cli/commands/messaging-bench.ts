@@ -2,7 +2,7 @@
 // on a fresh cluster of its own (bench-cluster.ts) and prints its figures as a table, or as JSON.
 import { runConcurrently } from '../../protocols/workload.js'
 import type { Command } from 'commander'
-import { callNode, intOption, numberOption } from '../context.js'
+import { callNode, intFlag, numberFlag } from '../context.js'
 import {
   AnycastClient,
   POLICIES,
@@ -10,7 +10,7 @@ import {
   type AnycastInfo,
   type AnycastPolicy,
 } from '../../protocols/anycast/index.js'
-import { formatDuration, printJson, Progress, table } from '../output.js'
+import { formatDuration, printJson, Progress, printTable } from '../output.js'
 import { runUnicastWorkload } from '../../protocols/unicast/workload.js'
 import { quantiles } from '../../protocols/workload.js'
 import { runMulticastWorkload, type MulticastFigures } from '../../protocols/multicast/workload.js'
@@ -56,30 +56,28 @@ export function printBroadcastReport(r: BroadcastWorkloadReport): void {
       (r.tuning.batchMs ? `, batched ${r.tuning.batchMs} ms` : '') +
       '\n',
   )
-  process.stdout.write(
-    table(
-      ['figure', 'value'],
+  printTable(
+    ['figure', 'value'],
+    [
+      ['ops (broadcast / read)', `${r.ops} (${r.broadcasts} / ${r.reads})`],
+      ['acknowledged', r.acknowledged],
+      ['msgsPerOp', r.msgsPerOp],
+      ['msgsPerOp, every protocol', r.allMsgsPerOp],
+      ['msgsPerBroadcast', r.msgsPerBroadcast],
       [
-        ['ops (broadcast / read)', `${r.ops} (${r.broadcasts} / ${r.reads})`],
-        ['acknowledged', r.acknowledged],
-        ['msgsPerOp', r.msgsPerOp],
-        ['msgsPerOp, every protocol', r.allMsgsPerOp],
-        ['msgsPerBroadcast', r.msgsPerBroadcast],
-        [
-          'frames by type',
-          Object.entries(r.framesByType)
-            .map(([t, n]) => `${t} ${n}`)
-            .join(', '),
-        ],
-        ['bytesPerOp', r.bytesPerOp],
-        ['lost', r.lost],
-        ['duplicates', r.duplicates],
-        ['deliveryRatio', r.deliveryRatio],
-        ['latency p50 / p95 / p99 / max', `${q.p50} / ${q.p95} / ${q.p99} / ${q.max} ms`],
-        ['redundancy', r.redundancy],
-        ['recovery', `${r.recoveryMs} ms`],
+        'frames by type',
+        Object.entries(r.framesByType)
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', '),
       ],
-    ),
+      ['bytesPerOp', r.bytesPerOp],
+      ['lost', r.lost],
+      ['duplicates', r.duplicates],
+      ['deliveryRatio', r.deliveryRatio],
+      ['latency p50 / p95 / p99 / max', `${q.p50} / ${q.p95} / ${q.p99} / ${q.max} ms`],
+      ['redundancy', r.redundancy],
+      ['recovery', `${r.recoveryMs} ms`],
+    ],
   )
 }
 
@@ -118,8 +116,8 @@ async function benchBroadcast(o: BenchBroadcastOptions): Promise<void> {
   else printBroadcastReport(report)
   if (report.lost > 0 || report.duplicates > 0) process.exitCode = 1
 }
-function figuresTable(rows: Array<[string, string | number]>): string {
-  return table(['figure', 'value'], rows)
+function printFigures(rows: Array<[string, string | number]>): void {
+  printTable(['figure', 'value'], rows)
 }
 
 const q = (x: { p50: number; p95: number; p99: number; max: number }) =>
@@ -151,19 +149,17 @@ async function benchUnicast(
       `unicast bench: ${r.nodes} nodes, ${r.transport}, loss ${o.loss}, duplicate ${o.duplicate}, ` +
         `reorder ${o.reorder}, ${o.latency} links\n`,
     )
-    process.stdout.write(
-      figuresTable([
-        ['messages (acknowledged)', `${r.messages} (${r.acknowledged})`],
-        ['msgsPerOp', r.msgsPerOp],
-        ['bytesPerOp', r.bytesPerOp],
-        ['retransmissionsPerOp', r.retransmissionsPerOp],
-        ['lost', r.lost],
-        ['duplicates', r.duplicates],
-        ['outOfOrder', r.outOfOrder],
-        ['deliveryRatio', r.deliveryRatio],
-        ['rtt p50 / p95 / p99 / max', q(r.latencyMs)],
-      ]),
-    )
+    printFigures([
+      ['messages (acknowledged)', `${r.messages} (${r.acknowledged})`],
+      ['msgsPerOp', r.msgsPerOp],
+      ['bytesPerOp', r.bytesPerOp],
+      ['retransmissionsPerOp', r.retransmissionsPerOp],
+      ['lost', r.lost],
+      ['duplicates', r.duplicates],
+      ['outOfOrder', r.outOfOrder],
+      ['deliveryRatio', r.deliveryRatio],
+      ['rtt p50 / p95 / p99 / max', q(r.latencyMs)],
+    ])
   }
   if (r.lost || r.duplicates || r.outOfOrder || r.acknowledged < r.messages) process.exitCode = 1
 }
@@ -207,23 +203,21 @@ async function benchMulticast(
       f.deliveryRatio,
       q(f.latencyMs),
     ]
-    process.stdout.write(
-      table(
-        [
-          'kind',
-          'msgsPerOp',
-          'bytesPerOp',
-          'lost',
-          'duplicates',
-          'strays',
-          'deliveryRatio',
-          'latency p50/p95/p99/max',
-        ],
-        [
-          ['overlay', ...cols(r.overlay)],
-          ['ip', ...cols(r.ip)],
-        ],
-      ),
+    printTable(
+      [
+        'kind',
+        'msgsPerOp',
+        'bytesPerOp',
+        'lost',
+        'duplicates',
+        'strays',
+        'deliveryRatio',
+        'latency p50/p95/p99/max',
+      ],
+      [
+        ['overlay', ...cols(r.overlay)],
+        ['ip', ...cols(r.ip)],
+      ],
     )
   }
   if (r.overlay.lost || r.overlay.duplicates || r.overlay.strays) process.exitCode = 1
@@ -285,22 +279,20 @@ async function benchAnycast(
         (r.killed.length ? `, killed ${r.killed.join(', ')} half way` : '') +
         '\n',
     )
-    process.stdout.write(
-      figuresTable([
-        ['requests (answered)', `${r.requests} (${r.answered})`],
-        ['lost', r.lost],
-        ['failovers', r.failovers],
-        ['connections per request', r.msgsPerOp],
-        ['deliveryRatio', r.deliveryRatio],
-        ['latency p50 / p95 / p99 / max', q(r.latencyMs)],
-        [
-          'spread',
-          Object.entries(r.spread)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', '),
-        ],
-      ]),
-    )
+    printFigures([
+      ['requests (answered)', `${r.requests} (${r.answered})`],
+      ['lost', r.lost],
+      ['failovers', r.failovers],
+      ['connections per request', r.msgsPerOp],
+      ['deliveryRatio', r.deliveryRatio],
+      ['latency p50 / p95 / p99 / max', q(r.latencyMs)],
+      [
+        'spread',
+        Object.entries(r.spread)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+    ])
   }
   if (r.lost > 0) process.exitCode = 1
 }
@@ -318,7 +310,7 @@ export function registerMessagingBenches(program: Command): void {
     25,
   )
     .option('--latency <d>', 'one-way delay of every link', '100ms')
-    .option('--rate <n>', 'operations per second', numberOption('--rate', 0.1, 10_000), 100)
+    .addOption(numberFlag('--rate <n>', 'operations per second', [0.1, 10_000], 100))
     .option('--duration <d>', 'length of the run', '20s')
     .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
     .option(
@@ -347,8 +339,8 @@ export function registerMessagingBenches(program: Command): void {
     ),
     0.3,
   )
-    .option('--messages <n>', 'messages to send', intOption('--messages', 1, 1000), 300)
-    .option('--concurrency <n>', 'messages in flight', intOption('--concurrency', 1, 1000), 20)
+    .addOption(intFlag('--messages <n>', 'messages to send', [1, 1000], 300))
+    .addOption(intFlag('--concurrency <n>', 'messages in flight', [1, 1000], 20))
     .option('--transport <kind>', 'udp or tcp', transportOption, 'udp')
     .action((o) => benchUnicast(o))
   faultOptions(
@@ -360,11 +352,11 @@ export function registerMessagingBenches(program: Command): void {
     ),
     0,
   )
-    .option('--members <n>', 'group size', intOption('--members', 1, 1000), 4)
-    .option('--messages <n>', 'messages to send', intOption('--messages', 1, 1000), 200)
-    .option('--concurrency <n>', 'messages in flight', intOption('--concurrency', 1, 1000), 10)
+    .addOption(intFlag('--members <n>', 'group size', [1, 1000], 4))
+    .addOption(intFlag('--messages <n>', 'messages to send', [1, 1000], 200))
+    .addOption(intFlag('--concurrency <n>', 'messages in flight', [1, 1000], 10))
     .option('--ip-group <addr>', 'IP multicast group of the bench', '239.255.30.1')
-    .option('--ip-port <port>', 'IP multicast port of the bench', intOption('--ip-port', 1, 65535), 15009)
+    .addOption(intFlag('--ip-port <port>', 'IP multicast port of the bench', [1, 65535], 15009))
     .action((o) => benchMulticast(o))
   benchCluster(
     bench
@@ -374,9 +366,9 @@ export function registerMessagingBenches(program: Command): void {
       ),
     4,
   )
-    .option('--requests <n>', 'requests to send', intOption('--requests', 1, 1_000_000), 400)
-    .option('--concurrency <n>', 'requests in flight', intOption('--concurrency', 1, 1000), 4)
+    .addOption(intFlag('--requests <n>', 'requests to send', [1, 1_000_000], 400))
+    .addOption(intFlag('--concurrency <n>', 'requests in flight', [1, 1000], 4))
     .option('--policy <name>', `one of ${POLICIES.join(', ')}`, policyOption, 'random')
-    .option('--kill <n>', 'replicas to kill half way', intOption('--kill', 0, 1000), 1)
+    .addOption(intFlag('--kill <n>', 'replicas to kill half way', [0, 1000], 1))
     .action((o) => benchAnycast(o))
 }

@@ -2,7 +2,7 @@
 // node's HTTP API; a change waits until every node that answers sees it.
 import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { callNode, stateDirOf, intFlag } from '../context.js'
 import { checkGroupName } from '../../protocols/multicast/groups.js'
 import { printJson, table } from '../output.js'
 
@@ -74,12 +74,7 @@ export function registerGroupCommands(program: Command): void {
       .description(
         `${action === 'join' ? 'add a node to' : 'remove a node from'} a group; waits until every node sees it`,
       )
-      .option(
-        '--wait <ms>',
-        'how long to wait for every node to see the change',
-        intOption('--wait', 0),
-        5000,
-      )
+      .addOption(intFlag('--wait <ms>', 'how long to wait for every node to see the change', [0], 5000))
       .option('--json', 'print {node, groups, group, action, seenBy, answering}')
       .action((node: string, name: string, o, cmd: Command) => groupChange(cmd, action, node, name, o))
   group

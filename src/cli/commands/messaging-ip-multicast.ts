@@ -1,7 +1,7 @@
 // `distlab multicast send|recv` (issue 3, seed 001): IP multicast datagrams, plain JSON and a
 // binary blob, to and from a group, as the seed's programs send and print them.
 import type { Command } from 'commander'
-import { intOption, numberOption } from '../context.js'
+import { intFlag, numberFlag } from '../context.js'
 import {
   IpMulticastReceiver,
   IpMulticastSender,
@@ -100,7 +100,7 @@ async function multicastRecv(o: MulticastCommonOptions & { duration: number; cou
 function multicastOptions(cmd: Command): Command {
   return cmd
     .option('--group <addr>', 'multicast group (224.0.0.0-239.255.255.255)', DEFAULT_GROUP)
-    .option('--port <port>', 'UDP port', intOption('--port', 1, 65535), DEFAULT_PORT)
+    .addOption(intFlag('--port <port>', 'UDP port', [1, 65535], DEFAULT_PORT))
     .option('--interface <addr>', 'address of the interface to use', LOOPBACK_INTERFACE)
 }
 
@@ -114,9 +114,9 @@ export function registerIpMulticastCommands(program: Command): void {
       .command('send')
       .description(`send ${SEED_JSON_PAYLOAD} and a binary blob to the group, --count times`),
   )
-    .option('--ttl <n>', 'multicast TTL (hops)', intOption('--ttl', 0, 255), DEFAULT_TTL)
-    .option('--count <n>', 'rounds of JSON + binary', intOption('--count', 1, 1_000_000), 1)
-    .option('--interval <ms>', 'pause between rounds', intOption('--interval', 0, 3_600_000), 1000)
+    .addOption(intFlag('--ttl <n>', 'multicast TTL (hops)', [0, 255], DEFAULT_TTL))
+    .addOption(intFlag('--count <n>', 'rounds of JSON + binary', [1, 1_000_000], 1))
+    .addOption(intFlag('--interval <ms>', 'pause between rounds', [0, 3_600_000], 1000))
     .option('--json', 'print {group, port, ttl, datagrams, bytes} instead of the seed lines')
     .action((o) => multicastSend(o))
   multicastOptions(
@@ -130,8 +130,8 @@ export function registerIpMulticastCommands(program: Command): void {
           'is heard; it prints the interfaces it joined on.\n',
       ),
   )
-    .option('--duration <s>', 'seconds to listen (0: until interrupted)', numberOption('--duration', 0), 0)
-    .option('--count <n>', 'stop after n datagrams (0: no limit)', intOption('--count', 0), 0)
+    .addOption(numberFlag('--duration <s>', 'seconds to listen (0: until interrupted)', [0], 0))
+    .addOption(intFlag('--count <n>', 'stop after n datagrams (0: no limit)', [0], 0))
     .option('--json', 'print {group, port, json, binary, bytes, received} at the end')
     .action((o, cmd: Command) => multicastRecv(o, cmd))
 }

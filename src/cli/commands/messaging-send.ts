@@ -4,7 +4,7 @@
 import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { callNode, stateDirOf, intFlag } from '../context.js'
 import { checkGroupName, type GroupSendResult } from '../../protocols/multicast/groups.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
 import {
@@ -13,7 +13,7 @@ import {
   type BroadcastResult,
   type BroadcastStrategy,
 } from '../../protocols/broadcast/index.js'
-import { printJson, table } from '../output.js'
+import { printJson, printTable } from '../output.js'
 import { followBroadcastCost, type BroadcastCost } from './broadcast-cost.js'
 import { strategyOption, transportOption } from './messaging-options.js'
 
@@ -160,17 +160,9 @@ function printBroadcastSent(
 ): void {
   const { deliveredTo, missing, unreachable, cost } = f
   process.stdout.write(`broadcast ${r.id} from ${r.from} (${r.strategy}) acknowledged\n`)
-  process.stdout.write(
-    table(
-      ['node', 'hops', 'latency', 'payload sent', 'control sent'],
-      deliveredTo.map((d) => [
-        d.node,
-        d.hops,
-        `${d.latencyMs} ms`,
-        d.framesSent.payload,
-        d.framesSent.control,
-      ]),
-    ),
+  printTable(
+    ['node', 'hops', 'latency', 'payload sent', 'control sent'],
+    deliveredTo.map((d) => [d.node, d.hops, `${d.latencyMs} ms`, d.framesSent.payload, d.framesSent.control]),
   )
   const types = [...cost.byType].map(([t, n]) => `${t} ${n}`).join(', ')
   process.stdout.write(
@@ -222,7 +214,7 @@ export function registerSendCommands(program: Command): void {
     .requiredOption('--from <node>', 'sending node')
     .requiredOption('--to <node>', 'receiving node')
     .option('--transport <kind>', 'udp or tcp', transportOption, 'udp')
-    .option('--timeout <ms>', 'give up after this many ms', intOption('--timeout', 1, 600_000), 30_000)
+    .addOption(intFlag('--timeout <ms>', 'give up after this many ms', [1, 600_000], 30_000))
     .option('--json', 'print {delivered, from, to, seq, rttMs, attempts, transport}')
     .action((message: string, o: SendUnicastOptions, cmd: Command) => sendUnicast(cmd, message, o))
   send
@@ -243,12 +235,7 @@ export function registerSendCommands(program: Command): void {
     .requiredOption('--from <node>', 'node that broadcasts')
     .option('--strategy <name>', `one of ${STRATEGIES.join(', ')}`, strategyOption, 'tree')
     .option('--durable', 'acknowledge only once a second node holds the message')
-    .option(
-      '--wait <ms>',
-      'how long to follow the message to every node',
-      intOption('--wait', 0, 600_000),
-      5000,
-    )
+    .addOption(intFlag('--wait <ms>', 'how long to follow the message to every node', [0, 600_000], 5000))
     .option(
       '--json',
       'print {acknowledged, id, from, strategy, deliveredTo: [{node, hops, latencyMs, framesSent}], missing, unreachable, frames: {payload, control, total, byType}, redundancy}',
@@ -260,12 +247,7 @@ export function registerSendCommands(program: Command): void {
     .description('deliver a message once to every current member of a named group (overlay, no IP multicast)')
     .requiredOption('--from <node>', 'sending node')
     .requiredOption('--group <name>', 'group name')
-    .option(
-      '--timeout <ms>',
-      'give up on a member after this many ms',
-      intOption('--timeout', 1, 600_000),
-      10_000,
-    )
+    .addOption(intFlag('--timeout <ms>', 'give up on a member after this many ms', [1, 600_000], 10_000))
     .option('--json', 'print {group, from, members, delivered, failed, elapsedMs}')
     .action((message: string, o, cmd: Command) => sendMulticast(cmd, message, o))
 }

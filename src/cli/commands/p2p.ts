@@ -10,8 +10,8 @@ import { ClusterError, InvalidArgumentError, NodeApiError } from '../../core/err
 import { parseDuration } from '../../core/options.js'
 import { membership, normalizePeerUrl } from '../../protocols/membership/index.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
-import { addListenOptions, callNode, intOption, stateDirOf, stopOnSignals } from '../context.js'
-import { cliName, color, formatDuration, printJson, Progress, table } from '../output.js'
+import { addListenOptions, callNode, stateDirOf, stopOnSignals, intFlag } from '../context.js'
+import { cliName, color, formatDuration, printJson, Progress, printTable } from '../output.js'
 
 // ---- distlab bootstrap ----
 
@@ -141,21 +141,19 @@ async function runP2p(cmd: Command, o: RunOptions): Promise<void> {
 }
 
 function printP2pSummary(summary: P2pSummary, failures: string[]): void {
-  process.stdout.write(
-    table(
-      ['NODES', 'CONVERGED', 'CONVERGENCE', 'PEERS KNOWN (MIN/MEDIAN/MAX)', 'SENT', 'DELIVERED', 'LOST'],
+  printTable(
+    ['NODES', 'CONVERGED', 'CONVERGENCE', 'PEERS KNOWN (MIN/MEDIAN/MAX)', 'SENT', 'DELIVERED', 'LOST'],
+    [
       [
-        [
-          summary.nodes,
-          summary.converged ? color.green('yes') : color.red('no'),
-          summary.convergenceMs === null ? '-' : formatDuration(summary.convergenceMs),
-          `${summary.peersKnown.min}/${summary.peersKnown.median}/${summary.peersKnown.max}`,
-          summary.messagesSent,
-          summary.messagesDelivered,
-          summary.lost > 0 ? color.red(String(summary.lost)) : '0',
-        ],
+        summary.nodes,
+        summary.converged ? color.green('yes') : color.red('no'),
+        summary.convergenceMs === null ? '-' : formatDuration(summary.convergenceMs),
+        `${summary.peersKnown.min}/${summary.peersKnown.median}/${summary.peersKnown.max}`,
+        summary.messagesSent,
+        summary.messagesDelivered,
+        summary.lost > 0 ? color.red(String(summary.lost)) : '0',
       ],
-    ),
+    ],
   )
   for (const f of failures.slice(0, 5)) process.stdout.write(`${color.red('lost')} ${f}\n`)
   if (summary.bootstrapKilled) process.stdout.write('the bootstrap was dead while these messages were sent\n')
@@ -224,19 +222,21 @@ function registerP2pRun(program: Command): Command {
     .description(
       'start a bootstrap and N peers, wait until every peer knows every other, message random pairs, print a summary',
     )
-    .option('-n, --nodes <n>', 'number of peers', intOption('--nodes', 2, 5000), 100)
+    .addOption(intFlag('-n, --nodes <n>', 'number of peers', [2, 5000], 100))
     .option('--mode <mode>', 'process (one process per peer) or inproc (all in this process)', 'process')
-    .option('--messages <n>', 'messages sent between random pairs', intOption('--messages', 0, 100_000), 50)
+    .addOption(intFlag('--messages <n>', 'messages sent between random pairs', [0, 100_000], 50))
     .option(
       '--kill-bootstrap-after <duration>',
       'kill -9 the bootstrap this long after the last peer started (10s, 500ms), or once converged (converged)',
     )
     .option('--timeout <duration>', 'give up waiting for convergence after this long', '120s')
-    .option(
-      '--block <n>',
-      'second octet of every address (127.<n>.x.y), to run beside another cluster',
-      intOption('--block', 0, 255),
-      0,
+    .addOption(
+      intFlag(
+        '--block <n>',
+        'second octet of every address (127.<n>.x.y), to run beside another cluster',
+        [0, 255],
+        0,
+      ),
     )
     .option('--keep', "keep the overlay running afterwards, to try the seed's curl commands")
     .option(

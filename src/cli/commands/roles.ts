@@ -5,7 +5,7 @@ import { createNode } from '../../cluster/node-assembly.js'
 import { createRootLogger, type LogFormat } from '../../core/logger.js'
 import { MASTER_NAME } from '../../core/ids.js'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { addListenOptions, intOption, stateDirOf, stopOnSignals } from '../context.js'
+import { addListenOptions, stateDirOf, stopOnSignals, intFlag } from '../context.js'
 import { defaultProtocols } from '../../protocols/defaults.js'
 import { KEY_ENV } from '../../core/auth.js'
 import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../core/url-guard.js'
@@ -114,7 +114,7 @@ export function registerRoleCommands(program: Command): void {
       .description('run the master (cluster registry, telemetry collector, dashboard) in the foreground'),
     { name: MASTER_NAME },
   )
-    .option('--dashboard-port <port>', 'dashboard port', intOption('--dashboard-port', 0, 65535), 8080)
+    .addOption(intFlag('--dashboard-port <port>', 'dashboard port', [0, 65535], 8080))
     .action(async (o: RoleOptions, cmd: Command) => runRole('master', o, stateDirOf(cmd)))
   roleOptions(program.command('node').description('run one node in the foreground'), { name: 'node1' })
     .option(

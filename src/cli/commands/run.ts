@@ -14,8 +14,8 @@ import {
 } from '../../cluster/state.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { nodeIndex } from '../../core/ids.js'
-import { color, colorFor, printJson, table } from '../output.js'
-import { callNode, intOption, stateDirOf } from '../context.js'
+import { color, colorFor, printJson, printTable } from '../output.js'
+import { callNode, stateDirOf, intFlag } from '../context.js'
 
 interface RunOptions {
   node?: string
@@ -97,11 +97,9 @@ function specOf(cmd: Command, o: RunOptions) {
 function printInstances(c: {
   instances: Array<{ name: string; host: string; port: number; pid?: number; container?: string }>
 }): void {
-  process.stdout.write(
-    table(
-      ['NAME', 'ADDRESS', 'URL', 'PID', 'CONTAINER'],
-      c.instances.map((i) => [i.name, i.host, `http://${i.host}:${i.port}`, i.pid ?? '', i.container ?? '']),
-    ),
+  printTable(
+    ['NAME', 'ADDRESS', 'URL', 'PID', 'CONTAINER'],
+    c.instances.map((i) => [i.name, i.host, `http://${i.host}:${i.port}`, i.pid ?? '', i.container ?? '']),
   )
 }
 
@@ -233,17 +231,15 @@ export async function statusForeign(dir: string, rec: ClusterRecord, o: { json?:
   const dead = r.nodes.filter((n) => !n.running).length
   if (o.json) printJson({ mode: 'foreign', kind: rec.foreign?.kind, startedAt: rec.startedAt, ...r })
   else {
-    process.stdout.write(
-      table(
-        ['NAME', 'ADDRESS', 'STATE', 'PID', 'CONTAINER'],
-        r.nodes.map((n) => [
-          n.name,
-          `${n.host}:${n.port}`,
-          !n.running ? color.red('dead') : n.paused ? color.yellow('paused') : color.green('up'),
-          n.pid ?? '',
-          n.container ?? '',
-        ]),
-      ),
+    printTable(
+      ['NAME', 'ADDRESS', 'STATE', 'PID', 'CONTAINER'],
+      r.nodes.map((n) => [
+        n.name,
+        `${n.host}:${n.port}`,
+        !n.running ? color.red('dead') : n.paused ? color.yellow('paused') : color.green('up'),
+        n.pid ?? '',
+        n.container ?? '',
+      ]),
     )
     process.stdout.write(
       `${r.nodes.length - dead} up, ${dead} dead (foreign ${rec.foreign?.kind ?? ''} cluster${r.isolated ? ', isolated' : ''}${r.runId ? `, run ${r.runId}` : ''})\n`,
@@ -277,7 +273,7 @@ export function registerRunCommands(program: Command): void {
       '--node <command>',
       "the nodes' command (placeholders: {host} {port} {name} {index} {bootstrap} {master} {peers})",
     )
-    .option('-n, --nodes <n>', 'number of nodes', intOption('--nodes', 0, MAX_FOREIGN_NODES), 4)
+    .addOption(intFlag('-n, --nodes <n>', 'number of nodes', [0, MAX_FOREIGN_NODES], 4))
     .option('--bootstrap <command>', "the bootstrap's command (its URL is {bootstrap} to the others)")
     .option('--master <command>', "the master's command (its host:port is {master} to the others)")
     .option('--env <K=V>', 'environment of every node (repeatable; values take placeholders)', collect, [])
@@ -288,30 +284,28 @@ export function registerRunCommands(program: Command): void {
     .option('--bootstrap-image <image>', "docker mode: the bootstrap's image")
     .option('--master-image <image>', "docker mode: the master's image")
     .option('--network <name>', 'docker mode: the network', 'Proj1-distributed-network')
-    .option(
-      '--port <port>',
-      'the port each instance is told to listen on ({port})',
-      intOption('--port', 1, 65535),
-      5000,
+    .addOption(
+      intFlag('--port <port>', 'the port each instance is told to listen on ({port})', [1, 65535], 5000),
     )
-    .option(
-      '--block <n>',
-      'address block: 127.<n>.x.y, or 10.213.<n>.x in namespaces',
-      intOption('--block', 0, 255),
-      0,
+    .addOption(
+      intFlag('--block <n>', 'address block: 127.<n>.x.y, or 10.213.<n>.x in namespaces', [0, 255], 0),
     )
     .option('--no-isolate', 'process mode: no namespaces (no link faults; kill, restart, pause still work)')
     .option('--no-faults', 'no relays: instances talk directly (no link faults, no traffic recorded)')
-    .option(
-      '--ready-timeout <ms>',
-      'how long each instance has to listen on its port (0: do not wait)',
-      intOption('--ready-timeout', 0, 600_000),
-      20_000,
+    .addOption(
+      intFlag(
+        '--ready-timeout <ms>',
+        'how long each instance has to listen on its port (0: do not wait)',
+        [0, 600_000],
+        20_000,
+      ),
     )
-    .option(
-      '--dashboard-port <port>',
-      "the dashboard of the relays' traffic (8080; a free one when taken)",
-      intOption('--dashboard-port', 0, 65535),
+    .addOption(
+      intFlag(
+        '--dashboard-port <port>',
+        "the dashboard of the relays' traffic (8080; a free one when taken)",
+        [0, 65535],
+      ),
     )
     .option('-d, --detach', 'start in the background and return')
     .option('--json', 'print the cluster as one JSON object')

@@ -10,7 +10,7 @@ import {
   type ScenarioReport,
 } from '../../scenario/index.js'
 import { color, formatDuration, printJson, table } from '../output.js'
-import { intOption, stateDirOf } from '../context.js'
+import { stateDirOf, intFlag } from '../context.js'
 import { parseDuration } from '../../core/options.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 
@@ -80,10 +80,8 @@ export function registerScenarioCommands(program: Command): void {
       '--json',
       'print {scenario, nodes, mode, keyed, faults, steps, workloads, checks, passed, durationMs}',
     )
-    .option(
-      '--block <n>',
-      "second octet of the cluster's addresses (overrides the file)",
-      intOption('--block', 0, 255),
+    .addOption(
+      intFlag('--block <n>', "second octet of the cluster's addresses (overrides the file)", [0, 255]),
     )
     .option(
       '--mode <mode>',
