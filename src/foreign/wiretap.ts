@@ -10,7 +10,7 @@
 // interfaces joined (/proc/<pid>/net/igmp) and, for broadcast, its UDP sockets on that port.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { findTool } from '../monitor/capture.js'
+import { CAPTURE_READY, captureArgs, findCaptureTool, type CaptureTool } from '../monitor/capture.js'
 import { PcapStreamReader, type CapturedPacket } from '../monitor/pcap.js'
 import type { TelemetryEvent } from '../core/telemetry.js'
 import { BROADCAST_DST } from '../core/envelope.js'
@@ -44,13 +44,10 @@ const MEMBERSHIP_TTL_MS = 500
 const READY_MS = 5000
 
 /** Whether a capture can run here; if not, the one line that says why. */
-export function tapAvailable():
-  { ok: true; tool: 'tcpdump' | 'dumpcap'; path: string } | { ok: false; why: string } {
+export function tapAvailable(): { ok: true; tool: CaptureTool; path: string } | { ok: false; why: string } {
   if (process.getuid?.() !== 0) return { ok: false, why: 'capturing packets needs root' }
-  for (const tool of ['tcpdump', 'dumpcap'] as const) {
-    const path = findTool(tool)
-    if (path) return { ok: true, tool, path }
-  }
+  const found = findCaptureTool()
+  if (found) return { ok: true, ...found }
   return { ok: false, why: 'neither tcpdump nor dumpcap is installed (Debian: apt-get install tcpdump)' }
 }
 
@@ -119,12 +116,8 @@ export class WireTap {
   }
 
   /** Starts the tool and resolves once it captures (or rejects with its reason). */
-  async start(tool: 'tcpdump' | 'dumpcap', path: string): Promise<void> {
-    const filter = tapFilter(this.init)
-    const args =
-      tool === 'tcpdump'
-        ? ['-i', this.init.iface, '-n', '-s', '0', '--immediate-mode', '-U', '-w', '-', filter]
-        : ['-i', this.init.iface, '-q', '-s', '0', '-F', 'pcap', '-w', '-', '-f', filter]
+  async start(tool: CaptureTool, path: string): Promise<void> {
+    const args = captureArgs(tool, this.init.iface, '-', tapFilter(this.init))
     const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     child.stdout!.on('data', (chunk: Buffer) => this.bytes(chunk))
@@ -134,7 +127,7 @@ export class WireTap {
       child.stderr!.setEncoding('utf8')
       child.stderr!.on('data', (d: string) => {
         stderr = (stderr + d).slice(-4000)
-        if (/listening on|Capturing on/i.test(stderr)) {
+        if (CAPTURE_READY.test(stderr)) {
           clearTimeout(timer)
           resolve()
         }

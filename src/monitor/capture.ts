@@ -109,9 +109,11 @@ export async function capture(
   options: { signal?: AbortSignal; onReady?: () => void } = {},
 ): Promise<CaptureResult> {
   const o = resolveCaptureOptions(init)
-  const { tool, path } = pickTool(o.tool ? [o.tool] : ['tcpdump', 'dumpcap'])
+  const { tool, path } = pickTool(o.tool ? [o.tool] : CAPTURE_TOOLS)
   const filter = captureFilter(o.ports, o.net)
-  const child = spawn(path, captureArgs(tool, o, filter), { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(path, captureArgs(tool, o.iface, o.out, filter), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   let ready = false
   const started = Date.now()
@@ -130,7 +132,7 @@ export async function capture(
     child.stderr!.on('data', (chunk: string) => {
       stderr += chunk
       if (stderr.length > 64_000) stderr = stderr.slice(-32_000)
-      if (/listening on|Capturing on/i.test(stderr)) markReady()
+      if (CAPTURE_READY.test(stderr)) markReady()
     })
     const onAbort = () => stopChild()
     options.signal?.addEventListener('abort', onAbort, { once: true })
@@ -156,23 +158,42 @@ export async function capture(
   })
 }
 
-/** The first of the candidate tools installed, or a CaptureToolMissingError naming them. */
-function pickTool(candidates: readonly string[]): { tool: string; path: string } {
+/** The capture tools distlab drives, in the order it prefers them. */
+export const CAPTURE_TOOLS = ['tcpdump', 'dumpcap'] as const
+export type CaptureTool = (typeof CAPTURE_TOOLS)[number]
+
+/** What either tool prints on stderr once it captures. */
+export const CAPTURE_READY = /listening on|Capturing on/i
+
+/** The first of the candidate tools installed, if any. */
+export function findCaptureTool(
+  candidates: readonly CaptureTool[] = CAPTURE_TOOLS,
+): { tool: CaptureTool; path: string } | undefined {
   for (const tool of candidates) {
     const path = findTool(tool)
     if (path) return { tool, path }
   }
+  return undefined
+}
+
+/** The first of the candidate tools installed, or a CaptureToolMissingError naming them. */
+function pickTool(candidates: readonly CaptureTool[]): { tool: CaptureTool; path: string } {
+  const found = findCaptureTool(candidates)
+  if (found) return found
   throw new CaptureToolMissingError(
     `neither ${candidates.join(' nor ')} is installed; install one (Debian: sudo apt-get install tcpdump) and run again`,
   )
 }
 
-/** The capture tool's command line: the interface, the whole packet, written as it comes. */
-function captureArgs(tool: string, o: CaptureOptions, filter: string): string[] {
-  if (tool !== 'tcpdump') return ['-i', o.iface, '-q', '-F', 'pcap', '-s', '0', '-w', o.out, '-f', filter]
+/**
+ * The capture tool's command line: the interface, the whole packet, pcap written as it comes to
+ * `out` (a file, or `-` for stdout).
+ */
+export function captureArgs(tool: CaptureTool, iface: string, out: string, filter: string): string[] {
+  if (tool !== 'tcpdump') return ['-i', iface, '-q', '-F', 'pcap', '-s', '0', '-w', out, '-f', filter]
   return [
     '-i',
-    o.iface,
+    iface,
     '-n',
     '-s',
     '0',
@@ -181,9 +202,9 @@ function captureArgs(tool: string, o: CaptureOptions, filter: string): string[] 
     '--immediate-mode',
     '-U',
     '-w',
-    o.out,
+    out,
     // As root, tcpdump drops to its own user before writing, which may not own the folder.
-    ...(process.getuid?.() === 0 ? ['-Z', 'root'] : []),
+    ...(out !== '-' && process.getuid?.() === 0 ? ['-Z', 'root'] : []),
     filter,
   ]
 }
