@@ -147,20 +147,19 @@ export class FailureDetector extends MemberStates {
    */
   protected override applyDead(u: WireMember, why?: string): void {
     const cur = this.members.get(u.u)
-    const check = this.o.registry && cur?.kind === 'frames' && cur.id === u.i && cmp(u, cur) >= 0
-    if (!check || this.deathChecks.size >= MAX_DEATH_CHECKS) return super.applyDead(u, why)
-    if (this.deathChecks.has(u.u)) return
-    this.deathChecks.add(u.u)
-    void this.checkDeath(cur, u).then((alive) => {
-      this.deathChecks.delete(u.u)
-      if (!this.running) return
-      if (!alive) return super.applyDead(u, `${why ?? 'gossip says so'}, and it did not answer`)
-      this.count(
-        'reported_deaths_refused_total',
-        'Deaths reported to the registry that its own pings refused.',
-      )
-      this.log.info(`${cur.name} (${cur.url}) answered: not removed (${why ?? 'gossip says so'})`)
-    })
+    const current = cur !== undefined && cur.id === u.i && cmp(u, cur) >= 0
+    const checking =
+      current &&
+      this.checkBeforeRemoval(cur, u, (alive) => {
+        if (!this.running) return
+        if (!alive) return super.applyDead(u, `${why ?? 'gossip says so'}, and it did not answer`)
+        this.count(
+          'reported_deaths_refused_total',
+          'Deaths reported to the registry that its own pings refused.',
+        )
+        this.log.info(`${cur.name} (${cur.url}) answered: not removed (${why ?? 'gossip says so'})`)
+      })
+    if (!checking) super.applyDead(u, why)
   }
 
   /**
@@ -170,13 +169,8 @@ export class FailureDetector extends MemberStates {
    * DEATH_CHECK_ROUNDS removes it.
    */
   protected override suspicionExpired(m: Member, why: string): void {
-    const skip = !this.o.registry || m.kind !== 'frames' || this.deathChecks.size >= MAX_DEATH_CHECKS
-    if (skip) return super.suspicionExpired(m, why)
-    if (this.deathChecks.has(m.url)) return
-    this.deathChecks.add(m.url)
     const at = { gen: m.gen, inc: m.inc }
-    void this.checkDeath(m, this.wire(m, 'd')).then((alive) => {
-      this.deathChecks.delete(m.url)
+    const checking = this.checkBeforeRemoval(m, this.wire(m, 'd'), (alive) => {
       const same = this.running && this.members.get(m.url) === m && m.status === 'suspect' && cmp(m, at) === 0
       if (!same) return
       if (!alive) return super.suspicionExpired(m, `${why}, and it did not answer`)
@@ -190,6 +184,24 @@ export class FailureDetector extends MemberStates {
       this.log.info(`${m.name} (${m.url}) answered: not removed (${why})`)
       this.changed()
     })
+    if (!checking) super.suspicionExpired(m, why)
+  }
+
+  /**
+   * The registry's last check before it removes `m`, a frames member: pings carrying `death` (see
+   * checkDeath), then `then(alive)`; one check a member at a time (a second report while one runs
+   * is dropped). False when no check runs (not the registry, another kind of member, or
+   * MAX_DEATH_CHECKS running): the caller removes it at once.
+   */
+  private checkBeforeRemoval(m: Member, death: WireMember, then: (alive: boolean) => void): boolean {
+    if (!this.o.registry || m.kind !== 'frames' || this.deathChecks.size >= MAX_DEATH_CHECKS) return false
+    if (this.deathChecks.has(m.url)) return true
+    this.deathChecks.add(m.url)
+    void this.checkDeath(m, death).then((alive) => {
+      this.deathChecks.delete(m.url)
+      then(alive)
+    })
+    return true
   }
 
   /**
