@@ -80,6 +80,14 @@ export function killAllStudentProcesses(): number {
   return n
 }
 
+/** A program that did not listen in time: where it should have, then how it ended or its last lines. */
+export function notListening(name: string, where: string, timeoutMs: number, p: StudentProcess): Error {
+  const ended = p.running ? '' : ` (it exited with status ${p.exitCode})`
+  return new Error(
+    `${name} did not listen on ${where} (TCP or UDP) within ${timeoutMs} ms${ended}: ${p.tail(3).join(' | ')}`,
+  )
+}
+
 /** One running student program. */
 export class StudentProcess {
   readonly name: string

@@ -4,10 +4,17 @@
 // a local program's and types the operations on the master's stdin, and its namespace is entered by
 // the container's pid for the wire counters (wire.ts), as a namespace of distlab's is in process mode.
 import { spawnSync } from 'node:child_process'
-import { ClusterError, InvalidArgumentError } from '../core/errors.js'
-import { docker } from '../cluster/docker.js'
+import { InvalidArgumentError } from '../core/errors.js'
+import { containerNameTaken, docker, ensureDockerNetwork } from '../cluster/docker.js'
 import { portBound } from './ports.js'
-import { distlabEnv, fillPlaceholders, poll, StudentProcess, type Placeholders } from './process.js'
+import {
+  distlabEnv,
+  fillPlaceholders,
+  notListening,
+  poll,
+  StudentProcess,
+  type Placeholders,
+} from './process.js'
 
 export const SEED000_DOCKER_LABEL = 'distlab.check'
 
@@ -88,11 +95,9 @@ async function inspectImageCommand(image: string): Promise<string> {
 
 /** Makes the network if it is missing; true when this call made it. */
 export async function ensureNetwork(network: string): Promise<boolean> {
-  const has = await docker(['network', 'inspect', network], { allowFailure: true, timeoutMs: 20_000 })
-  if (has.code === 0) return false
-  await docker(['network', 'create', '--driver', 'bridge', '--label', `${SEED000_DOCKER_LABEL}=1`, network])
-  madeNetwork = network
-  return true
+  const made = await ensureDockerNetwork(network, SEED000_DOCKER_LABEL)
+  if (made) madeNetwork = network
+  return made
 }
 
 /** Refuses to start when a container of one of the names exists (another cluster's). */
@@ -101,10 +106,7 @@ export async function namesFree(names: readonly string[]): Promise<void> {
     (await docker(['ps', '-a', '--format', '{{.Names}}'], { timeoutMs: 20_000 })).stdout.split('\n'),
   )
   for (const name of names) {
-    if (existing.has(name))
-      throw new ClusterError(
-        `a container named ${name} already exists; remove it (docker rm -f ${name}) or stop its cluster first`,
-      )
+    if (existing.has(name)) throw containerNameTaken(name)
   }
 }
 
@@ -159,10 +161,7 @@ export async function waitContainerBound(
     timeoutMs,
     200,
   )
-  if (ok !== true)
-    throw new Error(
-      `${p.name} did not listen on port ${port} (TCP or UDP) within ${timeoutMs} ms${p.process.running ? '' : ` (it exited with status ${p.process.exitCode})`}: ${p.process.tail(3).join(' | ')}`,
-    )
+  if (ok !== true) throw notListening(p.name, `port ${port}`, timeoutMs, p.process)
 }
 
 /** Removes the containers (they run with --rm; this is for one that a kill left) and the network if made. */

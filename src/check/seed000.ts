@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '../core/errors.js'
 import { Lab, type LabSlot } from './lab.js'
 import { portBound } from './ports.js'
-import { fillPlaceholders, poll, StudentProcess } from './process.js'
+import { fillPlaceholders, notListening, poll, StudentProcess } from './process.js'
 import { fail, pass, type ItemOutcome, type RubricItem, type SeedRubric } from './rubric.js'
 import { WireCounters, type WireCount } from './wire.js'
 import { DEFAULT_FOREIGN_NETWORK } from '../foreign/spec.js'
@@ -351,10 +351,7 @@ async function waitBound(i: Seed000Instance, port: number, timeoutMs: number): P
     timeoutMs,
     100,
   )
-  if (ok !== true)
-    throw new Error(
-      `${i.name} did not listen on ${i.host}:${port} (TCP or UDP) within ${timeoutMs} ms${i.process.running ? '' : ` (it exited with status ${i.process.exitCode})`}: ${i.process.tail(3).join(' | ')}`,
-    )
+  if (ok !== true) throw notListening(i.name, `${i.host}:${port}`, timeoutMs, i.process)
 }
 
 export function resolveSeed000Options(options: Seed000Options): Resolved {

@@ -514,3 +514,18 @@ async function removeProjectNetworks(label: string, names: string[], timeoutMs: 
 
 /** How long `down` keeps trying to remove a project's network (2 s, 3 s... up to 5 s apart). */
 const NETWORK_RM_PATIENCE_MS = 60_000
+
+/** Makes a bridge network labelled `label=1` unless one of that name exists; true when this call made it. */
+export async function ensureDockerNetwork(network: string, label: string): Promise<boolean> {
+  const has = await docker(['network', 'inspect', network], { allowFailure: true, timeoutMs: 20_000 })
+  if (has.code === 0) return false
+  await docker(['network', 'create', '--driver', 'bridge', '--label', `${label}=1`, network])
+  return true
+}
+
+/** The error when a container's name is taken (another cluster's, or one a kill left behind). */
+export function containerNameTaken(name: string): ClusterError {
+  return new ClusterError(
+    `a container named ${name} already exists; remove it (docker rm -f ${name}) or stop its cluster first`,
+  )
+}

@@ -5,7 +5,7 @@
 // relays listen on the network's gateway address, which every container reaches.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ClusterError } from '../core/errors.js'
-import { docker } from '../cluster/docker.js'
+import { containerNameTaken, docker, ensureDockerNetwork } from '../cluster/docker.js'
 import { onLines } from '../cluster/lines.js'
 import type { ResolvedForeignSpec } from './spec.js'
 
@@ -33,11 +33,7 @@ export class DockerInstances {
   /** The network, and a clear error if a container of the same name already exists. */
   async prepare(): Promise<void> {
     const net = this.spec.network
-    const has = await docker(['network', 'inspect', net], { allowFailure: true, timeoutMs: 20_000 })
-    if (has.code !== 0) {
-      await docker(['network', 'create', '--driver', 'bridge', '--label', `${FOREIGN_LABEL}=1`, net])
-      this.createdNetwork = true
-    }
+    if (await ensureDockerNetwork(net, FOREIGN_LABEL)) this.createdNetwork = true
   }
 
   async gatewayAddress(): Promise<string> {
@@ -74,10 +70,7 @@ export class DockerInstances {
 
   async run(m: DockerMember): Promise<{ container: string; pid: number; ip: string }> {
     const existing = await docker(['container', 'inspect', '-f', '{{.Id}}', m.name], { allowFailure: true })
-    if (existing.code === 0)
-      throw new ClusterError(
-        `a container named ${m.name} already exists; remove it (docker rm -f ${m.name}) or stop its cluster first`,
-      )
+    if (existing.code === 0) throw containerNameTaken(m.name)
     const args = ['run', '-d', '--name', m.name, '--hostname', m.name, '--network', this.spec.network]
     args.push('--label', `${FOREIGN_LABEL}=${this.spec.stateDir}`)
     args.push('-e', 'PYTHONUNBUFFERED=1')
