@@ -185,8 +185,14 @@ class ScenarioRun {
     const { cluster } = this
     for (const n of cluster.list()) await waitMembers(this.url(n.name), cluster.list().length)
     for (const w of this.s.workloads)
-      if (w.kind === 'multicast')
+      if (w.kind === 'multicast') {
         for (const m of w.members) await this.post(m, '/groups/join', { group: w.group })
+        const late = await this.waitGroupViews(w.from, w.group, w.members)
+        if (late.length > 0)
+          throw new ScenarioRunError(
+            `group ${w.group}: ${late.join('; ')} within ${GROUP_VIEW_WAIT_MS / 1000} s of the joins`,
+          )
+      }
     for (const r of this.anycasts) await r.begin()
     for (const r of this.downloads) await r.begin()
   }
@@ -289,8 +295,33 @@ class ScenarioRun {
     await waitMembers(this.url(node), this.cluster.list().length - this.down.size)
     for (const r of this.anycasts) await r.afterRestart(node)
     for (const w of this.s.workloads)
-      if (w.kind === 'multicast' && w.members.includes(node))
+      if (w.kind === 'multicast' && w.members.includes(node)) {
         await this.post(node, '/groups/join', { group: w.group })
+        // Bounded, not required: a partition may keep the news from a sender for now.
+        await this.waitGroupViews(w.from, w.group, [node])
+      }
+  }
+
+  /**
+   * Waits until every sender's view of `group` holds `members`: a join spreads by broadcast, so a
+   * send right after the joins would otherwise be addressed to the members the sender has heard of
+   * so far, and the others would count as lost. Returns what is still missing at the deadline.
+   */
+  private async waitGroupViews(senders: string[], group: string, members: string[]): Promise<string[]> {
+    const deadline = Date.now() + GROUP_VIEW_WAIT_MS
+    for (;;) {
+      const late: string[] = []
+      for (const from of new Set(senders)) {
+        const view = await new NodeClient({ url: this.url(from), name: from, headers: this.headers })
+          .get<{ groups?: Record<string, string[]> }>('/groups')
+          .then((r) => new Set(r.groups?.[group] ?? []))
+          .catch(() => new Set<string>())
+        const missing = members.filter((m) => !view.has(m))
+        if (missing.length > 0) late.push(`${from} has not seen ${missing.join(', ')} join`)
+      }
+      if (late.length === 0 || Date.now() > deadline) return late
+      await new Promise((r) => setTimeout(r, 50))
+    }
   }
 
   /** A workload's deliveries: expected, delivered, lost and duplicated, from what the nodes said. */
@@ -402,6 +433,9 @@ function fromVerdict(kind: Workload['kind'], v: WorkloadVerdict): WorkloadReport
     detail: v.detail,
   }
 }
+
+/** How long a scenario waits for every sender of a multicast workload to see the group's members. */
+const GROUP_VIEW_WAIT_MS = 15_000
 
 /** Waits until a node's member list (from the master) holds `count` members. */
 async function waitMembers(base: string, count: number): Promise<void> {

@@ -42,6 +42,18 @@ describe('fault scenarios', { timeout: 300_000 }, () => {
     assert.equal(report.workloads[0]!.expected, report.workloads[0]!.acknowledged * 5)
   })
 
+  test('the shipped multicast scenario: every member has every acknowledged message once, the first one too', async () => {
+    // The members join just before the first send; the runner waits until the sender has heard of
+    // every join (group state spreads by broadcast), or message 0 went to the first member only.
+    const report = await runScenario(loadScenario(shipped('multicast-loss.yaml')), {
+      stateDir: scratchDir(),
+      block: 90,
+    })
+    assert.equal(report.faults, 3)
+    assertClean(report)
+    assert.equal(report.workloads[0]!.expected, report.workloads[0]!.acknowledged * 3)
+  })
+
   test('a keyed cluster runs the same way: frames authenticated, API calls with the token', async () => {
     const s = parseScenario(`
 name: keyed unicast and p2p
