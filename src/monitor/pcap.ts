@@ -173,6 +173,28 @@ const PCAPNG_MIN_BLOCK = new Map<number, number>([
   [3, 16], // Simple Packet Block
 ])
 
+interface PcapHeader {
+  /** Little-endian fields. */
+  le: boolean
+  /** Record times in nanoseconds (else microseconds). */
+  nano: boolean
+  linkType: number
+}
+
+/** A pcap global header (the first 24 bytes of `buf`); undefined when its magic number is not pcap's. */
+function pcapHeader(buf: Buffer): PcapHeader | undefined {
+  const magicLE = buf.readUInt32LE(0)
+  const magicBE = buf.readUInt32BE(0)
+  const le = magicLE === PCAP_MAGIC_USEC || magicLE === PCAP_MAGIC_NSEC
+  if (!le && magicBE !== PCAP_MAGIC_USEC && magicBE !== PCAP_MAGIC_NSEC) return undefined
+  const linkType = (le ? buf.readUInt32LE(20) : buf.readUInt32BE(20)) & 0x0fffffff
+  return { le, nano: (le ? magicLE : magicBE) === PCAP_MAGIC_NSEC, linkType }
+}
+
+/** A pcap record's time in ms: its seconds and their fraction (µs or ns, as the header says). */
+const recordTimeMs = (sec: number, frac: number, nano: boolean) =>
+  sec * 1000 + (nano ? frac / 1e6 : frac / 1e3)
+
 function readCaptureUnchecked(buf: Buffer): ReadResult {
   const magicLE = buf.length >= 4 ? buf.readUInt32LE(0) : 0
   if (buf.length < 24) {
@@ -185,20 +207,10 @@ function readCaptureUnchecked(buf: Buffer): ReadResult {
     )
   }
   if (magicLE === PCAPNG_SHB) return readPcapng(buf)
-  let le: boolean
-  let nano: boolean
-  if (magicLE === PCAP_MAGIC_USEC || magicLE === PCAP_MAGIC_NSEC) {
-    le = true
-    nano = magicLE === PCAP_MAGIC_NSEC
-  } else {
-    const magicBE = buf.readUInt32BE(0)
-    if (magicBE !== PCAP_MAGIC_USEC && magicBE !== PCAP_MAGIC_NSEC)
-      throw new PcapFormatError('not a pcap or pcapng file (unknown magic number)')
-    le = false
-    nano = magicBE === PCAP_MAGIC_NSEC
-  }
+  const header = pcapHeader(buf)
+  if (!header) throw new PcapFormatError('not a pcap or pcapng file (unknown magic number)')
+  const { le, nano, linkType } = header
   const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o))
-  const linkType = u32(20) & 0x0fffffff
   const out: ReadResult = { packets: [], other: 0, linkType }
   let o = 24
   // A file cut short (a capture killed mid-write, a partial copy) is an error naming where it
@@ -216,8 +228,7 @@ function readCaptureUnchecked(buf: Buffer): ReadResult {
         `pcap packet at offset ${o} is cut short: ${buf.length - o - 16} of its ${incl} captured bytes are in the file`,
       )
     o += 16
-    const ts = sec * 1000 + (nano ? frac / 1e6 : frac / 1e3)
-    decodeLink(buf.subarray(o, o + incl), linkType, ts, out)
+    decodeLink(buf.subarray(o, o + incl), linkType, recordTimeMs(sec, frac, nano), out)
     o += incl
   }
   return out
@@ -377,7 +388,7 @@ function decodeLink(frame: Buffer, linkType: number, ts: number, out: ReadResult
  */
 export class PcapStreamReader {
   private buf: Buffer = Buffer.alloc(0)
-  private header?: { le: boolean; nano: boolean; linkType: number }
+  private header?: PcapHeader
   /** Frames that were not IPv4 UDP/TCP. */
   other = 0
 
@@ -387,14 +398,8 @@ export class PcapStreamReader {
     const out: ReadResult = { packets: [], other: 0, linkType: this.header?.linkType ?? -1 }
     if (!this.header) {
       if (this.buf.length < 24) return []
-      const magicLE = this.buf.readUInt32LE(0)
-      const magicBE = this.buf.readUInt32BE(0)
-      const le = magicLE === PCAP_MAGIC_USEC || magicLE === PCAP_MAGIC_NSEC
-      if (!le && magicBE !== PCAP_MAGIC_USEC && magicBE !== PCAP_MAGIC_NSEC)
-        throw new PcapFormatError('the capture stream is not pcap (unknown magic number)')
-      const magic = le ? magicLE : magicBE
-      const linkType = (le ? this.buf.readUInt32LE(20) : this.buf.readUInt32BE(20)) & 0x0fffffff
-      this.header = { le, nano: magic === PCAP_MAGIC_NSEC, linkType }
+      this.header = pcapHeader(this.buf)
+      if (!this.header) throw new PcapFormatError('the capture stream is not pcap (unknown magic number)')
       this.buf = this.buf.subarray(24)
     }
     const { le, nano, linkType } = this.header
@@ -404,7 +409,7 @@ export class PcapStreamReader {
       const incl = u32(o + 8)
       if (incl > SNAPLEN) throw new PcapFormatError(`pcap record of ${incl} bytes is over the snap length`)
       if (o + 16 + incl > this.buf.length) break
-      const ts = u32(o) * 1000 + (nano ? u32(o + 4) / 1e6 : u32(o + 4) / 1e3)
+      const ts = recordTimeMs(u32(o), u32(o + 4), nano)
       try {
         decodeLink(this.buf.subarray(o + 16, o + 16 + incl), linkType, ts, out)
       } catch (err) {
