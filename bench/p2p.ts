@@ -12,7 +12,7 @@ import type { Node } from '../src/node/node.js'
 import { createNode } from '../src/cluster/node-assembly.js'
 import { LocalCluster } from '../src/cluster/local.js'
 import { nodeUrl } from '../src/cluster/state.js'
-import { membership, type Membership } from '../src/protocols/membership/index.js'
+import { membership, RegistryDirectory, type Membership } from '../src/protocols/membership/index.js'
 import { PROBE_INTERVAL_MS, SUSPICION_MULT } from '../src/protocols/membership/constants.js'
 import { writeResult } from './lib.js'
 import { concatCharts, lineChart, writeChart } from '../src/monitor/plot.js'
@@ -107,12 +107,15 @@ interface InprocRow {
 }
 
 async function inproc(n: number): Promise<InprocRow> {
+  // As `distlab p2p --mode inproc` runs them: peers of one process register with the registry of
+  // that process by a call (local-registry.ts), not over loopback HTTP.
+  const directory = new RegistryDirectory()
   const bootstrap = createNode({
     name: 'master',
     host: '127.40.19.1',
     httpPort: 0,
     framePort: 0,
-    protocols: [membership({ registry: true })],
+    protocols: [membership({ registry: true, directory })],
   })
   await bootstrap.start()
   const nodes: Node[] = []
@@ -123,7 +126,7 @@ async function inproc(n: number): Promise<InprocRow> {
         host: host(i),
         httpPort: 0,
         framePort: 0,
-        protocols: [membership({ bootstrapUrl: bootstrap.httpUrl })],
+        protocols: [membership({ bootstrapUrl: bootstrap.httpUrl, directory })],
       }),
     )
   const t0 = Date.now()
@@ -503,7 +506,7 @@ async function main(): Promise<void> {
         notes: [
           "Serf's published model: about 1.5 s to reach 99.9% of 50 nodes and 1.8 s for 1000, fanout 3, gossip every 200 ms.",
           'A mass join moves N alive updates to N peers at once: its time grows with N and with the CPU the one process gets. ' +
-            "At 1000 in one process the registrations are the slow part (about 30 s for all of them): the registry's event loop turns once every 0.5-1 s while a thousand peers gossip, and each registration takes a few turns.",
+            'Peers of one process register with the registry of that process by a call, as `distlab p2p --mode inproc` does (local-registry.ts); the registry admits them as its HTTP route does and answers with one shared member list.',
           `Members learned from a whole view (a registration's answer, a push-pull) are relayed only while a peer's gossip queue holds less than a frame; in a backlog an update heard again 4 times stops being sent, and a drained backlog swaps views once. The convergence wait stops at ${CONVERGE_CAP_MS / 1000} s.`,
         ],
       },
