@@ -297,8 +297,8 @@ class ScenarioRun {
     for (const w of this.s.workloads)
       if (w.kind === 'multicast' && w.members.includes(node)) {
         await this.post(node, '/groups/join', { group: w.group })
-        // Bounded, not required: a partition may keep the news from a sender for now.
-        await this.waitGroupViews(w.from, w.group, [node])
+        // Bounded and not required: a partition may keep the news from a sender for now.
+        await this.waitGroupViews(w.from, w.group, [node], REJOIN_VIEW_WAIT_MS)
       }
   }
 
@@ -307,11 +307,16 @@ class ScenarioRun {
    * send right after the joins would otherwise be addressed to the members the sender has heard of
    * so far, and the others would count as lost. Returns what is still missing at the deadline.
    */
-  private async waitGroupViews(senders: string[], group: string, members: string[]): Promise<string[]> {
-    const deadline = Date.now() + GROUP_VIEW_WAIT_MS
+  private async waitGroupViews(
+    senders: string[],
+    group: string,
+    members: string[],
+    waitMs = GROUP_VIEW_WAIT_MS,
+  ): Promise<string[]> {
+    const deadline = Date.now() + waitMs
     for (;;) {
       const late: string[] = []
-      for (const from of new Set(senders)) {
+      for (const from of new Set(senders.filter((n) => !this.down.has(n)))) {
         const view = await new NodeClient({ url: this.url(from), name: from, headers: this.headers })
           .get<{ groups?: Record<string, string[]> }>('/groups')
           .then((r) => new Set(r.groups?.[group] ?? []))
@@ -436,6 +441,8 @@ function fromVerdict(kind: Workload['kind'], v: WorkloadVerdict): WorkloadReport
 
 /** How long a scenario waits for every sender of a multicast workload to see the group's members. */
 const GROUP_VIEW_WAIT_MS = 15_000
+/** The same after a member's restart, while the workloads are paused. */
+const REJOIN_VIEW_WAIT_MS = 5_000
 
 /** Waits until a node's member list (from the master) holds `count` members. */
 async function waitMembers(base: string, count: number): Promise<void> {
