@@ -22,7 +22,7 @@ async function portFree(host: string, port: number): Promise<boolean> {
 describe('distlab up --detach / status / logs / link / down', () => {
   const home = scratchDir()
   const env = { DISTLAB_HOME: home }
-  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 90_000 })
+  const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 150_000 })
   let pids: number[] = []
 
   before(async () => {

@@ -111,7 +111,8 @@ describe('hostile broadcast traffic', () => {
       await new Promise<void>((r) => sock.write(prefixed(ihave(src, f * 1000, 1000)), () => r()))
       sent++
     }
-    await waitFor('the flood processed', () => bc(n2).stats().dropped >= FRAMES / 2 - 5, 30_000)
+    // Two seconds here; generous, for a machine that another heavy test is loading.
+    await waitFor('the flood processed', () => bc(n2).stats().dropped >= FRAMES / 2 - 5, 120_000)
     // Let graft timeouts fire and any refreshes they would cause happen.
     await new Promise((r) => setTimeout(r, 1500))
     sock.destroy()
