@@ -10,6 +10,9 @@
 // time in a lane of their own: those under HOST_LANE's folders, and any file with the line
 // `// test-lane: host` (a test that reaches a container by its address, say). Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file
 // runs one at a time in the host's namespace, as before.
+// A file with the line `// test-lane: alone` loads the whole machine (docker.test's 50 containers):
+// it runs last in the host lane, once no other file runs, and no other file starts until it ends,
+// so it cannot starve them.
 //   DISTLAB_TEST_LANES=N   how many files at once (default 3: the host lane and two namespaces)
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
@@ -53,9 +56,13 @@ const HOST_LANE = [
 ]
 /** A test file elsewhere that needs the host's network says so in a comment of its own. */
 const HOST_MARKER = '// test-lane: host'
+/** A test file that loads the whole machine says so: nothing else starts while it runs. */
+const ALONE_MARKER = '// test-lane: alone'
+const runsAlone = (f) => readFileSync(f, 'utf8').includes(ALONE_MARKER)
 const needsHost = (f) => {
   if (HOST_LANE.some((p) => f.startsWith(p))) return true
   const text = readFileSync(f, 'utf8')
+  if (text.includes(ALONE_MARKER)) return true
   // A file that may start the Docker engine must do it from the host's namespace.
   return text.includes(HOST_MARKER) || text.includes('docker-start')
 }
@@ -90,6 +97,8 @@ try {
 const weight = (f) => (typeof times[f] === 'number' ? times[f] : statSync(f).size / 1000)
 const byWeight = (a, b) => weight(b) - weight(a)
 const hostQueue = selected.filter(needsHost).sort(byWeight)
+// Files that run alone go last: by then the other lanes have (nearly) nothing left to wait with.
+hostQueue.sort((a, b) => Number(runsAlone(a)) - Number(runsAlone(b)))
 const nsQueue = selected.filter((f) => !needsHost(f)).sort(byWeight)
 
 // The Docker engine, when a test will need it, is started now from the host's namespace: started
@@ -175,8 +184,24 @@ function failureDigest(out) {
   )
 }
 
+/** Files that run alone, running now: the other lanes start nothing meanwhile. */
+let aloneRunning = 0
 async function lane(queue, isolated) {
-  while (queue.length > 0) await runFile(queue.shift(), isolated)
+  for (;;) {
+    while (aloneRunning > 0) await new Promise((r) => setTimeout(r, 250))
+    const file = queue.shift()
+    if (file === undefined) return
+    const alone = runsAlone(file)
+    if (alone) {
+      aloneRunning++
+      while (running.size > 0) await new Promise((r) => setTimeout(r, 250))
+    }
+    try {
+      await runFile(file, isolated)
+    } finally {
+      if (alone) aloneRunning--
+    }
+  }
 }
 
 console.log(

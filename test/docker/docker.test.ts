@@ -4,6 +4,7 @@
 // single-node Swarm stack. One file, so that the image is built once. Everything a test creates
 // (containers, networks, volumes, the image tag, the swarm) is removed in after(), also on failure;
 // the base image imported from the host's node stays, cached by its tag, for the next run.
+// test-lane: alone (the 50 containers load the whole machine; scripts/test.mjs starts nothing beside it)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
