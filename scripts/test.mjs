@@ -58,11 +58,12 @@ const HOST_LANE = [
 const HOST_MARKER = '// test-lane: host'
 /** A test file that loads the whole machine says so: nothing else starts while it runs. */
 const ALONE_MARKER = '// test-lane: alone'
-const runsAlone = (f) => readFileSync(f, 'utf8').includes(ALONE_MARKER)
+const aloneFiles = new Set(selected.filter((f) => readFileSync(f, 'utf8').includes(ALONE_MARKER)))
+const runsAlone = (f) => aloneFiles.has(f)
 const needsHost = (f) => {
   if (HOST_LANE.some((p) => f.startsWith(p))) return true
+  if (runsAlone(f)) return true
   const text = readFileSync(f, 'utf8')
-  if (text.includes(ALONE_MARKER)) return true
   // A file that may start the Docker engine must do it from the host's namespace.
   return text.includes(HOST_MARKER) || text.includes('docker-start')
 }

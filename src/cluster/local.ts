@@ -126,6 +126,9 @@ interface Member {
 const lastWords = ([m]: Member[]) =>
   m ? `; ${m.plan.name} last logged: ${m.lastLines.at(-1)?.slice(0, 300) ?? 'nothing yet'}` : ''
 
+/** How long a local cluster waits for its `members` (master included) to answer /health. */
+export const localStartTimeoutMs = (members: number): number => 60_000 + 200 * members
+
 export class LocalCluster extends EventEmitter implements Startable {
   readonly nodes: number
   readonly mode: 'process' | 'inproc'
@@ -349,7 +352,7 @@ export class LocalCluster extends EventEmitter implements Startable {
    * admitting hundreds of nodes, or a busy machine, answers late, not never.
    */
   private async waitHealthy(members: Member[]): Promise<void> {
-    const timeoutMs = this.init.startTimeoutMs ?? 60_000 + 200 * this.members.length
+    const timeoutMs = this.init.startTimeoutMs ?? localStartTimeoutMs(this.members.length)
     const deadline = Date.now() + timeoutMs
     const failed = (m: Member) => {
       if (!m.child || m.child.exitCode === null) return

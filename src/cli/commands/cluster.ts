@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { openSync, readFileSync, existsSync, readdirSync, statSync, closeSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalCluster } from '../../cluster/local.js'
+import { LocalCluster, localStartTimeoutMs } from '../../cluster/local.js'
 import {
   isAlive,
   logDir,
@@ -191,8 +191,9 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     // Containers run the lan profile ($DISTLAB_MEMBERSHIP does not reach them).
     ...(o.mode === 'process' || o.mode === 'inproc' ? membershipFlags(membershipFromCli(o)) : []),
   ]
-  // Longer than the supervisor's own wait for its nodes (LocalCluster: 60 s + 200 ms a member), so
-  // that on a loaded machine the supervisor, not this wait, decides whether the start failed.
+  // Longer than the supervisor's own wait for its nodes (plus 30 s and 0.8 s a node for its own
+  // start and for spawning the nodes in waves), so that on a loaded machine the supervisor, not this
+  // wait, decides whether the start failed.
   // Containers take longer: image start, compose or a swarm's scheduling, the bootstrap wait.
   const containers = o.mode === 'docker' || o.mode === 'swarm'
   const { record: rec, pid } = await startDetached({
@@ -200,7 +201,8 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     args,
     // The key goes to the supervisor in its environment, never in argv where `ps` shows it.
     env: { [KEY_ENV]: key ?? '' },
-    timeoutMs: 90_000 + 1000 * o.nodes + (containers ? 150_000 + 1000 * o.nodes : 0),
+    timeoutMs:
+      localStartTimeoutMs(o.nodes + 1) + 30_000 + 800 * o.nodes + (containers ? 150_000 + 1000 * o.nodes : 0),
   })
   if (o.json)
     printJson({
