@@ -5,11 +5,13 @@
 //
 // Test files run side by side. Tests bind fixed loopback addresses and ports, so each file that
 // needs only loopback runs in a network namespace of its own (`unshare -n`, a fresh `lo`): no two
-// files can collide however many run at once. Files that need the host's network (the Docker
-// engine's bridges, the namespaces and bridges that `distlab run` makes, npm's cache) run one at a
-// time in a lane of their own: those under HOST_LANE's folders, and any file with the line
-// `// test-lane: host` (a test that reaches a container by its address, say). Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file
-// runs one at a time in the host's namespace, as before.
+// files can collide however many run at once. That includes the files that make network
+// namespaces and bridges of their own (`distlab run`, `distlab check`): bridges and veths live in
+// the file's namespace, and the namespaces' names carry the test's block, one per file. Files that
+// use the Docker engine (its bridges and containers are on the host's network, its networks have
+// global names) run one at a time in a lane of their own, on the host's network: those under
+// test/docker/ and any file with the line `// test-lane: host`. Without root or `unshare`, or with
+// DISTLAB_TEST_LANES=1, every file runs one at a time in the host's namespace, as before.
 // A file with the line `// test-lane: alone` loads the whole machine (docker.test's 50 containers):
 // it runs last in the host lane, once no other file runs, and no other file starts until it ends,
 // so it cannot starve them.
@@ -47,13 +49,7 @@ if (selected.length === 0) {
 selected.sort()
 
 /** Files that need the host's network namespace: they run one at a time, in the host lane. */
-const HOST_LANE = [
-  'dist/test/docker/',
-  'dist/test/foreign/',
-  'dist/test/check/',
-  'dist/test/cluster/k8s',
-  'dist/test/package/',
-]
+const HOST_LANE = ['dist/test/docker/']
 /** A test file elsewhere that needs the host's network says so in a comment of its own. */
 const HOST_MARKER = '// test-lane: host'
 /** A test file that loads the whole machine says so: nothing else starts while it runs. */

@@ -5,6 +5,7 @@
 // keeps this test apart from the other docker tests). The correct master passes every item, the
 // wire counted in each container's namespace; the master whose multicast goes to every node fails
 // exactly the multicast item. No container or network is left.
+// test-lane: host (the Docker engine's bridges are on the host's network)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'

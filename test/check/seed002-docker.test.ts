@@ -2,6 +2,7 @@
 // in an image built offline from this machine's python3 and python3-flask (test/foreign's
 // python-image.ts), run as containers bootstrap, node1..node4 on Proj1-distributed-network through
 // distlab run's docker mode, on the real engine. Every required item passes, and no container is left.
+// test-lane: host (the Docker engine's bridges are on the host's network)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'

@@ -3,7 +3,8 @@
 // submission with a dummy line (one pair more than the text has, as a student's once did) fails
 // exactly the submit item, with the server's SUBMIT reply as evidence. The line server is scaled
 // for a short test (200 lines at 200 lines/s per address instead of 1000 at 100/s; the evidence says
-// so). Each program runs in a network namespace of its own (10.213.61.x, this suite's block; root).
+// so). Each program runs in a network namespace of its own (10.213.65.x, this suite's block; root).
+// Namespace names are global: seed000's test, which may run at the same time, has block 61.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -35,7 +36,7 @@ test('correct cooperating clients pass every seed003 item, the master killed mid
         'check',
         'seed003',
         '--block',
-        '61',
+        '65',
         '--cwd',
         DIR,
         ...SCALE,
@@ -53,7 +54,7 @@ test('correct cooperating clients pass every seed003 item, the master killed mid
     for (const id of ['submit', 'addresses', 'speedup', 'failover'])
       assert.match(r.stdout, new RegExp(`^PASS  ${id}  `, 'm'))
     assert.match(r.stdout, /200 lines at 200 lines\/s per address \(the handout's 1000 at 100\/s, scaled/)
-    assert.match(r.stdout, /SUBMIT SUCCESS: team@distlab-check - 10\.213\.61\.3 - 200, 0, 200,/)
+    assert.match(r.stdout, /SUBMIT SUCCESS: team@distlab-check - 10\.213\.65\.3 - 200, 0, 200,/)
     assert.match(r.stdout, /each of the 4 clients fetched from its own address/)
     for (const k of [1, 2, 3, 4])
       assert.match(r.stdout, new RegExp(`^ +${k} +\\d+\\.\\d\\d +\\d\\.\\d\\d +\\d+  SUBMIT SUCCESS`, 'm'))
@@ -73,7 +74,7 @@ test('a client that pads its submission with a dummy line fails the submit item,
       'seed003',
       '--json',
       '--block',
-      '61',
+      '65',
       '--cwd',
       DIR,
       ...SCALE,
@@ -95,6 +96,6 @@ test('a client that pads its submission with a dummy line fails the submit item,
     JSON.stringify(report, null, 2),
   )
   const evidence = failed[0]!.evidence.join('\n')
-  assert.match(evidence, /SUBMIT SUCCESS: team@distlab-check - 10\.213\.61\.3 - 200, 1, 201,/)
+  assert.match(evidence, /SUBMIT SUCCESS: team@distlab-check - 10\.213\.65\.3 - 200, 1, 201,/)
   assert.match(evidence, /1 of the 201 pairs submitted were wrong/)
 })
