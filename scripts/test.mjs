@@ -12,12 +12,24 @@
 // global names) run one at a time in a lane of their own, on the host's network: those under
 // test/docker/ and any file with the line `// test-lane: host`. Without root or `unshare`, or with
 // DISTLAB_TEST_LANES=1, every file runs one at a time in the host's namespace, as before.
-// A file with the line `// test-lane: alone` loads the whole machine (docker.test's 50 containers):
-// it runs last in the host lane, once no other file runs, and no other file starts until it ends,
-// so it cannot starve them.
+// A file with the line `// test-lane: alone` loads the whole machine for a while (docker.test's 50
+// containers): it runs last in the host lane, and wraps that part in `exclusively()`
+// (test/helpers.ts), which asks this runner for the machine: no file starts meanwhile, and the
+// part begins once every other running file has ended, so it cannot starve them. The rest of the
+// file runs beside the others.
 //   DISTLAB_TEST_LANES=N   how many files at once (default 3: the host lane and two namespaces)
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const filters = process.argv.slice(2)
@@ -144,6 +156,8 @@ function runFile(file, isolated) {
       running.delete(child)
       // What the file left running in its group (a child the test did not stop) ends with it.
       endGroup(child)
+      // A request for the machine left by a file that ended without withdrawing it (a crash).
+      if (running.size === 0) for (const f of readdirSync(exclusiveDir)) rmSync(join(exclusiveDir, f))
       const seconds = (Date.now() - t0) / 1000
       const out = Buffer.concat(chunks).toString('utf8')
       const count = (label) => Number(out.match(new RegExp(`^ℹ ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
@@ -181,23 +195,29 @@ function failureDigest(out) {
   )
 }
 
-/** Files that run alone, running now: the other lanes start nothing meanwhile. */
-let aloneRunning = 0
+// Exclusive parts: a test file asks for the machine by writing `want-<pid>` into this folder
+// (DISTLAB_TEST_EXCLUSIVE_DIR) and waits for `granted-<pid>`; it removes its `want-` file when done.
+// While a request stands no file starts, and it is granted once the asking file runs alone.
+const exclusiveDir = mkdtempSync(join(tmpdir(), 'distlab-test-exclusive-'))
+process.env.DISTLAB_TEST_EXCLUSIVE_DIR = exclusiveDir
+process.on('exit', () => rmSync(exclusiveDir, { recursive: true, force: true }))
+const wanted = () => readdirSync(exclusiveDir).filter((f) => f.startsWith('want-'))
+const grantPoll = setInterval(() => {
+  const want = wanted()
+  if (want.length === 0 || running.size > 1) return
+  const granted = join(exclusiveDir, want[0].replace('want-', 'granted-'))
+  if (existsSync(granted)) return
+  writeFileSync(granted, '')
+  console.log(`\n━━ a test has the machine to itself (${want[0]}); other files wait`)
+}, 250)
+grantPoll.unref()
+
 async function lane(queue, isolated) {
   for (;;) {
-    while (aloneRunning > 0) await new Promise((r) => setTimeout(r, 250))
+    while (wanted().length > 0) await new Promise((r) => setTimeout(r, 250))
     const file = queue.shift()
     if (file === undefined) return
-    const alone = runsAlone(file)
-    if (alone) {
-      aloneRunning++
-      while (running.size > 0) await new Promise((r) => setTimeout(r, 250))
-    }
-    try {
-      await runFile(file, isolated)
-    } finally {
-      if (alone) aloneRunning--
-    }
+    await runFile(file, isolated)
   }
 }
 

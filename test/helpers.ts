@@ -1,6 +1,6 @@
 // Shared by the tests: run the real CLI, wait for a condition, make a scratch state dir.
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -126,4 +126,29 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * Runs `fn` with the machine to itself when the suite runs under scripts/test.mjs: asks the runner
+ * (DISTLAB_TEST_EXCLUSIVE_DIR), which starts no file meanwhile and answers once every other file has
+ * ended. For a part that loads the whole machine (50 containers) and would starve files beside it.
+ * Outside the runner it just runs `fn`.
+ */
+export async function exclusively<T>(fn: () => Promise<T>, waitMs = 20 * 60_000): Promise<T> {
+  const dir = process.env.DISTLAB_TEST_EXCLUSIVE_DIR
+  if (!dir || !existsSync(dir)) return fn()
+  const want = join(dir, `want-${process.pid}`)
+  const granted = join(dir, `granted-${process.pid}`)
+  writeFileSync(want, '')
+  try {
+    const deadline = Date.now() + waitMs
+    while (!existsSync(granted)) {
+      if (Date.now() > deadline) throw new Error(`the test runner did not grant the machine in ${waitMs} ms`)
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    return await fn()
+  } finally {
+    rmSync(want, { force: true })
+    rmSync(granted, { force: true })
+  }
 }

@@ -4,7 +4,8 @@
 // single-node Swarm stack. One file, so that the image is built once. Everything a test creates
 // (containers, networks, volumes, the image tag, the swarm) is removed in after(), also on failure;
 // the base image imported from the host's node stays, cached by its tag, for the next run.
-// test-lane: alone (the 50 containers load the whole machine; scripts/test.mjs starts nothing beside it)
+// test-lane: alone (the 50 containers load the whole machine: that test runs `exclusively`, with
+// nothing beside it; scripts/test.mjs runs this file last in the host lane)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -34,7 +35,7 @@ import {
   swarmState,
 } from '../../src/cluster/swarm.js'
 import { Keyring } from '../../src/core/auth.js'
-import { binPath, runCli, scratchDir } from '../helpers.js'
+import { binPath, exclusively, runCli, scratchDir } from '../helpers.js'
 
 const ROOT = dirname(dirname(binPath()))
 const COMPOSE_FILE = join(ROOT, 'deploy', 'compose.yml')
@@ -438,53 +439,54 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
   test(
     '--scale node=50 grows the overlay: 50 nodes named node1..node50, all reachable',
     {
-      timeout: 300_000,
+      timeout: 600_000,
     },
-    async () => {
-      let kept: string[] | undefined
-      try {
-        await compose(PROJECT, COMPOSE_FILE, ['up', '-d', '--no-recreate', '--scale', 'node=50'], {
-          env: composeEnv,
-          timeoutMs: 240_000,
-        })
-        const names = await waitFor('50 nodes joined', 200_000, async () => {
-          const m = (await members(published)).map((x) => x.name)
-          return m.length === 51 ? m : undefined
-        })
-        const expected = ['master', ...Array.from({ length: 50 }, (_, i) => `node${i + 1}`)]
-        assert.deepEqual(names.sort(), expected.sort())
-        const list = (await projectContainers(PROJECT, NETWORK_NAME)).filter(
-          (c) => c.service === 'node' || c.service === 'master',
-        )
-        assert.equal(list.length, 51)
-        const ip = new Map(list.map((c) => [c.service === 'node' ? `node${c.number}` : c.service, c.ip]))
-        // Across the overlay: node7 reaches node42 and node50 over frames, and node42 takes a message.
-        for (const [from, to] of [
-          ['node7', 'node42'],
-          ['node50', 'node1'],
-        ]) {
-          const r = await waitFor(`${from} -> ${to}`, 60_000, async () => {
-            const p = await http<{ rttMs?: number }>(`http://${ip.get(from)}:5000/ping`, {
-              to,
-              timeoutMs: 5000,
-            })
-            return typeof p.json.rttMs === 'number' ? p.json : undefined
+    () =>
+      exclusively(async () => {
+        let kept: string[] | undefined
+        try {
+          await compose(PROJECT, COMPOSE_FILE, ['up', '-d', '--no-recreate', '--scale', 'node=50'], {
+            env: composeEnv,
+            timeoutMs: 240_000,
           })
-          assert.ok(r.rttMs! >= 0)
+          const names = await waitFor('50 nodes joined', 200_000, async () => {
+            const m = (await members(published)).map((x) => x.name)
+            return m.length === 51 ? m : undefined
+          })
+          const expected = ['master', ...Array.from({ length: 50 }, (_, i) => `node${i + 1}`)]
+          assert.deepEqual(names.sort(), expected.sort())
+          const list = (await projectContainers(PROJECT, NETWORK_NAME)).filter(
+            (c) => c.service === 'node' || c.service === 'master',
+          )
+          assert.equal(list.length, 51)
+          const ip = new Map(list.map((c) => [c.service === 'node' ? `node${c.number}` : c.service, c.ip]))
+          // Across the overlay: node7 reaches node42 and node50 over frames, and node42 takes a message.
+          for (const [from, to] of [
+            ['node7', 'node42'],
+            ['node50', 'node1'],
+          ]) {
+            const r = await waitFor(`${from} -> ${to}`, 60_000, async () => {
+              const p = await http<{ rttMs?: number }>(`http://${ip.get(from)}:5000/ping`, {
+                to,
+                timeoutMs: 5000,
+              })
+              return typeof p.json.rttMs === 'number' ? p.json : undefined
+            })
+            assert.ok(r.rttMs! >= 0)
+          }
+          const m = await http(`http://${ip.get('node42')}:5000/message`, {
+            sender: 'node7',
+            msg: 'hello from node7',
+          })
+          assert.deepEqual(m.json, { status: 'received' })
+        } finally {
+          // The other tests here use the same network: nothing of this project may outlive this one.
+          kept = await composeDown(PROJECT, COMPOSE_FILE)
         }
-        const m = await http(`http://${ip.get('node42')}:5000/message`, {
-          sender: 'node7',
-          msg: 'hello from node7',
-        })
-        assert.deepEqual(m.json, { status: 'received' })
-      } finally {
-        // The other tests here use the same network: nothing of this project may outlive this one.
-        kept = await composeDown(PROJECT, COMPOSE_FILE)
-      }
-      assert.deepEqual(kept, [], 'down could not remove the network')
-      assert.equal((await projectContainers(PROJECT)).length, 0)
-      assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
-    },
+        assert.deepEqual(kept, [], 'down could not remove the network')
+        assert.equal((await projectContainers(PROJECT)).length, 0)
+        assert.notEqual((await docker(['network', 'inspect', NETWORK_NAME], { allowFailure: true })).code, 0)
+      }, 300_000),
   )
 })
 
