@@ -54,19 +54,25 @@ export const PingReqSchema = z.object({
   u: Updates,
 })
 export const GossipSchema = z.object({ u: z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME) })
-export const PushPullSchema = z.object({
-  /** the sender's whole view (itself included); absent when it sends only its digest */
-  m: z
-    .array(WireMemberSchema)
-    .max(MAX_MEMBERS + 1)
-    .optional(),
-  /** digest of the sender's view: a receiver whose view has the same digest has nothing to swap */
-  d: z.string().min(1).max(64).optional(),
-  /** 1: the sender wants the receiver's whole view back */
-  w: z.literal(1).optional(),
-  /** where to send the answer (a TCP frame's source port is not the sender's frame port) */
-  from: z.object({ h: z.string().min(1).max(255), p: z.number().int().min(1).max(65535) }).optional(),
-})
+export const PushPullSchema = z
+  .object({
+    /** the sender's whole view (itself included); absent when it sends only its digest */
+    m: z
+      .array(WireMemberSchema)
+      .max(MAX_MEMBERS + 1)
+      .optional(),
+    /** digest of the sender's view: a receiver whose view has the same digest has nothing to swap */
+    d: z.string().min(1).max(64).optional(),
+    /** 1: the sender wants the receiver's whole view back */
+    w: z.literal(1).optional(),
+    /** where to send the answer (a TCP frame's source port is not the sender's frame port) */
+    from: z.object({ h: z.string().min(1).max(255), p: z.number().int().min(1).max(65535) }).optional(),
+  })
+  // a body with neither a view nor a digest says nothing: checkPushPull refuses it too
+  .refine((b) => b.m !== undefined || b.d !== undefined, {
+    message: 'a view (m) or a digest (d)',
+    path: ['m'],
+  })
 
 /** GET /membership/self: what a registry checks before it admits a registered URL. */
 export const SelfInfoSchema = z.object({
