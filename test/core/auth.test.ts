@@ -4,6 +4,7 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
+import { createHmac } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type { Node } from '../../src/node/node.js'
 import { createNode } from '../../src/cluster/node-assembly.js'
@@ -49,6 +50,23 @@ describe('frame guard', () => {
       assert.ok('env' in r, `body ${JSON.stringify(body)} should open`)
       assert.equal((r.env as { auth?: unknown }).auth, undefined)
       assert.deepEqual(r.env.body, body)
+    }
+  })
+
+  test('the MAC is HMAC-SHA256 under the frame key of the label and the bytes before it, at every size', () => {
+    // Nodes of other versions check it so: the guard's own HMAC (two one-shot hashes over pads, up
+    // to 64 KiB; createHmac beyond) must give exactly what createHmac gives.
+    const g = new FrameGuard({ keyring: 'correct horse battery' })
+    const key = g.keyring.current
+    for (const size of [0, 1, 55, 56, 63, 64, 65, 200, 4096, 64 * 1024 - 100, 64 * 1024 + 1, 300_000]) {
+      const frame = g.sealFrame(env(Buffer.alloc(size, size % 251)))
+      const macAt = frame.length - 4 - 32
+      const want = createHmac('sha256', key.frameKey)
+        .update('distlab-frame-mac-v2\n')
+        .update(frame.subarray(0, macAt))
+        .digest()
+      assert.deepEqual(frame.subarray(macAt, macAt + 32), want, `body of ${size} bytes`)
+      assert.deepEqual(g.mac(key.id, frame.subarray(0, macAt)), want)
     }
   })
 
