@@ -15,9 +15,13 @@ import {
   type Member,
   type Tombstone,
   type Queued,
+  type DigestPart,
   type MembershipStats,
   type ResolvedMembershipOptions,
 } from './types.js'
+
+/** The labels of a counter without any (shared, so that counting allocates nothing). */
+const NO_LABELS: Record<string, string> = Object.freeze({})
 
 export class MembershipBase {
   protected readonly log: Logger
@@ -45,9 +49,14 @@ export class MembershipBase {
   protected version = 0
   /** state() as last built, and its JSON once asked for: shared by the registrations of a window. */
   protected stateCache?: { version: number; at: number; list: readonly WireMember[]; json?: string }
-  protected digestCache?: { key: string; d: string }
-  /** `url host port` of peers the URL guard let through, and of those being checked. */
+  /** The digest as last built, for this view version and this node's incarnation. */
+  protected digestCache?: { version: number; inc: number; d: string }
+  /** This node's own share of the digest (pushpull.ts). */
+  protected selfDigestPart?: DigestPart
+  /** `url host port` of peers the URL guard let through after a DNS lookup, and of those being checked. */
   protected readonly allowedAddresses = new Set<string>()
+  /** Frame hosts the URL guard let through at once (an address, a host name it resolved lately). */
+  protected readonly allowedFrameHosts = new Set<string>()
   protected readonly checkingAddresses = new Set<string>()
   protected seq = 0
   protected readonly awareness = new Awareness(MAX_HEALTH)
@@ -133,7 +142,7 @@ export class MembershipBase {
 
   /** Every member with its state. */
   memberList(): MemberInfo[] {
-    return [...this.members.values()].map(({ suspicion: _t, httpFailures: _f, ...m }) => m)
+    return [...this.members.values()].map(({ suspicion: _t, httpFailures: _f, digestPart: _d, ...m }) => m)
   }
 
   stats(): MembershipStats {
@@ -160,7 +169,7 @@ export class MembershipBase {
     for (const fn of this.listeners) fn()
   }
 
-  protected count(name: string, help: string, labels: Record<string, string> = {}): void {
+  protected count(name: string, help: string, labels: Record<string, string> = NO_LABELS): void {
     this.c.metrics.inc(`distlab_membership_${name}`, help, labels)
   }
 

@@ -75,7 +75,7 @@ export class Joining extends PushPull {
   protected async registerNow(target: string, quiet: boolean): Promise<boolean> {
     if (!this.running) return false
     const s = this.selfInfo!
-    this.log.debug(`register at ${target} starts`)
+    if (this.log.isLevelEnabled('debug')) this.log.debug(`register at ${target} starts`)
     const local = await this.registerByCall(target, quiet)
     if (local !== undefined) return local
     try {

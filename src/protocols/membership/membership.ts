@@ -74,6 +74,7 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
       inc: 0,
       registry: this.o.registry,
     }
+    this.selfDigestPart = undefined
     if (this.o.registry) this.o.directory?.add(url, this)
     const probeTick = () => {
       this.probeRound()
@@ -239,7 +240,7 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
    */
   protected async acceptRegistration(r: Registration, byCall = false): Promise<Refusal> {
     const url = r.url
-    this.log.debug(`registration of ${url}`)
+    if (this.log.isLevelEnabled('debug')) this.log.debug(`registration of ${url}`)
     await this.c.trust?.checkPeerUrl(url, r.field) // 400 peer_url_rejected outside the cluster's ranges
     const known = this.members.get(url)
     // A claim counts only for its own URL and host: a registration cannot point the URL of one

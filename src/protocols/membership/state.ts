@@ -14,17 +14,20 @@ import { type Update, type WireMember, type WireMessage } from './wire.js'
 import { cmp, type MemberKind, type Member, type Tombstone } from './types.js'
 import { GossipQueue } from './queue.js'
 
-/** A member as a peer announced it alive: name, url, id, address, generation and incarnation. */
-const aliveFrom = (u: WireMember) => ({
-  name: u.n,
-  url: u.u,
-  id: u.i,
-  host: u.h,
-  port: u.p,
-  gen: u.g,
-  inc: u.c,
-  status: 'alive' as const,
-})
+/** `m` as a peer announced it alive: name, id, address, generation and incarnation (in place). */
+function setAlive(m: Member, u: WireMember): void {
+  m.name = u.n
+  m.id = u.i
+  m.host = u.h
+  m.port = u.p
+  m.gen = u.g
+  m.inc = u.c
+  m.status = 'alive'
+  m.suspicion = undefined
+}
+
+/** The frame address a member announces, as the URL guard checks it. */
+const frameUrl = (u: WireMember) => `http://${u.h.includes(':') ? `[${u.h}]` : u.h}:${u.p}`
 
 export class MemberStates extends GossipQueue {
   /**
@@ -75,15 +78,17 @@ export class MemberStates extends GossipQueue {
       this.admit(u, 'frames', relay)
       return
     }
-    if (cmp(u, cur) <= 0) {
-      if (cmp(u, cur) === 0) this.heardAgain(u.u)
+    // The common case in a mass join (a member heard of again): a lookup and a compare, nothing made.
+    const order = cmp(u, cur)
+    if (order <= 0) {
+      if (order === 0) this.heardAgain(u.u)
       return
     }
     if ((u.h !== cur.host || u.p !== cur.port) && !this.allowed(u, relay)) return
     const wasSuspect = cur.status === 'suspect'
     cur.suspicion?.stop()
-    Object.assign(cur, { ...aliveFrom(u), suspicion: undefined })
-    if (wasSuspect) this.log.debug(`${u.n} (${u.u}) is alive again`)
+    setAlive(cur, u)
+    if (wasSuspect && this.log.isLevelEnabled('debug')) this.log.debug(`${u.n} (${u.u}) is alive again`)
     this.enqueue(u)
     this.changed()
   }
@@ -98,56 +103,73 @@ export class MemberStates extends GossipQueue {
   protected allowed(u: WireMember, relay: boolean): boolean {
     const trust = this.c.trust
     if (!trust) return true
+    // Addresses (the usual case) are decided at once, without building a string: the guard keeps
+    // its verdict on each URL, and this node on each frame host (the guard's answer on a frame
+    // address depends on its host alone). A host name may need a DNS lookup.
+    try {
+      if (trust.checkPeerUrlNow(u.u, 'u') !== undefined && this.frameHostNow(u)) return true
+    } catch (err) {
+      this.refused(u, err)
+      return false
+    }
     const key = `${u.u} ${u.h} ${u.p}`
     if (this.allowedAddresses.has(key)) return true
     if (this.checkingAddresses.has(key) || this.checkingAddresses.size >= MAX_URL_CHECKS) return false
-    const frameUrl = `http://${u.h.includes(':') ? `[${u.h}]` : u.h}:${u.p}`
-    const pass = () => {
-      if (this.allowedAddresses.size >= MAX_ALLOWED_ADDRESSES) this.allowedAddresses.clear()
-      this.allowedAddresses.add(key)
-    }
-    const refuse = (err: unknown) => {
-      this.counts.urlsRejected++
-      this.count(
-        'urls_rejected_total',
-        'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
-      )
-      this.log.debug(`refused ${u.n} (${u.u}, frames at ${u.h}:${u.p}): ${(err as Error).message}`)
-    }
-    // Addresses (the usual case) are decided at once; a host name may need a DNS lookup.
-    try {
-      if (
-        trust.checkPeerUrlNow(u.u, 'u') !== undefined &&
-        trust.checkPeerUrlNow(frameUrl, 'h') !== undefined
-      ) {
-        pass()
-        return true
-      }
-    } catch (err) {
-      refuse(err)
-      return false
-    }
     this.checkingAddresses.add(key)
-    Promise.all([trust.checkPeerUrl(u.u, 'u'), trust.checkPeerUrl(frameUrl, 'h')]).then(
+    Promise.all([trust.checkPeerUrl(u.u, 'u'), trust.checkPeerUrl(frameUrl(u), 'h')]).then(
       () => {
         this.checkingAddresses.delete(key)
-        pass()
+        if (this.allowedAddresses.size >= MAX_ALLOWED_ADDRESSES) this.allowedAddresses.clear()
+        this.allowedAddresses.add(key)
         if (this.running) this.applyAlive(u, relay)
       },
       (err: unknown) => {
         this.checkingAddresses.delete(key)
-        refuse(err)
+        this.refused(u, err)
       },
     )
     return false
   }
 
+  /** Whether the guard lets frames go to `u`'s frame address now (it throws when it refuses). */
+  private frameHostNow(u: WireMember): boolean {
+    if (this.allowedFrameHosts.has(u.h)) return true
+    if (this.c.trust!.checkPeerUrlNow(frameUrl(u), 'h') === undefined) return false
+    if (this.allowedFrameHosts.size >= MAX_ALLOWED_ADDRESSES) this.allowedFrameHosts.clear()
+    this.allowedFrameHosts.add(u.h)
+    return true
+  }
+
+  private refused(u: WireMember, err: unknown): void {
+    this.counts.urlsRejected++
+    this.count(
+      'urls_rejected_total',
+      'Peer URLs or frame addresses learned from other peers and refused by the URL guard.',
+    )
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(`refused ${u.n} (${u.u}, frames at ${u.h}:${u.p}): ${(err as Error).message}`)
+  }
+
   protected admit(u: WireMember, kind: MemberKind, relay = true): void {
-    this.members.set(u.u, { ...aliveFrom(u), kind, httpFailures: 0 })
+    this.members.set(u.u, {
+      name: u.n,
+      url: u.u,
+      id: u.i,
+      host: u.h,
+      port: u.p,
+      gen: u.g,
+      inc: u.c,
+      status: 'alive',
+      kind,
+      httpFailures: 0,
+    })
     this.count('joins_total', 'Members added to the view.')
-    ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${u.n} joined (${u.u})`)
+    const level = this.o.registry ? 'info' : 'debug'
+    if (this.log.isLevelEnabled(level)) this.log[level](`${u.n} joined (${u.u})`)
+    // Wire updates are never changed once made (a registry's list is frozen): an alive one is
+    // queued as it is.
     if (kind === 'frames' && (relay || this.queued.size < MAX_UPDATES_PER_FRAME))
-      this.enqueue({ ...u, s: 'a' })
+      this.enqueue(u.s === 'a' ? u : { ...u, s: 'a' })
     this.changed()
   }
 
@@ -192,7 +214,7 @@ export class MemberStates extends GossipQueue {
     })
     this.counts.suspected++
     this.count('suspected_total', 'Members this node marked suspect.')
-    this.log.debug(`${m.name} (${m.url}) is suspect (${from} says so)`)
+    if (this.log.isLevelEnabled('debug')) this.log.debug(`${m.name} (${m.url}) is suspect (${from} says so)`)
     this.enqueue(this.wire(m, 's', from))
     this.changed()
   }
@@ -222,7 +244,8 @@ export class MemberStates extends GossipQueue {
     this.bury(m.url, m)
     this.counts.declaredDead++
     this.count('removed_total', 'Members removed from the view as dead.')
-    ;(this.o.registry ? this.log.info : this.log.debug).call(this.log, `${m.name} (${m.url}) removed: ${why}`)
+    const level = this.o.registry ? 'info' : 'debug'
+    if (this.log.isLevelEnabled(level)) this.log[level](`${m.name} (${m.url}) removed: ${why}`)
     if (m.kind === 'frames') this.enqueue(this.wire(m, 'd'))
     this.changed()
   }
