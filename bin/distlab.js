@@ -2,7 +2,7 @@
 // The CLI runs from the compiled library: `npm run build` (done by `npm start` and `npm test`) makes dist/.
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 // `distlab node` and `distlab master` (what the launcher spawns, once per node) take a light entry.
 const args = process.argv.slice(2)
@@ -14,27 +14,28 @@ for (let i = 0; i < args.length; i++) {
     break
   }
 }
-let entry = command === 'node' || command === 'master' ? 'roles-main.js' : 'main.js'
+const role = command === 'node' || command === 'master'
 // The build bundles each entry and its dependencies into one file (scripts/bundle-roles.mjs): one
 // file to load instead of hundreds of modules, which halves a node's start-up and takes about a third
-// off every other command's.
+// off every other command's. The roles' bundle is CommonJS, run through V8's code cache
+// (bin/code-cache.js): a node that starts from a cache compiles next to nothing.
 // DISTLAB_UNBUNDLED=1 runs the modules one by one (bench/startup.ts measures both).
-const bundled = entry.replace(/\.js$/, '.bundle.js')
-if (process.env.DISTLAB_UNBUNDLED !== '1' && bundleIsFresh(bundled)) entry = bundled
+const cli = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
+const bundle = role ? 'roles-main.bundle.cjs' : 'main.bundle.js'
+const bundled = process.env.DISTLAB_UNBUNDLED !== '1' && bundleIsFresh(bundle)
 
 /** True when the bundle exists and none of the modules in it was compiled after it. */
-function bundleIsFresh(bundle) {
+function bundleIsFresh(name) {
   try {
-    const cli = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
-    const builtAt = statSync(join(cli, bundle)).mtimeMs
-    const inputs = JSON.parse(readFileSync(join(cli, bundle.replace(/\.js$/, '.inputs.json')), 'utf8'))
+    const builtAt = statSync(join(cli, name)).mtimeMs
+    const inputs = JSON.parse(readFileSync(join(cli, name.replace(/\.c?js$/, '.inputs.json')), 'utf8'))
     return inputs.every((f) => statSync(join(cli, f)).mtimeMs <= builtAt)
   } catch {
     return false
   }
 }
-const main = new URL(`../dist/src/cli/${entry}`, import.meta.url)
-if (!existsSync(fileURLToPath(main))) {
+const main = join(cli, bundled ? bundle : role ? 'roles-main.js' : 'main.js')
+if (!existsSync(main)) {
   process.stderr.write(
     'distlab: not built yet; run `npm install && npm run build` in ' +
       fileURLToPath(new URL('..', import.meta.url)) +
@@ -42,5 +43,13 @@ if (!existsSync(fileURLToPath(main))) {
   )
   process.exit(2)
 }
-const { run } = await import(main.href)
-await run(process.argv)
+if (bundled && role) {
+  const { loadCachedBundle } = await import('./code-cache.js')
+  const loaded = loadCachedBundle(main)
+  await loaded.exports.run(process.argv)
+  // Once the role is up (not after --help or a usage error: that cache would hold too little).
+  if (process.exitCode === undefined) loaded.saveCache()
+} else {
+  const { run } = await import(pathToFileURL(main).href)
+  await run(process.argv)
+}

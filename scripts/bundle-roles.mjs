@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Part of `npm run build`, after tsc: bundles the entry of `distlab node` and `distlab master`
-// (dist/src/cli/roles-main.js) with everything it imports into dist/src/cli/roles-main.bundle.js,
+// (dist/src/cli/roles-main.js) with everything it imports into dist/src/cli/roles-main.bundle.cjs,
 // and the entry of every other command (dist/src/cli/main.js, some seven hundred modules) into
 // dist/src/cli/main.bundle.js; bin/distlab.js prefers them. A node process then reads and compiles
 // one file instead of some four hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
 // running, was most of a node's start-up (bench/startup.ts measures both entries side by side).
+// The roles' bundle is CommonJS so that bin/code-cache.js can run it through V8's code cache (Node 20
+// offers none for ES modules); the other commands' stays an ES module (it imports ESM-only packages).
 // Left out: native addons and the chart libraries (the master loads them from node_modules when it
 // needs them), the JSON-schema compilers Fastify never calls on distlab's servers (see
 // src/node/http-limits.ts), and zod's translations of its messages (distlab uses English only).
@@ -15,15 +17,18 @@ import { relative } from 'node:path'
 // distlab's own modules in a bundle (NAME.bundle.inputs.json): bin/distlab.js runs the modules one by
 // one instead when one of them is newer than the bundle (a `tsc` or `tsc --watch` without this
 // step), never stale code.
-const ENTRIES = ['roles-main', 'main']
-for (const name of ENTRIES) {
+const ENTRIES = [
+  { name: 'roles-main', format: 'cjs', ext: 'cjs' },
+  { name: 'main', format: 'esm', ext: 'js' },
+]
+for (const { name } of ENTRIES) {
   const entry = `dist/src/cli/${name}.js`
   if (!existsSync(entry)) {
     process.stderr.write(`bundle-roles: ${entry} is missing; run tsc first\n`)
     process.exit(1)
   }
-  rmSync(`dist/src/cli/${name}.bundle.js`, { force: true })
-  rmSync(`dist/src/cli/${name}.bundle.inputs.json`, { force: true })
+  for (const ext of ['js', 'cjs', 'inputs.json'])
+    rmSync(`dist/src/cli/${name}.bundle.${ext}`, { force: true })
 }
 
 /** zod's `locales` namespace (every translation) becomes empty; English is imported on its own. */
@@ -39,11 +44,23 @@ const zodEnglishOnly = {
   },
 }
 
-for (const name of ENTRIES) await bundle(name)
+/** What makes an ES module's code run as CommonJS: `import.meta.url` becomes the bundle's URL. */
+const AS_COMMONJS = {
+  define: { 'import.meta.url': '__distlabBundleUrl' },
+  banner: { js: "var __distlabBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+}
+/** An ES module bundle has no require() of its own; CommonJS dependencies call it. */
+const AS_ESM = {
+  banner: {
+    js: "import { createRequire as __distlabCreateRequire } from 'node:module'; const require = __distlabCreateRequire(import.meta.url);",
+  },
+}
 
-async function bundle(name) {
+for (const entry of ENTRIES) await bundle(entry)
+
+async function bundle({ name, format, ext }) {
   const entry = `dist/src/cli/${name}.js`
-  const outfile = `dist/src/cli/${name}.bundle.js`
+  const outfile = `dist/src/cli/${name}.bundle.${ext}`
   const inputsFile = `dist/src/cli/${name}.bundle.inputs.json`
   const result = await build({
     metafile: true,
@@ -51,7 +68,7 @@ async function bundle(name) {
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format,
     target: 'node20',
     external: [
       'better-sqlite3',
@@ -62,10 +79,7 @@ async function bundle(name) {
       '@fastify/fast-json-stringify-compiler',
     ],
     plugins: [zodEnglishOnly],
-    // CommonJS dependencies call require(); an ES module has none of its own.
-    banner: {
-      js: "import { createRequire as __distlabCreateRequire } from 'node:module'; const require = __distlabCreateRequire(import.meta.url);",
-    },
+    ...(format === 'cjs' ? AS_COMMONJS : AS_ESM),
     // Names stay (stack traces name functions); whitespace goes, which is what the parser pays for.
     minifyWhitespace: true,
     minifySyntax: true,
