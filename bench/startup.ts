@@ -1,7 +1,7 @@
 // Time until every node answers /health, and resident memory per node, for 5, 50 and 200 nodes,
 // as child processes and in one process. Both modes run back to back in the same invocation.
 import { readFileSync } from 'node:fs'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -12,8 +12,14 @@ const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,200')
   .split(',')
   .filter((x) => x.trim() !== '')
   .map(Number)
-/** Spawns of one node process per entry (bundled, unbundled), alternating. */
+/** Spawns of one node process per entry (cached, bundled, unbundled), alternating. */
 const SPAWNS = Number(process.env.BENCH_STARTUP_SPAWNS ?? 7)
+/**
+ * The code cache of every node process this bench starts (bin/code-cache.js), warm after the first
+ * start: a cluster of the same build and flags finds it there, as on a user's machine.
+ */
+const CACHE_DIR = mkdtempSync(join(tmpdir(), 'distlab-bench-cache-'))
+process.env.DISTLAB_COMPILE_CACHE = CACHE_DIR
 
 function rssOfPid(pid: number): number {
   try {
@@ -60,13 +66,22 @@ function cpuMsOfPid(pid: number): number {
   }
 }
 
+/** How a node process starts: the bundle from the code cache, the bundle compiled, the modules one by one. */
+type Entry = 'cached' | 'bundled' | 'unbundled'
+const ENTRY_ENV: Record<Entry, Record<string, string>> = {
+  cached: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
+  bundled: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: '0' },
+  unbundled: { DISTLAB_UNBUNDLED: '1' },
+}
+
 /**
  * One `distlab node` process alone (no master): ms from spawn until GET /health answers, polled every
- * 5 ms, and the CPU time the process used by then. `bundled` false runs the modules one by one
- * (DISTLAB_UNBUNDLED=1), as before scripts/bundle-roles.mjs. The node's own address is in 127.26.1.x
- * (issue 17's block).
+ * 5 ms, and the CPU time the process used by then. `cached` starts from the bundle and its code cache
+ * (bin/code-cache.js), `bundled` from the bundle without a cache, `unbundled` runs the modules one by
+ * one (DISTLAB_UNBUNDLED=1), as before scripts/bundle-roles.mjs. The node's own address is in
+ * 127.26.1.x (issue 17's block).
  */
-async function nodeReady(i: number, bundled: boolean): Promise<{ ms: number; cpuMs: number }> {
+async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: number }> {
   const host = `127.26.1.${10 + i}`
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-node-'))
   const t0 = performance.now()
@@ -86,7 +101,7 @@ async function nodeReady(i: number, bundled: boolean): Promise<{ ms: number; cpu
       '--frame-port',
       '7000',
     ],
-    { stdio: 'ignore', env: { ...process.env, DISTLAB_UNBUNDLED: bundled ? '0' : '1' } },
+    { stdio: 'ignore', env: { ...process.env, ...ENTRY_ENV[entry] } },
   )
   try {
     for (;;) {
@@ -104,23 +119,22 @@ async function nodeReady(i: number, bundled: boolean): Promise<{ ms: number; cpu
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const spawns = {
-  bundled: [] as Array<{ ms: number; cpuMs: number }>,
-  unbundled: [] as Array<{ ms: number; cpuMs: number }>,
-}
+const ENTRIES: Entry[] = ['cached', 'bundled', 'unbundled']
+const spawns: Record<Entry, Array<{ ms: number; cpuMs: number }>> = { cached: [], bundled: [], unbundled: [] }
+await nodeReady(0, 'cached') // writes the code cache; not counted
 for (let i = 0; i < SPAWNS; i++) {
-  // Alternate which goes first, so a burst of load elsewhere falls on both.
-  for (const bundled of i % 2 === 0 ? [true, false] : [false, true])
-    spawns[bundled ? 'bundled' : 'unbundled'].push(await nodeReady(i % 40, bundled))
+  // Alternate the order, so a burst of load elsewhere falls on every entry.
+  for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
+    spawns[entry].push(await nodeReady(i % 40, entry))
 }
-const one = (k: 'bundled' | 'unbundled') => ({
+const one = (k: Entry) => ({
   ms: Math.round(median(spawns[k].map((x) => x.ms))),
   minMs: Math.round(Math.min(...spawns[k].map((x) => x.ms))),
   cpuMs: Math.round(median(spawns[k].map((x) => x.cpuMs))),
 })
-const ready = { bundled: one('bundled'), unbundled: one('unbundled') }
+const ready = { cached: one('cached'), bundled: one('bundled'), unbundled: one('unbundled') }
 process.stderr.write(
-  `one node process, spawn to /health (median of ${SPAWNS}): bundled ${ready.bundled.ms} ms (${ready.bundled.cpuMs} ms CPU), unbundled ${ready.unbundled.ms} ms (${ready.unbundled.cpuMs} ms CPU)\n`,
+  `one node process, spawn to /health (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${ready[e].ms} ms (${ready[e].cpuMs} ms CPU)`).join(', ')}\n`,
 )
 
 const rows: Array<Array<string | number>> = []
@@ -150,13 +164,15 @@ writeResult('startup', {
   sections: [
     {
       heading: 'One node process: spawn to /health',
-      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times from the bundled entry (scripts/bundle-roles.mjs: the role commands and every dependency in one file) and ${SPAWNS} times from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
+      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.js from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), and from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
       columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
       rows: [
-        ['bundled', ready.bundled.ms, ready.bundled.minMs, ready.bundled.cpuMs],
+        ['bundled, from the code cache', ready.cached.ms, ready.cached.minMs, ready.cached.cpuMs],
+        ['bundled, no code cache', ready.bundled.ms, ready.bundled.minMs, ready.bundled.cpuMs],
         ['modules one by one', ready.unbundled.ms, ready.unbundled.minMs, ready.unbundled.cpuMs],
       ],
       notes: [
+        `cached/bundled: ${(ready.cached.ms / ready.bundled.ms).toFixed(2)} of the wall time, ${(ready.cached.cpuMs / ready.bundled.cpuMs).toFixed(2)} of the CPU time.`,
         `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,
       ],
     },
@@ -179,3 +195,4 @@ writeResult('startup', {
   ],
   data: { ...data, nodeReady: ready, spawns },
 })
+rmSync(CACHE_DIR, { recursive: true, force: true })
