@@ -15,7 +15,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { homedir } from 'node:os'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import vm from 'node:vm'
 import { crc32 } from 'node:zlib'
 
@@ -30,7 +30,13 @@ export function compileCacheDir(env = process.env) {
   const set = env[COMPILE_CACHE_ENV]
   if (set === '0' || set === 'off') return undefined
   if (set) return resolve(set)
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'distlab')
+  // XDG: a relative path there is to be ignored.
+  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) return join(env.XDG_CACHE_HOME, 'distlab')
+  try {
+    return join(homedir(), '.cache', 'distlab')
+  } catch {
+    return undefined // no $HOME and no passwd entry (a container's arbitrary uid): no cache
+  }
 }
 
 /** True when `dir` is a directory of this user's that no one else can write to. */

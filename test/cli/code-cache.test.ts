@@ -27,6 +27,7 @@ interface Loaded {
 interface CodeCache {
   COMPILE_CACHE_ENV: string
   loadCachedBundle(file: string): Loaded
+  compileCacheDir(env: Record<string, string>): string | undefined
 }
 
 const codeCache = (): Promise<CodeCache> =>
@@ -112,6 +113,16 @@ test('a cache directory others can write to is not used; the cache can be turned
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('the cache directory: DISTLAB_COMPILE_CACHE, else $XDG_CACHE_HOME/distlab (absolute only), else ~/.cache/distlab', async () => {
+  const { compileCacheDir } = await codeCache()
+  assert.equal(compileCacheDir({ DISTLAB_COMPILE_CACHE: '/c', XDG_CACHE_HOME: '/x' }), '/c')
+  assert.equal(compileCacheDir({ DISTLAB_COMPILE_CACHE: '0' }), undefined)
+  assert.equal(compileCacheDir({ DISTLAB_COMPILE_CACHE: 'off' }), undefined)
+  assert.equal(compileCacheDir({ XDG_CACHE_HOME: '/x' }), '/x/distlab')
+  assert.match(compileCacheDir({ XDG_CACHE_HOME: 'relative' })!, /\/\.cache\/distlab$/)
+  assert.match(compileCacheDir({})!, /\/\.cache\/distlab$/)
 })
 
 test('at most 8 caches are kept per bundle, the newest', async () => {
