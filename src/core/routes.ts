@@ -14,6 +14,8 @@ export interface RouteRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   /** The route's pattern (e.g. `/register`), for metrics labels. */
   readonly routeOptions: { readonly url?: string }
+  /** The underlying request: its connection, for a route that answers late (`allowLateAnswer`). */
+  readonly raw?: { readonly socket: { setTimeout(ms: number): unknown } | null }
 }
 
 /** The part of a reply a route handler sets; a handler may also just return the answer's body. */
@@ -53,4 +55,17 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   const issue = r.error.issues[0]
   const field = issue?.path.join('.') || 'body'
   throw new HttpBodyError(`${field}: ${issue?.message ?? 'invalid'}`, field)
+}
+
+/** Time beyond a route's own wait that its connection stays open for the answer, ms. */
+const LATE_ANSWER_MARGIN_MS = 10_000
+
+/**
+ * Keeps one request's connection open while its route waits up to `waitMs` to answer (a send that
+ * waits for its acknowledgement): the node's server closes a connection with no traffic either way
+ * after 60 s (node/http-limits.ts), which would cut a longer wait off without an answer. After the
+ * answer the server's keep-alive bound applies again.
+ */
+export function allowLateAnswer(req: RouteRequest, waitMs: number): void {
+  req.raw?.socket?.setTimeout(waitMs + LATE_ANSWER_MARGIN_MS)
 }

@@ -4,7 +4,7 @@
 // GET /multicast/stats.
 import { z } from 'zod'
 import { InvalidArgumentError } from '../../core/errors.js'
-import { parseBody, type RouteHost } from '../../core/routes.js'
+import { allowLateAnswer, parseBody, type RouteHost } from '../../core/routes.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
 
 /** What the routes use of the protocol. */
@@ -38,6 +38,7 @@ export function groupMulticastRoutes(app: RouteHost, g: GroupMulticastApi, node:
   app.get('/groups', async () => ({ node, mine: g.myGroups(), groups: g.groups() }))
   app.post('/multicast', async (req) => {
     const { group, msg, timeoutMs } = parseBody(SendBody, req.body)
+    if (timeoutMs !== undefined) allowLateAnswer(req, timeoutMs)
     return g.send(group, msg, { timeoutMs })
   })
   app.get('/multicast/delivered', async (req) => {

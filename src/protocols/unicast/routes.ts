@@ -2,7 +2,7 @@
 // timeoutMs?} sends reliably and answers once acknowledged; GET /unicast/delivered?since=N lists
 // what this node delivered; GET /unicast/stats its counters.
 import { z } from 'zod'
-import { parseBody, type RouteHost } from '../../core/routes.js'
+import { allowLateAnswer, parseBody, type RouteHost } from '../../core/routes.js'
 
 /** What the routes use of the protocol. */
 export interface UnicastApi {
@@ -21,6 +21,7 @@ const SendBody = z.strictObject({
 export function unicastRoutes(app: RouteHost, u: UnicastApi): void {
   app.post('/unicast', async (req) => {
     const { to, msg, transport, timeoutMs } = parseBody(SendBody, req.body)
+    if (timeoutMs !== undefined) allowLateAnswer(req, timeoutMs)
     return u.send(to, msg, { transport, timeoutMs })
   })
   app.get('/unicast/delivered', async (req) => {
