@@ -40,11 +40,12 @@ import { ControlServer } from './control-server.js'
 import { onLines } from './lines.js'
 
 /**
- * Open files a node costs its supervisor: in one process its sockets (HTTP, UDP and TCP listeners,
- * pooled connections, both ends of each connection between two nodes of the process), measured at
- * about 12 with 300 nodes; as a child process, its pipes and log file.
+ * Open files an in-process cluster of n nodes costs its supervisor: each node's own sockets (HTTP,
+ * UDP and TCP listeners) and the pooled connections between nodes, which grow with n and then level
+ * off. Measured at their peak: about 12 a node with 300 nodes, 9.4 with 1000, 6.5 with 2000 (13,000
+ * in all); the estimate adds a fifth. As child processes a node costs its pipes and log file.
  */
-const FILES_PER_INPROC_NODE = 16
+const inprocFiles = (nodes: number) => Math.ceil(1.2 * (3 * nodes + Math.min(9 * nodes, 7000)))
 const FILES_PER_CHILD_NODE = 6
 
 /** The soft limit on open files of this process, from /proc (Linux); undefined where unknown. */
@@ -60,7 +61,7 @@ function openFileLimit(): number | undefined {
 /** Fails early, with the remedy, when the cluster would run out of file descriptors halfway. */
 export function checkOpenFileLimit(mode: 'process' | 'inproc', nodes: number, limit = openFileLimit()): void {
   if (limit === undefined) return
-  const need = 100 + (nodes + 1) * (mode === 'inproc' ? FILES_PER_INPROC_NODE : FILES_PER_CHILD_NODE)
+  const need = 100 + (mode === 'inproc' ? inprocFiles(nodes + 1) : (nodes + 1) * FILES_PER_CHILD_NODE)
   if (need <= limit) return
   const suggest = 2 ** Math.ceil(Math.log2(need))
   throw new ClusterError(
