@@ -53,9 +53,9 @@ const historyOf = (r: MaelstromResults) => JSON.parse(readFileSync(r.run.history
 const oks = (h: History, f: string) => h.filter((o) => o.type === 'ok' && o.f === f)
 
 test('g-set: a gossiping Python node is valid, and every node reads every acknowledged add at the end', async () => {
-  const { code, r } = await maelstromTest('g-set', py('g_set.py'))
+  const { code, r, stderr } = await maelstromTest('g-set', py('g_set.py'))
   assert.equal(r.valid, true, r.summary)
-  assert.equal(code, 0)
+  assert.equal(code, 0, stderr)
   const h = historyOf(r)
   const added = oks(h, 'add').map((o) => o.value as number)
   assert.ok(added.length >= 10, `only ${added.length} adds`)
@@ -67,9 +67,9 @@ test('g-set: a gossiping Python node is valid, and every node reads every acknow
 })
 
 test('pn-counter: a PN-counter CRDT node (increments and decrements) is valid', async () => {
-  const { code, r } = await maelstromTest('pn-counter', py('pn_counter.py'))
+  const { code, r, stderr } = await maelstromTest('pn-counter', py('pn_counter.py'))
   assert.equal(r.valid, true, r.summary)
-  assert.equal(code, 0)
+  assert.equal(code, 0, stderr)
   const h = historyOf(r)
   const deltas = oks(h, 'add').map((o) => o.value as number)
   assert.ok(
@@ -86,9 +86,9 @@ test('pn-counter: a PN-counter CRDT node (increments and decrements) is valid', 
 })
 
 test('kafka: a single-node log (n0, committed offsets in lin-kv) is valid', async () => {
-  const { code, r } = await maelstromTest('kafka', py('kafka.py'))
+  const { code, r, stderr } = await maelstromTest('kafka', py('kafka.py'))
   assert.equal(r.valid, true, r.summary)
-  assert.equal(code, 0)
+  assert.equal(code, 0, stderr)
   const h = historyOf(r)
   assert.ok(oks(h, 'send').length >= 10)
   assert.ok(
@@ -99,9 +99,9 @@ test('kafka: a single-node log (n0, committed offsets in lin-kv) is valid', asyn
 })
 
 test('kafka: a log that acknowledges a send but never stores it is invalid: lost-write and poll-skip named', async () => {
-  const { code, r } = await maelstromTest('kafka', `${py('kafka.py')} --lose-every 3`)
+  const { code, r, stderr } = await maelstromTest('kafka', `${py('kafka.py')} --lose-every 3`)
   assert.equal(r.valid, false)
-  assert.equal(code, 1)
+  assert.equal(code, 1, stderr)
   const kinds = Object.keys(r.workloadResult.anomalies)
   assert.ok(kinds.includes('lost-write'), kinds.join(', '))
   assert.ok(
@@ -112,9 +112,9 @@ test('kafka: a log that acknowledges a send but never stores it is invalid: lost
 })
 
 test('txn-rw-register: a single-leader node is valid (serializable by default)', async () => {
-  const { code, r } = await maelstromTest('txn-rw-register', py('txn.py'))
+  const { code, r, stderr } = await maelstromTest('txn-rw-register', py('txn.py'))
   assert.equal(r.valid, true, r.summary)
-  assert.equal(code, 0)
+  assert.equal(code, 0, stderr)
   assert.deepEqual(r.opts.consistencyModels, ['serializable'])
   const reads = oks(historyOf(r), 'txn').filter((o) =>
     (o.value as unknown[][]).some((m) => m[0] === 'r' && m[2] !== null),
@@ -124,9 +124,9 @@ test('txn-rw-register: a single-leader node is valid (serializable by default)',
 
 test('txn-rw-register: writes of aborted transactions that stay visible are G1a, invalid; read-uncommitted allows it', async () => {
   const broken = `${py('txn.py')} --leak-aborts 2`
-  const { code, r } = await maelstromTest('txn-rw-register', broken)
+  const { code, r, stderr } = await maelstromTest('txn-rw-register', broken)
   assert.equal(r.valid, false)
-  assert.equal(code, 1)
+  assert.equal(code, 1, stderr)
   assert.ok('G1a' in r.workloadResult.anomalies, Object.keys(r.workloadResult.anomalies).join(', '))
   assert.match(r.summary, /G1a/)
 
@@ -138,9 +138,9 @@ test('txn-rw-register: writes of aborted transactions that stay visible are G1a,
 })
 
 test('txn-list-append: a single-leader node is valid', async () => {
-  const { code, r } = await maelstromTest('txn-list-append', py('txn.py'))
+  const { code, r, stderr } = await maelstromTest('txn-list-append', py('txn.py'))
   assert.equal(r.valid, true, r.summary)
-  assert.equal(code, 0)
+  assert.equal(code, 0, stderr)
   const lists = oks(historyOf(r), 'txn').filter((o) =>
     (o.value as unknown[][]).some((m) => m[0] === 'r' && Array.isArray(m[2]) && m[2].length > 1),
   )
