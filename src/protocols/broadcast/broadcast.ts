@@ -29,7 +29,7 @@ import {
   type BroadcastStrategy,
   type BroadcastTuning,
 } from './options.js'
-import { GotBody, MsgBody, DigestBody, idOf, nameOf, type FrameType, type WireItem } from './wire.js'
+import { GotBody, DigestBody, idOf, nameOf, readMsg, type FrameType, type WireItem } from './wire.js'
 import { shuffle } from '../../core/random.js'
 import { MessageStore, wireOf, type Item } from './store.js'
 import { Outbox, newCounters } from './outbox.js'
@@ -60,6 +60,8 @@ export class Broadcast implements Protocol {
   private lastFreshAt = 0
   private aeRounds = 0
   private aeTimer?: TimerHandle
+  /** When the last eviction line was logged. */
+  private evictionLoggedAt = -Infinity
   private readonly receipts = new Map<string, (peer: string) => void>()
   /** Peers whose anti-entropy answer stopped short, with the timer of the next digest to them. */
   private readonly pulls = new Map<string, TimerHandle>()
@@ -167,8 +169,9 @@ export class Broadcast implements Protocol {
     const id = idOf(origin, w.q)
     let receipt: Promise<string | undefined> | undefined
     if (options.durable) receipt = this.awaitReceipt(id)
-    this.accept(w, undefined, false, size)
-    if (announceIp) for (const p of this.tree.peerNames()) this.outbox.push(p, { ...w, h: 1 }, false)
+    const peers = this.tree.peerNames()
+    this.accept(w, undefined, false, size, peers)
+    if (announceIp) for (const p of peers) this.outbox.push(p, { ...w, h: 1 }, false)
     const result: BroadcastResult = {
       acknowledged: true,
       id,
@@ -249,8 +252,22 @@ export class Broadcast implements Protocol {
     }
   }
 
-  /** Counts what the store let go of (or a repair it could not make) in distlab_broadcast_evicted_total. */
+  /**
+   * Counts what the store let go of (or a repair it could not make) in
+   * distlab_broadcast_evicted_total, and says so in the log at most once per EVICTION_LOG_INTERVAL_MS
+   * (a flood evicts thousands a second: one line, with the totals, not one per message).
+   */
   private evictedMetric(what: string, n: number): void {
+    const now = Date.now()
+    if (now - this.evictionLoggedAt >= K.EVICTION_LOG_INTERVAL_MS) {
+      this.evictionLoggedAt = now
+      const e = this.store.evicted
+      this.log.warn(
+        `broadcast store over its budget (${this.o.maxStoredBytes} bytes, ${this.o.maxStoredMessages} messages): ` +
+          `evicted so far ${e.payloads} payloads, ${e.deliveries} deliveries, ${e.origins} origins, ` +
+          `${e.abandoned} seqs abandoned, ${this.counters.unservable} repairs unservable (now ${what} +${n})`,
+      )
+    }
     this.c.metrics.inc(
       'distlab_broadcast_evicted_total',
       'Broadcast state let go of to stay within its byte and count budgets, by what: payloads, deliveries, origins, abandoned (seqs never to be delivered), unservable (repairs a peer lacked whose payload was evicted).',
@@ -265,11 +282,13 @@ export class Broadcast implements Protocol {
   }
 
   private onMsg(env: Envelope, _msg: InboundMessage): void {
-    const r = MsgBody.safeParse(env.body)
-    if (!r.success) return this.drop(env, 'bad_body')
-    const { m, r: wantReceipt, a, n: more, g: receipts } = r.data
+    const body = readMsg(env.body)
+    if (!body) return this.drop(env, 'bad_body')
+    const { m, r: wantReceipt, a, n: more, g: receipts } = body
     const sender = env.src
     this.tree.notePeer(sender)
+    // Once a frame, not once a message: a frame may carry 10,000.
+    const peers = this.tree.peerNames()
     let duplicate = false
     let fresh = false
     for (const w of m) {
@@ -287,7 +306,7 @@ export class Broadcast implements Protocol {
         continue
       }
       fresh = true
-      this.accept(w, sender, a === 2, valueBytes)
+      this.accept(w, sender, a === 2, valueBytes, peers)
     }
     // Only pushes count as not silent: a node cut off from the tree that lives on answers to its own
     // digests keeps asking every round.
@@ -305,7 +324,13 @@ export class Broadcast implements Protocol {
   }
 
   /** A message new to this node: store, deliver, and pass on by its strategy. */
-  private accept(w: WireItem, sender: string | undefined, repairCopy: boolean, valueBytes: number): void {
+  private accept(
+    w: WireItem,
+    sender: string | undefined,
+    repairCopy: boolean,
+    valueBytes: number,
+    peers: readonly string[],
+  ): void {
     if (w.s === 'ip' && sender !== undefined && !this.ip.isOpen && this.o.ipPort > 0) void this.ip.ensure()
     const now = Date.now()
     const id = idOf(w.o, w.q)
@@ -362,14 +387,12 @@ export class Broadcast implements Protocol {
         this.log.warn(`a delivery listener failed: ${(err as Error).message}`)
       }
     }
-    if (!repairCopy) this.forward(w, sender)
+    if (!repairCopy) this.forward(w, sender, id, peers)
   }
 
-  private forward(w: WireItem, sender: string | undefined): void {
+  private forward(w: WireItem, sender: string | undefined, id: string, peers: readonly string[]): void {
     const next: WireItem = { ...w, h: w.h + 1 }
-    const peers = this.tree.peerNames()
-    const others = peers.filter((p) => p !== sender)
-    const id = idOf(w.o, w.q)
+    const others = sender === undefined ? peers : peers.filter((p) => p !== sender)
     const durable = sender === undefined && this.receipts.has(id)
     switch (w.s) {
       case 'flood':
@@ -377,7 +400,7 @@ export class Broadcast implements Protocol {
         break
       case 'gossip': {
         const fanout = this.o.gossipFanout || Math.ceil(Math.log(peers.length + 1)) + K.GOSSIP_FANOUT_EXTRA
-        const targets = shuffle(others).slice(0, fanout)
+        const targets = shuffle([...others]).slice(0, fanout)
         for (const p of targets) this.outbox.push(p, next, durable && p === targets[0])
         break
       }
@@ -401,7 +424,7 @@ export class Broadcast implements Protocol {
       case 'ip':
         if (sender === undefined) {
           this.ip.send(next)
-          if (durable && others.length > 0) this.outbox.push(shuffle(others)[0]!, next, true)
+          if (durable && others.length > 0) this.outbox.push(shuffle([...others])[0]!, next, true)
         }
         break
     }

@@ -117,12 +117,12 @@ export class Outbox {
 
   push(peer: string, w: WireItem, receipt: boolean): void {
     const o = this.h.options()
-    const id = idOf(w.o, w.q)
-    if (o.batchMs <= 0) return this.coalesce(peer, w, receipt ? id : undefined)
+    const id = receipt ? idOf(w.o, w.q) : undefined
+    if (o.batchMs <= 0) return this.coalesce(peer, w, id)
     let q = this.eagerQueue.get(peer)
     if (!q) this.eagerQueue.set(peer, (q = { items: [], receipts: [] }))
     q.items.push(w)
-    if (receipt) q.receipts.push(id)
+    if (id) q.receipts.push(id)
     if (!this.batchTimer)
       this.batchTimer = this.h.c.clock.setTimeout(() => {
         this.batchTimer = undefined
@@ -181,10 +181,12 @@ export class Outbox {
     let bytes = 0
     const flush = (last = false) => {
       if (chunk.length === 0) return
-      const ids = new Set(chunk.map((w) => idOf(w.o, w.q)))
-      const r = receipts.filter((id) => ids.has(id))
       const body: Record<string, unknown> = { m: chunk }
-      if (r.length) body.r = r
+      if (receipts.length) {
+        const ids = new Set(chunk.map((w) => idOf(w.o, w.q)))
+        const r = receipts.filter((id) => ids.has(id))
+        if (r.length) body.r = r
+      }
       if (answer) body.a = answer
       if (last && more) body.n = 1
       const g = this.takeReceipts(peer)

@@ -41,6 +41,66 @@ export const MsgBody = z.strictObject({
   /** The ip strategy's cluster key. */
   c: z.string().max(300).optional(),
 })
+export type MsgBody = z.infer<typeof MsgBody>
+
+const MSG_KEYS = new Set(['m', 'r', 'g', 'a', 'n', 'c'])
+const ITEM_KEYS = new Set(['o', 'q', 'v', 's', 'k', 't', 'h'])
+
+/** A list of ids as MsgBody's `r` and `g` take it: up to 10,000 strings of up to 128 characters. */
+const isIdStrings = (x: unknown): x is string[] =>
+  Array.isArray(x) && x.length <= 10_000 && x.every((id) => typeof id === 'string' && id.length <= 128)
+
+/** One message as WireItem accepts it (strict: no other keys), checked in place. */
+function isWireItem(x: unknown): x is WireItem {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
+  const w = x as Record<string, unknown>
+  let keys = 0
+  for (const key in w) {
+    if (!Object.hasOwn(w, key)) continue
+    if (!ITEM_KEYS.has(key)) return false
+    keys++
+  }
+  const { o, q, s, k, t, h } = w
+  return (
+    keys === ('k' in w ? 7 : 6) &&
+    'v' in w &&
+    typeof o === 'string' &&
+    o.length >= 1 &&
+    o.length <= 100 &&
+    Number.isSafeInteger(q) &&
+    (q as number) >= 0 &&
+    (STRATEGIES as readonly unknown[]).includes(s) &&
+    (k === undefined || k === 'g') &&
+    typeof t === 'number' &&
+    Number.isFinite(t) &&
+    t >= 0 &&
+    Number.isSafeInteger(h) &&
+    (h as number) >= 0 &&
+    (h as number) <= 10_000
+  )
+}
+
+/**
+ * A msg body checked in place (what MsgBody accepts, tested side by side in
+ * test/protocols/broadcast/wire.test.ts), without the copy a schema parse makes of every message:
+ * a frame of 1000 messages parsed by the schema allocated several times the decoded JSON, most of
+ * a flooded node's garbage (issue 14 item 9). The body is the frame's own decoded JSON, not copied:
+ * callers must not change it.
+ */
+export function readMsg(body: unknown): MsgBody | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
+  const b = body as Record<string, unknown>
+  for (const key in b) if (Object.hasOwn(b, key) && !MSG_KEYS.has(key)) return undefined
+  const { m, r, g, a, n, c } = b
+  if (!Array.isArray(m) || m.length < 1 || m.length > 10_000) return undefined
+  for (let i = 0; i < m.length; i++) if (!isWireItem(m[i])) return undefined
+  if (r !== undefined && !isIdStrings(r)) return undefined
+  if (g !== undefined && !isIdStrings(g)) return undefined
+  if (a !== undefined && a !== 1 && a !== 2) return undefined
+  if (n !== undefined && n !== 1) return undefined
+  if (c !== undefined && !(typeof c === 'string' && c.length <= 300)) return undefined
+  return b as MsgBody
+}
 export const IdList = z
   .array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)]))
   .max(K.MAX_IDS_PER_FRAME)
@@ -75,11 +135,60 @@ export function readIhave(
   return { i: i as Array<[string, number]>, h: h as number[] }
 }
 export const GotBody = z.strictObject({ i: z.array(z.string().max(128)).max(10_000) })
-/** Per origin: [n, ...extra] = holds every seq below n, and each extra seq. */
+/**
+ * Per origin: [n, lo1, hi1, lo2, hi2, ...] = holds every seq below n, and every seq of each range
+ * [lo, hi) above it (a sender's ranges are ascending and disjoint; a receiver sorts and clips them
+ * anyway: see digestRanges).
+ */
 export const DigestBody = z.strictObject({
-  d: z.record(z.string().max(100), z.array(z.number().int().min(0)).min(1).max(100_000)),
+  d: z.record(
+    z.string().max(100),
+    z
+      .array(z.number().int().min(0))
+      .min(1)
+      .max(100_001)
+      .refine((a) => a.length % 2 === 1, 'ranges come in pairs'),
+  ),
   r: z.literal(1).optional(),
 })
+
+/**
+ * The ranges of a digest entry from a peer, made ascending and disjoint (a peer's list is hostile:
+ * unsorted or overlapping ranges must not make counts go wrong), each above `contiguous`.
+ */
+export function digestRanges(list: readonly number[]): number[] {
+  const contiguous = list[0] ?? 0
+  const pairs: Array<[number, number]> = []
+  let sorted = true
+  for (let i = 1; i + 1 < list.length; i += 2) {
+    const lo = Math.max(list[i]!, contiguous)
+    const hi = list[i + 1]!
+    if (hi <= lo) continue
+    if (pairs.length && lo < pairs[pairs.length - 1]![1]) sorted = false
+    pairs.push([lo, hi])
+  }
+  if (!sorted) pairs.sort((a, b) => a[0] - b[0])
+  const out: number[] = []
+  for (const [lo, hi] of pairs) {
+    const last = out.length - 1
+    if (last > 0 && lo <= out[last]!) out[last] = Math.max(out[last]!, hi)
+    else out.push(lo, hi)
+  }
+  return out
+}
+
+/** Whether `seq` falls in `ranges` (pairs lo, hi; ascending and disjoint): a binary search. */
+export function inRanges(ranges: readonly number[], seq: number): boolean {
+  let a = 0
+  let b = ranges.length / 2 - 1
+  while (a <= b) {
+    const mid = (a + b) >> 1
+    if (seq < ranges[2 * mid]!) b = mid - 1
+    else if (seq >= ranges[2 * mid + 1]!) a = mid + 1
+    else return true
+  }
+  return false
+}
 
 export const idOf = (origin: string, seq: number) => `${origin}.${seq}`
 export const nameOf = (origin: string) => origin.split('~')[0] ?? origin
