@@ -21,15 +21,24 @@ if (process.env[NETNS_ENV] !== '1' && process.getuid?.() === 0) {
   process.exit(r.status ?? 1)
 }
 
+// BENCH_HOSTILE_ITEMS=9,5 runs only those items; BENCH_HOSTILE_CLUSTERS=open (or keyed) only that
+// cluster: for measuring one attack while working on it (a partial run still rewrites the result).
+const only = process.env.BENCH_HOSTILE_ITEMS?.split(',').map(Number)
+const clusters = process.env.BENCH_HOSTILE_CLUSTERS?.split(',') ?? ['keyed', 'open']
 const rows: HostileRow[] = []
-for (const keyed of [true, false])
-  await runHostile(keyed, FULL, (r) => {
-    rows.push(r)
-    const m = misses(r)
-    process.stderr.write(
-      `${r.cluster} #${r.item} ${r.attack}: ${m.length ? `MISSED (${m.join(', ')})` : 'ok'} (${r.note})\n`,
-    )
-  })
+for (const keyed of [true, false].filter((k) => clusters.includes(k ? 'keyed' : 'open')))
+  await runHostile(
+    keyed,
+    FULL,
+    (r) => {
+      rows.push(r)
+      const m = misses(r)
+      process.stderr.write(
+        `${r.cluster} #${r.item} ${r.attack}: ${m.length ? `MISSED (${m.join(', ')})` : 'ok'} (${r.note})\n`,
+      )
+    },
+    only,
+  )
 
 const missed = rows.filter((r) => misses(r).length > 0)
 writeResult('hostile', {

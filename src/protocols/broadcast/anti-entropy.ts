@@ -3,20 +3,17 @@
 // the messages the digest lacks and, when the digest shows it lacks some itself, its own digest.
 // A message whose payload the store evicted (budget.ts) is still in the digest (it was delivered)
 // but cannot be sent on: an answer counts those as unservable.
-import { MAX_SEEN_AHEAD } from './budget.js'
 import { wireOf, type MessageStore } from './store.js'
-import type { WireItem } from './wire.js'
+import { digestRanges, inRanges, type WireItem } from './wire.js'
 
-/** Per origin: [n, ...extra] = has delivered every seq below n, and each extra seq. */
+/**
+ * Per origin: [n, lo1, hi1, ...] = has delivered every seq below n and every seq of each range
+ * [lo, hi) (ranges, not seqs: a digest after a flood above a gap was 50,000 numbers).
+ */
 export function digestOf(store: MessageStore): Record<string, number[]> {
   // Origins are names peers sent: no prototype.
   const d = Object.create(null) as Record<string, number[]>
-  for (const [origin, log] of store.origins) {
-    // At most MAX_SEEN_AHEAD extras in all (the store's bound); no spread over them.
-    const extra = log.seen.extras(MAX_SEEN_AHEAD)
-    extra.unshift(log.contiguous)
-    d[origin] = extra
-  }
+  for (const [origin, log] of store.origins) d[origin] = log.seen.digest()
   return d
 }
 
@@ -42,14 +39,12 @@ export function answerDigest(
   for (const [origin, log] of store.origins) {
     const list = their.get(origin) ?? [0]
     const contiguous = list[0] ?? 0
-    const extraSet = new Set<number>()
-    for (let i = 1; i < list.length; i++) extraSet.add(list[i]!)
-    // Delivered here at or above their contiguous, and not among their extras: what they lack.
-    let theyLack = log.seen.countFrom(contiguous)
-    for (const q of extraSet) if (q >= contiguous && log.seen.has(q)) theyLack--
+    const ranges = digestRanges(list)
+    // Delivered here at or above their contiguous, and not in their ranges: what they lack.
+    const theyLack = log.seen.countFrom(contiguous) - log.seen.countInRanges(ranges)
     let held = 0
     for (const [seq, item] of log.items)
-      if (seq >= contiguous && !extraSet.has(seq)) {
+      if (seq >= contiguous && !inRanges(ranges, seq)) {
         held++
         if (now - item.receivedAt < graceMs) continue
         if (give.length >= max) more = true
@@ -64,12 +59,13 @@ export function answerDigest(
       theyHaveMore = true
       break
     }
-    for (let i = 1; i < list.length; i++)
-      if (!mine.seen.has(list[i]!)) {
-        theyHaveMore = true
-        break
-      }
-    if (theyHaveMore) break
+    const ranges = digestRanges(list)
+    let span = 0
+    for (let i = 0; i < ranges.length; i += 2) span += ranges[i + 1]! - ranges[i]!
+    if (mine.seen.countInRanges(ranges) < span) {
+      theyHaveMore = true
+      break
+    }
   }
   return { give, more, theyHaveMore, unservable }
 }

@@ -85,5 +85,7 @@ export const TREE_HUBS = 1
 export const MAX_IDS_PER_FRAME = 1024
 /** Announcers remembered per missing id (GRAFT tries them in turn). */
 export const MAX_ANNOUNCERS_PER_ID = 8
+/** Evictions (store over its budget) are logged at most once per this interval, with totals; in ms. */
+export const EVICTION_LOG_INTERVAL_MS = 10_000
 /** The byte budgets of what a node keeps from its peers (store, delivery log, duplicate table). */
 export * from './budget.js'

@@ -82,15 +82,32 @@ export class SeenSeqs {
     return lost
   }
 
-  /** The seqs held above `contiguous`, ascending, at most `max` of them. */
-  extras(max: number): number[] {
-    const out: number[] = []
-    for (let r = 0; r < this.lo.length; r++)
-      for (let q = this.lo[r]!; q < this.hi[r]!; q++) {
-        if (out.length >= max) return out
-        out.push(q)
-      }
+  /**
+   * The digest of these seqs: `contiguous`, then each range above it as a pair lo, hi (exclusive),
+   * ascending: a flood of consecutive seqs above a gap is two numbers, not one per seq.
+   */
+  digest(): number[] {
+    const out = [this.contiguous]
+    for (let r = 0; r < this.lo.length; r++) out.push(this.lo[r]!, this.hi[r]!)
     return out
+  }
+
+  /**
+   * Seqs delivered here inside `ranges` (pairs lo, hi; ascending and disjoint), by one merge of
+   * the two range lists: O(ranges here + ranges given), whatever the spans.
+   */
+  countInRanges(ranges: readonly number[]): number {
+    let n = 0
+    let r = 0
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const lo = ranges[i]!
+      const hi = ranges[i + 1]!
+      n += Math.max(0, Math.min(hi, this.contiguous) - lo)
+      while (r < this.lo.length && this.hi[r]! <= lo) r++
+      for (let k = r; k < this.lo.length && this.lo[k]! < hi; k++)
+        n += Math.max(0, Math.min(hi, this.hi[k]!) - Math.max(lo, this.lo[k]!))
+    }
+    return n
   }
 
   /**

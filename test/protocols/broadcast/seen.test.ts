@@ -19,8 +19,11 @@ test('seen seqs: in order, out of order, gaps, and a flood of one range', () => 
   assert.equal(s.ranges, 1)
   assert.equal(s.extra, 3)
   assert.ok(s.has(6) && s.has(0) && !s.has(4) && !s.has(3) && !s.has(8))
-  assert.deepEqual(s.extras(10), [5, 6, 7])
+  assert.deepEqual(s.digest(), [3, 5, 8])
   assert.equal(s.countFrom(2), 4)
+  // Overlap with a peer's ranges, by one merge: [0,4) holds 0,1,2; [6,100) holds 6,7.
+  assert.equal(s.countInRanges([0, 4, 6, 100]), 5)
+  assert.equal(s.countInRanges([3, 5]), 0)
   // Filling the gap folds the range into contiguous.
   s.add(3)
   s.add(4)
@@ -32,6 +35,8 @@ test('seen seqs: in order, out of order, gaps, and a flood of one range', () => 
   assert.equal(s.ranges, 1)
   assert.equal(s.extra, 125_000)
   assert.ok(s.has(100_000) && !s.has(8))
+  // Its digest is two numbers after contiguous, not 125k.
+  assert.deepEqual(s.digest(), [8, 9, 125_009])
   // Giving up the gap: seq 8 counts as lost, everything is contiguous.
   assert.equal(s.abandonFirstGap(), 1)
   assert.equal(s.contiguous, 125_009)
@@ -131,4 +136,15 @@ test('seen seqs: the missing seqs of a window, at most max, in steps bounded by 
   for (let q = 1; q <= 125_000; q++) flood.add(q)
   assert.deepEqual(flood.missing(0, 125_001, 256), [0])
   assert.deepEqual(flood.missing(1, 125_001, 256), [])
+})
+
+test('a digest from a peer: ranges made ascending and disjoint, looked up by binary search', async () => {
+  const { digestRanges, inRanges } = await import('../../../src/protocols/broadcast/wire.js')
+  // Unsorted, overlapping, empty and below-contiguous ranges from a hostile peer.
+  const r = digestRanges([10, 50, 60, 12, 20, 15, 30, 5, 9, 40, 40])
+  assert.deepEqual(r, [12, 30, 50, 60])
+  assert.ok(inRanges(r, 12) && inRanges(r, 29) && inRanges(r, 55))
+  assert.ok(!inRanges(r, 11) && !inRanges(r, 30) && !inRanges(r, 60) && !inRanges(r, 45))
+  assert.deepEqual(digestRanges([7]), [])
+  assert.ok(!inRanges([], 0))
 })
