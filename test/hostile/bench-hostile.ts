@@ -6,7 +6,7 @@
 //
 // One known miss is held to a looser bound instead, and named: on the OPEN cluster, well-formed
 // broadcast floods (#5 IHAVE ids, #9 messages from one origin) are taken in by design. What a node
-// KEEPS of them is now bounded by bytes (broadcast/budget.ts: 8 MiB estimated of payloads and of
+// KEEPS of them is now bounded by bytes (broadcast/budget.ts: 4 MiB estimated of payloads and of
 // delivery log each, a compact duplicate table; test/hostile/node-broadcast checks it), but the
 // processes still grow while they work through the flood: V8 keeps heap pages it grew for the
 // transient garbage and collects old space late (heapUsed reached ~100 MB before a full

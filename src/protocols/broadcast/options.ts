@@ -40,7 +40,7 @@ export interface BroadcastInit {
   maxStoredMessages?: number
   /**
    * Estimated bytes of messages kept, in the payload store and in the delivery log each (the oldest
-   * go first beyond it). @default 8 MiB (MAX_STORED_BYTES)
+   * go first beyond it). @default 4 MiB (MAX_STORED_BYTES)
    */
   maxStoredBytes?: number
   /** Time a durable broadcast waits for a receipt before asking another peer, in ms. @default 500 */
