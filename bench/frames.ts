@@ -245,7 +245,7 @@ for (const keyed of [false, true]) {
 writeResult('frames', {
   title: 'Frame codec: frames encoded, decoded and authenticated per CPU second',
   description:
-    'One core, one process: each frame is encoded (and sealed, when keyed) by a sender and decoded (MAC checked over the bytes, replay window, header and body parsed and checked) by a receiver. ' +
+    'One core, one process: each frame is encoded (and sealed, when keyed) by a sender and decoded (MAC checked over the bytes, replay window, header parsed and checked, body parsed as JSON; no protocol body check on either side) by a receiver. ' +
     '"before" is the codec as it was before the binary header (bench/baseline/frame-v1.ts: JSON header checked by zod, one createHmac per frame); "today" is src/core/frame.ts. ' +
     `Both run in the same process in ${ROUNDS} alternating rounds (each up to ${MAX_FRAMES_PER_ROUND} frames or ${MAX_MS_PER_ROUND} ms); figures are medians over rounds, per CPU second of this process (user + system), so load from other processes counts less than in wall time.`,
   sections: [
