@@ -67,17 +67,27 @@ selected.sort()
 const HOST_LANE = ['dist/test/docker/']
 /** A test file elsewhere that needs the host's network says so in a comment of its own. */
 const HOST_MARKER = '// test-lane: host'
-/** A test file that loads the whole machine says so: nothing else starts while it runs. */
+/**
+ * A test file that loads the whole machine for a while says so: it runs last in the host lane (the
+ * heavy part asks for the machine with `exclusively()`, below).
+ */
 const ALONE_MARKER = '// test-lane: alone'
-const aloneFiles = new Set(selected.filter((f) => readFileSync(f, 'utf8').includes(ALONE_MARKER)))
+// Each file's text, read once: the markers and the Docker engine's start are decided from it.
+const texts = new Map(selected.map((f) => [f, readFileSync(f, 'utf8')]))
+const aloneFiles = new Set(selected.filter((f) => texts.get(f).includes(ALONE_MARKER)))
 const runsAlone = (f) => aloneFiles.has(f)
-const needsHost = (f) => {
-  if (HOST_LANE.some((p) => f.startsWith(p))) return true
-  if (runsAlone(f)) return true
-  const text = readFileSync(f, 'utf8')
-  // A file that may start the Docker engine must do it from the host's namespace.
-  return text.includes(HOST_MARKER) || text.includes('docker-start')
-}
+// A file that may start the Docker engine must do it from the host's namespace.
+const startsDocker = (f) => texts.get(f).includes('docker-start')
+const hostFiles = new Set(
+  selected.filter(
+    (f) =>
+      HOST_LANE.some((p) => f.startsWith(p)) ||
+      runsAlone(f) ||
+      startsDocker(f) ||
+      texts.get(f).includes(HOST_MARKER),
+  ),
+)
+const needsHost = (f) => hostFiles.has(f)
 
 const lanes = Math.max(1, Number(process.env.DISTLAB_TEST_LANES ?? 3) || 1)
 const canIsolate =
@@ -115,8 +125,7 @@ const nsQueue = selected.filter((f) => !needsHost(f)).sort(byWeight)
 
 // The Docker engine, when a test will need it, is started now from the host's namespace: started
 // from inside a namespaced file it would live in that file's namespace.
-if (selected.some((f) => readFileSync(f, 'utf8').includes('docker-start')))
-  spawnSync('bash', ['scripts/docker-start.sh'], { stdio: 'inherit' })
+if (selected.some(startsDocker)) spawnSync('bash', ['scripts/docker-start.sh'], { stdio: 'inherit' })
 
 const FILE_TIMEOUT_MS = 15 * 60_000
 const started = Date.now()

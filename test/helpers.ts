@@ -1,6 +1,7 @@
 // Shared by the tests: run the real CLI, wait for a condition, make a scratch state dir.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -113,6 +114,38 @@ export function postJson<T = unknown>(
     method,
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+/**
+ * POST JSON on a connection of its own (no keep-alive pool left behind, no client timeout unless
+ * `timeoutMs`): resolves with the answer, rejects when the server closes the connection first.
+ */
+export function postFresh(
+  url: string,
+  body: unknown,
+  timeoutMs?: number,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body)
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (text += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      },
+    )
+    req.on('error', reject)
+    if (timeoutMs !== undefined)
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${url} did not answer in ${timeoutMs} ms`)))
+    req.end(data)
   })
 }
 

@@ -6,11 +6,10 @@
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { readDashboardRecord } from '../../src/monitor/master-extras.js'
-import { runCli, scratchDir, waitFor } from '../helpers.js'
+import { postFresh, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const dir = scratchDir('distlab-analyze-delivery-')
 const runsDir = join(dir, 'runs')
@@ -18,30 +17,6 @@ const stateDir = join(dir, 'state')
 const UNICASTS = 6
 let runId = ''
 let palette: { known: Record<string, string>; fallback: string[] } = { known: {}, fallback: [] }
-
-/** POST with a fresh connection (no keep-alive pool left behind). */
-function post(url: string, body: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body)
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (d: string) => (text += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-      },
-    )
-    req.on('error', reject)
-    req.setTimeout(20_000, () => req.destroy(new Error(`${url} did not answer in 20 s`)))
-    req.end(data)
-  })
-}
 
 before(async () => {
   const cluster = new LocalCluster({
@@ -71,10 +46,11 @@ before(async () => {
       assert.match(r.stdout, /delivered to node3/)
     }
     const node2 = cluster.nodeObjects()[2]!
-    const m = await post(`http://${node2.self().host}:${node2.self().httpPort}/message`, {
-      sender: 'Node1',
-      msg: 'Hello Node2!',
-    })
+    const m = await postFresh(
+      `http://${node2.self().host}:${node2.self().httpPort}/message`,
+      { sender: 'Node1', msg: 'Hello Node2!' },
+      20_000,
+    )
     assert.equal(m.status, 200, m.text)
     const collector = cluster.nodeObjects()[0]!.collector!
     await waitFor(

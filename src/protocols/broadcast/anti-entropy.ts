@@ -36,10 +36,17 @@ export function answerDigest(
   let unservable = 0
   // Theirs is a peer's record: read through a Map, never by indexing it with a stored name.
   const their = new Map(Object.entries(theirs))
+  // Each origin's ranges sorted and merged once (a hostile list may be 100,000 numbers), for both passes.
+  const rangesOf = new Map<string, number[]>()
+  const rangesFor = (origin: string, list: readonly number[]) => {
+    let r = rangesOf.get(origin)
+    if (!r) rangesOf.set(origin, (r = digestRanges(list)))
+    return r
+  }
   for (const [origin, log] of store.origins) {
     const list = their.get(origin) ?? [0]
     const contiguous = list[0] ?? 0
-    const ranges = digestRanges(list)
+    const ranges = rangesFor(origin, list)
     // Delivered here at or above their contiguous, and not in their ranges: what they lack.
     const theyLack = log.seen.countFrom(contiguous) - log.seen.countInRanges(ranges)
     let held = 0
@@ -59,7 +66,7 @@ export function answerDigest(
       theyHaveMore = true
       break
     }
-    const ranges = digestRanges(list)
+    const ranges = rangesFor(origin, list)
     let span = 0
     for (let i = 0; i < ranges.length; i += 2) span += ranges[i + 1]! - ranges[i]!
     if (mine.seen.countInRanges(ranges) < span) {

@@ -5,39 +5,15 @@
 // machine) saw "the connection was closed before an answer" although the message was delivered.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { LocalCluster } from '../../../src/cluster/local.js'
 import { HTTP_IDLE_TIMEOUT_MS } from '../../../src/node/http-limits.js'
-import { runCli, scratchDir } from '../../helpers.js'
+import { postFresh, runCli, scratchDir } from '../../helpers.js'
 
 const dir = scratchDir('distlab-late-answer-')
 const stateDir = join(dir, 'state')
 const cluster = new LocalCluster({ nodes: 2, mode: 'inproc', stateDir, block: 75, dashboardPort: 0 })
 after(() => cluster.stop())
-
-/** POST on a connection of its own; resolves with the answer or rejects when the server closes. */
-function post(url: string, body: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body)
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-      },
-      (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (d: string) => (text += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-      },
-    )
-    req.on('error', reject)
-    req.end(data)
-  })
-}
 
 test('POST /unicast answers after a wait longer than the idle bound', { timeout: 180_000 }, async () => {
   await cluster.start()
@@ -46,7 +22,7 @@ test('POST /unicast answers after a wait longer than the idle bound', { timeout:
   assert.equal(cut.code, 0, cut.stderr)
   const node1 = cluster.nodeObjects()[1]!.self()
   const t0 = Date.now()
-  const answer = post(`http://${node1.host}:${node1.httpPort}/unicast`, {
+  const answer = postFresh(`http://${node1.host}:${node1.httpPort}/unicast`, {
     to: 'node2',
     msg: 'late but delivered',
     timeoutMs: 100_000,
