@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The whole test suite: lint and formatting, types, then every compiled test file under node's
-// test runner. `npm test` builds first (pretest). Pass file paths or name fragments to run a subset:
+// The whole test suite: every compiled test file under node's test runner, with lint, formatting
+// and types beside them. `npm test` builds first (pretest). Pass file paths or name fragments to run a subset:
 //   npm test -- link         (every test file whose path contains "link")
 //
 // Test files run side by side. Tests bind fixed loopback addresses and ports, so each file that
@@ -38,11 +38,22 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-if (filters.length === 0) {
-  run('npx', ['eslint', '.'])
-  run('npx', ['prettier', '--check', '.'])
-  run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])
-}
+// Lint, formatting and types (the whole suite only). They share nothing with the test files, so
+// they run beside them, one after the other (one core at most), instead of 40 s before the first
+// test; their output is printed at the end and a failing one fails the run. The type check is left
+// out under `npm test`: its pretest build compiles the same files with the same options
+// (tsconfig.build.json only adds the emit), and a type error fails that build.
+const CACHE = 'node_modules/.cache/distlab'
+const builtByPretest =
+  process.env.npm_lifecycle_event === 'test' && process.env.npm_config_ignore_scripts !== 'true'
+const CHECKS =
+  filters.length > 0
+    ? []
+    : [
+        ['eslint', ['eslint', '--cache', '--cache-location', `${CACHE}/eslint-cache`, '.']],
+        ['prettier', ['prettier', '--check', '--cache', '--cache-location', `${CACHE}/prettier-cache`, '.']],
+        ...(builtByPretest ? [] : [['tsc', ['tsc', '-p', 'tsconfig.json', '--noEmit']]]),
+      ]
 
 const files = []
 const walk = (dir) => {
@@ -97,6 +108,7 @@ const canIsolate =
 
 if (!canIsolate) {
   if (lanes > 1) console.log('test files run one at a time (side by side needs root and unshare -n)')
+  for (const [, args] of CHECKS) run('npx', args)
   run(process.execPath, [
     '--test',
     '--test-force-exit',
@@ -142,9 +154,11 @@ function endGroup(child) {
     // already gone
   }
 }
+/** The checks' processes (one at a time): the machine is not granted to a test while one runs. */
+const checking = new Set()
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
-    for (const child of running) endGroup(child)
+    for (const child of [...running, ...checking]) endGroup(child)
     console.error(`\ntest runner stopped by ${sig}: ended ${running.size} running test file(s)`)
     process.exit(130)
   })
@@ -197,6 +211,31 @@ function runFile(file, isolated) {
   })
 }
 
+/** One check (eslint, prettier, tsc), its output kept for the end. */
+function runCheck(name, args) {
+  return new Promise((resolve) => {
+    const t0 = Date.now()
+    const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    checking.add(child)
+    const chunks = []
+    child.stdout.on('data', (d) => chunks.push(d))
+    child.stderr.on('data', (d) => chunks.push(d))
+    child.on('error', (err) => chunks.push(Buffer.from(String(err))))
+    child.on('close', (code, signal) => {
+      checking.delete(child)
+      const out = Buffer.concat(chunks).toString('utf8')
+      const seconds = (Date.now() - t0) / 1000
+      resolve({ name, seconds, ok: code === 0, why: signal ? `killed by ${signal}` : `exit ${code}`, out })
+    })
+  })
+}
+
+async function runChecks() {
+  const out = []
+  for (const [name, args] of CHECKS) out.push(await runCheck(name, args))
+  return out
+}
+
 /** The failing tests' errors from one file's output, at most 60 lines. */
 function failureDigest(out) {
   const at = out.lastIndexOf('✖ failing tests:')
@@ -216,7 +255,7 @@ process.on('exit', () => rmSync(exclusiveDir, { recursive: true, force: true }))
 const wanted = () => readdirSync(exclusiveDir).filter((f) => f.startsWith('want-'))
 const grantPoll = setInterval(() => {
   const want = wanted()
-  if (want.length === 0 || running.size > 1) return
+  if (want.length === 0 || running.size > 1 || checking.size > 0) return
   const granted = join(exclusiveDir, want[0].replace('want-', 'granted-'))
   if (existsSync(granted)) return
   writeFileSync(granted, '')
@@ -237,12 +276,14 @@ console.log(
   `${selected.length} test files: ${hostQueue.length} one at a time on the host's network, ` +
     `${nsQueue.length} in their own network namespaces, ${lanes} at once`,
 )
+const checks = runChecks()
 const workers = [lane(hostQueue, false)]
 for (let i = 1; i < lanes; i++) workers.push(lane(nsQueue, true))
 // With nothing left for the host lane, it helps with the namespaced files.
 await workers[0]
 workers.push(lane(nsQueue, true))
 await Promise.all(workers)
+const checked = await checks
 
 try {
   mkdirSync('node_modules/.cache/distlab', { recursive: true })
@@ -256,8 +297,16 @@ try {
 
 const sum = (k) => results.reduce((a, r) => a + r[k], 0)
 const failed = results.filter((r) => !r.ok)
+const badChecks = checked.filter((c) => !c.ok)
+for (const c of checked)
+  console.log(
+    `\n━━ ${c.name} (${c.seconds.toFixed(1)} s, beside the tests)${c.ok ? '' : ' FAILED'}\n${c.out}`,
+  )
 console.log(`\n━━ ${results.length} files, ${((Date.now() - started) / 1000).toFixed(0)} s`)
 console.log(`ℹ tests ${sum('tests')}\nℹ pass ${sum('pass')}\nℹ fail ${sum('fail')}`)
 for (const r of failed) console.log(`\n━━ failed: ${r.file} (${r.why})\n${r.failures}`)
+for (const c of badChecks)
+  console.log(`\n━━ failed: ${c.name} (${c.why})\n${c.out.trim().split('\n').slice(-60).join('\n')}`)
 for (const r of failed) console.log(`✖ ${r.file} (${r.why}, ${r.fail} failing)`)
-process.exit(failed.length ? 1 : 0)
+for (const c of badChecks) console.log(`✖ ${c.name} (${c.why})`)
+process.exit(failed.length || badChecks.length ? 1 : 0)
