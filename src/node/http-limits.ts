@@ -34,15 +34,28 @@ export const HTTP_TIMEOUT_CHECK_MS = 1_000
 /** Open connections one server holds at most; more are closed at once. */
 export const HTTP_MAX_CONNECTIONS = 4096
 
-/** Fastify options carrying the bounds above. */
+/**
+ * A bound from the environment, for tests that must outwait one (a request held past the idle
+ * bound, slow headers closed): they set a short bound and prove the same thing in seconds, not
+ * a minute. Only shorter: ignored unless an integer from 1000 ms to the bound it replaces.
+ */
+function envBoundMs(name: string, bound: number): number {
+  const v = Number(process.env[name])
+  return Number.isInteger(v) && v >= 1000 && v <= bound ? v : bound
+}
+
+/**
+ * Fastify options carrying the bounds above; $DISTLAB_HTTP_IDLE_TIMEOUT_MS and
+ * $DISTLAB_HTTP_HEADERS_TIMEOUT_MS shorten the idle and headers bounds.
+ */
 export function httpServerLimits(): HttpServerLimits {
   return {
     requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: HTTP_KEEPALIVE_TIMEOUT_MS,
-    connectionTimeout: HTTP_IDLE_TIMEOUT_MS,
+    connectionTimeout: envBoundMs('DISTLAB_HTTP_IDLE_TIMEOUT_MS', HTTP_IDLE_TIMEOUT_MS),
     http: {
       requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
-      headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
+      headersTimeout: envBoundMs('DISTLAB_HTTP_HEADERS_TIMEOUT_MS', HTTP_HEADERS_TIMEOUT_MS),
       connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_MS,
     },
     schemaController: {
