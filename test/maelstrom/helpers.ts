@@ -17,19 +17,44 @@ export const js = (file: string) => `${process.execPath} ${join(nodesDir(), file
 /** The loopback block of these tests: 127.22.0.0/16 (second octet 22). */
 export const BLOCK = 22
 
-/** Runs a short test in its own scratch state and runs dirs. */
+/**
+ * Loopback blocks for runs side by side in one file: `withBlock` lends one for the length of `fn`
+ * (a run that mostly waits on its time limit need not wait on another's). One after the other,
+ * every run gets the first block.
+ */
+export function blockPool(blocks: number[]): <T>(fn: (block: number) => Promise<T>) => Promise<T> {
+  const free = [...blocks]
+  const waiting: Array<(block: number) => void> = []
+  return async (fn) => {
+    const block = free.shift() ?? (await new Promise<number>((r) => waiting.push(r)))
+    try {
+      return await fn(block)
+    } finally {
+      const next = waiting.shift()
+      if (next) next(block)
+      else free.unshift(block)
+    }
+  }
+}
+
+/** shortRun's blocks: 127.22, then 127.160 and 127.161 for runs beside it. */
+const withBlock = blockPool([BLOCK, 160, 161])
+
+/** Runs a short test in its own scratch state and runs dirs (on a block of its own unless `block`). */
 export async function shortRun(
   init: Omit<MaelstromTestInit, 'stateDir'> & { stateDir?: string },
 ): Promise<MaelstromResults> {
   const dir = scratchDir('distlab-maelstrom-')
-  return runMaelstromTest({
-    nodeCount: 3,
-    timeLimitS: 3,
-    rate: 20,
-    recoveryMs: 1500,
-    block: BLOCK,
-    ...init,
-    stateDir: init.stateDir ?? join(dir, 'state'),
-    runsDir: init.runsDir ?? join(dir, 'runs'),
-  })
+  const run = (block: number) =>
+    runMaelstromTest({
+      nodeCount: 3,
+      timeLimitS: 3,
+      rate: 20,
+      recoveryMs: 1500,
+      block,
+      ...init,
+      stateDir: init.stateDir ?? join(dir, 'state'),
+      runsDir: init.runsDir ?? join(dir, 'runs'),
+    })
+  return init.block === undefined ? withBlock(run) : run(init.block)
 }
