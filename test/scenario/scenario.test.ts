@@ -1,6 +1,7 @@
 // Fault scenarios as users run them: `distlab scenario run <file> --json` on the shipped files, the
 // library on another, a keyed cluster, and the verdicts for a bad file and a fault that cannot be
-// injected. Clusters run in process on 127.90.x.y (block 90).
+// injected. Clusters run in process, each test's on a block of its own (127.90.x.y and 127.171-174),
+// three tests at a time: a scenario mostly waits (sends at intervals, steps' waits, settling).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -9,7 +10,7 @@ import { loadScenario, parseScenario, runScenario, type ScenarioReport } from '.
 import { runCli, scratchDir } from '../helpers.js'
 import { assertClean, shipped } from './shared.js'
 
-describe('fault scenarios', { timeout: 300_000 }, () => {
+describe('fault scenarios', { timeout: 300_000, concurrency: 3 }, () => {
   test('distlab scenario run on the shipped unicast scenario: kill -9, partition, lossy links; PASS', async () => {
     const r = await runCli(
       [
@@ -34,7 +35,7 @@ describe('fault scenarios', { timeout: 300_000 }, () => {
   test('the shipped broadcast scenario through the library: every acked broadcast reaches every node once', async () => {
     const report = await runScenario(loadScenario(shipped('broadcast-partition.yaml')), {
       stateDir: scratchDir(),
-      block: 90,
+      block: 171,
     })
     assert.equal(report.faults, 5)
     assertClean(report)
@@ -47,7 +48,7 @@ describe('fault scenarios', { timeout: 300_000 }, () => {
     // every join (group state spreads by broadcast), or message 0 went to the first member only.
     const report = await runScenario(loadScenario(shipped('multicast-loss.yaml')), {
       stateDir: scratchDir(),
-      block: 90,
+      block: 172,
     })
     assert.equal(report.faults, 3)
     assertClean(report)
@@ -66,7 +67,7 @@ steps:
   - wait: 500ms
 settle: 8s
 `)
-    const report = await runScenario(s, { stateDir: scratchDir(), block: 90 })
+    const report = await runScenario(s, { stateDir: scratchDir(), block: 173 })
     assert.equal(report.keyed, true)
     assertClean(report)
   })
@@ -89,7 +90,7 @@ settle: 8s
         'settle: 1s',
       ].join('\n'),
     )
-    const f = await runCli(['--state-dir', dir, 'scenario', 'run', broken, '--block', '90'], {
+    const f = await runCli(['--state-dir', dir, 'scenario', 'run', broken, '--block', '174'], {
       timeoutMs: 90_000,
     })
     assert.equal(f.code, 1, f.stderr + f.stdout)
