@@ -1,7 +1,8 @@
 // The download and anycast workloads of `distlab scenario run`: the shipped scenarios pass (the
 // download's master crashes twice and the line server drops every connection; anycast replicas are
 // killed and restarted), a download whose master keeps no journal fails the loss check, and the two
-// checkers fail on evidence of a loss or a double count. Clusters run in process on 127.93.x.y.
+// checkers fail on evidence of a loss or a double count. Clusters run in process, each test's on a
+// block of its own (127.93.x.y, 127.169, 127.170), side by side: a scenario mostly waits.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -16,7 +17,7 @@ import {
 import { runCli, scratchDir } from '../helpers.js'
 import { assertClean, shipped } from './shared.js'
 
-describe('download and anycast scenarios', { timeout: 300_000 }, () => {
+describe('download and anycast scenarios', { timeout: 300_000, concurrency: true }, () => {
   test('distlab scenario run on the shipped download scenario: two master crashes, a line-server restart; PASS', async () => {
     const r = await runCli(
       [
@@ -52,7 +53,7 @@ describe('download and anycast scenarios', { timeout: 300_000 }, () => {
   test('the shipped anycast scenario through the library: replicas killed and restarted, every answer served once', async () => {
     const report = await runScenario(loadScenario(shipped('anycast-failover.yaml')), {
       stateDir: scratchDir(),
-      block: 93,
+      block: 169,
     })
     assert.equal(report.faults, 4)
     assert.ok(
@@ -75,7 +76,7 @@ describe('download and anycast scenarios', { timeout: 300_000 }, () => {
       .replace(/ {2}- wait: 800ms\n {2}- restartLineServer: true\n/, '')
     const s = parseScenario(text)
     assert.equal(s.workloads[0]!.kind === 'download' && s.workloads[0]!.journal, false)
-    const report = await runScenario(s, { stateDir: scratchDir(), block: 93 })
+    const report = await runScenario(s, { stateDir: scratchDir(), block: 170 })
     assert.equal(report.passed, false)
     const lostCheck = report.checks.find((c) => c.name === 'nothing acknowledged was lost')!
     assert.equal(lostCheck.passed, false, lostCheck.detail)
