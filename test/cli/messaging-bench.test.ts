@@ -1,15 +1,17 @@
-// `distlab bench broadcast|unicast|multicast|anycast` on small clusters of their own (block 30):
-// the figures the issue names are there, and the checks hold (nothing lost, nothing twice).
+// `distlab bench broadcast|unicast|multicast|anycast` on small clusters of their own (blocks 30 and
+// 175-177, one each): the figures the issue names are there, and the checks hold (nothing lost,
+// nothing twice). The four run side by side: each mostly waits on its rate, latency and timeouts.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { runCli } from '../helpers.js'
 
-const bench = (...args: string[]) =>
-  runCli(['bench', ...args, '--block', '30', '--json'], { timeoutMs: 180_000 })
+const bench = (block: number, ...args: string[]) =>
+  runCli(['bench', ...args, '--block', String(block), '--json'], { timeoutMs: 180_000 })
 
-describe('distlab bench (messaging)', () => {
+describe('distlab bench (messaging)', { concurrency: true }, () => {
   test('bench broadcast reports msgsPerOp, lost, duplicates, deliveryRatio, latency and redundancy', async () => {
     const r = await bench(
+      30,
       'broadcast',
       '--nodes',
       '4',
@@ -44,7 +46,7 @@ describe('distlab bench (messaging)', () => {
   })
 
   test('bench unicast: exactly once and in order through 30% loss', async () => {
-    const r = await bench('unicast', '--nodes', '3', '--messages', '60', '--latency', '5ms')
+    const r = await bench(175, 'unicast', '--nodes', '3', '--messages', '60', '--latency', '5ms')
     assert.equal(r.code, 0, r.stderr)
     const j = JSON.parse(r.stdout) as Record<string, number>
     assert.equal(j.acknowledged, 60)
@@ -56,7 +58,7 @@ describe('distlab bench (messaging)', () => {
   })
 
   test('bench multicast: overlay members only, once each; ip beside it', async () => {
-    const r = await bench('multicast', '--nodes', '4', '--members', '2', '--messages', '30')
+    const r = await bench(176, 'multicast', '--nodes', '4', '--members', '2', '--messages', '30')
     assert.equal(r.code, 0, r.stderr)
     const j = JSON.parse(r.stdout) as { overlay: Record<string, number>; ip: Record<string, number> }
     assert.equal(j.overlay.deliveryRatio, 1)
@@ -66,7 +68,7 @@ describe('distlab bench (messaging)', () => {
   })
 
   test('bench anycast: a replica killed half way loses no request', async () => {
-    const r = await bench('anycast', '--nodes', '3', '--requests', '60', '--kill', '1')
+    const r = await bench(177, 'anycast', '--nodes', '3', '--requests', '60', '--kill', '1')
     assert.equal(r.code, 0, r.stderr)
     const j = JSON.parse(r.stdout) as { answered: number; lost: number; killed: string[] }
     assert.equal(j.answered, 60)
