@@ -9,15 +9,19 @@
 // namespaces and bridges of their own (`distlab run`, `distlab check`): bridges and veths live in
 // the file's namespace, and the namespaces' names carry the test's block, one per file. Files that
 // use the Docker engine (its bridges and containers are on the host's network, its networks have
-// global names) run one at a time in a lane of their own, on the host's network: those under
-// test/docker/ and any file with the line `// test-lane: host`. Without root or `unshare`, or with
-// DISTLAB_TEST_LANES=1, every file runs one at a time in the host's namespace, as before.
+// global names) run in lanes of their own, on the host's network: those under test/docker/ and any
+// file with the line `// test-lane: host`. They mostly wait for the engine, so two of them run at
+// once, beside the namespaced lanes, when they share nothing: a host file names what engine state
+// with fixed names it uses in a line `// test-shares: swarm proj1-network` (or `none`), and two
+// files that name the same thing never run at once; a host file without that line runs with no
+// other host file. Without root or `unshare`, or with DISTLAB_TEST_LANES=1, every file runs one at
+// a time in the host's namespace, as before.
 // A file with the line `// test-lane: alone` loads the whole machine for a while (docker.test's 50
-// containers): it runs last in the host lane, and wraps that part in `exclusively()`
-// (test/helpers.ts), which asks this runner for the machine: no file starts meanwhile, and the
-// part begins once every other running file has ended, so it cannot starve them. The rest of the
-// file runs beside the others.
-//   DISTLAB_TEST_LANES=N   how many files at once (default 3: the host lane and two namespaces)
+// containers): it runs in a host lane and wraps that part in `exclusively()` (test/helpers.ts),
+// which asks this runner for the machine: no file starts meanwhile, and the part begins once every
+// other running file has ended, so it cannot starve them. The rest of the file runs beside the others.
+//   DISTLAB_TEST_LANES=N         namespaced lanes + 1 (default 3: two namespaced lanes)
+//   DISTLAB_TEST_DOCKER_LANES=N  host files at once (default 2)
 import { spawn, spawnSync } from 'node:child_process'
 import {
   existsSync,
@@ -99,6 +103,20 @@ const hostFiles = new Set(
   ),
 )
 const needsHost = (f) => hostFiles.has(f)
+/** What a host file shares with other host files; undefined: everything (it runs with no other). */
+const sharesOf = new Map(
+  [...hostFiles].map((f) => {
+    // The names end where a comment on them begins: `// test-shares: swarm (why)`.
+    const line = texts.get(f).match(/^\/\/ test-shares:([^(\n]*)/m)?.[1]
+    const names = line?.split(/[\s,]+/).filter((x) => x && x !== 'none')
+    return [f, names && new Set(names)]
+  }),
+)
+const collide = (a, b) => {
+  const x = sharesOf.get(a)
+  const y = sharesOf.get(b)
+  return !x || !y || [...x].some((name) => y.has(name))
+}
 
 const lanes = Math.max(1, Number(process.env.DISTLAB_TEST_LANES ?? 3) || 1)
 const canIsolate =
@@ -130,9 +148,9 @@ try {
 }
 const weight = (f) => (typeof times[f] === 'number' ? times[f] : statSync(f).size / 1000)
 const byWeight = (a, b) => weight(b) - weight(a)
+// Longest first here too, the file that asks for the machine included: while it waits for the
+// machine, the files running beside it keep the cores busy; last, it would be the run's tail.
 const hostQueue = selected.filter(needsHost).sort(byWeight)
-// Files that run alone go last: by then the other lanes have (nearly) nothing left to wait with.
-hostQueue.sort((a, b) => Number(runsAlone(a)) - Number(runsAlone(b)))
 const nsQueue = selected.filter((f) => !needsHost(f)).sort(byWeight)
 
 // The Docker engine, when a test will need it, is started now from the host's namespace: started
@@ -263,6 +281,25 @@ const grantPoll = setInterval(() => {
 }, 250)
 grantPoll.unref()
 
+/** Host files running now. */
+const runningHost = new Set()
+async function hostLane() {
+  for (;;) {
+    while (wanted().length > 0) await new Promise((r) => setTimeout(r, 250))
+    if (hostQueue.length === 0) return
+    const i = hostQueue.findIndex((f) => ![...runningHost].some((r) => collide(f, r)))
+    if (i < 0) {
+      // Every file left shares something with one running now: wait for it to end.
+      await new Promise((r) => setTimeout(r, 250))
+      continue
+    }
+    const [file] = hostQueue.splice(i, 1)
+    runningHost.add(file)
+    await runFile(file, false)
+    runningHost.delete(file)
+  }
+}
+
 async function lane(queue, isolated) {
   for (;;) {
     while (wanted().length > 0) await new Promise((r) => setTimeout(r, 250))
@@ -272,15 +309,17 @@ async function lane(queue, isolated) {
   }
 }
 
+const dockerLanes = Math.max(1, Number(process.env.DISTLAB_TEST_DOCKER_LANES ?? 2) || 1)
 console.log(
-  `${selected.length} test files: ${hostQueue.length} one at a time on the host's network, ` +
-    `${nsQueue.length} in their own network namespaces, ${lanes} at once`,
+  `${selected.length} test files: ${hostQueue.length} on the host's network (${dockerLanes} at once ` +
+    `when they share nothing), ${nsQueue.length} in their own network namespaces (${lanes - 1} at once)`,
 )
 const checks = runChecks()
-const workers = [lane(hostQueue, false)]
+const workers = []
 for (let i = 1; i < lanes; i++) workers.push(lane(nsQueue, true))
-// With nothing left for the host lane, it helps with the namespaced files.
-await workers[0]
+// With nothing left for the host lanes, the first helps with the namespaced files.
+const hostLanes = Array.from({ length: Math.min(dockerLanes, hostQueue.length) }, hostLane)
+await Promise.all(hostLanes)
 workers.push(lane(nsQueue, true))
 await Promise.all(workers)
 const checked = await checks

@@ -6,6 +6,7 @@
 // wire counted in each container's namespace; the master whose multicast goes to every node fails
 // exactly the multicast item. No container or network is left.
 // test-lane: host (the Docker engine's bridges are on the host's network)
+// test-shares: container-names (containers named master, node1..node4)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'

@@ -3,6 +3,7 @@
 // python-image.ts), run as containers bootstrap, node1..node4 on Proj1-distributed-network through
 // distlab run's docker mode, on the real engine. Every required item passes, and no container is left.
 // test-lane: host (the Docker engine's bridges are on the host's network)
+// test-shares: proj1-network container-names (bootstrap, node1..node5 on Proj1-distributed-network)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'

@@ -1,24 +1,25 @@
 // Seed 003's cooperative download with every client in its own container, on a real Docker engine
 // (started here when it is not running): `distlab download --mode docker` runs a line server and N
 // client containers on a network of its own; the server sees N source addresses; a client or the
-// master killed with `docker kill` mid-run costs no line. The image is built under this suite's own
-// tag and removed in after(), with every container, network and volume of its projects.
+// master killed with `docker kill` mid-run costs no line. The image is the Docker tests' shared one
+// (shared-image.ts: built once for what goes into it, kept); after() removes every container,
+// network and volume of its projects.
+// test-shares: none (its projects carry its pid)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { dirname, join } from 'node:path'
-import { buildImage, buildLocalBaseImage, docker, runCommand } from '../../src/cluster/docker.js'
+import { runCommand } from '../../src/cluster/docker.js'
 import { downloadLeftovers, removeDownloadProject } from '../../src/cluster/download-docker.js'
 import { parseSubmitReply } from '../../src/protocols/download/index.js'
 import { binPath, runCli } from '../helpers.js'
+import { sharedTestImage } from './shared-image.js'
 
 const ROOT = dirname(dirname(binPath()))
-const TAG = `distlab-dl-test:${process.pid}`
+let TAG = ''
 const PROJECT = `dltest${process.pid}`
 const FAULT_PROJECT = `dltestfault${process.pid}`
 const LINES = 1000
 const RATE = 200
-/** Stage images of this suite's build (the Dockerfile's first stage, left untagged by the legacy builder). */
-let stageImages: string[] = []
 
 interface DockerRun {
   clients: number
@@ -35,27 +36,14 @@ interface DockerRun {
   serverAddresses: Array<{ address: string; served: number; rateLimited: number }>
 }
 
-async function danglingStages(): Promise<string[]> {
-  const r = await docker(
-    ['images', '-q', '--no-trunc', '--filter', 'dangling=true', '--filter', 'label=dev.distlab.image=stage'],
-    { allowFailure: true },
-  )
-  return r.stdout.split('\n').filter(Boolean)
-}
-
 before(async () => {
   await runCommand('bash', [join(ROOT, 'scripts', 'docker-start.sh')], { timeoutMs: 90_000 })
   for (const p of [PROJECT, FAULT_PROJECT]) await removeDownloadProject(p)
-  const before = new Set(await danglingStages())
-  const base = await buildLocalBaseImage()
-  await buildImage({ tag: TAG, baseImage: base.tag })
-  stageImages = (await danglingStages()).filter((id) => !before.has(id))
+  TAG = await sharedTestImage()
 })
 
 after(async () => {
   for (const p of [PROJECT, FAULT_PROJECT]) await removeDownloadProject(p).catch(() => {})
-  await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
-  if (stageImages.length) await docker(['rmi', ...stageImages], { allowFailure: true }).catch(() => {})
 })
 
 function parseRun(stdout: string, stderr: string): DockerRun {

@@ -1,48 +1,31 @@
 // Issue 16 items 12 and 13 on the real engine (started here when it is not running):
 // `distlab deploy image` on a machine that cannot reach a registry builds FROM a base imported from
 // this host's node, says so in one line and leaves none of its stage images behind; then
-// `up --mode docker` and `up --mode swarm` answer the dashboard on 127.0.0.1 at the port asked for.
-// The clusters use a project, network and stack of their own (not docker.test.ts's), so the two
-// files can run side by side. Everything made here is removed in after(); the imported base stays
-// (cached by its tag, as every build here uses it).
+// `up --mode docker` answers the dashboard on 127.0.0.1 at the port asked for (`up --mode swarm`'s
+// is swarm.test.ts's). The cluster uses a project and network of its own. Everything made here is
+// removed in after(); the imported base stays (cached by its tag, as every build here uses it).
+// test-shares: none (its project, network and image tag are its own)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { DEFAULT_BASE_IMAGE, composeDown, docker, imageExists, runCommand } from '../../src/cluster/docker.js'
 import { isRegistryUnreachable } from '../../src/cluster/image-base.js'
-import { leaveSwarm, removeStack, swarmState } from '../../src/cluster/swarm.js'
 import { binPath, freePort, runCli, scratchDir, waitFor } from '../helpers.js'
+import { dashboardAnswers } from './dashboard.js'
 
 const ROOT = dirname(dirname(binPath()))
 const TAG = `distlab-nb-test:${process.pid}`
 const PROJECT = 'distlabnbdash'
 const NETWORK = 'distlab-nb-dash'
-const STACK = 'distlabnbstack'
-const OVERLAY = 'distlab-nb-overlay'
 const scratch: string[] = []
-let swarmBefore = 'inactive'
-
-/** The dashboard's page and its state, fetched from the host. */
-async function dashboardAnswers(url: string): Promise<string[] | undefined> {
-  const page = await fetch(`${url}/`, { signal: AbortSignal.timeout(5000) })
-  if (page.status !== 200 || !(await page.text()).includes('<title>distlab dashboard</title>'))
-    return undefined
-  const state = await fetch(`${url}/api/state`, { signal: AbortSignal.timeout(5000) })
-  if (state.status !== 200) return undefined
-  const names = ((await state.json()) as { nodes: Array<{ name: string }> }).nodes.map((n) => n.name).sort()
-  return names.length >= 3 ? names : undefined
-}
 
 before(async () => {
   await runCommand('bash', [join(ROOT, 'scripts', 'docker-start.sh')], { timeoutMs: 90_000 })
-  swarmBefore = await swarmState()
 })
 
 after(async () => {
   await composeDown(PROJECT, join(ROOT, 'no-such-file')).catch(() => {})
-  await removeStack(STACK, OVERLAY, 60_000).catch(() => {})
-  if (swarmBefore !== 'active' && (await swarmState().catch(() => '')) === 'active') await leaveSwarm()
   await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
   for (const d of scratch) rmSync(d, { recursive: true, force: true })
 })
@@ -163,69 +146,6 @@ describe('the dashboard of a container cluster on the host loopback (issue 16 it
         const down = await runCli(['--state-dir', dir, 'down'], { env, timeoutMs: 200_000 })
         assert.equal(down.code, 0, down.stderr + down.stdout)
       }
-    },
-  )
-
-  test(
-    'up --mode swarm forwards a loopback port to the master task; --json names it',
-    { timeout: 420_000 },
-    async () => {
-      assert.ok(await imageExists(TAG), 'the image test above builds it')
-      const dir = scratchDir('distlab-nb-swarm-')
-      scratch.push(dir)
-      const port = await freePort()
-      const env = {
-        DISTLAB_IMAGE: TAG,
-        DISTLAB_PROJECT: STACK,
-        DISTLAB_NETWORK: OVERLAY,
-        DISTLAB_KEY: '',
-        DISTLAB_RUNS_DIR: join(dir, 'runs'),
-      }
-      try {
-        const up = await runCli(
-          [
-            '--state-dir',
-            dir,
-            'up',
-            '--mode',
-            'swarm',
-            '--nodes',
-            '2',
-            '-d',
-            '--json',
-            '--dashboard-port',
-            String(port),
-          ],
-          { env, timeoutMs: 360_000 },
-        )
-        assert.equal(up.code, 0, up.stderr + up.stdout)
-        const url = `http://127.0.0.1:${port}`
-        assert.equal((JSON.parse(up.stdout) as { dashboard: string }).dashboard, url)
-        const names = await waitFor(
-          'the dashboard answers on the host',
-          () => dashboardAnswers(url),
-          90_000,
-          500,
-        )
-        assert.deepEqual(names, ['master', 'node1', 'node2'])
-      } finally {
-        const down = await runCli(['--state-dir', dir, 'down'], { env, timeoutMs: 300_000 })
-        assert.equal(down.code, 0, down.stderr + down.stdout)
-      }
-      // The forwarder went with the supervisor.
-      await waitFor(
-        'the dashboard port is free again',
-        async () => {
-          try {
-            await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })
-            return false
-          } catch {
-            return true
-          }
-        },
-        30_000,
-        500,
-      )
     },
   )
 })

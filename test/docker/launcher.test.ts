@@ -5,21 +5,24 @@
 // kill -9, a partition and a heal, PASS; then the CLI on a detached `up --mode docker` cluster:
 // kill (status shows it dead), restart, partition and heal, link set and clear, with the traffic
 // between the containers really cut and restored. Every name it makes starts with `distlab-lt-`; after()
-// removes its containers, networks and image tag, also on failure.
+// removes its containers and networks, also on failure. The image is the Docker tests' shared one
+// (shared-image.ts: built once for what goes into it, kept).
+// test-shares: none (its projects and networks are its own)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { buildImage, buildLocalBaseImage, composeDown, docker, runCommand } from '../../src/cluster/docker.js'
+import { composeDown, docker, runCommand } from '../../src/cluster/docker.js'
 import { createLauncher } from '../../src/cluster/create-launcher.js'
 import { DockerLauncher } from '../../src/cluster/docker-launcher.js'
 import type { ScenarioReport } from '../../src/scenario/index.js'
 import { binPath, freePort, runCli, scratchDir, waitFor, type CliResult } from '../helpers.js'
 import { launcherConformance } from '../cluster/launcher-suite.js'
 import { assertClean } from '../scenario/shared.js'
+import { sharedTestImage } from './shared-image.js'
 
 const ROOT = dirname(dirname(binPath()))
-const TAG = `distlab-lt-test:${process.pid}`
+let TAG = ''
 const SUITE = { project: 'distlab-lt-suite', network: 'distlab-lt-suite-net' }
 const SCENARIO = { project: 'distlab-lt-scenario', network: 'distlab-lt-scenario-net' }
 const CLI = { project: 'distlab-lt-cli', network: 'distlab-lt-cli-net' }
@@ -40,17 +43,12 @@ async function cleanup(): Promise<void> {
 before(async () => {
   await runCommand('bash', [join(ROOT, 'scripts', 'docker-start.sh')], { timeoutMs: 90_000 })
   await cleanup()
-  // The base imported from the host's node binary is cached by its tag; the image is ours.
-  const base = await buildLocalBaseImage()
-  await buildImage({ tag: TAG, baseImage: base.tag, timeoutMs: 600_000 })
+  // The Docker tests' shared image (built once for what goes into it, kept for the next file).
+  TAG = await sharedTestImage()
 })
 
 after(async () => {
   await cleanup()
-  await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
-  await docker(['image', 'prune', '-f', '--filter', 'label=dev.distlab.image'], { allowFailure: true }).catch(
-    () => {},
-  )
   for (const d of scratch) rmSync(d, { recursive: true, force: true })
 })
 

@@ -2,6 +2,7 @@
 // Flask bootstrap and nodes as containers named `bootstrap`, `node1`.. on Proj1-distributed-network,
 // from an image imported from this machine's python3 and python3-flask. Faults act inside the
 // containers' own namespaces; stop() removes every container (and the network, when it made it).
+// test-shares: proj1-network container-names (bootstrap, node1..node3 on Proj1-distributed-network)
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'

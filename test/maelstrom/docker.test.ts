@@ -1,5 +1,6 @@
 // `distlab maelstrom test --mode docker` on the real engine (started here when it is not running):
 // test-lane: host
+// test-shares: none (its containers and network carry the run's own label and name)
 // every node program in a container of its own on a network made for the test, from the runtime
 // image built offline from this machine's python3 and node. `--bin "python3 broadcast.py"` runs
 // from the current directory (mounted read-only); the pause nemesis freezes containers, kill kills
