@@ -81,7 +81,10 @@ export const BIN_PATH = fileURLToPath(new URL('../../../bin/distlab.js', import.
  *   factor (up to ×4 while a process allocates fast): +33..+42 MB after the flood, and the
  *   processes' CPU seconds for the whole attack the same within the run-to-run noise (12.0-15.7 s).
  */
-export const NODE_PROCESS_V8_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=25']
+export const NODE_PROCESS_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=2',
+  '--heap-growing-percent=25',
+]
 
 export interface LocalClusterInit {
   /** Nodes besides the master. @default 4 */
