@@ -1,6 +1,8 @@
 // `distlab download client`: one cooperating client per process (what each container runs), the
 // clients finding each other by address and port alone. Killing the master's process mid-run: the
-// next rank takes over from the shared journal, the others exit 0 once told the text is in.
+// next rank takes over from the shared journal, the others exit 0 once told the text is in. The
+// tests run side by side (each mostly waits on the rate-limited line server), each with a line
+// server and addresses of its own.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -20,6 +22,8 @@ const SERVER_HOST = '127.50.5.1'
 const CLIENT_HOSTS = ['127.50.5.11', '127.50.5.12', '127.50.5.13']
 const CHANNEL_PORT = 9900
 const LIB_HOSTS = ['127.50.6.11', '127.50.6.12']
+/** The library test's own line server. */
+const LIB_SERVER_HOST = '127.50.6.1'
 
 interface ClientRun {
   code: number | null
@@ -71,28 +75,32 @@ function startClient(rank: number, serverPort: number, journal: string, rate: nu
   return { child, done }
 }
 
-describe('download client: one client per process', { timeout: 200_000 }, () => {
+describe('download client: one client per process', { timeout: 200_000, concurrency: true }, () => {
   let server: LineServer
+  let libServer: LineServer
   let dir: string
   const children: ChildProcess[] = []
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'distlab-download-client-'))
     server = new LineServer({ host: SERVER_HOST, port: 0, ratePerSecond: 300 })
     await server.start()
+    libServer = new LineServer({ host: LIB_SERVER_HOST, port: 0, ratePerSecond: 300 })
+    await libServer.start()
   })
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
     await server.stop()
+    await libServer.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 
   test('two DownloadClients by address alone: the master submits, the member hears it', async () => {
-    server.resetAll()
+    libServer.resetAll()
     const peers = LIB_HOSTS.map((host) => ({ host, port: CHANNEL_PORT }))
     const clients = LIB_HOSTS.map(
       (h, rank) =>
         new DownloadClient({
-          server: server.address(),
+          server: libServer.address(),
           rank,
           peers,
           listenHost: h,
@@ -110,7 +118,7 @@ describe('download client: one client per process', { timeout: 200_000 }, () => 
     assert.equal(reply?.address, LIB_HOSTS[0])
     assert.equal(member!.submitReply, master!.submitReply)
     assert.equal(member!.masterRank, 0)
-    for (const h of LIB_HOSTS) assert.ok((server.session(h)?.served ?? 0) > 0, `${h} fetched nothing`)
+    for (const h of LIB_HOSTS) assert.ok((libServer.session(h)?.served ?? 0) > 0, `${h} fetched nothing`)
   })
 
   test('SIGKILL of the master process: rank 1 takes over from the journal; all 1000 lines right', async () => {
