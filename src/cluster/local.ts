@@ -98,8 +98,16 @@ export interface LocalClusterInit {
   plan?: AddressPlan
   /** Each log line of each node, as it comes. */
   onLine?: (name: string, line: string) => void
-  /** Time allowed for every node to answer /health, in ms. @default 15 s + 200 ms per node */
+  /**
+   * Time allowed for the master, and then each node from its spawn, to answer /health, in ms.
+   * @default 60 s + 200 ms per member (localStartTimeoutMs)
+   */
   startTimeoutMs?: number
+  /**
+   * Node processes started and not yet answering /health, at most: the next starts as soon as one
+   * answers. @default NODE_START_CONCURRENCY (6)
+   */
+  startConcurrency?: number
   /** Extra protocols for in-process nodes, besides the defaults. */
   protocols?: () => ProtocolFactory[]
   /**
@@ -129,11 +137,22 @@ interface Member {
   log: WriteStream
   lastLines: string[]
   id?: string
+  /** Ends the wait between two /health polls of this member early (its log said it is listening). */
+  wake?: () => void
 }
 
 /** What the first late node last logged, for a start-up timeout. */
 const lastWords = ([m]: Member[]) =>
   m ? `; ${m.plan.name} last logged: ${m.lastLines.at(-1)?.slice(0, 300) ?? 'nothing yet'}` : ''
+
+/**
+ * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency).
+ * Two cores start a node in about 0.2 CPU-seconds; a few more than the cores keep them busy while a
+ * start waits on the master.
+ */
+export const NODE_START_CONCURRENCY = 6
+/** Time between two GET /health of a starting member that has not logged that it listens, in ms. */
+const HEALTH_POLL_MS = 250
 
 /** How long a local cluster waits for its `members` (master included) to answer /health. */
 export const localStartTimeoutMs = (members: number): number => 60_000 + 200 * members
@@ -142,6 +161,7 @@ export class LocalCluster extends EventEmitter implements Startable {
   readonly nodes: number
   readonly mode: 'process' | 'inproc'
   private readonly block: number
+  private readonly startConcurrency: number
   private plan: AddressPlan
   private members: Member[] = []
   private record?: ClusterRecord
@@ -159,6 +179,11 @@ export class LocalCluster extends EventEmitter implements Startable {
     if (this.mode !== 'process' && this.mode !== 'inproc')
       throw new ClusterError(`mode must be process or inproc, got ${String(this.mode)}`)
     this.block = checkInteger('block', init.block ?? 0, 0, 255)
+    this.startConcurrency = checkInteger(
+      'startConcurrency',
+      init.startConcurrency ?? NODE_START_CONCURRENCY,
+      1,
+    )
     this.plan = init.plan ?? 'loopback'
     if (init.key !== undefined) this.keyring = new Keyring(init.key)
     this.control = new ControlServer(init.stateDir, {
@@ -227,14 +252,11 @@ export class LocalCluster extends EventEmitter implements Startable {
       const master = this.members[0]!
       await this.launch(master)
       await this.waitHealthy([master])
-      // Nodes start in waves so that a large cluster does not overwhelm the master at once.
       const rest = this.members.slice(1)
-      const wave = this.mode === 'inproc' ? 50 : 16
-      for (let i = 0; i < rest.length; i += wave) {
-        const batch = rest.slice(i, i + wave)
-        await Promise.all(batch.map((m) => this.launch(m)))
-        if (this.mode === 'process') await this.waitHealthy(batch)
-      }
+      if (this.mode === 'process') await this.startProcesses(rest)
+      else
+        for (let i = 0; i < rest.length; i += 50)
+          await Promise.all(rest.slice(i, i + 50).map((m) => this.launch(m)))
       await this.waitHealthy(this.members)
     } catch (err) {
       await this.stop()
@@ -249,7 +271,36 @@ export class LocalCluster extends EventEmitter implements Startable {
     writeCluster(this.init.stateDir, this.record)
   }
 
+  /**
+   * Node processes start continuously: at most `startConcurrency` started and not yet healthy, and
+   * the next one spawned as soon as one answers /health, so that one slow node holds up no others
+   * (waves of 16 waited for their slowest before the next wave). Emits 'spawn' and 'healthy' with
+   * the node's name.
+   */
+  private async startProcesses(nodes: Member[]): Promise<void> {
+    const limit = this.startConcurrency
+    let next = 0
+    let failed = false
+    const worker = async () => {
+      while (next < nodes.length && !failed && !this.stopping) {
+        const m = nodes[next++]!
+        this.launchProcess(m)
+        this.emit('spawn', m.plan.name)
+        try {
+          await this.waitHealthy([m])
+        } catch (err) {
+          failed = true
+          throw err
+        }
+        this.emit('healthy', m.plan.name)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(limit, nodes.length) }, worker))
+  }
+
   private line(m: Member, text: string): void {
+    // A node says it is listening once it has joined: its /health is asked at once, not at the next poll.
+    if (m.wake && text.includes(' listening: ')) m.wake()
     m.log.write(text + '\n')
     m.lastLines.push(text)
     if (m.lastLines.length > 20) m.lastLines.shift()
@@ -392,8 +443,21 @@ export class LocalCluster extends EventEmitter implements Startable {
           `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${timeoutMs} ms` +
             lastWords([...pending]),
         )
-      await new Promise((r) => setTimeout(r, 100))
+      await this.nap([...pending], HEALTH_POLL_MS)
     }
+  }
+
+  /** Waits `ms`, or less when one of `members` logs that it is listening. */
+  private nap(members: Member[], ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        for (const m of members) if (m.wake === done) m.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      for (const m of members) m.wake = done
+    })
   }
 
   /** Name, id, addresses and pid of every node. */

@@ -1,0 +1,76 @@
+// How a local cluster of processes starts: continuously, with at most `startConcurrency` node
+// processes started and not yet answering /health, and complete once `start()` resolves (every node
+// healthy, every node in the master's list and, soon after, in every node's view).
+// Loopback block 58 (127.58.x.y) and a scratch state dir.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { LocalCluster } from '../../src/cluster/local.js'
+import { getJson, scratchDir, waitFor } from '../helpers.js'
+
+const BLOCK = 58
+
+describe('LocalCluster start in process mode', { timeout: 180_000 }, () => {
+  test('keeps at most startConcurrency spawns in flight, and the cluster is complete', async () => {
+    const nodes = 7
+    const cluster = new LocalCluster({
+      nodes,
+      mode: 'process',
+      stateDir: scratchDir(),
+      block: BLOCK,
+      dashboardPort: 0,
+      startConcurrency: 2,
+    })
+    const spawned: string[] = []
+    const healthy = new Set<string>()
+    let inFlight = 0
+    let mostInFlight = 0
+    cluster.on('spawn', (name: string) => {
+      spawned.push(name)
+      mostInFlight = Math.max(mostInFlight, ++inFlight)
+    })
+    cluster.on('healthy', (name: string) => {
+      assert.ok(spawned.includes(name), `${name} healthy before it was spawned`)
+      healthy.add(name)
+      inFlight--
+    })
+    try {
+      await cluster.start()
+      const names = Array.from({ length: nodes }, (_, i) => `node${i + 1}`)
+      assert.deepEqual(spawned, names, 'every node spawned once, in order')
+      assert.equal(healthy.size, nodes)
+      assert.equal(mostInFlight, 2, 'two starts at a time, never more')
+
+      const list = cluster.list()
+      assert.ok(
+        list.every((n) => n.id),
+        'start() resolves with every id known',
+      )
+      const master = list[0]!
+      const members = await getJson<{ members: Array<{ name: string }> }>(
+        `http://${master.host}:${master.httpPort}/cluster/members`,
+      )
+      assert.deepEqual(members.body.members.map((m) => m.name).sort(), ['master', ...names].sort())
+      // Every node's membership view (GET /peers: the other nodes) holds every other node.
+      const urls = list.slice(1).map((n) => `http://${n.host}:${n.httpPort}`)
+      for (const url of urls)
+        await waitFor(
+          `${url} to know every other node`,
+          async () => {
+            const peers = (await getJson<{ peers: string[] }>(`${url}/peers`)).body.peers
+            return peers.length === nodes - 1 && urls.every((u) => u === url || peers.includes(u))
+          },
+          30_000,
+          200,
+        )
+    } finally {
+      await cluster.stop()
+    }
+  })
+
+  test('a start concurrency below 1 is a usage error naming the field', () => {
+    assert.throws(() => new LocalCluster({ nodes: 2, stateDir: scratchDir(), startConcurrency: 0 }), {
+      code: 'ERR_INVALID_ARGUMENT',
+      message: /startConcurrency/,
+    })
+  })
+})
