@@ -260,8 +260,11 @@ export class NodeClient {
   private async exchange(method: HttpMethod, path: string, opts: CallOptions<unknown>): Promise<string> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs
     const action = opts.action ?? `${method} ${pathOnly(path)}`
-    const timer = AbortSignal.timeout(timeoutMs)
-    const signal = opts.signal ? AbortSignal.any([timer, opts.signal]) : timer
+    // A timer cleared with the answer, not AbortSignal.timeout(): that one fires after every call
+    // (building a DOMException and its stack), which was about 8% of an idle node's CPU.
+    const timeout = new AbortController()
+    const timer = setTimeout(() => timeout.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs)
+    const signal = opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : timeout.signal
     let res: Response
     let text: string
     try {
@@ -286,7 +289,7 @@ export class NodeClient {
           opts,
           { cause: err },
         )
-      if (isAbort(err) && timer.aborted)
+      if (isAbort(err) && timeout.signal.aborted)
         throw this.fail(
           `did not answer ${action} within ${seconds(timeoutMs)}`,
           'timeout',
@@ -302,6 +305,8 @@ export class NodeClient {
       throw this.fail(`did not answer ${action} (${networkReason(err)})`, 'unreachable', method, path, opts, {
         cause: err,
       })
+    } finally {
+      clearTimeout(timer)
     }
     if (res.status >= 200 && res.status < 300) return text
     if (res.status >= 300 && res.status < 400)
