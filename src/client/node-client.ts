@@ -7,6 +7,7 @@ import { NodeApiError, type NodeApiFailure } from '../core/errors.js'
 import type { LeaveBody, MessageBody } from '../node/api-schemas.js'
 import { ErrorAnswer, HealthAnswer, MemberListAnswer, type MemberBody } from '../node/api-schemas.js'
 import { AnswerTooLarge, readBoundedText } from './read.js'
+import { httpExchange, type Exchanged } from './http-exchange.js'
 
 /** Time a call may take, answer included, when the caller does not say, in ms. */
 export const NODE_CALL_TIMEOUT_MS = 5000
@@ -265,20 +266,9 @@ export class NodeClient {
     const timeout = new AbortController()
     const timer = setTimeout(() => timeout.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs)
     const signal = opts.signal ? AbortSignal.any([timeout.signal, opts.signal]) : timeout.signal
-    let res: Response
-    let text: string
+    let res: Exchanged
     try {
-      res = await fetch(this.url + path, {
-        method,
-        redirect: 'manual',
-        headers: {
-          ...this.headers,
-          ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal,
-      })
-      text = await readBoundedText(res, this.maxAnswerBytes)
+      res = await this.send(method, path, opts, signal)
     } catch (err) {
       if (err instanceof AnswerTooLarge)
         throw this.fail(
@@ -308,6 +298,7 @@ export class NodeClient {
     } finally {
       clearTimeout(timer)
     }
+    const { text } = res
     if (res.status >= 200 && res.status < 300) return text
     if (res.status >= 300 && res.status < 400)
       throw this.fail(
@@ -319,6 +310,24 @@ export class NodeClient {
         { status: res.status },
       )
     throw this.refusal(res.status, text, method, path, opts)
+  }
+
+  /** One request and its answer's text: over node:http for http: URLs, else fetch (https:). */
+  private async send(
+    method: HttpMethod,
+    path: string,
+    opts: CallOptions<unknown>,
+    signal: AbortSignal,
+  ): Promise<Exchanged> {
+    const headers = {
+      ...this.headers,
+      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+    }
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
+    if (this.url.startsWith('http:'))
+      return httpExchange(this.url + path, { method, headers, body, signal, maxBytes: this.maxAnswerBytes })
+    const res = await fetch(this.url + path, { method, redirect: 'manual', headers, body, signal })
+    return { status: res.status, text: await readBoundedText(res, this.maxAnswerBytes) }
   }
 
   /** The error for a 4xx/5xx answer, in the node's own words where it gave some. */
