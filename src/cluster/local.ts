@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
 import { createNode, type Node } from './node-assembly.js'
@@ -105,7 +106,7 @@ export interface LocalClusterInit {
   startTimeoutMs?: number
   /**
    * Node processes started and not yet answering /health, at most: the next starts as soon as one
-   * answers. @default NODE_START_CONCURRENCY (6)
+   * answers. @default NODE_START_CONCURRENCY (three a core, 4 to 16)
    */
   startConcurrency?: number
   /** Extra protocols for in-process nodes, besides the defaults. */
@@ -146,11 +147,12 @@ const lastWords = ([m]: Member[]) =>
   m ? `; ${m.plan.name} last logged: ${m.lastLines.at(-1)?.slice(0, 300) ?? 'nothing yet'}` : ''
 
 /**
- * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency).
- * Two cores start a node in about 0.2 CPU-seconds; a few more than the cores keep them busy while a
- * start waits on the master.
+ * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency):
+ * three a core (6 on two cores), at least 4 and at most 16 (the waves' size before). A start is
+ * mostly CPU (about 0.2 CPU-seconds from the code cache); a few more than the cores keep them busy
+ * while a start waits on the master.
  */
-export const NODE_START_CONCURRENCY = 6
+export const NODE_START_CONCURRENCY = Math.min(16, Math.max(4, 3 * availableParallelism()))
 /** Time between two GET /health of a starting member that has not logged that it listens, in ms. */
 const HEALTH_POLL_MS = 250
 
