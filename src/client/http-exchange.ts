@@ -4,7 +4,7 @@
 // process, side by side); a node calls its master every second (telemetry) and every few seconds
 // (the member list). Like fetch with `redirect: 'manual'` it follows no redirect.
 import { Agent, request, type IncomingMessage } from 'node:http'
-import { AnswerTooLarge } from './read.js'
+import { AnswerTooLarge, readBoundedText } from './read.js'
 
 /**
  * An idle kept-alive connection is closed after this long, in ms: below the servers' own idle limit
@@ -30,6 +30,17 @@ export interface ExchangeInit {
 export interface Exchanged {
   status: number
   text: string
+}
+
+/**
+ * One request and its answer's text: over node:http for http: URLs, through fetch (with
+ * `redirect: 'manual'`) for https: ones.
+ */
+export async function exchange(url: string, init: ExchangeInit): Promise<Exchanged> {
+  if (url.startsWith('http:')) return httpExchange(url, init)
+  const { method, headers, body, signal } = init
+  const res = await fetch(url, { method, redirect: 'manual', headers, body, signal })
+  return { status: res.status, text: await readBoundedText(res, init.maxBytes) }
 }
 
 /**

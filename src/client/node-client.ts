@@ -7,7 +7,7 @@ import { NodeApiError, type NodeApiFailure } from '../core/errors.js'
 import type { LeaveBody, MessageBody } from '../node/api-schemas.js'
 import { ErrorAnswer, HealthAnswer, MemberListAnswer, type MemberBody } from '../node/api-schemas.js'
 import { AnswerTooLarge, readBoundedText } from './read.js'
-import { httpExchange, type Exchanged } from './http-exchange.js'
+import { exchange, type Exchanged } from './http-exchange.js'
 
 /** Time a call may take, answer included, when the caller does not say, in ms. */
 export const NODE_CALL_TIMEOUT_MS = 5000
@@ -312,8 +312,8 @@ export class NodeClient {
     throw this.refusal(res.status, text, method, path, opts)
   }
 
-  /** One request and its answer's text: over node:http for http: URLs, else fetch (https:). */
-  private async send(
+  /** One request and its answer's text (http-exchange.ts: node:http, or fetch for https:). */
+  private send(
     method: HttpMethod,
     path: string,
     opts: CallOptions<unknown>,
@@ -324,10 +324,7 @@ export class NodeClient {
       ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
     }
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
-    if (this.url.startsWith('http:'))
-      return httpExchange(this.url + path, { method, headers, body, signal, maxBytes: this.maxAnswerBytes })
-    const res = await fetch(this.url + path, { method, redirect: 'manual', headers, body, signal })
-    return { status: res.status, text: await readBoundedText(res, this.maxAnswerBytes) }
+    return exchange(this.url + path, { method, headers, body, signal, maxBytes: this.maxAnswerBytes })
   }
 
   /** The error for a 4xx/5xx answer, in the node's own words where it gave some. */

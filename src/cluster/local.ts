@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
 import { createNode, type Node } from './node-assembly.js'
@@ -106,7 +105,7 @@ export interface LocalClusterInit {
   startTimeoutMs?: number
   /**
    * Node processes started and not yet answering /health, at most: the next starts as soon as one
-   * answers. @default NODE_START_CONCURRENCY (three a core, 4 to 16)
+   * answers. @default NODE_START_CONCURRENCY (16)
    */
   startConcurrency?: number
   /** Extra protocols for in-process nodes, besides the defaults. */
@@ -148,11 +147,11 @@ const lastWords = ([m]: Member[]) =>
 
 /**
  * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency):
- * three a core (6 on two cores), at least 4 and at most 16 (the waves' size before). A start is
- * mostly CPU (about 0.2 CPU-seconds from the code cache); a few more than the cores keep them busy
- * while a start waits on the master.
+ * the waves' size before. On two cores shared with other work, 6 at a time took 124-135 s to start
+ * 100 nodes where waves of 16 took 74-78 s: each starting process gets its share of the CPU beside
+ * the machine's other processes, so fewer in flight got less of it.
  */
-export const NODE_START_CONCURRENCY = Math.min(16, Math.max(4, 3 * availableParallelism()))
+export const NODE_START_CONCURRENCY = 16
 /** Time between two GET /health of a starting member that has not logged that it listens, in ms. */
 const HEALTH_POLL_MS = 250
 

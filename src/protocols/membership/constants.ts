@@ -112,6 +112,8 @@ export const VERIFY_RETRY_MS = 1000
 export const MAX_URL_LENGTH = 512
 /** Largest body POST /register accepts, in bytes. */
 export const MAX_REGISTER_BODY_BYTES = 16 * 1024
+/** Largest registry answer (its member list) a registering peer reads, in bytes: MAX_MEMBERS of about 200 bytes, twice over. */
+export const MAX_REGISTER_ANSWER_BYTES = 4 * 1024 * 1024
 /** Longest message `p2p send` or `p2p broadcast` carries, in characters. */
 export const MAX_MESSAGE_CHARS = 4096
 /** Broadcast message ids remembered to drop duplicates. */

@@ -5,6 +5,7 @@ import {
   JOIN_BACKOFF_MAX_FACTOR,
   JOIN_PUSH_PULLS,
   JOIN_PUSH_PULLS_SMALL,
+  MAX_REGISTER_ANSWER_BYTES,
   PUSH_PULL_SCALE_THRESHOLD,
   REGISTER_CONCURRENCY,
   REGISTER_TIMEOUT_FACTOR,
@@ -12,6 +13,7 @@ import {
 import { Gate } from './registry.js'
 import { checkPushPull, SelfInfoSchema, type SelfInfo, type WireMember } from './wire.js'
 import { PushPull } from './pushpull.js'
+import { exchange } from '../../client/http-exchange.js'
 
 /** Shared by every peer in this process (see Gate). */
 const registerGate = new Gate(REGISTER_CONCURRENCY)
@@ -79,21 +81,23 @@ export class Joining extends PushPull {
     const local = await this.registerByCall(target, quiet)
     if (local !== undefined) return local
     try {
-      // Own fetch, not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown.
-      const res = await fetch(`${target}/register`, {
+      // Not NodeClient: a URL another peer handed over, checked by url-guard, logged not thrown. Over
+      // node:http (http-exchange.ts), as the node's own calls to its master: a node that started
+      // loads no fetch (undici) for its registration.
+      const res = await exchange(`${target}/register`, {
         method: 'POST',
-        redirect: 'manual',
         headers: { 'content-type': 'application/json', ...this.c.trust?.httpHeaders() },
         body: JSON.stringify({ url: s.url, name: s.name, quiet, members: true, self: this.selfWire() }),
         // Longer than other calls: a registry swamped by a mass join answers late rather than never,
         // and an abandoned request is work it did for nothing.
         signal: AbortSignal.timeout(this.o.httpTimeoutMs * REGISTER_TIMEOUT_FACTOR),
+        maxBytes: MAX_REGISTER_ANSWER_BYTES,
       })
-      if (!res.ok) {
+      if (res.status < 200 || res.status >= 300) {
         this.log.debug(`${target}/register answered ${res.status}`)
         return false
       }
-      const body = (await res.json()) as { members?: unknown }
+      const body = JSON.parse(res.text) as { members?: unknown }
       try {
         this.merge(checkPushPull({ m: body.members ?? [] }).m ?? [], 'registry')
       } catch {
