@@ -19,6 +19,13 @@ export interface JoinRegistry {
 
 /** How long the master waits for a held name's member to answer GET /health, in ms. */
 export const JOIN_LIVENESS_TIMEOUT_MS = 1000
+/**
+ * A member that let the first probe time out (a refused connection is an answer: gone) is asked
+ * once more and given this long, in ms: a live member of a loaded machine may answer late, and
+ * taking its name away then is the attack the check is there against. Both probes together stay
+ * well within the joining node's own 5 s (NODE_CALL_TIMEOUT_MS).
+ */
+export const JOIN_LIVENESS_RETRY_TIMEOUT_MS = 2500
 /** A liveness answer is reused this long, so a flood of joins costs one probe per name, in ms. */
 export const JOIN_LIVENESS_CACHE_MS = 2000
 /** Names whose liveness answer is remembered. */
@@ -70,21 +77,31 @@ async function isLive(node: JoinRegistry, held: Member): Promise<boolean> {
   const now = Date.now()
   const hit = cache.get(held.name)
   if (hit && hit.id === held.id && now - hit.at < JOIN_LIVENESS_CACHE_MS) return hit.live
-  let live: boolean
-  try {
-    // Own fetch, not NodeClient: the master checks an address a joining peer claims (not yet a member).
-    const res = await fetch(`http://${bracketed(held.host)}:${held.httpPort}/health`, {
-      redirect: 'manual',
-      signal: AbortSignal.timeout(JOIN_LIVENESS_TIMEOUT_MS),
-    })
-    const body = res.ok ? ((await res.json()) as { name?: unknown; id?: unknown }) : undefined
-    if (!res.ok) await res.body?.cancel()
-    live = body?.name === held.name && body.id === held.id
-  } catch {
-    live = false
-  }
+  const url = `http://${bracketed(held.host)}:${held.httpPort}/health`
+  let answer = await probe(url, JOIN_LIVENESS_TIMEOUT_MS)
+  if (answer === 'timeout') answer = await probe(url, JOIN_LIVENESS_RETRY_TIMEOUT_MS)
+  const live = typeof answer === 'object' && answer.name === held.name && answer.id === held.id
   cache.delete(held.name)
   cache.set(held.name, { at: now, id: held.id, live })
   if (cache.size > LIVENESS_CACHE_NAMES) cache.delete(cache.keys().next().value as string)
   return live
+}
+
+/** GET /health at `url`: its JSON body, 'timeout' when none came within `ms`, else 'failed'. */
+async function probe(
+  url: string,
+  ms: number,
+): Promise<{ name?: unknown; id?: unknown } | 'timeout' | 'failed'> {
+  try {
+    // Own fetch, not NodeClient: the master checks an address a joining peer claims (not yet a member).
+    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(ms) })
+    if (!res.ok) {
+      await res.body?.cancel()
+      return 'failed'
+    }
+    const body = (await res.json()) as unknown
+    return body !== null && typeof body === 'object' ? (body as { name?: unknown; id?: unknown }) : 'failed'
+  } catch (err) {
+    return (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'failed'
+  }
 }
