@@ -52,8 +52,9 @@ async function locked<T>(dir: string, fn: () => Promise<T>, waitMs = 15 * 60_000
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       // A holder that died (its build far over any build's time) does not block forever.
-      if (Date.now() - statSync(dir, { throwIfNoEntry: false })!.mtimeMs > waitMs)
-        rmSync(dir, { force: true, recursive: true })
+      // (The holder may have released it since: then there is nothing to stat.)
+      const heldSince = statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()
+      if (Date.now() - heldSince > waitMs) rmSync(dir, { force: true, recursive: true })
       if (Date.now() > deadline) throw new Error(`${dir} held for over ${waitMs} ms`, { cause: err })
       await new Promise((r) => setTimeout(r, 500))
     }
