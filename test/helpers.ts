@@ -185,3 +185,29 @@ export async function exclusively<T>(fn: () => Promise<T>, waitMs = 20 * 60_000)
     rmSync(granted, { force: true })
   }
 }
+
+/**
+ * Reads a server-sent event stream (the dashboard's /api/stream) until `enough` says its text so
+ * far holds what the test waits for, the stream ends, 4 MB have come or `timeoutMs` has passed;
+ * returns the text read.
+ */
+export async function readStreamUntil(
+  url: string,
+  enough: (text: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  const reader = res.body!.getReader()
+  let text = ''
+  try {
+    while (!enough(text)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += Buffer.from(value).toString('utf8')
+      if (text.length > 4_000_000) break
+    }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+  return text
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { startForeignCluster, type ForeignCluster, type ForeignSpec } from '../../src/foreign/index.js'
 import { RunReader } from '../../src/monitor/store.js'
-import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
+import { binPath, readStreamUntil, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const programs = join(binPath(), '..', '..', 'test', 'foreign', 'programs')
 
@@ -194,19 +194,10 @@ describe('the relay path', { concurrency: true }, () => {
       assert.ok((report.protocols.gbn?.dropped ?? 0) > 0, a.stdout)
       assert.ok((report.protocols.dv?.sent ?? 0) > 0, a.stdout)
       // The dashboard's live stream carries them too.
-      const res = await fetch(`${c.dashboardUrl}/api/stream`, { signal: AbortSignal.timeout(20_000) })
-      const reader = res.body!.getReader()
-      let text = ''
-      try {
-        while (!(text.includes('"gbn"') && text.includes('"dv"'))) {
-          const { value, done } = await reader.read()
-          if (done) break
-          text += Buffer.from(value).toString('utf8')
-          if (text.length > 4_000_000) break
-        }
-      } finally {
-        await reader.cancel().catch(() => {})
-      }
+      const text = await readStreamUntil(
+        `${c.dashboardUrl}/api/stream`,
+        (text) => text.includes('"gbn"') && text.includes('"dv"'),
+      )
       assert.ok(text.includes('"gbn"') && text.includes('"dv"'), 'no gbn/dv traffic in the live stream')
     })
 

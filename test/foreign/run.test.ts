@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { startForeignCluster, type ForeignCluster } from '../../src/foreign/index.js'
 import { readCluster, isAlive } from '../../src/cluster/state.js'
 import { RunReader } from '../../src/monitor/store.js'
-import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
+import { binPath, readStreamUntil, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const BLOCK = 23
 const CLI_BLOCK = 180
@@ -149,19 +149,10 @@ describe('distlab run', { concurrency: true }, () => {
           state.nodes.some((n) => n.name === name && n.up),
           `${name} missing or down`,
         )
-      const res = await fetch(`${c.dashboardUrl}/api/stream`, { signal: AbortSignal.timeout(20_000) })
-      const reader = res.body!.getReader()
-      let text = ''
-      try {
-        while (!(text.includes('node1') && text.includes('http'))) {
-          const { value, done } = await reader.read()
-          if (done) break
-          text += Buffer.from(value).toString('utf8')
-          if (text.length > 4_000_000) break
-        }
-      } finally {
-        await reader.cancel().catch(() => {})
-      }
+      const text = await readStreamUntil(
+        `${c.dashboardUrl}/api/stream`,
+        (text) => text.includes('node1') && text.includes('http'),
+      )
       assert.ok(text.includes('node1') && text.includes('http'), 'no foreign HTTP traffic in the live stream')
     })
 
