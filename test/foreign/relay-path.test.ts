@@ -256,13 +256,18 @@ describe('the relay path', { concurrency: true }, () => {
       c.setLink('node1', 'bootstrap', { rateBps: 1_000_000 })
       // The transfer under way when the rule came is mixed; the ones after are shaped from their start.
       const from = transfers().length + 1
-      await waitFor('two shaped transfers', () => transfers().length >= from + 2, 60_000)
+      await waitFor('three shaped transfers', () => transfers().length >= from + 3, 60_000)
       const shaped = transfers().slice(from)
+      // Every shaped transfer stays under the rate. A loaded machine can starve the relay and make
+      // any one of them slower than the rate (0.55 Mbit/s once, with lint running beside the
+      // tests), so the lower bound holds for the fastest: the shaper does not throttle below it.
       for (const t of shaped) {
         assert.equal(t.bytes, 192 * 1024)
         const rate = mbits(t)
-        assert.ok(rate > 0.6 && rate < 1.1, `a shaped transfer ran at ${rate.toFixed(2)} Mbit/s (${t.ms} ms)`)
+        assert.ok(rate < 1.1, `a shaped transfer ran at ${rate.toFixed(2)} Mbit/s (${t.ms} ms)`)
       }
+      const fastest = Math.max(...shaped.map(mbits))
+      assert.ok(fastest > 0.6, `the fastest shaped transfer ran at ${fastest.toFixed(2)} Mbit/s`)
       assert.ok(mbits(free) > 3, `unshaped ran at ${mbits(free).toFixed(2)} Mbit/s: no contrast`)
     })
 
