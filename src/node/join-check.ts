@@ -6,6 +6,7 @@
 import { PeerUrlRejectedError } from '../core/url-guard.js'
 import { NAME_PATTERN } from '../core/ids.js'
 import type { PeerInfo } from '../core/interfaces.js'
+import { exchange } from '../client/http-exchange.js'
 
 type Member = PeerInfo
 
@@ -28,6 +29,8 @@ export const JOIN_LIVENESS_TIMEOUT_MS = 1000
 export const JOIN_LIVENESS_RETRY_TIMEOUT_MS = 2500
 /** A liveness answer is reused this long, so a flood of joins costs one probe per name, in ms. */
 export const JOIN_LIVENESS_CACHE_MS = 2000
+/** Largest GET /health answer read from a held address, in bytes (a node's is under 1 KB). */
+const MAX_HEALTH_ANSWER_BYTES = 64 * 1024
 /** Names whose liveness answer is remembered. */
 const LIVENESS_CACHE_NAMES = 1024
 
@@ -93,13 +96,16 @@ async function probe(
   ms: number,
 ): Promise<{ name?: unknown; id?: unknown } | 'timeout' | 'failed'> {
   try {
-    // Own fetch, not NodeClient: the master checks an address a joining peer claims (not yet a member).
-    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(ms) })
-    if (!res.ok) {
-      await res.body?.cancel()
-      return 'failed'
-    }
-    const body = (await res.json()) as unknown
+    // Not NodeClient: the master checks an address a joining peer claims (not yet a member). The
+    // answer is bounded: whoever holds that address chooses what it sends.
+    const res = await exchange(url, {
+      method: 'GET',
+      headers: {},
+      signal: AbortSignal.timeout(ms),
+      maxBytes: MAX_HEALTH_ANSWER_BYTES,
+    })
+    if (res.status < 200 || res.status >= 300) return 'failed'
+    const body = JSON.parse(res.text) as unknown
     return body !== null && typeof body === 'object' ? (body as { name?: unknown; id?: unknown }) : 'failed'
   } catch (err) {
     return (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'failed'
