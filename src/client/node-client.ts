@@ -5,7 +5,13 @@
 import type { z } from 'zod'
 import { NodeApiError, type NodeApiFailure } from '../core/errors.js'
 import type { LeaveBody, MessageBody } from '../node/api-schemas.js'
-import { ErrorAnswer, HealthAnswer, MemberListAnswer, type MemberBody } from '../node/api-schemas.js'
+import {
+  ErrorAnswer,
+  HealthAnswer,
+  MemberListAnswer,
+  RefreshAnswer,
+  type MemberBody,
+} from '../node/api-schemas.js'
 import { AnswerTooLarge, readBoundedText } from './read.js'
 import { exchange, type Exchanged } from './http-exchange.js'
 
@@ -169,6 +175,19 @@ export class NodeClient {
   /** GET /health: name, role, state, uptime and how many members it knows. */
   health(opts?: Omit<CallOptions<HealthAnswer>, 'body' | 'answer'>): Promise<HealthAnswer> {
     return this.get('/health', { action: 'the health check', ...opts, answer: HealthAnswer })
+  }
+
+  /** POST /members/refresh: the node copies the master's member list; answers how many it knows. */
+  refreshMembers(opts?: Omit<CallOptions<RefreshAnswer>, 'body' | 'answer'>): Promise<RefreshAnswer> {
+    return this.post(
+      '/members/refresh',
+      {},
+      {
+        action: 'the member-list refresh',
+        ...opts,
+        answer: RefreshAnswer,
+      },
+    )
   }
 
   /** The master's GET /cluster/members; without `members` when `version` is already the newest. */

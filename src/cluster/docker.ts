@@ -14,7 +14,7 @@ import { ClusterError, ClusterRunningError } from '../core/errors.js'
 import { checkInteger, checkString } from '../core/options.js'
 import { DEFAULT_FRAME_PORT, DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
 import type { Startable } from '../core/interfaces.js'
-import { removeKeyFile, writeKeyFile } from '../core/auth.js'
+import { bearerHeaders, removeKeyFile, writeKeyFile } from '../core/auth.js'
 import {
   DockerError,
   DockerUnavailableError,
@@ -68,6 +68,7 @@ export {
   type ComposeSpecInit,
 } from './docker-compose-spec.js'
 import { NodeClient } from '../client/node-client.js'
+import { completeViews } from './views.js'
 export { LogFiles, followLines, parseComposeLogLine } from './docker-logs.js'
 
 /** True when the engine answers `docker info`. */
@@ -242,6 +243,11 @@ export async function recordHealthy(
 ): Promise<void> {
   writeContainerRecord(stateDir, rec)
   const ids = await waitHealthy(urls, timeoutMs, onProgress)
+  // Every node knows every other when the start returns (cluster/views.ts).
+  await completeViews(
+    [...urls].map(([name, url]) => ({ name, url })),
+    { headers: bearerHeaders(stateDir) },
+  )
   for (const n of rec.nodes) n.id = ids.get(n.name)
   rec.state = 'running'
   writeContainerRecord(stateDir, rec)

@@ -38,6 +38,7 @@ import {
 import { NodeClient } from '../client/node-client.js'
 import { ControlServer } from './control-server.js'
 import { onLines } from './lines.js'
+import { completeViews } from './views.js'
 
 /**
  * Open files an in-process cluster of n nodes costs its supervisor: each node's own sockets (HTTP,
@@ -259,6 +260,11 @@ export class LocalCluster extends EventEmitter implements Startable {
         for (let i = 0; i < rest.length; i += 50)
           await Promise.all(rest.slice(i, i + 50).map((m) => this.launch(m)))
       await this.waitHealthy(this.members)
+      // Every node knows every other when the start returns (cluster/views.ts).
+      await completeViews(
+        this.members.map((m) => ({ name: m.plan.name, url: nodeUrl(m.plan) })),
+        { headers: this.keyring ? { authorization: this.keyring.bearer() } : undefined },
+      )
     } catch (err) {
       await this.stop()
       throw err

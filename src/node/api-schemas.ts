@@ -44,6 +44,9 @@ export const HealthAnswer = z
   })
   .passthrough()
 
+/** POST /members/refresh: how many members the node knows once it has asked the master. */
+export const RefreshAnswer = z.object({ members: z.number().int().min(0) })
+
 /** Every 4xx/5xx answer of the node's API (node/http.ts's error handler). */
 export const ErrorAnswer = z.object({
   error: z.string().max(128),
@@ -53,4 +56,5 @@ export const ErrorAnswer = z.object({
 
 export type MemberListAnswer = z.infer<typeof MemberListAnswer>
 export type HealthAnswer = z.infer<typeof HealthAnswer>
+export type RefreshAnswer = z.infer<typeof RefreshAnswer>
 export type ErrorAnswer = z.infer<typeof ErrorAnswer>

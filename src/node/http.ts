@@ -52,6 +52,8 @@ export interface ApiNode extends MasterApiNode {
   readonly httpHost?: string
   status(): object
   uptimeMs(): number
+  /** Copies the master's member list now (at most once per second); answers how many members it knows. */
+  refreshMembersNow(): Promise<number>
 }
 
 /** Answers a rejected request with `{ error, message, field? }` and counts it in /metrics. */
@@ -186,6 +188,10 @@ function seedRoutes(app: FastifyInstance, node: ApiNode, log: Logger): void {
 /** The node's own state: health, metrics, link rules and partition. */
 function managementRoutes(app: FastifyInstance, node: ApiNode, log: Logger): void {
   app.get('/health', async () => ({ status: 'ok', ...node.status() }))
+
+  // A launcher's last start step: a node that joined before others learns of them now, not at its
+  // next periodic refresh. Requests share one call to the master, at most one a second.
+  app.post('/members/refresh', async () => ({ members: await node.refreshMembersNow() }))
 
   app.get('/metrics', async (_req, reply) =>
     reply.type('text/plain; version=0.0.4').send(await node.metrics.render(metricsExtras(node))),

@@ -88,6 +88,9 @@ export class Node implements Startable {
   private readonly unknownNames = new Map<string, number>()
   private unknownRefresh?: Promise<void>
   private lastUnknownRefresh = 0
+  /** The refresh POST /members/refresh started, while it runs, and when the last one started. */
+  private askedRefresh?: Promise<void>
+  private lastAskedRefresh = 0
   /** When a reply to an unknown sender last asked the master (-Infinity: never). */
   private lastSenderRefresh = -Infinity
   /**
@@ -452,6 +455,27 @@ export class Node implements Startable {
       (body.members && !body.members.some((m) => m.name === this.name && m.id === this.id))
     )
       await this.join()
+  }
+
+  /**
+   * Copies the master's member list now and answers how many members this node knows (POST
+   * /members/refresh: the last step of a launcher's start, so that a node that joined before others
+   * knows them when `up` returns, not at its next periodic refresh). One request at a time and at
+   * most one per UNKNOWN_PEER_REFRESH_MS however many ask; apart from the refreshes sends to unknown
+   * names start, so that it never delays those (a reply to a newcomer).
+   */
+  async refreshMembersNow(): Promise<number> {
+    const now = Date.now()
+    if (!this.askedRefresh && now - this.lastAskedRefresh >= UNKNOWN_PEER_REFRESH_MS) {
+      this.lastAskedRefresh = now
+      this.askedRefresh = this.refreshMembers()
+        .catch(() => {})
+        .finally(() => {
+          this.askedRefresh = undefined
+        })
+    }
+    await this.askedRefresh
+    return this.members.size
   }
 
   /**

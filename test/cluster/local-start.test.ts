@@ -1,6 +1,7 @@
 // How a local cluster of processes starts: continuously, with at most `startConcurrency` node
 // processes started and not yet answering /health, and complete once `start()` resolves (every node
-// healthy, every node in the master's list and, soon after, in every node's view).
+// healthy, every node in the master's list and in every node's member list, and soon after in every
+// node's membership view).
 // Loopback block 58 (127.58.x.y) and a scratch state dir.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
@@ -50,6 +51,12 @@ describe('LocalCluster start in process mode', { timeout: 180_000 }, () => {
         `http://${master.host}:${master.httpPort}/cluster/members`,
       )
       assert.deepEqual(members.body.members.map((m) => m.name).sort(), ['master', ...names].sort())
+      // And when start() resolves, every node's list of members (what unicast and broadcast send
+      // by) holds the whole cluster, not only those that joined before it: node1 joined first.
+      for (const n of list) {
+        const health = await getJson<{ members: number }>(`http://${n.host}:${n.httpPort}/health`)
+        assert.equal(health.body.members, nodes + 1, `${n.name} knows every member once start() resolves`)
+      }
       // Every node's membership view (GET /peers: the other nodes) holds every other node.
       const urls = list.slice(1).map((n) => `http://${n.host}:${n.httpPort}`)
       for (const url of urls)
