@@ -36,8 +36,9 @@ const QUIET_MS_OVER_LAZY = 300
 const POLL_MS = 150
 
 /**
- * Reads the frame tally of `id` from every answering node until it stops growing for one lazy-push
- * interval plus QUIET_MS_OVER_LAZY, or until `maxMs` has passed.
+ * Reads the frame tally of `id` from every node but `skip` (those found unreachable) until it stops
+ * growing for one lazy-push interval plus QUIET_MS_OVER_LAZY, or until `maxMs` has passed. A round
+ * in which a node did not answer is not quiet: its frames may still be coming.
  */
 export async function followBroadcastCost(
   rec: ClusterRecord,
@@ -45,6 +46,7 @@ export async function followBroadcastCost(
   id: string,
   reached: number,
   maxMs: number,
+  skip: ReadonlySet<string> = new Set(),
 ): Promise<BroadcastCost> {
   const started = Date.now()
   const originNode = rec.nodes.find((n) => n.name === origin)
@@ -65,9 +67,11 @@ export async function followBroadcastCost(
   const perNode = new Map<string, NodeFrames>()
   let lastTotal = -1
   let lastChange = Date.now()
+  const nodes = rec.nodes.filter((n) => !skip.has(n.name))
   for (;;) {
+    let silent = 0
     await Promise.all(
-      rec.nodes.map(async (n) => {
+      nodes.map(async (n) => {
         try {
           const f = await callNode<NodeFrames>(
             nodeUrl(n),
@@ -79,14 +83,15 @@ export async function followBroadcastCost(
           if (typeof f.payload === 'number' && typeof f.control === 'number')
             perNode.set(n.name, { payload: f.payload, control: f.control, byType: f.byType ?? {} })
         } catch {
-          // a node down keeps its last figures
+          // a node that did not answer keeps its last figures
+          silent++
         }
       }),
     )
     let total = 0
     for (const f of perNode.values()) total += f.payload + f.control
     const now = Date.now()
-    if (total !== lastTotal) {
+    if (total !== lastTotal || silent > 0) {
       lastTotal = total
       lastChange = now
     }

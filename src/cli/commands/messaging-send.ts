@@ -3,7 +3,7 @@
 // following it to every node and counting the frames it took. Only the CLI prints.
 import type { Command } from 'commander'
 import { findNode, nodeUrl, requireCluster, type ClusterRecord } from '../../cluster/state.js'
-import { InvalidArgumentError } from '../../core/errors.js'
+import { InvalidArgumentError, NodeApiError } from '../../core/errors.js'
 import { callNode, stateDirOf, intFlag } from '../context.js'
 import { checkGroupName, type GroupSendResult } from '../../protocols/multicast/groups.js'
 import type { UnicastSendResult } from '../../protocols/unicast/index.js'
@@ -66,7 +66,12 @@ interface BroadcastDeliveredTo {
   framesSent: { payload: number; control: number }
 }
 
-/** Follows broadcast `id` to every node of the record, until each has it or does not answer, or `waitMs` ends. */
+/**
+ * Follows broadcast `id` to every node of the record, until each has it or cannot be reached, or
+ * `waitMs` ends. A node that answers late is asked again (a loaded machine answers late, not never);
+ * a node that refuses the connection, or was still not answering when the time ran out, is
+ * unreachable.
+ */
 async function followDeliveries(
   rec: ClusterRecord,
   id: string,
@@ -75,10 +80,11 @@ async function followDeliveries(
   const deadline = Date.now() + waitMs
   const seen = new Map<string, BroadcastDelivery>()
   const unreachable = new Set<string>()
+  const slow = new Set<string>()
   for (;;) {
     await Promise.all(
       rec.nodes
-        .filter((n) => !seen.has(n.name))
+        .filter((n) => !seen.has(n.name) && !unreachable.has(n.name))
         .map(async (n) => {
           try {
             const d = await callNode<{ messages: BroadcastDelivery[] }>(
@@ -86,16 +92,21 @@ async function followDeliveries(
               'GET',
               `/broadcast/delivered?id=${encodeURIComponent(id)}`,
               undefined,
-              2000,
+              Math.max(1000, Math.min(5000, deadline - Date.now())),
             )
-            unreachable.delete(n.name)
+            slow.delete(n.name)
             if (d.messages[0]) seen.set(n.name, d.messages[0])
-          } catch {
-            unreachable.add(n.name)
+          } catch (err) {
+            if (err instanceof NodeApiError && err.failure === 'timeout') slow.add(n.name)
+            else unreachable.add(n.name)
           }
         }),
     )
-    if (seen.size + unreachable.size >= rec.nodes.length || Date.now() > deadline) break
+    if (seen.size + unreachable.size >= rec.nodes.length) break
+    if (Date.now() > deadline) {
+      for (const name of slow) unreachable.add(name)
+      break
+    }
     await new Promise((res) => setTimeout(res, 50))
   }
   return { seen, unreachable }
@@ -114,7 +125,7 @@ async function sendBroadcast(cmd: Command, message: string, o: SendBroadcastOpti
   const { seen, unreachable } = await followDeliveries(rec, r.id, o.wait)
   const missing = rec.nodes.map((n) => n.name).filter((n) => !seen.has(n) && !unreachable.has(n))
   // Then what it cost: frames for it on every node, once its lazy announcements have gone out.
-  const cost = await followBroadcastCost(rec, r.from, r.id, seen.size, COST_SETTLE_MAX_MS)
+  const cost = await followBroadcastCost(rec, r.from, r.id, seen.size, COST_SETTLE_MAX_MS, unreachable)
   const framesOf = (name: string) => cost.perNode.get(name) ?? { payload: 0, control: 0 }
   const deliveredTo: BroadcastDeliveredTo[] = rec.nodes.flatMap((n) => {
     const d = seen.get(n.name)
