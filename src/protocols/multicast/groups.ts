@@ -12,12 +12,13 @@ import { checkString } from '../../core/options.js'
 import { named, type Logger } from '../../core/logger.js'
 import type { RouteHost } from '../../core/routes.js'
 import { groupMulticastRoutes } from './routes.js'
-import { Unicast, resolveUnicastOptions, type UnicastInit } from '../unicast/unicast.js'
+import { Unicast } from '../unicast/unicast.js'
+import { resolveUnicastOptions, type UnicastInit } from '../unicast/options.js'
 import type { Broadcast } from '../broadcast/broadcast.js'
 import type { BroadcastDelivery } from '../broadcast/options.js'
 import { GROUP_NAME_PATTERN } from './constants.js'
 import { GROUP_STATE_KIND, GroupMessage, GroupState } from './wire.js'
-import { ACK, DATA } from '../unicast/wire.js'
+import { ACK, DATA, SKIP } from '../unicast/wire.js'
 
 export interface GroupMulticastInit {
   /** The node's broadcast protocol, which carries membership changes. */
@@ -96,7 +97,7 @@ export class GroupMulticast implements Protocol {
   }
 
   handle(env: Envelope, msg: InboundMessage): void {
-    if (env.type === DATA || env.type === ACK) return this.channel.handle(env, msg)
+    if (env.type === DATA || env.type === ACK || env.type === SKIP) return this.channel.handle(env, msg)
     this.c.dropped(env, 'unknown_type')
   }
 

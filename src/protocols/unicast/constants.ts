@@ -10,6 +10,8 @@ export const MIN_RETRANSMIT_TIMEOUT_MS = 30
 export const MAX_RETRANSMIT_TIMEOUT_MS = 4000
 /** Each timeout multiplies the message's timer by this (exponential backoff, RFC 6298 5.5). */
 export const RETRANSMIT_BACKOFF_FACTOR = 2
+/** Times a `skip` (the sender gave up below a base, nothing in flight) is sent without confirmation. */
+export const MAX_SKIP_ATTEMPTS = 8
 /** A message not acknowledged within this time fails with a TimeoutError, in milliseconds. */
 export const SEND_TIMEOUT_MS = 30_000
 /** Messages in flight (sent, not yet acknowledged) per peer; more wait in a queue. */

@@ -124,11 +124,6 @@ export class ReceiveTable {
     return m
   }
 
-  /** Frees every held message below `seq` (the sender gave up on them). */
-  dropBelow(st: ReceiveState, seq: number): void {
-    for (const q of Array.from(st.buffer.keys())) if (q < seq) this.take(st, q)
-  }
-
   /** Frees idle buffers and forgets silent senders; returns how many states it touched. */
   sweep(now: number): number {
     let touched = 0

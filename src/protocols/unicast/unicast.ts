@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto'
 import type { Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import type { TimerHandle } from '../../core/clock.js'
-import { checkInteger, checkNumber } from '../../core/options.js'
 import {
   InvalidArgumentError,
   NotStartedError,
@@ -20,115 +19,19 @@ import { named, type Logger } from '../../core/logger.js'
 import type { RouteHost } from '../../core/routes.js'
 import { unicastRoutes } from './routes.js'
 import {
-  DELIVERED_LOG_MESSAGES,
-  INITIAL_RETRANSMIT_TIMEOUT_MS,
   MAX_DATA_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
-  MAX_RECEIVE_SENDERS,
-  MAX_RETRANSMIT_TIMEOUT_MS,
-  MIN_RETRANSMIT_TIMEOUT_MS,
-  RECEIVE_BUFFER_BYTES_PER_SENDER,
-  RECEIVE_BUFFER_IDLE_MS,
-  RECEIVE_BUFFER_MESSAGES,
-  RECEIVE_BUFFER_TOTAL_BYTES,
   RECEIVE_SENDER_IDLE_MS,
   RETIRED_SESSIONS_PER_PEER,
   RETRANSMIT_BACKOFF_FACTOR,
+  MAX_SKIP_ATTEMPTS,
   SEND_QUEUE_MESSAGES,
-  SEND_TIMEOUT_MS,
-  SEND_WINDOW_MESSAGES,
 } from './constants.js'
+import type { UnicastOptions } from './options.js'
 import { ReceiveTable, type ReceiveState } from './receive.js'
-import { ACK, AckBody, DATA, DataBody, newSession, sessionStart } from './wire.js'
+import { ACK, AckBody, DATA, DataBody, newSession, sessionStart, SKIP, SkipBody } from './wire.js'
 
-export interface UnicastInit {
-  /** Retransmission timeout before a round trip was measured, in ms. @default 200 */
-  initialRetransmitTimeoutMs?: number
-  /** Floor of the retransmission timeout, in ms. @default 30 */
-  minRetransmitTimeoutMs?: number
-  /** Ceiling of the retransmission timeout after backoff, in ms. @default 4000 */
-  maxRetransmitTimeoutMs?: number
-  /** Time a message may stay unacknowledged before send() fails, in ms. @default 30000 */
-  sendTimeoutMs?: number
-  /** Messages in flight per peer. @default 64 */
-  windowMessages?: number
-  /** Out-of-order messages buffered per sender. @default 256 */
-  receiveBufferMessages?: number
-  /** Delivered messages kept for reading back. @default 1000 */
-  deliveredLogMessages?: number
-  /** Senders a receiver keeps state for (least recently heard evicted first). @default 4096 */
-  maxReceiveSenders?: number
-  /** Out-of-order bytes buffered per sender. @default 4194304 (4 MiB) */
-  receiveBufferBytes?: number
-  /** Out-of-order bytes buffered for all senders together. @default 16777216 (16 MiB) */
-  receiveBufferTotalBytes?: number
-  /** A sender's buffered messages are freed after it was silent this long, in ms. @default 60000 */
-  receiveIdleMs?: number
-}
-
-export type UnicastOptions = Readonly<Required<UnicastInit>>
-
-export function resolveUnicastOptions(init: UnicastInit = {}): UnicastOptions {
-  const maxRto = checkNumber(
-    'maxRetransmitTimeoutMs',
-    init.maxRetransmitTimeoutMs ?? MAX_RETRANSMIT_TIMEOUT_MS,
-    1,
-    600_000,
-  )
-  return Object.freeze({
-    initialRetransmitTimeoutMs: checkNumber(
-      'initialRetransmitTimeoutMs',
-      init.initialRetransmitTimeoutMs ?? INITIAL_RETRANSMIT_TIMEOUT_MS,
-      1,
-      maxRto,
-    ),
-    minRetransmitTimeoutMs: checkNumber(
-      'minRetransmitTimeoutMs',
-      init.minRetransmitTimeoutMs ?? MIN_RETRANSMIT_TIMEOUT_MS,
-      1,
-      maxRto,
-    ),
-    maxRetransmitTimeoutMs: maxRto,
-    sendTimeoutMs: checkNumber('sendTimeoutMs', init.sendTimeoutMs ?? SEND_TIMEOUT_MS, 1, 3_600_000),
-    windowMessages: checkInteger('windowMessages', init.windowMessages ?? SEND_WINDOW_MESSAGES, 1, 10_000),
-    receiveBufferMessages: checkInteger(
-      'receiveBufferMessages',
-      init.receiveBufferMessages ?? RECEIVE_BUFFER_MESSAGES,
-      1,
-      100_000,
-    ),
-    deliveredLogMessages: checkInteger(
-      'deliveredLogMessages',
-      init.deliveredLogMessages ?? DELIVERED_LOG_MESSAGES,
-      0,
-      1_000_000,
-    ),
-    maxReceiveSenders: checkInteger(
-      'maxReceiveSenders',
-      init.maxReceiveSenders ?? MAX_RECEIVE_SENDERS,
-      1,
-      1_000_000,
-    ),
-    receiveBufferBytes: checkInteger(
-      'receiveBufferBytes',
-      init.receiveBufferBytes ?? RECEIVE_BUFFER_BYTES_PER_SENDER,
-      MAX_DATA_FRAME_BYTES,
-      1024 ** 3,
-    ),
-    receiveBufferTotalBytes: checkInteger(
-      'receiveBufferTotalBytes',
-      init.receiveBufferTotalBytes ?? RECEIVE_BUFFER_TOTAL_BYTES,
-      MAX_DATA_FRAME_BYTES,
-      8 * 1024 ** 3,
-    ),
-    receiveIdleMs: checkNumber(
-      'receiveIdleMs',
-      init.receiveIdleMs ?? RECEIVE_BUFFER_IDLE_MS,
-      100,
-      86_400_000,
-    ),
-  })
-}
+export { resolveUnicastOptions, type UnicastInit, type UnicastOptions } from './options.js'
 
 export { UnicastSendError }
 
@@ -202,6 +105,12 @@ interface PeerSendState {
   srtt?: number
   rttvar?: number
   rto: number
+  /** Set when messages were given up: the receiver has not yet confirmed moving past them (skipIfIdle). */
+  gaveUpBelow?: number
+  /** A skip to this base is announced and not yet confirmed. */
+  skipTo?: number
+  skipAttempts: number
+  skipTimer?: TimerHandle
 }
 
 export class Unicast implements Protocol {
@@ -268,6 +177,7 @@ export class Unicast implements Protocol {
     if (this.sweepTimer) this.c.clock.clearTimeout(this.sweepTimer)
     this.sweepTimer = undefined
     for (const st of this.out.values()) {
+      this.endSkip(st)
       for (const o of [...st.inFlight.values(), ...st.queue]) {
         if (o.timer) this.c.clock.clearTimeout(o.timer)
         o.reject(new NotStartedError('unicast stopped before the message was acknowledged'))
@@ -355,7 +265,13 @@ export class Unicast implements Protocol {
     if (!st)
       this.out.set(
         to,
-        (st = { nextSeq: 0, inFlight: new Map(), queue: [], rto: this.o.initialRetransmitTimeoutMs }),
+        (st = {
+          nextSeq: 0,
+          inFlight: new Map(),
+          queue: [],
+          rto: this.o.initialRetransmitTimeoutMs,
+          skipAttempts: 0,
+        }),
       )
     return st
   }
@@ -382,7 +298,9 @@ export class Unicast implements Protocol {
       st.inFlight.delete(o.seq)
       this.counters.timedOut++
       o.reject(new TimeoutError(`${to} did not acknowledge message ${o.seq} in time`))
+      st.gaveUpBelow = Math.max(st.gaveUpBelow ?? 0, o.seq + 1)
       this.pump(to, st)
+      this.skipIfIdle(to, st)
       return
     }
     if (o.attempts > 0) this.counters.retransmissions++
@@ -413,10 +331,52 @@ export class Unicast implements Protocol {
     }, wait)
   }
 
+  /**
+   * After a message was given up, once nothing is in flight or queued: the frames that carried the
+   * new base may all have been sent before the give-up, and without a word the receiver would hold
+   * what it took in behind the gap (acknowledged, so never sent again) and never deliver it. A
+   * `skip` frame says it, sent again with the retransmission backoff until an ack confirms it or
+   * MAX_SKIP_ATTEMPTS went out.
+   */
+  private skipIfIdle(to: string, st: PeerSendState): void {
+    const b = st.nextSeq
+    if (
+      st.gaveUpBelow === undefined ||
+      st.inFlight.size > 0 ||
+      st.queue.length > 0 ||
+      st.skipTo === b ||
+      b < 1
+    )
+      return
+    this.endSkip(st)
+    st.skipTo = b
+    const attempt = () => {
+      st.skipTimer = undefined
+      if (!this.running || st.skipTo !== b || st.skipAttempts >= MAX_SKIP_ATTEMPTS) return
+      st.skipAttempts++
+      const body: SkipBody = { s: this.session, b }
+      this.c.send(to, SKIP, body).catch(() => {})
+      const wait = Math.min(
+        this.o.maxRetransmitTimeoutMs,
+        st.rto * RETRANSMIT_BACKOFF_FACTOR ** (st.skipAttempts - 1),
+      )
+      st.skipTimer = this.c.clock.setTimeout(attempt, Math.max(1, wait))
+    }
+    attempt()
+  }
+
+  private endSkip(st: PeerSendState): void {
+    if (st.skipTimer) this.c.clock.clearTimeout(st.skipTimer)
+    st.skipTimer = undefined
+    st.skipTo = undefined
+    st.skipAttempts = 0
+  }
+
   handle(env: Envelope, msg: InboundMessage): void {
     if (!this.running) return
     if (env.type === DATA) return this.onData(env, msg)
     if (env.type === ACK) return this.onAck(env)
+    if (env.type === SKIP) return this.onSkip(env, msg)
     this.c.dropped(env, 'unknown_type')
   }
 
@@ -437,12 +397,8 @@ export class Unicast implements Protocol {
         this.isMember(name),
       )
     }
-    // The sender gave up on everything below b: skip the gap and deliver what waits behind it.
-    if (b > st.expected) {
-      this.in.dropBelow(st, b)
-      st.expected = b
-      this.drain(env.src, st)
-    }
+    // The sender sends nothing below b again: deliver what waits behind the gaps.
+    this.moveBase(env.src, st, b)
     if (q < st.expected || st.buffer.has(q)) {
       this.counters.duplicates++
       this.c.dropped(env, 'duplicate')
@@ -462,6 +418,44 @@ export class Unicast implements Protocol {
     this.counters.acksSent++
     const ack: AckBody = { s, q, c: st.expected }
     this.c.send(env.src, ACK, ack, { transport, reply: true }).catch(() => {})
+  }
+
+  /** The sender gave up below b: deliver what waits behind the gap, and confirm. */
+  private onSkip(env: Envelope, msg: InboundMessage): void {
+    const r = SkipBody.safeParse(env.body)
+    if (!r.success) return this.c.dropped(env, 'bad_body')
+    const { s, b } = r.data
+    const st = this.in.get(env.src, msg.from.host, this.c.clock.now())
+    if (st && st.session !== s && (st.retired.includes(s) || sessionStart(s) < sessionStart(st.session)))
+      return this.c.dropped(env, 'replay')
+    // Nothing held from this session (none of its frames came, or a newer one replaced it): there
+    // is nothing to deliver, and nothing below b will come.
+    let c = b
+    if (st && st.session === s) {
+      this.moveBase(env.src, st, b)
+      c = st.expected
+    }
+    const ack: AckBody = { s, q: b - 1, c }
+    this.c
+      .send(env.src, ACK, ack, { transport: msg.transport === 'tcp' ? 'tcp' : 'udp', reply: true })
+      .catch(() => {})
+  }
+
+  /**
+   * The sender sends nothing below b again (a data frame's base, or a skip): every message it did
+   * not give up there was acknowledged, so what is held below b is delivered now, in order, past the
+   * gaps of those given up; delivery then waits at b.
+   */
+  private moveBase(from: string, st: ReceiveState, b: number): void {
+    if (b <= st.expected) return
+    const held = [...st.buffer.keys()].filter((q) => q < b).sort((x, y) => x - y)
+    for (const q of held) {
+      if (q < st.expected) continue
+      st.expected = q
+      this.drain(from, st)
+    }
+    if (b > st.expected) st.expected = b
+    this.drain(from, st)
   }
 
   private isMember(name: string): boolean {
@@ -503,6 +497,10 @@ export class Unicast implements Protocol {
     if (s !== this.session || !st) return this.c.dropped(env, 'stale_ack')
     this.counters.acksReceived++
     const now = this.c.clock.now()
+    const confirmsSkip = st.skipTo !== undefined && c >= st.skipTo
+    if (confirmsSkip) this.endSkip(st)
+    // The receiver delivered past what was given up: it knows the base.
+    if (st.gaveUpBelow !== undefined && c >= st.gaveUpBelow) st.gaveUpBelow = undefined
     let acked = 0
     for (const [seq, o] of st.inFlight) {
       if (seq !== q && seq >= c) continue
@@ -526,8 +524,9 @@ export class Unicast implements Protocol {
         transport: o.transport,
       })
     }
-    if (acked === 0) this.c.dropped(env, 'duplicate_ack')
+    if (acked === 0 && !confirmsSkip) this.c.dropped(env, 'duplicate_ack')
     this.pump(env.src, st)
+    this.skipIfIdle(env.src, st)
   }
 
   /** RFC 6298 section 2. */

@@ -1,12 +1,14 @@
 // The unicast protocol's frames: `data` carries one message of a sender's session, `ack` confirms
-// it (and, cumulatively, everything before it). Both are checked on receipt; a body that does not
-// fit is dropped as `bad_body`.
+// it (and, cumulatively, everything before it), `skip` tells a receiver that the sender gave up on
+// everything below a base when no data frame is left to carry it. All are checked on receipt; a
+// body that does not fit is dropped as `bad_body`.
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 
 /** Frame types: a message and its acknowledgement. */
 export const DATA = 'data'
 export const ACK = 'ack'
+export const SKIP = 'skip'
 
 /**
  * A sender's session: its start time in base 36, a dash, random hex. It changes on every start, so
@@ -33,6 +35,19 @@ export const DataBody = z.strictObject({
   m: z.unknown(),
 })
 export type DataBody = z.infer<typeof DataBody>
+
+/**
+ * The body of a `skip` frame: the sender gave up on every message below b and has nothing in flight
+ * to say so, so the receiver delivers what it holds behind the gap instead of waiting for good. It
+ * is answered by an `ack` with q = b - 1 and c at least b.
+ */
+export const SkipBody = z.strictObject({
+  /** the sender's session */
+  s: z.string().regex(SESSION),
+  /** base: the sender gave up on every message below it */
+  b: z.number().int().min(1),
+})
+export type SkipBody = z.infer<typeof SkipBody>
 
 /** The body of an `ack` frame. */
 export const AckBody = z.strictObject({

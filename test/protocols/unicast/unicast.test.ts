@@ -4,7 +4,8 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { unicast, type Unicast } from '../../../src/protocols/unicast/index.js'
 import { memoryCluster, type MemoryCluster } from './memory-cluster.js'
-import { getJson, postJson } from '../../helpers.js'
+import { getJson, postJson, waitFor } from '../../helpers.js'
+import type { Node } from '../../../src/node/node.js'
 
 const uni = (n: { protocol: (name: string) => unknown }) => n.protocol('unicast') as Unicast
 
@@ -85,6 +86,39 @@ describe('unicast over memory transports', () => {
       .messages.map((m) => m.msg)
     assert.ok(msgs.includes('after'))
     assert.ok(!msgs.includes('lost'))
+  })
+
+  test('messages taken in behind one the sender gave up on are delivered, not held for good', async () => {
+    // The first message's only frame is lost, and its 300 ms run out before its first
+    // retransmission (1 s). The next three arrive and are acknowledged while it is missing, so the
+    // receiver holds them; the frames that carried them said nothing of the give-up, and nothing is
+    // left in flight. The sender's skip frame lets the receiver deliver them.
+    const slow = await memoryCluster(
+      2,
+      () => [unicast({ initialRetransmitTimeoutMs: 1000, maxRetransmitTimeoutMs: 1000 })],
+      12,
+    )
+    try {
+      const [a, b] = slow.nodes as [Node, Node]
+      a.links.setRule('node2', { loss: 1 })
+      const head = uni(a).send('node2', 'head', { timeoutMs: 300 })
+      const headFailed = assert.rejects(head, { code: 'ERR_TIMEOUT' })
+      a.links.heal()
+      const rest = await Promise.all(['m1', 'm2', 'm3'].map((m) => uni(a).send('node2', m)))
+      assert.ok(rest.every((r) => r.delivered))
+      await headFailed
+      const msgs = () =>
+        uni(b)
+          .delivered()
+          .messages.map((m) => m.msg)
+      await waitFor('the held messages to be delivered', () => msgs().length === 3, 10_000, 20)
+      assert.deepEqual(msgs(), ['m1', 'm2', 'm3'])
+      // The stream goes on after the skip.
+      assert.equal((await uni(a).send('node2', 'after')).delivered, true)
+      assert.deepEqual(msgs(), ['m1', 'm2', 'm3', 'after'])
+    } finally {
+      await slow.stop()
+    }
   })
 
   test('an unknown destination is refused at once', async () => {
