@@ -1,27 +1,24 @@
-// distlab in containers, on a real Docker engine (started here when it is not running): the image,
+// distlab in containers, on a real Docker engine (started here when it is not running):
 // deploy/compose.yml's master + 4 nodes on `Proj1-distributed-network` (seed 000) with traffic
-// between the containers, a 50-container overlay (seed 002) and `distlab up --mode docker` (the
-// single-node Swarm stack is image-and-dashboard.test.ts's, which makes a swarm too: the two files
-// can then run side by side). One file, so that the image is built once. Everything a test creates
-// (containers, networks, volumes, the image tag) is removed in after(), also on failure;
-// the base image imported from the host's node stays, cached by its tag, for the next run.
+// between the containers, a 50-container overlay (seed 002) and `distlab up --mode docker`, all on
+// the shared test image (shared-image.ts: built once for the Docker files that do not test the
+// build; how the image is built, and what it holds, is image-and-dashboard.test.ts's). Everything a
+// test creates (containers, networks, volumes) is removed in after(), also on failure; the shared
+// image and the base imported from the host's node stay, cached by their tags, for the next run.
 // test-lane: alone (the 50 containers load the whole machine: that test runs `exclusively`, with
 // nothing beside it)
 // test-shares: proj1-network (compose's and `up --mode docker`'s fixed network name)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync, readdirSync, rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import {
-  buildImage,
-  buildLocalBaseImage,
   compose,
   composeDown,
   composeSpec,
   composeYaml,
   docker,
-  imageExists,
   projectContainers,
   runCommand,
   NETWORK_NAME,
@@ -30,10 +27,12 @@ import {
 import { parseServiceLogLine, stackOverrideYaml } from '../../src/cluster/swarm.js'
 import { Keyring } from '../../src/core/auth.js'
 import { binPath, exclusively, runCli, scratchDir } from '../helpers.js'
+import { sharedTestImage } from './shared-image.js'
 
 const ROOT = dirname(dirname(binPath()))
 const COMPOSE_FILE = join(ROOT, 'deploy', 'compose.yml')
-const TAG = `distlab-test:${process.pid}`
+/** The shared test image (before() sets it). */
+let TAG = ''
 const PROJECT = 'distlabtest'
 const CLI_PROJECT = 'distlabtestcli'
 /** Host address the master's ports are published on: this suite's own loopback block. */
@@ -41,9 +40,8 @@ const PUBLISH_HOST = '127.80.0.1'
 /** The compose cluster runs with a key: frames signed, state-changing API calls need its token. */
 const KEY = `t1:docker-test-${process.pid}-secret`
 const BEARER = new Keyring(KEY).bearer()
-const composeEnv = {
+const composeEnv: Record<string, string | undefined> = {
   ...process.env,
-  DISTLAB_IMAGE: TAG,
   DISTLAB_PUBLISH_HOST: PUBLISH_HOST,
   DISTLAB_KEY: KEY,
   DISTLAB_INSECURE: '0',
@@ -111,13 +109,12 @@ before(async () => {
     `a network named ${NETWORK_NAME} exists already: stop the cluster that uses it first`,
   )
   await cleanup()
+  TAG = await sharedTestImage()
+  composeEnv.DISTLAB_IMAGE = TAG
 })
 
 after(async () => {
   await cleanup()
-  // (buildImage removes its own stage image; a prune by label here could take another Docker
-  // file's stage image in the middle of its build.)
-  await docker(['rmi', '-f', TAG], { allowFailure: true }).catch(() => {})
   for (const d of scratch) rmSync(d, { recursive: true, force: true })
 })
 
@@ -155,42 +152,6 @@ describe('generated compose and stack files', () => {
     assert.equal(parseServiceLogLine('other_node.1@vm | x', 'st'), undefined)
     assert.equal(parseServiceLogLine('no bar here', 'st'), undefined)
   })
-})
-
-describe('the image', () => {
-  test(
-    'builds from a base imported from the host node binary; non-root, HEALTHCHECK, one image for every role',
-    {
-      timeout: 420_000,
-    },
-    async () => {
-      const base = await buildLocalBaseImage()
-      assert.ok(await imageExists(base.tag))
-      const img = await buildImage({ tag: TAG, baseImage: base.tag })
-      assert.ok(img.sizeBytes > 10_000_000 && img.sizeBytes < 600_000_000, `image size ${img.sizeBytes}`)
-      const [info] = JSON.parse((await docker(['image', 'inspect', TAG])).stdout) as Array<{
-        Config: { User: string; Healthcheck?: { Test: string[] }; Entrypoint: string[] }
-      }>
-      assert.equal(info!.Config.User, '1000:1000')
-      assert.ok(info!.Config.Healthcheck?.Test.join(' ').includes('healthcheck.mjs'))
-      const uid = await docker([
-        'run',
-        '--rm',
-        '--entrypoint',
-        'node',
-        TAG,
-        '-e',
-        'console.log(process.getuid())',
-      ])
-      assert.equal(uid.stdout.trim(), '1000')
-      // The role is the command: here the CLI's own --help lists every role.
-      const help = await docker(['run', '--rm', TAG, '--help'])
-      for (const role of ['master', 'node', 'up', 'deploy'])
-        assert.match(help.stdout, new RegExp(`\\n  ${role} `))
-      const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
-      assert.equal((await docker(['run', '--rm', TAG, '--version'])).stdout.trim(), pkg.version)
-    },
-  )
 })
 
 describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', () => {

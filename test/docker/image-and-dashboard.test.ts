@@ -1,13 +1,14 @@
 // Issue 16 items 12 and 13 on the real engine (started here when it is not running):
 // `distlab deploy image` on a machine that cannot reach a registry builds FROM a base imported from
-// this host's node, says so in one line and leaves none of its stage images behind; then
+// this host's node, says so in one line and leaves none of its stage images behind, and the image
+// runs every role as uid 1000 with a HEALTHCHECK; then
 // `up --mode docker` answers the dashboard on 127.0.0.1 at the port asked for (`up --mode swarm`'s
 // is swarm.test.ts's). The cluster uses a project and network of its own. Everything made here is
 // removed in after(); the imported base stays (cached by its tag, as every build here uses it).
 // test-shares: none (its project, network and image tag are its own)
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { DEFAULT_BASE_IMAGE, composeDown, docker, imageExists, runCommand } from '../../src/cluster/docker.js'
 import { isRegistryUnreachable } from '../../src/cluster/image-base.js'
@@ -32,7 +33,7 @@ after(async () => {
 
 describe('deploy image without a registry (issue 16 item 12)', () => {
   test(
-    'the default base is imported from this host when no registry answers; one line says so; no stage image is left',
+    'the default base is imported from this host when no registry answers; one line says so; no stage image is left; non-root, HEALTHCHECK, one image for every role',
     { timeout: 600_000 },
     async () => {
       // What this engine can do decides what to expect: on these machines no registry answers.
@@ -62,8 +63,30 @@ describe('deploy image without a registry (issue 16 item 12)', () => {
       // The first stage's image (labelled with this build's id) is gone; the image itself runs.
       const left = await docker(['images', '-q', '--filter', `label=dev.distlab.build=${out.buildId}`])
       assert.equal(left.stdout.trim(), '')
-      const v = await docker(['run', '--rm', TAG, '--version'])
-      assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+/)
+      // What the image holds: one image for every role, run as uid 1000, with a HEALTHCHECK.
+      const [info] = JSON.parse((await docker(['image', 'inspect', TAG])).stdout) as Array<{
+        Size: number
+        Config: { User: string; Healthcheck?: { Test: string[] } }
+      }>
+      assert.ok(info!.Size > 10_000_000 && info!.Size < 600_000_000, `image size ${info!.Size}`)
+      assert.equal(info!.Config.User, '1000:1000')
+      assert.ok(info!.Config.Healthcheck?.Test.join(' ').includes('healthcheck.mjs'))
+      const uid = await docker([
+        'run',
+        '--rm',
+        '--entrypoint',
+        'node',
+        TAG,
+        '-e',
+        'console.log(process.getuid())',
+      ])
+      assert.equal(uid.stdout.trim(), '1000')
+      // The role is the command: here the CLI's own --help lists every role.
+      const help = await docker(['run', '--rm', TAG, '--help'])
+      for (const role of ['master', 'node', 'up', 'deploy'])
+        assert.match(help.stdout, new RegExp(`\\n  ${role} `))
+      const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+      assert.equal((await docker(['run', '--rm', TAG, '--version'])).stdout.trim(), pkg.version)
     },
   )
 
