@@ -22,7 +22,10 @@ export const SUSPICION_MAX_TIMEOUT_MULT = 6
  * (Lifeguard's nacks: the asker counts missing nacks against its own health).
  */
 export const NACK_TIMEOUT_FRACTION = 0.8
-/** Times an ack timer that fired late (the process was busy) waits once more before the probe fails. */
+/**
+ * Times an ack timer that fired late (the process was busy) waits once more before the probe fails;
+ * a suspicion timer too (suspicion.ts, SUSPICION_LATE_MS).
+ */
 export const MAX_LATE_REARMS = 3
 /**
  * Rounds of pings the registry sends a member before it removes it, when another member reports it

@@ -4,6 +4,14 @@
 // member that only one lossy peer suspects gets the most time to refute; one that everybody
 // suspects (really dead) goes as fast as plain SWIM would take it.
 import type { Clock, TimerHandle } from '../../core/clock.js'
+import { MAX_LATE_REARMS } from './constants.js'
+
+/**
+ * A suspicion timer that fires this much later than due (this process did not keep time: a stalled
+ * machine, many nodes in one process) waits as long again before the member is declared dead, at
+ * most MAX_LATE_REARMS times: while this process was stalled it could not hear the refutation.
+ */
+export const SUSPICION_LATE_MS = 500
 
 /** Most distinct confirmers remembered per suspicion (a hostile peer cannot grow the set). */
 export const MAX_CONFIRMERS = 64
@@ -62,6 +70,9 @@ export class Suspicion {
   private readonly confirmers = new Set<string>()
   private timer?: TimerHandle
   private done = false
+  /** Time added for timers that fired late (SUSPICION_LATE_MS), and how many times. */
+  private graceMs = 0
+  private lateRearms = 0
 
   constructor(private readonly init: SuspicionInit) {
     this.started = init.clock.now()
@@ -99,10 +110,20 @@ export class Suspicion {
   }
 
   private arm(): void {
-    if (this.timer) this.init.clock.clearTimeout(this.timer)
-    const left = Math.max(0, this.started + this.timeoutMs - this.init.clock.now())
-    this.timer = this.init.clock.setTimeout(() => {
+    const { clock } = this.init
+    if (this.timer) clock.clearTimeout(this.timer)
+    const now = clock.now()
+    const left = Math.max(0, this.started + this.timeoutMs + this.graceMs - now)
+    const due = now + left
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined
       if (this.done) return
+      const late = clock.now() - due
+      if (late > SUSPICION_LATE_MS && this.lateRearms < MAX_LATE_REARMS) {
+        this.lateRearms++
+        this.graceMs += late
+        return this.arm()
+      }
       this.done = true
       this.init.onTimeout()
     }, left)

@@ -3,10 +3,12 @@
 // numbers: SuspicionMult 4, SuspicionMaxTimeoutMult 6, AwarenessMaxMultiplier 8).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { ManualClock } from '../../../src/core/clock.js'
+import { ManualClock, type Clock } from '../../../src/core/clock.js'
+import { MAX_LATE_REARMS } from '../../../src/protocols/membership/constants.js'
 import { Awareness } from '../../../src/protocols/membership/awareness.js'
 import {
   MAX_CONFIRMERS,
+  SUSPICION_LATE_MS,
   Suspicion,
   suspicionBounds,
   suspicionTimeoutMs,
@@ -59,6 +61,39 @@ describe('dynamic suspicion', () => {
     assert.equal(fired, 0)
     clock.advance(1)
     assert.equal(fired, 1)
+  })
+
+  test('a timer that fired late (this process stalled) waits as long again, a few times at most', () => {
+    // A clock whose timers fire 2 s after they are due, as in a process that stalls for 2 s.
+    const inner = new ManualClock()
+    const lag = 2000
+    assert.ok(lag > SUSPICION_LATE_MS)
+    const late: Clock = {
+      now: () => inner.now(),
+      setTimeout: (fn, ms) => inner.setTimeout(fn, ms + lag),
+      clearTimeout: (h) => inner.clearTimeout(h),
+    }
+    let fired = 0
+    new Suspicion({ clock: late, k: 0, minMs: 4000, maxMs: 4000, from: 'node1', onTimeout: () => fired++ })
+    // Due at 4 s, it fires at 6 s, 2 s late: it waits 2 s more, and so on MAX_LATE_REARMS times.
+    const firesAt = 4000 + lag * (MAX_LATE_REARMS + 1)
+    inner.advance(firesAt - 1)
+    assert.equal(fired, 0)
+    inner.advance(1)
+    assert.equal(fired, 1)
+    // On time, the same suspicion ends when due.
+    const onTime = new ManualClock()
+    let firedOnTime = 0
+    new Suspicion({
+      clock: onTime,
+      k: 0,
+      minMs: 4000,
+      maxMs: 4000,
+      from: 'node1',
+      onTimeout: () => firedOnTime++,
+    })
+    onTime.advance(4000)
+    assert.equal(firedOnTime, 1)
   })
 
   test('independent confirmations shorten it; the same confirmer or the originator counts once', () => {
