@@ -56,6 +56,39 @@ export const MAX_UNKNOWN_NAMES = 1024
  */
 export const UNKNOWN_SENDER_REFRESH_MS = 15_000
 
+/**
+ * A member-list refresh that its askers share: the one in flight, or a new one when none started in
+ * the last `minGapMs`, so that however many ask, the master gets one request per gap at most.
+ * Failures are swallowed: the next refresh tries again.
+ */
+class SharedRefresh {
+  private current?: Promise<void>
+  private startedAt = -Infinity
+
+  constructor(
+    private readonly run: () => Promise<void>,
+    private readonly minGapMs: number,
+  ) {}
+
+  /** True when join(now) would start a new refresh. */
+  wouldStart(now: number): boolean {
+    return !this.current && now - this.startedAt >= this.minGapMs
+  }
+
+  /** The refresh in flight, or a new one when wouldStart(now); undefined when neither. */
+  join(now: number): Promise<void> | undefined {
+    if (this.current) return this.current
+    if (now - this.startedAt < this.minGapMs) return undefined
+    this.startedAt = now
+    this.current = this.run()
+      .catch(() => {})
+      .finally(() => {
+        this.current = undefined
+      })
+    return this.current
+  }
+}
+
 export class Node implements Startable {
   readonly name: string
   readonly id: string
@@ -86,11 +119,10 @@ export class Node implements Startable {
   private readonly members = new Map<string, Member>()
   /** Names a refresh did not find, with when (bounded, oldest first out). */
   private readonly unknownNames = new Map<string, number>()
-  private unknownRefresh?: Promise<void>
-  private lastUnknownRefresh = 0
-  /** The refresh POST /members/refresh started, while it runs, and when the last one started. */
-  private askedRefresh?: Promise<void>
-  private lastAskedRefresh = 0
+  /** Member-list refreshes: the periodic one, those sends to unknown names start, and POST /members/refresh's. */
+  private readonly periodicRefresh = new SharedRefresh(() => this.refreshMembers(), 0)
+  private readonly unknownRefresh = new SharedRefresh(() => this.refreshMembers(), UNKNOWN_PEER_REFRESH_MS)
+  private readonly askedRefresh = new SharedRefresh(() => this.refreshMembers(), UNKNOWN_PEER_REFRESH_MS)
   /** When a reply to an unknown sender last asked the master (-Infinity: never). */
   private lastSenderRefresh = -Infinity
   /**
@@ -288,14 +320,10 @@ export class Node implements Startable {
           ),
         )
         // One periodic refresh at a time: a slow master must not pile them up.
-        let inFlight = false
-        this.refreshTimer = setInterval(() => {
-          if (inFlight) return
-          inFlight = true
-          void this.refreshMembers()
-            .catch(() => {})
-            .finally(() => (inFlight = false))
-        }, this.cfg.membersRefreshMs)
+        this.refreshTimer = setInterval(
+          () => void this.periodicRefresh.join(Date.now()),
+          this.cfg.membersRefreshMs,
+        )
         this.refreshTimer.unref()
       }
       for (const p of this.protocols.values()) await p.start()
@@ -465,16 +493,7 @@ export class Node implements Startable {
    * names start, so that it never delays those (a reply to a newcomer).
    */
   async refreshMembersNow(): Promise<number> {
-    const now = Date.now()
-    if (!this.askedRefresh && now - this.lastAskedRefresh >= UNKNOWN_PEER_REFRESH_MS) {
-      this.lastAskedRefresh = now
-      this.askedRefresh = this.refreshMembers()
-        .catch(() => {})
-        .finally(() => {
-          this.askedRefresh = undefined
-        })
-    }
-    await this.askedRefresh
+    await this.askedRefresh.join(Date.now())
     return this.members.size
   }
 
@@ -489,18 +508,13 @@ export class Node implements Startable {
     const now = Date.now()
     const missedAt = this.unknownNames.get(dst)
     if (missedAt !== undefined && now - missedAt < UNKNOWN_NAME_TTL_MS) return
-    if (!this.unknownRefresh) {
-      if (now - this.lastUnknownRefresh < UNKNOWN_PEER_REFRESH_MS) return
-      if (reply && now - this.lastSenderRefresh < UNKNOWN_SENDER_REFRESH_MS) return
-      if (reply) this.lastSenderRefresh = now
-      this.lastUnknownRefresh = now
-      this.unknownRefresh = this.refreshMembers()
-        .catch(() => {})
-        .finally(() => {
-          this.unknownRefresh = undefined
-        })
+    if (reply && this.unknownRefresh.wouldStart(now)) {
+      if (now - this.lastSenderRefresh < UNKNOWN_SENDER_REFRESH_MS) return
+      this.lastSenderRefresh = now
     }
-    await this.unknownRefresh
+    const refresh = this.unknownRefresh.join(now)
+    if (!refresh) return
+    await refresh
     if (this.members.has(dst)) return
     this.unknownNames.delete(dst)
     this.unknownNames.set(dst, Date.now())
