@@ -414,7 +414,12 @@ function registerSeed004(check: Command): void {
       .option('--gbn-timeout <time>', 'how long one gbn transfer may take', '40s')
       .option('--cn-time <time>', 'how long the cnnodes probe before their loss rates are read', '10s')
       .addOption(
-        numberFlag('--cn-tolerance <x>', 'largest accepted |reported - configured| loss rate', [0, 1], 0.15),
+        numberFlag(
+          '--cn-tolerance <x>',
+          'largest accepted |reported - configured| loss rate (widened to 4 standard errors on a link with few probes)',
+          [0, 1],
+          0.15,
+        ),
       ),
   ).action(seed004Action)
 }
