@@ -119,10 +119,13 @@ describe('distlab anycast serve --port P three times, as the README says (own lo
   })
 
   test('each replica takes 127.0.200.N and says so; the client finds them by name; kill -9 counts a failover', async () => {
+    // Both lines, not only the first: a pipe may hand them over in two reads.
     for (const [i, s] of servers.entries())
       await waitFor(
         `replica r${i + 1}`,
-        () => s.out().startsWith(`[server] listening on 127.0.200.${i + 1}:${port}\n`),
+        () =>
+          s.out().startsWith(`[server] listening on 127.0.200.${i + 1}:${port}\n`) &&
+          s.out().includes('\n[server] r'),
         20_000,
       )
     assert.match(servers[1]!.out(), /r2 has its own loopback address 127\.0\.200\.2/)

@@ -51,12 +51,14 @@ async function anycastServe(
   const dir = stateDirOf(cmd)
   recordReplica(dir, { name: o.name ?? `${a.host}:${a.port}`, host: a.host, port: a.port, pid: process.pid })
   if (!o.json) {
-    process.stdout.write(`[server] listening on ${a.host}:${a.port}\n`)
-    if (o.host === undefined)
-      process.stdout.write(
-        `[server] ${o.name ?? 'this replica'} has its own loopback address ${a.host} ` +
-          '(--host 0.0.0.0: every interface, one replica per port)\n',
-      )
+    // One write: a reader that sees the first line has the second too.
+    process.stdout.write(
+      `[server] listening on ${a.host}:${a.port}\n` +
+        (o.host === undefined
+          ? `[server] ${o.name ?? 'this replica'} has its own loopback address ${a.host} ` +
+            '(--host 0.0.0.0: every interface, one replica per port)\n'
+          : ''),
+    )
   }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
