@@ -466,11 +466,11 @@ async function checkCnLoss(ctx: Seed004Context): Promise<ItemOutcome> {
     const sent = Number(last[2])
     const rate = Number(last[4])
     const line = `Node ${l.a}: ${clean(last[0])} (configured ${l.cost})`
+    const off = Math.abs(rate - l.cost)
+    const allowed = allowedLossError(l.cost, sent, tolerance)
     if (sent < 20) problems.push(`${line}: too few probes to judge`)
-    else if (Math.abs(rate - l.cost) > allowedLossError(l.cost, sent, tolerance))
-      problems.push(
-        `${line}: off by ${Math.abs(rate - l.cost).toFixed(2)}, more than ±${allowedLossError(l.cost, sent, tolerance).toFixed(2)}`,
-      )
+    else if (off > allowed)
+      problems.push(`${line}: off by ${off.toFixed(2)}, more than ±${allowed.toFixed(2)}`)
     else evidence.push(line)
   }
   if (problems.length === 0) return pass(...evidence)
