@@ -29,6 +29,7 @@ import type { ContainerClusterInit } from './container-init.js'
 import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
 import { composeYaml, NETWORK_NAME, prepareRunsDir, runsDirOf } from './docker-compose-spec.js'
 import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
+import { checkNetworkForUp, removeProjectNetworks, type KeptNetwork } from './docker-network.js'
 
 export const DEFAULT_PROJECT = 'distlab'
 export const HEALTH_POLL_INTERVAL_MS = 250
@@ -70,6 +71,15 @@ export {
 import { NodeClient } from '../client/node-client.js'
 import { completeViews } from './views.js'
 export { LogFiles, followLines, parseComposeLogLine } from './docker-logs.js'
+export {
+  NETWORK_RM_PATIENCE_MS,
+  STALE_COUNT_PATIENCE_MS,
+  checkNetworkForUp,
+  keptNetworkLine,
+  networkEndpoints,
+  type KeptNetwork,
+  type NetworkEndpoint,
+} from './docker-network.js'
 
 /** True when the engine answers `docker info`. */
 export async function dockerReady(): Promise<boolean> {
@@ -341,6 +351,8 @@ export class DockerCluster extends EventEmitter implements Startable {
   private follower?: ChildProcess
   private stopped = false
   private started = false
+  /** The networks the last stop() could not remove (keptNetworkLine says why). */
+  keptNetworks: KeptNetwork[] = []
 
   constructor(private readonly init: DockerClusterInit) {
     super()
@@ -364,6 +376,8 @@ export class DockerCluster extends EventEmitter implements Startable {
     await checkContainerStart(this.init.stateDir, this.image)
     // A taken port is one clear line now, not the engine's bind error after the network is made.
     if (this.init.dashboard) await checkDashboardPortFree(this.init.dashboard)
+    // A network of this name left empty is reused (compose does); one in use by others is refused.
+    await checkNetworkForUp(this.network, this.project)
     mkdirSync(dirname(this.composeFile), { recursive: true })
     // The master records its runs straight into the host's runs folder (see masterRunsMount).
     prepareRunsDir(this.runsDir)
@@ -452,28 +466,26 @@ export class DockerCluster extends EventEmitter implements Startable {
     markStopping(this.init.stateDir, this.record)
     this.follower?.kill('SIGTERM')
     await this.stopContainers().catch(() => {}) // down below removes whatever is left
-    await composeDown(this.project, this.composeFile)
+    this.keptNetworks = await composeDown(this.project, this.composeFile, { network: this.network })
     this.logFiles?.close()
     releaseContainerRecord(this.init.stateDir, this.init.key !== undefined)
   }
 }
 
 /**
- * Removes a compose project's containers, network and anonymous volumes. Returns the names of the
- * project's networks the engine would not remove (empty when nothing is left).
+ * Removes a compose project's containers, network and anonymous volumes: the network by the
+ * project's label and, when given, by its fixed name (compose reuses a network of that name that
+ * another run left). Returns the networks the engine would not remove (empty when nothing is left):
+ * see docker-network.ts for the one a busy Docker 20.10 keeps with no endpoint on it.
  */
 export async function composeDown(
   project: string,
   composeFile: string,
-  timeoutMs = 180_000,
-): Promise<string[]> {
+  o: { network?: string; timeoutMs?: number } = {},
+): Promise<KeptNetwork[]> {
+  const timeoutMs = o.timeoutMs ?? 180_000
   const label = `label=com.docker.compose.project=${project}`
-  // The names, for disconnecting an endpoint the engine keeps after its container is gone.
-  const names = (
-    await docker(['ps', '-a', '--filter', label, '--format', '{{.Names}}'], { allowFailure: true })
-  ).stdout
-    .split('\n')
-    .filter(Boolean)
+  const had = (await docker(['ps', '-aq', '--filter', label], { allowFailure: true })).stdout.trim() !== ''
   if (existsSync(composeFile)) {
     await compose(project, composeFile, ['down', '--volumes', '--remove-orphans', '--timeout', '5'], {
       timeoutMs,
@@ -485,41 +497,8 @@ export async function composeDown(
     .split('\n')
     .filter(Boolean)
   if (left.length) await docker(['rm', '-f', '-v', ...left], { allowFailure: true, timeoutMs })
-  return removeProjectNetworks(label, names, timeoutMs)
+  return removeProjectNetworks(project, o.network, had, timeoutMs)
 }
-
-/**
- * Services of profiles `down` was not told about may have held the network: it goes now. A busy
- * engine may still be releasing the last containers' endpoints ("has active endpoints"), so the
- * removal is tried again, a little later each time, for up to a minute; before the third try the
- * project's former containers are force-disconnected (after `--scale node=50` on a loaded
- * machine the engine kept an endpoint whose container was gone).
- */
-async function removeProjectNetworks(label: string, names: string[], timeoutMs: number): Promise<string[]> {
-  const giveUpAt = Date.now() + NETWORK_RM_PATIENCE_MS
-  let nets: string[] = []
-  for (let attempt = 1; attempt === 1 || Date.now() < giveUpAt; attempt++) {
-    nets = (
-      await docker(['network', 'ls', '--filter', label, '--format', '{{.Name}}'], { allowFailure: true })
-    ).stdout
-      .split('\n')
-      .filter(Boolean)
-    if (nets.length === 0) return []
-    if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(attempt, 5) * 1000))
-    if (attempt === 3)
-      for (const net of nets)
-        for (const name of names)
-          await docker(['network', 'disconnect', '--force', net, name], {
-            allowFailure: true,
-            timeoutMs: 30_000,
-          })
-    await docker(['network', 'rm', ...nets], { allowFailure: true, timeoutMs })
-  }
-  return nets
-}
-
-/** How long `down` keeps trying to remove a project's network (2 s, 3 s... up to 5 s apart). */
-const NETWORK_RM_PATIENCE_MS = 60_000
 
 /** Makes a bridge network labelled `label=1` unless one of that name exists; true when this call made it. */
 export async function ensureDockerNetwork(network: string, label: string): Promise<boolean> {

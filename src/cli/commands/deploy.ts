@@ -12,14 +12,16 @@ import {
   buildImage,
   composeDown,
   composeYaml,
+  keptNetworkLine,
   requireDocker,
   type ContainerClusterRecord,
+  type KeptNetwork,
 } from '../../cluster/docker.js'
 import { resolveBaseImage } from '../../cluster/image-base.js'
 import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack } from '../../cluster/swarm.js'
 import { writeK8sManifests } from '../../cluster/k8s.js'
 import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
-import { DockerError, InvalidArgumentError } from '../../core/errors.js'
+import { InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../monitor/constants.js'
 import { cliName, color, colorFor, formatDuration, printJson, Progress, printTable } from '../output.js'
@@ -137,7 +139,9 @@ export async function upContainers(cmd: Command, o: UpOptions): Promise<void> {
     stopping ??= (async () => {
       if (!o.json) process.stdout.write(`\n${why}: removing ${o.nodes + 1} containers...\n`)
       await cluster.stop()
-      if (!o.json) process.stdout.write('removed; nothing left running\n')
+      const kept = cluster instanceof DockerCluster ? cluster.keptNetworks : []
+      for (const k of kept) process.stderr.write(`distlab: ${keptNetworkLine(k)}\n`)
+      if (!o.json) process.stdout.write(`removed; ${kept.length ? 'no container' : 'nothing'} left running\n`)
       process.exit(0)
     })()
   }
@@ -162,22 +166,23 @@ export async function downContainers(
   }
   // The supervisor removes everything; if it was gone (kill -9), this does it.
   await requireDocker()
+  let kept: KeptNetwork[] = []
   if (rec.mode === 'swarm') {
     await removeStack(rec.docker.project, rec.docker.network)
     if (rec.docker.initializedSwarm) await leaveSwarm()
   } else {
-    const kept = await composeDown(rec.docker.project, rec.docker.composeFile)
-    if (kept.length > 0) {
-      removeCluster(dir)
-      throw new DockerError(
-        `containers removed, but the engine would not remove network ${kept.join(', ')} ("has active ` +
-          `endpoints" with no container left: a stale endpoint in dockerd); try "docker network rm ` +
-          `${kept.join(' ')}" again later, or restart the Docker engine`,
-      )
-    }
+    // Every container is gone; a network the engine keeps is said, not an error: the next `up` reuses it.
+    kept = await composeDown(rec.docker.project, rec.docker.composeFile, { network: rec.docker.network })
+    for (const k of kept) process.stderr.write(`distlab: ${keptNetworkLine(k)}\n`)
   }
   removeCluster(dir)
-  if (o.json) printJson({ stopped: rec.nodes.length, running: false, mode: rec.mode })
+  if (o.json)
+    printJson({
+      stopped: rec.nodes.length,
+      running: false,
+      mode: rec.mode,
+      networksKept: kept.map((k) => k.name),
+    })
   else
     process.stdout.write(
       `removed master and ${rec.nodes.length - 1} node containers (${rec.mode} ${rec.docker.project})\n`,
