@@ -12,7 +12,7 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { composeDown, docker, runCommand } from '../../src/cluster/docker.js'
+import { DockerCluster, composeDown, docker, runCommand } from '../../src/cluster/docker.js'
 import { createLauncher } from '../../src/cluster/create-launcher.js'
 import { DockerLauncher } from '../../src/cluster/docker-launcher.js'
 import type { ScenarioReport } from '../../src/scenario/index.js'
@@ -26,6 +26,7 @@ let TAG = ''
 const SUITE = { project: 'distlab-lt-suite', network: 'distlab-lt-suite-net' }
 const SCENARIO = { project: 'distlab-lt-scenario', network: 'distlab-lt-scenario-net' }
 const CLI = { project: 'distlab-lt-cli', network: 'distlab-lt-cli-net' }
+const BUSY = { project: 'distlab-lt-busy', network: 'distlab-lt-busy-net', squatter: 'distlab-lt-squatter' }
 const scratch: string[] = []
 const dir = () => {
   const d = scratchDir('distlab-lt-')
@@ -38,6 +39,8 @@ async function cleanup(): Promise<void> {
     await composeDown(p.project, join(ROOT, 'no-such-file')).catch(() => {})
     await docker(['network', 'rm', p.network], { allowFailure: true }).catch(() => {})
   }
+  await docker(['rm', '-f', BUSY.squatter], { allowFailure: true }).catch(() => {})
+  await docker(['network', 'rm', BUSY.network], { allowFailure: true }).catch(() => {})
 }
 
 before(async () => {
@@ -256,5 +259,41 @@ describe('the Docker launcher', { timeout: 600_000 }, () => {
     }
     const left = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${CLI.project}`])
     assert.equal(left.stdout.trim(), '', 'down removes every container')
+  })
+})
+
+describe('the compose network', () => {
+  test('up refuses a network that a container of another project is on, before it starts anything', async () => {
+    await docker(['network', 'create', BUSY.network])
+    await docker([
+      'run',
+      '-d',
+      '--name',
+      BUSY.squatter,
+      '--network',
+      BUSY.network,
+      '--entrypoint',
+      'node',
+      TAG,
+      '-e',
+      'setTimeout(() => {}, 300000)',
+    ])
+    const cluster = new DockerCluster({
+      nodes: 1,
+      stateDir: dir(),
+      image: TAG,
+      project: BUSY.project,
+      network: BUSY.network,
+    })
+    await assert.rejects(cluster.start(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_CLUSTER')
+      assert.match(
+        err.message,
+        /^network distlab-lt-busy-net is in use by distlab-lt-squatter, not of compose project distlab-lt-busy/,
+      )
+      return true
+    })
+    const ps = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${BUSY.project}`])
+    assert.equal(ps.stdout.trim(), '', 'no container of the project was made')
   })
 })
