@@ -7,7 +7,9 @@
 // then has no endpoint at all (`network inspect` lists none, `network disconnect --force` answers
 // "endpoint ... not found"), yet the engine keeps it until dockerd restarts and logs "Fixing
 // inconsistent endpoint_cnt ... Expected=0, Actual=1". Docker 28.1 dropped the count (moby#49736).
-// Such a network still works: containers attach to it and leave it, so `up` reuses it as compose does.
+// The count loses its decrements when many endpoints go at once (compose stops every container of
+// a project at once): `down` stops them a few at a time instead. Should the engine still keep the
+// network, it works: containers attach to it and leave it, so `up` reuses it as compose does.
 import { ClusterError } from '../core/errors.js'
 import { docker } from './docker-cli.js'
 
@@ -19,6 +21,34 @@ export const NETWORK_RM_PATIENCE_MS = 60_000
  * count, and tearing the interface down between the two takes a few seconds on a busy machine.
  */
 export const STALE_COUNT_PATIENCE_MS = 20_000
+
+/**
+ * How many containers of a project stop at once at `down` (their endpoints go as they stop).
+ * Measured with a throw-away project, `up --scale node=50` then down, two CPU burners beside: with
+ * compose stopping all 51 at once, 3 of 6 rounds left the count too high (51 after up, 2 after
+ * down, no endpoint left); 4 at a time, 0 of 8 rounds, the 51 stopped in 18-26 s instead of 8-13 s.
+ */
+export const STOP_CONCURRENCY = 4
+
+/** Stops a compose project's running containers, STOP_CONCURRENCY at a time, `graceS` each. */
+export async function stopProjectContainers(
+  project: string,
+  graceS: number,
+  timeoutMs: number,
+): Promise<void> {
+  const running = (
+    await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
+      allowFailure: true,
+    })
+  ).stdout
+    .split('\n')
+    .filter(Boolean)
+  const stopNext = async (): Promise<void> => {
+    for (let id = running.shift(); id !== undefined; id = running.shift())
+      await docker(['stop', '-t', String(graceS), id], { allowFailure: true, timeoutMs })
+  }
+  await Promise.all(Array.from({ length: Math.min(STOP_CONCURRENCY, running.length) }, stopNext))
+}
 
 /** An endpoint the engine lists on a network. */
 export interface NetworkEndpoint {

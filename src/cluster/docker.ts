@@ -29,7 +29,12 @@ import type { ContainerClusterInit } from './container-init.js'
 import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
 import { composeYaml, NETWORK_NAME, prepareRunsDir, runsDirOf } from './docker-compose-spec.js'
 import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
-import { checkNetworkForUp, removeProjectNetworks, type KeptNetwork } from './docker-network.js'
+import {
+  checkNetworkForUp,
+  removeProjectNetworks,
+  stopProjectContainers,
+  type KeptNetwork,
+} from './docker-network.js'
 
 export const DEFAULT_PROJECT = 'distlab'
 export const HEALTH_POLL_INTERVAL_MS = 250
@@ -74,6 +79,7 @@ export { LogFiles, followLines, parseComposeLogLine } from './docker-logs.js'
 export {
   NETWORK_RM_PATIENCE_MS,
   STALE_COUNT_PATIENCE_MS,
+  STOP_CONCURRENCY,
   checkNetworkForUp,
   keptNetworkLine,
   networkEndpoints,
@@ -451,12 +457,12 @@ export class DockerCluster extends EventEmitter implements Startable {
     })
   }
 
-  /** Stops the containers first, with time for the master to close its run store cleanly. */
+  /**
+   * Stops the containers first, with time for the master to close its run store cleanly; a few at
+   * a time (docker-network.ts: the engine loses count of endpoints going at once).
+   */
   private async stopContainers(): Promise<void> {
-    await compose(this.project, this.composeFile, ['stop', '-t', '10'], {
-      timeoutMs: 120_000,
-      allowFailure: true,
-    })
+    await stopProjectContainers(this.project, 10, 120_000)
   }
 
   /** `compose down`: every container and the network go; the record is removed. Twice is harmless. */
@@ -486,6 +492,8 @@ export async function composeDown(
   const timeoutMs = o.timeoutMs ?? 180_000
   const label = `label=com.docker.compose.project=${project}`
   const had = (await docker(['ps', '-aq', '--filter', label], { allowFailure: true })).stdout.trim() !== ''
+  // A few at a time, not compose's all at once: the engine loses count of endpoints going at once.
+  await stopProjectContainers(project, 5, timeoutMs)
   if (existsSync(composeFile)) {
     await compose(project, composeFile, ['down', '--volumes', '--remove-orphans', '--timeout', '5'], {
       timeoutMs,
