@@ -21,6 +21,8 @@
 // which asks this runner for the machine: no file starts meanwhile, and the part begins once every
 // other running file has ended, so it cannot starve them. The rest of the file runs beside the others.
 //   DISTLAB_TEST_LANES=N         namespaced lanes + 1 (default 3: two namespaced lanes)
+//   DISTLAB_TEST_SPARE_LANES=N   namespaced lanes that take a file only while the CPU has most of a
+//                                core idle (default 1)
 //   DISTLAB_TEST_DOCKER_LANES=N  host files at once (default 2)
 import { spawn, spawnSync } from 'node:child_process'
 import {
@@ -137,15 +139,19 @@ if (!canIsolate) {
   process.exit(0)
 }
 
-// Longest first, from the durations of the last run on this machine (file size on a first run),
-// so that the long files do not end up last.
+// Longest first, so that the long files do not end up last: from the durations of the last run on
+// this machine, else from test/durations.json (one run's durations kept in the repository, for a
+// fresh clone: `cp node_modules/.cache/distlab/test-times.json test/durations.json` after a full
+// run refreshes it), else from the file's size.
 const TIMES = 'node_modules/.cache/distlab/test-times.json'
-let times = {}
-try {
-  times = JSON.parse(readFileSync(TIMES, 'utf8'))
-} catch {
-  // first run here
+const readTimes = (path) => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'))
+  } catch {
+    return {} // first run here
+  }
 }
+const times = { ...readTimes('test/durations.json'), ...readTimes(TIMES) }
 const weight = (f) => (typeof times[f] === 'number' ? times[f] : statSync(f).size / 1000)
 const byWeight = (a, b) => weight(b) - weight(a)
 // Longest first here too, the file that asks for the machine included: while it waits for the
@@ -159,6 +165,9 @@ if (selected.some(startsDocker)) spawnSync('bash', ['scripts/docker-start.sh'], 
 
 const FILE_TIMEOUT_MS = 15 * 60_000
 const started = Date.now()
+/** When a test file last started: a file just started has not yet shown what CPU it takes. */
+let lastStart = 0
+const sinceStart = () => `${((Date.now() - started) / 1000).toFixed(0)} s in`
 const results = []
 let done = 0
 // Each file runs in a process group of its own (node --test runs the file in a child process, and
@@ -182,13 +191,23 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   })
 }
 
+// A file runs under a small shell that, once the file's processes have ended, prints the CPU time
+// they used (its children's, from /proc: the test process and every process it waited for) on a
+// last line of its own, which the runner takes out of the output.
+const CPU_LINE = '@@distlab-test-cpu-ticks'
+const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
+const SHELL =
+  '"$@"; s=$?; read -r l < /proc/$$/stat; set -- ${l##*) }; ' +
+  `printf '\\n${CPU_LINE} %s\\n' $((\${14} + \${15})); exit $s`
+
 function runFile(file, isolated) {
   return new Promise((resolve) => {
     const node = [process.execPath, '--test', '--test-force-exit', '--test-reporter=spec', file]
     const [cmd, args] = isolated
-      ? ['unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...node]]
-      : [node[0], node.slice(1)]
+      ? ['unshare', ['-n', '--', 'sh', '-c', `ip link set lo up || exit 1; ${SHELL}`, 'sh', ...node]]
+      : ['sh', ['-c', SHELL, 'sh', ...node]]
     const t0 = Date.now()
+    lastStart = t0
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     running.add(child)
     const chunks = []
@@ -203,11 +222,15 @@ function runFile(file, isolated) {
       // A request for the machine left by a file that ended without withdrawing it (a crash).
       if (running.size === 0) for (const f of readdirSync(exclusiveDir)) rmSync(join(exclusiveDir, f))
       const seconds = (Date.now() - t0) / 1000
-      const out = Buffer.concat(chunks).toString('utf8')
+      let out = Buffer.concat(chunks).toString('utf8')
+      const cpuAt = out.lastIndexOf(`\n${CPU_LINE} `)
+      const cpu = cpuAt >= 0 ? Number(out.slice(cpuAt).split(' ')[1]) / TICKS_PER_S : undefined
+      if (cpuAt >= 0) out = out.slice(0, cpuAt + 1)
       const count = (label) => Number(out.match(new RegExp(`^ℹ ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
       const r = {
         file,
         seconds,
+        cpu,
         ok: code === 0,
         why: signal ? `killed by ${signal}` : code === 0 ? '' : `exit ${code}`,
         tests: count('tests'),
@@ -220,7 +243,9 @@ function runFile(file, isolated) {
       done++
       // One file's output at a time, whole, so that files running side by side do not interleave.
       process.stdout.write(
-        `\n━━ [${done}/${selected.length}] ${file} (${seconds.toFixed(1)} s)${r.ok ? '' : ' FAILED'}\n`,
+        `\n━━ [${done}/${selected.length}] ${file} (${seconds.toFixed(1)} s` +
+          `${cpu === undefined ? '' : `, ${cpu.toFixed(1)} CPU-s`}, ended ${sinceStart()})` +
+          `${r.ok ? '' : ' FAILED'}\n`,
       )
       process.stdout.write(out)
       results.push(r)
@@ -300,23 +325,53 @@ async function hostLane() {
   }
 }
 
-async function lane(queue, isolated) {
+async function lane(queue, isolated, spareOnly = false) {
   for (;;) {
-    while (wanted().length > 0) await new Promise((r) => setTimeout(r, 250))
+    while (queue.length > 0 && (wanted().length > 0 || (spareOnly && !hasSpareCpu())))
+      await new Promise((r) => setTimeout(r, 250))
     const file = queue.shift()
     if (file === undefined) return
     await runFile(file, isolated)
   }
 }
 
+// The machine's spare CPU, from /proc/stat's first line (all CPUs) sampled every second: a spare
+// lane takes a file only when at least SPARE_CORES were idle over the last SPARE_WINDOW_S seconds
+// and no file started in the last SPARE_START_GAP_MS. Most test files wait on timers and sockets more than they compute,
+// so on a quiet machine a third namespaced file fits beside two; beside a CPU-bound process the
+// spare lane stays idle and the files keep the CPU the two lanes always had.
+const SPARE_CORES = 0.8
+const SPARE_WINDOW_S = 5
+const SPARE_START_GAP_MS = 2000
+const cpuLines = readFileSync('/proc/stat', 'utf8').match(/^cpu\d+ /gm)?.length ?? 1
+const cpuSamples = []
+function sampleCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+  cpuSamples.push({ idle: f[3] + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) })
+  if (cpuSamples.length > SPARE_WINDOW_S + 1) cpuSamples.shift()
+}
+function hasSpareCpu() {
+  if (cpuSamples.length <= SPARE_WINDOW_S || Date.now() - lastStart < SPARE_START_GAP_MS) return false
+  const a = cpuSamples[0]
+  const b = cpuSamples[cpuSamples.length - 1]
+  return b.total > a.total && (cpuLines * (b.idle - a.idle)) / (b.total - a.total) >= SPARE_CORES
+}
+const spareLanes = Math.max(0, Number(process.env.DISTLAB_TEST_SPARE_LANES ?? 1) || 0)
+if (spareLanes > 0) {
+  sampleCpu()
+  setInterval(sampleCpu, 1000).unref()
+}
+
 const dockerLanes = Math.max(1, Number(process.env.DISTLAB_TEST_DOCKER_LANES ?? 2) || 1)
 console.log(
   `${selected.length} test files: ${hostQueue.length} on the host's network (${dockerLanes} at once ` +
-    `when they share nothing), ${nsQueue.length} in their own network namespaces (${lanes - 1} at once)`,
+    `when they share nothing), ${nsQueue.length} in their own network namespaces (${lanes - 1} at once, ` +
+    `${spareLanes} more while a core is idle)`,
 )
 const checks = runChecks()
 const workers = []
 for (let i = 1; i < lanes; i++) workers.push(lane(nsQueue, true))
+for (let i = 0; i < spareLanes; i++) workers.push(lane(nsQueue, true, true))
 // With nothing left for the host lanes, the first helps with the namespaced files.
 const hostLanes = Array.from({ length: Math.min(dockerLanes, hostQueue.length) }, hostLane)
 await Promise.all(hostLanes)
@@ -326,10 +381,13 @@ const checked = await checks
 
 try {
   mkdirSync('node_modules/.cache/distlab', { recursive: true })
-  writeFileSync(
-    TIMES,
-    JSON.stringify({ ...times, ...Object.fromEntries(results.map((r) => [r.file, r.seconds])) }),
-  )
+  // Written as test/durations.json is kept: the files that exist, sorted, to a tenth of a second.
+  const all = { ...times, ...Object.fromEntries(results.map((r) => [r.file, r.seconds])) }
+  const kept = Object.keys(all)
+    .filter((f) => files.includes(f))
+    .sort()
+    .map((f) => [f, Math.round(all[f] * 10) / 10])
+  writeFileSync(TIMES, JSON.stringify(Object.fromEntries(kept), null, 2) + '\n')
 } catch {
   // a read-only checkout still gets its results
 }
