@@ -1,9 +1,10 @@
 // `distlab up --mode swarm` on the real engine (started here when it is not running), on a
-// single-node swarm made for the test: the dashboard forwarded to a loopback port of the host
-// (issue 16 item 13), then master + 3 nodes on the default overlay, unicast and overlay multicast
-// across it, and `down` removing the stack, its network and the swarm made for it. Everything made
-// here is removed in after(), also on failure. The image is the Docker tests' shared one
-// (shared-image.ts).
+// single-node swarm made for the test: master + 3 nodes on the default overlay with the dashboard
+// forwarded to a loopback port of the host (issue 16 item 13), unicast and overlay multicast across
+// it, and `down` removing the stack, its network, the swarm made for it and the forwarder. One stack
+// on one swarm: the Docker lanes wait while this file runs, and a swarm made, used and left costs
+// about 40 s. Everything made here is removed in after(), also on failure. The image is the Docker
+// tests' shared one (shared-image.ts).
 // No `test-shares` line: this file runs with no other Docker file. Making and leaving a swarm
 // changes the engine's networking under every container: run beside docker.test, it took the
 // compose master (the one container with published ports) off its network twice, and its 50 nodes
@@ -26,9 +27,7 @@ import { sharedTestImage } from './shared-image.js'
 
 const ROOT = dirname(dirname(binPath()))
 let TAG = ''
-const STACK = 'distlabnbstack'
-const OVERLAY = 'distlab-nb-overlay'
-/** The stack of the second describe, on the default overlay network. */
+/** The stack, on the default overlay network. */
 const SWARM_STACK = 'distlabteststack'
 const scratch: string[] = []
 let swarmBefore = 'inactive'
@@ -40,76 +39,10 @@ before(async () => {
 })
 
 after(async () => {
-  await removeStack(STACK, OVERLAY, 60_000).catch(() => {})
   await removeStack(SWARM_STACK, OVERLAY_NETWORK, 60_000).catch(() => {})
   await docker(['network', 'rm', OVERLAY_NETWORK], { allowFailure: true }).catch(() => {})
   if (swarmBefore !== 'active' && (await swarmState().catch(() => '')) === 'active') await leaveSwarm()
   for (const d of scratch) rmSync(d, { recursive: true, force: true })
-})
-
-describe('the dashboard of a swarm stack on the host loopback (issue 16 item 13)', () => {
-  test(
-    'up --mode swarm forwards a loopback port to the master task; --json names it',
-    { timeout: 420_000 },
-    async () => {
-      assert.ok(await imageExists(TAG), 'before() builds it')
-      const dir = scratchDir('distlab-nb-swarm-')
-      scratch.push(dir)
-      const port = await freePort()
-      const env = {
-        DISTLAB_IMAGE: TAG,
-        DISTLAB_PROJECT: STACK,
-        DISTLAB_NETWORK: OVERLAY,
-        DISTLAB_KEY: '',
-        DISTLAB_RUNS_DIR: join(dir, 'runs'),
-      }
-      try {
-        const up = await runCli(
-          [
-            '--state-dir',
-            dir,
-            'up',
-            '--mode',
-            'swarm',
-            '--nodes',
-            '2',
-            '-d',
-            '--json',
-            '--dashboard-port',
-            String(port),
-          ],
-          { env, timeoutMs: 360_000 },
-        )
-        assert.equal(up.code, 0, up.stderr + up.stdout)
-        const url = `http://127.0.0.1:${port}`
-        assert.equal((JSON.parse(up.stdout) as { dashboard: string }).dashboard, url)
-        const names = await waitFor(
-          'the dashboard answers on the host',
-          () => dashboardAnswers(url),
-          90_000,
-          500,
-        )
-        assert.deepEqual(names, ['master', 'node1', 'node2'])
-      } finally {
-        const down = await runCli(['--state-dir', dir, 'down'], { env, timeoutMs: 300_000 })
-        assert.equal(down.code, 0, down.stderr + down.stdout)
-      }
-      // The forwarder went with the supervisor.
-      await waitFor(
-        'the dashboard port is free again',
-        async () => {
-          try {
-            await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })
-            return false
-          } catch {
-            return true
-          }
-        },
-        30_000,
-        500,
-      )
-    },
-  )
 })
 
 /** GET of a node's JSON answer (the swarm stack is an open cluster: no token). */
@@ -125,7 +58,7 @@ async function members(url: string): Promise<Array<{ name: string; host: string 
 
 describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an overlay network', () => {
   test(
-    'master + 3 nodes join over the overlay; unicast and overlay multicast cross it; down removes the stack, its network and the swarm made for it',
+    'master + 3 nodes join over the overlay; the dashboard is forwarded to a host loopback port; unicast and overlay multicast cross it; down removes the stack, its network, the swarm made for it and the forwarder',
     {
       timeout: 420_000,
     },
@@ -144,16 +77,33 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
       const cli = (args: string[], timeoutMs = 60_000) =>
         runCli(['--state-dir', dir, ...args], { env, timeoutMs })
       let down: Awaited<ReturnType<typeof cli>>
+      // The dashboard on a free port: docker.test's `up --mode docker` may hold the default 8080 now.
+      const dashboardPort = await freePort()
+      const dashboard = `http://127.0.0.1:${dashboardPort}`
       try {
-        // The dashboard on a free port: docker.test's `up --mode docker` may hold the default 8080 now.
-        const dashboardPort = String(await freePort())
         const up = await cli(
-          ['up', '--mode', 'swarm', '--nodes', '3', '-d', '--json', '--dashboard-port', dashboardPort],
+          [
+            'up',
+            '--mode',
+            'swarm',
+            '--nodes',
+            '3',
+            '-d',
+            '--json',
+            '--dashboard-port',
+            String(dashboardPort),
+          ],
           300_000,
         )
         assert.equal(up.code, 0, up.stderr + up.stdout)
-        const rec = JSON.parse(up.stdout) as { mode: string; nodes: Array<{ name: string; host: string }> }
+        const rec = JSON.parse(up.stdout) as {
+          mode: string
+          dashboard: string
+          nodes: Array<{ name: string; host: string }>
+        }
         assert.equal(rec.mode, 'swarm')
+        // The master task's dashboard, forwarded to a loopback port of the host (issue 16 item 13).
+        assert.equal(rec.dashboard, dashboard)
         assert.deepEqual(
           rec.nodes.map((n) => n.name),
           ['master', 'node1', 'node2', 'node3'],
@@ -174,6 +124,10 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
           500,
         )
         assert.deepEqual(names, ['master', 'node1', 'node2', 'node3'])
+        assert.deepEqual(
+          await waitFor('the dashboard answers on the host', () => dashboardAnswers(dashboard), 90_000, 500),
+          ['master', 'node1', 'node2', 'node3'],
+        )
         const status = await cli(['status', '--json'])
         assert.equal(status.code, 0, status.stderr + status.stdout)
         const st = JSON.parse(status.stdout) as {
@@ -291,6 +245,20 @@ describe('swarm: `distlab up --mode swarm -d` on a single-node swarm with an ove
       if (swarmBefore !== 'active') assert.equal(await swarmState(), 'inactive')
       const gone = await cli(['status'], 30_000)
       assert.equal(gone.code, 1)
+      // The forwarder went with the supervisor.
+      await waitFor(
+        'the dashboard port is free again',
+        async () => {
+          try {
+            await fetch(`${dashboard}/`, { signal: AbortSignal.timeout(2000) })
+            return false
+          } catch {
+            return true
+          }
+        },
+        30_000,
+        500,
+      )
       // The run stays on the host, closed by the master (no WAL left beside it).
       const files = readdirSync(runs)
       assert.equal(files.filter((f) => f.endsWith('.sqlite')).length, 1, files.join(' '))
