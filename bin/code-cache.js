@@ -62,6 +62,16 @@ function readCache(file) {
 }
 
 /**
+ * How a bundle loads an ES module package (vega): `import()` inside a script that V8 took from the
+ * code cache fails on Node 20 ("A dynamic import callback was not specified": the script's import
+ * callback is not restored with the cached functions), so the bundle calls this one, an import()
+ * of this module's own (src/monitor/plot.ts). It resolves packages as the bundle would: from the
+ * node_modules beside and above bin/.
+ */
+export const IMPORT_ESM = Symbol.for('distlab.importEsm')
+globalThis[IMPORT_ESM] ??= (specifier) => import(specifier)
+
+/**
  * Loads `file` (a CommonJS bundle) with the code cache. Returns its exports, whether V8 took a cache
  * (`cacheHit`), and `saveCache()`, which writes one when V8 had none to take: call it once the
  * program is up.

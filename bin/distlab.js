@@ -17,11 +17,11 @@ for (let i = 0; i < args.length; i++) {
 const role = command === 'node' || command === 'master'
 // The build bundles each entry and its dependencies into one file (scripts/bundle-roles.mjs): one
 // file to load instead of hundreds of modules, which halves a node's start-up and takes about a third
-// off every other command's. The roles' bundle is CommonJS, run through V8's code cache
-// (bin/code-cache.js): a node that starts from a cache compiles next to nothing.
+// off every other command's. Both bundles are CommonJS, run through V8's code cache
+// (bin/code-cache.js): a process that starts from a cache compiles next to nothing.
 // DISTLAB_UNBUNDLED=1 runs the modules one by one (bench/startup.ts measures both).
 const cli = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
-const bundle = role ? 'roles-main.bundle.cjs' : 'main.bundle.js'
+const bundle = role ? 'roles-main.bundle.cjs' : 'main.bundle.cjs'
 const bundled = process.env.DISTLAB_UNBUNDLED !== '1' && bundleIsFresh(bundle)
 
 /** True when the bundle exists and none of the modules in it was compiled after it. */
@@ -43,12 +43,15 @@ if (!existsSync(main)) {
   )
   process.exit(2)
 }
-if (bundled && role) {
+if (bundled) {
   const { loadCachedBundle } = await import('./code-cache.js')
   const loaded = loadCachedBundle(main)
+  // A command writes the cache as it exits (it may end by process.exit(), or with a usage error):
+  // every command runs the same top-level code, which is most of what a start compiles.
+  if (!role) process.on('exit', () => loaded.saveCache())
   await loaded.exports.run(process.argv)
   // Once the role is up (not after --help or a usage error: that cache would hold too little).
-  if (process.exitCode === undefined) loaded.saveCache()
+  if (role && process.exitCode === undefined) loaded.saveCache()
 } else {
   const { run } = await import(pathToFileURL(main).href)
   await run(process.argv)

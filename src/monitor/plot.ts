@@ -11,6 +11,9 @@
 import { writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { TopLevelSpec } from 'vega-lite'
+import type * as VegaLite from 'vega-lite'
+import type * as Vega from 'vega'
+import type * as ResvgJs from '@resvg/resvg-js'
 import { InvalidArgumentError } from '../core/errors.js'
 
 export type { TopLevelSpec }
@@ -29,6 +32,18 @@ export interface RenderedChart {
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif'
 
+/**
+ * import() of a package. A command runs from a bundle that bin/code-cache.js takes from V8's code
+ * cache, where an import() of the bundle's own fails on Node 20; the loader hands in one of its own
+ * (IMPORT_ESM there). Run from the modules, or as a library, this module's own import() serves.
+ */
+function importEsm<T>(specifier: string): Promise<T> {
+  const loader = (globalThis as Record<symbol, unknown>)[Symbol.for('distlab.importEsm')]
+  return typeof loader === 'function'
+    ? (loader as (s: string) => Promise<T>)(specifier)
+    : (import(specifier) as Promise<T>)
+}
+
 /** Compiles and renders a Vega-Lite spec; rejects with InvalidArgumentError when the spec is invalid. */
 export async function renderChart(spec: TopLevelSpec, options: RenderOptions = {}): Promise<RenderedChart> {
   const scale = options.scale ?? 2
@@ -42,9 +57,9 @@ export async function renderChart(spec: TopLevelSpec, options: RenderOptions = {
   // Loaded on the first chart, not with every command: Vega and resvg are a large part of what a
   // command would otherwise load at start (resvg also asks the OS which libc it runs on).
   const [{ compile }, { parse, View }, { Resvg }] = await Promise.all([
-    import('vega-lite'),
-    import('vega'),
-    import('@resvg/resvg-js'),
+    importEsm<typeof VegaLite>('vega-lite'),
+    importEsm<typeof Vega>('vega'),
+    importEsm<typeof ResvgJs>('@resvg/resvg-js'),
   ])
   let svg: string
   try {

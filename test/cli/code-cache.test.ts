@@ -1,5 +1,5 @@
-// bin/code-cache.js: `distlab node` and `distlab master` run their CommonJS bundle through V8's code
-// cache. A cache never runs code other than the bundle's own (a rebuilt bundle of the same length
+// bin/code-cache.js: `distlab node` and `distlab master`, and every other command, run their CommonJS
+// bundle through V8's code cache. A cache never runs code other than the bundle's own (a rebuilt bundle of the same length
 // included), a damaged or foreign cache is ignored, and a cache directory that cannot be written
 // only costs the cache, never the start.
 import { test } from 'node:test'
@@ -17,7 +17,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { binPath, freePort, getJson, scratchDir, waitFor } from '../helpers.js'
+import { binPath, freePort, getJson, runCli, scratchDir, waitFor } from '../helpers.js'
 
 interface Loaded {
   exports: { v?: string }
@@ -202,6 +202,55 @@ test('distlab node starts from the bundle, writes its cache, and starts without 
     writeFileSync(join(dir, 'file'), '')
     const stderr = await startNode({ DISTLAB_COMPILE_CACHE: join(dir, 'file', 'cache') })
     assert.equal(stderr, '')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('every other command starts from its bundle and its cache too, one that failed included', async () => {
+  const dir = scratchDir('distlab-cc-')
+  try {
+    const cache = join(dir, 'cache')
+    const env = { DISTLAB_COMPILE_CACHE: cache }
+    // A usage error: the cache is written as the command exits, whatever its exit code.
+    const bad = await runCli(['--state-dir', join(dir, 'state'), 'status'], { env })
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /no cluster is running/)
+    const written = caches(cache)
+    assert.equal(written.length, 1)
+    assert.match(written[0]!, /^main\.bundle\.cjs-/, 'the commands bundle ran, and wrote its cache')
+    const at = statSync(join(cache, written[0]!)).mtimeMs
+    const version = await runCli(['--version'], { env })
+    assert.equal(version.code, 0)
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/)
+    assert.deepEqual(caches(cache), written)
+    assert.equal(statSync(join(cache, written[0]!)).mtimeMs, at, 'the next command took the cache as it was')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test("a bundle's import() of an ES module package works when V8 took the bundle from the cache", async () => {
+  const { COMPILE_CACHE_ENV, loadCachedBundle } = await codeCache()
+  const dir = scratchDir('distlab-cc-')
+  const cache = join(dir, 'cache')
+  const bundle = join(dir, 'b.bundle.cjs')
+  try {
+    // As src/monitor/plot.ts loads vega: through the loader's import, an ES module package.
+    writeFileSync(
+      bundle,
+      'module.exports = { load: () => globalThis[Symbol.for("distlab.importEsm")]("vega") }\n',
+    )
+    type Loads = Loaded & { exports: { load(): Promise<{ View: unknown }> } }
+    const [first, cached] = await withCacheDir(COMPILE_CACHE_ENV, cache, () => {
+      const a = loadCachedBundle(bundle) as Loads
+      a.saveCache()
+      return [a, loadCachedBundle(bundle) as Loads]
+    })
+    assert.equal(first.cacheHit, false)
+    assert.equal(typeof (await first.exports.load()).View, 'function')
+    assert.equal(cached.cacheHit, true)
+    assert.equal(typeof (await cached.exports.load()).View, 'function', 'import() from a cached bundle')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

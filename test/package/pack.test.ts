@@ -60,7 +60,7 @@ test('npm pack gives a tarball that installs and imports as `distlab`', { timeou
     assert.match(help.stdout, /--frame-port/)
     // Every other command starts from the bundled main entry, also shipped.
     assert.ok(
-      existsSync(join(installed, 'dist', 'src', 'cli', 'main.bundle.js')),
+      existsSync(join(installed, 'dist', 'src', 'cli', 'main.bundle.cjs')),
       'the main bundle is packed',
     )
     const status = await run(process.execPath, [join(installed, 'bin', 'distlab.js'), 'status', '--help'], {
