@@ -118,6 +118,28 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
   }
 }
 
+/**
+ * One command start to exit: `distlab status` with no cluster (it loads every command, answers
+ * "no cluster is running" and exits 1), run under a shell that prints the CPU time its child used
+ * (cutime + cstime of the shell, from /proc) once the command has ended.
+ */
+async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-cmd-'))
+  const shell = '"$@" >/dev/null 2>&1; read -r l < /proc/$$/stat; set -- ${l##*) }; echo $((${14} + ${15}))'
+  const t0 = performance.now()
+  const child = spawn(
+    'sh',
+    ['-c', shell, 'sh', process.execPath, 'bin/distlab.js', '--state-dir', stateDir, 'status'],
+    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...ENTRY_ENV[entry] } },
+  )
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  await new Promise((r) => child.once('close', r))
+  const ms = performance.now() - t0
+  rmSync(stateDir, { recursive: true, force: true })
+  return { ms, cpuMs: (Number(out.trim()) * 1000) / 100 }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ENTRIES: Entry[] = ['cached', 'bundled', 'unbundled']
 const spawns: Record<Entry, Array<{ ms: number; cpuMs: number }>> = { cached: [], bundled: [], unbundled: [] }
@@ -135,6 +157,24 @@ const one = (k: Entry) => ({
 const ready = { cached: one('cached'), bundled: one('bundled'), unbundled: one('unbundled') }
 process.stderr.write(
   `one node process, spawn to /health (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${ready[e].ms} ms (${ready[e].cpuMs} ms CPU)`).join(', ')}\n`,
+)
+const commands: Record<Entry, Array<{ ms: number; cpuMs: number }>> = {
+  cached: [],
+  bundled: [],
+  unbundled: [],
+}
+await commandRun('cached') // writes the commands' code cache; not counted
+for (let i = 0; i < SPAWNS; i++)
+  for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
+    commands[entry].push(await commandRun(entry))
+const cmd = (k: Entry) => ({
+  ms: Math.round(median(commands[k].map((x) => x.ms))),
+  minMs: Math.round(Math.min(...commands[k].map((x) => x.ms))),
+  cpuMs: Math.round(median(commands[k].map((x) => x.cpuMs))),
+})
+const command = { cached: cmd('cached'), bundled: cmd('bundled'), unbundled: cmd('unbundled') }
+process.stderr.write(
+  `one command, start to exit (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${command[e].ms} ms (${command[e].cpuMs} ms CPU)`).join(', ')}\n`,
 )
 
 const rows: Array<Array<string | number>> = []
@@ -177,6 +217,20 @@ writeResult('startup', {
       ],
     },
     {
+      heading: 'One command: start to exit',
+      text: `\`distlab status\` with no cluster running (it loads what every command loads, says that no cluster is running and exits), ${SPAWNS} times from each entry, alternating: the commands' bundle (main.bundle.cjs) from its code cache, the same bundle without a cache, and the modules one by one. Time from spawn until the process has ended, and the CPU time it used.`,
+      columns: ['entry', 'median ms to exit', 'min ms', 'median CPU ms'],
+      rows: [
+        ['bundled, from the code cache', command.cached.ms, command.cached.minMs, command.cached.cpuMs],
+        ['bundled, no code cache', command.bundled.ms, command.bundled.minMs, command.bundled.cpuMs],
+        ['modules one by one', command.unbundled.ms, command.unbundled.minMs, command.unbundled.cpuMs],
+      ],
+      notes: [
+        `cached/bundled: ${(command.cached.ms / command.bundled.ms).toFixed(2)} of the wall time, ${(command.cached.cpuMs / command.bundled.cpuMs).toFixed(2)} of the CPU time.`,
+      ],
+    },
+    {
+      heading: 'Master and N nodes: time to healthy, memory per node',
       columns: [
         'nodes',
         'process: ms to healthy',
@@ -193,6 +247,6 @@ writeResult('startup', {
       ],
     },
   ],
-  data: { ...data, nodeReady: ready, spawns },
+  data: { ...data, nodeReady: ready, spawns, command, commands },
 })
 rmSync(CACHE_DIR, { recursive: true, force: true })
