@@ -6,10 +6,9 @@
 // one file instead of some four hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
 // running, was most of a node's start-up (bench/startup.ts measures both entries side by side).
 // Both bundles are CommonJS so that bin/code-cache.js can run them through V8's code cache (Node 20
-// offers none for ES modules): a command then starts in about half the CPU (0.40 s -> 0.23 s for
-// `distlab status` on the machine this was written on). The ESM-only packages the commands use
-// (vega, vega-lite, resvg) stay outside the bundle and are loaded by dynamic import(), which
-// CommonJS has too.
+// offers none for ES modules): a command then starts on a fifth less CPU (bench/startup.ts). The
+// ESM-only packages the commands use (vega, vega-lite, resvg) stay outside the bundle and are loaded
+// by an import() that bin/code-cache.js hands in (src/monitor/plot.ts says why).
 // Left out: native addons and the chart libraries (the master loads them from node_modules when it
 // needs them), the JSON-schema compilers Fastify never calls on distlab's servers (see
 // src/node/http-limits.ts), and zod's translations of its messages (distlab uses English only).
