@@ -149,15 +149,31 @@ for (let i = 0; i < SPAWNS; i++) {
   for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
     spawns[entry].push(await nodeReady(i % 40, entry))
 }
-const one = (k: Entry) => ({
-  ms: Math.round(median(spawns[k].map((x) => x.ms))),
-  minMs: Math.round(Math.min(...spawns[k].map((x) => x.ms))),
-  cpuMs: Math.round(median(spawns[k].map((x) => x.cpuMs))),
-})
-const ready = { cached: one('cached'), bundled: one('bundled'), unbundled: one('unbundled') }
-process.stderr.write(
-  `one node process, spawn to /health (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${ready[e].ms} ms (${ready[e].cpuMs} ms CPU)`).join(', ')}\n`,
-)
+type Summary = Record<Entry, { ms: number; minMs: number; cpuMs: number }>
+/** Median and least time, median CPU, per entry; printed as one line. */
+function summarize(what: string, samples: Record<Entry, Array<{ ms: number; cpuMs: number }>>): Summary {
+  const of = (k: Entry) => ({
+    ms: Math.round(median(samples[k].map((x) => x.ms))),
+    minMs: Math.round(Math.min(...samples[k].map((x) => x.ms))),
+    cpuMs: Math.round(median(samples[k].map((x) => x.cpuMs))),
+  })
+  const s = { cached: of('cached'), bundled: of('bundled'), unbundled: of('unbundled') }
+  process.stderr.write(
+    `${what} (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${s[e].ms} ms (${s[e].cpuMs} ms CPU)`).join(', ')}\n`,
+  )
+  return s
+}
+/** The rows of an entry table. */
+const entryRows = (s: Summary) =>
+  (
+    [
+      ['bundled, from the code cache', 'cached'],
+      ['bundled, no code cache', 'bundled'],
+      ['modules one by one', 'unbundled'],
+    ] as const
+  ).map(([label, k]) => [label, s[k].ms, s[k].minMs, s[k].cpuMs])
+const ready = summarize('one node process, spawn to /health', spawns)
+
 const commands: Record<Entry, Array<{ ms: number; cpuMs: number }>> = {
   cached: [],
   bundled: [],
@@ -167,15 +183,7 @@ await commandRun('cached') // writes the commands' code cache; not counted
 for (let i = 0; i < SPAWNS; i++)
   for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
     commands[entry].push(await commandRun(entry))
-const cmd = (k: Entry) => ({
-  ms: Math.round(median(commands[k].map((x) => x.ms))),
-  minMs: Math.round(Math.min(...commands[k].map((x) => x.ms))),
-  cpuMs: Math.round(median(commands[k].map((x) => x.cpuMs))),
-})
-const command = { cached: cmd('cached'), bundled: cmd('bundled'), unbundled: cmd('unbundled') }
-process.stderr.write(
-  `one command, start to exit (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${command[e].ms} ms (${command[e].cpuMs} ms CPU)`).join(', ')}\n`,
-)
+const command = summarize('one command, start to exit', commands)
 
 const rows: Array<Array<string | number>> = []
 const data: Record<string, unknown> = {}
@@ -206,11 +214,7 @@ writeResult('startup', {
       heading: 'One node process: spawn to /health',
       text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.js from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), and from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
       columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
-      rows: [
-        ['bundled, from the code cache', ready.cached.ms, ready.cached.minMs, ready.cached.cpuMs],
-        ['bundled, no code cache', ready.bundled.ms, ready.bundled.minMs, ready.bundled.cpuMs],
-        ['modules one by one', ready.unbundled.ms, ready.unbundled.minMs, ready.unbundled.cpuMs],
-      ],
+      rows: entryRows(ready),
       notes: [
         `cached/bundled: ${(ready.cached.ms / ready.bundled.ms).toFixed(2)} of the wall time, ${(ready.cached.cpuMs / ready.bundled.cpuMs).toFixed(2)} of the CPU time.`,
         `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,
@@ -220,11 +224,7 @@ writeResult('startup', {
       heading: 'One command: start to exit',
       text: `\`distlab status\` with no cluster running (it loads what every command loads, says that no cluster is running and exits), ${SPAWNS} times from each entry, alternating: the commands' bundle (main.bundle.cjs) from its code cache, the same bundle without a cache, and the modules one by one. Time from spawn until the process has ended, and the CPU time it used.`,
       columns: ['entry', 'median ms to exit', 'min ms', 'median CPU ms'],
-      rows: [
-        ['bundled, from the code cache', command.cached.ms, command.cached.minMs, command.cached.cpuMs],
-        ['bundled, no code cache', command.bundled.ms, command.bundled.minMs, command.bundled.cpuMs],
-        ['modules one by one', command.unbundled.ms, command.unbundled.minMs, command.unbundled.cpuMs],
-      ],
+      rows: entryRows(command),
       notes: [
         `cached/bundled: ${(command.cached.ms / command.bundled.ms).toFixed(2)} of the wall time, ${(command.cached.cpuMs / command.bundled.cpuMs).toFixed(2)} of the CPU time.`,
       ],
