@@ -98,16 +98,18 @@ export function loadCachedBundle(file) {
     exports: module.exports,
     cacheHit,
     saveCache() {
-      if (cacheFile && !cacheHit) writeCache(dir, cacheFile, basename(file), script.createCachedData())
+      if (cacheFile && !cacheHit) writeCache(dir, cacheFile, basename(file), () => script.createCachedData())
     },
   }
 }
 
-function writeCache(dir, cacheFile, bundle, data) {
+/** `cachedData()` is called only once the directory is known to be usable: it costs a compile's worth of work. */
+function writeCache(dir, cacheFile, bundle, cachedData) {
   const tmp = join(dir, `.${basename(cacheFile)}.${process.pid}.tmp`)
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     if (!ownDir(dir)) return
+    const data = cachedData()
     const sum = Buffer.alloc(4)
     sum.writeUInt32LE(crc32(data))
     writeFileSync(tmp, Buffer.concat([sum, data]), { mode: 0o600 })

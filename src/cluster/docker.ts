@@ -457,22 +457,17 @@ export class DockerCluster extends EventEmitter implements Startable {
     })
   }
 
-  /**
-   * Stops the containers first, with time for the master to close its run store cleanly; a few at
-   * a time (docker-network.ts: the engine loses count of endpoints going at once).
-   */
-  private async stopContainers(): Promise<void> {
-    await stopProjectContainers(this.project, 10, 120_000)
-  }
-
   /** `compose down`: every container and the network go; the record is removed. Twice is harmless. */
   async stop(): Promise<void> {
     if (this.stopped || !this.started) return
     this.stopped = true
     markStopping(this.init.stateDir, this.record)
     this.follower?.kill('SIGTERM')
-    await this.stopContainers().catch(() => {}) // down below removes whatever is left
-    this.keptNetworks = await composeDown(this.project, this.composeFile, { network: this.network })
+    // 10 s for each container to stop: time for the master to close its run store cleanly.
+    this.keptNetworks = await composeDown(this.project, this.composeFile, {
+      network: this.network,
+      graceS: 10,
+    })
     this.logFiles?.close()
     releaseContainerRecord(this.init.stateDir, this.init.key !== undefined)
   }
@@ -482,18 +477,19 @@ export class DockerCluster extends EventEmitter implements Startable {
  * Removes a compose project's containers, network and anonymous volumes: the network by the
  * project's label and, when given, by its fixed name (compose reuses a network of that name that
  * another run left). Returns the networks the engine would not remove (empty when nothing is left):
- * see docker-network.ts for the one a busy Docker 20.10 keeps with no endpoint on it.
+ * see docker-network.ts for the one a busy Docker 20.10 keeps with no endpoint on it. The running
+ * containers stop first, a few at a time, `graceS` (5) seconds each.
  */
 export async function composeDown(
   project: string,
   composeFile: string,
-  o: { network?: string; timeoutMs?: number } = {},
+  o: { network?: string; timeoutMs?: number; graceS?: number } = {},
 ): Promise<KeptNetwork[]> {
   const timeoutMs = o.timeoutMs ?? 180_000
   const label = `label=com.docker.compose.project=${project}`
   const had = (await docker(['ps', '-aq', '--filter', label], { allowFailure: true })).stdout.trim() !== ''
   // A few at a time, not compose's all at once: the engine loses count of endpoints going at once.
-  await stopProjectContainers(project, 5, timeoutMs)
+  await stopProjectContainers(project, o.graceS ?? 5, timeoutMs)
   if (existsSync(composeFile)) {
     await compose(project, composeFile, ['down', '--volumes', '--remove-orphans', '--timeout', '5'], {
       timeoutMs,
