@@ -44,13 +44,19 @@ before(async () => {
     const state = ['--state-dir', stateDir]
     const link = await runCli(['link', 'set', 'node1', 'node3', '--drop-every', '2', ...state])
     assert.equal(link.code, 0, link.stderr)
-    for (let i = 0; i < UNICASTS; i++) {
-      // Every second frame on the link is dropped, acks and other protocols' frames included: on a
-      // loaded machine one message's retransmissions can back off past send's default 30 s.
-      const r = await runCli(
-        ['send', 'unicast', '--from', 'node1', '--to', 'node3', `m${i}`, '--timeout', '120000', ...state],
-        { timeoutMs: 150_000 },
-      )
+    // Every second frame on the link is dropped, acks and other protocols' frames included: one
+    // message can need ten attempts, its retransmissions backing off to 4 s each (past send's
+    // default 30 s on a loaded machine). The sends run at once, so the wait is the slowest
+    // message's, not the sum of all six.
+    const sends = await Promise.all(
+      Array.from({ length: UNICASTS }, (_, i) =>
+        runCli(
+          ['send', 'unicast', '--from', 'node1', '--to', 'node3', `m${i}`, '--timeout', '120000', ...state],
+          { timeoutMs: 150_000 },
+        ),
+      ),
+    )
+    for (const r of sends) {
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /delivered to node3/)
     }
