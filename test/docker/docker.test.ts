@@ -412,10 +412,12 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
       // compose up (240 s) and the join (200 s) on a loaded machine, with the pings and down.
       timeout: 780_000,
     },
-    () =>
-      exclusively(async () => {
-        let kept: KeptNetwork[] | undefined
-        try {
+    async () => {
+      let kept: KeptNetwork[] | undefined
+      try {
+        // The machine to itself while 50 nodes start and join; stopping them (4 at a time, below)
+        // loads it little, so the other files resume meanwhile.
+        await exclusively(async () => {
           await compose(PROJECT, COMPOSE_FILE, ['up', '-d', '--no-recreate', '--scale', 'node=50'], {
             env: composeEnv,
             timeoutMs: 240_000,
@@ -455,13 +457,14 @@ describe('compose: master + 4 nodes on Proj1-distributed-network (seed 000)', ()
             msg: 'hello from node7',
           })
           assert.deepEqual(m.json, { status: 'received' })
-        } finally {
-          // The other tests here use the same network: nothing of this project may outlive this one.
-          kept = await composeDown(PROJECT, COMPOSE_FILE, { network: NETWORK_NAME })
-        }
-        assert.equal((await projectContainers(PROJECT)).length, 0)
-        await assertNetworkReleased(kept ?? [], 'down after --scale node=50')
-      }, 300_000),
+        }, 300_000)
+      } finally {
+        // The other tests here use the same network: nothing of this project may outlive this one.
+        kept = await composeDown(PROJECT, COMPOSE_FILE, { network: NETWORK_NAME })
+      }
+      assert.equal((await projectContainers(PROJECT)).length, 0)
+      await assertNetworkReleased(kept ?? [], 'down after --scale node=50')
+    },
   )
 })
 
