@@ -112,12 +112,19 @@ describe('distlab run', { concurrency: true }, () => {
     test('the relays record the foreign traffic as HTTP messages in the run store', async () => {
       const c = cluster!
       assert.ok(c.runFile && existsSync(c.runFile))
+      // The request and its answer are recorded as they cross the relay, and the store writes them
+      // in batches: the answer may reach the file a batch after the request.
       await waitFor(
-        'POST /message from node1 to node2 in the run',
-        () =>
-          events(c.runFile!).some(
-            (e) => e.kind === 'recv' && e.node === 'node2' && e.src === 'node1' && e.type === 'POST /message',
-          ),
+        'POST /message from node1 to node2 and its answer in the run',
+        () => {
+          const seen = events(c.runFile!)
+          return (
+            seen.some(
+              (e) =>
+                e.kind === 'recv' && e.node === 'node2' && e.src === 'node1' && e.type === 'POST /message',
+            ) && seen.some((e) => e.type === 'HTTP 200' && e.src === 'node2' && e.dst === 'node1')
+          )
+        },
         15_000,
         250,
       )
