@@ -19,7 +19,8 @@
 // A file with the line `// test-lane: alone` loads the whole machine for a while (docker.test's 50
 // containers): it runs in a host lane and wraps that part in `exclusively()` (test/helpers.ts),
 // which asks this runner for the machine: no file starts meanwhile, and the part begins once every
-// other running file has ended, so it cannot starve them. The rest of the file runs beside the others.
+// other running file has ended, so it cannot starve them (meanwhile a free lane takes only a file
+// that should end well before them, `backfill()`). The rest of the file runs beside the others.
 //   DISTLAB_TEST_LANES=N         namespaced lanes + 1 (default 3: two namespaced lanes)
 //   DISTLAB_TEST_SPARE_LANES=N   namespaced lanes that take a file only while the CPU has most of a
 //                                core idle (default 1)
@@ -45,31 +46,30 @@ const run = (cmd, args) => {
 }
 
 // Lint, formatting and types (the whole suite only). They share nothing with the test files, so
-// they run beside them, one after the other (one core at most), instead of 40 s before the first
-// test; their output is printed at the end and a failing one fails the run. The type check is left
-// out under `npm test`: its pretest build compiles the same files with the same options
-// (tsconfig.build.json only adds the emit), and a type error fails that build.
+// they run beside them, one after the other and niced (one core at most, and the tests' timers come
+// first), instead of a minute before the first test; their output is printed at the end and a
+// failing one fails the run. The build (scripts/build.mjs) only strips the types, so this is where
+// a type error is found.
 const CACHE = 'node_modules/.cache/distlab'
-const builtByPretest =
-  process.env.npm_lifecycle_event === 'test' && process.env.npm_config_ignore_scripts !== 'true'
 const CHECKS =
   filters.length > 0
     ? []
     : [
         ['eslint', ['eslint', '--cache', '--cache-location', `${CACHE}/eslint-cache`, '.']],
         ['prettier', ['prettier', '--check', '--cache', '--cache-location', `${CACHE}/prettier-cache`, '.']],
-        ...(builtByPretest ? [] : [['tsc', ['tsc', '-p', 'tsconfig.json', '--noEmit']]]),
+        ['tsc', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
       ]
 
+/** A compiled test file's source: dist/test/x.test.js ← test/x.test.ts. */
+const sourceOf = (f) => f.replace(/^dist\//, '').replace(/\.js$/, '.ts')
 const files = []
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
     if (statSync(p).isDirectory()) walk(p)
-    // A compiled test whose source is gone (renamed or removed; tsc does not delete its output) is
+    // A compiled test whose source is gone (renamed or removed; the build does not delete its output) is
     // not run: it would test code that no longer exists.
-    else if (name.endsWith('.test.js') && existsSync(p.replace(/^dist\//, '').replace(/\.js$/, '.ts')))
-      files.push(p)
+    else if (name.endsWith('.test.js') && existsSync(sourceOf(p))) files.push(p)
   }
 }
 walk('dist/test')
@@ -89,8 +89,9 @@ const HOST_MARKER = '// test-lane: host'
  * heavy part asks for the machine with `exclusively()`, below).
  */
 const ALONE_MARKER = '// test-lane: alone'
-// Each file's text, read once: the markers and the Docker engine's start are decided from it.
-const texts = new Map(selected.map((f) => [f, readFileSync(f, 'utf8')]))
+// Each file's source, read once: the markers and the Docker engine's start are decided from it. The
+// source, not the compiled file: the build (esbuild) keeps no comments.
+const texts = new Map(selected.map((f) => [f, readFileSync(sourceOf(f), 'utf8')]))
 const aloneFiles = new Set(selected.filter((f) => texts.get(f).includes(ALONE_MARKER)))
 const runsAlone = (f) => aloneFiles.has(f)
 // A file that may start the Docker engine must do it from the host's namespace.
@@ -174,15 +175,19 @@ let done = 0
 // the file may start more): the watchdog and a stopped runner end the whole group, not only its
 // leader, so no test process outlives the run.
 const running = new Set()
-function endGroup(child) {
+/** The test files running now, and when each started. */
+const runningSince = new Map()
+function signalGroup(child, sig) {
   try {
-    process.kill(-child.pid, 'SIGKILL')
+    process.kill(-child.pid, sig)
   } catch {
     // already gone
   }
 }
-/** The checks' processes (one at a time): the machine is not granted to a test while one runs. */
+const endGroup = (child) => signalGroup(child, 'SIGKILL')
+/** The checks' processes (one at a time): stopped (SIGSTOP) while a test has the machine. */
 const checking = new Set()
+let checksPaused = false
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
     for (const child of [...running, ...checking]) endGroup(child)
@@ -210,6 +215,7 @@ function runFile(file, isolated) {
     lastStart = t0
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     running.add(child)
+    runningSince.set(file, t0)
     const chunks = []
     child.stdout.on('data', (d) => chunks.push(d))
     child.stderr.on('data', (d) => chunks.push(d))
@@ -217,6 +223,7 @@ function runFile(file, isolated) {
     child.on('close', (code, signal) => {
       clearTimeout(watchdog)
       running.delete(child)
+      runningSince.delete(file)
       // What the file left running in its group (a child the test did not stop) ends with it.
       endGroup(child)
       // A request for the machine left by a file that ended without withdrawing it (a crash).
@@ -258,8 +265,12 @@ function runFile(file, isolated) {
 function runCheck(name, args) {
   return new Promise((resolve) => {
     const t0 = Date.now()
-    const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn('nice', ['-n', '10', 'npx', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     checking.add(child)
+    if (checksPaused) signalGroup(child, 'SIGSTOP')
     const chunks = []
     child.stdout.on('data', (d) => chunks.push(d))
     child.stderr.on('data', (d) => chunks.push(d))
@@ -291,18 +302,25 @@ function failureDigest(out) {
 
 // Exclusive parts: a test file asks for the machine by writing `want-<pid>` into this folder
 // (DISTLAB_TEST_EXCLUSIVE_DIR) and waits for `granted-<pid>`; it removes its `want-` file when done.
-// While a request stands no file starts, and it is granted once the asking file runs alone.
+// While a request stands no file starts, and it is granted once the asking file runs alone; the
+// lint and type checks are stopped meanwhile (they only compute, so a pause costs them nothing else).
 const exclusiveDir = mkdtempSync(join(tmpdir(), 'distlab-test-exclusive-'))
 process.env.DISTLAB_TEST_EXCLUSIVE_DIR = exclusiveDir
 process.on('exit', () => rmSync(exclusiveDir, { recursive: true, force: true }))
 const wanted = () => readdirSync(exclusiveDir).filter((f) => f.startsWith('want-'))
 const grantPoll = setInterval(() => {
   const want = wanted()
-  if (want.length === 0 || running.size > 1 || checking.size > 0) return
+  if (want.length === 0 && checksPaused) {
+    checksPaused = false
+    for (const child of checking) signalGroup(child, 'SIGCONT')
+  }
+  if (want.length === 0 || running.size > 1) return
   const granted = join(exclusiveDir, want[0].replace('want-', 'granted-'))
   if (existsSync(granted)) return
+  checksPaused = true
+  for (const child of checking) signalGroup(child, 'SIGSTOP')
   writeFileSync(granted, '')
-  console.log(`\n━━ a test has the machine to itself (${want[0]}); other files wait`)
+  console.log(`\n━━ a test has the machine to itself (${want[0]}); other files and the checks wait`)
 }, 250)
 grantPoll.unref()
 
@@ -327,13 +345,43 @@ async function hostLane() {
 
 async function lane(queue, isolated, spareOnly = false) {
   for (;;) {
-    while (queue.length > 0 && (wanted().length > 0 || (spareOnly && !hasSpareCpu())))
+    let file
+    while (queue.length > 0) {
+      if (!spareOnly || hasSpareCpu()) {
+        const i = wanted().length === 0 ? 0 : backfill(queue)
+        if (i >= 0) {
+          file = queue.splice(i, 1)[0]
+          break
+        }
+      }
       await new Promise((r) => setTimeout(r, 250))
-    const file = queue.shift()
+    }
     if (file === undefined) return
     await runFile(file, isolated)
   }
 }
+
+/**
+ * While a test waits for the machine, the files running beside it must end first. A free lane
+ * meanwhile takes a file that, by its last run's time, ends well before the longest of them is
+ * expected to: the index of the longest such file in `queue`, or -1. The request is never delayed
+ * by more than a misjudged file's overrun, and no file starts once the machine was granted.
+ */
+function backfill(queue) {
+  if (readdirSync(exclusiveDir).some((f) => f.startsWith('granted-'))) return -1
+  const now = Date.now()
+  let drainEnd = now
+  for (const [file, t0] of runningSince) {
+    if (runsAlone(file)) continue
+    // A file never timed here could run for as long as any: nothing is squeezed in beside it.
+    if (typeof times[file] !== 'number') return -1
+    drainEnd = Math.max(drainEnd, t0 + times[file] * 1000)
+  }
+  const room = (drainEnd - now) * BACKFILL_SHARE
+  return queue.findIndex((f) => typeof times[f] === 'number' && times[f] * 1000 <= room)
+}
+/** A file backfilled while the others drain takes at most this share of the time left. */
+const BACKFILL_SHARE = 0.6
 
 // The machine's spare CPU, from /proc/stat's first line (all CPUs) sampled every second: a spare
 // lane takes a file only when at least SPARE_CORES were idle over the last SPARE_WINDOW_S seconds
