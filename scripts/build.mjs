@@ -6,7 +6,7 @@
 // depends on another file's types, and esbuild takes ES2022's class fields from the same tsconfig.
 // The types are still checked, by `tsc` (`npm run typecheck`; `npm test` runs it beside the tests,
 // as it runs eslint, and a type error fails the run), and `npm pack` writes the declaration files
-// (.d.ts) of src/ that the package's `types` names (`prepack`, tsconfig.pack.json).
+// (.d.ts) that the package's `types` names (the `prepack` script).
 // DISTLAB_BUILD_TSC=1 builds with tsc instead (types checked before anything runs, .d.ts included).
 import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
