@@ -47,17 +47,20 @@ const run = (cmd, args) => {
 
 // Lint, formatting and types (the whole suite only). They share nothing with the test files, so
 // they run beside them, one after the other and niced (one core at most, and the tests' timers come
-// first), instead of a minute before the first test; their output is printed at the end and a
-// failing one fails the run. The build (scripts/build.mjs) only strips the types, so this is where
-// a type error is found.
+// first), instead of 40 s before the first test; their output is printed at the end and a failing
+// one fails the run. The type check is left out under `npm test`: its pretest build compiles the
+// same files with the same options (tsconfig.build.json only adds the emit), and a type error fails
+// that build.
 const CACHE = 'node_modules/.cache/distlab'
+const builtByPretest =
+  process.env.npm_lifecycle_event === 'test' && process.env.npm_config_ignore_scripts !== 'true'
 const CHECKS =
   filters.length > 0
     ? []
     : [
         ['eslint', ['eslint', '--cache', '--cache-location', `${CACHE}/eslint-cache`, '.']],
         ['prettier', ['prettier', '--check', '--cache', '--cache-location', `${CACHE}/prettier-cache`, '.']],
-        ['tsc', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+        ...(builtByPretest ? [] : [['tsc', ['tsc', '-p', 'tsconfig.json', '--noEmit']]]),
       ]
 
 /** A compiled test file's source: dist/test/x.test.js ← test/x.test.ts. */
@@ -67,7 +70,7 @@ const walk = (dir) => {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
     if (statSync(p).isDirectory()) walk(p)
-    // A compiled test whose source is gone (renamed or removed; the build does not delete its output) is
+    // A compiled test whose source is gone (renamed or removed; tsc does not delete its output) is
     // not run: it would test code that no longer exists.
     else if (name.endsWith('.test.js') && existsSync(sourceOf(p))) files.push(p)
   }
@@ -90,7 +93,7 @@ const HOST_MARKER = '// test-lane: host'
  */
 const ALONE_MARKER = '// test-lane: alone'
 // Each file's source, read once: the markers and the Docker engine's start are decided from it. The
-// source, not the compiled file: the build (esbuild) keeps no comments.
+// source, not the compiled file, which a build need not keep comments in.
 const texts = new Map(selected.map((f) => [f, readFileSync(sourceOf(f), 'utf8')]))
 const aloneFiles = new Set(selected.filter((f) => texts.get(f).includes(ALONE_MARKER)))
 const runsAlone = (f) => aloneFiles.has(f)
