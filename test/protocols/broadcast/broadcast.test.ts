@@ -19,7 +19,19 @@ function ids(n: Node): string[] {
 }
 
 async function everyoneHas(nodes: Node[], id: string, what = id): Promise<void> {
-  await waitFor(`${what} on every node`, () => nodes.every((n) => ids(n).includes(id)), 20_000)
+  await waitFor(`${what} on every node`, () => nodes.every((n) => ids(n).includes(id)), 20_000).catch(
+    (err: Error) => {
+      // What each node still without it knows: its tree peers (the membership's view), what it
+      // waits for, and why it dropped frames.
+      const lacking = nodes
+        .filter((n) => !ids(n).includes(id))
+        .map((n) => {
+          const s = bc(n).stats()
+          return `${n.name}: eager [${s.eagerPeers.join(' ')}], lazy [${s.lazyPeers.join(' ')}], missing ${s.missing}, grafts ${s.grafts}, dropped ${JSON.stringify(s.dropped)}`
+        })
+      throw new Error(`${err.message}; ${lacking.join('; ')}`, { cause: err })
+    },
+  )
 }
 
 describe('broadcast over memory transports', () => {
