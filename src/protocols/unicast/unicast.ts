@@ -292,9 +292,10 @@ export class Unicast implements Protocol {
     return b
   }
 
-  private transmit(to: string, st: PeerSendState, o: Outgoing): void {
+  /** `expired`: called by the timer armed for the message's deadline. */
+  private transmit(to: string, st: PeerSendState, o: Outgoing, expired = false): void {
     const now = this.c.clock.now()
-    if (o.attempts > 0 && now >= o.deadline) {
+    if (o.attempts > 0 && (expired || now >= o.deadline)) {
       st.inFlight.delete(o.seq)
       this.counters.timedOut++
       o.reject(new TimeoutError(`${to} did not acknowledge message ${o.seq} in time`))
@@ -324,11 +325,18 @@ export class Unicast implements Protocol {
       this.o.maxRetransmitTimeoutMs,
       st.rto * RETRANSMIT_BACKOFF_FACTOR ** (o.attempts - 1),
     )
-    const wait = Math.max(1, Math.min(backoff, o.deadline - now))
-    o.timer = this.c.clock.setTimeout(() => {
-      o.timer = undefined
-      if (this.running && st.inFlight.get(o.seq) === o) this.transmit(to, st, o)
-    }, wait)
+    // A timer armed for the deadline means it: Node's timers run on the event loop's cached time,
+    // which a busy loop leaves behind the wall clock, so when it fires, clock.now() may still read
+    // just before the deadline, and the message would be sent again past its timeout.
+    const untilDeadline = o.deadline - now
+    const expires = backoff >= untilDeadline
+    o.timer = this.c.clock.setTimeout(
+      () => {
+        o.timer = undefined
+        if (this.running && st.inFlight.get(o.seq) === o) this.transmit(to, st, o, expires)
+      },
+      Math.max(1, Math.min(backoff, untilDeadline)),
+    )
   }
 
   /**

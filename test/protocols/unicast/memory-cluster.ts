@@ -4,6 +4,7 @@ import type { Node } from '../../../src/node/node.js'
 import { createNode } from '../../../src/cluster/node-assembly.js'
 import { MemoryNetwork, MemoryTransport } from '../../../src/transport/memory.js'
 import type { ProtocolFactory } from '../../../src/core/interfaces.js'
+import type { Clock } from '../../../src/core/clock.js'
 
 export interface MemoryCluster {
   master: Node
@@ -15,6 +16,7 @@ export async function memoryCluster(
   n: number,
   protocols: (name: string) => ProtocolFactory[],
   subnet = 10,
+  clock?: Clock,
 ): Promise<MemoryCluster> {
   const udpNet = new MemoryNetwork()
   const tcpNet = new MemoryNetwork()
@@ -27,6 +29,7 @@ export async function memoryCluster(
       httpPort: 0,
       framePort: p,
       masterUrl,
+      clock,
       protocols: protocols(name),
       transports: {
         udp: new MemoryTransport({ network: udpNet, host, port: p }),

@@ -6,6 +6,7 @@ import { unicast, type Unicast } from '../../../src/protocols/unicast/index.js'
 import { memoryCluster, type MemoryCluster } from './memory-cluster.js'
 import { getJson, postJson, waitFor } from '../../helpers.js'
 import type { Node } from '../../../src/node/node.js'
+import { systemClock, type Clock } from '../../../src/core/clock.js'
 
 const uni = (n: { protocol: (name: string) => unknown }) => n.protocol('unicast') as Unicast
 
@@ -118,6 +119,31 @@ describe('unicast over memory transports', () => {
       assert.deepEqual(msgs(), ['m1', 'm2', 'm3', 'after'])
     } finally {
       await slow.stop()
+    }
+  })
+
+  test('a message is given up when the timer armed for its deadline fires, though the clock reads a little before it', async () => {
+    // Node's timers run on the event loop's cached time: on a busy loop a timer fires while
+    // Date.now() still reads before the time it was armed for. This clock's timers fire 20 ms early.
+    const early: Clock = {
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => systemClock.setTimeout(fn, Math.max(0, ms - 20)),
+      clearTimeout: (h) => systemClock.clearTimeout(h),
+    }
+    const c2 = await memoryCluster(
+      2,
+      () => [unicast({ initialRetransmitTimeoutMs: 1000, maxRetransmitTimeoutMs: 1000 })],
+      14,
+      early,
+    )
+    try {
+      const [a] = c2.nodes as [Node, Node]
+      a.links.setRule('node2', { loss: 1 })
+      await assert.rejects(uni(a).send('node2', 'lost', { timeoutMs: 300 }), { code: 'ERR_TIMEOUT' })
+      // One send, no retransmission: the deadline's timer ends the message, it does not send it again.
+      assert.equal(uni(a).stats().retransmissions, 0)
+    } finally {
+      await c2.stop()
     }
   })
 
