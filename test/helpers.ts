@@ -18,6 +18,16 @@ export function scratchDir(prefix = 'distlab-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
+/** Runs `fn` in a fresh scratch directory, removed afterwards whether `fn` passed or threw. */
+export async function withScratchDir<T>(prefix: string, fn: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = scratchDir(prefix)
+  try {
+    return await fn(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export interface CliResult {
   code: number | null
   stdout: string

@@ -17,7 +17,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { binPath, freePort, getJson, runCli, scratchDir, waitFor } from '../helpers.js'
+import { binPath, freePort, getJson, runCli, scratchDir, waitFor, withScratchDir } from '../helpers.js'
 
 interface Loaded {
   exports: { v?: string }
@@ -50,10 +50,9 @@ async function withCacheDir<T>(env: string, dir: string, fn: () => T): Promise<T
 
 test('a bundle runs from its cache, and a changed bundle of the same length never runs the old code', async () => {
   const { COMPILE_CACHE_ENV, loadCachedBundle } = await codeCache()
-  const dir = scratchDir('distlab-cc-')
-  const cache = join(dir, 'cache')
-  const bundle = join(dir, 'b.bundle.cjs')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
+    const cache = join(dir, 'cache')
+    const bundle = join(dir, 'b.bundle.cjs')
     writeFileSync(bundle, 'module.exports = { v: "a" + require("node:path").sep }\n')
     await withCacheDir(COMPILE_CACHE_ENV, cache, () => {
       const first = loadCachedBundle(bundle)
@@ -86,17 +85,14 @@ test('a bundle runs from its cache, and a changed bundle of the same length neve
       damaged.saveCache()
       assert.equal(loadCachedBundle(bundle).cacheHit, true)
     })
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('a cache directory others can write to is not used; the cache can be turned off', async () => {
   const { COMPILE_CACHE_ENV, loadCachedBundle } = await codeCache()
-  const dir = scratchDir('distlab-cc-')
-  const open = join(dir, 'open')
-  const bundle = join(dir, 'b.bundle.cjs')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
+    const open = join(dir, 'open')
+    const bundle = join(dir, 'b.bundle.cjs')
     writeFileSync(bundle, 'module.exports = { v: "x" }\n')
     mkdirSync(open)
     chmodSync(open, 0o777)
@@ -110,9 +106,7 @@ test('a cache directory others can write to is not used; the cache can be turned
       assert.equal(off.exports.v, 'x')
     })
     assert.deepEqual(readdirSync(dir).sort(), ['b.bundle.cjs', 'open'])
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('the cache directory: DISTLAB_COMPILE_CACHE, else $XDG_CACHE_HOME/distlab (absolute only), else ~/.cache/distlab', async () => {
@@ -127,10 +121,9 @@ test('the cache directory: DISTLAB_COMPILE_CACHE, else $XDG_CACHE_HOME/distlab (
 
 test('at most 8 caches are kept per bundle, the newest', async () => {
   const { COMPILE_CACHE_ENV, loadCachedBundle } = await codeCache()
-  const dir = scratchDir('distlab-cc-')
-  const cache = join(dir, 'cache')
-  const bundle = join(dir, 'b.bundle.cjs')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
+    const cache = join(dir, 'cache')
+    const bundle = join(dir, 'b.bundle.cjs')
     await withCacheDir(COMPILE_CACHE_ENV, cache, () => {
       for (let i = 10; i < 22; i++) {
         writeFileSync(bundle, `module.exports = { v: "${i}" }\n`)
@@ -139,9 +132,7 @@ test('at most 8 caches are kept per bundle, the newest', async () => {
       assert.equal(caches(cache).length, 8)
       assert.equal(loadCachedBundle(bundle).cacheHit, true, 'the latest build keeps its cache')
     })
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 /** Starts `distlab node` on 127.0.0.1, waits for /health, stops it; returns its stderr. */
@@ -186,8 +177,7 @@ async function startNode(env: Record<string, string>): Promise<string> {
 }
 
 test('distlab node starts from the bundle, writes its cache, and starts without a writable cache', async () => {
-  const dir = scratchDir('distlab-cc-')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
     const cache = join(dir, 'cache')
     await startNode({ DISTLAB_COMPILE_CACHE: cache })
     const written = caches(cache)
@@ -202,14 +192,11 @@ test('distlab node starts from the bundle, writes its cache, and starts without 
     writeFileSync(join(dir, 'file'), '')
     const stderr = await startNode({ DISTLAB_COMPILE_CACHE: join(dir, 'file', 'cache') })
     assert.equal(stderr, '')
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test('every other command starts from its bundle and its cache too, one that failed included', async () => {
-  const dir = scratchDir('distlab-cc-')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
     const cache = join(dir, 'cache')
     const env = { DISTLAB_COMPILE_CACHE: cache }
     // A usage error: the cache is written as the command exits, whatever its exit code.
@@ -225,17 +212,14 @@ test('every other command starts from its bundle and its cache too, one that fai
     assert.match(version.stdout, /^\d+\.\d+\.\d+/)
     assert.deepEqual(caches(cache), written)
     assert.equal(statSync(join(cache, written[0]!)).mtimeMs, at, 'the next command took the cache as it was')
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
 
 test("a bundle's import() of an ES module package works when V8 took the bundle from the cache", async () => {
   const { COMPILE_CACHE_ENV, loadCachedBundle } = await codeCache()
-  const dir = scratchDir('distlab-cc-')
-  const cache = join(dir, 'cache')
-  const bundle = join(dir, 'b.bundle.cjs')
-  try {
+  await withScratchDir('distlab-cc-', async (dir) => {
+    const cache = join(dir, 'cache')
+    const bundle = join(dir, 'b.bundle.cjs')
     // As src/monitor/plot.ts loads vega: through the loader's import, an ES module package.
     writeFileSync(
       bundle,
@@ -251,7 +235,5 @@ test("a bundle's import() of an ES module package works when V8 took the bundle 
     assert.equal(typeof (await first.exports.load()).View, 'function')
     assert.equal(cached.cacheHit, true)
     assert.equal(typeof (await cached.exports.load()).View, 'function', 'import() from a cached bundle')
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 })
