@@ -11,7 +11,12 @@
 // with the JSON header's limits (id 1-64, proto and type 1-32, src and dst 1-128 bytes); ttl is
 // there when one byte follows ts. The encoder writes it whenever the header fits (every header
 // distlab makes itself) and JSON otherwise; the decoder reads both, so frames of older nodes and
-// hand-made JSON headers are still accepted. The body stays JSON, readable in a capture.
+// hand-made JSON headers are still accepted.
+// flags bit 3: the body is packed, a binary form of its JSON value (src/core/packed.ts) that
+// decodes to what JSON.parse gives for its JSON text. The encoder packs every body that is plain
+// data and writes JSON text otherwise; the decoder reads both, and refuses a frame with bits 0
+// and 3 both set. Strings keep their bytes, so a capture still shows them; `distlab analyze` and
+// contrib/distlab.lua show the body as JSON.
 // A receiver with a key checks the MAC over the received bytes before it parses anything, so an
 // unauthenticated frame costs it one HMAC and nothing more. Every limit is checked before any
 // allocation that depends on it, and JSON nesting is bounded on the raw bytes before JSON.parse, so
@@ -20,12 +25,14 @@ import { crc32 } from 'node:zlib'
 import { timingSafeEqual } from 'node:crypto'
 import { FrameDecodeError, FrameTooLargeError } from './errors.js'
 import { type Envelope, type Header, HeaderSchema, ENVELOPE_VERSION } from './envelope.js'
+import { asciiAt, packValue, unpackValue } from './packed.js'
 
 export const FRAME_MAGIC = 0x444c // "DL"
 export const FRAME_VERSION = 1
 const FLAG_RAW_BODY = 0x01
 const FLAG_SEALED = 0x02
 const FLAG_BINARY_HEADER = 0x04
+const FLAG_PACKED_BODY = 0x08
 const FIXED_BYTES = 2 + 1 + 1 + 2 + 4 + 4
 /** Bytes of the MAC at the end of a sealed frame's trailer (HMAC-SHA256). */
 export const FRAME_MAC_BYTES = 32
@@ -79,6 +86,13 @@ export interface CodecLimits {
    * @default 'binary'
    */
   header?: 'binary' | 'json'
+  /**
+   * How the encoder writes a body that is not raw bytes: `packed` (flags bit 3) when it is plain
+   * data, else JSON text; `json` always JSON text (what nodes before the packed body read). The
+   * decoder reads both.
+   * @default 'packed'
+   */
+  body?: 'packed' | 'json'
   /** Seal on encode; on decode refuse every frame that is not sealed with a key of the ring. */
   auth?: FrameAuthenticator
 }
@@ -94,14 +108,19 @@ const BIN_NAME_MAX = 128
 // Byte lengths of the five strings of the header being encoded (the encoder is synchronous).
 const binLengths = new Int32Array(5)
 
-/** Length of `s` in bytes as a binary header field, or -1 when it is not 1-`max` ASCII characters. */
+/**
+ * Length of `s` in bytes as a binary header field if it is ASCII (writeAscii finds out), or -1 when
+ * it is not a string of 1-`max` characters.
+ */
 function asciiLength(s: unknown, max: number): number {
   if (typeof s !== 'string' || s.length < 1 || s.length > max) return -1
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return -1
   return s.length
 }
 
-/** Bytes of `env`'s binary header, or -1 when a field does not fit it (the header is sent as JSON). */
+/**
+ * Bytes of `env`'s binary header if its strings are ASCII, or -1 when a field does not fit it (the
+ * header is sent as JSON).
+ */
 function binaryHeaderLength(env: Envelope): number {
   const l0 = (binLengths[0] = asciiLength(env.id, BIN_ID_MAX))
   const l1 = (binLengths[1] = asciiLength(env.proto, BIN_PROTO_MAX))
@@ -117,18 +136,30 @@ function binaryHeaderLength(env: Envelope): number {
   return 5 + l0 + l1 + l2 + l3 + l4 + 8 + (ttl === undefined ? 0 : 1)
 }
 
+/** Bytes `start` to `end` of `b` as a plain Uint8Array (cheaper to make than Buffer#subarray). */
+const view = (b: Buffer, start: number, end: number) =>
+  new Uint8Array(b.buffer, b.byteOffset + start, end - start)
+
+/** Writes `s` behind its length byte; -1 when a character is not ASCII. */
 function writeAscii(out: Buffer, o: number, s: string, length: number): number {
+  if (o < 0) return o
   out[o++] = length
-  for (let i = 0; i < length; i++) out[o++] = s.charCodeAt(i)
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) return -1
+    out[o++] = c
+  }
   return o
 }
 
+/** Writes the binary header; -1 when a string is not ASCII (the frame is made again, JSON header). */
 function writeBinaryHeader(out: Buffer, o: number, env: Envelope): number {
   o = writeAscii(out, o, env.id, binLengths[0]!)
   o = writeAscii(out, o, env.proto, binLengths[1]!)
   o = writeAscii(out, o, env.type, binLengths[2]!)
   o = writeAscii(out, o, env.src, binLengths[3]!)
   o = writeAscii(out, o, env.dst, binLengths[4]!)
+  if (o < 0) return o
   o = out.writeDoubleBE(env.ts, o)
   if (env.ttl !== undefined) out[o++] = env.ttl
   return o
@@ -149,10 +180,12 @@ export function encodeFrame(env: Envelope, limits: CodecLimits = {}): Buffer {
   if (headerLength > MAX_HEADER_BYTES)
     throw new FrameTooLargeError(`frame header is ${headerLength} bytes, the limit is ${MAX_HEADER_BYTES}`)
   const raw = body instanceof Uint8Array
-  // The body's JSON is written straight into the frame: no intermediate Buffer.
-  const bodyText = raw ? '' : JSON.stringify(body ?? null)
+  // A packed body is a view of the packer's scratch buffer, copied into the frame below.
+  const packed = raw || limits.body === 'json' ? undefined : packValue(body, maxFrameBytes, MAX_JSON_DEPTH)
+  // A JSON body is written straight into the frame: no intermediate Buffer.
+  const bodyText = raw || packed ? '' : JSON.stringify(body ?? null)
   if (typeof bodyText !== 'string') throw new FrameTooLargeError('the frame body cannot be written as JSON')
-  const bodyLength = raw ? body.length : Buffer.byteLength(bodyText, 'utf8')
+  const bodyLength = raw ? body.length : packed ? packed.length : Buffer.byteLength(bodyText, 'utf8')
   const stamp = limits.auth?.stamp()
   let trailerBytes = 0
   if (stamp) {
@@ -170,14 +203,21 @@ export function encodeFrame(env: Envelope, limits: CodecLimits = {}): Buffer {
   let o = out.writeUInt16BE(FRAME_MAGIC, 0)
   o = out.writeUInt8(FRAME_VERSION, o)
   o = out.writeUInt8(
-    (raw ? FLAG_RAW_BODY : 0) | (stamp ? FLAG_SEALED : 0) | (headerJson ? 0 : FLAG_BINARY_HEADER),
+    (raw ? FLAG_RAW_BODY : 0) |
+      (packed ? FLAG_PACKED_BODY : 0) |
+      (stamp ? FLAG_SEALED : 0) |
+      (headerJson ? 0 : FLAG_BINARY_HEADER),
     o,
   )
   o = out.writeUInt16BE(headerLength, o)
   if (headerJson) o += headerJson.copy(out, o)
-  else o = writeBinaryHeader(out, o, env)
+  else {
+    o = writeBinaryHeader(out, o, env)
+    if (o < 0) return encodeFrame(env, { ...limits, header: 'json' })
+  }
   o = out.writeUInt32BE(bodyLength, o)
   if (raw) out.set(body, o)
+  else if (packed) packed.copy(out, o)
   else out.write(bodyText, o, bodyLength, 'utf8')
   o += bodyLength
   if (stamp && limits.auth) {
@@ -191,7 +231,7 @@ export function encodeFrame(env: Envelope, limits: CodecLimits = {}): Buffer {
     out.set(mac, o)
     o += FRAME_MAC_BYTES
   }
-  out.writeUInt32BE(crc32(out.subarray(0, o)), o)
+  out.writeUInt32BE(crc32(view(out, 0, o)), o)
   return out
 }
 
@@ -247,12 +287,20 @@ function badHeader(field: string, rule: string): FrameDecodeError {
   return new FrameDecodeError(`frame header field ${field}: ${rule}`, 'bad_header')
 }
 
-/** One string of a binary header at `at`: 1-`max` ASCII bytes behind their length byte. */
-function readAscii(b: Buffer, at: number, end: number, max: number, field: string): string {
+/**
+ * One string of a binary header at `at`: 1-`max` ASCII bytes behind their length byte. All but the
+ * id (new in every frame) come from the packed body's table of recent strings.
+ */
+function readAscii(b: Buffer, at: number, end: number, max: number, field: string, cached = true): string {
   if (at >= end) throw badHeader(field, 'missing')
   const length = b[at]!
   const stop = at + 1 + length
   if (length < 1 || length > max || stop > end) throw badHeader(field, `must be 1-${max} bytes`)
+  if (cached) {
+    const s = asciiAt(b, at + 1, length)
+    if (s === undefined) throw badHeader(field, 'must be ASCII')
+    return s
+  }
   for (let i = at + 1; i < stop; i++) if (b[i]! > 0x7f) throw badHeader(field, 'must be ASCII')
   return b.toString('latin1', at + 1, stop)
 }
@@ -260,7 +308,7 @@ function readAscii(b: Buffer, at: number, end: number, max: number, field: strin
 /** The header fields of a binary header (flags bit 2), checked to HeaderSchema's rules. */
 function readBinaryHeader(b: Buffer, start: number, end: number): Header {
   let o = start
-  const id = readAscii(b, o, end, BIN_ID_MAX, 'id')
+  const id = readAscii(b, o, end, BIN_ID_MAX, 'id', false)
   o += 1 + id.length
   const proto = readAscii(b, o, end, BIN_PROTO_MAX, 'proto')
   o += 1 + proto.length
@@ -334,7 +382,7 @@ export function decodeFrame(buf: Uint8Array, limits: CodecLimits = {}): Envelope
   const sealed = (flags & FLAG_SEALED) !== 0
   if (sealed ? bodyEnd > crcAt : bodyEnd !== crcAt)
     throw new FrameDecodeError(`lengths in the frame do not add up to its ${b.length} bytes`, 'too_short')
-  if (crc32(b.subarray(0, crcAt)) !== b.readUInt32BE(crcAt))
+  if (crc32(view(b, 0, crcAt)) !== b.readUInt32BE(crcAt))
     throw new FrameDecodeError('frame CRC-32 does not match', 'bad_crc')
 
   // Authenticate the bytes before any of them is parsed.
@@ -371,10 +419,12 @@ export function decodeFrame(buf: Uint8Array, limits: CodecLimits = {}): Envelope
   }
   const env = header as Envelope
   env.v = ENVELOPE_VERSION
-  env.body =
-    flags & FLAG_RAW_BODY
-      ? Buffer.from(b.subarray(bodyStart, bodyEnd)) // a copy: the datagram buffer may be reused
-      : parseJson(b, bodyStart, bodyEnd, 'body')
+  if (flags & FLAG_RAW_BODY) {
+    if (flags & FLAG_PACKED_BODY)
+      throw new FrameDecodeError('frame flags say the body is raw and packed', 'bad_header')
+    env.body = Buffer.from(b.subarray(bodyStart, bodyEnd)) // a copy: the datagram buffer may be reused
+  } else if (flags & FLAG_PACKED_BODY) env.body = unpackValue(b, bodyStart, bodyEnd, MAX_JSON_DEPTH)
+  else env.body = parseJson(b, bodyStart, bodyEnd, 'body')
   return env
 }
 
