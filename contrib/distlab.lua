@@ -10,6 +10,10 @@
 --   over every byte before it.
 -- flags bit 2: the header is binary: id | proto | type | src | dst, each length (1) | ASCII bytes,
 --   then ts as a float64 (8), then ttl (1) when one byte is left; otherwise the header is JSON.
+-- flags bit 3: the body is packed, a binary form of its JSON value (src/core/packed.ts, whose
+--   header comment is the format); it is shown as the JSON text JSON.stringify writes for that
+--   value, under distlab.body_json like a JSON body. A packed body that does not decode is shown
+--   as "Body (packed, malformed)" with the reason (field distlab.body_error, an expert info).
 --
 -- Use:  wireshark -X lua_script:contrib/distlab.lua capture.pcap
 --       tshark -X lua_script:contrib/distlab.lua -r capture.pcap -Y distlab
@@ -26,6 +30,7 @@ f.flags = ProtoField.uint8("distlab.flags", "Flags", base.HEX)
 f.raw = ProtoField.bool("distlab.flags.raw", "Raw body", 8, nil, 0x01)
 f.sealed = ProtoField.bool("distlab.flags.sealed", "Sealed (cluster key)", 8, nil, 0x02)
 f.binary = ProtoField.bool("distlab.flags.binary_header", "Binary header", 8, nil, 0x04)
+f.packed = ProtoField.bool("distlab.flags.packed_body", "Packed body", 8, nil, 0x08)
 f.hlen = ProtoField.uint16("distlab.header_length", "Header length", base.DEC)
 f.header = ProtoField.string("distlab.header", "Header (JSON)")
 f.header_bin = ProtoField.bytes("distlab.header_binary", "Header (binary)")
@@ -39,6 +44,7 @@ f.ttl = ProtoField.uint8("distlab.ttl", "TTL", base.DEC)
 f.blen = ProtoField.uint32("distlab.body_length", "Body length", base.DEC)
 f.body = ProtoField.bytes("distlab.body", "Body")
 f.body_json = ProtoField.string("distlab.body_json", "Body (JSON)")
+f.body_error = ProtoField.string("distlab.body_error", "Body (packed, malformed)")
 f.auth = ProtoField.bytes("distlab.auth", "Auth trailer")
 f.key_id = ProtoField.string("distlab.auth.key_id", "Key id")
 f.signed_at = ProtoField.uint64("distlab.auth.signed_at", "Signing time (ms since epoch)", base.DEC)
@@ -48,6 +54,269 @@ f.crc = ProtoField.uint32("distlab.crc", "CRC-32", base.HEX)
 
 local MAX_HEADER = 4096
 local MAX_FRAME = 1024 * 1024
+
+local e_malformed = ProtoExpert.new("distlab.malformed_body", "Malformed packed body",
+  expert.group.MALFORMED, expert.severity.ERROR)
+local e_raw_packed = ProtoExpert.new("distlab.raw_and_packed", "Body flagged raw and packed",
+  expert.group.MALFORMED, expert.severity.ERROR)
+local e_bad_utf8 = ProtoExpert.new("distlab.bad_utf8", "Invalid UTF-8 in a packed string",
+  expert.group.MALFORMED, expert.severity.WARN)
+distlab.experts = { e_malformed, e_raw_packed, e_bad_utf8 }
+
+-- Packed body (flags bit 3). The known shapes of 0x0c objects by id, each its keys in order. This
+-- must match SHAPES in src/core/packed.ts id for id and key for key: the ids are on the wire, so a
+-- shape is only ever appended there, and must then be appended here too.
+local PACKED_SHAPES = {
+  [0] = { "seq", "u" },
+  [1] = { "s", "n", "u", "i", "h", "p", "g", "c" },
+  [2] = { "s", "n", "u", "i", "h", "p", "g", "c", "f" },
+  [3] = { "s", "m", "f", "t" },
+  [4] = { "seq", "t", "u" },
+  [5] = { "n", "h", "p" },
+  [6] = { "u" },
+  [7] = { "seq" },
+  [8] = { "s", "q", "b", "m" },
+  [9] = { "s", "q", "c" },
+  [10] = { "s", "b" },
+  [11] = { "m" },
+  [12] = { "o", "q", "v", "s", "t", "h" },
+  [13] = { "i", "h" },
+  [14] = { "i" },
+}
+-- Deepest nesting of arrays and objects distlab decodes (MAX_JSON_DEPTH in src/core/frame.ts).
+local PACKED_MAX_DEPTH = 64
+
+local JSON_ESCAPES = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
+  ["\t"] = "\\t",
+}
+
+-- A string as JSON.stringify writes it: ", \ and control characters escaped, the rest as it is.
+local function json_string(s)
+  local body = s:gsub('[%c"\\]', function(c)
+    local e = JSON_ESCAPES[c]
+    if e then return e end
+    local b = c:byte()
+    if b < 0x20 then return string.format("\\u%04x", b) end
+    return c -- DEL: %c matches it, JSON leaves it
+  end)
+  return '"' .. body .. '"'
+end
+
+-- A finite number as JavaScript writes it (Number.prototype.toString, which JSON.stringify uses):
+-- the fewest significant digits that read back as the same double, in plain notation from 1e-6 up
+-- to below 1e21, in exponent notation (1e+21, 1.5e-7) outside that.
+local function js_number(v)
+  if v == 0 then return "0" end -- -0 too
+  if v < 0 then return "-" .. js_number(-v) end
+  local sci
+  for p = 0, 16 do
+    sci = string.format("%." .. p .. "e", v)
+    if tonumber(sci) == v then break end
+  end
+  local int, frac, exp = sci:match("^(%d)%.?(%d*)e([-+]%d+)$")
+  local digits = (int .. frac):gsub("0+$", "")
+  local k = #digits
+  local n = tonumber(exp) + 1 -- v = 0.<digits> * 10^n
+  if k <= n and n <= 21 then return digits .. string.rep("0", n - k) end
+  if 0 < n and n <= 21 then return digits:sub(1, n) .. "." .. digits:sub(n + 1) end
+  if -6 < n and n <= 0 then return "0." .. string.rep("0", -n) .. digits end
+  local e = n - 1
+  local mant = k == 1 and digits or (digits:sub(1, 1) .. "." .. digits:sub(2))
+  return mant .. "e" .. (e < 0 and "-" or "+") .. math.abs(e)
+end
+
+-- The bytes of s with every ill-formed UTF-8 sequence replaced by U+FFFD as the WHATWG decoder
+-- does (what distlab's decoder, Buffer.toString('utf8'), gives), and how many were replaced.
+local function utf8_repaired(s)
+  if not s:find("[\128-\255]") then return s, 0 end
+  local out, bad = {}, 0
+  local keep = 1 -- start of the bytes not yet copied to out
+  local i, len = 1, #s
+  local need, lower, upper, seq_start = 0, 0x80, 0xBF, 1
+  while i <= len do
+    local b = s:byte(i)
+    if need == 0 then
+      if b >= 0xC2 and b <= 0xDF then
+        need = 1
+      elseif b >= 0xE0 and b <= 0xEF then
+        need = 2
+        if b == 0xE0 then lower = 0xA0 elseif b == 0xED then upper = 0x9F end
+      elseif b >= 0xF0 and b <= 0xF4 then
+        need = 3
+        if b == 0xF0 then lower = 0x90 elseif b == 0xF4 then upper = 0x8F end
+      elseif b >= 0x80 then
+        out[#out + 1] = s:sub(keep, i - 1)
+        out[#out + 1] = "\239\191\189"
+        bad = bad + 1
+        keep = i + 1
+      end
+      seq_start = i
+      i = i + 1
+    elseif b < lower or b > upper then
+      -- the sequence so far becomes one U+FFFD, and this byte is read again
+      out[#out + 1] = s:sub(keep, seq_start - 1)
+      out[#out + 1] = "\239\191\189"
+      bad = bad + 1
+      keep = i
+      need, lower, upper = 0, 0x80, 0xBF
+    else
+      lower, upper = 0x80, 0xBF
+      need = need - 1
+      i = i + 1
+    end
+  end
+  if need > 0 then
+    out[#out + 1] = s:sub(keep, seq_start - 1)
+    out[#out + 1] = "\239\191\189"
+    bad = bad + 1
+  else
+    out[#out + 1] = s:sub(keep)
+  end
+  return table.concat(out), bad
+end
+
+-- The JSON text of a packed body (TvbRange), or nil and why it is malformed. Every length is
+-- checked against the bytes left before it is used and the nesting is bounded, so a hostile body
+-- costs time in proportion to its size and cannot raise a Lua error past this function.
+-- Returns json, nil, bad_utf8 on success; nil, reason on failure.
+local function packed_to_json(range)
+  local s = range:raw()
+  local len = #s
+  local pos = 1 -- next byte to read, 1-based
+  local out = {}
+  local bad_utf8 = 0
+
+  local function fail(what) error({ packed = what .. " at body byte " .. (pos - 1) }, 0) end
+  local function need(n, what) if pos + n - 1 > len then fail(what .. " runs past the body") end end
+  local function uint(n)
+    local v = 0
+    for i = pos, pos + n - 1 do v = v * 256 + s:byte(i) end
+    pos = pos + n
+    return v
+  end
+  local function string_value(tag)
+    local n
+    if tag == 0x07 then
+      need(1, "a string length")
+      n = uint(1)
+    else
+      need(4, "a string length")
+      n = uint(4)
+    end
+    need(n, "a string")
+    local str = s:sub(pos, pos + n - 1)
+    if tag == 0x07 then
+      if str:find("[\128-\255]") then fail("an ASCII string has a byte over 0x7f") end
+    else
+      local fixed
+      str, fixed = utf8_repaired(str)
+      bad_utf8 = bad_utf8 + fixed
+    end
+    pos = pos + n
+    out[#out + 1] = json_string(str)
+  end
+
+  local value
+  value = function(depth)
+    need(1, "a value")
+    local tag = uint(1)
+    if tag == 0x00 then
+      out[#out + 1] = "null"
+    elseif tag == 0x01 then
+      out[#out + 1] = "false"
+    elseif tag == 0x02 then
+      out[#out + 1] = "true"
+    elseif tag == 0x03 or tag == 0x04 or tag == 0x05 then
+      local n = tag == 0x03 and 1 or tag == 0x04 and 2 or 4
+      need(n, "an integer")
+      out[#out + 1] = string.format("%d", uint(n))
+    elseif tag == 0x06 then
+      need(8, "a number")
+      local v = range:range(pos - 1, 8):float()
+      if v ~= v or v == math.huge or v == -math.huge then fail("a number is not finite") end
+      pos = pos + 8
+      out[#out + 1] = js_number(v)
+    elseif tag == 0x07 or tag == 0x08 then
+      string_value(tag)
+    elseif tag >= 0x09 and tag <= 0x0c then
+      if depth >= PACKED_MAX_DEPTH then
+        pos = pos - 1
+        fail("the body nests deeper than " .. PACKED_MAX_DEPTH)
+      end
+      if tag == 0x09 or tag == 0x0a then
+        local n
+        local count_at = pos
+        if tag == 0x09 then
+          need(1, "an array length")
+          n = uint(1)
+        else
+          need(4, "an array length")
+          n = uint(4)
+        end
+        -- every item takes a byte at least
+        if n > len - pos + 1 then
+          pos = count_at
+          fail("an array of " .. n .. " items runs past the body")
+        end
+        out[#out + 1] = "["
+        for i = 1, n do
+          if i > 1 then out[#out + 1] = "," end
+          value(depth + 1)
+        end
+        out[#out + 1] = "]"
+      elseif tag == 0x0b then
+        need(2, "an object size")
+        local n = uint(2)
+        -- every member takes three bytes at least: key tag, key length, value
+        if n * 3 > len - pos + 1 then
+          pos = pos - 2
+          fail("an object of " .. n .. " members runs past the body")
+        end
+        out[#out + 1] = "{"
+        for i = 1, n do
+          if i > 1 then out[#out + 1] = "," end
+          need(1, "a key")
+          local ktag = uint(1)
+          if ktag ~= 0x07 and ktag ~= 0x08 then
+            pos = pos - 1
+            fail("a key is not a string")
+          end
+          string_value(ktag)
+          out[#out + 1] = ":"
+          value(depth + 1)
+        end
+        out[#out + 1] = "}"
+      else
+        need(1, "a shape")
+        local id = uint(1)
+        local keys = PACKED_SHAPES[id]
+        if not keys then
+          pos = pos - 1
+          fail("unknown shape " .. id)
+        end
+        out[#out + 1] = "{"
+        for i, key in ipairs(keys) do
+          if i > 1 then out[#out + 1] = "," end
+          out[#out + 1] = json_string(key) .. ":"
+          value(depth + 1)
+        end
+        out[#out + 1] = "}"
+      end
+    else
+      pos = pos - 1
+      fail(string.format("unknown tag 0x%02x", tag))
+    end
+  end
+
+  local ok, err = pcall(function()
+    value(0)
+    if pos <= len then fail((len - pos + 1) .. " bytes after the value") end
+  end)
+  if ok then return table.concat(out), nil, bad_utf8 end
+  if type(err) == "table" and err.packed then return nil, err.packed end
+  return nil, "cannot be read (" .. tostring(err) .. ")"
+end
 
 -- A small reader of the flat JSON header: string and number fields only, which is all it holds.
 local function json_field(json, key)
@@ -85,8 +354,10 @@ local function dissect_frame(tvb, pinfo, tree)
   ft:add(f.raw, flags)
   ft:add(f.sealed, flags)
   ft:add(f.binary, flags)
+  ft:add(f.packed, flags)
   t:add(f.hlen, tvb(4, 2))
   local proto, mtype, src, dst = "?", "?", "?", "?"
+  local malformed = false
   if bit.band(flags:uint(), 4) == 4 then
     -- binary header: five length-prefixed ASCII strings, ts (float64), [ttl]
     local ht = t:add(f.header_bin, tvb(6, hlen))
@@ -129,13 +400,34 @@ local function dissect_frame(tvb, pinfo, tree)
     if ttl then ht:add(f.ttl, tvb(6, hlen), ttl) end
   end
   t:add(f.blen, tvb(6 + hlen, 4))
-  if blen > 0 then
-    local body = tvb(6 + hlen + 4, blen)
-    if bit.band(flags:uint(), 1) == 1 then
-      t:add(f.body, body)
-    else
-      t:add(f.body_json, body)
+  local raw_body = bit.band(flags:uint(), 1) == 1
+  local packed_body = bit.band(flags:uint(), 8) == 8
+  local body = tvb(6 + hlen + 4, blen)
+  if raw_body then
+    if blen > 0 then t:add(f.body, body) end
+    if packed_body then
+      ft:add_proto_expert_info(e_raw_packed,
+        "Flags say the body is raw and packed: distlab refuses the frame")
     end
+  elseif packed_body then
+    local json, why, bad_utf8 = packed_to_json(body)
+    if json then
+      local bt = t:add(f.body_json, body, json)
+      if bad_utf8 > 0 then
+        bt:add_proto_expert_info(e_bad_utf8,
+          string.format("%d ill-formed UTF-8 sequence(s) shown as U+FFFD, as distlab reads them",
+            bad_utf8))
+      end
+    else
+      -- an empty body is malformed too: a packed body is one value, a byte at least
+      local at = blen > 0 and body or tvb(6 + hlen, 4)
+      if blen > 0 then t:add(f.body, body) end
+      local et = t:add(f.body_error, at, why)
+      et:add_proto_expert_info(e_malformed, "Malformed packed body: " .. why)
+      malformed = true
+    end
+  elseif blen > 0 then
+    t:add(f.body_json, body, body:string(ENC_UTF_8)) -- JSON text is UTF-8 (read as ASCII by default)
   end
   if sealed then
     local at = t:add(f.auth, tvb(body_end, tlen))
@@ -151,6 +443,7 @@ local function dissect_frame(tvb, pinfo, tree)
 
   pinfo.cols.protocol = "distlab"
   local info = string.format("%s %s %s → %s", proto, mtype, src, dst)
+  if malformed then info = info .. " [malformed body]" end
   if tostring(pinfo.cols.info) ~= "" and pinfo.private["distlab_seen"] == "1" then
     pinfo.cols.info:append(" | " .. info)
   else
