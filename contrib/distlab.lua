@@ -195,15 +195,14 @@ local function packed_to_json(range)
     pos = pos + n
     return v
   end
+  -- A length of one byte (short) or four, checked to be there.
+  local function length(short, what)
+    local n = short and 1 or 4
+    need(n, what)
+    return uint(n)
+  end
   local function string_value(tag)
-    local n
-    if tag == 0x07 then
-      need(1, "a string length")
-      n = uint(1)
-    else
-      need(4, "a string length")
-      n = uint(4)
-    end
+    local n = length(tag == 0x07, "a string length")
     need(n, "a string")
     local str = s:sub(pos, pos + n - 1)
     if tag == 0x07 then
@@ -245,15 +244,8 @@ local function packed_to_json(range)
         fail("the body nests deeper than " .. PACKED_MAX_DEPTH)
       end
       if tag == 0x09 or tag == 0x0a then
-        local n
         local count_at = pos
-        if tag == 0x09 then
-          need(1, "an array length")
-          n = uint(1)
-        else
-          need(4, "an array length")
-          n = uint(4)
-        end
+        local n = length(tag == 0x09, "an array length")
         -- every item takes a byte at least
         if n > len - pos + 1 then
           pos = count_at

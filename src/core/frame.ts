@@ -25,7 +25,7 @@ import { crc32 } from 'node:zlib'
 import { timingSafeEqual } from 'node:crypto'
 import { FrameDecodeError, FrameTooLargeError } from './errors.js'
 import { type Envelope, type Header, HeaderSchema, ENVELOPE_VERSION } from './envelope.js'
-import { asciiAt, packValue, unpackValue } from './packed.js'
+import { asciiAt, packValue, unpackValue, view } from './packed.js'
 
 export const FRAME_MAGIC = 0x444c // "DL"
 export const FRAME_VERSION = 1
@@ -135,10 +135,6 @@ function binaryHeaderLength(env: Envelope): number {
     return -1
   return 5 + l0 + l1 + l2 + l3 + l4 + 8 + (ttl === undefined ? 0 : 1)
 }
-
-/** Bytes `start` to `end` of `b` as a plain Uint8Array (cheaper to make than Buffer#subarray). */
-const view = (b: Buffer, start: number, end: number) =>
-  new Uint8Array(b.buffer, b.byteOffset + start, end - start)
 
 /** Writes `s` behind its length byte; -1 when a character is not ASCII. */
 function writeAscii(out: Buffer, o: number, s: string, length: number): number {
@@ -296,13 +292,9 @@ function readAscii(b: Buffer, at: number, end: number, max: number, field: strin
   const length = b[at]!
   const stop = at + 1 + length
   if (length < 1 || length > max || stop > end) throw badHeader(field, `must be 1-${max} bytes`)
-  if (cached) {
-    const s = asciiAt(b, at + 1, length)
-    if (s === undefined) throw badHeader(field, 'must be ASCII')
-    return s
-  }
-  for (let i = at + 1; i < stop; i++) if (b[i]! > 0x7f) throw badHeader(field, 'must be ASCII')
-  return b.toString('latin1', at + 1, stop)
+  const s = asciiAt(b, at + 1, length, cached)
+  if (s === undefined) throw badHeader(field, 'must be ASCII')
+  return s
 }
 
 /** The header fields of a binary header (flags bit 2), checked to HeaderSchema's rules. */

@@ -342,12 +342,13 @@ const cache: string[] = new Array<string>(CACHE_SLOTS).fill('')
 const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_MAX_CHARS)
 
 /**
- * The ASCII string of the `n` bytes of `b` at `at`, from the table when it was decoded lately;
- * undefined when a byte is over 0x7f. The caller has checked that the bytes are there.
+ * The ASCII string of the `n` bytes of `b` at `at`, from the table when it was decoded lately (not
+ * when `cached` is false: a string new in every frame would only evict others); undefined when a
+ * byte is over 0x7f. The caller has checked that the bytes are there.
  */
-export function asciiAt(b: Buffer, at: number, n: number): string | undefined {
+export function asciiAt(b: Buffer, at: number, n: number, cached = true): string | undefined {
   if (n === 0) return ''
-  if (n <= CACHE_MAX_CHARS) {
+  if (cached && n <= CACHE_MAX_CHARS) {
     // the slot: a hash of the length and five of the bytes; the compare decides
     const end = at + n - 1
     const h =
@@ -365,15 +366,16 @@ export function asciiAt(b: Buffer, at: number, n: number): string | undefined {
     const s = ascii(b, at, n)
     if (s !== undefined) {
       cache[slot] = s
-      cacheBytes.set(view(b, at, n), slot * CACHE_MAX_CHARS)
+      cacheBytes.set(view(b, at, at + n), slot * CACHE_MAX_CHARS)
     }
     return s
   }
   return ascii(b, at, n)
 }
 
-const view = (b: Buffer, start: number, length: number) =>
-  new Uint8Array(b.buffer, b.byteOffset + start, length)
+/** Bytes `start` to `end` of `b` as a plain Uint8Array (cheaper to make than Buffer#subarray). */
+export const view = (b: Buffer, start: number, end: number) =>
+  new Uint8Array(b.buffer, b.byteOffset + start, end - start)
 
 function ascii(b: Buffer, at: number, n: number): string | undefined {
   for (let i = at; i < at + n; i++) if (b[i]! > 0x7f) return undefined
