@@ -130,6 +130,14 @@ export class Node implements Startable {
    * an earlier master never mistakes a restarted master's list for the one it has.
    */
   private membersVersion = 0
+  /**
+   * Member-list requests sent to the master (joins and refreshes), and the latest of them whose
+   * answer was applied. A master busy with a mass join answers late and out of order (the periodic,
+   * the unknown-peer and the asked refresh can be out at once): an answer to an earlier request that
+   * comes after a later one's is older news, and is dropped instead of replacing the newer list.
+   */
+  private listRequests = 0
+  private listApplied = 0
   private joined = false
   private http?: FastifyInstance
   private refreshTimer?: ReturnType<typeof setInterval>
@@ -455,13 +463,14 @@ export class Node implements Startable {
   }
 
   private async join(): Promise<void> {
+    const seq = ++this.listRequests
     if (this.registry) {
-      this.applyMembers(this.registry.register(this.self()))
+      this.applyMembers(this.registry.register(this.self()), seq)
       this.joined = true
       return
     }
     const list = await this.master().join(this.self())
-    this.applyMembers({ version: list.version, members: (list.members ?? []) as Member[] })
+    this.applyMembers({ version: list.version, members: (list.members ?? []) as Member[] }, seq)
     this.joined = true
   }
 
@@ -471,13 +480,16 @@ export class Node implements Startable {
     // A node whose first join failed (its master was not up yet) joins now.
     if (!this.joined) return this.join()
     let body: { version: number; members?: Member[] }
+    const seq = ++this.listRequests
     if (this.registry) {
       const list = this.registry.memberList()
       body = list.version === this.membersVersion ? { version: list.version } : list
     } else {
       body = (await this.master().members(this.membersVersion)) as { version: number; members?: Member[] }
     }
-    if (body.members) this.applyMembers(body as { version: number; members: Member[] })
+    // An answer older than the list applied says nothing about now: not even that this node is missing.
+    if (seq < this.listApplied) return
+    if (body.members) this.applyMembers(body as { version: number; members: Member[] }, seq)
     if (
       !this.members.has(this.name) ||
       (body.members && !body.members.some((m) => m.name === this.name && m.id === this.id))
@@ -524,7 +536,10 @@ export class Node implements Startable {
     }
   }
 
-  private applyMembers(list: { version: number; members: Member[] }): void {
+  /** Replaces the member list with the master's answer to request `seq`, unless a later request's answer was applied. */
+  private applyMembers(list: { version: number; members: Member[] }, seq: number): void {
+    if (seq < this.listApplied) return
+    this.listApplied = seq
     this.members.clear()
     for (const m of list.members) this.members.set(m.name, m)
     this.members.set(this.name, this.self())

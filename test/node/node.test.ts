@@ -4,6 +4,7 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
+import { createServer } from 'node:http'
 import type { Node } from '../../src/node/node.js'
 import { createNode } from '../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../src/core/logger.js'
@@ -190,5 +191,72 @@ test('a node started before its master joins once the master is up', async () =>
   } finally {
     await node.stop()
     await master.stop()
+  }
+})
+
+test('a member list answered late, after a later request was answered, does not replace the newer list', async () => {
+  // A master busy with a mass join answers out of order: the node asked twice (its periodic refresh
+  // and one for an unknown peer), and the first answer, older news, arrives last.
+  const member = (name: string, i: number) => ({
+    name,
+    id: `00000000-0000-4000-8000-00000000000${i}`,
+    role: name === 'master' ? 'master' : 'node',
+    host: `127.10.4.${i}`,
+    httpPort: 5000,
+    framePort: 7000,
+  })
+  let self: Record<string, unknown> | undefined
+  let joins = 0
+  let lists = 0
+  const server = createServer((req, res) => {
+    const answer = (body: unknown, delayMs = 0) =>
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify(body))
+      }, delayMs)
+    let text = ''
+    req.on('data', (d) => (text += d))
+    req.on('end', () => {
+      if (req.url === '/cluster/join') {
+        joins++
+        self = JSON.parse(text) as Record<string, unknown>
+        return answer({ version: 5, members: [member('master', 1), self] })
+      }
+      if (req.url?.startsWith('/cluster/members')) {
+        // The first request sees version 6, from before this node's join went through (a master
+        // answers a join and a list in any order), and is answered last; the second sees version 7.
+        const first = ++lists === 1
+        const members = first
+          ? [member('master', 1), member('a', 3)]
+          : [member('master', 1), self, member('a', 3), member('b', 4)]
+        return answer({ version: first ? 6 : 7, members }, first ? 400 : 0)
+      }
+      answer({ status: 'ok' })
+    })
+  })
+  await new Promise<void>((r) => server.listen(5000, '127.10.4.1', r))
+  const node = createNode({
+    name: 'n2',
+    host: '127.10.4.2',
+    httpPort: 0,
+    framePort: 0,
+    masterUrl: 'http://127.10.4.1:5000',
+    membersRefreshMs: 3_600_000,
+  })
+  try {
+    await node.start()
+    assert.equal(joins, 1)
+    const older = node.refreshMembers()
+    await waitFor('the first member-list request at the master', () => lists === 1, 5000)
+    await node.refreshMembers()
+    assert.ok(node.member('b'), 'the newer list is applied')
+    await older
+    assert.equal(lists, 2)
+    assert.ok(node.member('b'), 'the older answer, come last, did not replace the newer list')
+    assert.equal(node.memberList().members.length, 4)
+    assert.equal(joins, 1, 'an older list without this node is no reason to join again')
+  } finally {
+    await node.stop()
+    await new Promise((r) => server.close(r))
   }
 })
