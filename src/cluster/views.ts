@@ -13,35 +13,48 @@ import { NodeApiError } from '../core/errors.js'
 export const VIEWS_TIMEOUT_MS = 10_000
 /** A node refreshes at most once a second (node.ts, UNKNOWN_PEER_REFRESH_MS): ask again after that. */
 const VIEWS_RETRY_MS = 1100
-/** Requests out at once. */
+/** Requests out at once, over all nodes. */
 const VIEWS_CONCURRENCY = 32
 
 /**
  * Asks every one of `nodes` (the whole cluster, master included) to refresh its member list until
  * each knows at least `nodes.length` members. Answers the names that still did not when
- * `timeoutMs` ran out.
+ * `timeoutMs` ran out. Each node is asked on its own, again VIEWS_RETRY_MS after an answer that
+ * falls short, with up to VIEWS_CONCURRENCY requests out at once: a node that answers late (a busy
+ * machine) holds up no other node's next try, and no request outlives the time.
  */
 export async function completeViews(
   nodes: ReadonlyArray<{ name: string; url: string }>,
   opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<string[]> {
   const deadline = Date.now() + (opts.timeoutMs ?? VIEWS_TIMEOUT_MS)
-  let pending = [...nodes]
-  for (;;) {
-    const short: Array<{ name: string; url: string }> = []
-    const ask = async (n: { name: string; url: string }) => {
-      try {
-        const client = new NodeClient({ url: n.url, name: n.name, headers: opts.headers, timeoutMs: 5000 })
-        if ((await client.refreshMembers()).members < nodes.length) short.push(n)
-      } catch (err) {
-        // A node built before this route (an older image) answers 404: it refreshes on its own.
-        if (!(err instanceof NodeApiError && err.status === 404)) short.push(n)
-      }
+  let free = VIEWS_CONCURRENCY
+  const queue: Array<() => void> = []
+  const slot = () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => queue.push(r)))
+  const release = () => (queue.length > 0 ? queue.shift()!() : free++)
+  /** True when `n` knows the whole cluster, or cannot be asked (it then refreshes on its own). */
+  const complete = async (n: { name: string; url: string }): Promise<boolean> => {
+    await slot()
+    try {
+      const timeoutMs = Math.min(5000, deadline - Date.now())
+      if (timeoutMs <= 0) return false
+      const client = new NodeClient({ url: n.url, name: n.name, headers: opts.headers, timeoutMs })
+      return (await client.refreshMembers()).members >= nodes.length
+    } catch (err) {
+      // A node built before this route (an older image) answers 404.
+      return err instanceof NodeApiError && err.status === 404
+    } finally {
+      release()
     }
-    for (let i = 0; i < pending.length; i += VIEWS_CONCURRENCY)
-      await Promise.all(pending.slice(i, i + VIEWS_CONCURRENCY).map(ask))
-    pending = short
-    if (pending.length === 0 || Date.now() + VIEWS_RETRY_MS > deadline) return pending.map((n) => n.name)
-    await new Promise((resolve) => setTimeout(resolve, VIEWS_RETRY_MS))
   }
+  const short = new Set<string>()
+  await Promise.all(
+    nodes.map(async (n) => {
+      while (!(await complete(n))) {
+        if (Date.now() + VIEWS_RETRY_MS > deadline) return void short.add(n.name)
+        await new Promise((resolve) => setTimeout(resolve, VIEWS_RETRY_MS))
+      }
+    }),
+  )
+  return nodes.filter((n) => short.has(n.name)).map((n) => n.name)
 }
