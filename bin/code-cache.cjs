@@ -12,21 +12,33 @@
 // V8 do not checksum a cache). A cache V8 rejects is compiled over and written again. The directory
 // must be the user's own and closed to others (a cache is code); when it cannot be made or written
 // (a read-only home, a container), the bundle compiles as it would without a cache.
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { homedir } from 'node:os'
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
-import vm from 'node:vm'
-import { crc32 } from 'node:zlib'
+//
+// CommonJS itself, so that bin/distlab-role.cjs (what a launcher spawns for each node) starts without
+// Node's ES module loader; bin/distlab.js imports it as well.
+'use strict'
+const {
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs')
+const { createRequire } = require('node:module')
+const { homedir } = require('node:os')
+const { basename, dirname, isAbsolute, join, resolve } = require('node:path')
+const vm = require('node:vm')
+const { crc32 } = require('node:zlib')
 
 /** `DISTLAB_COMPILE_CACHE=0` turns the cache off; a path puts it there instead of ~/.cache/distlab. */
-export const COMPILE_CACHE_ENV = 'DISTLAB_COMPILE_CACHE'
+const COMPILE_CACHE_ENV = 'DISTLAB_COMPILE_CACHE'
 /** Cache files kept per bundle (checkouts and versions may share a home), the newest. */
 const KEEP_PER_BUNDLE = 8
 const SUFFIX = '.v8cache'
 
 /** Where the cache lives, or undefined when it is turned off. */
-export function compileCacheDir(env = process.env) {
+function compileCacheDir(env = process.env) {
   const set = env[COMPILE_CACHE_ENV]
   if (set === '0' || set === 'off') return undefined
   if (set) return resolve(set)
@@ -68,7 +80,7 @@ function readCache(file) {
  * of this module's own (src/monitor/plot.ts). It resolves packages as the bundle would: from the
  * node_modules beside and above bin/.
  */
-export const IMPORT_ESM = Symbol.for('distlab.importEsm')
+const IMPORT_ESM = Symbol.for('distlab.importEsm')
 globalThis[IMPORT_ESM] ??= (specifier) => import(specifier)
 
 /**
@@ -76,7 +88,7 @@ globalThis[IMPORT_ESM] ??= (specifier) => import(specifier)
  * (`cacheHit`), and `saveCache()`, which writes one when V8 had none to take: call it once the
  * program is up.
  */
-export function loadCachedBundle(file) {
+function loadCachedBundle(file) {
   const source = readFileSync(file, 'utf8')
   const dir = compileCacheDir()
   const flags = crc32(JSON.stringify([process.execArgv, process.env.NODE_OPTIONS ?? '']))
@@ -91,11 +103,11 @@ export function loadCachedBundle(file) {
     cachedData,
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   })
-  const module = { exports: {}, filename: file, id: file }
-  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
+  const mod = { exports: {}, filename: file, id: file }
+  script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file))
   const cacheHit = cachedData !== undefined && !script.cachedDataRejected
   return {
-    exports: module.exports,
+    exports: mod.exports,
     cacheHit,
     saveCache() {
       if (cacheFile && !cacheHit) writeCache(dir, cacheFile, basename(file), () => script.createCachedData())
@@ -133,3 +145,20 @@ function evictOld(dir, bundle) {
     .sort((a, b) => b.at - a.at)
   for (const { f } of files.slice(KEEP_PER_BUNDLE)) rmSync(join(dir, f), { force: true })
 }
+
+/**
+ * True when dist/src/cli/`name` exists and none of the modules in it (its .inputs.json, written by
+ * scripts/bundle-roles.mjs) was compiled after it: a `tsc` without the bundling step leaves a stale
+ * bundle, which must not run.
+ */
+function bundleIsFresh(cliDir, name) {
+  try {
+    const builtAt = statSync(join(cliDir, name)).mtimeMs
+    const inputs = JSON.parse(readFileSync(join(cliDir, name.replace(/\.c?js$/, '.inputs.json')), 'utf8'))
+    return inputs.every((f) => statSync(join(cliDir, f)).mtimeMs <= builtAt)
+  } catch {
+    return false
+  }
+}
+
+module.exports = { COMPILE_CACHE_ENV, IMPORT_ESM, bundleIsFresh, compileCacheDir, loadCachedBundle }

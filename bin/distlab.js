@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The CLI runs from the compiled library: `npm run build` (done by `npm start` and `npm test`) makes dist/.
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import codeCache from './code-cache.cjs'
 
 // `distlab node` and `distlab master` (what the launcher spawns, once per node) take a light entry.
 const args = process.argv.slice(2)
@@ -18,22 +19,11 @@ const role = command === 'node' || command === 'master'
 // The build bundles each entry and its dependencies into one file (scripts/bundle-roles.mjs): one
 // file to load instead of hundreds of modules, which halves a node's start-up and takes about a third
 // off every other command's. Both bundles are CommonJS, run through V8's code cache
-// (bin/code-cache.js): a process that starts from a cache compiles next to nothing.
+// (bin/code-cache.cjs): a process that starts from a cache compiles next to nothing.
 // DISTLAB_UNBUNDLED=1 runs the modules one by one (bench/startup.ts measures both).
 const cli = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
 const bundle = role ? 'roles-main.bundle.cjs' : 'main.bundle.cjs'
-const bundled = process.env.DISTLAB_UNBUNDLED !== '1' && bundleIsFresh(bundle)
-
-/** True when the bundle exists and none of the modules in it was compiled after it. */
-function bundleIsFresh(name) {
-  try {
-    const builtAt = statSync(join(cli, name)).mtimeMs
-    const inputs = JSON.parse(readFileSync(join(cli, name.replace(/\.c?js$/, '.inputs.json')), 'utf8'))
-    return inputs.every((f) => statSync(join(cli, f)).mtimeMs <= builtAt)
-  } catch {
-    return false
-  }
-}
+const bundled = process.env.DISTLAB_UNBUNDLED !== '1' && codeCache.bundleIsFresh(cli, bundle)
 const main = join(cli, bundled ? bundle : role ? 'roles-main.js' : 'main.js')
 if (!existsSync(main)) {
   process.stderr.write(
@@ -44,8 +34,7 @@ if (!existsSync(main)) {
   process.exit(2)
 }
 if (bundled) {
-  const { loadCachedBundle } = await import('./code-cache.js')
-  const loaded = loadCachedBundle(main)
+  const loaded = codeCache.loadCachedBundle(main)
   // A command writes the cache as it exits (it may end by process.exit(), or with a usage error):
   // every command runs the same top-level code, which is most of what a start compiles.
   if (!role) process.on('exit', () => loaded.saveCache())

@@ -5,10 +5,10 @@
 // dist/src/cli/main.bundle.cjs; bin/distlab.js prefers them. A node process then reads and compiles
 // one file instead of some four hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
 // running, was most of a node's start-up (bench/startup.ts measures both entries side by side).
-// Both bundles are CommonJS so that bin/code-cache.js can run them through V8's code cache (Node 20
+// Both bundles are CommonJS so that bin/code-cache.cjs can run them through V8's code cache (Node 20
 // offers none for ES modules): a command then starts on a fifth less CPU (bench/startup.ts). The
 // ESM-only packages the commands use (vega, vega-lite, resvg) stay outside the bundle and are loaded
-// by an import() that bin/code-cache.js hands in (src/monitor/plot.ts says why).
+// by an import() that bin/code-cache.cjs hands in (src/monitor/plot.ts says why).
 // Left out: native addons and the chart libraries (the master loads them from node_modules when it
 // needs them), the JSON-schema compilers Fastify never calls on distlab's servers (see
 // src/node/http-limits.ts), and zod's translations of its messages (distlab uses English only).
@@ -46,6 +46,46 @@ const zodEnglishOnly = {
   },
 }
 
+/**
+ * Built-in modules a dependency requires when it loads but uses, if ever, later: Fastify's HTTPS and
+ * HTTP/2 servers, prom-client's push gateway (https) and cluster aggregator, and the like. Each is
+ * replaced by an object that requires the real module on first use, so a node process that never
+ * uses one never loads it (https alone brings tls: ~7 ms of a node's start; all of them ~15 ms,
+ * measured with `process.moduleLoadList`). Only modules whose export is a plain object: assert and
+ * module are functions. A dependency that takes a module's keys at load (`const { x } = require()`,
+ * or an ES import's namespace) just loads it then.
+ */
+const LAZY_BUILTINS = ['https', 'http2', 'tls', 'cluster', 'v8', 'dns/promises', 'fs/promises', 'readline']
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replace('/', '\\/')})$`)
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin' || args.kind !== 'require-call'
+        ? undefined
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    )
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `const id = ${JSON.stringify(`node:${args.path}`)}
+let real
+const load = () => (real ??= require(id))
+module.exports = new Proxy({}, {
+  get: (_, key) => load()[key],
+  set: (_, key, value) => ((load()[key] = value), true),
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key)
+    if (d) d.configurable = true
+    return d
+  },
+})
+`,
+      loader: 'js',
+    }))
+  },
+}
+
 /** What makes an ES module's code run as CommonJS: `import.meta.url` becomes the bundle's URL. */
 const AS_COMMONJS = {
   define: { 'import.meta.url': '__distlabBundleUrl' },
@@ -80,7 +120,7 @@ async function bundle({ name, format, ext }) {
       '@fastify/ajv-compiler',
       '@fastify/fast-json-stringify-compiler',
     ],
-    plugins: [zodEnglishOnly],
+    plugins: format === 'cjs' && name === 'roles-main' ? [zodEnglishOnly, lazyBuiltins] : [zodEnglishOnly],
     ...(format === 'cjs' ? AS_COMMONJS : AS_ESM),
     // Names stay (stack traces name functions); whitespace goes, which is what the parser pays for.
     minifyWhitespace: true,

@@ -4,6 +4,7 @@
 // log, writes the cluster record, and stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
@@ -71,6 +72,22 @@ export function checkOpenFileLimit(mode: 'process' | 'inproc', nodes: number, li
 }
 
 export const BIN_PATH = fileURLToPath(new URL('../../../bin/distlab.js', import.meta.url))
+/** What master and node processes run when the roles bundle is fresh: bin/distlab.js's role commands, started faster. */
+export const ROLE_ENTRY_PATH = fileURLToPath(new URL('../../../bin/distlab-role.cjs', import.meta.url))
+
+/**
+ * The script a master or node process runs: bin/distlab-role.cjs when the roles bundle is up to date
+ * with its modules (checked here, at each spawn, instead of in the process), else bin/distlab.js,
+ * which then runs the modules one by one, as it does with DISTLAB_UNBUNDLED=1.
+ */
+export function roleEntry(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DISTLAB_UNBUNDLED === '1') return BIN_PATH
+  const { bundleIsFresh } = createRequire(import.meta.url)('../../../bin/code-cache.cjs') as {
+    bundleIsFresh(cliDir: string, name: string): boolean
+  }
+  const cli = fileURLToPath(new URL('../cli/', import.meta.url))
+  return bundleIsFresh(cli, 'roles-main.bundle.cjs') ? ROLE_ENTRY_PATH : BIN_PATH
+}
 /**
  * V8 flags of every node process. An open cluster takes in a flood of well-formed broadcasts by
  * design (issue 14 #9: 125,000 messages from one origin in a few seconds), and each process's
@@ -363,7 +380,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const p = m.plan
     const masterUrl = nodeUrl(this.members[0]!.plan)
     const args = [
-      BIN_PATH,
+      this.init.nodeCommand && p.index !== 0 ? BIN_PATH : roleEntry(),
       '--state-dir',
       this.init.stateDir,
       ...(p.index === 0 ? ['master'] : (this.init.nodeCommand ?? ['node'])),

@@ -33,7 +33,7 @@ export interface RenderedChart {
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif'
 
 /**
- * import() of a package. A command runs from a bundle that bin/code-cache.js takes from V8's code
+ * import() of a package. A command runs from a bundle that bin/code-cache.cjs takes from V8's code
  * cache, where an import() of the bundle's own fails on Node 20; the loader hands in one of its own
  * (IMPORT_ESM there). Run from the modules, or as a library, this module's own import() serves.
  */

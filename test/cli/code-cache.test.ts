@@ -1,4 +1,4 @@
-// bin/code-cache.js: `distlab node` and `distlab master`, and every other command, run their CommonJS
+// bin/code-cache.cjs: `distlab node` and `distlab master`, and every other command, run their CommonJS
 // bundle through V8's code cache. A cache never runs code other than the bundle's own (a rebuilt bundle of the same length
 // included), a damaged or foreign cache is ignored, and a cache directory that cannot be written
 // only costs the cache, never the start.
@@ -30,8 +30,9 @@ interface CodeCache {
   compileCacheDir(env: Record<string, string>): string | undefined
 }
 
-const codeCache = (): Promise<CodeCache> =>
-  import(pathToFileURL(join(binPath(), '..', 'code-cache.js')).href) as Promise<CodeCache>
+const codeCache = async (): Promise<CodeCache> =>
+  ((await import(pathToFileURL(join(binPath(), '..', 'code-cache.cjs')).href)) as { default: CodeCache })
+    .default
 
 const caches = (dir: string) =>
   existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.v8cache')) : []

@@ -5,7 +5,8 @@
 // Loopback block 58 (127.58.x.y) and a scratch state dir.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { LocalCluster } from '../../src/cluster/local.js'
+import { readFileSync } from 'node:fs'
+import { LocalCluster, ROLE_ENTRY_PATH, BIN_PATH, roleEntry } from '../../src/cluster/local.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
 
 const BLOCK = 58
@@ -46,6 +47,12 @@ describe('LocalCluster start in process mode', { timeout: 180_000 }, () => {
         list.every((n) => n.id),
         'start() resolves with every id known',
       )
+      // The master and the nodes run the launchers' entry (bin/distlab-role.cjs, a faster start
+      // than bin/distlab.js), the roles bundle being up to date.
+      for (const n of list) {
+        const argv = readFileSync(`/proc/${n.pid}/cmdline`, 'utf8').split('\0')
+        assert.ok(argv.includes(ROLE_ENTRY_PATH), `${n.name} runs ${argv.join(' ')}`)
+      }
       const master = list[0]!
       const members = await getJson<{ members: Array<{ name: string }> }>(
         `http://${master.host}:${master.httpPort}/cluster/members`,
@@ -80,4 +87,9 @@ describe('LocalCluster start in process mode', { timeout: 180_000 }, () => {
       message: /startConcurrency/,
     })
   })
+})
+
+test('a node process runs bin/distlab.js instead of the role entry when the modules are to run one by one', () => {
+  assert.equal(roleEntry({ DISTLAB_UNBUNDLED: '1' }), BIN_PATH)
+  assert.equal(roleEntry({}), ROLE_ENTRY_PATH, 'the build just made the bundle')
 })

@@ -47,13 +47,14 @@ test('npm pack gives a tarball that installs and imports as `distlab`', { timeou
     assert.equal(got.local, 'function')
     assert.equal(typeof got.code, 'string')
     // A node process starts from the bundled role entry (scripts/bundle-roles.mjs), shipped in the
-    // tarball with bin/code-cache.js, which runs it.
+    // tarball with bin/code-cache.cjs, which runs it, and bin/distlab-role.cjs, which launchers spawn.
     const installed = join(app, 'node_modules', 'distlab')
     assert.ok(
       existsSync(join(installed, 'dist', 'src', 'cli', 'roles-main.bundle.cjs')),
       'the bundle is packed',
     )
-    assert.ok(existsSync(join(installed, 'bin', 'code-cache.js')), 'its loader is packed')
+    assert.ok(existsSync(join(installed, 'bin', 'code-cache.cjs')), 'its loader is packed')
+    assert.ok(existsSync(join(installed, 'bin', 'distlab-role.cjs')), "the launchers' entry is packed")
     const help = await run(process.execPath, [join(installed, 'bin', 'distlab.js'), 'node', '--help'], {
       cwd: app,
     })
