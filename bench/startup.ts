@@ -15,7 +15,7 @@ const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
 /** Spawns of one node process per entry (cached, bundled, unbundled), alternating. */
 const SPAWNS = Number(process.env.BENCH_STARTUP_SPAWNS ?? 7)
 /**
- * The code cache of every node process this bench starts (bin/code-cache.js), warm after the first
+ * The code cache of every node process this bench starts (bin/code-cache.cjs), warm after the first
  * start: a cluster of the same build and flags finds it there, as on a user's machine.
  */
 const CACHE_DIR = mkdtempSync(join(tmpdir(), 'distlab-bench-cache-'))
@@ -66,9 +66,14 @@ function cpuMsOfPid(pid: number): number {
   }
 }
 
-/** How a node process starts: the bundle from the code cache, the bundle compiled, the modules one by one. */
-type Entry = 'cached' | 'bundled' | 'unbundled'
+/**
+ * How a node process starts: as a launcher spawns it (bin/distlab-role.cjs, the bundle from the code
+ * cache), as a user types `distlab node` (bin/distlab.js, the same), the bundle compiled, the modules
+ * one by one.
+ */
+type Entry = 'launcher' | 'cached' | 'bundled' | 'unbundled'
 const ENTRY_ENV: Record<Entry, Record<string, string>> = {
+  launcher: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   cached: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   bundled: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: '0' },
   unbundled: { DISTLAB_UNBUNDLED: '1' },
@@ -77,7 +82,7 @@ const ENTRY_ENV: Record<Entry, Record<string, string>> = {
 /**
  * One `distlab node` process alone (no master): ms from spawn until GET /health answers, polled every
  * 5 ms, and the CPU time the process used by then. `cached` starts from the bundle and its code cache
- * (bin/code-cache.js), `bundled` from the bundle without a cache, `unbundled` runs the modules one by
+ * (bin/code-cache.cjs), `bundled` from the bundle without a cache, `unbundled` runs the modules one by
  * one (DISTLAB_UNBUNDLED=1), as before scripts/bundle-roles.mjs. The node's own address is in
  * 127.26.1.x (issue 17's block).
  */
@@ -88,7 +93,7 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
   const child = spawn(
     process.execPath,
     [
-      'bin/distlab.js',
+      entry === 'launcher' ? 'bin/distlab-role.cjs' : 'bin/distlab.js',
       '--state-dir',
       stateDir,
       'node',
@@ -141,48 +146,59 @@ async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const ENTRIES: Entry[] = ['cached', 'bundled', 'unbundled']
-const spawns: Record<Entry, Array<{ ms: number; cpuMs: number }>> = { cached: [], bundled: [], unbundled: [] }
-await nodeReady(0, 'cached') // writes the code cache; not counted
+const ENTRIES: Entry[] = ['launcher', 'cached', 'bundled', 'unbundled']
+const spawns: Record<Entry, Array<{ ms: number; cpuMs: number }>> = {
+  launcher: [],
+  cached: [],
+  bundled: [],
+  unbundled: [],
+}
+await nodeReady(0, 'launcher') // writes the code cache; not counted
 for (let i = 0; i < SPAWNS; i++) {
   // Alternate the order, so a burst of load elsewhere falls on every entry.
   for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
     spawns[entry].push(await nodeReady(i % 40, entry))
 }
 type Summary = Record<Entry, { ms: number; minMs: number; cpuMs: number }>
-/** Median and least time, median CPU, per entry; printed as one line. */
-function summarize(what: string, samples: Record<Entry, Array<{ ms: number; cpuMs: number }>>): Summary {
-  const of = (k: Entry) => ({
-    ms: Math.round(median(samples[k].map((x) => x.ms))),
-    minMs: Math.round(Math.min(...samples[k].map((x) => x.ms))),
-    cpuMs: Math.round(median(samples[k].map((x) => x.cpuMs))),
-  })
-  const s = { cached: of('cached'), bundled: of('bundled'), unbundled: of('unbundled') }
-  process.stderr.write(
-    `${what} (median of ${SPAWNS}): ${ENTRIES.map((e) => `${e} ${s[e].ms} ms (${s[e].cpuMs} ms CPU)`).join(', ')}\n`,
-  )
+/** Median and least time, median CPU, per entry measured; printed as one line. */
+function summarize(
+  what: string,
+  samples: Partial<Record<Entry, Array<{ ms: number; cpuMs: number }>>>,
+): Summary {
+  const s = {} as Summary
+  for (const [k, xs] of Object.entries(samples) as Array<[Entry, Array<{ ms: number; cpuMs: number }>]>)
+    s[k] = {
+      ms: Math.round(median(xs.map((x) => x.ms))),
+      minMs: Math.round(Math.min(...xs.map((x) => x.ms))),
+      cpuMs: Math.round(median(xs.map((x) => x.cpuMs))),
+    }
+  const line = Object.entries(s).map(([e, v]) => `${e} ${v.ms} ms (${v.cpuMs} ms CPU)`)
+  process.stderr.write(`${what} (median of ${SPAWNS}): ${line.join(', ')}\n`)
   return s
+}
+const LABELS: Record<Entry, string> = {
+  launcher: 'as a launcher spawns it: bin/distlab-role.cjs, bundled, from the code cache',
+  cached: 'bin/distlab.js, bundled, from the code cache',
+  bundled: 'bin/distlab.js, bundled, no code cache',
+  unbundled: 'bin/distlab.js, modules one by one',
 }
 /** The rows of an entry table. */
 const entryRows = (s: Summary) =>
-  (
-    [
-      ['bundled, from the code cache', 'cached'],
-      ['bundled, no code cache', 'bundled'],
-      ['modules one by one', 'unbundled'],
-    ] as const
-  ).map(([label, k]) => [label, s[k].ms, s[k].minMs, s[k].cpuMs])
+  (Object.keys(LABELS) as Entry[])
+    .filter((k) => s[k])
+    .map((k) => [LABELS[k], s[k].ms, s[k].minMs, s[k].cpuMs])
 const ready = summarize('one node process, spawn to /health', spawns)
 
-const commands: Record<Entry, Array<{ ms: number; cpuMs: number }>> = {
+const COMMAND_ENTRIES: Entry[] = ['cached', 'bundled', 'unbundled']
+const commands: Partial<Record<Entry, Array<{ ms: number; cpuMs: number }>>> = {
   cached: [],
   bundled: [],
   unbundled: [],
 }
 await commandRun('cached') // writes the commands' code cache; not counted
 for (let i = 0; i < SPAWNS; i++)
-  for (const entry of i % 2 === 0 ? ENTRIES : [...ENTRIES].reverse())
-    commands[entry].push(await commandRun(entry))
+  for (const entry of i % 2 === 0 ? COMMAND_ENTRIES : [...COMMAND_ENTRIES].reverse())
+    commands[entry]!.push(await commandRun(entry))
 const command = summarize('one command, start to exit', commands)
 
 const rows: Array<Array<string | number>> = []
@@ -212,10 +228,11 @@ writeResult('startup', {
   sections: [
     {
       heading: 'One node process: spawn to /health',
-      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.js from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), and from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
+      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each as a launcher spawns it (bin/distlab-role.cjs: CommonJS, so no ES module loader, and no check that the bundle is fresh, which the launcher makes), as a user types it (bin/distlab.js) from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.cjs from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), and from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
       columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
       rows: entryRows(ready),
       notes: [
+        `launcher/cached: ${(ready.launcher.ms / ready.cached.ms).toFixed(2)} of the wall time, ${(ready.launcher.cpuMs / ready.cached.cpuMs).toFixed(2)} of the CPU time.`,
         `cached/bundled: ${(ready.cached.ms / ready.bundled.ms).toFixed(2)} of the wall time, ${(ready.cached.cpuMs / ready.bundled.cpuMs).toFixed(2)} of the CPU time.`,
         `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,
       ],
