@@ -59,7 +59,7 @@ const LAZY_BUILTINS = ['https', 'http2', 'tls', 'cluster', 'v8', 'dns/promises',
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replace('/', '\\/')})$`)
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`)
     b.onResolve({ filter }, (args) =>
       args.namespace === 'lazy-builtin' || args.kind !== 'require-call'
         ? undefined
