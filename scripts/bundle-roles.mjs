@@ -55,7 +55,7 @@ const zodEnglishOnly = {
  * module are functions. A dependency that takes a module's keys at load (`const { x } = require()`,
  * or an ES import's namespace) just loads it then.
  */
-const LAZY_BUILTINS = ['https', 'http2', 'tls', 'cluster', 'v8', 'dns/promises', 'fs/promises', 'readline']
+const LAZY_BUILTINS = ['https', 'http2', 'cluster', 'v8', 'dns/promises', 'fs/promises', 'readline']
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
