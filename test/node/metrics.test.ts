@@ -11,6 +11,12 @@ import { unicast } from '../../src/protocols/unicast/index.js'
 import { broadcast } from '../../src/protocols/broadcast/index.js'
 import { membership } from '../../src/protocols/membership/index.js'
 import { getJson, postJson, waitFor } from '../helpers.js'
+import { createRequire } from 'node:module'
+import { Metrics } from '../../src/node/metrics.js'
+
+/** Whether prom-client (CommonJS, so in require's cache however it was imported) is loaded in this process. */
+const promClientLoaded = () =>
+  Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/prom-client/'))
 
 interface Family {
   type: string
@@ -63,6 +69,25 @@ function histogramCount(f: Family | undefined): number {
   assert.equal(count, buckets.at(-1)!.value)
   return count
 }
+
+test('counting and timing do not load prom-client (a node starts without it); the first render does, and writes the histogram', async () => {
+  const m = new Metrics()
+  m.inc('distlab_frames_sent_total', 'Frames put on the wire.', { proto: 'p', transport: 'udp' })
+  for (const s of [0.0005, 0.02, 0.02, 7, -1, Number.NaN])
+    m.observe('distlab_x_seconds', 'A test histogram.', s)
+  assert.equal(promClientLoaded(), false, 'prom-client was loaded before /metrics was read')
+  const families = parse(await m.render())
+  assert.equal(promClientLoaded(), true)
+  const h = families.get('distlab_x_seconds')
+  assert.equal(histogramCount(h), 6)
+  const bucket = (le: string) => h!.samples.find((s) => s.labels.le === le)!.value
+  assert.deepEqual(
+    [bucket('0.001'), bucket('0.025'), bucket('5'), bucket('10'), bucket('+Inf')],
+    [3, 5, 5, 6, 6],
+  )
+  assert.equal(h!.samples.find((s) => s.name === 'distlab_x_seconds_sum')!.value, 7.0405)
+  assert.equal(families.get('distlab_frames_sent_total')!.samples[0]!.value, 1)
+})
 
 describe('GET /metrics through prom-client', () => {
   const master = createNode({
