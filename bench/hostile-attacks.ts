@@ -254,7 +254,11 @@ const dropsIn = (text: string) => metricSum(text, 'distlab_frames_dropped_total'
 
 /**
  * Frames sent to a node over TCP: accepted = sent minus the drops the node counted (exact over
- * TCP: every frame is read). Well-formed frames on an open cluster are taken in by design.
+ * TCP: every frame is read). Well-formed frames on an open cluster are taken in by design. The
+ * wait for every frame to be counted looks at TCP frames only and leaves the membership protocol's
+ * out: its probes (UDP) and push-pulls (TCP) arrive all the while, and one counted as taken let the
+ * wait end before the last attack frame's drop was counted (a keyed run reported an invented
+ * sender's frame as accepted).
  */
 async function frameAttack(
   c: Ctx,
@@ -265,7 +269,12 @@ async function frameAttack(
   const n = node(c, target)
   const read = async () => {
     const text = await metrics(c, target)
-    return { dropped: dropsIn(text), taken: metricSum(text, 'distlab_frames_received_total') }
+    const tcp = metricSum(text, 'distlab_frames_received_total', { transport: 'tcp' })
+    const membership = metricSum(text, 'distlab_frames_received_total', {
+      proto: 'membership',
+      transport: 'tcp',
+    })
+    return { dropped: dropsIn(text), taken: tcp - membership }
   }
   const before = await read()
   const sent = await tcpFrames(n.host, n.framePort, frames())
