@@ -476,7 +476,7 @@ export class Node implements Startable {
 
   /** Copies the master's member list; joins again if the master has forgotten this node. */
   async refreshMembers(): Promise<void> {
-    if (this.role === 'master' || !this.cfg.masterUrl) return
+    if (this.role === 'master' || !this.cfg.masterUrl || this.leaving()) return
     // A node whose first join failed (its master was not up yet) joins now.
     if (!this.joined) return this.join()
     let body: { version: number; members?: Member[] }
@@ -488,13 +488,19 @@ export class Node implements Startable {
       body = (await this.master().members(this.membersVersion)) as { version: number; members?: Member[] }
     }
     // An answer older than the list applied says nothing about now: not even that this node is missing.
-    if (seq < this.listApplied) return
+    // Nor does one that comes while the node stops: it has left the master's list, or is leaving it.
+    if (seq < this.listApplied || this.leaving()) return
     if (body.members) this.applyMembers(body as { version: number; members: Member[] }, seq)
     if (
       !this.members.has(this.name) ||
       (body.members && !body.members.some((m) => m.name === this.name && m.id === this.id))
     )
       await this.join()
+  }
+
+  /** True once stop() has begun: a refresh answered then does not join the master again. */
+  private leaving(): boolean {
+    return this.state === 'stopping' || this.state === 'stopped'
   }
 
   /**

@@ -260,3 +260,54 @@ test('a member list answered late, after a later request was answered, does not 
     await new Promise((r) => server.close(r))
   }
 })
+
+test('a member list answered while the node stops does not make it join the master again', async () => {
+  // At `down` a hundred nodes left and then joined again: a refresh asked before stop() was
+  // answered after the leave, by a list without the node, which read as "the master forgot me".
+  const events: string[] = []
+  let answerList: (() => void) | undefined
+  const server = createServer((req, res) => {
+    let text = ''
+    req.on('data', (d) => (text += d))
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json')
+      if (req.url === '/cluster/join') {
+        events.push('join')
+        const self = JSON.parse(text) as Record<string, unknown>
+        return res.end(JSON.stringify({ version: 5, members: [self] }))
+      }
+      if (req.url?.startsWith('/cluster/members')) {
+        events.push('list')
+        // Answered once the node has left: a list without it.
+        answerList = () => res.end(JSON.stringify({ version: 6, members: [] }))
+        return
+      }
+      if (req.url === '/cluster/leave') events.push('leave')
+      res.end(JSON.stringify({ status: 'left' }))
+    })
+  })
+  await new Promise<void>((r) => server.listen(5000, '127.10.5.1', r))
+  const node = createNode({
+    name: 'n2',
+    host: '127.10.5.2',
+    httpPort: 0,
+    framePort: 0,
+    masterUrl: 'http://127.10.5.1:5000',
+    membersRefreshMs: 3_600_000,
+  })
+  try {
+    await node.start()
+    const refresh = node.refreshMembers()
+    await waitFor('the member-list request at the master', () => events.includes('list'), 5000)
+    const stopped = node.stop()
+    await waitFor('the leave at the master', () => events.includes('leave'), 5000)
+    answerList!()
+    await refresh
+    await stopped
+    assert.deepEqual(events, ['join', 'list', 'leave'], 'no join after the leave')
+  } finally {
+    await node.stop()
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  }
+})
