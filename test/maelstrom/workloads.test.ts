@@ -40,7 +40,9 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
       nemesis: ['partition'],
       nemesisIntervalS: 0.7,
       timeLimitS: 3,
-      recoveryMs: 2500,
+      // Gossip repairs what the partitions cut once they heal; on a loaded machine (a fresh-clone run
+      // beside the Docker tests took 2.5 s and more) the Python nodes need longer than 2.5 s.
+      recoveryMs: 6000,
     })
     const h = historyOf(r)
     assert.ok(
@@ -136,8 +138,13 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
     test(`g-counter via seq-kv: ${broken ? 'a double-counting node ends above' : 'a correct node ends at'} the sum of the adds`, async () => {
       const r = await shortRun({ workload: 'g-counter', bin: py(file), rate: 15 })
       const h = historyOf(r)
-      assert.equal(r.stats['info-count'], 0, 'every operation completed')
       const sum = oks(h, 'add').reduce((a, o) => a + (o.value as number), 0)
+      // An add that timed out (a loaded machine) may or may not have counted: a correct node ends
+      // between the sum of the acknowledged adds and that plus the unacknowledged ones, as
+      // Maelstrom's checker has it; a double-counting one above both.
+      const unsure = h
+        .filter((o) => o.type === 'info' && o.f === 'add')
+        .reduce((a, o) => a + (o.value as number), 0)
       assert.ok(
         oks(h, 'add').some((o) => (o.value as number) > 0),
         'something was added',
@@ -145,8 +152,8 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
       const finals = [...finalReads(h).values()].map((o) => o.value as number)
       assert.equal(finals.length, 3)
       for (const v of finals) {
-        if (broken) assert.ok(v > sum, `${v} > ${sum}`)
-        else assert.equal(v, sum)
+        if (broken) assert.ok(v > sum + unsure, `${v} > ${sum} + ${unsure} unacknowledged`)
+        else assert.ok(v >= sum && v <= sum + unsure, `${v} in [${sum}, ${sum} + ${unsure}]`)
       }
       // The services are reached over the network: the node's seq-kv calls are frames too.
       assert.ok(r.net.all['send-count'] > 2 * r.stats.count)
