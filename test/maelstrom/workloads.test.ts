@@ -40,8 +40,8 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
       nemesis: ['partition'],
       nemesisIntervalS: 0.7,
       timeLimitS: 3,
-      // Gossip repairs what the partitions cut once they heal; on a loaded machine (a fresh-clone run
-      // beside the Docker tests took 2.5 s and more) the Python nodes need longer than 2.5 s.
+      // Gossip repairs what the partitions cut once they heal. On a loaded machine (a fresh-clone run
+      // beside the Docker tests) 2.5 s once left a value missing from a node's final read.
       recoveryMs: 6000,
     })
     const h = historyOf(r)
