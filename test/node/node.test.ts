@@ -4,7 +4,7 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { Node } from '../../src/node/node.js'
 import { createNode } from '../../src/cluster/node-assembly.js'
 import { createRootLogger } from '../../src/core/logger.js'
@@ -194,6 +194,22 @@ test('a node started before its master joins once the master is up', async () =>
   }
 })
 
+/**
+ * Starts `server` (a hand-made master) at 127.10.`block`.1:5000 and makes node n2 at 127.10.`block`.2
+ * pointed at it, with no periodic refresh: the test asks for each refresh itself.
+ */
+async function besideHandMadeMaster(server: Server, block: number): Promise<Node> {
+  await new Promise<void>((r) => server.listen(5000, `127.10.${block}.1`, r))
+  return createNode({
+    name: 'n2',
+    host: `127.10.${block}.2`,
+    httpPort: 0,
+    framePort: 0,
+    masterUrl: `http://127.10.${block}.1:5000`,
+    membersRefreshMs: 3_600_000,
+  })
+}
+
 test('a member list answered late, after a later request was answered, does not replace the newer list', async () => {
   // A master busy with a mass join answers out of order: the node asked twice (its periodic refresh
   // and one for an unknown peer), and the first answer, older news, arrives last.
@@ -234,15 +250,7 @@ test('a member list answered late, after a later request was answered, does not 
       answer({ status: 'ok' })
     })
   })
-  await new Promise<void>((r) => server.listen(5000, '127.10.4.1', r))
-  const node = createNode({
-    name: 'n2',
-    host: '127.10.4.2',
-    httpPort: 0,
-    framePort: 0,
-    masterUrl: 'http://127.10.4.1:5000',
-    membersRefreshMs: 3_600_000,
-  })
+  const node = await besideHandMadeMaster(server, 4)
   try {
     await node.start()
     assert.equal(joins, 1)
@@ -286,15 +294,7 @@ test('a member list answered while the node stops does not make it join the mast
       res.end(JSON.stringify({ status: 'left' }))
     })
   })
-  await new Promise<void>((r) => server.listen(5000, '127.10.5.1', r))
-  const node = createNode({
-    name: 'n2',
-    host: '127.10.5.2',
-    httpPort: 0,
-    framePort: 0,
-    masterUrl: 'http://127.10.5.1:5000',
-    membersRefreshMs: 3_600_000,
-  })
+  const node = await besideHandMadeMaster(server, 5)
   try {
     await node.start()
     const refresh = node.refreshMembers()
