@@ -30,9 +30,11 @@ describe('distlab send unicast|broadcast', () => {
   })
 
   test('--json over TCP, through a lossy link', async () => {
-    // 30% each way: an attempt gets through with its ack about half the time, so the ~14 attempts
-    // the 30 s send timeout allows all fail with odds near 1e-4 (at 50% each way, about 2% a message).
-    const set = await cli('link', 'set', 'node1', 'node2', '--loss', '0.3')
+    // 20% each way: an attempt gets through with its ack 64% of the time. Each message's timer
+    // doubles from the link's RTO up to 4 s, so 60 s allows about 17 attempts on a loaded machine
+    // (RTO near 500 ms), which all fail with odds near 1e-8. At 30% and 30 s (9 attempts at that
+    // RTO, odds about 2e-3 a message) CI failed a run.
+    const set = await cli('link', 'set', 'node1', 'node2', '--loss', '0.2')
     assert.equal(set.code, 0, set.stderr)
     for (let i = 0; i < 3; i++) {
       const r = await cli(
@@ -45,6 +47,8 @@ describe('distlab send unicast|broadcast', () => {
         `m${i}`,
         '--transport',
         'tcp',
+        '--timeout',
+        '60000',
         '--json',
       )
       assert.equal(r.code, 0, r.stderr)
