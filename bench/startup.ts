@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { LocalCluster } from '../src/cluster/local.js'
+import { LocalCluster, NODE_START_CONCURRENCY } from '../src/cluster/local.js'
 import { writeResult } from './lib.js'
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
@@ -273,7 +273,7 @@ writeResult('startup', {
       ],
       rows,
       notes: [
-        'Process mode starts nodes continuously, at most 16 started and not yet answering /health at a time (LocalClusterInit.startConcurrency); in-process mode in waves of 50.',
+        `Process mode starts nodes continuously, at most ${NODE_START_CONCURRENCY} started and not yet answering /health at a time (LocalClusterInit.startConcurrency); in-process mode in waves of 50.`,
         "Between the last /health and the return, every node is asked to copy the master's member list until each knows all members, for at most 10 s (src/cluster/views.ts).",
         'Each node process carries its own Node.js runtime (V8 heap, Fastify, zod), which is what the memory ratio shows.',
         `–: the one process grew by less than ${MIN_INPROC_GROWTH_MIB} MiB in all, within its own variation.`,

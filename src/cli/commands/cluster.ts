@@ -192,7 +192,7 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
     ...(o.mode === 'process' || o.mode === 'inproc' ? membershipFlags(membershipFromCli(o)) : []),
   ]
   // Longer than the supervisor's own wait for its nodes (plus 30 s and 0.8 s a node for its own
-  // start and for spawning the nodes, 16 at a time), so that on a loaded machine the supervisor, not
+  // start and for spawning the nodes), so that on a loaded machine the supervisor, not
   // this wait, decides whether the start failed.
   // Containers take longer: image start, compose or a swarm's scheduling, the bootstrap wait.
   const containers = o.mode === 'docker' || o.mode === 'swarm'
