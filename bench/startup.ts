@@ -35,7 +35,8 @@ function rssOfPid(pid: number): number {
 async function measure(
   mode: 'process' | 'inproc',
   nodes: number,
-): Promise<{ ms: number; lastHealthyMs: number; rssPerNodeMiB: number }> {
+  startConcurrency?: number,
+): Promise<{ ms: number; lastHealthyMs: number; rssPerNodeMiB: number; nodeCpuS: number }> {
   global.gc?.()
   const before = process.memoryUsage().rss
   const cluster = new LocalCluster({
@@ -44,6 +45,7 @@ async function measure(
     stateDir: mkdtempSync(join(tmpdir(), 'distlab-bench-')),
     block: 90,
     dashboardPort: 0,
+    startConcurrency,
   })
   const t0 = performance.now()
   // Process mode says when each node first answered /health; start() then asks every node to copy
@@ -53,11 +55,19 @@ async function measure(
   await cluster.start()
   const ms = performance.now() - t0
   await new Promise((r) => setTimeout(r, 1000))
+  // The node processes' CPU by the time start() returned (and the second after).
+  const nodeCpuS =
+    mode === 'process'
+      ? cluster
+          .list()
+          .filter((n) => n.name !== 'master')
+          .reduce((sum, n) => sum + cpuMsOfPid(n.pid!), 0) / 1000
+      : Number.NaN
   let rss: number
   if (mode === 'process') rss = cluster.list().reduce((sum, n) => sum + rssOfPid(n.pid!), 0) / (nodes + 1)
   else rss = (process.memoryUsage().rss - before) / (nodes + 1)
   await cluster.stop()
-  return { ms, lastHealthyMs, rssPerNodeMiB: rss / 2 ** 20 }
+  return { ms, lastHealthyMs, rssPerNodeMiB: rss / 2 ** 20, nodeCpuS }
 }
 
 /** CPU time (user + system) a process has used so far, ms. */
@@ -234,6 +244,41 @@ for (const n of SIZES) {
   data[n] = { process: p, inproc: i }
 }
 
+// How many node processes start at once: the default beside the 16 it was before, at 100 nodes,
+// alternating, so that the machine's load falls on both.
+const CONCURRENCY_NODES = Number(process.env.BENCH_STARTUP_CONCURRENCY_NODES ?? 100)
+const CONCURRENCY_PAIRS = Number(process.env.BENCH_STARTUP_CONCURRENCY_PAIRS ?? 2)
+const OLD_CONCURRENCY = 16
+const concurrency: Record<'old' | 'today', Array<Awaited<ReturnType<typeof measure>>>> = {
+  old: [],
+  today: [],
+}
+for (let i = 0; i < CONCURRENCY_PAIRS; i++) {
+  for (const side of i % 2 === 0 ? (['old', 'today'] as const) : (['today', 'old'] as const)) {
+    const r = await measure(
+      'process',
+      CONCURRENCY_NODES,
+      side === 'old' ? OLD_CONCURRENCY : NODE_START_CONCURRENCY,
+    )
+    process.stderr.write(
+      `${CONCURRENCY_NODES} nodes, ${side === 'old' ? OLD_CONCURRENCY : NODE_START_CONCURRENCY} at once: returned ${r.ms.toFixed(0)} ms, last /health ${r.lastHealthyMs.toFixed(0)} ms, nodes ${r.nodeCpuS.toFixed(1)} CPU-s\n`,
+    )
+    concurrency[side].push(r)
+  }
+}
+const concurrencyRows = concurrency.old.map((o, i) => {
+  const t = concurrency.today[i]!
+  return [
+    i + 1,
+    Math.round(o.ms),
+    Math.round(t.ms),
+    +(t.ms / o.ms).toFixed(2),
+    +o.nodeCpuS.toFixed(1),
+    +t.nodeCpuS.toFixed(1),
+    +(t.nodeCpuS / o.nodeCpuS).toFixed(2),
+  ]
+})
+
 writeResult('startup', {
   title: 'Cluster start-up: time to healthy and memory per node',
   description:
@@ -279,7 +324,21 @@ writeResult('startup', {
         `–: the one process grew by less than ${MIN_INPROC_GROWTH_MIB} MiB in all, within its own variation.`,
       ],
     },
+    {
+      heading: `Node processes started at once: ${NODE_START_CONCURRENCY} beside ${OLD_CONCURRENCY}`,
+      text: `${CONCURRENCY_NODES} node processes started with at most ${OLD_CONCURRENCY} (the default before) and at most ${NODE_START_CONCURRENCY} (today's default) started and not yet answering /health, in alternating order; time until start() returned, and the CPU time the node processes had used by then.`,
+      columns: [
+        'pair',
+        `${OLD_CONCURRENCY} at once: ms`,
+        `${NODE_START_CONCURRENCY} at once: ms`,
+        'time ratio',
+        `${OLD_CONCURRENCY} at once: node CPU s`,
+        `${NODE_START_CONCURRENCY} at once: node CPU s`,
+        'CPU ratio',
+      ],
+      rows: concurrencyRows,
+    },
   ],
-  data: { ...data, nodeReady: ready, spawns, command, commands },
+  data: { ...data, nodeReady: ready, spawns, command, commands, concurrency },
 })
 rmSync(CACHE_DIR, { recursive: true, force: true })
