@@ -55,7 +55,7 @@ async function measure(
   await cluster.start()
   const ms = performance.now() - t0
   await new Promise((r) => setTimeout(r, 1000))
-  // The node processes' CPU by the time start() returned (and the second after).
+  // The node processes' CPU a second after start() returned.
   const nodeCpuS =
     mode === 'process'
       ? cluster
@@ -326,7 +326,7 @@ writeResult('startup', {
     },
     {
       heading: `Node processes started at once: ${NODE_START_CONCURRENCY} beside ${OLD_CONCURRENCY}`,
-      text: `${CONCURRENCY_NODES} node processes started with at most ${OLD_CONCURRENCY} (the default before) and at most ${NODE_START_CONCURRENCY} (today's default) started and not yet answering /health, in alternating order; time until start() returned, and the CPU time the node processes had used by then.`,
+      text: `${CONCURRENCY_NODES} node processes started with at most ${OLD_CONCURRENCY} (the default before) and at most ${NODE_START_CONCURRENCY} (today's default) started and not yet answering /health, in alternating order; time until start() returned, and the CPU time the node processes had used a second after.`,
       columns: [
         'pair',
         `${OLD_CONCURRENCY} at once: ms`,

@@ -167,7 +167,7 @@ const lastWords = ([m]: Member[]) =>
  * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency).
  * On two cores, more in flight started a cluster sooner every time it was measured: 6 at a time
  * took 124-135 s for 100 nodes where waves of 16 took 74-78 s; later, side by side, 100 at once
- * (all of them) returned 2-10 s sooner than 16 at a time in 6 of 7 pairs (median 8 s of about 50)
+ * (all of them) returned 4-10 s sooner than 16 at a time in 6 of 7 pairs (median 8 s of about 50)
  * and used about 10 CPU-s less. Each starting process gets its share of the CPU beside the nodes
  * already running, so more in flight get more of it, and the cluster spends less time half-started.
  */

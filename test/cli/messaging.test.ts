@@ -32,8 +32,8 @@ describe('distlab send unicast|broadcast', () => {
   test('--json over TCP, through a lossy link', async () => {
     // 20% each way: an attempt gets through with its ack 64% of the time. Each message's timer
     // doubles from the link's RTO up to 4 s, so 60 s allows about 17 attempts on a loaded machine
-    // (RTO near 500 ms), which all fail with odds near 1e-8. At 30% and 30 s (9 attempts at that
-    // RTO, odds about 2e-3 a message) CI failed a run.
+    // (RTO near 500 ms), which all fail with odds near 1e-8. At 30% and 30 s (10 attempts at that
+    // RTO, odds about 1e-3 a message) CI failed a run.
     const set = await cli('link', 'set', 'node1', 'node2', '--loss', '0.2')
     assert.equal(set.code, 0, set.stderr)
     for (let i = 0; i < 3; i++) {
