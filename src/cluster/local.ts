@@ -176,9 +176,8 @@ export const NODE_START_CONCURRENCY = 100
 const HEALTH_POLL_MS = 250
 
 /**
- * How long a local cluster waits for its `members` (master included) to answer /health, each node
- * from its spawn. With up to NODE_START_CONCURRENCY starting at once, one node's start takes about
- * as long as the whole batch's: 30-45 s from spawn for the last of 100 on two cores.
+ * How long each node of a cluster of `members` (master included) has from its spawn to answer
+ * /health: with up to NODE_START_CONCURRENCY starting at once, one takes as long as the batch.
  */
 export const localStartTimeoutMs = (members: number): number => 60_000 + 500 * members
 

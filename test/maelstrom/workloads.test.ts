@@ -162,8 +162,11 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
   }
 
   test('lin-kv: a node that proxies to the lin-kv service is linearizable', async () => {
-    const r = await shortRun({ workload: 'lin-kv', bin: py('lin_kv_proxy.py'), rate: 30 })
-    assert.ok(r.stats['ok-count'] >= 10)
+    // Six seconds, not the helper's three: each operation is a client's call, the node's call to the
+    // service and both answers, and on a loaded machine (a fresh clone's full suite) three seconds
+    // once gave fewer than ten that succeeded (reads of missing keys and failed CAS do not count).
+    const r = await shortRun({ workload: 'lin-kv', bin: py('lin_kv_proxy.py'), rate: 30, timeLimitS: 6 })
+    assert.ok(r.stats['ok-count'] >= 10, JSON.stringify(r.stats))
     assert.equal(r.valid, true, r.summary)
   })
 
