@@ -27,7 +27,7 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
     test(`unique-ids: a ${lang} node's ids are all distinct across nodes`, async () => {
       const r = await shortRun({ workload: 'unique-ids', bin })
       const ids = oks(historyOf(r), 'generate').map((o) => JSON.stringify(o.value))
-      assert.ok(ids.length >= 10, `only ${ids.length} ids`)
+      assert.ok(ids.length >= 10, `only ${ids.length} ids: ${JSON.stringify(r.stats)}`)
       assert.equal(new Set(ids).size, ids.length)
       assert.equal(r.valid, true)
     })
@@ -162,10 +162,8 @@ describe("Maelstrom workloads with the project's nodes", { concurrency: 3 }, () 
   }
 
   test('lin-kv: a node that proxies to the lin-kv service is linearizable', async () => {
-    // Six seconds, not the helper's three: each operation is a client's call, the node's call to the
-    // service and both answers, and on a loaded machine (a fresh clone's full suite) three seconds
-    // once gave fewer than ten that succeeded (reads of missing keys and failed CAS do not count).
-    const r = await shortRun({ workload: 'lin-kv', bin: py('lin_kv_proxy.py'), rate: 30, timeLimitS: 6 })
+    // Reads of missing keys and failed CAS do not count as successes.
+    const r = await shortRun({ workload: 'lin-kv', bin: py('lin_kv_proxy.py'), rate: 30 })
     assert.ok(r.stats['ok-count'] >= 10, JSON.stringify(r.stats))
     assert.equal(r.valid, true, r.summary)
   })
