@@ -53,6 +53,13 @@ describe('url guard', () => {
     await assert.rejects(g.check('http://192.0.2.8'), { code: 'ERR_PEER_URL_REJECTED' })
     assert.throws(() => new UrlGuard({ allow: ['10.0.0.0/99'] }), { code: 'ERR_INVALID_ARGUMENT' })
     assert.throws(() => new UrlGuard({ allow: ['not a host!'] }), { code: 'ERR_INVALID_ARGUMENT' })
+    // IPv6 ranges and addresses, and ones that are not.
+    const v6 = new UrlGuard({ resolve, allow: ['fd00::/8', '2001:db8::7'] })
+    assert.equal(await v6.check('http://[fd12::3]:5000'), 'http://[fd12::3]:5000')
+    assert.equal(await v6.check('http://[2001:db8::7]:5000'), 'http://[2001:db8::7]:5000')
+    await assert.rejects(v6.check('http://[2001:db8::8]:5000'), { code: 'ERR_PEER_URL_REJECTED' })
+    for (const bad of ['fd00::/129', 'fd00:::1/64', '1::2::3', 'fd00::g/8', '::1/1x'])
+      assert.throws(() => new UrlGuard({ allow: [bad] }), { code: 'ERR_INVALID_ARGUMENT' }, bad)
   })
 
   test('checkNow answers at once for addresses, defers host names, and guards never share verdicts across ranges', async () => {
