@@ -25,6 +25,7 @@ import { Keyring } from '../src/core/auth.js'
 import { readDashboardRecord } from '../src/monitor/master-extras.js'
 import { IP_BROADCAST_PORT } from '../src/protocols/broadcast/constants.js'
 import { metricSum, scrapeMetrics } from '../src/scenario/fuzz.js'
+import { cpuMs, rssBytes } from './lib.js'
 
 export const ATTACKER = '127.73.9.9'
 const BLOCK = 73
@@ -174,25 +175,8 @@ async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number):
   }
 }
 
-function rssMb(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Math.round(Number(m[1]) / 1024) : 0
-  } catch {
-    return 0
-  }
-}
-
-/** CPU time a process has used, in clock ticks (utime + stime of /proc/<pid>/stat). */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(f[11]) + Number(f[12])
-  } catch {
-    return 0
-  }
-}
+/** A process's resident set in whole MiB; 0 once it is gone. */
+const rssMiB = (pid: number): number => Math.round(rssBytes(pid) / 2 ** 20)
 
 function isAlive(pid: number): boolean {
   try {
@@ -785,8 +769,8 @@ const ATTACKS: Attack[] = [
   },
 ]
 
-/** CPU a process may use and still count as quiet, in clock ticks a second (100 = one core). */
-const QUIET_TICKS_PER_S = 20
+/** CPU a process may use and still count as quiet, in ms a second (1000 = one core). */
+const QUIET_CPU_MS_PER_S = 200
 /** Longest wait for quiet before measuring anyway, in ms. */
 const SETTLE_MAX_MS = 90_000
 
@@ -801,14 +785,14 @@ async function settle(c: Ctx, pids: number[]): Promise<number> {
   const requests = async () => metricSum(await metrics(c, 'master'), 'distlab_member_list_requests_total')
   let quietSince = Date.now()
   let lastReq = await requests()
-  let lastCpu = pids.map(cpuTicks)
+  let lastCpu = pids.map(cpuMs)
   let lastAt = Date.now()
   while (Date.now() - t0 < SETTLE_MAX_MS) {
     await sleep(500)
     const req = await requests()
-    const cpu = pids.map(cpuTicks)
+    const cpu = pids.map(cpuMs)
     const secs = Math.max(0.001, (Date.now() - lastAt) / 1000)
-    const busy = cpu.some((t, i) => (t - lastCpu[i]!) / secs > QUIET_TICKS_PER_S)
+    const busy = cpu.some((t, i) => (t - lastCpu[i]!) / secs > QUIET_CPU_MS_PER_S)
     if (busy || req !== lastReq) quietSince = Date.now()
     lastReq = req
     lastCpu = cpu
@@ -828,7 +812,7 @@ async function measure(
   const targetPid = attack.target === 'supervisor' ? supervisorPid : node(c, attack.target).pid
   const settledMs = await settle(c, pids)
   ;(globalThis as { gc?: () => void }).gc?.()
-  const rssBefore = new Map([...pids, supervisorPid].map((p) => [p, rssMb(p)]))
+  const rssBefore = new Map([...pids, supervisorPid].map((p) => [p, rssMiB(p)]))
   const reqBefore = metricSum(await metrics(c, 'master'), 'distlab_member_list_requests_total')
   const t0 = Date.now()
   let outcome: Outcome
@@ -856,7 +840,7 @@ async function measure(
   const idle = idlePerMs * (Date.now() - t0)
   // The supervisor is also the attacker here (it builds the frames): counted only when attacked.
   const watched = [...rssBefore].filter(([p]) => p !== supervisorPid || attack.target === 'supervisor')
-  const growths = watched.map(([p, mb]) => ({ p, mb: isAlive(p) ? rssMb(p) - mb : 0 }))
+  const growths = watched.map(([p, mb]) => ({ p, mb: isAlive(p) ? rssMiB(p) - mb : 0 }))
   const growth = Math.max(...growths.map((g) => g.mb))
   const names = new Map([...c.nodes.values()].map((n) => [n.pid, n.name]))
   const grew = growths
@@ -872,7 +856,7 @@ async function measure(
     alive,
     works,
     rssBeforeMb: rssBefore.get(targetPid) ?? 0,
-    rssAfterMb: rssMb(targetPid),
+    rssAfterMb: rssMiB(targetPid),
     maxGrowthMb: growth,
     masterRequests: Math.max(0, Math.round(reqAfter - reqBefore - idle - (outcome.ownRequests ?? 0))),
     accepted: outcome.accepted,

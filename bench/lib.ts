@@ -1,5 +1,6 @@
-// Shared by the bench files: the shape of bench/results/<name>.json and how to write it.
-import { mkdirSync, writeFileSync } from 'node:fs'
+// Shared by the bench files: the shape of bench/results/<name>.json and how to write it, and what a
+// process has used (Linux /proc).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export interface BenchSection {
@@ -23,4 +24,27 @@ export function writeResult(name: string, result: BenchResult): void {
   const file = join('bench/results', `${name}.json`)
   writeFileSync(file, JSON.stringify({ ...result, generatedAt: new Date().toISOString() }, null, 2) + '\n')
   process.stderr.write(`wrote ${file}\n`)
+}
+
+/** A process's resident set (VmRSS of /proc/<pid>/status), in bytes; 0 once it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms; NaN once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // After the command name, which may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime are fields 14 and 15 of proc(5)'s stat, in clock ticks (100 a second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
+  } catch {
+    return Number.NaN
+  }
 }

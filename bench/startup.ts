@@ -1,12 +1,11 @@
 // Time until every node answers /health, and resident memory per node, for 5, 50, 100 and 200 nodes,
 // as child processes and in one process. Both modes run back to back in the same invocation.
-import { readFileSync } from 'node:fs'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { LocalCluster, NODE_START_CONCURRENCY } from '../src/cluster/local.js'
-import { writeResult } from './lib.js'
+import { cpuMs, rssBytes, writeResult } from './lib.js'
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
   .split(',')
@@ -22,15 +21,6 @@ const MIN_INPROC_GROWTH_MIB = 8
  */
 const CACHE_DIR = mkdtempSync(join(tmpdir(), 'distlab-bench-cache-'))
 process.env.DISTLAB_COMPILE_CACHE = CACHE_DIR
-
-function rssOfPid(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
 
 async function measure(
   mode: 'process' | 'inproc',
@@ -61,25 +51,13 @@ async function measure(
       ? cluster
           .list()
           .filter((n) => n.name !== 'master')
-          .reduce((sum, n) => sum + cpuMsOfPid(n.pid!), 0) / 1000
+          .reduce((sum, n) => sum + cpuMs(n.pid!), 0) / 1000
       : Number.NaN
   let rss: number
-  if (mode === 'process') rss = cluster.list().reduce((sum, n) => sum + rssOfPid(n.pid!), 0) / (nodes + 1)
+  if (mode === 'process') rss = cluster.list().reduce((sum, n) => sum + rssBytes(n.pid!), 0) / (nodes + 1)
   else rss = (process.memoryUsage().rss - before) / (nodes + 1)
   await cluster.stop()
   return { ms, lastHealthyMs, rssPerNodeMiB: rss / 2 ** 20, nodeCpuS }
-}
-
-/** CPU time (user + system) a process has used so far, ms. */
-function cpuMsOfPid(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
-  } catch {
-    return Number.NaN
-  }
 }
 
 /**
@@ -136,7 +114,7 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
       const ok = await fetch(`http://${host}:5000/health`, { signal: AbortSignal.timeout(1000) })
         .then((r) => r.ok)
         .catch(() => false)
-      if (ok) return { ms: performance.now() - t0, cpuMs: cpuMsOfPid(child.pid!) }
+      if (ok) return { ms: performance.now() - t0, cpuMs: cpuMs(child.pid!) }
       if (performance.now() - t0 > 60_000) throw new Error(`node ${host} not healthy within 60 s`)
       await new Promise((r) => setTimeout(r, 5))
     }
