@@ -5,12 +5,10 @@
 // Three runs at a time, each on a loopback block of its own: a run mostly waits on its time limit.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, scratchDir } from '../helpers.js'
 import type { MaelstromResults } from '../../src/maelstrom/run.js'
-import type { History } from '../../src/maelstrom/history.js'
-import { blockPool, py } from './helpers.js'
+import { blockPool, historyOf, oks, py } from './helpers.js'
 
 /** This file's loopback blocks: 127.63.0.0/16, and 127.162 and 127.163 for the runs beside it. */
 const withBlock = blockPool([63, 162, 163])
@@ -51,9 +49,6 @@ async function maelstromTest(
   assert.ok(res.stdout.trim().startsWith('{'), `no JSON on stdout (exit ${res.code}): ${res.stderr}`)
   return { code: res.code, r: JSON.parse(res.stdout) as MaelstromResults, stderr: res.stderr }
 }
-
-const historyOf = (r: MaelstromResults) => JSON.parse(readFileSync(r.run.history, 'utf8')) as History
-const oks = (h: History, f: string) => h.filter((o) => o.type === 'ok' && o.f === f)
 
 describe('distlab maelstrom test: more workloads', { concurrency: 3 }, () => {
   test('g-set: a gossiping Python node is valid, and every node reads every acknowledged add at the end', async () => {

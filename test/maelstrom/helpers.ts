@@ -1,8 +1,10 @@
 // Shared by the Maelstrom tests: where the test node programs are, and a short run of one.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { scratchDir } from '../helpers.js'
 import { runMaelstromTest, type MaelstromTestInit, type MaelstromResults } from '../../src/maelstrom/run.js'
+import type { History } from '../../src/maelstrom/history.js'
 
 /** test/maelstrom/nodes in the source tree, whether the test runs compiled (dist/test) or not. */
 export function nodesDir(): string {
@@ -60,3 +62,10 @@ export async function shortRun(
     })
   return init.block === undefined ? withBlock(run) : run(init.block)
 }
+
+/** A finished run's history (history.json). */
+export const historyOf = (r: MaelstromResults): History =>
+  JSON.parse(readFileSync(r.run.history, 'utf8')) as History
+
+/** The operations of function `f` that completed with ok. */
+export const oks = (h: History, f: string): History => h.filter((o) => o.type === 'ok' && o.f === f)

@@ -4,14 +4,10 @@
 // limit and recovery.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import type { History, Op } from '../../src/maelstrom/history.js'
-import type { MaelstromResults } from '../../src/maelstrom/run.js'
-import { js, py, shortRun } from './helpers.js'
+import { historyOf, js, oks, py, shortRun } from './helpers.js'
 import { runCli } from '../helpers.js'
 
-const historyOf = (r: MaelstromResults) => JSON.parse(readFileSync(r.run.history, 'utf8')) as History
-const oks = (h: History, f: string) => h.filter((o) => o.type === 'ok' && o.f === f)
 /** The last ok read of every node (the final reads come last). */
 const finalReads = (h: History) => {
   const out = new Map<string, Op>()
