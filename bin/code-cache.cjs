@@ -89,8 +89,8 @@ globalThis[IMPORT_ESM] ??= (specifier) => import(specifier)
  * program is up.
  */
 function loadCachedBundle(file) {
-  // The key's CRC-32 over the bytes, not the decoded text: half the time (a two-byte string's every
-  // character counts twice), and as sure a witness of the content.
+  // The key's CRC-32 over the bytes as read: given the text, crc32 first encodes it back to UTF-8,
+  // a copy of the whole bundle (about half the time, measured). The same witness of the content.
   const bytes = readFileSync(file)
   const source = bytes.toString('utf8')
   const dir = compileCacheDir()
