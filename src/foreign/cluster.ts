@@ -68,6 +68,8 @@ export interface ForeignInstance {
 const MAX_KEPT_LINES = 5000
 /** How long stop() waits for one part (an instance's exit, the relays, the observer) before going on. */
 const STOP_PART_MS = 10_000
+/** Nodes launched and not yet listening at a time, while a cluster starts. */
+const START_CONCURRENCY = 16
 
 export class ForeignCluster {
   readonly spec: ResolvedForeignSpec
@@ -187,22 +189,51 @@ export class ForeignCluster {
         })
         await this.startTap()
       }
-      // The bootstrap and the master first, then the nodes in waves of 16.
+      // The bootstrap and the master first, then the nodes.
       const first = this.members.filter((m) => m.role !== 'node')
       for (const m of first) await this.launch(m)
       await this.waitReady(first)
-      const nodes = this.members.filter((m) => m.role === 'node')
-      for (let i = 0; i < nodes.length; i += 16) {
-        const wave = nodes.slice(i, i + 16)
-        await Promise.all(wave.map((m) => this.launch(m)))
-        await this.waitReady(wave)
-      }
+      await this.startNodes(this.members.filter((m) => m.role === 'node'))
     } catch (err) {
       await this.stop()
       throw err
     }
     this.record.state = 'running'
     this.syncRecord()
+  }
+
+  /**
+   * Launches `nodes` continuously: at most START_CONCURRENCY launched and not yet listening at a
+   * time, the next launched as soon as one listens, so that one slow program holds up no others
+   * (waves of 16 waited for their slowest). After a failure no new one is launched, and the error
+   * comes once no launch is still under way, so that stop() finds every process started.
+   */
+  private async startNodes(nodes: Member[]): Promise<void> {
+    let next = 0
+    let failed = false
+    const launching = new Set<Promise<void>>()
+    const worker = async (): Promise<void> => {
+      while (next < nodes.length && !failed) {
+        const m = nodes[next++]!
+        const launched = this.launch(m)
+        launching.add(launched)
+        try {
+          await launched
+          await this.waitReady([m])
+        } catch (err) {
+          failed = true
+          throw err
+        } finally {
+          launching.delete(launched)
+        }
+      }
+    }
+    try {
+      await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, nodes.length) }, worker))
+    } catch (err) {
+      await Promise.allSettled([...launching])
+      throw err
+    }
   }
 
   /**
