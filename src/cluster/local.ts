@@ -40,6 +40,7 @@ import { NodeClient } from '../client/node-client.js'
 import { ControlServer } from './control-server.js'
 import { onLines } from './lines.js'
 import { completeViews } from './views.js'
+import { runConcurrently } from '../protocols/workload.js'
 
 /**
  * Open files an in-process cluster of n nodes costs its supervisor: each node's own sockets (HTTP,
@@ -307,24 +308,14 @@ export class LocalCluster extends EventEmitter implements Startable {
    * the node's name.
    */
   private async startProcesses(nodes: Member[]): Promise<void> {
-    const limit = this.startConcurrency
-    let next = 0
-    let failed = false
-    const worker = async () => {
-      while (next < nodes.length && !failed && !this.stopping) {
-        const m = nodes[next++]!
-        this.launchProcess(m)
-        this.emit('spawn', m.plan.name)
-        try {
-          await this.waitHealthy([m])
-        } catch (err) {
-          failed = true
-          throw err
-        }
-        this.emit('healthy', m.plan.name)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(limit, nodes.length) }, worker))
+    await runConcurrently(nodes.length, this.startConcurrency, async (i) => {
+      if (this.stopping) return
+      const m = nodes[i]!
+      this.launchProcess(m)
+      this.emit('spawn', m.plan.name)
+      await this.waitHealthy([m])
+      this.emit('healthy', m.plan.name)
+    })
   }
 
   private line(m: Member, text: string): void {

@@ -42,6 +42,7 @@ import { ForeignObserver } from './observer.js'
 import { startControl } from './control.js'
 import { planMembers, type Member } from './plan.js'
 import type { LinkRule, LinkRuleInit } from '../link/emulator.js'
+import { runConcurrently } from '../protocols/workload.js'
 
 export interface ForeignInstance {
   name: string
@@ -209,27 +210,18 @@ export class ForeignCluster {
    * comes once no launch is still under way, so that stop() finds every process started.
    */
   private async startNodes(nodes: Member[]): Promise<void> {
-    let next = 0
-    let failed = false
     const launching = new Set<Promise<void>>()
-    const worker = async (): Promise<void> => {
-      while (next < nodes.length && !failed) {
-        const m = nodes[next++]!
-        const launched = this.launch(m)
+    try {
+      await runConcurrently(nodes.length, START_CONCURRENCY, async (i) => {
+        const launched = this.launch(nodes[i]!)
         launching.add(launched)
         try {
           await launched
-          await this.waitReady([m])
-        } catch (err) {
-          failed = true
-          throw err
         } finally {
           launching.delete(launched)
         }
-      }
-    }
-    try {
-      await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, nodes.length) }, worker))
+        await this.waitReady([nodes[i]!])
+      })
     } catch (err) {
       await Promise.allSettled([...launching])
       throw err

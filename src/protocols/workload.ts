@@ -53,7 +53,9 @@ export const sleep = (ms: number): Promise<void> => delay(ms)
 
 /**
  * Runs `task(0) ... task(count - 1)` with at most `concurrency` running at once, each index once,
- * in order of start; resolves when every one has settled (a task catches its own failures).
+ * in order of start, the next as soon as one settles; resolves when every one has. A task that
+ * throws stops the others from taking a new index, and the run rejects with its error at once
+ * (tasks already running go on).
  */
 export async function runConcurrently(
   count: number,
@@ -61,8 +63,16 @@ export async function runConcurrently(
   task: (i: number) => Promise<void>,
 ): Promise<void> {
   let next = 0
+  let failed = false
   const worker = async () => {
-    while (next < count) await task(next++)
+    while (next < count && !failed) {
+      try {
+        await task(next++)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
 }
