@@ -41,6 +41,7 @@ import { ControlServer } from './control-server.js'
 import { onLines } from './lines.js'
 import { completeViews } from './views.js'
 import { runConcurrently } from '../protocols/workload.js'
+import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from './hold.js'
 
 /**
  * Open files an in-process cluster of n nodes costs its supervisor: each node's own sockets (HTTP,
@@ -158,6 +159,8 @@ interface Member {
   id?: string
   /** Ends the wait between two /health polls of this member early (its log said it is listening). */
   wake?: () => void
+  /** Its process holds its protocols until told (cluster/hold.ts). */
+  held?: boolean
 }
 
 /** What the first late node last logged, for a start-up timeout. */
@@ -275,7 +278,7 @@ export class LocalCluster extends EventEmitter implements Startable {
 
     try {
       const master = this.members[0]!
-      await this.launch(master)
+      await this.launch(master, true)
       await this.waitHealthy([master])
       const rest = this.members.slice(1)
       if (this.mode === 'process') await this.startProcesses(rest)
@@ -288,6 +291,10 @@ export class LocalCluster extends EventEmitter implements Startable {
         this.members.map((m) => ({ name: m.plan.name, url: nodeUrl(m.plan) })),
         { headers: this.keyring ? { authorization: this.keyring.bearer() } : undefined },
       )
+      // Then their protocols, held until now (cluster/hold.ts).
+      const timeoutMs = this.init.startTimeoutMs ?? localStartTimeoutMs(this.members.length)
+      const held = this.members.filter((m) => m.held)
+      await Promise.all(held.map((m) => startHeldProtocols(m.child!, m.plan.name, timeoutMs)))
     } catch (err) {
       await this.stop()
       throw err
@@ -311,7 +318,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     await runConcurrently(nodes.length, this.startConcurrency, async (i) => {
       if (this.stopping) return
       const m = nodes[i]!
-      this.launchProcess(m)
+      this.launchProcess(m, true)
       this.emit('spawn', m.plan.name)
       await this.waitHealthy([m])
       this.emit('healthy', m.plan.name)
@@ -327,8 +334,8 @@ export class LocalCluster extends EventEmitter implements Startable {
     this.init.onLine?.(m.plan.name, text)
   }
 
-  private launch(m: Member): Promise<void> {
-    return this.mode === 'inproc' ? this.launchInproc(m) : Promise.resolve(this.launchProcess(m))
+  private launch(m: Member, hold = false): Promise<void> {
+    return this.mode === 'inproc' ? this.launchInproc(m) : Promise.resolve(this.launchProcess(m, hold))
   }
 
   /** A Node object in this process; the master gets its extras (collector, dashboard) here. */
@@ -371,9 +378,10 @@ export class LocalCluster extends EventEmitter implements Startable {
       })
   }
 
-  /** A child process running `distlab master` or `distlab node`, its output into the node's log. */
-  private launchProcess(m: Member): void {
+  /** `distlab master` or `node` as a child process, its output into the node's log; `hold`: see hold.ts. */
+  private launchProcess(m: Member, hold = false): void {
     const p = m.plan
+    m.held = hold && !(this.init.nodeCommand && p.index !== 0)
     const masterUrl = nodeUrl(this.members[0]!.plan)
     const args = [
       this.init.nodeCommand && p.index !== 0 ? BIN_PATH : roleEntry(),
@@ -395,7 +403,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const child = spawn(process.execPath, argv, {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: this.childEnv(p.index === 0),
+      env: { ...this.childEnv(p.index === 0), [HOLD_PROTOCOLS_ENV]: m.held ? '1' : undefined },
     })
     m.child = child
     for (const stream of [child.stdout!, child.stderr!])

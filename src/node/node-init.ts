@@ -66,6 +66,12 @@ export interface NodeInit {
    * `createNode` gives every master one)
    */
   collector?: TelemetryCollector
+  /**
+   * start() leaves the protocols stopped, and `startProtocols()` starts them: a launcher starting
+   * many node processes holds each one's until all are up, since the traffic of those already up
+   * slowed the starts of the rest (cluster/hold.ts). @default false
+   */
+  holdProtocols?: boolean
 }
 
 /** The master's side of membership, as a node in the same process sees it. */
@@ -85,6 +91,7 @@ export interface ResolvedNodeInit {
   masterUrl?: string
   membersRefreshMs: number
   httpHost: string
+  holdProtocols: boolean
 }
 
 export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
@@ -122,6 +129,7 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     masterUrl: role === 'master' ? undefined : masterUrl,
     membersRefreshMs: init.membersRefreshMs ?? envMembersRefreshMs() ?? 5000,
     httpHost: checkString('httpHost', init.httpHost ?? host),
+    holdProtocols: init.holdProtocols === true,
   })
 }
 

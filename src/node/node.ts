@@ -114,6 +114,7 @@ export class Node implements Startable {
   private readonly udp: LinkEmulator
   private tcp: LinkEmulator
   private readonly deferTcp: boolean
+  private protocolsHeld = false
   /** NodeInit.maxConnectionsPerAddress, for a TCP transport bound after start(). */
   private tcpConnectionsPerAddress: number | undefined
   private readonly protocols = new Map<string, Protocol>()
@@ -339,7 +340,8 @@ export class Node implements Startable {
         )
         this.refreshTimer.unref()
       }
-      for (const p of this.protocols.values()) await p.start()
+      this.protocolsHeld = this.cfg.holdProtocols
+      if (!this.protocolsHeld) for (const p of this.protocols.values()) await p.start()
       this.state = 'running'
       named(this.logger, 'distlab:node').info(
         `${this.name} (${this.id}) listening: http ${this.httpUrl}, frames udp+tcp ${this.cfg.advertiseHost}:${this.udp.address().port}`,
@@ -348,6 +350,13 @@ export class Node implements Startable {
       await this.stop()
       throw err
     }
+  }
+
+  /** Starts the protocols start() held (NodeInit.holdProtocols); once, and only while running. */
+  async startProtocols(): Promise<void> {
+    if (!this.protocolsHeld || this.state !== 'running') return
+    this.protocolsHeld = false
+    for (const p of this.protocols.values()) await p.start()
   }
 
   /**

@@ -12,6 +12,7 @@ import { checkExposure, INSECURE_ENV, PEER_RANGES_ENV, splitList } from '../../c
 import { DEFAULT_DASHBOARD_HOST } from '../../monitor/constants.js'
 import { CONTROL_TOKEN_ENV } from '../../cluster/state.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
+import { holdRequested, startProtocolsOnWord } from '../../cluster/hold.js'
 
 interface RoleOptions extends MembershipFlags {
   name: string
@@ -52,7 +53,10 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     keyed: key !== undefined,
     insecure: o.insecure === true || process.env[INSECURE_ENV] === '1',
   })
+  // Started by `up` among many: the protocols wait for its word (cluster/hold.ts).
+  const hold = holdRequested()
   const node = createNode({
+    holdProtocols: hold,
     key,
     httpHost: o.bind,
     peerRanges: splitList(o.peerRanges),
@@ -68,6 +72,7 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     protocols: defaultProtocols({ role, name: o.name, masterUrl: o.bootstrap, seedUrl: o.seed, membership }),
   })
   await node.start()
+  if (hold) startProtocolsOnWord(node)
   const extras =
     role === 'master'
       ? // Only the master loads the run store (SQLite) and the dashboard: a node starts without them.

@@ -1,0 +1,106 @@
+// Held protocols (cluster/hold.ts): a master and a node process started as `up` starts them, with
+// $DISTLAB_HOLD_PROTOCOLS=1 and an IPC channel, answer /health and join but send no heartbeat until
+// the launcher's word; after it, they do. Without the channel the variable holds nothing.
+// Loopback block 143 (127.143.x.y).
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/local.js'
+import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from '../../src/cluster/hold.js'
+import { getJson, scratchDir, waitFor } from '../helpers.js'
+
+const MASTER = 'http://127.143.0.1:5000'
+
+function role(args: string[], opts: { hold: boolean; ipc: boolean }): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...NODE_PROCESS_V8_FLAGS, roleEntry(), '--state-dir', scratchDir(), ...args, '--frame-port', '7000'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', ...(opts.ipc ? ['ipc' as const] : [])],
+      env: { ...process.env, [HOLD_PROTOCOLS_ENV]: opts.hold ? '1' : undefined },
+    },
+  )
+}
+
+const master = (o: { hold: boolean; ipc: boolean }) =>
+  role(['master', '--host', '127.143.0.1', '--port', '5000', '--dashboard-port', '0'], o)
+const node = (host: string, o: { hold: boolean; ipc: boolean }) =>
+  role(['node', '--name', 'node1', '--host', host, '--port', '5000', '--bootstrap', MASTER], o)
+
+/** Heartbeat frames `url` has put on the wire, from its /metrics. */
+async function beatsSent(url: string): Promise<number> {
+  const text = (await getJson<string>(`${url}/metrics`)).body
+  const line = text.split('\n').find((l) => /^distlab_frames_sent_total\{[^}]*proto="heartbeat"/.test(l))
+  return line ? Number(line.split(' ').pop()) : 0
+}
+
+const healthy = (url: string) =>
+  waitFor(
+    `${url} to answer /health`,
+    async () => (await getJson(`${url}/health`, undefined, 2000)).status === 200,
+    60_000,
+    100,
+  )
+
+async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return
+      const exited = new Promise((resolve) => c.once('exit', resolve))
+      c.kill('SIGTERM')
+      await exited
+    }),
+  )
+}
+
+describe('protocols held by a launcher', { timeout: 120_000 }, () => {
+  test('a held master and node join but send no heartbeat until told; then they do', async () => {
+    const url = 'http://127.143.0.2:5000'
+    const children = [master({ hold: true, ipc: true })]
+    try {
+      await healthy(MASTER)
+      children.push(node('127.143.0.2', { hold: true, ipc: true }))
+      await healthy(url)
+      await waitFor('node1 in the master list', async () => {
+        const list = await getJson<{ members: Array<{ name: string }> }>(`${MASTER}/cluster/members`)
+        return list.body.members.some((m) => m.name === 'node1')
+      })
+      // A heartbeat goes out each second once the protocols run.
+      await new Promise((r) => setTimeout(r, 2500))
+      assert.equal(await beatsSent(url), 0, 'no heartbeat while held')
+
+      await Promise.all(children.map((c, i) => startHeldProtocols(c, i === 0 ? 'master' : 'node1', 30_000)))
+      await waitFor('node1 to send heartbeats', async () => (await beatsSent(url)) >= 2, 15_000, 100)
+      // The protocols start once: a second word gets no answer, and breaks nothing.
+      await assert.rejects(
+        startHeldProtocols(children[1]!, 'node1', 1500),
+        /did not start its protocols within 1500 ms/,
+      )
+    } finally {
+      await stopAll(children)
+    }
+  })
+
+  test('without an IPC channel the variable holds nothing (a node typed by hand)', async () => {
+    const url = 'http://127.143.0.3:5000'
+    const children = [master({ hold: true, ipc: false })]
+    try {
+      await healthy(MASTER)
+      children.push(node('127.143.0.3', { hold: true, ipc: false }))
+      await healthy(url)
+      await waitFor('node1 to send heartbeats', async () => (await beatsSent(url)) >= 1, 15_000, 100)
+    } finally {
+      await stopAll(children)
+    }
+  })
+
+  test('the launcher hears of a process that exits instead of starting its protocols', async () => {
+    // It dies on the word, as a node would whose protocol failed hard.
+    const script = "process.once('message', () => process.exit(3))"
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    await assert.rejects(
+      startHeldProtocols(child, 'node9', 30_000),
+      /node9 exited before it started its protocols/,
+    )
+  })
+})
