@@ -3,9 +3,9 @@
 // boots still under way and keep the master busy. Side by side, 100 nodes on two cores, three pairs:
 // held, `up` returned in 26-30 s against 43-48 s, the last node answered /health 4-9 s sooner, and
 // all node processes had used 46-53 CPU-s against 76-84. So the local launcher starts each master
-// and node process with its protocols held
-// (NodeInit.holdProtocols), and once every member answers /health and knows every other, tells
-// each one over its IPC channel to start them; `up` returns when all have.
+// and node process with its protocols held (NodeInit.holdProtocols), and once every member answers
+// /health and knows every other, tells each one over its IPC channel to start them; `up` returns
+// when all have.
 //
 // Only a process started by a launcher holds: one with an IPC channel and $DISTLAB_HOLD_PROTOCOLS=1.
 // A node that hears nothing starts its protocols by itself after HOLD_LIMIT_MS, and a launcher that
