@@ -297,7 +297,7 @@ writeResult('startup', {
       rows,
       notes: [
         `Process mode starts nodes continuously, at most ${NODE_START_CONCURRENCY} started and not yet answering /health at a time (LocalClusterInit.startConcurrency); in-process mode in waves of 50.`,
-        "Between the last /health and the return, every node is asked to copy the master's member list until each knows all members, for at most 10 s (src/cluster/views.ts).",
+        "Between the last /health and the return, every node is asked to copy the master's member list until each knows all members, for at most 10 s (src/cluster/views.ts), and then every process is told to start its protocols, which it held until then (src/cluster/hold.ts).",
         'Each node process carries its own Node.js runtime (V8 heap, Fastify, zod), which is what the memory ratio shows.',
         `–: the one process grew by less than ${MIN_INPROC_GROWTH_MIB} MiB in all, within its own variation.`,
       ],
