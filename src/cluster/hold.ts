@@ -32,18 +32,25 @@ const isWord = (msg: unknown, word: string): msg is { type: string; error?: unkn
   typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === word
 
 /**
- * In the node process: starts `node`'s held protocols when the launcher says so (or after
- * HOLD_LIMIT_MS), then tells the launcher, with the error's message if one failed to start.
+ * In the node process, called as soon as `started` (the node's start()) is: starts `node`'s held
+ * protocols when the launcher says so (or after HOLD_LIMIT_MS) and `started` has resolved, then
+ * tells the launcher, with the error's message if they failed to start. The word is listened for
+ * from the start, since the node answers /health (and a launcher may speak) before it has joined.
  */
-export function startProtocolsOnWord(node: { startProtocols(): Promise<void> }): void {
+export function startProtocolsOnWord(
+  node: { startProtocols(): Promise<void> },
+  started: Promise<void>,
+): void {
   const go = () => {
     process.off('message', onMessage)
     clearTimeout(timer)
-    node.startProtocols().then(
-      () => process.send?.({ type: PROTOCOLS_STARTED }),
-      (err: unknown) =>
-        process.send?.({ type: PROTOCOLS_STARTED, error: String((err as Error)?.message ?? err) }),
-    )
+    started
+      .then(() => node.startProtocols())
+      .then(
+        () => process.send?.({ type: PROTOCOLS_STARTED }),
+        (err: unknown) =>
+          process.send?.({ type: PROTOCOLS_STARTED, error: String((err as Error)?.message ?? err) }),
+      )
   }
   const onMessage = (msg: unknown) => {
     if (isWord(msg, START_PROTOCOLS)) go()

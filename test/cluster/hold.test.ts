@@ -1,10 +1,12 @@
 // Held protocols (cluster/hold.ts): a master and a node process started as `up` starts them, with
 // $DISTLAB_HOLD_PROTOCOLS=1 and an IPC channel, answer /health and join but send no heartbeat until
-// the launcher's word; after it, they do. Without the channel the variable holds nothing.
+// the launcher's word; after it, they do, even when the word came before the node's start was over.
+// Without the channel the variable holds nothing.
 // Loopback block 143 (127.143.x.y).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:http'
 import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/local.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from '../../src/cluster/hold.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
@@ -91,6 +93,33 @@ describe('protocols held by a launcher', { timeout: 120_000 }, () => {
       await waitFor('node1 to send heartbeats', async () => (await beatsSent(url)) >= 1, 15_000, 100)
     } finally {
       await stopAll(children)
+    }
+  })
+
+  test('a word that comes while the node still waits for its join starts the protocols once its start is over', async () => {
+    // A master that holds every request 3 s and then fails it: the node answers /health at once
+    // but finishes its start (its join failed, it goes on) only when its join is answered.
+    let joinAnsweredAt = 0
+    const slow = createServer((req, res) => {
+      setTimeout(() => {
+        if (req.url === '/cluster/join') joinAnsweredAt ||= Date.now()
+        res.writeHead(503).end()
+      }, 3000)
+    })
+    await new Promise<void>((resolve) => slow.listen(5000, '127.143.0.9', resolve))
+    const args = ['--name', 'node1', '--host', '127.143.0.4', '--port', '5000']
+    const child = role(['node', ...args, '--bootstrap', 'http://127.143.0.9:5000'], { hold: true, ipc: true })
+    try {
+      await healthy('http://127.143.0.4:5000')
+      assert.equal(joinAnsweredAt, 0, 'the word goes out while the node still waits for its join')
+      // Taken at once, the word would find the node still starting: nothing would start, and the
+      // answer would come early.
+      await startHeldProtocols(child, 'node1', 20_000)
+      assert.ok(joinAnsweredAt > 0, 'the protocols started after the start was over, not before')
+    } finally {
+      await stopAll([child])
+      slow.closeAllConnections()
+      await new Promise((resolve) => slow.close(resolve))
     }
   })
 

@@ -71,8 +71,9 @@ export async function runRole(role: 'master' | 'node', o: RoleOptions, stateDir?
     logger,
     protocols: defaultProtocols({ role, name: o.name, masterUrl: o.bootstrap, seedUrl: o.seed, membership }),
   })
-  await node.start()
-  if (hold) startProtocolsOnWord(node)
+  const started = node.start()
+  if (hold) startProtocolsOnWord(node, started)
+  await started
   const extras =
     role === 'master'
       ? // Only the master loads the run store (SQLite) and the dashboard: a node starts without them.
