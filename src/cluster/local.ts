@@ -190,6 +190,8 @@ export class LocalCluster extends EventEmitter implements Startable {
   readonly mode: 'process' | 'inproc'
   private readonly block: number
   private readonly startConcurrency: number
+  /** Each member's time from spawn to /health, and then to start its held protocols, in ms. */
+  private readonly startTimeoutMs: number
   private plan: AddressPlan
   private members: Member[] = []
   private record?: ClusterRecord
@@ -207,6 +209,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     if (this.mode !== 'process' && this.mode !== 'inproc')
       throw new ClusterError(`mode must be process or inproc, got ${String(this.mode)}`)
     this.block = checkInteger('block', init.block ?? 0, 0, 255)
+    this.startTimeoutMs = init.startTimeoutMs ?? localStartTimeoutMs(this.nodes + 1)
     this.startConcurrency = checkInteger(
       'startConcurrency',
       init.startConcurrency ?? NODE_START_CONCURRENCY,
@@ -291,10 +294,8 @@ export class LocalCluster extends EventEmitter implements Startable {
         this.members.map((m) => ({ name: m.plan.name, url: nodeUrl(m.plan) })),
         { headers: this.keyring ? { authorization: this.keyring.bearer() } : undefined },
       )
-      // Then their protocols, held until now (cluster/hold.ts).
-      const timeoutMs = this.init.startTimeoutMs ?? localStartTimeoutMs(this.members.length)
-      const held = this.members.filter((m) => m.held)
-      await Promise.all(held.map((m) => startHeldProtocols(m.child!, m.plan.name, timeoutMs)))
+      const held = this.members.filter((m) => m.held) // and then their protocols (hold.ts)
+      await Promise.all(held.map((m) => startHeldProtocols(m.child!, m.plan.name, this.startTimeoutMs)))
     } catch (err) {
       await this.stop()
       throw err
@@ -403,7 +404,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     const child = spawn(process.execPath, argv, {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...this.childEnv(p.index === 0), [HOLD_PROTOCOLS_ENV]: m.held ? '1' : undefined },
+      env: this.childEnv(p.index === 0, m.held),
     })
     m.child = child
     for (const stream of [child.stdout!, child.stderr!])
@@ -421,9 +422,9 @@ export class LocalCluster extends EventEmitter implements Startable {
 
   /**
    * A node process's environment: the key travels here, not in argv where `ps` shows it. Only the
-   * master (its dashboard) gets the control API and its token.
+   * master (its dashboard) gets the control API and its token; a held one, HOLD_PROTOCOLS_ENV.
    */
-  private childEnv(master: boolean): NodeJS.ProcessEnv {
+  private childEnv(master: boolean, held: boolean): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' }
     delete env[CONTROL_TOKEN_ENV]
     env.DISTLAB_CONTROL_URL = master ? (this.control.url ?? '') : ''
@@ -431,6 +432,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     if (this.init.runsDir !== undefined) env.DISTLAB_RUNS_DIR = this.init.runsDir
     if (this.init.key !== undefined) env[KEY_ENV] = this.init.key
     else delete env[KEY_ENV]
+    env[HOLD_PROTOCOLS_ENV] = held ? '1' : undefined // spawn() leaves an undefined out
     return env
   }
 
@@ -440,8 +442,7 @@ export class LocalCluster extends EventEmitter implements Startable {
    * admitting hundreds of nodes, or a busy machine, answers late, not never.
    */
   private async waitHealthy(members: Member[]): Promise<void> {
-    const timeoutMs = this.init.startTimeoutMs ?? localStartTimeoutMs(this.members.length)
-    const deadline = Date.now() + timeoutMs
+    const deadline = Date.now() + this.startTimeoutMs
     const failed = (m: Member) => {
       if (!m.child || m.child.exitCode === null) return
       const why =
@@ -468,7 +469,7 @@ export class LocalCluster extends EventEmitter implements Startable {
       if (pending.size === 0) break
       if (Date.now() > deadline)
         throw new ClusterError(
-          `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${timeoutMs} ms` +
+          `${[...pending].map((m) => m.plan.name).join(', ')} did not answer /health within ${this.startTimeoutMs} ms` +
             lastWords([...pending]),
         )
       await this.nap([...pending], HEALTH_POLL_MS)
