@@ -44,10 +44,10 @@ import { runConcurrently } from '../protocols/workload.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from './hold.js'
 
 /**
- * Open files an in-process cluster of n nodes costs its supervisor: each node's own sockets (HTTP,
- * UDP and TCP listeners) and the pooled connections between nodes, which grow with n and then level
- * off. Measured at their peak: about 12 a node with 300 nodes, 9.4 with 1000, 6.5 with 2000 (13,000
- * in all); the estimate adds a fifth. As child processes a node costs its pipes and log file.
+ * Open files an in-process cluster of n nodes costs its supervisor: each node's sockets and log file,
+ * and the pooled connections between nodes, which grow with n and level off. Measured at the peak:
+ * 12 a node with 300 nodes, 9.4 with 1000; with 2000, 7.3-7.6 in bench/p2p.ts but 9.2-9.4 in
+ * `distlab p2p` (18,800). The estimate adds a fifth to the first. A child process costs pipes and log.
  */
 const inprocFiles = (nodes: number) => Math.ceil(1.2 * (3 * nodes + Math.min(9 * nodes, 7000)))
 const FILES_PER_CHILD_NODE = 6

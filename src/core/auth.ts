@@ -375,8 +375,8 @@ export class AuthTransport implements Transport {
     return this.inner.address()
   }
 
-  send(to: PeerAddress, env: Envelope): Promise<number> {
-    return this.inner.send(to, env)
+  send(to: PeerAddress, env: Envelope, replyOn?: PeerAddress): Promise<number> {
+    return this.inner.send(to, env, replyOn)
   }
 }
 

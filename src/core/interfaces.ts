@@ -63,8 +63,12 @@ export interface Transport extends Startable {
   readonly kind: TransportKind
   /** The bound address; valid after start(). */
   address(): PeerAddress
-  /** Encodes and sends one envelope; resolves to the bytes put on the wire. */
-  send(to: PeerAddress, env: Envelope): Promise<number>
+  /**
+   * Encodes and sends one envelope; resolves to the bytes put on the wire. `replyOn`: the `from` of
+   * an inbound frame this one answers; a transport with connections (TCP) sends it back on that
+   * frame's connection while it is open, else to `to`. Others ignore it.
+   */
+  send(to: PeerAddress, env: Envelope, replyOn?: PeerAddress): Promise<number>
   setHandler(handler: TransportHandler): void
   /**
    * Seal every frame sent and authenticate every frame received (before it is parsed) with the
@@ -85,6 +89,8 @@ export interface SendOptions {
    * a send the application started (Node's UNKNOWN_SENDER_REFRESH_MS).
    */
   reply?: boolean
+  /** With `address`: the `from` of the inbound frame this send answers (Transport.send's `replyOn`). */
+  replyOn?: PeerAddress
 }
 
 /** A node as others know it. */

@@ -242,10 +242,10 @@ export class LinkEmulator implements Transport {
     return this.inner.address()
   }
 
-  async send(to: PeerAddress, env: Envelope): Promise<number> {
+  async send(to: PeerAddress, env: Envelope, replyOn?: PeerAddress): Promise<number> {
     if (this.table.partitioned(env.dst)) return this.dropped('partition', env)
     const rule = this.table.ruleFor(env.dst)
-    if (rule === NO_RULE) return this.wire(to, env)
+    if (rule === NO_RULE) return this.wire(to, env, replyOn)
     if (rule.dropEvery > 0 && this.table.countAndCheckDropEvery(env.dst, rule.dropEvery))
       return this.dropped('drop_every', env)
     if (rule.loss > 0 && this.random() < rule.loss) return this.dropped('loss', env)
@@ -263,22 +263,22 @@ export class LinkEmulator implements Transport {
         delay += Math.max(2 * rule.jitterMs, rule.delayMs, 20)
       delay = Math.max(0, delay)
       if (delay === 0) {
-        await this.wire(to, env)
+        await this.wire(to, env, replyOn)
         continue
       }
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(timer)
-        this.wire(to, env).catch(() => {})
+        this.wire(to, env, replyOn).catch(() => {})
       }, delay)
       this.pending.add(timer)
     }
     return 0
   }
 
-  private async wire(to: PeerAddress, env: Envelope): Promise<number> {
+  private async wire(to: PeerAddress, env: Envelope, replyOn?: PeerAddress): Promise<number> {
     let bytes: number
     try {
-      bytes = await this.inner.send(to, env)
+      bytes = await this.inner.send(to, env, replyOn)
     } catch (err) {
       this.handler?.drop({ reason: 'send_failed', bytes: 0, transport: this.kind, direction: 'out', env })
       throw err

@@ -573,7 +573,7 @@ export class Node implements Startable {
   async send(proto: string, dst: string, type: string, body: Body, options: SendOptions = {}): Promise<void> {
     const env = createEnvelope({ proto, type, src: this.name, dst, body, id: options.id, ttl: options.ttl })
     if (options.address) {
-      await (options.transport === 'tcp' ? this.tcp : this.udp).send(options.address, env)
+      await (options.transport === 'tcp' ? this.tcp : this.udp).send(options.address, env, options.replyOn)
       return
     }
     let m = this.members.get(dst)

@@ -5,6 +5,10 @@
 // Inbound, one remote address may hold at most maxConnectionsPerAddress connections: the ones over
 // the cap are closed at once and reported as drops (reason too_many_connections), so one host cannot
 // take all of a node's file descriptors.
+// An answer (Transport.send's `replyOn`) goes back on the inbound connection of the frame it answers
+// while that is open, and the asker reads it off its pooled connection: an exchange of frames holds
+// one connection, not one each way (a thousand peers in one process held two each, and ran out of
+// file descriptors).
 import { createConnection, isIP, type Server, type Socket } from 'node:net'
 import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
 import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'
@@ -59,6 +63,8 @@ export class TcpTransport extends FrameTransport implements Transport {
   private readonly idleTimeoutMs: number
   private readonly maxConnections: number
   private readonly maxConnectionsPerAddress: number
+  /** `host:port` of an inbound connection's far end → that connection, for answers sent back on it. */
+  private readonly inbound = new Map<string, Socket>()
   /** Remote address → its inbound connections open now. */
   private readonly inboundPerAddress = new Map<string, number>()
   /** Source address of outbound connections: the node's own when it binds one (not 0.0.0.0). */
@@ -115,7 +121,10 @@ export class TcpTransport extends FrameTransport implements Transport {
       return
     }
     this.inboundPerAddress.set(from.host, open)
+    const key = `${from.host}:${from.port}`
+    this.inbound.set(key, socket)
     socket.once('close', () => {
+      if (this.inbound.get(key) === socket) this.inbound.delete(key)
       const left = (this.inboundPerAddress.get(from.host) ?? 1) - 1
       if (left <= 0) this.inboundPerAddress.delete(from.host)
       else this.inboundPerAddress.set(from.host, left)
@@ -199,10 +208,11 @@ export class TcpTransport extends FrameTransport implements Transport {
       : undefined
   }
 
-  async send(to: PeerAddress, env: Envelope): Promise<number> {
+  async send(to: PeerAddress, env: Envelope, replyOn?: PeerAddress): Promise<number> {
     if (!this.server) throw new NotStartedError('TCP transport is not started')
     const frame = lengthPrefixed(encodeFrame(env, { maxFrameBytes: this.maxFrameBytes, auth: this.auth }))
-    const socket = await this.connection(to)
+    const back = replyOn && this.inbound.get(`${replyOn.host}:${replyOn.port}`)
+    const socket = back && back.writable ? back : await this.connection(to)
     await new Promise<void>((resolve, reject) =>
       socket.write(frame, (err) =>
         err ? reject(wrapSocketError(err, `TCP send to ${to.host}:${to.port}`)) : resolve(),
@@ -217,6 +227,7 @@ export class TcpTransport extends FrameTransport implements Transport {
     for (const s of this.sockets) s.destroy()
     this.sockets.clear()
     this.outbound.clear()
+    this.inbound.clear()
     this.inboundPerAddress.clear()
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
   }

@@ -154,3 +154,43 @@ describe('tcp connection pool', () => {
     }
   })
 })
+
+describe('tcp answers', () => {
+  test('an answer goes back on the connection of the frame it answers while it is open, else to its address', async () => {
+    const asker = new TcpTransport({ host: '127.10.9.20' })
+    const answerer = new TcpTransport({ host: '127.10.9.21' })
+    const heard: InboundMessage[] = []
+    const asked: InboundMessage[] = []
+    asker.setHandler({ message: (m) => heard.push(m), drop: () => {} })
+    answerer.setHandler({ message: (m) => asked.push(m), drop: () => {} })
+    const env = (type: string) => createEnvelope({ proto: 't', type, src: 'x', dst: 'y', body: null })
+    try {
+      await asker.start()
+      await answerer.start()
+      await asker.send(answerer.address(), env('ask'))
+      await waitFor('the question', () => asked.length === 1, 5000)
+      const question = asked[0]!
+      assert.equal(question.from.host, '127.10.9.20')
+      assert.notEqual(
+        question.from.port,
+        asker.address().port,
+        'the question comes from the connection, not the listener',
+      )
+      await answerer.send(asker.address(), env('answer'), question.from)
+      await waitFor('the answer', () => heard.length === 1, 5000)
+      // Read off the asker's own connection, the answer comes from the address it asked; over a
+      // connection of the answerer's own it would come from an ephemeral port of 127.10.9.21.
+      assert.deepEqual(heard[0]!.from, answerer.address())
+      const pool = (t: TcpTransport) => (t as unknown as { outbound: Map<string, unknown> }).outbound
+      assert.equal(pool(answerer).size, 0, 'the answerer opened no connection of its own')
+      // A `replyOn` with no connection open (the asker's is gone) falls back to the address.
+      await answerer.send(asker.address(), env('later'), { host: '127.10.9.20', port: 1 })
+      await waitFor('the answer sent to the address', () => heard.length === 2, 5000)
+      assert.equal(heard[1]!.env.type, 'later')
+      assert.equal(pool(answerer).size, 1)
+    } finally {
+      await asker.stop()
+      await answerer.stop()
+    }
+  })
+})

@@ -232,11 +232,14 @@ export class MembershipBase {
     type: string,
     body: unknown,
     tcp = false,
+    replyOn?: PeerAddress,
   ): void {
     const address: PeerAddress = { host: m.host, port: m.port }
-    this.c.send(m.name, type, body, { address, transport: tcp ? 'tcp' : 'udp' }).catch((err: unknown) => {
-      this.log.debug(`${type} to ${m.name} failed: ${(err as Error).message}`)
-    })
+    this.c
+      .send(m.name, type, body, { address, transport: tcp ? 'tcp' : 'udp', replyOn })
+      .catch((err: unknown) => {
+        this.log.debug(`${type} to ${m.name} failed: ${(err as Error).message}`)
+      })
   }
 
   /** Lifeguard's local health: a node that misses acks and nacks slows its own probing down. */

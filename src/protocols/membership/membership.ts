@@ -170,7 +170,7 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
       }
       case 'pp':
       case 'pp-ack':
-        return this.onPushPull(env, checkPushPull(env.body))
+        return this.onPushPull(env, checkPushPull(env.body), msg)
       default:
         if (env.type.startsWith(BROADCAST_TYPE_PREFIX))
           this.p2pBroadcast().handle({ ...env, type: env.type.slice(BROADCAST_TYPE_PREFIX.length) }, msg)
@@ -204,8 +204,11 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
     })
   }
 
-  /** A push-pull frame: merge what it carries, answer a digest or a view. */
-  private onPushPull(env: Envelope, b: PushPullBody): void {
+  /**
+   * A push-pull frame: merge what it carries, answer a digest or a view. The answer goes back on
+   * the asker's connection (it reads answers there), so an exchange holds one connection.
+   */
+  private onPushPull(env: Envelope, b: PushPullBody, msg: InboundMessage): void {
     if (b.m) this.merge(b.m, env.src)
     const s = this.selfInfo!
     if (env.type === 'pp' && b.from) {
@@ -213,16 +216,17 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
       // A whole view (an older peer): answer with ours, as memberlist does.
       this.counts.pushPulls++
       const to = { name: env.src, host: b.from.h, port: b.from.p }
+      const on = msg.transport === 'tcp' ? msg.from : undefined
       const d = this.digest()
-      if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d })
+      if (!b.m && b.d === d) this.sendChecked(to, 'pp-ack', { d }, on)
       else if (!b.m)
-        this.sendChecked(to, 'pp-ack', {
-          m: this.pushPullView(),
-          d,
-          w: 1,
-          from: { h: s.host, p: s.framePort },
-        })
-      else this.sendChecked(to, 'pp-ack', { m: this.pushPullView() })
+        this.sendChecked(
+          to,
+          'pp-ack',
+          { m: this.pushPullView(), d, w: 1, from: { h: s.host, p: s.framePort } },
+          on,
+        )
+      else this.sendChecked(to, 'pp-ack', { m: this.pushPullView() }, on)
     } else if (env.type === 'pp-ack' && b.w === 1 && b.from && b.m) {
       // Their view is in hand: send back only what it lacks or holds older.
       const m = this.missingFrom(b.m)

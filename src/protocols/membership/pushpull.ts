@@ -4,6 +4,7 @@ import { MAX_MEMBERS, STATE_JSON_MAX_AGE_MS } from './constants.js'
 import { type WireMember } from './wire.js'
 import { cmp, type DigestPart, type MemberStatus } from './types.js'
 import { FailureDetector } from './probe.js'
+import type { PeerAddress } from '../../core/interfaces.js'
 
 export class PushPull extends FailureDetector {
   protected gossipRound(): void {
@@ -160,14 +161,22 @@ export class PushPull extends FailureDetector {
     }
   }
 
-  /** A TCP answer to the address a frame asked for: sent when the URL guard allows that address. */
-  protected sendChecked(to: { name: string; host: string; port: number }, type: string, body: unknown): void {
+  /**
+   * A TCP answer to the address a frame asked for: sent when the URL guard allows that address.
+   * `replyOn`: the asked frame's `from`, whose connection carries the answer while it is open.
+   */
+  protected sendChecked(
+    to: { name: string; host: string; port: number },
+    type: string,
+    body: unknown,
+    replyOn?: PeerAddress,
+  ): void {
     const known = this.live().some((m) => m.host === to.host && m.port === to.port)
-    if (known || !this.c.trust) return this.send(to, type, body, true)
+    if (known || !this.c.trust) return this.send(to, type, body, true, replyOn)
     this.c.trust
       .checkPeerUrl(`http://${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`, 'from')
       .then(
-        () => this.send(to, type, body, true),
+        () => this.send(to, type, body, true, replyOn),
         () => {
           this.counts.urlsRejected++
           this.count(
