@@ -7,8 +7,8 @@
 // take all of a node's file descriptors.
 // An answer (Transport.send's `replyOn`) goes back on the inbound connection of the frame it answers
 // while that is open, and the asker reads it off its pooled connection: an exchange of frames holds
-// one connection, not one each way (a thousand peers in one process held two each, and ran out of
-// file descriptors).
+// one connection, not one each way (with one each way, 2000 peers in one process ran out of file
+// descriptors).
 import { createConnection, isIP, type Server, type Socket } from 'node:net'
 import { encodeFrame, FrameReader, lengthPrefixed, MAX_FRAME_BYTES } from '../core/frame.js'
 import { FrameDecodeError, NotStartedError, wrapSocketError } from '../core/errors.js'

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { ManualClock } from '../../../src/core/clock.js'
 import { silentLogger } from '../../../src/core/logger.js'
 import type { Envelope } from '../../../src/core/envelope.js'
-import type { ProtocolComponents } from '../../../src/core/interfaces.js'
+import type { ProtocolComponents, SendOptions } from '../../../src/core/interfaces.js'
 import { Metrics } from '../../../src/node/metrics.js'
 import { NO_RULE } from '../../../src/link/emulator.js'
 import { membership, type Membership } from '../../../src/protocols/membership/index.js'
@@ -17,6 +17,7 @@ interface Sent {
   dst: string
   type: string
   body: Record<string, unknown>
+  options?: SendOptions
 }
 
 function peer(name: string, host: string, clock: ManualClock): { m: Membership; sent: Sent[] } {
@@ -25,8 +26,8 @@ function peer(name: string, host: string, clock: ManualClock): { m: Membership; 
     self: { name, id: `${name}-id`, bindHost: host, host, framePort: 7000, httpPort: 5000 },
     logger: silentLogger,
     clock,
-    send: async (dst, type, body) => {
-      sent.push({ dst, type, body: body as Record<string, unknown> })
+    send: async (dst, type, body, options) => {
+      sent.push({ dst, type, body: body as Record<string, unknown>, options })
     },
     peers: () => [],
     delivered: () => {},
@@ -74,6 +75,24 @@ function ask(to: { m: Membership; sent: Sent[] }, d: string): Record<string, unk
 const digestOf = (p: { m: Membership; sent: Sent[] }) => ask(p, 'no-such-digest').d as string
 
 describe('push-pull digest', () => {
+  test('the answer goes back on the connection the push-pull came on, and to its frame address', async () => {
+    const a = peer('a', '10.0.0.1', new ManualClock(1_000_000))
+    await a.m.start()
+    ask(a, 'no-such-digest')
+    // Over TCP the asker reads answers off its own connection: answered there, the exchange holds
+    // one connection, not a second one opened back to the asker's frame port.
+    assert.deepEqual(a.sent.at(-1)!.options, {
+      address: { host: '10.9.9.9', port: 7000 },
+      transport: 'tcp',
+      replyOn: { host: '10.9.9.9', port: 40000 },
+    })
+    const env = frame('pp', 'asker', { d: 'x', from: { h: '10.9.9.9', p: 7000 } })
+    a.m.handle(env, { env, from: { host: '10.9.9.9', port: 7000 }, bytes: 0, transport: 'udp' })
+    assert.equal(a.sent.at(-1)!.type, 'pp-ack')
+    assert.equal(a.sent.at(-1)!.options?.replyOn, undefined, 'a datagram has no connection to answer on')
+    await a.m.stop()
+  })
+
   test('equal views swap digests only; every change of a member sends whole views until both agree', async () => {
     const clock = new ManualClock(1_000_000)
     const a = peer('a', '10.0.0.1', clock)
