@@ -1,9 +1,6 @@
 // Hostile input, counted: random and mutated inputs per decoder and per listening socket of a live
 // cluster (no crash, no internal error, every rejection counted), and forged, replayed, unsigned and
 // foreign-key frames thrown at a keyed cluster (accepted: must be 0).
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { crc32 } from 'node:zlib'
 import { LocalCluster } from '../src/cluster/local.js'
@@ -27,12 +24,12 @@ import {
   scrapeMetrics,
 } from '../src/scenario/fuzz.js'
 import { seededRandom } from '../src/core/random.js'
-import { writeResult } from './lib.js'
+import { benchDir, writeResult } from './lib.js'
 
 const PER_DECODER = Number(process.env.BENCH_FUZZ_DECODER_INPUTS ?? 20_000)
 const PER_SOCKET = Number(process.env.BENCH_FUZZ_SOCKET_INPUTS ?? 400)
 const PER_ATTACK = Number(process.env.BENCH_FUZZ_ATTACK_FRAMES ?? 300)
-const stateDir = () => mkdtempSync(join(tmpdir(), 'distlab-bench-fuzz-'))
+const stateDir = () => benchDir('distlab-bench-fuzz-')
 
 /** The two-node in-process cluster the socket-level measurements run against (block 90). */
 async function startCluster(extra: { key?: string } = {}): Promise<LocalCluster> {

@@ -1,6 +1,7 @@
 // Shared by the bench files: the shape of bench/results/<name>.json and how to write it, and what a
-// process has used (Linux /proc).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+// process has used (Linux /proc), and scratch directories that go when the bench ends.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export interface BenchSection {
@@ -25,6 +26,19 @@ export function writeResult(name: string, result: BenchResult): void {
   writeFileSync(file, JSON.stringify({ ...result, generatedAt: new Date().toISOString() }, null, 2) + '\n')
   process.stderr.write(`wrote ${file}\n`)
 }
+
+/** A fresh directory under the system's temporary folder, removed when the bench process exits. */
+export function benchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  if (benchDirs.size === 0)
+    process.once('exit', () => {
+      for (const d of benchDirs) rmSync(d, { recursive: true, force: true })
+    })
+  benchDirs.add(dir)
+  return dir
+}
+
+const benchDirs = new Set<string>()
 
 /** A process's resident set (VmRSS of /proc/<pid>/status), in bytes; 0 once it is gone. */
 export function rssBytes(pid: number): number {

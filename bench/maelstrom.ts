@@ -3,17 +3,16 @@
 // msgs-per-op and latency quantiles; and the lin-kv checker's speed on generated linearizable
 // and failing histories of 10k and 100k operations (time, memory).
 import { join } from 'node:path'
-import { mkdtempSync } from 'node:fs'
-import os, { tmpdir } from 'node:os'
+import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { runMaelstromTest } from '../src/maelstrom/run.js'
 import { checkLinKv } from '../src/maelstrom/checkers/index.js'
 import { corruptRead, synthLinKv } from '../src/maelstrom/checkers/synth.js'
 import type { History } from '../src/maelstrom/history.js'
-import { writeResult, type BenchSection } from './lib.js'
+import { benchDir, writeResult, type BenchSection } from './lib.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const dir = mkdtempSync(join(tmpdir(), 'distlab-bench-maelstrom-'))
+const dir = benchDir('distlab-bench-maelstrom-')
 const sections: BenchSection[] = []
 
 const load = os.loadavg()[0] ?? 0

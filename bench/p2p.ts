@@ -4,9 +4,6 @@
 // gossip (the case Serf's convergence model describes), failure detection after a kill, with the
 // false removals counted, and membership bytes per node per second at rest.
 // Run: npx tsc -p tsconfig.build.json && node dist/bench/p2p.js   (BENCH_P2P_SIZES=50,100 to pick)
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import type { Node } from '../src/node/node.js'
 import { createNode } from '../src/cluster/node-assembly.js'
@@ -14,7 +11,7 @@ import { LocalCluster } from '../src/cluster/local.js'
 import { nodeUrl } from '../src/cluster/state.js'
 import { membership, RegistryDirectory, type Membership } from '../src/protocols/membership/index.js'
 import { PROBE_INTERVAL_MS, SUSPICION_MULT } from '../src/protocols/membership/constants.js'
-import { writeResult } from './lib.js'
+import { benchDir, writeResult } from './lib.js'
 import { concatCharts, lineChart, writeChart } from '../src/monitor/plot.js'
 import { buildMemberlistHarness, runMemberlist, type MemberlistRow } from './peers/memberlist.js'
 
@@ -253,7 +250,7 @@ async function processes(n: number): Promise<ProcessRow> {
     nodes: n,
     mode: 'process',
     block: 40,
-    stateDir: mkdtempSync(join(tmpdir(), 'distlab-bench-p2p-')),
+    stateDir: benchDir('distlab-bench-p2p-'),
     dashboardPort: 0,
     startTimeoutMs: 120_000 + 1000 * n,
   })

@@ -1,11 +1,10 @@
 // Every shipped fault scenario, on an open cluster and on one with a key, side by side: faults
 // injected, messages sent and acknowledged, acknowledged messages lost (must be 0), duplicates
 // delivered (must be 0), and how long the run took.
-import { mkdtempSync, readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadScenario, runScenario, type ScenarioReport } from '../src/scenario/index.js'
-import { writeResult } from './lib.js'
+import { benchDir, writeResult } from './lib.js'
 
 const dir = 'scenarios'
 const files = readdirSync(dir)
@@ -19,7 +18,7 @@ for (const file of files) {
     if (keyed) s.cluster.key = 'bench scenario key'
     else delete s.cluster.key
     const report = await runScenario(s, {
-      stateDir: mkdtempSync(join(tmpdir(), 'distlab-bench-scenario-')),
+      stateDir: benchDir('distlab-bench-scenario-'),
       block: 90,
       mode: 'inproc',
     })

@@ -1,11 +1,8 @@
 // Time until every node answers /health, and resident memory per node, for 5, 50, 100 and 200 nodes,
 // as child processes and in one process. Both modes run back to back in the same invocation.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { LocalCluster, NODE_START_CONCURRENCY } from '../src/cluster/local.js'
-import { cpuMs, rssBytes, writeResult } from './lib.js'
+import { benchDir, cpuMs, rssBytes, writeResult } from './lib.js'
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
   .split(',')
@@ -19,7 +16,7 @@ const MIN_INPROC_GROWTH_MIB = 8
  * The code cache of every node process this bench starts (bin/code-cache.cjs), warm after the first
  * start: a cluster of the same build and flags finds it there, as on a user's machine.
  */
-const CACHE_DIR = mkdtempSync(join(tmpdir(), 'distlab-bench-cache-'))
+const CACHE_DIR = benchDir('distlab-bench-cache-')
 process.env.DISTLAB_COMPILE_CACHE = CACHE_DIR
 
 async function measure(
@@ -32,7 +29,7 @@ async function measure(
   const cluster = new LocalCluster({
     nodes,
     mode,
-    stateDir: mkdtempSync(join(tmpdir(), 'distlab-bench-')),
+    stateDir: benchDir('distlab-bench-'),
     block: 90,
     dashboardPort: 0,
     startConcurrency,
@@ -82,7 +79,7 @@ const ENTRY_ENV: Record<Entry, Record<string, string>> = {
  */
 async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: number }> {
   const host = `127.26.1.${10 + i}`
-  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-node-'))
+  const stateDir = benchDir('distlab-bench-node-')
   const t0 = performance.now()
   const child = spawn(
     process.execPath,
@@ -130,7 +127,7 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
  * (cutime + cstime of the shell, from /proc) once the command has ended.
  */
 async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-cmd-'))
+  const stateDir = benchDir('distlab-bench-cmd-')
   const shell = '"$@" >/dev/null 2>&1; read -r l < /proc/$$/stat; set -- ${l##*) }; echo $((${14} + ${15}))'
   const t0 = performance.now()
   const child = spawn(
@@ -142,7 +139,6 @@ async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> 
   child.stdout.on('data', (d) => (out += d))
   await new Promise((r) => child.once('close', r))
   const ms = performance.now() - t0
-  rmSync(stateDir, { recursive: true, force: true })
   return { ms, cpuMs: (Number(out.trim()) * 1000) / 100 }
 }
 
@@ -319,4 +315,3 @@ writeResult('startup', {
   ],
   data: { ...data, nodeReady: ready, spawns, command, commands, concurrency },
 })
-rmSync(CACHE_DIR, { recursive: true, force: true })

@@ -14,7 +14,8 @@ const filters = process.argv.slice(2)
 mkdirSync('bench/results', { recursive: true })
 const benches = existsSync('dist/bench')
   ? readdirSync('dist/bench')
-      .filter((f) => f.endsWith('.js'))
+      // lib.js is the benches' shared code, not a bench.
+      .filter((f) => f.endsWith('.js') && f !== 'lib.js')
       .sort()
   : []
 const selected = filters.length ? benches.filter((b) => filters.some((f) => b.includes(f))) : benches

@@ -14,8 +14,32 @@ export function binPath(): string {
   return join(root, 'bin', 'distlab.js')
 }
 
+/**
+ * A fresh directory under the system's temporary folder. Every one a test file made is removed when
+ * that file's process exits, unless a test failed: then they are kept for a look, and their paths
+ * printed.
+ */
 export function scratchDir(prefix = 'distlab-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  if (scratchDirs.size === 0) process.once('exit', removeScratchDirs)
+  scratchDirs.add(dir)
+  return dir
+}
+
+const scratchDirs = new Set<string>()
+
+function removeScratchDirs(code: number): void {
+  if (code !== 0) {
+    process.stderr.write(`kept for a look (a test failed): ${[...scratchDirs].join(' ')}\n`)
+    return
+  }
+  for (const dir of scratchDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // A file left by a container as another user, say: the directory stays, as before.
+    }
+  }
 }
 
 /** Runs `fn` in a fresh scratch directory, removed afterwards whether `fn` passed or threw. */

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { runCli } from '../helpers.js'
+import { runCli, scratchDir } from '../helpers.js'
 
 const DIR = fileURLToPath(new URL('../../../test/check/programs/seed003/', import.meta.url))
 const MASTER = 'python3 master.py --host {host} --port {port}'
@@ -88,6 +88,9 @@ describe('distlab check seed003', { concurrency: true }, () => {
         MASTER,
         '--client',
         client('client_broken.py'),
+        // Not the default under the system's temporary folder, where it would stay.
+        '--plot',
+        join(scratchDir('seed003-test-'), 'speedup.png'),
       ],
       { timeoutMs: 240_000 },
     )

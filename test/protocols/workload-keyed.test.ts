@@ -3,8 +3,6 @@
 // (multicast's calls are the same callApi; its IP half sends datagrams, so it is not run here); the same calls without the token are refused (401), which is what the token is for.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { nodeUrl } from '../../src/cluster/state.js'
@@ -13,6 +11,7 @@ import { callApi, type WorkloadNode } from '../../src/protocols/workload.js'
 import { runUnicastWorkload } from '../../src/protocols/unicast/workload.js'
 import { runBroadcastWorkload } from '../../src/protocols/broadcast/workload.js'
 import { withBenchCluster } from '../../src/cli/commands/messaging.js'
+import { scratchDir } from '../helpers.js'
 
 const KEY = 'workload keyed test key'
 
@@ -22,7 +21,8 @@ describe('workloads on a keyed cluster', () => {
   let nodes: WorkloadNode[]
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'distlab-workload-keyed-'))
+    // Removed when the file ends: the last test's cluster records into the same runs folder.
+    dir = scratchDir('distlab-workload-keyed-')
     process.env.DISTLAB_RUNS_DIR ??= join(dir, 'runs')
     cluster = new LocalCluster({
       nodes: 3,
@@ -53,7 +53,6 @@ describe('workloads on a keyed cluster', () => {
 
   after(async () => {
     await cluster?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   test('without the token the workload is refused (401)', async () => {
