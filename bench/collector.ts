@@ -106,6 +106,7 @@ interface BroadcastProto {
 }
 
 async function broadcastOverhead(): Promise<BenchSection> {
+  const runsBefore = process.env.DISTLAB_RUNS_DIR
   process.env.DISTLAB_RUNS_DIR = join(dir, 'runs')
   const cluster = new LocalCluster({
     nodes: 6,
@@ -169,7 +170,8 @@ async function broadcastOverhead(): Promise<BenchSection> {
     }
   }
   await cluster.stop()
-  delete process.env.DISTLAB_RUNS_DIR
+  if (runsBefore === undefined) delete process.env.DISTLAB_RUNS_DIR
+  else process.env.DISTLAB_RUNS_DIR = runsBefore
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const overhead = 1 - median(on) / median(off)
   return {

@@ -62,3 +62,8 @@ export function cpuMs(pid: number): number {
     return Number.NaN
   }
 }
+
+// The benches' clusters record their runs into a scratch folder of their own, gone when the bench
+// ends, not into ./runs: a full `npm run bench` recorded hundreds of MB there (a 2000-peer run alone
+// is 20 MB). DISTLAB_RUNS_DIR set by the caller still wins.
+process.env.DISTLAB_RUNS_DIR ??= benchDir('distlab-bench-runs-')

@@ -62,13 +62,21 @@ async function measure(
  * cache), as a user types `distlab node` (bin/distlab.js, the same), the bundle compiled, the modules
  * one by one.
  */
-type Entry = 'launcher' | 'cached' | 'bundled' | 'unbundled'
+type Entry = 'launcher' | 'cached' | 'bundled' | 'unbundled' | 'floor'
 const ENTRY_ENV: Record<Entry, Record<string, string>> = {
+  floor: {},
   launcher: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   cached: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   bundled: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: '0' },
   unbundled: { DISTLAB_UNBUNDLED: '1' },
 }
+
+/**
+ * The floor of any Node.js program that answers /health: the runtime's own start, `http` and one
+ * listening socket. The machine's speed moves it as much as ours (a bare `node -e 0` took 80 ms on
+ * this machine in one session and 110-170 ms in later ones), so it is measured beside the entries.
+ */
+const FLOOR = "require('node:http').createServer((q, s) => s.end('ok')).listen(5000, process.argv[1])"
 
 /**
  * One `distlab node` process alone (no master): ms from spawn until GET /health answers, polled every
@@ -83,20 +91,22 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
   const t0 = performance.now()
   const child = spawn(
     process.execPath,
-    [
-      entry === 'launcher' ? 'bin/distlab-role.cjs' : 'bin/distlab.js',
-      '--state-dir',
-      stateDir,
-      'node',
-      '--name',
-      `n${i}`,
-      '--host',
-      host,
-      '--port',
-      '5000',
-      '--frame-port',
-      '7000',
-    ],
+    entry === 'floor'
+      ? ['-e', FLOOR, host]
+      : [
+          entry === 'launcher' ? 'bin/distlab-role.cjs' : 'bin/distlab.js',
+          '--state-dir',
+          stateDir,
+          'node',
+          '--name',
+          `n${i}`,
+          '--host',
+          host,
+          '--port',
+          '5000',
+          '--frame-port',
+          '7000',
+        ],
     {
       // As src/cluster/local.ts spawns a node: its output piped and an IPC channel (which the node
       // sets up on its start: loading child_process is part of what the launcher's node pays).
@@ -143,7 +153,7 @@ async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const ENTRIES: Entry[] = ['launcher', 'cached', 'bundled', 'unbundled']
+const ENTRIES: Entry[] = ['launcher', 'cached', 'bundled', 'unbundled', 'floor']
 const spawns = {} as Record<Entry, Array<{ ms: number; cpuMs: number }>>
 for (const entry of ENTRIES) spawns[entry] = []
 await nodeReady(0, 'launcher') // writes the code cache; not counted
@@ -170,6 +180,7 @@ function summarize(
   return s
 }
 const LABELS: Record<Entry, string> = {
+  floor: 'Node.js alone: an HTTP server that answers /health, nothing else (the floor)',
   launcher: 'as a launcher spawns it: bin/distlab-role.cjs, bundled, from the code cache',
   cached: 'bin/distlab.js, bundled, from the code cache',
   bundled: 'bin/distlab.js, bundled, no code cache',
@@ -260,10 +271,11 @@ writeResult('startup', {
   sections: [
     {
       heading: 'One node process: spawn to /health',
-      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each as a launcher spawns it (bin/distlab-role.cjs: CommonJS, so no ES module loader, and no check that the bundle is fresh, which the launcher makes), as a user types it (bin/distlab.js) from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.cjs from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), and from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
+      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each as a launcher spawns it (bin/distlab-role.cjs: CommonJS, so no ES module loader, and no check that the bundle is fresh, which the launcher makes), as a user types it (bin/distlab.js) from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.cjs from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), and Node.js alone with an HTTP server that answers /health and nothing else (the floor of any Node.js program, which moves with the machine's speed), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
       columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
       rows: entryRows(ready),
       notes: [
+        `launcher/floor: ${(ready.launcher.ms / ready.floor.ms).toFixed(2)} of the wall time (${Math.round(ready.launcher.ms - ready.floor.ms)} ms above the floor), ${(ready.launcher.cpuMs / ready.floor.cpuMs).toFixed(2)} of the CPU time.`,
         `launcher/cached: ${(ready.launcher.ms / ready.cached.ms).toFixed(2)} of the wall time, ${(ready.launcher.cpuMs / ready.cached.cpuMs).toFixed(2)} of the CPU time.`,
         `cached/bundled: ${(ready.cached.ms / ready.bundled.ms).toFixed(2)} of the wall time, ${(ready.cached.cpuMs / ready.bundled.cpuMs).toFixed(2)} of the CPU time.`,
         `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,

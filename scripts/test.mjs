@@ -310,6 +310,14 @@ function failureDigest(out) {
 const exclusiveDir = mkdtempSync(join(tmpdir(), 'distlab-test-exclusive-'))
 process.env.DISTLAB_TEST_EXCLUSIVE_DIR = exclusiveDir
 process.on('exit', () => rmSync(exclusiveDir, { recursive: true, force: true }))
+
+// The runs that the tests' clusters record go to a folder of this run's own, removed at the end, not
+// into ./runs beside the user's own runs (a test that names its own folder still uses that).
+if (process.env.DISTLAB_RUNS_DIR === undefined) {
+  const runsDir = mkdtempSync(join(tmpdir(), 'distlab-test-runs-'))
+  process.env.DISTLAB_RUNS_DIR = runsDir
+  process.on('exit', () => rmSync(runsDir, { recursive: true, force: true }))
+}
 const wanted = () => readdirSync(exclusiveDir).filter((f) => f.startsWith('want-'))
 const grantPoll = setInterval(() => {
   const want = wanted()
