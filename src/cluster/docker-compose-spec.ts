@@ -158,7 +158,7 @@ export function composeYaml(init: ComposeSpecInit = {}): string {
 
 /** The host's runs folder: as the run store resolves it ($DISTLAB_RUNS_DIR, else ./runs). */
 export function runsDirOf(explicit?: string): string {
-  return resolve(explicit ?? process.env.DISTLAB_RUNS_DIR ?? DEFAULT_RUNS_DIR)
+  return resolve(explicit ?? (process.env.DISTLAB_RUNS_DIR || DEFAULT_RUNS_DIR))
 }
 
 /** `uid:gid` of this process (the user running `up`); the image's user where there are none. */

@@ -27,7 +27,7 @@ export { RunNotFoundError }
 
 /** The runs folder: $DISTLAB_RUNS_DIR, else ./runs under the working directory. */
 export function runsDir(explicit?: string): string {
-  return resolve(explicit ?? process.env.DISTLAB_RUNS_DIR ?? DEFAULT_RUNS_DIR)
+  return resolve(explicit ?? (process.env.DISTLAB_RUNS_DIR || DEFAULT_RUNS_DIR))
 }
 
 /** `20250102-130405-9f3a`: UTC start time and a random suffix, sortable by time. */

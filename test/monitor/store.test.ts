@@ -1,8 +1,9 @@
 import { test, describe, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { join } from 'node:path'
-import { RunStore, RunReader, listRuns, resolveRun } from '../../src/monitor/store.js'
+import { join, resolve } from 'node:path'
+import { RunStore, RunReader, listRuns, resolveRun, runsDir } from '../../src/monitor/store.js'
+import { runsDirOf } from '../../src/cluster/docker-compose-spec.js'
 import { Collector } from '../../src/monitor/collector.js'
 import type { TelemetryEvent } from '../../src/core/telemetry.js'
 import { scratchDir } from '../helpers.js'
@@ -109,4 +110,23 @@ describe('run store', () => {
       field: 'batchEvents',
     })
   })
+})
+
+test('the runs folder: the one named, else $DISTLAB_RUNS_DIR, else ./runs; an empty variable is unset', () => {
+  const saved = process.env.DISTLAB_RUNS_DIR
+  try {
+    for (const find of [runsDir, runsDirOf]) {
+      process.env.DISTLAB_RUNS_DIR = '/tmp/elsewhere'
+      assert.equal(find('/tmp/named'), '/tmp/named')
+      assert.equal(find(), '/tmp/elsewhere')
+      // Not the working directory itself, where run files would land among the user's own.
+      process.env.DISTLAB_RUNS_DIR = ''
+      assert.equal(find(), resolve('runs'))
+      delete process.env.DISTLAB_RUNS_DIR
+      assert.equal(find(), resolve('runs'))
+    }
+  } finally {
+    if (saved === undefined) delete process.env.DISTLAB_RUNS_DIR
+    else process.env.DISTLAB_RUNS_DIR = saved
+  }
 })

@@ -3,6 +3,7 @@
 // (multicast's calls are the same callApi; its IP half sends datagrams, so it is not run here); the same calls without the token are refused (401), which is what the token is for.
 import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
 import { nodeUrl } from '../../src/cluster/state.js'
@@ -103,4 +104,24 @@ test('withBenchCluster({ keyed: true }) hands the workload nodes that carry the 
   })
   assert.equal(r.acknowledged, 10)
   assert.equal(r.lost, 0)
+})
+
+test('withBenchCluster twice in one process leaves nothing behind: its runs go with its state dir', async () => {
+  const saved = { TMPDIR: process.env.TMPDIR, DISTLAB_RUNS_DIR: process.env.DISTLAB_RUNS_DIR }
+  const tmp = scratchDir('distlab-bench-tmp-')
+  // os.tmpdir() reads TMPDIR on every call; no runs folder named, as for a user of the library.
+  process.env.TMPDIR = tmp
+  delete process.env.DISTLAB_RUNS_DIR
+  try {
+    for (let i = 0; i < 2; i++)
+      await withBenchCluster({ nodes: 1, mode: 'inproc', block: 73 }, async () => {
+        assert.equal(readdirSync(tmp).length, 1, 'the cluster state dir, and nothing else')
+        assert.equal(process.env.DISTLAB_RUNS_DIR, undefined, 'the environment is left alone')
+      })
+    assert.deepEqual(readdirSync(tmp), [])
+  } finally {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+  }
 })

@@ -28,19 +28,22 @@ export interface BenchClusterInit {
 
 /**
  * Runs `fn` on a fresh local cluster of its own (its own state dir and address block), then stops
- * it. The cluster's telemetry runs are kept in the state dir, not in ./runs.
+ * it. The cluster's telemetry runs are recorded in that state dir and go with it, not into ./runs
+ * (DISTLAB_RUNS_DIR still names a folder that keeps them).
  */
 export async function withBenchCluster<T>(
   init: BenchClusterInit,
   fn: (nodes: WorkloadNode[], kill: (name: string) => Promise<void>, cluster: LocalCluster) => Promise<T>,
 ): Promise<T> {
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-'))
-  process.env.DISTLAB_RUNS_DIR ??= join(stateDir, 'runs')
   const key = init.key ?? (init.keyed ? randomBytes(24).toString('base64url') : undefined)
   const cluster = new LocalCluster({
     nodes: init.nodes,
     mode: init.mode,
     stateDir,
+    // Passed, not set in the environment: a later cluster of the same process would record into
+    // this folder after it is gone, and make it again.
+    runsDir: process.env.DISTLAB_RUNS_DIR || join(stateDir, 'runs'),
     block: init.block,
     dashboardPort: 0,
     key,
