@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import { Document, isMap, isScalar } from 'yaml'
 import { checkInteger, checkString } from '../core/options.js'
 import { DEFAULT_HTTP_PORT, MASTER_NAME, nodeName } from '../core/ids.js'
-import { DEFAULT_RUNS_DIR } from '../monitor/constants.js'
+import { runsDir as runsDirOf } from '../monitor/constants.js'
 import { CONTAINER_DASHBOARD_PORT, type DashboardPublish } from './forward.js'
 import { DEFAULT_IMAGE, IMAGE_UID } from './docker-image.js'
 
@@ -154,11 +154,6 @@ export function composeYaml(init: ComposeSpecInit = {}): string {
     `# network ${init.network ?? NETWORK_NAME}. Works with \`docker compose\` and \`docker-compose\`.\n` +
     serviceFileYaml(composeSpec(init))
   )
-}
-
-/** The host's runs folder: as the run store resolves it ($DISTLAB_RUNS_DIR, else ./runs). */
-export function runsDirOf(explicit?: string): string {
-  return resolve(explicit ?? (process.env.DISTLAB_RUNS_DIR || DEFAULT_RUNS_DIR))
 }
 
 /** `uid:gid` of this process (the user running `up`); the image's user where there are none. */

@@ -27,7 +27,8 @@ import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type No
 import { checkDashboardPortFree, dashboardUrl } from './forward.js'
 import type { ContainerClusterInit } from './container-init.js'
 import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
-import { composeYaml, NETWORK_NAME, prepareRunsDir, runsDirOf } from './docker-compose-spec.js'
+import { composeYaml, NETWORK_NAME, prepareRunsDir } from './docker-compose-spec.js'
+import { runsDir } from '../monitor/constants.js'
 import { followLines, LogFiles, parseComposeLogLine } from './docker-logs.js'
 import {
   checkNetworkForUp,
@@ -367,7 +368,7 @@ export class DockerCluster extends EventEmitter implements Startable {
     this.network = init.network ?? NETWORK_NAME
     this.image = init.image ?? DEFAULT_IMAGE
     this.composeFile = resolve(init.stateDir, 'docker', 'compose.yml')
-    this.runsDir = runsDirOf(init.runsDir)
+    this.runsDir = runsDir(init.runsDir)
   }
 
   list(): NodeRecord[] {

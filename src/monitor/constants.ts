@@ -1,4 +1,5 @@
 // Defaults of the monitor: the run store, the analyzer, the dashboard and captures.
+import { resolve } from 'node:path'
 
 /** The dashboard's address unless told otherwise (DESIGN.md "Addresses and ports"). */
 export const DEFAULT_DASHBOARD_HOST = '127.0.0.1'
@@ -6,6 +7,14 @@ export const DEFAULT_DASHBOARD_PORT = 8080
 
 /** Where run files go, relative to the working directory, unless DISTLAB_RUNS_DIR says otherwise. */
 export const DEFAULT_RUNS_DIR = 'runs'
+/**
+ * The runs folder: the one named, else $DISTLAB_RUNS_DIR (empty counts as unset), else ./runs under
+ * the working directory. Here rather than in store.ts so that the Docker launcher resolves it
+ * without loading SQLite.
+ */
+export function runsDir(explicit?: string): string {
+  return resolve(explicit ?? (process.env.DISTLAB_RUNS_DIR || DEFAULT_RUNS_DIR))
+}
 /** File name suffix of a run's SQLite store. */
 export const RUN_FILE_SUFFIX = '.sqlite'
 

@@ -15,20 +15,15 @@ import type { TelemetryCollector } from '../core/telemetry.js'
 import { markInterruptedRuns, writerGone } from './run-interrupt.js'
 import { hostname } from 'node:os'
 import {
-  DEFAULT_RUNS_DIR,
   RUN_FILE_SUFFIX,
+  runsDir,
   STORE_BATCH_EVENTS,
   STORE_FLUSH_INTERVAL_MS,
   STORE_MAX_PENDING_EVENTS,
   STORE_STATS_INTERVAL_MS,
 } from './constants.js'
 
-export { RunNotFoundError }
-
-/** The runs folder: $DISTLAB_RUNS_DIR, else ./runs under the working directory. */
-export function runsDir(explicit?: string): string {
-  return resolve(explicit ?? (process.env.DISTLAB_RUNS_DIR || DEFAULT_RUNS_DIR))
-}
+export { RunNotFoundError, runsDir }
 
 /** `20250102-130405-9f3a`: UTC start time and a random suffix, sortable by time. */
 export function newRunId(now = new Date()): string {

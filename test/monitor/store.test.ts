@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { RunStore, RunReader, listRuns, resolveRun, runsDir } from '../../src/monitor/store.js'
-import { runsDirOf } from '../../src/cluster/docker-compose-spec.js'
 import { Collector } from '../../src/monitor/collector.js'
 import type { TelemetryEvent } from '../../src/core/telemetry.js'
 import { scratchDir } from '../helpers.js'
@@ -115,16 +114,14 @@ describe('run store', () => {
 test('the runs folder: the one named, else $DISTLAB_RUNS_DIR, else ./runs; an empty variable is unset', () => {
   const saved = process.env.DISTLAB_RUNS_DIR
   try {
-    for (const find of [runsDir, runsDirOf]) {
-      process.env.DISTLAB_RUNS_DIR = '/tmp/elsewhere'
-      assert.equal(find('/tmp/named'), '/tmp/named')
-      assert.equal(find(), '/tmp/elsewhere')
-      // Not the working directory itself, where run files would land among the user's own.
-      process.env.DISTLAB_RUNS_DIR = ''
-      assert.equal(find(), resolve('runs'))
-      delete process.env.DISTLAB_RUNS_DIR
-      assert.equal(find(), resolve('runs'))
-    }
+    process.env.DISTLAB_RUNS_DIR = '/tmp/elsewhere'
+    assert.equal(runsDir('/tmp/named'), '/tmp/named')
+    assert.equal(runsDir(), '/tmp/elsewhere')
+    // Not the working directory itself, where run files would land among the user's own.
+    process.env.DISTLAB_RUNS_DIR = ''
+    assert.equal(runsDir(), resolve('runs'))
+    delete process.env.DISTLAB_RUNS_DIR
+    assert.equal(runsDir(), resolve('runs'))
   } finally {
     if (saved === undefined) delete process.env.DISTLAB_RUNS_DIR
     else process.env.DISTLAB_RUNS_DIR = saved
