@@ -250,8 +250,9 @@ describe('the relay path', { concurrency: true }, () => {
             return out
           }, [])
       const mbits = (t: { bytes: number; ms: number }) => (t.bytes * 8) / (Math.max(t.ms, 1) * 1000)
-      await waitFor('unshaped transfers', () => transfers().length >= 2, 30_000)
-      const free = transfers().at(-1)!
+      // The fastest of three: a loaded machine can starve the relay during any one of them.
+      await waitFor('unshaped transfers', () => transfers().length >= 3, 30_000)
+      const free = transfers().reduce((a, b) => (mbits(b) > mbits(a) ? b : a))
       assert.equal(free.bytes, 192 * 1024)
       c.setLink('node1', 'bootstrap', { rateBps: 1_000_000 })
       // The transfer under way when the rule came is mixed; the ones after are shaped from their start.

@@ -17,6 +17,7 @@ import {
   type Queued,
   type DigestPart,
   type MembershipStats,
+  type Removal,
   type ResolvedMembershipOptions,
 } from './types.js'
 
@@ -81,6 +82,8 @@ export class MembershipBase {
     urlsRejected: 0,
     health: 0,
   }
+  /** The newest RECENT_REMOVALS removals, oldest first. */
+  protected readonly removed: Removal[] = []
   protected readonly listeners = new Set<() => void>()
 
   constructor(
@@ -153,6 +156,11 @@ export class MembershipBase {
       else suspect++
     }
     return { ...this.counts, members: this.members.size, alive, suspect, health: this.awareness.health }
+  }
+
+  /** The members this node removed lately (the newest RECENT_REMOVALS), oldest first. */
+  removals(): Removal[] {
+    return this.removed.map((r) => ({ ...r }))
   }
 
   /** Called after every change of the view. */

@@ -99,6 +99,8 @@ export const HTTP_TIMEOUT_MS = 5000
 
 /** Most members one view holds; registrations beyond it are refused. */
 export const MAX_MEMBERS = 10_000
+/** Removals GET /membership lists (the newest), so that who removed whom, and why, can be read back. */
+export const RECENT_REMOVALS = 32
 /** Registrations a node accepts per second (token bucket rate); more get 429. */
 export const REGISTRATIONS_PER_SECOND = 500
 /** Burst of the registration token bucket. */

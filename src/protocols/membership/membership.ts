@@ -329,6 +329,7 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
       peers: () => this.peers(),
       memberList: () => this.memberList(),
       stats: () => this.stats(),
+      removals: () => this.removals(),
       options: () => this.optionsView(),
       stateJson: () => this.stateJson(),
       admit: (r) => this.acceptRegistration(r),

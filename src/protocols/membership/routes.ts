@@ -13,6 +13,7 @@ import type {
   MemberInfo,
   MembershipStats,
   P2pBroadcastResult,
+  Removal,
   ResolvedMembershipOptions,
   SendResult,
 } from './types.js'
@@ -30,6 +31,8 @@ export interface MembershipApi {
   peers(): string[]
   memberList(): MemberInfo[]
   stats(): MembershipStats
+  /** The members this node removed lately, oldest first. */
+  removals(): Removal[]
   options(): Omit<ResolvedMembershipOptions, 'random' | 'directory'>
   /** The compact member list (wire.ts's short keys), as JSON text. */
   stateJson(): string
@@ -127,6 +130,7 @@ export function membershipRoutes(app: RouteHost, m: MembershipApi): void {
     self: m.self(),
     members: m.memberList(),
     stats: m.stats(),
+    removals: m.removals(),
     options: m.options(),
   }))
 

@@ -8,6 +8,7 @@ import {
   SEEN_MESSAGES,
   MAX_URL_CHECKS,
   MAX_ALLOWED_ADDRESSES,
+  RECENT_REMOVALS,
 } from './constants.js'
 import { Suspicion, suspicionBounds } from './suspicion.js'
 import { type Update, type WireMember, type WireMessage } from './wire.js'
@@ -243,6 +244,8 @@ export class MemberStates extends GossipQueue {
     this.members.delete(m.url)
     this.bury(m.url, m)
     this.counts.declaredDead++
+    if (this.removed.length >= RECENT_REMOVALS) this.removed.shift()
+    this.removed.push({ name: m.name, url: m.url, inc: m.inc, at: this.c.clock.now(), why })
     this.count('removed_total', 'Members removed from the view as dead.')
     const level = this.o.registry ? 'info' : 'debug'
     if (this.log.isLevelEnabled(level)) this.log[level](`${m.name} (${m.url}) removed: ${why}`)

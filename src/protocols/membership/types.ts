@@ -25,6 +25,17 @@ export interface MemberInfo {
   kind: MemberKind
 }
 
+/** A member this node removed from its view as dead, and why (GET /membership's `removals`). */
+export interface Removal {
+  name: string
+  url: string
+  /** The incarnation it was removed at. */
+  inc: number
+  /** When, on this node's clock (ms since the epoch for a real clock). */
+  at: number
+  why: string
+}
+
 export interface Member extends MemberInfo {
   suspicion?: Suspicion
   httpFailures: number

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import type { Node } from '../../../src/node/node.js'
 import { createNode } from '../../../src/cluster/node-assembly.js'
 import { membership, type Membership, type MembershipInit } from '../../../src/protocols/membership/index.js'
-import { postJson, waitFor } from '../../helpers.js'
+import { getJson, postJson, waitFor } from '../../helpers.js'
 import { createRootLogger } from '../../../src/core/logger.js'
 
 const FAST: MembershipInit = {
@@ -235,6 +235,20 @@ describe('failure detection', () => {
     )
     assert.ok(mem(rest[0]!).stats().suspected + mem(rest[1]!).stats().suspected >= 1)
     await waitFor('the bootstrap to drop it too', () => !mem(bootstrap).peers().includes(url), 60_000, 100)
+    // Each view says, in GET /membership, that it removed the peer (and no one else), when and why.
+    for (const n of [...rest, bootstrap]) {
+      const { body } = await getJson<{
+        removals: Array<{ name: string; url: string; at: number; why: string }>
+      }>(`${n.httpUrl}/membership`)
+      const stopped = Date.now() - 60_000
+      assert.ok(body.removals.length >= 1, `${n.name} lists no removal`)
+      for (const r of body.removals) {
+        assert.equal(r.url, url, `${n.name} removed ${r.name} (${r.why})`)
+        assert.equal(r.name, victim.name)
+        assert.ok(r.at > stopped && r.at <= Date.now(), `${n.name}: removed at ${r.at}`)
+        assert.match(r.why, /suspicion timed out|dead|did not answer|stopped answering|gossip/)
+      }
+    }
 
     // The same address comes back as a new run (a new id), registering with the bootstrap.
     const back = createNode({
