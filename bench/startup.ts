@@ -283,7 +283,7 @@ writeResult('startup', {
     },
     {
       heading: 'One command: start to exit',
-      text: `\`distlab status\` with no cluster running (it loads what every command loads, says that no cluster is running and exits), ${SPAWNS} times from each entry, alternating: the commands' bundle (main.bundle.cjs) from its code cache, the same bundle without a cache, and the modules one by one. Time from spawn until the process has ended, and the CPU time it used.`,
+      text: `\`distlab status\` with no cluster running (it loads the module of the cluster commands and what that imports, not every command's: src/cli/main.ts; it says that no cluster is running and exits), ${SPAWNS} times from each entry, alternating: the commands' bundle (main.bundle.cjs) from its code cache, the same bundle without a cache, and the modules one by one. Time from spawn until the process has ended, and the CPU time it used.`,
       columns: ['entry', 'median ms to exit', 'min ms', 'median CPU ms'],
       rows: entryRows(command),
       notes: [

@@ -35,8 +35,10 @@ if (!existsSync(main)) {
 }
 if (bundled) {
   const loaded = codeCache.loadCachedBundle(main)
-  // A command writes the cache as it exits (it may end by process.exit(), or with a usage error):
-  // every command runs the same top-level code, which is most of what a start compiles.
+  // A command writes the cache as it exits (it may end by process.exit(), or with a usage error). It
+  // holds what that command compiled: the shared top-level code and its own module (src/cli/main.ts
+  // loads one command's module); another command compiles the rest of its own as without a cache,
+  // which measured the same as a cache written by that command.
   if (!role) process.on('exit', () => loaded.saveCache())
   await loaded.exports.run(process.argv)
   // Once the role is up (not after --help or a usage error: that cache would hold too little).

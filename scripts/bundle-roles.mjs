@@ -5,6 +5,8 @@
 // dist/src/cli/main.bundle.cjs; bin/distlab.js prefers them. A node process then reads and compiles
 // one file instead of some four hundred modules (zod alone is ~100 ES modules, Fastify ~150 CommonJS ones): module loading, not
 // running, was most of a node's start-up (bench/startup.ts measures both entries side by side).
+// main.js imports each command's module with import() (src/cli/main.ts), which esbuild keeps lazy in
+// the bundle: a command runs the top-level code of its own module and what that imports, not all.
 // Both bundles are CommonJS so that bin/code-cache.cjs can run them through V8's code cache (Node 20
 // offers none for ES modules): a command then starts on a fifth less CPU (bench/startup.ts). The
 // ESM-only packages the commands use (vega, vega-lite, resvg) stay outside the bundle and are loaded

@@ -4,27 +4,73 @@
 import { Command } from 'commander'
 import { createRequire } from 'node:module'
 import { commanderErrorLine, runProgram } from './output.js'
-import { registerClusterCommands } from './commands/cluster.js'
-import { registerRoleCommands } from './commands/roles.js'
-import { registerLinkCommands } from './commands/link.js'
-import { registerMonitorCommands } from './commands/monitor.js'
-import { registerMessagingCommands } from './commands/messaging.js'
-import { registerP2pCommands } from './commands/p2p.js'
-import { registerDownloadCommands } from './commands/download.js'
-import { registerCourseCommands } from './commands/course.js'
-import { registerAnalyzeCommands } from './commands/analyze.js'
-import { registerDeployCommands } from './commands/deploy.js'
-import { registerScenarioCommands } from './commands/scenario.js'
-import { registerCheckCommands } from './commands/check.js'
-import { registerMaelstromCommands } from './commands/maelstrom.js'
-import { registerRunCommands } from './commands/run.js'
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as {
   version: string
   description: string
 }
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void
+
+/**
+ * The modules under commands/, each with the top-level commands it registers (test/cli/lazy-commands
+ * checks the names against the modules). A command loads its own module only: every module imports
+ * its libraries (a cluster, SQLite, plots, Docker clients) at the top, and loading all of them cost
+ * every short command (`status`, `send`, `link set`) most of its start. The build bundles these
+ * dynamic imports into main.bundle.cjs as modules that run when imported, so one bundle and one code
+ * cache still serve every command.
+ */
+export const COMMAND_MODULES: ReadonlyArray<readonly [readonly string[], () => Promise<Register>]> = [
+  [
+    ['up', 'status', 'logs', 'kill', 'restart', 'down', 'token'],
+    async () => (await import('./commands/cluster.js')).registerClusterCommands,
+  ],
+  [['master', 'node'], async () => (await import('./commands/roles.js')).registerRoleCommands],
+  [
+    ['link', 'partition', 'heal', 'ping'],
+    async () => (await import('./commands/link.js')).registerLinkCommands,
+  ],
+  [['monitor'], async () => (await import('./commands/monitor.js')).registerMonitorCommands],
+  [
+    ['send', 'group', 'anycast', 'bench', 'multicast'],
+    async () => (await import('./commands/messaging.js')).registerMessagingCommands,
+  ],
+  [['bootstrap', 'p2p'], async () => (await import('./commands/p2p.js')).registerP2pCommands],
+  [['lineserver', 'download'], async () => (await import('./commands/download.js')).registerDownloadCommands],
+  [
+    ['gbnnode', 'dvnode', 'cnnode', 'topology'],
+    async () => (await import('./commands/course.js')).registerCourseCommands,
+  ],
+  [
+    ['runs', 'analyze', 'capture', 'plot'],
+    async () => (await import('./commands/analyze.js')).registerAnalyzeCommands,
+  ],
+  [['deploy'], async () => (await import('./commands/deploy.js')).registerDeployCommands],
+  [['scenario'], async () => (await import('./commands/scenario.js')).registerScenarioCommands],
+  [['check'], async () => (await import('./commands/check.js')).registerCheckCommands],
+  [['maelstrom'], async () => (await import('./commands/maelstrom.js')).registerMaelstromCommands],
+  [['run', 'pause', 'resume'], async () => (await import('./commands/run.js')).registerRunCommands],
+]
+
+/** The command `argv` (process.argv) names: its first word that is not an option (or --state-dir's value). */
+export function commandNamed(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2)
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--state-dir') i++
+    else if (!args[i]!.startsWith('-')) return args[i]
+  }
+  return undefined
+}
+
+/**
+ * The program with every command, or, given a command line that names a known command, with that
+ * command's module only (its help and its errors are the same either way). Help, a bare `distlab`,
+ * `--version` and an unknown command get every command: the list, and commander's suggestions.
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  const name = argv && commandNamed(argv)
+  const own = name === undefined ? undefined : COMMAND_MODULES.find(([names]) => names.includes(name))
+  const registers = await Promise.all((own ? [own] : COMMAND_MODULES).map(([, load]) => load()))
   const program = new Command('distlab')
     .description(pkg.description)
     .version(pkg.version)
@@ -36,20 +82,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(commanderErrorLine(str, 'distlab')) })
     .configureHelp({ subcommandTerm: (cmd) => cmd.name(), showGlobalOptions: false })
     .exitOverride()
-  registerClusterCommands(program)
-  registerRoleCommands(program)
-  registerLinkCommands(program)
-  registerMonitorCommands(program)
-  registerMessagingCommands(program)
-  registerP2pCommands(program)
-  registerDownloadCommands(program)
-  registerCourseCommands(program)
-  registerAnalyzeCommands(program)
-  registerDeployCommands(program)
-  registerScenarioCommands(program)
-  registerCheckCommands(program)
-  registerMaelstromCommands(program)
-  registerRunCommands(program)
+  for (const register of registers) register(program)
   for (const cmd of program.commands) cmd.exitOverride()
   groupCommands(program)
   for (const cmd of walk(program)) {
@@ -125,5 +158,5 @@ export async function run(argv: string[]): Promise<void> {
     if (err.code === 'EPIPE') process.exit(0)
     throw err
   })
-  await runProgram(buildProgram(), argv)
+  await runProgram(await buildProgram(argv), argv)
 }

@@ -23,7 +23,15 @@ import {
   type RunOptions,
   type RunResult,
 } from './docker-cli.js'
-import { isAlive, logDir, readCluster, writeCluster, type ClusterRecord, type NodeRecord } from './state.js'
+import {
+  isAlive,
+  logDir,
+  readCluster,
+  writeCluster,
+  type ClusterRecord,
+  type ContainerClusterRecord,
+  type NodeRecord,
+} from './state.js'
 import { checkDashboardPortFree, dashboardUrl } from './forward.js'
 import type { ContainerClusterInit } from './container-init.js'
 import { DEFAULT_IMAGE, imageExists } from './docker-image.js'
@@ -226,26 +234,7 @@ export async function waitHealthy(
 }
 
 /** The record of a container cluster: the local record's fields plus how to find the project. */
-export interface ContainerClusterRecord extends Omit<ClusterRecord, 'mode'> {
-  mode: 'docker' | 'swarm'
-  docker: {
-    project: string
-    composeFile: string
-    network: string
-    image: string
-    /** swarm: this cluster ran `docker swarm init`, so `down` leaves the swarm again. */
-    initializedSwarm?: boolean
-    /** The host folder the master records its runs in, live (bind-mounted). */
-    runsDir?: string
-    /** The master's dashboard as the host reaches it (on loopback). */
-    dashboardUrl?: string
-  }
-}
-
-export function isContainerRecord(rec: unknown): rec is ContainerClusterRecord {
-  const m = (rec as { mode?: string } | undefined)?.mode
-  return m === 'docker' || m === 'swarm'
-}
+export { isContainerRecord, type ContainerClusterRecord } from './state.js'
 
 /**
  * Records the containers' addresses, waits until each answers GET /health, then records the ids

@@ -173,3 +173,31 @@ export function unknownNodeError(name: string, names: readonly string[]): Invali
     'name',
   )
 }
+
+/** The record of a cluster of containers (`up --mode docker|swarm`, cluster/docker.ts). */
+export interface ContainerClusterRecord extends Omit<ClusterRecord, 'mode'> {
+  mode: 'docker' | 'swarm'
+  docker: {
+    project: string
+    composeFile: string
+    network: string
+    image: string
+    /** swarm: this cluster ran `docker swarm init`, so `down` leaves the swarm again. */
+    initializedSwarm?: boolean
+    /** The host folder the master records its runs in, live (bind-mounted). */
+    runsDir?: string
+    /** The master's dashboard as the host reaches it (on loopback). */
+    dashboardUrl?: string
+  }
+}
+
+/** A record of containers: here, with the record, so that reading it loads no Docker client. */
+export function isContainerRecord(rec: unknown): rec is ContainerClusterRecord {
+  const m = (rec as { mode?: string } | undefined)?.mode
+  return m === 'docker' || m === 'swarm'
+}
+
+/** A record of foreign programs (`distlab run`). */
+export function isForeignRecord(rec: ClusterRecord | undefined): boolean {
+  return rec?.mode === 'foreign'
+}

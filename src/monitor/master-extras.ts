@@ -1,14 +1,14 @@
 // What the master runs beside its node: the run store (every telemetry event of this run in
 // runs/<run id>.sqlite) and the dashboard. The dashboard's URL and the run's id are written to
 // <stateDir>/dashboard.json so that `distlab up` (and tests) can print and find them.
-import { writeFileSync, mkdirSync, rmSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import type { Node } from '../node/node.js'
 import type { Startable } from '../core/interfaces.js'
 import { named } from '../core/logger.js'
 import { RunStore, runsDir } from './store.js'
 import { Dashboard } from './dashboard.js'
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from './constants.js'
+import { dashboardRecordPath, readDashboardRecord, type DashboardRecord } from './dashboard-record.js'
 
 export interface MasterExtrasInit {
   /** Where the cluster's state lives (runs, logs). */
@@ -28,26 +28,7 @@ export interface MasterExtrasInit {
   runsDir?: string
 }
 
-/** What <stateDir>/dashboard.json holds while the master runs. */
-export interface DashboardRecord {
-  url: string
-  runId: string
-  runFile: string
-  pid: number
-}
-
-export function dashboardRecordPath(stateDir: string): string {
-  return join(stateDir, 'dashboard.json')
-}
-
-/** The running master's dashboard URL and run, if its record is there. */
-export function readDashboardRecord(stateDir: string): DashboardRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(dashboardRecordPath(stateDir), 'utf8')) as DashboardRecord
-  } catch {
-    return undefined
-  }
-}
+export { dashboardRecordPath, readDashboardRecord, type DashboardRecord } from './dashboard-record.js'
 
 export class MasterExtras implements Startable {
   readonly store: RunStore

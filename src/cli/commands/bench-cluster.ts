@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nodeUrl } from '../../cluster/state.js'
-import { LocalCluster } from '../../cluster/local.js'
+import type { LocalCluster } from '../../cluster/local.js'
 import { Keyring } from '../../core/auth.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { parseDuration } from '../../core/options.js'
@@ -37,6 +37,9 @@ export async function withBenchCluster<T>(
 ): Promise<T> {
   const stateDir = mkdtempSync(join(tmpdir(), 'distlab-bench-'))
   const key = init.key ?? (init.keyed ? randomBytes(24).toString('base64url') : undefined)
+  // Loaded here, not at the top: `distlab bench` registers its options with the other messaging
+  // commands, and `send` or `group` need no cluster of their own.
+  const { LocalCluster } = await import('../../cluster/local.js')
   const cluster = new LocalCluster({
     nodes: init.nodes,
     mode: init.mode,

@@ -2,7 +2,6 @@
 import type { Command } from 'commander'
 import { openSync, readFileSync, existsSync, readdirSync, statSync, closeSync, readSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalCluster, localStartTimeoutMs } from '../../cluster/local.js'
 import {
   isAlive,
   logDir,
@@ -12,10 +11,10 @@ import {
   removeCluster,
   requireCluster,
   unknownNodeError,
+  isContainerRecord,
+  isForeignRecord,
   type ClusterRecord,
 } from '../../cluster/state.js'
-import { attachLauncher } from '../../cluster/attach.js'
-import { startDetached } from '../../cluster/detached.js'
 import type { KillSignal } from '../../core/cluster-controls.js'
 import { waitAddressesFree, planCluster } from '../../cluster/plan.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
@@ -31,12 +30,9 @@ import {
 } from '../output.js'
 import { stateDirOf, intFlag } from '../context.js'
 import type { Member } from '../../node/node.js'
-import { readDashboardRecord } from '../../monitor/master-extras.js'
-import { isContainerRecord } from '../../cluster/docker.js'
-import { downContainers, upContainers } from './deploy.js'
+import { readDashboardRecord } from '../../monitor/dashboard-record.js'
 import { bearerHeaders, Keyring, KEY_ENV, readClusterKey } from '../../core/auth.js'
 import { nodeIndex } from '../../core/ids.js'
-import { callSupervisor, downForeign, isForeignRecord, statusForeign } from './run.js'
 import { NodeClient } from '../../client/node-client.js'
 import { membershipFlags } from '../../protocols/membership/options.js'
 import { addMembershipFlags, membershipFromCli, type MembershipFlags } from '../membership-flags.js'
@@ -92,6 +88,7 @@ async function upForeground(cmd: Command, o: UpOptions): Promise<void> {
   const dir = stateDirOf(cmd)
   const width = Math.max(6, `node${o.nodes}`.length)
   const supervised = process.env.DISTLAB_SUPERVISED === '1'
+  const { LocalCluster } = await import('../../cluster/local.js')
   const cluster = new LocalCluster({
     nodes: o.nodes,
     mode: o.mode as 'process' | 'inproc',
@@ -196,6 +193,10 @@ async function upDetached(cmd: Command, o: UpOptions): Promise<void> {
   // this wait, decides whether the start failed.
   // Containers take longer: image start, compose or a swarm's scheduling, the bootstrap wait.
   const containers = o.mode === 'docker' || o.mode === 'swarm'
+  const [{ startDetached }, { localStartTimeoutMs }] = await Promise.all([
+    import('../../cluster/detached.js'),
+    import('../../cluster/local.js'),
+  ])
   const { record: rec, pid } = await startDetached({
     stateDir: dir,
     args,
@@ -241,8 +242,8 @@ async function down(cmd: Command, o: { json?: boolean }): Promise<void> {
     else process.stdout.write('no cluster is running\n')
     return
   }
-  if (isContainerRecord(rec)) return downContainers(cmd, rec, o)
-  if (isForeignRecord(rec)) return downForeign(cmd, rec, o)
+  if (isContainerRecord(rec)) return (await import('./deploy.js')).downContainers(cmd, rec, o)
+  if (isForeignRecord(rec)) return (await import('./run.js')).downForeign(cmd, rec, o)
   if (isAlive(rec.supervisorPid) && ownedByDistlab(rec.supervisorPid)) {
     process.kill(rec.supervisorPid, 'SIGTERM')
     const deadline = Date.now() + 15_000
@@ -303,7 +304,7 @@ export async function clusterStatus(
 
 async function status(cmd: Command, o: { json?: boolean }): Promise<void> {
   const rec = requireCluster(stateDirOf(cmd))
-  if (isForeignRecord(rec)) return statusForeign(stateDirOf(cmd), rec, o)
+  if (isForeignRecord(rec)) return (await import('./run.js')).statusForeign(stateDirOf(cmd), rec, o)
   const rows = await clusterStatus(rec, bearerHeaders(stateDirOf(cmd)))
   const dead = rows.filter((r) => r.state === 'dead').length
   if (o.json) printJson({ mode: rec.mode, startedAt: rec.startedAt, nodes: rows })
@@ -399,7 +400,9 @@ async function control(
   const signal = (o.signal ?? 'SIGKILL') as KillSignal
   if (isForeignRecord(rec))
     // A cluster of `distlab run`: its supervisor holds the instances, whatever their kind.
-    await callSupervisor(
+    await (
+      await import('./run.js')
+    ).callSupervisor(
       dir,
       rec,
       'POST',
@@ -408,7 +411,7 @@ async function control(
       60_000,
     )
   else {
-    const launcher = attachLauncher(dir)
+    const launcher = (await import('../../cluster/attach.js')).attachLauncher(dir)
     if (action === 'kill') await launcher.kill(name, signal)
     else await launcher.restart(name)
   }
@@ -480,7 +483,7 @@ function registerUp(program: Command): void {
           '--membership-profile',
         )
       if (o.mode === 'docker' || o.mode === 'swarm')
-        return o.detach ? upDetached(cmd, o) : upContainers(cmd, o)
+        return o.detach ? upDetached(cmd, o) : (await import('./deploy.js')).upContainers(cmd, o)
       if (o.mode !== 'process' && o.mode !== 'inproc')
         throw new InvalidArgumentError(`--mode must be process, inproc, docker or swarm, got ${o.mode}`)
       return o.detach ? upDetached(cmd, o) : upForeground(cmd, o)

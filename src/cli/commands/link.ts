@@ -13,7 +13,6 @@ import { attachLauncher } from '../../cluster/attach.js'
 import type { Launcher } from '../../cluster/launcher.js'
 import { callNode, stateDirOf, NodeApiError, intFlag, numberFlag } from '../context.js'
 import { color, printJson, table, printTable } from '../output.js'
-import { callSupervisor } from './run.js'
 
 interface LinkSetOptions {
   all?: boolean
@@ -40,7 +39,7 @@ async function foreignLink(
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  return callSupervisor(dir, rec, method, path, body, 15_000)
+  return (await import('./run.js')).callSupervisor(dir, rec, method, path, body, 15_000)
 }
 
 /** The rule the options ask for; none at all is a usage mistake. */

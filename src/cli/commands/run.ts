@@ -11,6 +11,7 @@ import {
   removeControlToken,
   requireCluster,
   type ClusterRecord,
+  isForeignRecord,
 } from '../../cluster/state.js'
 import { ClusterError, InvalidArgumentError } from '../../core/errors.js'
 import { nodeIndex } from '../../core/ids.js'
@@ -60,9 +61,7 @@ export async function callSupervisor<T = unknown>(
   return callNode<T>(rec.controlUrl, method, path, body, timeoutMs, { authorization: `Bearer ${token}` })
 }
 
-export function isForeignRecord(rec: ClusterRecord | undefined): boolean {
-  return rec?.mode === 'foreign'
-}
+export { isForeignRecord }
 
 function prefixColor(name: string): (s: string) => string {
   return colorFor(nodeIndex(name) ?? (name === 'bootstrap' ? 1 : 0))
