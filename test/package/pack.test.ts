@@ -3,13 +3,47 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { binPath, scratchDir } from '../helpers.js'
 
 const run = promisify(execFile)
 const root = join(binPath(), '..', '..')
+
+interface LockEntry {
+  dev?: boolean
+  link?: boolean
+  devOptional?: boolean
+  [key: string]: unknown
+}
+
+/**
+ * A lockfile for a project that depends on distlab's tarball at `spec`: distlab's production
+ * dependencies as the checkout's package-lock.json pins them (hoisted to the same paths), so that
+ * npm installs them from its cache without resolving anything.
+ */
+function appLockfile(spec: string): unknown {
+  const read = (f: string) => JSON.parse(readFileSync(join(root, f), 'utf8')) as Record<string, unknown>
+  const pkg = read('package.json') as { version: string; license: string; dependencies: object; bin: object }
+  const lock = read('package-lock.json') as { packages: Record<string, LockEntry> }
+  const packages: Record<string, unknown> = {
+    '': { name: 'app', dependencies: { distlab: spec } },
+    'node_modules/distlab': {
+      version: pkg.version,
+      resolved: spec,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+    },
+  }
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (!path.startsWith('node_modules/') || entry.dev || entry.link) continue
+    const { devOptional: _d, ...rest } = entry
+    packages[path] = rest
+  }
+  return { name: 'app', lockfileVersion: 3, requires: true, packages }
+}
 
 test('npm pack gives a tarball that installs and imports as `distlab`', { timeout: 300_000 }, async () => {
   const dir = scratchDir('distlab-pack-')
@@ -19,14 +53,24 @@ test('npm pack gives a tarball that installs and imports as `distlab`', { timeou
     assert.ok(tarball, 'npm pack wrote a .tgz')
     const app = join(dir, 'app')
     await run('mkdir', ['-p', app])
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
-    // Dependencies come from npm's cache (filled by the checkout's own install); no native build
-    // is needed to import the library, since the run store opens SQLite only when used.
-    await run(
-      'npm',
-      ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(dir, tarball)],
-      { cwd: app, maxBuffer: 16 << 20, timeout: 240_000 },
+    const spec = `file:../${tarball}`
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { distlab: spec } }),
     )
+    // The test runs without a network (a namespace of its own), so npm must not ask the registry
+    // anything: the scratch project gets a lockfile with distlab's own dependencies at the versions
+    // this checkout's lockfile pins, and `npm ci --offline` takes them from npm's cache (filled by
+    // the checkout's own install). A plain `npm install <tarball>` resolves version ranges first,
+    // which needs the registry's package documents: a lockfile install leaves those out of the
+    // cache, so on a fresh machine it retried the registry until the test's time ran out.
+    writeFileSync(join(app, 'package-lock.json'), JSON.stringify(appLockfile(spec)))
+    // No native build is needed to import the library, since the run store opens SQLite only when used.
+    await run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: app,
+      maxBuffer: 16 << 20,
+      timeout: 240_000,
+    })
     const script = [
       "import * as d from 'distlab'",
       "const env = d.createEnvelope({ proto: 'unicast', type: 'data', src: 'a', dst: 'b', body: { n: 1 } })",
