@@ -61,8 +61,6 @@ export async function callSupervisor<T = unknown>(
   return callNode<T>(rec.controlUrl, method, path, body, timeoutMs, { authorization: `Bearer ${token}` })
 }
 
-export { isForeignRecord }
-
 function prefixColor(name: string): (s: string) => string {
   return colorFor(nodeIndex(name) ?? (name === 'bootstrap' ? 1 : 0))
 }
