@@ -199,10 +199,18 @@ describe('membership on a lossy cluster (30% loss on every link, both ways)', ()
       }
       const removalMs = Math.max(...removedAfter.values())
       const each = survivors.map((u, i) => `${i === 0 ? 'master' : `node${i}`} ${removedAfter.get(u)} ms`)
+      // How each view removed node5: more than once when it took node5 back from another view.
+      const how = await Promise.all(
+        survivors.map(async (u, i) => {
+          const v = await view(u)
+          const went = newRemovals(v, i).filter((r) => r.name === killed)
+          return `${v.self.name} ${went.map((r) => `@${r.inc} at ${since(r.at)} (${r.why})`).join(', then ')}`
+        }),
+      )
       t.diagnostic(
         `${killed} removed from every view in ${removalMs} ms (${each.join(', ')}); ` +
           `${Math.round((Date.now() - started) / 1000)} s of loss; ${suspected} suspicions before the ` +
-          `kill; peak health ${maxHealth}`,
+          `kill; peak health ${maxHealth}; removals: ${how.join('; ')}`,
       )
       // ...and only that node: the survivors still see each other, and removed nothing else.
       for (let i = 1; i < NODES; i++) {
