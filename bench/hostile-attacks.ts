@@ -22,7 +22,7 @@ interface NodeRecord {
   pid: number
 }
 import { Keyring } from '../src/core/auth.js'
-import { readDashboardRecord } from '../src/monitor/master-extras.js'
+import { readDashboardRecord } from '../src/monitor/dashboard-record.js'
 import { IP_BROADCAST_PORT } from '../src/protocols/broadcast/constants.js'
 import { metricSum, scrapeMetrics } from '../src/scenario/fuzz.js'
 import { cpuMs, rssBytes } from './lib.js'

@@ -15,7 +15,7 @@ import {
   type LauncherMode,
   type MemberState,
 } from './launcher.js'
-import { isContainerRecord, projectContainers, type ContainerClusterRecord } from './docker.js'
+import { projectContainers } from './docker.js'
 import {
   CONTAINER_CONTROL_TIMEOUT_MS,
   killContainer,
@@ -24,7 +24,13 @@ import {
   resumeContainer,
 } from './container-controls.js'
 import { SWARM_REPLACES_TASKS, SWARM_TASKS_ELSEWHERE } from './swarm-launcher.js'
-import { readControlToken, requireCluster, type ClusterRecord } from './state.js'
+import {
+  isContainerRecord,
+  readControlToken,
+  requireCluster,
+  type ClusterRecord,
+  type ContainerClusterRecord,
+} from './state.js'
 
 const SUPERVISOR = 'the cluster supervisor'
 const HELD_BY_SUPERVISOR =

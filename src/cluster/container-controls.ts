@@ -6,13 +6,8 @@
 import type { KillSignal } from '../core/cluster-controls.js'
 import { ClusterError } from '../core/errors.js'
 import { docker } from './docker-cli.js'
-import {
-  inspectContainers,
-  waitHealthy,
-  writeContainerRecord,
-  type ContainerClusterRecord,
-} from './docker.js'
-import { nodeUrl } from './state.js'
+import { inspectContainers, waitHealthy, writeContainerRecord } from './docker.js'
+import { nodeUrl, type ContainerClusterRecord } from './state.js'
 
 /** Time a killed container has to be seen stopped, and a restarted one to answer, in ms. */
 export const CONTAINER_CONTROL_TIMEOUT_MS = 60_000

@@ -233,9 +233,6 @@ export async function waitHealthy(
   return ids
 }
 
-/** The record of a container cluster: the local record's fields plus how to find the project. */
-export { isContainerRecord, type ContainerClusterRecord } from './state.js'
-
 /**
  * Records the containers' addresses, waits until each answers GET /health, then records the ids
  * they report and the cluster as running.

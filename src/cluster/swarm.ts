@@ -26,9 +26,8 @@ import {
   releaseContainerRecord,
   writeContainerRecord,
   markStopping,
-  type ContainerClusterRecord,
 } from './docker.js'
-import { logDir, type NodeRecord } from './state.js'
+import { logDir, type ContainerClusterRecord, type NodeRecord } from './state.js'
 import type { ContainerClusterInit } from './container-init.js'
 import { CONTAINER_DASHBOARD_PORT, LoopbackForward } from './forward.js'
 

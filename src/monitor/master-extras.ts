@@ -28,8 +28,6 @@ export interface MasterExtrasInit {
   runsDir?: string
 }
 
-export { dashboardRecordPath, readDashboardRecord, type DashboardRecord } from './dashboard-record.js'
-
 export class MasterExtras implements Startable {
   readonly store: RunStore
   readonly dashboard: Dashboard

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { ARTIFACTS, launchBrowser } from './browser.js'
 import { LocalCluster } from '../../src/cluster/local.js'
-import { readDashboardRecord } from '../../src/monitor/master-extras.js'
+import { readDashboardRecord } from '../../src/monitor/dashboard-record.js'
 import { scratchDir } from '../helpers.js'
 
 // These run inside the page; the test is compiled without the DOM library.

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
-import { readDashboardRecord } from '../../src/monitor/master-extras.js'
+import { readDashboardRecord } from '../../src/monitor/dashboard-record.js'
 import { postFresh, runCli, scratchDir, waitFor } from '../helpers.js'
 
 const dir = scratchDir('distlab-analyze-delivery-')

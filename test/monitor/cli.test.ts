@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalCluster } from '../../src/cluster/local.js'
-import { readDashboardRecord } from '../../src/monitor/master-extras.js'
+import { readDashboardRecord } from '../../src/monitor/dashboard-record.js'
 import { binPath, runCli, scratchDir, waitFor } from '../helpers.js'
 import type { Ping } from '../../src/protocols/ping/index.js'
 

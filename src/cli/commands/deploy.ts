@@ -14,13 +14,18 @@ import {
   composeYaml,
   keptNetworkLine,
   requireDocker,
-  type ContainerClusterRecord,
   type KeptNetwork,
 } from '../../cluster/docker.js'
 import { resolveBaseImage } from '../../cluster/image-base.js'
 import { DEFAULT_STACK, OVERLAY_NETWORK, SwarmCluster, leaveSwarm, removeStack } from '../../cluster/swarm.js'
 import { writeK8sManifests } from '../../cluster/k8s.js'
-import { isAlive, nodeUrl, removeCluster, type NodeRecord } from '../../cluster/state.js'
+import {
+  isAlive,
+  nodeUrl,
+  removeCluster,
+  type ContainerClusterRecord,
+  type NodeRecord,
+} from '../../cluster/state.js'
 import { InvalidArgumentError } from '../../core/errors.js'
 import { KEY_ENV, Keyring } from '../../core/auth.js'
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT } from '../../monitor/constants.js'
