@@ -2,6 +2,7 @@
 // as child processes and in one process. Both modes run back to back in the same invocation.
 import { spawn } from 'node:child_process'
 import { LocalCluster, NODE_START_CONCURRENCY } from '../src/cluster/local.js'
+import { NODE_PROCESS_V8_FLAGS, ROLE_ENTRY_PATH, roleProcessEnv } from '../src/cluster/role-process.js'
 import { benchDir, cpuMs, rssBytes, writeResult } from './lib.js'
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
@@ -62,9 +63,10 @@ async function measure(
  * cache), as a user types `distlab node` (bin/distlab.js, the same), the bundle compiled, the modules
  * one by one.
  */
-type Entry = 'launcher' | 'cached' | 'bundled' | 'unbundled' | 'floor'
+type Entry = 'launcher' | 'cached' | 'bundled' | 'unbundled' | 'floor' | 'shellFloor'
 const ENTRY_ENV: Record<Entry, Record<string, string>> = {
   floor: {},
+  shellFloor: {},
   launcher: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   cached: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: CACHE_DIR },
   bundled: { DISTLAB_UNBUNDLED: '0', DISTLAB_COMPILE_CACHE: '0' },
@@ -89,12 +91,16 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
   const host = `127.26.1.${10 + i}`
   const stateDir = benchDir('distlab-bench-node-')
   const t0 = performance.now()
+  // The launcher's entry and its floor get what a launcher gives a node (src/cluster/role-process.ts:
+  // its V8 flags, and its environment less NODE_EXTRA_CA_CERTS); the others the shell's environment.
+  const asLauncher = entry === 'launcher' || entry === 'floor'
+  const env = { ...process.env, ...ENTRY_ENV[entry] }
   const child = spawn(
     process.execPath,
-    entry === 'floor'
+    entry === 'floor' || entry === 'shellFloor'
       ? ['-e', FLOOR, host]
       : [
-          entry === 'launcher' ? 'bin/distlab-role.cjs' : 'bin/distlab.js',
+          ...(entry === 'launcher' ? [...NODE_PROCESS_V8_FLAGS, ROLE_ENTRY_PATH] : ['bin/distlab.js']),
           '--state-dir',
           stateDir,
           'node',
@@ -111,7 +117,7 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
       // As src/cluster/local.ts spawns a node: its output piped and an IPC channel (which the node
       // sets up on its start: loading child_process is part of what the launcher's node pays).
       stdio: entry === 'launcher' ? ['ignore', 'pipe', 'pipe', 'ipc'] : 'ignore',
-      env: { ...process.env, ...ENTRY_ENV[entry] },
+      env: asLauncher ? roleProcessEnv(env) : env,
     },
   )
   child.stdout?.resume()
@@ -153,7 +159,7 @@ async function commandRun(entry: Entry): Promise<{ ms: number; cpuMs: number }> 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const ENTRIES: Entry[] = ['launcher', 'cached', 'bundled', 'unbundled', 'floor']
+const ENTRIES: Entry[] = ['launcher', 'cached', 'bundled', 'unbundled', 'floor', 'shellFloor']
 const spawns = {} as Record<Entry, Array<{ ms: number; cpuMs: number }>>
 for (const entry of ENTRIES) spawns[entry] = []
 await nodeReady(0, 'launcher') // writes the code cache; not counted
@@ -180,7 +186,9 @@ function summarize(
   return s
 }
 const LABELS: Record<Entry, string> = {
-  floor: 'Node.js alone: an HTTP server that answers /health, nothing else (the floor)',
+  floor:
+    "Node.js alone: an HTTP server that answers /health, nothing else, in a launched node's environment (the floor)",
+  shellFloor: "the same in the shell's environment (with NODE_EXTRA_CA_CERTS, where it is set)",
   launcher: 'as a launcher spawns it: bin/distlab-role.cjs, bundled, from the code cache',
   cached: 'bin/distlab.js, bundled, from the code cache',
   bundled: 'bin/distlab.js, bundled, no code cache',
@@ -271,11 +279,14 @@ writeResult('startup', {
   sections: [
     {
       heading: 'One node process: spawn to /health',
-      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each as a launcher spawns it (bin/distlab-role.cjs: CommonJS, so no ES module loader, and no check that the bundle is fresh, which the launcher makes), as a user types it (bin/distlab.js) from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.cjs from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), and Node.js alone with an HTTP server that answers /health and nothing else (the floor of any Node.js program, which moves with the machine's speed), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
+      text: `\`distlab node\` alone (no master), spawned ${SPAWNS} times each as a launcher spawns it (bin/distlab-role.cjs: CommonJS, so no ES module loader, and no check that the bundle is fresh, which the launcher makes; with the launcher's V8 flags and environment, which leaves out NODE_EXTRA_CA_CERTS: src/cluster/role-process.ts), as a user types it (bin/distlab.js) from the bundled entry with its code cache (scripts/bundle-roles.mjs: the role commands and every dependency in one CommonJS file, run by bin/code-cache.cjs from the V8 code cache the first start wrote), from the same bundle without a cache (\`DISTLAB_COMPILE_CACHE=0\`, as on a machine where the cache cannot be written), from the modules one by one (\`DISTLAB_UNBUNDLED=1\`, as before the bundle), and Node.js alone with an HTTP server that answers /health and nothing else (the floor of any Node.js program, which moves with the machine's speed), in a launched node's environment and in the shell's (where the shell sets NODE_EXTRA_CA_CERTS, the difference is what reading that file costs every Node.js start), alternating; time from spawn until GET /health answers, and the CPU time the process used by then (less sensitive to other load on the machine than the wall time). Issue 17 target: 250 ms. The run store (SQLite), the dashboard's charts and the Docker clients load only in the master or the commands that use them; Fastify loads no JSON-schema compilers (src/node/http-limits.ts).`,
       columns: ['entry', 'median ms to healthy', 'min ms', 'median CPU ms'],
       rows: entryRows(ready),
       notes: [
         `launcher/floor: ${(ready.launcher.ms / ready.floor.ms).toFixed(2)} of the wall time (${Math.round(ready.launcher.ms - ready.floor.ms)} ms above the floor), ${(ready.launcher.cpuMs / ready.floor.cpuMs).toFixed(2)} of the CPU time.`,
+        process.env.NODE_EXTRA_CA_CERTS
+          ? `The shell sets NODE_EXTRA_CA_CERTS: Node.js alone starts ${Math.round(ready.shellFloor.ms - ready.floor.ms)} ms slower with it (${Math.round(ready.shellFloor.cpuMs - ready.floor.cpuMs)} CPU-ms), which a launched node no longer pays.`
+          : 'The shell does not set NODE_EXTRA_CA_CERTS: both floors start in the same environment.',
         `launcher/cached: ${(ready.launcher.ms / ready.cached.ms).toFixed(2)} of the wall time, ${(ready.launcher.cpuMs / ready.cached.cpuMs).toFixed(2)} of the CPU time.`,
         `cached/bundled: ${(ready.cached.ms / ready.bundled.ms).toFixed(2)} of the wall time, ${(ready.cached.cpuMs / ready.bundled.cpuMs).toFixed(2)} of the CPU time.`,
         `bundled/unbundled: ${(ready.bundled.ms / ready.unbundled.ms).toFixed(2)} of the wall time, ${(ready.bundled.cpuMs / ready.unbundled.cpuMs).toFixed(2)} of the CPU time.`,

@@ -5,7 +5,7 @@
 // network namespace of the check's own.
 import { connect } from 'node:net'
 import { isDeepStrictEqual } from 'node:util'
-import { BIN_PATH } from '../cluster/local.js'
+import { BIN_PATH } from '../cluster/role-process.js'
 import { InvalidArgumentError } from '../core/errors.js'
 import { GREETING } from '../protocols/anycast/wire.js'
 import { SEED_JSON_PAYLOAD } from '../protocols/multicast/wire.js'

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClusterError } from '../core/errors.js'
-import { BIN_PATH } from './local.js'
+import { BIN_PATH } from './role-process.js'
 import { isAlive, readCluster, type ClusterRecord } from './state.js'
 
 /** How often the record is read while the supervisor starts, in ms. */

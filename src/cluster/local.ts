@@ -4,9 +4,7 @@
 // log, writes the cluster record, and stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { EventEmitter } from 'node:events'
 import { createNode, type Node } from './node-assembly.js'
 import { createRootLogger } from '../core/logger.js'
@@ -42,6 +40,7 @@ import { onLines } from './lines.js'
 import { completeViews } from './views.js'
 import { runConcurrently } from '../protocols/workload.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from './hold.js'
+import { BIN_PATH, NODE_PROCESS_V8_FLAGS, roleEntry, roleProcessEnv } from './role-process.js'
 
 /**
  * Open files an in-process cluster of n nodes costs its supervisor: each node's sockets and log file,
@@ -72,39 +71,6 @@ export function checkOpenFileLimit(mode: 'process' | 'inproc', nodes: number, li
     `${nodes} nodes in ${mode} mode need about ${need} open files and this shell allows ${limit}: run \`ulimit -n ${suggest}\` first, or start fewer nodes`,
   )
 }
-
-export const BIN_PATH = fileURLToPath(new URL('../../../bin/distlab.js', import.meta.url))
-/** What master and node processes run when the roles bundle is fresh: bin/distlab.js's role commands, started faster. */
-export const ROLE_ENTRY_PATH = fileURLToPath(new URL('../../../bin/distlab-role.cjs', import.meta.url))
-
-/**
- * The script a master or node process runs: bin/distlab-role.cjs when the roles bundle is up to date
- * with its modules (checked here, at each spawn, instead of in the process), else bin/distlab.js,
- * which then runs the modules one by one, as it does with DISTLAB_UNBUNDLED=1.
- */
-export function roleEntry(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.DISTLAB_UNBUNDLED === '1') return BIN_PATH
-  const { bundleIsFresh } = createRequire(import.meta.url)('../../../bin/code-cache.cjs') as {
-    bundleIsFresh(cliDir: string, name: string): boolean
-  }
-  const cli = fileURLToPath(new URL('../cli/', import.meta.url))
-  return bundleIsFresh(cli, 'roles-main.bundle.cjs') ? ROLE_ENTRY_PATH : BIN_PATH
-}
-/**
- * V8 flags of every node process. An open cluster takes in a flood of well-formed broadcasts by
- * design (issue 14 #9: 125,000 messages from one origin in a few seconds), and each process's
- * resident memory after it is mostly heap V8 kept, not data: measured side by side in
- * bench/hostile, master/node1/node2 grew by +59..+89 MB with the young generation capped alone.
- * - a young generation of at most 2 MB a semi-space (V8 grows it to 16): ~30 MB less kept after a
- *   flood, and the flood took as long either way;
- * - the old generation's limit set 25% above what survived the last full GC, not V8's dynamic
- *   factor (up to ×4 while a process allocates fast): +33..+42 MB after the flood, and the
- *   processes' CPU seconds for the whole attack the same within the run-to-run noise (12.0-15.7 s).
- */
-export const NODE_PROCESS_V8_FLAGS: readonly string[] = [
-  '--max-semi-space-size=2',
-  '--heap-growing-percent=25',
-]
 
 export interface LocalClusterInit {
   /** Nodes besides the master. @default 4 */
@@ -425,7 +391,7 @@ export class LocalCluster extends EventEmitter implements Startable {
    * master (its dashboard) gets the control API and its token; a held one, HOLD_PROTOCOLS_ENV.
    */
   private childEnv(master: boolean, held: boolean): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' }
+    const env = roleProcessEnv(process.env)
     delete env[CONTROL_TOKEN_ENV]
     env.DISTLAB_CONTROL_URL = master ? (this.control.url ?? '') : ''
     if (master && this.control.token) env[CONTROL_TOKEN_ENV] = this.control.token

@@ -7,7 +7,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
-import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/local.js'
+import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/role-process.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from '../../src/cluster/hold.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
 

@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { NODE_PROCESS_V8_FLAGS } from '../../src/cluster/local.js'
+import { NODE_PROCESS_V8_FLAGS } from '../../src/cluster/role-process.js'
 import { DOCKERFILE_PATH } from '../../src/cluster/docker-image.js'
 
 test("the image's entrypoint runs node with every flag of NODE_PROCESS_V8_FLAGS", () => {
