@@ -28,18 +28,23 @@ export interface Envelope<B = Body> {
   body: B
 }
 
-const NAME = z.string().min(1).max(128)
-
-/** What a decoder accepts as a header; anything else is dropped as `bad_header`. */
-export const HeaderSchema = z.strictObject({
-  v: z.literal(ENVELOPE_VERSION),
-  id: z.string().min(1).max(64),
-  proto: z.string().min(1).max(32),
-  type: z.string().min(1).max(32),
-  src: NAME,
-  dst: NAME,
-  ts: z.number().finite().nonnegative(),
-  ttl: z.number().int().min(0).max(255).optional(),
+/**
+ * What a decoder accepts as a header; anything else is dropped as `bad_header`. Built on its first
+ * use, like every schema a node process holds: building them all as the modules load took ~25 ms
+ * of a node's start (issue 17), before it could answer /health.
+ */
+export const HeaderSchema = z.lazy(() => {
+  const name = z.string().min(1).max(128)
+  return z.strictObject({
+    v: z.literal(ENVELOPE_VERSION),
+    id: z.string().min(1).max(64),
+    proto: z.string().min(1).max(32),
+    type: z.string().min(1).max(32),
+    src: name,
+    dst: name,
+    ts: z.number().finite().nonnegative(),
+    ttl: z.number().int().min(0).max(255).optional(),
+  })
 })
 
 export type Header = z.infer<typeof HeaderSchema>

@@ -38,28 +38,32 @@ const SEND_ROUTES: Record<SendAction['kind'], SendRoute> = {
   message: { proto: 'http', path: '/message', on: 'to', body: (a) => ({ sender: a.from, msg: a.text }) },
 }
 
-const NodeName = z.string().min(1).max(128)
-const SendBody = z.object({
-  action: z.literal('send'),
-  kind: z.enum(['unicast', 'broadcast', 'multicast', 'ping', 'message']),
-  from: NodeName,
-  to: NodeName.optional(),
-  group: z.string().min(1).max(128).optional(),
-  text: z.string().max(65_536).default('hello from the dashboard'),
-  strategy: z.string().max(32).optional(),
-})
-type SendAction = z.infer<typeof SendBody>
-export const ActionBody = z.discriminatedUnion('action', [
-  SendBody,
+const NodeName = z.lazy(() => z.string().min(1).max(128))
+const SendBody = z.lazy(() =>
   z.object({
-    action: z.enum(['kill', 'restart']),
-    node: NodeName,
-    signal: z.enum(['SIGKILL', 'SIGTERM']).optional(),
+    action: z.literal('send'),
+    kind: z.enum(['unicast', 'broadcast', 'multicast', 'ping', 'message']),
+    from: NodeName,
+    to: NodeName.optional(),
+    group: z.string().min(1).max(128).optional(),
+    text: z.string().max(65_536).default('hello from the dashboard'),
+    strategy: z.string().max(32).optional(),
   }),
-  z.object({ action: z.literal('link'), a: NodeName, b: NodeName, cut: z.boolean() }),
-  z.object({ action: z.literal('partition'), groups: z.array(z.array(NodeName).min(1)).min(2) }),
-  z.object({ action: z.literal('heal') }),
-])
+)
+type SendAction = z.infer<typeof SendBody>
+export const ActionBody = z.lazy(() =>
+  z.discriminatedUnion('action', [
+    SendBody,
+    z.object({
+      action: z.enum(['kill', 'restart']),
+      node: NodeName,
+      signal: z.enum(['SIGKILL', 'SIGTERM']).optional(),
+    }),
+    z.object({ action: z.literal('link'), a: NodeName, b: NodeName, cut: z.boolean() }),
+    z.object({ action: z.literal('partition'), groups: z.array(z.array(NodeName).min(1)).min(2) }),
+    z.object({ action: z.literal('heal') }),
+  ]),
+)
 export type Action = z.infer<typeof ActionBody>
 
 export { ControlError }

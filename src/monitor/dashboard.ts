@@ -38,9 +38,11 @@ import { z } from 'zod'
 import { NodeClient } from '../client/node-client.js'
 
 /** The supervisor's GET /nodes answer. */
-const SupervisorNodes = z.object({
-  nodes: z.array(z.object({ name: z.string().max(128), running: z.boolean() }).passthrough()).max(10_000),
-})
+const SupervisorNodes = z.lazy(() =>
+  z.object({
+    nodes: z.array(z.object({ name: z.string().max(128), running: z.boolean() }).passthrough()).max(10_000),
+  }),
+)
 
 export interface DashboardInit {
   /** @default '127.0.0.1' */

@@ -28,25 +28,29 @@ export interface MasterApiNode extends JoinRegistry {
   memberList(): { version: number; members: Member[] }
 }
 
-const TelemetryEventSchema = z.object({
-  ts: z.number(),
-  node: z.string().max(128),
-  proto: z.string().max(64),
-  kind: z.enum(['send', 'recv', 'deliver', 'drop', 'error']),
-  msgId: z.string().max(128),
-  src: z.string().max(256),
-  dst: z.string().max(256),
-  bytes: z.number().int().min(0),
-  transport: z.string().max(16),
-  reason: z.string().max(64).optional(),
-  type: z.string().max(64).optional(),
-})
-const TelemetryBody = z.object({
-  node: z.string().min(1).max(128),
-  seq: z.number().int().min(0),
-  lost: z.number().int().min(0),
-  events: z.array(TelemetryEventSchema).max(100_000),
-})
+const TelemetryEventSchema = z.lazy(() =>
+  z.object({
+    ts: z.number(),
+    node: z.string().max(128),
+    proto: z.string().max(64),
+    kind: z.enum(['send', 'recv', 'deliver', 'drop', 'error']),
+    msgId: z.string().max(128),
+    src: z.string().max(256),
+    dst: z.string().max(256),
+    bytes: z.number().int().min(0),
+    transport: z.string().max(16),
+    reason: z.string().max(64).optional(),
+    type: z.string().max(64).optional(),
+  }),
+)
+const TelemetryBody = z.lazy(() =>
+  z.object({
+    node: z.string().min(1).max(128),
+    seq: z.number().int().min(0),
+    lost: z.number().int().min(0),
+    events: z.array(TelemetryEventSchema).max(100_000),
+  }),
+)
 
 export function addMasterRoutes(app: FastifyInstance, node: MasterApiNode): void {
   memberRoutes(app, node, named(node.logger, 'distlab:master'))

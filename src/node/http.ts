@@ -23,18 +23,22 @@ const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const
 /** Largest request body, in bytes (telemetry batches excepted). */
 export const MAX_BODY_BYTES = 1024 * 1024
 
-const LinkBody = z.strictObject({
-  peer: z.string().min(1).max(128).default(ALL_LINKS),
-  loss: z.number().optional(),
-  dropEvery: z.number().optional(),
-  delayMs: z.number().optional(),
-  jitterMs: z.number().optional(),
-  duplicate: z.number().optional(),
-  reorder: z.number().optional(),
-  corrupt: z.number().optional(),
-  rateBps: z.number().optional(),
-})
-const PartitionBody = z.object({ groups: z.array(z.array(z.string().min(1).max(128)).min(1)).min(2) })
+const LinkBody = z.lazy(() =>
+  z.strictObject({
+    peer: z.string().min(1).max(128).default(ALL_LINKS),
+    loss: z.number().optional(),
+    dropEvery: z.number().optional(),
+    delayMs: z.number().optional(),
+    jitterMs: z.number().optional(),
+    duplicate: z.number().optional(),
+    reorder: z.number().optional(),
+    corrupt: z.number().optional(),
+    rateBps: z.number().optional(),
+  }),
+)
+const PartitionBody = z.lazy(() =>
+  z.object({ groups: z.array(z.array(z.string().min(1).max(128)).min(1)).min(2) }),
+)
 /**
  * What the HTTP API uses of the node (node.ts's Node is one): an interface, so that this file does
  * not import node.ts, which builds the API.

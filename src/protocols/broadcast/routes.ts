@@ -23,12 +23,32 @@ export interface BroadcastApi {
   configure(change: BroadcastTuning): BroadcastTuning
 }
 
-export function broadcastRoutes(app: RouteHost, b: BroadcastApi, tally: FrameTally): void {
-  const Body = z.strictObject({
+/** POST /broadcast. */
+const Body = z.lazy(() =>
+  z.strictObject({
     msg: z.unknown(),
     strategy: z.enum(STRATEGIES).optional(),
     durable: z.boolean().default(false),
-  })
+  }),
+)
+
+/** PUT /broadcast/config. */
+const Tuning = z.lazy(() =>
+  z.strictObject({
+    strategy: z.enum(STRATEGIES).optional(),
+    gossipFanout: z.number().int().min(0).max(1000).optional(),
+    lazyPushIntervalMs: z.number().min(1).max(600_000).optional(),
+    lazyPushFanout: z.number().int().min(0).max(10_000).optional(),
+    graftTimeoutMs: z.number().min(1).max(600_000).optional(),
+    antiEntropyIntervalMs: z.number().min(0).max(3_600_000).optional(),
+    antiEntropyGraceMs: z.number().min(0).max(3_600_000).optional(),
+    batchMs: z.number().min(0).max(60_000).optional(),
+    coalesceMs: z.number().min(0).max(60_000).optional(),
+    receiptTimeoutMs: z.number().min(1).max(600_000).optional(),
+  }),
+)
+
+export function broadcastRoutes(app: RouteHost, b: BroadcastApi, tally: FrameTally): void {
   app.post('/broadcast', async (req) => {
     const { msg, strategy, durable } = parseBody(Body, req.body)
     return b.broadcast(msg, { strategy, durable })
@@ -49,18 +69,6 @@ export function broadcastRoutes(app: RouteHost, b: BroadcastApi, tally: FrameTal
   app.get('/broadcast/read', async () => {
     const values = b.delivered(0, 'app').messages.map((m) => m.value)
     return { count: values.length, values }
-  })
-  const Tuning = z.strictObject({
-    strategy: z.enum(STRATEGIES).optional(),
-    gossipFanout: z.number().int().min(0).max(1000).optional(),
-    lazyPushIntervalMs: z.number().min(1).max(600_000).optional(),
-    lazyPushFanout: z.number().int().min(0).max(10_000).optional(),
-    graftTimeoutMs: z.number().min(1).max(600_000).optional(),
-    antiEntropyIntervalMs: z.number().min(0).max(3_600_000).optional(),
-    antiEntropyGraceMs: z.number().min(0).max(3_600_000).optional(),
-    batchMs: z.number().min(0).max(60_000).optional(),
-    coalesceMs: z.number().min(0).max(60_000).optional(),
-    receiptTimeoutMs: z.number().min(1).max(600_000).optional(),
   })
   app.get('/broadcast/config', async () => b.tuning())
   app.put('/broadcast/config', async (req) => b.configure(parseBody(Tuning, req.body)))

@@ -14,33 +14,37 @@ export const FRAME_TYPES = ['msg', 'ihave', 'graft', 'prune', 'got', 'digest'] a
 export type FrameType = (typeof FRAME_TYPES)[number]
 
 /** A message on the wire: origin key, sequence, value, strategy, kind, sent-at, hops. */
-export const WireItem = z.strictObject({
-  o: z.string().min(1).max(100),
-  q: z.number().int().min(0),
-  v: z.unknown(),
-  s: z.enum(STRATEGIES),
-  k: z.literal('g').optional(),
-  t: z.number().finite().nonnegative(),
-  h: z.number().int().min(0).max(10_000),
-})
+export const WireItem = z.lazy(() =>
+  z.strictObject({
+    o: z.string().min(1).max(100),
+    q: z.number().int().min(0),
+    v: z.unknown(),
+    s: z.enum(STRATEGIES),
+    k: z.literal('g').optional(),
+    t: z.number().finite().nonnegative(),
+    h: z.number().int().min(0).max(10_000),
+  }),
+)
 export type WireItem = z.infer<typeof WireItem>
-export const MsgBody = z.strictObject({
-  m: z.array(WireItem).min(1).max(10_000),
-  /** Ids the receiver should confirm with a `got`. */
-  r: z.array(z.string().max(128)).max(10_000).optional(),
-  /** Receipts riding on this frame: ids the sender holds, that the receiver asked it to confirm. */
-  g: z.array(z.string().max(128)).max(10_000).optional(),
-  /**
-   * Not an eager push, so duplicates from it are no reason to prune. 1: the answer to a GRAFT (the
-   * receiver passes it on down the tree); 2: a repair copy (anti-entropy, a durable broadcast's
-   * retry) that the receiver only delivers: passing it on would make cycles in the tree.
-   */
-  a: z.union([z.literal(1), z.literal(2)]).optional(),
-  /** On the last frame of an anti-entropy answer that stopped short: ask again, there is more. */
-  n: z.literal(1).optional(),
-  /** The ip strategy's cluster key. */
-  c: z.string().max(300).optional(),
-})
+export const MsgBody = z.lazy(() =>
+  z.strictObject({
+    m: z.array(WireItem).min(1).max(10_000),
+    /** Ids the receiver should confirm with a `got`. */
+    r: z.array(z.string().max(128)).max(10_000).optional(),
+    /** Receipts riding on this frame: ids the sender holds, that the receiver asked it to confirm. */
+    g: z.array(z.string().max(128)).max(10_000).optional(),
+    /**
+     * Not an eager push, so duplicates from it are no reason to prune. 1: the answer to a GRAFT (the
+     * receiver passes it on down the tree); 2: a repair copy (anti-entropy, a durable broadcast's
+     * retry) that the receiver only delivers: passing it on would make cycles in the tree.
+     */
+    a: z.union([z.literal(1), z.literal(2)]).optional(),
+    /** On the last frame of an anti-entropy answer that stopped short: ask again, there is more. */
+    n: z.literal(1).optional(),
+    /** The ip strategy's cluster key. */
+    c: z.string().max(300).optional(),
+  }),
+)
 export type MsgBody = z.infer<typeof MsgBody>
 
 const MSG_KEYS = new Set(['m', 'r', 'g', 'a', 'n', 'c'])
@@ -101,14 +105,16 @@ export function readMsg(body: unknown): MsgBody | undefined {
   if (c !== undefined && !(typeof c === 'string' && c.length <= 300)) return undefined
   return b as MsgBody
 }
-export const IdList = z
-  .array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)]))
-  .max(K.MAX_IDS_PER_FRAME)
-export const IhaveBody = z.strictObject({
-  i: IdList,
-  h: z.array(z.number().int().min(0)).max(K.MAX_IDS_PER_FRAME),
-})
-export const GraftBody = z.strictObject({ i: IdList })
+export const IdList = z.lazy(() =>
+  z.array(z.tuple([z.string().min(1).max(100), z.number().int().min(0)])).max(K.MAX_IDS_PER_FRAME),
+)
+export const IhaveBody = z.lazy(() =>
+  z.strictObject({
+    i: IdList,
+    h: z.array(z.number().int().min(0)).max(K.MAX_IDS_PER_FRAME),
+  }),
+)
+export const GraftBody = z.lazy(() => z.strictObject({ i: IdList }))
 
 /**
  * An IHAVE body checked in place (what IhaveBody accepts), without the copy a schema parse makes of
@@ -134,23 +140,25 @@ export function readIhave(
   }
   return { i: i as Array<[string, number]>, h: h as number[] }
 }
-export const GotBody = z.strictObject({ i: z.array(z.string().max(128)).max(10_000) })
+export const GotBody = z.lazy(() => z.strictObject({ i: z.array(z.string().max(128)).max(10_000) }))
 /**
  * Per origin: [n, lo1, hi1, lo2, hi2, ...] = holds every seq below n, and every seq of each range
  * [lo, hi) above it (a sender's ranges are ascending and disjoint; a receiver sorts and clips them
  * anyway: see digestRanges).
  */
-export const DigestBody = z.strictObject({
-  d: z.record(
-    z.string().max(100),
-    z
-      .array(z.number().int().min(0))
-      .min(1)
-      .max(100_001)
-      .refine((a) => a.length % 2 === 1, 'ranges come in pairs'),
-  ),
-  r: z.literal(1).optional(),
-})
+export const DigestBody = z.lazy(() =>
+  z.strictObject({
+    d: z.record(
+      z.string().max(100),
+      z
+        .array(z.number().int().min(0))
+        .min(1)
+        .max(100_001)
+        .refine((a) => a.length % 2 === 1, 'ranges come in pairs'),
+    ),
+    r: z.literal(1).optional(),
+  }),
+)
 
 /**
  * The ranges of a digest entry from a peer, made ascending and disjoint (a peer's list is hostile:

@@ -7,5 +7,5 @@ import { z } from 'zod'
 export const BEAT = 'beat'
 
 /** The body of a `beat`: the sender's count of beats since it started. */
-export const BeatBody = z.object({ n: z.number().int().min(1) })
+export const BeatBody = z.lazy(() => z.object({ n: z.number().int().min(1) }))
 export type BeatBody = z.infer<typeof BeatBody>

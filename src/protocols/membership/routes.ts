@@ -18,12 +18,16 @@ import type {
   SendResult,
 } from './types.js'
 
-const RegisterBody = z.looseObject({
-  url: z.unknown().optional(),
-  peer: z.unknown().optional(),
-})
-const SendBody = z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) })
-const BroadcastBody = z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) })
+const RegisterBody = z.lazy(() =>
+  z.looseObject({
+    url: z.unknown().optional(),
+    peer: z.unknown().optional(),
+  }),
+)
+const SendBody = z.lazy(() =>
+  z.object({ to: z.string().min(1).max(512), msg: z.string().max(MAX_MESSAGE_CHARS) }),
+)
+const BroadcastBody = z.lazy(() => z.object({ msg: z.string().max(MAX_MESSAGE_CHARS) }))
 
 /** What the routes use of the protocol. */
 export interface MembershipApi {

@@ -4,87 +4,97 @@ import { z } from 'zod'
 import { MAX_MEMBERS, MAX_MESSAGE_CHARS, MAX_UPDATES_PER_FRAME, MAX_URL_LENGTH } from './constants.js'
 
 /** One member's state as gossip carries it (short keys keep a datagram small). */
-export const WireMemberSchema = z.object({
-  /** status: alive, suspect, dead */
-  s: z.enum(['a', 's', 'd']),
-  /** node name (frames are addressed by name) */
-  n: z.string().min(1).max(128),
-  /** the peer URL seed 002 lists in GET /peers */
-  u: z.string().min(1).max(MAX_URL_LENGTH),
-  /** node id (UUID) */
-  i: z.string().min(1).max(64),
-  /** frame host and port */
-  h: z.string().min(1).max(255),
-  p: z.number().int().min(1).max(65535),
-  /** generation: when this run of the node started, ms since the epoch; a restart makes it larger */
-  g: z.number().int().nonnegative(),
-  /** incarnation: bumped by the member itself to refute a suspicion */
-  c: z.number().int().nonnegative(),
-  /** with s: the name of the member that suspects it (Lifeguard counts independent confirmations) */
-  f: z.string().min(1).max(128).optional(),
-})
+export const WireMemberSchema = z.lazy(() =>
+  z.object({
+    /** status: alive, suspect, dead */
+    s: z.enum(['a', 's', 'd']),
+    /** node name (frames are addressed by name) */
+    n: z.string().min(1).max(128),
+    /** the peer URL seed 002 lists in GET /peers */
+    u: z.string().min(1).max(MAX_URL_LENGTH),
+    /** node id (UUID) */
+    i: z.string().min(1).max(64),
+    /** frame host and port */
+    h: z.string().min(1).max(255),
+    p: z.number().int().min(1).max(65535),
+    /** generation: when this run of the node started, ms since the epoch; a restart makes it larger */
+    g: z.number().int().nonnegative(),
+    /** incarnation: bumped by the member itself to refute a suspicion */
+    c: z.number().int().nonnegative(),
+    /** with s: the name of the member that suspects it (Lifeguard counts independent confirmations) */
+    f: z.string().min(1).max(128).optional(),
+  }),
+)
 export type WireMember = z.infer<typeof WireMemberSchema>
 
 /** A message broadcast to every peer by epidemic gossip (`distlab p2p broadcast`). */
-export const WireMessageSchema = z.object({
-  s: z.literal('m'),
-  /** message id */
-  m: z.string().min(1).max(64),
-  /** sender's name */
-  f: z.string().min(1).max(128),
-  /** text */
-  t: z.string().max(MAX_MESSAGE_CHARS),
-})
+export const WireMessageSchema = z.lazy(() =>
+  z.object({
+    s: z.literal('m'),
+    /** message id */
+    m: z.string().min(1).max(64),
+    /** sender's name */
+    f: z.string().min(1).max(128),
+    /** text */
+    t: z.string().max(MAX_MESSAGE_CHARS),
+  }),
+)
 export type WireMessage = z.infer<typeof WireMessageSchema>
 
-export const UpdateSchema = z.union([WireMemberSchema, WireMessageSchema])
+export const UpdateSchema = z.lazy(() => z.union([WireMemberSchema, WireMessageSchema]))
 export type Update = WireMember | WireMessage
 
-const Updates = z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME).optional()
+const Updates = z.lazy(() => z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME).optional())
 
-export const PingSchema = z.object({ seq: z.number().int().nonnegative(), u: Updates })
+export const PingSchema = z.lazy(() => z.object({ seq: z.number().int().nonnegative(), u: Updates }))
 export const AckSchema = PingSchema
-export const PingReqSchema = z.object({
-  seq: z.number().int().nonnegative(),
-  t: z.object({
-    n: z.string().min(1).max(128),
-    h: z.string().min(1).max(255),
-    p: z.number().int().min(1).max(65535),
+export const PingReqSchema = z.lazy(() =>
+  z.object({
+    seq: z.number().int().nonnegative(),
+    t: z.object({
+      n: z.string().min(1).max(128),
+      h: z.string().min(1).max(255),
+      p: z.number().int().min(1).max(65535),
+    }),
+    u: Updates,
   }),
-  u: Updates,
-})
-export const GossipSchema = z.object({ u: z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME) })
-export const PushPullSchema = z
-  .object({
-    /** the sender's whole view (itself included); absent when it sends only its digest */
-    m: z
-      .array(WireMemberSchema)
-      .max(MAX_MEMBERS + 1)
-      .optional(),
-    /** digest of the sender's view: a receiver whose view has the same digest has nothing to swap */
-    d: z.string().min(1).max(64).optional(),
-    /** 1: the sender wants the receiver's whole view back */
-    w: z.literal(1).optional(),
-    /** where to send the answer (a TCP frame's source port is not the sender's frame port) */
-    from: z.object({ h: z.string().min(1).max(255), p: z.number().int().min(1).max(65535) }).optional(),
-  })
-  // a body with neither a view nor a digest says nothing: checkPushPull refuses it too
-  .refine((b) => b.m !== undefined || b.d !== undefined, {
-    message: 'a view (m) or a digest (d)',
-    path: ['m'],
-  })
+)
+export const GossipSchema = z.lazy(() => z.object({ u: z.array(UpdateSchema).max(MAX_UPDATES_PER_FRAME) }))
+export const PushPullSchema = z.lazy(() =>
+  z
+    .object({
+      /** the sender's whole view (itself included); absent when it sends only its digest */
+      m: z
+        .array(WireMemberSchema)
+        .max(MAX_MEMBERS + 1)
+        .optional(),
+      /** digest of the sender's view: a receiver whose view has the same digest has nothing to swap */
+      d: z.string().min(1).max(64).optional(),
+      /** 1: the sender wants the receiver's whole view back */
+      w: z.literal(1).optional(),
+      /** where to send the answer (a TCP frame's source port is not the sender's frame port) */
+      from: z.object({ h: z.string().min(1).max(255), p: z.number().int().min(1).max(65535) }).optional(),
+    })
+    // a body with neither a view nor a digest says nothing: checkPushPull refuses it too
+    .refine((b) => b.m !== undefined || b.d !== undefined, {
+      message: 'a view (m) or a digest (d)',
+      path: ['m'],
+    }),
+)
 
 /** GET /membership/self: what a registry checks before it admits a registered URL. */
-export const SelfInfoSchema = z.object({
-  name: z.string().min(1).max(128),
-  id: z.string().min(1).max(64),
-  url: z.string().min(1).max(MAX_URL_LENGTH),
-  host: z.string().min(1).max(255),
-  framePort: z.number().int().min(1).max(65535),
-  gen: z.number().int().nonnegative(),
-  inc: z.number().int().nonnegative(),
-  registry: z.boolean(),
-})
+export const SelfInfoSchema = z.lazy(() =>
+  z.object({
+    name: z.string().min(1).max(128),
+    id: z.string().min(1).max(64),
+    url: z.string().min(1).max(MAX_URL_LENGTH),
+    host: z.string().min(1).max(255),
+    framePort: z.number().int().min(1).max(65535),
+    gen: z.number().int().nonnegative(),
+    inc: z.number().int().nonnegative(),
+    registry: z.boolean(),
+  }),
+)
 export type SelfInfo = z.infer<typeof SelfInfoSchema>
 
 // ---- hand-written checks for the hot path ----

@@ -18,12 +18,14 @@ export interface GroupMulticastApi {
   stats(): unknown
 }
 
-const GroupBody = z.strictObject({ group: z.string().regex(GROUP_NAME_PATTERN) })
-const SendBody = z.strictObject({
-  group: z.string().regex(GROUP_NAME_PATTERN),
-  msg: z.unknown(),
-  timeoutMs: z.number().int().min(1).max(600_000).optional(),
-})
+const GroupBody = z.lazy(() => z.strictObject({ group: z.string().regex(GROUP_NAME_PATTERN) }))
+const SendBody = z.lazy(() =>
+  z.strictObject({
+    group: z.string().regex(GROUP_NAME_PATTERN),
+    msg: z.unknown(),
+    timeoutMs: z.number().int().min(1).max(600_000).optional(),
+  }),
+)
 
 export function groupMulticastRoutes(app: RouteHost, g: GroupMulticastApi, node: string): void {
   app.post('/groups/join', async (req) => {

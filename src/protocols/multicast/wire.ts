@@ -14,14 +14,18 @@ import { GROUP_NAME_PATTERN } from './constants.js'
 export const GROUP_STATE_KIND = 'group'
 
 /** A node's whole set of groups, with a version that grows on every change. */
-export const GroupState = z.strictObject({
-  groups: z.array(z.string().regex(GROUP_NAME_PATTERN)).max(1000),
-  version: z.number().int().min(0),
-})
+export const GroupState = z.lazy(() =>
+  z.strictObject({
+    groups: z.array(z.string().regex(GROUP_NAME_PATTERN)).max(1000),
+    version: z.number().int().min(0),
+  }),
+)
 export type GroupState = z.infer<typeof GroupState>
 
 /** A message to a group, as the reliable channel carries it to one member: group and message. */
-export const GroupMessage = z.strictObject({ g: z.string().regex(GROUP_NAME_PATTERN), m: z.unknown() })
+export const GroupMessage = z.lazy(() =>
+  z.strictObject({ g: z.string().regex(GROUP_NAME_PATTERN), m: z.unknown() }),
+)
 export type GroupMessage = z.infer<typeof GroupMessage>
 
 /** Seed 001's JSON payload, spelled as Python's json.dumps writes it. */

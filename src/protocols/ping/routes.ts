@@ -13,11 +13,13 @@ export interface PingApi {
   ): Promise<{ to: string; rttMs: number; transport: 'udp' | 'tcp' }>
 }
 
-const PingBody = z.object({
-  to: z.string().min(1).max(128),
-  timeoutMs: z.number().int().min(1).max(60_000).default(PING_TIMEOUT_MS),
-  transport: z.enum(['udp', 'tcp']).default('udp'),
-})
+const PingBody = z.lazy(() =>
+  z.object({
+    to: z.string().min(1).max(128),
+    timeoutMs: z.number().int().min(1).max(60_000).default(PING_TIMEOUT_MS),
+    transport: z.enum(['udp', 'tcp']).default('udp'),
+  }),
+)
 
 export function pingRoutes(app: RouteHost, p: PingApi): void {
   app.post('/ping', async (req) => {

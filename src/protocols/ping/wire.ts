@@ -7,7 +7,7 @@ export const PING = 'ping'
 export const PONG = 'pong'
 
 /** The body of a `pong`: the envelope id (at most 64 characters) of the `ping` it answers. */
-export const PongBody = z.object({ echo: z.string().min(1).max(64) })
+export const PongBody = z.lazy(() => z.object({ echo: z.string().min(1).max(64) }))
 export type PongBody = z.infer<typeof PongBody>
 
 /** The probe id a pong echoes, or undefined for a body that is not a pong's. */

@@ -11,12 +11,14 @@ export interface UnicastApi {
   stats(): unknown
 }
 
-const SendBody = z.strictObject({
-  to: z.string().min(1).max(128),
-  msg: z.unknown(),
-  transport: z.enum(['udp', 'tcp']).default('udp'),
-  timeoutMs: z.number().int().min(1).max(600_000).optional(),
-})
+const SendBody = z.lazy(() =>
+  z.strictObject({
+    to: z.string().min(1).max(128),
+    msg: z.unknown(),
+    transport: z.enum(['udp', 'tcp']).default('udp'),
+    timeoutMs: z.number().int().min(1).max(600_000).optional(),
+  }),
+)
 
 export function unicastRoutes(app: RouteHost, u: UnicastApi): void {
   app.post('/unicast', async (req) => {

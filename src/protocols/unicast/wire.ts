@@ -24,16 +24,18 @@ export const newSession = () => `${Date.now().toString(36)}-${randomBytes(4).toS
 export const sessionStart = (s: string) => parseInt(SESSION.exec(s)?.[1] ?? '0', 36)
 
 /** The body of a `data` frame. */
-export const DataBody = z.strictObject({
-  /** the sender's session */
-  s: z.string().regex(SESSION),
-  /** the message's sequence number in the session, from 0 */
-  q: z.number().int().min(0),
-  /** base: the sender gave up on every message below it (never above q) */
-  b: z.number().int().min(0),
-  /** the message */
-  m: z.unknown(),
-})
+export const DataBody = z.lazy(() =>
+  z.strictObject({
+    /** the sender's session */
+    s: z.string().regex(SESSION),
+    /** the message's sequence number in the session, from 0 */
+    q: z.number().int().min(0),
+    /** base: the sender gave up on every message below it (never above q) */
+    b: z.number().int().min(0),
+    /** the message */
+    m: z.unknown(),
+  }),
+)
 export type DataBody = z.infer<typeof DataBody>
 
 /**
@@ -41,21 +43,25 @@ export type DataBody = z.infer<typeof DataBody>
  * to say so, so the receiver delivers what it holds behind the gap instead of waiting for good. It
  * is answered by an `ack` with q = b - 1 and c at least b.
  */
-export const SkipBody = z.strictObject({
-  /** the sender's session */
-  s: z.string().regex(SESSION),
-  /** base: the sender gave up on every message below it */
-  b: z.number().int().min(1),
-})
+export const SkipBody = z.lazy(() =>
+  z.strictObject({
+    /** the sender's session */
+    s: z.string().regex(SESSION),
+    /** base: the sender gave up on every message below it */
+    b: z.number().int().min(1),
+  }),
+)
 export type SkipBody = z.infer<typeof SkipBody>
 
 /** The body of an `ack` frame. */
-export const AckBody = z.strictObject({
-  /** the session of the data frame it answers */
-  s: z.string().min(1).max(32),
-  /** the sequence number it answers */
-  q: z.number().int().min(0),
-  /** cumulative: the receiver has delivered every message below c */
-  c: z.number().int().min(0),
-})
+export const AckBody = z.lazy(() =>
+  z.strictObject({
+    /** the session of the data frame it answers */
+    s: z.string().min(1).max(32),
+    /** the sequence number it answers */
+    q: z.number().int().min(0),
+    /** cumulative: the receiver has delivered every message below c */
+    c: z.number().int().min(0),
+  }),
+)
 export type AckBody = z.infer<typeof AckBody>
