@@ -42,9 +42,10 @@ export const NODE_PROCESS_V8_FLAGS: readonly string[] = [
  * NODE_EXTRA_CA_CERTS names a file of certificate authorities to trust besides Node's own (a
  * company's proxy, a sandbox's bundle). Node 20 reads and parses it, with its own roots, when the
  * process starts, before any JavaScript runs, whether the process ever opens a TLS connection or
- * not: with Debian's bundle of some 140 authorities that is 50-60 ms of every start on the machines
- * we measure on, a fifth of a node's start. A master or node the launcher starts speaks plain HTTP
- * and frames to the addresses the launcher gave it, never TLS.
+ * not: with Debian's bundle of some 140 authorities that is 40-60 ms of every start on the machines
+ * we measure on (bench/startup.ts measures the floor with and without it), a sixth of a node's start.
+ * A master or node the launcher starts speaks plain HTTP and frames to the addresses the launcher
+ * gave it, never TLS.
  */
 export const ENV_NOT_FOR_ROLES: readonly string[] = ['NODE_EXTRA_CA_CERTS']
 
