@@ -34,6 +34,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -317,6 +318,21 @@ if (process.env.DISTLAB_RUNS_DIR === undefined) {
   const runsDir = mkdtempSync(join(tmpdir(), 'distlab-test-runs-'))
   process.env.DISTLAB_RUNS_DIR = runsDir
   process.on('exit', () => rmSync(runsDir, { recursive: true, force: true }))
+}
+// The Python programs that stand in for a student's run on Debian's python3 and python3-flask,
+// which .ci/run installs. Where `python3` on PATH is another (a version manager's shim: pyenv's is a
+// shell script that took 1.4 s to start a program on an idle machine here, and over 10 s while the
+// suite ran, so that Maelstrom nodes missed their 10 s for init_ok), a folder of this run's own puts
+// Debian's first on the tests' PATH.
+if (existsSync('/usr/bin/python3')) {
+  const found = spawnSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).stdout.trim()
+  if (found !== '/usr/bin/python3') {
+    const bin = mkdtempSync(join(tmpdir(), 'distlab-test-python-'))
+    symlinkSync('/usr/bin/python3', join(bin, 'python3'))
+    process.env.PATH = `${bin}:${process.env.PATH}`
+    process.on('exit', () => rmSync(bin, { recursive: true, force: true }))
+    console.log(`python3 for the tests: /usr/bin/python3 (not ${found || 'none'})`)
+  }
 }
 const wanted = () => readdirSync(exclusiveDir).filter((f) => f.startsWith('want-'))
 const grantPoll = setInterval(() => {
