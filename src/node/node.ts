@@ -36,6 +36,7 @@ import {
   type Role,
 } from './node-init.js'
 import { NodeClient } from '../client/node-client.js'
+import { SharedRefresh } from './shared-refresh.js'
 
 export { resolveNodeInit, type Member, type MemberRegistry, type NodeInit, type Role } from './node-init.js'
 
@@ -60,39 +61,6 @@ export const MAX_UNKNOWN_NAMES = 1024
  * retransmissions are answered then.
  */
 export const UNKNOWN_SENDER_REFRESH_MS = 15_000
-
-/**
- * A member-list refresh that its askers share: the one in flight, or a new one when none started in
- * the last `minGapMs`, so that however many ask, the master gets one request per gap at most.
- * Failures are swallowed: the next refresh tries again.
- */
-class SharedRefresh {
-  private current?: Promise<void>
-  private startedAt = -Infinity
-
-  constructor(
-    private readonly run: () => Promise<void>,
-    private readonly minGapMs: number,
-  ) {}
-
-  /** True when join(now) would start a new refresh. */
-  wouldStart(now: number): boolean {
-    return !this.current && now - this.startedAt >= this.minGapMs
-  }
-
-  /** The refresh in flight, or a new one when wouldStart(now); undefined when neither. */
-  join(now: number): Promise<void> | undefined {
-    if (this.current) return this.current
-    if (now - this.startedAt < this.minGapMs) return undefined
-    this.startedAt = now
-    this.current = this.run()
-      .catch(() => {})
-      .finally(() => {
-        this.current = undefined
-      })
-    return this.current
-  }
-}
 
 export class Node implements Startable {
   readonly name: string
@@ -333,15 +301,9 @@ export class Node implements Startable {
             `could not reach the master at ${this.cfg.masterUrl} (${(err as Error).message}); retrying`,
           ),
         )
-        // One periodic refresh at a time: a slow master must not pile them up.
-        this.refreshTimer = setInterval(
-          () => void this.periodicRefresh.join(Date.now()),
-          this.cfg.membersRefreshMs,
-        )
-        this.refreshTimer.unref()
       }
       this.protocolsHeld = this.cfg.holdProtocols
-      if (!this.protocolsHeld) for (const p of this.protocols.values()) await p.start()
+      if (!this.protocolsHeld) await this.startRunning()
       this.state = 'running'
       named(this.logger, 'distlab:node').info(
         `${this.name} (${this.id}) listening: http ${this.httpUrl}, frames udp+tcp ${this.cfg.advertiseHost}:${this.udp.address().port}`,
@@ -356,6 +318,23 @@ export class Node implements Startable {
   async startProtocols(): Promise<void> {
     if (!this.protocolsHeld || this.state !== 'running') return
     this.protocolsHeld = false
+    await this.startRunning()
+  }
+
+  /**
+   * The protocols, and the periodic copy of the master's member list (one at a time: a slow master
+   * must not pile them up). A held node waits for both: the launcher's last step copies the list
+   * into every node anyway, and each waiting node's copies cost the boots still under way 2-3 ms of
+   * CPU a second (measured with a list of six).
+   */
+  private async startRunning(): Promise<void> {
+    if (this.role !== 'master' && this.cfg.masterUrl) {
+      this.refreshTimer = setInterval(
+        () => void this.periodicRefresh.join(Date.now()),
+        this.cfg.membersRefreshMs,
+      )
+      this.refreshTimer.unref()
+    }
     for (const p of this.protocols.values()) await p.start()
   }
 

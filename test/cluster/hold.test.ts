@@ -1,7 +1,7 @@
 // Held protocols (cluster/hold.ts): a master and a node process started as `up` starts them, with
 // $DISTLAB_HOLD_PROTOCOLS=1 and an IPC channel, answer /health and join but send no heartbeat until
-// the launcher's word; after it, they do, even when the word came before the node's start was over.
-// Without the channel the variable holds nothing.
+// the launcher's word, nor ask the master for its member list; after it, they do, even when the word
+// came before the node's start was over. Without the channel the variable holds nothing.
 // Loopback block 143 (127.143.x.y).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
@@ -19,7 +19,12 @@ function role(args: string[], opts: { hold: boolean; ipc: boolean }): ChildProce
     [...NODE_PROCESS_V8_FLAGS, roleEntry(), '--state-dir', scratchDir(), ...args, '--frame-port', '7000'],
     {
       stdio: ['ignore', 'ignore', 'inherit', ...(opts.ipc ? ['ipc' as const] : [])],
-      env: { ...process.env, [HOLD_PROTOCOLS_ENV]: opts.hold ? '1' : undefined },
+      // A node asks the master for its member list every 200 ms once its protocols run.
+      env: {
+        ...process.env,
+        [HOLD_PROTOCOLS_ENV]: opts.hold ? '1' : undefined,
+        DISTLAB_MEMBERS_REFRESH_MS: '200',
+      },
     },
   )
 }
@@ -29,12 +34,16 @@ const master = (o: { hold: boolean; ipc: boolean }) =>
 const node = (host: string, o: { hold: boolean; ipc: boolean }) =>
   role(['node', '--name', 'node1', '--host', host, '--port', '5000', '--bootstrap', MASTER], o)
 
-/** Heartbeat frames `url` has put on the wire, from its /metrics. */
-async function beatsSent(url: string): Promise<number> {
+/** The first sample of `url`'s /metrics that `re` matches, or 0. */
+async function metric(url: string, re: RegExp): Promise<number> {
   const text = (await getJson<string>(`${url}/metrics`)).body
-  const line = text.split('\n').find((l) => /^distlab_frames_sent_total\{[^}]*proto="heartbeat"/.test(l))
+  const line = text.split('\n').find((l) => re.test(l))
   return line ? Number(line.split(' ').pop()) : 0
 }
+/** Heartbeat frames `url` has put on the wire. */
+const beatsSent = (url: string) => metric(url, /^distlab_frames_sent_total\{[^}]*proto="heartbeat"/)
+/** GET /cluster/members the master has answered. */
+const listRequests = () => metric(MASTER, /^distlab_member_list_requests_total\b/)
 
 const healthy = (url: string) =>
   waitFor(
@@ -67,12 +76,15 @@ describe('protocols held by a launcher', { timeout: 120_000 }, () => {
         const list = await getJson<{ members: Array<{ name: string }> }>(`${MASTER}/cluster/members`)
         return list.body.members.some((m) => m.name === 'node1')
       })
-      // A heartbeat goes out each second once the protocols run.
+      // A heartbeat goes out each second once the protocols run, and a member-list request every 200 ms.
+      const asked = await listRequests()
       await new Promise((r) => setTimeout(r, 2500))
       assert.equal(await beatsSent(url), 0, 'no heartbeat while held')
+      assert.equal(await listRequests(), asked, 'no member-list request while held')
 
       await Promise.all(children.map((c, i) => startHeldProtocols(c, i === 0 ? 'master' : 'node1', 30_000)))
       await waitFor('node1 to send heartbeats', async () => (await beatsSent(url)) >= 2, 15_000, 100)
+      assert.ok((await listRequests()) >= asked + 3, 'node1 asks for the member list once it runs')
       // The protocols start once: a second word gets no answer, and breaks nothing.
       await assert.rejects(
         startHeldProtocols(children[1]!, 'node1', 1500),
