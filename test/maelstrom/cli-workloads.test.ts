@@ -81,9 +81,17 @@ describe('distlab maelstrom test: more workloads', { concurrency: 3 }, () => {
     const finals = new Map<string, number>()
     for (const o of oks(h, 'read')) finals.set(o.node!, o.value as number)
     assert.equal(finals.size, 3)
-    // No add was left unacknowledged (no faults), so every final read is the exact sum.
-    assert.equal(r.stats['info-count'], 0)
-    for (const [node, v] of finals) assert.equal(v, sum, `${node} read ${v}, the adds sum to ${sum}`)
+    // No faults, so every node ends with the same count: the acknowledged adds, plus whichever of the
+    // adds that timed out (info, on a loaded machine: one was seen) were applied after all.
+    const unsure = h.filter((o) => o.f === 'add' && o.type === 'info').map((o) => o.value as number)
+    let reachable = new Set([sum])
+    for (const d of unsure) reachable = new Set([...reachable, ...[...reachable].map((x) => x + d)])
+    for (const [node, v] of finals)
+      assert.ok(
+        reachable.has(v),
+        `${node} read ${v}: the acknowledged adds sum to ${sum}, and ${unsure.length} more are unsure (${unsure.join(', ')})`,
+      )
+    assert.equal(new Set(finals.values()).size, 1, `the nodes read ${[...finals.values()].join(', ')}`)
   })
 
   test('kafka: a single-node log (n0, committed offsets in lin-kv) is valid', async () => {
