@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/role-process.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from '../../src/cluster/hold.js'
+import { metricSum } from '../../src/scenario/fuzz.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
 
 const MASTER = 'http://127.143.0.1:5000'
@@ -34,16 +35,12 @@ const master = (o: { hold: boolean; ipc: boolean }) =>
 const node = (host: string, o: { hold: boolean; ipc: boolean }) =>
   role(['node', '--name', 'node1', '--host', host, '--port', '5000', '--bootstrap', MASTER], o)
 
-/** The first sample of `url`'s /metrics that `re` matches, or 0. */
-async function metric(url: string, re: RegExp): Promise<number> {
-  const text = (await getJson<string>(`${url}/metrics`)).body
-  const line = text.split('\n').find((l) => re.test(l))
-  return line ? Number(line.split(' ').pop()) : 0
-}
+const metrics = async (url: string) => (await getJson<string>(`${url}/metrics`)).body
 /** Heartbeat frames `url` has put on the wire. */
-const beatsSent = (url: string) => metric(url, /^distlab_frames_sent_total\{[^}]*proto="heartbeat"/)
+const beatsSent = async (url: string) =>
+  metricSum(await metrics(url), 'distlab_frames_sent_total', { proto: 'heartbeat' })
 /** GET /cluster/members the master has answered. */
-const listRequests = () => metric(MASTER, /^distlab_member_list_requests_total\b/)
+const listRequests = async () => metricSum(await metrics(MASTER), 'distlab_member_list_requests_total')
 
 const healthy = (url: string) =>
   waitFor(
