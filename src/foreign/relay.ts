@@ -107,12 +107,14 @@ export class RelayHub {
   /**
    * Registers an instance before its program starts (no pid yet) and waits until its namespace
    * holds the rules for every relay so far, so that its first datagrams already take the relays.
+   * It looks for new listening ports first: a port the others bound since the last scan (a UDP port
+   * bound just after the TCP port that made its program ready) gets its relay and rule now.
    */
   async prepare(inst: RelayInstance): Promise<void> {
     this.instances.set(inst.name, inst)
     this.byIp.set(inst.ip, inst.name)
     this.dirty = true
-    await this.sync()
+    await this.scan()
   }
 
   /** The alias a relay binds to speak as the instance at `ip`, if it has one. */
