@@ -36,6 +36,7 @@ import { ForeignLinks } from './links.js'
 import { addSourceAlias, ALIAS_PREFIX } from './source.js'
 import { tapAvailable, WireTap } from './wiretap.js'
 import { RelayHub } from './relay.js'
+import { conntrackAvailable } from './conntrack.js'
 import { boundedWait } from './bounded.js'
 import { DockerInstances } from './docker.js'
 import { ForeignObserver } from './observer.js'
@@ -183,10 +184,16 @@ export class ForeignCluster {
           instances: () => this.instances,
         })
         await this.observer.start()
+        const ct = await conntrackAvailable()
+        if (!ct.ok)
+          this.addNote(
+            `a UDP flow that started before the relay for its destination keeps going around it (${ct.why})`,
+          )
         this.relays = new RelayHub({
           relayHost: s.mode === 'docker' ? await this.docker!.gatewayAddress() : bridgeAddress(s.block),
           links: this.links,
           sink: (events) => this.observer?.ingest(events),
+          conntrack: ct.ok,
         })
         await this.startTap()
       }
@@ -235,10 +242,8 @@ export class ForeignCluster {
   private async startTap(): Promise<void> {
     const s = this.spec
     const can = tapAvailable()
-    const off = (why: string) => {
-      const line = `multicast, broadcast and traffic around the relays are not recorded (${why})`
-      this.note = this.note ? `${this.note}; ${line}` : line
-    }
+    const off = (why: string) =>
+      this.addNote(`multicast, broadcast and traffic around the relays are not recorded (${why})`)
     if (!can.ok) return off(can.why)
     let tap: WireTap | undefined
     try {
@@ -263,6 +268,11 @@ export class ForeignCluster {
       await tap?.stop()
       off((err as Error).message)
     }
+  }
+
+  /** Adds an isolation limit to what start-up says (one line, limits joined by `; `). */
+  private addNote(line: string): void {
+    this.note = this.note ? `${this.note}; ${line}` : line
   }
 
   private recordInfo(): ForeignRecordInfo {

@@ -9,12 +9,14 @@
 //     and corruption as TCP lives them, a retransmission timeout added to the segment (the bytes
 //     still arrive); partition refuses new connections with a reset and cuts the open ones.
 // Traffic to ports not relayed (and multicast) goes straight, but a partition drops it too, by a
-// filter rule in the sender's namespace. Every byte a relay forwards is decoded (observe.ts) into
-// telemetry: a send at a, a receive at b, or a drop with its reason.
+// filter rule in the sender's namespace. A UDP flow a started before the relay for its destination
+// existed is moved onto it when a's rule comes (conntrack.ts). Every byte a relay forwards is
+// decoded (observe.ts) into telemetry: a send at a, a receive at b, or a drop with its reason.
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram'
 import { restoreRules, listeningPorts, type ListeningPort } from './netns.js'
 import { SourceSocket, sourceRules, type SourceOwner } from './source.js'
+import { UdpFlowMover, type NamespaceTarget, type UdpMove } from './conntrack.js'
 import { boundedWait } from './bounded.js'
 import { observeDatagram, type ObservedMessage } from './observe.js'
 import { TcpDirection, type TcpHooks } from './tcp-stream.js'
@@ -40,10 +42,18 @@ export interface RelayHubInit {
   sink: (events: TelemetryEvent[]) => void
   /** How often listening ports are looked for, ms. @default 500 */
   scanIntervalMs?: number
+  /**
+   * Whether `conntrack` works here, so that a UDP flow older than its relay is moved onto it
+   * (conntrack.ts); without it such a flow goes straight until its conntrack entry expires.
+   * @default false
+   */
+  conntrack?: boolean
   random?: () => number
 }
 
 const UDP_MAX_SESSIONS = 1024
+/** Datagrams a relay holds while flows move onto it (conntrack.ts); more are forwarded at once. */
+const MAX_HELD_DATAGRAMS = 256
 const UDP_SESSION_IDLE_MS = 120_000
 const MAX_PORTS_PER_INSTANCE = 16
 const MAX_SOURCE_SOCKETS = 4096
@@ -64,8 +74,8 @@ export class RelayHub {
   private readonly instances = new Map<string, RelayInstance>()
   private readonly byIp = new Map<string, string>()
   private readonly relays = new Map<string, PortRelay>()
-  /** Per namespace key: rules installed for (relay key) and whether the chains exist. */
-  private readonly applied = new Map<string, { key: string; chains: boolean; script: string }>()
+  /** Per instance: its namespace's key, whether the chains exist, the rules and the UDP relays they DNAT to. */
+  private readonly applied = new Map<string, AppliedRules>()
   private readonly stats_ = new Map<string, PathStats>()
   /** UDP sockets speaking for (instance, source port), by `alias:port`. */
   private readonly sources = new Map<string, SourceSocket>()
@@ -73,6 +83,7 @@ export class RelayHub {
   private sweep?: ReturnType<typeof setInterval>
   private readonly batch: EventBatcher
   private syncing?: Promise<void>
+  private readonly mover?: UdpFlowMover
   private dirty = false
   private stopped = false
   readonly random: () => number
@@ -80,6 +91,7 @@ export class RelayHub {
   constructor(readonly init: RelayHubInit) {
     this.batch = new EventBatcher(init.sink)
     this.random = init.random ?? Math.random
+    if (init.conntrack) this.mover = new UdpFlowMover()
     this.timer = setInterval(() => void this.scan(), init.scanIntervalMs ?? 500)
     this.timer.unref?.()
     this.sweep = setInterval(() => {
@@ -189,42 +201,61 @@ export class RelayHub {
         this.dirty = false
         for (const a of [...this.instances.values()]) {
           if (this.stopped) return
-          const target = a.netns ? { netns: a.netns } : a.pid ? { pid: a.pid } : undefined
+          const target = nsTarget(a)
           if (!target) continue
           const nsKey = a.netns ?? `pid:${a.pid}`
           const script = this.rulesFor(a)
           const prev = this.applied.get(a.name)
-          if (prev && prev.key === nsKey && prev.script === script.nat + script.filter) continue
+          const rules = script.nat + script.filter
+          if (prev && prev.key === nsKey && prev.script === rules) continue
           const chains = prev?.key === nsKey && prev.chains
           const full =
             `*nat\n:DISTLAB - [0:0]\n:DISTLABIN - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n-A INPUT -j DISTLABIN\n'}${script.nat}COMMIT\n` +
             `*filter\n:DISTLAB - [0:0]\n${chains ? '' : '-A OUTPUT -j DISTLAB\n'}${script.filter}COMMIT\n`
           try {
             await restoreRules(target, full)
-            this.applied.set(a.name, { key: nsKey, chains: true, script: script.nat + script.filter })
+            this.applied.set(a.name, { key: nsKey, chains: true, script: rules, udp: script.udp })
           } catch {
             // the instance's namespace went away (a container being restarted): next scan retries
+            continue
           }
+          // A namespace with no program yet has no flow to move (prepare()).
+          const before = prev?.key === nsKey ? prev.udp : new Set<PortRelay>()
+          const added = [...script.udp].filter((r) => !before.has(r))
+          if (this.mover && a.pid && added.length > 0) await this.moveFlows(a, target, added)
         }
       } while (this.dirty && !this.stopped)
     })().finally(() => (this.syncing = undefined))
     return this.syncing
   }
 
-  private rulesFor(a: RelayInstance): { nat: string; filter: string } {
+  /** Moves a's UDP flows to the relays of `added`, whose rules a's namespace just got (conntrack.ts). */
+  private async moveFlows(a: RelayInstance, target: NamespaceTarget, added: PortRelay[]): Promise<void> {
+    const moves: UdpMove[] = []
+    for (const relay of added) {
+      const b = this.instances.get(relay.target)
+      const bTarget = b && nsTarget(b)
+      if (bTarget) moves.push({ a: target, aIp: a.ip, b: bTarget, bIp: b.ip, port: relay.dport, relay })
+    }
+    await this.mover?.move(moves)
+  }
+
+  private rulesFor(a: RelayInstance): { nat: string; filter: string; udp: Set<PortRelay> } {
     let nat = ''
     let filter = ''
+    const udp = new Set<PortRelay>()
     for (const relay of this.relays.values()) {
       if (relay.target === a.name || !relay.port) continue
       const b = this.instances.get(relay.target)
       if (!b) continue
       nat += `-A DISTLAB -d ${b.ip}/32 -p ${relay.proto} --dport ${relay.dport} -j DNAT --to-destination ${this.init.relayHost}:${relay.port}\n`
+      if (relay.proto === 'udp') udp.add(relay)
     }
     for (const b of this.instances.values())
       if (b.name !== a.name && this.links.partitioned(a.name, b.name))
         filter += `-A DISTLAB -d ${b.ip}/32 -j DROP\n`
     nat += sourceRules(a.name, this.instances.values())
-    return { nat, filter }
+    return { nat, filter, udp }
   }
 
   /** Counts a path's traffic and queues its telemetry. */
@@ -254,6 +285,7 @@ export class RelayHub {
     if (this.timer) clearInterval(this.timer)
     if (this.sweep) clearInterval(this.sweep)
     await this.syncing?.catch(() => {})
+    await this.mover?.stop()
     await Promise.all([...this.relays.values()].map((r) => r.stop()))
     this.relays.clear()
     for (const s of this.sources.values()) s.close()
@@ -263,6 +295,15 @@ export class RelayHub {
 }
 
 const relayKey = (name: string, p: ListeningPort) => `${name}/${p.proto}/${p.port}`
+const nsTarget = (i: RelayInstance): NamespaceTarget | undefined =>
+  i.netns ? { netns: i.netns } : i.pid ? { pid: i.pid } : undefined
+
+interface AppliedRules {
+  key: string
+  chains: boolean
+  script: string
+  udp: ReadonlySet<PortRelay>
+}
 
 let nextMsg = 0
 const msgId = () => `relay-${process.pid}-${++nextMsg}`
@@ -280,6 +321,9 @@ class PortRelay {
   private sweep?: ReturnType<typeof setInterval>
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private stopped = false
+  /** What arrived while flows moved onto this relay (conntrack.ts), with how many moves are under way. */
+  private held?: Array<[Buffer, RemoteInfo]>
+  private holds = 0
 
   constructor(
     private readonly hub: RelayHub,
@@ -380,7 +424,21 @@ class PortRelay {
 
   // ---- UDP ----
 
+  /** Holds what senders send until release(): flows are moving onto this relay (conntrack.ts). */
+  hold(): void {
+    this.holds++
+    this.held ??= []
+  }
+
+  release(): void {
+    if (--this.holds > 0) return
+    const held = this.held ?? []
+    this.held = undefined
+    if (!this.stopped) for (const [msg, rinfo] of held) this.datagram(msg, rinfo)
+  }
+
   private datagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.held && this.held.length < MAX_HELD_DATAGRAMS) return void this.held.push([msg, rinfo])
     const a = this.hub.nameOf(rinfo.address)
     const alias = this.hub.aliasOf(a)
     if (alias) {

@@ -1,0 +1,141 @@
+// Moving a UDP flow onto a relay that came after it. DNAT applies only to a flow's first packet, the
+// one that makes its conntrack entry: a UDP flow that a started to b:port before the relay for
+// b:port (and a's DNAT rule for it) existed goes straight for as long as a keeps sending (the entry
+// never times out), so no fault applies to it and no relay sees it. Deleting the flow's conntrack
+// entries once the rule is in makes a's next datagram a new flow, and that one takes the relay.
+//
+// UDP only. Deleting a TCP connection's entry would put its next segment on the relay mid-stream:
+// the relay host has no socket for that connection and answers with a reset, which breaks a
+// connection that worked. An open TCP connection keeps its path until it closes.
+//
+// The deletions, in this order:
+//  1. in a's namespace, a's entries to b:port: a's next datagram takes the DNAT rule;
+//  2. in a's namespace, b's answers that reached a straight since (they were on their way): such an
+//     entry b:port → a would match a's next datagram as a reply and send it straight again;
+//  3. in b's namespace, b's end of a's flows to b:port (reply from b:port to a's address): the
+//     relayed datagrams, whose source a rule there rewrites back to a's address (source.ts), would
+//     otherwise find a's address and port taken by the old entry and get another port, and b would
+//     see a new peer. The relay holds what it receives from the start until this is done, so that
+//     no datagram of a's reaches b beside the old entry, and lets it go at once after: b sending to
+//     a in between would make an entry of its own that takes a's address and port;
+//  4. step 2 again, for the answers b sent straight until step 3.
+// The steps are separate commands, so a datagram can still fall between two of them. A while after,
+// a's namespace is looked at again, and where an answer from b:port went straight (or a flow of b's
+// from b:port to a port of a's that has no relay: that is looked at too) the steps are done again.
+// One race stays: a program b that answers most of a's sending interval late (40 ms of 50 here)
+// can send to a after step 3 and before a's held datagram reaches it, which makes an entry of its
+// own with a's address and port; a's relayed flow then reaches b from another port of a's address,
+// as in docker mode. Prompt answers, and answers 20 ms late, moved cleanly in every try.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { exec, nsenterArgs } from './netns.js'
+
+export interface NamespaceTarget {
+  netns?: string
+  pid?: number
+}
+
+/** One flow to move: from instance a (its namespace and address) to b's address and port, and b's relay for it. */
+export interface UdpMove {
+  a: NamespaceTarget
+  aIp: string
+  b: NamespaceTarget
+  bIp: string
+  port: number
+  relay: { hold(): void; release(): void }
+}
+
+/** How long the deletions of one batch of moves may take, ms. */
+const MOVE_TIMEOUT_MS = 10_000
+/** How long after a move a's namespace is looked at again, ms: answers under way have arrived by then. */
+const MOVE_RECHECK_MS = 300
+/** Moves of one flow at most (the first and its repeats). */
+const MOVE_ATTEMPTS = 3
+
+/** Whether `conntrack` works here (the CLI, and the kernel's netlink interface to the table). */
+export async function conntrackAvailable(): Promise<{ ok: true } | { ok: false; why: string }> {
+  const r = await exec('conntrack', ['-L', '-p', 'udp', '--orig-dst', '127.255.255.254'], {
+    allowFailure: true,
+  }).catch(() => undefined)
+  if (!r) return { ok: false, why: '`conntrack` is not installed' }
+  if (r.code !== 0)
+    return {
+      ok: false,
+      why: `\`conntrack -L\` does not work here: ${(r.stderr || r.stdout).trim().split('\n').pop()}`,
+    }
+  return { ok: true }
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
+
+/** A shell command running `conntrack <op> -p udp <filter>` in a namespace, its messages left out. */
+function conntrack(target: NamespaceTarget, op: '-D' | '-L', filter: Array<string | number>): string {
+  const args = ['nsenter', ...nsenterArgs(target), '--', 'conntrack', op, '-p', 'udp', ...filter.map(String)]
+  // "0 flow entries have been deleted" exits 1 on some versions: not an error, so no exit code counts.
+  return `${args.map(quote).join(' ')} 2>/dev/null`
+}
+
+/** Runs the commands one after the other in one shell (so that they follow closely); never throws. */
+async function run(commands: string[]): Promise<void> {
+  const script = commands.map((c) => `${c} >/dev/null`).join('; ')
+  await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(() => {})
+}
+
+/** Answers from b:port that reached a straight (step 2's entries). */
+const straightFromB = (m: UdpMove) => ['--orig-src', m.bIp, '--orig-port-src', m.port]
+
+/** Moves UDP flows onto the relays whose rules just came (module comment); one per RelayHub. */
+export class UdpFlowMover {
+  private readonly pending = new Set<Promise<void>>()
+  private readonly stopping = new AbortController()
+
+  /** Does the steps, then checks again in the background. */
+  async move(moves: readonly UdpMove[]): Promise<void> {
+    if (moves.length === 0) return
+    await this.attempt(moves)
+    const p = this.recheck(moves).finally(() => this.pending.delete(p))
+    this.pending.add(p)
+  }
+
+  private async attempt(moves: readonly UdpMove[]): Promise<void> {
+    const fromB = moves.map((m) => conntrack(m.a, '-D', straightFromB(m)))
+    const steps = [
+      ...moves.map((m) => conntrack(m.a, '-D', ['--orig-dst', m.bIp, '--orig-port-dst', m.port])),
+      ...fromB,
+      ...moves.map((m) =>
+        conntrack(m.b, '-D', ['--reply-src', m.bIp, '--reply-port-src', m.port, '--reply-dst', m.aIp]),
+      ),
+    ]
+    for (const m of moves) m.relay.hold()
+    try {
+      await run(steps)
+    } finally {
+      for (const m of moves) m.relay.release()
+    }
+    await run(fromB)
+  }
+
+  private async recheck(moves: readonly UdpMove[]): Promise<void> {
+    let todo = moves
+    for (let i = 1; i < MOVE_ATTEMPTS && todo.length > 0; i++) {
+      const waited = await sleep(MOVE_RECHECK_MS, true, { signal: this.stopping.signal }).catch(() => false)
+      if (!waited) return
+      // One line per flow that goes straight again: its index.
+      const script = todo.map(
+        (m, j) => `if ${conntrack(m.a, '-L', straightFromB(m))} | grep -q .; then echo ${j}; fi`,
+      )
+      const r = await exec('sh', ['-c', script.join('; ')], {
+        allowFailure: true,
+        timeoutMs: MOVE_TIMEOUT_MS,
+      }).catch(() => undefined)
+      const straight = new Set((r?.stdout ?? '').split('\n').filter(Boolean).map(Number))
+      todo = todo.filter((_, j) => straight.has(j))
+      if (todo.length > 0 && !this.stopping.signal.aborted) await this.attempt(todo)
+    }
+  }
+
+  /** Stops the checks still to come; resolves once none runs. */
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    await Promise.all(this.pending)
+  }
+}
