@@ -1,8 +1,9 @@
 // The relay path of `distlab run` as UDP programs live it (Python programs, each in a namespace of
 // its own, as root): receivers see the sender's address and port, not the relay's. Blocks 62
-// (10.213.62.x, aliases 10.214.62.x), 178 and 179 belong to this file: the UDP echo, the gbn/dv and
-// the TCP tests each run on a cluster and block of their own, the three groups side by side (each
-// mostly waits on its programs). Namespace and bridge names carry the block, so they do not meet.
+// (10.213.62.x, aliases 10.214.62.x), 181, 178 and 179 belong to this file: the UDP echo, the UDP
+// flow older than its relay, the gbn/dv and the TCP tests each run on a cluster and block of their
+// own, the groups side by side (each mostly waits on its programs). Namespace and bridge names
+// carry the block, so they do not meet.
 import { describe, test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -38,9 +39,10 @@ class Lab {
 const udpLab = new Lab(62)
 const gbnLab = new Lab(178)
 const tcpLab = new Lab(179)
+const lateLab = new Lab(181)
 
 after(async () => {
-  await Promise.all([udpLab, gbnLab, tcpLab].map((l) => l.cluster?.stop()))
+  await Promise.all([udpLab, lateLab, gbnLab, tcpLab].map((l) => l.cluster?.stop()))
 })
 
 function events(file: string) {
@@ -114,6 +116,66 @@ describe('the relay path', { concurrency: true }, () => {
         [`new peer ${client.host}:6000`],
       )
       for (const line of pongs(c, 'node1')) assert.ok(line.includes(` as ${client.host}:6000 from `), line)
+    })
+  })
+
+  describe('UDP flow older than its relay', { concurrency: 1 }, () => {
+    test('a UDP flow that started before its destination’s relay existed moves onto the relay, at the client’s own address and port', async () => {
+      // The server binds UDP 3 s after its TCP port (its readiness), so the client, started at that
+      // readiness, pings it before the relay for that port (and the client's DNAT rule) exists: its
+      // pings make a direct conntrack flow that every ping keeps alive. Once the relay's rule is in,
+      // distlab deletes that flow's conntrack entries, and the next ping takes the relay.
+      const order: string[] = []
+      const c = await lateLab.start({
+        bootstrap: `python3 ${programs}/udp_echo.py {port} 3`,
+        node: `python3 ${programs}/udp_client.py {port} 6000`,
+        nodes: 1,
+        onLine: (name, line) => {
+          if (line === 'pinging' || line === 'udp bound') order.push(`${name} ${line}`)
+        },
+      })
+      const server = c.instances.find((i) => i.name === 'bootstrap')!
+      const client = c.instances.find((i) => i.name === 'node1')!
+      await waitFor('the server to bind UDP', () => order.includes('bootstrap udp bound'), 30_000)
+      assert.deepEqual(
+        order,
+        ['node1 pinging', 'bootstrap udp bound'],
+        'the client pings before the server binds',
+      )
+      await waitFor('answers at the client', () => pongs(c, 'node1').length >= 5, 30_000)
+      await waitFor(
+        'relayed pings and pongs',
+        () =>
+          c
+            .traffic()
+            .some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.proto === 'udp' && t.messages > 3) &&
+          c
+            .traffic()
+            .some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.proto === 'udp' && t.messages > 3),
+        20_000,
+      )
+      c.setLink('node1', 'bootstrap', { loss: 0.3 })
+      c.setLink('bootstrap', 'node1', { loss: 0.3 })
+      const before = pongs(c, 'node1').length
+      await waitFor(
+        'losses on both directions',
+        () =>
+          c.traffic().some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.dropped >= 3) &&
+          c.traffic().some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.dropped >= 3),
+        30_000,
+      )
+      await waitFor(
+        'answers still arriving under loss',
+        () => pongs(c, 'node1').length >= before + 10,
+        30_000,
+      )
+      // Before and after the move, the server sees the client at its own address and port.
+      assert.deepEqual(
+        c.logs('bootstrap').filter((l) => l.startsWith('new peer ')),
+        [`new peer ${client.host}:6000`],
+      )
+      for (const line of pongs(c, 'node1'))
+        assert.ok(line.endsWith(` as ${client.host}:6000 from ${server.host}:5000`), line)
     })
   })
 

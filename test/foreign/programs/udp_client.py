@@ -25,6 +25,7 @@ def listen():
 
 
 threading.Thread(target=listen, daemon=True).start()
+print("pinging", flush=True)
 for n in range(4000):  # at most 200 s
     sock.sendto(b"ping %d" % n, (server.hostname, server.port))
     time.sleep(0.05)
