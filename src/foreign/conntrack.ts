@@ -20,8 +20,9 @@
 //     a in between would make an entry of its own that takes a's address and port;
 //  4. step 2 again, for the answers b sent straight until step 3.
 // The steps are separate commands, so a datagram can still fall between two of them. A while after,
-// a's namespace is looked at again, and where an answer from b:port went straight (or a flow of b's
-// from b:port to a port of a's that has no relay: that is looked at too) the steps are done again.
+// a's namespace is looked at again, and where an answer from b:port went straight the steps are
+// done again, twice at most (a flow b itself sends from b:port to a port of a's without a relay
+// looks the same, and gets them too: its next datagram makes its entry again).
 // One race stays: a program b that answers most of a's sending interval late (40 ms of 50 here)
 // can send to a after step 3 and before a's held datagram reaches it, which makes an entry of its
 // own with a's address and port; a's relayed flow then reaches b from another port of a's address,
