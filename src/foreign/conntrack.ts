@@ -8,7 +8,8 @@
 // the relay host has no socket for that connection and answers with a reset, which breaks a
 // connection that worked. An open TCP connection keeps its path until it closes.
 //
-// The deletions, in this order:
+// Only a flow that goes straight is moved: once every namespace has its rules, one `conntrack -L` in
+// b's namespace shows which a's reach b:port directly (straightOnes). The deletions, in this order:
 //  1. in a's namespace, a's entries to b:port: a's next datagram takes the DNAT rule;
 //  2. in a's namespace, b's answers that reached a straight since (they were on their way): such an
 //     entry b:port → a would match a's next datagram as a reply and send it straight again;
@@ -81,6 +82,38 @@ async function run(commands: string[]): Promise<void> {
   await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(() => {})
 }
 
+/** The original direction of one `conntrack -L` line: its first source, destination and ports. */
+const ORIGINAL = /src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/
+
+/**
+ * The moves whose flow goes straight, by one `conntrack -L` in each b's namespace: a's datagrams to
+ * b:port arrive there directly (from a's own address; relayed ones come from a's alias or the
+ * gateway), and so do b's from b:port to a. Most moves have none (a never sent to b before the
+ * relay came), and cost nothing more: N instances starting one after the other make some N²/2
+ * candidates, each of whose steps is several processes.
+ */
+async function straightOnes(moves: readonly UdpMove[]): Promise<UdpMove[]> {
+  const bs = [...new Map(moves.map((m) => [m.b.netns ?? `pid:${m.b.pid}`, m.b])).values()]
+  if (bs.length === 0) return []
+  const script = bs.map((b) => conntrack(b, '-L', [])).join('; ')
+  const r = await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(
+    () => undefined,
+  )
+  // Without an answer every candidate is moved, as if each went straight.
+  if (!r) return [...moves]
+  // Two keys per entry: who sent to which port, and from which port to whom.
+  const flows = new Set<string>()
+  for (const line of r.stdout.split('\n')) {
+    const o = ORIGINAL.exec(line)
+    if (!o) continue
+    const [, src, dst, sport, dport] = o
+    flows.add(`${src}>${dst}:${dport}`).add(`${src}:${sport}>${dst}`)
+  }
+  return moves.filter(
+    (m) => flows.has(`${m.aIp}>${m.bIp}:${m.port}`) || flows.has(`${m.bIp}:${m.port}>${m.aIp}`),
+  )
+}
+
 /** Answers from b:port that reached a straight (step 2's entries). */
 const straightFromB = (m: UdpMove) => ['--orig-src', m.bIp, '--orig-port-src', m.port]
 
@@ -89,8 +122,13 @@ export class UdpFlowMover {
   private readonly pending = new Set<Promise<void>>()
   private readonly stopping = new AbortController()
 
-  /** Does the steps, then checks again in the background. */
-  async move(moves: readonly UdpMove[]): Promise<void> {
+  /**
+   * Does the steps for the flows among `moves` that go straight (b's namespace holds an entry of
+   * a's to b:port, or of b's from b:port to a), then checks again in the background. Called once the
+   * rules of every namespace are in: a flow a starts after that takes its rule.
+   */
+  async move(candidates: readonly UdpMove[]): Promise<void> {
+    const moves = await straightOnes(candidates)
     if (moves.length === 0) return
     await this.attempt(moves)
     const p = this.recheck(moves).finally(() => this.pending.delete(p))

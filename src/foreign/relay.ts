@@ -199,6 +199,8 @@ export class RelayHub {
     this.syncing = (async () => {
       do {
         this.dirty = false
+        // Flows to move onto relays whose rules came in this pass: looked for once every namespace has them.
+        const moves: UdpMove[] = []
         for (const a of [...this.instances.values()]) {
           if (this.stopped) return
           const target = nsTarget(a)
@@ -222,22 +224,23 @@ export class RelayHub {
           // A namespace with no program yet has no flow to move (prepare()).
           const before = prev?.key === nsKey ? prev.udp : new Set<PortRelay>()
           const added = [...script.udp].filter((r) => !before.has(r))
-          if (this.mover && a.pid && added.length > 0) await this.moveFlows(a, target, added)
+          if (this.mover && a.pid) moves.push(...this.movesTo(a, target, added))
         }
+        if (moves.length > 0) await this.mover?.move(moves)
       } while (this.dirty && !this.stopped)
     })().finally(() => (this.syncing = undefined))
     return this.syncing
   }
 
-  /** Moves a's UDP flows to the relays of `added`, whose rules a's namespace just got (conntrack.ts). */
-  private async moveFlows(a: RelayInstance, target: NamespaceTarget, added: PortRelay[]): Promise<void> {
+  /** a's UDP flows that may need moving to the relays of `added`, whose rules a's namespace just got (conntrack.ts). */
+  private movesTo(a: RelayInstance, target: NamespaceTarget, added: PortRelay[]): UdpMove[] {
     const moves: UdpMove[] = []
     for (const relay of added) {
       const b = this.instances.get(relay.target)
       const bTarget = b && nsTarget(b)
       if (bTarget) moves.push({ a: target, aIp: a.ip, b: bTarget, bIp: b.ip, port: relay.dport, relay })
     }
-    await this.mover?.move(moves)
+    return moves
   }
 
   private rulesFor(a: RelayInstance): { nat: string; filter: string; udp: Set<PortRelay> } {
