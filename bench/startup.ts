@@ -2,7 +2,7 @@
 // as child processes and in one process. Both modes run back to back in the same invocation.
 import { spawn } from 'node:child_process'
 import { LocalCluster, NODE_START_CONCURRENCY } from '../src/cluster/local.js'
-import { NODE_PROCESS_V8_FLAGS, ROLE_ENTRY_PATH, roleProcessEnv } from '../src/cluster/role-process.js'
+import { LAUNCHED_V8_FLAGS, ROLE_ENTRY_PATH, roleProcessEnv } from '../src/cluster/role-process.js'
 import { benchDir, cpuMs, rssBytes, writeResult } from './lib.js'
 
 const SIZES = (process.env.BENCH_STARTUP_SIZES ?? '5,50,100,200')
@@ -100,7 +100,7 @@ async function nodeReady(i: number, entry: Entry): Promise<{ ms: number; cpuMs: 
     entry === 'floor' || entry === 'shellFloor'
       ? ['-e', FLOOR, host]
       : [
-          ...(entry === 'launcher' ? [...NODE_PROCESS_V8_FLAGS, ROLE_ENTRY_PATH] : ['bin/distlab.js']),
+          ...(entry === 'launcher' ? [...LAUNCHED_V8_FLAGS, ROLE_ENTRY_PATH] : ['bin/distlab.js']),
           '--state-dir',
           stateDir,
           'node',
@@ -237,11 +237,11 @@ for (const n of SIZES) {
   data[n] = { process: p, inproc: i }
 }
 
-// How many node processes start at once: the default beside the 16 it was before, at 100 nodes,
-// alternating, so that the machine's load falls on both.
+// How many node processes start at once: the default beside the 100 it was before (all at once), at
+// 100 nodes, alternating, so that the machine's load falls on both.
 const CONCURRENCY_NODES = Number(process.env.BENCH_STARTUP_CONCURRENCY_NODES ?? 100)
 const CONCURRENCY_PAIRS = Number(process.env.BENCH_STARTUP_CONCURRENCY_PAIRS ?? 2)
-const OLD_CONCURRENCY = 16
+const OLD_CONCURRENCY = 100
 const concurrency: Record<'old' | 'today', Array<Awaited<ReturnType<typeof measure>>>> = {
   old: [],
   today: [],

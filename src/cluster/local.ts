@@ -40,7 +40,7 @@ import { onLines } from './lines.js'
 import { completeViews } from './views.js'
 import { runConcurrently } from '../protocols/workload.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from './hold.js'
-import { BIN_PATH, NODE_PROCESS_V8_FLAGS, roleEntry, roleProcessEnv } from './role-process.js'
+import { BIN_PATH, LAUNCHED_V8_FLAGS, roleEntry, roleProcessEnv } from './role-process.js'
 
 /**
  * Open files an in-process cluster of n nodes costs its supervisor: each node's sockets and log file,
@@ -91,7 +91,7 @@ export interface LocalClusterInit {
   startTimeoutMs?: number
   /**
    * Node processes started and not yet answering /health, at most: the next starts as soon as one
-   * answers. @default NODE_START_CONCURRENCY (100)
+   * answers. @default NODE_START_CONCURRENCY (2)
    */
   startConcurrency?: number
   /** Extra protocols for in-process nodes, besides the defaults. */
@@ -135,13 +135,16 @@ const lastWords = ([m]: Member[]) =>
 
 /**
  * Node processes started and not yet answering /health, at most (LocalClusterInit.startConcurrency).
- * On two cores, more in flight started a cluster sooner every time it was measured: 6 at a time
- * took 124-135 s for 100 nodes where waves of 16 took 74-78 s; later, side by side, 100 at once
- * (all of them) returned 4-10 s sooner than 16 at a time in 6 of 7 pairs (median 8 s of about 50)
- * and used about 10 CPU-s less. Each starting process gets its share of the CPU beside the nodes
- * already running, so more in flight get more of it, and the cluster spends less time half-started.
+ * Before held protocols (hold.ts), more in flight started a cluster sooner: the nodes already up ran
+ * their protocols and took CPU from the boots still under way. Held, a node that is up costs almost
+ * nothing until every node is (once V8's memory reducer is kept off it: LAUNCHED_V8_FLAGS), and
+ * what decides is what each boot costs: 100 boots at once on two cores each take about 40% more CPU
+ * than one alone (a bare Node.js HTTP server too: 103 against 70 CPU-ms), 2 at a time about 10%.
+ * Side by side, 100 nodes, on a loaded machine: the node processes used 28-29 CPU-s with 2 at a time
+ * against 31-33 with all 100 at once, and the last /health came 2-4 s sooner. The launcher's own
+ * event loop also stays free (spawning 100 back to back held it for 16 s).
  */
-export const NODE_START_CONCURRENCY = 100
+export const NODE_START_CONCURRENCY = 2
 /** Time between two GET /health of a starting member that has not logged that it listens, in ms. */
 const HEALTH_POLL_MS = 250
 
@@ -366,7 +369,7 @@ export class LocalCluster extends EventEmitter implements Startable {
     ]
     if (p.index !== 0) args.push('--bootstrap', masterUrl)
     else args.push('--dashboard-port', String(this.init.dashboardPort ?? 8080))
-    const argv = [...NODE_PROCESS_V8_FLAGS, ...args, ...membershipFlags(this.init.membership ?? {})]
+    const argv = [...LAUNCHED_V8_FLAGS, ...args, ...membershipFlags(this.init.membership ?? {})]
     const child = spawn(process.execPath, argv, {
       // The master's dashboard kills and restarts nodes through the supervisor.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

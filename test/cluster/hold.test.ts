@@ -7,7 +7,7 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
-import { NODE_PROCESS_V8_FLAGS, roleEntry } from '../../src/cluster/role-process.js'
+import { LAUNCHED_V8_FLAGS, roleEntry } from '../../src/cluster/role-process.js'
 import { HOLD_PROTOCOLS_ENV, startHeldProtocols } from '../../src/cluster/hold.js'
 import { metricSum } from '../../src/scenario/fuzz.js'
 import { getJson, scratchDir, waitFor } from '../helpers.js'
@@ -17,7 +17,7 @@ const MASTER = 'http://127.143.0.1:5000'
 function role(args: string[], opts: { hold: boolean; ipc: boolean }): ChildProcess {
   return spawn(
     process.execPath,
-    [...NODE_PROCESS_V8_FLAGS, roleEntry(), '--state-dir', scratchDir(), ...args, '--frame-port', '7000'],
+    [...LAUNCHED_V8_FLAGS, roleEntry(), '--state-dir', scratchDir(), ...args, '--frame-port', '7000'],
     {
       stdio: ['ignore', 'ignore', 'inherit', ...(opts.ipc ? ['ipc' as const] : [])],
       // A node asks the master for its member list every 200 ms once its protocols run.
