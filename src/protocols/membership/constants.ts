@@ -28,9 +28,9 @@ export const NACK_TIMEOUT_FRACTION = 0.8
  */
 export const MAX_LATE_REARMS = 3
 /**
- * Rounds of pings the registry sends a member before it removes it, when another member reports it
- * dead or its own suspicion of it runs out (each round waits a probe timeout, scaled by the
- * registry's local health); an ack keeps the member.
+ * Rounds of pings a member sends a suspect before its suspicion removes it (begun so that they end
+ * when it is due), and the registry a member another member reports dead (each round waits a probe
+ * timeout, scaled by local health); an ack keeps the member.
  */
 export const DEATH_CHECK_ROUNDS = 4
 /**
@@ -39,7 +39,10 @@ export const DEATH_CHECK_ROUNDS = 4
  * member removed by the registry), four rounds of three one in three thousand, in the same time.
  */
 export const DEATH_CHECK_BURST = 3
-/** Reported deaths the registry checks at once; past that a report is believed as it comes. */
+/**
+ * Reported deaths the registry checks at once, and suspects a member checks at once; past that a
+ * report is believed as it comes, and a suspicion runs out unchecked.
+ */
 export const MAX_DEATH_CHECKS = 64
 /** Members asked to probe a silent member on our behalf (memberlist IndirectChecks: 3). */
 export const INDIRECT_CHECKS = 3

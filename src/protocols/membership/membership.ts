@@ -7,9 +7,9 @@
 // (Dadgar et al. 2018) on top: local health (awareness.ts), dynamic suspicion shrinking with
 // independent confirmations (suspicion.ts), nacks from helpers, and a suspect member told so when
 // it is probed (the buddy system). A member that comes back with a newer generation (a restart) or incarnation (a refuted suspicion) is readmitted.
-// A peer that removed every member forgets them and rejoins (join.ts), and the registry pings a
-// member reported dead before it believes the report (probe.ts): a peer cut off from everyone
-// reports every member dead once its links heal.
+// A peer that removed every member forgets them and rejoins (join.ts). Every member pings a suspect
+// before its suspicion removes it, and the registry a member reported dead before it believes the
+// report (probe.ts): a peer cut off from everyone reports every member dead once its links heal.
 import type { Envelope } from '../../core/envelope.js'
 import type { InboundMessage, Protocol, ProtocolComponents } from '../../core/interfaces.js'
 import { UnknownPeerError } from '../../core/errors.js'

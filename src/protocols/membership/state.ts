@@ -10,7 +10,7 @@ import {
   MAX_ALLOWED_ADDRESSES,
   RECENT_REMOVALS,
 } from './constants.js'
-import { Suspicion, suspicionBounds } from './suspicion.js'
+import { Suspicion, suspicionBounds, type LastCheck } from './suspicion.js'
 import { type Update, type WireMember, type WireMessage } from './wire.js'
 import { cmp, type MemberKind, type Member, type Tombstone } from './types.js'
 import { GossipQueue } from './queue.js'
@@ -212,6 +212,7 @@ export class MemberStates extends GossipQueue {
         if (this.running && now === m && m.status === 'suspect' && cmp(m, at) === 0)
           this.suspicionExpired(m, 'its suspicion timed out')
       },
+      lastCheck: this.lastCheck(m, at),
     })
     this.counts.suspected++
     this.count('suspected_total', 'Members this node marked suspect.')
@@ -234,9 +235,14 @@ export class MemberStates extends GossipQueue {
     this.declareDead(cur, why)
   }
 
-  /** A suspicion of `m` ran out unrefuted: a peer removes it (the registry checks first). */
+  /** A suspicion of `m` ran out unrefuted, and `m` did not answer the last check: it is removed. */
   protected suspicionExpired(m: Member, why: string): void {
     this.declareDead(m, why)
+  }
+
+  /** The last check of `m`, suspect at `at`, before its suspicion buries it (probe.ts); none here. */
+  protected lastCheck(_m: Member, _at: { gen: number; inc: number }): LastCheck | undefined {
+    return undefined
   }
 
   protected declareDead(m: Member, why: string): void {

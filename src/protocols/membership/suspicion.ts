@@ -2,7 +2,8 @@
 // long timeout and each independent confirmation (another member that suspects the same member at
 // the same incarnation) shrinks it, logarithmically, to the minimum once k confirmations are in. A
 // member that only one lossy peer suspects gets the most time to refute; one that everybody
-// suspects (really dead) goes as fast as plain SWIM would take it.
+// suspects (really dead) goes as fast as plain SWIM would take it. Before the timeout buries the
+// member, a last check asks the member itself (probe.ts), begun early enough to end when it is due.
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import { MAX_LATE_REARMS } from './constants.js'
 
@@ -25,6 +26,19 @@ export interface SuspicionInit {
   /** Who raised the suspicion: its confirmations do not count again. */
   from: string
   onTimeout: () => void
+  /** Asked before the timeout buries the member (see LastCheck). */
+  lastCheck?: LastCheck
+}
+
+/**
+ * The last check of a suspect before its suspicion runs out: `run` starts `leadMs` before the
+ * timeout is due, so that a dead member goes no later than without it, and resolves true when the
+ * member answered (the caller has ended the suspicion) or false. A timeout that falls due while it
+ * runs (confirmations brought it closer than `leadMs`) waits for its answer.
+ */
+export interface LastCheck {
+  leadMs: number
+  run: () => Promise<boolean>
 }
 
 /**
@@ -69,7 +83,11 @@ export class Suspicion {
   private readonly started: number
   private readonly confirmers = new Set<string>()
   private timer?: TimerHandle
+  private checkTimer?: TimerHandle
   private done = false
+  private check: 'none' | 'running' | 'failed' = 'none'
+  /** The timeout fell due while the last check ran (or before it started). */
+  private expired = false
   /** Time added for timers that fired late (SUSPICION_LATE_MS), and how many times. */
   private graceMs = 0
   private lateRearms = 0
@@ -98,20 +116,26 @@ export class Suspicion {
     if (this.done || this.confirmations >= this.init.k || this.confirmers.size >= MAX_CONFIRMERS) return false
     if (this.confirmers.has(from)) return false
     this.confirmers.add(from)
-    this.arm()
+    if (!this.expired) this.arm()
     return true
   }
 
-  /** Cancels the timer (refuted, removed, or the node stops). Twice is harmless. */
+  /** Cancels the timers (refuted, removed, or the node stops); a last check's answer is ignored. Twice is harmless. */
   stop(): void {
     this.done = true
-    if (this.timer) this.init.clock.clearTimeout(this.timer)
-    this.timer = undefined
+    this.clearTimers()
+  }
+
+  private clearTimers(): void {
+    const { clock } = this.init
+    if (this.timer) clock.clearTimeout(this.timer)
+    if (this.checkTimer) clock.clearTimeout(this.checkTimer)
+    this.timer = this.checkTimer = undefined
   }
 
   private arm(): void {
-    const { clock } = this.init
-    if (this.timer) clock.clearTimeout(this.timer)
+    const { clock, lastCheck } = this.init
+    this.clearTimers()
     const now = clock.now()
     const left = Math.max(0, this.started + this.timeoutMs + this.graceMs - now)
     const due = now + left
@@ -124,8 +148,34 @@ export class Suspicion {
         this.graceMs += late
         return this.arm()
       }
-      this.done = true
-      this.init.onTimeout()
+      this.expire()
     }, left)
+    if (lastCheck && this.check === 'none')
+      this.checkTimer = clock.setTimeout(() => this.startCheck(), Math.max(0, left - lastCheck.leadMs))
+  }
+
+  private expire(): void {
+    this.expired = true
+    if (this.init.lastCheck && this.check === 'none') this.startCheck()
+    if (this.check === 'running') return
+    this.done = true
+    this.clearTimers()
+    this.init.onTimeout()
+  }
+
+  private startCheck(): void {
+    this.checkTimer = undefined
+    if (this.done || this.check !== 'none') return
+    this.check = 'running'
+    const check = this.init.lastCheck!
+    void check
+      .run()
+      .catch(() => false)
+      .then((answered) => {
+        if (this.done) return
+        if (answered) return this.stop()
+        this.check = 'failed'
+        if (this.expired) this.expire()
+      })
   }
 }

@@ -1,6 +1,7 @@
 // Lifeguard's parts on a manual clock: the local health score and how it scales timeouts, and the
 // dynamic suspicion that starts long and shrinks with independent confirmations (memberlist's
-// numbers: SuspicionMult 4, SuspicionMaxTimeoutMult 6, AwarenessMaxMultiplier 8).
+// numbers: SuspicionMult 4, SuspicionMaxTimeoutMult 6, AwarenessMaxMultiplier 8), with the last
+// check of the suspect that ends when the suspicion is due.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock, type Clock } from '../../../src/core/clock.js'
@@ -10,6 +11,7 @@ import {
   MAX_CONFIRMERS,
   SUSPICION_LATE_MS,
   Suspicion,
+  type LastCheck,
   suspicionBounds,
   suspicionTimeoutMs,
 } from '../../../src/protocols/membership/suspicion.js'
@@ -140,5 +142,75 @@ describe('dynamic suspicion', () => {
     s.stop()
     clock.advance(2_000_000)
     assert.equal(fired, 0)
+  })
+})
+
+describe('the last check of a suspect', () => {
+  /** A last check whose answer the test gives; `startedAt` is when the suspicion asked for it. */
+  function check(clock: ManualClock, leadMs: number) {
+    const c = { startedAt: -1, answer: (_alive: boolean) => {} }
+    const lastCheck: LastCheck = {
+      leadMs,
+      run: () => {
+        c.startedAt = clock.now()
+        return new Promise<boolean>((resolve) => (c.answer = resolve))
+      },
+    }
+    return { c, lastCheck }
+  }
+  const settle = () => new Promise((r) => setImmediate(r))
+
+  test('it starts leadMs before the timeout, and a member that never answers goes when due, no later', async () => {
+    const clock = new ManualClock()
+    const { c, lastCheck } = check(clock, 2000)
+    let fired = 0
+    new Suspicion({ clock, k: 2, minMs: 4000, maxMs: 24_000, from: 'a', onTimeout: () => fired++, lastCheck })
+    clock.advance(21_999)
+    assert.equal(c.startedAt, -1)
+    clock.advance(1)
+    assert.equal(c.startedAt, 22_000)
+    clock.advance(1500)
+    c.answer(false)
+    await settle()
+    assert.equal(fired, 0, 'the check failed, but the suspicion is not due yet')
+    clock.advance(500)
+    assert.equal(fired, 1)
+  })
+
+  test('a member that answers is not removed', async () => {
+    const clock = new ManualClock()
+    const { c, lastCheck } = check(clock, 2000)
+    let fired = 0
+    new Suspicion({ clock, k: 2, minMs: 4000, maxMs: 24_000, from: 'a', onTimeout: () => fired++, lastCheck })
+    clock.advance(23_000)
+    c.answer(true)
+    await settle()
+    clock.advance(100_000)
+    assert.equal(fired, 0)
+  })
+
+  test('a timeout that confirmations brought closer than the lead waits for the answer', async () => {
+    const clock = new ManualClock()
+    const { c, lastCheck } = check(clock, 2000)
+    let fired = 0
+    const s = new Suspicion({
+      clock,
+      k: 2,
+      minMs: 4000,
+      maxMs: 24_000,
+      from: 'a',
+      onTimeout: () => fired++,
+      lastCheck,
+    })
+    clock.advance(10_000)
+    s.confirm('b')
+    s.confirm('c') // the minimum, 4 s, long passed: due now
+    clock.advance(0)
+    assert.equal(c.startedAt, 10_000, 'the check starts at once')
+    assert.equal(fired, 0, 'and the member is not removed before it answers')
+    clock.advance(1999)
+    c.answer(false)
+    await settle()
+    assert.equal(fired, 1)
   })
 })

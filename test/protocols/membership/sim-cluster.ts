@@ -12,8 +12,17 @@ import type { MetricsSink, ProtocolComponents } from '../../../src/core/interfac
 import { seededRandom } from '../../../src/core/random.js'
 import { NO_RULE } from '../../../src/link/emulator.js'
 import {
+  DEATH_CHECK_ROUNDS,
+  MAX_HEALTH,
   membership,
+  PROBE_INTERVAL_MS,
+  PROBE_TIMEOUT_MS,
+  PUSH_PULL_INTERVAL_MS,
+  PUSH_PULL_SCALE_THRESHOLD,
   RegistryDirectory,
+  SUSPICION_MAX_TIMEOUT_MULT,
+  SUSPICION_MULT,
+  suspicionBounds,
   type Membership,
   type MembershipInit,
 } from '../../../src/protocols/membership/index.js'
@@ -275,6 +284,31 @@ export class SimCluster {
   }
 }
 
+/**
+ * How long a killed peer of `peers` (and a registry) may take to leave every view, from the
+ * protocol's default timings: some survivor probes it within one round over its view even at the
+ * worst local health (probing slows down by up to MAX_HEALTH times); its suspicion lasts at most
+ * the longest suspicion (nobody confirming it: SUSPICION_MAX_TIMEOUT_MULT times the minimum, which
+ * local health does not stretch); the last check of the suspect, begun to end when the suspicion
+ * is due, runs past it by at most its DEATH_CHECK_ROUNDS probe timeouts at the worst health (when
+ * confirmations brought the timeout closer, or the health worsened since); and the death reaches
+ * a view that missed it in gossip (the registry's: nobody gossips to it) at that view's next
+ * push-pull, where the registry pings the member DEATH_CHECK_ROUNDS times (probe timeouts, at the
+ * worst health) before it believes the report. For 5 peers: 40 + 24 + 16 + 5 + 16 s.
+ */
+export function removalBoundMs(peers: number): number {
+  const n = peers + 1
+  const pushPullScale =
+    n <= PUSH_PULL_SCALE_THRESHOLD ? 1 : Math.ceil(Math.log2(n) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1
+  return (
+    peers * PROBE_INTERVAL_MS * MAX_HEALTH +
+    suspicionBounds(n, SUSPICION_MULT, SUSPICION_MAX_TIMEOUT_MULT, PROBE_INTERVAL_MS).maxMs +
+    DEATH_CHECK_ROUNDS * PROBE_TIMEOUT_MS * MAX_HEALTH +
+    PUSH_PULL_INTERVAL_MS * pushPullScale +
+    DEATH_CHECK_ROUNDS * PROBE_TIMEOUT_MS * MAX_HEALTH
+  )
+}
+
 export interface LossyRunInit extends Omit<SimClusterInit, 'peers'> {
   /** @default 5 */
   peers?: number
@@ -285,7 +319,7 @@ export interface LossyRunInit extends Omit<SimClusterInit, 'peers'> {
   /** When the last peer is killed, in ms into the loss; 0: none is. @default 20_000 */
   killAfterMs?: number
   /** The longest wait for the killed peer to leave every view, in ms. @default 120_000 */
-  removalBoundMs?: number
+  maxWaitMs?: number
 }
 
 export interface LossyRun {
@@ -304,13 +338,13 @@ export interface LossyRun {
 /**
  * The lossy test in simulation: a registry and `peers` peers join, then every frame is lost at
  * `loss` for `lossyMs`; the last peer is killed `killAfterMs` in, and the loss lasts until every
- * view has removed it (or `removalBoundMs` passed).
+ * view has removed it (or `maxWaitMs` passed).
  */
 export async function lossyRun(init: LossyRunInit): Promise<LossyRun> {
   const c = new SimCluster({ ...init, peers: init.peers ?? 5 })
   const lossyMs = init.lossyMs ?? 60_000
   const killAfterMs = init.killAfterMs ?? 20_000
-  const bound = init.removalBoundMs ?? 120_000
+  const bound = init.maxWaitMs ?? 120_000
   await c.start()
   if (!(await c.run(60_000, () => c.converged()))) throw new Error(`seed ${init.seed}: no convergence`)
   const before = new Set(c.removals().map((r) => `${r.viewer} ${r.name} ${r.at}`))
