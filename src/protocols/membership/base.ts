@@ -62,6 +62,8 @@ export class MembershipBase {
   protected seq = 0
   protected readonly awareness = new Awareness(MAX_HEALTH)
   protected readonly nacks = new Map<number, number>()
+  /** The frame being handled said this node is suspect or dead (state.ts's aboutSelf). */
+  protected refutedInFrame = false
   /** The gossip queue held more than FEEDBACK_MIN_QUEUED updates since it was last empty. */
   protected backlog = false
   protected running = false

@@ -138,11 +138,26 @@ export class Membership extends Joining implements Protocol, LocalRegistry {
   handle(env: Envelope, msg: InboundMessage): void {
     if (!this.running) return
     const from = { name: env.src, host: msg.from.host, port: msg.from.port }
+    this.refutedInFrame = false
+    this.dispatch(env, msg, from)
+    // The frame said this node is suspect or dead: its sender holds that suspicion, and may never
+    // hear the refutation from the few members gossip picks, so it gets it now (in the ack, when
+    // the frame was a probe; a push-pull's answer carries this node's state anyway).
+    if (this.refutedInFrame && env.type !== 'ping' && env.type !== 'pp' && env.type !== 'pp-ack')
+      this.send(from, 'gossip', { u: [this.selfWire()] })
+    this.refutedInFrame = false
+  }
+
+  private dispatch(
+    env: Envelope,
+    msg: InboundMessage,
+    from: { name: string; host: string; port: number },
+  ): void {
     switch (env.type) {
       case 'ping': {
         const b = checkProbe(env.body)
         b.u?.forEach((u) => this.apply(u, true, env.src))
-        this.send(from, 'ack', { seq: b.seq, u: this.piggyback() })
+        this.send(from, 'ack', { seq: b.seq, u: this.refutedInFrame ? this.withSelf() : this.piggyback() })
         return
       }
       case 'ack': {

@@ -123,6 +123,15 @@ export class FailureDetector extends MemberStates {
     return out
   }
 
+  /** The piggybacked updates of an ack to a probe that said this node is suspect: its refutation first. */
+  protected withSelf(): Update[] {
+    const self = this.selfWire()
+    const out = (this.piggyback() ?? []).filter((u) => u.s === 'm' || u.u !== self.u)
+    if (out.length >= MAX_UPDATES_PER_FRAME) out.pop()
+    out.unshift(self)
+    return out
+  }
+
   /** A foreign seed-002 peer: GET / must answer; three failures in a row and it is forgotten. */
   protected async probeHttp(m: Member): Promise<void> {
     this.counts.probes++
@@ -174,9 +183,9 @@ export class FailureDetector extends MemberStates {
    * suspicion and of its refutation can all be lost, and this node probes the member once a round
    * over its view at best. Simulated at 30% loss each way with 6 members, a live member was removed
    * in 3.2% of one-minute runs without it, in none of 10,000 with it (test/protocols/membership/
-   * lossy-sim). The ack carries the refutation when the member had not refuted the suspicion yet; an
-   * ack without one (it refuted already, and the refutation never came here) keeps the member alive
-   * at the incarnation this node holds.
+   * lossy-sim). The ack carries the refutation (a ping that says a member is suspect is acked with
+   * it first); an ack without one (a peer of an older version, which ignores a suspicion it already
+   * refuted) keeps the member alive at the incarnation this node holds.
    */
   protected override lastCheck(m: Member, at: { gen: number; inc: number }): LastCheck | undefined {
     if (m.kind !== 'frames') return undefined

@@ -47,11 +47,25 @@ export class MemberStates extends GossipQueue {
     else this.applyDead(u)
   }
 
-  /** Someone says something about us: if it is a suspicion or a death, refute it. */
+  /**
+   * Someone says something about us: if it is a suspicion or a death, refute it. One of an
+   * incarnation already refuted means that whoever passed it on never heard the refutation, whose
+   * few transmissions can all be lost (at 30% loss each way, often all those to one member): left
+   * unanswered, the suspicion runs out there while this node keeps hearing of it. So the refutation
+   * goes out again, a full retransmit limit. Either way `refutedInFrame` is set: the frame's
+   * sender, which holds the suspicion, gets the refutation at once (membership.ts's handle).
+   */
   protected aboutSelf(u: WireMember): void {
     const s = this.selfInfo!
     if (this.o.registry || u.s === 'a' || u.i !== s.id) return
-    if (cmp(u, s) < 0) return
+    this.refutedInFrame = true
+    if (cmp(u, s) < 0) {
+      this.count(
+        'refutations_repeated_total',
+        'Refutations of this node sent again: a stale suspicion reached it.',
+      )
+      return this.enqueue(this.selfWire())
+    }
     s.inc = u.c + 1
     this.counts.refuted++
     this.adjustHealth(1)
