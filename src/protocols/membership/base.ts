@@ -219,12 +219,24 @@ export class MembershipBase {
     return this.liveCache
   }
 
+  /**
+   * Up to `k` distinct members picked at random (memberlist's kRandomNodes), never `exclude`. A
+   * small view is shuffled: taking its first k members instead, every gossip round of a five-peer
+   * overlay (views of four, fanout three) skipped the member its view had listed last, whose
+   * suspicion then reached it only in the suspecter's probes, at times too late to refute; and a
+   * member of a three-peer overlay swapped views with the same member every time.
+   */
   protected randomMembers(k: number, exclude?: string): Member[] {
     const pool = this.live()
     const out: Member[] = []
-    if (pool.length === 0) return out
-    if (pool.length <= k + 1) {
-      for (const m of pool) if (m.url !== exclude && out.length < k) out.push(m)
+    if (pool.length === 0 || k <= 0) return out
+    if (pool.length <= 4 * k) {
+      const left = exclude === undefined ? pool.slice() : pool.filter((m) => m.url !== exclude)
+      for (let i = 0; i < k && i < left.length; i++) {
+        const j = i + Math.floor(this.o.random() * (left.length - i))
+        ;[left[i], left[j]] = [left[j]!, left[i]!]
+        out.push(left[i]!)
+      }
       return out
     }
     const picked = new Set<number>()

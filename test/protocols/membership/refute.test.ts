@@ -1,6 +1,8 @@
 // How a member's refutation gets to whoever still suspects it, seen from the wire on a manual clock:
 // a suspicion of an incarnation the member already refuted is answered again, to its sender at once
-// and by gossip; and a probe that says the member is suspect is acked with the refutation first.
+// and by gossip; a probe that says the member is suspect is acked with the refutation first; and
+// gossip rounds reach every member of a small view, the suspect included (they skipped the member
+// the view listed last, which then heard of its suspicion only in the suspecter's probes).
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { ManualClock } from '../../../src/core/clock.js'
@@ -111,5 +113,18 @@ describe('a refutation reaches whoever still suspects the member', () => {
       0,
       'the ack is the answer to a probe',
     )
+  })
+
+  test('gossip rounds reach every member of a small view', async () => {
+    const { clock, a } = await started()
+    const reached = new Set<string>()
+    // 40 rounds with something to say in each (a member's new incarnation).
+    for (let i = 0; i < 40; i++) {
+      deliver(a.m, 'gossip', 'b', { u: [member('b', 'a', i + 2)] })
+      a.sent.length = 0
+      clock.advance(200)
+      for (const f of a.sent) if (f.type === 'gossip') reached.add(f.dst)
+    }
+    assert.deepEqual([...reached].sort(), ['b', 'c', 'd', 'e'])
   })
 })
