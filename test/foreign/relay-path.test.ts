@@ -56,6 +56,32 @@ function events(file: string) {
 
 const pongs = (c: ForeignCluster, name: string) => c.logs(name).filter((l) => /^pong \d+ as /.test(l))
 
+/** The UDP echo's pings and pongs go through the relays (both ways counted), and survive 30% loss each way. */
+async function relayedUnderLoss(c: ForeignCluster): Promise<void> {
+  await waitFor(
+    'relayed pings and pongs',
+    () =>
+      c
+        .traffic()
+        .some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.proto === 'udp' && t.messages > 3) &&
+      c
+        .traffic()
+        .some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.proto === 'udp' && t.messages > 3),
+    20_000,
+  )
+  c.setLink('node1', 'bootstrap', { loss: 0.3 })
+  c.setLink('bootstrap', 'node1', { loss: 0.3 })
+  const before = pongs(c, 'node1').length
+  await waitFor(
+    'losses on both directions',
+    () =>
+      c.traffic().some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.dropped >= 3) &&
+      c.traffic().some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.dropped >= 3),
+    30_000,
+  )
+  await waitFor('answers still arriving under loss', () => pongs(c, 'node1').length >= before + 10, 30_000)
+}
+
 describe('the relay path', { concurrency: true }, () => {
   describe('UDP echo', { concurrency: 1 }, () => {
     test('a UDP server sees its client at the client’s own address and port, across the relay and under loss', async () => {
@@ -85,32 +111,7 @@ describe('the relay path', { concurrency: true }, () => {
           ),
         )
       // The pings and pongs go through the relays (both ways counted), and survive a lossy link.
-      await waitFor(
-        'relayed pings and pongs',
-        () =>
-          c
-            .traffic()
-            .some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.proto === 'udp' && t.messages > 3) &&
-          c
-            .traffic()
-            .some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.proto === 'udp' && t.messages > 3),
-        20_000,
-      )
-      c.setLink('node1', 'bootstrap', { loss: 0.3 })
-      c.setLink('bootstrap', 'node1', { loss: 0.3 })
-      const before = pongs(c, 'node1').length
-      await waitFor(
-        'losses on both directions',
-        () =>
-          c.traffic().some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.dropped >= 3) &&
-          c.traffic().some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.dropped >= 3),
-        30_000,
-      )
-      await waitFor(
-        'answers still arriving under loss',
-        () => pongs(c, 'node1').length >= before + 10,
-        30_000,
-      )
+      await relayedUnderLoss(c)
       assert.deepEqual(
         c.logs('bootstrap').filter((l) => l.startsWith('new peer ')),
         [`new peer ${client.host}:6000`],
@@ -143,32 +144,7 @@ describe('the relay path', { concurrency: true }, () => {
         'the client pings before the server binds',
       )
       await waitFor('answers at the client', () => pongs(c, 'node1').length >= 5, 30_000)
-      await waitFor(
-        'relayed pings and pongs',
-        () =>
-          c
-            .traffic()
-            .some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.proto === 'udp' && t.messages > 3) &&
-          c
-            .traffic()
-            .some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.proto === 'udp' && t.messages > 3),
-        20_000,
-      )
-      c.setLink('node1', 'bootstrap', { loss: 0.3 })
-      c.setLink('bootstrap', 'node1', { loss: 0.3 })
-      const before = pongs(c, 'node1').length
-      await waitFor(
-        'losses on both directions',
-        () =>
-          c.traffic().some((t) => t.from === 'node1' && t.to === 'bootstrap' && t.dropped >= 3) &&
-          c.traffic().some((t) => t.from === 'bootstrap' && t.to === 'node1' && t.dropped >= 3),
-        30_000,
-      )
-      await waitFor(
-        'answers still arriving under loss',
-        () => pongs(c, 'node1').length >= before + 10,
-        30_000,
-      )
+      await relayedUnderLoss(c)
       // Before and after the move, the server sees the client at its own address and port.
       assert.deepEqual(
         c.logs('bootstrap').filter((l) => l.startsWith('new peer ')),
