@@ -76,42 +76,57 @@ function conntrack(target: NamespaceTarget, op: '-D' | '-L', filter: Array<strin
   return `${args.map(quote).join(' ')} 2>/dev/null`
 }
 
+/** Runs `script` in one shell: its output, or undefined when it could not run. Never throws. */
+async function shell(script: string): Promise<string | undefined> {
+  const r = await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(
+    () => undefined,
+  )
+  return r?.stdout
+}
+
 /** Runs the commands one after the other in one shell (so that they follow closely); never throws. */
 async function run(commands: string[]): Promise<void> {
-  const script = commands.map((c) => `${c} >/dev/null`).join('; ')
-  await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(() => {})
+  await shell(commands.map((c) => `${c} >/dev/null`).join('; '))
 }
 
 /** The original direction of one `conntrack -L` line: its first source, destination and ports. */
 const ORIGINAL = /src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/
 
+/** A flow's keys in udpFlows: a's to b:port, and b's from b:port to a. */
+const sentToB = (m: UdpMove) => `${m.aIp}>${m.bIp}:${m.port}`
+const sentFromB = (m: UdpMove) => `${m.bIp}:${m.port}>${m.aIp}`
+
 /**
- * The moves whose flow goes straight, by one `conntrack -L` in each b's namespace: a's datagrams to
- * b:port arrive there directly (from a's own address; relayed ones come from a's alias or the
- * gateway), and so do b's from b:port to a. Most moves have none (a never sent to b before the
- * relay came), and cost nothing more: N instances starting one after the other make some N²/2
- * candidates, each of whose steps is several processes.
+ * The UDP flows in the namespaces of `targets`, by one `conntrack -L` each, two keys an entry: who
+ * sent to which port, and from which port to whom (sentToB, sentFromB). Undefined when they could
+ * not be listed.
  */
-async function straightOnes(moves: readonly UdpMove[]): Promise<UdpMove[]> {
-  const bs = [...new Map(moves.map((m) => [m.b.netns ?? `pid:${m.b.pid}`, m.b])).values()]
-  if (bs.length === 0) return []
-  const script = bs.map((b) => conntrack(b, '-L', [])).join('; ')
-  const r = await exec('sh', ['-c', script], { allowFailure: true, timeoutMs: MOVE_TIMEOUT_MS }).catch(
-    () => undefined,
-  )
-  // Without an answer every candidate is moved, as if each went straight.
-  if (!r) return [...moves]
-  // Two keys per entry: who sent to which port, and from which port to whom.
+async function udpFlows(targets: readonly NamespaceTarget[]): Promise<Set<string> | undefined> {
+  const distinct = [...new Map(targets.map((t) => [t.netns ?? `pid:${t.pid}`, t])).values()]
+  if (distinct.length === 0) return new Set()
+  const out = await shell(distinct.map((t) => conntrack(t, '-L', [])).join('; '))
+  if (out === undefined) return undefined
   const flows = new Set<string>()
-  for (const line of r.stdout.split('\n')) {
+  for (const line of out.split('\n')) {
     const o = ORIGINAL.exec(line)
     if (!o) continue
     const [, src, dst, sport, dport] = o
     flows.add(`${src}>${dst}:${dport}`).add(`${src}:${sport}>${dst}`)
   }
-  return moves.filter(
-    (m) => flows.has(`${m.aIp}>${m.bIp}:${m.port}`) || flows.has(`${m.bIp}:${m.port}>${m.aIp}`),
-  )
+  return flows
+}
+
+/**
+ * The moves whose flow goes straight, from b's namespaces: a's datagrams to b:port arrive there
+ * directly (from a's own address; relayed ones come from a's alias or the gateway), and so do b's
+ * from b:port to a. Most moves have none (a never sent to b before the relay came), and cost nothing
+ * more: N instances starting one after the other make some N²/2 candidates, each of whose steps is
+ * several processes. Without a list every candidate is moved, as if each went straight.
+ */
+async function straightOnes(moves: readonly UdpMove[]): Promise<UdpMove[]> {
+  const flows = await udpFlows(moves.map((m) => m.b))
+  if (!flows) return [...moves]
+  return moves.filter((m) => flows.has(sentToB(m)) || flows.has(sentFromB(m)))
 }
 
 /** Answers from b:port that reached a straight (step 2's entries). */
@@ -158,16 +173,9 @@ export class UdpFlowMover {
     for (let i = 1; i < MOVE_ATTEMPTS && todo.length > 0; i++) {
       const waited = await sleep(MOVE_RECHECK_MS, true, { signal: this.stopping.signal }).catch(() => false)
       if (!waited) return
-      // One line per flow that goes straight again: its index.
-      const script = todo.map(
-        (m, j) => `if ${conntrack(m.a, '-L', straightFromB(m))} | grep -q .; then echo ${j}; fi`,
-      )
-      const r = await exec('sh', ['-c', script.join('; ')], {
-        allowFailure: true,
-        timeoutMs: MOVE_TIMEOUT_MS,
-      }).catch(() => undefined)
-      const straight = new Set((r?.stdout ?? '').split('\n').filter(Boolean).map(Number))
-      todo = todo.filter((_, j) => straight.has(j))
+      // In a's namespace, what b sent from b:port went straight (to a, the only address there).
+      const flows = await udpFlows(todo.map((m) => m.a))
+      todo = flows ? todo.filter((m) => flows.has(sentFromB(m))) : []
       if (todo.length > 0 && !this.stopping.signal.aborted) await this.attempt(todo)
     }
   }
