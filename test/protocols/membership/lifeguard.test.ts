@@ -146,25 +146,35 @@ describe('dynamic suspicion', () => {
 })
 
 describe('the last check of a suspect', () => {
-  /** A last check whose answer the test gives; `startedAt` is when the suspicion asked for it. */
-  function check(clock: ManualClock, leadMs: number) {
-    const c = { startedAt: -1, answer: (_alive: boolean) => {} }
+  /**
+   * A suspicion (k 2, 4-24 s, raised by a) with a last check 2 s ahead whose answer the test gives:
+   * `startedAt` is when the suspicion asked for it, `fired` how often the suspicion ran out.
+   */
+  function suspectWithCheck() {
+    const clock = new ManualClock()
+    const c = { startedAt: -1, fired: 0, answer: (_alive: boolean) => {} }
     const lastCheck: LastCheck = {
-      leadMs,
+      leadMs: 2000,
       run: () => {
         c.startedAt = clock.now()
         return new Promise<boolean>((resolve) => (c.answer = resolve))
       },
     }
-    return { c, lastCheck }
+    const s = new Suspicion({
+      clock,
+      k: 2,
+      minMs: 4000,
+      maxMs: 24_000,
+      from: 'a',
+      onTimeout: () => c.fired++,
+      lastCheck,
+    })
+    return { clock, c, s }
   }
   const settle = () => new Promise((r) => setImmediate(r))
 
   test('it starts leadMs before the timeout, and a member that never answers goes when due, no later', async () => {
-    const clock = new ManualClock()
-    const { c, lastCheck } = check(clock, 2000)
-    let fired = 0
-    new Suspicion({ clock, k: 2, minMs: 4000, maxMs: 24_000, from: 'a', onTimeout: () => fired++, lastCheck })
+    const { clock, c } = suspectWithCheck()
     clock.advance(21_999)
     assert.equal(c.startedAt, -1)
     clock.advance(1)
@@ -172,45 +182,31 @@ describe('the last check of a suspect', () => {
     clock.advance(1500)
     c.answer(false)
     await settle()
-    assert.equal(fired, 0, 'the check failed, but the suspicion is not due yet')
+    assert.equal(c.fired, 0, 'the check failed, but the suspicion is not due yet')
     clock.advance(500)
-    assert.equal(fired, 1)
+    assert.equal(c.fired, 1)
   })
 
   test('a member that answers is not removed', async () => {
-    const clock = new ManualClock()
-    const { c, lastCheck } = check(clock, 2000)
-    let fired = 0
-    new Suspicion({ clock, k: 2, minMs: 4000, maxMs: 24_000, from: 'a', onTimeout: () => fired++, lastCheck })
+    const { clock, c } = suspectWithCheck()
     clock.advance(23_000)
     c.answer(true)
     await settle()
     clock.advance(100_000)
-    assert.equal(fired, 0)
+    assert.equal(c.fired, 0)
   })
 
   test('a timeout that confirmations brought closer than the lead waits for the answer', async () => {
-    const clock = new ManualClock()
-    const { c, lastCheck } = check(clock, 2000)
-    let fired = 0
-    const s = new Suspicion({
-      clock,
-      k: 2,
-      minMs: 4000,
-      maxMs: 24_000,
-      from: 'a',
-      onTimeout: () => fired++,
-      lastCheck,
-    })
+    const { clock, c, s } = suspectWithCheck()
     clock.advance(10_000)
     s.confirm('b')
     s.confirm('c') // the minimum, 4 s, long passed: due now
     clock.advance(0)
     assert.equal(c.startedAt, 10_000, 'the check starts at once')
-    assert.equal(fired, 0, 'and the member is not removed before it answers')
+    assert.equal(c.fired, 0, 'and the member is not removed before it answers')
     clock.advance(1999)
     c.answer(false)
     await settle()
-    assert.equal(fired, 1)
+    assert.equal(c.fired, 1)
   })
 })
